@@ -1,0 +1,1 @@
+pytest_plugins = ["binhchon_kit.testing.fixtures"]

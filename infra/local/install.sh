@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs Apache Kafka (from Maven Central, run on the JVM) and FerretDB (built from the Go module proxy)
+# into ~/.cache/binhchon. Idempotent: a warm cache downloads and builds nothing.
+#   infra/local/install.sh [kafka|ferretdb|all]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+cache=${BINHCHON_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/binhchon}
+say() { echo "[infra] $*" >&2; }
+
+install_kafka() {
+  local dest="$cache/kafka-$KAFKA_VERSION"
+  if [[ -f "$dest/.complete" ]]; then say "kafka $KAFKA_VERSION: cached in $dest"; return; fi
+  command -v java >/dev/null || { say "java (17+) is needed to run Kafka: apt-get install openjdk-17-jre-headless"; exit 1; }
+  command -v mvn >/dev/null || { say "maven is needed to resolve Kafka from Maven Central: apt-get install maven"; exit 1; }
+  say "kafka $KAFKA_VERSION: resolving org.apache.kafka:kafka_2.13 and its runtime dependencies from Maven Central"
+  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/libs"
+  mvn -q -B -f "$here/kafka/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+      -Dkafka.version="$KAFKA_VERSION" -DoutputDirectory="$dest.tmp/libs"
+  rm -rf "$dest" && mv "$dest.tmp" "$dest" && touch "$dest/.complete"
+  say "kafka $KAFKA_VERSION: installed in $dest ($(ls "$dest/libs" | wc -l) jars)"
+}
+
+install_ferretdb() {
+  local bin="$cache/bin/ferretdb-$FERRETDB_VERSION"
+  if [[ -x "$bin" ]]; then say "ferretdb $FERRETDB_VERSION: cached at $bin"; return; fi
+  command -v go >/dev/null || { say "go is needed to build FerretDB: https://go.dev/doc/install"; exit 1; }
+  say "ferretdb $FERRETDB_VERSION: downloading github.com/FerretDB/FerretDB@v$FERRETDB_VERSION from the Go module proxy"
+  # `go install …@version` would do, except that the module zip lacks build/version/version.txt and the
+  # binary then panics at start-up; so build from a copy of the module with that file written.
+  local dir src="$cache/src/ferretdb-$FERRETDB_VERSION"
+  dir=$(go mod download -json "github.com/FerretDB/FerretDB@v$FERRETDB_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  rm -rf "$src" && mkdir -p "$(dirname "$src")" "$cache/bin" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+  echo "v$FERRETDB_VERSION" > "$src/build/version/version.txt"
+  say "ferretdb $FERRETDB_VERSION: building (SQLite backend, pure Go)"
+  (cd "$src" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -o "$bin.tmp" ./cmd/ferretdb)
+  mv "$bin.tmp" "$bin"
+  say "ferretdb $FERRETDB_VERSION: installed at $bin"
+}
+
+case "${1:-all}" in
+  kafka) install_kafka ;;
+  ferretdb) install_ferretdb ;;
+  all) install_kafka; install_ferretdb ;;
+  *) echo "usage: $0 [kafka|ferretdb|all]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,39 @@
+"""FastAPI dependencies: the caller's principal from the bearer token, and role requirements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from binhchon_kit.auth.roles import Role
+from binhchon_kit.auth.tokens import InvalidToken, Principal
+
+_bearer = HTTPBearer(auto_error=False, description="a JWT signed by a configured key")
+
+
+def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return request.app.state.runtime.verifier.verify(credentials.credentials)  # type: ignore[no-any-return]
+    except InvalidToken as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}",
+                            headers={"WWW-Authenticate": "Bearer"}) from exc
+
+
+def require(*roles: Role) -> Callable[..., Principal]:
+    """A dependency that lets through only callers holding one of ``roles`` (admin always passes)."""
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.has(*roles, Role.ADMIN):
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"this needs one of the roles: {', '.join(r.value for r in roles)}")
+        return principal
+
+    return check

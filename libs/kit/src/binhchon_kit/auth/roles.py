@@ -1,0 +1,14 @@
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """The people in the seeds, as roles a token carries."""
+
+    APPLICANT = "applicant"  # the producer (chủ thể) or someone filing for it
+    SECRETARIAT = "secretariat"  # tổ giúp việc / tổ thư ký: receives and checks dossiers
+    JUDGE = "judge"  # council or jury member
+    COUNCIL_CHAIR = "council_chair"
+    APPROVER = "approver"  # the competent authority (UBND) that signs the decision
+    CERTIFIER = "certifier"
+    AUDITOR = "auditor"
+    ADMIN = "admin"

@@ -1,0 +1,99 @@
+"""Value types shared by several event contracts."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+
+def _nfc(value: str) -> str:
+    # Vietnamese can arrive decomposed (NFD, from macOS and some IMEs); store and compare one form only.
+    return unicodedata.normalize("NFC", value)
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(_nfc)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000), AfterValidator(_nfc)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._-]{1,40}$")]
+
+
+class Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Programme(StrEnum):
+    OCOP = "OCOP"
+    CNNTTB = "CNNTTB"
+
+
+class Level(StrEnum):
+    COMMUNE = "commune"
+    DISTRICT = "district"
+    PROVINCE = "province"
+    REGION = "region"
+    NATIONAL = "national"
+
+
+class ProducerKind(StrEnum):
+    ENTERPRISE = "enterprise"
+    COOPERATIVE = "cooperative"
+    COOPERATIVE_GROUP = "cooperative_group"
+    HOUSEHOLD = "household"
+
+
+class Area(Value):
+    """Where a round runs: a province, optionally narrowed to a district (codes from the GSO list)."""
+
+    province_code: Code
+    district_code: Code | None = None
+    region: Text | None = Field(default=None, description="for regional CNNTTB rounds: North, Central, South")
+
+
+class Address(Value):
+    street: Text | None = None
+    commune: Text
+    commune_code: Code | None = None
+    district: Text | None = None
+    district_code: Code | None = None
+    province: Text
+    province_code: Code
+
+
+class Contact(Value):
+    person: Text
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{8,20}$")]
+    email: EmailStr | None = None
+
+
+class Producer(Value):
+    kind: ProducerKind
+    name: Text
+    registration_number: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9./-]{3,40}$")]
+    address: Address
+    contact: Contact
+
+
+class Product(Value):
+    name: Text
+    product_group: Text = Field(description="a product group of the round's rulebook")
+    description: LongText = ""
+    sample_count: int = Field(ge=0, le=1000)
+
+
+class Document(Value):
+    kind: Text = Field(description="e.g. registration_form, business_plan, business_registration, quality_declaration")
+    file_name: Text
+    size_bytes: int = Field(gt=0, le=200 * 1024 * 1024)
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class DecisionReference(Value):
+    """A competent authority's decision (quyết định): number, date, signer and authority."""
+
+    number: Text
+    date: date
+    signer: Text
+    authority: Text

@@ -1,0 +1,149 @@
+"""Events the intake service writes to ``intake.events``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from binhchon_kit.contracts.common import (
+    Area,
+    Code,
+    Document,
+    Level,
+    LongText,
+    Producer,
+    Product,
+    Programme,
+    Text,
+    Value,
+)
+from binhchon_kit.contracts.registry import EventData, registered
+
+TOPIC = "intake.events"
+
+
+class Schedule(Value):
+    submission_opens: date
+    submission_closes: date
+    check_working_days: int = Field(default=3, ge=1, le=60, description="completeness check due after N working days")
+    supplement_working_days: int = Field(default=5, ge=1, le=60, description="default time to supplement")
+    scoring_opens: date | None = None
+    scoring_closes: date | None = None
+    council_date: date | None = None
+    result_due_date: date | None = Field(default=None, description="date the result is promised; defaults to council date")
+    ceremony_date: date | None = None
+
+
+@registered("round.opened", topic=TOPIC)
+class RoundOpened(EventData):
+    """A selection round (đợt đánh giá/bình chọn) was opened at one level, in one area, for one year and batch."""
+
+    round_id: str
+    code: Code
+    title: Text
+    programme: Programme
+    rulebook_id: Code
+    level: Level
+    area: Area
+    year: int = Field(ge=2010, le=2100)
+    batch: int = Field(ge=1, le=20)
+    organiser: Text
+    schedule: Schedule
+    parent_round_id: str | None = None
+    max_supplement_requests: int = Field(default=1, ge=1, le=5)
+
+
+class EscalatedFrom(Value):
+    dossier_id: str
+    round_id: str
+    result_event_id: str
+    rating: str | None = None
+    points: float | None = None
+
+
+@registered("dossier.received", topic=TOPIC)
+class DossierReceived(EventData):
+    """A producer's dossier was received and given a receipt (giấy biên nhận) with the check due date."""
+
+    dossier_id: str
+    round_id: str
+    round_code: Code
+    programme: Programme
+    level: Level
+    receipt_number: str
+    received_at: datetime
+    check_due_date: date
+    producer: Producer
+    product: Product
+    documents: list[Document]
+    escalated_from: EscalatedFrom | None = None
+
+
+class MissingItem(Value):
+    document_kind: Text | None = None
+    description: Text
+
+
+@registered("dossier.supplement_requested", topic=TOPIC)
+class DossierSupplementRequested(EventData):
+    """The secretariat asked, once and in writing, for every missing item of a dossier."""
+
+    items: list[MissingItem] = Field(min_length=1)
+    reason: Text
+    due_date: date
+    request_number: int = Field(ge=1)
+
+
+@registered("dossier.supplemented", topic=TOPIC)
+class DossierSupplemented(EventData):
+    """The producer supplied what the supplement request listed; the check is due again."""
+
+    documents: list[Document]
+    note: LongText = ""
+    check_due_date: date
+
+
+@registered("dossier.accepted", topic=TOPIC)
+class DossierAccepted(EventData):
+    """The dossier is complete and valid; it is classified and goes to scoring."""
+
+    round_id: str
+    rulebook_id: Code
+    programme: Programme
+    level: Level
+    product_group: Text
+    sample_code: Code
+    result_due_date: date | None
+    product_name: Text
+    producer_name: Text
+
+
+@registered("dossier.rejected", topic=TOPIC)
+class DossierRejected(EventData):
+    """The dossier was refused, with the reason."""
+
+    reason: Text
+
+
+@registered("dossier.withdrawn", topic=TOPIC)
+class DossierWithdrawn(EventData):
+    """The producer withdrew the dossier before scoring."""
+
+    reason: LongText = ""
+
+
+class PromisedDate(StrEnum):
+    CHECK = "check"
+    RESULT = "result"
+
+
+@registered("dossier.rescheduled", topic=TOPIC)
+class DossierRescheduled(EventData):
+    """A promised date slipped: a new date with an apology (phiếu xin lỗi và hẹn lại ngày trả kết quả)."""
+
+    which: PromisedDate
+    previous_date: date | None
+    new_date: date
+    apology_note: Text

@@ -1,0 +1,62 @@
+"""The CloudEvents 1.0 structured JSON envelope every binhchon event travels in.
+
+Extension attributes (CloudEvents allows only lowercase letters and digits in their names):
+``correlationid``, ``causationid``, ``actorid``, ``actorroles``, ``streamid``, ``streamversion``,
+``prevhash`` and ``hash``. The Kafka key is ``subject`` (the dossier id; the round id for round events).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SPEC_VERSION = "1.0"
+SCHEMA_BASE = "https://schemas.binhchon.vn/events"
+
+
+def schema_uri(event_type: str, schema_version: int) -> str:
+    return f"{SCHEMA_BASE}/{event_type}/v{schema_version}.json"
+
+
+def utc_now() -> datetime:
+    """Now, truncated to milliseconds: MongoDB keeps milliseconds, and the hash must survive a round trip."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class CloudEvent(BaseModel):
+    """One event as integrators see it on a topic."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    specversion: str = SPEC_VERSION
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: str
+    datacontenttype: str = "application/json"
+    dataschema: str
+    data: dict[str, Any]
+    correlationid: str
+    causationid: str
+    actorid: str
+    actorroles: str = Field(description="the actor's roles, comma-separated")
+    streamid: str
+    streamversion: int
+    prevhash: str
+    hash: str
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.model_dump(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> CloudEvent:
+        return cls.model_validate_json(raw)

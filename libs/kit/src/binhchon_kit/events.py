@@ -1,0 +1,120 @@
+"""Events as the store records them, and their CloudEvents form."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from binhchon_kit.canonical import chain_hash
+from binhchon_kit.contracts.registry import EventData, event_model
+from binhchon_kit.envelope import CloudEvent, format_time, schema_uri
+
+# uuid5 namespace for ids that must come out the same when a handler runs twice.
+BINHCHON_NS = uuid.UUID("6f1c8a52-3d7e-4c1b-9f0e-2b5d9a7c4e10")
+
+
+def deterministic_id(*parts: str) -> str:
+    """An id derived from its parts: the same inputs give the same id, so a repeated effect collides."""
+    return str(uuid.uuid5(BINHCHON_NS, "\x1f".join(parts)))
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: the token's subject and roles (``system:<service>`` for what a service does by itself)."""
+
+    id: str
+    roles: tuple[str, ...] = ()
+    name: str | None = None
+
+    @classmethod
+    def system(cls, service: str) -> Actor:
+        return cls(id=f"system:{service}", roles=("system",))
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why and from what: the correlation id of the whole flow and the id of the event or request that caused it."""
+
+    correlation_id: str
+    causation_id: str
+
+    @classmethod
+    def of(cls, event: RecordedEvent) -> Cause:
+        return cls(correlation_id=event.correlation_id, causation_id=event.id)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event a decision produced, not yet stored."""
+
+    type: str
+    data: EventData
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    id: str
+    stream: str
+    version: int
+    type: str
+    schema_version: int
+    subject: str
+    time: datetime
+    data: dict[str, Any]
+    actor: Actor
+    correlation_id: str
+    causation_id: str
+    source: str
+    prev_hash: str
+    hash: str
+
+    def hashed_content(self) -> dict[str, Any]:
+        return hashed_content(
+            id=self.id, stream=self.stream, version=self.version, type=self.type,
+            schema_version=self.schema_version, subject=self.subject, time=self.time, data=self.data,
+            actor=self.actor, correlation_id=self.correlation_id, causation_id=self.causation_id,
+            source=self.source,
+        )
+
+    def verify_hash(self) -> bool:
+        return chain_hash(self.prev_hash, self.hashed_content()) == self.hash
+
+    def model(self) -> EventData:
+        """The typed data of this event."""
+        return event_model(self.type).model.model_validate(self.data)
+
+    def to_cloudevent(self) -> CloudEvent:
+        return CloudEvent(
+            id=self.id, source=self.source, type=self.type, subject=self.subject, time=format_time(self.time),
+            dataschema=schema_uri(self.type, self.schema_version), data=self.data,
+            correlationid=self.correlation_id, causationid=self.causation_id, actorid=self.actor.id,
+            actorroles=",".join(self.actor.roles), streamid=self.stream, streamversion=self.version,
+            prevhash=self.prev_hash, hash=self.hash,
+        )
+
+    @classmethod
+    def from_cloudevent(cls, event: CloudEvent) -> RecordedEvent:
+        return cls(
+            id=event.id, stream=event.streamid, version=event.streamversion, type=event.type,
+            schema_version=int(event.dataschema.rsplit("/v", 1)[-1].removesuffix(".json")),
+            subject=event.subject, time=datetime.fromisoformat(event.time), data=event.data,
+            actor=Actor(event.actorid, tuple(r for r in event.actorroles.split(",") if r)),
+            correlation_id=event.correlationid, causation_id=event.causationid, source=event.source,
+            prev_hash=event.prevhash, hash=event.hash,
+        )
+
+
+def hashed_content(
+    *, id: str, stream: str, version: int, type: str, schema_version: int, subject: str, time: datetime,
+    data: dict[str, Any], actor: Actor, correlation_id: str, causation_id: str, source: str,
+) -> dict[str, Any]:
+    """Everything about an event that the hash chain covers (all but the hashes and the publication mark)."""
+    return {
+        "id": id, "stream": stream, "version": version, "type": type, "schema_version": schema_version,
+        "subject": subject, "time": format_time(time), "data": data,
+        "actor": {"id": actor.id, "roles": list(actor.roles)},
+        "correlation_id": correlation_id, "causation_id": causation_id, "source": source,
+    }

@@ -1,0 +1,86 @@
+"""Read models derived from the event store, and rebuilt from it at will.
+
+A projection folds one stream's events into one document (the stream's current state) and writes it only if
+it is newer than what is stored (guarded by the stream version in one atomic replace), so applying twice or
+out of order is harmless. Right after an append the writer projects the stream itself; a catch-up pass
+projects whatever a crash left behind (events still marked ``projected: false``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from binhchon_kit.eventstore import EventStore
+from binhchon_kit.events import RecordedEvent
+
+log = logging.getLogger("binhchon.projection")
+
+Fold = Callable[[Sequence[RecordedEvent]], dict[str, Any]]
+
+
+def stream_category(stream: str) -> str:
+    return stream.split("-", 1)[0]
+
+
+class Projections:
+    """One read-model collection per stream category (``dossier-…`` → the ``dossiers`` collection, …)."""
+
+    def __init__(self, store: EventStore, folds: dict[str, tuple[str, Fold]]) -> None:
+        self.store = store
+        self.folds = folds  # category → (collection name, fold)
+
+    def collection(self, category: str) -> Any:
+        return self.store.db[self.folds[category][0]]
+
+    async def project(self, stream: str, events: Sequence[RecordedEvent] | None = None) -> None:
+        category = stream_category(stream)
+        if category not in self.folds:
+            await self.store.mark_projected(stream, 1 << 62)
+            return
+        name, fold = self.folds[category]
+        events = events if events is not None else await self.store.read_stream(stream)
+        if not events:
+            return
+        await self._write(self.store.db[name], stream, events[-1].version, fold(events))
+        await self.store.mark_projected(stream, events[-1].version)
+
+    @staticmethod
+    async def _write(collection: Any, stream: str, version: int, state: dict[str, Any]) -> None:
+        document = {**state, "_id": stream, "version": version}
+        try:
+            await collection.replace_one({"_id": stream, "version": {"$lt": version}}, document, upsert=True)
+        except DuplicateKeyError:
+            pass  # a newer (or the same) version is already stored
+
+    async def catch_up(self, limit: int = 200) -> int:
+        streams = await self.store.unprojected_streams(limit)
+        for stream in streams:
+            await self.project(stream)
+        return len(streams)
+
+    async def rebuild(self) -> dict[str, int]:
+        """Rebuild every read model from the whole store into fresh collections, then switch to them."""
+        counts: dict[str, int] = {}
+        for category, (name, fold) in self.folds.items():
+            target = self.store.db[f"{name}__rebuild"]
+            await target.drop()
+            batch: list[RecordedEvent] = []
+            count = 0
+            async for event in self.store.read_all():
+                if stream_category(event.stream) != category:
+                    continue
+                if batch and batch[-1].stream != event.stream:
+                    await self._write(target, batch[-1].stream, batch[-1].version, fold(batch))
+                    count += 1
+                    batch = []
+                batch.append(event)
+            if batch:
+                await self._write(target, batch[-1].stream, batch[-1].version, fold(batch))
+                count += 1
+            await target.rename(name, dropTarget=True)
+            counts[name] = count
+        return counts

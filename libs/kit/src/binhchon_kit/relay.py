@@ -1,0 +1,183 @@
+"""The relay: publishes the store's unpublished events to Kafka in stream order, then marks them.
+
+A crash between publishing and marking publishes the same events again (consumers are idempotent), never
+loses one. When Kafka is down the events wait in the store and go once it is back. One relay per service
+is active at a time (a lease in the service's database), so replicas never race each other on a stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from binhchon_kit.contracts.registry import event_model
+from binhchon_kit.eventstore import EventStore
+from binhchon_kit.events import RecordedEvent
+from binhchon_kit.metrics import EVENTS_PUBLISHED, RELAY_FAILURES
+
+log = logging.getLogger("binhchon.relay")
+
+
+def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+    """An idempotent producer that waits for every in-sync replica (acks=all)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers, client_id=client_id, acks="all", enable_idempotence=True,
+        linger_ms=2, request_timeout_ms=15000, retry_backoff_ms=200,
+    )
+
+
+class Lease:
+    """A time-limited lease held in the database: who may relay for this service right now."""
+
+    def __init__(self, store: EventStore, name: str, ttl: timedelta = timedelta(seconds=15)) -> None:
+        self.collection = store.db["leases"]
+        self.name = name
+        self.ttl = ttl
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+
+    async def acquire(self) -> bool:
+        now = datetime.now(UTC)
+        try:
+            await self.collection.find_one_and_update(
+                {"_id": self.name, "$or": [{"owner": self.owner}, {"until": {"$lt": now}}]},
+                {"$set": {"owner": self.owner, "until": now + self.ttl}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # another replica holds an unexpired lease
+        return True  # matched our own or an expired lease, or created it
+
+    async def release(self) -> None:
+        await self.collection.delete_one({"_id": self.name, "owner": self.owner})
+
+
+class Relay:
+    def __init__(
+        self,
+        store: EventStore,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        topic_prefix: str = "",
+        batch_size: int = 500,
+        idle_interval: float = 0.25,
+        before_mark: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store = store
+        self.bootstrap_servers = bootstrap_servers
+        self.client_id = client_id
+        self.topic_prefix = topic_prefix
+        self.batch_size = batch_size
+        self.idle_interval = idle_interval
+        self.before_mark = before_mark  # a seam for fault-injection tests: runs after publish, before the mark
+        self.lease = Lease(store, f"relay:{store.source}")
+        self.producer: AIOKafkaProducer | None = None
+        self.connected = False
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self.producer is None:
+            producer = make_producer(self.bootstrap_servers, self.client_id)
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self.producer = producer
+        return self.producer
+
+    async def _drop_producer(self) -> None:
+        producer, self.producer = self.producer, None
+        self.connected = False
+        if producer is not None:
+            try:
+                await producer.stop()
+            except Exception:  # noqa: BLE001 — a broken producer is being thrown away anyway
+                log.debug("producer stop failed", exc_info=True)
+
+    async def publish_pending(self) -> int:
+        """One pass: publish up to ``batch_size`` unpublished events in stream order. Returns how many."""
+        events = await self.store.unpublished(self.batch_size)
+        if not events:
+            return 0
+        producer = await self._ensure_producer()
+        sends: list[tuple[RecordedEvent, asyncio.Future[Any]]] = []
+        for event in events:
+            topic = self.topic_prefix + event_model(event.type).topic
+            future = await producer.send(
+                topic, value=event.to_cloudevent().to_bytes(), key=event.subject.encode("utf-8"),
+                headers=[("ce_type", event.type.encode()), ("ce_id", event.id.encode())],
+            )
+            sends.append((event, future))
+        delivered: list[RecordedEvent] = []
+        failed_streams: set[str] = set()
+        first_error: BaseException | None = None
+        for event, future in sends:
+            try:
+                await future
+            except Exception as exc:  # noqa: BLE001 — kept, and raised after marking what did go
+                first_error = first_error or exc
+                failed_streams.add(event.stream)
+                continue
+            # a later version never counts as delivered before an earlier one of its stream
+            if event.stream not in failed_streams:
+                delivered.append(event)
+        self.connected = first_error is None
+        if self.before_mark is not None:
+            await self.before_mark(delivered)
+        await self.store.mark_published([e.id for e in delivered])
+        EVENTS_PUBLISHED.labels(self.store.source).inc(len(delivered))
+        if first_error is not None:
+            raise first_error
+        return len(delivered)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until ``stop`` is set, backing off while Kafka or MongoDB is unreachable."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                if not await self.lease.acquire():
+                    await _wait(stop, self.lease.ttl.total_seconds() / 3)
+                    continue
+                published = await self.publish_pending()
+                backoff = 0.5
+                if published:
+                    continue
+                self.store.appended.clear()
+                await _wait_any(stop, self.store.appended, self.idle_interval)
+            except asyncio.CancelledError:
+                raise
+            except (PyMongoError, Exception) as exc:  # noqa: BLE001 — the relay must outlive outages
+                RELAY_FAILURES.labels(self.store.source).inc()
+                log.warning("relay pass failed, retrying in %.1fs: %s", backoff, exc)
+                await self._drop_producer()
+                await _wait(stop, backoff)
+                backoff = min(backoff * 2, 10.0)
+        await self._drop_producer()
+        try:
+            await self.lease.release()
+        except PyMongoError:
+            pass
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+async def _wait_any(stop: asyncio.Event, other: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(other.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -1,0 +1,27 @@
+"""Settings every service reads from the environment (each service adds its own on top)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    service_name: str = "binhchon"
+    mongodb_url: str = "mongodb://127.0.0.1:27017"
+    mongodb_database: str = ""  # defaults to binhchon_<service>
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = ""
+    # Public keys that verify bearer tokens: a PEM or JWKS file, or a JWKS URL.
+    auth_public_keys_file: str = ""
+    auth_jwks_url: str = ""
+    auth_issuer: str = "binhchon-dev"
+    auth_audience: str = "binhchon"
+    log_level: str = "INFO"
+    relay_enabled: bool = True
+    consumers_enabled: bool = True
+
+    @property
+    def database_name(self) -> str:
+        return self.mongodb_database or f"binhchon_{self.service_name}"

@@ -1,0 +1,116 @@
+"""pytest fixtures for real-infrastructure tests (loaded by the repository's root conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
+from pymongo import AsyncMongoClient
+
+from binhchon_kit.auth.devtoken import ensure_keys, mint
+from binhchon_kit.envelope import CloudEvent
+from binhchon_kit.testing.infra import REPO, Infra, provide
+from binhchon_kit.topics import all_topics, ensure_topics
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    workdir = REPO / ".run" / f"test-{uuid.uuid4().hex[:8]}"
+    try:
+        with provide(workdir) as found:
+            print(f"\n[infra] Kafka {found.kafka}, MongoDB {found.mongodb} ({found.origin})")
+            yield found
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique name for this test's databases, topics and ids."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+async def topic_prefix(infra: Infra, unique: str) -> str:
+    prefix = f"t{unique}."
+    await ensure_topics(infra.kafka, all_topics(prefix), partitions=3)
+    return prefix
+
+
+@pytest.fixture
+async def mongo(infra: Infra) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb, tz_aware=True)
+    yield client
+    await client.close()
+
+
+@pytest.fixture(scope="session")
+def dev_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return ensure_keys(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture
+def token(dev_keys: tuple[Path, Path]) -> Callable[..., str]:
+    private = dev_keys[0].read_bytes()
+
+    def make(subject: str, *roles: str) -> str:
+        return mint(private, subject=subject, roles=list(roles))
+
+    return make
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30, interval: float = 0.1,
+                     what: str = "condition") -> T:
+    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+class TopicReader:
+    """A plain aiokafka consumer (no group) reading a topic from the beginning: what an integrator sees."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                         enable_auto_commit=False, group_id=None)
+        self.records: list[Any] = []
+
+    async def __aenter__(self) -> TopicReader:
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    async def poll(self) -> list[Any]:
+        batches = await self.consumer.getmany(timeout_ms=200)
+        for records in batches.values():
+            self.records.extend(records)
+        return self.records
+
+    def events(self) -> list[CloudEvent]:
+        return [CloudEvent.from_bytes(r.value) for r in self.records]
+
+    async def wait_for(self, predicate: Callable[[list[CloudEvent]], bool], timeout: float = 30,
+                       what: str = "events") -> list[CloudEvent]:
+        async def check() -> list[CloudEvent] | None:
+            await self.poll()
+            events = self.events()
+            return events if predicate(events) else None
+
+        return await eventually(check, timeout=timeout, what=what)

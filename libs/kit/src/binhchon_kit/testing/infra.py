@@ -1,0 +1,131 @@
+"""Real Kafka and a real MongoDB-protocol server for tests, found in this order:
+
+1. ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URL`` from the environment;
+2. testcontainers (Kafka in KRaft mode, MongoDB) when a Docker engine answers;
+3. the native stack of ``infra/local`` (Apache Kafka on the JVM, FerretDB on SQLite), installed on first use.
+
+If none can be had the tests fail, saying how to get one; they never skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[5]
+LOCAL = REPO / "infra" / "local"
+
+
+@dataclass
+class Infra:
+    kafka: str
+    mongodb: str
+    origin: str
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_port_pair() -> int:
+    """A port p with p+1 free too (the broker listens on p, its controller on p+1)."""
+    for _ in range(50):
+        p = free_port()
+        with contextlib.suppress(OSError), socket.socket() as s:
+            s.bind(("127.0.0.1", p + 1))
+            return p
+    raise RuntimeError("no two consecutive free ports")
+
+
+def docker_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class NativeKafka:
+    """A broker of our own, which a fault test may stop and start again."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.dir = directory
+        self.port = port or free_port_pair()
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        _run([str(LOCAL / "kafka.sh"), "start", str(self.dir), str(self.port)])
+
+    def stop(self) -> None:
+        _run([str(LOCAL / "kafka.sh"), "stop", str(self.dir)])
+
+
+class NativeFerretDB:
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.dir = directory
+        self.port = port or free_port()
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    def start(self) -> None:
+        _run([str(LOCAL / "ferretdb.sh"), "start", str(self.dir), str(self.port)])
+
+    def stop(self) -> None:
+        _run([str(LOCAL / "ferretdb.sh"), "stop", str(self.dir)])
+
+
+def _run(cmd: list[str]) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+
+
+HOW_TO = (
+    "binhchon's integration tests need a real Kafka broker and a real MongoDB-protocol server. Either set "
+    "KAFKA_BOOTSTRAP_SERVERS and MONGODB_URL, or run a Docker engine (testcontainers), or let "
+    "infra/local/install.sh install Apache Kafka (needs java 17+ and mvn) and FerretDB (needs go)."
+)
+
+
+@contextlib.contextmanager
+def provide(workdir: Path) -> Iterator[Infra]:
+    env_kafka, env_mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URL")
+    if env_kafka and env_mongo:
+        yield Infra(env_kafka, env_mongo, "environment")
+        return
+    if docker_answers():
+        from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
+        from testcontainers.mongodb import MongoDbContainer  # type: ignore[import-untyped]
+
+        with KafkaContainer("confluentinc/cp-kafka:7.7.1").with_kraft() as kafka, \
+                MongoDbContainer("mongo:8.0") as mongo:
+            yield Infra(kafka.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
+        return
+    kafka = NativeKafka(workdir / "kafka")
+    ferret = NativeFerretDB(workdir / "ferretdb")
+    try:
+        kafka.start()
+        ferret.start()
+    except Exception as exc:
+        kafka.stop()
+        ferret.stop()
+        raise RuntimeError(f"{HOW_TO}\n\nThe native stack did not start: {exc}") from exc
+    try:
+        yield Infra(kafka.bootstrap, ferret.url, "native (infra/local)")
+    finally:
+        kafka.stop()
+        ferret.stop()

@@ -1,0 +1,273 @@
+"""Intake's HTTP API: thin routes over the service layer."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from binhchon_kit.auth import Principal, Role
+from binhchon_kit.auth.fastapi import current_principal, require
+from binhchon_kit.contracts.common import (
+    Area, Code, Document, Level, LongText, Producer, Product, Programme, Text,
+)
+from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Schedule
+from binhchon_kit.events import Cause, RecordedEvent
+from binhchon_kit.logs import correlation_id
+
+from intake.domain import dossiers
+from intake.domain.errors import Refused
+from intake.service import Intake
+
+router = APIRouter()
+STAFF = (Role.SECRETARIAT, Role.AUDITOR, Role.COUNCIL_CHAIR, Role.APPROVER)
+
+Secretariat = Annotated[Principal, Depends(require(Role.SECRETARIAT))]
+Applicant = Annotated[Principal, Depends(require(Role.APPLICANT, Role.SECRETARIAT))]
+Anyone = Annotated[Principal, Depends(current_principal)]
+
+
+def intake(request: Request) -> Intake:
+    return request.app.state.intake  # type: ignore[no-any-return]
+
+
+Service = Annotated[Intake, Depends(intake)]
+
+
+def cause() -> Cause:
+    cid = correlation_id.get() or "none"
+    return Cause(correlation_id=cid, causation_id=f"http:{cid}")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenRound(Body):
+    code: Code = Field(description="short unique code, used in receipt numbers, e.g. OCOP-LN-2026-1")
+    title: Text
+    programme: Programme
+    rulebook_id: Code
+    level: Level
+    area: Area
+    year: int = Field(ge=2010, le=2100)
+    batch: int = Field(default=1, ge=1, le=20)
+    organiser: Text
+    schedule: Schedule
+    parent_round_id: str | None = None
+    max_supplement_requests: int = Field(default=1, ge=1, le=5)
+
+
+class SubmitDossier(Body):
+    producer: Producer
+    product: Product
+    documents: list[Document] = Field(min_length=1)
+
+
+class Receipt(BaseModel):
+    """The receipt (giấy biên nhận, phiếu hẹn trả kết quả)."""
+
+    dossier_id: str
+    receipt_number: str
+    round_code: str
+    received_at: str
+    check_due_date: date
+    result_due_date: date | None = None
+    status: str
+    status_url: str
+
+
+class RequestSupplement(Body):
+    items: list[MissingItem] = Field(min_length=1, description="every missing item, in one request")
+    reason: Text
+    due_date: date | None = Field(default=None, description="default: the round's supplement working days")
+
+
+class Supplement(Body):
+    documents: list[Document] = Field(min_length=1)
+    note: LongText = ""
+
+
+class Accept(Body):
+    product_group: Text
+    sample_code: Code
+
+
+class Reason(Body):
+    reason: Text
+
+
+class Withdraw(Body):
+    reason: LongText = ""
+
+
+class Reschedule(Body):
+    which: PromisedDate
+    new_date: date
+    apology_note: Text = Field(description="the apology (phiếu xin lỗi và hẹn lại ngày trả kết quả)")
+
+
+def _event_view(event: RecordedEvent) -> dict[str, Any]:
+    return {"id": event.id, "type": event.type, "version": event.version, "time": event.time,
+            "actor": event.actor.id, "data": event.data, "hash": event.hash}
+
+
+def _receipt(doc: dict[str, Any]) -> Receipt:
+    return Receipt(dossier_id=doc["dossier_id"], receipt_number=doc["receipt_number"], round_code=doc["round_code"],
+                   received_at=doc["received_at"], check_due_date=doc["check_due_date"],
+                   result_due_date=doc.get("result_due_date"), status=doc["status"],
+                   status_url=f"/public/receipts/{doc['receipt_number']}")
+
+
+# ---- rounds ----------------------------------------------------------------------------------------------
+
+@router.post("/rounds", status_code=201, tags=["rounds"], summary="open a selection round")
+async def open_round(body: OpenRound, who: Secretariat, svc: Service) -> dict[str, Any]:
+    event = await svc.open_round(body.model_dump(mode="json"), who.actor, cause())
+    return {"round_id": event.stream, **event.data}
+
+
+@router.get("/rounds", tags=["rounds"])
+async def list_rounds(svc: Service, programme: Programme | None = None, year: int | None = None
+                      ) -> list[dict[str, Any]]:
+    query: dict[str, Any] = {}
+    if programme:
+        query["programme"] = programme.value
+    if year:
+        query["year"] = year
+    return [_clean(doc) async for doc in svc.rt.db["rounds"].find(query, sort=[("code", 1)])]
+
+
+@router.get("/rounds/{round_id}", tags=["rounds"])
+async def get_round(round_id: str, svc: Service) -> dict[str, Any]:
+    doc = await svc.rt.db["rounds"].find_one({"_id": round_id})
+    if doc is None:
+        raise Refused(f"no round {round_id}", kind="not_found")
+    return _clean(doc)
+
+
+# ---- dossiers --------------------------------------------------------------------------------------------
+
+@router.post("/rounds/{round_id}/dossiers", status_code=201, tags=["dossiers"], response_model=Receipt,
+             summary="submit a dossier; answers with the receipt")
+async def submit(round_id: str, body: SubmitDossier, who: Applicant, svc: Service) -> Receipt:
+    event = await svc.submit(round_id, body.producer, body.product, body.documents, who.actor, cause())
+    data = event.data
+    return Receipt(dossier_id=event.stream, receipt_number=data["receipt_number"], round_code=data["round_code"],
+                   received_at=data["received_at"], check_due_date=data["check_due_date"], status="received",
+                   status_url=f"/public/receipts/{data['receipt_number']}")
+
+
+@router.get("/dossiers", tags=["dossiers"], summary="dossiers by round, status and area")
+async def list_dossiers(
+    svc: Service, who: Anyone, round_id: str | None = None, status: dossiers.Status | None = None,
+    province_code: str | None = None, district_code: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if not who.has(*STAFF, Role.ADMIN):
+        query["applicant_id"] = who.subject  # an applicant sees their own dossiers only
+    for key, value in (("round_id", round_id), ("status", status.value if status else None),
+                       ("province_code", province_code), ("district_code", district_code)):
+        if value:
+            query[key] = value
+    coll = svc.rt.db["dossiers"]
+    total = await coll.count_documents(query)
+    items = [_clean(d) async for d in coll.find(query, sort=[("receipt_number", 1)], skip=offset, limit=limit)]
+    return {"total": total, "offset": offset, "limit": limit, "items": items}
+
+
+@router.get("/dossiers/overdue", tags=["dossiers"], summary="dossiers whose completeness check is overdue")
+async def overdue(svc: Service, who: Secretariat, as_of: date | None = None, round_id: str | None = None
+                  ) -> list[dict[str, Any]]:
+    day = as_of or svc.today()
+    query: dict[str, Any] = {"status": {"$in": [s.value for s in dossiers.AWAITING_CHECK]},
+                             "check_due_date": {"$lt": day.isoformat()}}
+    if round_id:
+        query["round_id"] = round_id
+    return [_clean(d) async for d in svc.rt.db["dossiers"].find(query, sort=[("check_due_date", 1)])]
+
+
+@router.get("/dossiers/{dossier_id}", tags=["dossiers"], summary="a dossier with its status and full history")
+async def get_dossier(dossier_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
+    state, events = await svc.load_dossier(dossier_id)
+    if not who.has(*STAFF, Role.ADMIN) and state.producer_id != who.subject:
+        raise Refused(f"no dossier {dossier_id}", kind="not_found")  # do not confirm it exists
+    return {**dossiers.fold_dossier(events), "version": state.version,
+            "history": [_event_view(e) for e in events]}
+
+
+@router.post("/dossiers/{dossier_id}/supplement-request", status_code=201, tags=["completeness check"])
+async def request_supplement(dossier_id: str, body: RequestSupplement, who: Secretariat, svc: Service
+                             ) -> dict[str, Any]:
+    event = await svc.act(dossier_id, "dossier.supplement_requested", lambda s, r: dossiers.request_supplement(
+        s, r, items=body.items, reason=body.reason, due_date=body.due_date, today=svc.today()), who.actor, cause())
+    return _event_view(event)
+
+
+@router.post("/dossiers/{dossier_id}/supplements", status_code=201, tags=["completeness check"])
+async def supplement(dossier_id: str, body: Supplement, who: Applicant, svc: Service) -> dict[str, Any]:
+    await _own(svc, dossier_id, who)
+    event = await svc.act(dossier_id, "dossier.supplemented", lambda s, r: dossiers.supplement(
+        s, r, documents=body.documents, note=body.note, today=svc.today()), who.actor, cause())
+    return _event_view(event)
+
+
+@router.post("/dossiers/{dossier_id}/accept", status_code=201, tags=["completeness check"], response_model=Receipt)
+async def accept(dossier_id: str, body: Accept, who: Secretariat, svc: Service) -> Receipt:
+    await svc.act(dossier_id, "dossier.accepted", lambda s, r: dossiers.accept(
+        s, r, product_group=body.product_group, sample_code=body.sample_code), who.actor, cause())
+    _, events = await svc.load_dossier(dossier_id)
+    return _receipt(dossiers.fold_dossier(events))
+
+
+@router.post("/dossiers/{dossier_id}/reject", status_code=201, tags=["completeness check"])
+async def reject(dossier_id: str, body: Reason, who: Secretariat, svc: Service) -> dict[str, Any]:
+    event = await svc.act(dossier_id, "dossier.rejected", lambda s, _: dossiers.reject(s, reason=body.reason),
+                          who.actor, cause())
+    return _event_view(event)
+
+
+@router.post("/dossiers/{dossier_id}/withdraw", status_code=201, tags=["dossiers"])
+async def withdraw(dossier_id: str, body: Withdraw, who: Applicant, svc: Service) -> dict[str, Any]:
+    await _own(svc, dossier_id, who)
+    event = await svc.act(dossier_id, "dossier.withdrawn", lambda s, _: dossiers.withdraw(s, reason=body.reason),
+                          who.actor, cause())
+    return _event_view(event)
+
+
+@router.post("/dossiers/{dossier_id}/reschedule", status_code=201, tags=["completeness check"])
+async def reschedule(dossier_id: str, body: Reschedule, who: Secretariat, svc: Service) -> dict[str, Any]:
+    event = await svc.act(dossier_id, "dossier.rescheduled", lambda s, _: dossiers.reschedule(
+        s, which=body.which, new_date=body.new_date, apology_note=body.apology_note, today=svc.today()),
+        who.actor, cause())
+    return _event_view(event)
+
+
+# ---- public ----------------------------------------------------------------------------------------------
+
+@router.get("/public/receipts/{receipt_number}", tags=["public"],
+            summary="status by receipt number, without login; personal data withheld")
+async def public_status(receipt_number: str, svc: Service) -> dict[str, Any]:
+    doc = await svc.rt.db["dossiers"].find_one({"receipt_number": receipt_number.strip().upper()})
+    if doc is None:
+        raise Refused(f"no dossier with receipt number {receipt_number}", kind="not_found")
+    return {key: doc.get(key) for key in ("receipt_number", "round_code", "programme", "level", "status",
+                                          "received_at", "check_due_date", "result_due_date")} | {
+        "product_name": doc["product"]["name"]}
+
+
+async def _own(svc: Intake, dossier_id: str, who: Principal) -> None:
+    if who.has(Role.SECRETARIAT, Role.ADMIN):
+        return
+    state, _ = await svc.load_dossier(dossier_id)
+    if state.producer_id != who.subject:
+        raise Refused(f"no dossier {dossier_id}", kind="not_found")
+
+
+def _clean(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = dict(doc)
+    doc.pop("_id", None)
+    return doc

@@ -1,0 +1,217 @@
+"""A dossier (hồ sơ) from receipt to the end of intake: the one-stop-shop completeness check.
+
+    received ──request supplement──▶ supplement_requested ──supplement──▶ supplemented
+       │  ▲                                                                  │
+       │  └──────────────(a further request, only where the round allows)───┘
+       ├──accept──▶ accepted (goes to scoring)        any state before scoring ──withdraw──▶ withdrawn
+       └──reject──▶ rejected
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from binhchon_kit.contracts.intake import (
+    DossierAccepted,
+    DossierReceived,
+    DossierRejected,
+    DossierRescheduled,
+    DossierSupplemented,
+    DossierSupplementRequested,
+    DossierWithdrawn,
+    PromisedDate,
+    RoundOpened,
+)
+from binhchon_kit.events import RecordedEvent, deterministic_id
+from binhchon_kit.workdays import add_working_days
+
+from intake.domain.errors import Refused
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    SUPPLEMENTED = "supplemented"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+AWAITING_CHECK = (Status.RECEIVED, Status.SUPPLEMENTED)
+WITHDRAWABLE = (Status.RECEIVED, Status.SUPPLEMENT_REQUESTED, Status.SUPPLEMENTED, Status.ACCEPTED)
+
+
+def product_key(name: str) -> str:
+    """Two spellings of one product name that differ only in case or spacing are the same product."""
+    return " ".join(name.casefold().split())
+
+
+def dossier_id_for(round_id: str, registration_number: str, product_name: str) -> str:
+    """One producer's one product in one round has one dossier id: a second submission collides with the first."""
+    return "dossier-" + deterministic_id(round_id, registration_number.upper(), product_key(product_name))
+
+
+@dataclass(frozen=True)
+class Dossier:
+    id: str
+    version: int
+    status: Status
+    round_id: str
+    producer_id: str  # the applicant's token subject
+    check_due_date: date
+    result_due_date: date | None = None
+    supplement_requests: int = 0
+    received: dict[str, Any] = field(default_factory=dict)
+
+
+def evolve(state: Dossier | None, event: RecordedEvent) -> Dossier:
+    data = event.data
+    if event.type == "dossier.received":
+        return Dossier(id=event.stream, version=event.version, status=Status.RECEIVED, round_id=data["round_id"],
+                       producer_id=event.actor.id, check_due_date=date.fromisoformat(data["check_due_date"]),
+                       received=data)
+    assert state is not None, f"{event.type} before dossier.received"
+    state = replace(state, version=event.version)
+    match event.type:
+        case "dossier.supplement_requested":
+            return replace(state, status=Status.SUPPLEMENT_REQUESTED, supplement_requests=data["request_number"])
+        case "dossier.supplemented":
+            return replace(state, status=Status.SUPPLEMENTED,
+                           check_due_date=date.fromisoformat(data["check_due_date"]))
+        case "dossier.accepted":
+            due = data.get("result_due_date")
+            return replace(state, status=Status.ACCEPTED, result_due_date=date.fromisoformat(due) if due else None)
+        case "dossier.rejected":
+            return replace(state, status=Status.REJECTED)
+        case "dossier.withdrawn":
+            return replace(state, status=Status.WITHDRAWN)
+        case "dossier.rescheduled":
+            new = date.fromisoformat(data["new_date"])
+            if data["which"] == PromisedDate.CHECK:
+                return replace(state, check_due_date=new)
+            return replace(state, result_due_date=new)
+    return state
+
+
+def replay(events: Sequence[RecordedEvent]) -> Dossier | None:
+    state: Dossier | None = None
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def _require(state: Dossier, allowed: Sequence[Status], action: str) -> None:
+    if state.status not in allowed:
+        raise Refused(f"cannot {action}: the dossier is {state.status.value}", current_status=state.status.value)
+
+
+# ---- decisions -------------------------------------------------------------------------------------------
+
+def receive(
+    round_: RoundOpened, *, dossier_id: str, receipt_number: str, received_at: datetime, today: date,
+    producer: Any, product: Any, documents: list[Any], escalated_from: Any = None,
+) -> DossierReceived:
+    """A receipt is never refused for lateness when the dossier is escalated (the lower level sent it)."""
+    if escalated_from is None and not (round_.schedule.submission_opens <= today <= round_.schedule.submission_closes):
+        raise Refused(
+            f"round {round_.code} takes dossiers from {round_.schedule.submission_opens} "
+            f"to {round_.schedule.submission_closes}", today=today.isoformat())
+    return DossierReceived(
+        dossier_id=dossier_id, round_id=round_.round_id, round_code=round_.code, programme=round_.programme,
+        level=round_.level, receipt_number=receipt_number, received_at=received_at,
+        check_due_date=add_working_days(today, round_.schedule.check_working_days), producer=producer,
+        product=product, documents=documents, escalated_from=escalated_from,
+    )
+
+
+def request_supplement(
+    state: Dossier, round_: RoundOpened, *, items: list[Any], reason: str, due_date: date | None, today: date
+) -> DossierSupplementRequested:
+    _require(state, AWAITING_CHECK, "request a supplement")
+    if state.supplement_requests >= round_.max_supplement_requests:
+        raise Refused(
+            "the supplement request is written once, listing every missing item; this round allows "
+            f"{round_.max_supplement_requests} request(s) and {state.supplement_requests} was already made",
+            current_status=state.status.value)
+    due = due_date or add_working_days(today, round_.schedule.supplement_working_days)
+    if due <= today:
+        raise Refused("due_date must be after today", kind="invalid", field="due_date")
+    return DossierSupplementRequested(items=items, reason=reason, due_date=due,
+                                      request_number=state.supplement_requests + 1)
+
+
+def supplement(state: Dossier, round_: RoundOpened, *, documents: list[Any], note: str, today: date
+               ) -> DossierSupplemented:
+    _require(state, (Status.SUPPLEMENT_REQUESTED,), "supplement")
+    return DossierSupplemented(documents=documents, note=note,
+                               check_due_date=add_working_days(today, round_.schedule.check_working_days))
+
+
+def accept(state: Dossier, round_: RoundOpened, *, product_group: str, sample_code: str) -> DossierAccepted:
+    _require(state, AWAITING_CHECK, "accept")
+    product = state.received["product"]
+    return DossierAccepted(
+        round_id=round_.round_id, rulebook_id=round_.rulebook_id, programme=round_.programme, level=round_.level,
+        product_group=product_group, sample_code=sample_code,
+        result_due_date=round_.schedule.result_due_date or round_.schedule.council_date,
+        product_name=product["name"], producer_name=state.received["producer"]["name"],
+    )
+
+
+def reject(state: Dossier, *, reason: str) -> DossierRejected:
+    _require(state, AWAITING_CHECK, "reject")
+    return DossierRejected(reason=reason)
+
+
+def withdraw(state: Dossier, *, reason: str) -> DossierWithdrawn:
+    # Accepted dossiers may still be withdrawn until scoring starts; scoring's own events will close that door.
+    _require(state, WITHDRAWABLE, "withdraw")
+    return DossierWithdrawn(reason=reason)
+
+
+def reschedule(state: Dossier, *, which: PromisedDate, new_date: date, apology_note: str, today: date
+               ) -> DossierRescheduled:
+    if which is PromisedDate.CHECK:
+        _require(state, AWAITING_CHECK, "reschedule the check")
+        previous: date | None = state.check_due_date
+    else:
+        _require(state, (Status.ACCEPTED,), "reschedule the result")
+        previous = state.result_due_date
+    if new_date <= today or (previous is not None and new_date <= previous):
+        raise Refused("new_date must be later than today and than the date it replaces", kind="invalid",
+                      field="new_date", previous_date=previous.isoformat() if previous else None)
+    return DossierRescheduled(which=which, previous_date=previous, new_date=new_date, apology_note=apology_note)
+
+
+def is_overdue(state: Dossier, as_of: date) -> bool:
+    return state.status in AWAITING_CHECK and state.check_due_date < as_of
+
+
+# ---- read model ------------------------------------------------------------------------------------------
+
+def fold_dossier(events: Sequence[RecordedEvent]) -> dict[str, Any]:
+    """The dossier's read model: current state, the receipt, and the whole history from its events."""
+    state = replay(events)
+    assert state is not None
+    received = state.received
+    last = events[-1]
+    doc: dict[str, Any] = {
+        "dossier_id": state.id, "status": state.status.value, "round_id": state.round_id,
+        "round_code": received["round_code"], "programme": received["programme"], "level": received["level"],
+        "receipt_number": received["receipt_number"], "received_at": received["received_at"],
+        "check_due_date": state.check_due_date.isoformat(),
+        "result_due_date": state.result_due_date.isoformat() if state.result_due_date else None,
+        "producer": received["producer"], "product": received["product"], "applicant_id": state.producer_id,
+        "province_code": received["producer"]["address"]["province_code"],
+        "district_code": received["producer"]["address"].get("district_code"),
+        "escalated_from": received.get("escalated_from"), "updated_at": last.time,
+    }
+    for event in events:
+        if event.type == "dossier.accepted":
+            doc["classification"] = {"product_group": event.data["product_group"],
+                                     "sample_code": event.data["sample_code"]}
+    return doc

@@ -1,0 +1,54 @@
+"""Intake's composition root: settings → runtime → service → HTTP routes and Kafka handlers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from binhchon_kit.app import Runtime, build_runtime, create_app
+from binhchon_kit.settings import ServiceSettings
+
+from intake.adapters.http import router
+from intake.domain.dossiers import fold_dossier
+from intake.domain.errors import Refused
+from intake.domain.rounds import fold_round
+from intake.service import Intake
+
+STATUS = {"conflict": 409, "not_found": 404, "invalid": 422, "forbidden": 403}
+
+
+class IntakeSettings(ServiceSettings):
+    service_name: str = "intake"
+    http_port: int = 8001
+
+
+def build(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or IntakeSettings()
+    runtime = build_runtime(settings, {"round": ("rounds", fold_round), "dossier": ("dossiers", fold_dossier)})
+    service = Intake(runtime)
+    runtime.consumers.handle("scoring.events", {"result.approved"}, "escalation", service.on_result_approved)
+
+    async def on_startup(_: Runtime) -> None:
+        await service.setup()
+
+    app = create_app(runtime, title="binhchon intake", on_startup=on_startup,
+                     description="Selection rounds, dossiers, receipts, the completeness check and escalation.")
+    app.state.intake = service
+    app.include_router(router)
+
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, **exc.detail}, status_code=STATUS.get(exc.kind, 409))
+
+    return app
+
+
+def run() -> None:
+    import uvicorn
+
+    settings = IntakeSettings()
+    uvicorn.run(build(settings), host="0.0.0.0", port=settings.http_port, log_config=None)  # noqa: S104
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,163 @@
+"""Intake's command and query handlers: load state from the event store, let the domain decide, append the
+event, refresh the read model. The HTTP routes and the Kafka handlers both call these."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from binhchon_kit.app import Runtime
+from binhchon_kit.contracts.common import Document, Producer, Product
+from binhchon_kit.contracts.intake import EscalatedFrom, RoundOpened
+from binhchon_kit.contracts.registry import EventData
+from binhchon_kit.envelope import utc_now
+from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
+from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, deterministic_id
+from binhchon_kit.metrics import EVENTS_APPENDED
+
+from intake.domain import dossiers, rounds
+from intake.domain.errors import Refused
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def today_in_vietnam() -> date:
+    return datetime.now(VIETNAM).date()
+
+
+class Intake:
+    def __init__(self, runtime: Runtime, clock: Callable[[], date] = today_in_vietnam) -> None:
+        self.rt = runtime
+        self.store = runtime.store
+        self.today = clock
+
+    async def setup(self) -> None:
+        db = self.rt.db
+        await db["dossiers"].create_index("receipt_number", unique=True)
+        await db["dossiers"].create_index([("round_id", 1), ("status", 1)])
+        await db["dossiers"].create_index([("province_code", 1), ("district_code", 1)])
+
+    async def _record(self, stream: str, expected: int, data: EventData, type_: str, actor: Actor, cause: Cause,
+                      subject: str, event_id: str | None = None) -> RecordedEvent:
+        event = NewEvent(type_, data, id=event_id) if event_id else NewEvent(type_, data)
+        recorded = await self.store.append(stream, expected, event, subject=subject, actor=actor, cause=cause)
+        EVENTS_APPENDED.labels(self.store.source, type_).inc()
+        try:
+            await self.rt.projections.project(stream)
+        except Exception:  # noqa: BLE001 — the event is stored; the catch-up pass projects it later
+            pass
+        return recorded
+
+    # ---- rounds ----------------------------------------------------------------------------------------
+
+    async def load_round(self, round_id: str) -> RoundOpened:
+        events = await self.store.read_stream(round_id)
+        if not events:
+            raise Refused(f"no round {round_id}", kind="not_found")
+        return RoundOpened.model_validate(events[0].data)
+
+    async def open_round(self, fields: dict[str, Any], actor: Actor, cause: Cause) -> RecordedEvent:
+        fields = {**fields, "code": str(fields["code"]).upper()}  # receipt numbers are looked up upper-case
+        round_id = rounds.round_id_for(fields["code"])
+        if fields.get("parent_round_id"):
+            await self.load_round(fields["parent_round_id"])  # must exist
+        opened = RoundOpened.model_validate({**fields, "round_id": round_id})
+        exists = await self.store.version(round_id) > 0
+        try:
+            return await self._record(round_id, 0, rounds.open_round(opened, exists), "round.opened", actor,
+                                      cause, subject=round_id)
+        except ConcurrencyConflict:
+            raise Refused(f"a round with code {opened.code} is already open", round_id=round_id) from None
+
+    # ---- dossiers --------------------------------------------------------------------------------------
+
+    async def _next_receipt_number(self, round_: RoundOpened) -> str:
+        counter = await self.rt.db["receipt_counters"].find_one_and_update(
+            {"_id": round_.round_id}, {"$inc": {"last": 1}}, upsert=True, return_document=ReturnDocument.AFTER)
+        return f"{round_.code}-{counter['last']:05d}"
+
+    async def submit(
+        self, round_id: str, producer: Producer, product: Product, documents: list[Document], actor: Actor,
+        cause: Cause, escalated_from: EscalatedFrom | None = None, event_id: str | None = None,
+    ) -> RecordedEvent:
+        round_ = await self.load_round(round_id)
+        dossier_id = dossiers.dossier_id_for(round_id, producer.registration_number, product.name)
+        if await self.store.version(dossier_id) > 0:
+            raise self._duplicate(dossier_id, round_)
+        # Validate everything before a receipt number is taken, so a refusal leaves no gap in the numbering.
+        today = self.today()
+        dossiers.receive(round_, dossier_id=dossier_id, receipt_number="-", received_at=utc_now(), today=today,
+                         producer=producer, product=product, documents=documents, escalated_from=escalated_from)
+        received = dossiers.receive(
+            round_, dossier_id=dossier_id, receipt_number=await self._next_receipt_number(round_),
+            received_at=utc_now(), today=today, producer=producer, product=product, documents=documents,
+            escalated_from=escalated_from)
+        try:
+            return await self._record(dossier_id, 0, received, "dossier.received", actor, cause, dossier_id,
+                                      event_id)
+        except ConcurrencyConflict:
+            raise self._duplicate(dossier_id, round_) from None
+
+    @staticmethod
+    def _duplicate(dossier_id: str, round_: RoundOpened) -> Refused:
+        return Refused(f"this producer already has a dossier for this product in round {round_.code}",
+                       dossier_id=dossier_id)
+
+    async def load_dossier(self, dossier_id: str) -> tuple[dossiers.Dossier, list[RecordedEvent]]:
+        events = await self.store.read_stream(dossier_id) if dossier_id.startswith("dossier-") else []
+        state = dossiers.replay(events)
+        if state is None:
+            raise Refused(f"no dossier {dossier_id}", kind="not_found")
+        return state, events
+
+    async def act(self, dossier_id: str, type_: str, decide: Callable[[dossiers.Dossier, RoundOpened], EventData],
+                  actor: Actor, cause: Cause) -> RecordedEvent:
+        """Load, decide, append; on a concurrent change, decide again on the new state (once)."""
+        for attempt in (1, 2):
+            state, _ = await self.load_dossier(dossier_id)
+            round_ = await self.load_round(state.round_id)
+            event = decide(state, round_)
+            try:
+                return await self._record(dossier_id, state.version, event, type_, actor, cause, dossier_id)
+            except ConcurrencyConflict:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0)
+        raise AssertionError("unreachable")
+
+    # ---- escalation ------------------------------------------------------------------------------------
+
+    async def on_result_approved(self, event: RecordedEvent) -> None:
+        """A result that goes up a level opens a dossier in the round's parent round with the original's data."""
+        data = event.data
+        if not data.get("goes_up_a_level"):
+            return
+        try:
+            state, _ = await self.load_dossier(data["dossier_id"])
+        except Refused:
+            return  # not a dossier intake knows (another deployment's): nothing to escalate
+        round_ = await self.load_round(state.round_id)
+        if not round_.parent_round_id:
+            return
+        received = state.received
+        escalated = EscalatedFrom(dossier_id=state.id, round_id=state.round_id, result_event_id=event.id,
+                                  rating=data["rating"].get("label"), points=data.get("points"))
+        try:
+            await self.submit(
+                round_.parent_round_id, Producer.model_validate(received["producer"]),
+                Product.model_validate(received["product"]),
+                [Document.model_validate(d) for d in received["documents"]],
+                Actor.system("intake"), Cause.of(event), escalated_from=escalated,
+                event_id=deterministic_id("escalate", event.id))
+        except (AlreadyRecorded, DuplicateKeyError):
+            return
+        except Refused as refused:
+            if "dossier_id" in refused.detail:
+                return  # already escalated (a redelivery, or the producer filed there directly)
+            raise

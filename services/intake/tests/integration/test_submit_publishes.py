@@ -1,0 +1,50 @@
+"""Submit → stored → on intake.events as a CloudEvent, read back by a plain aiokafka consumer."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from binhchon_kit.testing.fixtures import TopicReader
+
+from ..conftest import dossier_body, round_body
+
+pytestmark = pytest.mark.integration
+
+
+async def test_submit_returns_receipt_and_event_reaches_topic(intake, auth, infra, topic_prefix, unique):
+    secretariat = auth("sec-1", "secretariat")
+    r = await intake.post("/rounds", json=round_body(f"R{unique}"), headers=secretariat)
+    assert r.status_code == 201, r.text
+    round_id = r.json()["round_id"]
+
+    # decomposed Vietnamese (NFD) in, composed (NFC) stored and published
+    name = unicodedata.normalize("NFD", "Mật ong rừng Lục Nam")
+    r = await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(product=name),
+                          headers=auth("producer-1", "applicant"))
+    assert r.status_code == 201, r.text
+    receipt = r.json()
+    assert receipt["receipt_number"] == f"R{unique}-00001".upper()
+    assert receipt["status"] == "received"
+
+    async with TopicReader(infra.kafka, f"{topic_prefix}intake.events") as reader:
+        events = await reader.wait_for(lambda es: any(e.type == "dossier.received" for e in es),
+                                       what="dossier.received on the topic")
+    received = next(e for e in events if e.type == "dossier.received")
+    assert received.specversion == "1.0"
+    assert received.subject == receipt["dossier_id"]
+    assert received.source == "/binhchon/intake"
+    assert received.actorid == "producer-1"
+    assert received.dataschema.endswith("/dossier.received/v1.json")
+    assert received.data["product"]["name"] == "Mật ong rừng Lục Nam"
+    assert unicodedata.is_normalized("NFC", received.data["product"]["name"])
+    assert received.data["receipt_number"] == receipt["receipt_number"]
+    assert received.streamversion == 1 and len(received.hash) == 64
+    opened = next(e for e in events if e.type == "round.opened")
+    assert opened.subject == round_id
+
+    public = await intake.get(f"/public/receipts/{receipt['receipt_number']}")
+    assert public.status_code == 200
+    assert public.json()["product_name"] == "Mật ong rừng Lục Nam"
+    assert "producer" not in public.json()
