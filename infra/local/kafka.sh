@@ -67,7 +67,7 @@ stop)
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  rm -f "$pidfile"; : > "$dir/server.log.tmp"; rm -f "$dir/server.log.tmp"
+  rm -f "$pidfile"
   # the next start waits for a fresh "started" line
   [[ -f "$dir/server.log" ]] && mv "$dir/server.log" "$dir/server.log.prev" || true ;;
 status)

@@ -106,6 +106,15 @@ class TopicReader:
     def events(self) -> list[CloudEvent]:
         return [CloudEvent.from_bytes(r.value) for r in self.records]
 
+    async def wait_for_records(self, count: int, timeout: float = 30) -> list[Any]:
+        """At least ``count`` raw records (for topics that may hold what is not a CloudEvent, like a DLQ)."""
+
+        async def check() -> list[Any] | None:
+            records = await self.poll()
+            return records if len(records) >= count else None
+
+        return await eventually(check, timeout=timeout, what=f"{count} record(s)")
+
     async def wait_for(self, predicate: Callable[[list[CloudEvent]], bool], timeout: float = 30,
                        what: str = "events") -> list[CloudEvent]:
         async def check() -> list[CloudEvent] | None:

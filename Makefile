@@ -1,0 +1,44 @@
+# binhchon — the commands a newcomer needs. `make help` lists them.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+.PHONY: help up down status clean test lint typecheck contract unit bootstrap infra bench
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+bootstrap: ## install uv (if missing) and the locked Python dependencies
+	@command -v uv >/dev/null || { echo "[make] installing uv $(UV_VERSION) from PyPI"; python3 -m pip install --user --quiet "uv==$(UV_VERSION)"; }
+	@uv sync --frozen --quiet
+	@echo "[make] Python dependencies in sync with uv.lock"
+
+infra: ## install Apache Kafka and FerretDB into ~/.cache/binhchon (idempotent)
+	@infra/local/install.sh all
+
+up: bootstrap infra ## run the whole stack natively (Kafka, FerretDB, services)
+	@infra/local/stack.sh up
+
+down: ## stop the stack (data kept)
+	@infra/local/stack.sh down
+
+status: ## what runs, and whether each service is ready
+	@infra/local/stack.sh status
+
+clean: ## stop the stack and delete its data
+	@infra/local/stack.sh clean
+
+lint: bootstrap
+	uv run --no-sync ruff check .
+
+typecheck: bootstrap
+	uv run --no-sync mypy
+
+contract: bootstrap ## fail if docs/contract differs from what the code generates
+	uv run --no-sync python -m binhchon_kit.contracts.export --check
+
+test: bootstrap infra lint typecheck contract ## install what is missing, then run every test against real Kafka and FerretDB
+	uv run --no-sync pytest
+
+bench: bootstrap infra ## submit 1,000 dossiers; print latency and throughput
+	uv run --no-sync python bench/intake_submit.py

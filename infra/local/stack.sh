@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The whole stack, natively: Kafka and FerretDB from infra/local, the topics, and each service as a process.
+#   infra/local/stack.sh up|down|status|clean
+# A KAFKA_BOOTSTRAP_SERVERS or MONGODB_URL already set wins: that part is then not started here.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+run=${BINHCHON_RUN_DIR:-$repo/.run/local}
+kafka_port=${BINHCHON_KAFKA_PORT:-9092}
+mongo_port=${BINHCHON_MONGO_PORT:-27017}
+# name:port of every service that runs as a process
+services=(${BINHCHON_SERVICES:-intake:8001})
+say() { echo "[stack] $*" >&2; }
+
+kafka_url=${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$kafka_port}
+mongo_url=${MONGODB_URL:-mongodb://127.0.0.1:$mongo_port/}
+
+svc_running() { [[ -f "$run/$1.pid" ]] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
+
+up() {
+  mkdir -p "$run/logs"
+  [[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]] && say "using Kafka at $kafka_url (KAFKA_BOOTSTRAP_SERVERS)" \
+    || "$here/kafka.sh" start "$run/kafka" "$kafka_port"
+  [[ -n "${MONGODB_URL:-}" ]] && say "using MongoDB at $mongo_url (MONGODB_URL)" \
+    || "$here/ferretdb.sh" start "$run/ferretdb" "$mongo_port"
+  (cd "$repo" && uv sync --frozen --quiet)
+  say "creating topics"
+  (cd "$repo" && uv run --no-sync binhchon-topics --bootstrap-servers "$kafka_url")
+  public_key=$(cd "$repo" && uv run --no-sync binhchon-devtoken keys)
+  for entry in "${services[@]}"; do
+    name=${entry%%:*}; port=${entry##*:}
+    if svc_running "$name"; then say "$name already running (pid $(cat "$run/$name.pid"))"; continue; fi
+    say "starting $name on http://127.0.0.1:$port (logs: $run/logs/$name.log)"
+    (cd "$repo" && MONGODB_URL="$mongo_url" KAFKA_BOOTSTRAP_SERVERS="$kafka_url" HTTP_PORT="$port" \
+      AUTH_PUBLIC_KEYS_FILE="${AUTH_PUBLIC_KEYS_FILE:-$public_key}" \
+      nohup uv run --no-sync "binhchon-$name" >> "$run/logs/$name.log" 2>&1 & echo $! > "$run/$name.pid")
+  done
+  for entry in "${services[@]}"; do
+    name=${entry%%:*}; port=${entry##*:}
+    for _ in $(seq 1 120); do
+      if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/healthz', timeout=1)" 2>/dev/null; then
+        say "$name is up"; break
+      fi
+      svc_running "$name" || { say "$name exited; last lines of its log:"; tail -20 "$run/logs/$name.log" >&2; exit 1; }
+      sleep 0.5
+    done
+  done
+  say "up. Mint a token: uv run binhchon-devtoken mint --sub me --role secretariat"
+}
+
+down() {
+  for entry in "${services[@]}"; do
+    name=${entry%%:*}
+    if svc_running "$name"; then say "stopping $name"; kill "$(cat "$run/$name.pid")"; fi
+    rm -f "$run/$name.pid"
+  done
+  [[ -d "$run/kafka" ]] && "$here/kafka.sh" stop "$run/kafka" || true
+  [[ -d "$run/ferretdb" ]] && "$here/ferretdb.sh" stop "$run/ferretdb" || true
+  say "down (data kept in $run; make clean removes it)"
+}
+
+status() {
+  [[ -d "$run/kafka" ]] && "$here/kafka.sh" status "$run/kafka" || echo "kafka: not started here"
+  [[ -d "$run/ferretdb" ]] && "$here/ferretdb.sh" status "$run/ferretdb" || echo "ferretdb: not started here"
+  for entry in "${services[@]}"; do
+    name=${entry%%:*}; port=${entry##*:}
+    if svc_running "$name"; then
+      ready=$(python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$port/readyz', timeout=2).read().decode())" 2>/dev/null || echo "not ready")
+      echo "$name: running (pid $(cat "$run/$name.pid")) on http://127.0.0.1:$port — $ready"
+    else
+      echo "$name: stopped"
+    fi
+  done
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  clean) down; rm -rf "$run"; say "removed $run" ;;
+  *) echo "usage: $0 up|down|status|clean" >&2; exit 2 ;;
+esac
