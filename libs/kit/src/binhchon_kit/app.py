@@ -108,7 +108,7 @@ async def _start_broker(runtime: Runtime) -> None:
             await runtime.broker.start()
             runtime.broker_ready = True
             return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.warning("Kafka not reachable for consumers (%s), retrying in %.0fs", exc, delay)
             with contextlib.suppress(Exception):
                 await runtime.broker.stop()
@@ -120,7 +120,7 @@ async def _project_forever(runtime: Runtime) -> None:
     while not runtime.stop.is_set():
         try:
             await runtime.projections.catch_up()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.warning("projection catch-up failed: %s", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(runtime.stop.wait(), timeout=2.0)
@@ -194,7 +194,7 @@ def create_app(
         try:
             await asyncio.wait_for(runtime.db.command("ping"), timeout=2)
             checks["mongodb"] = "ok"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             checks["mongodb"] = f"unreachable: {exc}"
         kafka_ok = runtime.broker_ready and await runtime.broker.ping(timeout=2)
         checks["kafka"] = "ok" if kafka_ok else "unreachable (events wait in the store until it is back)"

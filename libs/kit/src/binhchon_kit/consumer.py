@@ -26,8 +26,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit.envelope import CloudEvent
-from binhchon_kit.eventstore import AlreadyRecorded
 from binhchon_kit.events import RecordedEvent
+from binhchon_kit.eventstore import AlreadyRecorded
 from binhchon_kit.metrics import MESSAGES_HANDLED
 from binhchon_kit.topics import dead_letter_topic
 
@@ -115,7 +115,7 @@ class EventConsumers:
             except (PermanentError, ValidationError) as exc:
                 await self._dead_letter(message, topic, handler_id, f"{type(exc).__name__}: {exc}", event)
                 return
-            except Exception as exc:  # noqa: BLE001 — bounded retries, then the dead-letter topic
+            except Exception as exc:
                 if attempt == self.retry.attempts:
                     reason = f"failed after {attempt} attempts: {type(exc).__name__}: {exc}"
                     log.error("%s: %s", handler_id, reason, extra={"traceback": traceback.format_exc()})

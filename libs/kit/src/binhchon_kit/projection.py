@@ -14,8 +14,8 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.eventstore import EventStore
 from binhchon_kit.events import RecordedEvent
+from binhchon_kit.eventstore import EventStore
 
 log = logging.getLogger("binhchon.projection")
 

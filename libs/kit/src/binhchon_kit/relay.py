@@ -19,8 +19,8 @@ from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from binhchon_kit.contracts.registry import event_model
-from binhchon_kit.eventstore import EventStore
 from binhchon_kit.events import RecordedEvent
+from binhchon_kit.eventstore import EventStore
 from binhchon_kit.metrics import EVENTS_PUBLISHED, RELAY_FAILURES
 
 log = logging.getLogger("binhchon.relay")
@@ -99,7 +99,7 @@ class Relay:
         if producer is not None:
             try:
                 await producer.stop()
-            except Exception:  # noqa: BLE001 — a broken producer is being thrown away anyway
+            except Exception:
                 log.debug("producer stop failed", exc_info=True)
 
     async def publish_pending(self) -> int:
@@ -122,7 +122,7 @@ class Relay:
         for event, future in sends:
             try:
                 await future
-            except Exception as exc:  # noqa: BLE001 — kept, and raised after marking what did go
+            except Exception as exc:
                 first_error = first_error or exc
                 failed_streams.add(event.stream)
                 continue
@@ -154,7 +154,7 @@ class Relay:
                 await _wait_any(stop, self.store.appended, self.idle_interval)
             except asyncio.CancelledError:
                 raise
-            except (PyMongoError, Exception) as exc:  # noqa: BLE001 — the relay must outlive outages
+            except (PyMongoError, Exception) as exc:
                 RELAY_FAILURES.labels(self.store.source).inc()
                 log.warning("relay pass failed, retrying in %.1fs: %s", backoff, exc)
                 await self._drop_producer()

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from binhchon_kit.contracts.intake import DossierRejected
-from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, EventStore, verify_chain
 from binhchon_kit.events import Actor, Cause, NewEvent
+from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, EventStore, verify_chain
 
 pytestmark = pytest.mark.integration
 ACTOR = Actor("sec-1", ("secretariat",))

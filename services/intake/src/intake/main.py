@@ -7,7 +7,6 @@ from fastapi.responses import JSONResponse
 
 from binhchon_kit.app import Runtime, build_runtime, create_app
 from binhchon_kit.settings import ServiceSettings
-
 from intake.adapters.http import router
 from intake.domain.dossiers import fold_dossier
 from intake.domain.errors import Refused
@@ -47,7 +46,7 @@ def run() -> None:
     import uvicorn
 
     settings = IntakeSettings()
-    uvicorn.run(build(settings), host="0.0.0.0", port=settings.http_port, log_config=None)  # noqa: S104
+    uvicorn.run(build(settings), host="0.0.0.0", port=settings.http_port, log_config=None)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,9 @@ from binhchon_kit.contracts.common import Document, Producer, Product
 from binhchon_kit.contracts.intake import EscalatedFrom, RoundOpened
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.envelope import utc_now
-from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, deterministic_id
+from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.metrics import EVENTS_APPENDED
-
 from intake.domain import dossiers, rounds
 from intake.domain.errors import Refused
 
@@ -50,7 +49,7 @@ class Intake:
         EVENTS_APPENDED.labels(self.store.source, type_).inc()
         try:
             await self.rt.projections.project(stream)
-        except Exception:  # noqa: BLE001 — the event is stored; the catch-up pass projects it later
+        except Exception:
             pass
         return recorded
 
@@ -78,9 +77,16 @@ class Intake:
     # ---- dossiers --------------------------------------------------------------------------------------
 
     async def _next_receipt_number(self, round_: RoundOpened) -> str:
-        counter = await self.rt.db["receipt_counters"].find_one_and_update(
-            {"_id": round_.round_id}, {"$inc": {"last": 1}}, upsert=True, return_document=ReturnDocument.AFTER)
-        return f"{round_.code}-{counter['last']:05d}"
+        # Two first submissions may both try to create the counter; the loser retries against the winner's.
+        for _ in range(3):
+            try:
+                counter = await self.rt.db["receipt_counters"].find_one_and_update(
+                    {"_id": round_.round_id}, {"$inc": {"last": 1}}, upsert=True,
+                    return_document=ReturnDocument.AFTER)
+                return f"{round_.code}-{counter['last']:05d}"
+            except DuplicateKeyError:
+                continue
+        raise RuntimeError(f"could not take a receipt number in round {round_.code}")
 
     async def submit(
         self, round_id: str, producer: Producer, product: Product, documents: list[Document], actor: Actor,

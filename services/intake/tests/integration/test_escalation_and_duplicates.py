@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaProducer
 
 from binhchon_kit.contracts.common import DecisionReference, Level, Programme
 from binhchon_kit.contracts.scoring import Rating, ResultApproved
-from binhchon_kit.eventstore import EventStore
 from binhchon_kit.events import Actor, Cause, NewEvent
+from binhchon_kit.eventstore import EventStore
 from binhchon_kit.relay import Relay
 from binhchon_kit.testing.fixtures import TopicReader, eventually
 

@@ -8,7 +8,7 @@ from binhchon_kit.testing.fixtures import TopicReader, eventually
 from binhchon_kit.testing.infra import REPO, NativeKafka
 from binhchon_kit.topics import all_topics, ensure_topics
 
-from ..conftest import dossier_body, round_body, running_intake, intake_settings
+from ..conftest import dossier_body, intake_settings, round_body, running_intake
 
 pytestmark = pytest.mark.integration
 

@@ -7,16 +7,17 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
 
 
-def _nfc(value: str) -> str:
+def _nfc(value: object) -> object:
     # Vietnamese can arrive decomposed (NFD, from macOS and some IMEs); store and compare one form only.
-    return unicodedata.normalize("NFC", value)
+    # A before-validator, so that length limits count the composed form whatever the keyboard sent.
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(_nfc)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000), AfterValidator(_nfc)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), BeforeValidator(_nfc)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000), BeforeValidator(_nfc)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._-]{1,40}$")]
 
 

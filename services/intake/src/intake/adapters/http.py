@@ -11,12 +11,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import current_principal, require
 from binhchon_kit.contracts.common import (
-    Area, Code, Document, Level, LongText, Producer, Product, Programme, Text,
+    Area,
+    Code,
+    Document,
+    Level,
+    LongText,
+    Producer,
+    Product,
+    Programme,
+    Text,
 )
 from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Schedule
 from binhchon_kit.events import Cause, RecordedEvent
 from binhchon_kit.logs import correlation_id
-
 from intake.domain import dossiers
 from intake.domain.errors import Refused
 from intake.service import Intake

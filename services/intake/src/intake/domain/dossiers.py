@@ -28,7 +28,6 @@ from binhchon_kit.contracts.intake import (
 )
 from binhchon_kit.events import RecordedEvent, deterministic_id
 from binhchon_kit.workdays import add_working_days
-
 from intake.domain.errors import Refused
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from binhchon_kit.contracts.intake import RoundOpened
 from binhchon_kit.events import RecordedEvent, deterministic_id
-
 from intake.domain.errors import Refused
 
 

@@ -1,0 +1,470 @@
+"""The integrators' contract, generated from the code: JSON Schemas of the envelope and of each event type's
+``data``, and an AsyncAPI 3.0 document of the topics.
+
+    python -m binhchon_kit.contracts.export [--out docs/contract] [--check]
+
+``--check`` writes nothing: it exits 1 and lists what differs when the files in ``--out`` are not what the
+code generates, or when the code changed a published schema without a new schema version.
+
+A published schema is never edited: a breaking change is a new schema version. ``breaking_changes`` is the
+rule: between a committed schema and the current one of the same version, no property may disappear (a
+rename is a removal), a required property must stay required, and no property may become required. Older
+versions' files stay in ``schemas/``: the topics keep every event forever, and each event's ``dataschema``
+names its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import inspect
+import json
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any, cast
+
+from pydantic.json_schema import models_json_schema
+
+from binhchon_kit.contracts import event_types
+from binhchon_kit.contracts.registry import EventData, Registration
+from binhchon_kit.envelope import SCHEMA_BASE, CloudEvent, schema_uri
+from binhchon_kit.topics import FOREVER, SERVICE_TOPICS, dead_letter_topic
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+ENVELOPE_SCHEMA_ID = f"{SCHEMA_BASE}/cloudevent/v1.json"
+ASYNCAPI_VERSION = "3.0.0"
+KAFKA_BINDING_VERSION = "0.5.0"
+DEFAULT_OUT = Path("docs/contract")
+ASYNCAPI_FILE = "asyncapi.json"
+ENVELOPE_FILE = "schemas/cloudevent.v1.json"
+DEAD_LETTER_MESSAGE = "dead-letter"
+DEAD_LETTER_HEADERS = {
+    "dlq-reason": "why the consumer gave up: the parse or validation error, or the last error after retries",
+    "dlq-handler": "the consumer that gave up: <service>.<handler>, also its consumer group",
+    "dlq-source-topic": "the topic the message was read from",
+    "dlq-source-partition": "its partition there (decimal)",
+    "dlq-source-offset": "its offset there (decimal)",
+    "dlq-at": "when it was dead-lettered (ISO 8601, UTC)",
+}
+
+_SCHEMA_FILE = re.compile(r"^(?P<type>.+)\.v(?P<version>[0-9]+)\.json$")
+
+# Descriptions for the envelope's attributes that the model itself leaves undescribed.
+_ENVELOPE_ATTRIBUTES = {
+    "specversion": "CloudEvents specification version: 1.0",
+    "id": "unique id of the event (a UUID); consumers deduplicate on it",
+    "source": "the service that recorded the event: /binhchon/<service>",
+    "type": "the event type, lowercase, dotted, past tense, e.g. dossier.received",
+    "subject": "the dossier id (the round id for round events); also the Kafka message key",
+    "time": "when the event was recorded: RFC 3339, UTC, milliseconds, e.g. 2025-03-01T08:30:00.123Z",
+    "datacontenttype": "media type of data: application/json",
+    "dataschema": f"the JSON Schema of data: {SCHEMA_BASE}/<type>/v<schema version>.json",
+    "data": "the event's data; its schema is the one dataschema names",
+    "correlationid": "id shared by every event of one flow (from the first request or event of the flow)",
+    "causationid": "id of the request or event that caused this event",
+    "actorid": "who did it: the token subject, or system:<service> for what a service did by itself",
+    "streamid": "the event stream (aggregate) the event belongs to in the source service's store",
+    "streamversion": "position of the event in its stream: 1, 2, 3, ... without gaps",
+    "prevhash": "hash of the previous event of the stream (64 zeros for the first)",
+    "hash": "SHA-256 (hex) over prevhash and the RFC 8785 canonical JSON of the event's content: "
+    "a tampered or missing event breaks the stream's chain",
+}
+
+_DESCRIPTION = """\
+Every event binhchon's services publish, topic by topic.
+
+- **Value**: a CloudEvents 1.0 event in structured mode, JSON encoded in UTF-8: the attributes and `data` in \
+one object (schema: `{envelope}`). `dataschema` names the JSON Schema of `data` for the event's type and \
+schema version. A breaking change to an event's data is published as a new schema version, never as an edit.
+- **Key**: the event's `subject`, the dossier id (the round id for round events), so one dossier's events \
+stay in order on one partition.
+- **Headers**: `ce_type` and `ce_id` repeat the event's type and id, for routing without parsing the value.
+- **History**: the topics keep history forever (retention.ms = -1): reading a topic from the earliest offset \
+replays every event ever published, so a new consumer can rebuild its state from them.
+- **Delivery**: at least once; deduplicate on the event `id`.
+- **Dead letters**: each topic `<topic>` has a dead-letter topic `<topic>.dlq`. When a consumer cannot \
+parse or handle a message it republishes it there unchanged, with its key, and with the headers {headers}.
+"""
+
+
+def _model(registration: Registration) -> type[EventData]:
+    # Registration's field named ``type`` hides the builtin in its annotations, so mypy cannot see this one.
+    return cast("type[EventData]", registration.model)
+
+
+def _docstring(registration: Registration) -> str:
+    doc = _model(registration).__doc__
+    return inspect.cleandoc(doc) if doc else registration.summary
+
+
+def _service(topic: str) -> str:
+    return topic.split(".", 1)[0]
+
+
+def schema_file(registration: Registration) -> str:
+    """Where the data schema of ``registration`` is written, relative to the contract directory."""
+    return f"schemas/{registration.type}.v{registration.schema_version}.json"
+
+
+def event_schema(registration: Registration) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one event type's ``data``."""
+    schema = _model(registration).model_json_schema()
+    schema.update({
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": schema_uri(registration.type, registration.schema_version),
+        "title": f"{registration.type} v{registration.schema_version}",
+        "description": _docstring(registration),
+    })
+    return schema
+
+
+def _envelope_schema_body() -> dict[str, Any]:
+    schema = CloudEvent.model_json_schema()
+    for name, prop in schema["properties"].items():
+        if name in _ENVELOPE_ATTRIBUTES:
+            prop.setdefault("description", _ENVELOPE_ATTRIBUTES[name])
+    return schema
+
+
+def envelope_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the CloudEvent envelope every event travels in."""
+    schema = _envelope_schema_body()
+    schema.update({
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": ENVELOPE_SCHEMA_ID,
+        "title": "binhchon CloudEvent",
+        "description": inspect.cleandoc(CloudEvent.__doc__ or "")
+        + " CloudEvents 1.0, structured mode, JSON. Extension attributes: correlationid, causationid,"
+        " actorid, actorroles, streamid, streamversion, prevhash, hash.",
+    })
+    return schema
+
+
+def _topic_configuration() -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for key, value in FOREVER.items():
+        config[key] = value.split(",") if key == "cleanup.policy" else int(value)
+    return config
+
+
+def _data_components(registrations: list[Registration]) -> tuple[dict[str, str], dict[str, Any]]:
+    """Every event model's data schema and what it uses, as AsyncAPI component schemas.
+
+    Returns each event type's component name and the component schemas. pydantic names them and keeps two
+    different models of the same class name apart.
+    """
+    if not registrations:
+        return {}, {}
+    refs, top = models_json_schema(
+        [(_model(r), "validation") for r in registrations], ref_template="#/components/schemas/{model}"
+    )
+    components: dict[str, Any] = top.get("$defs", {})
+    names: dict[str, str] = {}
+    for registration in registrations:
+        ref = refs[(_model(registration), "validation")]["$ref"]
+        name = ref.removeprefix("#/components/schemas/")
+        components[name].update({
+            "title": f"{registration.type} v{registration.schema_version}",
+            "description": _docstring(registration),
+        })
+        names[registration.type] = name
+    return names, components
+
+
+def _event_message(
+    registration: Registration, data_component: str, envelope: dict[str, Any]
+) -> dict[str, Any]:
+    payload = copy.deepcopy(envelope)
+    properties = payload["properties"]
+    properties["type"] = {**properties["type"], "const": registration.type}
+    properties["dataschema"] = {
+        **properties["dataschema"], "const": schema_uri(registration.type, registration.schema_version)
+    }
+    properties["data"] = {
+        "$ref": f"#/components/schemas/{data_component}",
+        "description": f"the data of {registration.type} (schema version {registration.schema_version})",
+    }
+    payload["title"] = f"{registration.type} CloudEvent"
+    payload["description"] = _docstring(registration)
+    return {
+        "name": registration.type,
+        "title": f"{registration.type} v{registration.schema_version}",
+        "summary": registration.summary,
+        "description": _docstring(registration),
+        "contentType": "application/cloudevents+json",
+        "correlationId": {"location": "$message.payload#/correlationid"},
+        "headers": {
+            "type": "object",
+            "properties": {
+                "ce_type": {"type": "string", "const": registration.type, "description": "the event type"},
+                "ce_id": {"type": "string", "description": "the event id"},
+            },
+        },
+        "payload": payload,
+        "bindings": {
+            "kafka": {
+                "key": {
+                    "type": "string",
+                    "description": "the event's subject: the dossier id (the round id for round events)",
+                },
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+    }
+
+
+def _dead_letter_message() -> dict[str, Any]:
+    return {
+        "name": DEAD_LETTER_MESSAGE,
+        "title": "dead letter",
+        "summary": "A message a consumer could not parse or handle, republished unchanged with the reason.",
+        "description": "The value and key are those of the original message (normally an event of the "
+        "source topic, but possibly not a valid one: that may be why it is here). The dlq-* headers say who "
+        "gave up, why, and where the original is.",
+        "headers": {
+            "type": "object",
+            "required": sorted(DEAD_LETTER_HEADERS),
+            "properties": {
+                name: {"type": "string", "description": text} for name, text in DEAD_LETTER_HEADERS.items()
+            },
+        },
+        "payload": {"description": "the original message's value, unchanged"},
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": "the original message's key"},
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+    }
+
+
+def _channel(address: str, description: str, message_ids: list[str]) -> dict[str, Any]:
+    return {
+        "address": address,
+        "title": address,
+        "description": description,
+        "messages": {m: {"$ref": f"#/components/messages/{m}"} for m in message_ids},
+        "bindings": {
+            "kafka": {
+                "topic": address,
+                "topicConfiguration": _topic_configuration(),
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+    }
+
+
+def _version() -> str:
+    try:
+        return metadata.version("binhchon-kit")
+    except metadata.PackageNotFoundError:  # pragma: no cover — running from a source tree without install
+        return "0.0.0"
+
+
+def asyncapi() -> dict[str, Any]:
+    """The AsyncAPI 3.0.0 document of every topic and every registered event type."""
+    registrations = event_types()
+    data_names, schemas = _data_components(registrations)
+    envelope = _envelope_schema_body()
+    messages: dict[str, Any] = {
+        r.type: _event_message(r, data_names[r.type], envelope) for r in registrations
+    }
+    messages[DEAD_LETTER_MESSAGE] = _dead_letter_message()
+
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for topic in SERVICE_TOPICS:
+        service = _service(topic)
+        types = [r.type for r in registrations if r.topic == topic]
+        listed = ", ".join(f"`{t}`" for t in types) if types else "none registered yet"
+        channels[topic] = _channel(
+            topic, f"The events the {service} service publishes ({listed}). History kept forever.", types
+        )
+        dlq = dead_letter_topic(topic)
+        channels[dlq] = _channel(
+            dlq, f"Dead letters of `{topic}`: messages of it that a consumer could not parse or handle.",
+            [DEAD_LETTER_MESSAGE],
+        )
+        operations[f"send.{topic}"] = {
+            "action": "send",
+            "title": f"{service} publishes to {topic}",
+            "summary": f"The {service} service publishes its recorded events, in stream order, to {topic}.",
+            "channel": {"$ref": f"#/channels/{topic}"},
+            "messages": [{"$ref": f"#/channels/{topic}/messages/{t}"} for t in types],
+        }
+
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": "binhchon events",
+            "version": _version(),
+            "description": _DESCRIPTION.format(
+                envelope=ENVELOPE_SCHEMA_ID, headers=", ".join(f"`{h}`" for h in DEAD_LETTER_HEADERS)
+            ),
+        },
+        "defaultContentType": "application/cloudevents+json",
+        "servers": {
+            "local": {
+                "host": "127.0.0.1:9092",
+                "protocol": "kafka",
+                "title": "local development broker",
+                "description": "The broker `make up` runs on a developer's machine (the services' default "
+                "KAFKA_BOOTSTRAP_SERVERS). Other environments give their own bootstrap servers; the topics "
+                "and messages are the same.",
+            }
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": schemas, "messages": messages},
+    }
+
+
+def _render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def generate() -> dict[str, str]:
+    """Every contract file: path relative to the contract directory → its text."""
+    files = {ASYNCAPI_FILE: _render(asyncapi()), ENVELOPE_FILE: _render(envelope_schema())}
+    for registration in event_types():
+        files[schema_file(registration)] = _render(event_schema(registration))
+    return files
+
+
+def write_all(directory: Path) -> list[Path]:
+    """Write the contract into ``directory``; returns the paths of the files it is made of."""
+    paths: list[Path] = []
+    for relative, text in generate().items():
+        path = directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8", newline="\n")
+        paths.append(path)
+    return paths
+
+
+def _object_shapes(schema: dict[str, Any]) -> dict[str, tuple[set[str], set[str], str | None]]:
+    """Each object reachable in ``schema`` by path ("data", "data.producer", "data.documents[]"):
+    its property names, its required ones, and the property of the parent object it hangs from."""
+    defs: dict[str, Any] = schema.get("$defs", {})
+    shapes: dict[str, tuple[set[str], set[str], str | None]] = {}
+
+    def walk(node: Any, path: str, parent: str | None, seen: frozenset[str]) -> None:
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if name not in seen:
+                walk(defs.get(name), path, parent, seen | {name})
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            names, required, _ = shapes.get(path, (set(), set(), parent))
+            names |= set(properties)
+            required |= set(node.get("required", []))
+            shapes[path] = (names, required, parent)
+            for name, sub in properties.items():
+                walk(sub, f"{path}.{name}", path, seen)
+        for key in ("items", "additionalProperties"):
+            walk(node.get(key), f"{path}[]", parent, seen)
+        for key in ("anyOf", "oneOf", "allOf"):
+            for sub in node.get(key, []):
+                walk(sub, path, parent, seen)
+
+    walk(schema, "data", None, frozenset())
+    return shapes
+
+
+def _property_of(path: str, parent: str) -> str:
+    """The property of ``parent`` that ``path`` hangs from: data.documents[] → documents."""
+    return path.removeprefix(parent + ".").split("[", 1)[0]
+
+
+def breaking_changes(published: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """How ``current`` breaks ``published`` (two schemas of one event type and schema version): properties
+    removed (or renamed), required properties no longer required, properties newly required. Empty when
+    compatible. Adding an optional property is compatible."""
+    old, new = _object_shapes(published), _object_shapes(current)
+    problems: list[str] = []
+    for path, (old_names, old_required, parent) in old.items():
+        if path not in new:
+            if parent is None or (parent in new and _property_of(path, parent) in new[parent][0]):
+                problems.append(f"{path}: no longer an object with properties")
+            continue
+        new_names, new_required, _ = new[path]
+        problems += [f"{path}.{n}: removed or renamed" for n in sorted(old_names - new_names)]
+        unrequired = (old_required - new_required) & new_names
+        problems += [f"{path}.{n}: no longer required" for n in sorted(unrequired)]
+        problems += [f"{path}.{n}: newly required" for n in sorted(new_required - old_required)]
+    return problems
+
+
+def compatibility(directory: Path) -> list[str]:
+    """The breaking changes between the schemas in ``directory/schemas`` and what the code generates now.
+
+    A file of an older schema version than the registered one is history and is left alone; a file of an event
+    type no longer registered (or of a newer version than the registered one) is a breaking change too."""
+    registered = {r.type: r for r in event_types()}
+    problems: list[str] = []
+    for path in sorted((directory / "schemas").glob("*.json")):
+        if path.name == Path(ENVELOPE_FILE).name:
+            continue
+        match = _SCHEMA_FILE.match(path.name)
+        if match is None:
+            problems.append(f"{path}: not named <type>.v<version>.json")
+            continue
+        type_, version = match["type"], int(match["version"])
+        registration = registered.get(type_)
+        if registration is None:
+            problems.append(f"{path}: event type {type_} is no longer registered")
+        elif version > registration.schema_version:
+            problems.append(f"{path}: {type_} is registered at the older v{registration.schema_version}")
+        elif version == registration.schema_version:
+            published = json.loads(path.read_text(encoding="utf-8"))
+            problems += [
+                f"{path}: {problem} (a breaking change needs a new schema version)"
+                for problem in breaking_changes(published, event_schema(registration))
+            ]
+    return problems
+
+
+def check(directory: Path) -> list[str]:
+    """What is wrong with the contract in ``directory``: files missing or different from what the code
+    generates, and breaking changes to published schemas. Empty when it is up to date."""
+    problems: list[str] = []
+    for relative, text in generate().items():
+        path = directory / relative
+        if not path.exists():
+            problems.append(f"{path}: missing")
+        elif path.read_text(encoding="utf-8") != text:
+            problems.append(f"{path}: differs from what the code generates")
+    return problems + compatibility(directory)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Generate binhchon's event contract (AsyncAPI document, JSON Schemas) from the code."
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="the contract directory (default: %(default)s)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if the files in --out are not what the code generates")
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = check(args.out)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            print("the event contract is out of date: run python -m binhchon_kit.contracts.export"
+                  f" --out {args.out} (a breaking change needs a new schema version)", file=sys.stderr)
+            return 1
+        return 0
+    for path in write_all(args.out):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""Opening a selection round: one round per code, with a schedule that holds together."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from binhchon_kit.canonical import GENESIS_HASH
+from binhchon_kit.contracts.intake import RoundOpened
+from intake.domain import rounds
+from intake.domain.errors import Refused
+
+from .dossier_builders import SECRETARIAT, recorded, round_opened
+
+INVERTED_SUBMISSIONS = {"submission_opens": date(2026, 4, 30), "submission_closes": date(2026, 3, 2)}
+
+
+def test_a_new_round_is_opened_as_given() -> None:
+    opened = round_opened()
+    assert rounds.open_round(opened, exists=False) is opened
+    assert opened.round_id == rounds.round_id_for("bg-ocop-2026-1")
+
+
+def test_an_existing_code_is_refused() -> None:
+    opened = round_opened()
+    with pytest.raises(Refused) as refused:
+        rounds.open_round(opened, exists=True)
+    assert refused.value.kind == "conflict"
+    assert refused.value.detail == {"round_id": opened.round_id}
+    assert "BG-OCOP-2026-1" in refused.value.message
+
+
+def test_submissions_closing_before_they_open_are_invalid() -> None:
+    opened = round_opened(schedule=INVERTED_SUBMISSIONS)
+    with pytest.raises(Refused) as refused:
+        rounds.open_round(opened, exists=False)
+    assert refused.value.kind == "invalid"
+    assert refused.value.detail == {
+        "problems": ["schedule.submission_closes is before schedule.submission_opens"]}
+
+
+def test_every_inverted_period_is_listed() -> None:
+    opened = round_opened(schedule={**INVERTED_SUBMISSIONS,
+                                    "scoring_opens": date(2026, 6, 1), "scoring_closes": date(2026, 5, 20)})
+    with pytest.raises(Refused) as refused:
+        rounds.open_round(opened, exists=False)
+    assert refused.value.kind == "invalid"
+    assert len(refused.value.detail["problems"]) == 2
+
+
+def test_a_one_day_window_is_fine() -> None:
+    one_day = date(2026, 3, 2)
+    opened = round_opened(schedule={"submission_opens": one_day, "submission_closes": one_day})
+    assert rounds.open_round(opened, exists=False) is opened
+
+
+def test_fold_round_gives_what_it_was_opened_with() -> None:
+    opened = round_opened()
+    event = recorded(opened.round_id, 1, GENESIS_HASH, "round.opened", opened)
+    state = rounds.fold_round([event])
+    assert (state["status"], state["code"], state["opened_by"]) == ("open", "BG-OCOP-2026-1", SECRETARIAT.id)
+    assert state["schedule"]["submission_opens"] == "2026-03-02"
+    assert state["opened_at"] == event.time
+    assert RoundOpened.model_validate({k: v for k, v in state.items()
+                                       if k not in ("status", "opened_at", "opened_by")}) == opened
