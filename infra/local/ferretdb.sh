@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/versions.env"
 cache=${BINHCHON_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/binhchon}
-bin="$cache/bin/ferretdb-$FERRETDB_VERSION"
+bin="$cache/bin/ferretdb-$FERRETDB_VERSION-$FERRETDB_PATCH"
 say() { echo "[ferretdb] $*" >&2; }
 cmd=${1:?usage: ferretdb.sh start|stop|status DIR [PORT]}
 dir=${2:?DIR missing}
@@ -22,7 +22,9 @@ start)
   "$here/install.sh" ferretdb
   mkdir -p "$dir/data"; echo "$port" > "$dir/port"
   say "starting FerretDB $FERRETDB_VERSION (SQLite) on 127.0.0.1:$port, logs in $dir/ferretdb.log"
-  nohup "$bin" --handler=sqlite --sqlite-url="file:$dir/data/" --state-dir="$dir" \
+  # WAL with synchronous=normal: durable across process crashes (what tests and make up need); only an OS
+  # crash or power loss may drop the last commits. Production runs MongoDB (docker-compose.yml).
+  nohup "$bin" --handler=sqlite --sqlite-url="file:$dir/data/?_pragma=synchronous(normal)" --state-dir="$dir" \
     --listen-addr="127.0.0.1:$port" --debug-addr=- --telemetry=disable --log-level=warn \
     >> "$dir/ferretdb.log" 2>&1 &
   echo $! > "$pidfile"

@@ -2,20 +2,21 @@
 
 A projection folds one stream's events into one document (the stream's current state) and writes it only if
 it is newer than what is stored (guarded by the stream version in one atomic replace), so applying twice or
-out of order is harmless. Right after an append the writer projects the stream itself; a catch-up pass
-projects whatever a crash left behind (events still marked ``projected: false``).
+out of order is harmless. The projector drains the store's ``projection_queue`` (an intent written before
+each event), so whatever a crash left unprojected is projected on the next pass.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit.events import RecordedEvent
-from binhchon_kit.eventstore import EventStore
+from binhchon_kit.eventstore import EventStore, event_key
 
 log = logging.getLogger("binhchon.projection")
 
@@ -38,15 +39,11 @@ class Projections:
 
     async def project(self, stream: str, events: Sequence[RecordedEvent] | None = None) -> None:
         category = stream_category(stream)
-        if category not in self.folds:
-            await self.store.mark_projected(stream, 1 << 62)
-            return
-        name, fold = self.folds[category]
-        events = events if events is not None else await self.store.read_stream(stream)
-        if not events:
-            return
-        await self._write(self.store.db[name], stream, events[-1].version, fold(events))
-        await self.store.mark_projected(stream, events[-1].version)
+        if category in self.folds:
+            name, fold = self.folds[category]
+            events = events if events is not None else await self.store.read_stream(stream)
+            if events:
+                await self._write(self.store.db[name], stream, events[-1].version, fold(events))
 
     @staticmethod
     async def _write(collection: Any, stream: str, version: int, state: dict[str, Any]) -> None:
@@ -56,10 +53,14 @@ class Projections:
         except DuplicateKeyError:
             pass  # a newer (or the same) version is already stored
 
-    async def catch_up(self, limit: int = 200) -> int:
-        streams = await self.store.unprojected_streams(limit)
+    async def catch_up(self, limit: int = 500, older_than: timedelta = timedelta(seconds=5)) -> int:
+        """Project every stream with events waiting in the queue for longer than ``older_than`` (younger ones
+        are being projected by the writer that appended them); returns how many streams."""
+        events = await self.store.pending_events("projection_queue", limit, older_than)
+        streams = sorted({e.stream for e in events})
         for stream in streams:
             await self.project(stream)
+        await self.store.done("projection_queue", [event_key(e.stream, e.version) for e in events])
         return len(streams)
 
     async def rebuild(self) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""The relay: publishes the store's unpublished events to Kafka in stream order, then marks them.
+"""The relay: publishes the events waiting in the store's outbox to Kafka in stream order, then drops their
+outbox entries (the publication mark).
 
 A crash between publishing and marking publishes the same events again (consumers are idempotent), never
 loses one. When Kafka is down the events wait in the store and go once it is back. One relay per service
@@ -20,10 +21,12 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.events import RecordedEvent
-from binhchon_kit.eventstore import EventStore
+from binhchon_kit.eventstore import EventStore, event_key
 from binhchon_kit.metrics import EVENTS_PUBLISHED, RELAY_FAILURES
 
 log = logging.getLogger("binhchon.relay")
+
+CONTENT_TYPE = b"application/cloudevents+json; charset=UTF-8"
 
 
 def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
@@ -42,9 +45,14 @@ class Lease:
         self.name = name
         self.ttl = ttl
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.held_until: datetime | None = None
 
     async def acquire(self) -> bool:
+        """True while this process holds the lease; renews it when a third of its time is left."""
         now = datetime.now(UTC)
+        if self.held_until is not None and self.held_until - now > self.ttl / 3:
+            return True
+        self.held_until = None
         try:
             await self.collection.find_one_and_update(
                 {"_id": self.name, "$or": [{"owner": self.owner}, {"until": {"$lt": now}}]},
@@ -53,9 +61,11 @@ class Lease:
             )
         except DuplicateKeyError:
             return False  # another replica holds an unexpired lease
-        return True  # matched our own or an expired lease, or created it
+        self.held_until = now + self.ttl  # matched our own or an expired lease, or created it
+        return True
 
     async def release(self) -> None:
+        self.held_until = None
         await self.collection.delete_one({"_id": self.name, "owner": self.owner})
 
 
@@ -103,8 +113,10 @@ class Relay:
                 log.debug("producer stop failed", exc_info=True)
 
     async def publish_pending(self) -> int:
-        """One pass: publish up to ``batch_size`` unpublished events in stream order. Returns how many."""
-        events = await self.store.unpublished(self.batch_size)
+        """One pass: publish up to ``batch_size`` waiting events in stream order, then drop their intents.
+
+        Returns how many were published."""
+        events = await self.store.pending_events("outbox", self.batch_size)
         if not events:
             return 0
         producer = await self._ensure_producer()
@@ -113,7 +125,8 @@ class Relay:
             topic = self.topic_prefix + event_model(event.type).topic
             future = await producer.send(
                 topic, value=event.to_cloudevent().to_bytes(), key=event.subject.encode("utf-8"),
-                headers=[("ce_type", event.type.encode()), ("ce_id", event.id.encode())],
+                headers=[("content-type", CONTENT_TYPE), ("ce_type", event.type.encode()),
+                         ("ce_id", event.id.encode())],
             )
             sends.append((event, future))
         delivered: list[RecordedEvent] = []
@@ -132,7 +145,7 @@ class Relay:
         self.connected = first_error is None
         if self.before_mark is not None:
             await self.before_mark(delivered)
-        await self.store.mark_published([e.id for e in delivered])
+        await self.store.done("outbox", [event_key(e.stream, e.version) for e in delivered])
         EVENTS_PUBLISHED.labels(self.store.source).inc(len(delivered))
         if first_error is not None:
             raise first_error

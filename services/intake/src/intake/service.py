@@ -4,6 +4,7 @@ event, refresh the read model. The HTTP routes and the Kafka handlers both call 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from binhchon_kit.metrics import EVENTS_APPENDED
 from intake.domain import dossiers, rounds
 from intake.domain.errors import Refused
 
+log = logging.getLogger("binhchon.intake")
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -35,6 +37,7 @@ class Intake:
         self.rt = runtime
         self.store = runtime.store
         self.today = clock
+        self._rounds: dict[str, RoundOpened] = {}
 
     async def setup(self) -> None:
         db = self.rt.db
@@ -43,12 +46,14 @@ class Intake:
         await db["dossiers"].create_index([("province_code", 1), ("district_code", 1)])
 
     async def _record(self, stream: str, expected: int, data: EventData, type_: str, actor: Actor, cause: Cause,
-                      subject: str, event_id: str | None = None) -> RecordedEvent:
+                      subject: str, event_id: str | None = None, history: list[RecordedEvent] | None = None,
+                      ) -> RecordedEvent:
+        """Append, then refresh the read model from ``history`` (the events the decision was made on)."""
         event = NewEvent(type_, data, id=event_id) if event_id else NewEvent(type_, data)
         recorded = await self.store.append(stream, expected, event, subject=subject, actor=actor, cause=cause)
         EVENTS_APPENDED.labels(self.store.source, type_).inc()
         try:
-            await self.rt.projections.project(stream)
+            await self.rt.projections.project(stream, [*(history or []), recorded])
         except Exception:
             pass
         return recorded
@@ -56,10 +61,14 @@ class Intake:
     # ---- rounds ----------------------------------------------------------------------------------------
 
     async def load_round(self, round_id: str) -> RoundOpened:
-        events = await self.store.read_stream(round_id)
-        if not events:
+        # A round is what round.opened said, and nothing amends it: safe to keep once read.
+        if (cached := self._rounds.get(round_id)) is not None:
+            return cached
+        first = await self.store.get(round_id, 1) if round_id.startswith("round-") else None
+        if first is None:
             raise Refused(f"no round {round_id}", kind="not_found")
-        return RoundOpened.model_validate(events[0].data)
+        self._rounds[round_id] = opened = RoundOpened.model_validate(first.data)
+        return opened
 
     async def open_round(self, fields: dict[str, Any], actor: Actor, cause: Cause) -> RecordedEvent:
         fields = {**fields, "code": str(fields["code"]).upper()}  # receipt numbers are looked up upper-case
@@ -126,11 +135,12 @@ class Intake:
                   actor: Actor, cause: Cause) -> RecordedEvent:
         """Load, decide, append; on a concurrent change, decide again on the new state (once)."""
         for attempt in (1, 2):
-            state, _ = await self.load_dossier(dossier_id)
+            state, history = await self.load_dossier(dossier_id)
             round_ = await self.load_round(state.round_id)
             event = decide(state, round_)
             try:
-                return await self._record(dossier_id, state.version, event, type_, actor, cause, dossier_id)
+                return await self._record(dossier_id, state.version, event, type_, actor, cause, dossier_id,
+                                          history=history)
             except ConcurrencyConflict:
                 if attempt == 2:
                     raise

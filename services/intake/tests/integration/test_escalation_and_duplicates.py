@@ -61,11 +61,11 @@ async def test_escalation_once_despite_relay_crash_and_redelivery(intake, auth, 
     with pytest.raises(Crash):
         await crashing.publish_pending()
     await crashing._drop_producer()
-    assert len(await store.unpublished(10)) == 1  # not marked: a restarted relay publishes it again
+    assert len(await store.pending_events("outbox", 10)) == 1  # not marked: a restarted relay publishes it again
     restarted = Relay(store, infra.kafka, client_id="scoring-relay-2", topic_prefix=topic_prefix)
     assert await restarted.publish_pending() == 1
     await restarted._drop_producer()
-    assert await store.unpublished(10) == []
+    assert await store.pending_events("outbox", 10) == []
 
     async with TopicReader(infra.kafka, f"{topic_prefix}scoring.events") as reader:
         events = await reader.wait_for(lambda es: len(es) >= 2, what="the duplicated result.approved")

@@ -32,7 +32,8 @@ class Schedule(Value):
     scoring_opens: date | None = None
     scoring_closes: date | None = None
     council_date: date | None = None
-    result_due_date: date | None = Field(default=None, description="date the result is promised; defaults to council date")
+    result_due_date: date | None = Field(
+        default=None, description="date the result is promised; defaults to council date")
     ceremony_date: date | None = None
 
 
