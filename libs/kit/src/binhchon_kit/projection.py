@@ -13,8 +13,6 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import EventStore, event_key
 
@@ -38,20 +36,27 @@ class Projections:
         return self.store.db[self.folds[category][0]]
 
     async def project(self, stream: str, events: Sequence[RecordedEvent] | None = None) -> None:
+        """Write the stream's folded state, and make sure it is the latest.
+
+        The write is a plain replace by key (the only write FerretDB does without a scan), so two projectors
+        of one stream could land out of order; the one that wrote checks afterwards whether the stream has
+        moved on and, if so, projects again. Whichever order they run in, the last write is the newest state.
+        """
         category = stream_category(stream)
-        if category in self.folds:
-            name, fold = self.folds[category]
-            events = events if events is not None else await self.store.read_stream(stream)
-            if events:
-                await self._write(self.store.db[name], stream, events[-1].version, fold(events))
+        if category not in self.folds:
+            return
+        name, fold = self.folds[category]
+        events = list(events) if events is not None else await self.store.read_stream(stream)
+        while events:
+            await self._write(self.store.db[name], stream, events[-1].version, fold(events))
+            newer = await self.store.get(stream, events[-1].version + 1)
+            if newer is None:
+                return
+            events = await self.store.read_stream(stream)
 
     @staticmethod
     async def _write(collection: Any, stream: str, version: int, state: dict[str, Any]) -> None:
-        document = {**state, "_id": stream, "version": version}
-        try:
-            await collection.replace_one({"_id": stream, "version": {"$lt": version}}, document, upsert=True)
-        except DuplicateKeyError:
-            pass  # a newer (or the same) version is already stored
+        await collection.replace_one({"_id": stream}, {**state, "_id": stream, "version": version}, upsert=True)
 
     async def catch_up(self, limit: int = 500, older_than: timedelta = timedelta(seconds=5)) -> int:
         """Project every stream with events waiting in the queue for longer than ``older_than`` (younger ones
