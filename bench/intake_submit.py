@@ -33,7 +33,7 @@ from conftest import dossier_body, round_body  # type: ignore[import-not-found]
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def bench(kafka: str, mongodb: str, dossiers: int, concurrency: int) -> None:

@@ -12,8 +12,8 @@ import logging
 import os
 import sys
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 SERVICE_TOPICS = ("intake.events", "scoring.events", "certification.events", "notify.events")
 FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}

@@ -14,11 +14,14 @@ class EventData(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+EventDataModel = type[EventData]
+
+
 @dataclass(frozen=True)
 class Registration:
     type: str
     schema_version: int
-    model: type[EventData]
+    model: EventDataModel
     topic: str
     summary: str
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
 from binhchon_kit.auth.devtoken import ensure_keys, mint

@@ -108,12 +108,12 @@ def provide(workdir: Path) -> Iterator[Infra]:
         yield Infra(env_kafka, env_mongo, "environment")
         return
     if docker_answers():
-        from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
-        from testcontainers.mongodb import MongoDbContainer  # type: ignore[import-untyped]
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.mongodb import MongoDbContainer
 
-        with KafkaContainer("confluentinc/cp-kafka:7.7.1").with_kraft() as kafka, \
+        with KafkaContainer("confluentinc/cp-kafka:7.7.1").with_kraft() as container, \
                 MongoDbContainer("mongo:8.0") as mongo:
-            yield Infra(kafka.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
+            yield Infra(container.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
         return
     kafka = NativeKafka(workdir / "kafka")
     ferret = NativeFerretDB(workdir / "ferretdb")
