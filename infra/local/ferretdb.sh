@@ -26,7 +26,7 @@ start)
   # crash or power loss may drop the last commits. Production runs MongoDB (docker-compose.yml).
   nohup "$bin" --handler=sqlite --sqlite-url="file:$dir/data/?_pragma=synchronous(normal)" --state-dir="$dir" \
     --listen-addr="127.0.0.1:$port" --debug-addr=- --telemetry=disable --log-level=warn \
-    >> "$dir/ferretdb.log" 2>&1 &
+    >> "$dir/ferretdb.log" 2>&1 < /dev/null &
   echo $! > "$pidfile"
   for _ in $(seq 1 120); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then say "ready"; exit 0; fi

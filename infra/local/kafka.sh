@@ -53,7 +53,7 @@ PROPS
   fi
   say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$port (controller $cport), logs in $dir/server.log"
   echo "$port" > "$dir/port"
-  nohup java -cp "${cp[*]}" "${java_opts[@]}" kafka.Kafka "$dir/server.properties" >> "$dir/kafka.out" 2>&1 &
+  nohup java -cp "${cp[*]}" "${java_opts[@]}" kafka.Kafka "$dir/server.properties" >> "$dir/kafka.out" 2>&1 < /dev/null &
   echo $! > "$pidfile"
   for _ in $(seq 1 240); do
     if grep -q "Kafka Server started" "$dir/server.log" 2>/dev/null; then say "ready"; exit 0; fi

@@ -31,9 +31,11 @@ up() {
     name=${entry%%:*}; port=${entry##*:}
     if svc_running "$name"; then say "$name already running (pid $(cat "$run/$name.pid"))"; continue; fi
     say "starting $name on http://127.0.0.1:$port (logs: $run/logs/$name.log)"
-    (cd "$repo" && MONGODB_URL="$mongo_url" KAFKA_BOOTSTRAP_SERVERS="$kafka_url" HTTP_PORT="$port" \
+    # a simple command in the background, its output in the log: nothing keeps this shell's stdout open
+    MONGODB_URL="$mongo_url" KAFKA_BOOTSTRAP_SERVERS="$kafka_url" HTTP_PORT="$port" \
       AUTH_PUBLIC_KEYS_FILE="${AUTH_PUBLIC_KEYS_FILE:-$public_key}" \
-      nohup uv run --no-sync "binhchon-$name" >> "$run/logs/$name.log" 2>&1 & echo $! > "$run/$name.pid")
+      nohup "$repo/.venv/bin/binhchon-$name" >> "$run/logs/$name.log" 2>&1 < /dev/null &
+    echo $! > "$run/$name.pid"
   done
   for entry in "${services[@]}"; do
     name=${entry%%:*}; port=${entry##*:}

@@ -1,0 +1,1 @@
+"""Operator and auditor command lines."""
