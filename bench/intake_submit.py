@@ -17,12 +17,9 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "intake" / "tests"))
 
 from binhchon_kit.auth.devtoken import ensure_keys, mint
 from binhchon_kit.envelope import CloudEvent

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from datetime import date, timedelta
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
+from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.infra import Infra
+from binhchon_kit.testing.samples import dossier_body, round_body
 from intake.main import IntakeSettings, build
 
 
@@ -19,14 +19,8 @@ def intake_settings(infra: Infra, unique: str, prefix: str, public_key: str, **o
                           auth_public_keys_file=public_key, **over)
 
 
-@contextlib.asynccontextmanager
-async def running_intake(settings: IntakeSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = build(settings)
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+def running_intake(settings: IntakeSettings) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+    return running(build(settings), "http://intake")
 
 
 @pytest.fixture
@@ -35,45 +29,5 @@ async def intake(infra: Infra, unique: str, topic_prefix: str, dev_keys: Any) ->
         yield client
 
 
-@pytest.fixture
-def auth(token: Callable[..., str]) -> Callable[..., dict[str, str]]:
-    def headers(subject: str, *roles: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token(subject, *roles)}"}
 
-    return headers
-
-
-def round_body(code: str, **over: Any) -> dict[str, Any]:
-    today = date.today()
-    body: dict[str, Any] = {
-        "code": code, "title": "Đánh giá, phân hạng sản phẩm OCOP huyện Lục Nam năm 2026",
-        "programme": "OCOP", "rulebook_id": "ocop-2025", "level": "province",
-        "area": {"province_code": "24"}, "year": today.year, "batch": 1,
-        "organiser": "UBND tỉnh Bắc Giang",
-        "schedule": {"submission_opens": (today - timedelta(days=10)).isoformat(),
-                     "submission_closes": (today + timedelta(days=30)).isoformat(),
-                     "council_date": (today + timedelta(days=60)).isoformat()},
-    }
-    body.update(over)
-    return body
-
-
-def dossier_body(product: str = "Mật ong rừng Lục Nam", regno: str = "2400123456", **over: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "producer": {
-            "kind": "cooperative", "name": "Hợp tác xã Nông nghiệp Đông Hưng", "registration_number": regno,
-            "address": {"street": "Thôn Đồng Mới", "commune": "Xã Đông Hưng", "district": "Huyện Lục Nam",
-                        "district_code": "218", "province": "Tỉnh Bắc Giang", "province_code": "24"},
-            "contact": {"person": "Nguyễn Văn Đức", "phone": "0912 345 678", "email": "htx.donghung@example.vn"},
-        },
-        "product": {"name": product, "product_group": "thực phẩm", "description": "Mật ong nguyên chất",
-                    "sample_count": 5},
-        "documents": [
-            {"kind": "registration_form", "file_name": "phieu-dang-ky.pdf", "size_bytes": 120_000,
-             "sha256": "a" * 64},
-            {"kind": "business_plan", "file_name": "phuong-an-kinh-doanh.pdf", "size_bytes": 340_000,
-             "sha256": "b" * 64},
-        ],
-    }
-    body.update(over)
-    return body
+__all__ = ["dossier_body", "intake_settings", "round_body", "running_intake"]

@@ -1,22 +1,197 @@
-"""Events the scoring service writes to ``scoring.events`` that other services already consume.
+"""Events the scoring service writes to ``scoring.events``.
 
-``result.approved`` is defined here ahead of the scoring service: intake escalates on it, certification
-issues on it. It carries what those consumers need (event-carried state transfer).
+Panel and proposal events have the round id as subject; every other event the dossier id. ``result.approved``
+carries what intake (escalation) and certification (issuing) need: event-carried state transfer.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import Field
 
-from binhchon_kit.contracts.common import Code, DecisionReference, Level, Programme, Text, Value
+from binhchon_kit.contracts.common import Code, DecisionReference, Level, LongText, Programme, Text, Value
 from binhchon_kit.contracts.registry import EventData, registered
 
 TOPIC = "scoring.events"
 
 
+class MemberRole(StrEnum):
+    CHAIR = "chair"
+    MEMBER = "member"
+    SECRETARY = "secretary"  # keeps the minutes; does not score
+
+
+class PanelMember(Value):
+    id: Text = Field(description="the member's token subject")
+    name: Text
+    organisation: Text
+    role: MemberRole
+
+
+class Quorum(Value):
+    fraction: float = Field(default=0.75, gt=0, le=1, description="share of scoring members whose sheets count")
+    chair_required: bool = True
+
+
+class Session(StrEnum):
+    DOSSIER = "dossier"
+    SAMPLES = "samples"
+    FIELD_VISIT = "field_visit"
+
+
+@registered("panel.formed", topic=TOPIC)
+class PanelFormed(EventData):
+    """The council (hội đồng) or jury (ban giám khảo) of a round was formed, with its rules."""
+
+    panel_id: str
+    round_id: str
+    name: Text
+    members: list[PanelMember] = Field(min_length=1)
+    quorum: Quorum
+    sessions: list[Session] = Field(min_length=1)
+    spread_threshold: float = Field(default=10, gt=0, le=100, description="points between totals before re-scoring")
+    max_rescoring_rounds: int = Field(default=2, ge=0, le=5)
+
+
+@registered("scoring.opened", topic=TOPIC)
+class ScoringOpened(EventData):
+    """An accepted dossier became scorable against its rulebook's score sheet."""
+
+    dossier_id: str
+    round_id: str
+    programme: Programme
+    level: Level
+    rulebook_id: Code
+    rulebook_version: int
+    sheet_id: Code
+    product_group: Text
+    product_name: Text
+    producer_name: Text
+    sample_code: Code
+
+
+@registered("judge.recused", topic=TOPIC)
+class JudgeRecused(EventData):
+    """A panel member declared a conflict of interest for a dossier and is recused from it."""
+
+    member_id: Text
+    reason: Text
+
+
+class CriterionScore(Value):
+    code: Code
+    points: float = Field(ge=0, le=100)
+
+
+@registered("score.submitted", topic=TOPIC)
+class ScoreSubmitted(EventData):
+    """A judge's score sheet (phiếu chấm điểm), final once submitted."""
+
+    sheet_id: str
+    member_id: Text
+    scoring_round: int = Field(ge=1, description="1, then 2… after each re-scoring request")
+    rulebook_id: Code
+    rulebook_version: int
+    score_sheet: Code
+    scores: list[CriterionScore]
+    total: float
+    comment: LongText = ""
+
+
+@registered("score.amended", topic=TOPIC)
+class ScoreAmended(EventData):
+    """A judge replaced their sheet before scoring completed, with the reason; the first sheet stays on record."""
+
+    sheet_id: str
+    amends_sheet_id: str
+    member_id: Text
+    scoring_round: int = Field(ge=1)
+    rulebook_id: Code
+    rulebook_version: int
+    score_sheet: Code
+    scores: list[CriterionScore]
+    total: float
+    reason: Text
+
+
+@registered("scoring.rescore_requested", topic=TOPIC)
+class RescoreRequested(EventData):
+    """Members' totals differ by more than the panel's threshold: discuss and score again."""
+
+    scoring_round: int = Field(ge=1, description="the round whose sheets were too far apart")
+    totals: dict[str, float]
+    spread: float
+    threshold: float
+
+
+class PartAverage(Value):
+    code: Code
+    label: Text
+    average: float
+    maximum: float
+
+
+class MandatoryOutcome(Value):
+    code: Code
+    label: Text
+    required_for_stars: int | None = None
+    average: float
+    minimum: float
+    met: bool
+
+
+@registered("scoring.completed", topic=TOPIC)
+class ScoringCompleted(EventData):
+    """The quorum scored and the spread rule held: the dossier's result as the rulebook computes it."""
+
+    dossier_id: str
+    round_id: str
+    rulebook_id: Code
+    rulebook_version: int
+    scoring_round: int
+    average_total: float = Field(description="mean of the counted totals, rounded once by the rulebook's rule")
+    rounding: Text
+    part_averages: list[PartAverage]
+    totals: dict[str, float] = Field(description="each counted member's total")
+    outliers: list[str] = Field(description="members whose total is far from the others'")
+    band_stars: int | None = Field(default=None, description="OCOP: the star band of the average alone")
+    stars: int | None = Field(default=None, description="OCOP: the band, lowered until its mandatory criteria hold")
+    passed: bool | None = Field(default=None, description="CNNTTB: at or above the level's pass mark")
+    rating_label: Text
+    mandatory: list[MandatoryOutcome]
+    recognised_at_level: bool
+    goes_up_a_level: bool
+    spread: float
+    spread_exceeded: bool = Field(
+        description="completed after the last allowed re-scoring with the spread still too wide")
+
+
+class ProposalRow(Value):
+    rank: int
+    dossier_id: str
+    product_name: Text
+    producer_name: Text
+    average_total: float
+    rating_label: Text
+    stars: int | None = None
+    passed: bool | None = None
+    recognised_at_level: bool
+    goes_up_a_level: bool
+
+
+@registered("result.proposed", topic=TOPIC)
+class ResultProposed(EventData):
+    """The council chair proposed the round's results table (bảng tổng hợp kết quả chấm điểm)."""
+
+    proposal_id: str
+    round_id: str
+    rows: list[ProposalRow]
+
+
 class Rating(Value):
     stars: int | None = Field(default=None, ge=1, le=5, description="OCOP star rating")
-    recognised: bool = Field(description="OCOP: 3 stars or more at the recognising level; CNNTTB: passed")
+    recognised: bool = Field(description="recognised at this level by this decision")
     label: Text = Field(description="what people read, e.g. '4 sao' or 'Đạt'")
 
 
@@ -36,3 +211,21 @@ class ResultApproved(EventData):
     next_level: Level | None = None
     product_name: Text
     producer_name: Text
+
+
+@registered("result.not_recognised", topic=TOPIC)
+class ResultNotRecognised(EventData):
+    """The authority's decision did not recognise the dossier's product, with the reason and the next step."""
+
+    dossier_id: str
+    round_id: str
+    programme: Programme
+    level: Level
+    points: float
+    rating_label: Text
+    reason: Text
+    next_step: Text
+    decision: DecisionReference
+    product_name: Text
+    producer_name: Text
+

@@ -69,6 +69,16 @@ def token(dev_keys: tuple[Path, Path]) -> Callable[..., str]:
     return make
 
 
+@pytest.fixture
+def auth(token: Callable[..., str]) -> Callable[..., dict[str, str]]:
+    """Authorization headers for a subject holding the given roles."""
+
+    def headers(subject: str, *roles: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token(subject, *roles)}"}
+
+    return headers
+
+
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30, interval: float = 0.1,
                      what: str = "condition") -> T:
     """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""

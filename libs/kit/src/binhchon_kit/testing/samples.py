@@ -1,0 +1,42 @@
+"""Sample request bodies in Vietnamese, shared by tests and benchmarks."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+
+def round_body(code: str, **over: Any) -> dict[str, Any]:
+    today = date.today()
+    body: dict[str, Any] = {
+        "code": code, "title": "Đánh giá, phân hạng sản phẩm OCOP huyện Lục Nam năm 2026",
+        "programme": "OCOP", "rulebook_id": "ocop-2025", "level": "province",
+        "area": {"province_code": "24"}, "year": today.year, "batch": 1,
+        "organiser": "UBND tỉnh Bắc Giang",
+        "schedule": {"submission_opens": (today - timedelta(days=10)).isoformat(),
+                     "submission_closes": (today + timedelta(days=30)).isoformat(),
+                     "council_date": (today + timedelta(days=60)).isoformat()},
+    }
+    body.update(over)
+    return body
+
+
+def dossier_body(product: str = "Mật ong rừng Lục Nam", regno: str = "2400123456", **over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "producer": {
+            "kind": "cooperative", "name": "Hợp tác xã Nông nghiệp Đông Hưng", "registration_number": regno,
+            "address": {"street": "Thôn Đồng Mới", "commune": "Xã Đông Hưng", "district": "Huyện Lục Nam",
+                        "district_code": "218", "province": "Tỉnh Bắc Giang", "province_code": "24"},
+            "contact": {"person": "Nguyễn Văn Đức", "phone": "0912 345 678", "email": "htx.donghung@example.vn"},
+        },
+        "product": {"name": product, "product_group": "thực phẩm", "description": "Mật ong nguyên chất",
+                    "sample_count": 5},
+        "documents": [
+            {"kind": "registration_form", "file_name": "phieu-dang-ky.pdf", "size_bytes": 120_000,
+             "sha256": "a" * 64},
+            {"kind": "business_plan", "file_name": "phuong-an-kinh-doanh.pdf", "size_bytes": 340_000,
+             "sha256": "b" * 64},
+        ],
+    }
+    body.update(over)
+    return body

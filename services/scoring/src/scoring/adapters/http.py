@@ -1,0 +1,207 @@
+"""Scoring's HTTP API."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from binhchon_kit.auth import Principal, Role
+from binhchon_kit.auth.fastapi import current_principal, require
+from binhchon_kit.contracts.common import DecisionReference, LongText, Text
+from binhchon_kit.contracts.scoring import PanelMember, Quorum, Session
+from binhchon_kit.events import Cause
+from binhchon_kit.logs import correlation_id
+from scoring.domain import panel as panels
+from scoring.domain import scoring
+from scoring.domain.errors import Refused
+from scoring.domain.views import fold_scoring
+from scoring.service import Scoring
+
+router = APIRouter()
+Secretariat = Annotated[Principal, Depends(require(Role.SECRETARIAT))]
+Judge = Annotated[Principal, Depends(require(Role.JUDGE, Role.COUNCIL_CHAIR))]
+Chair = Annotated[Principal, Depends(require(Role.COUNCIL_CHAIR))]
+Approver = Annotated[Principal, Depends(require(Role.APPROVER))]
+Anyone = Annotated[Principal, Depends(current_principal)]
+
+
+def service(request: Request) -> Scoring:
+    return request.app.state.scoring  # type: ignore[no-any-return]
+
+
+Service = Annotated[Scoring, Depends(service)]
+
+
+def cause() -> Cause:
+    cid = correlation_id.get() or "none"
+    return Cause(correlation_id=cid, causation_id=f"http:{cid}")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FormPanel(Body):
+    name: Text
+    members: list[PanelMember] = Field(min_length=1)
+    quorum: Quorum = Quorum()
+    sessions: list[Session] = Field(default=[Session.DOSSIER], min_length=1)
+    spread_threshold: float = Field(default=10, gt=0, le=100)
+    max_rescoring_rounds: int = Field(default=2, ge=0, le=5)
+
+
+class Recusal(Body):
+    reason: Text
+
+
+class SheetBody(Body):
+    scores: dict[str, float] = Field(description="criterion code → points")
+    comment: LongText = ""
+
+
+class Amendment(Body):
+    scores: dict[str, float]
+    reason: Text
+
+
+class Approval(Body):
+    decision: DecisionReference
+    dossier_ids: list[str] | None = Field(default=None, description="part of the proposal; default: all of it")
+
+
+def _clean(doc: dict[str, Any] | None) -> dict[str, Any]:
+    doc = dict(doc or {})
+    doc.pop("_id", None)
+    return doc
+
+
+@router.get("/rulebooks", tags=["rulebooks"])
+async def rulebooks(svc: Service) -> list[dict[str, Any]]:
+    return [{"id": b.id, "version": b.version, "title": b.title, "programme": b.programme,
+             "provisional": b.provisional, "source": b.source.model_dump()} for b in svc.rulebooks.all_current()]
+
+
+@router.get("/rulebooks/{rulebook_id}", tags=["rulebooks"])
+async def rulebook(rulebook_id: str, svc: Service, version: int | None = None) -> dict[str, Any]:
+    return svc.rulebook(rulebook_id, version).model_dump(mode="json")
+
+
+@router.post("/rounds/{round_id}/panel", status_code=201, tags=["panels"])
+async def form_panel(round_id: str, body: FormPanel, who: Secretariat, svc: Service) -> dict[str, Any]:
+    return (await svc.form_panel(round_id, body.model_dump(mode="json"), who.actor, cause())).data
+
+
+@router.get("/rounds/{round_id}/panel", tags=["panels"])
+async def get_panel(round_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
+    return (await svc.panel(round_id)).model_dump(mode="json")
+
+
+@router.get("/rounds/{round_id}/dossiers", tags=["scoring"], summary="the round's dossiers and where scoring is")
+async def round_dossiers(round_id: str, svc: Service, who: Anyone) -> list[dict[str, Any]]:
+    docs = await svc.rt.db["scoring"].find({"round_id": round_id}).to_list()
+    sealed = [_seal(d) for d in sorted(docs, key=lambda d: d["sample_code"])]
+    return sealed
+
+
+def _seal(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = _clean(doc)
+    return doc  # the read model holds who submitted, never a score before completion
+
+
+@router.post("/dossiers/{dossier_id}/recusal", status_code=201, tags=["scoring"],
+             summary="declare a conflict of interest and be recused")
+async def recuse(dossier_id: str, body: Recusal, who: Judge, svc: Service) -> dict[str, Any]:
+    event = await svc.act(dossier_id, "judge.recused",
+                          lambda s, p, _: scoring.recuse(s, p, who.subject, body.reason), who.actor, cause())
+    return event.data
+
+
+@router.post("/dossiers/{dossier_id}/score-sheets", status_code=201, tags=["scoring"],
+             summary="submit a score sheet (final once submitted)")
+async def submit(dossier_id: str, body: SheetBody, who: Judge, svc: Service) -> dict[str, Any]:
+    event = await svc.act(dossier_id, "score.submitted", lambda s, p, r: scoring.submit(
+        s, p, r, who.subject, body.scores, body.comment), who.actor, cause())
+    return {"sheet_id": event.data["sheet_id"], "total": event.data["total"]}
+
+
+@router.post("/dossiers/{dossier_id}/score-sheets/amendment", status_code=201, tags=["scoring"],
+             summary="replace one's sheet before completion, with a reason")
+async def amend(dossier_id: str, body: Amendment, who: Judge, svc: Service) -> dict[str, Any]:
+    event = await svc.act(dossier_id, "score.amended", lambda s, p, r: scoring.amend(
+        s, p, r, who.subject, body.scores, body.reason), who.actor, cause())
+    return {"sheet_id": event.data["sheet_id"], "amends_sheet_id": event.data["amends_sheet_id"],
+            "total": event.data["total"]}
+
+
+@router.post("/dossiers/{dossier_id}/close", tags=["scoring"],
+             summary="the chair closes scoring once the quorum has scored")
+async def close(dossier_id: str, who: Chair, svc: Service) -> dict[str, Any]:
+    state, _ = await svc.load(dossier_id)
+    panel = await svc.panel(state.opened.round_id)
+    if panels.chair(panel).id != who.subject:
+        raise Refused("only the chair of this round's panel closes scoring", kind="forbidden")
+    event = await svc.evaluate(dossier_id, cause(), closing=True, actor=who.actor)
+    return {"outcome": event.type if event else None, "data": event.data if event else None}
+
+
+@router.get("/dossiers/{dossier_id}/score-sheets", tags=["scoring"],
+            summary="sealed until scoring completes: a judge sees their own sheets, the chair who has submitted")
+async def sheets(dossier_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
+    state, _ = await svc.load(dossier_id)
+    panel = await svc.panel(state.opened.round_id)
+    on_panel = any(m.id == who.subject for m in panel.members)
+    all_sheets = [{"sheet_id": s.sheet_id, "member_id": s.member_id, "scoring_round": s.scoring_round,
+                   "kind": s.event_type, "scores": s.scores, "total": s.total} for s in state.sheets]
+    view: dict[str, Any] = {"dossier_id": dossier_id, "status": state.status, "scoring_round": state.scoring_round,
+                            "submitted": sorted(state.current_sheets()), "recused": sorted(state.recused)}
+    if state.status != scoring.OPEN and (on_panel or who.has(Role.AUDITOR, Role.APPROVER, Role.ADMIN)):
+        return {**view, "sealed": False, "sheets": all_sheets}
+    if not on_panel and not who.has(Role.SECRETARIAT, Role.AUDITOR, Role.APPROVER, Role.ADMIN):
+        raise Refused("only the panel and the round's staff see scoring", kind="forbidden")
+    own = [s for s in all_sheets if s["member_id"] == who.subject]
+    return {**view, "sealed": True, "sheets": own}
+
+
+@router.get("/dossiers/{dossier_id}", tags=["scoring"], summary="scoring state and, once completed, the result")
+async def dossier(dossier_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
+    _, events = await svc.load(dossier_id)
+    return {**fold_scoring(events), "history": [{"type": e.type, "version": e.version, "time": e.time,
+                                                 "actor": e.actor.id} for e in events]}
+
+
+@router.post("/rounds/{round_id}/proposals", status_code=201, tags=["council"],
+             summary="the chair proposes the round's results table")
+async def propose(round_id: str, who: Chair, svc: Service) -> dict[str, Any]:
+    return (await svc.propose(round_id, who.actor, cause())).data
+
+
+@router.get("/proposals/{proposal_id}.json", tags=["council"])
+async def proposal_json(proposal_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
+    return (await svc.proposal(proposal_id)).model_dump(mode="json")
+
+
+@router.get("/proposals/{proposal_id}.csv", tags=["council"])
+async def proposal_csv(proposal_id: str, svc: Service, who: Anyone) -> Response:
+    proposal = await svc.proposal(proposal_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Xếp hạng", "Mã hồ sơ", "Sản phẩm", "Chủ thể", "Điểm trung bình", "Kết quả", "Công nhận",
+                     "Đề nghị cấp trên"])
+    for row in proposal.rows:
+        writer.writerow([row.rank, row.dossier_id, row.product_name, row.producer_name, f"{row.average_total:.2f}",
+                         row.rating_label, "có" if row.recognised_at_level else "không",
+                         "có" if row.goes_up_a_level else "không"])
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{proposal_id}.csv"'})
+
+
+@router.post("/proposals/{proposal_id}/approval", status_code=201, tags=["council"],
+             summary="the approving authority decides on the proposal, or part of it")
+async def approve(proposal_id: str, body: Approval, who: Approver, svc: Service) -> list[dict[str, Any]]:
+    events = await svc.approve(proposal_id, body.decision, body.dossier_ids, who.actor, cause())
+    return [{"type": e.type, **e.data} for e in events]

@@ -1,0 +1,44 @@
+"""Loads the rulebook files (``scoring/rulebooks/*.yaml``, and earlier versions under ``archive/``) and
+validates them at start-up: a broken rulebook stops the service with the file and the problem named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from scoring.domain.rulebook import Rulebook
+
+BUNDLED = Path(__file__).resolve().parents[1] / "rulebooks"
+
+
+class RulebookError(Exception):
+    pass
+
+
+class Rulebooks:
+    def __init__(self, books: list[Rulebook]) -> None:
+        self._by_key = {(b.id, b.version): b for b in books}
+        if len(self._by_key) != len(books):
+            raise RulebookError("two rulebook files share an id and version")
+
+    @classmethod
+    def load(cls, directory: Path = BUNDLED) -> Rulebooks:
+        books = []
+        for path in sorted([*directory.glob("*.yaml"), *directory.glob("archive/*.yaml")]):
+            try:
+                books.append(Rulebook.model_validate(yaml.safe_load(path.read_text(encoding="utf-8"))))
+            except Exception as exc:
+                raise RulebookError(f"{path}: {exc}") from exc
+        return cls(books)
+
+    def current(self, rulebook_id: str) -> Rulebook | None:
+        versions = [b for (i, _), b in self._by_key.items() if i == rulebook_id]
+        return max(versions, key=lambda b: b.version) if versions else None
+
+    def get(self, rulebook_id: str, version: int) -> Rulebook | None:
+        return self._by_key.get((rulebook_id, version))
+
+    def all_current(self) -> list[Rulebook]:
+        ids = sorted({i for i, _ in self._by_key})
+        return [b for i in ids if (b := self.current(i)) is not None]

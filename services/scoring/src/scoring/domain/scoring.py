@@ -1,0 +1,250 @@
+"""Scoring one dossier: opened → sheets (sealed) → re-scoring when too far apart → completed → decided.
+
+Decisions return the event to record or raise Refused; ``replay`` folds the dossier's scoring events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from binhchon_kit.contracts.common import DecisionReference, Level, Programme
+from binhchon_kit.contracts.scoring import (
+    CriterionScore,
+    JudgeRecused,
+    MemberRole,
+    PanelFormed,
+    Rating,
+    RescoreRequested,
+    ResultApproved,
+    ResultNotRecognised,
+    ScoreAmended,
+    ScoreSubmitted,
+    ScoringCompleted,
+    ScoringOpened,
+)
+from binhchon_kit.events import RecordedEvent
+from scoring.domain import panel as panels
+from scoring.domain.aggregation import aggregate, total
+from scoring.domain.errors import Refused
+from scoring.domain.rulebook import Rulebook, Sheet
+
+OPEN, COMPLETED, APPROVED, NOT_RECOGNISED = "open", "completed", "approved", "not_recognised"
+
+
+@dataclass(frozen=True)
+class SheetOnRecord:
+    sheet_id: str
+    member_id: str
+    scoring_round: int
+    scores: dict[str, float]
+    total: float
+    event_type: str
+
+
+@dataclass(frozen=True)
+class DossierScoring:
+    dossier_id: str
+    version: int
+    opened: ScoringOpened
+    status: str = OPEN
+    scoring_round: int = 1
+    recused: frozenset[str] = frozenset()
+    sheets: tuple[SheetOnRecord, ...] = ()  # every sheet ever recorded, first ones included
+    completed: dict[str, Any] | None = None
+    decision: dict[str, Any] | None = None
+    history: tuple[str, ...] = field(default=())
+
+    def current_sheets(self) -> dict[str, SheetOnRecord]:
+        """The counted sheet of each member: their latest in the current scoring round."""
+        latest: dict[str, SheetOnRecord] = {}
+        for sheet in self.sheets:
+            if sheet.scoring_round == self.scoring_round:
+                latest[sheet.member_id] = sheet
+        return latest
+
+
+def evolve(state: DossierScoring | None, event: RecordedEvent) -> DossierScoring:
+    data = event.data
+    if event.type == "scoring.opened":
+        return DossierScoring(dossier_id=data["dossier_id"], version=event.version,
+                              opened=ScoringOpened.model_validate(data))
+    assert state is not None
+    state = replace(state, version=event.version)
+    match event.type:
+        case "judge.recused":
+            return replace(state, recused=state.recused | {data["member_id"]})
+        case "score.submitted" | "score.amended":
+            sheet = SheetOnRecord(sheet_id=data["sheet_id"], member_id=data["member_id"],
+                                  scoring_round=data["scoring_round"],
+                                  scores={s["code"]: s["points"] for s in data["scores"]}, total=data["total"],
+                                  event_type=event.type)
+            return replace(state, sheets=(*state.sheets, sheet))
+        case "scoring.rescore_requested":
+            return replace(state, scoring_round=data["scoring_round"] + 1)
+        case "scoring.completed":
+            return replace(state, status=COMPLETED, completed=data)
+        case "result.approved":
+            return replace(state, status=APPROVED, decision=data)
+        case "result.not_recognised":
+            return replace(state, status=NOT_RECOGNISED, decision=data)
+    return state
+
+
+def replay(events: Sequence[RecordedEvent]) -> DossierScoring | None:
+    state: DossierScoring | None = None
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+# ---- decisions -------------------------------------------------------------------------------------------
+
+def open_scoring(accepted: Mapping[str, Any], dossier_id: str, rulebook: Rulebook) -> ScoringOpened:
+    sheet = rulebook.sheet_for(accepted["product_group"])
+    if sheet is None:
+        raise Refused(f"product group {accepted['product_group']!r} is not in rulebook {rulebook.id}",
+                      kind="invalid", product_groups=[g.label for g in rulebook.product_groups])
+    if rulebook.level_rule(Level(accepted["level"])) is None:
+        raise Refused(f"rulebook {rulebook.id} has no {accepted['level']} level", kind="invalid")
+    return ScoringOpened(
+        dossier_id=dossier_id, round_id=accepted["round_id"], programme=Programme(accepted["programme"]),
+        level=Level(accepted["level"]), rulebook_id=rulebook.id, rulebook_version=rulebook.version,
+        sheet_id=sheet.id, product_group=accepted["product_group"], product_name=accepted["product_name"],
+        producer_name=accepted["producer_name"], sample_code=accepted["sample_code"])
+
+
+def _require_open(state: DossierScoring, action: str) -> None:
+    if state.status != OPEN:
+        raise Refused(f"cannot {action}: scoring of this dossier is {state.status}", current_status=state.status)
+
+
+def recuse(state: DossierScoring, panel: PanelFormed, member_id: str, reason: str) -> JudgeRecused:
+    _require_open(state, "declare a conflict of interest")
+    panels.member(panel, member_id)
+    if member_id in state.recused:
+        raise Refused(f"{member_id} is already recused from this dossier")
+    if any(s.member_id == member_id for s in state.sheets):
+        raise Refused("a conflict of interest is declared before scoring; this member has already scored")
+    return JudgeRecused(member_id=member_id, reason=reason)
+
+
+def check_sheet(sheet: Sheet, scores: Mapping[str, float]) -> list[str]:
+    """Every problem with a score sheet: unknown criteria, points not allowed, criteria missing."""
+    criteria = {c.code: c for c in sheet.criteria}
+    problems = [f"{code}: not a criterion of sheet {sheet.id}" for code in scores if code not in criteria]
+    for code, criterion in criteria.items():
+        if code not in scores:
+            problems.append(f"{code}: missing ({criterion.label})")
+        elif not criterion.accepts(scores[code]):
+            allowed = criterion.allowed if criterion.allowed is not None else f"0..{criterion.maximum} in halves"
+            problems.append(f"{code}: {scores[code]} is not allowed (allowed: {allowed})")
+    return problems
+
+
+def _can_score(state: DossierScoring, panel: PanelFormed, member_id: str) -> None:
+    _require_open(state, "score")
+    if panels.member(panel, member_id).role is MemberRole.SECRETARY:
+        raise Refused("the panel's secretary keeps the minutes and does not score", kind="forbidden")
+    if member_id in state.recused:
+        raise Refused(f"{member_id} is recused from this dossier", kind="forbidden")
+
+
+def _scores(sheet: Sheet, scores: Mapping[str, float]) -> tuple[list[CriterionScore], float]:
+    problems = check_sheet(sheet, scores)
+    if problems:
+        raise Refused("the score sheet has problems", kind="invalid", problems=problems)
+    ordered = [CriterionScore(code=c.code, points=scores[c.code]) for c in sheet.criteria]
+    return ordered, total({c.code: c.points for c in ordered})
+
+
+def submit(state: DossierScoring, panel: PanelFormed, rulebook: Rulebook, member_id: str,
+           scores: Mapping[str, float], comment: str) -> ScoreSubmitted:
+    _can_score(state, panel, member_id)
+    if member_id in state.current_sheets():
+        raise Refused("this member's sheet is already submitted and final; amend it with a reason")
+    ordered, sheet_total = _scores(rulebook.sheet(state.opened.sheet_id), scores)
+    return ScoreSubmitted(sheet_id=str(uuid.uuid4()), member_id=member_id, scoring_round=state.scoring_round,
+                          rulebook_id=rulebook.id, rulebook_version=rulebook.version,
+                          score_sheet=state.opened.sheet_id, scores=ordered, total=sheet_total, comment=comment)
+
+
+def amend(state: DossierScoring, panel: PanelFormed, rulebook: Rulebook, member_id: str,
+          scores: Mapping[str, float], reason: str) -> ScoreAmended:
+    _can_score(state, panel, member_id)
+    previous = state.current_sheets().get(member_id)
+    if previous is None:
+        raise Refused("there is no sheet of this member in this scoring round to amend")
+    ordered, sheet_total = _scores(rulebook.sheet(state.opened.sheet_id), scores)
+    return ScoreAmended(sheet_id=str(uuid.uuid4()), amends_sheet_id=previous.sheet_id, member_id=member_id,
+                        scoring_round=state.scoring_round, rulebook_id=rulebook.id,
+                        rulebook_version=rulebook.version, score_sheet=state.opened.sheet_id, scores=ordered,
+                        total=sheet_total, reason=reason)
+
+
+def evaluate(state: DossierScoring, panel: PanelFormed, rulebook: Rulebook, *, closing: bool
+             ) -> RescoreRequested | ScoringCompleted | None:
+    """After a sheet (or when the chair closes scoring): complete, ask for re-scoring, or wait.
+
+    Scoring completes by itself once every eligible member has a sheet; the chair may close it earlier when
+    the quorum has scored."""
+    if state.status != OPEN:
+        return None
+    sheets = state.current_sheets()
+    eligible = {m.id for m in panels.scoring_members(panel)} - state.recused
+    submitted = set(sheets) & eligible
+    if not panels.quorum_met(panel, set(state.recused), submitted):
+        if closing:
+            raise Refused(f"the quorum has not scored: {len(submitted)} of the "
+                          f"{panels.quorum_needed(panel, set(state.recused))} sheets needed"
+                          + (", the chair's included" if panel.quorum.chair_required else ""))
+        return None
+    if not closing and submitted != eligible:
+        return None
+    counted = {m: sheets[m].scores for m in sorted(submitted)}
+    result = aggregate(rulebook, rulebook.sheet(state.opened.sheet_id), state.opened.level, counted)
+    rescoring_left = state.scoring_round <= panel.max_rescoring_rounds
+    if result.spread > panel.spread_threshold and rescoring_left:
+        return RescoreRequested(scoring_round=state.scoring_round, totals=result.totals, spread=result.spread,
+                                threshold=panel.spread_threshold)
+    return ScoringCompleted(
+        dossier_id=state.dossier_id, round_id=state.opened.round_id, rulebook_id=rulebook.id,
+        rulebook_version=rulebook.version, scoring_round=state.scoring_round,
+        average_total=result.average_total, rounding=rulebook.rounding.describe(),
+        part_averages=result.part_averages, totals=result.totals, outliers=result.outliers,
+        band_stars=result.band_stars, stars=result.stars, passed=result.passed, rating_label=result.rating_label,
+        mandatory=result.mandatory, recognised_at_level=result.recognised_at_level,
+        goes_up_a_level=result.goes_up_a_level, spread=result.spread,
+        spread_exceeded=result.spread > panel.spread_threshold)
+
+
+def decide(state: DossierScoring, decision: DecisionReference, rulebook: Rulebook
+           ) -> ResultApproved | ResultNotRecognised:
+    """The authority's decision on a completed dossier: approved when recognised here or sent up a level."""
+    if state.status != COMPLETED or state.completed is None:
+        raise Refused(f"cannot decide: scoring of this dossier is {state.status}", current_status=state.status)
+    done = state.completed
+    opened = state.opened
+    rule = rulebook.level_rule(opened.level)
+    if done["recognised_at_level"] or done["goes_up_a_level"]:
+        return ResultApproved(
+            dossier_id=state.dossier_id, round_id=opened.round_id, programme=opened.programme, level=opened.level,
+            rulebook_id=opened.rulebook_id,
+            rating=Rating(stars=done["stars"], recognised=done["recognised_at_level"], label=done["rating_label"]),
+            points=done["average_total"], decision=decision, goes_up_a_level=done["goes_up_a_level"],
+            next_level=rule.next_level if rule and done["goes_up_a_level"] else None,
+            product_name=opened.product_name, producer_name=opened.producer_name)
+    # the mandatory criteria that cost the product its band (for a star at or below the band; CNNTTB: all)
+    band = done.get("band_stars")
+    unmet = [m["label"] for m in done["mandatory"] if not m["met"]
+             and (band is None or m["required_for_stars"] is None or m["required_for_stars"] <= band)]
+    reason = (f"{done['rating_label']} ({done['average_total']} điểm) is not recognised at the "
+              f"{opened.level.value} level" + (f"; mandatory criteria not met: {', '.join(unmet)}" if unmet else ""))
+    return ResultNotRecognised(
+        dossier_id=state.dossier_id, round_id=opened.round_id, programme=opened.programme, level=opened.level,
+        points=done["average_total"], rating_label=done["rating_label"], reason=reason,
+        next_step="Hoàn thiện sản phẩm và hồ sơ, đăng ký tham gia đợt đánh giá sau "
+                  "(improve the product and dossier and enter a later round)",
+        decision=decision, product_name=opened.product_name, producer_name=opened.producer_name)

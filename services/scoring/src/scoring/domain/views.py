@@ -1,0 +1,29 @@
+"""Read models of scoring, folded from events (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from binhchon_kit.events import RecordedEvent
+from scoring.domain import scoring
+
+
+def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
+    state = scoring.replay(events)
+    assert state is not None
+    opened = state.opened
+    return {
+        "dossier_id": state.dossier_id, "round_id": opened.round_id, "status": state.status,
+        "programme": opened.programme.value, "level": opened.level.value, "rulebook_id": opened.rulebook_id,
+        "rulebook_version": opened.rulebook_version, "product_name": opened.product_name,
+        "producer_name": opened.producer_name, "product_group": opened.product_group,
+        "sample_code": opened.sample_code, "scoring_round": state.scoring_round,
+        "submitted": sorted(state.current_sheets()), "recused": sorted(state.recused),
+        "result": state.completed, "decision": state.decision,
+    }
+
+
+def fold_first(events: Sequence[RecordedEvent]) -> dict[str, Any]:
+    """Streams made of one event (panels, proposals): their read model is that event's data."""
+    return {**events[0].data, "recorded_at": events[0].time, "recorded_by": events[0].actor.id}

@@ -1,0 +1,64 @@
+"""Scoring's composition root."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from binhchon_kit.app import Runtime, build_runtime, create_app
+from binhchon_kit.consumer import PermanentError
+from binhchon_kit.events import RecordedEvent
+from binhchon_kit.settings import ServiceSettings
+from scoring.adapters.http import router
+from scoring.adapters.rulebooks import Rulebooks
+from scoring.domain.errors import Refused
+from scoring.domain.views import fold_first, fold_scoring
+from scoring.service import Scoring
+
+STATUS = {"conflict": 409, "not_found": 404, "invalid": 422, "forbidden": 403}
+
+
+class ScoringSettings(ServiceSettings):
+    service_name: str = "scoring"
+    http_port: int = 8002
+
+
+def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None = None) -> FastAPI:
+    settings = settings or ScoringSettings()
+    runtime = build_runtime(settings, {"scoring": ("scoring", fold_scoring), "panel": ("panels", fold_first),
+                                       "proposal": ("proposals", fold_first)})
+    service = Scoring(runtime, rulebooks or Rulebooks.load())
+
+    async def accepted(event: RecordedEvent) -> None:
+        try:
+            await service.on_dossier_accepted(event)
+        except Refused as refused:  # e.g. a product group the rulebook does not have: no retry will help
+            raise PermanentError(refused.message) from refused
+
+    runtime.consumers.handle("intake.events", {"round.opened"}, "rounds", service.on_round_opened)
+    runtime.consumers.handle("intake.events", {"dossier.accepted"}, "accepted", accepted)
+
+    async def on_startup(_: Runtime) -> None:
+        await service.setup()
+
+    app = create_app(runtime, title="binhchon scoring", on_startup=on_startup,
+                     description="Rulebooks, panels, sealed score sheets, aggregation, council proposal, approval.")
+    app.state.scoring = service
+    app.include_router(router)
+
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, **exc.detail}, status_code=STATUS.get(exc.kind, 409))
+
+    return app
+
+
+def run() -> None:
+    import uvicorn
+
+    settings = ScoringSettings()
+    uvicorn.run(build(settings), host="0.0.0.0", port=settings.http_port, log_config=None)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,186 @@
+"""Scoring's command and query handlers over the event store; HTTP routes and Kafka handlers call these."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from binhchon_kit.app import Runtime
+from binhchon_kit.contracts.common import DecisionReference
+from binhchon_kit.contracts.registry import EventData
+from binhchon_kit.contracts.scoring import PanelFormed, ProposalRow, ResultProposed
+from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, deterministic_id
+from binhchon_kit.eventstore import ConcurrencyConflict, event_key
+from binhchon_kit.metrics import EVENTS_APPENDED
+from scoring.adapters.rulebooks import Rulebooks
+from scoring.domain import panel as panels
+from scoring.domain import scoring
+from scoring.domain.errors import Refused
+from scoring.domain.rulebook import Rulebook
+
+log = logging.getLogger("binhchon.scoring")
+
+
+def panel_stream(round_id: str) -> str:
+    return "panel-" + deterministic_id("panel", round_id)
+
+
+def scoring_stream(dossier_id: str) -> str:
+    return "scoring-" + dossier_id.removeprefix("dossier-")
+
+
+class Scoring:
+    def __init__(self, runtime: Runtime, rulebooks: Rulebooks) -> None:
+        self.rt = runtime
+        self.store = runtime.store
+        self.rulebooks = rulebooks
+
+    async def setup(self) -> None:
+        pass
+
+    async def _record(self, stream: str, expected: int, data: EventData, type_: str, actor: Actor, cause: Cause,
+                      subject: str, event_id: str | None = None, history: list[RecordedEvent] | None = None,
+                      ) -> RecordedEvent:
+        event = NewEvent(type_, data, id=event_id) if event_id else NewEvent(type_, data)
+        recorded = await self.store.append(stream, expected, event, subject=subject, actor=actor, cause=cause)
+        EVENTS_APPENDED.labels(self.store.source, type_).inc()
+        try:
+            await self.rt.projections.project(stream, [*(history or []), recorded])
+            await self.store.done("projection_queue", [event_key(stream, recorded.version)])
+        except Exception:
+            log.warning("projecting %s failed; left to the projector", stream, exc_info=True)
+        return recorded
+
+    def rulebook(self, rulebook_id: str, version: int | None = None) -> Rulebook:
+        book = self.rulebooks.get(rulebook_id, version) if version else self.rulebooks.current(rulebook_id)
+        if book is None:
+            raise Refused(f"no rulebook {rulebook_id}" + (f" version {version}" if version else ""),
+                          kind="not_found")
+        return book
+
+    # ---- what scoring learns from intake -------------------------------------------------------------
+
+    async def on_round_opened(self, event: RecordedEvent) -> None:
+        await self.rt.db["rounds"].replace_one({"_id": event.data["round_id"]}, {**event.data}, upsert=True)
+
+    async def on_dossier_accepted(self, event: RecordedEvent) -> None:
+        dossier_id = event.subject
+        stream = scoring_stream(dossier_id)
+        rulebook = self.rulebook(event.data["rulebook_id"])
+        opened = scoring.open_scoring(event.data, dossier_id, rulebook)
+        try:
+            await self._record(stream, 0, opened, "scoring.opened", Actor.system("scoring"), Cause.of(event),
+                               dossier_id, event_id=deterministic_id("scoring.opened", event.id))
+        except ConcurrencyConflict:
+            return  # already open (a redelivery)
+
+    # ---- panels --------------------------------------------------------------------------------------
+
+    async def form_panel(self, round_id: str, fields: dict[str, Any], actor: Actor, cause: Cause) -> RecordedEvent:
+        stream = panel_stream(round_id)
+        panel = panels.validate_panel(PanelFormed.model_validate({**fields, "round_id": round_id,
+                                                                  "panel_id": stream}))
+        try:
+            return await self._record(stream, 0, panel, "panel.formed", actor, cause, round_id)
+        except ConcurrencyConflict:
+            raise Refused(f"round {round_id} already has a panel", panel_id=stream) from None
+
+    async def panel(self, round_id: str) -> PanelFormed:
+        first = await self.store.get(panel_stream(round_id), 1)
+        if first is None:
+            raise Refused(f"round {round_id} has no panel yet", kind="not_found")
+        return PanelFormed.model_validate(first.data)
+
+    # ---- dossiers ------------------------------------------------------------------------------------
+
+    async def load(self, dossier_id: str) -> tuple[scoring.DossierScoring, list[RecordedEvent]]:
+        events = await self.store.read_stream(scoring_stream(dossier_id))
+        state = scoring.replay(events)
+        if state is None:
+            raise Refused(f"dossier {dossier_id} is not open for scoring", kind="not_found")
+        return state, events
+
+    async def act(self, dossier_id: str, type_: str,
+                  decide: Callable[[scoring.DossierScoring, PanelFormed, Rulebook], EventData],
+                  actor: Actor, cause: Cause) -> RecordedEvent:
+        """Decide and record; then let the rules decide whether scoring completes or goes back."""
+        stream = scoring_stream(dossier_id)
+        for attempt in (1, 2):
+            state, history = await self.load(dossier_id)
+            panel = await self.panel(state.opened.round_id)
+            rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
+            try:
+                recorded = await self._record(stream, state.version, decide(state, panel, rulebook), type_, actor,
+                                              cause, dossier_id, history=history)
+            except ConcurrencyConflict:
+                if attempt == 2:
+                    raise
+                continue
+            if type_ in ("score.submitted", "score.amended", "judge.recused"):
+                await self.evaluate(dossier_id, Cause.of(recorded), closing=False)
+            return recorded
+        raise AssertionError("unreachable")
+
+    async def evaluate(self, dossier_id: str, cause: Cause, *, closing: bool,
+                       actor: Actor | None = None) -> RecordedEvent | None:
+        state, history = await self.load(dossier_id)
+        panel = await self.panel(state.opened.round_id)
+        rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
+        outcome = scoring.evaluate(state, panel, rulebook, closing=closing)
+        if outcome is None:
+            return None
+        type_ = "scoring.completed" if outcome.__class__.__name__ == "ScoringCompleted" else \
+            "scoring.rescore_requested"
+        try:
+            return await self._record(scoring_stream(dossier_id), state.version, outcome, type_,
+                                      actor or Actor.system("scoring"), cause, dossier_id, history=history)
+        except ConcurrencyConflict:
+            return None  # another sheet arrived meanwhile; its own evaluation decides
+
+    # ---- council and authority -----------------------------------------------------------------------
+
+    async def propose(self, round_id: str, actor: Actor, cause: Cause) -> RecordedEvent:
+        panel = await self.panel(round_id)
+        if panels.chair(panel).id != actor.id:
+            raise Refused("only the council chair proposes the results", kind="forbidden")
+        docs = await self.rt.db["scoring"].find({"round_id": round_id, "status": scoring.COMPLETED}).to_list()
+        if not docs:
+            raise Refused(f"no dossier of round {round_id} has completed scoring and awaits a decision")
+        docs.sort(key=lambda d: (-d["result"]["average_total"], d["product_name"]))
+        rows = [ProposalRow(rank=n, dossier_id=d["dossier_id"], product_name=d["product_name"],
+                            producer_name=d["producer_name"], average_total=d["result"]["average_total"],
+                            rating_label=d["result"]["rating_label"], stars=d["result"]["stars"],
+                            passed=d["result"]["passed"], recognised_at_level=d["result"]["recognised_at_level"],
+                            goes_up_a_level=d["result"]["goes_up_a_level"])
+                for n, d in enumerate(docs, start=1)]
+        stream = "proposal-" + str(uuid.uuid4())
+        proposal = ResultProposed(proposal_id=stream, round_id=round_id, rows=rows)
+        return await self._record(stream, 0, proposal, "result.proposed", actor, cause, round_id)
+
+    async def proposal(self, proposal_id: str) -> ResultProposed:
+        first = await self.store.get(proposal_id, 1) if proposal_id.startswith("proposal-") else None
+        if first is None:
+            raise Refused(f"no proposal {proposal_id}", kind="not_found")
+        return ResultProposed.model_validate(first.data)
+
+    async def approve(self, proposal_id: str, decision: DecisionReference, dossier_ids: list[str] | None,
+                      actor: Actor, cause: Cause) -> list[RecordedEvent]:
+        proposal = await self.proposal(proposal_id)
+        listed = {row.dossier_id for row in proposal.rows}
+        chosen = dossier_ids or [row.dossier_id for row in proposal.rows]
+        if unknown := [d for d in chosen if d not in listed]:
+            raise Refused("these dossiers are not in the proposal", kind="invalid", dossier_ids=unknown)
+        recorded = []
+        for dossier_id in chosen:
+            state, history = await self.load(dossier_id)
+            if state.status in (scoring.APPROVED, scoring.NOT_RECOGNISED):
+                continue  # decided already (a repeated approval of the same proposal)
+            rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
+            outcome = scoring.decide(state, decision, rulebook)
+            type_ = "result.approved" if outcome.__class__.__name__ == "ResultApproved" else "result.not_recognised"
+            recorded.append(await self._record(
+                scoring_stream(dossier_id), state.version, outcome, type_, actor, cause, dossier_id,
+                event_id=deterministic_id("decision", proposal_id, dossier_id), history=history))
+        return recorded
