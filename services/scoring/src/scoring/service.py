@@ -36,6 +36,7 @@ class Scoring:
         self.rt = runtime
         self.store = runtime.store
         self.rulebooks = rulebooks
+        self._panels: dict[str, PanelFormed] = {}
 
     async def setup(self) -> None:
         pass
@@ -88,10 +89,14 @@ class Scoring:
             raise Refused(f"round {round_id} already has a panel", panel_id=stream) from None
 
     async def panel(self, round_id: str) -> PanelFormed:
+        # panel.formed is the panel's only event: once read, it is kept
+        if (cached := self._panels.get(round_id)) is not None:
+            return cached
         first = await self.store.get(panel_stream(round_id), 1)
         if first is None:
             raise Refused(f"round {round_id} has no panel yet", kind="not_found")
-        return PanelFormed.model_validate(first.data)
+        self._panels[round_id] = panel = PanelFormed.model_validate(first.data)
+        return panel
 
     # ---- dossiers ------------------------------------------------------------------------------------
 
@@ -119,13 +124,20 @@ class Scoring:
                     raise
                 continue
             if type_ in ("score.submitted", "score.amended", "judge.recused"):
-                await self.evaluate(dossier_id, Cause.of(recorded), closing=False)
+                await self.evaluate(dossier_id, Cause.of(recorded), closing=False, known=[*history, recorded])
             return recorded
         raise AssertionError("unreachable")
 
-    async def evaluate(self, dossier_id: str, cause: Cause, *, closing: bool,
-                       actor: Actor | None = None) -> RecordedEvent | None:
-        state, history = await self.load(dossier_id)
+    async def evaluate(self, dossier_id: str, cause: Cause, *, closing: bool, actor: Actor | None = None,
+                       known: list[RecordedEvent] | None = None) -> RecordedEvent | None:
+        """Complete or send back for re-scoring when the rules say so. ``known``: the stream as the caller just
+        wrote it (a concurrent writer makes the append below conflict, and its own evaluation decides)."""
+        if known is not None:
+            history = known
+            state = scoring.replay(history)
+            assert state is not None
+        else:
+            state, history = await self.load(dossier_id)
         panel = await self.panel(state.opened.round_id)
         rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
         outcome = scoring.evaluate(state, panel, rulebook, closing=closing)
