@@ -54,9 +54,9 @@ async def bench(kafka: str, mongodb: str, dossiers: int, judges: int, concurrenc
         cause = Cause("bench", "bench")
         members = [{"id": f"cm-{k}", "name": f"Thành viên {k}", "organisation": "Hội đồng",
                     "role": "chair" if k == 1 else "member"} for k in range(1, judges + 1)]
-        await svc.form_panel(round_id, {"name": "Hội đồng", "members": members, "sessions": ["dossier"],
-                                        "spread_threshold": 100,
-                                        "quorum": {"fraction": 0.75, "chair_required": True}}, Actor("sec", ("secretariat",)), cause)
+        panel = {"name": "Hội đồng", "members": members, "sessions": ["dossier"], "spread_threshold": 100,
+                 "quorum": {"fraction": 0.75, "chair_required": True}}
+        await svc.form_panel(round_id, panel, Actor("sec", ("secretariat",)), cause)
         rulebook = svc.rulebook("ocop-2023")
         scoring_sheet = rulebook.sheet("general")
         ids = [f"dossier-{uuid.uuid4()}" for _ in range(dossiers)]
