@@ -103,6 +103,9 @@ def replay(events: Sequence[RecordedEvent]) -> DossierScoring | None:
 # ---- decisions -------------------------------------------------------------------------------------------
 
 def open_scoring(accepted: Mapping[str, Any], dossier_id: str, rulebook: Rulebook) -> ScoringOpened:
+    if Programme(accepted["programme"]) is not rulebook.programme:
+        raise Refused(f"rulebook {rulebook.id} is for {rulebook.programme.value}, not {accepted['programme']}",
+                      kind="invalid")
     sheet = rulebook.sheet_for(accepted["product_group"])
     if sheet is None:
         raise Refused(f"product group {accepted['product_group']!r} is not in rulebook {rulebook.id}",
