@@ -10,7 +10,6 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit.app import Runtime
@@ -21,6 +20,7 @@ from binhchon_kit.envelope import utc_now
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.metrics import EVENTS_APPENDED
+from binhchon_kit.sequence import next_number
 from intake.domain import dossiers, rounds
 from intake.domain.errors import Refused
 
@@ -86,16 +86,7 @@ class Intake:
     # ---- dossiers --------------------------------------------------------------------------------------
 
     async def _next_receipt_number(self, round_: RoundOpened) -> str:
-        # Two first submissions may both try to create the counter; the loser retries against the winner's.
-        for _ in range(3):
-            try:
-                counter = await self.rt.db["receipt_counters"].find_one_and_update(
-                    {"_id": round_.round_id}, {"$inc": {"last": 1}}, upsert=True,
-                    return_document=ReturnDocument.AFTER)
-                return f"{round_.code}-{counter['last']:05d}"
-            except DuplicateKeyError:
-                continue
-        raise RuntimeError(f"could not take a receipt number in round {round_.code}")
+        return f"{round_.code}-{await next_number(self.rt.db, f'receipt:{round_.round_id}'):05d}"
 
     async def submit(
         self, round_id: str, producer: Producer, product: Product, documents: list[Document], actor: Actor,

@@ -177,3 +177,14 @@ async def test_round_rules(intake, auth, unique):
     rid = (await intake.post("/rounds", json=closed, headers=sec)).json()["round_id"]
     r = await intake.post(f"/rounds/{rid}/dossiers", json=dossier_body(), headers=auth("p", "applicant"))
     assert r.status_code == 409 and "takes dossiers" in r.json()["detail"]
+
+
+async def test_concurrent_submissions_get_distinct_receipt_numbers(intake, auth, opened):
+    import asyncio
+
+    responses = await asyncio.gather(*(
+        submit(intake, auth, opened["round_id"], who=f"p-{n}", product=f"Sản phẩm {n}", regno=f"RN{n:05d}")
+        for n in range(12)))
+    assert all(r.status_code == 201 for r in responses)
+    numbers = sorted(int(r.json()["receipt_number"].rsplit("-", 1)[1]) for r in responses)
+    assert numbers == list(range(1, 13))

@@ -119,6 +119,8 @@ class DossierAccepted(EventData):
     result_due_date: date | None
     product_name: Text
     producer_name: Text
+    producer_address: Text | None = None
+    province_code: Code | None = None
 
 
 @registered("dossier.rejected", topic=TOPIC)

@@ -69,6 +69,8 @@ class ScoringOpened(EventData):
     product_name: Text
     producer_name: Text
     sample_code: Code
+    producer_address: Text | None = None
+    province_code: Code | None = None
 
 
 @registered("judge.recused", topic=TOPIC)
@@ -211,6 +213,9 @@ class ResultApproved(EventData):
     next_level: Level | None = None
     product_name: Text
     producer_name: Text
+    producer_address: Text | None = None
+    province_code: Code | None = None
+    certificate_validity_months: int | None = Field(default=None, description="from the rulebook; none: no end")
 
 
 @registered("result.not_recognised", topic=TOPIC)

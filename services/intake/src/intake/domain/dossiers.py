@@ -158,7 +158,13 @@ def accept(state: Dossier, round_: RoundOpened, *, product_group: str, sample_co
         product_group=product_group, sample_code=sample_code,
         result_due_date=round_.schedule.result_due_date or round_.schedule.council_date,
         product_name=product["name"], producer_name=state.received["producer"]["name"],
+        producer_address=address_line(state.received["producer"]["address"]),
+        province_code=state.received["producer"]["address"]["province_code"],
     )
+
+
+def address_line(address: dict[str, Any]) -> str:
+    return ", ".join(address[k] for k in ("street", "commune", "district", "province") if address.get(k))
 
 
 def reject(state: Dossier, *, reason: str) -> DossierRejected:

@@ -116,7 +116,8 @@ def open_scoring(accepted: Mapping[str, Any], dossier_id: str, rulebook: Ruleboo
         dossier_id=dossier_id, round_id=accepted["round_id"], programme=Programme(accepted["programme"]),
         level=Level(accepted["level"]), rulebook_id=rulebook.id, rulebook_version=rulebook.version,
         sheet_id=sheet.id, product_group=accepted["product_group"], product_name=accepted["product_name"],
-        producer_name=accepted["producer_name"], sample_code=accepted["sample_code"])
+        producer_name=accepted["producer_name"], sample_code=accepted["sample_code"],
+        producer_address=accepted.get("producer_address"), province_code=accepted.get("province_code"))
 
 
 def _require_open(state: DossierScoring, action: str) -> None:
@@ -238,7 +239,9 @@ def decide(state: DossierScoring, decision: DecisionReference, rulebook: Ruleboo
             rating=Rating(stars=done["stars"], recognised=done["recognised_at_level"], label=done["rating_label"]),
             points=done["average_total"], decision=decision, goes_up_a_level=done["goes_up_a_level"],
             next_level=rule.next_level if rule and done["goes_up_a_level"] else None,
-            product_name=opened.product_name, producer_name=opened.producer_name)
+            product_name=opened.product_name, producer_name=opened.producer_name,
+            producer_address=opened.producer_address, province_code=opened.province_code,
+            certificate_validity_months=rulebook.certificate_validity_months)
     # the mandatory criteria that cost the product its band (for a star at or below the band; CNNTTB: all)
     band = done.get("band_stars")
     unmet = [m["label"] for m in done["mandatory"] if not m["met"]

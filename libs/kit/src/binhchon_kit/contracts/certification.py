@@ -1,0 +1,102 @@
+"""Events the certification service writes to ``certification.events``; subject: the dossier id (ceremonies:
+the round id). A certificate's events carry what notify needs to tell the holder."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from pydantic import Field
+
+from binhchon_kit.contracts.common import Code, DecisionReference, Level, Programme, Text, Value
+from binhchon_kit.contracts.registry import EventData, registered
+
+TOPIC = "certification.events"
+
+
+class Holder(Value):
+    name: Text
+    address: Text
+
+
+@registered("certificate.issued", topic=TOPIC)
+class CertificateIssued(EventData):
+    """A certificate (giấy chứng nhận) was issued for an approved, recognised result, and signed."""
+
+    certificate_id: str
+    number: Text = Field(description="unique, sequential per issuing authority and year")
+    dossier_id: str
+    round_id: str
+    programme: Programme
+    level: Level
+    product_name: Text
+    holder: Holder
+    rating_label: Text
+    stars: int | None = None
+    points: float
+    decision: DecisionReference
+    issued_on: date
+    valid_until: date | None
+    issuer: Text
+    rulebook_id: Code
+    result_event_id: str
+    supersedes: Text | None = Field(default=None, description="the number of the earlier certificate it replaces")
+    province_code: Code | None = None
+    signature: Text = Field(description="Ed25519 over the RFC 8785 form of the certificate, base64url")
+    key_id: Text
+
+
+@registered("certificate.superseded", topic=TOPIC)
+class CertificateSuperseded(EventData):
+    """A newer rating of the same product replaced this certificate; both stay in the record."""
+
+    number: Text
+    superseded_by: Text
+
+
+@registered("certificate.revoked", topic=TOPIC)
+class CertificateRevoked(EventData):
+    """The authority revoked a certificate, with the reason (e.g. no re-evaluation, a mandatory criterion failed)."""
+
+    number: Text
+    reason: Text
+    revoked_on: date
+
+
+@registered("certificate.expiring", topic=TOPIC)
+class CertificateExpiring(EventData):
+    """A certificate ends within 30 days: the holder must be told and may apply for re-evaluation."""
+
+    number: Text
+    valid_until: date
+    holder: Holder
+    product_name: Text
+
+
+@registered("certificate.expired", topic=TOPIC)
+class CertificateExpired(EventData):
+    """A certificate's validity ended."""
+
+    number: Text
+    valid_until: date
+
+
+class Invitee(Value):
+    certificate_number: Text
+    holder: Text
+    product_name: Text
+    dossier_id: str
+
+
+@registered("ceremony.scheduled", topic=TOPIC)
+class CeremonyScheduled(EventData):
+    """The announcement and award ceremony (lễ công bố, trao chứng nhận) of a round or batch was scheduled."""
+
+    ceremony_id: str
+    round_id: str
+    title: Text
+    on: date
+    at: time
+    place: Text
+    invitees: list[Invitee]
+    invitation_days_before: int = Field(default=3, description="seed 001: the invitation list 3 days before")
+    confirmation_days_before: int = Field(default=1, description="seed 001: delegates confirmed 1 day before")
