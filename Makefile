@@ -40,6 +40,7 @@ contract: bootstrap ## fail if docs/contract differs from what the code generate
 test: bootstrap infra lint typecheck contract ## install what is missing, then run every test against real Kafka and FerretDB
 	uv run --no-sync pytest
 
-bench: bootstrap infra ## 1,000 dossiers through intake, then a round of 1,000 × 7 judges through scoring
+bench: bootstrap infra ## intake submits, a 1,000 × 7 scoring round, 1,000 certificates
 	uv run --no-sync python bench/intake_submit.py
 	uv run --no-sync python bench/scoring_round.py
+	uv run --no-sync python bench/certification_issue.py

@@ -9,7 +9,7 @@ run=${BINHCHON_RUN_DIR:-$repo/.run/local}
 kafka_port=${BINHCHON_KAFKA_PORT:-9092}
 mongo_port=${BINHCHON_MONGO_PORT:-27017}
 # name:port of every service that runs as a process
-services=(${BINHCHON_SERVICES:-intake:8001 scoring:8002})
+services=(${BINHCHON_SERVICES:-intake:8001 scoring:8002 certification:8003})
 say() { echo "[stack] $*" >&2; }
 
 kafka_url=${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$kafka_port}

@@ -1,0 +1,138 @@
+"""Certification's HTTP API and public pages."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict
+
+from binhchon_kit.auth import Principal, Role
+from binhchon_kit.auth.fastapi import require
+from binhchon_kit.contracts.common import Programme, Text
+from binhchon_kit.events import Cause
+from binhchon_kit.logs import correlation_id
+from certification.adapters import pages
+from certification.domain.errors import Refused
+from certification.service import Certification, signed_document
+
+router = APIRouter()
+Approver = Annotated[Principal, Depends(require(Role.APPROVER))]
+Organiser = Annotated[Principal, Depends(require(Role.SECRETARIAT, Role.CERTIFIER))]
+
+
+def service(request: Request) -> Certification:
+    return request.app.state.certification  # type: ignore[no-any-return]
+
+
+Service = Annotated[Certification, Depends(service)]
+
+
+def cause() -> Cause:
+    cid = correlation_id.get() or "none"
+    return Cause(correlation_id=cid, causation_id=f"http:{cid}")
+
+
+class Revocation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Text
+
+
+class Ceremony(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    round_id: str
+    title: Text
+    on: date
+    at: time
+    place: Text
+
+
+@router.get("/.well-known/jwks.json", tags=["public"], summary="the public keys that verify certificates")
+async def jwks(svc: Service) -> dict[str, Any]:
+    return {"keys": [svc.signer.jwk()]}
+
+
+@router.get("/certificates/{number}.pdf", tags=["public"], response_class=Response)
+async def certificate_pdf(number: str, request: Request, svc: Service) -> Response:
+    from certification.adapters.pdf import render_certificate_pdf
+
+    state, _ = await svc.load(number)
+    fonts = request.app.state.fonts
+    pdf = render_certificate_pdf({**state.issued, "producer_name": state.issued["holder"]["name"],
+                                  "producer_address": state.issued["holder"]["address"],
+                                  "status": state.status}, svc.verify_url(number),
+                                 font_file=fonts[0], bold_font_file=fonts[1])
+    return Response(pdf, media_type="application/pdf",
+                    headers={"content-disposition": f'inline; filename="{number}.pdf"'})
+
+
+@router.get("/certificates/{number}", tags=["public"], summary="the signed certificate (JSON)")
+async def certificate(number: str, svc: Service) -> dict[str, Any]:
+    state, _ = await svc.load(number)
+    return {**signed_document(state.issued), "status": state.status_on(svc.today())}
+
+
+@router.post("/certificates/{number}/revocation", status_code=201, tags=["lifecycle"])
+async def revoke(number: str, body: Revocation, who: Approver, svc: Service) -> dict[str, Any]:
+    return (await svc.revoke(number, body.reason, who.actor, cause())).data
+
+
+@router.post("/ceremonies", status_code=201, tags=["ceremonies"])
+async def ceremony(body: Ceremony, who: Organiser, svc: Service) -> dict[str, Any]:
+    event = await svc.schedule_ceremony(body.round_id, body.title, body.on, body.at, body.place, who.actor, cause())
+    return event.data
+
+
+@router.get("/verify/{number}", tags=["public"], response_class=HTMLResponse,
+            summary="public verification page (Vietnamese, no login)")
+async def verify(number: str, svc: Service) -> HTMLResponse:
+    try:
+        state, _ = await svc.load(number)
+    except Refused:
+        return HTMLResponse(pages.not_found_page(number), status_code=404)
+    return HTMLResponse(pages.verify_page({**state.issued, **_lifecycle(state)}, state.status_on(svc.today())))
+
+
+def _lifecycle(state: Any) -> dict[str, Any]:
+    return {"superseded_by": state.superseded_by, "revoked": state.revoked}
+
+
+async def _registry(svc: Certification, programme: Programme | None, province_code: str | None, stars: int | None,
+                    year: int | None, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    query: dict[str, Any] = {"status": "valid"}
+    for key, value in (("programme", programme.value if programme else None), ("province_code", province_code),
+                       ("stars", stars), ("year", year)):
+        if value:
+            query[key] = value
+    today = svc.today().isoformat()
+    docs = [d for d in await svc.rt.db["certificates"].find(query).to_list()
+            if not d.get("valid_until") or d["valid_until"] >= today]
+    docs.sort(key=lambda d: (d["issued_on"], d["number"]), reverse=True)
+    for d in docs:
+        d.pop("_id", None)
+        d.pop("signature", None)
+    return docs[offset:offset + limit], len(docs)
+
+
+Paging = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+@router.get("/registry.json", tags=["public"], summary="certified products, filtered and paged")
+async def registry_json(svc: Service, programme: Programme | None = None, province_code: str | None = None,
+                        stars: int | None = None, year: int | None = None, offset: Paging = 0, limit: Limit = 50
+                        ) -> JSONResponse:
+    items, total = await _registry(svc, programme, province_code, stars, year, offset, limit)
+    return JSONResponse({"total": total, "offset": offset, "limit": limit, "items": items})
+
+
+@router.get("/registry", tags=["public"], response_class=HTMLResponse, summary="certified products (Vietnamese)")
+async def registry(svc: Service, programme: Programme | None = None, province_code: str | None = None,
+                   stars: int | None = None, year: int | None = None, offset: Paging = 0, limit: Limit = 50
+                   ) -> HTMLResponse:
+    items, total = await _registry(svc, programme, province_code, stars, year, offset, limit)
+    filters = {"programme": programme.value if programme else "", "province_code": province_code, "stars": stars,
+               "year": year}
+    return HTMLResponse(pages.registry_page(items, total, filters, offset, limit))

@@ -1,0 +1,144 @@
+"""Certificates (giấy chứng nhận): issued from a recognised approved result, signed, superseded by a newer
+rating of the same product, revoked with a reason, announced 30 days before they end, expired."""
+
+from __future__ import annotations
+
+import calendar
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any
+
+from binhchon_kit.contracts.certification import CertificateExpired, CertificateExpiring, CertificateRevoked, Holder
+from binhchon_kit.events import RecordedEvent, deterministic_id
+from certification.domain.errors import Refused
+
+EXPIRING_NOTICE = timedelta(days=30)  # DOMAIN.md §1.6: the holder is told at least 30 days before expiry
+VALID, SUPERSEDED, REVOKED, EXPIRED = "valid", "superseded", "revoked", "expired"
+
+
+def certificate_id_for(result_event_id: str) -> str:
+    """One approved result, one certificate: the id follows from the result event's id."""
+    return "certificate-" + deterministic_id("certificate", result_event_id)
+
+
+def authority_code(authority: str) -> str:
+    """'UBND tỉnh Bắc Giang' → 'UBNDTBG': upper-case words kept whole, other words by their initial."""
+    ascii_text = unicodedata.normalize("NFKD", authority.replace("Đ", "D").replace("đ", "d"))
+    ascii_text = "".join(ch for ch in ascii_text if not unicodedata.combining(ch))
+    words = [w for w in ascii_text.replace("-", " ").split() if w.isalnum()]
+    return "".join(w if w.isupper() and len(w) > 1 else w[0].upper() for w in words)[:16] or "X"
+
+
+def number_for(programme: str, authority: str, year: int, sequence: int) -> str:
+    return f"{programme}-{authority_code(authority)}-{year}-{sequence:05d}"
+
+
+def product_key(producer_name: str, product_name: str) -> str:
+    """The same product of the same producer, whatever the round: its newer rating supersedes the older."""
+    return deterministic_id(" ".join(producer_name.casefold().split()), " ".join(product_name.casefold().split()))
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def content(result: Mapping[str, Any], *, certificate_id: str, number: str, issued_on: date,
+            result_event_id: str, supersedes: str | None) -> dict[str, Any]:
+    """What the certificate says (and what the signature covers), from the approved result."""
+    months = result.get("certificate_validity_months")
+    return {
+        "certificate_id": certificate_id, "number": number, "dossier_id": result["dossier_id"],
+        "round_id": result["round_id"], "programme": result["programme"], "level": result["level"],
+        "product_name": result["product_name"],
+        "holder": {"name": result["producer_name"], "address": result.get("producer_address") or ""},
+        "rating_label": result["rating"]["label"], "stars": result["rating"].get("stars"),
+        "points": result["points"], "decision": result["decision"], "issued_on": issued_on.isoformat(),
+        "valid_until": add_months(issued_on, months).isoformat() if months else None,
+        "issuer": result["decision"]["authority"], "rulebook_id": result["rulebook_id"],
+        "result_event_id": result_event_id, "supersedes": supersedes, "province_code": result.get("province_code"),
+    }
+
+
+@dataclass(frozen=True)
+class Certificate:
+    stream: str
+    version: int
+    issued: dict[str, Any]
+    status: str = VALID
+    superseded_by: str | None = None
+    revoked: dict[str, Any] | None = None
+    expiring_told: bool = False
+    expired_told: bool = False
+
+    @property
+    def valid_until(self) -> date | None:
+        value = self.issued.get("valid_until")
+        return date.fromisoformat(value) if value else None
+
+    def status_on(self, today: date) -> str:
+        if self.status != VALID:
+            return self.status
+        if self.valid_until is not None and today > self.valid_until:
+            return EXPIRED
+        return VALID
+
+
+def evolve(state: Certificate | None, event: RecordedEvent) -> Certificate:
+    if event.type == "certificate.issued":
+        return Certificate(stream=event.stream, version=event.version, issued=event.data)
+    assert state is not None
+    state = replace(state, version=event.version)
+    match event.type:
+        case "certificate.superseded":
+            return replace(state, status=SUPERSEDED if state.status == VALID else state.status,
+                           superseded_by=event.data["superseded_by"])
+        case "certificate.revoked":
+            return replace(state, status=REVOKED, revoked=event.data)
+        case "certificate.expiring":
+            return replace(state, expiring_told=True)
+        case "certificate.expired":
+            return replace(state, status=EXPIRED if state.status == VALID else state.status, expired_told=True)
+    return state
+
+
+def replay(events: Sequence[RecordedEvent]) -> Certificate | None:
+    state: Certificate | None = None
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def revoke(state: Certificate, reason: str, today: date) -> CertificateRevoked:
+    if state.status == REVOKED:
+        raise Refused(f"certificate {state.issued['number']} is already revoked", current_status=state.status)
+    return CertificateRevoked(number=state.issued["number"], reason=reason, revoked_on=today)
+
+
+def notices_due(state: Certificate, today: date) -> list[tuple[str, CertificateExpiring | CertificateExpired]]:
+    """The expiry notices this certificate is owed today, each given once (the caller records them with an id
+    derived from the certificate and the notice, so a second replica's attempt collides)."""
+    until = state.valid_until
+    if until is None or state.status not in (VALID, EXPIRED):
+        return []
+    due: list[tuple[str, CertificateExpiring | CertificateExpired]] = []
+    number = state.issued["number"]
+    if not state.expiring_told and today >= until - EXPIRING_NOTICE:
+        due.append(("certificate.expiring", CertificateExpiring(
+            number=number, valid_until=until, holder=Holder.model_validate(state.issued["holder"]),
+            product_name=state.issued["product_name"])))
+    if not state.expired_told and today > until:
+        due.append(("certificate.expired", CertificateExpired(number=number, valid_until=until)))
+    return due
+
+
+def fold_certificate(events: Sequence[RecordedEvent]) -> dict[str, Any]:
+    state = replay(events)
+    assert state is not None
+    issued = state.issued
+    return {**issued, "status": state.status, "superseded_by": state.superseded_by, "revoked": state.revoked,
+            "expiring_told": state.expiring_told, "expired_told": state.expired_told,
+            "year": int(issued["issued_on"][:4])}

@@ -1,0 +1,75 @@
+"""Certification's composition root."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from binhchon_kit.app import Runtime, build_runtime, create_app
+from binhchon_kit.auth.devtoken import key_dir
+from binhchon_kit.settings import ServiceSettings
+from binhchon_kit.signing import Signer
+from certification.adapters.http import router
+from certification.domain.certificates import fold_certificate
+from certification.domain.errors import Refused
+from certification.service import Certification
+
+STATUS = {"conflict": 409, "not_found": 404, "invalid": 422, "forbidden": 403}
+
+
+class CertificationSettings(ServiceSettings):
+    service_name: str = "certification"
+    http_port: int = 8003
+    # Ed25519 private key (PEM, PKCS#8) that signs certificates: a file, or the PEM itself in the environment.
+    # Neither set: a development key is created once under ~/.cache/binhchon/dev-keys.
+    cert_signing_key_file: str = ""
+    cert_signing_key: str = ""
+    # Where the QR code and links point: the public address of this service.
+    public_base_url: str = "http://127.0.0.1:8003"
+    cert_font_file: str = ""  # a TTF with Vietnamese diacritics; default DejaVu Sans
+    expiry_check_seconds: float = 3600
+
+
+def build(settings: CertificationSettings | None = None, service_factory: type[Certification] = Certification,
+          **service_kwargs: object) -> FastAPI:
+    settings = settings or CertificationSettings()
+    runtime = build_runtime(settings, {"certificate": ("certificates", fold_certificate)})
+    signer = Signer.from_settings(settings.cert_signing_key_file, settings.cert_signing_key, key_dir())
+    service = service_factory(runtime, signer, settings.public_base_url, **service_kwargs)  # type: ignore[arg-type]
+    runtime.consumers.handle("scoring.events", {"result.approved"}, "issuing", service.on_result_approved)
+
+    async def on_startup(rt: Runtime) -> None:
+        rt.tasks.append(asyncio.create_task(service.expiry_loop(rt.stop, settings.expiry_check_seconds),
+                                            name="expiry"))
+
+    app = create_app(runtime, title="binhchon certification", on_startup=on_startup,
+                     description="Signed certificates, PDF with QR, public verification and registry, revocation, "
+                                 "expiry notices, ceremonies.")
+    app.state.certification = service
+    try:
+        from certification.adapters.pdf import find_font_files
+
+        app.state.fonts = find_font_files(settings.cert_font_file or None)
+    except ImportError:
+        app.state.fonts = (settings.cert_font_file, settings.cert_font_file)
+    app.include_router(router)
+
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, **exc.detail}, status_code=STATUS.get(exc.kind, 409))
+
+    return app
+
+
+def run() -> None:
+    import uvicorn
+
+    settings = CertificationSettings()
+    uvicorn.run(build(settings), host="0.0.0.0", port=settings.http_port, log_config=None)
+
+
+if __name__ == "__main__":
+    run()
+
