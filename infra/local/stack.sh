@@ -9,7 +9,7 @@ run=${BINHCHON_RUN_DIR:-$repo/.run/local}
 kafka_port=${BINHCHON_KAFKA_PORT:-9092}
 mongo_port=${BINHCHON_MONGO_PORT:-27017}
 # name:port of every service that runs as a process
-services=(${BINHCHON_SERVICES:-intake:8001 scoring:8002 certification:8003})
+services=(${BINHCHON_SERVICES:-intake:8001 scoring:8002 certification:8003 notify:8004})
 say() { echo "[stack] $*" >&2; }
 
 kafka_url=${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$kafka_port}
@@ -27,9 +27,20 @@ up() {
   say "creating topics"
   (cd "$repo" && uv run --no-sync binhchon-topics --bootstrap-servers "$kafka_url")
   public_key=$(cd "$repo" && uv run --no-sync binhchon-devtoken keys)
+  # a local mail catcher for notify: every message lands as a file in .run/local/mail (a Maildir)
+  if ! svc_running mail; then
+    mkdir -p "$run/mail/new" "$run/mail/cur" "$run/mail/tmp"
+    say "mail catcher (SMTP) on 127.0.0.1:1025, mail in $run/mail/new"
+    nohup "$repo/.venv/bin/python" -m aiosmtpd -n -l 127.0.0.1:1025 -c aiosmtpd.handlers.Mailbox "$run/mail" \
+      >> "$run/logs/mail.log" 2>&1 < /dev/null &
+    echo $! > "$run/mail.pid"
+  fi
   for entry in "${services[@]}"; do
     name=${entry%%:*}; port=${entry##*:}
     if svc_running "$name"; then say "$name already running (pid $(cat "$run/$name.pid"))"; continue; fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      say "port $port is taken by another process; stop it (fuser -k $port/tcp) or set BINHCHON_SERVICES"; exit 1
+    fi
     say "starting $name on http://127.0.0.1:$port (logs: $run/logs/$name.log)"
     # a simple command in the background, its output in the log: nothing keeps this shell's stdout open
     MONGODB_URL="$mongo_url" KAFKA_BOOTSTRAP_SERVERS="$kafka_url" HTTP_PORT="$port" \
@@ -56,6 +67,8 @@ down() {
     if svc_running "$name"; then say "stopping $name"; kill "$(cat "$run/$name.pid")"; fi
     rm -f "$run/$name.pid"
   done
+  if svc_running mail; then kill "$(cat "$run/mail.pid")"; fi
+  rm -f "$run/mail.pid"
   [[ -d "$run/kafka" ]] && "$here/kafka.sh" stop "$run/kafka" || true
   [[ -d "$run/ferretdb" ]] && "$here/ferretdb.sh" stop "$run/ferretdb" || true
   say "down (data kept in $run; make clean removes it)"

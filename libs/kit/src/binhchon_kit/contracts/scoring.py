@@ -27,6 +27,7 @@ class PanelMember(Value):
     name: Text
     organisation: Text
     role: MemberRole
+    email: Text | None = Field(default=None, description="where notify sends assignments and reminders")
 
 
 class Quorum(Value):

@@ -1,0 +1,79 @@
+"""Notify's composition root."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from binhchon_kit.app import Runtime, build_runtime, create_app
+from binhchon_kit.settings import ServiceSettings
+from notify.adapters.channels import Email, Webhook
+from notify.adapters.http import router
+from notify.adapters.templates import Templates
+from notify.service import Notify
+
+CONSUMED = {
+    "intake.events": {"dossier.received", "dossier.supplement_requested", "dossier.accepted", "dossier.rejected",
+                      "dossier.rescheduled", "dossier.withdrawn", "round.opened", "dossier.supplemented"},
+    "scoring.events": {"panel.formed", "scoring.completed", "result.proposed", "result.approved",
+                       "result.not_recognised", "scoring.opened", "score.submitted", "judge.recused",
+                       "score.amended", "scoring.rescore_requested"},
+    "certification.events": {"certificate.issued", "certificate.expiring", "certificate.expired",
+                             "certificate.revoked", "certificate.superseded", "ceremony.scheduled"},
+}
+
+
+class NotifySettings(ServiceSettings):
+    service_name: str = "notify"
+    http_port: int = 8004
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "binhchon <no-reply@binhchon.vn>"
+    notify_templates_dir: str = ""  # a copy of the templates to use instead of the bundled ones
+    notify_max_attempts: int = 5
+    notify_backoff_seconds: float = 2.0
+    notify_poll_seconds: float = 5.0
+    # Events older than this when first read (a new deployment replaying history) tell nobody anything.
+    notify_max_event_age_hours: float = 72
+    certification_public_url: str = "http://127.0.0.1:8003"
+    intake_public_url: str = "http://127.0.0.1:8001"
+
+
+def build(settings: NotifySettings | None = None, **service_kwargs: object) -> FastAPI:
+    settings = settings or NotifySettings()
+    runtime = build_runtime(settings, {})
+    service = Notify(
+        runtime, Templates(Path(settings.notify_templates_dir) if settings.notify_templates_dir else None),
+        Email(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_username,
+              settings.smtp_password, settings.smtp_starttls), Webhook(),
+        certification_url=settings.certification_public_url, intake_url=settings.intake_public_url,
+        max_attempts=settings.notify_max_attempts, backoff_seconds=settings.notify_backoff_seconds,
+        max_event_age=timedelta(hours=settings.notify_max_event_age_hours), **service_kwargs)  # type: ignore[arg-type]
+    for topic, types in CONSUMED.items():
+        runtime.consumers.handle(topic, types, topic.split(".")[0], service.on_event)
+
+    async def on_startup(rt: Runtime) -> None:
+        rt.tasks.append(asyncio.create_task(service.worker(rt.stop, settings.notify_poll_seconds), name="delivery"))
+
+    app = create_app(runtime, title="binhchon notify", on_startup=on_startup,
+                     description="Every party told, in Vietnamese, by email and webhook, with reminders, exactly once.")
+    app.state.notify = service
+    app.include_router(router)
+    return app
+
+
+def run() -> None:
+    import uvicorn
+
+    settings = NotifySettings()
+    uvicorn.run(build(settings), host="0.0.0.0", port=settings.http_port, log_config=None)
+
+
+if __name__ == "__main__":
+    run()

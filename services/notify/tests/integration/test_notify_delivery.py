@@ -1,0 +1,257 @@
+"""Notify on the real broker and server, with a real SMTP server in-process and a real webhook receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email
+import hashlib
+import hmac
+from datetime import UTC, date, datetime, timedelta
+from email.policy import default as default_policy
+from typing import Any
+
+import pytest
+import uvicorn
+from aiosmtpd.controller import Controller
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from binhchon_kit.contracts.certification import CeremonyScheduled, Invitee
+from binhchon_kit.contracts.registry import EventData
+from binhchon_kit.events import Actor, Cause, NewEvent
+from binhchon_kit.eventstore import EventStore
+from binhchon_kit.relay import Relay
+from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.fixtures import eventually
+from binhchon_kit.testing.infra import free_port
+from binhchon_kit.testing.samples import dossier_body, round_body
+from intake.main import IntakeSettings
+from intake.main import build as build_intake
+from notify.main import NotifySettings, build
+
+pytestmark = pytest.mark.integration
+
+
+class Mailbox:
+    """An in-process SMTP server that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))  # type: ignore[arg-type]
+        return "250 OK"
+
+    def texts(self) -> list[tuple[str, str, str]]:
+        return [(m["To"], m["Subject"], m.get_body(("plain",)).get_content()) for m in self.messages]
+
+
+@pytest.fixture
+def mailbox():
+    box = Mailbox()
+    box.controller.start()
+    yield box
+    box.controller.stop()
+
+
+def notify_settings(infra, unique, prefix, key, mailbox, name="notify", **over: Any) -> NotifySettings:
+    return NotifySettings(service_name=name, mongodb_url=infra.mongodb, mongodb_database=f"notify_{unique}",
+                          kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=prefix, auth_public_keys_file=key,
+                          smtp_host="127.0.0.1", smtp_port=mailbox.port, notify_poll_seconds=0.2,
+                          notify_backoff_seconds=0.1, **over)
+
+
+async def publish(mongo, infra, prefix, unique, source: str, events: list[tuple[str, str, EventData]]) -> None:
+    """Record events in a scratch store of another service and relay them to the real topics."""
+    store = EventStore(mongo[f"{source}_{unique}"], source=f"/binhchon/{source}")
+    await store.setup()
+    for stream, type_, data in events:
+        await store.append(stream, await store.version(stream), NewEvent(type_, data), subject=stream,
+                           actor=Actor("someone"), cause=Cause("c", "c"))
+    relay = Relay(store, infra.kafka, client_id=f"{source}-relay", topic_prefix=prefix)
+    await relay.publish_pending()
+    await relay._drop_producer()
+
+
+async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra, mongo, unique, topic_prefix,
+                                                                          dev_keys, auth, mailbox):
+    key = str(dev_keys[1])
+    intake_cfg = IntakeSettings(mongodb_url=infra.mongodb, mongodb_database=f"intake_{unique}",
+                                kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=topic_prefix,
+                                auth_public_keys_file=key)
+    sec = auth("sec", "secretariat")
+    async with running(build_intake(intake_cfg), "http://intake") as intake, \
+            running(build(notify_settings(infra, unique, topic_prefix, key, mailbox)), "http://notify") as notify:
+        rnd = (await intake.post("/rounds", json=round_body(f"M{unique}"), headers=sec)).json()
+        receipt = (await intake.post(f"/rounds/{rnd['round_id']}/dossiers", json=dossier_body(),
+                                     headers=auth("htx", "applicant"))).json()
+        dossier = receipt["dossier_id"]
+        await eventually(lambda: _count(mailbox, 1), what="the receipt mail")
+        r = await intake.post(f"/dossiers/{dossier}/supplement-request", headers=sec, json={
+            "items": [{"description": "Bản tự công bố chất lượng sản phẩm"}], "reason": "Thiếu hồ sơ chất lượng"})
+        assert r.status_code == 201
+        await eventually(lambda: _count(mailbox, 2), what="the supplement request mail")
+        doc = {"kind": "quality_declaration", "file_name": "cong-bo.pdf", "size_bytes": 900, "sha256": "d" * 64}
+        await intake.post(f"/dossiers/{dossier}/supplements", json={"documents": [doc]},
+                          headers=auth("htx", "applicant"))
+        await intake.post(f"/dossiers/{dossier}/accept", headers=sec,
+                          json={"product_group": "thực phẩm", "sample_code": "TP-01"})
+        await eventually(lambda: _count(mailbox, 3), what="the accepted mail")
+
+        texts = mailbox.texts()
+        assert [t[0] for t in texts] == ["htx.donghung@example.vn"] * 3
+        assert texts[0][1] == f"[{receipt['round_code']}] Giấy biên nhận hồ sơ số {receipt['receipt_number']}"
+        assert "Mật ong rừng Lục Nam" in texts[0][2] and "Ngày hẹn trả kết quả kiểm tra hồ sơ" in texts[0][2]
+        assert texts[1][1].endswith("Đề nghị bổ sung hồ sơ") and "Bản tự công bố chất lượng sản phẩm" in texts[1][2]
+        assert texts[2][1].endswith("Hồ sơ đã được tiếp nhận hợp lệ") and "TP-01" in texts[2][2]
+        html = mailbox.messages[0].get_body(("html",)).get_content()
+        assert "Mật ong rừng Lục Nam" in html
+
+        log = (await notify.get(f"/dossiers/{dossier}/deliveries", headers=sec)).json()
+        assert [d["template"] for d in log] == ["dossier.received", "dossier.supplement_requested",
+                                                "dossier.accepted"]
+        assert all(d["status"] == "sent" for d in log)
+        inbox = (await notify.get("/inbox/producer:2400123456", headers=sec)).json()
+        assert len(inbox) == 3
+
+    # a replay from offset 0 by a fresh consumer group sends nothing again
+    replay = build(notify_settings(infra, unique, topic_prefix, key, mailbox, name="notify-replay"))
+    async with running(replay, "http://replay"):
+        async def replayed():
+            n = await mongo[f"notify_{unique}"]["inbox"].count_documents({"handler": "notify-replay.intake"})
+            return n >= 5 or None
+
+        await eventually(replayed, what="the replay to read intake.events")
+        await asyncio.sleep(1)
+    assert len(mailbox.messages) == 3
+    sent = await mongo[f"notify_{unique}"]["events"].count_documents({"type": "notification.sent"})
+    assert sent == 3
+
+
+async def _count(mailbox: Mailbox, n: int) -> bool | None:
+    return len(mailbox.messages) >= n or None
+
+
+class Receiver:
+    """A webhook receiver that fails its first ``failures`` requests, then answers 200."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.port = free_port()
+
+    async def hook(self, request: Request) -> Response:
+        self.requests.append((dict(request.headers), await request.body()))
+        seen = sum(1 for h, _ in self.requests if h["x-binhchon-delivery"] == request.headers["x-binhchon-delivery"])
+        if request.url.path.endswith("/always-down") or seen <= self.failures:
+            return Response("no", status_code=503)
+        return Response("ok")
+
+    @contextlib.asynccontextmanager
+    async def serving(self):
+        app = Starlette(routes=[Route("/{path:path}", self.hook, methods=["POST"])])
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        task = asyncio.create_task(server.serve())
+        await eventually(lambda: _started(server), what="the receiver")
+        try:
+            yield self
+        finally:
+            server.should_exit = True
+            await task
+
+
+async def _started(server: uvicorn.Server) -> bool | None:
+    return server.started or None
+
+
+async def test_webhooks_signed_retried_and_given_up(infra, mongo, unique, topic_prefix, dev_keys, auth, mailbox):
+    key = str(dev_keys[1])
+    receiver = Receiver(failures=2)
+    admin = auth("admin", "admin")
+    async with receiver.serving(), running(build(notify_settings(
+            infra, unique, topic_prefix, key, mailbox, notify_max_attempts=4)), "http://notify") as notify:
+        ok = (await notify.post("/subscriptions", headers=admin, json={
+            "url": f"http://127.0.0.1:{receiver.port}/hooks/ok", "event_types": ["round.opened"]})).json()
+        down = (await notify.post("/subscriptions", headers=admin, json={
+            "url": f"http://127.0.0.1:{receiver.port}/hooks/always-down", "event_types": ["round.opened"],
+            "province_codes": []})).json()
+        from binhchon_kit.contracts.intake import RoundOpened
+
+        opened = RoundOpened.model_validate({**round_body(f"W{unique}"), "round_id": f"round-{unique}"})
+        await publish(mongo, infra, topic_prefix, unique, "intake", [(f"round-{unique}", "round.opened", opened)])
+        events = mongo[f"notify_{unique}"]["events"]
+
+        async def both_finished():
+            sent = await events.count_documents({"type": "notification.sent"})
+            failed = await events.count_documents({"type": "notification.failed"})
+            return (sent, failed) if sent == 1 and failed == 1 else None
+
+        await eventually(both_finished, timeout=60, what="one delivery sent and one given up")
+        sent = await events.find_one({"type": "notification.sent"})
+        to_ok = [(h, b) for h, b in receiver.requests if h["x-binhchon-delivery"] == sent["data"]["delivery_id"]]
+        headers, body = to_ok[-1]
+        expected = "v1=" + hmac.new(ok["secret"].encode(), headers["x-binhchon-timestamp"].encode() + b"." + body,
+                                    hashlib.sha256).hexdigest()
+        assert headers["x-binhchon-signature"] == expected
+        assert headers["content-type"].startswith("application/cloudevents+json")
+        assert b'"type":"round.opened"' in body
+        failed = await events.find_one({"type": "notification.failed"})
+        assert failed["data"]["attempts"] == 4 and "503" in failed["data"]["reason"]
+        assert failed["data"]["recipient"] == f"agency:{down['id']}"
+        assert sent["data"]["recipient"] == f"agency:{ok['id']}" and sent["data"]["attempts"] == 3
+    # the 'ok' endpoint got the event until it answered 200, and never after
+    ok_hits = [h for h, _ in receiver.requests if h["x-binhchon-delivery"] == sent["data"]["delivery_id"]]
+    assert len(ok_hits) == 3  # two failures, then the one that succeeded
+
+
+async def test_ceremony_reminders_due_while_down_are_sent_once_by_two_replicas(infra, mongo, unique, topic_prefix,
+                                                                                dev_keys, mailbox):
+    key = str(dev_keys[1])
+    from binhchon_kit.contracts.intake import DossierReceived
+
+    received = dossier_body()
+    ceremony_day = date.today() + timedelta(days=10)
+    await publish(mongo, infra, topic_prefix, unique, "intake", [(f"dossier-{unique}", "dossier.received",
+                  DossierReceived(dossier_id=f"dossier-{unique}", round_id="round-c", round_code="RC",
+                                  programme="OCOP", level="province", receipt_number="RC-00001",
+                                  received_at=datetime.now(UTC), check_due_date=date.today(),
+                                  producer=received["producer"], product=received["product"],
+                                  documents=received["documents"]))])
+    ceremony = CeremonyScheduled(
+        ceremony_id="ceremony-1", round_id="round-c", title="Lễ công bố sản phẩm OCOP tỉnh Bắc Giang năm 2026",
+        on=ceremony_day, at="08:30", place="Nhà văn hóa tỉnh",
+        invitees=[Invitee(certificate_number="OCOP-UBNDTBG-2026-00001", holder="HTX Đông Hưng",
+                          product_name="Mật ong rừng Lục Nam", dossier_id=f"dossier-{unique}")])
+    first = build(notify_settings(infra, unique, topic_prefix, key, mailbox))
+    async with running(first, "http://first"):
+        await publish(mongo, infra, topic_prefix, unique, "certification",
+                      [("round-c", "ceremony.scheduled", ceremony)])
+
+        async def queued():
+            deliveries = mongo[f"notify_{unique}"]["deliveries"]
+            return await deliveries.count_documents({"about_event_type": "ceremony.scheduled"}) == 2 or None
+
+        await eventually(queued, what="the two reminders stored")
+        await eventually(lambda: _count(mailbox, 1), what="the receipt mail")
+    assert len(mailbox.messages) == 1  # the reminders are not due yet; then the service is down while they fall due
+
+    later = datetime.now(UTC) + timedelta(days=9, hours=12)
+    replicas = [build(notify_settings(infra, unique, topic_prefix, key, mailbox), clock=lambda: later)
+                for _ in range(2)]
+    async with running(replicas[0], "http://a"), running(replicas[1], "http://b"):
+        await eventually(lambda: _count(mailbox, 3), what="the invitation and the confirmation request")
+        for _ in range(3):
+            await replicas[0].state.notify.deliver_due()
+            await replicas[1].state.notify.deliver_due()
+        await asyncio.sleep(0.5)
+    subjects = sorted(m["Subject"] for m in mailbox.messages[1:])
+    assert len(mailbox.messages) == 3 and len(subjects) == 2
+    assert subjects[0].startswith("Thư mời dự Lễ công bố sản phẩm OCOP")
+    assert subjects[1].startswith("Xác nhận tham dự Lễ công bố")
+    body = next(m for m in mailbox.messages if m["Subject"].startswith("Thư mời")).get_body(("plain",)).get_content()
+    assert "OCOP-UBNDTBG-2026-00001" in body and ceremony_day.strftime("%d/%m/%Y") in body
