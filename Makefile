@@ -40,7 +40,8 @@ contract: bootstrap ## fail if docs/contract differs from what the code generate
 test: bootstrap infra lint typecheck contract ## install what is missing, then run every test against real Kafka and FerretDB
 	uv run --no-sync pytest
 
-bench: bootstrap infra ## intake submits, a 1,000 × 7 scoring round, 1,000 certificates
+bench: bootstrap infra ## intake submits, a 1,000 × 7 scoring round, 1,000 certificates, 10,000 notifications
 	uv run --no-sync python bench/intake_submit.py
 	uv run --no-sync python bench/scoring_round.py
 	uv run --no-sync python bench/certification_issue.py
+	uv run --no-sync python bench/notify_deliver.py

@@ -55,6 +55,7 @@ class Notify:
         self.max_attempts = max_attempts
         self.backoff = backoff_seconds
         self.max_event_age = max_event_age
+        self.parallel = 8  # deliveries in flight at once per replica
         self.now = clock
         self.wake = asyncio.Event()
 
@@ -71,6 +72,12 @@ class Notify:
                 upsert=True)
         elif event.type == "panel.formed":
             await self.db["panels"].replace_one({"_id": data["round_id"]}, dict(data), upsert=True)
+        elif event.type == "round.opened":
+            await self.db["rounds"].replace_one({"_id": data["round_id"]}, dict(data), upsert=True)
+        elif event.type in ("score.submitted", "score.amended", "judge.recused"):
+            await self._cancel_reminders(event.subject, data["member_id"])
+        elif event.type == "scoring.completed":
+            await self._cancel_reminders(event.subject, None)
         contact = await self.db["contacts"].find_one({"_id": event.subject})
         if event.type in _PRODUCER_TYPES and contact is None:
             raise UnknownDossier(f"no contact yet for {event.subject}")
@@ -82,13 +89,21 @@ class Notify:
         if event.type == "ceremony.scheduled":
             for invitee in data["invitees"]:
                 c = await self.db["contacts"].find_one({"_id": invitee["dossier_id"]})
-                if c:
-                    contacts[invitee["dossier_id"]] = Recipient(c["recipient_id"], c["name"], c.get("email"))
+                if c is None:  # its dossier.received is on another topic and may not have arrived yet
+                    raise UnknownDossier(f"no contact yet for invitee {invitee['dossier_id']}")
+                contacts[invitee["dossier_id"]] = Recipient(c["recipient_id"], c["name"], c.get("email"))
+        round_ = await self.db["rounds"].find_one({"_id": data.get("round_id")}) if "round_id" in data else None
         stale = self.now() - event.time > self.max_event_age
-        for message in messages_for(event, producer=producer, panel=panel, approvers=approvers, contacts=contacts):
+        for message in messages_for(event, producer=producer, panel=panel, approvers=approvers, contacts=contacts,
+                                    round_=round_):
             if stale and (message.due_at is None or message.due_at < self.now()):
                 continue  # history replayed into a new deployment: people are not told again about old news
             await self._enqueue_email(message, contact)
+            if message.template == "score.reminder":
+                await self.db["reminders"].replace_one(
+                    {"_id": f"{event.subject}:{message.recipient.id}"},
+                    {"dossier_id": event.subject, "member_id": message.recipient.id, "delivery": message.key},
+                    upsert=True)
         if not stale:
             await self._enqueue_webhooks(event, contact)
         self.wake.set()
@@ -132,23 +147,37 @@ class Notify:
             return  # this message was made before (a redelivery or a replay): never twice
         await self.db["due"].insert_one({"_id": key, "at": at, "attempt": 1})
 
+    async def _cancel_reminders(self, dossier_id: str, member_id: str | None) -> None:
+        """A judge who scored (or was recused, or whose dossier completed) is not reminded."""
+        query: dict[str, Any] = {"dossier_id": dossier_id}
+        if member_id is not None:
+            query["member_id"] = member_id
+        async for reminder in self.db["reminders"].find(query):
+            await self.db["due"].delete_one({"_id": reminder["delivery"]})
+            await self.db["deliveries"].update_one({"_id": reminder["delivery"], "status": "pending"},
+                                                   {"$set": {"status": "cancelled", "finished_at": self.now()}})
+
     # ---- delivering ----------------------------------------------------------------------------------
 
     async def deliver_due(self) -> int:
         now = self.now()
         entries = [e for e in await self.db["due"].find({}).to_list() if _aware(e["at"]) <= now]
-        done = 0
-        for entry in sorted(entries, key=lambda e: _aware(e["at"])):
-            try:  # one replica per attempt
-                await self.db["claims"].insert_one({"_id": f"{entry['_id']}:{entry['attempt']}", "at": now})
-            except DuplicateKeyError:
-                continue
-            delivery = await self.db["deliveries"].find_one({"_id": entry["_id"]})
-            if delivery is None:
-                continue
-            await self._attempt(delivery, entry["attempt"])
-            done += 1
-        return done
+        slots = asyncio.Semaphore(self.parallel)
+
+        async def one(entry: dict[str, Any]) -> bool:
+            async with slots:
+                try:  # one replica per attempt
+                    await self.db["claims"].insert_one({"_id": f"{entry['_id']}:{entry['attempt']}", "at": now})
+                except DuplicateKeyError:
+                    return False
+                delivery = await self.db["deliveries"].find_one({"_id": entry["_id"]})
+                if delivery is None:
+                    return False
+                await self._attempt(delivery, entry["attempt"])
+                return True
+
+        results = await asyncio.gather(*(one(e) for e in sorted(entries, key=lambda e: _aware(e["at"]))))
+        return sum(results)
 
     async def _attempt(self, delivery: dict[str, Any], attempt: int) -> None:
         key = delivery["_id"]

@@ -255,3 +255,48 @@ async def test_ceremony_reminders_due_while_down_are_sent_once_by_two_replicas(i
     assert subjects[1].startswith("Xác nhận tham dự Lễ công bố")
     body = next(m for m in mailbox.messages if m["Subject"].startswith("Thư mời")).get_body(("plain",)).get_content()
     assert "OCOP-UBNDTBG-2026-00001" in body and ceremony_day.strftime("%d/%m/%Y") in body
+
+
+async def test_judges_who_have_not_scored_are_reminded_once(infra, mongo, unique, topic_prefix, dev_keys, mailbox):
+    from binhchon_kit.contracts.intake import RoundOpened
+    from binhchon_kit.contracts.scoring import PanelFormed, ScoreSubmitted, ScoringOpened
+
+    key = str(dev_keys[1])
+    closes = date.today() + timedelta(days=6)
+    body = round_body(f"J{unique}")
+    body["schedule"]["scoring_closes"] = closes.isoformat()
+    round_id = f"round-{unique}"
+    members = [{"id": f"gk-{k}", "name": f"Giám khảo {k}", "organisation": "Sở Công Thương",
+                "email": f"gk{k}@example.vn", "role": "chair" if k == 1 else "member"} for k in range(1, 4)]
+    opened = ScoringOpened(dossier_id=f"dossier-{unique}", round_id=round_id, programme="OCOP", level="province",
+                           rulebook_id="ocop-2023", rulebook_version=1, sheet_id="general", product_group="thực phẩm",
+                           product_name="Miến dong Sơn Động", producer_name="HTX Sơn Động", sample_code="TP-07")
+    sheet = ScoreSubmitted(sheet_id="s-1", member_id="gk-2", scoring_round=1, rulebook_id="ocop-2023",
+                           rulebook_version=1, score_sheet="general", scores=[], total=80)
+    async with running(build(notify_settings(infra, unique, topic_prefix, key, mailbox)), "http://notify"):
+        await publish(mongo, infra, topic_prefix, unique, "intake", [
+            (round_id, "round.opened", RoundOpened.model_validate({**body, "round_id": round_id}))])
+        await publish(mongo, infra, topic_prefix, unique, "scoring", [
+            (round_id, "panel.formed", PanelFormed(panel_id="p", round_id=round_id, name="Hội đồng", members=members,
+                                                   quorum={"fraction": 0.75}, sessions=["dossier"]))])
+
+        async def panel_known():
+            return await mongo[f"notify_{unique}"]["panels"].count_documents({}) == 1 or None
+
+        await eventually(panel_known, what="the panel")
+        await publish(mongo, infra, topic_prefix, unique, "scoring", [
+            (f"dossier-{unique}", "scoring.opened", opened), (f"dossier-{unique}", "score.submitted", sheet)])
+
+        async def cancelled():
+            n = await mongo[f"notify_{unique}"]["deliveries"].count_documents({"status": "cancelled"})
+            return n == 1 or None
+
+        await eventually(cancelled, what="gk-2's reminder cancelled once they scored")
+        await eventually(lambda: _count(mailbox, 3), what="the three assignment mails")
+    later = datetime.now(UTC) + timedelta(days=6)
+    async with running(build(notify_settings(infra, unique, topic_prefix, key, mailbox), clock=lambda: later), "http://x"):
+        await eventually(lambda: _count(mailbox, 5), what="the reminders")
+        await asyncio.sleep(0.5)
+    reminders = [m for m in mailbox.messages if m["Subject"].startswith("Nhắc chấm điểm")]
+    assert sorted(m["To"] for m in reminders) == ["gk1@example.vn", "gk3@example.vn"]
+    assert "Miến dong Sơn Động" in reminders[0].get_body(("plain",)).get_content()

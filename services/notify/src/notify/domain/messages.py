@@ -50,10 +50,20 @@ def at_eight(day: date) -> datetime:
 
 
 def messages_for(event: RecordedEvent, *, producer: Recipient | None, panel: Mapping[str, Any] | None,
-                 approvers: Sequence[Recipient], contacts: Mapping[str, Recipient]) -> list[Message]:
+                 approvers: Sequence[Recipient], contacts: Mapping[str, Recipient],
+                 round_: Mapping[str, Any] | None = None) -> list[Message]:
     """The messages an event calls for. ``producer``: the dossier's contact; ``panel``: the round's panel;
-    ``contacts``: producers by dossier id (for round-wide events such as a ceremony)."""
+    ``contacts``: producers by dossier id (for round-wide events such as a ceremony); ``round_``: the round as
+    opened (its schedule)."""
     data = event.data
+    if event.type == "scoring.opened":
+        closes = ((round_ or {}).get("schedule") or {}).get("scoring_closes")
+        if not panel or not closes:
+            return []
+        # each judge is reminded the working morning before the scoring window closes, unless they scored
+        due = at_eight(date.fromisoformat(closes) - timedelta(days=1))
+        return [Message("score.reminder", Recipient(m["id"], m["name"], m.get("email")), event, {}, due)
+                for m in panel["members"] if m["role"] != "secretary" and m.get("email")]
     if event.type in PRODUCER_EVENTS:
         return [Message(event.type, producer, event)] if producer and producer.email else []
     if event.type == "panel.formed":
