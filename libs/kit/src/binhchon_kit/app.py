@@ -22,33 +22,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from binhchon_kit.auth.tokens import TokenVerifier
 from binhchon_kit.consumer import EventConsumers
-from binhchon_kit.eventstore import ConcurrencyConflict, EventStore
+from binhchon_kit.contracts.registry import EventData
+from binhchon_kit.errors import Refused
+from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
+from binhchon_kit.eventstore import ConcurrencyConflict, EventStore, event_key
 from binhchon_kit.logs import configure_logging, correlation_id
-from binhchon_kit.metrics import HTTP_LATENCY
+from binhchon_kit.metrics import EVENTS_APPENDED, HTTP_LATENCY
 from binhchon_kit.projection import Projections
 from binhchon_kit.relay import Relay
 from binhchon_kit.settings import ServiceSettings
 
 log = logging.getLogger("binhchon.app")
-
-
-class DomainError(Exception):
-    """A command refused by the rules; ``status`` is the HTTP answer (409 for a state conflict)."""
-
-    status = 409
-
-    def __init__(self, message: str, **detail: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.detail = detail
-
-
-class NotFound(DomainError):
-    status = 404
-
-
-class Forbidden(DomainError):
-    status = 403
 
 
 @dataclass
@@ -176,8 +160,8 @@ def create_app(
         response.headers["x-correlation-id"] = cid
         return response
 
-    @app.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused) -> JSONResponse:
         return JSONResponse({"detail": exc.message, **exc.detail}, status_code=exc.status)
 
     @app.exception_handler(ConcurrencyConflict)
@@ -206,3 +190,33 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+async def record(
+    runtime: Runtime, stream: str, expected: int, data: EventData, type_: str, actor: Actor, cause: Cause,
+    subject: str, event_id: str | None = None, history: list[RecordedEvent] | None = None,
+) -> RecordedEvent:
+    """Append one event, then refresh the stream's read model from ``history`` (the events the decision was made
+    on) and the new event. If projecting fails the event is still stored and the projector catches up."""
+    event = NewEvent(type_, data, id=event_id) if event_id else NewEvent(type_, data)
+    recorded = await runtime.store.append(stream, expected, event, subject=subject, actor=actor, cause=cause)
+    EVENTS_APPENDED.labels(runtime.store.source, type_).inc()
+    try:
+        await runtime.projections.project(stream, [*(history or []), recorded])
+        await runtime.store.done("projection_queue", [event_key(stream, recorded.version)])
+    except Exception:
+        log.warning("projecting %s failed; left to the projector", stream, exc_info=True)
+    return recorded
+
+
+def request_cause() -> Cause:
+    """The cause of an HTTP command: the request's correlation id."""
+    cid = correlation_id.get() or "none"
+    return Cause(correlation_id=cid, causation_id=f"http:{cid}")
+
+
+def serve(build: Callable[[Any], FastAPI], settings: ServiceSettings, port: int) -> None:
+    """Run a service's app under uvicorn (its console script)."""
+    import uvicorn
+
+    uvicorn.run(build(settings), host="0.0.0.0", port=port, log_config=None)

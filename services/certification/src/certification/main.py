@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from binhchon_kit.app import Runtime, build_runtime, create_app
 from binhchon_kit.auth.devtoken import key_dir
@@ -13,10 +12,7 @@ from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.signing import Signer
 from certification.adapters.http import router
 from certification.domain.certificates import fold_certificate
-from certification.domain.errors import Refused
 from certification.service import Certification
-
-STATUS = {"conflict": 409, "not_found": 404, "invalid": 422, "forbidden": 403}
 
 
 class CertificationSettings(ServiceSettings):
@@ -55,10 +51,6 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
     except ImportError:
         app.state.fonts = (settings.cert_font_file, settings.cert_font_file)
     app.include_router(router)
-
-    @app.exception_handler(Refused)
-    async def refused(_: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, **exc.detail}, status_code=STATUS.get(exc.kind, 409))
 
     return app
 

@@ -10,11 +10,10 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from binhchon_kit.app import Runtime
+from binhchon_kit.app import Runtime, record
 from binhchon_kit.contracts.certification import CeremonyScheduled, CertificateIssued, CertificateSuperseded, Invitee
-from binhchon_kit.contracts.registry import EventData
-from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, deterministic_id
-from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, event_key
+from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
+from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.sequence import next_number
 from binhchon_kit.signing import Signer
 from certification.domain import certificates as certs
@@ -44,17 +43,6 @@ class Certification:
         self.public_url = public_url.rstrip("/")
         self.today = clock
 
-    async def _record(self, stream: str, expected: int, data: EventData, type_: str, actor: Actor, cause: Cause,
-                      subject: str, event_id: str | None = None, history: list[RecordedEvent] | None = None,
-                      ) -> RecordedEvent:
-        event = NewEvent(type_, data, id=event_id) if event_id else NewEvent(type_, data)
-        recorded = await self.store.append(stream, expected, event, subject=subject, actor=actor, cause=cause)
-        try:
-            await self.rt.projections.project(stream, [*(history or []), recorded])
-            await self.store.done("projection_queue", [event_key(stream, recorded.version)])
-        except Exception:
-            log.warning("projecting %s failed; left to the projector", stream, exc_info=True)
-        return recorded
 
     # ---- issuing -------------------------------------------------------------------------------------
 
@@ -74,7 +62,7 @@ class Certification:
             {**body, "signature": self.signer.sign(body), "key_id": self.signer.kid})
         try:
             await self.rt.db["numbers"].insert_one({"_id": number, "stream": stream})
-            recorded = await self._record(stream, 0, issued, "certificate.issued", SYSTEM, Cause.of(event),
+            recorded = await record(self.rt, stream, 0, issued, "certificate.issued", SYSTEM, Cause.of(event),
                                           event.subject, event_id=deterministic_id("issue", event.id))
         except (AlreadyRecorded, ConcurrencyConflict):
             return  # another replica issued it meanwhile; our number stays unused
@@ -89,7 +77,7 @@ class Certification:
         if state is None or state.superseded_by:
             return
         try:
-            await self._record(stream, state.version, CertificateSuperseded(number=state.issued["number"],
+            await record(self.rt, stream, state.version, CertificateSuperseded(number=state.issued["number"],
                                                                               superseded_by=by),
                                "certificate.superseded", SYSTEM, cause, state.issued["dossier_id"],
                                event_id=deterministic_id("superseded", stream, by), history=events)
@@ -115,7 +103,7 @@ class Certification:
 
     async def revoke(self, number: str, reason: str, actor: Actor, cause: Cause) -> RecordedEvent:
         state, events = await self.load(number)
-        return await self._record(state.stream, state.version, certs.revoke(state, reason, self.today()),
+        return await record(self.rt, state.stream, state.version, certs.revoke(state, reason, self.today()),
                                   "certificate.revoked", actor, cause, state.issued["dossier_id"], history=events)
 
     async def send_expiry_notices(self) -> int:
@@ -130,7 +118,7 @@ class Certification:
             state, events = await self.load(doc["number"])
             for type_, notice in certs.notices_due(state, today):
                 try:
-                    recorded = await self._record(
+                    recorded = await record(self.rt,
                         state.stream, state.version, notice, type_, SYSTEM,
                         Cause(correlation_id=state.issued["result_event_id"], causation_id=f"clock:{today}"),
                         state.issued["dossier_id"], event_id=deterministic_id(type_, state.stream), history=events)
@@ -164,7 +152,7 @@ class Certification:
         stream = "ceremony-" + str(uuid.uuid4())
         scheduled = CeremonyScheduled(ceremony_id=stream, round_id=round_id, title=title, on=on, at=at, place=place,
                                       invitees=invitees)
-        return await self._record(stream, 0, scheduled, "ceremony.scheduled", actor, cause, round_id)
+        return await record(self.rt, stream, 0, scheduled, "ceremony.scheduled", actor, cause, round_id)
 
     def verify_url(self, number: str) -> str:
         return f"{self.public_url}/verify/{number}"

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from binhchon_kit.app import Runtime, build_runtime, create_app
 from binhchon_kit.settings import ServiceSettings
 from intake.adapters.http import router
 from intake.domain.dossiers import fold_dossier
-from intake.domain.errors import Refused
 from intake.domain.rounds import fold_round
 from intake.service import Intake
-
-STATUS = {"conflict": 409, "not_found": 404, "invalid": 422, "forbidden": 403}
 
 
 class IntakeSettings(ServiceSettings):
@@ -34,10 +30,6 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
                      description="Selection rounds, dossiers, receipts, the completeness check and escalation.")
     app.state.intake = service
     app.include_router(router)
-
-    @app.exception_handler(Refused)
-    async def refused(_: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, **exc.detail}, status_code=STATUS.get(exc.kind, 409))
 
     return app
 

@@ -12,14 +12,13 @@ from zoneinfo import ZoneInfo
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.app import Runtime
+from binhchon_kit.app import Runtime, record
 from binhchon_kit.contracts.common import Document, Producer, Product
 from binhchon_kit.contracts.intake import EscalatedFrom, RoundOpened
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.envelope import utc_now
-from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, deterministic_id
+from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
-from binhchon_kit.metrics import EVENTS_APPENDED
 from binhchon_kit.sequence import next_number
 from intake.domain import dossiers, rounds
 from intake.domain.errors import Refused
@@ -45,18 +44,6 @@ class Intake:
         await db["dossiers"].create_index([("round_id", 1), ("status", 1)])
         await db["dossiers"].create_index([("province_code", 1), ("district_code", 1)])
 
-    async def _record(self, stream: str, expected: int, data: EventData, type_: str, actor: Actor, cause: Cause,
-                      subject: str, event_id: str | None = None, history: list[RecordedEvent] | None = None,
-                      ) -> RecordedEvent:
-        """Append, then refresh the read model from ``history`` (the events the decision was made on)."""
-        event = NewEvent(type_, data, id=event_id) if event_id else NewEvent(type_, data)
-        recorded = await self.store.append(stream, expected, event, subject=subject, actor=actor, cause=cause)
-        EVENTS_APPENDED.labels(self.store.source, type_).inc()
-        try:
-            await self.rt.projections.project(stream, [*(history or []), recorded])
-        except Exception:
-            pass
-        return recorded
 
     # ---- rounds ----------------------------------------------------------------------------------------
 
@@ -78,7 +65,7 @@ class Intake:
         opened = RoundOpened.model_validate({**fields, "round_id": round_id})
         exists = await self.store.version(round_id) > 0
         try:
-            return await self._record(round_id, 0, rounds.open_round(opened, exists), "round.opened", actor,
+            return await record(self.rt, round_id, 0, rounds.open_round(opened, exists), "round.opened", actor,
                                       cause, subject=round_id)
         except ConcurrencyConflict:
             raise Refused(f"a round with code {opened.code} is already open", round_id=round_id) from None
@@ -105,7 +92,7 @@ class Intake:
             received_at=utc_now(), today=today, producer=producer, product=product, documents=documents,
             escalated_from=escalated_from)
         try:
-            return await self._record(dossier_id, 0, received, "dossier.received", actor, cause, dossier_id,
+            return await record(self.rt, dossier_id, 0, received, "dossier.received", actor, cause, dossier_id,
                                       event_id)
         except ConcurrencyConflict:
             raise self._duplicate(dossier_id, round_) from None
@@ -130,7 +117,7 @@ class Intake:
             round_ = await self.load_round(state.round_id)
             event = decide(state, round_)
             try:
-                return await self._record(dossier_id, state.version, event, type_, actor, cause, dossier_id,
+                return await record(self.rt, dossier_id, state.version, event, type_, actor, cause, dossier_id,
                                           history=history)
             except ConcurrencyConflict:
                 if attempt == 2:

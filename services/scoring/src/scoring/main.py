@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from binhchon_kit.app import Runtime, build_runtime, create_app
 from binhchon_kit.consumer import PermanentError
@@ -14,8 +13,6 @@ from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.errors import Refused
 from scoring.domain.views import fold_first, fold_scoring
 from scoring.service import Scoring
-
-STATUS = {"conflict": 409, "not_found": 404, "invalid": 422, "forbidden": 403}
 
 
 class ScoringSettings(ServiceSettings):
@@ -45,10 +42,6 @@ def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None =
                      description="Rulebooks, panels, sealed score sheets, aggregation, council proposal, approval.")
     app.state.scoring = service
     app.include_router(router)
-
-    @app.exception_handler(Refused)
-    async def refused(_: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, **exc.detail}, status_code=STATUS.get(exc.kind, 409))
 
     return app
 

@@ -7,13 +7,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from binhchon_kit.app import Runtime
+from binhchon_kit.app import Runtime, record
 from binhchon_kit.contracts.common import DecisionReference
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.contracts.scoring import PanelFormed, ProposalRow, ResultProposed
-from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, deterministic_id
-from binhchon_kit.eventstore import ConcurrencyConflict, event_key
-from binhchon_kit.metrics import EVENTS_APPENDED
+from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
+from binhchon_kit.eventstore import ConcurrencyConflict
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain import panel as panels
 from scoring.domain import scoring
@@ -41,18 +40,6 @@ class Scoring:
     async def setup(self) -> None:
         pass
 
-    async def _record(self, stream: str, expected: int, data: EventData, type_: str, actor: Actor, cause: Cause,
-                      subject: str, event_id: str | None = None, history: list[RecordedEvent] | None = None,
-                      ) -> RecordedEvent:
-        event = NewEvent(type_, data, id=event_id) if event_id else NewEvent(type_, data)
-        recorded = await self.store.append(stream, expected, event, subject=subject, actor=actor, cause=cause)
-        EVENTS_APPENDED.labels(self.store.source, type_).inc()
-        try:
-            await self.rt.projections.project(stream, [*(history or []), recorded])
-            await self.store.done("projection_queue", [event_key(stream, recorded.version)])
-        except Exception:
-            log.warning("projecting %s failed; left to the projector", stream, exc_info=True)
-        return recorded
 
     def rulebook(self, rulebook_id: str, version: int | None = None) -> Rulebook:
         book = self.rulebooks.get(rulebook_id, version) if version else self.rulebooks.current(rulebook_id)
@@ -72,7 +59,7 @@ class Scoring:
         rulebook = self.rulebook(event.data["rulebook_id"])
         opened = scoring.open_scoring(event.data, dossier_id, rulebook)
         try:
-            await self._record(stream, 0, opened, "scoring.opened", Actor.system("scoring"), Cause.of(event),
+            await record(self.rt, stream, 0, opened, "scoring.opened", Actor.system("scoring"), Cause.of(event),
                                dossier_id, event_id=deterministic_id("scoring.opened", event.id))
         except ConcurrencyConflict:
             return  # already open (a redelivery)
@@ -84,7 +71,7 @@ class Scoring:
         panel = panels.validate_panel(PanelFormed.model_validate({**fields, "round_id": round_id,
                                                                   "panel_id": stream}))
         try:
-            return await self._record(stream, 0, panel, "panel.formed", actor, cause, round_id)
+            return await record(self.rt, stream, 0, panel, "panel.formed", actor, cause, round_id)
         except ConcurrencyConflict:
             raise Refused(f"round {round_id} already has a panel", panel_id=stream) from None
 
@@ -117,7 +104,7 @@ class Scoring:
             panel = await self.panel(state.opened.round_id)
             rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
             try:
-                recorded = await self._record(stream, state.version, decide(state, panel, rulebook), type_, actor,
+                recorded = await record(self.rt, stream, state.version, decide(state, panel, rulebook), type_, actor,
                                               cause, dossier_id, history=history)
             except ConcurrencyConflict:
                 if attempt == 2:
@@ -146,7 +133,7 @@ class Scoring:
         type_ = "scoring.completed" if outcome.__class__.__name__ == "ScoringCompleted" else \
             "scoring.rescore_requested"
         try:
-            return await self._record(scoring_stream(dossier_id), state.version, outcome, type_,
+            return await record(self.rt, scoring_stream(dossier_id), state.version, outcome, type_,
                                       actor or Actor.system("scoring"), cause, dossier_id, history=history)
         except ConcurrencyConflict:
             return None  # another sheet arrived meanwhile; its own evaluation decides
@@ -169,7 +156,7 @@ class Scoring:
                 for n, d in enumerate(docs, start=1)]
         stream = "proposal-" + str(uuid.uuid4())
         proposal = ResultProposed(proposal_id=stream, round_id=round_id, rows=rows)
-        return await self._record(stream, 0, proposal, "result.proposed", actor, cause, round_id)
+        return await record(self.rt, stream, 0, proposal, "result.proposed", actor, cause, round_id)
 
     async def proposal(self, proposal_id: str) -> ResultProposed:
         first = await self.store.get(proposal_id, 1) if proposal_id.startswith("proposal-") else None
@@ -192,7 +179,7 @@ class Scoring:
             rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
             outcome = scoring.decide(state, decision, rulebook)
             type_ = "result.approved" if outcome.__class__.__name__ == "ResultApproved" else "result.not_recognised"
-            recorded.append(await self._record(
+            recorded.append(await record(self.rt,
                 scoring_stream(dossier_id), state.version, outcome, type_, actor, cause, dossier_id,
                 event_id=deterministic_id("decision", proposal_id, dossier_id), history=history))
         return recorded

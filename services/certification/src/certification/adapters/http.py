@@ -9,11 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
+from binhchon_kit.app import request_cause
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import require
 from binhchon_kit.contracts.common import Programme, Text
-from binhchon_kit.events import Cause
-from binhchon_kit.logs import correlation_id
 from certification.adapters import pages
 from certification.domain.errors import Refused
 from certification.service import Certification, signed_document
@@ -30,9 +29,6 @@ def service(request: Request) -> Certification:
 Service = Annotated[Certification, Depends(service)]
 
 
-def cause() -> Cause:
-    cid = correlation_id.get() or "none"
-    return Cause(correlation_id=cid, causation_id=f"http:{cid}")
 
 
 class Revocation(BaseModel):
@@ -76,12 +72,13 @@ async def certificate(number: str, svc: Service) -> dict[str, Any]:
 
 @router.post("/certificates/{number}/revocation", status_code=201, tags=["lifecycle"])
 async def revoke(number: str, body: Revocation, who: Approver, svc: Service) -> dict[str, Any]:
-    return (await svc.revoke(number, body.reason, who.actor, cause())).data
+    return (await svc.revoke(number, body.reason, who.actor, request_cause())).data
 
 
 @router.post("/ceremonies", status_code=201, tags=["ceremonies"])
 async def ceremony(body: Ceremony, who: Organiser, svc: Service) -> dict[str, Any]:
-    event = await svc.schedule_ceremony(body.round_id, body.title, body.on, body.at, body.place, who.actor, cause())
+    event = await svc.schedule_ceremony(body.round_id, body.title, body.on, body.at, body.place, who.actor,
+                                        request_cause())
     return event.data
 
 

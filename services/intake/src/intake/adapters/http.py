@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from binhchon_kit.app import request_cause
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import current_principal, require
 from binhchon_kit.contracts.common import (
@@ -22,8 +23,7 @@ from binhchon_kit.contracts.common import (
     Text,
 )
 from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Schedule
-from binhchon_kit.events import Cause, RecordedEvent
-from binhchon_kit.logs import correlation_id
+from binhchon_kit.events import RecordedEvent
 from intake.domain import dossiers
 from intake.domain.errors import Refused
 from intake.service import Intake
@@ -43,9 +43,6 @@ def intake(request: Request) -> Intake:
 Service = Annotated[Intake, Depends(intake)]
 
 
-def cause() -> Cause:
-    cid = correlation_id.get() or "none"
-    return Cause(correlation_id=cid, causation_id=f"http:{cid}")
 
 
 class Body(BaseModel):
@@ -132,7 +129,7 @@ def _receipt(doc: dict[str, Any]) -> Receipt:
 
 @router.post("/rounds", status_code=201, tags=["rounds"], summary="open a selection round")
 async def open_round(body: OpenRound, who: Secretariat, svc: Service) -> dict[str, Any]:
-    event = await svc.open_round(body.model_dump(mode="json"), who.actor, cause())
+    event = await svc.open_round(body.model_dump(mode="json"), who.actor, request_cause())
     return {"round_id": event.stream, **event.data}
 
 
@@ -160,7 +157,7 @@ async def get_round(round_id: str, svc: Service) -> dict[str, Any]:
 @router.post("/rounds/{round_id}/dossiers", status_code=201, tags=["dossiers"], response_model=Receipt,
              summary="submit a dossier; answers with the receipt")
 async def submit(round_id: str, body: SubmitDossier, who: Applicant, svc: Service) -> Receipt:
-    event = await svc.submit(round_id, body.producer, body.product, body.documents, who.actor, cause())
+    event = await svc.submit(round_id, body.producer, body.product, body.documents, who.actor, request_cause())
     data = event.data
     return Receipt(dossier_id=event.stream, receipt_number=data["receipt_number"], round_code=data["round_code"],
                    received_at=data["received_at"], check_due_date=data["check_due_date"], status="received",
@@ -210,7 +207,8 @@ async def get_dossier(dossier_id: str, svc: Service, who: Anyone) -> dict[str, A
 async def request_supplement(dossier_id: str, body: RequestSupplement, who: Secretariat, svc: Service
                              ) -> dict[str, Any]:
     event = await svc.act(dossier_id, "dossier.supplement_requested", lambda s, r: dossiers.request_supplement(
-        s, r, items=body.items, reason=body.reason, due_date=body.due_date, today=svc.today()), who.actor, cause())
+        s, r, items=body.items, reason=body.reason, due_date=body.due_date, today=svc.today()), who.actor,
+        request_cause())
     return _event_view(event)
 
 
@@ -218,14 +216,14 @@ async def request_supplement(dossier_id: str, body: RequestSupplement, who: Secr
 async def supplement(dossier_id: str, body: Supplement, who: Applicant, svc: Service) -> dict[str, Any]:
     await _own(svc, dossier_id, who)
     event = await svc.act(dossier_id, "dossier.supplemented", lambda s, r: dossiers.supplement(
-        s, r, documents=body.documents, note=body.note, today=svc.today()), who.actor, cause())
+        s, r, documents=body.documents, note=body.note, today=svc.today()), who.actor, request_cause())
     return _event_view(event)
 
 
 @router.post("/dossiers/{dossier_id}/accept", status_code=201, tags=["completeness check"], response_model=Receipt)
 async def accept(dossier_id: str, body: Accept, who: Secretariat, svc: Service) -> Receipt:
     await svc.act(dossier_id, "dossier.accepted", lambda s, r: dossiers.accept(
-        s, r, product_group=body.product_group, sample_code=body.sample_code), who.actor, cause())
+        s, r, product_group=body.product_group, sample_code=body.sample_code), who.actor, request_cause())
     _, events = await svc.load_dossier(dossier_id)
     return _receipt(dossiers.fold_dossier(events))
 
@@ -233,7 +231,7 @@ async def accept(dossier_id: str, body: Accept, who: Secretariat, svc: Service) 
 @router.post("/dossiers/{dossier_id}/reject", status_code=201, tags=["completeness check"])
 async def reject(dossier_id: str, body: Reason, who: Secretariat, svc: Service) -> dict[str, Any]:
     event = await svc.act(dossier_id, "dossier.rejected", lambda s, _: dossiers.reject(s, reason=body.reason),
-                          who.actor, cause())
+                          who.actor, request_cause())
     return _event_view(event)
 
 
@@ -241,7 +239,7 @@ async def reject(dossier_id: str, body: Reason, who: Secretariat, svc: Service) 
 async def withdraw(dossier_id: str, body: Withdraw, who: Applicant, svc: Service) -> dict[str, Any]:
     await _own(svc, dossier_id, who)
     event = await svc.act(dossier_id, "dossier.withdrawn", lambda s, _: dossiers.withdraw(s, reason=body.reason),
-                          who.actor, cause())
+                          who.actor, request_cause())
     return _event_view(event)
 
 
@@ -249,7 +247,7 @@ async def withdraw(dossier_id: str, body: Withdraw, who: Applicant, svc: Service
 async def reschedule(dossier_id: str, body: Reschedule, who: Secretariat, svc: Service) -> dict[str, Any]:
     event = await svc.act(dossier_id, "dossier.rescheduled", lambda s, _: dossiers.reschedule(
         s, which=body.which, new_date=body.new_date, apology_note=body.apology_note, today=svc.today()),
-        who.actor, cause())
+        who.actor, request_cause())
     return _event_view(event)
 
 

@@ -10,12 +10,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from binhchon_kit.app import request_cause
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import current_principal, require
 from binhchon_kit.contracts.common import DecisionReference, LongText, Text
 from binhchon_kit.contracts.scoring import PanelMember, Quorum, Session
-from binhchon_kit.events import Cause
-from binhchon_kit.logs import correlation_id
 from scoring.domain import panel as panels
 from scoring.domain import scoring
 from scoring.domain.errors import Refused
@@ -37,9 +36,6 @@ def service(request: Request) -> Scoring:
 Service = Annotated[Scoring, Depends(service)]
 
 
-def cause() -> Cause:
-    cid = correlation_id.get() or "none"
-    return Cause(correlation_id=cid, causation_id=f"http:{cid}")
 
 
 class Body(BaseModel):
@@ -93,7 +89,7 @@ async def rulebook(rulebook_id: str, svc: Service, version: int | None = None) -
 
 @router.post("/rounds/{round_id}/panel", status_code=201, tags=["panels"])
 async def form_panel(round_id: str, body: FormPanel, who: Secretariat, svc: Service) -> dict[str, Any]:
-    return (await svc.form_panel(round_id, body.model_dump(mode="json"), who.actor, cause())).data
+    return (await svc.form_panel(round_id, body.model_dump(mode="json"), who.actor, request_cause())).data
 
 
 @router.get("/rounds/{round_id}/panel", tags=["panels"])
@@ -117,7 +113,7 @@ def _seal(doc: dict[str, Any]) -> dict[str, Any]:
              summary="declare a conflict of interest and be recused")
 async def recuse(dossier_id: str, body: Recusal, who: Judge, svc: Service) -> dict[str, Any]:
     event = await svc.act(dossier_id, "judge.recused",
-                          lambda s, p, _: scoring.recuse(s, p, who.subject, body.reason), who.actor, cause())
+                          lambda s, p, _: scoring.recuse(s, p, who.subject, body.reason), who.actor, request_cause())
     return event.data
 
 
@@ -125,7 +121,7 @@ async def recuse(dossier_id: str, body: Recusal, who: Judge, svc: Service) -> di
              summary="submit a score sheet (final once submitted)")
 async def submit(dossier_id: str, body: SheetBody, who: Judge, svc: Service) -> dict[str, Any]:
     event = await svc.act(dossier_id, "score.submitted", lambda s, p, r: scoring.submit(
-        s, p, r, who.subject, body.scores, body.comment), who.actor, cause())
+        s, p, r, who.subject, body.scores, body.comment), who.actor, request_cause())
     return {"sheet_id": event.data["sheet_id"], "total": event.data["total"]}
 
 
@@ -133,7 +129,7 @@ async def submit(dossier_id: str, body: SheetBody, who: Judge, svc: Service) -> 
              summary="replace one's sheet before completion, with a reason")
 async def amend(dossier_id: str, body: Amendment, who: Judge, svc: Service) -> dict[str, Any]:
     event = await svc.act(dossier_id, "score.amended", lambda s, p, r: scoring.amend(
-        s, p, r, who.subject, body.scores, body.reason), who.actor, cause())
+        s, p, r, who.subject, body.scores, body.reason), who.actor, request_cause())
     return {"sheet_id": event.data["sheet_id"], "amends_sheet_id": event.data["amends_sheet_id"],
             "total": event.data["total"]}
 
@@ -145,7 +141,7 @@ async def close(dossier_id: str, who: Chair, svc: Service) -> dict[str, Any]:
     panel = await svc.panel(state.opened.round_id)
     if panels.chair(panel).id != who.subject:
         raise Refused("only the chair of this round's panel closes scoring", kind="forbidden")
-    event = await svc.evaluate(dossier_id, cause(), closing=True, actor=who.actor)
+    event = await svc.evaluate(dossier_id, request_cause(), closing=True, actor=who.actor)
     return {"outcome": event.type if event else None, "data": event.data if event else None}
 
 
@@ -177,7 +173,7 @@ async def dossier(dossier_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
 @router.post("/rounds/{round_id}/proposals", status_code=201, tags=["council"],
              summary="the chair proposes the round's results table")
 async def propose(round_id: str, who: Chair, svc: Service) -> dict[str, Any]:
-    return (await svc.propose(round_id, who.actor, cause())).data
+    return (await svc.propose(round_id, who.actor, request_cause())).data
 
 
 @router.get("/proposals/{proposal_id}.json", tags=["council"])
@@ -203,5 +199,5 @@ async def proposal_csv(proposal_id: str, svc: Service, who: Anyone) -> Response:
 @router.post("/proposals/{proposal_id}/approval", status_code=201, tags=["council"],
              summary="the approving authority decides on the proposal, or part of it")
 async def approve(proposal_id: str, body: Approval, who: Approver, svc: Service) -> list[dict[str, Any]]:
-    events = await svc.approve(proposal_id, body.decision, body.dossier_ids, who.actor, cause())
+    events = await svc.approve(proposal_id, body.decision, body.dossier_ids, who.actor, request_cause())
     return [{"type": e.type, **e.data} for e in events]

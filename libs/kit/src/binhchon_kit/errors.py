@@ -1,0 +1,22 @@
+"""The one error a domain raises when its rules refuse a command, and the HTTP answer each kind gets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HTTP_STATUS = {"conflict": 409, "not_found": 404, "invalid": 422, "forbidden": 403}
+
+
+class Refused(Exception):
+    """A command the rules refuse. ``kind``: conflict (409, e.g. an illegal transition, naming the current
+    state), not_found (404), invalid (422, naming the field or listing the problems), forbidden (403)."""
+
+    def __init__(self, message: str, *, kind: str = "conflict", **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.detail = detail
+
+    @property
+    def status(self) -> int:
+        return HTTP_STATUS.get(self.kind, 409)
