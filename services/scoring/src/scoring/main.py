@@ -34,6 +34,7 @@ def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None =
 
     runtime.consumers.handle("intake.events", {"round.opened"}, "rounds", service.on_round_opened)
     runtime.consumers.handle("intake.events", {"dossier.accepted"}, "accepted", accepted)
+    runtime.consumers.handle("intake.events", {"dossier.withdrawn"}, "withdrawn", service.on_dossier_withdrawn)
 
     async def on_startup(_: Runtime) -> None:
         await service.setup()

@@ -64,6 +64,21 @@ class Scoring:
         except ConcurrencyConflict:
             return  # already open (a redelivery)
 
+    async def on_dossier_withdrawn(self, event: RecordedEvent) -> None:
+        events = await self.store.read_stream(scoring_stream(event.subject))
+        state = scoring.replay(events)
+        if state is None:
+            return  # withdrawn before acceptance: scoring never opened it
+        cancelled = scoring.cancel(state, event.data.get("reason", ""))
+        if cancelled is None:
+            return
+        try:
+            await record(self.rt, scoring_stream(event.subject), state.version, cancelled, "scoring.cancelled",
+                         Actor.system("scoring"), Cause.of(event), event.subject,
+                         event_id=deterministic_id("scoring.cancelled", event.id), history=events)
+        except ConcurrencyConflict:
+            raise  # a sheet arrived meanwhile: the consumer retries on the new state
+
     # ---- panels --------------------------------------------------------------------------------------
 
     async def form_panel(self, round_id: str, fields: dict[str, Any], actor: Actor, cause: Cause) -> RecordedEvent:

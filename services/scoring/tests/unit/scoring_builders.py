@@ -10,10 +10,10 @@ from typing import Any
 import yaml
 
 from binhchon_kit.canonical import GENESIS_HASH, chain_hash
+from binhchon_kit.contracts import event_types
 from binhchon_kit.contracts.common import DecisionReference, Level
 from binhchon_kit.contracts.registry import EventData, event_model
 from binhchon_kit.contracts.scoring import (
-    JudgeRecused,
     MemberRole,
     PanelFormed,
     PanelMember,
@@ -21,10 +21,7 @@ from binhchon_kit.contracts.scoring import (
     RescoreRequested,
     ResultApproved,
     ResultNotRecognised,
-    ScoreAmended,
-    ScoreSubmitted,
     ScoringCompleted,
-    ScoringOpened,
     Session,
 )
 from binhchon_kit.envelope import utc_now
@@ -36,16 +33,7 @@ from scoring.domain.rulebook import Rulebook, Sheet
 RULEBOOK_IDS = ("ocop-2019", "ocop-2023", "ocop-2025", "cnnttb-2018", "cnnttb-2025")
 SECRETARIAT = Actor("secretariat-1", ("secretariat",))
 
-EVENT_TYPES: dict[type[EventData], str] = {
-    ScoringOpened: "scoring.opened",
-    JudgeRecused: "judge.recused",
-    ScoreSubmitted: "score.submitted",
-    ScoreAmended: "score.amended",
-    RescoreRequested: "scoring.rescore_requested",
-    ScoringCompleted: "scoring.completed",
-    ResultApproved: "result.approved",
-    ResultNotRecognised: "result.not_recognised",
-}
+EVENT_TYPES: dict[type[EventData], str] = {r.model: r.type for r in event_types()}
 
 
 # ---- rulebooks ------------------------------------------------------------------------------------------

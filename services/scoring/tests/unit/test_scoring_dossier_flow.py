@@ -470,3 +470,18 @@ def test_the_outcome_does_not_depend_on_the_order_sheets_arrive(totals: list[flo
         assert one.spread == max(totals) - min(totals) <= 10
     else:
         assert max(totals) - min(totals) > 10
+
+
+def test_a_withdrawn_dossier_stops_being_scored_and_keeps_its_sheets() -> None:
+    from scoring.domain.scoring import CANCELLED, cancel
+
+    history = five()
+    history.submit("m1", full(history.sheet))
+    cancelled = cancel(history.dossier, "Chủ thể rút hồ sơ")
+    assert cancelled is not None and cancelled.sheets_on_record == 1
+    state = history.record(cancelled)
+    assert state.status == CANCELLED and len(state.sheets) == 1
+    with pytest.raises(Refused) as refused:
+        scoring.submit(state, history.panel, OCOP23, "m2", full(history.sheet), "")
+    assert refused.value.detail["current_status"] == CANCELLED
+    assert cancel(state, "again") is None

@@ -74,6 +74,14 @@ class ScoringOpened(EventData):
     province_code: Code | None = None
 
 
+@registered("scoring.cancelled", topic=TOPIC)
+class ScoringCancelled(EventData):
+    """The producer withdrew the dossier: scoring stops, the sheets already given stay on record."""
+
+    reason: Text
+    sheets_on_record: int = Field(ge=0)
+
+
 @registered("judge.recused", topic=TOPIC)
 class JudgeRecused(EventData):
     """A panel member declared a conflict of interest for a dossier and is recused from it."""

@@ -22,6 +22,7 @@ from binhchon_kit.contracts.scoring import (
     ResultNotRecognised,
     ScoreAmended,
     ScoreSubmitted,
+    ScoringCancelled,
     ScoringCompleted,
     ScoringOpened,
 )
@@ -31,7 +32,7 @@ from scoring.domain.aggregation import aggregate, total
 from scoring.domain.errors import Refused
 from scoring.domain.rulebook import Rulebook, Sheet
 
-OPEN, COMPLETED, APPROVED, NOT_RECOGNISED = "open", "completed", "approved", "not_recognised"
+OPEN, COMPLETED, APPROVED, NOT_RECOGNISED, CANCELLED = "open", "completed", "approved", "not_recognised", "cancelled"
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ def evolve(state: DossierScoring | None, event: RecordedEvent) -> DossierScoring
             return replace(state, status=APPROVED, decision=data)
         case "result.not_recognised":
             return replace(state, status=NOT_RECOGNISED, decision=data)
+        case "scoring.cancelled":
+            return replace(state, status=CANCELLED)
     return state
 
 
@@ -118,6 +121,13 @@ def open_scoring(accepted: Mapping[str, Any], dossier_id: str, rulebook: Ruleboo
         sheet_id=sheet.id, product_group=accepted["product_group"], product_name=accepted["product_name"],
         producer_name=accepted["producer_name"], sample_code=accepted["sample_code"],
         producer_address=accepted.get("producer_address"), province_code=accepted.get("province_code"))
+
+
+def cancel(state: DossierScoring, reason: str) -> ScoringCancelled | None:
+    """The dossier was withdrawn: stop scoring it (nothing to do once a result exists or it is cancelled)."""
+    if state.status != OPEN:
+        return None
+    return ScoringCancelled(reason=reason or "hồ sơ được rút", sheets_on_record=len(state.sheets))
 
 
 def _require_open(state: DossierScoring, action: str) -> None:
