@@ -24,8 +24,8 @@ from aiokafka import AIOKafkaConsumer
 from binhchon_kit.auth.devtoken import ensure_keys, mint
 from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.testing.infra import REPO, free_port, provide
+from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.topics import all_topics, ensure_topics
-from conftest import dossier_body, round_body  # type: ignore[import-not-found]
 
 
 def percentile(values: list[float], q: float) -> float:
