@@ -73,8 +73,9 @@ def build_runtime(settings: ServiceSettings, folds: dict[str, Any]) -> Runtime:
     )
     db = mongo[settings.database_name]
     store = EventStore(db, source=f"/binhchon/{settings.service_name}")
+    # FastStream's own logger prints coloured text; ours goes through the JSON handler with the others
     broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=f"binhchon-{settings.service_name}",
-                         acks="all", enable_idempotence=True)
+                         acks="all", enable_idempotence=True, logger=logging.getLogger("binhchon.faststream"))
     return Runtime(
         settings=settings, mongo=mongo, db=db, store=store, projections=Projections(store, folds), broker=broker,
         consumers=EventConsumers(broker, db, service=settings.service_name, topic_prefix=settings.kafka_topic_prefix),
