@@ -103,8 +103,34 @@ async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra,
                           json={"product_group": "thực phẩm", "sample_code": "TP-01"})
         await eventually(lambda: _count(mailbox, 3), what="the accepted mail")
 
+        # the rest of its life, from scoring and certification (their events, on their topics)
+        from binhchon_kit.contracts.certification import CertificateIssued
+        from binhchon_kit.contracts.common import DecisionReference
+        from binhchon_kit.contracts.scoring import Rating, ResultApproved
+
+        decision = DecisionReference(number="77/QĐ-UBND", date=date(2026, 12, 20), signer="Trần Văn Ký",
+                                     authority="UBND tỉnh Bắc Giang")
+        await publish(mongo, infra, topic_prefix, unique, "scoring", [(dossier, "result.approved", ResultApproved(
+            dossier_id=dossier, round_id=rnd["round_id"], programme="OCOP", level="province", rulebook_id="ocop-2023",
+            rating=Rating(stars=4, recognised=True, label="4 sao"), points=78.5, decision=decision,
+            goes_up_a_level=False, product_name="Mật ong rừng Lục Nam", producer_name="HTX Đông Hưng"))])
+        await eventually(lambda: _count(mailbox, 4), what="the result mail")
+        await publish(mongo, infra, topic_prefix, unique, "certification", [(dossier, "certificate.issued",
+            CertificateIssued(certificate_id="certificate-1", number="OCOP-UBNDTBG-2026-00001", dossier_id=dossier,
+                              round_id=rnd["round_id"], programme="OCOP", level="province",
+                              product_name="Mật ong rừng Lục Nam",
+                              holder={"name": "HTX Đông Hưng", "address": "Xã Đông Hưng"}, rating_label="4 sao",
+                              stars=4, points=78.5, decision=decision, issued_on=date(2026, 12, 21),
+                              valid_until=date(2029, 12, 21), issuer="UBND tỉnh Bắc Giang", rulebook_id="ocop-2023",
+                              result_event_id="r", signature="s", key_id="k"))])
+        await eventually(lambda: _count(mailbox, 5), what="the certificate mail")
+
         texts = mailbox.texts()
-        assert [t[0] for t in texts] == ["htx.donghung@example.vn"] * 3
+        assert [t[0] for t in texts] == ["htx.donghung@example.vn"] * 5
+        assert texts[3][1] == 'Kết quả đánh giá sản phẩm "Mật ong rừng Lục Nam": 4 sao'
+        assert "Quyết định số 77/QĐ-UBND ngày 20/12/2026" in texts[3][2] and "78,50 điểm" in texts[3][2]
+        assert texts[4][1] == "Giấy chứng nhận số OCOP-UBNDTBG-2026-00001"
+        assert "/verify/OCOP-UBNDTBG-2026-00001" in texts[4][2] and "21/12/2029" in texts[4][2]
         assert texts[0][1] == f"[{receipt['round_code']}] Giấy biên nhận hồ sơ số {receipt['receipt_number']}"
         assert "Mật ong rừng Lục Nam" in texts[0][2] and "Ngày hẹn trả kết quả kiểm tra hồ sơ" in texts[0][2]
         assert texts[1][1].endswith("Đề nghị bổ sung hồ sơ") and "Bản tự công bố chất lượng sản phẩm" in texts[1][2]
@@ -114,10 +140,10 @@ async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra,
 
         log = (await notify.get(f"/dossiers/{dossier}/deliveries", headers=sec)).json()
         assert [d["template"] for d in log] == ["dossier.received", "dossier.supplement_requested",
-                                                "dossier.accepted"]
+                                                "dossier.accepted", "result.approved", "certificate.issued"]
         assert all(d["status"] == "sent" for d in log)
         inbox = (await notify.get("/inbox/producer:2400123456", headers=sec)).json()
-        assert len(inbox) == 3
+        assert len(inbox) == 5
 
     # a replay from offset 0 by a fresh consumer group sends nothing again
     replay = build(notify_settings(infra, unique, topic_prefix, key, mailbox, name="notify-replay"))
@@ -128,9 +154,9 @@ async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra,
 
         await eventually(replayed, what="the replay to read intake.events")
         await asyncio.sleep(1)
-    assert len(mailbox.messages) == 3
+    assert len(mailbox.messages) == 5
     sent = await mongo[f"notify_{unique}"]["events"].count_documents({"type": "notification.sent"})
-    assert sent == 3
+    assert sent == 5
 
 
 async def _count(mailbox: Mailbox, n: int) -> bool | None:
