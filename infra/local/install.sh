@@ -44,9 +44,22 @@ install_ferretdb() {
   say "ferretdb $FERRETDB_VERSION: installed at $bin"
 }
 
+install_fonts() {
+  # certificates are PDFs in Vietnamese: DejaVu Sans (Debian's fonts-dejavu-core) has every diacritic
+  local font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+  if [[ -f "$font" ]]; then say "fonts: $font present"; return; fi
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    say "fonts: installing fonts-dejavu-core from Debian"
+    apt-get install -y -qq fonts-dejavu-core >/dev/null || { apt-get update -qq && apt-get install -y -qq fonts-dejavu-core >/dev/null; }
+  else
+    say "fonts: $font is missing; install fonts-dejavu-core (or set CERT_FONT_FILE to a TTF with Vietnamese)"
+  fi
+}
+
 case "${1:-all}" in
   kafka) install_kafka ;;
   ferretdb) install_ferretdb ;;
-  all) install_kafka; install_ferretdb ;;
-  *) echo "usage: $0 [kafka|ferretdb|all]" >&2; exit 2 ;;
+  fonts) install_fonts ;;
+  all) install_kafka; install_ferretdb; install_fonts ;;
+  *) echo "usage: $0 [kafka|ferretdb|fonts|all]" >&2; exit 2 ;;
 esac
