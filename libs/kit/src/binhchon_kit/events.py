@@ -26,7 +26,6 @@ class Actor:
 
     id: str
     roles: tuple[str, ...] = ()
-    name: str | None = None
 
     @classmethod
     def system(cls, service: str) -> Actor:

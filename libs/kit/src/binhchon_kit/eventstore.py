@@ -32,7 +32,6 @@ from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.envelope import utc_now
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, hashed_content
 
-QUEUES = ("outbox", "projection_queue")
 # An intent whose event has not appeared after this long belongs to a writer that lost its race or died.
 ORPHAN_AFTER = timedelta(minutes=10)
 

@@ -32,9 +32,6 @@ class Projections:
         self.store = store
         self.folds = folds  # category → (collection name, fold)
 
-    def collection(self, category: str) -> Any:
-        return self.store.db[self.folds[category][0]]
-
     async def project(self, stream: str, events: Sequence[RecordedEvent] | None = None) -> None:
         """Write the stream's folded state, and make sure it is the latest.
 

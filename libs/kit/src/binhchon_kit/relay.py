@@ -90,7 +90,6 @@ class Relay:
         self.before_mark = before_mark  # a seam for fault-injection tests: runs after publish, before the mark
         self.lease = Lease(store, f"relay:{store.source}")
         self.producer: AIOKafkaProducer | None = None
-        self.connected = False
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self.producer is None:
@@ -105,7 +104,6 @@ class Relay:
 
     async def _drop_producer(self) -> None:
         producer, self.producer = self.producer, None
-        self.connected = False
         if producer is not None:
             try:
                 await producer.stop()
@@ -142,7 +140,6 @@ class Relay:
             # a later version never counts as delivered before an earlier one of its stream
             if event.stream not in failed_streams:
                 delivered.append(event)
-        self.connected = first_error is None
         if self.before_mark is not None:
             await self.before_mark(delivered)
         await self.store.done("outbox", [event_key(e.stream, e.version) for e in delivered])
@@ -167,7 +164,7 @@ class Relay:
                 await _wait_any(stop, self.store.appended, self.idle_interval)
             except asyncio.CancelledError:
                 raise
-            except (PyMongoError, Exception) as exc:
+            except Exception as exc:
                 RELAY_FAILURES.labels(self.store.source).inc()
                 log.warning("relay pass failed, retrying in %.1fs: %s", backoff, exc)
                 await self._drop_producer()

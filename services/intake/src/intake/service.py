@@ -4,7 +4,6 @@ event, refresh the read model. The HTTP routes and the Kafka handlers both call 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -23,7 +22,6 @@ from binhchon_kit.sequence import next_number
 from intake.domain import dossiers, rounds
 from intake.domain.errors import Refused
 
-log = logging.getLogger("binhchon.intake")
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 

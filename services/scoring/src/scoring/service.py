@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -18,8 +17,6 @@ from scoring.domain import panel as panels
 from scoring.domain import scoring
 from scoring.domain.errors import Refused
 from scoring.domain.rulebook import Rulebook
-
-log = logging.getLogger("binhchon.scoring")
 
 
 def panel_stream(round_id: str) -> str:
