@@ -370,7 +370,8 @@ def test_an_unmet_mandatory_criterion_is_named_in_the_reason() -> None:
     refused = history.decide()
     assert isinstance(refused, ResultNotRecognised)
     assert refused.rating_label == "3 sao" and refused.points == 85
-    assert "Kiểm soát chất lượng, chứng nhận" in refused.reason and "province" in refused.reason
+    assert "Kiểm soát chất lượng, chứng nhận" in refused.reason and "cấp tỉnh" in refused.reason
+    assert refused.reason_code == "mandatory_unmet" and refused.reason_params["level"] == "province"
     assert refused.next_step.strip()
     state = history.record(refused)
     assert state.status == scoring.NOT_RECOGNISED
@@ -379,18 +380,21 @@ def test_an_unmet_mandatory_criterion_is_named_in_the_reason() -> None:
 def test_a_low_score_is_not_recognised_without_a_mandatory_reason() -> None:
     refused = completed(Level.PROVINCE, [40, 40, 40, 40, 40]).decide()
     assert isinstance(refused, ResultNotRecognised)
-    assert refused.reason == "2 sao (40.0 điểm) is not recognised at the province level"
+    assert refused.reason == "2 sao (40,00 điểm) chưa đạt mức được công nhận ở cấp tỉnh"
+    assert refused.reason_code == "below_level"
+    assert refused.reason_params == {"points": 40.0, "rating_label": "2 sao", "level": "province"}
 
 
 def test_the_reason_names_only_mandatory_criteria_at_or_below_the_band() -> None:
     # band 3 at the province: C4 (for 4 stars) and C5 (for 5 stars) did not cost the product anything
     refused = completed(Level.PROVINCE, [60, 60, 60, 60, 60], C4=0, C5=0).decide()
     assert isinstance(refused, ResultNotRecognised)
-    assert refused.reason == "3 sao (60.0 điểm) is not recognised at the province level"
+    assert refused.reason == "3 sao (60,00 điểm) chưa đạt mức được công nhận ở cấp tỉnh"
     # band 4 lowered to 2 by C3 (for 3 stars): C3 is named, C5 (for 5 stars) is not
     refused = completed(Level.PROVINCE, [80, 80, 80, 80, 80], C3=0, C5=0).decide()
     assert isinstance(refused, ResultNotRecognised) and refused.rating_label == "2 sao"
-    assert refused.reason.endswith("; mandatory criteria not met: Hồ sơ công bố tiêu chuẩn chất lượng")
+    assert refused.reason.endswith("; chưa đáp ứng tiêu chí bắt buộc: Hồ sơ công bố tiêu chuẩn chất lượng")
+    assert refused.reason_params["unmet_mandatory"] == ["Hồ sơ công bố tiêu chuẩn chất lượng"]
 
 
 def test_cnnttb_pass_and_fail() -> None:

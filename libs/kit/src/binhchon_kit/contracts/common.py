@@ -69,10 +69,14 @@ class Contact(Value):
     email: EmailStr | None = None
 
 
+RegistrationNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9./-]{3,40}$")]
+"""A producer's business or cooperative registration number: the producer's identity (a name never is)."""
+
+
 class Producer(Value):
     kind: ProducerKind
     name: Text
-    registration_number: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9./-]{3,40}$")]
+    registration_number: RegistrationNumber
     address: Address
     contact: Contact
 

@@ -16,6 +16,7 @@ from binhchon_kit.contracts.common import (
     Producer,
     Product,
     Programme,
+    RegistrationNumber,
     Text,
     Value,
 )
@@ -121,6 +122,8 @@ class DossierAccepted(EventData):
     producer_name: Text
     producer_address: Text | None = None
     province_code: Code | None = None
+    producer_registration_number: RegistrationNumber | None = Field(
+        default=None, description="the producer's identity (names are never identity)")
 
 
 @registered("dossier.rejected", topic=TOPIC)

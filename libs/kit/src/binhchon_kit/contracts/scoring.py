@@ -7,10 +7,20 @@ carries what intake (escalation) and certification (issuing) need: event-carried
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field
 
-from binhchon_kit.contracts.common import Code, DecisionReference, Level, LongText, Programme, Text, Value
+from binhchon_kit.contracts.common import (
+    Code,
+    DecisionReference,
+    Level,
+    LongText,
+    Programme,
+    RegistrationNumber,
+    Text,
+    Value,
+)
 from binhchon_kit.contracts.registry import EventData, registered
 
 TOPIC = "scoring.events"
@@ -72,6 +82,8 @@ class ScoringOpened(EventData):
     sample_code: Code
     producer_address: Text | None = None
     province_code: Code | None = None
+    producer_registration_number: RegistrationNumber | None = Field(
+        default=None, description="the producer's identity (names are never identity)")
 
 
 @registered("scoring.cancelled", topic=TOPIC)
@@ -178,6 +190,13 @@ class ScoringCompleted(EventData):
         description="completed after the last allowed re-scoring with the spread still too wide")
 
 
+class NotRecognisedReason(StrEnum):
+    BELOW_LEVEL = "below_level"
+    """the rating is below what the level recognises (params: points, rating_label, level)"""
+    MANDATORY_UNMET = "mandatory_unmet"
+    """a mandatory criterion was not met (params as below_level, plus unmet_mandatory: the criteria's labels)"""
+
+
 class ProposalRow(Value):
     rank: int
     dossier_id: str
@@ -225,6 +244,8 @@ class ResultApproved(EventData):
     producer_address: Text | None = None
     province_code: Code | None = None
     certificate_validity_months: int | None = Field(default=None, description="from the rulebook; none: no end")
+    producer_registration_number: RegistrationNumber | None = Field(
+        default=None, description="the producer's identity (names are never identity)")
 
 
 @registered("result.not_recognised", topic=TOPIC)
@@ -237,9 +258,16 @@ class ResultNotRecognised(EventData):
     level: Level
     points: float
     rating_label: Text
-    reason: Text
+    reason: Text = Field(description="the reason in Vietnamese, for people; integrators read reason_code")
     next_step: Text
     decision: DecisionReference
     product_name: Text
     producer_name: Text
+    producer_registration_number: RegistrationNumber | None = Field(
+        default=None, description="the producer's identity (names are never identity)")
+    reason_code: NotRecognisedReason | None = Field(
+        default=None, description="why, machine-readable; its parameters are in reason_params")
+    reason_params: dict[str, Any] = Field(
+        default_factory=dict, description="e.g. {'points': 49.0, 'rating_label': '2 sao', 'level': 'district', "
+                                          "'unmet_mandatory': ['...']}")
 

@@ -160,6 +160,7 @@ def accept(state: Dossier, round_: RoundOpened, *, product_group: str, sample_co
         product_name=product["name"], producer_name=state.received["producer"]["name"],
         producer_address=address_line(state.received["producer"]["address"]),
         province_code=state.received["producer"]["address"]["province_code"],
+        producer_registration_number=state.received["producer"]["registration_number"],
     )
 
 

@@ -15,6 +15,7 @@ from binhchon_kit.contracts.scoring import (
     CriterionScore,
     JudgeRecused,
     MemberRole,
+    NotRecognisedReason,
     PanelFormed,
     Rating,
     RescoreRequested,
@@ -120,7 +121,8 @@ def open_scoring(accepted: Mapping[str, Any], dossier_id: str, rulebook: Ruleboo
         level=Level(accepted["level"]), rulebook_id=rulebook.id, rulebook_version=rulebook.version,
         sheet_id=sheet.id, product_group=accepted["product_group"], product_name=accepted["product_name"],
         producer_name=accepted["producer_name"], sample_code=accepted["sample_code"],
-        producer_address=accepted.get("producer_address"), province_code=accepted.get("province_code"))
+        producer_address=accepted.get("producer_address"), province_code=accepted.get("province_code"),
+        producer_registration_number=accepted.get("producer_registration_number"))
 
 
 def cancel(state: DossierScoring, reason: str) -> ScoringCancelled | None:
@@ -251,16 +253,32 @@ def decide(state: DossierScoring, decision: DecisionReference, rulebook: Ruleboo
             next_level=rule.next_level if rule and done["goes_up_a_level"] else None,
             product_name=opened.product_name, producer_name=opened.producer_name,
             producer_address=opened.producer_address, province_code=opened.province_code,
-            certificate_validity_months=rulebook.certificate_validity_months)
+            certificate_validity_months=rulebook.certificate_validity_months,
+            producer_registration_number=opened.producer_registration_number)
     # the mandatory criteria that cost the product its band (for a star at or below the band; CNNTTB: all)
     band = done.get("band_stars")
     unmet = [m["label"] for m in done["mandatory"] if not m["met"]
              and (band is None or m["required_for_stars"] is None or m["required_for_stars"] <= band)]
-    reason = (f"{done['rating_label']} ({done['average_total']} điểm) is not recognised at the "
-              f"{opened.level.value} level" + (f"; mandatory criteria not met: {', '.join(unmet)}" if unmet else ""))
+    params: dict[str, Any] = {"points": done["average_total"], "rating_label": done["rating_label"],
+                              "level": opened.level.value}
+    if unmet:
+        params["unmet_mandatory"] = unmet
+    reason = (f"{done['rating_label']} ({points_vn(done['average_total'])} điểm) chưa đạt mức được công nhận ở cấp "
+              f"{LEVEL_VN.get(opened.level.value, opened.level.value)}"
+              + (f"; chưa đáp ứng tiêu chí bắt buộc: {', '.join(unmet)}" if unmet else ""))
     return ResultNotRecognised(
         dossier_id=state.dossier_id, round_id=opened.round_id, programme=opened.programme, level=opened.level,
         points=done["average_total"], rating_label=done["rating_label"], reason=reason,
-        next_step="Hoàn thiện sản phẩm và hồ sơ, đăng ký tham gia đợt đánh giá sau "
-                  "(improve the product and dossier and enter a later round)",
-        decision=decision, product_name=opened.product_name, producer_name=opened.producer_name)
+        next_step="Hoàn thiện sản phẩm và hồ sơ, đăng ký tham gia đợt đánh giá sau.",
+        decision=decision, product_name=opened.product_name, producer_name=opened.producer_name,
+        producer_registration_number=opened.producer_registration_number,
+        reason_code=NotRecognisedReason.MANDATORY_UNMET if unmet else NotRecognisedReason.BELOW_LEVEL,
+        reason_params=params)
+
+
+LEVEL_VN = {"commune": "xã", "district": "huyện", "province": "tỉnh", "region": "khu vực", "national": "quốc gia"}
+
+
+def points_vn(points: float) -> str:
+    """49.0 → '49,00': points the Vietnamese way."""
+    return f"{points:.2f}".replace(".", ",")
