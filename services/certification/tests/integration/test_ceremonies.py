@@ -9,6 +9,7 @@ import pytest
 
 from binhchon_kit.contracts.notify import Channel, NotificationFailed, NotificationSent
 from binhchon_kit.testing.fixtures import TopicReader, eventually
+from certification.adapters.idempotency import STALE, fingerprint
 
 pytestmark = pytest.mark.integration
 TITLE = "Lễ công bố và trao giấy chứng nhận sản phẩm OCOP năm 2026"
@@ -76,6 +77,20 @@ async def test_the_idempotency_key_gives_the_first_answer_and_refuses_another_re
         assert r.status_code == 200 and r.json() == first.json()
         r = await cert.post("/ceremonies", json=ceremony(env), headers={**sec, "Idempotency-Key": "bad key"})
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+
+        # a request still running under a key (or one whose process died before answering, once stale)
+        body = ceremony(env, place="Nhà văn hoá tỉnh")
+        claim = {"_id": "sec\x1fk-2", "request": fingerprint("POST", "/ceremonies", {**body, "at": "08:00:00"}),
+                 "answer": None}
+        # "now" as the service's clock wrote it a moment ago, on the first key's claim
+        now = (await env.db["idempotency_keys"].find_one({"_id": "sec\x1fceremony-2026-12-28"}))["claimed_at"]
+        await env.db["idempotency_keys"].insert_one({**claim, "claimed_at": now})
+        r = await cert.post("/ceremonies", json=body, headers={**sec, "Idempotency-Key": "k-2"})
+        assert r.status_code == 409 and "in progress" in r.json()["detail"]
+        await env.db["idempotency_keys"].replace_one({"_id": claim["_id"]}, {
+            **claim, "claimed_at": now - STALE - timedelta(seconds=1)})
+        r = await cert.post("/ceremonies", json=body, headers={**sec, "Idempotency-Key": "k-2"})
+        assert r.status_code == 201, r.text
 
         # a revocation retried with its key: the first answer, not "already revoked"
         ubnd = {**auth("ubnd", "approver"), "Idempotency-Key": "revoke-1"}
