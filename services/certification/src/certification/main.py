@@ -10,7 +10,11 @@ from binhchon_kit.app import Runtime, build_runtime, create_app
 from binhchon_kit.auth.devtoken import key_dir
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.signing import Signer
+from certification.adapters import queries
+from certification.adapters.ceremonies_http import router as ceremonies_router
 from certification.adapters.http import router
+from certification.ceremonies import Ceremonies
+from certification.domain.ceremonies import fold_ceremony
 from certification.domain.certificates import fold_certificate
 from certification.service import Certification
 
@@ -31,12 +35,18 @@ class CertificationSettings(ServiceSettings):
 def build(settings: CertificationSettings | None = None, service_factory: type[Certification] = Certification,
           **service_kwargs: object) -> FastAPI:
     settings = settings or CertificationSettings()
-    runtime = build_runtime(settings, {"certificate": ("certificates", fold_certificate)})
+    runtime = build_runtime(settings, {"certificate": ("certificates", fold_certificate),
+                                       "ceremony": ("ceremonies", fold_ceremony)})
     signer = Signer.from_settings(settings.cert_signing_key_file, settings.cert_signing_key, key_dir())
     service = service_factory(runtime, signer, settings.public_base_url, **service_kwargs)  # type: ignore[arg-type]
+    ceremonies = Ceremonies(runtime, service.today)
     runtime.consumers.handle("scoring.events", {"result.approved"}, "issuing", service.on_result_approved)
+    runtime.consumers.handle("notify.events", {"notification.sent", "notification.failed"}, "ceremony-deliveries",
+                             ceremonies.on_notification)
 
     async def on_startup(rt: Runtime) -> None:
+        await queries.setup(rt.db)
+        await ceremonies.setup()
         rt.tasks.append(asyncio.create_task(service.expiry_loop(rt.stop, settings.expiry_check_seconds),
                                             name="expiry"))
 
@@ -44,6 +54,7 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
                      description="Signed certificates, PDF with QR, public verification and registry, revocation, "
                                  "expiry notices, ceremonies.")
     app.state.certification = service
+    app.state.ceremonies = ceremonies
     try:
         from certification.adapters.pdf import find_font_files
 
@@ -51,6 +62,7 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
     except ImportError:
         app.state.fonts = (settings.cert_font_file, settings.cert_font_file)
     app.include_router(router)
+    app.include_router(ceremonies_router)
 
     return app
 

@@ -1,17 +1,16 @@
-"""Certification's handlers: issue on result.approved, revoke, expiry notices, ceremonies, look-ups."""
+"""Certification's handlers: issue on result.approved, supersede, revoke, expiry notices, look-ups."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from binhchon_kit.app import Runtime, record
-from binhchon_kit.contracts.certification import CeremonyScheduled, CertificateIssued, CertificateSuperseded, Invitee
+from binhchon_kit.contracts.certification import CertificateIssued, CertificateSuperseded
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.sequence import next_number
@@ -53,11 +52,16 @@ class Certification:
         stream = certs.certificate_id_for(event.id)
         if await self.store.version(stream) > 0:
             return  # issued before: a redelivery or a replay
-        key = certs.product_key(result["producer_name"], result["product_name"])
-        previous = await self.rt.db["products"].find_one({"_id": key})
-        number = await self._next_number(result["programme"], result["decision"]["authority"])
+        decided_on = certs.decision_date(result)
+        key = certs.product_key(result["programme"], result.get("producer_registration_number"),
+                                result["product_name"])
+        incumbent = await self.rt.db["products"].find_one({"_id": key}) if key else None
+        incumbent_day = date.fromisoformat(incumbent["decided_on"]) if incumbent and "decided_on" in incumbent \
+            else None
+        replaces = incumbent is not None and certs.supersedes_incumbent(decided_on, incumbent_day)
+        number = await self._next_number(result["programme"], result["decision"]["authority"], decided_on.year)
         body = certs.content(result, certificate_id=stream, number=number, issued_on=self.today(),
-                             result_event_id=event.id, supersedes=previous["number"] if previous else None)
+                             result_event_id=event.id, supersedes=incumbent["number"] if replaces else None)
         issued = CertificateIssued.model_validate(
             {**body, "signature": self.signer.sign(body), "key_id": self.signer.kid})
         try:
@@ -66,10 +70,18 @@ class Certification:
                                           event.subject, event_id=deterministic_id("issue", event.id))
         except (AlreadyRecorded, ConcurrencyConflict):
             return  # another replica issued it meanwhile; our number stays unused
-        await self.rt.db["products"].replace_one(
-            {"_id": key}, {"number": number, "stream": stream}, upsert=True)
-        if previous:
-            await self._supersede(previous["stream"], number, Cause.of(recorded))
+        if incumbent is not None and not replaces:
+            # an older decision arriving after a newer one: it is born superseded, the newer one stays
+            await self._supersede(stream, incumbent["number"], Cause.of(recorded))
+        else:
+            if key:
+                await self.rt.db["products"].replace_one(
+                    {"_id": key}, {"number": number, "stream": stream, "decided_on": decided_on.isoformat()},
+                    upsert=True)
+            if incumbent:
+                await self._supersede(incumbent["stream"], number, Cause.of(recorded))
+        # a certificate issued late for an old decision may already be due its expiry notices
+        await self._give_notices(number, self.today())
 
     async def _supersede(self, stream: str, by: str, cause: Cause) -> None:
         events = await self.store.read_stream(stream)
@@ -84,8 +96,9 @@ class Certification:
         except (AlreadyRecorded, ConcurrencyConflict):
             pass
 
-    async def _next_number(self, programme: str, authority: str) -> str:
-        code, year = certs.authority_code(authority), self.today().year
+    async def _next_number(self, programme: str, authority: str, year: int) -> str:
+        """Numbered in the decision's year, so a replay or a late consumer cannot move a number to another year."""
+        code = certs.authority_code(authority)
         sequence = await next_number(self.rt.db, f"{programme}-{code}-{year}")
         return certs.number_for(programme, authority, year, sequence)
 
@@ -115,18 +128,23 @@ class Certification:
             {"status": certs.VALID, "valid_until": {"$ne": None, "$lte": horizon}}).to_list()
         sent = 0
         for doc in candidates:
-            state, events = await self.load(doc["number"])
-            for type_, notice in certs.notices_due(state, today):
-                try:
-                    recorded = await record(self.rt,
-                        state.stream, state.version, notice, type_, SYSTEM,
-                        Cause(correlation_id=state.issued["result_event_id"], causation_id=f"clock:{today}"),
-                        state.issued["dossier_id"], event_id=deterministic_id(type_, state.stream), history=events)
-                except (AlreadyRecorded, ConcurrencyConflict):
-                    break  # another replica is at it
-                events = [*events, recorded]
-                state = certs.evolve(state, recorded)
-                sent += 1
+            sent += await self._give_notices(doc["number"], today)
+        return sent
+
+    async def _give_notices(self, number: str, today: date) -> int:
+        state, events = await self.load(number)
+        sent = 0
+        for type_, notice in certs.notices_due(state, today):
+            try:
+                recorded = await record(self.rt,
+                    state.stream, state.version, notice, type_, SYSTEM,
+                    Cause(correlation_id=state.issued["result_event_id"], causation_id=f"clock:{today}"),
+                    state.issued["dossier_id"], event_id=deterministic_id(type_, state.stream), history=events)
+            except (AlreadyRecorded, ConcurrencyConflict):
+                break  # another replica is at it
+            events = [*events, recorded]
+            state = certs.evolve(state, recorded)
+            sent += 1
         return sent
 
     async def expiry_loop(self, stop: asyncio.Event, interval: float) -> None:
@@ -139,20 +157,6 @@ class Certification:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             except TimeoutError:
                 pass
-
-    # ---- ceremonies ----------------------------------------------------------------------------------
-
-    async def schedule_ceremony(self, round_id: str, title: str, on: date, at: time, place: str, actor: Actor,
-                                cause: Cause) -> RecordedEvent:
-        docs = await self.rt.db["certificates"].find({"round_id": round_id, "status": certs.VALID}).to_list()
-        if not docs:
-            raise Refused(f"round {round_id} has no valid certificate to hand over")
-        invitees = [Invitee(certificate_number=d["number"], holder=d["holder"]["name"], product_name=d["product_name"],
-                            dossier_id=d["dossier_id"]) for d in sorted(docs, key=lambda d: d["number"])]
-        stream = "ceremony-" + str(uuid.uuid4())
-        scheduled = CeremonyScheduled(ceremony_id=stream, round_id=round_id, title=title, on=on, at=at, place=place,
-                                      invitees=invitees)
-        return await record(self.rt, stream, 0, scheduled, "ceremony.scheduled", actor, cause, round_id)
 
     def verify_url(self, number: str) -> str:
         return f"{self.public_url}/verify/{number}"

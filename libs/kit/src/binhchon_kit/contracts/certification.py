@@ -7,7 +7,7 @@ from datetime import date, time
 
 from pydantic import Field
 
-from binhchon_kit.contracts.common import Code, DecisionReference, Level, Programme, Text, Value
+from binhchon_kit.contracts.common import Code, DecisionReference, Level, Programme, RegistrationNumber, Text, Value
 from binhchon_kit.contracts.registry import EventData, registered
 
 TOPIC = "certification.events"
@@ -16,6 +16,8 @@ TOPIC = "certification.events"
 class Holder(Value):
     name: Text
     address: Text
+    registration_number: RegistrationNumber | None = Field(
+        default=None, description="the producer's identity (names are never identity); none on older certificates")
 
 
 @registered("certificate.issued", topic=TOPIC)
@@ -23,7 +25,7 @@ class CertificateIssued(EventData):
     """A certificate (giấy chứng nhận) was issued for an approved, recognised result, and signed."""
 
     certificate_id: str
-    number: Text = Field(description="unique, sequential per issuing authority and year")
+    number: Text = Field(description="unique, sequential per issuing authority and the decision's year")
     dossier_id: str
     round_id: str
     programme: Programme
@@ -34,8 +36,8 @@ class CertificateIssued(EventData):
     stars: int | None = None
     points: float
     decision: DecisionReference
-    issued_on: date
-    valid_until: date | None
+    issued_on: date = Field(description="the day the certificate was issued (Vietnam's date)")
+    valid_until: date | None = Field(description="the decision's date plus the rulebook's validity; none: no end")
     issuer: Text
     rulebook_id: Code
     result_event_id: str
@@ -85,6 +87,8 @@ class Invitee(Value):
     holder: Text
     product_name: Text
     dossier_id: str
+    producer_registration_number: RegistrationNumber | None = Field(
+        default=None, description="the holder's identity, from the certificate; none on older certificates")
 
 
 @registered("ceremony.scheduled", topic=TOPIC)

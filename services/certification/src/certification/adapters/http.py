@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,13 +12,19 @@ from binhchon_kit.app import request_cause
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import require
 from binhchon_kit.contracts.common import Programme, Text
-from certification.adapters import pages
+from certification.adapters import pages, queries
+from certification.adapters.idempotency import IdempotencyKey, fingerprint, idempotent
 from certification.domain.errors import Refused
 from certification.service import Certification, signed_document
 
 router = APIRouter()
 Approver = Annotated[Principal, Depends(require(Role.APPROVER))]
-Organiser = Annotated[Principal, Depends(require(Role.SECRETARIAT, Role.CERTIFIER))]
+# who may read every certificate of a round or dossier, whatever its status: the people who run the selection
+# and those who check it (admin always passes); not producers, not judges
+Staff = Annotated[Principal, Depends(require(Role.SECRETARIAT, Role.COUNCIL_CHAIR, Role.APPROVER, Role.CERTIFIER,
+                                             Role.AUDITOR))]
+Paging = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=200)]
 
 
 def service(request: Request) -> Certification:
@@ -29,20 +34,9 @@ def service(request: Request) -> Certification:
 Service = Annotated[Certification, Depends(service)]
 
 
-
-
 class Revocation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Text
-
-
-class Ceremony(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    round_id: str
-    title: Text
-    on: date
-    at: time
-    place: Text
 
 
 @router.get("/.well-known/jwks.json", tags=["public"], summary="the public keys that verify certificates")
@@ -64,6 +58,14 @@ async def certificate_pdf(number: str, request: Request, svc: Service) -> Respon
                     headers={"content-disposition": f'inline; filename="{number}.pdf"'})
 
 
+@router.get("/certificates", tags=["staff"], summary="a round's or a dossier's certificates, whatever their status")
+async def certificates(who: Staff, svc: Service, round_id: str | None = None, dossier_id: str | None = None,
+                       status: queries.Status | None = None, offset: Paging = 0, limit: Limit = 50) -> dict[str, Any]:
+    items, total = await queries.staff_list(svc.rt.db, svc.today(), round_id=round_id, dossier_id=dossier_id,
+                                            status=status, offset=offset, limit=limit)
+    return {"total": total, "offset": offset, "limit": limit, "items": items}
+
+
 @router.get("/certificates/{number}", tags=["public"], summary="the signed certificate (JSON)")
 async def certificate(number: str, svc: Service) -> dict[str, Any]:
     state, _ = await svc.load(number)
@@ -71,15 +73,13 @@ async def certificate(number: str, svc: Service) -> dict[str, Any]:
 
 
 @router.post("/certificates/{number}/revocation", status_code=201, tags=["lifecycle"])
-async def revoke(number: str, body: Revocation, who: Approver, svc: Service) -> dict[str, Any]:
-    return (await svc.revoke(number, body.reason, who.actor, request_cause())).data
+async def revoke(number: str, body: Revocation, who: Approver, svc: Service, key: IdempotencyKey = None
+                 ) -> JSONResponse:
+    async def command() -> tuple[int, dict[str, Any]]:
+        return 201, (await svc.revoke(number, body.reason, who.actor, request_cause())).data
 
-
-@router.post("/ceremonies", status_code=201, tags=["ceremonies"])
-async def ceremony(body: Ceremony, who: Organiser, svc: Service) -> dict[str, Any]:
-    event = await svc.schedule_ceremony(body.round_id, body.title, body.on, body.at, body.place, who.actor,
-                                        request_cause())
-    return event.data
+    request = fingerprint("POST", f"/certificates/{number}/revocation", body.model_dump(mode="json"))
+    return await idempotent(svc.rt.db, key, who.subject, request, command)
 
 
 @router.get("/verify/{number}", tags=["public"], response_class=HTMLResponse,
@@ -98,23 +98,9 @@ def _lifecycle(state: Any) -> dict[str, Any]:
 
 async def _registry(svc: Certification, programme: Programme | None, province_code: str | None, stars: int | None,
                     year: int | None, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    query: dict[str, Any] = {"status": "valid"}
-    for key, value in (("programme", programme.value if programme else None), ("province_code", province_code),
-                       ("stars", stars), ("year", year)):
-        if value:
-            query[key] = value
-    today = svc.today().isoformat()
-    docs = [d for d in await svc.rt.db["certificates"].find(query).to_list()
-            if not d.get("valid_until") or d["valid_until"] >= today]
-    docs.sort(key=lambda d: (d["issued_on"], d["number"]), reverse=True)
-    for d in docs:
-        d.pop("_id", None)
-        d.pop("signature", None)
-    return docs[offset:offset + limit], len(docs)
-
-
-Paging = Annotated[int, Query(ge=0)]
-Limit = Annotated[int, Query(ge=1, le=200)]
+    filters = {"programme": programme.value if programme else None, "province_code": province_code,
+               "stars": stars, "year": year}
+    return await queries.registry(svc.rt.db, svc.today(), filters, offset, limit)
 
 
 @router.get("/registry.json", tags=["public"], summary="certified products, filtered and paged")

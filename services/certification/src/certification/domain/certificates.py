@@ -35,9 +35,26 @@ def number_for(programme: str, authority: str, year: int, sequence: int) -> str:
     return f"{programme}-{authority_code(authority)}-{year}-{sequence:05d}"
 
 
-def product_key(producer_name: str, product_name: str) -> str:
-    """The same product of the same producer, whatever the round: its newer rating supersedes the older."""
-    return deterministic_id(" ".join(producer_name.casefold().split()), " ".join(product_name.casefold().split()))
+def normalised(text: str) -> str:
+    """Text compared as people mean it: NFC, case folded, runs of whitespace as one space."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def product_key(programme: str, registration_number: str | None, product_name: str) -> str | None:
+    """The same product of the same producer in the same programme, whatever the round: its newer rating
+    supersedes the older. Identity is the producer's registration number; without one (events from before it
+    was carried) there is no key and nothing is superseded, because a name is not identity: two cooperatives
+    of the same name in two provinces are two producers, and guessing would end the other's valid certificate."""
+    if not registration_number:
+        return None
+    return deterministic_id("product", programme, registration_number.strip().upper(), normalised(product_name))
+
+
+def supersedes_incumbent(decided_on: date, incumbent_decided_on: date | None) -> bool:
+    """Whether a new rating replaces the product's current certificate: the later decision wins, whatever order
+    the results arrive in (a late consumer or a replay may bring the older one last); on the same day, the one
+    handled last."""
+    return incumbent_decided_on is None or decided_on >= incumbent_decided_on
 
 
 def add_months(day: date, months: int) -> date:
@@ -46,18 +63,30 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def decision_date(result: Mapping[str, Any]) -> date:
+    return date.fromisoformat(str(result["decision"]["date"]))
+
+
+def valid_until(decided_on: date, months: int | None) -> date | None:
+    """Validity counts from the recognition decision (not from the day a certificate happens to be printed):
+    a certificate issued late for an old decision ends when the decision's validity ends."""
+    return add_months(decided_on, months) if months else None
+
+
 def content(result: Mapping[str, Any], *, certificate_id: str, number: str, issued_on: date,
             result_event_id: str, supersedes: str | None) -> dict[str, Any]:
-    """What the certificate says (and what the signature covers), from the approved result."""
-    months = result.get("certificate_validity_months")
+    """What the certificate says (and what the signature covers), from the approved result. ``issued_on`` is
+    the day of issue; the validity runs from the decision's date."""
+    until = valid_until(decision_date(result), result.get("certificate_validity_months"))
     return {
         "certificate_id": certificate_id, "number": number, "dossier_id": result["dossier_id"],
         "round_id": result["round_id"], "programme": result["programme"], "level": result["level"],
         "product_name": result["product_name"],
-        "holder": {"name": result["producer_name"], "address": result.get("producer_address") or ""},
+        "holder": {"name": result["producer_name"], "address": result.get("producer_address") or "",
+                   "registration_number": result.get("producer_registration_number")},
         "rating_label": result["rating"]["label"], "stars": result["rating"].get("stars"),
         "points": result["points"], "decision": result["decision"], "issued_on": issued_on.isoformat(),
-        "valid_until": add_months(issued_on, months).isoformat() if months else None,
+        "valid_until": until.isoformat() if until else None,
         "issuer": result["decision"]["authority"], "rulebook_id": result["rulebook_id"],
         "result_event_id": result_event_id, "supersedes": supersedes, "province_code": result.get("province_code"),
     }
@@ -141,4 +170,4 @@ def fold_certificate(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     issued = state.issued
     return {**issued, "status": state.status, "superseded_by": state.superseded_by, "revoked": state.revoked,
             "expiring_told": state.expiring_told, "expired_told": state.expired_told,
-            "year": int(issued["issued_on"][:4])}
+            "year": int(str(issued["decision"]["date"])[:4])}  # the year of recognition, as in the number

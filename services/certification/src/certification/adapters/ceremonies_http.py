@@ -1,0 +1,61 @@
+"""Ceremonies over HTTP: schedule one (idempotent), list a round's, and read one with what was sent."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from binhchon_kit.app import request_cause
+from binhchon_kit.auth import Principal, Role
+from binhchon_kit.auth.fastapi import require
+from binhchon_kit.contracts.common import Text
+from certification.adapters.http import Limit, Paging, Staff
+from certification.adapters.idempotency import IdempotencyKey, fingerprint, idempotent
+from certification.ceremonies import Ceremonies
+
+router = APIRouter(tags=["ceremonies"])
+Organiser = Annotated[Principal, Depends(require(Role.SECRETARIAT, Role.CERTIFIER))]
+
+
+def ceremonies(request: Request) -> Ceremonies:
+    return request.app.state.ceremonies  # type: ignore[no-any-return]
+
+
+Service = Annotated[Ceremonies, Depends(ceremonies)]
+
+
+class Ceremony(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    round_id: str
+    title: Text
+    on: date
+    at: time
+    place: Text
+
+
+@router.post("/ceremonies", status_code=201, responses={200: {"description": "scheduled before: the same ceremony"}},
+             summary="schedule a round's ceremony (the same round, date and place is the same ceremony)")
+async def schedule(body: Ceremony, who: Organiser, svc: Service, key: IdempotencyKey = None) -> JSONResponse:
+    async def command() -> tuple[int, dict[str, Any]]:
+        ceremony, created = await svc.schedule(body.round_id, body.title, body.on, body.at, body.place, who.actor,
+                                               request_cause())
+        return (201 if created else 200), ceremony
+
+    request = fingerprint("POST", "/ceremonies", body.model_dump(mode="json"))
+    return await idempotent(svc.rt.db, key, who.subject, request, command)
+
+
+@router.get("/ceremonies", summary="the ceremonies scheduled, a round's if asked")
+async def list_ceremonies(who: Staff, svc: Service, round_id: str | None = None, offset: Paging = 0,
+                          limit: Limit = 50) -> dict[str, Any]:
+    items, total = await svc.list(round_id, offset, limit)
+    return {"total": total, "offset": offset, "limit": limit, "items": items}
+
+
+@router.get("/ceremonies/{ceremony_id}", summary="a ceremony, its invitees and what was sent to them")
+async def ceremony(ceremony_id: str, who: Staff, svc: Service) -> dict[str, Any]:
+    return await svc.get(ceremony_id)

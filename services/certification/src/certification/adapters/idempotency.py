@@ -1,0 +1,69 @@
+"""``Idempotency-Key`` on POSTs: a client that retries (a timeout, a double click) with the same key gets the
+first answer again instead of a second effect; the same key with another request is refused.
+
+Keys are scoped to the caller (two users' keys never meet). A key is claimed by inserting its document (the
+unique ``_id`` decides between two concurrent requests), the command runs, and its answer is stored on the
+claim. A claim left unanswered by a crash is taken over after ``STALE``; a command that is refused releases
+its key so that a corrected retry is not stuck with the refusal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Header
+from fastapi.responses import JSONResponse
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from binhchon_kit.canonical import canonical_json
+from certification.domain.errors import Refused
+
+STALE = timedelta(seconds=60)
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
+    description="a client-chosen key (printable ASCII): retrying with it gives the first answer, never a second "
+                "effect")]
+Command = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    return hashlib.sha256(canonical_json({"method": method, "path": path, "body": body})).hexdigest()
+
+
+async def idempotent(db: AsyncDatabase[dict[str, Any]], key: str | None, caller: str, request: str,
+                     command: Command) -> JSONResponse:
+    """Run ``command`` (giving status and body) at most once per (caller, key); ``request`` is its fingerprint."""
+    if key is None:
+        status, body = await command()
+        return JSONResponse(body, status_code=status)
+    keys = db["idempotency_keys"]
+    _id = f"{caller}\x1f{key}"
+    now = datetime.now(UTC)
+    try:
+        await keys.insert_one({"_id": _id, "request": request, "claimed_at": now, "answer": None})
+    except DuplicateKeyError:
+        held = await keys.find_one({"_id": _id})
+        if held is None:  # released a moment ago by a refused attempt
+            raise Refused("a request with this Idempotency-Key is still in progress", field="Idempotency-Key") \
+                from None
+        if held["request"] != request:
+            raise Refused("this Idempotency-Key was used for another request", kind="invalid",
+                          field="Idempotency-Key") from None
+        if held["answer"] is not None:
+            return JSONResponse(held["answer"]["body"], status_code=held["answer"]["status"])
+        fresh = held["claimed_at"].replace(tzinfo=UTC) > now - STALE
+        if fresh or (await keys.update_one({"_id": _id, "answer": None, "claimed_at": held["claimed_at"]},
+                                           {"$set": {"claimed_at": now}})).modified_count != 1:
+            raise Refused("a request with this Idempotency-Key is still in progress", field="Idempotency-Key") \
+                from None
+    try:
+        status, body = await command()
+    except BaseException:
+        await keys.delete_one({"_id": _id, "answer": None})
+        raise
+    await keys.update_one({"_id": _id}, {"$set": {"answer": {"status": status, "body": body}}})
+    return JSONResponse(body, status_code=status)

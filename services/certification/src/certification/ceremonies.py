@@ -1,0 +1,95 @@
+"""Ceremonies: scheduling (once per round, date and place), and what notify sent about them, learnt from its
+``notification.sent`` / ``notification.failed`` events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, time
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from binhchon_kit.app import Runtime, record
+from binhchon_kit.consumer import PermanentError
+from binhchon_kit.contracts.certification import CeremonyScheduled
+from binhchon_kit.events import Actor, Cause, RecordedEvent
+from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
+from certification.domain import ceremonies as rules
+from certification.domain import certificates as certs
+from certification.domain.errors import Refused
+
+NOTIFY_SOURCE = "/binhchon/notify"
+
+
+class Ceremonies:
+    def __init__(self, runtime: Runtime, clock: Callable[[], date]) -> None:
+        self.rt = runtime
+        self.today = clock
+        self.deliveries = runtime.db["ceremony_deliveries"]
+
+    async def setup(self) -> None:
+        await self.rt.db["ceremonies"].create_index([("round_id", 1), ("on", 1)])
+        await self.deliveries.create_index("about_event_id")
+
+    async def schedule(self, round_id: str, title: str, on: date, at: time, place: str, actor: Actor,
+                       cause: Cause) -> tuple[dict[str, Any], bool]:
+        """The ceremony, and whether this call scheduled it (False: it was scheduled before, same request)."""
+        rules.check_date(on, self.today())
+        stream = rules.ceremony_id(round_id, on, place)
+        existing = await self._scheduled(stream)
+        if existing is not None:
+            rules.same_request(existing, title, at)
+            return existing, False
+        docs = await self.rt.db["certificates"].find({"round_id": round_id, "status": certs.VALID}).to_list()
+        if not docs:
+            raise Refused(f"round {round_id} has no valid certificate to hand over", round_id=round_id)
+        scheduled = CeremonyScheduled(ceremony_id=stream, round_id=round_id, title=title, on=on, at=at, place=place,
+                                      invitees=rules.invitees(docs))
+        try:
+            event = await record(self.rt, stream, 0, scheduled, "ceremony.scheduled", actor, cause, round_id)
+        except (AlreadyRecorded, ConcurrencyConflict):
+            existing = await self._scheduled(stream)  # the same request, a moment earlier (a double click)
+            assert existing is not None
+            rules.same_request(existing, title, at)
+            return existing, False
+        return event.data, True
+
+    async def _scheduled(self, stream: str) -> dict[str, Any] | None:
+        event = await self.rt.store.get(stream, 1)
+        return event.data if event else None
+
+    async def list(self, round_id: str | None, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        query = {"round_id": round_id} if round_id else {}
+        cursor = self.rt.db["ceremonies"].find(query, projection={"_id": 0}).sort(
+            [("on", 1), ("ceremony_id", 1)]).skip(offset).limit(limit)
+        return await cursor.to_list(), await self.rt.db["ceremonies"].count_documents(query)
+
+    async def get(self, ceremony_id: str) -> dict[str, Any]:
+        ceremony = await self.rt.db["ceremonies"].find_one({"_id": ceremony_id}, projection={"_id": 0})
+        if ceremony is None:
+            raise Refused(f"no ceremony {ceremony_id}", kind="not_found")
+        deliveries = await self.deliveries.find({"about_event_id": ceremony["scheduled_event_id"]},
+                                                projection={"_id": 0}).sort(
+            [("recipient", 1), ("template", 1)]).to_list()
+        return rules.with_deliveries(ceremony, deliveries)
+
+    async def on_notification(self, event: RecordedEvent) -> None:
+        """Keep what notify sent about a ceremony. A delivery ends once, but its events may come twice or (sent
+        and failed of one delivery, if notify ever wrote both) in any order: sent wins over failed."""
+        if event.source != NOTIFY_SOURCE:
+            raise PermanentError(f"a {event.type} from {event.source}, not from notify")
+        data = event.data
+        if data["about_event_type"] != "ceremony.scheduled":
+            return
+        doc = {"_id": data["delivery_id"], "delivery_id": data["delivery_id"], "about_event_id": data["about_event_id"],
+               "recipient": data["recipient"],
+               "channel": data["channel"], "template": data["template"], "attempts": data["attempts"],
+               "status": "sent" if event.type == "notification.sent" else "failed",
+               "reason": data.get("reason"), "at": event.time.isoformat()}
+        if event.type == "notification.sent":
+            await self.deliveries.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+            return
+        try:
+            await self.deliveries.insert_one(doc)
+        except DuplicateKeyError:
+            pass  # already known: sent (which a failure must not overwrite) or this same failure again

@@ -1,0 +1,108 @@
+"""Certification against the real broker and server, with one injected clock: the service's "today" and the
+tests' are the same value, whatever the machine's time zone or hour."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from binhchon_kit.contracts.common import DecisionReference, Level, Programme
+from binhchon_kit.contracts.registry import EventData
+from binhchon_kit.contracts.scoring import Rating, ResultApproved
+from binhchon_kit.events import Actor, Cause, NewEvent
+from binhchon_kit.eventstore import EventStore
+from binhchon_kit.relay import Relay
+from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.infra import Infra
+from certification.main import CertificationSettings, build
+
+TODAY = date(2026, 11, 23)  # Vietnam's date as the service's clock gives it in these tests
+PRODUCT = "Rượu nếp cẩm Đông Hưng – ủ men lá"
+DECISION = DecisionReference(number="88/QĐ-UBND", date=date(2026, 11, 20), signer="Nguyễn Thị Ký",
+                             authority="UBND tỉnh Bắc Giang")
+
+
+class Clock:
+    """The service's clock (a date in Vietnam), set by the test."""
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+
+    def __call__(self) -> date:
+        return self.day
+
+
+def result(dossier_id: str, *, stars: int = 4, recognised: bool = True, points: float = 78.25,
+           product: str = PRODUCT, producer: str = "Hợp tác xã Đông Hưng", registration: str | None = "2400123456",
+           province_code: str = "24", decision: DecisionReference = DECISION, round_id: str = "round-1",
+           validity_months: int | None = 36) -> ResultApproved:
+    return ResultApproved(
+        dossier_id=dossier_id, round_id=round_id, programme=Programme.OCOP, level=Level.PROVINCE,
+        rulebook_id="ocop-2023", rating=Rating(stars=stars, recognised=recognised, label=f"{stars} sao"),
+        points=points, decision=decision, goes_up_a_level=not recognised,
+        next_level=None if recognised else Level.NATIONAL, product_name=product, producer_name=producer,
+        producer_address=f"Xã Đông Hưng, Tỉnh mã {province_code}", province_code=province_code,
+        certificate_validity_months=validity_months, producer_registration_number=registration)
+
+
+@dataclass
+class CertEnv:
+    infra: Infra
+    mongo: AsyncMongoClient[dict[str, Any]]
+    unique: str
+    prefix: str
+    key: str
+    clock: Clock
+    result = staticmethod(result)
+
+    @property
+    def db(self) -> Any:
+        return self.mongo[f"certification_{self.unique}"]
+
+    def settings(self, name: str = "certification", **over: Any) -> CertificationSettings:
+        return CertificationSettings(service_name=name, mongodb_url=self.infra.mongodb,
+                                     mongodb_database=f"certification_{self.unique}",
+                                     kafka_bootstrap_servers=self.infra.kafka, kafka_topic_prefix=self.prefix,
+                                     auth_public_keys_file=self.key, **over)
+
+    def app(self, name: str = "certification", **over: Any) -> Any:
+        return build(self.settings(name, **over), clock=self.clock)
+
+    def running(self, name: str = "certification", **over: Any) -> contextlib.AbstractAsyncContextManager[
+            httpx.AsyncClient]:
+        return running(self.app(name, **over), f"http://{name}")
+
+    async def publish(self, service: str, stream_of: str, events: list[tuple[str, EventData, str]]) -> None:
+        """Append events to a store with ``service``'s source and relay them to its topic, as that service does."""
+        store = EventStore(self.mongo[f"{service}_{self.unique}"], source=f"/binhchon/{service}")
+        await store.setup()
+        for type_, data, subject in events:
+            stream = f"{stream_of}-{subject}"
+            await store.append(stream, await store.version(stream), NewEvent(type_, data), subject=subject,
+                               actor=Actor(f"system:{service}", ("system",)), cause=Cause("c", "c"))
+        relay = Relay(store, self.infra.kafka, client_id=f"{service}-relay", topic_prefix=self.prefix)
+        await relay.publish_pending()
+        await relay._drop_producer()
+
+    async def approve(self, *results: ResultApproved) -> None:
+        """Scoring approves these results: result.approved on scoring.events, as scoring publishes it."""
+        await self.publish("scoring", "scoring", [("result.approved", r, r.dossier_id) for r in results])
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(TODAY)
+
+
+@pytest.fixture
+async def env(infra: Infra, mongo: AsyncMongoClient[dict[str, Any]], unique: str, topic_prefix: str,
+              dev_keys: tuple[Path, Path], clock: Clock) -> AsyncIterator[CertEnv]:
+    yield CertEnv(infra, mongo, unique, topic_prefix, str(dev_keys[1]), clock)

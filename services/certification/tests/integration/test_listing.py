@@ -1,0 +1,60 @@
+"""Staff list a round's or a dossier's certificates, whatever their status, page by page."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from binhchon_kit.testing.fixtures import eventually
+
+pytestmark = pytest.mark.integration
+
+
+async def test_staff_list_certificates_by_round_dossier_and_status(env, auth):
+    async with env.running() as cert:
+        await env.approve(env.result("r1-a", product="Mật ong", registration="2400000001"),
+                          env.result("r1-b", product="Chè xanh", registration="2400000002"),
+                          env.result("r2-a", product="Vải thiều", registration="2400000003", round_id="round-2"))
+
+        async def listed(params, count, who=("sec", "secretariat")):
+            async def check():
+                r = await cert.get("/certificates", params=params, headers=auth(*who))
+                assert r.status_code == 200, r.text
+                return r.json() if r.json()["total"] == count else None
+            return await eventually(check, what=f"{count} certificates for {params}")
+
+        everything = await listed({}, 3)
+        round_1 = await listed({"round_id": "round-1"}, 2)
+        assert {i["dossier_id"] for i in round_1["items"]} == {"r1-a", "r1-b"}
+        assert [i["dossier_id"] for i in (await listed({"dossier_id": "r2-a"}, 1))["items"]] == ["r2-a"]
+        assert all("signature" not in i and i["status"] == "valid" for i in everything["items"])
+
+        revoked = next(i["number"] for i in round_1["items"] if i["dossier_id"] == "r1-b")
+        r = await cert.post(f"/certificates/{revoked}/revocation", json={"reason": "Vi phạm tiêu chí bắt buộc"},
+                            headers=auth("ubnd", "approver"))
+        assert r.status_code == 201, r.text
+        assert [i["number"] for i in (await listed({"status": "revoked"}, 1))["items"]] == [revoked]
+        assert (await listed({"round_id": "round-1", "status": "valid"}, 1))["items"][0]["dossier_id"] == "r1-a"
+
+        # paged: the database counts and cuts, the pages cover the whole in number order
+        pages = [(await listed({"limit": 2, "offset": offset}, 3, ("chair", "council_chair")))["items"]
+                 for offset in (0, 2)]
+        assert [len(p) for p in pages] == [2, 1]
+        assert [i["number"] for p in pages for i in p] == sorted(i["number"] for i in everything["items"])
+
+        # past valid_until the status is expired, even before the expiry sweep has recorded it
+        env.clock.day = date(2029, 11, 21)
+        expired = await listed({"status": "expired"}, 2, ("audit", "auditor"))
+        assert {i["status"] for i in expired["items"]} == {"expired"}
+        assert (await listed({"status": "valid"}, 0, ("ubnd", "approver")))["items"] == []
+
+        # who may not: no token, a producer, a judge; a bad status is named
+        assert (await cert.get("/certificates")).status_code == 401
+        for role in ("applicant", "judge"):
+            assert (await cert.get("/certificates", headers=auth("someone", role))).status_code == 403
+        r = await cert.get("/certificates", params={"status": "lost"}, headers=auth("sec", "secretariat"))
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["loc"] == ["query", "status"] and "valid" in r.json()["detail"][0]["msg"]
+        r = await cert.get("/certificates", params={"limit": 0}, headers=auth("sec", "secretariat"))
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "limit"]
