@@ -1,5 +1,6 @@
-"""Loads the rulebook files (``scoring/rulebooks/*.yaml``, and earlier versions under ``archive/``) and
-validates them at start-up: a broken rulebook stops the service with the file and the problem named."""
+"""Loads the rulebook files (``scoring/rulebooks/*.yaml``: the current version of each; ``archive/<id>.v<n>.yaml``:
+the earlier ones) and validates them at start-up: a broken rulebook stops the service with the file and the
+problem named. Earlier versions stay loadable for good: a dossier records the version it was scored under."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ class Rulebooks:
 
     def get(self, rulebook_id: str, version: int) -> Rulebook | None:
         return self._by_key.get((rulebook_id, version))
+
+    def versions(self, rulebook_id: str) -> list[int]:
+        """Every version of a rulebook that loads: old ones stay, so what was scored under them replays the same."""
+        return sorted(v for i, v in self._by_key if i == rulebook_id)
 
     def all_current(self) -> list[Rulebook]:
         ids = sorted({i for i, _ in self._by_key})
