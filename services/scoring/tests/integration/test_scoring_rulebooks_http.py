@@ -42,7 +42,7 @@ async def test_the_list_shows_each_current_version_and_the_older_ones(scoring: h
     assert sorted(books) == IDS
     for book in books.values():
         assert (book["version"], book["versions"]) == (2, [1, 2])
-        assert book["provisional"] is True and book["provisional_items"] > 0
+        assert book["provisional"] is True and book["provisional_items_count"] > 0
         assert book["source"]["urls"] and book["in_force_from"]
     assert books["ocop-2025"]["in_force_from"] == "2025-07-06"
     assert books["cnnttb-2025"]["in_force_from"] == "2025-07-01"

@@ -289,3 +289,14 @@ def test_a_newer_version_in_the_archive_layout_is_the_current_one(tmp_path: Any)
     assert loaded.current("ocop-2023").version == 3  # type: ignore[union-attr]
     assert loaded.get("ocop-2023", 2) is not None and loaded.versions("ocop-2023") == [2, 3]
     assert rulebooks().current("ocop-2023").version == 2  # type: ignore[union-attr]
+
+
+def test_an_archived_version_above_the_current_file_is_refused(tmp_path: Any) -> None:
+    (tmp_path / "archive").mkdir()
+    current = rulebook_dict("ocop-2023")
+    (tmp_path / "ocop-2023.yaml").write_text((BUNDLED / "ocop-2023.yaml").read_text(encoding="utf-8"),
+                                             encoding="utf-8")
+    (tmp_path / "archive" / "ocop-2023.v3.yaml").write_text(
+        yaml.safe_dump({**current, "version": 3}, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(RulebookError, match="version 2 is the current file, but version 3 of ocop-2023 is archived"):
+        Rulebooks.load(tmp_path)

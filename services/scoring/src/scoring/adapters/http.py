@@ -80,7 +80,7 @@ def _clean(doc: dict[str, Any] | None) -> dict[str, Any]:
 async def rulebooks(svc: Service) -> list[dict[str, Any]]:
     return [{"id": b.id, "version": b.version, "versions": svc.rulebooks.versions(b.id), "title": b.title,
              "programme": b.programme, "in_force_from": b.in_force_from, "provisional": b.provisional,
-             "provisional_items": len(b.provisional_items()), "source": b.source.model_dump()}
+             "provisional_items_count": len(b.provisional_items()), "source": b.source.model_dump()}
             for b in svc.rulebooks.all_current()]
 
 

@@ -25,12 +25,21 @@ class Rulebooks:
 
     @classmethod
     def load(cls, directory: Path = BUNDLED) -> Rulebooks:
-        books = []
+        books: list[Rulebook] = []
+        current: dict[str, tuple[int, Path]] = {}
         for path in sorted([*directory.glob("*.yaml"), *directory.glob("archive/*.yaml")]):
             try:
-                books.append(Rulebook.model_validate(yaml.safe_load(path.read_text(encoding="utf-8"))))
+                book = Rulebook.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
             except Exception as exc:
                 raise RulebookError(f"{path}: {exc}") from exc
+            books.append(book)
+            if path.parent == directory:
+                current[book.id] = (book.version, path)
+        # the top-level file is the current version: an archived version above it means a file went astray
+        for book in books:
+            if book.id in current and book.version > current[book.id][0]:
+                raise RulebookError(f"{current[book.id][1]}: version {current[book.id][0]} is the current file, "
+                                    f"but version {book.version} of {book.id} is archived")
         return cls(books)
 
     def current(self, rulebook_id: str) -> Rulebook | None:
