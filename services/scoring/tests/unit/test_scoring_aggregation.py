@@ -251,12 +251,12 @@ def test_cnnttb_levels(rulebook_id: str, level: Level, average: float, passed: b
 
 def test_cnnttb_mandatory_criterion_blocks_a_pass() -> None:
     data = CNN.model_dump(mode="json")
-    next(c for c in data["sheets"][0]["criteria"] if c["code"] == "2.2")["mandatory"] = {"minimum": 5}
+    next(c for c in data["sheets"][0]["criteria"] if c["code"] == "2")["mandatory"] = {"minimum": 30}
     book = Rulebook.model_validate(data)
     sheet = book.sheet("general")
-    result = aggregate(book, sheet, Level.PROVINCE, members(90, 90, sheet=sheet, **{"2.2": 4}))
-    assert result.average_total == 90 and result.passed is False
-    assert [(m.code, m.met) for m in result.mandatory] == [("2.2", False)]
+    result = aggregate(book, sheet, Level.PROVINCE, members(85, 85, sheet=sheet, **{"2": 29}))
+    assert result.average_total == 85 and result.passed is False
+    assert [(m.code, m.met) for m in result.mandatory] == [("2", False)]
 
 
 # ---- properties -------------------------------------------------------------------------------------------

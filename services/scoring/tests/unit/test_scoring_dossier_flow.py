@@ -47,7 +47,7 @@ def five(level: Level = Level.PROVINCE, book_id: str = "ocop-2023", **panel_over
 def test_open_scoring_names_rulebook_version_and_sheet() -> None:
     history = five()
     opened = history.dossier.opened
-    assert (opened.rulebook_id, opened.rulebook_version, opened.sheet_id) == ("ocop-2023", 1, "general")
+    assert (opened.rulebook_id, opened.rulebook_version, opened.sheet_id) == ("ocop-2023", OCOP23.version, "general")
     assert (opened.programme, opened.level) == (Programme.OCOP, Level.PROVINCE)
     assert history.dossier.status == scoring.OPEN and history.dossier.scoring_round == 1
     assert history.dossier.version == 1 and history.dossier.sheets == ()
@@ -97,7 +97,7 @@ def test_evaluate_waits_for_every_eligible_member_then_completes() -> None:
     assert (done.band_stars, done.stars, done.rating_label) == (4, 4, "4 sao")
     assert done.recognised_at_level and not done.goes_up_a_level and not done.spread_exceeded
     assert (done.dossier_id, done.round_id, done.rulebook_id, done.rulebook_version) == (
-        "dossier-1", "round-1", "ocop-2023", 1)
+        "dossier-1", "round-1", "ocop-2023", OCOP23.version)
     assert done.rounding == OCOP23.rounding.describe()
     assert {p.code for p in done.part_averages} == {"A", "B", "C"}
     assert {m.code for m in done.mandatory} == {"B4", "C3", "C4", "C5"}
@@ -286,7 +286,8 @@ def test_a_submitted_sheet_is_in_sheet_order_with_its_total_and_rulebook() -> No
     assert isinstance(submitted, ScoreSubmitted)
     assert [s.code for s in submitted.scores] == [c.code for c in history.sheet.criteria]
     assert submitted.total == 77.5 and submitted.scoring_round == 1 and submitted.comment == "đạt yêu cầu"
-    assert (submitted.rulebook_id, submitted.rulebook_version, submitted.score_sheet) == ("ocop-2023", 1, "general")
+    assert (submitted.rulebook_id, submitted.rulebook_version, submitted.score_sheet) == (
+        "ocop-2023", OCOP23.version, "general")
 
 
 def test_amend_replaces_the_counted_sheet_and_keeps_the_first_on_record() -> None:

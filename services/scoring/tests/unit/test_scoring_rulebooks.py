@@ -20,13 +20,17 @@ OCOP = ("ocop-2019", "ocop-2023", "ocop-2025")
 CNNTTB = ("cnnttb-2018", "cnnttb-2025")
 
 
-def test_all_five_bundled_rulebooks_load() -> None:
+def test_all_five_bundled_rulebooks_load_with_their_earlier_versions() -> None:
     loaded = Rulebooks.load()
     assert sorted(b.id for b in loaded.all_current()) == sorted(RULEBOOK_IDS)
     assert sorted(p.stem for p in BUNDLED.glob("*.yaml")) == sorted(RULEBOOK_IDS)
     for rulebook_id in RULEBOOK_IDS:
         book = loaded.current(rulebook_id)
         assert book is not None and loaded.get(rulebook_id, book.version) is book
+        # version 1 stays loadable under archive/, so what was scored under it replays the same
+        assert loaded.versions(rulebook_id) == [1, 2] and book.version == 2
+        assert (BUNDLED / "archive" / f"{rulebook_id}.v1.yaml").is_file()
+        assert book.changes.strip(), "a new version says what it changed"
 
 
 @pytest.mark.parametrize("rulebook_id", RULEBOOK_IDS)
@@ -36,13 +40,16 @@ def test_each_file_validates_on_its_own(rulebook_id: str) -> None:
     assert book.id == rulebook_id
 
 
-@pytest.mark.parametrize("rulebook_id", RULEBOOK_IDS)
-def test_criteria_add_up_to_each_part_and_parts_to_100(rulebook_id: str) -> None:
-    book = rulebook(rulebook_id)
+@pytest.mark.parametrize(("rulebook_id", "version"), [(i, v) for i in RULEBOOK_IDS for v in (1, 2)])
+def test_criteria_add_up_to_each_part_and_parts_to_100(rulebook_id: str, version: int) -> None:
+    book = rulebooks().get(rulebook_id, version)
+    assert book is not None
     assert sum(p.maximum for p in book.parts) == 100
     for sheet in book.sheets:
         for part in book.parts:
             assert sum(c.maximum for c in sheet.criteria if c.part == part.code) == part.maximum, (sheet.id, part)
+        for group in sheet.groups:
+            assert sum(c.maximum for c in sheet.criteria if c.group == group.code) == group.maximum, group
         assert sum(c.maximum for c in sheet.criteria) == 100
         assert {c.part for c in sheet.criteria} == {p.code for p in book.parts}
 
@@ -165,7 +172,7 @@ def _criteria_not_part_maximum(d: dict[str, Any]) -> None:
 
 
 def _last_criterion_dropped(d: dict[str, Any]) -> None:
-    d["sheets"][0]["criteria"].pop()  # 4.2, 5 points
+    d["sheets"][0]["criteria"].pop()  # group 4, 10 points
 
 
 def _duplicate_code(d: dict[str, Any]) -> None:
@@ -203,7 +210,7 @@ def _no_bands(d: dict[str, Any]) -> None:
 @pytest.mark.parametrize(("rulebook_id", "breaks", "named"), [
     ("ocop-2023", _parts_not_100, "parts add up to 105"),
     ("ocop-2023", _criteria_not_part_maximum, "sheet general: part A criteria add up to 41"),
-    ("cnnttb-2025", _last_criterion_dropped, "part 4 criteria add up to 5"),
+    ("cnnttb-2025", _last_criterion_dropped, "part 4 criteria add up to 0"),
     ("ocop-2023", _duplicate_code, "a criterion code appears twice"),
     ("ocop-2023", _allowed_above_maximum, "criterion B4: allowed points must lie within 0..5"),
     ("ocop-2023", _unknown_sheet, "product group thuc-pham uses unknown sheet khong-co"),
@@ -234,7 +241,7 @@ def test_all_problems_are_named_at_once() -> None:
     with pytest.raises(ValidationError) as raised:
         Rulebook.model_validate(data)
     message = str(raised.value)
-    assert "rulebook ocop-2023 v1" in message
+    assert "rulebook ocop-2023 v2" in message
     for named in ("part A criteria add up to 41", "unknown sheet khong-co", "must rise"):
         assert named in message
 
@@ -263,8 +270,9 @@ def test_two_files_with_the_same_id_and_version_are_refused(tmp_path: Any) -> No
 
 def test_a_broken_file_stops_loading_with_the_file_named(tmp_path: Any) -> None:
     text = (BUNDLED / "ocop-2023.yaml").read_text(encoding="utf-8").replace(
-        "{code: B, label: \"Phần B: Khả năng tiếp thị\", maximum: 25}",
-        "{code: B, label: \"Phần B: Khả năng tiếp thị\", maximum: 30}")
+        "{code: B, label: \"Phần B: Khả năng tiếp thị\", maximum: 25,",
+        "{code: B, label: \"Phần B: Khả năng tiếp thị\", maximum: 30,")
+    assert "maximum: 30," in text
     (tmp_path / "ocop-2023.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(RulebookError, match=r"(?s)ocop-2023\.yaml: .*parts add up to 105"):
         Rulebooks.load(tmp_path)
@@ -272,12 +280,23 @@ def test_a_broken_file_stops_loading_with_the_file_named(tmp_path: Any) -> None:
 
 def test_a_newer_version_in_the_archive_layout_is_the_current_one(tmp_path: Any) -> None:
     (tmp_path / "archive").mkdir()
-    old = rulebook_dict("ocop-2023")
-    (tmp_path / "archive" / "ocop-2023-v1.yaml").write_text(
+    current = rulebook_dict("ocop-2023")
+    (tmp_path / "archive" / "ocop-2023.v2.yaml").write_text(
         (BUNDLED / "ocop-2023.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    (tmp_path / "ocop-2023.yaml").write_text(yaml.safe_dump({**old, "version": 2}, allow_unicode=True),
+    (tmp_path / "ocop-2023.yaml").write_text(yaml.safe_dump({**current, "version": 3}, allow_unicode=True),
                                              encoding="utf-8")
     loaded = Rulebooks.load(tmp_path)
-    assert loaded.current("ocop-2023").version == 2  # type: ignore[union-attr]
-    assert loaded.get("ocop-2023", 1) is not None
-    assert rulebooks().current("ocop-2023").version == 1  # type: ignore[union-attr]
+    assert loaded.current("ocop-2023").version == 3  # type: ignore[union-attr]
+    assert loaded.get("ocop-2023", 2) is not None and loaded.versions("ocop-2023") == [2, 3]
+    assert rulebooks().current("ocop-2023").version == 2  # type: ignore[union-attr]
+
+
+def test_an_archived_version_above_the_current_file_is_refused(tmp_path: Any) -> None:
+    (tmp_path / "archive").mkdir()
+    current = rulebook_dict("ocop-2023")
+    (tmp_path / "ocop-2023.yaml").write_text((BUNDLED / "ocop-2023.yaml").read_text(encoding="utf-8"),
+                                             encoding="utf-8")
+    (tmp_path / "archive" / "ocop-2023.v3.yaml").write_text(
+        yaml.safe_dump({**current, "version": 3}, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(RulebookError, match="version 2 is the current file, but version 3 of ocop-2023 is archived"):
+        Rulebooks.load(tmp_path)

@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,15 +76,21 @@ def _clean(doc: dict[str, Any] | None) -> dict[str, Any]:
     return doc
 
 
-@router.get("/rulebooks", tags=["rulebooks"])
+@router.get("/rulebooks", tags=["rulebooks"], summary="the current version of each rulebook")
 async def rulebooks(svc: Service) -> list[dict[str, Any]]:
-    return [{"id": b.id, "version": b.version, "title": b.title, "programme": b.programme,
-             "provisional": b.provisional, "source": b.source.model_dump()} for b in svc.rulebooks.all_current()]
+    return [{"id": b.id, "version": b.version, "versions": svc.rulebooks.versions(b.id), "title": b.title,
+             "programme": b.programme, "in_force_from": b.in_force_from, "provisional": b.provisional,
+             "provisional_items_count": len(b.provisional_items()), "source": b.source.model_dump()}
+            for b in svc.rulebooks.all_current()]
 
 
-@router.get("/rulebooks/{rulebook_id}", tags=["rulebooks"])
-async def rulebook(rulebook_id: str, svc: Service, version: int | None = None) -> dict[str, Any]:
-    return svc.rulebook(rulebook_id, version).model_dump(mode="json")
+@router.get("/rulebooks/{rulebook_id}", tags=["rulebooks"],
+            summary="a rulebook (the current version, or ?version=), with what in it is provisional and why")
+async def rulebook(rulebook_id: str, svc: Service, version: Annotated[int | None, Query(ge=1)] = None
+                   ) -> dict[str, Any]:
+    book = svc.rulebook(rulebook_id, version)
+    return {**book.model_dump(mode="json"), "versions": svc.rulebooks.versions(book.id),
+            "provisional_items": [item.model_dump() for item in book.provisional_items()]}
 
 
 @router.post("/rounds/{round_id}/panel", status_code=201, tags=["panels"])

@@ -1,5 +1,6 @@
-"""Loads the rulebook files (``scoring/rulebooks/*.yaml``, and earlier versions under ``archive/``) and
-validates them at start-up: a broken rulebook stops the service with the file and the problem named."""
+"""Loads the rulebook files (``scoring/rulebooks/*.yaml``: the current version of each; ``archive/<id>.v<n>.yaml``:
+the earlier ones) and validates them at start-up: a broken rulebook stops the service with the file and the
+problem named. Earlier versions stay loadable for good: a dossier records the version it was scored under."""
 
 from __future__ import annotations
 
@@ -24,12 +25,21 @@ class Rulebooks:
 
     @classmethod
     def load(cls, directory: Path = BUNDLED) -> Rulebooks:
-        books = []
+        books: list[Rulebook] = []
+        current: dict[str, tuple[int, Path]] = {}
         for path in sorted([*directory.glob("*.yaml"), *directory.glob("archive/*.yaml")]):
             try:
-                books.append(Rulebook.model_validate(yaml.safe_load(path.read_text(encoding="utf-8"))))
+                book = Rulebook.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
             except Exception as exc:
                 raise RulebookError(f"{path}: {exc}") from exc
+            books.append(book)
+            if path.parent == directory:
+                current[book.id] = (book.version, path)
+        # the top-level file is the current version: an archived version above it means a file went astray
+        for book in books:
+            if book.id in current and book.version > current[book.id][0]:
+                raise RulebookError(f"{current[book.id][1]}: version {current[book.id][0]} is the current file, "
+                                    f"but version {book.version} of {book.id} is archived")
         return cls(books)
 
     def current(self, rulebook_id: str) -> Rulebook | None:
@@ -38,6 +48,10 @@ class Rulebooks:
 
     def get(self, rulebook_id: str, version: int) -> Rulebook | None:
         return self._by_key.get((rulebook_id, version))
+
+    def versions(self, rulebook_id: str) -> list[int]:
+        """Every version of a rulebook that loads: old ones stay, so what was scored under them replays the same."""
+        return sorted(v for i, v in self._by_key if i == rulebook_id)
 
     def all_current(self) -> list[Rulebook]:
         ids = sorted({i for i, _ in self._by_key})
