@@ -54,8 +54,10 @@ async def bench(kafka: str, mongodb: str, dossiers: int, judges: int, concurrenc
         cause = Cause("bench", "bench")
         members = [{"id": f"cm-{k}", "name": f"Thành viên {k}", "organisation": "Hội đồng",
                     "role": "chair" if k == 1 else "member"} for k in range(1, judges + 1)]
-        panel = {"name": "Hội đồng", "members": members, "sessions": ["dossier"], "spread_threshold": 100,
+        panel = {"name": "Hội đồng", "members": members, "spread_threshold": 100,
                  "quorum": {"fraction": 0.75, "chair_required": True}}
+        # what scoring learns from intake's round.opened (a panel is checked against its round's rulebook)
+        await svc.rt.db["rounds"].insert_one({"_id": round_id, "round_id": round_id, "rulebook_id": "ocop-2023"})
         await svc.form_panel(round_id, panel, Actor("sec", ("secretariat",)), cause)
         rulebook = svc.rulebook("ocop-2023")
         scoring_sheet = rulebook.sheet("general")

@@ -9,7 +9,7 @@ from binhchon_kit.settings import ServiceSettings
 from intake.adapters.http import router
 from intake.domain.dossiers import fold_dossier
 from intake.domain.rounds import fold_round
-from intake.service import Intake
+from intake.service import Clock, Intake, now_utc
 
 
 class IntakeSettings(ServiceSettings):
@@ -17,10 +17,11 @@ class IntakeSettings(ServiceSettings):
     http_port: int = 8001
 
 
-def build(settings: IntakeSettings | None = None) -> FastAPI:
+def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> FastAPI:
+    """``clock``: the service's now (tests inject a fixed instant; "today" is its date in Vietnam)."""
     settings = settings or IntakeSettings()
     runtime = build_runtime(settings, {"round": ("rounds", fold_round), "dossier": ("dossiers", fold_dossier)})
-    service = Intake(runtime)
+    service = Intake(runtime, clock)
     runtime.consumers.handle("scoring.events", {"result.approved"}, "escalation", service.on_result_approved)
 
     async def on_startup(_: Runtime) -> None:

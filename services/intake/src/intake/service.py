@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pymongo.errors import DuplicateKeyError
 
@@ -15,26 +14,37 @@ from binhchon_kit.app import Runtime, record
 from binhchon_kit.contracts.common import Document, Producer, Product
 from binhchon_kit.contracts.intake import EscalatedFrom, RoundOpened
 from binhchon_kit.contracts.registry import EventData
-from binhchon_kit.envelope import utc_now
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.sequence import next_number
 from intake.domain import dossiers, rounds
 from intake.domain.errors import Refused
+from intake.domain.times import VIETNAM
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+Clock = Callable[[], datetime]
 
 
-def today_in_vietnam() -> date:
-    return datetime.now(VIETNAM).date()
+def now_utc() -> datetime:
+    return datetime.now(UTC)
 
 
 class Intake:
-    def __init__(self, runtime: Runtime, clock: Callable[[], date] = today_in_vietnam) -> None:
+    """``clock``: the instant now (timezone-aware). Receipts are stamped with it and "today" is its date in
+    Vietnam, whatever the machine's time zone; tests inject a fixed instant."""
+
+    def __init__(self, runtime: Runtime, clock: Clock = now_utc) -> None:
         self.rt = runtime
         self.store = runtime.store
-        self.today = clock
+        self.clock = clock
         self._rounds: dict[str, RoundOpened] = {}
+
+    def now(self) -> datetime:
+        """Now, to the millisecond (MongoDB keeps milliseconds; the event's hash must survive a round trip)."""
+        now = self.clock().astimezone(UTC)
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+    def today(self) -> date:
+        return self.clock().astimezone(VIETNAM).date()
 
     async def setup(self) -> None:
         db = self.rt.db
@@ -58,13 +68,12 @@ class Intake:
     async def open_round(self, fields: dict[str, Any], actor: Actor, cause: Cause) -> RecordedEvent:
         fields = {**fields, "code": str(fields["code"]).upper()}  # receipt numbers are looked up upper-case
         round_id = rounds.round_id_for(fields["code"])
-        if fields.get("parent_round_id"):
-            await self.load_round(fields["parent_round_id"])  # must exist
+        parent = await self.load_round(fields["parent_round_id"]) if fields.get("parent_round_id") else None
         opened = RoundOpened.model_validate({**fields, "round_id": round_id})
         exists = await self.store.version(round_id) > 0
+        decided = rounds.open_round(opened, exists, today=self.today(), parent=parent)
         try:
-            return await record(self.rt, round_id, 0, rounds.open_round(opened, exists), "round.opened", actor,
-                                      cause, subject=round_id)
+            return await record(self.rt, round_id, 0, decided, "round.opened", actor, cause, subject=round_id)
         except ConcurrencyConflict:
             raise Refused(f"a round with code {opened.code} is already open", round_id=round_id) from None
 
@@ -82,12 +91,13 @@ class Intake:
         if await self.store.version(dossier_id) > 0:
             raise self._duplicate(dossier_id, round_)
         # Validate everything before a receipt number is taken, so a refusal leaves no gap in the numbering.
-        today = self.today()
-        dossiers.receive(round_, dossier_id=dossier_id, receipt_number="-", received_at=utc_now(), today=today,
+        now = self.now()
+        today = now.astimezone(VIETNAM).date()
+        dossiers.receive(round_, dossier_id=dossier_id, receipt_number="-", received_at=now, today=today,
                          producer=producer, product=product, documents=documents, escalated_from=escalated_from)
         received = dossiers.receive(
             round_, dossier_id=dossier_id, receipt_number=await self._next_receipt_number(round_),
-            received_at=utc_now(), today=today, producer=producer, product=product, documents=documents,
+            received_at=now, today=today, producer=producer, product=product, documents=documents,
             escalated_from=escalated_from)
         try:
             return await record(self.rt, dossier_id, 0, received, "dossier.received", actor, cause, dossier_id,

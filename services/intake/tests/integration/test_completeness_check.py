@@ -8,7 +8,7 @@ import pytest
 
 from binhchon_kit.workdays import add_working_days
 
-from ..conftest import dossier_body, round_body
+from ..conftest import TODAY, dossier_body, round_body
 
 pytestmark = pytest.mark.integration
 
@@ -171,12 +171,15 @@ async def test_round_rules(intake, auth, unique):
     assert r.status_code == 422
     r = await intake.post("/rounds", json=round_body(f"F{unique}", parent_round_id="round-nope"), headers=sec)
     assert r.status_code == 404
-    closed = round_body(f"G{unique}")
-    closed["schedule"]["submission_closes"] = (date.today() - timedelta(days=1)).isoformat()
-    closed["schedule"]["submission_opens"] = (date.today() - timedelta(days=20)).isoformat()
-    rid = (await intake.post("/rounds", json=closed, headers=sec)).json()["round_id"]
-    r = await intake.post(f"/rounds/{rid}/dossiers", json=dossier_body(), headers=auth("p", "applicant"))
+    # a window still to come opens; a dossier before it opens is refused with the dates
+    later = round_body(f"G{unique}", today=TODAY + timedelta(days=20))
+    later["schedule"]["submission_opens"] = (TODAY + timedelta(days=1)).isoformat()
+    r = await intake.post("/rounds", json=later, headers=sec)
+    assert r.status_code == 201, r.text
+    r = await intake.post(f"/rounds/{r.json()['round_id']}/dossiers", json=dossier_body(),
+                          headers=auth("p", "applicant"))
     assert r.status_code == 409 and "takes dossiers" in r.json()["detail"]
+    assert r.json()["today"] == TODAY.isoformat()
 
 
 async def test_concurrent_submissions_get_distinct_receipt_numbers(intake, auth, opened):

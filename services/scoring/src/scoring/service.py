@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from binhchon_kit.app import Runtime, record
+from binhchon_kit.auth import Principal, Role
 from binhchon_kit.contracts.common import DecisionReference
 from binhchon_kit.contracts.registry import EventData
-from binhchon_kit.contracts.scoring import PanelFormed, ProposalRow, ResultProposed
+from binhchon_kit.contracts.scoring import PanelFormed, PanelMember, ProposalRow, ResultProposed
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import ConcurrencyConflict
 from scoring.adapters.rulebooks import Rulebooks
@@ -28,10 +31,14 @@ def scoring_stream(dossier_id: str) -> str:
 
 
 class Scoring:
-    def __init__(self, runtime: Runtime, rulebooks: Rulebooks) -> None:
+    """``round_wait``: how long forming a panel waits for the round's ``round.opened`` to arrive from intake
+    (another service's topic: a panel formed right after its round may be a moment ahead of it)."""
+
+    def __init__(self, runtime: Runtime, rulebooks: Rulebooks, round_wait: float = 10.0) -> None:
         self.rt = runtime
         self.store = runtime.store
         self.rulebooks = rulebooks
+        self.round_wait = round_wait
         self._panels: dict[str, PanelFormed] = {}
 
     async def setup(self) -> None:
@@ -78,10 +85,25 @@ class Scoring:
 
     # ---- panels --------------------------------------------------------------------------------------
 
+    async def round_rulebook(self, round_id: str) -> Rulebook:
+        """The current version of the rulebook the round names, once scoring has heard of the round."""
+        deadline = time.monotonic() + self.round_wait
+        while (round_ := await self.rt.db["rounds"].find_one({"_id": round_id})) is None:
+            if time.monotonic() >= deadline:
+                raise Refused(f"scoring has not heard of round {round_id} (its round.opened has not arrived from "
+                              "intake); open the round first, or try again in a moment", round_id=round_id)
+            await asyncio.sleep(0.2)
+        return self.rulebook(round_["rulebook_id"])
+
     async def form_panel(self, round_id: str, fields: dict[str, Any], actor: Actor, cause: Cause) -> RecordedEvent:
+        """Form the round's panel. Its sessions must hold every session its rulebook scores a criterion in; a
+        panel that names none holds exactly those."""
         stream = panel_stream(round_id)
+        rulebook = await self.round_rulebook(round_id)
+        if not fields.get("sessions"):
+            fields = {**fields, "sessions": [s.value for s in panels.default_sessions(rulebook)]}
         panel = panels.validate_panel(PanelFormed.model_validate({**fields, "round_id": round_id,
-                                                                  "panel_id": stream}))
+                                                                  "panel_id": stream}), rulebook)
         try:
             return await record(self.rt, stream, 0, panel, "panel.formed", actor, cause, round_id)
         except ConcurrencyConflict:
@@ -96,6 +118,18 @@ class Scoring:
             raise Refused(f"round {round_id} has no panel yet", kind="not_found")
         self._panels[round_id] = panel = PanelFormed.model_validate(first.data)
         return panel
+
+    async def substitute_member(self, dossier_id: str, substitute: PanelMember, replaces: str, reason: str,
+                                who: Principal, cause: Cause) -> RecordedEvent:
+        """The chair of the dossier's round (or the secretariat) adds a substitute for a recused member."""
+        state, _ = await self.load(dossier_id)
+        panel = await self.panel(state.opened.round_id)
+        if not who.has(Role.SECRETARIAT) and panels.chair(panel).id != who.subject:
+            raise Refused("only the chair of this round's panel or the secretariat adds a substitute member",
+                          kind="forbidden")
+        return await self.act(dossier_id, "panel.member_substituted",
+                              lambda s, p, _: scoring.substitute(s, p, substitute, replaces, reason), who.actor,
+                              cause)
 
     # ---- dossiers ------------------------------------------------------------------------------------
 

@@ -56,6 +56,18 @@ def rulebook_dict(rulebook_id: str) -> dict[str, Any]:
     return data
 
 
+def scored_in(*sessions: Session, rulebook_id: str = "ocop-2025", new_id: str = "sessions-test") -> Rulebook:
+    """A bundled rulebook whose first criteria are scored in ``sessions`` (one each) and every other one on the
+    dossier: a panel's sessions are checked against it whatever the bundled files say."""
+    book = rulebook(rulebook_id)
+    sheets = []
+    for sheet in book.sheets:
+        criteria = [c.model_copy(update={"session": sessions[n] if n < len(sessions) else Session.DOSSIER})
+                    for n, c in enumerate(sheet.criteria)]
+        sheets.append(sheet.model_copy(update={"criteria": criteria}))
+    return book.model_copy(update={"id": new_id, "sheets": sheets})
+
+
 def general(rulebook_id: str) -> Sheet:
     return rulebook(rulebook_id).sheet("general")
 
@@ -176,6 +188,10 @@ class ScoringHistory:
     # decisions, recorded
     def recuse(self, member_id: str, reason: str = "người thân của chủ thể") -> scoring.DossierScoring:
         return self.record(scoring.recuse(self.dossier, self.panel, member_id, reason))
+
+    def substitute(self, new_member: PanelMember, replaces: str, reason: str = "thay thế thành viên xin rút"
+                   ) -> scoring.DossierScoring:
+        return self.record(scoring.substitute(self.dossier, self.panel, new_member, replaces, reason))
 
     def submit(self, member_id: str, scores: dict[str, float], comment: str = "") -> scoring.DossierScoring:
         return self.record(scoring.submit(self.dossier, self.panel, self.rulebook, member_id, scores, comment))

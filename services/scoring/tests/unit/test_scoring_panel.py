@@ -9,13 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from binhchon_kit.contracts.scoring import MemberRole
+from binhchon_kit.contracts.scoring import MemberRole, Session
 from scoring.domain import panel as panels
 from scoring.domain.errors import Refused
 
-from .scoring_builders import member, panel, scorer_ids
+from .scoring_builders import member, panel, scored_in, scorer_ids
 
-SEVEN = panel(7)  # chair, m1…m6, sec
+SEVEN = panel(7)  # chair, m1…m6, sec; sessions dossier and samples
+ITS_RULEBOOK = scored_in(Session.SAMPLES)  # scored on the dossier and the samples
 
 
 def test_seven_scoring_members_at_three_quarters_need_six_sheets() -> None:
@@ -83,7 +84,7 @@ def test_quorum_is_the_ceiling_of_the_share_of_eligible_members(size: int, fract
 
 
 def test_a_valid_panel_passes() -> None:
-    assert panels.validate_panel(SEVEN) is SEVEN
+    assert panels.validate_panel(SEVEN, ITS_RULEBOOK) is SEVEN
     assert panels.chair(SEVEN).id == "chair"
     assert panels.member(SEVEN, "m3").role is MemberRole.MEMBER
 
@@ -107,7 +108,7 @@ def _with_members(*members: object) -> object:
 ], ids=["two-chairs", "no-chair", "duplicate-member", "chair-also-secretary"])
 def test_validate_panel_refuses(members: list[object], problem: str) -> None:
     with pytest.raises(Refused) as refused:
-        panels.validate_panel(_with_members(*members))  # type: ignore[arg-type]
+        panels.validate_panel(_with_members(*members), ITS_RULEBOOK)  # type: ignore[arg-type]
     assert refused.value.kind == "invalid"
     assert problem in refused.value.detail["problems"]
 
@@ -115,6 +116,24 @@ def test_validate_panel_refuses(members: list[object], problem: str) -> None:
 def test_validate_panel_lists_every_problem() -> None:
     secretaries = _with_members(member("s", MemberRole.SECRETARY), member("s", MemberRole.SECRETARY))
     with pytest.raises(Refused) as refused:
-        panels.validate_panel(secretaries)  # type: ignore[arg-type]
+        panels.validate_panel(secretaries, ITS_RULEBOOK)  # type: ignore[arg-type]
     assert refused.value.detail["problems"] == [
         "a member appears twice", "a panel has exactly one chair", "a panel needs members who score"]
+
+
+def test_a_panel_without_a_session_its_rulebook_scores_in_is_refused_naming_the_criteria() -> None:
+    book = scored_in(Session.SAMPLES, Session.FIELD_VISIT, Session.FIELD_VISIT)
+    first, second, third = book.sheets[0].criteria[:3]
+    with pytest.raises(Refused) as refused:
+        panels.validate_panel(SEVEN, book)  # dossier and samples: no field visit
+    assert refused.value.kind == "invalid"
+    [problem] = refused.value.detail["problems"]
+    assert problem.startswith("sessions: field_visit is missing")
+    assert f"{book.sheets[0].id}/{second.code} ({second.label})" in problem
+    assert f"{book.sheets[0].id}/{third.code}" in problem and f"/{first.code} " not in problem
+
+
+def test_the_sessions_a_rulebook_needs_are_the_default_in_order() -> None:
+    assert panels.default_sessions(scored_in(Session.FIELD_VISIT)) == [Session.DOSSIER, Session.FIELD_VISIT]
+    everything = SEVEN.model_copy(update={"sessions": list(Session)})
+    assert panels.validate_panel(everything, scored_in(Session.FIELD_VISIT)) is everything

@@ -8,7 +8,6 @@ from enum import StrEnum
 from pydantic import Field
 
 from binhchon_kit.contracts.common import (
-    Area,
     Code,
     Document,
     Level,
@@ -38,9 +37,33 @@ class Schedule(Value):
     ceremony_date: date | None = None
 
 
-@registered("round.opened", topic=TOPIC)
+class RoundArea(Value):
+    """Where a round runs. A commune, district or province round names its province (codes from the GSO list);
+    a region round names its region and the provinces it covers; a national round covers the country.
+    Which fields a level needs is checked when the round is opened (intake's domain), not here, so that every
+    round.opened ever recorded still reads."""
+
+    province_code: Code | None = None
+    district_code: Code | None = None
+    region: Text | None = Field(default=None, description="region rounds: the region's name, e.g. Khu vực phía Bắc")
+    region_code: Code | None = Field(default=None, description="region rounds: the region's code, e.g. MB")
+    province_codes: list[Code] = Field(default_factory=list,
+                                       description="region rounds: the provinces the region covers")
+
+
+class Receives(StrEnum):
+    """What a round takes in."""
+
+    ALL = "all"  # producers' dossiers inside the submission window, and dossiers escalated from child rounds
+    ESCALATIONS_ONLY = "escalations_only"  # a parent round: only what its child rounds send up
+
+
+@registered("round.opened", topic=TOPIC, schema_version=2)
 class RoundOpened(EventData):
-    """A selection round (đợt đánh giá/bình chọn) was opened at one level, in one area, for one year and batch."""
+    """A selection round (đợt đánh giá/bình chọn) was opened at one level, in one area, for one year and batch.
+
+    v2: ``area.province_code`` is optional (a region round names its region and provinces instead) and
+    ``receives`` says whether producers may submit directly. A v1 event reads as v2 with ``receives: all``."""
 
     round_id: str
     code: Code
@@ -48,13 +71,15 @@ class RoundOpened(EventData):
     programme: Programme
     rulebook_id: Code
     level: Level
-    area: Area
+    area: RoundArea
     year: int = Field(ge=2010, le=2100)
     batch: int = Field(ge=1, le=20)
     organiser: Text
     schedule: Schedule
     parent_round_id: str | None = None
     max_supplement_requests: int = Field(default=1, ge=1, le=5)
+    receives: Receives = Field(default=Receives.ALL, description="escalations_only: a parent round that takes "
+                               "no direct submissions, only dossiers its child rounds send up")
 
 
 class EscalatedFrom(Value):

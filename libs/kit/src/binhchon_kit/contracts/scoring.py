@@ -1,6 +1,7 @@
 """Events the scoring service writes to ``scoring.events``.
 
-Panel and proposal events have the round id as subject; every other event the dossier id. ``result.approved``
+Panel and proposal events have the round id as subject; every other event the dossier id (a substitute member,
+added for one dossier, is a dossier event). ``result.approved``
 carries what intake (escalation) and certification (issuing) need: event-carried state transfer.
 """
 
@@ -63,6 +64,21 @@ class PanelFormed(EventData):
     sessions: list[Session] = Field(min_length=1)
     spread_threshold: float = Field(default=10, gt=0, le=100, description="points between totals before re-scoring")
     max_rescoring_rounds: int = Field(default=2, ge=0, le=5)
+
+
+@registered("panel.member_substituted", topic=TOPIC)
+class MemberSubstituted(EventData):
+    """A substitute member joined the panel for one dossier, in place of a member recused from it: the chair or
+    the secretariat decided, with the reason. The substitute scores that dossier as a member.
+
+    Recorded on the dossier's scoring stream (subject: the dossier id), after its ``judge.recused``."""
+
+    dossier_id: str
+    round_id: str
+    panel_id: str
+    substitute: PanelMember = Field(description="the new member, role member")
+    replaces: Text = Field(description="the id of the recused member the substitute stands in for")
+    reason: Text
 
 
 @registered("scoring.opened", topic=TOPIC)

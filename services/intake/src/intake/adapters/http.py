@@ -6,13 +6,13 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from binhchon_kit.app import request_cause
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import current_principal, require
 from binhchon_kit.contracts.common import (
-    Area,
     Code,
     Document,
     Level,
@@ -22,10 +22,12 @@ from binhchon_kit.contracts.common import (
     Programme,
     Text,
 )
-from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Schedule
+from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Receives, RoundArea, Schedule
 from binhchon_kit.events import RecordedEvent
+from intake.adapters.receipt_page import receipt_page
 from intake.domain import dossiers
 from intake.domain.errors import Refused
+from intake.domain.times import in_vietnam
 from intake.service import Intake
 
 router = APIRouter()
@@ -55,13 +57,16 @@ class OpenRound(Body):
     programme: Programme
     rulebook_id: Code
     level: Level
-    area: Area
+    area: RoundArea = Field(description="commune/district/province rounds: province_code (and district_code); "
+                                        "region rounds: region_code, region and province_codes")
     year: int = Field(ge=2010, le=2100)
     batch: int = Field(default=1, ge=1, le=20)
     organiser: Text
     schedule: Schedule
     parent_round_id: str | None = None
     max_supplement_requests: int = Field(default=1, ge=1, le=5)
+    receives: Receives = Field(default=Receives.ALL, description="escalations_only: a parent round that takes no "
+                               "direct submissions, only dossiers sent up from its child rounds")
 
 
 class SubmitDossier(Body):
@@ -76,7 +81,7 @@ class Receipt(BaseModel):
     dossier_id: str
     receipt_number: str
     round_code: str
-    received_at: str
+    received_at: str = Field(description="when it was received, in Vietnam's time: 2026-11-23T06:26:00+07:00")
     check_due_date: date
     result_due_date: date | None = None
     status: str
@@ -120,7 +125,7 @@ def _event_view(event: RecordedEvent) -> dict[str, Any]:
 
 def _receipt(doc: dict[str, Any]) -> Receipt:
     return Receipt(dossier_id=doc["dossier_id"], receipt_number=doc["receipt_number"], round_code=doc["round_code"],
-                   received_at=doc["received_at"], check_due_date=doc["check_due_date"],
+                   received_at=in_vietnam(doc["received_at"]), check_due_date=doc["check_due_date"],
                    result_due_date=doc.get("result_due_date"), status=doc["status"],
                    status_url=f"/public/receipts/{doc['receipt_number']}")
 
@@ -160,7 +165,8 @@ async def submit(round_id: str, body: SubmitDossier, who: Applicant, svc: Servic
     event = await svc.submit(round_id, body.producer, body.product, body.documents, who.actor, request_cause())
     data = event.data
     return Receipt(dossier_id=event.stream, receipt_number=data["receipt_number"], round_code=data["round_code"],
-                   received_at=data["received_at"], check_due_date=data["check_due_date"], status="received",
+                   received_at=in_vietnam(data["received_at"]), check_due_date=data["check_due_date"],
+                   status="received",
                    status_url=f"/public/receipts/{data['receipt_number']}")
 
 
@@ -253,15 +259,19 @@ async def reschedule(dossier_id: str, body: Reschedule, who: Secretariat, svc: S
 
 # ---- public ----------------------------------------------------------------------------------------------
 
-@router.get("/public/receipts/{receipt_number}", tags=["public"],
-            summary="status by receipt number, without login; personal data withheld")
-async def public_status(receipt_number: str, svc: Service) -> dict[str, Any]:
+@router.get("/public/receipts/{receipt_number}", tags=["public"], response_model=None,
+            summary="status by receipt number, without login; personal data withheld. A browser (Accept: "
+                    "text/html) gets the page in Vietnamese")
+async def public_status(receipt_number: str, svc: Service, request: Request) -> dict[str, Any] | HTMLResponse:
     doc = await svc.rt.db["dossiers"].find_one({"receipt_number": receipt_number.strip().upper()})
     if doc is None:
         raise Refused(f"no dossier with receipt number {receipt_number}", kind="not_found")
-    return {key: doc.get(key) for key in ("receipt_number", "round_code", "programme", "level", "status",
-                                          "received_at", "check_due_date", "result_due_date")} | {
-        "product_name": doc["product"]["name"]}
+    public = {key: doc.get(key) for key in ("receipt_number", "round_code", "programme", "level", "status",
+                                            "check_due_date", "result_due_date")} | {
+        "received_at": in_vietnam(doc["received_at"]), "product_name": doc["product"]["name"]}
+    if "text/html" in request.headers.get("accept", ""):
+        return HTMLResponse(receipt_page(public))
+    return public
 
 
 async def _own(svc: Intake, dossier_id: str, who: Principal) -> None:

@@ -24,6 +24,7 @@ from binhchon_kit.contracts.intake import (
     DossierSupplementRequested,
     DossierWithdrawn,
     PromisedDate,
+    Receives,
     RoundOpened,
 )
 from binhchon_kit.events import RecordedEvent, deterministic_id
@@ -115,6 +116,9 @@ def receive(
     producer: Any, product: Any, documents: list[Any], escalated_from: Any = None,
 ) -> DossierReceived:
     """A receipt is never refused for lateness when the dossier is escalated (the lower level sent it)."""
+    if escalated_from is None and round_.receives is Receives.ESCALATIONS_ONLY:
+        raise Refused(f"round {round_.code} only receives dossiers sent up from its child rounds; submit the "
+                      "dossier to the round of your own level", receives=round_.receives.value)
     if escalated_from is None and not (round_.schedule.submission_opens <= today <= round_.schedule.submission_closes):
         raise Refused(
             f"round {round_.code} takes dossiers from {round_.schedule.submission_opens} "

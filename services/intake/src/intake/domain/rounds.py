@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
-from binhchon_kit.contracts.intake import RoundOpened
+from binhchon_kit.contracts.common import Level
+from binhchon_kit.contracts.intake import Receives, RoundArea, RoundOpened
 from binhchon_kit.events import RecordedEvent, deterministic_id
 from intake.domain.errors import Refused
+
+_LOCAL_LEVELS = (Level.COMMUNE, Level.DISTRICT, Level.PROVINCE)
+_REGION_ONLY = ("region", "region_code", "province_codes")
 
 
 def round_id_for(code: str) -> str:
@@ -15,18 +20,64 @@ def round_id_for(code: str) -> str:
     return "round-" + deterministic_id("round", code.upper())
 
 
-def open_round(opened: RoundOpened, exists: bool) -> RoundOpened:
+def open_round(opened: RoundOpened, exists: bool, *, today: date, parent: RoundOpened | None = None) -> RoundOpened:
+    """Open a round, or refuse it with every problem named by its field. ``today`` is Vietnam's date."""
     if exists:
         raise Refused(f"a round with code {opened.code} is already open", round_id=opened.round_id)
+    problems = [*_schedule_problems(opened, today), *area_problems(opened.level, opened.area)]
+    if parent is not None:
+        problems += _parent_problems(opened, parent)
+    if problems:
+        raise Refused("the round cannot be opened as given", kind="invalid", problems=problems)
+    return opened
+
+
+def _schedule_problems(opened: RoundOpened, today: date) -> list[str]:
     s = opened.schedule
     problems = []
     if s.submission_closes < s.submission_opens:
         problems.append("schedule.submission_closes is before schedule.submission_opens")
     if s.scoring_opens and s.scoring_closes and s.scoring_closes < s.scoring_opens:
         problems.append("schedule.scoring_closes is before schedule.scoring_opens")
-    if problems:
-        raise Refused("the schedule does not hold together", kind="invalid", problems=problems)
-    return opened
+    # A window already over would take no dossier at all: every submission would be refused. A parent round
+    # that only receives escalated dossiers takes them whenever they come, so its window does not matter.
+    if opened.receives is Receives.ALL and s.submission_closes < today:
+        problems.append(f"schedule.submission_closes: submissions would run from {s.submission_opens} to "
+                        f"{s.submission_closes}, and that window closed before today ({today}); give dates "
+                        "still to come, or say receives: escalations_only for a round that only takes "
+                        "dossiers sent up from its child rounds")
+    return problems
+
+
+def area_problems(level: Level, area: RoundArea) -> list[str]:
+    """What a round's area must name at its level."""
+    if level in _LOCAL_LEVELS:
+        problems = [] if area.province_code else [f"area.province_code: a {level.value} round names its province"]
+        return problems + [f"area.{name}: only a region round names a region and the provinces it covers"
+                           for name in _REGION_ONLY if getattr(area, name)]
+    if level is Level.REGION:
+        problems = [f"area.{name}: a region round names {what}" for name, what in (
+            ("region_code", "its region's code"), ("region", "its region's name"),
+            ("province_codes", "the provinces it covers")) if not getattr(area, name)]
+        if len(set(area.province_codes)) != len(area.province_codes):
+            problems.append("area.province_codes: a province is listed twice")
+        for name in ("province_code", "district_code"):
+            if getattr(area, name):
+                problems.append(f"area.{name}: a region round covers area.province_codes, not one province")
+        return problems
+    return []  # national: the whole country
+
+
+def _parent_problems(opened: RoundOpened, parent: RoundOpened) -> list[str]:
+    problems = []
+    order = list(Level)
+    if order.index(parent.level) <= order.index(opened.level):
+        problems.append(f"parent_round_id: round {parent.code} is at the {parent.level.value} level, not above "
+                        f"the {opened.level.value} level")
+    if parent.level is Level.REGION and opened.area.province_code not in parent.area.province_codes:
+        problems.append(f"area.province_code: province {opened.area.province_code} is not among the provinces "
+                        f"of region round {parent.code} ({', '.join(parent.area.province_codes)})")
+    return problems
 
 
 def fold_round(events: Sequence[RecordedEvent]) -> dict[str, Any]:

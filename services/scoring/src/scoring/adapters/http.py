@@ -25,6 +25,7 @@ router = APIRouter()
 Secretariat = Annotated[Principal, Depends(require(Role.SECRETARIAT))]
 Judge = Annotated[Principal, Depends(require(Role.JUDGE, Role.COUNCIL_CHAIR))]
 Chair = Annotated[Principal, Depends(require(Role.COUNCIL_CHAIR))]
+ChairOrSecretariat = Annotated[Principal, Depends(require(Role.COUNCIL_CHAIR, Role.SECRETARIAT))]
 Approver = Annotated[Principal, Depends(require(Role.APPROVER))]
 Anyone = Annotated[Principal, Depends(current_principal)]
 
@@ -46,12 +47,20 @@ class FormPanel(Body):
     name: Text
     members: list[PanelMember] = Field(min_length=1)
     quorum: Quorum = Quorum()
-    sessions: list[Session] = Field(default=[Session.DOSSIER], min_length=1)
+    sessions: list[Session] | None = Field(
+        default=None, min_length=1, description="every session the round's rulebook scores a criterion in; "
+        "default: exactly those")
     spread_threshold: float = Field(default=10, gt=0, le=100)
     max_rescoring_rounds: int = Field(default=2, ge=0, le=5)
 
 
 class Recusal(Body):
+    reason: Text
+
+
+class Substitution(Body):
+    substitute: PanelMember = Field(description="the new member (role member), e.g. from the reserve list")
+    replaces: Text = Field(description="the id of the member recused from this dossier")
     reason: Text
 
 
@@ -123,6 +132,15 @@ async def recuse(dossier_id: str, body: Recusal, who: Judge, svc: Service) -> di
     return event.data
 
 
+@router.post("/dossiers/{dossier_id}/substitutes", status_code=201, tags=["scoring"],
+             summary="the round's chair or the secretariat adds a substitute member for a recused one")
+async def add_substitute(dossier_id: str, body: Substitution, who: ChairOrSecretariat, svc: Service
+                         ) -> dict[str, Any]:
+    event = await svc.substitute_member(dossier_id, body.substitute, body.replaces, body.reason, who,
+                                        request_cause())
+    return event.data
+
+
 @router.post("/dossiers/{dossier_id}/score-sheets", status_code=201, tags=["scoring"],
              summary="submit a score sheet (final once submitted)")
 async def submit(dossier_id: str, body: SheetBody, who: Judge, svc: Service) -> dict[str, Any]:
@@ -155,12 +173,13 @@ async def close(dossier_id: str, who: Chair, svc: Service) -> dict[str, Any]:
             summary="sealed until scoring completes: a judge sees their own sheets, the chair who has submitted")
 async def sheets(dossier_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
     state, _ = await svc.load(dossier_id)
-    panel = await svc.panel(state.opened.round_id)
+    panel = state.panel(await svc.panel(state.opened.round_id))  # a substitute is on it for this dossier
     on_panel = any(m.id == who.subject for m in panel.members)
     all_sheets = [{"sheet_id": s.sheet_id, "member_id": s.member_id, "scoring_round": s.scoring_round,
                    "kind": s.event_type, "scores": s.scores, "total": s.total} for s in state.sheets]
     view: dict[str, Any] = {"dossier_id": dossier_id, "status": state.status, "scoring_round": state.scoring_round,
-                            "submitted": sorted(state.current_sheets()), "recused": sorted(state.recused)}
+                            "submitted": sorted(state.current_sheets()), "recused": sorted(state.recused),
+                            "substitutes": [m.id for m in state.substitutes]}
     if state.status != scoring.OPEN and (on_panel or who.has(Role.AUDITOR, Role.APPROVER, Role.ADMIN)):
         return {**view, "sealed": False, "sheets": all_sheets}
     if not on_panel and not who.has(Role.SECRETARIAT, Role.AUDITOR, Role.APPROVER, Role.ADMIN):

@@ -15,8 +15,10 @@ from binhchon_kit.contracts.scoring import (
     CriterionScore,
     JudgeRecused,
     MemberRole,
+    MemberSubstituted,
     NotRecognisedReason,
     PanelFormed,
+    PanelMember,
     Rating,
     RescoreRequested,
     ResultApproved,
@@ -54,6 +56,8 @@ class DossierScoring:
     status: str = OPEN
     scoring_round: int = 1
     recused: frozenset[str] = frozenset()
+    substitutes: tuple[PanelMember, ...] = ()  # added for this dossier, each in place of a recused member
+    substituted: frozenset[str] = frozenset()  # the recused members who have a substitute
     sheets: tuple[SheetOnRecord, ...] = ()  # every sheet ever recorded, first ones included
     completed: dict[str, Any] | None = None
     decision: dict[str, Any] | None = None
@@ -67,6 +71,10 @@ class DossierScoring:
                 latest[sheet.member_id] = sheet
         return latest
 
+    def panel(self, panel: PanelFormed) -> PanelFormed:
+        """The round's panel as it scores this dossier: with this dossier's substitutes."""
+        return panels.with_substitutes(panel, self.substitutes)
+
 
 def evolve(state: DossierScoring | None, event: RecordedEvent) -> DossierScoring:
     data = event.data
@@ -78,6 +86,9 @@ def evolve(state: DossierScoring | None, event: RecordedEvent) -> DossierScoring
     match event.type:
         case "judge.recused":
             return replace(state, recused=state.recused | {data["member_id"]})
+        case "panel.member_substituted":
+            return replace(state, substitutes=(*state.substitutes, PanelMember.model_validate(data["substitute"])),
+                           substituted=state.substituted | {data["replaces"]})
         case "score.submitted" | "score.amended":
             sheet = SheetOnRecord(sheet_id=data["sheet_id"], member_id=data["member_id"],
                                   scoring_round=data["scoring_round"],
@@ -139,12 +150,31 @@ def _require_open(state: DossierScoring, action: str) -> None:
 
 def recuse(state: DossierScoring, panel: PanelFormed, member_id: str, reason: str) -> JudgeRecused:
     _require_open(state, "declare a conflict of interest")
-    panels.member(panel, member_id)
+    panels.member(state.panel(panel), member_id)
     if member_id in state.recused:
         raise Refused(f"{member_id} is already recused from this dossier")
     if any(s.member_id == member_id for s in state.sheets):
         raise Refused("a conflict of interest is declared before scoring; this member has already scored")
     return JudgeRecused(member_id=member_id, reason=reason)
+
+
+def substitute(state: DossierScoring, panel: PanelFormed, new_member: PanelMember, replaces: str, reason: str
+               ) -> MemberSubstituted:
+    """A substitute member scores this dossier in place of a member recused from it (one for each)."""
+    _require_open(state, "add a substitute member")
+    if replaces not in state.recused:
+        raise Refused(f"replaces: {replaces} is not recused from this dossier; a substitute stands in for a "
+                      "recused member", kind="invalid", field="replaces", recused=sorted(state.recused))
+    if replaces in state.substituted:
+        raise Refused(f"replaces: {replaces} already has a substitute for this dossier", field="replaces")
+    if any(m.id == new_member.id for m in state.panel(panel).members):
+        raise Refused(f"substitute.id: {new_member.id} is already on the panel for this dossier",
+                      kind="invalid", field="substitute.id")
+    if new_member.role is not MemberRole.MEMBER:
+        raise Refused("substitute.role: a substitute scores as a member (the panel keeps its chair and secretary)",
+                      kind="invalid", field="substitute.role")
+    return MemberSubstituted(dossier_id=state.dossier_id, round_id=state.opened.round_id, panel_id=panel.panel_id,
+                             substitute=new_member, replaces=replaces, reason=reason)
 
 
 def check_sheet(sheet: Sheet, scores: Mapping[str, float]) -> list[str]:
@@ -162,7 +192,7 @@ def check_sheet(sheet: Sheet, scores: Mapping[str, float]) -> list[str]:
 
 def _can_score(state: DossierScoring, panel: PanelFormed, member_id: str) -> None:
     _require_open(state, "score")
-    if panels.member(panel, member_id).role is MemberRole.SECRETARY:
+    if panels.member(state.panel(panel), member_id).role is MemberRole.SECRETARY:
         raise Refused("the panel's secretary keeps the minutes and does not score", kind="forbidden")
     if member_id in state.recused:
         raise Refused(f"{member_id} is recused from this dossier", kind="forbidden")
@@ -208,6 +238,7 @@ def evaluate(state: DossierScoring, panel: PanelFormed, rulebook: Rulebook, *, c
     the quorum has scored."""
     if state.status != OPEN:
         return None
+    panel = state.panel(panel)
     sheets = state.current_sheets()
     eligible = {m.id for m in panels.scoring_members(panel)} - state.recused
     submitted = set(sheets) & eligible
