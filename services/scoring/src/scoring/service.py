@@ -55,12 +55,21 @@ class Scoring:
     # ---- what scoring learns from intake -------------------------------------------------------------
 
     async def on_round_opened(self, event: RecordedEvent) -> None:
-        await self.rt.db["rounds"].replace_one({"_id": event.data["round_id"]}, {**event.data}, upsert=True)
+        # The round is scored under the rulebook version current when scoring first heard of it: a version
+        # published while the round runs must not score its later dossiers differently from its earlier ones.
+        # $setOnInsert keeps that first version through redeliveries and replays.
+        data = {k: v for k, v in event.data.items() if k != "_id"}
+        current = self.rulebooks.current(event.data["rulebook_id"])
+        await self.rt.db["rounds"].update_one(
+            {"_id": event.data["round_id"]},
+            {"$set": data, "$setOnInsert": {"rulebook_version": current.version if current else None}}, upsert=True)
 
     async def on_dossier_accepted(self, event: RecordedEvent) -> None:
         dossier_id = event.subject
         stream = scoring_stream(dossier_id)
-        rulebook = self.rulebook(event.data["rulebook_id"])
+        # a dossier accepted before its round.opened arrived (another partition) takes the current version
+        round_ = await self.rt.db["rounds"].find_one({"_id": event.data["round_id"]})
+        rulebook = self.rulebook(event.data["rulebook_id"], (round_ or {}).get("rulebook_version"))
         opened = scoring.open_scoring(event.data, dossier_id, rulebook)
         try:
             await record(self.rt, stream, 0, opened, "scoring.opened", Actor.system("scoring"), Cause.of(event),
@@ -86,14 +95,14 @@ class Scoring:
     # ---- panels --------------------------------------------------------------------------------------
 
     async def round_rulebook(self, round_id: str) -> Rulebook:
-        """The current version of the rulebook the round names, once scoring has heard of the round."""
+        """The version of the rulebook the round is scored under, once scoring has heard of the round."""
         deadline = time.monotonic() + self.round_wait
         while (round_ := await self.rt.db["rounds"].find_one({"_id": round_id})) is None:
             if time.monotonic() >= deadline:
                 raise Refused(f"scoring has not heard of round {round_id} (its round.opened has not arrived from "
                               "intake); open the round first, or try again in a moment", round_id=round_id)
             await asyncio.sleep(0.2)
-        return self.rulebook(round_["rulebook_id"])
+        return self.rulebook(round_["rulebook_id"], round_.get("rulebook_version"))
 
     async def form_panel(self, round_id: str, fields: dict[str, Any], actor: Actor, cause: Cause) -> RecordedEvent:
         """Form the round's panel. Its sessions must hold every session its rulebook scores a criterion in; a

@@ -172,3 +172,39 @@ async def test_substitutes_score_a_dossier_whose_members_are_all_recused(service
         ("cm-1", "cm-2", "dk-1"), ("tk-1", "cm-1", "dk-2")]
     assert all(e.subject == dossier_id and e.data["dossier_id"] == dossier_id and e.data["round_id"] == round_id
                and e.data["reason"] for e in substituted)
+
+
+async def test_a_round_keeps_the_rulebook_version_it_opened_under(infra, unique, topic_prefix, dev_keys, auth):
+    """A rulebook version published while a round runs (a redeploy with a corrected sheet) must not score the
+    round's later dossiers under other rules than its earlier ones: the round keeps the version current when
+    scoring heard of it."""
+    key = str(dev_keys[1])
+    first = with_a_field_visit(Rulebooks.load())
+    second = first.model_copy(update={"version": first.version + 1})
+    sec = auth("tk-1", "secretariat")
+    intake_app = build_intake(settings(IntakeSettings, "intake", infra, unique, topic_prefix, key), lambda: NOW)
+    scoring_settings = settings(ScoringSettings, "scoring", infra, unique, topic_prefix, key)
+    async with running(intake_app, "http://intake") as intake:
+        async with running(build_scoring(scoring_settings, Rulebooks([first])), "http://scoring") as scoring:
+            round_id = (await intake.post("/rounds", json=a_round(f"V{unique}"), headers=sec)).json()["round_id"]
+
+            async def form():
+                r = await scoring.post(f"/rounds/{round_id}/panel", headers=sec,
+                                       json={"name": "Hội đồng", "members": MEMBERS})
+                return r if r.status_code == 201 else None
+
+            await eventually(form, what="the panel, once scoring has heard of the round")
+        # scoring redeployed with a newer version of the round's rulebook; then a dossier is accepted
+        async with running(build_scoring(scoring_settings, Rulebooks([first, second])), "http://scoring") as scoring:
+            receipt = (await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(),
+                                         headers=auth("htx-1", "applicant"))).json()
+            r = await intake.post(f"/dossiers/{receipt['dossier_id']}/accept", headers=sec,
+                                  json={"product_group": "thực phẩm", "sample_code": "TP-01"})
+            assert r.status_code == 201, r.text
+
+            async def opened():
+                r = await scoring.get(f"/dossiers/{receipt['dossier_id']}", headers=sec)
+                return r.json() if r.status_code == 200 else None
+
+            dossier = await eventually(opened, what="scoring to open the dossier")
+            assert dossier["rulebook_version"] == first.version
