@@ -70,12 +70,12 @@ class Names:
 
 
 VARIANTS = {
-    "short": Names(round_code="BG-26", receipt_number="BG-26/00007", product="Miến dong", producer="HTX An Lạc",
+    "short": Names(round_code="BG-26", receipt_number="BG-26-00007", product="Miến dong", producer="HTX An Lạc",
                    ceremony="Lễ công bố sản phẩm OCOP", panel="Hội đồng OCOP tỉnh", authority="UBND tỉnh Bắc Giang",
                    certificate_number="OCOP-BG-2026-00007", unmet=("Nguồn gốc nguyên liệu",)),
     "long": Names(
         round_code="OCOP-BACGIANG-TINH-2026-DOT2-KHUVUC-PB",
-        receipt_number="OCOP-BACGIANG-TINH-2026-DOT2-KHUVUC-PB/000123",
+        receipt_number="OCOP-BACGIANG-TINH-2026-DOT2-KHUVUC-PB-00123",
         product="Mật ong rừng nguyên chất thu hoạch từ hoa vải thiều và hoa nhãn lồng vùng đồi núi Lục Nam, "
                 "Sơn Động, Lục Ngạn, đóng chai thủy tinh 500 ml có tem truy xuất nguồn gốc điện tử",
         producer="Hợp tác xã Dịch vụ Nông nghiệp và Phát triển Nông thôn Bền vững Đông Hưng – Lục Nam",

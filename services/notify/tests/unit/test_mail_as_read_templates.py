@@ -92,5 +92,5 @@ def test_a_supplement_request_names_document_kinds_in_words() -> None:
 
 def test_the_chair_is_told_which_product_finished_scoring() -> None:
     mail = _one("scoring.completed")
-    assert mail.subject == 'Hồ sơ sản phẩm "Miến dong" (BG-26/00007) đã chấm điểm xong'
+    assert mail.subject == 'Hồ sơ sản phẩm "Miến dong" (BG-26-00007) đã chấm điểm xong'
     assert "điểm trung bình 78,50, 4 sao." in mail.text

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
@@ -76,8 +77,9 @@ def context_for(message: Message, contact: Mapping[str, Any] | None, *, certific
         "about": {"receipt_number": (contact or {}).get("receipt_number", ""),
                   "producer_name": (contact or {}).get("name", ""),
                   "product_name": (contact or {}).get("product_name", "")},
-        "links": {"verify": f"{certification_url.rstrip('/')}/verify/{data.get('number', '')}",
-                  "status": f"{intake_url.rstrip('/')}/public/receipts/{data.get('receipt_number', '')}"},
+        "links": {"verify": f"{certification_url.rstrip('/')}/verify/{quote(str(data.get('number', '')), safe='')}",
+                  "status": f"{intake_url.rstrip('/')}/public/receipts/"
+                            f"{quote(str(data.get('receipt_number', '')), safe='')}"},
     }
 
 
