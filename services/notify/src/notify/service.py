@@ -26,7 +26,7 @@ from binhchon_kit.contracts.notify import Channel, NotificationFailed, Notificat
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from notify.adapters.channels import DeliveryError, Email, Webhook
-from notify.adapters.templates import Templates
+from notify.adapters.templates import Templates, context_for
 from notify.domain.messages import Message, Recipient, messages_for
 
 log = logging.getLogger("binhchon.notify")
@@ -110,15 +110,8 @@ class Notify:
 
     async def _enqueue_email(self, message: Message, contact: dict[str, Any] | None) -> None:
         assert message.recipient.email
-        context = {
-            "data": message.about_event.data, "recipient": message.recipient, **message.context,
-            "about": {"receipt_number": (contact or {}).get("receipt_number", ""),
-                      "producer_name": (contact or {}).get("name", ""),
-                      "product_name": (contact or {}).get("product_name", "")},
-            "links": {"verify": f"{self.certification_url}/verify/{message.about_event.data.get('number', '')}",
-                      "status": f"{self.intake_url}/public/receipts/"
-                                f"{message.about_event.data.get('receipt_number', '')}"},
-        }
+        context = context_for(message, contact, certification_url=self.certification_url,
+                              intake_url=self.intake_url)
         subject, text, html = self.templates.render(message.template, context)
         await self._enqueue(message.key, {
             "channel": Channel.EMAIL.value, "recipient_id": message.recipient.id, "address": message.recipient.email,
