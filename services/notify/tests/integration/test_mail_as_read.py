@@ -21,9 +21,9 @@ from binhchon_kit.testing.infra import free_port
 from binhchon_kit.testing.samples import dossier_body
 from notify.adapters.channels import Email
 from notify.domain.messages import VIETNAM
+from notify.mail_scenarios import Rendered, all_mails
 from notify.main import build
 
-from ..mail_scenarios import Rendered, all_mails
 from .test_notify_delivery import notify_settings, publish
 
 MAILS = all_mails()

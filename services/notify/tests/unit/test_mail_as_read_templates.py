@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ..mail_scenarios import TEMPLATES, VARIANTS, Rendered, all_mails, render_all
+from notify.mail_scenarios import TEMPLATES, VARIANTS, Rendered, all_mails, render_all
 
 MAILS = all_mails()
 # words a producer must not meet: English, and the events' machine values (levels, codes, document kinds, None)

@@ -1,4 +1,4 @@
-"""Every mail notify writes, rendered the way the service renders it, from realistic events.
+"""Test support: every mail notify writes, rendered the way the service renders it, from realistic events.
 
 Each event goes through the service's own path: ``messages_for`` picks the recipients, ``context_for`` builds what
 the template sees (with the contact notify keeps for the event's subject: none for a ceremony, whose subject is
