@@ -252,10 +252,15 @@ class Notify:
     async def _dead_letter(self, doc: dict[str, Any], reason: str) -> None:
         origin = origin_of(doc)
         if origin.topic:  # parked by the consumer (always, outside unit tests)
-            if not self.rt.broker_ready:
-                return  # its lease expires and a later pass tries again
-            await self.rt.broker.publish(doc["body"], topic=dead_letter_topic(origin.topic), key=origin.key,
-                                         headers=dead_letter_headers(reason, origin, self.now()))
+            if not self.rt.broker_ready:  # not connected yet (or any more): a later pass, here or elsewhere
+                await self.waiting.release(doc)
+                return
+            try:
+                await self.rt.broker.publish(doc["body"], topic=dead_letter_topic(origin.topic), key=origin.key,
+                                             headers=dead_letter_headers(reason, origin, self.now()))
+            except Exception:
+                await self.waiting.release(doc)
+                raise
             MESSAGES_HANDLED.labels(self.rt.settings.service_name, origin.handler, "dead_lettered").inc()
         await self.waiting.done(doc, "dead_lettered", reason)
         log.warning("dead-lettered %s %s from %s@%s/%s: %s", doc["type"], doc["_id"], origin.topic,

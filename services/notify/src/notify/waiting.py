@@ -91,6 +91,12 @@ class WaitingRoom:
             "tries": tries, "needs": missing.needs, "reason": missing.reason, "next_try_at": now + delay,
             "lease_until": now}})
 
+    async def release(self, doc: dict[str, Any]) -> None:
+        """Give the event back untouched, to be tried again soon (by any replica)."""
+        now = self.now()
+        await self.parked.update_one({"_id": doc["_id"], "owner": self.owner},
+                                     {"$set": {"next_try_at": now + self.first_retry, "lease_until": now}})
+
     async def done(self, doc: dict[str, Any], status: str, reason: str | None = None) -> None:
         """``handled`` (its messages are queued) or ``dead_lettered``; the document stays as the record of why."""
         fields: dict[str, Any] = {"status": status, "finished_at": self.now()}
