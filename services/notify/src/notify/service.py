@@ -77,6 +77,8 @@ class Notify:
             # parked durably, so the consumer may mark it handled and go on; a redelivery parks it once
             if await self.waiting.park(event, missing):
                 log.info("%s %s waits: %s", event.type, event.id, missing.reason)
+        else:  # a redelivery of an event parked before its facts came waits no more
+            await self.waiting.told(event.id)
         self.wake.set()
 
     async def _learn(self, event: RecordedEvent) -> None:

@@ -55,7 +55,7 @@ class WaitingRoom:
                 "_id": event.id, "status": "waiting", "type": event.type, "subject": event.subject,
                 "body": event.to_cloudevent().to_bytes(), "topic": origin.topic, "partition": origin.partition,
                 "offset": origin.offset, "key": origin.key, "handler": origin.handler, "needs": missing.needs,
-                "reason": missing.reason, "tries": 0, "parked_at": now, "give_up_at": now + self.wait_for,
+                "reason": missing.reason, "tries": 0, "pokes": 0, "parked_at": now, "give_up_at": now + self.wait_for,
                 "next_try_at": now + self.first_retry, "lease_until": now})
         except DuplicateKeyError:
             return False
@@ -65,7 +65,7 @@ class WaitingRoom:
         """Whatever waits for one of these facts is tried at once (by whichever replica comes first)."""
         if facts:
             await self.parked.update_many({"status": "waiting", "needs": {"$in": list(facts)}},
-                                          {"$set": {"next_try_at": self.now()}})
+                                          {"$set": {"next_try_at": self.now()}, "$inc": {"pokes": 1}})
 
     async def take_due(self) -> list[dict[str, Any]]:
         """The parked events due for a try, each leased to this replica (a lease left by a dead one expires)."""
@@ -87,9 +87,17 @@ class WaitingRoom:
         tries = doc["tries"] + 1
         delay = min(self.first_retry * 2 ** tries, self.max_retry)
         now = self.now()
-        await self.parked.update_one({"_id": doc["_id"], "owner": self.owner}, {"$set": {
-            "tries": tries, "needs": missing.needs, "reason": missing.reason, "next_try_at": now + delay,
-            "lease_until": now}})
+        fields = {"tries": tries, "needs": missing.needs, "reason": missing.reason, "lease_until": now}
+        backoff = await self.parked.update_one({"_id": doc["_id"], "owner": self.owner, "pokes": doc.get("pokes", 0)},
+                                               {"$set": {**fields, "next_try_at": now + delay}})
+        if backoff.matched_count == 0:  # a fact arrived during this try: no backoff, try again at once
+            await self.parked.update_one({"_id": doc["_id"], "owner": self.owner},
+                                         {"$set": {**fields, "next_try_at": now}})
+
+    async def told(self, event_id: str) -> None:
+        """The event was handled anyway (redelivered after its facts came): it waits no more."""
+        await self.parked.update_one({"_id": event_id, "status": "waiting"},
+                                     {"$set": {"status": "handled", "finished_at": self.now()}})
 
     async def release(self, doc: dict[str, Any]) -> None:
         """Give the event back untouched, to be tried again soon (by any replica)."""
