@@ -14,6 +14,7 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +46,45 @@ class Retry:
     attempts: int = 4
     first_delay: float = 0.2
     max_delay: float = 5.0
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where the message being handled came from: a handler that sets an event aside (to dead-letter it later,
+    outside the consumer) keeps these to write the same headers as the consumer would."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    handler: str
+
+    @classmethod
+    def of(cls, raw: Any, topic: str, handler: str) -> Origin:
+        return cls(topic, raw.partition, raw.offset, raw.key, handler)
+
+
+consuming: ContextVar[Origin | None] = ContextVar("binhchon_consuming", default=None)
+
+
+async def _from(origin: Origin, handler: Handler, event: RecordedEvent) -> None:
+    token = consuming.set(origin)
+    try:
+        await handler(event)
+    finally:
+        consuming.reset(token)
+
+
+def dead_letter_headers(reason: str, origin: Origin, at: datetime) -> dict[str, str]:
+    """The ``dlq-*`` headers every dead letter carries (ADR 0003)."""
+    return {
+        "dlq-reason": reason[:2000],
+        "dlq-handler": origin.handler,
+        "dlq-source-topic": origin.topic,
+        "dlq-source-partition": str(origin.partition),
+        "dlq-source-offset": str(origin.offset),
+        "dlq-at": at.isoformat(),
+    }
 
 
 class Inbox:
@@ -108,7 +148,7 @@ class EventConsumers:
         delay = self.retry.first_delay
         for attempt in range(1, self.retry.attempts + 1):
             try:
-                await handler(event)
+                await _from(Origin.of(message.raw_message, topic, handler_id), handler, event)
                 break
             except AlreadyRecorded:
                 break  # the effect was stored by an earlier delivery
@@ -131,14 +171,7 @@ class EventConsumers:
         self, message: Any, topic: str, handler_id: str, reason: str, event: RecordedEvent | None = None
     ) -> None:
         raw = message.raw_message
-        headers = {
-            "dlq-reason": reason[:2000],
-            "dlq-handler": handler_id,
-            "dlq-source-topic": topic,
-            "dlq-source-partition": str(raw.partition),
-            "dlq-source-offset": str(raw.offset),
-            "dlq-at": datetime.now(UTC).isoformat(),
-        }
+        headers = dead_letter_headers(reason, Origin.of(raw, topic, handler_id), datetime.now(UTC))
         # If this publish fails the handler raises, the offset is not committed and the message comes back.
         await self.broker.publish(message.body, topic=dead_letter_topic(topic), key=raw.key, headers=headers)
         MESSAGES_HANDLED.labels(self.service, handler_id, "dead_lettered").inc()

@@ -41,6 +41,10 @@ class NotifySettings(ServiceSettings):
     notify_poll_seconds: float = 5.0
     # Events older than this when first read (a new deployment replaying history) tell nobody anything.
     notify_max_event_age_hours: float = 72
+    # An event whose facts (contact, panel, round, approvers) have not arrived waits this long, then is dead-lettered.
+    notify_fact_wait_hours: float = 24
+    # A claimed delivery attempt is the claimer's this long (a send is cut at half of it); then another may take it.
+    notify_claim_lease_seconds: float = 120
     certification_public_url: str = "http://127.0.0.1:8003"
     intake_public_url: str = "http://127.0.0.1:8001"
 
@@ -54,7 +58,9 @@ def build(settings: NotifySettings | None = None, **service_kwargs: object) -> F
               settings.smtp_password, settings.smtp_starttls), Webhook(),
         certification_url=settings.certification_public_url, intake_url=settings.intake_public_url,
         max_attempts=settings.notify_max_attempts, backoff_seconds=settings.notify_backoff_seconds,
-        max_event_age=timedelta(hours=settings.notify_max_event_age_hours), **service_kwargs)  # type: ignore[arg-type]
+        max_event_age=timedelta(hours=settings.notify_max_event_age_hours),
+        fact_wait=timedelta(hours=settings.notify_fact_wait_hours),
+        lease=timedelta(seconds=settings.notify_claim_lease_seconds), **service_kwargs)  # type: ignore[arg-type]
     for topic, types in CONSUMED.items():
         runtime.consumers.handle(topic, types, topic.split(".")[0], service.on_event)
 

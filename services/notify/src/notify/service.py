@@ -2,9 +2,13 @@
 
 A delivery is a document keyed by (event id, recipient, channel, template): inserting it is the "never twice"
 guarantee — a replay of the topics from offset 0 finds every key taken and sends nothing. Its entry in the
-small ``due`` queue says when to try; each attempt is claimed by inserting ``<delivery>:<attempt>``, so with
-several replicas exactly one makes it. Failures are retried with exponential backoff and jitter; after the
-last allowed attempt the delivery fails with ``notification.failed``.
+small ``due`` queue says when to try; each attempt is claimed by inserting ``<delivery>:<attempt>`` with a lease,
+so with several replicas exactly one makes it, and the claim of a worker killed mid-send expires and is taken
+over once (at most one duplicate, never a loss). Failures are retried with exponential backoff and jitter; after
+the last allowed attempt the delivery fails with ``notification.failed``.
+
+An event whose facts (the producer's contact, the round's panel or schedule, the approvers) have not arrived
+yet waits in ``parked`` (notify.waiting) and is tried again when they come; it is never dropped (ADR 0006).
 """
 
 from __future__ import annotations
@@ -21,13 +25,17 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit.app import Runtime
-from binhchon_kit.consumer import PermanentError
+from binhchon_kit.consumer import PermanentError, dead_letter_headers
 from binhchon_kit.contracts.notify import Channel, NotificationFailed, NotificationSent
+from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
+from binhchon_kit.metrics import MESSAGES_HANDLED
+from binhchon_kit.topics import dead_letter_topic
 from notify.adapters.channels import DeliveryError, Email, Webhook
 from notify.adapters.templates import Templates, context_for
 from notify.domain.messages import Message, Recipient, messages_for
+from notify.waiting import MissingFacts, WaitingRoom, origin_of
 
 log = logging.getLogger("binhchon.notify")
 SYSTEM = Actor.system("notify")
@@ -37,14 +45,11 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-class UnknownDossier(Exception):
-    """An event about a dossier whose dossier.received has not reached us yet (topics are not ordered)."""
-
-
 class Notify:
     def __init__(self, runtime: Runtime, templates: Templates, email: Email, webhook: Webhook, *,
                  certification_url: str, intake_url: str, max_attempts: int = 5, backoff_seconds: float = 2.0,
-                 max_event_age: timedelta = timedelta(days=3), clock: Callable[[], datetime] = now_utc) -> None:
+                 max_event_age: timedelta = timedelta(days=3), fact_wait: timedelta = timedelta(hours=24),
+                 lease: timedelta = timedelta(minutes=2), clock: Callable[[], datetime] = now_utc) -> None:
         self.rt = runtime
         self.db = runtime.db
         self.templates = templates
@@ -55,14 +60,31 @@ class Notify:
         self.max_attempts = max_attempts
         self.backoff = backoff_seconds
         self.max_event_age = max_event_age
+        self.lease = lease  # how long a claimed delivery attempt is this worker's; sends are cut at half of it
         self.parallel = 8  # deliveries in flight at once per replica
         self.now = clock
+        self.owner = f"{runtime.settings.service_name}-{uuid.uuid4().hex[:8]}"
+        self.waiting = WaitingRoom(self.db, clock, self.owner, wait_for=fact_wait, lease=lease)
         self.wake = asyncio.Event()
 
     # ---- what notify keeps from events ---------------------------------------------------------------
 
     async def on_event(self, event: RecordedEvent) -> None:
+        await self._learn(event)
+        try:
+            await self._tell(event)
+        except MissingFacts as missing:
+            # parked durably, so the consumer may mark it handled and go on; a redelivery parks it once
+            if await self.waiting.park(event, missing):
+                log.info("%s %s waits: %s", event.type, event.id, missing.reason)
+        else:  # a redelivery of an event parked before its facts came waits no more
+            await self.waiting.told(event.id)
+        self.wake.set()
+
+    async def _learn(self, event: RecordedEvent) -> None:
+        """Keep the facts later events need, and try again what was waiting for them."""
         data = event.data
+        arrived: list[str] = []
         if event.type == "dossier.received":
             producer = data["producer"]
             await self.db["contacts"].replace_one({"_id": event.subject}, {
@@ -70,43 +92,78 @@ class Notify:
                 "email": producer["contact"].get("email"), "receipt_number": data["receipt_number"],
                 "product_name": data["product"]["name"], "province_code": producer["address"]["province_code"]},
                 upsert=True)
+            arrived.append(f"contact:{event.subject}")
         elif event.type == "panel.formed":
             await self.db["panels"].replace_one({"_id": data["round_id"]}, dict(data), upsert=True)
+            arrived.append(f"panel:{data['round_id']}")
         elif event.type == "round.opened":
             await self.db["rounds"].replace_one({"_id": data["round_id"]}, dict(data), upsert=True)
+            arrived.append(f"round:{data['round_id']}")
         elif event.type in ("score.submitted", "score.amended", "judge.recused"):
-            await self._cancel_reminders(event.subject, data["member_id"])
+            await self._no_reminder(event.subject, data["member_id"])
         elif event.type == "scoring.completed":
-            await self._cancel_reminders(event.subject, None)
-        contact = await self.db["contacts"].find_one({"_id": event.subject})
-        if event.type in _PRODUCER_TYPES and contact is None:
-            raise UnknownDossier(f"no contact yet for {event.subject}")
-        producer = Recipient(contact["recipient_id"], contact["name"], contact.get("email")) if contact else None
-        panel = await self.db["panels"].find_one({"_id": data.get("round_id")}) if "round_id" in data else None
-        approvers = [Recipient(r["_id"], r["name"], r.get("email"))
-                     async for r in self.db["recipients"].find({"roles": "approver"})]
-        contacts = {}
-        if event.type == "ceremony.scheduled":
-            for invitee in data["invitees"]:
-                c = await self.db["contacts"].find_one({"_id": invitee["dossier_id"]})
-                if c is None:  # its dossier.received is on another topic and may not have arrived yet
-                    raise UnknownDossier(f"no contact yet for invitee {invitee['dossier_id']}")
-                contacts[invitee["dossier_id"]] = Recipient(c["recipient_id"], c["name"], c.get("email"))
-        round_ = await self.db["rounds"].find_one({"_id": data.get("round_id")}) if "round_id" in data else None
+            await self._no_reminder(event.subject, None)
+        await self.waiting.facts_arrived(arrived)
+
+    async def _tell(self, event: RecordedEvent) -> None:
+        """Queue every message the event calls for, or raise MissingFacts before queueing any."""
+        facts = await self._facts(event)
+        contact = facts.pop("contact")
         stale = self.now() - event.time > self.max_event_age
-        for message in messages_for(event, producer=producer, panel=panel, approvers=approvers, contacts=contacts,
-                                    round_=round_):
+        for message in messages_for(event, **facts):
             if stale and (message.due_at is None or message.due_at < self.now()):
                 continue  # history replayed into a new deployment: people are not told again about old news
             await self._enqueue_email(message, contact)
             if message.template == "score.reminder":
-                await self.db["reminders"].replace_one(
-                    {"_id": f"{event.subject}:{message.recipient.id}"},
-                    {"dossier_id": event.subject, "member_id": message.recipient.id, "delivery": message.key},
-                    upsert=True)
+                await self._remember_reminder(event.subject, message)
         if not stale:
             await self._enqueue_webhooks(event, contact)
-        self.wake.set()
+
+    async def _facts(self, event: RecordedEvent) -> dict[str, Any]:
+        """What ``messages_for`` needs to know about the event, looked up; MissingFacts names what is absent."""
+        data = event.data
+        needs: list[str] = []
+        reasons: list[str] = []
+
+        def missing(fact: str, reason: str) -> None:
+            needs.append(fact)
+            reasons.append(reason)
+
+        contact = await self.db["contacts"].find_one({"_id": event.subject})
+        if contact is None and (event.type in _PRODUCER_TYPES or await self._filtered_by_province(event)):
+            missing(f"contact:{event.subject}", f"no dossier.received yet for {event.subject} (the producer's contact)")
+        producer = Recipient(contact["recipient_id"], contact["name"], contact.get("email")) if contact else None
+        round_id = data.get("round_id")
+        panel = await self.db["panels"].find_one({"_id": round_id}) if round_id else None
+        if panel is None and event.type in ("scoring.opened", "scoring.completed"):
+            missing(f"panel:{round_id}", f"no panel.formed yet for round {round_id}")
+        round_ = await self.db["rounds"].find_one({"_id": round_id}) if round_id else None
+        if round_ is None and event.type == "scoring.opened":
+            missing(f"round:{round_id}", f"no round.opened yet for round {round_id} (its scoring deadline)")
+        approvers = [Recipient(r["_id"], r["name"], r.get("email"))
+                     async for r in self.db["recipients"].find({"roles": "approver"})]
+        if not approvers and event.type == "result.proposed":
+            missing("approvers", "no recipient has the approver role yet")
+        contacts = {}
+        if event.type == "ceremony.scheduled":
+            for invitee in data["invitees"]:
+                c = await self.db["contacts"].find_one({"_id": invitee["dossier_id"]})
+                if c is None:
+                    missing(f"contact:{invitee['dossier_id']}",
+                            f"no dossier.received yet for invitee {invitee['dossier_id']}")
+                else:
+                    contacts[invitee["dossier_id"]] = Recipient(c["recipient_id"], c["name"], c.get("email"))
+        if needs:
+            raise MissingFacts(needs, reasons)
+        return {"contact": contact, "producer": producer, "panel": panel, "approvers": approvers,
+                "contacts": contacts, "round_": round_}
+
+    async def _filtered_by_province(self, event: RecordedEvent) -> bool:
+        """A dossier's event goes to province-filtered webhooks only once its province is known."""
+        if event.data.get("dossier_id") != event.subject:
+            return False
+        query = {"province_codes": {"$ne": []}, "$or": [{"event_types": []}, {"event_types": event.type}]}
+        return await self.db["subscriptions"].find_one(query) is not None
 
     async def _enqueue_email(self, message: Message, contact: dict[str, Any] | None) -> None:
         assert message.recipient.email
@@ -140,15 +197,69 @@ class Notify:
             return  # this message was made before (a redelivery or a replay): never twice
         await self.db["due"].insert_one({"_id": key, "at": at, "attempt": 1})
 
-    async def _cancel_reminders(self, dossier_id: str, member_id: str | None) -> None:
-        """A judge who scored (or was recused, or whose dossier completed) is not reminded."""
+    async def _no_reminder(self, dossier_id: str, member_id: str | None) -> None:
+        """A judge who scored (or was recused, or whose dossier completed) is not reminded. The mark is kept, so
+        a reminder queued later (its scoring.opened waited for the panel) is cancelled as soon as it is made."""
+        await self.db["reminders_off"].replace_one({"_id": f"{dossier_id}:{member_id or '*'}"},
+                                                   {"at": self.now()}, upsert=True)
         query: dict[str, Any] = {"dossier_id": dossier_id}
         if member_id is not None:
             query["member_id"] = member_id
         async for reminder in self.db["reminders"].find(query):
-            await self.db["due"].delete_one({"_id": reminder["delivery"]})
-            await self.db["deliveries"].update_one({"_id": reminder["delivery"], "status": "pending"},
-                                                   {"$set": {"status": "cancelled", "finished_at": self.now()}})
+            await self._cancel(reminder["delivery"])
+
+    async def _remember_reminder(self, dossier_id: str, message: Message) -> None:
+        member_id = message.recipient.id
+        await self.db["reminders"].replace_one(
+            {"_id": f"{dossier_id}:{member_id}"},
+            {"dossier_id": dossier_id, "member_id": member_id, "delivery": message.key}, upsert=True)
+        # checked after the link is written: with _no_reminder's order, one of the two sees the other
+        off = {"_id": {"$in": [f"{dossier_id}:{member_id}", f"{dossier_id}:*"]}}
+        if await self.db["reminders_off"].find_one(off) is not None:
+            await self._cancel(message.key)
+
+    async def _cancel(self, delivery_id: str) -> None:
+        await self.db["due"].delete_one({"_id": delivery_id})
+        await self.db["deliveries"].update_one({"_id": delivery_id, "status": "pending"},
+                                               {"$set": {"status": "cancelled", "finished_at": self.now()}})
+
+    async def retry_waiting(self) -> int:
+        """Try the parked events that are due; dead-letter those whose facts outlasted the wait. Returns how many
+        were handled."""
+        handled = 0
+        for doc in await self.waiting.take_due():
+            event = RecordedEvent.from_cloudevent(CloudEvent.from_bytes(doc["body"]))
+            try:
+                await self._tell(event)
+            except MissingFacts as missing:
+                if self.waiting.expired(doc):
+                    await self._dead_letter(doc, f"waited {self.waiting.wait_for} for its facts: {missing.reason}")
+                else:
+                    await self.waiting.still_waiting(doc, missing)
+                continue
+            await self.waiting.done(doc, "handled")
+            log.info("%s %s no longer waits", event.type, event.id)
+            handled += 1
+        if handled:
+            self.wake.set()
+        return handled
+
+    async def _dead_letter(self, doc: dict[str, Any], reason: str) -> None:
+        origin = origin_of(doc)
+        if origin.topic:  # parked by the consumer (always, outside unit tests)
+            if not self.rt.broker_ready:  # not connected yet (or any more): a later pass, here or elsewhere
+                await self.waiting.release(doc)
+                return
+            try:
+                await self.rt.broker.publish(doc["body"], topic=dead_letter_topic(origin.topic), key=origin.key,
+                                             headers=dead_letter_headers(reason, origin, self.now()))
+            except Exception:
+                await self.waiting.release(doc)
+                raise
+            MESSAGES_HANDLED.labels(self.rt.settings.service_name, origin.handler, "dead_lettered").inc()
+        await self.waiting.done(doc, "dead_lettered", reason)
+        log.warning("dead-lettered %s %s from %s@%s/%s: %s", doc["type"], doc["_id"], origin.topic,
+                    origin.partition, origin.offset, reason)
 
     # ---- delivering ----------------------------------------------------------------------------------
 
@@ -159,11 +270,12 @@ class Notify:
 
         async def one(entry: dict[str, Any]) -> bool:
             async with slots:
-                try:  # one replica per attempt
-                    await self.db["claims"].insert_one({"_id": f"{entry['_id']}:{entry['attempt']}", "at": now})
-                except DuplicateKeyError:
+                if not await self._claim(entry):
                     return False
-                delivery = await self.db["deliveries"].find_one({"_id": entry["_id"]})
+                # what was read may be stale: the attempt was finished, or failed and rescheduled, meanwhile
+                if await self.db["due"].find_one({"_id": entry["_id"], "attempt": entry["attempt"]}) is None:
+                    return False
+                delivery = await self.db["deliveries"].find_one({"_id": entry["_id"], "status": "pending"})
                 if delivery is None:
                     return False
                 await self._attempt(delivery, entry["attempt"])
@@ -172,34 +284,68 @@ class Notify:
         results = await asyncio.gather(*(one(e) for e in sorted(entries, key=lambda e: _aware(e["at"]))))
         return sum(results)
 
-    async def _attempt(self, delivery: dict[str, Any], attempt: int) -> None:
-        key = delivery["_id"]
+    async def _claim(self, entry: dict[str, Any]) -> bool:
+        """One replica per attempt, for a lease: the claim of a worker that died mid-send expires, and exactly
+        one other worker takes it over (a conditional update on the expiry), so the mail goes at most twice."""
+        claim_id = f"{entry['_id']}:{entry['attempt']}"
+        now = self.now()
         try:
-            if delivery["channel"] == Channel.EMAIL.value:
-                await self.email.send(delivery["address"], delivery["subject"], delivery["text"], delivery["html"], key)
-            else:
-                sub_id = delivery["recipient_id"].removeprefix("agency:")
-                sub = await self.db["subscriptions"].find_one({"_id": sub_id})
-                if sub is None:
-                    raise DeliveryError("the subscription was removed")
-                await self.webhook.send(delivery["address"], sub["secret"], delivery["body"], key,
-                                        delivery["about_event_type"])
+            await self.db["claims"].insert_one({"_id": claim_id, "at": now, "until": now + self.lease,
+                                                "owner": self.owner})
+            return True
+        except DuplicateKeyError:
+            pass
+        expired = {"_id": claim_id, "$or": [{"until": {"$lte": now}},  # claims made before leases: by age
+                                            {"until": {"$exists": False}, "at": {"$lte": now - self.lease}}]}
+        taken = await self.db["claims"].update_one(expired, {"$set": {"until": now + self.lease, "owner": self.owner},
+                                                             "$inc": {"takeovers": 1}})
+        if taken.modified_count == 1:
+            log.warning("delivery %s attempt %d: took over an expired claim", entry["_id"], entry["attempt"])
+        return taken.modified_count == 1
+
+    async def _attempt(self, delivery: dict[str, Any], attempt: int) -> None:
+        try:
+            # a send that outlives half its lease is given up, so a takeover never overlaps a live send
+            async with asyncio.timeout(self.lease.total_seconds() / 2):
+                await self._send(delivery)
+        except TimeoutError:
+            exc = DeliveryError(f"no answer within {self.lease.total_seconds() / 2:.0f}s")
+            await self._failed(delivery, attempt, exc)
         except DeliveryError as exc:
-            if attempt >= self.max_attempts:
-                await self._finish(delivery, attempt, "failed", str(exc))
-                return
-            delay = self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
-            await self.db["deliveries"].update_one({"_id": key}, {"$set": {"attempts": attempt,
-                                                                          "last_error": str(exc)}})
-            await self.db["due"].replace_one({"_id": key}, {"at": self.now() + timedelta(seconds=delay),
-                                                            "attempt": attempt + 1})
-            log.warning("delivery %s attempt %d failed (%s); again in %.1fs", key, attempt, exc, delay)
+            await self._failed(delivery, attempt, exc)
+        else:
+            await self._finish(delivery, attempt, "sent", None)
+
+    async def _send(self, delivery: dict[str, Any]) -> None:
+        key = delivery["_id"]
+        if delivery["channel"] == Channel.EMAIL.value:
+            await self.email.send(delivery["address"], delivery["subject"], delivery["text"], delivery["html"], key)
+        else:
+            sub_id = delivery["recipient_id"].removeprefix("agency:")
+            sub = await self.db["subscriptions"].find_one({"_id": sub_id})
+            if sub is None:
+                raise DeliveryError("the subscription was removed")
+            await self.webhook.send(delivery["address"], sub["secret"], delivery["body"], key,
+                                    delivery["about_event_type"])
+
+    async def _failed(self, delivery: dict[str, Any], attempt: int, exc: DeliveryError) -> None:
+        key = delivery["_id"]
+        if attempt >= self.max_attempts:
+            await self._finish(delivery, attempt, "failed", str(exc))
             return
-        await self._finish(delivery, attempt, "sent", None)
+        delay = self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+        await self.db["deliveries"].update_one({"_id": key, "status": "pending"}, {"$set": {
+            "attempts": attempt, "last_error": str(exc)}})
+        # only this attempt's entry moves on (another worker may have finished the delivery meanwhile)
+        await self.db["due"].update_one({"_id": key, "attempt": attempt}, {"$set": {
+            "at": self.now() + timedelta(seconds=delay), "attempt": attempt + 1}})
+        log.warning("delivery %s attempt %d failed (%s); again in %.1fs", key, attempt, exc, delay)
 
     async def _finish(self, delivery: dict[str, Any], attempts: int, status: str, reason: str | None) -> None:
         key = delivery["_id"]
-        await self.db["deliveries"].update_one({"_id": key}, {"$set": {
+        # a failure is final only if no other worker sent it meanwhile; a send is final always
+        query = {"_id": key} if status == "sent" else {"_id": key, "status": "pending"}
+        await self.db["deliveries"].update_one(query, {"$set": {
             "status": status, "attempts": attempts, "last_error": reason, "finished_at": self.now()}})
         await self.db["due"].delete_one({"_id": key})
         common = {"delivery_id": key, "about_event_id": delivery["about_event_id"],
@@ -217,11 +363,15 @@ class Notify:
 
     async def worker(self, stop: asyncio.Event, interval: float) -> None:
         while not stop.is_set():
+            self.wake.clear()
+            try:
+                await self.retry_waiting()
+            except Exception as exc:
+                log.warning("retrying waiting events failed: %s", exc)
             try:
                 await self.deliver_due()
             except Exception as exc:
                 log.warning("delivery pass failed: %s", exc)
-            self.wake.clear()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
             await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
             for w in waiters:
@@ -245,4 +395,4 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-__all__ = ["Notify", "PermanentError", "UnknownDossier"]
+__all__ = ["MissingFacts", "Notify", "PermanentError"]
