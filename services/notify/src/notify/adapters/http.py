@@ -65,6 +65,9 @@ async def subscriptions(who: Admin, svc: Service) -> list[dict[str, Any]]:
 async def add_recipient(body: RecipientBody, who: Admin, svc: Service) -> dict[str, Any]:
     doc = {"name": body.name, "email": str(body.email), "roles": [r.value for r in body.roles]}
     await svc.db["recipients"].replace_one({"_id": body.id}, doc, upsert=True)
+    if Role.APPROVER.value in doc["roles"]:  # proposals that waited for an approver to tell are tried now
+        await svc.waiting.facts_arrived(["approvers"])
+        svc.wake.set()
     return {"id": body.id, **doc}
 
 
