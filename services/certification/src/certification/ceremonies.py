@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -14,6 +14,7 @@ from binhchon_kit.consumer import PermanentError
 from binhchon_kit.contracts.certification import CeremonyScheduled
 from binhchon_kit.events import Actor, Cause, RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
+from certification.adapters.queries import registrations
 from certification.domain import ceremonies as rules
 from certification.domain import certificates as certs
 from certification.domain.errors import Refused
@@ -22,9 +23,9 @@ NOTIFY_SOURCE = "/binhchon/notify"
 
 
 class Ceremonies:
-    def __init__(self, runtime: Runtime, clock: Callable[[], date]) -> None:
+    def __init__(self, runtime: Runtime, clock: Callable[[], datetime]) -> None:
         self.rt = runtime
-        self.today = clock
+        self.now = clock  # Vietnam's time
         self.deliveries = runtime.db["ceremony_deliveries"]
 
     async def setup(self) -> None:
@@ -33,26 +34,35 @@ class Ceremonies:
 
     async def schedule(self, round_id: str, title: str, on: date, at: time, place: str, actor: Actor,
                        cause: Cause) -> tuple[dict[str, Any], bool]:
-        """The ceremony, and whether this call scheduled it (False: it was scheduled before, same request)."""
-        rules.check_date(on, self.today())
+        """The ceremony, and whether this call scheduled it (False: it was scheduled before, same request); with
+        ``warnings`` when the invitation or confirmation lead times can no longer be kept."""
+        now = self.now()
+        rules.check_date(on, at, now)
         stream = rules.ceremony_id(round_id, on, place)
         existing = await self._scheduled(stream)
         if existing is not None:
             rules.same_request(existing, title, at)
-            return existing, False
+            return self._with_warnings(existing, now), False
         docs = await self.rt.db["certificates"].find({"round_id": round_id, "status": certs.VALID}).to_list()
         if not docs:
             raise Refused(f"round {round_id} has no valid certificate to hand over", round_id=round_id)
         scheduled = CeremonyScheduled(ceremony_id=stream, round_id=round_id, title=title, on=on, at=at, place=place,
-                                      invitees=rules.invitees(docs))
+                                      invitees=rules.invitees(docs, await registrations(self.rt.db, docs)))
         try:
             event = await record(self.rt, stream, 0, scheduled, "ceremony.scheduled", actor, cause, round_id)
         except (AlreadyRecorded, ConcurrencyConflict):
             existing = await self._scheduled(stream)  # the same request, a moment earlier (a double click)
             assert existing is not None
             rules.same_request(existing, title, at)
-            return existing, False
-        return event.data, True
+            return self._with_warnings(existing, now), False
+        return self._with_warnings(event.data, now), True
+
+    @staticmethod
+    def _with_warnings(ceremony: dict[str, Any], now: datetime) -> dict[str, Any]:
+        warnings = rules.lead_time_warnings(date.fromisoformat(str(ceremony["on"])), now.date(),
+                                            ceremony.get("invitation_days_before", 3),
+                                            ceremony.get("confirmation_days_before", 1))
+        return {**ceremony, "warnings": warnings}
 
     async def _scheduled(self, stream: str) -> dict[str, Any] | None:
         event = await self.rt.store.get(stream, 1)

@@ -39,13 +39,14 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
                                        "ceremony": ("ceremonies", fold_ceremony)})
     signer = Signer.from_settings(settings.cert_signing_key_file, settings.cert_signing_key, key_dir())
     service = service_factory(runtime, signer, settings.public_base_url, **service_kwargs)  # type: ignore[arg-type]
-    ceremonies = Ceremonies(runtime, service.today)
+    ceremonies = Ceremonies(runtime, service.now)
     runtime.consumers.handle("scoring.events", {"result.approved"}, "issuing", service.on_result_approved)
     runtime.consumers.handle("notify.events", {"notification.sent", "notification.failed"}, "ceremony-deliveries",
                              ceremonies.on_notification)
 
     async def on_startup(rt: Runtime) -> None:
         await queries.setup(rt.db)
+        await service.setup()
         await ceremonies.setup()
         rt.tasks.append(asyncio.create_task(service.expiry_loop(rt.stop, settings.expiry_check_seconds),
                                             name="expiry"))

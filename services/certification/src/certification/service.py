@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit.app import Runtime, record
 from binhchon_kit.contracts.certification import CertificateIssued, CertificateSuperseded
@@ -27,6 +30,16 @@ def today_in_vietnam() -> date:
     return datetime.now(VIETNAM).date()
 
 
+def now_in_vietnam() -> datetime:
+    return datetime.now(VIETNAM)
+
+
+def _rank_of(product: dict[str, Any]) -> str:
+    """A product's stored rank; one stored before ranks were kept ranks by its decision's date, after every
+    rating of an earlier day and before any of a later one."""
+    return str(product.get("rank") or f"{product['decided_on']}|~")
+
+
 def signed_document(issued: dict[str, Any]) -> dict[str, Any]:
     """The signed JSON of a certificate: its content, and the signature over the content's RFC 8785 form."""
     body = {k: v for k, v in issued.items() if k not in ("signature", "key_id")}
@@ -35,53 +48,102 @@ def signed_document(issued: dict[str, Any]) -> dict[str, Any]:
 
 class Certification:
     def __init__(self, runtime: Runtime, signer: Signer, public_url: str,
-                 clock: Callable[[], date] = today_in_vietnam) -> None:
+                 clock: Callable[[], date] = today_in_vietnam, now: Callable[[], datetime] | None = None) -> None:
         self.rt = runtime
         self.store = runtime.store
         self.signer = signer
         self.public_url = public_url.rstrip("/")
         self.today = clock
+        # the time of day in Vietnam (a ceremony today must not be at an hour gone by); a caller that injects
+        # only a day gets the start of that day, never the machine's hour
+        self.now: Callable[[], datetime] = now or (
+            now_in_vietnam if clock is today_in_vietnam else lambda: datetime.combine(clock(), time.min, VIETNAM))
 
 
     # ---- issuing -------------------------------------------------------------------------------------
 
+    async def setup(self) -> None:
+        await self.rt.db["holders"].create_index([("product", 1), ("rank", 1)])
+
     async def on_result_approved(self, event: RecordedEvent) -> None:
-        result = event.data
-        if not result["rating"]["recognised"]:
+        """Issue the result's certificate once, then do what follows from it. The follow-ups run on every
+        delivery, from the recorded certificate: a crash after issuing is made good by the redelivery."""
+        if not event.data["rating"]["recognised"]:
             return  # forwarded to the next level, not recognised here: no certificate at this level
         stream = certs.certificate_id_for(event.id)
-        if await self.store.version(stream) > 0:
-            return  # issued before: a redelivery or a replay
+        events = await self.store.read_stream(stream) or await self._issue(event, stream)
+        state = certs.replay(events)
+        assert state is not None
+        await self._follow_up(event, state, Cause.of(events[0]))
+
+    async def _issue(self, event: RecordedEvent, stream: str) -> list[RecordedEvent]:
+        result = event.data
         decided_on = certs.decision_date(result)
-        key = certs.product_key(result["programme"], result.get("producer_registration_number"),
-                                result["product_name"])
+        key = self._product_key(result)
+        rank = certs.rank(decided_on, event.time, event.id)
+        # what the certificate says it replaces, as the product stands now (the atomic step comes after)
         incumbent = await self.rt.db["products"].find_one({"_id": key}) if key else None
-        incumbent_day = date.fromisoformat(incumbent["decided_on"]) if incumbent and "decided_on" in incumbent \
-            else None
-        replaces = incumbent is not None and certs.supersedes_incumbent(decided_on, incumbent_day)
+        replaces = incumbent if incumbent is not None and _rank_of(incumbent) < rank else None
         number = await self._next_number(result["programme"], result["decision"]["authority"], decided_on.year)
         body = certs.content(result, certificate_id=stream, number=number, issued_on=self.today(),
-                             result_event_id=event.id, supersedes=incumbent["number"] if replaces else None)
+                             result_event_id=event.id, supersedes=replaces["number"] if replaces else None)
         issued = CertificateIssued.model_validate(
             {**body, "signature": self.signer.sign(body), "key_id": self.signer.kid})
         try:
-            await self.rt.db["numbers"].insert_one({"_id": number, "stream": stream})
-            recorded = await record(self.rt, stream, 0, issued, "certificate.issued", SYSTEM, Cause.of(event),
-                                          event.subject, event_id=deterministic_id("issue", event.id))
+            await record(self.rt, stream, 0, issued, "certificate.issued", SYSTEM, Cause.of(event), event.subject,
+                         event_id=deterministic_id("issue", event.id))
         except (AlreadyRecorded, ConcurrencyConflict):
-            return  # another replica issued it meanwhile; our number stays unused
-        if incumbent is not None and not replaces:
-            # an older decision arriving after a newer one: it is born superseded, the newer one stays
-            await self._supersede(stream, incumbent["number"], Cause.of(recorded))
-        else:
-            if key:
-                await self.rt.db["products"].replace_one(
-                    {"_id": key}, {"number": number, "stream": stream, "decided_on": decided_on.isoformat()},
-                    upsert=True)
-            if incumbent:
-                await self._supersede(incumbent["stream"], number, Cause.of(recorded))
-        # a certificate issued late for an old decision may already be due its expiry notices
+            pass  # another replica issued it meanwhile; our number stays unused, theirs gets the follow-ups
+        return await self.store.read_stream(stream)
+
+    async def _follow_up(self, event: RecordedEvent, state: certs.Certificate, cause: Cause) -> None:
+        """Everything that follows from an issued certificate, each step safe to run again."""
+        result, number = event.data, state.issued["number"]
+        # the number's pointer only once the certificate is recorded: a pointer never names a missing certificate
+        await self.rt.db["numbers"].replace_one({"_id": number}, {"stream": state.stream}, upsert=True)
+        key = self._product_key(result)
+        rank = certs.rank(certs.decision_date(result), event.time, event.id)
+        # the holder's identity stays here, outside the signed certificate (ADR 0010)
+        await self.rt.db["holders"].replace_one({"_id": state.stream}, {
+            "number": number, "registration_number": result.get("producer_registration_number"), "product": key,
+            "rank": rank}, upsert=True)
+        if key:
+            current = await self._claim_product(key, state, rank, certs.decision_date(result), cause)
+            # every older certificate of the product is superseded by the current one, this one included if it
+            # is older: two replicas, a late consumer and a redelivery all end with one valid certificate
+            older = await self.rt.db["holders"].find({"product": key, "rank": {"$lt": _rank_of(current)}}).to_list()
+            for holder in older:
+                await self._supersede(holder["_id"], current["number"], cause)
+        # a certificate issued late for an old decision may already be due its expiry notice
         await self._give_notices(number, self.today())
+
+    async def _claim_product(self, key: str, state: certs.Certificate, rank: str, decided_on: date,
+                             cause: Cause) -> dict[str, Any]:
+        """Make this certificate the product's current one if no newer rating is: one conditional write (a
+        findAndModify with upsert), so two replicas cannot both win. Returns the product's current certificate."""
+        products = self.rt.db["products"]
+        newer_than_stored = {"$or": [{"rank": {"$lt": rank}},
+                                     # stored before ranks were kept: by the decision's date
+                                     {"rank": {"$exists": False}, "decided_on": {"$lte": decided_on.isoformat()}}]}
+        try:
+            before = await products.find_one_and_update(
+                {"_id": key, **newer_than_stored},
+                {"$set": {"number": state.issued["number"], "stream": state.stream, "rank": rank,
+                          "decided_on": decided_on.isoformat()}},
+                upsert=True, return_document=ReturnDocument.BEFORE)
+        except DuplicateKeyError:
+            before = None  # the stored one is newer (or is this one): the upsert found the key taken
+        if before is not None and before["stream"] != state.stream:
+            # the one replaced, even if stored before the holders read model was kept
+            await self._supersede(before["stream"], state.issued["number"], cause)
+        current = await products.find_one({"_id": key})
+        assert current is not None
+        return current
+
+    @staticmethod
+    def _product_key(result: dict[str, Any]) -> str | None:
+        return certs.product_key(result["programme"], result.get("producer_registration_number"),
+                                 result["product_name"])
 
     async def _supersede(self, stream: str, by: str, cause: Cause) -> None:
         events = await self.store.read_stream(stream)
@@ -105,10 +167,16 @@ class Certification:
     # ---- look-ups ------------------------------------------------------------------------------------
 
     async def load(self, number: str) -> tuple[certs.Certificate, list[RecordedEvent]]:
+        """The certificate of this number, only if its recorded certificate says this number: a pointer left
+        by an attempt that never recorded (the code before ADR 0010 wrote it first) names another number's
+        certificate, and must not make that one answer for a number it does not carry."""
         pointer = await self.rt.db["numbers"].find_one({"_id": number})
-        events = await self.store.read_stream(pointer["stream"]) if pointer else []
+        if pointer is None:  # recorded, its follow-ups not yet run: the read model knows it
+            pointer = await self.rt.db["certificates"].find_one({"number": number}, projection={"_id": 1})
+        stream = (pointer.get("stream") or pointer["_id"]) if pointer else None
+        events = await self.store.read_stream(stream) if stream else []
         state = certs.replay(events)
-        if state is None:
+        if state is None or state.issued["number"] != number:
             raise Refused(f"no certificate number {number}", kind="not_found")
         return state, events
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,13 +18,14 @@ from pymongo import AsyncMongoClient
 from binhchon_kit.contracts.common import DecisionReference, Level, Programme
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.contracts.scoring import Rating, ResultApproved
-from binhchon_kit.events import Actor, Cause, NewEvent
+from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import EventStore
 from binhchon_kit.relay import Relay
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.infra import Infra
 from certification.main import CertificationSettings, build
 
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 TODAY = date(2026, 11, 23)  # Vietnam's date as the service's clock gives it in these tests
 PRODUCT = "Rượu nếp cẩm Đông Hưng – ủ men lá"
 DECISION = DecisionReference(number="88/QĐ-UBND", date=date(2026, 11, 20), signer="Nguyễn Thị Ký",
@@ -31,13 +33,17 @@ DECISION = DecisionReference(number="88/QĐ-UBND", date=date(2026, 11, 20), sign
 
 
 class Clock:
-    """The service's clock (a date in Vietnam), set by the test."""
+    """The service's clock (a date in Vietnam, and the hour there), set by the test."""
 
-    def __init__(self, day: date) -> None:
+    def __init__(self, day: date, hour: time = time(9, 0)) -> None:
         self.day = day
+        self.hour = hour
 
     def __call__(self) -> date:
         return self.day
+
+    def now(self) -> datetime:
+        return datetime.combine(self.day, self.hour, VIETNAM)
 
 
 def result(dossier_id: str, *, stars: int = 4, recognised: bool = True, points: float = 78.25,
@@ -74,7 +80,7 @@ class CertEnv:
                                      auth_public_keys_file=self.key, **over)
 
     def app(self, name: str = "certification", **over: Any) -> Any:
-        return build(self.settings(name, **over), clock=self.clock)
+        return build(self.settings(name, **over), clock=self.clock, now=self.clock.now)
 
     def running(self, name: str = "certification", **over: Any) -> contextlib.AbstractAsyncContextManager[
             httpx.AsyncClient]:
@@ -91,6 +97,16 @@ class CertEnv:
         relay = Relay(store, self.infra.kafka, client_id=f"{service}-relay", topic_prefix=self.prefix)
         await relay.publish_pending()
         await relay._drop_producer()
+
+    async def scored(self, result: ResultApproved) -> RecordedEvent:
+        """A result.approved as scoring stores it, not published: for a test that hands it to the handlers
+        itself (two replicas at once, a crash between two writes)."""
+        store = EventStore(self.mongo[f"scoring_{self.unique}"], source="/binhchon/scoring")
+        await store.setup()
+        stream = f"scoring-{result.dossier_id}"
+        return await store.append(stream, await store.version(stream), NewEvent("result.approved", result),
+                                  subject=result.dossier_id, actor=Actor("system:scoring", ("system",)),
+                                  cause=Cause("c", "c"))
 
     async def approve(self, *results: ResultApproved) -> None:
         """Scoring approves these results: result.approved on scoring.events, as scoring publishes it."""

@@ -3,7 +3,7 @@ their invitees and what notify sent them — learnt from notify's events on the 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 
@@ -34,6 +34,7 @@ def ceremony(env, days_ahead=35, **over):
 
 async def test_a_ceremony_is_never_in_the_past_and_is_scheduled_once(env, infra, auth):
     sec = auth("sec", "secretariat")
+    env.clock.hour = time(7, 0)  # early morning in Vietnam: a ceremony at 08:00 today is still ahead
     async with env.running() as cert:
         await issue_two(env, cert)
 
@@ -155,3 +156,26 @@ async def test_ceremonies_are_listed_with_their_invitees_and_what_notify_sent(en
         assert [(d["template"], d["status"], d["reason"]) for d in second] == [
             ("ceremony.invitation", "failed", "550 mailbox unavailable")]
         assert {i["holder"] for i in body["invitees"]} == {"Hợp tác xã Đông Hưng"}
+
+
+async def test_a_ceremony_today_at_an_hour_gone_by_is_refused_and_short_notice_is_said(env, auth):
+    sec = auth("sec", "secretariat")
+    env.clock.hour = time(9, 30)  # 09:30 in Vietnam, whatever the machine's zone
+    async with env.running() as cert:
+        await issue_two(env, cert)
+        r = await cert.post("/ceremonies", json=ceremony(env, days_ahead=0, at="09:00"), headers=sec)
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "at" and r.json()["fields"] == ["on", "at"] and "09:30" in r.json()["detail"]
+        assert await env.db["events"].count_documents({"type": "ceremony.scheduled"}) == 0
+
+        later_today = await cert.post("/ceremonies", json=ceremony(env, days_ahead=0, at="15:00"), headers=sec)
+        assert later_today.status_code == 201, later_today.text
+        assert [w["code"] for w in later_today.json()["warnings"]] == ["invitation_late", "confirmation_late"]
+        in_two_days = await cert.post("/ceremonies", json=ceremony(env, days_ahead=2, place="Nhà văn hoá tỉnh"),
+                                      headers=sec)
+        assert in_two_days.status_code == 201
+        assert [w["code"] for w in in_two_days.json()["warnings"]] == ["invitation_late"]
+        assert "3 ngày" in in_two_days.json()["warnings"][0]["message"]
+        in_time = await cert.post("/ceremonies", json=ceremony(env, days_ahead=3, place="Sân vận động tỉnh"),
+                                  headers=sec)
+        assert in_time.status_code == 201 and in_time.json()["warnings"] == []

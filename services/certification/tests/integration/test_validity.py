@@ -36,7 +36,7 @@ async def test_a_late_certificate_counts_from_its_decision_and_is_expiring_at_on
         body = signed["certificate"]
         assert body["issued_on"] == "2026-11-23"  # the day of issue
         assert body["valid_until"] == "2026-12-08"  # 08/12/2023 + 36 months
-        assert body["holder"]["registration_number"] == "2400123456"
+        assert body["holder"]["registration_number"] is None  # kept out of signed content (ADR 0010)
 
         # 35½ months after its decision, the certificate ends within 30 days: the holder is told now
         async with TopicReader(infra.kafka, f"{env.prefix}certification.events") as reader:
@@ -78,3 +78,25 @@ async def test_numbers_follow_the_decision_year_whatever_the_processing_day(env)
         assert "OCOP-UBNDTBG-2023-00002" in listed and not any("-2027-" in n for n in listed)
         registry_2023 = (await cert.get("/registry.json", params={"year": 2023})).json()
         assert registry_2023["total"] == 2
+
+
+async def test_a_certificate_ended_before_it_was_issued_is_told_only_that_it_expired(env, infra):
+    # decided 10/01/2022, valid 36 months: it ended on 10/01/2025, long before it is issued on 23/11/2026
+    ancient = DecisionReference(number="3/QĐ-UBND", date=date(2022, 1, 10), signer="Lê Văn Tỉnh",
+                                authority="UBND tỉnh Bắc Giang")
+    async with env.running() as cert:
+        await env.approve(env.result("dossier-ancient", decision=ancient))
+        async with TopicReader(infra.kafka, f"{env.prefix}certification.events") as reader:
+            await reader.wait_for(lambda es: any(e.type == "certificate.expired" for e in es)
+                                  and sum(e.type == "certificate.issued" for e in es) == 1,
+                                  what="certificate.expired on the topic")
+            await cert.app.state.certification.send_expiry_notices()  # the daily sweep passes: nothing more
+            await env.approve(env.result("dossier-marker", product="Chè xanh", registration="2400000009"))
+            events = await reader.wait_for(lambda es: sum(e.type == "certificate.issued" for e in es) == 2,
+                                           what="the marker certificate after the sweep")
+        ancient_events = [e for e in events if e.subject == "dossier-ancient"]
+        assert [e.type for e in ancient_events] == ["certificate.issued", "certificate.expired"]
+        assert not any(e.type == "certificate.expiring" for e in events)
+        number = ancient_events[0].data["number"]
+        assert await env.db["events"].count_documents({"data.number": number}) == 2  # the store says the same
+        assert (await cert.get(f"/certificates/{number}")).json()["status"] == "expired"

@@ -17,7 +17,10 @@ class Holder(Value):
     name: Text
     address: Text
     registration_number: RegistrationNumber | None = Field(
-        default=None, description="the producer's identity (names are never identity); none on older certificates")
+        default=None, description="not set on issued certificates (ADR 0010): for a household producer it is a "
+                                  "personal identifier, and signed content can never be erased; certification "
+                                  "keeps the holder's identity in its own read model. Set only on certificates "
+                                  "issued before that decision")
 
 
 @registered("certificate.issued", topic=TOPIC)

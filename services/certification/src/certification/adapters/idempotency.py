@@ -5,11 +5,16 @@ Keys are scoped to the caller (two users' keys never meet). A key is claimed by 
 unique ``_id`` decides between two concurrent requests), the command runs, and its answer is stored on the
 claim. A claim left unanswered by a crash is taken over after ``STALE``; a command that is refused releases
 its key so that a corrected retry is not stuck with the refusal.
+
+Each claim carries its owner (a token of the request that holds it). Releasing the key and storing the answer
+are both filtered on that owner: a slow request whose claim was taken over can no longer delete the new
+holder's claim, nor overwrite its answer.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -43,8 +48,9 @@ async def idempotent(db: AsyncDatabase[dict[str, Any]], key: str | None, caller:
     keys = db["idempotency_keys"]
     _id = f"{caller}\x1f{key}"
     now = datetime.now(UTC)
+    owner = uuid.uuid4().hex
     try:
-        await keys.insert_one({"_id": _id, "request": request, "claimed_at": now, "answer": None})
+        await keys.insert_one({"_id": _id, "request": request, "claimed_at": now, "owner": owner, "answer": None})
     except DuplicateKeyError:
         held = await keys.find_one({"_id": _id})
         if held is None:  # released a moment ago by a refused attempt
@@ -57,13 +63,15 @@ async def idempotent(db: AsyncDatabase[dict[str, Any]], key: str | None, caller:
             return JSONResponse(held["answer"]["body"], status_code=held["answer"]["status"])
         fresh = held["claimed_at"].replace(tzinfo=UTC) > now - STALE
         if fresh or (await keys.update_one({"_id": _id, "answer": None, "claimed_at": held["claimed_at"]},
-                                           {"$set": {"claimed_at": now}})).modified_count != 1:
+                                           {"$set": {"claimed_at": now, "owner": owner}})).modified_count != 1:
             raise Refused("a request with this Idempotency-Key is still in progress", field="Idempotency-Key") \
                 from None
     try:
         status, body = await command()
     except BaseException:
-        await keys.delete_one({"_id": _id, "answer": None})
+        await keys.delete_one({"_id": _id, "owner": owner, "answer": None})
         raise
-    await keys.update_one({"_id": _id}, {"$set": {"answer": {"status": status, "body": body}}})
+    # taken over meanwhile (this request was slow past STALE): the new holder's answer stands; ours is still
+    # the truth about what this request did, so the caller gets it
+    await keys.update_one({"_id": _id, "owner": owner}, {"$set": {"answer": {"status": status, "body": body}}})
     return JSONResponse(body, status_code=status)

@@ -32,18 +32,29 @@ def status_filter(status: Status, today: date) -> dict[str, Any]:
 
 def public(doc: dict[str, Any], today: date) -> dict[str, Any]:
     """A listed certificate: its content and lifecycle as of today, without the signature (the signed document
-    is at /certificates/{number})."""
+    is at /certificates/{number}) and without the holder's registration number (a personal identifier for a
+    household producer; certificates issued before ADR 0010 carry it)."""
     doc = {k: v for k, v in doc.items() if k not in ("_id", "signature", "key_id")}
+    doc["holder"] = {k: v for k, v in doc["holder"].items() if k != "registration_number"}
     if doc["status"] == certs.VALID and doc.get("valid_until") and doc["valid_until"] < today.isoformat():
         doc["status"] = certs.EXPIRED
     return doc
 
 
 async def page(db: AsyncDatabase[dict[str, Any]], query: dict[str, Any], sort: list[tuple[str, int]], offset: int,
-               limit: int, today: date) -> tuple[list[dict[str, Any]], int]:
+               limit: int) -> tuple[list[dict[str, Any]], int]:
     collection = db["certificates"]
     docs = await collection.find(query).sort(sort).skip(offset).limit(limit).to_list()
-    return [public(d, today) for d in docs], await collection.count_documents(query)
+    return docs, await collection.count_documents(query)
+
+
+async def registrations(db: AsyncDatabase[dict[str, Any]], certificates: list[dict[str, Any]]
+                        ) -> dict[str, str | None]:
+    """Each certificate's holder registration number, by certificate stream: from certification's own read model
+    (``holders``), or for a certificate issued before it was kept there, from the certificate itself."""
+    holders = await db["holders"].find({"_id": {"$in": [c["_id"] for c in certificates]}}).to_list()
+    known = {h["_id"]: h.get("registration_number") for h in holders}
+    return {c["_id"]: known.get(c["_id"]) or c["holder"].get("registration_number") for c in certificates}
 
 
 async def staff_list(db: AsyncDatabase[dict[str, Any]], today: date, *, round_id: str | None, dossier_id: str | None,
@@ -52,14 +63,21 @@ async def staff_list(db: AsyncDatabase[dict[str, Any]], today: date, *, round_id
     if status is not None:
         parts.append(status_filter(status, today))
     query = {"$and": parts} if parts else {}
-    return await page(db, query, [("number", 1)], offset, limit, today)
+    docs, total = await page(db, query, [("number", 1)], offset, limit)
+    # staff see who holds each certificate
+    held_by = await registrations(db, docs)
+    items = [public(d, today) for d in docs]
+    for doc, item in zip(docs, items, strict=True):
+        item["holder"]["registration_number"] = held_by[doc["_id"]]
+    return items, total
 
 
 async def registry(db: AsyncDatabase[dict[str, Any]], today: date, filters: dict[str, Any], offset: int,
                    limit: int) -> tuple[list[dict[str, Any]], int]:
     """The public registry: valid certificates only, newest first."""
     query = {"$and": [status_filter(Status.VALID, today), *({k: v} for k, v in filters.items() if v)]}
-    return await page(db, query, [("issued_on", -1), ("number", -1)], offset, limit, today)
+    docs, total = await page(db, query, [("issued_on", -1), ("number", -1)], offset, limit)
+    return [public(d, today) for d in docs], total
 
 
 async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:

@@ -7,7 +7,7 @@ import calendar
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from binhchon_kit.contracts.certification import CertificateExpired, CertificateExpiring, CertificateRevoked, Holder
@@ -50,11 +50,13 @@ def product_key(programme: str, registration_number: str | None, product_name: s
     return deterministic_id("product", programme, registration_number.strip().upper(), normalised(product_name))
 
 
-def supersedes_incumbent(decided_on: date, incumbent_decided_on: date | None) -> bool:
-    """Whether a new rating replaces the product's current certificate: the later decision wins, whatever order
-    the results arrive in (a late consumer or a replay may bring the older one last); on the same day, the one
-    handled last."""
-    return incumbent_decided_on is None or decided_on >= incumbent_decided_on
+def rank(decided_on: date, approved_at: datetime, result_event_id: str) -> str:
+    """The order of a product's ratings, as one string that sorts as it should: the later decision wins, whatever
+    order the results arrive in (a late consumer or a replay may bring the older one last); on the same day, the
+    one approved later; the result event's id settles the rest. The same result always has the same rank, so two
+    replicas and a redelivery agree on it."""
+    moment = approved_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{decided_on.isoformat()}|{moment}|{result_event_id}"
 
 
 def add_months(day: date, months: int) -> date:
@@ -76,14 +78,17 @@ def valid_until(decided_on: date, months: int | None) -> date | None:
 def content(result: Mapping[str, Any], *, certificate_id: str, number: str, issued_on: date,
             result_event_id: str, supersedes: str | None) -> dict[str, Any]:
     """What the certificate says (and what the signature covers), from the approved result. ``issued_on`` is
-    the day of issue; the validity runs from the decision's date."""
+    the day of issue; the validity runs from the decision's date.
+
+    The holder's registration number is left out (null): for a household producer it is a personal identifier,
+    and signed content can never be erased. Certification keeps it in its own read model (``holders``)."""
     until = valid_until(decision_date(result), result.get("certificate_validity_months"))
     return {
         "certificate_id": certificate_id, "number": number, "dossier_id": result["dossier_id"],
         "round_id": result["round_id"], "programme": result["programme"], "level": result["level"],
         "product_name": result["product_name"],
         "holder": {"name": result["producer_name"], "address": result.get("producer_address") or "",
-                   "registration_number": result.get("producer_registration_number")},
+                   "registration_number": None},
         "rating_label": result["rating"]["label"], "stars": result["rating"].get("stars"),
         "points": result["points"], "decision": result["decision"], "issued_on": issued_on.isoformat(),
         "valid_until": until.isoformat() if until else None,
@@ -130,7 +135,9 @@ def evolve(state: Certificate | None, event: RecordedEvent) -> Certificate:
         case "certificate.expiring":
             return replace(state, expiring_told=True)
         case "certificate.expired":
-            return replace(state, status=EXPIRED if state.status == VALID else state.status, expired_told=True)
+            # past its end there is nothing left to announce: an "expiring" not given by then never will be
+            return replace(state, status=EXPIRED if state.status == VALID else state.status, expired_told=True,
+                           expiring_told=True)
     return state
 
 
@@ -149,18 +156,22 @@ def revoke(state: Certificate, reason: str, today: date) -> CertificateRevoked:
 
 def notices_due(state: Certificate, today: date) -> list[tuple[str, CertificateExpiring | CertificateExpired]]:
     """The expiry notices this certificate is owed today, each given once (the caller records them with an id
-    derived from the certificate and the notice, so a second replica's attempt collides)."""
+    derived from the certificate and the notice, so a second replica's attempt collides). A certificate already
+    past its end (issued late for an old decision, or a sweep that missed the 30 days) is told only that it
+    expired: "it will end on …" after it has ended would be a second, wrong message."""
     until = state.valid_until
     if until is None or state.status not in (VALID, EXPIRED):
         return []
     due: list[tuple[str, CertificateExpiring | CertificateExpired]] = []
     number = state.issued["number"]
+    if today > until:
+        if not state.expired_told:
+            due.append(("certificate.expired", CertificateExpired(number=number, valid_until=until)))
+        return due
     if not state.expiring_told and today >= until - EXPIRING_NOTICE:
         due.append(("certificate.expiring", CertificateExpiring(
             number=number, valid_until=until, holder=Holder.model_validate(state.issued["holder"]),
             product_name=state.issued["product_name"])))
-    if not state.expired_told and today > until:
-        due.append(("certificate.expired", CertificateExpired(number=number, valid_until=until)))
     return due
 
 
