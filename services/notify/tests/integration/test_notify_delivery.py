@@ -51,14 +51,6 @@ class Mailbox:
         return [(m["To"], m["Subject"], m.get_body(("plain",)).get_content()) for m in self.messages]
 
 
-@pytest.fixture
-def mailbox():
-    box = Mailbox()
-    box.controller.start()
-    yield box
-    box.controller.stop()
-
-
 def notify_settings(infra, unique, prefix, key, mailbox, name="notify", **over: Any) -> NotifySettings:
     return NotifySettings(service_name=name, mongodb_url=infra.mongodb, mongodb_database=f"notify_{unique}",
                           kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=prefix, auth_public_keys_file=key,
