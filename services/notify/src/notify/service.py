@@ -7,8 +7,9 @@ so with several replicas exactly one makes it, and the claim of a worker killed 
 over once (at most one duplicate, never a loss). Failures are retried with exponential backoff and jitter; after
 the last allowed attempt the delivery fails with ``notification.failed``.
 
-An event whose facts (the producer's contact, the round's panel or schedule, the approvers) have not arrived
-yet waits in ``parked`` (notify.waiting) and is tried again when they come; it is never dropped (ADR 0006).
+An event whose facts (the producer's contact, the round's panel or schedule, the approvers, the dossier's
+``scoring.opened``) have not arrived yet waits in ``parked`` (notify.waiting) and is tried again when they come;
+it is never dropped (ADR 0006).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from binhchon_kit.contracts.scoring import MemberSubstituted, PanelMember
 from notify.adapters.templates import context_for
 from notify.domain.messages import messages_for
@@ -39,3 +41,16 @@ def test_the_substitute_is_reminded_when_the_judges_are() -> None:
     reminders = {m.recipient.id: m for m in render_all("short") if m.template == "score.reminder"}
     assert reminders["gk-5"].text.splitlines()[0] == "Kính gửi Đỗ Minh Tuấn,"
     assert reminders["gk-5"].subject == reminders["gk-1"].subject
+
+
+def test_a_substitute_named_after_the_reminders_morning_is_not_reminded_at_once() -> None:
+    # recorded 23/11/2026 06:26 in Hà Nội
+    event = recorded("panel.member_substituted", _substituted("tuan@example.vn"), "dossier-7", 1)
+    closes = {**ROUND, "schedule": {"scoring_closes": "2026-11-23"}}  # reminders: 08:00 on 22/11, past
+    assert [m.template for m in messages_for(event, producer=None, panel=PANEL, approvers=[], contacts={},
+                                             round_=closes, scoring=SCORING)] == ["panel.member_substituted"]
+    later = {**ROUND, "schedule": {"scoring_closes": "2026-11-25"}}
+    messages = messages_for(event, producer=None, panel=PANEL, approvers=[], contacts={}, round_=later,
+                            scoring=SCORING)
+    assert [(m.template, m.due_at) for m in messages] == [
+        ("panel.member_substituted", None), ("score.reminder", datetime(2026, 11, 24, 1, tzinfo=UTC))]

@@ -121,6 +121,7 @@ def _substitute(event: RecordedEvent, panel: Mapping[str, Any] | None, round_: M
     context = {"scoring": scoring or {}, "round": round_ or {}, "panel": panel or {}}
     out = [Message("panel.member_substituted", who, event, context)]
     due = _reminder_due(round_)
-    if due is not None:
+    # substituted after the reminders' morning (at the scoring session, say): the mail just sent says it all
+    if due is not None and due > event.time:
         out.append(Message("score.reminder", who, event, {"scoring": scoring or {}}, due))
     return out
