@@ -34,6 +34,7 @@ from binhchon_kit.contracts.intake import (
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.contracts.scoring import (
     MandatoryOutcome,
+    MemberSubstituted,
     PanelFormed,
     PanelMember,
     PartAverage,
@@ -64,15 +65,20 @@ class Names:
     producer: str
     ceremony: str
     panel: str
+    round_title: str
     authority: str
     certificate_number: str
+    second_product: str
+    second_certificate_number: str
     unmet: tuple[str, ...]
 
 
 VARIANTS = {
     "short": Names(round_code="BG-26", receipt_number="BG-26-00007", product="Miến dong", producer="HTX An Lạc",
                    ceremony="Lễ công bố sản phẩm OCOP", panel="Hội đồng OCOP tỉnh", authority="UBND tỉnh Bắc Giang",
-                   certificate_number="OCOP-BG-2026-00007", unmet=("Nguồn gốc nguyên liệu",)),
+                   round_title="Đánh giá sản phẩm OCOP tỉnh Bắc Giang năm 2026",
+                   certificate_number="OCOP-BG-2026-00007", second_product="Mật ong",
+                   second_certificate_number="OCOP-BG-2026-00009", unmet=("Nguồn gốc nguyên liệu",)),
     "long": Names(
         round_code="OCOP-BACGIANG-TINH-2026-DOT2-KHUVUC-PB",
         receipt_number="OCOP-BACGIANG-TINH-2026-DOT2-KHUVUC-PB-00123",
@@ -83,8 +89,13 @@ VARIANTS = {
                  "Bắc năm 2026 và công bố sản phẩm đạt chuẩn OCOP 4 sao, 5 sao tỉnh Bắc Giang",
         panel="Hội đồng đánh giá, phân hạng sản phẩm thuộc Chương trình Mỗi xã một sản phẩm tỉnh Bắc Giang "
               "năm 2026, đợt 2",
+        round_title="Đánh giá, phân hạng sản phẩm thuộc Chương trình Mỗi xã một sản phẩm tỉnh Bắc Giang năm 2026, "
+                    "đợt 2, cấp tỉnh, dành cho các sản phẩm đã được cấp huyện đề xuất",
         authority="Ủy ban nhân dân tỉnh Bắc Giang",
         certificate_number="OCOP-UBNDTBG-2026-00123",
+        second_product="Miến dong Sơn Động làm thủ công từ củ dong riềng đỏ trồng trên đất đồi, phơi nắng tự nhiên, "
+                       "đóng gói 500 g",
+        second_certificate_number="OCOP-UBNDTBG-2026-00124",
         unmet=("Sản phẩm có tiêu chuẩn cơ sở và công bố chất lượng theo quy định",
                "Nguồn gốc nguyên liệu được kiểm soát trong tỉnh")),
 }
@@ -111,7 +122,7 @@ def recorded(type_: str, data: EventData, subject: str, n: int) -> RecordedEvent
 def render_all(variant: str) -> list[Rendered]:
     """Every mail of one variant's dossier, panel and ceremony."""
     names = VARIANTS[variant]
-    dossier, round_id = "dossier-7", "round-bg-26"
+    dossier, second_dossier, round_id = "dossier-7", "dossier-9", "round-bg-26"
     producer_email = "htx@example.vn"
     contact = {"recipient_id": "producer:2400123456", "name": names.producer, "email": producer_email,
                "receipt_number": names.receipt_number, "product_name": names.product, "province_code": "24"}
@@ -126,7 +137,8 @@ def render_all(variant: str) -> list[Rendered]:
                            role="secretary", email="trang@example.vn")]
     panel = PanelFormed(panel_id="panel-1", round_id=round_id, name=names.panel, members=members,
                         quorum=Quorum(fraction=0.75), sessions=["dossier"])  # type: ignore[list-item]
-    round_ = {"round_id": round_id, "schedule": {"scoring_closes": "2026-12-05"}}
+    round_ = {"round_id": round_id, "code": names.round_code, "title": names.round_title,
+              "schedule": {"scoring_closes": "2026-12-05"}}
     approvers = [Recipient("ubnd-bg", "Văn phòng UBND tỉnh Bắc Giang", "vp@example.vn")]
     not_recognised = {
         "dossier_id": dossier, "round_id": round_id, "programme": "OCOP", "level": "district", "points": 49.0,
@@ -141,6 +153,17 @@ def render_all(variant: str) -> list[Rendered]:
         holder=Holder(name=names.producer, address="Xã Đông Hưng, tỉnh Bắc Giang"), rating_label="4 sao", stars=4,
         points=78.5, decision=decision, issued_on=date(2026, 12, 21), valid_until=date(2029, 12, 8),
         issuer=names.authority, rulebook_id="ocop-2023", result_event_id="r", signature="s", key_id="k")
+    opened = ScoringOpened(
+        dossier_id=dossier, round_id=round_id, programme="OCOP", level="province",  # type: ignore[arg-type]
+        rulebook_id="ocop-2023", rulebook_version=1, sheet_id="general", product_group="thực phẩm",
+        product_name=names.product, producer_name=names.producer, sample_code="TP-07")
+    ceremony = {"ceremony_id": "ceremony-1", "round_id": round_id, "title": names.ceremony, "on": date(2027, 1, 9),
+                "at": "08:30", "place": "Nhà văn hóa tỉnh Bắc Giang, số 1 đường Nguyễn Văn Cừ"}
+    certificate = Invitee(certificate_number=names.certificate_number, holder=names.producer,
+                          product_name=names.product, dossier_id=dossier)
+    # the same producer's second certificate in that ceremony: one invitation names both
+    second = Invitee(certificate_number=names.second_certificate_number, holder=names.producer,
+                     product_name=names.second_product, dossier_id=second_dossier)
     events: list[tuple[str, str, EventData, str]] = [
         ("dossier.received", "", DossierReceived.model_validate({
             "dossier_id": dossier, "round_id": round_id, "round_code": names.round_code, "programme": "OCOP",
@@ -168,10 +191,13 @@ def render_all(variant: str) -> list[Rendered]:
             which="result", previous_date=None, new_date=date(2027, 1, 15),  # type: ignore[arg-type]
             apology_note="Ban thư ký xin lỗi vì hội đồng họp muộn."), dossier),
         ("panel.formed", "", panel, round_id),
-        ("scoring.opened", "", ScoringOpened(
-            dossier_id=dossier, round_id=round_id, programme="OCOP", level="province",  # type: ignore[arg-type]
-            rulebook_id="ocop-2023", rulebook_version=1, sheet_id="general", product_group="thực phẩm",
-            product_name=names.product, producer_name=names.producer, sample_code="TP-07"), dossier),
+        ("scoring.opened", "", opened, dossier),
+        ("panel.member_substituted", "", MemberSubstituted(
+            dossier_id=dossier, round_id=round_id, panel_id="panel-1", replaces="gk-2",
+            substitute=PanelMember(id="gk-5", name="Đỗ Minh Tuấn", organisation="Trường Đại học Nông Lâm Bắc Giang",
+                                   role="member", email="tuan@example.vn"),  # type: ignore[arg-type]
+            reason="Ông Lê Văn Bình có quan hệ họ hàng với chủ thể sản xuất nên không tham gia chấm hồ sơ này."),
+         dossier),
         ("scoring.completed", "", ScoringCompleted(
             dossier_id=dossier, round_id=round_id, rulebook_id="ocop-2023", rulebook_version=1, scoring_round=1,
             average_total=78.5, rounding="half up, 2 decimals",
@@ -215,11 +241,10 @@ def render_all(variant: str) -> list[Rendered]:
         ("certificate.revoked", "", CertificateRevoked(
             number=names.certificate_number, reason="Sản phẩm không còn đáp ứng tiêu chí bắt buộc",
             revoked_on=date(2027, 6, 1)), dossier),
-        ("ceremony.scheduled", "", CeremonyScheduled(
-            ceremony_id="ceremony-1", round_id=round_id, title=names.ceremony, on=date(2027, 1, 9),
-            at="08:30", place="Nhà văn hóa tỉnh Bắc Giang, số 1 đường Nguyễn Văn Cừ",  # type: ignore[arg-type]
-            invitees=[Invitee(certificate_number=names.certificate_number, holder=names.producer,
-                              product_name=names.product, dossier_id=dossier)]), round_id),
+        ("ceremony.scheduled", "", CeremonyScheduled.model_validate({**ceremony, "invitees": [certificate]}),
+         round_id),
+        ("ceremony.scheduled", "two_certificates",
+         CeremonyScheduled.model_validate({**ceremony, "invitees": [certificate, second]}), round_id),
     ]
     out = []
     for n, (type_, case, data, subject) in enumerate(events, start=1):
@@ -228,7 +253,8 @@ def render_all(variant: str) -> list[Rendered]:
         about = contact if subject == dossier else None
         for message in messages_for(event, producer=producer if about else None,
                                     panel=panel.model_dump(mode="json"), approvers=approvers,
-                                    contacts={dossier: producer}, round_=round_):
+                                    contacts={dossier: producer, second_dossier: producer}, round_=round_,
+                                    scoring=opened.model_dump(mode="json")):
             context = context_for(message, about, certification_url=CERTIFICATION_URL, intake_url=INTAKE_URL)
             subject_line, text, html = TEMPLATES.render(message.template, context)
             out.append(Rendered(message.template, case, message.recipient, subject_line, text, html))

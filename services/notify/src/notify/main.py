@@ -20,7 +20,7 @@ CONSUMED = {
                       "dossier.rescheduled", "dossier.withdrawn", "round.opened", "dossier.supplemented"},
     "scoring.events": {"panel.formed", "scoring.completed", "result.proposed", "result.approved",
                        "result.not_recognised", "scoring.opened", "score.submitted", "judge.recused",
-                       "score.amended", "scoring.rescore_requested"},
+                       "score.amended", "scoring.rescore_requested", "panel.member_substituted"},
     "certification.events": {"certificate.issued", "certificate.expiring", "certificate.expired",
                              "certificate.revoked", "certificate.superseded", "ceremony.scheduled"},
 }

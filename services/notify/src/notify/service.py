@@ -7,8 +7,9 @@ so with several replicas exactly one makes it, and the claim of a worker killed 
 over once (at most one duplicate, never a loss). Failures are retried with exponential backoff and jitter; after
 the last allowed attempt the delivery fails with ``notification.failed``.
 
-An event whose facts (the producer's contact, the round's panel or schedule, the approvers) have not arrived
-yet waits in ``parked`` (notify.waiting) and is tried again when they come; it is never dropped (ADR 0006).
+An event whose facts (the producer's contact, the round's panel or schedule, the approvers, the dossier's
+``scoring.opened``) have not arrived yet waits in ``parked`` (notify.waiting) and is tried again when they come;
+it is never dropped (ADR 0006).
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ class Notify:
         elif event.type == "round.opened":
             await self.db["rounds"].replace_one({"_id": data["round_id"]}, dict(data), upsert=True)
             arrived.append(f"round:{data['round_id']}")
+        elif event.type == "scoring.opened":  # what a substitute member is later told the dossier is
+            await self.db["scorings"].replace_one({"_id": event.subject}, dict(data), upsert=True)
+            arrived.append(f"scoring:{event.subject}")
         elif event.type in ("score.submitted", "score.amended", "judge.recused"):
             await self._no_reminder(event.subject, data["member_id"])
         elif event.type == "scoring.completed":
@@ -135,11 +139,16 @@ class Notify:
         producer = Recipient(contact["recipient_id"], contact["name"], contact.get("email")) if contact else None
         round_id = data.get("round_id")
         panel = await self.db["panels"].find_one({"_id": round_id}) if round_id else None
-        if panel is None and event.type in ("scoring.opened", "scoring.completed"):
+        if panel is None and event.type in ("scoring.opened", "scoring.completed", _SUBSTITUTED):
             missing(f"panel:{round_id}", f"no panel.formed yet for round {round_id}")
         round_ = await self.db["rounds"].find_one({"_id": round_id}) if round_id else None
-        if round_ is None and event.type == "scoring.opened":
+        if round_ is None and event.type in ("scoring.opened", _SUBSTITUTED):
             missing(f"round:{round_id}", f"no round.opened yet for round {round_id} (its scoring deadline)")
+        scoring = None
+        if event.type == _SUBSTITUTED:  # the substitute is told which product they score
+            scoring = await self.db["scorings"].find_one({"_id": event.subject})
+            if scoring is None:
+                missing(f"scoring:{event.subject}", f"no scoring.opened yet for {event.subject} (the product scored)")
         approvers = [Recipient(r["_id"], r["name"], r.get("email"))
                      async for r in self.db["recipients"].find({"roles": "approver"})]
         if not approvers and event.type == "result.proposed":
@@ -156,7 +165,7 @@ class Notify:
         if needs:
             raise MissingFacts(needs, reasons)
         return {"contact": contact, "producer": producer, "panel": panel, "approvers": approvers,
-                "contacts": contacts, "round_": round_}
+                "contacts": contacts, "round_": round_, "scoring": scoring}
 
     async def _filtered_by_province(self, event: RecordedEvent) -> bool:
         """A dossier's event goes to province-filtered webhooks only once its province is known."""
@@ -170,10 +179,12 @@ class Notify:
         context = context_for(message, contact, certification_url=self.certification_url,
                               intake_url=self.intake_url)
         subject, text, html = self.templates.render(message.template, context)
-        await self._enqueue(message.key, {
-            "channel": Channel.EMAIL.value, "recipient_id": message.recipient.id, "address": message.recipient.email,
-            "template": message.template, "subject": subject, "text": text, "html": html,
-        }, message.about_event, message.due_at)
+        fields = {"channel": Channel.EMAIL.value, "recipient_id": message.recipient.id,
+                  "address": message.recipient.email, "template": message.template, "subject": subject, "text": text,
+                  "html": html}
+        if "invitees" in message.context:  # a ceremony's mail: which of its certificates it names
+            fields["certificate_numbers"] = [i["certificate_number"] for i in message.context["invitees"]]
+        await self._enqueue(message.key, fields, message.about_event, message.due_at)
 
     async def _enqueue_webhooks(self, event: RecordedEvent, contact: dict[str, Any] | None) -> None:
         province = (contact or {}).get("province_code")
@@ -386,6 +397,7 @@ class Notify:
         return sub
 
 
+_SUBSTITUTED = "panel.member_substituted"
 _PRODUCER_TYPES = {"dossier.supplement_requested", "dossier.accepted", "dossier.rejected", "dossier.rescheduled",
                    "result.approved", "result.not_recognised", "certificate.issued", "certificate.expiring",
                    "certificate.expired", "certificate.revoked"}

@@ -5,7 +5,7 @@ invitation that reaches the mail catcher through the whole service, greeting the
 from __future__ import annotations
 
 import email
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
@@ -24,6 +24,7 @@ from notify.domain.messages import VIETNAM
 from notify.mail_scenarios import Rendered, all_mails
 from notify.main import build
 
+from .support import Clock, vietnam_time
 from .test_notify_delivery import notify_settings, publish
 
 MAILS = all_mails()
@@ -84,8 +85,8 @@ async def _arrived(box: RawMailbox, n: int) -> bool | None:
 async def test_a_ceremony_invitation_greets_the_producer_by_name(infra, mongo, unique, topic_prefix, dev_keys,
                                                                 raw_mailbox: RawMailbox) -> None:
     key = str(dev_keys[1])
-    now = datetime.now(UTC).replace(microsecond=0)  # the one instant the service and this test both use
-    today_vn = now.astimezone(VIETNAM).date()
+    clock = Clock()  # the one instant the service and this test both use, moved only by the test
+    now, today_vn = clock(), clock.today()
     body = dossier_body(product="Mật ong rừng nguyên chất Lục Nam, đóng chai thủy tinh 500 ml")
     dossier = f"dossier-{unique}"
     received = DossierReceived(dossier_id=dossier, round_id=f"round-{unique}", round_code=f"RC{unique}",
@@ -100,13 +101,28 @@ async def test_a_ceremony_invitation_greets_the_producer_by_name(infra, mongo, u
         invitees=[Invitee(certificate_number="OCOP-UBNDTBG-2026-00001", holder=body["producer"]["name"],
                           product_name=body["product"]["name"], dossier_id=dossier)])
     settings = notify_settings(infra, unique, topic_prefix, key, raw_mailbox)
-    async with running(build(settings, clock=lambda: now), "http://notify"):
+    db = mongo[f"notify_{unique}"]
+    app = build(settings, clock=clock)
+    async with running(app, "http://notify"):
         await publish(mongo, infra, topic_prefix, unique, "intake", [(dossier, "dossier.received", received)])
         await eventually(lambda: _arrived(raw_mailbox, 1), what="the receipt")
         await publish(mongo, infra, topic_prefix, unique, "certification",
                       [(f"round-{unique}", "ceremony.scheduled", ceremony)])
         await eventually(lambda: _arrived(raw_mailbox, 2), what="the invitation")
-    receipt, invitation = raw_mailbox.read()
+        await eventually(lambda: _sent(db, "ceremony.invitation"), what="the invitation recorded as sent")
+        # the confirmation request waits for 08:00 the day before the ceremony, in the service's time: it is
+        # queued, not sent, and due later (a count of mails right after the invitation would miss an early one)
+        confirmation = await db["deliveries"].find_one({"template": "ceremony.confirmation"})
+        due = vietnam_time(ceremony.on - timedelta(days=1), 8)
+        assert (confirmation["status"], confirmation["attempts"], confirmation["due_at"]) == ("pending", 0, due)
+        assert due > clock() and await db["due"].count_documents({"_id": confirmation["_id"]}) == 1
+        assert await app.state.notify.deliver_due() == 0  # nothing is due yet
+
+        clock.move_to(due)  # its morning comes
+        app.state.notify.wake.set()
+        await eventually(lambda: _arrived(raw_mailbox, 3), what="the confirmation request, at its time")
+        await eventually(lambda: _sent(db, "ceremony.confirmation"), what="the confirmation recorded as sent")
+    receipt, invitation, confirmation_mail = raw_mailbox.read()
     producer = body["producer"]["name"]
     assert invitation["Subject"] == f"Thư mời dự {ceremony.title}"
     lines = _plain_lines(invitation)
@@ -116,4 +132,10 @@ async def test_a_ceremony_invitation_greets_the_producer_by_name(infra, mongo, u
     assert _plain_lines(receipt)[0] == f"Kính gửi {producer},"
     shown = (now - timedelta(minutes=5)).astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M")
     assert f"Thời gian tiếp nhận: {shown} (+07:00)" in _plain_lines(receipt)
-    assert len(raw_mailbox.raw) == 2  # the confirmation request waits for its day
+    assert confirmation_mail["Subject"] == f"Xác nhận tham dự {ceremony.title} ngày {ceremony.on:%d/%m/%Y}"
+    assert _plain_lines(confirmation_mail)[0] == f"Kính gửi {producer},"
+    assert len(raw_mailbox.raw) == 3
+
+
+async def _sent(db: Any, template: str) -> bool | None:
+    return await db["deliveries"].count_documents({"template": template, "status": "sent"}) == 1 or None

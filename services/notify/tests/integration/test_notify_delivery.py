@@ -7,7 +7,7 @@ import contextlib
 import email
 import hashlib
 import hmac
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from email.policy import default as default_policy
 from typing import Any
 
@@ -32,6 +32,8 @@ from intake.main import IntakeSettings
 from intake.main import build as build_intake
 from notify.main import NotifySettings, build
 
+from .support import Clock, vietnam_time
+
 pytestmark = pytest.mark.integration
 
 
@@ -49,14 +51,6 @@ class Mailbox:
 
     def texts(self) -> list[tuple[str, str, str]]:
         return [(m["To"], m["Subject"], m.get_body(("plain",)).get_content()) for m in self.messages]
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox()
-    box.controller.start()
-    yield box
-    box.controller.stop()
 
 
 def notify_settings(infra, unique, prefix, key, mailbox, name="notify", **over: Any) -> NotifySettings:
@@ -85,9 +79,11 @@ async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra,
                                 kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=topic_prefix,
                                 auth_public_keys_file=key)
     sec = auth("sec", "secretariat")
-    async with running(build_intake(intake_cfg), "http://intake") as intake, \
-            running(build(notify_settings(infra, unique, topic_prefix, key, mailbox)), "http://notify") as notify:
-        rnd = (await intake.post("/rounds", json=round_body(f"M{unique}"), headers=sec)).json()
+    clock = Clock()  # intake and notify share it: the round's dates are Vietnam's today, not the machine's
+    async with running(build_intake(intake_cfg, clock=clock), "http://intake") as intake, \
+            running(build(notify_settings(infra, unique, topic_prefix, key, mailbox), clock=clock),
+                    "http://notify") as notify:
+        rnd = (await intake.post("/rounds", json=round_body(f"M{unique}", today=clock.today()), headers=sec)).json()
         receipt = (await intake.post(f"/rounds/{rnd['round_id']}/dossiers", json=dossier_body(),
                                      headers=auth("htx", "applicant"))).json()
         dossier = receipt["dossier_id"]
@@ -146,21 +142,34 @@ async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra,
         assert len(inbox) == 5
 
     # a replay from offset 0 by a fresh consumer group sends nothing again
-    replay = build(notify_settings(infra, unique, topic_prefix, key, mailbox, name="notify-replay"))
+    db = mongo[f"notify_{unique}"]
+    replay = build(notify_settings(infra, unique, topic_prefix, key, mailbox, name="notify-replay"), clock=clock)
     async with running(replay, "http://replay"):
         async def replayed():
-            n = await mongo[f"notify_{unique}"]["inbox"].count_documents({"handler": "notify-replay.intake"})
-            return n >= 5 or None
+            read = [await db["inbox"].count_documents({"handler": f"notify-replay.{source}"})
+                    for source in ("intake", "scoring", "certification")]
+            return (read[0] >= 5 and read[1] >= 1 and read[2] >= 1) or None
 
-        await eventually(replayed, what="the replay to read intake.events")
-        await asyncio.sleep(1)
+        await eventually(replayed, what="the replay to read every topic")
+        # every event was handled and found its deliveries made before: nothing is queued, so nothing can go
+        assert await db["due"].count_documents({}) == 0
+        assert await db["deliveries"].count_documents({"status": "sent"}) == 5
+        assert await db["deliveries"].count_documents({}) == 5
+        assert await replay.state.notify.deliver_due() == 0
     assert len(mailbox.messages) == 5
-    sent = await mongo[f"notify_{unique}"]["events"].count_documents({"type": "notification.sent"})
+    sent = await db["events"].count_documents({"type": "notification.sent"})
     assert sent == 5
 
 
 async def _count(mailbox: Mailbox, n: int) -> bool | None:
-    return len(mailbox.messages) >= n or None
+    assert len(mailbox.messages) <= n, [m["Subject"] for m in mailbox.messages]
+    return len(mailbox.messages) == n or None
+
+
+async def _settled(db: Any) -> bool | None:
+    """Nothing left to send: every delivery sent (or cancelled), nothing due. No later pass can send again."""
+    pending = await db["deliveries"].count_documents({"status": "pending"})
+    return (pending == 0 and await db["due"].count_documents({}) == 0) or None
 
 
 class Receiver:
@@ -241,11 +250,12 @@ async def test_ceremony_reminders_due_while_down_are_sent_once_by_two_replicas(i
     from binhchon_kit.contracts.intake import DossierReceived
 
     received = dossier_body()
-    ceremony_day = date.today() + timedelta(days=10)
+    clock = Clock()
+    ceremony_day = clock.today() + timedelta(days=10)  # Vietnam's day: the service dates the mails by it
     await publish(mongo, infra, topic_prefix, unique, "intake", [(f"dossier-{unique}", "dossier.received",
                   DossierReceived(dossier_id=f"dossier-{unique}", round_id="round-c", round_code="RC",
                                   programme="OCOP", level="province", receipt_number="RC-00001",
-                                  received_at=datetime.now(UTC), check_due_date=date.today(),
+                                  received_at=clock(), check_due_date=clock.today(),
                                   producer=received["producer"], product=received["product"],
                                   documents=received["documents"]))])
     ceremony = CeremonyScheduled(
@@ -253,7 +263,7 @@ async def test_ceremony_reminders_due_while_down_are_sent_once_by_two_replicas(i
         on=ceremony_day, at="08:30", place="Nhà văn hóa tỉnh",
         invitees=[Invitee(certificate_number="OCOP-UBNDTBG-2026-00001", holder="HTX Đông Hưng",
                           product_name="Mật ong rừng Lục Nam", dossier_id=f"dossier-{unique}")])
-    first = build(notify_settings(infra, unique, topic_prefix, key, mailbox))
+    first = build(notify_settings(infra, unique, topic_prefix, key, mailbox), clock=clock)
     async with running(first, "http://first"):
         await publish(mongo, infra, topic_prefix, unique, "certification",
                       [("round-c", "ceremony.scheduled", ceremony)])
@@ -266,15 +276,15 @@ async def test_ceremony_reminders_due_while_down_are_sent_once_by_two_replicas(i
         await eventually(lambda: _count(mailbox, 1), what="the receipt mail")
     assert len(mailbox.messages) == 1  # the reminders are not due yet; then the service is down while they fall due
 
-    later = datetime.now(UTC) + timedelta(days=9, hours=12)
-    replicas = [build(notify_settings(infra, unique, topic_prefix, key, mailbox), clock=lambda: later)
-                for _ in range(2)]
+    # the morning before the ceremony, past the confirmation request's 08:00 in Vietnam
+    clock.move_to(vietnam_time(ceremony_day - timedelta(days=1), 9))
+    replicas = [build(notify_settings(infra, unique, topic_prefix, key, mailbox), clock=clock) for _ in range(2)]
     async with running(replicas[0], "http://a"), running(replicas[1], "http://b"):
         await eventually(lambda: _count(mailbox, 3), what="the invitation and the confirmation request")
-        for _ in range(3):
-            await replicas[0].state.notify.deliver_due()
-            await replicas[1].state.notify.deliver_due()
-        await asyncio.sleep(0.5)
+        await eventually(lambda: _settled(mongo[f"notify_{unique}"]), what="both recorded as sent")
+        for _ in range(3):  # more passes of either replica find nothing due
+            assert await replicas[0].state.notify.deliver_due() == 0
+            assert await replicas[1].state.notify.deliver_due() == 0
     subjects = sorted(m["Subject"] for m in mailbox.messages[1:])
     assert len(mailbox.messages) == 3 and len(subjects) == 2
     assert subjects[0].startswith("Thư mời dự Lễ công bố sản phẩm OCOP")
@@ -288,8 +298,9 @@ async def test_judges_who_have_not_scored_are_reminded_once(infra, mongo, unique
     from binhchon_kit.contracts.scoring import PanelFormed, ScoreSubmitted, ScoringOpened
 
     key = str(dev_keys[1])
-    closes = date.today() + timedelta(days=6)
-    body = round_body(f"J{unique}")
+    clock = Clock()
+    closes = clock.today() + timedelta(days=6)
+    body = round_body(f"J{unique}", today=clock.today())
     body["schedule"]["scoring_closes"] = closes.isoformat()
     round_id = f"round-{unique}"
     members = [{"id": f"gk-{k}", "name": f"Giám khảo {k}", "organisation": "Sở Công Thương",
@@ -299,7 +310,8 @@ async def test_judges_who_have_not_scored_are_reminded_once(infra, mongo, unique
                            product_name="Miến dong Sơn Động", producer_name="HTX Sơn Động", sample_code="TP-07")
     sheet = ScoreSubmitted(sheet_id="s-1", member_id="gk-2", scoring_round=1, rulebook_id="ocop-2023",
                            rulebook_version=1, score_sheet="general", scores=[], total=80)
-    async with running(build(notify_settings(infra, unique, topic_prefix, key, mailbox)), "http://notify"):
+    async with running(build(notify_settings(infra, unique, topic_prefix, key, mailbox), clock=clock),
+                       "http://notify"):
         await publish(mongo, infra, topic_prefix, unique, "intake", [
             (round_id, "round.opened", RoundOpened.model_validate({**body, "round_id": round_id}))])
         await publish(mongo, infra, topic_prefix, unique, "scoring", [
@@ -319,10 +331,13 @@ async def test_judges_who_have_not_scored_are_reminded_once(infra, mongo, unique
 
         await eventually(cancelled, what="gk-2's reminder cancelled once they scored")
         await eventually(lambda: _count(mailbox, 3), what="the three assignment mails")
-    later = datetime.now(UTC) + timedelta(days=6)
-    async with running(build(notify_settings(infra, unique, topic_prefix, key, mailbox), clock=lambda: later), "http://x"):
+    # the morning before scoring closes, past the reminders' 08:00 in Vietnam
+    clock.move_to(vietnam_time(closes - timedelta(days=1), 8, 30))
+    again = build(notify_settings(infra, unique, topic_prefix, key, mailbox), clock=clock)
+    async with running(again, "http://x"):
         await eventually(lambda: _count(mailbox, 5), what="the reminders")
-        await asyncio.sleep(0.5)
+        await eventually(lambda: _settled(mongo[f"notify_{unique}"]), what="every reminder recorded as sent")
+        assert await again.state.notify.deliver_due() == 0
     reminders = [m for m in mailbox.messages if m["Subject"].startswith("Nhắc chấm điểm")]
     assert sorted(m["To"] for m in reminders) == ["gk1@example.vn", "gk3@example.vn"]
     assert "Miến dong Sơn Động" in reminders[0].get_body(("plain",)).get_content()

@@ -94,3 +94,30 @@ def test_the_chair_is_told_which_product_finished_scoring() -> None:
     mail = _one("scoring.completed")
     assert mail.subject == 'Hồ sơ sản phẩm "Miến dong" (BG-26-00007) đã chấm điểm xong'
     assert "điểm trung bình 78,50, 4 sao." in mail.text
+
+
+def test_a_producer_with_two_certificates_is_invited_once_to_receive_both() -> None:
+    names = VARIANTS["short"]
+    mails = [m for m in render_all("short") if m.case == "two_certificates"]
+    assert sorted(m.template for m in mails) == ["ceremony.confirmation", "ceremony.invitation"]
+    invitation = next(m for m in mails if m.template == "ceremony.invitation")
+    assert "để nhận các giấy chứng nhận:\n" f'- số {names.certificate_number} cho sản phẩm "{names.product}";\n' \
+           f'- số {names.second_certificate_number} cho sản phẩm "{names.second_product}".\n' in invitation.text
+    confirmation = next(m for m in mails if m.template == "ceremony.confirmation")
+    assert f'- "{names.second_product}" (số {names.second_certificate_number}).\n' in confirmation.text
+
+
+def test_a_substitute_is_told_the_product_the_round_the_reason_and_the_deadline() -> None:
+    names = VARIANTS["short"]
+    mail = _one("panel.member_substituted")
+    assert mail.recipient.email == "tuan@example.vn"
+    assert mail.subject == f'Phân công chấm điểm thay thế hồ sơ sản phẩm "{names.product}"'
+    lines = mail.text.splitlines()
+    assert f'Ông/bà được bổ sung làm thành viên hội đồng của {names.panel} để chấm điểm hồ sơ sản phẩm ' \
+           f'"{names.product}" (mã mẫu TP-07), thay cho một thành viên không tham gia chấm hồ sơ này.' in lines
+    assert f"Đợt đánh giá: {names.round_title} (mã đợt {names.round_code})." in lines
+    assert "Lý do: Ông Lê Văn Bình có quan hệ họ hàng với chủ thể sản xuất nên không tham gia chấm hồ sơ này." \
+        in lines
+    assert "Đề nghị ông/bà hoàn thành phiếu chấm điểm chậm nhất ngày 05/12/2026." in lines
+    reminders = [m for m in render_all("short") if m.template == "score.reminder"]
+    assert sorted(m.recipient.id for m in reminders) == ["gk-1", "gk-2", "gk-5"]  # the substitute, like the judges

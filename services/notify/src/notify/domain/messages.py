@@ -49,21 +49,28 @@ def at_eight(day: date) -> datetime:
     return datetime.combine(day, time(8, 0), VIETNAM).astimezone(UTC)
 
 
+def _reminder_due(round_: Mapping[str, Any] | None) -> datetime | None:
+    """The working morning before the round's scoring window closes; None if the round sets no end to it."""
+    closes = ((round_ or {}).get("schedule") or {}).get("scoring_closes")
+    return at_eight(date.fromisoformat(closes) - timedelta(days=1)) if closes else None
+
+
 def messages_for(event: RecordedEvent, *, producer: Recipient | None, panel: Mapping[str, Any] | None,
                  approvers: Sequence[Recipient], contacts: Mapping[str, Recipient],
-                 round_: Mapping[str, Any] | None = None) -> list[Message]:
+                 round_: Mapping[str, Any] | None = None, scoring: Mapping[str, Any] | None = None) -> list[Message]:
     """The messages an event calls for. ``producer``: the dossier's contact; ``panel``: the round's panel;
     ``contacts``: producers by dossier id (for round-wide events such as a ceremony); ``round_``: the round as
-    opened (its schedule)."""
+    opened (its schedule); ``scoring``: the dossier's ``scoring.opened`` (what its judges are told it is)."""
     data = event.data
     if event.type == "scoring.opened":
-        closes = ((round_ or {}).get("schedule") or {}).get("scoring_closes")
-        if not panel or not closes:
+        due = _reminder_due(round_)
+        if not panel or due is None:
             return []
         # each judge is reminded the working morning before the scoring window closes, unless they scored
-        due = at_eight(date.fromisoformat(closes) - timedelta(days=1))
-        return [Message("score.reminder", Recipient(m["id"], m["name"], m.get("email")), event, {}, due)
+        return [Message("score.reminder", Recipient(m["id"], m["name"], m.get("email")), event, {"scoring": data}, due)
                 for m in panel["members"] if m["role"] != "secretary" and m.get("email")]
+    if event.type == "panel.member_substituted":
+        return _substitute(event, panel, round_, scoring)
     if event.type in PRODUCER_EVENTS:
         return [Message(event.type, producer, event)] if producer and producer.email else []
     if event.type == "panel.formed":
@@ -76,16 +83,45 @@ def messages_for(event: RecordedEvent, *, producer: Recipient | None, panel: Map
     if event.type == "result.proposed":
         return [Message("result.proposed", a, event) for a in approvers if a.email]
     if event.type == "ceremony.scheduled":
-        day = date.fromisoformat(data["on"])
-        out = []
-        for invitee in data["invitees"]:
-            who = contacts.get(invitee["dossier_id"])
-            if who is None or not who.email:
-                continue
-            context = {"invitee": invitee}
-            out.append(Message("ceremony.invitation", who, event, context,
-                               at_eight(day - timedelta(days=data["invitation_days_before"]))))
-            out.append(Message("ceremony.confirmation", who, event, context,
-                               at_eight(day - timedelta(days=data["confirmation_days_before"]))))
-        return out
+        return _ceremony(event, contacts)
     return []
+
+
+def _ceremony(event: RecordedEvent, contacts: Mapping[str, Recipient]) -> list[Message]:
+    """One invitation and one confirmation request per producer, naming every certificate they receive: a producer
+    holding two of the ceremony's certificates is one recipient (``producer:<registration number>``), so one mail
+    each listing both, rather than two mails whose keys would collide (and the second certificate go unsaid)."""
+    data = event.data
+    day = date.fromisoformat(data["on"])
+    theirs: dict[str, tuple[Recipient, list[Mapping[str, Any]]]] = {}
+    for invitee in data["invitees"]:  # in certificate-number order: the first dossier's contact addresses the mail
+        who = contacts.get(invitee["dossier_id"])
+        if who is None or not who.email:
+            continue
+        theirs.setdefault(who.id, (who, []))[1].append(invitee)
+    out = []
+    for who, invitees in theirs.values():
+        context = {"invitees": invitees, "invitee": invitees[0]}  # ``invitee``: for templates written before
+        out.append(Message("ceremony.invitation", who, event, context,
+                           at_eight(day - timedelta(days=data["invitation_days_before"]))))
+        out.append(Message("ceremony.confirmation", who, event, context,
+                           at_eight(day - timedelta(days=data["confirmation_days_before"]))))
+    return out
+
+
+def _substitute(event: RecordedEvent, panel: Mapping[str, Any] | None, round_: Mapping[str, Any] | None,
+                scoring: Mapping[str, Any] | None) -> list[Message]:
+    """A substitute member is told they now score the dossier, and why; and is reminded like the panel's judges
+    (the reminder keyed to this event, cancelled when they score, are recused, or the dossier completes)."""
+    substitute = event.data.get("substitute") or {}
+    if not substitute.get("email"):
+        return []
+    who = Recipient(substitute["id"], substitute.get("name") or "", substitute["email"],
+                    ROLES_VN.get(substitute.get("role") or "member", ROLES_VN["member"]))
+    context = {"scoring": scoring or {}, "round": round_ or {}, "panel": panel or {}}
+    out = [Message("panel.member_substituted", who, event, context)]
+    due = _reminder_due(round_)
+    # substituted after the reminders' morning (at the scoring session, say): the mail just sent says it all
+    if due is not None and due > event.time:
+        out.append(Message("score.reminder", who, event, {"scoring": scoring or {}}, due))
+    return out
