@@ -8,9 +8,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from binhchon_kit.app import Runtime, record
 from binhchon_kit.auth import Principal, Role
-from binhchon_kit.contracts.common import DecisionReference
+from binhchon_kit.contracts.common import DecisionReference, Level
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.contracts.scoring import PanelFormed, PanelMember, ProposalRow, ResultProposed
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
@@ -20,6 +22,11 @@ from scoring.domain import panel as panels
 from scoring.domain import scoring
 from scoring.domain.errors import Refused
 from scoring.domain.rulebook import Rulebook
+
+
+class RulebookVersionMissing(Exception):
+    """A round is pinned to a rulebook version this replica has not loaded: retry (elsewhere, or after its
+    deploy), never refuse the dossier for it."""
 
 
 def panel_stream(round_id: str) -> str:
@@ -55,27 +62,72 @@ class Scoring:
     # ---- what scoring learns from intake -------------------------------------------------------------
 
     async def on_round_opened(self, event: RecordedEvent) -> None:
-        # The round is scored under the rulebook version current when scoring first heard of it: a version
-        # published while the round runs must not score its later dossiers differently from its earlier ones.
-        # $setOnInsert keeps that first version through redeliveries and replays.
-        data = {k: v for k, v in event.data.items() if k != "_id"}
-        current = self.rulebooks.current(event.data["rulebook_id"])
-        await self.rt.db["rounds"].update_one(
-            {"_id": event.data["round_id"]},
-            {"$set": data, "$setOnInsert": {"rulebook_version": current.version if current else None}}, upsert=True)
+        data = {k: v for k, v in event.data.items() if k not in ("_id", "rulebook_version")}
+        await self.rt.db["rounds"].update_one({"_id": event.data["round_id"]}, {"$set": data}, upsert=True)
+        await self.pinned_version(event.data["round_id"], event.data["rulebook_id"])
+
+    async def pinned_version(self, round_id: str, rulebook_id: str) -> int | None:
+        """The rulebook version the round is scored under, pinned on first use (None: no such rulebook).
+
+        A version published while a round runs must not score its later dossiers differently from its earlier
+        ones. The pin is a document of its own in ``round_pins``, written once by an insert keyed by the round:
+        the one write the store makes atomic (a conditional update is not on FerretDB: two replicas both matched
+        the "no version yet" filter and pinned different versions), so replicas that race, even with different
+        rulebook files loaded, all read back the one that won; and rebuilding ``rounds`` leaves it alone.
+
+        A round without a pin takes, in order: the version the earlier code kept on its ``rounds`` document;
+        the version its first dossier opened under, if one did (a round stored before versions were pinned);
+        else the current one."""
+        pins = self.rt.db["round_pins"]
+        if (pin := await pins.find_one({"_id": round_id})) is not None:
+            return int(pin["rulebook_version"])
+        round_ = await self.rt.db["rounds"].find_one({"_id": round_id}) or {}
+        version = round_.get("rulebook_version")
+        if version is None:
+            version = await self._first_opened_version(round_id)
+        if version is None:
+            current = self.rulebooks.current(rulebook_id)
+            if current is None:
+                return None
+            version = current.version
+        try:
+            await pins.insert_one({"_id": round_id, "rulebook_id": rulebook_id, "rulebook_version": version})
+        except DuplicateKeyError:
+            pass  # another replica pinned it first: read theirs
+        pin = await pins.find_one({"_id": round_id})
+        assert pin is not None
+        return int(pin["rulebook_version"])
+
+    async def _first_opened_version(self, round_id: str) -> int | None:
+        """The version the round's first opened dossier was scored under, from scoring's own events (a scan:
+        it runs once per round, when the round has no pinned version)."""
+        first = await self.store.events.find({"type": "scoring.opened", "data.round_id": round_id},
+                                             sort=[("time", 1)], limit=1).to_list()
+        return int(first[0]["data"]["rulebook_version"]) if first else None
 
     async def on_dossier_accepted(self, event: RecordedEvent) -> None:
+        """Open the dossier for scoring under its round's pinned rulebook version; a dossier that cannot be
+        opened (its round's level, its product group or programme not in the rulebook) is recorded as
+        ``scoring.not_opened`` with the reason, on the same stream, where the secretariat sees it."""
         dossier_id = event.subject
-        stream = scoring_stream(dossier_id)
-        # a dossier accepted before its round.opened arrived (another partition) takes the current version
-        round_ = await self.rt.db["rounds"].find_one({"_id": event.data["round_id"]})
-        rulebook = self.rulebook(event.data["rulebook_id"], (round_ or {}).get("rulebook_version"))
-        opened = scoring.open_scoring(event.data, dossier_id, rulebook)
+        version = await self.pinned_version(event.data["round_id"], event.data["rulebook_id"])
+        decided: EventData
+        if version is not None and self.rulebooks.get(event.data["rulebook_id"], version) is None:
+            # pinned by a replica with newer rulebook files (a rolling deploy): not a refusal of the dossier;
+            # the consumer retries, and a replica that has the version opens it
+            raise RulebookVersionMissing(f"round {event.data['round_id']} is scored under rulebook "
+                                         f"{event.data['rulebook_id']} v{version}, which this replica has not "
+                                         "loaded (deploy its file)")
         try:
-            await record(self.rt, stream, 0, opened, "scoring.opened", Actor.system("scoring"), Cause.of(event),
-                               dossier_id, event_id=deterministic_id("scoring.opened", event.id))
+            rulebook = self.rulebook(event.data["rulebook_id"], version)
+            decided, type_ = scoring.open_scoring(event.data, dossier_id, rulebook), "scoring.opened"
+        except Refused as refused:
+            decided, type_ = scoring.not_opened(event.data, dossier_id, version, refused), scoring.NOT_OPENED_EVENT
+        try:
+            await record(self.rt, scoring_stream(dossier_id), 0, decided, type_, Actor.system("scoring"),
+                         Cause.of(event), dossier_id, event_id=deterministic_id(type_, event.id))
         except ConcurrencyConflict:
-            return  # already open (a redelivery)
+            return  # already opened, or refused (a redelivery)
 
     async def on_dossier_withdrawn(self, event: RecordedEvent) -> None:
         events = await self.store.read_stream(scoring_stream(event.subject))
@@ -94,21 +146,26 @@ class Scoring:
 
     # ---- panels --------------------------------------------------------------------------------------
 
-    async def round_rulebook(self, round_id: str) -> Rulebook:
-        """The version of the rulebook the round is scored under, once scoring has heard of the round."""
+    async def round_rulebook(self, round_id: str) -> tuple[dict[str, Any], Rulebook]:
+        """The round as scoring heard of it, and the rulebook version it is scored under."""
         deadline = time.monotonic() + self.round_wait
-        while (round_ := await self.rt.db["rounds"].find_one({"_id": round_id})) is None:
+        # a document without the round's fields was pinned by a dossier that came before its round.opened
+        while (round_ := await self.rt.db["rounds"].find_one({"_id": round_id})) is None or "level" not in round_:
             if time.monotonic() >= deadline:
                 raise Refused(f"scoring has not heard of round {round_id} (its round.opened has not arrived from "
                               "intake); open the round first, or try again in a moment", round_id=round_id)
             await asyncio.sleep(0.2)
-        return self.rulebook(round_["rulebook_id"], round_.get("rulebook_version"))
+        version = await self.pinned_version(round_id, round_["rulebook_id"])
+        return round_, self.rulebook(round_["rulebook_id"], version)
 
     async def form_panel(self, round_id: str, fields: dict[str, Any], actor: Actor, cause: Cause) -> RecordedEvent:
         """Form the round's panel. Its sessions must hold every session its rulebook scores a criterion in; a
-        panel that names none holds exactly those."""
+        panel that names none holds exactly those. A round at a level its rulebook does not have is refused
+        here, before any dossier of it reaches scoring."""
         stream = panel_stream(round_id)
-        rulebook = await self.round_rulebook(round_id)
+        round_, rulebook = await self.round_rulebook(round_id)
+        if (refused := scoring.level_refusal(rulebook, Level(round_["level"]))) is not None:
+            raise Refused(refused.message, kind="invalid", round_id=round_id, **refused.detail)
         if not fields.get("sessions"):
             fields = {**fields, "sessions": [s.value for s in panels.default_sessions(rulebook)]}
         panel = panels.validate_panel(PanelFormed.model_validate({**fields, "round_id": round_id,
@@ -133,9 +190,14 @@ class Scoring:
         """The chair of the dossier's round (or the secretariat) adds a substitute for a recused member."""
         state, _ = await self.load(dossier_id)
         panel = await self.panel(state.opened.round_id)
-        if not who.has(Role.SECRETARIAT) and panels.chair(panel).id != who.subject:
-            raise Refused("only the chair of this round's panel or the secretariat adds a substitute member",
-                          kind="forbidden")
+        if not who.has(Role.SECRETARIAT):
+            if panels.chair(panel).id != who.subject:
+                raise Refused("only the chair of this round's panel or the secretariat adds a substitute member",
+                              kind="forbidden")
+            if who.subject in state.recused:
+                # a chair with a conflict of interest in this dossier must not choose who scores it instead
+                raise Refused("the chair is recused from this dossier: the secretariat adds its substitute "
+                              "members", kind="forbidden", recused=sorted(state.recused))
         return await self.act(dossier_id, "panel.member_substituted",
                               lambda s, p, _: scoring.substitute(s, p, substitute, replaces, reason), who.actor,
                               cause)
@@ -146,6 +208,11 @@ class Scoring:
         events = await self.store.read_stream(scoring_stream(dossier_id))
         state = scoring.replay(events)
         if state is None:
+            if events:  # scoring.not_opened: say why
+                data = events[0].data
+                raise Refused(f"dossier {dossier_id} could not be opened for scoring ({data['reason_code']})",
+                              reason_code=data["reason_code"], reason_params=data["reason_params"],
+                              current_status=scoring.NOT_OPENED)
             raise Refused(f"dossier {dossier_id} is not open for scoring", kind="not_found")
         return state, events
 

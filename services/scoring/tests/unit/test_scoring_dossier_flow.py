@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from binhchon_kit.canonical import GENESIS_HASH, chain_hash
 from binhchon_kit.contracts.common import Level, Programme
 from binhchon_kit.contracts.scoring import (
+    NotOpenedReason,
     RescoreRequested,
     ResultApproved,
     ResultNotRecognised,
@@ -65,6 +66,23 @@ def test_open_scoring_refuses_an_unknown_group_and_a_missing_level() -> None:
     with pytest.raises(Refused, match="no district level") as refused:
         scoring.open_scoring(accepted(rulebook("ocop-2025"), Level.DISTRICT), "d-1", rulebook("ocop-2025"))
     assert refused.value.kind == "invalid"
+
+
+def test_a_dossier_that_cannot_open_is_recorded_with_a_code_and_its_parameters() -> None:
+    ocop25 = rulebook("ocop-2025")
+    given = accepted(ocop25, Level.DISTRICT)
+    with pytest.raises(Refused) as refused:
+        scoring.open_scoring(given, "d-1", ocop25)
+    event = scoring.not_opened(given, "d-1", ocop25.version, refused.value)
+    assert event.reason_code is NotOpenedReason.LEVEL_NOT_IN_RULEBOOK
+    assert event.reason_params == {"level": "district", "levels": ["commune", "province", "national"]}
+    assert (event.rulebook_id, event.rulebook_version, event.sample_code) == ("ocop-2025", ocop25.version, "MAU-001")
+    unknown = scoring.not_opened({**given, "rulebook_id": "ocop-2099"}, "d-1", None,
+                                 Refused("no rulebook ocop-2099", kind="not_found"))
+    assert unknown.reason_code is NotOpenedReason.RULEBOOK_UNKNOWN
+    assert unknown.reason_params == {"rulebook_id": "ocop-2099"}
+    # the stream holds no scoring: nothing to score, withdraw or decide
+    assert scoring.replay([recorded("d-1", 1, GENESIS_HASH, event)]) is None
 
 
 def test_open_scoring_refuses_a_rulebook_of_another_programme() -> None:

@@ -102,6 +102,40 @@ class ScoringOpened(EventData):
         default=None, description="the producer's identity (names are never identity)")
 
 
+class NotOpenedReason(StrEnum):
+    """Why an accepted dossier could not be opened for scoring (its parameters are in ``reason_params``)."""
+
+    LEVEL_NOT_IN_RULEBOOK = "level_not_in_rulebook"
+    """the round's level is not one of the rulebook's (params: level, levels)"""
+    PRODUCT_GROUP_NOT_IN_RULEBOOK = "product_group_not_in_rulebook"
+    """the dossier's product group has no sheet in the rulebook (params: product_group, product_groups)"""
+    PROGRAMME_MISMATCH = "programme_mismatch"
+    """the rulebook is for another programme (params: programme, rulebook_programme)"""
+    RULEBOOK_UNKNOWN = "rulebook_unknown"
+    """scoring has no rulebook of that id (params: rulebook_id)"""
+
+
+@registered("scoring.not_opened", topic=TOPIC)
+class ScoringNotOpened(EventData):
+    """An accepted dossier could not be opened for scoring: no judge can score it as its round stands. Recorded
+    on the dossier's scoring stream (in place of ``scoring.opened``) so the secretariat sees why, in the round's
+    dossier list and on the topic; the reason is a code with parameters (the sentence is made where it is read)."""
+
+    dossier_id: str
+    round_id: str
+    programme: Programme
+    level: Level
+    rulebook_id: Code
+    rulebook_version: int | None = Field(description="the version the round is scored under; none: no such rulebook")
+    product_group: Text
+    product_name: Text
+    producer_name: Text
+    sample_code: Code
+    reason_code: NotOpenedReason
+    reason_params: dict[str, Any] = Field(default_factory=dict)
+    producer_registration_number: RegistrationNumber | None = None
+
+
 @registered("scoring.cancelled", topic=TOPIC)
 class ScoringCancelled(EventData):
     """The producer withdrew the dossier: scoring stops, the sheets already given stay on record."""

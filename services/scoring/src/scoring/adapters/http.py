@@ -19,7 +19,7 @@ from scoring.domain import panel as panels
 from scoring.domain import scoring
 from scoring.domain.errors import Refused
 from scoring.domain.views import fold_scoring
-from scoring.service import Scoring
+from scoring.service import Scoring, scoring_stream
 
 router = APIRouter()
 Secretariat = Annotated[Principal, Depends(require(Role.SECRETARIAT))]
@@ -112,7 +112,8 @@ async def get_panel(round_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
     return (await svc.panel(round_id)).model_dump(mode="json")
 
 
-@router.get("/rounds/{round_id}/dossiers", tags=["scoring"], summary="the round's dossiers and where scoring is")
+@router.get("/rounds/{round_id}/dossiers", tags=["scoring"],
+            summary="the round's dossiers and where scoring is (not_opened: why scoring could not open it)")
 async def round_dossiers(round_id: str, svc: Service, who: Anyone) -> list[dict[str, Any]]:
     docs = await svc.rt.db["scoring"].find({"round_id": round_id}).to_list()
     sealed = [_seal(d) for d in sorted(docs, key=lambda d: d["sample_code"])]
@@ -188,9 +189,13 @@ async def sheets(dossier_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
     return {**view, "sealed": True, "sheets": own}
 
 
-@router.get("/dossiers/{dossier_id}", tags=["scoring"], summary="scoring state and, once completed, the result")
+@router.get("/dossiers/{dossier_id}", tags=["scoring"],
+            summary="scoring state and, once completed, the result; status not_opened with the reason when scoring "
+                    "could not open it")
 async def dossier(dossier_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
-    _, events = await svc.load(dossier_id)
+    events = await svc.store.read_stream(scoring_stream(dossier_id))
+    if not events:
+        raise Refused(f"dossier {dossier_id} is not open for scoring", kind="not_found")
     return {**fold_scoring(events), "history": [{"type": e.type, "version": e.version, "time": e.time,
                                                  "actor": e.actor.id} for e in events]}
 

@@ -16,6 +16,7 @@ from binhchon_kit.contracts.scoring import (
     JudgeRecused,
     MemberRole,
     MemberSubstituted,
+    NotOpenedReason,
     NotRecognisedReason,
     PanelFormed,
     PanelMember,
@@ -27,6 +28,7 @@ from binhchon_kit.contracts.scoring import (
     ScoreSubmitted,
     ScoringCancelled,
     ScoringCompleted,
+    ScoringNotOpened,
     ScoringOpened,
 )
 from binhchon_kit.events import RecordedEvent
@@ -36,6 +38,8 @@ from scoring.domain.errors import Refused
 from scoring.domain.rulebook import Rulebook, Sheet
 
 OPEN, COMPLETED, APPROVED, NOT_RECOGNISED, CANCELLED = "open", "completed", "approved", "not_recognised", "cancelled"
+NOT_OPENED = "not_opened"  # the read model's status of a dossier scoring could not open
+NOT_OPENED_EVENT = "scoring.not_opened"
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,9 @@ def evolve(state: DossierScoring | None, event: RecordedEvent) -> DossierScoring
 
 
 def replay(events: Sequence[RecordedEvent]) -> DossierScoring | None:
+    """The dossier's scoring, or None when it was never opened (no events, or ``scoring.not_opened``)."""
+    if not events or events[0].type == NOT_OPENED_EVENT:
+        return None
     state: DossierScoring | None = None
     for event in events:
         state = evolve(state, event)
@@ -117,22 +124,56 @@ def replay(events: Sequence[RecordedEvent]) -> DossierScoring | None:
 
 # ---- decisions -------------------------------------------------------------------------------------------
 
+def level_refusal(rulebook: Rulebook, level: Level) -> Refused | None:
+    """A round at a level its rulebook does not have could score nothing (e.g. the district level, gone from OCOP
+    and CNNTTB since the 2025 reforms)."""
+    if rulebook.level_rule(level) is not None:
+        return None
+    levels = [rule.level.value for rule in rulebook.levels]
+    return Refused(f"level: the round is at the {level.value} level, and rulebook {rulebook.id} "
+                   f"v{rulebook.version} has no {level.value} level (its levels: {', '.join(levels)}); a round "
+                   "at this level can score no dossier", kind="invalid", field="level",
+                   reason_code=NotOpenedReason.LEVEL_NOT_IN_RULEBOOK.value, level=level.value, levels=levels)
+
+
 def open_scoring(accepted: Mapping[str, Any], dossier_id: str, rulebook: Rulebook) -> ScoringOpened:
+    """Open an accepted dossier for scoring, or refuse with a ``reason_code`` (``NotOpenedReason``) and its
+    parameters in the refusal's detail."""
     if Programme(accepted["programme"]) is not rulebook.programme:
         raise Refused(f"rulebook {rulebook.id} is for {rulebook.programme.value}, not {accepted['programme']}",
-                      kind="invalid")
+                      kind="invalid", reason_code=NotOpenedReason.PROGRAMME_MISMATCH.value,
+                      programme=accepted["programme"], rulebook_programme=rulebook.programme.value)
     sheet = rulebook.sheet_for(accepted["product_group"])
     if sheet is None:
         raise Refused(f"product group {accepted['product_group']!r} is not in rulebook {rulebook.id}",
-                      kind="invalid", product_groups=[g.label for g in rulebook.product_groups])
-    if rulebook.level_rule(Level(accepted["level"])) is None:
-        raise Refused(f"rulebook {rulebook.id} has no {accepted['level']} level", kind="invalid")
+                      kind="invalid", reason_code=NotOpenedReason.PRODUCT_GROUP_NOT_IN_RULEBOOK.value,
+                      product_group=accepted["product_group"],
+                      product_groups=[g.label for g in rulebook.product_groups])
+    if (refused := level_refusal(rulebook, Level(accepted["level"]))) is not None:
+        raise refused
     return ScoringOpened(
         dossier_id=dossier_id, round_id=accepted["round_id"], programme=Programme(accepted["programme"]),
         level=Level(accepted["level"]), rulebook_id=rulebook.id, rulebook_version=rulebook.version,
         sheet_id=sheet.id, product_group=accepted["product_group"], product_name=accepted["product_name"],
         producer_name=accepted["producer_name"], sample_code=accepted["sample_code"],
         producer_address=accepted.get("producer_address"), province_code=accepted.get("province_code"),
+        producer_registration_number=accepted.get("producer_registration_number"))
+
+
+def not_opened(accepted: Mapping[str, Any], dossier_id: str, rulebook_version: int | None,
+               refused: Refused) -> ScoringNotOpened:
+    """What the secretariat is told when an accepted dossier cannot be opened: the refusal's code and
+    parameters (a refusal without a code means the rulebook itself is unknown)."""
+    params = {k: v for k, v in refused.detail.items() if k not in ("reason_code", "field")}
+    code = refused.detail.get("reason_code", NotOpenedReason.RULEBOOK_UNKNOWN.value)
+    if code == NotOpenedReason.RULEBOOK_UNKNOWN.value:
+        params = {"rulebook_id": accepted["rulebook_id"]}
+    return ScoringNotOpened(
+        dossier_id=dossier_id, round_id=accepted["round_id"], programme=Programme(accepted["programme"]),
+        level=Level(accepted["level"]), rulebook_id=accepted["rulebook_id"], rulebook_version=rulebook_version,
+        product_group=accepted["product_group"], product_name=accepted["product_name"],
+        producer_name=accepted["producer_name"], sample_code=accepted["sample_code"],
+        reason_code=NotOpenedReason(code), reason_params=params,
         producer_registration_number=accepted.get("producer_registration_number"))
 
 

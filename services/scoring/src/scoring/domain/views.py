@@ -10,6 +10,8 @@ from scoring.domain import scoring
 
 
 def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
+    if events[0].type == scoring.NOT_OPENED_EVENT:
+        return fold_not_opened(events[0].data)
     state = scoring.replay(events)
     assert state is not None
     opened = state.opened
@@ -27,3 +29,11 @@ def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
 def fold_first(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     """Streams made of one event (panels, proposals): their read model is that event's data."""
     return {**events[0].data, "recorded_at": events[0].time, "recorded_by": events[0].actor.id}
+
+
+def fold_not_opened(data: dict[str, Any]) -> dict[str, Any]:
+    """A dossier scoring could not open: what it is and why, so the round's list shows it to the secretariat."""
+    keep = ("dossier_id", "round_id", "programme", "level", "rulebook_id", "rulebook_version", "product_name",
+            "producer_name", "product_group", "sample_code", "reason_code", "reason_params")
+    return {**{k: data.get(k) for k in keep}, "status": scoring.NOT_OPENED, "scoring_round": None,
+            "submitted": [], "recused": [], "result": None, "decision": None}
