@@ -1,6 +1,6 @@
 """Benchmark: the read-model pages people open most, at N = 1,000, 10,000 and 50,000 certificates and dossiers.
 
-    uv run python bench/read_models.py [--sizes 1000,10000,50000] [--quick] [--samples 200] [--budget 30]
+    uv run python bench/read_models.py [--sizes 1000,10000,50000] [--quick] [--samples N] [--budget S] [--min-samples N]
 
 Measured through the services' real HTTP apps (in-process ASGI, as the tests run them), one request at a time:
 the public registry page ``/registry.json?limit=20`` without and with filters (province, stars, year, all
@@ -20,7 +20,8 @@ Certificates and dossiers are spread over 10 rounds, 20 provinces, 3 to 5 stars 
 
 One JSON line per measurement, e.g. ``{"bench": "registry", "n": 50000, "p50_ms": …, "p99_ms": …}`` (with
 ``"variant"`` for a filter), printed, never asserted. Each measurement takes ``--samples`` requests or stops
-after ``--budget`` seconds (at least 10 requests); ``samples`` says how many it took.
+after ``--budget`` seconds (at least ``--min-samples``, default 10); ``samples`` says how many it took (with few,
+p99 is the slowest one).
 """
 
 from __future__ import annotations
@@ -66,13 +67,16 @@ def emit(bench: str, n: int, timings: list[float], **extra: Any) -> None:
                       "p99_ms": round(percentile(timings, 0.99), 2), "samples": len(timings)}), flush=True)
 
 
-async def timed(call: Callable[[], Awaitable[Any]], samples: int, budget: float) -> list[float]:
+MIN_SAMPLES = 10
+
+
+async def timed(call: Callable[[], Awaitable[Any]], samples: int, budget: float, least: int) -> list[float]:
     """Milliseconds per call, one call at a time, after two warm-up calls."""
     for _ in range(2):
         await call()
     timings: list[float] = []
     deadline = time.perf_counter() + budget
-    while len(timings) < samples and (len(timings) < 10 or time.perf_counter() < deadline):
+    while len(timings) < samples and (len(timings) < least or time.perf_counter() < deadline):
         started = time.perf_counter()
         await call()
         timings.append((time.perf_counter() - started) * 1000)
@@ -184,7 +188,8 @@ async def fill_dossiers(mongodb: str, database: str, count: int) -> None:
 # ---- measuring -------------------------------------------------------------------------------------------
 
 
-async def measure(kafka: str, mongodb: str, n: int, samples: int, budget: float) -> None:
+async def measure(kafka: str, mongodb: str, n: int, pace: tuple[int, float, int]) -> None:
+    """``pace``: at most this many requests, for at most this many seconds, at least this many requests."""
     from certification.main import CertificationSettings
     from certification.main import build as build_certification
     from intake.main import IntakeSettings
@@ -221,24 +226,24 @@ async def measure(kafka: str, mongodb: str, n: int, samples: int, budget: float)
                     (await client.get("/registry.json", params=params)).raise_for_status()
 
                 extra = {"variant": variant} if variant else {}
-                emit("registry", n, await timed(registry, samples, budget), **extra)
+                emit("registry", n, await timed(registry, *pace), **extra)
             picks = iter(numbers[i * 7919 % len(numbers)] for i in range(10**9))
 
             async def verify() -> None:
                 (await client.get(f"/verify/{next(picks)}")).raise_for_status()
 
-            emit("verify", n, await timed(verify, samples, budget))
+            emit("verify", n, await timed(verify, *pace))
             ids = iter(stream_ids[i % len(stream_ids)] for i in range(10**9))
 
             async def find_one() -> None:
                 assert await certificates.find_one({"_id": next(ids)}) is not None
 
-            emit("raw_find_one_id", n, await timed(find_one, samples, budget))
+            emit("raw_find_one_id", n, await timed(find_one, *pace))
 
             async def find_indexed() -> None:
                 assert len(await certificates.find({"round_id": round_id(3)}).limit(20).to_list()) == 20
 
-            emit("raw_find_indexed_limit20", n, await timed(find_indexed, samples, budget))
+            emit("raw_find_indexed_limit20", n, await timed(find_indexed, *pace))
 
         intake_app = build_intake(IntakeSettings(mongodb_database=intake_db, **common))  # type: ignore[arg-type]
         staff = {"Authorization": f"Bearer {mint(private.read_bytes(), subject='sec', roles=['secretariat'])}"}
@@ -247,7 +252,7 @@ async def measure(kafka: str, mongodb: str, n: int, samples: int, budget: float)
                 r = await client.get("/dossiers", params={"round_id": round_id(3), "limit": 20}, headers=staff)
                 r.raise_for_status()
 
-            emit("dossiers_by_round", n, await timed(dossiers, samples, budget))
+            emit("dossiers_by_round", n, await timed(dossiers, *pace))
     finally:
         for name in (cert_db, intake_db):
             await raw.drop_database(name)
@@ -267,15 +272,17 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,50000", help="comma-separated N (default 1000,10000,50000)")
     parser.add_argument("--quick", action="store_true", help="N = 1,000 only, few samples (a smoke run)")
     parser.add_argument("--samples", type=int, default=200, help="requests per measurement at most")
-    parser.add_argument("--budget", type=float, default=30, help="seconds per measurement at most (≥ 10 requests)")
+    parser.add_argument("--budget", type=float, default=30, help="seconds per measurement at most")
+    parser.add_argument("--min-samples", type=int, default=MIN_SAMPLES,
+                        help="requests per measurement at least, whatever the budget (default 10)")
     args = parser.parse_args()
     sizes = [1000] if args.quick else [int(s.replace("_", "")) for s in args.sizes.split(",")]
-    samples, budget = (20, 5.0) if args.quick else (args.samples, args.budget)
+    pace = (20, 5.0, MIN_SAMPLES) if args.quick else (args.samples, args.budget, args.min_samples)
 
     async def run(kafka: str, mongodb: str) -> None:
         await describe(mongodb)
         for n in sizes:
-            await measure(kafka, mongodb, n, samples, budget)
+            await measure(kafka, mongodb, n, pace)
 
     with provide(REPO / ".run" / f"bench-{uuid.uuid4().hex[:8]}") as infra:
         asyncio.run(run(infra.kafka, infra.mongodb))
