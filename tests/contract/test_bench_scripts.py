@@ -1,9 +1,11 @@
 """The benchmarks are not run by the tests (their numbers are printed, never asserted), but they must not rot:
-each imports cleanly and answers --help."""
+each imports cleanly and answers --help, and the read-model benchmark's smoke run (--quick) goes through."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +18,7 @@ SCRIPTS = sorted(BENCH.glob("*.py"))
 
 def test_there_are_benchmarks():
     assert {p.name for p in SCRIPTS} >= {"intake_submit.py", "scoring_round.py", "certification_issue.py",
-                                         "notify_deliver.py"}
+                                         "notify_deliver.py", "read_models.py", "event_store.py"}
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
@@ -29,3 +31,19 @@ def test_benchmark_imports_and_explains_itself(script: Path):
     result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "usage:" in result.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+def test_read_model_benchmark_runs_on_the_real_services(infra):
+    """Every page it promises is measured through the real apps at N = 1,000 (the numbers are not judged)."""
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka, "MONGODB_URL": infra.mongodb}
+    result = subprocess.run([sys.executable, str(BENCH / "read_models.py"), "--quick"], capture_output=True,
+                            text=True, timeout=580, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    measured = {(line["bench"], line.get("variant")) for line in lines if "p50_ms" in line}
+    assert measured == {("registry", None), ("registry", "province"), ("registry", "stars"), ("registry", "year"),
+                        ("registry", "province+stars+year"), ("verify", None), ("dossiers_by_round", None),
+                        ("raw_find_one_id", None), ("raw_find_indexed_limit20", None)}
+    assert all(line["n"] == 1000 and line["samples"] >= 10 for line in lines if "p50_ms" in line)

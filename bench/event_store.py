@@ -1,0 +1,309 @@
+"""Benchmark: binhchon's event store beside the `eventsourcing` library's recorders, same 1 KB events, one run.
+
+    uv sync --group bench    # the peer library (a bench-only dependency group)
+    uv run python bench/event_store.py [--postgres-url postgresql://…] [--quick]
+
+For each store, in a fresh database holding nothing else:
+- ``append_c1`` / ``append_c8``: 1-event commits, each opening a new stream, 1 or 8 writers at a time;
+- ``stream_growth``: streams grown by 10 successive 1-event commits each (the writer knows the version);
+- ``read_stream_1000``: one stream of 1,000 events read whole (its events written first);
+- ``replay_20000``: every event of the store read in order, as the projector's rebuild, the relay and the audit
+  do; the appends above are topped up to exactly 20,000 events first.
+
+The stores:
+- ``binhchon``: ``binhchon_kit.eventstore.EventStore`` through its public methods (``append``, ``read_stream``,
+  ``read_all``) on the MongoDB-protocol server the tests use (``MONGODB_URL``, or the native stack), with its
+  validation and hash chain; a ``bench.recorded`` event type is registered for the run;
+- ``eventsourcing-postgres``: the library's ``PostgresApplicationRecorder`` (``insert_events``,
+  ``select_events``, ``select_notifications``) on PostgreSQL: ``--postgres-url``, or, without it, a throwaway
+  PostgreSQL 15 this script starts itself (``initdb`` into a temporary directory, run as ``nobody`` when
+  started as root, a free port, default settings, so fsync on) and stops;
+- ``eventsourcing-sqlite``: the same library's SQLite recorder in a temporary file, in-process.
+The library's recorders are synchronous: its 8 writers are 8 threads sharing a pool of 8 connections. Its
+events are stored as the JSON of the same 1 KB body, encoded in the timed loop and decoded on replay.
+
+One JSON line per measurement, printed, never asserted: ``{"bench": "event_store", "store": …, "op": …,
+"per_s": …}`` (``"ms"`` for the stream read). When the binhchon store runs on FerretDB with a PostgreSQL
+backend, pass that PostgreSQL as ``--postgres-url`` so both run on the same server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pymongo import AsyncMongoClient
+
+from binhchon_kit.contracts.registry import EventData, event_model, registered
+from binhchon_kit.events import Actor, Cause, NewEvent
+from binhchon_kit.eventstore import EventStore
+from binhchon_kit.testing.infra import REPO, provide
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+BENCH_TYPE = "bench.recorded"
+ACTOR = Actor("bench", ("admin",))
+CAUSE = Cause("bench", "bench")
+
+
+class Sizes:
+    def __init__(self, quick: bool) -> None:
+        scale = 10 if quick else 1
+        self.c1 = 2000 // scale
+        self.c8 = 4000 // scale
+        self.growth_streams = 200 // scale
+        self.stream = 1000 // scale
+        self.replay = 20000 // scale
+
+
+def payload(n: int) -> dict[str, Any]:
+    """About 1 KB of JSON, different for each event."""
+    return {"n": n, "note": f"bench event {n:08d} " + "Hợp tác xã Nông nghiệp Đông Hưng, xã Đông Hưng. " * 19}
+
+
+def emit(store: str, op: str, **values: Any) -> None:
+    print(json.dumps({"bench": "event_store", "store": store, "op": op, **values}), flush=True)
+
+
+def rate(store: str, op: str, count: int, seconds: float) -> None:
+    emit(store, op, per_s=round(count / seconds, 1), events=count, seconds=round(seconds, 2))
+
+
+# ---- binhchon's store ------------------------------------------------------------------------------------
+
+
+def register_bench_type() -> type[EventData]:
+    try:
+        return event_model(BENCH_TYPE).model
+    except KeyError:
+        pass
+
+    @registered(BENCH_TYPE, topic="bench.events")
+    class BenchRecorded(EventData):
+        """A benchmark's event: about 1 KB of JSON."""
+
+        n: int
+        note: str
+
+    return BenchRecorded
+
+
+async def concurrently(count: int, writers: int, one: Callable[[int], Awaitable[Any]]) -> float:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(count):
+        queue.put_nowait(n)
+
+    async def worker() -> None:
+        while not queue.empty():
+            await one(queue.get_nowait())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(writers)))
+    return time.perf_counter() - started
+
+
+async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
+    model = register_bench_type()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb)
+    database = f"bench_es_{uuid.uuid4().hex[:8]}"
+    store = EventStore(client[database], "/binhchon/bench")
+    await store.setup()
+    written = 0
+
+    async def new_stream(n: int, tag: str) -> None:
+        await store.append(f"bench-{tag}{n}", 0, NewEvent(BENCH_TYPE, model(**payload(n))), subject="bench",
+                           actor=ACTOR, cause=CAUSE)
+
+    try:
+        seconds = await concurrently(sizes.c1, 1, lambda n: new_stream(n, "a"))
+        rate("binhchon", "append_c1", sizes.c1, seconds)
+        seconds = await concurrently(sizes.c8, 8, lambda n: new_stream(n, "b"))
+        rate("binhchon", "append_c8", sizes.c8, seconds)
+        written = sizes.c1 + sizes.c8
+
+        async def grow(s: int) -> None:
+            for version in range(10):
+                await store.append(f"bench-g{s}", version, NewEvent(BENCH_TYPE, model(**payload(version))),
+                                   subject="bench", actor=ACTOR, cause=CAUSE)
+
+        seconds = await concurrently(sizes.growth_streams, 1, grow)
+        rate("binhchon", "stream_growth", sizes.growth_streams * 10, seconds)
+        written += sizes.growth_streams * 10
+
+        for version in range(sizes.stream):
+            await store.append("bench-long", version, NewEvent(BENCH_TYPE, model(**payload(version))),
+                               subject="bench", actor=ACTOR, cause=CAUSE)
+        written += sizes.stream
+        started = time.perf_counter()
+        events = await store.read_stream("bench-long")
+        emit("binhchon", f"read_stream_{sizes.stream}", ms=round((time.perf_counter() - started) * 1000, 1),
+             events=len(events))
+
+        await concurrently(max(0, sizes.replay - written), 8, lambda n: new_stream(n, "c"))
+        started = time.perf_counter()
+        count = 0
+        async for _ in store.read_all():
+            count += 1
+        rate("binhchon", f"replay_{sizes.replay}", count, time.perf_counter() - started)
+    finally:
+        await client.drop_database(database)
+        await client.close()
+
+
+# ---- the eventsourcing library ---------------------------------------------------------------------------
+
+
+def bench_library(name: str, recorder: Any, sizes: Sizes) -> None:
+    from eventsourcing.persistence import StoredEvent
+
+    def stored(stream: str, version: int, n: int) -> Any:
+        return StoredEvent(originator_id=stream, originator_version=version, topic=BENCH_TYPE,
+                           state=json.dumps(payload(n)).encode())
+
+    def commits(count: int, writers: int, one: Callable[[int], None]) -> float:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(writers) as pool:
+            list(pool.map(one, range(count)))
+        return time.perf_counter() - started
+
+    rate(name, "append_c1", sizes.c1, commits(sizes.c1, 1, lambda n: recorder.insert_events([stored(f"a{n}", 1, n)])))
+    rate(name, "append_c8", sizes.c8, commits(sizes.c8, 8, lambda n: recorder.insert_events([stored(f"b{n}", 1, n)])))
+    written = sizes.c1 + sizes.c8
+
+    def grow(s: int) -> None:
+        for version in range(1, 11):
+            recorder.insert_events([stored(f"g{s}", version, version)])
+
+    rate(name, "stream_growth", sizes.growth_streams * 10, commits(sizes.growth_streams, 1, grow))
+    written += sizes.growth_streams * 10
+    for version in range(1, sizes.stream + 1):
+        recorder.insert_events([stored("long", version, version)])
+    written += sizes.stream
+    started = time.perf_counter()
+    events = [json.loads(e.state) for e in recorder.select_events("long")]
+    emit(name, f"read_stream_{sizes.stream}", ms=round((time.perf_counter() - started) * 1000, 1), events=len(events))
+
+    commits(max(0, sizes.replay - written), 8, lambda n: recorder.insert_events([stored(f"c{n}", 1, n)]))
+    started = time.perf_counter()
+    count, start = 0, 1
+    while page := recorder.select_notifications(start, 500):
+        for notification in page:
+            json.loads(notification.state)
+        count += len(page)
+        start = page[-1].id + 1
+    rate(name, f"replay_{sizes.replay}", count, time.perf_counter() - started)
+
+
+def bench_library_postgres(url: str, sizes: Sizes) -> None:
+    from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+    parts = urlparse(url)
+    datastore = PostgresDatastore(parts.path.lstrip("/") or "postgres", parts.hostname or "127.0.0.1",
+                                  parts.port or 5432, parts.username or "postgres", parts.password or "",
+                                  pool_size=8, originator_id_type="text")
+    table = f"bench_events_{uuid.uuid4().hex[:8]}"
+    recorder = PostgresApplicationRecorder(datastore, events_table_name=table)
+    recorder.create_table()
+    try:
+        bench_library("eventsourcing-postgres", recorder, sizes)
+    finally:
+        with datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        datastore.close()
+
+
+def bench_library_sqlite(sizes: Sizes) -> None:
+    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+
+    with tempfile.TemporaryDirectory() as directory:
+        datastore = SQLiteDatastore(str(Path(directory) / "events.db"), pool_size=8, originator_id_type="text")
+        recorder = SQLiteApplicationRecorder(datastore)
+        recorder.create_table()
+        bench_library("eventsourcing-sqlite", recorder, sizes)
+        datastore.close()
+
+
+# ---- a throwaway PostgreSQL ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """PostgreSQL 15 initialised into a temporary directory, on a free port; as ``nobody`` when we are root
+    (PostgreSQL refuses to run as root). Stopped and deleted afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        os.chown(directory, nobody.pw_uid, nobody.pw_gid)
+        as_user = ["runuser", "-u", "nobody", "--"]
+    data, port = directory / "data", free_port()
+    server: subprocess.Popen[bytes] | None = None
+    stack = contextlib.ExitStack()
+    try:
+        subprocess.run([*as_user, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+                        "-E", "UTF8", "--no-sync"], check=True, capture_output=True, cwd=directory)
+        log = stack.enter_context(open(directory / "postgres.log", "wb"))
+        server = subprocess.Popen([*as_user, str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port),
+                                   "-k", str(directory), "-c", "listen_addresses=127.0.0.1"],
+                                  stdout=log, stderr=log, cwd=directory)
+        for _ in range(100):
+            ready = subprocess.run([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                                   capture_output=True)
+            if ready.returncode == 0:
+                break
+            if server.poll() is not None:
+                raise RuntimeError((directory / "postgres.log").read_text())
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("PostgreSQL did not start in 10 s")
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        stack.close()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--postgres-url", help="PostgreSQL for the library's recorder (default: start a throwaway one)")
+    parser.add_argument("--quick", action="store_true", help="a tenth of every count (a smoke run)")
+    parser.add_argument("--skip-sqlite", action="store_true", help="leave out the library's SQLite recorder")
+    args = parser.parse_args()
+    sizes = Sizes(args.quick)
+    with contextlib.ExitStack() as stack:
+        postgres = args.postgres_url or stack.enter_context(throwaway_postgres())
+        infra = stack.enter_context(provide(REPO / ".run" / f"bench-{uuid.uuid4().hex[:8]}"))
+        print(json.dumps({"bench": "event_store", "setup": {"mongodb": infra.mongodb,
+                                                             "postgres": postgres if args.postgres_url
+                                                             else "throwaway PostgreSQL 15 (default settings)"}}),
+              flush=True)
+        asyncio.run(bench_binhchon(infra.mongodb, sizes))
+        bench_library_postgres(postgres, sizes)
+        if not args.skip_sqlite:
+            bench_library_sqlite(sizes)
+
+
+if __name__ == "__main__":
+    main()
