@@ -19,7 +19,7 @@ pidfile="$dir/ferretdb.pid"
 running() {
   [[ -f "$pidfile" ]] || return 1
   local pid; pid=$(cat "$pidfile")
-  [[ $pid =~ ^[0-9]+$ ]] && tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--state-dir=$dir"
+  [[ $pid =~ ^[0-9]+$ ]] && { tr '\0' '\n' < "/proc/$pid/cmdline"; } 2>/dev/null | grep -qxF -- "--state-dir=$dir"
 }
 
 case "$cmd" in
