@@ -13,10 +13,10 @@ bootstrap: ## install uv (if missing) and the locked Python dependencies
 	@uv sync --frozen --quiet
 	@echo "[make] Python dependencies in sync with uv.lock"
 
-infra: ## install Apache Kafka and FerretDB into ~/.cache/binhchon (idempotent)
+infra: ## install Apache Kafka and FerretDB into ~/.cache/binhchon, PostgreSQL from Debian (idempotent)
 	@infra/local/install.sh all
 
-up: bootstrap infra ## run the whole stack natively (Kafka, FerretDB, services)
+up: bootstrap infra ## run the whole stack natively (Kafka, PostgreSQL, FerretDB, services)
 	@infra/local/stack.sh up
 
 down: ## stop the stack (data kept)

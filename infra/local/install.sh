@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs Apache Kafka (from Maven Central, run on the JVM) and FerretDB (built from the Go module proxy)
-# into ~/.cache/binhchon. Idempotent: a warm cache downloads and builds nothing.
-#   infra/local/install.sh [kafka|ferretdb|all]
+# into ~/.cache/binhchon, and PostgreSQL (FerretDB's storage) from Debian's packages when missing and root.
+# Idempotent: a warm cache downloads, installs and builds nothing.
+#   infra/local/install.sh [kafka|postgresql|ferretdb|fonts|all]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -22,25 +23,42 @@ install_kafka() {
   say "kafka $KAFKA_VERSION: installed in $dest ($(ls "$dest/libs" | wc -l) jars)"
 }
 
+install_postgresql() {
+  local bindir=/usr/lib/postgresql/$POSTGRESQL_MAJOR/bin
+  if [[ -x "$bindir/postgres" && -x "$bindir/initdb" ]]; then say "postgresql $POSTGRESQL_MAJOR: $bindir"; return; fi
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    # the server binaries only: postgres.sh runs a cluster of its own, the package's default one is not used
+    say "postgresql $POSTGRESQL_MAJOR: installing postgresql-$POSTGRESQL_MAJOR from Debian"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends "postgresql-$POSTGRESQL_MAJOR" >/dev/null \
+      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "postgresql-$POSTGRESQL_MAJOR" >/dev/null; }
+    [[ -x "$bindir/postgres" ]] || { say "postgresql-$POSTGRESQL_MAJOR installed no $bindir/postgres"; exit 1; }
+  else
+    say "PostgreSQL $POSTGRESQL_MAJOR is needed (FerretDB's storage): apt-get install postgresql-$POSTGRESQL_MAJOR" \
+      "(Debian 12's postgresql), or set BINHCHON_PG_BINDIR to its bin directory"
+    exit 1
+  fi
+}
+
 install_ferretdb() {
-  local bin="$cache/bin/ferretdb-$FERRETDB_VERSION-$FERRETDB_PATCH"
+  local bin="$cache/bin/ferretdb-$FERRETDB_VERSION-$FERRETDB_BUILD"
   if [[ -x "$bin" ]]; then say "ferretdb $FERRETDB_VERSION: cached at $bin"; return; fi
   command -v go >/dev/null || { say "go is needed to build FerretDB: https://go.dev/doc/install"; exit 1; }
+  mkdir -p "$cache/bin" "$cache/src"
+  # two installs at once (two test sessions on a fresh machine): one builds, the other waits and finds it
+  exec 9> "$cache/.ferretdb.lock"; flock 9
+  if [[ -x "$bin" ]]; then say "ferretdb $FERRETDB_VERSION: cached at $bin"; return; fi
   say "ferretdb $FERRETDB_VERSION: downloading github.com/FerretDB/FerretDB@v$FERRETDB_VERSION from the Go module proxy"
   # `go install …@version` would do, except that the module zip lacks build/version/version.txt and the
   # binary then panics at start-up; so build from a copy of the module with that file written.
-  local dir src="$cache/src/ferretdb-$FERRETDB_VERSION"
+  local dir src="$cache/src/ferretdb-$FERRETDB_VERSION-$FERRETDB_BUILD"
   dir=$(go mod download -json "github.com/FerretDB/FerretDB@v$FERRETDB_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-  rm -rf "$src" && mkdir -p "$(dirname "$src")" "$cache/bin" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+  rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
   echo "v$FERRETDB_VERSION" > "$src/build/version/version.txt"
-  # FerretDB 1.x's SQLite backend indexes `_id` as  sjson->"_id"  but queries it as  sjson->'$._id';  SQLite
-  # matches index expressions literally, so every lookup by _id scanned the whole table (O(n) per read,
-  # seconds per request at a few thousand events). Querying with the index's own expression lets SQLite use
-  # it. Same results, see infra/local/README.md.
-  python3 "$here/patch_ferretdb.py" "$src"
-  say "ferretdb $FERRETDB_VERSION: building (SQLite backend, pure Go)"
+  say "ferretdb $FERRETDB_VERSION: building (unpatched; pure Go, run with --handler=postgresql)"
   (cd "$src" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -o "$bin.tmp" ./cmd/ferretdb)
   mv "$bin.tmp" "$bin"
+  rm -rf "$src"
   say "ferretdb $FERRETDB_VERSION: installed at $bin"
 }
 
@@ -58,8 +76,9 @@ install_fonts() {
 
 case "${1:-all}" in
   kafka) install_kafka ;;
+  postgresql) install_postgresql ;;
   ferretdb) install_ferretdb ;;
   fonts) install_fonts ;;
-  all) install_kafka; install_ferretdb; install_fonts ;;
-  *) echo "usage: $0 [kafka|ferretdb|fonts|all]" >&2; exit 2 ;;
+  all) install_kafka; install_postgresql; install_ferretdb; install_fonts ;;
+  *) echo "usage: $0 [kafka|postgresql|ferretdb|fonts|all]" >&2; exit 2 ;;
 esac

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole stack, natively: Kafka and FerretDB from infra/local, the topics, and each service as a process.
+# The whole stack, natively: Kafka, PostgreSQL and FerretDB on it from infra/local, the topics, and each
+# service as a process.
 #   infra/local/stack.sh up|down|status|clean
 # A KAFKA_BOOTSTRAP_SERVERS or MONGODB_URL already set wins: that part is then not started here.
 set -euo pipefail
@@ -8,6 +9,8 @@ repo=$(cd "$here/../.." && pwd)
 run=${BINHCHON_RUN_DIR:-$repo/.run/local}
 kafka_port=${BINHCHON_KAFKA_PORT:-9092}
 mongo_port=${BINHCHON_MONGO_PORT:-27017}
+# not 5432: on Debian that is the system's own cluster, if its package created one
+pg_port=${BINHCHON_PG_PORT:-5433}
 # name:port of every service that runs as a process
 services=(${BINHCHON_SERVICES:-intake:8001 scoring:8002 certification:8003 notify:8004})
 say() { echo "[stack] $*" >&2; }
@@ -21,8 +24,12 @@ up() {
   mkdir -p "$run/logs"
   [[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]] && say "using Kafka at $kafka_url (KAFKA_BOOTSTRAP_SERVERS)" \
     || "$here/kafka.sh" start "$run/kafka" "$kafka_port"
-  [[ -n "${MONGODB_URL:-}" ]] && say "using MongoDB at $mongo_url (MONGODB_URL)" \
-    || "$here/ferretdb.sh" start "$run/ferretdb" "$mongo_port"
+  if [[ -n "${MONGODB_URL:-}" ]]; then
+    say "using MongoDB at $mongo_url (MONGODB_URL)"
+  else
+    "$here/postgres.sh" start "$run/postgres" "$pg_port"
+    "$here/ferretdb.sh" start "$run/ferretdb" "$mongo_port" "$run/postgres"
+  fi
   (cd "$repo" && uv sync --frozen --quiet)
   say "creating topics"
   (cd "$repo" && uv run --no-sync binhchon-topics --bootstrap-servers "$kafka_url")
@@ -71,12 +78,15 @@ down() {
   rm -f "$run/mail.pid"
   [[ -d "$run/kafka" ]] && "$here/kafka.sh" stop "$run/kafka" || true
   [[ -d "$run/ferretdb" ]] && "$here/ferretdb.sh" stop "$run/ferretdb" || true
+  [[ -d "$run/postgres" ]] && "$here/postgres.sh" stop "$run/postgres" || true
   say "down (data kept in $run; make clean removes it)"
 }
 
 status() {
-  [[ -d "$run/kafka" ]] && "$here/kafka.sh" status "$run/kafka" || echo "kafka: not started here"
-  [[ -d "$run/ferretdb" ]] && "$here/ferretdb.sh" status "$run/ferretdb" || echo "ferretdb: not started here"
+  local part
+  for part in kafka postgres ferretdb; do
+    if [[ -d "$run/$part" ]]; then "$here/$part.sh" status "$run/$part" || true; else echo "$part: not started here"; fi
+  done
   for entry in "${services[@]}"; do
     name=${entry%%:*}; port=${entry##*:}
     if svc_running "$name"; then

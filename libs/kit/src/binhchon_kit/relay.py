@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import PyMongoError
 
+from binhchon_kit import claims
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import EventStore, event_key
@@ -38,35 +39,39 @@ def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
 
 
 class Lease:
-    """A time-limited lease held in the database: who may relay for this service right now."""
+    """A time-limited lease held in the database: who may relay for this service right now.
 
-    def __init__(self, store: EventStore, name: str, ttl: timedelta = timedelta(seconds=15)) -> None:
+    A chain of inserted generations (binhchon_kit.claims): taking it over once expired, and renewing it, insert
+    the next generation, so two replicas racing for it cannot both win on a store without compare-and-set."""
+
+    def __init__(self, store: EventStore, name: str, ttl: timedelta = timedelta(seconds=15), *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.collection = store.db["leases"]
         self.name = name
         self.ttl = ttl
+        self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.held_until: datetime | None = None
+        self.held_id: str | None = None
 
     async def acquire(self) -> bool:
         """True while this process holds the lease; renews it when a third of its time is left."""
-        now = datetime.now(UTC)
+        now = self.clock()
         if self.held_until is not None and self.held_until - now > self.ttl / 3:
             return True
         self.held_until = None
-        try:
-            await self.collection.find_one_and_update(
-                {"_id": self.name, "$or": [{"owner": self.owner}, {"until": {"$lt": now}}]},
-                {"$set": {"owner": self.owner, "until": now + self.ttl}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
+        expired = claims.lapsed("until", now)
+        taken = await claims.take(self.collection, self.name, {"owner": self.owner, "at": now, "until": now + self.ttl},
+                                  free=lambda newest: expired(newest) or newest.get("owner") == self.owner)
+        if taken is None:
             return False  # another replica holds an unexpired lease
-        self.held_until = now + self.ttl  # matched our own or an expired lease, or created it
+        self.held_until, self.held_id = now + self.ttl, taken["_id"]
         return True
 
     async def release(self) -> None:
         self.held_until = None
-        await self.collection.delete_one({"_id": self.name, "owner": self.owner})
+        if self.held_id is not None:  # only the holder writes to its generation
+            await self.collection.update_one({"_id": self.held_id, "owner": self.owner}, {"$set": {"released": True}})
 
 
 class Relay:

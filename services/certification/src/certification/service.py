@@ -9,7 +9,6 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit.app import Runtime, record
@@ -103,42 +102,47 @@ class Certification:
         await self.rt.db["numbers"].replace_one({"_id": number}, {"stream": state.stream}, upsert=True)
         key = self._product_key(result)
         rank = certs.rank(certs.decision_date(result), event.time, event.id)
-        # the holder's identity stays here, outside the signed certificate (ADR 0010)
-        await self.rt.db["holders"].replace_one({"_id": state.stream}, {
-            "number": number, "registration_number": result.get("producer_registration_number"), "product": key,
-            "rank": rank}, upsert=True)
+        # the holder's identity stays here, outside the signed certificate (ADR 0010); one document per
+        # (product, certificate), the same whoever writes it: the product's ratings as facts (ADR 0013)
+        holder = {"number": number, "registration_number": result.get("producer_registration_number"),
+                  "product": key, "rank": rank}
+        try:
+            await self.rt.db["holders"].replace_one({"_id": state.stream}, holder, upsert=True)
+        except DuplicateKeyError:
+            pass  # another replica wrote the same document a moment ago
         if key:
-            current = await self._claim_product(key, state, rank, certs.decision_date(result), cause)
-            # every older certificate of the product is superseded by the current one, this one included if it
-            # is older: two replicas, a late consumer and a redelivery all end with one valid certificate
-            older = await self.rt.db["holders"].find({"product": key, "rank": {"$lt": _rank_of(current)}}).to_list()
-            for holder in older:
-                await self._supersede(holder["_id"], current["number"], cause)
+            await self._settle_product(key, cause)
         # a certificate issued late for an old decision may already be due its expiry notice
         await self._give_notices(number, self.today())
 
-    async def _claim_product(self, key: str, state: certs.Certificate, rank: str, decided_on: date,
-                             cause: Cause) -> dict[str, Any]:
-        """Make this certificate the product's current one if no newer rating is: one conditional write (a
-        findAndModify with upsert), so two replicas cannot both win. Returns the product's current certificate."""
+    async def _settle_product(self, key: str, cause: Cause) -> None:
+        """Every certificate of the product but the top-ranked one is superseded by it. No conditional write
+        decides it (FerretDB's are not compare-and-set, ADR 0013): each handler reads all the product's
+        certificates after writing its own, so of two racing handlers the later reader sees both, and the
+        supersessions (keyed by certificate and successor) are the same whoever records them."""
         products = self.rt.db["products"]
-        newer_than_stored = {"$or": [{"rank": {"$lt": rank}},
-                                     # stored before ranks were kept: by the decision's date
-                                     {"rank": {"$exists": False}, "decided_on": {"$lte": decided_on.isoformat()}}]}
-        try:
-            before = await products.find_one_and_update(
-                {"_id": key, **newer_than_stored},
-                {"$set": {"number": state.issued["number"], "stream": state.stream, "rank": rank,
-                          "decided_on": decided_on.isoformat()}},
-                upsert=True, return_document=ReturnDocument.BEFORE)
-        except DuplicateKeyError:
-            before = None  # the stored one is newer (or is this one): the upsert found the key taken
-        if before is not None and before["stream"] != state.stream:
-            # the one replaced, even if stored before the holders read model was kept
-            await self._supersede(before["stream"], state.issued["number"], cause)
-        current = await products.find_one({"_id": key})
-        assert current is not None
-        return current
+        seen: set[str] = set()
+        while True:
+            holders = {h["_id"]: {"stream": h["_id"], "number": h["number"], "rank": h["rank"]}
+                       async for h in self.rt.db["holders"].find({"product": key})}
+            stored = await products.find_one({"_id": key})
+            if stored is not None and stored["stream"] not in holders:  # stored before holders were kept
+                holders[stored["stream"]] = {"stream": stored["stream"], "number": stored["number"],
+                                             "rank": _rank_of(stored)}
+            if set(holders) == seen:
+                return
+            seen = set(holders)
+            current = max(holders.values(), key=lambda h: str(h["rank"]))
+            # the product's current certificate, as a read model (what the next one says it replaces); read
+            # again after writing, so a handler that missed a newer one writes last and sets it right
+            try:
+                await products.replace_one({"_id": key}, {**current, "decided_on": str(current["rank"])[:10]},
+                                           upsert=True)
+            except DuplicateKeyError:
+                pass
+            for other in holders.values():
+                if other["stream"] != current["stream"]:
+                    await self._supersede(other["stream"], current["number"], cause)
 
     @staticmethod
     def _product_key(result: dict[str, Any]) -> str | None:

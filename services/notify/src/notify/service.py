@@ -2,9 +2,10 @@
 
 A delivery is a document keyed by (event id, recipient, channel, template): inserting it is the "never twice"
 guarantee — a replay of the topics from offset 0 finds every key taken and sends nothing. Its entry in the
-small ``due`` queue says when to try; each attempt is claimed by inserting ``<delivery>:<attempt>`` with a lease,
-so with several replicas exactly one makes it, and the claim of a worker killed mid-send expires and is taken
-over once (at most one duplicate, never a loss). Failures are retried with exponential backoff and jitter; after
+small ``due`` queue says when to try; each attempt is claimed by inserting ``<delivery>:<attempt>`` with a
+lease, so with several replicas exactly one makes it, and the claim of a worker killed mid-send expires and is
+taken over by one other, which inserts the claim's next generation (ADR 0013; at most one duplicate per lease,
+never a loss). Failures are retried with exponential backoff and jitter; after
 the last allowed attempt the delivery fails with ``notification.failed``.
 
 An event whose facts (the producer's contact, the round's panel or schedule, the approvers, the dossier's
@@ -25,6 +26,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from binhchon_kit import claims
 from binhchon_kit.app import Runtime
 from binhchon_kit.consumer import PermanentError, dead_letter_headers
 from binhchon_kit.contracts.notify import Channel, NotificationFailed, NotificationSent
@@ -297,22 +299,20 @@ class Notify:
 
     async def _claim(self, entry: dict[str, Any]) -> bool:
         """One replica per attempt, for a lease: the claim of a worker that died mid-send expires, and exactly
-        one other worker takes it over (a conditional update on the expiry), so the mail goes at most twice."""
-        claim_id = f"{entry['_id']}:{entry['attempt']}"
+        one other worker takes it over (by inserting the claim's next generation, ADR 0013: a conditional update
+        is no compare-and-set on FerretDB), so the mail goes at most once per lease."""
         now = self.now()
-        try:
-            await self.db["claims"].insert_one({"_id": claim_id, "at": now, "until": now + self.lease,
-                                                "owner": self.owner})
-            return True
-        except DuplicateKeyError:
-            pass
-        expired = {"_id": claim_id, "$or": [{"until": {"$lte": now}},  # claims made before leases: by age
-                                            {"until": {"$exists": False}, "at": {"$lte": now - self.lease}}]}
-        taken = await self.db["claims"].update_one(expired, {"$set": {"until": now + self.lease, "owner": self.owner},
-                                                             "$inc": {"takeovers": 1}})
-        if taken.modified_count == 1:
+
+        def expired(claim: dict[str, Any]) -> bool:
+            if "until" not in claim:  # claims made before leases: by age
+                return _aware(claim["at"]) <= now - self.lease
+            return _aware(claim["until"]) <= now
+
+        taken = await claims.take(self.db["claims"], f"{entry['_id']}:{entry['attempt']}",
+                                  {"at": now, "until": now + self.lease, "owner": self.owner}, free=expired)
+        if taken is not None and taken["gen"] > 0:
             log.warning("delivery %s attempt %d: took over an expired claim", entry["_id"], entry["attempt"])
-        return taken.modified_count == 1
+        return taken is not None
 
     async def _attempt(self, delivery: dict[str, Any], attempt: int) -> None:
         try:

@@ -7,6 +7,13 @@ marked handled by the consumer, so the partition moves on. Parked events are tri
 for arrives and on a backoff; one that still lacks its facts after ``wait_for`` goes to ``<topic>.dlq`` with the
 reason and the same ``dlq-*`` headers the consumer writes. A parked event is worked on under a lease, so two
 replicas do not both dead-letter it; trying it twice is harmless anyway (deliveries are keyed).
+
+The store may be FerretDB, whose updates are a read and a whole-document write with no lock (ADR 0013): an
+update can neither pick one winner nor be sure not to undo another's. So what must be decided once is inserted:
+the lease is a chain of generations in ``parked_leases`` (binhchon_kit.claims), the end of an event's wait its
+document in ``parked_outcomes`` (the first one inserted stands), and a fact that arrived a document in
+``arrived_facts``. The ``parked`` document itself is what people and passes read; a write lost on it is repaired
+from the outcome by the next pass, or costs at most a try made later.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from binhchon_kit import claims
 from binhchon_kit.consumer import Origin, consuming
 from binhchon_kit.events import RecordedEvent
 
@@ -56,29 +64,54 @@ class WaitingRoom:
                 "body": event.to_cloudevent().to_bytes(), "topic": origin.topic, "partition": origin.partition,
                 "offset": origin.offset, "key": origin.key, "handler": origin.handler, "needs": missing.needs,
                 "reason": missing.reason, "tries": 0, "pokes": 0, "parked_at": now, "give_up_at": now + self.wait_for,
-                "next_try_at": now + self.first_retry, "lease_until": now})
+                "next_try_at": now + self.first_retry})
         except DuplicateKeyError:
             return False
         return True
 
+    @property
+    def leases(self) -> Any:
+        return self.db["parked_leases"]
+
+    @property
+    def outcomes(self) -> Any:
+        return self.db["parked_outcomes"]
+
     async def facts_arrived(self, facts: Sequence[str]) -> None:
         """Whatever waits for one of these facts is tried at once (by whichever replica comes first)."""
-        if facts:
-            await self.parked.update_many({"status": "waiting", "needs": {"$in": list(facts)}},
-                                          {"$set": {"next_try_at": self.now()}, "$inc": {"pokes": 1}})
+        if not facts:
+            return
+        for fact in facts:  # kept first: a try that lacked the fact and backs off meanwhile finds it here
+            try:
+                await self.db["arrived_facts"].insert_one({"_id": fact, "at": self.now()})
+            except DuplicateKeyError:
+                pass
+        await self.parked.update_many({"status": "waiting", "needs": {"$in": list(facts)}},
+                                      {"$set": {"next_try_at": self.now()}, "$inc": {"pokes": 1}})
 
     async def take_due(self) -> list[dict[str, Any]]:
         """The parked events due for a try, each leased to this replica (a lease left by a dead one expires)."""
         now = self.now()
         due = await self.parked.find({"status": "waiting", "next_try_at": {"$lte": now}}).to_list()
         taken = []
-        for doc in sorted(due, key=lambda d: d["next_try_at"]):
-            won = await self.parked.update_one(
-                {"_id": doc["_id"], "status": "waiting", "lease_until": {"$lte": now}},
-                {"$set": {"lease_until": now + self.lease, "owner": self.owner}})
-            if won.modified_count == 1:
-                taken.append(doc)
+        for doc in sorted(due, key=lambda d: _aware(d["next_try_at"], now)):
+            lease = await claims.take(self.leases, doc["_id"], {"owner": self.owner, "at": now,
+                                                                "until": now + self.lease},
+                                      free=claims.lapsed("until", now))
+            if lease is None:
+                continue
+            outcome = await self.outcomes.find_one({"_id": doc["_id"]})
+            if outcome is not None:  # finished meanwhile, or its "waiting" is a write lost over the outcome
+                await self.parked.update_one({"_id": doc["_id"]}, {"$set": _fields_of(outcome)})
+                await self._unlease(doc["_id"], lease)
+                continue
+            taken.append({**doc, "lease": lease["_id"]})
         return taken
+
+    async def _unlease(self, event_id: str, lease: str | None) -> None:
+        """Give the lease back (only its holder writes to its generation)."""
+        if lease is not None:
+            await self.leases.update_one({"_id": lease, "owner": self.owner}, {"$set": {"released": True}})
 
     def expired(self, doc: dict[str, Any]) -> bool:
         return self.now() >= _aware(doc["give_up_at"], self.now())
@@ -87,30 +120,41 @@ class WaitingRoom:
         tries = doc["tries"] + 1
         delay = min(self.first_retry * 2 ** tries, self.max_retry)
         now = self.now()
-        fields = {"tries": tries, "needs": missing.needs, "reason": missing.reason, "lease_until": now}
-        backoff = await self.parked.update_one({"_id": doc["_id"], "owner": self.owner, "pokes": doc.get("pokes", 0)},
-                                               {"$set": {**fields, "next_try_at": now + delay}})
-        if backoff.matched_count == 0:  # a fact arrived during this try: no backoff, try again at once
-            await self.parked.update_one({"_id": doc["_id"], "owner": self.owner},
-                                         {"$set": {**fields, "next_try_at": now}})
+        fields = {"tries": tries, "needs": missing.needs, "reason": missing.reason}
+        await self.parked.update_one({"_id": doc["_id"], "status": "waiting"},
+                                     {"$set": {**fields, "next_try_at": now + delay}})
+        # a fact that arrived during this try (its update may have been overwritten by ours): try again at once
+        if missing.needs and await self.db["arrived_facts"].find_one({"_id": {"$in": missing.needs}}) is not None:
+            await self.parked.update_one({"_id": doc["_id"], "status": "waiting"}, {"$set": {"next_try_at": now}})
+        await self._unlease(doc["_id"], doc.get("lease"))
 
     async def told(self, event_id: str) -> None:
         """The event was handled anyway (redelivered after its facts came): it waits no more."""
-        await self.parked.update_one({"_id": event_id, "status": "waiting"},
-                                     {"$set": {"status": "handled", "finished_at": self.now()}})
+        if await self.parked.find_one({"_id": event_id, "status": "waiting"}, projection={"_id": 1}) is not None:
+            await self.done({"_id": event_id}, "handled")
 
     async def release(self, doc: dict[str, Any]) -> None:
         """Give the event back untouched, to be tried again soon (by any replica)."""
-        now = self.now()
-        await self.parked.update_one({"_id": doc["_id"], "owner": self.owner},
-                                     {"$set": {"next_try_at": now + self.first_retry, "lease_until": now}})
+        await self.parked.update_one({"_id": doc["_id"], "status": "waiting"},
+                                     {"$set": {"next_try_at": self.now() + self.first_retry}})
+        await self._unlease(doc["_id"], doc.get("lease"))
 
     async def done(self, doc: dict[str, Any], status: str, reason: str | None = None) -> None:
-        """``handled`` (its messages are queued) or ``dead_lettered``; the document stays as the record of why."""
-        fields: dict[str, Any] = {"status": status, "finished_at": self.now()}
+        """``handled`` (its messages are queued) or ``dead_lettered``; the first outcome inserted stands, and the
+        ``parked`` document shows it as the record of why."""
+        outcome: dict[str, Any] = {"_id": doc["_id"], "status": status, "finished_at": self.now()}
         if reason is not None:
-            fields["reason"] = reason
-        await self.parked.update_one({"_id": doc["_id"]}, {"$set": fields})
+            outcome["reason"] = reason
+        try:
+            await self.outcomes.insert_one(outcome)
+        except DuplicateKeyError:
+            outcome = await self.outcomes.find_one({"_id": doc["_id"]}) or outcome
+        await self.parked.update_one({"_id": doc["_id"]}, {"$set": _fields_of(outcome)})
+        await self._unlease(doc["_id"], doc.get("lease"))
+
+
+def _fields_of(outcome: dict[str, Any]) -> dict[str, Any]:
+    return {k: outcome[k] for k in ("status", "finished_at", "reason") if k in outcome}
 
 
 def origin_of(doc: dict[str, Any]) -> Origin:

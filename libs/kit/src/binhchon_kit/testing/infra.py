@@ -2,7 +2,8 @@
 
 1. ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URL`` from the environment;
 2. testcontainers (Kafka in KRaft mode, MongoDB) when a Docker engine answers;
-3. the native stack of ``infra/local`` (Apache Kafka on the JVM, FerretDB on SQLite), installed on first use.
+3. the native stack of ``infra/local`` (Apache Kafka on the JVM; FerretDB on PostgreSQL from Debian's packages),
+   installed on first use, each on free ports.
 
 If none can be had the tests fail, saying how to get one; they never skip.
 """
@@ -72,20 +73,45 @@ class NativeKafka:
         _run([str(LOCAL / "kafka.sh"), "stop", str(self.dir)])
 
 
-class NativeFerretDB:
+class NativePostgres:
+    """A PostgreSQL cluster of our own (FerretDB's storage), which a fault test may stop and start again."""
+
     def __init__(self, directory: Path, port: int | None = None) -> None:
         self.dir = directory
         self.port = port or free_port()
+
+    @property
+    def data(self) -> Path:
+        return self.dir / "data"
+
+    def start(self) -> None:
+        _run([str(LOCAL / "postgres.sh"), "start", str(self.dir), str(self.port)])
+
+    def stop(self) -> None:
+        _run([str(LOCAL / "postgres.sh"), "stop", str(self.dir)])
+
+
+class NativeFerretDB:
+    """FerretDB on its PostgreSQL backend: ``start`` starts PostgreSQL, then FerretDB; ``stop`` the reverse."""
+
+    def __init__(self, directory: Path, port: int | None = None, postgres: NativePostgres | None = None) -> None:
+        self.dir = directory
+        self.port = port or free_port()
+        self.postgres = postgres or NativePostgres(directory.with_name(f"{directory.name}-postgres"))
 
     @property
     def url(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/"
 
     def start(self) -> None:
-        _run([str(LOCAL / "ferretdb.sh"), "start", str(self.dir), str(self.port)])
+        self.postgres.start()
+        _run([str(LOCAL / "ferretdb.sh"), "start", str(self.dir), str(self.port), str(self.postgres.dir)])
 
     def stop(self) -> None:
-        _run([str(LOCAL / "ferretdb.sh"), "stop", str(self.dir)])
+        try:
+            _run([str(LOCAL / "ferretdb.sh"), "stop", str(self.dir)])
+        finally:
+            self.postgres.stop()
 
 
 def _run(cmd: list[str]) -> None:
@@ -97,7 +123,8 @@ def _run(cmd: list[str]) -> None:
 HOW_TO = (
     "binhchon's integration tests need a real Kafka broker and a real MongoDB-protocol server. Either set "
     "KAFKA_BOOTSTRAP_SERVERS and MONGODB_URL, or run a Docker engine (testcontainers), or let "
-    "infra/local/install.sh install Apache Kafka (needs java 17+ and mvn) and FerretDB (needs go)."
+    "infra/local/install.sh install Apache Kafka (needs java 17+ and mvn), PostgreSQL (Debian's postgresql-15, "
+    "installed by apt-get when run as root) and FerretDB (needs go)."
 )
 
 
@@ -116,7 +143,7 @@ def provide(workdir: Path) -> Iterator[Infra]:
             yield Infra(container.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
         return
     kafka = NativeKafka(workdir / "kafka")
-    ferret = NativeFerretDB(workdir / "ferretdb")
+    ferret = NativeFerretDB(workdir / "ferretdb", postgres=NativePostgres(workdir / "postgres"))
     try:
         kafka.start()
         ferret.start()

@@ -4,10 +4,12 @@ first answer again instead of a second effect; the same key with another request
 Keys are scoped to the caller (two users' keys never meet). A key is claimed by inserting its document (the
 unique ``_id`` decides between two concurrent requests), the command runs, and its answer is stored on the
 claim. A claim left unanswered by a crash is taken over after ``STALE``; a command that is refused releases
-its key so that a corrected retry is not stuck with the refusal.
+its key so that a corrected retry is not stuck with the refusal. Taking over and claiming a released key insert
+the claim's next generation (binhchon_kit.claims, ADR 0013): a conditional update would let several requests
+win on FerretDB.
 
 Each claim carries its owner (a token of the request that holds it). Releasing the key and storing the answer
-are both filtered on that owner: a slow request whose claim was taken over can no longer delete the new
+are both written to that owner's generation only: a slow request whose claim was taken over can no longer delete the new
 holder's claim, nor overwrite its answer.
 """
 
@@ -22,9 +24,10 @@ from typing import Annotated, Any
 from fastapi import Header
 from fastapi.responses import JSONResponse
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
+from binhchon_kit import claims
 from binhchon_kit.canonical import canonical_json
+from binhchon_kit.claims import aware
 from certification.domain.errors import Refused
 
 STALE = timedelta(seconds=60)
@@ -46,32 +49,31 @@ async def idempotent(db: AsyncDatabase[dict[str, Any]], key: str | None, caller:
         status, body = await command()
         return JSONResponse(body, status_code=status)
     keys = db["idempotency_keys"]
-    _id = f"{caller}\x1f{key}"
+    base = f"{caller}\x1f{key}"
     now = datetime.now(UTC)
     owner = uuid.uuid4().hex
-    try:
-        await keys.insert_one({"_id": _id, "request": request, "claimed_at": now, "owner": owner, "answer": None})
-    except DuplicateKeyError:
-        held = await keys.find_one({"_id": _id})
-        if held is None:  # released a moment ago by a refused attempt
-            raise Refused("a request with this Idempotency-Key is still in progress", field="Idempotency-Key") \
-                from None
+    fields = {"request": request, "claimed_at": now, "owner": owner, "answer": None}
+
+    def free(held: dict[str, Any]) -> bool:  # released by a refused attempt, or left by a crash
+        return bool(held.get("released")) or (held["answer"] is None and aware(held["claimed_at"]) <= now - STALE)
+
+    claim = await claims.take(keys, base, fields, free)
+    if claim is None:
+        held = await claims.newest(keys, base)
+        if held is None or free(held):  # moved on a moment ago
+            raise Refused("a request with this Idempotency-Key is still in progress", field="Idempotency-Key")
         if held["request"] != request:
             raise Refused("this Idempotency-Key was used for another request", kind="invalid",
-                          field="Idempotency-Key") from None
+                          field="Idempotency-Key")
         if held["answer"] is not None:
             return JSONResponse(held["answer"]["body"], status_code=held["answer"]["status"])
-        fresh = held["claimed_at"].replace(tzinfo=UTC) > now - STALE
-        if fresh or (await keys.update_one({"_id": _id, "answer": None, "claimed_at": held["claimed_at"]},
-                                           {"$set": {"claimed_at": now, "owner": owner}})).modified_count != 1:
-            raise Refused("a request with this Idempotency-Key is still in progress", field="Idempotency-Key") \
-                from None
+        raise Refused("a request with this Idempotency-Key is still in progress", field="Idempotency-Key")
     try:
         status, body = await command()
     except BaseException:
-        await keys.delete_one({"_id": _id, "owner": owner, "answer": None})
+        await keys.update_one({"_id": claim["_id"], "owner": owner, "answer": None}, {"$set": {"released": True}})
         raise
     # taken over meanwhile (this request was slow past STALE): the new holder's answer stands; ours is still
     # the truth about what this request did, so the caller gets it
-    await keys.update_one({"_id": _id, "owner": owner}, {"$set": {"answer": {"status": status, "body": body}}})
+    await keys.update_one({"_id": claim["_id"], "owner": owner}, {"$set": {"answer": {"status": status, "body": body}}})
     return JSONResponse(body, status_code=status)

@@ -1,0 +1,85 @@
+"""Exclusive claims on a store without compare-and-set (ADR 0013).
+
+FerretDB 1.24 — what ``make up``, the tests and small deployments run — does a conditional update as a read
+followed by a write by ``_id``, with no lock: two replicas updating ``{owner: None}`` (or an expired lease) can
+both "win". Only an insert under a unique ``_id`` picks exactly one winner, on FerretDB and on MongoDB alike.
+
+So a claim is a chain of generations, each one document inserted and never taken back: ``<key>`` is the first,
+``<key>\\x1f<g>`` the g-th. To take a claim over (its newest generation expired or was released), insert the
+next generation: whoever inserts it first holds the claim, the others meet ``DuplicateKeyError``. Only a
+generation's owner writes to it afterwards (its renewal, its release, what it produced), so those writes race
+with nobody. A taker prunes the generations older than its own; because of that a very slow taker could still
+insert a generation that was pruned, so each taker checks, after inserting, that no newer one exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+Doc = dict[str, Any]
+SEPARATOR = "\x1f"  # never part of a key the services make, so ``<key>\x1f<g>`` cannot be another key's first
+
+
+def generation_id(key: str, gen: int) -> str:
+    return key if gen == 0 else f"{key}{SEPARATOR}{gen}"
+
+
+def generation(doc: Mapping[str, Any]) -> int:
+    return int(doc.get("gen", 0))  # a claim written before generations is the first
+
+
+async def generations(collection: AsyncCollection[Doc], key: str) -> list[Doc]:
+    """The claim's stored generations, oldest first (a few: takers prune the older ones)."""
+    docs = await collection.find({"claim": key}).to_list()
+    if not any(generation(d) == 0 for d in docs):
+        first = await collection.find_one({"_id": key})  # written before generations were kept: no ``claim``
+        if first is not None:
+            docs.append(first)
+    return sorted(docs, key=generation)
+
+
+async def newest(collection: AsyncCollection[Doc], key: str) -> Doc | None:
+    docs = await generations(collection, key)
+    return docs[-1] if docs else None
+
+
+async def take(collection: AsyncCollection[Doc], key: str, fields: Mapping[str, Any],
+               free: Callable[[Doc], bool]) -> Doc | None:
+    """Insert the claim's next generation (with ``fields``) if it has none or ``free(newest)``. Returns the
+    inserted document if this caller holds the claim now, None if another does."""
+    latest = await newest(collection, key)
+    if latest is not None and not free(latest):
+        return None
+    gen = generation(latest) + 1 if latest is not None else 0
+    doc = {**fields, "_id": generation_id(key, gen), "claim": key, "gen": gen}
+    try:
+        await collection.insert_one(doc)
+    except DuplicateKeyError:
+        return None
+    if gen > 0:
+        if generation(await newest(collection, key) or doc) > gen:  # inserted a pruned one, too late
+            await collection.update_one({"_id": doc["_id"]}, {"$set": {"released": True}})
+            return None
+        await collection.delete_many({"claim": key, "gen": {"$lt": gen}})
+        await collection.delete_one({"_id": key, "claim": {"$exists": False}})
+    return doc
+
+
+def lapsed(until_field: str, now: datetime) -> Callable[[Doc], bool]:
+    """``free`` for a lease: released by its holder, or its ``until`` passed."""
+    def free(doc: Doc) -> bool:
+        return bool(doc.get("released")) or aware(doc[until_field]) <= now
+    return free
+
+
+def aware(moment: datetime) -> datetime:
+    """The store gives back naive UTC datetimes."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+__all__ = ["aware", "generation", "generation_id", "generations", "lapsed", "newest", "take"]
