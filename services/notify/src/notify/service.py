@@ -205,7 +205,8 @@ class Notify:
         try:
             await self.db["deliveries"].insert_one({
                 "_id": key, **fields, "status": "pending", "attempts": 0, "subject_id": event.subject,
-                "about_event_id": event.id, "about_event_type": event.type, "created_at": self.now(), "due_at": at})
+                "about_event_id": event.id, "about_event_type": event.type, "about_event_time": event.time,
+                "created_at": self.now(), "due_at": at})
         except DuplicateKeyError:
             return  # this message was made before (a redelivery or a replay): never twice
         await self.db["due"].insert_one({"_id": key, "at": at, "attempt": 1})
