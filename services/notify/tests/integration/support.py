@@ -1,9 +1,16 @@
-"""What notify's integration tests share: the one clock a test and every service instance in it read."""
+"""What notify's integration tests share: the one clock a test and every service instance in it read, and a way
+to put other services' events on the real topics."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from binhchon_kit.contracts.registry import EventData
+from binhchon_kit.events import Actor, Cause, NewEvent
+from binhchon_kit.eventstore import EventStore
+from binhchon_kit.relay import Relay
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -31,3 +38,16 @@ class Clock:
 def vietnam_time(day: date, hour: int, minute: int = 0) -> datetime:
     """An instant given as Vietnam's wall clock (``08:00`` on ``day`` in Hà Nội), in UTC."""
     return datetime.combine(day, time(hour, minute), VIETNAM).astimezone(UTC)
+
+
+async def publish(mongo: Any, infra: Any, prefix: str, unique: str, source: str,
+                  events: list[tuple[str, str, EventData]]) -> None:
+    """Record events in a scratch store of the service that owns them and relay them to the real topics."""
+    store = EventStore(mongo[f"{source}_{unique}"], source=f"/binhchon/{source}")
+    await store.setup()
+    for stream, type_, data in events:
+        await store.append(stream, await store.version(stream), NewEvent(type_, data), subject=stream,
+                           actor=Actor("someone"), cause=Cause("c", "c"))
+    relay = Relay(store, infra.kafka, client_id=f"{source}-relay", topic_prefix=prefix)
+    await relay.publish_pending()
+    await relay._drop_producer()

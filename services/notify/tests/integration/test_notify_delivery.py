@@ -20,10 +20,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from binhchon_kit.contracts.certification import CeremonyScheduled, Invitee
-from binhchon_kit.contracts.registry import EventData
-from binhchon_kit.events import Actor, Cause, NewEvent
-from binhchon_kit.eventstore import EventStore
-from binhchon_kit.relay import Relay
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.infra import free_port
@@ -32,7 +28,7 @@ from intake.main import IntakeSettings
 from intake.main import build as build_intake
 from notify.main import NotifySettings, build
 
-from .support import Clock, vietnam_time
+from .support import Clock, publish, vietnam_time
 
 pytestmark = pytest.mark.integration
 
@@ -58,18 +54,6 @@ def notify_settings(infra, unique, prefix, key, mailbox, name="notify", **over: 
                           kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=prefix, auth_public_keys_file=key,
                           smtp_host="127.0.0.1", smtp_port=mailbox.port, notify_poll_seconds=0.2,
                           notify_backoff_seconds=0.1, **over)
-
-
-async def publish(mongo, infra, prefix, unique, source: str, events: list[tuple[str, str, EventData]]) -> None:
-    """Record events in a scratch store of another service and relay them to the real topics."""
-    store = EventStore(mongo[f"{source}_{unique}"], source=f"/binhchon/{source}")
-    await store.setup()
-    for stream, type_, data in events:
-        await store.append(stream, await store.version(stream), NewEvent(type_, data), subject=stream,
-                           actor=Actor("someone"), cause=Cause("c", "c"))
-    relay = Relay(store, infra.kafka, client_id=f"{source}-relay", topic_prefix=prefix)
-    await relay.publish_pending()
-    await relay._drop_producer()
 
 
 async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra, mongo, unique, topic_prefix,

@@ -39,14 +39,14 @@ from binhchon_kit.contracts.scoring import (
     ScoringOpened,
 )
 from binhchon_kit.envelope import CloudEvent
-from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
-from binhchon_kit.eventstore import EventStore
-from binhchon_kit.relay import Relay
+from binhchon_kit.events import RecordedEvent
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.fixtures import TopicReader, eventually
 from binhchon_kit.testing.infra import free_port
 from binhchon_kit.testing.samples import dossier_body, round_body
 from notify.main import NotifySettings, build
+
+from .support import publish
 
 pytestmark = pytest.mark.integration
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -110,18 +110,6 @@ def settings(infra, unique, prefix, key, box, **over: Any) -> NotifySettings:
                           kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=prefix, auth_public_keys_file=key,
                           smtp_host="127.0.0.1", smtp_port=box.port, notify_poll_seconds=0.2,
                           notify_backoff_seconds=0.1, **over)
-
-
-async def publish(mongo, infra, prefix, unique, source: str, events: list[tuple[str, str, EventData]]) -> None:
-    """Record events in a scratch store of the service that owns them and relay them to the real topics."""
-    store = EventStore(mongo[f"{source}_{unique}"], source=f"/binhchon/{source}")
-    await store.setup()
-    for stream, type_, data in events:
-        await store.append(stream, await store.version(stream), NewEvent(type_, data), subject=stream,
-                           actor=Actor("someone"), cause=Cause("c", "c"))
-    relay = Relay(store, infra.kafka, client_id=f"{source}-relay", topic_prefix=prefix)
-    await relay.publish_pending()
-    await relay._drop_producer()
 
 
 async def consumed(infra, group: str, topic: str, n: int) -> bool | None:
