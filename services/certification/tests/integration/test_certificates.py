@@ -98,8 +98,8 @@ async def test_issue_once_verify_tamper_revoke_pdf(env, infra, mongo, unique, to
 
 
 async def test_expiry_notices_once_with_two_replicas(env, clock):
-    """Every date here comes from the service's own clock (Vietnam's date): the test passes at any hour in any
-    time zone (it failed from 17:00 to 24:00 UTC when it took the machine's date.today())."""
+    """Every date here comes from the service's own clock (Vietnam's date), never the machine's: the test passes
+    at any hour in any time zone (it failed from 17:00 to 24:00 UTC when it dated by the machine)."""
     async with env.running() as cert:
         await env.approve(env.result("dossier-x", stars=3, points=61.5))
 

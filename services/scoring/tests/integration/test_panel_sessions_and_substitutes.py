@@ -53,6 +53,18 @@ def a_round(code: str) -> dict[str, Any]:
         "submission_closes": (TODAY + timedelta(days=20)).isoformat()})
 
 
+
+async def submit_and_accept(intake: Any, round_id: str, auth: Any, **product: str) -> str:
+    """A producer's dossier in the round (``product``: dossier_body's product and regno), accepted by the
+    secretariat: scoring opens it from intake's event."""
+    receipt = (await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(**product),
+                                 headers=auth("htx-1", "applicant"))).json()
+    code = f"TP-{product['regno'][-2:]}" if "regno" in product else "TP-01"
+    r = await intake.post(f"/dossiers/{receipt['dossier_id']}/accept", headers=auth("tk-1", "secretariat"),
+                          json={"product_group": "thực phẩm", "sample_code": code})
+    assert r.status_code == 201, r.text
+    return str(receipt["dossier_id"])
+
 MEMBERS = [{"id": "cm-1", "name": "Trần Văn Chủ", "organisation": "UBND tỉnh", "role": "chair"},
            {"id": "cm-2", "name": "Nguyễn Thị Hai", "organisation": "Sở Công Thương", "role": "member"},
            {"id": "tk-1", "name": "Lê Thị Thư Ký", "organisation": "Văn phòng điều phối", "role": "secretary"}]
@@ -126,12 +138,7 @@ async def test_a_round_at_a_level_its_rulebook_does_not_have_is_refused_and_its_
     assert r.json()["levels"] == ["commune", "province", "national"]
     assert "no district level" in r.json()["detail"] and "ocop-2025 v2" in r.json()["detail"]
 
-    receipt = (await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(),
-                                 headers=auth("htx-1", "applicant"))).json()
-    dossier_id = receipt["dossier_id"]
-    r = await intake.post(f"/dossiers/{dossier_id}/accept", headers=sec,
-                          json={"product_group": "thực phẩm", "sample_code": "TP-01"})
-    assert r.status_code == 201, r.text
+    dossier_id = await submit_and_accept(intake, round_id, auth)
 
     async def listed():
         docs = (await scoring.get(f"/rounds/{round_id}/dossiers", headers=sec)).json()
@@ -165,12 +172,7 @@ async def a_scorable_dossier(intake: Any, scoring: Any, auth: Any, code: str) ->
         return r if r.status_code == 201 else None
 
     await eventually(form, what="the panel, once scoring has heard of the round")
-    receipt = (await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(),
-                                 headers=auth("htx-1", "applicant"))).json()
-    dossier_id = receipt["dossier_id"]
-    r = await intake.post(f"/dossiers/{dossier_id}/accept", headers=sec,
-                          json={"product_group": "thực phẩm", "sample_code": "TP-01"})
-    assert r.status_code == 201, r.text
+    dossier_id = await submit_and_accept(intake, round_id, auth)
 
     async def scorable():
         r = await scoring.get(f"/dossiers/{dossier_id}", headers=sec)
@@ -290,14 +292,10 @@ async def test_a_round_keeps_the_rulebook_version_it_opened_under(infra, unique,
             await eventually(form, what="the panel, once scoring has heard of the round")
         # scoring redeployed with a newer version of the round's rulebook; then a dossier is accepted
         async with running(build_scoring(scoring_settings, Rulebooks([first, second])), "http://scoring") as scoring:
-            receipt = (await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(),
-                                         headers=auth("htx-1", "applicant"))).json()
-            r = await intake.post(f"/dossiers/{receipt['dossier_id']}/accept", headers=sec,
-                                  json={"product_group": "thực phẩm", "sample_code": "TP-01"})
-            assert r.status_code == 201, r.text
+            dossier_id = await submit_and_accept(intake, round_id, auth)
 
             async def opened():
-                r = await scoring.get(f"/dossiers/{receipt['dossier_id']}", headers=sec)
+                r = await scoring.get(f"/dossiers/{dossier_id}", headers=sec)
                 return r.json() if r.status_code == 200 else None
 
             dossier = await eventually(opened, what="scoring to open the dossier")
@@ -324,12 +322,7 @@ async def test_a_round_stored_without_a_version_keeps_the_one_its_first_dossier_
                                     lambda: NOW), "http://intake") as intake:
 
         async def accept(round_id: str, product: str, regno: str) -> str:
-            receipt = (await intake.post(f"/rounds/{round_id}/dossiers", headers=auth("htx-1", "applicant"),
-                                         json=dossier_body(product=product, regno=regno))).json()
-            r = await intake.post(f"/dossiers/{receipt['dossier_id']}/accept", headers=sec,
-                                  json={"product_group": "thực phẩm", "sample_code": f"TP-{regno[-2:]}"})
-            assert r.status_code == 201, r.text
-            return str(receipt["dossier_id"])
+            return await submit_and_accept(intake, round_id, auth, product=product, regno=regno)
 
         async def opened_version(scoring: Any, dossier_id: str) -> int:
             async def opened():
