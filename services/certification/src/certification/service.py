@@ -83,6 +83,10 @@ class Certification:
         # what the certificate says it replaces, as the product stands now (the atomic step comes after)
         incumbent = await self.rt.db["products"].find_one({"_id": key}) if key else None
         replaces = incumbent if incumbent is not None and _rank_of(incumbent) < rank else None
+        # the holder's identity before the certificate: whoever reads a recorded certificate (a ceremony's
+        # invitees, the staff listing) finds its holder; the number follows once the certificate is recorded
+        await self._keep_holder(stream, {"registration_number": result.get("producer_registration_number"),
+                                         "product": key, "rank": rank})
         number = await self._next_number(result["programme"], result["decision"]["authority"], decided_on.year)
         body = certs.content(result, certificate_id=stream, number=number, issued_on=self.today(),
                              result_event_id=event.id, supersedes=replaces["number"] if replaces else None)
@@ -104,16 +108,20 @@ class Certification:
         rank = certs.rank(certs.decision_date(result), event.time, event.id)
         # the holder's identity stays here, outside the signed certificate (ADR 0010); one document per
         # (product, certificate), the same whoever writes it: the product's ratings as facts (ADR 0013)
-        holder = {"number": number, "registration_number": result.get("producer_registration_number"),
-                  "product": key, "rank": rank}
-        try:
-            await self.rt.db["holders"].replace_one({"_id": state.stream}, holder, upsert=True)
-        except DuplicateKeyError:
-            pass  # another replica wrote the same document a moment ago
+        await self._keep_holder(state.stream, {"number": number, "product": key, "rank": rank,
+                                               "registration_number": result.get("producer_registration_number")})
         if key:
             await self._settle_product(key, cause)
         # a certificate issued late for an old decision may already be due its expiry notice
         await self._give_notices(number, self.today())
+
+    async def _keep_holder(self, stream: str, fields: dict[str, Any]) -> None:
+        """Set these fields of the certificate's holder document; every writer sets the same values, so racing
+        replicas and a redelivery agree, and a late identity write never takes the number away."""
+        try:
+            await self.rt.db["holders"].update_one({"_id": stream}, {"$set": fields}, upsert=True)
+        except DuplicateKeyError:
+            await self.rt.db["holders"].update_one({"_id": stream}, {"$set": fields})  # inserted a moment ago
 
     async def _settle_product(self, key: str, cause: Cause) -> None:
         """Every certificate of the product but the top-ranked one is superseded by it. No conditional write
@@ -123,8 +131,9 @@ class Certification:
         products = self.rt.db["products"]
         seen: set[str] = set()
         while True:
+            # a holder without a number is not recorded yet (or never will be): its own follow-up settles it
             holders = {h["_id"]: {"stream": h["_id"], "number": h["number"], "rank": h["rank"]}
-                       async for h in self.rt.db["holders"].find({"product": key})}
+                       async for h in self.rt.db["holders"].find({"product": key}) if h.get("number")}
             stored = await products.find_one({"_id": key})
             if stored is not None and stored["stream"] not in holders:  # stored before holders were kept
                 holders[stored["stream"]] = {"stream": stored["stream"], "number": stored["number"],

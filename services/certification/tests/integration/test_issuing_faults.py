@@ -69,6 +69,9 @@ async def test_a_crash_after_issuing_is_made_good_by_the_redelivery(env, auth, m
         assert certificates["dossier-1"]["status"] == "valid"  # the follow-ups have not run
         number = certificates["dossier-2"]["number"]
         assert (await cert.get(f"/verify/{number}")).status_code == 200  # recorded is recorded: it verifies
+        # and its holder is known at once: the staff listing (and a ceremony's invitees) name who holds it
+        assert certificates["dossier-2"]["holder"]["registration_number"] == newer.data[
+            "producer_registration_number"]
 
         await svc.on_result_approved(newer)  # the broker delivers it again
         certificates = await by_dossier(cert, auth)
