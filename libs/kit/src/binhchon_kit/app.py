@@ -22,12 +22,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from binhchon_kit.auth.tokens import TokenVerifier
 from binhchon_kit.consumer import EventConsumers
-from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.errors import Refused
-from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
-from binhchon_kit.eventstore import ConcurrencyConflict, EventStore, event_key
+from binhchon_kit.eventstore import ConcurrencyConflict, EventStore
 from binhchon_kit.logs import configure_logging, correlation_id
-from binhchon_kit.metrics import EVENTS_APPENDED, HTTP_LATENCY
+from binhchon_kit.metrics import HTTP_LATENCY
 from binhchon_kit.projection import Projections
 from binhchon_kit.relay import Relay
 from binhchon_kit.settings import ServiceSettings
@@ -191,29 +189,6 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-async def record(
-    runtime: Runtime, stream: str, expected: int, data: EventData, type_: str, actor: Actor, cause: Cause,
-    subject: str, event_id: str | None = None, history: list[RecordedEvent] | None = None,
-) -> RecordedEvent:
-    """Append one event, then refresh the stream's read model from ``history`` (the events the decision was made
-    on) and the new event. If projecting fails the event is still stored and the projector catches up."""
-    event = NewEvent(type_, data, id=event_id) if event_id else NewEvent(type_, data)
-    recorded = await runtime.store.append(stream, expected, event, subject=subject, actor=actor, cause=cause)
-    EVENTS_APPENDED.labels(runtime.store.source, type_).inc()
-    try:
-        await runtime.projections.project(stream, [*(history or []), recorded])
-        await runtime.store.done("projection_queue", [event_key(stream, recorded.version)])
-    except Exception:
-        log.warning("projecting %s failed; left to the projector", stream, exc_info=True)
-    return recorded
-
-
-def request_cause() -> Cause:
-    """The cause of an HTTP command: the request's correlation id."""
-    cid = correlation_id.get() or "none"
-    return Cause(correlation_id=cid, causation_id=f"http:{cid}")
 
 
 def serve(build: Callable[[Any], FastAPI], settings: ServiceSettings, port: int) -> None:

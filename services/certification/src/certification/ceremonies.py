@@ -9,7 +9,8 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.app import Runtime, record
+from binhchon_kit.app import Runtime
+from binhchon_kit.commands import record
 from binhchon_kit.consumer import PermanentError
 from binhchon_kit.contracts.certification import CeremonyScheduled
 from binhchon_kit.events import Actor, Cause, RecordedEvent

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.app import Runtime, record
+from binhchon_kit.app import Runtime
+from binhchon_kit.commands import record
 from binhchon_kit.contracts.certification import CertificateIssued, CertificateSuperseded
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict

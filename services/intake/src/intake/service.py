@@ -10,7 +10,8 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.app import Runtime, record
+from binhchon_kit.app import Runtime
+from binhchon_kit.commands import record
 from binhchon_kit.contracts.common import Document, Producer, Product
 from binhchon_kit.contracts.intake import EscalatedFrom, RoundOpened
 from binhchon_kit.contracts.registry import EventData

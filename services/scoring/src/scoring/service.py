@@ -10,8 +10,9 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.app import Runtime, record
+from binhchon_kit.app import Runtime
 from binhchon_kit.auth import Principal, Role
+from binhchon_kit.commands import record
 from binhchon_kit.contracts.common import DecisionReference, Level
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.contracts.scoring import PanelFormed, PanelMember, ProposalRow, ResultProposed

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from binhchon_kit.app import request_cause
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import require
+from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import Text
 from certification.adapters.http import Limit, Paging, Staff
 from certification.adapters.idempotency import IdempotencyKey, fingerprint, idempotent

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
-from binhchon_kit.app import request_cause
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import require
+from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import Programme, Text
 from certification.adapters import pages, queries
 from certification.adapters.idempotency import IdempotencyKey, fingerprint, idempotent

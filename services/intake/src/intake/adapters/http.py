@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from binhchon_kit.app import request_cause
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import current_principal, require
+from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import (
     Code,
     Document,

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from binhchon_kit.app import request_cause
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import current_principal, require
+from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import DecisionReference, LongText, Text
 from binhchon_kit.contracts.scoring import PanelMember, Quorum, Session
 from scoring.domain import panel as panels
