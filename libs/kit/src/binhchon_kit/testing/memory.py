@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,7 +31,7 @@ from binhchon_kit.canonical import GENESIS_HASH, chain_hash
 from binhchon_kit.consumer import EventConsumers
 from binhchon_kit.contracts.registry import EventData, event_model
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, hashed_content
-from binhchon_kit.eventstore import EventStore
+from binhchon_kit.eventstore import AlreadyRecorded, EventStore
 from binhchon_kit.projection import Fold, Projections
 from binhchon_kit.relay import Relay
 from binhchon_kit.settings import ServiceSettings
@@ -115,6 +115,15 @@ def delivered(event: RecordedEvent) -> RecordedEvent:
     return RecordedEvent.from_cloudevent(event.to_cloudevent())
 
 
+async def consume(handler: Callable[[RecordedEvent], Awaitable[None]], event: RecordedEvent) -> None:
+    """Run a Kafka handler on ``event`` as the consumer does: an AlreadyRecorded out of it means an earlier
+    delivery stored the effect, and the message counts as handled (binhchon_kit.consumer)."""
+    try:
+        await handler(event)
+    except AlreadyRecorded:
+        pass
+
+
 def recorded_at(at: datetime, source: str, stream: str, type_: str, data: EventData, *, version: int = 1,
                 prev_hash: str = GENESIS_HASH, subject: str | None = None, event_id: str | None = None,
                 actor: Actor | None = None) -> RecordedEvent:
@@ -148,5 +157,5 @@ def types_of(events: Sequence[RecordedEvent]) -> list[str]:
     return [e.type for e in events]
 
 
-__all__ = ["NOWHERE", "FixedClock", "append", "delivered", "foreign_store", "interleaved", "memory_database",
+__all__ = ["NOWHERE", "FixedClock", "append", "consume", "delivered", "foreign_store", "interleaved", "memory_database",
            "memory_runtime", "memory_store", "recorded_at", "types_of"]
