@@ -1,0 +1,211 @@
+"""Notify's service layer with no server: an event becomes one delivery per message, sent once over a fake mail
+channel (also by two replicas at once, also when the event comes again), retried after a failure and failed with
+the reason after the last attempt; an event whose facts have not come waits, is told when they come, and is
+dead-lettered with the reason when they never do; old history tells nobody.
+
+The other services' events are built as their stores record them, at times the test chooses (the service's
+clock decides what is old news); assertions read the ``deliveries`` and ``parked`` documents the delivery log
+and staff pages show, the mails the channel got, and the notification events in notify's store."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from binhchon_kit.contracts.common import Document, Level, Producer, Product, Programme
+from binhchon_kit.contracts.intake import DossierAccepted, DossierReceived
+from binhchon_kit.events import RecordedEvent
+from binhchon_kit.settings import ServiceSettings
+from binhchon_kit.testing.memory import FixedClock, memory_runtime, recorded_at
+from binhchon_kit.testing.samples import dossier_body
+from notify.adapters.channels import DeliveryError, Webhook
+from notify.adapters.templates import Templates
+from notify.service import Notify
+
+NOW = datetime(2026, 11, 22, 23, 26, tzinfo=UTC)  # 06:26 on 23/11 in Hà Nội
+DOSSIER = "dossier-unit-1"
+PRODUCER_MAIL = "htx.donghung@example.vn"
+
+
+class FakeMail:
+    """The mail channel, keeping what it was asked to send; ``failures`` sends fail first. Each send yields to
+    the event loop, as a real SMTP exchange does, so two replicas' passes interleave."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.sent: list[dict[str, str]] = []
+        self.failures = failures
+
+    async def send(self, to: str, subject: str, text: str, html: str, message_id: str) -> None:
+        await asyncio.sleep(0)
+        if self.failures:
+            self.failures -= 1
+            raise DeliveryError("421 mail server busy, try again later")
+        self.sent.append({"to": to, "subject": subject, "text": text, "message_id": message_id})
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def mail() -> FakeMail:
+    return FakeMail()
+
+
+def replica(runtime: Any, mail: FakeMail, clock: FixedClock) -> Notify:
+    return Notify(runtime, Templates(None), mail, Webhook(),  # type: ignore[arg-type]
+                  certification_url="https://chungnhan.example.vn", intake_url="https://hoso.example.vn",
+                  max_attempts=2, backoff_seconds=60, max_event_age=timedelta(hours=72),
+                  fact_wait=timedelta(hours=24), lease=timedelta(minutes=2), clock=clock)
+
+
+@pytest.fixture
+def runtime() -> Any:
+    return memory_runtime(ServiceSettings(service_name="notify"), {})
+
+
+@pytest.fixture
+def svc(runtime: Any, mail: FakeMail, clock: FixedClock) -> Notify:
+    return replica(runtime, mail, clock)
+
+
+def received(at: datetime) -> RecordedEvent:
+    body = dossier_body()
+    data = DossierReceived(
+        dossier_id=DOSSIER, round_id="round-1", round_code="BG-OCOP-2026-1", programme=Programme.OCOP,
+        level=Level.PROVINCE, receipt_number="BG-OCOP-2026-1-00001", received_at=at, check_due_date=date(2026, 12, 7),
+        producer=Producer.model_validate(body["producer"]), product=Product.model_validate(body["product"]),
+        documents=[Document.model_validate(d) for d in body["documents"]])
+    return recorded_at(at, "intake", DOSSIER, "dossier.received", data)
+
+
+def accepted(at: datetime) -> RecordedEvent:
+    data = DossierAccepted(round_id="round-1", rulebook_id="ocop-2025", programme=Programme.OCOP,
+                           level=Level.PROVINCE, product_group="thực phẩm", sample_code="MAU-001",
+                           result_due_date=date(2027, 1, 15), product_name="Mật ong rừng Lục Nam",
+                           producer_name="Hợp tác xã Nông nghiệp Đông Hưng")
+    return recorded_at(at, "intake", DOSSIER, "dossier.accepted", data, version=2)
+
+
+async def deliveries(svc: Notify, **query: Any) -> list[dict[str, Any]]:
+    return await svc.db["deliveries"].find(query).to_list()
+
+
+async def notifications(svc: Notify) -> list[RecordedEvent]:
+    return [e async for e in svc.rt.store.read_all()]
+
+
+async def test_a_receipt_is_mailed_to_the_producer_once_and_recorded_as_sent(svc: Notify, mail: FakeMail) -> None:
+    event = received(NOW)
+
+    await svc.on_event(event)
+    assert await svc.deliver_due() == 1
+
+    [sent] = mail.sent
+    assert sent["to"] == PRODUCER_MAIL and "BG-OCOP-2026-1-00001" in sent["subject"] + sent["text"]
+    [delivery] = await deliveries(svc)
+    assert (delivery["status"], delivery["attempts"], delivery["template"]) == ("sent", 1, "dossier.received")
+    [notice] = await notifications(svc)
+    assert (notice.type, notice.data["about_event_id"], notice.subject) == ("notification.sent", event.id, DOSSIER)
+    assert await svc.deliver_due() == 0
+
+
+async def test_the_same_event_again_sends_nothing_more(svc: Notify, mail: FakeMail) -> None:
+    event = received(NOW)
+    await svc.on_event(event)
+    await svc.deliver_due()
+
+    await svc.on_event(event)  # a redelivery, or a replay of the topic from its start
+    await svc.deliver_due()
+
+    assert len(mail.sent) == 1
+    assert len(await deliveries(svc)) == 1
+
+
+async def test_two_replicas_delivering_at_once_send_each_mail_once(runtime: Any, mail: FakeMail,
+                                                                  clock: FixedClock) -> None:
+    first, second = replica(runtime, mail, clock), replica(runtime, mail, clock)
+    await first.on_event(received(NOW))
+
+    sent = await asyncio.gather(first.deliver_due(), second.deliver_due())
+
+    assert sorted(sent) == [0, 1] and len(mail.sent) == 1
+    assert [e.type for e in await notifications(first)] == ["notification.sent"]
+
+
+async def test_a_failed_send_is_tried_again_after_its_backoff(svc: Notify, mail: FakeMail,
+                                                             clock: FixedClock) -> None:
+    mail.failures = 1
+    await svc.on_event(received(NOW))
+
+    await svc.deliver_due()
+    [waiting] = await deliveries(svc)
+    assert (waiting["status"], waiting["attempts"], waiting["last_error"]) == (
+        "pending", 1, "421 mail server busy, try again later")
+    assert await svc.deliver_due() == 0 and mail.sent == []  # not due again yet
+    clock.advance(timedelta(seconds=91))  # past the longest backoff: 60 s × 1.5
+    assert await svc.deliver_due() == 1
+
+    assert len(mail.sent) == 1
+    assert (await deliveries(svc))[0]["status"] == "sent"
+
+
+async def test_after_the_last_attempt_the_delivery_fails_with_the_reason(svc: Notify, mail: FakeMail,
+                                                                        clock: FixedClock) -> None:
+    mail.failures = 2  # max_attempts is 2
+    await svc.on_event(received(NOW))
+
+    await svc.deliver_due()
+    clock.advance(timedelta(seconds=91))
+    await svc.deliver_due()
+
+    [delivery] = await deliveries(svc)
+    assert (delivery["status"], delivery["attempts"]) == ("failed", 2)
+    [notice] = await notifications(svc)
+    assert notice.type == "notification.failed" and notice.data["reason"] == "421 mail server busy, try again later"
+
+
+async def test_an_event_before_its_contact_waits_and_is_told_when_the_contact_comes(svc: Notify,
+                                                                                   mail: FakeMail) -> None:
+    early = accepted(NOW)  # intake's topic partitions: the acceptance may be read before the receipt
+
+    await svc.on_event(early)
+    await svc.on_event(early)  # a redelivery parks it once
+
+    [parked] = await svc.db["parked"].find({}).to_list()
+    assert (parked["_id"], parked["status"], parked["needs"]) == (early.id, "waiting", [f"contact:{DOSSIER}"])
+    assert await deliveries(svc) == []
+    await svc.on_event(received(NOW))
+    assert await svc.retry_waiting() == 1
+    await svc.deliver_due()
+
+    assert sorted(d["template"] for d in await deliveries(svc, status="sent")) == ["dossier.accepted",
+                                                                                   "dossier.received"]
+    assert (await svc.db["parked"].find_one({"_id": early.id}) or {})["status"] == "handled"
+    assert {m["to"] for m in mail.sent} == {PRODUCER_MAIL}
+
+
+async def test_an_event_whose_facts_never_come_is_dead_lettered_with_the_reason(svc: Notify,
+                                                                               clock: FixedClock) -> None:
+    early = accepted(NOW)
+    await svc.on_event(early)
+
+    clock.advance(timedelta(hours=25))  # past the 24 hours' wait
+    assert await svc.retry_waiting() == 0
+
+    parked = await svc.db["parked"].find_one({"_id": early.id})
+    assert parked is not None and parked["status"] == "dead_lettered"
+    assert f"no dossier.received yet for {DOSSIER}" in parked["reason"]
+    assert await deliveries(svc) == []
+
+
+async def test_history_older_than_the_age_limit_tells_nobody(svc: Notify, mail: FakeMail) -> None:
+    await svc.on_event(received(NOW - timedelta(days=4)))  # a new deployment replaying the topic
+
+    assert await svc.deliver_due() == 0
+    assert await deliveries(svc) == [] and mail.sent == []
+    assert await svc.db["contacts"].find_one({"_id": DOSSIER}) is not None  # its facts are still kept

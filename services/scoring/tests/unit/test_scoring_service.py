@@ -1,0 +1,228 @@
+"""Scoring's service layer with no server: what it learns from intake, the round's panel, sealed sheets that
+complete a dossier, the chair closing at quorum, the council's proposal and the authority's approval, each
+redelivery or repeat harmless and each refusal clear.
+
+Intake's events come from an in-memory intake store through their CloudEvent form, as the consumer hands them
+over; assertions read what callers meet: returned events, the ``scoring``/``panels`` read models, the store."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from binhchon_kit.contracts.common import Level
+from binhchon_kit.contracts.intake import DossierAccepted, RoundOpened
+from binhchon_kit.events import Actor, Cause, RecordedEvent
+from binhchon_kit.eventstore import EventStore
+from binhchon_kit.settings import ServiceSettings
+from binhchon_kit.testing.memory import append, consume, foreign_store, interleaved, memory_runtime, types_of
+from scoring.domain import scoring
+from scoring.domain.errors import Refused
+from scoring.domain.views import fold_first, fold_scoring
+from scoring.service import Scoring, scoring_stream
+
+from .scoring_builders import decision, panel, rulebook, rulebooks, scorer_ids, with_total
+
+ROUND = "round-unit-1"
+BOOK = rulebook("ocop-2025")
+GROUP = BOOK.product_groups[0].label
+CAUSE = Cause("corr-unit", "http:corr-unit")
+CHAIR = Actor("chair", ("judge",))
+APPROVER = Actor("approver-1", ("approver",))
+
+
+@pytest.fixture
+async def svc() -> Scoring:
+    runtime = memory_runtime(ServiceSettings(service_name="scoring"),
+                             {"scoring": ("scoring", fold_scoring), "panel": ("panels", fold_first),
+                              "proposal": ("proposals", fold_first)})
+    service = Scoring(runtime, rulebooks(), round_wait=0)  # a round not heard of is refused at once
+    await service.setup()
+    return service
+
+
+@pytest.fixture
+def intake() -> EventStore:
+    return foreign_store("intake")
+
+
+def round_opened(round_id: str = ROUND) -> RoundOpened:
+    return RoundOpened.model_validate({
+        "round_id": round_id, "code": "BG-OCOP-2026-1", "title": "Đánh giá sản phẩm OCOP tỉnh Bắc Giang",
+        "programme": "OCOP", "rulebook_id": BOOK.id, "level": "province", "area": {"province_code": "24"},
+        "year": 2026, "batch": 1, "organiser": "UBND tỉnh Bắc Giang",
+        "schedule": {"submission_opens": "2026-03-02", "submission_closes": "2026-04-30",
+                     "council_date": "2026-06-15"}})
+
+
+def dossier_accepted(product: str, group: str = GROUP) -> DossierAccepted:
+    return DossierAccepted(round_id=ROUND, rulebook_id=BOOK.id, programme=BOOK.programme, level=Level.PROVINCE,
+                           product_group=group, sample_code="MAU-001", result_due_date=None, product_name=product,
+                           producer_name="Hợp tác xã Nông nghiệp Đông Hưng", producer_registration_number="2400123456")
+
+
+async def heard_of_round(svc: Scoring, intake: EventStore) -> None:
+    await svc.on_round_opened(await append(intake, ROUND, "round.opened", round_opened()))
+
+
+async def with_panel(svc: Scoring, intake: EventStore) -> None:
+    await heard_of_round(svc, intake)
+    fields = panel(5).model_dump(mode="json", exclude={"panel_id", "round_id", "sessions"})
+    await svc.form_panel(ROUND, fields, Actor("secretariat-1", ("secretariat",)), CAUSE)
+
+
+async def accepted(intake: EventStore, dossier_id: str, product: str = "Mật ong rừng Lục Nam",
+                   group: str = GROUP) -> RecordedEvent:
+    return await append(intake, dossier_id, "dossier.accepted", dossier_accepted(product, group))
+
+
+async def opened(svc: Scoring, intake: EventStore, dossier_id: str, product: str = "Mật ong rừng Lục Nam") -> None:
+    await svc.on_dossier_accepted(await accepted(intake, dossier_id, product))
+
+
+async def score(svc: Scoring, dossier_id: str, member_id: str, wanted: float) -> RecordedEvent:
+    state, _ = await svc.load(dossier_id)
+    sheet = svc.rulebook(state.opened.rulebook_id, state.opened.rulebook_version).sheet(state.opened.sheet_id)
+    scores = with_total(sheet, wanted)
+    return await svc.act(dossier_id, "score.submitted",
+                         lambda s, p, r: scoring.submit(s, p, r, member_id, scores, ""),
+                         Actor(member_id, ("judge",)), CAUSE)
+
+
+async def read_model(svc: Scoring, dossier_id: str) -> dict[str, Any]:
+    doc = await svc.rt.db["scoring"].find_one({"_id": scoring_stream(dossier_id)})
+    assert doc is not None, dossier_id
+    return doc
+
+
+async def test_a_round_gets_one_panel_and_a_second_is_refused(svc: Scoring, intake: EventStore) -> None:
+    await with_panel(svc, intake)
+
+    formed = await svc.panel(ROUND)
+    assert [m.id for m in formed.members][:2] == ["chair", "m1"]
+    assert formed.sessions  # none named: the sessions its rulebook scores in
+    assert (await svc.rt.db["panels"].find_one({"round_id": ROUND}) or {})["recorded_by"] == "secretariat-1"
+    with pytest.raises(Refused) as refused:
+        await svc.form_panel(ROUND, panel(3).model_dump(mode="json", exclude={"panel_id", "round_id", "sessions"}),
+                             CHAIR, CAUSE)
+    assert refused.value.detail == {"panel_id": formed.panel_id}
+
+
+async def test_a_panel_for_a_round_scoring_never_heard_of_is_refused(svc: Scoring) -> None:
+    with pytest.raises(Refused) as refused:
+        await svc.form_panel("round-unheard", panel(5).model_dump(mode="json", exclude={"panel_id", "round_id"}),
+                             CHAIR, CAUSE)
+
+    assert refused.value.detail == {"round_id": "round-unheard"}
+    assert "has not heard of round" in refused.value.message
+
+
+async def test_an_accepted_dossier_opens_once_under_the_pinned_rulebook(svc: Scoring, intake: EventStore) -> None:
+    await with_panel(svc, intake)
+    event = await accepted(intake, "dossier-a")
+
+    await consume(svc.on_dossier_accepted, event)
+    await consume(svc.on_dossier_accepted, event)  # a redelivery
+
+    assert types_of(await svc.store.read_stream(scoring_stream("dossier-a"))) == ["scoring.opened"]
+    doc = await read_model(svc, "dossier-a")
+    assert (doc["status"], doc["rulebook_version"], doc["product_group"]) == (scoring.OPEN, BOOK.version, GROUP)
+    assert (await svc.rt.db["round_pins"].find_one({"_id": ROUND}) or {})["rulebook_version"] == BOOK.version
+
+
+async def test_two_replicas_opening_one_dossier_at_once_record_it_once(svc: Scoring, intake: EventStore) -> None:
+    await with_panel(svc, intake)
+    event = await accepted(intake, "dossier-race")
+    interleaved(svc.store, "append", "read_stream", "get")
+
+    await asyncio.gather(consume(svc.on_dossier_accepted, event), consume(svc.on_dossier_accepted, event))
+
+    assert types_of(await svc.store.read_stream(scoring_stream("dossier-race"))) == ["scoring.opened"]
+
+
+async def test_a_product_group_the_rulebook_lacks_is_recorded_as_not_opened_with_the_reason(
+        svc: Scoring, intake: EventStore) -> None:
+    await with_panel(svc, intake)
+
+    await svc.on_dossier_accepted(await accepted(intake, "dossier-odd", group="vật liệu xây dựng"))
+
+    doc = await read_model(svc, "dossier-odd")
+    assert (doc["status"], doc["reason_code"]) == (scoring.NOT_OPENED, "product_group_not_in_rulebook")
+    with pytest.raises(Refused) as refused:  # scoring it is refused, saying why
+        await score(svc, "dossier-odd", "m1", 80)
+    assert refused.value.detail["reason_code"] == "product_group_not_in_rulebook"
+
+
+async def test_a_sheet_from_every_member_completes_scoring_and_is_final(svc: Scoring, intake: EventStore) -> None:
+    await with_panel(svc, intake)
+    await opened(svc, intake, "dossier-b")
+
+    for member_id in scorer_ids(panel(5)):
+        await score(svc, "dossier-b", member_id, 80)
+
+    doc = await read_model(svc, "dossier-b")
+    assert doc["status"] == scoring.COMPLETED
+    assert doc["submitted"] == sorted(scorer_ids(panel(5)))
+    assert doc["result"]["average_total"] == 80
+    assert types_of(await svc.store.read_stream(scoring_stream("dossier-b")))[-1] == "scoring.completed"
+    with pytest.raises(Refused) as refused:
+        await score(svc, "dossier-b", "m1", 90)
+    assert "completed" in refused.value.message
+
+
+async def test_the_chair_closes_at_quorum_and_not_before(svc: Scoring, intake: EventStore) -> None:
+    await with_panel(svc, intake)  # five scoring members at three quarters, the chair required: four sheets
+    await opened(svc, intake, "dossier-c")
+    for member_id in ("chair", "m1", "m2"):
+        await score(svc, "dossier-c", member_id, 70)
+
+    with pytest.raises(Refused) as early:
+        await svc.evaluate("dossier-c", CAUSE, closing=True, actor=CHAIR)
+    assert "3 of the 4 sheets needed" in early.value.message
+    await score(svc, "dossier-c", "m3", 72)
+    closed = await svc.evaluate("dossier-c", CAUSE, closing=True, actor=CHAIR)
+
+    assert closed is not None and closed.type == "scoring.completed"
+    assert (await read_model(svc, "dossier-c"))["result"]["average_total"] == 70.5
+
+
+async def test_judges_submitting_at_once_both_count_and_complete_once(svc: Scoring, intake: EventStore) -> None:
+    await with_panel(svc, intake)
+    await opened(svc, intake, "dossier-d")
+    for member_id in ("chair", "m1", "m2"):
+        await score(svc, "dossier-d", member_id, 75)
+    interleaved(svc.store, "append", "read_stream")  # both read the stream at the same version
+
+    await asyncio.gather(score(svc, "dossier-d", "m3", 75), score(svc, "dossier-d", "m4", 75))
+
+    types = types_of(await svc.store.read_stream(scoring_stream("dossier-d")))
+    assert types.count("score.submitted") == 5 and types.count("scoring.completed") == 1
+    assert (await read_model(svc, "dossier-d"))["status"] == scoring.COMPLETED
+
+
+async def test_the_chair_proposes_and_a_repeated_approval_decides_nothing_twice(svc: Scoring,
+                                                                              intake: EventStore) -> None:
+    await with_panel(svc, intake)
+    for dossier_id, product, total in (("dossier-low", "Trà xanh", 60), ("dossier-high", "Mật ong", 90)):
+        await opened(svc, intake, dossier_id, product)
+        for member_id in scorer_ids(panel(5)):
+            await score(svc, dossier_id, member_id, total)
+
+    with pytest.raises(Refused) as refused:
+        await svc.propose(ROUND, Actor("m1", ("judge",)), CAUSE)
+    assert refused.value.kind == "forbidden"
+    proposal = await svc.propose(ROUND, CHAIR, CAUSE)
+    assert [(r["rank"], r["dossier_id"]) for r in proposal.data["rows"]] == [(1, "dossier-high"), (2, "dossier-low")]
+
+    first = await svc.approve(proposal.stream, decision(), None, APPROVER, CAUSE)
+    again = await svc.approve(proposal.stream, decision(), None, APPROVER, CAUSE)
+
+    assert len(first) == 2 and again == []
+    assert {e.subject for e in first} == {"dossier-high", "dossier-low"}
+    high = await read_model(svc, "dossier-high")
+    assert high["status"] in (scoring.APPROVED, scoring.NOT_RECOGNISED) and high["decision"] is not None
+    with pytest.raises(Refused) as unknown:
+        await svc.approve(proposal.stream, decision(), ["dossier-not-proposed"], APPROVER, CAUSE)
+    assert unknown.value.detail == {"dossier_ids": ["dossier-not-proposed"]}
