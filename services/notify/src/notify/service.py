@@ -179,7 +179,7 @@ class Notify:
         context = context_for(message, contact, certification_url=self.certification_url,
                               intake_url=self.intake_url)
         subject, text, html = self.templates.render(message.template, context)
-        fields = {"channel": Channel.EMAIL.value, "recipient_id": message.recipient.id,
+        fields: dict[str, Any] = {"channel": Channel.EMAIL.value, "recipient_id": message.recipient.id,
                   "address": message.recipient.email, "template": message.template, "subject": subject, "text": text,
                   "html": html}
         if "invitees" in message.context:  # a ceremony's mail: which of its certificates it names
