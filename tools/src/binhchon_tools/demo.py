@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 
 from binhchon_kit.auth.devtoken import ensure_keys, mint
-from binhchon_kit.testing.samples import dossier_body, round_body, vietnam_today
+from binhchon_kit.testing.samples import dossier_body, round_body
+from binhchon_kit.vietnam_time import today_in_vietnam
 
 PRODUCTS = {  # product → (base sheet changes per member 1..7); every criterion at its maximum unless lowered
     "Mật ong rừng Lục Nam": [{"C1": 10 - k} for k in range(7)],
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             {k: row[k] for k in ("rank", "product_name", "average_total", "rating_label")} for row in proposal["rows"]])
         print(f"   CSV: {args.scoring}/proposals/{proposal['proposal_id']}.csv")
         decisions = ok(scoring.post(f"/proposals/{proposal['proposal_id']}/approval", headers=auth("ubnd", "approver"),
-                                    json={"decision": {"number": f"{run}/QĐ-UBND", "date": vietnam_today().isoformat(),
+                                    json={"decision": {"number": f"{run}/QĐ-UBND",
+                                                       "date": today_in_vietnam().isoformat(),
                                                        "signer": "Phó Chủ tịch UBND tỉnh",
                                                        "authority": "UBND tỉnh Bắc Giang"}}))
         step("the authority decided", [{"type": d["type"], "product": d["product_name"]} for d in decisions])

@@ -13,7 +13,7 @@ from binhchon_kit.logs import correlation_id
 from binhchon_kit.metrics import EVENTS_APPENDED
 
 if TYPE_CHECKING:
-    from binhchon_kit.app import Runtime
+    from binhchon_kit.runtime import Runtime
 
 log = logging.getLogger("binhchon.commands")
 

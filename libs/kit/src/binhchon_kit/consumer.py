@@ -1,10 +1,19 @@
 """Consuming other services' events on FastStream: idempotent, committed only after the effect is stored,
-and dead-lettered with the reason when a message cannot be parsed or handled.
+and dead-lettered with the reason when a message cannot be parsed or handled (ADR 0003, ADR 0018).
 
-Each handler gets its own consumer group (``<service>.<handler>``), starts from the earliest offset (a new
-service replays history), handles one message at a time per partition, and commits after it returns. The
-inbox (one document per handled event id and handler, keyed so a second insert fails) makes a redelivery a
-no-op; a handler whose effect is itself idempotent (deterministic event ids) stays safe even if the process
+Each handler is a FastStream subscriber with its own consumer group (``<service>.<handler>``), starting from
+the earliest offset (a new service replays history), one message at a time per partition, committed after it
+returns (``AckPolicy.NACK_ON_ERROR``). The delivery policy is FastStream's, not a closure around the handler:
+
+- ``decode_cloudevent``, the subscriber's decoder, turns the CloudEvent body into the ``RecordedEvent`` the
+  handler takes (bytes that are no CloudEvent raise ``Unparseable``);
+- ``DeliveryPolicy``, a middleware on the handler's own router, wraps the call (``consume_scope``): an
+  unparseable message or one the handler cannot handle goes to ``<topic>.dlq`` with the ``dlq-*`` headers,
+  an event of a type the handler does not take or already in the inbox is acknowledged untouched, a failure
+  is retried a bounded number of times, and the inbox records the event once the handler has returned.
+
+The inbox (one document per handled event id and handler, keyed so a second insert fails) makes a redelivery
+a no-op; a handler whose effect is itself idempotent (deterministic event ids) stays safe even if the process
 dies between the effect and the inbox insert.
 """
 
@@ -16,21 +25,21 @@ import traceback
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream import BaseMiddleware, ContextRepo, NoCast, StreamMessage
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded
+from binhchon_kit.inbox import Inbox
 from binhchon_kit.metrics import MESSAGES_HANDLED
 from binhchon_kit.topics import dead_letter_topic
+from binhchon_kit.vietnam_time import now_utc
 
 log = logging.getLogger("binhchon.consumer")
 
@@ -41,8 +50,16 @@ class PermanentError(Exception):
     """The event can never be handled (retrying will not help): dead-letter it at once."""
 
 
+class Unparseable(Exception):
+    """The message's bytes are not a CloudEvent binhchon can read."""
+
+
 @dataclass(frozen=True)
 class Retry:
+    """How often a failing handler is tried on the same message before it is dead-lettered. The retries hold
+    the partition (the next message waits), so they are few and short: a longer outage is the store's or the
+    broker's, and the message comes back after the restart anyway."""
+
     attempts: int = 4
     first_delay: float = 0.2
     max_delay: float = 5.0
@@ -67,14 +84,6 @@ class Origin:
 consuming: ContextVar[Origin | None] = ContextVar("binhchon_consuming", default=None)
 
 
-async def _from(origin: Origin, handler: Handler, event: RecordedEvent) -> None:
-    token = consuming.set(origin)
-    try:
-        await handler(event)
-    finally:
-        consuming.reset(token)
-
-
 def dead_letter_headers(reason: str, origin: Origin, at: datetime) -> dict[str, str]:
     """The ``dlq-*`` headers every dead letter carries (ADR 0003)."""
     return {
@@ -87,92 +96,132 @@ def dead_letter_headers(reason: str, origin: Origin, at: datetime) -> dict[str, 
     }
 
 
-class Inbox:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
-        self.collection = db["inbox"]
+async def decode_cloudevent(message: StreamMessage[Any]) -> RecordedEvent:
+    """The subscribers' decoder: a message body, a CloudEvent in structured JSON, as the event it carries."""
+    try:
+        return RecordedEvent.from_cloudevent(CloudEvent.from_bytes(message.body))
+    except (ValidationError, ValueError) as exc:
+        raise Unparseable(f"unparseable CloudEvent: {exc}") from exc
 
-    async def seen(self, handler: str, event_id: str) -> bool:
-        return await self.collection.find_one({"_id": f"{handler}:{event_id}"}, projection={"_id": 1}) is not None
 
-    async def record(self, handler: str, event: RecordedEvent) -> None:
+@dataclass(frozen=True, eq=False)
+class Subscription:
+    """One handler's delivery policy: which topic, under which name, for which event types."""
+
+    topic: str
+    handler: str
+    types: set[str]
+    service: str
+    broker: KafkaBroker
+    inbox: Inbox
+    retry: Retry
+    clock: Callable[[], datetime]
+
+    def wants(self, event: RecordedEvent) -> bool:
+        return event.type in self.types
+
+    def __call__(self, msg: Any, /, *, context: ContextRepo) -> DeliveryPolicy:
+        """FastStream builds the middleware anew for every message, from this factory."""
+        return DeliveryPolicy(msg, context=context, subscription=self)
+
+    def counted(self, outcome: str) -> None:
+        MESSAGES_HANDLED.labels(self.service, self.handler, outcome).inc()
+
+    async def dead_letter(self, message: StreamMessage[Any], reason: str, event: RecordedEvent | None = None) -> None:
+        raw = message.raw_message
+        headers = dead_letter_headers(reason, Origin.of(raw, self.topic, self.handler), self.clock())
+        # If this publish fails the middleware raises, the offset is not committed and the message comes back.
+        await self.broker.publish(message.body, topic=dead_letter_topic(self.topic), key=raw.key, headers=headers)
+        self.counted("dead_lettered")
+        log.warning("%s: dead-lettered %s@%s/%s: %s", self.handler, event.id if event else "?", self.topic,
+                    raw.offset, reason)
+
+
+class DeliveryPolicy(BaseMiddleware):
+    """Around one message's handling: dead letters, event-type filter, inbox, bounded retries."""
+
+    def __init__(self, msg: Any, /, *, context: ContextRepo, subscription: Subscription) -> None:
+        super().__init__(msg, context=context)
+        self.subscription = subscription
+
+    async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
+        sub = self.subscription
         try:
-            await self.collection.insert_one(
-                {"_id": f"{handler}:{event.id}", "handler": handler, "type": event.type,
-                 "subject": event.subject, "at": datetime.now(UTC)}
-            )
-        except DuplicateKeyError:
-            pass
+            # the subscriber's decoder (decode_cloudevent); FastStream caches it for the handler's call
+            event = cast(RecordedEvent, await msg.decode())
+        except Unparseable as exc:
+            await sub.dead_letter(msg, str(exc))
+            return None
+        if not sub.wants(event):
+            return None
+        if await sub.inbox.seen(sub.handler, event.id):
+            sub.counted("duplicate")
+            return None
+        token = consuming.set(Origin.of(msg.raw_message, sub.topic, sub.handler))
+        try:
+            reason = await self._handle(call_next, msg)
+        finally:
+            consuming.reset(token)
+        if reason is not None:
+            await sub.dead_letter(msg, reason, event)
+            return None
+        await sub.inbox.record(sub.handler, event)
+        sub.counted("handled")
+        return None
+
+    async def _handle(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> str | None:
+        """Call the handler, retrying failures; the reason to dead-letter, or None once it is handled."""
+        sub = self.subscription
+        delay = sub.retry.first_delay
+        for attempt in range(1, sub.retry.attempts + 1):
+            try:
+                await call_next(msg)
+                return None
+            except AlreadyRecorded:
+                return None  # the effect was stored by an earlier delivery
+            except (PermanentError, ValidationError) as exc:
+                return f"{type(exc).__name__}: {exc}"
+            except Exception as exc:
+                if attempt == sub.retry.attempts:
+                    reason = f"failed after {attempt} attempts: {type(exc).__name__}: {exc}"
+                    log.error("%s: %s", sub.handler, reason, extra={"traceback": traceback.format_exc()})
+                    return reason
+                log.warning("%s: attempt %d failed (%s), retrying in %.1fs", sub.handler, attempt, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, sub.retry.max_delay)
+        return None
 
 
 class EventConsumers:
-    """Registers handlers for event types on topics, each wrapped in the idempotency and dead-letter policy."""
+    """Registers handlers for event types on topics: a subscriber each, under its own delivery policy."""
 
     def __init__(
-        self, broker: KafkaBroker, db: AsyncDatabase[dict[str, Any]], *, service: str, topic_prefix: str = "",
-        retry: Retry = Retry(),
+        self, broker: KafkaBroker, inbox: Inbox, *, service: str, topic_prefix: str = "", retry: Retry = Retry(),
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.broker = broker
-        self.inbox = Inbox(db)
+        self.inbox = inbox
         self.service = service
         self.topic_prefix = topic_prefix
         self.retry = retry
+        self.clock = clock
 
     def handle(self, topic: str, types: set[str], name: str, handler: Handler) -> None:
         full_topic = self.topic_prefix + topic
-        handler_id = f"{self.service}.{name}"
+        subscription = Subscription(full_topic, f"{self.service}.{name}", types, self.service, self.broker,
+                                    self.inbox, self.retry, self.clock)
 
-        async def consume(message: KafkaMessage) -> None:
-            await self._consume(message, full_topic, types, handler_id, handler)
+        # NoCast: the decoder made the RecordedEvent already; FastStream must pass it on, not validate it again
+        async def consume(event: NoCast[RecordedEvent]) -> None:
+            await handler(event)
 
         consume.__name__ = f"consume_{name}"
-        self.broker.subscriber(
-            full_topic, group_id=handler_id, auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
-            title=f"{handler_id}:{full_topic}",
+        # a router per handler: FastStream scopes middlewares by router, and the policy is this handler's own
+        router = KafkaRouter(middlewares=[subscription])
+        router.subscriber(
+            full_topic, group_id=subscription.handler, auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR, decoder=decode_cloudevent,
+            title=f"{subscription.handler}:{full_topic}",
             description=f"{self.service} handles {', '.join(sorted(types))}",
         )(consume)
-
-    async def _consume(
-        self, message: Any, topic: str, types: set[str], handler_id: str, handler: Handler
-    ) -> None:
-        raw: bytes = message.body
-        try:
-            event = RecordedEvent.from_cloudevent(CloudEvent.from_bytes(raw))
-        except (ValidationError, ValueError) as exc:
-            await self._dead_letter(message, topic, handler_id, f"unparseable CloudEvent: {exc}")
-            return
-        if event.type not in types:
-            return
-        if await self.inbox.seen(handler_id, event.id):
-            MESSAGES_HANDLED.labels(self.service, handler_id, "duplicate").inc()
-            return
-        delay = self.retry.first_delay
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                await _from(Origin.of(message.raw_message, topic, handler_id), handler, event)
-                break
-            except AlreadyRecorded:
-                break  # the effect was stored by an earlier delivery
-            except (PermanentError, ValidationError) as exc:
-                await self._dead_letter(message, topic, handler_id, f"{type(exc).__name__}: {exc}", event)
-                return
-            except Exception as exc:
-                if attempt == self.retry.attempts:
-                    reason = f"failed after {attempt} attempts: {type(exc).__name__}: {exc}"
-                    log.error("%s: %s", handler_id, reason, extra={"traceback": traceback.format_exc()})
-                    await self._dead_letter(message, topic, handler_id, reason, event)
-                    return
-                log.warning("%s: attempt %d failed (%s), retrying in %.1fs", handler_id, attempt, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.retry.max_delay)
-        await self.inbox.record(handler_id, event)
-        MESSAGES_HANDLED.labels(self.service, handler_id, "handled").inc()
-
-    async def _dead_letter(
-        self, message: Any, topic: str, handler_id: str, reason: str, event: RecordedEvent | None = None
-    ) -> None:
-        raw = message.raw_message
-        headers = dead_letter_headers(reason, Origin.of(raw, topic, handler_id), datetime.now(UTC))
-        # If this publish fails the handler raises, the offset is not committed and the message comes back.
-        await self.broker.publish(message.body, topic=dead_letter_topic(topic), key=raw.key, headers=headers)
-        MESSAGES_HANDLED.labels(self.service, handler_id, "dead_lettered").inc()
-        log.warning("%s: dead-lettered %s@%s/%s: %s", handler_id, event.id if event else "?", topic, raw.offset, reason)
+        self.broker.include_router(router)

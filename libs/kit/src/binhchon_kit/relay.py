@@ -23,6 +23,7 @@ from binhchon_kit import claims
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import EventStore, event_key
+from binhchon_kit.loops import pause
 from binhchon_kit.metrics import EVENTS_PUBLISHED, RELAY_FAILURES
 
 log = logging.getLogger("binhchon.relay")
@@ -159,21 +160,21 @@ class Relay:
         while not stop.is_set():
             try:
                 if not await self.lease.acquire():
-                    await _wait(stop, self.lease.ttl.total_seconds() / 3)
+                    await pause(stop, self.lease.ttl.total_seconds() / 3)
                     continue
                 published = await self.publish_pending()
                 backoff = 0.5
                 if published:
                     continue
                 self.store.appended.clear()
-                await _wait_any(stop, self.store.appended, self.idle_interval)
+                await pause(stop, self.idle_interval, wake=self.store.appended)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 RELAY_FAILURES.labels(self.store.source).inc()
                 log.warning("relay pass failed, retrying in %.1fs: %s", backoff, exc)
                 await self._drop_producer()
-                await _wait(stop, backoff)
+                await pause(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
         await self._drop_producer()
         try:
@@ -181,18 +182,3 @@ class Relay:
         except PyMongoError:
             pass
 
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
-
-
-async def _wait_any(stop: asyncio.Event, other: asyncio.Event, seconds: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(other.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()

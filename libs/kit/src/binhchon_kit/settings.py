@@ -9,6 +9,7 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     service_name: str = "binhchon"
+    http_port: int = 8000  # each service has its own default
     mongodb_url: str = "mongodb://127.0.0.1:27017"
     mongodb_database: str = ""  # defaults to binhchon_<service>
     kafka_bootstrap_servers: str = "127.0.0.1:9092"

@@ -9,12 +9,12 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.app import Runtime
 from binhchon_kit.commands import record
 from binhchon_kit.consumer import PermanentError
 from binhchon_kit.contracts.certification import CeremonyScheduled
 from binhchon_kit.events import Actor, Cause, RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
+from binhchon_kit.runtime import Runtime
 from certification.adapters.queries import registrations
 from certification.domain import ceremonies as rules
 from certification.domain import certificates as certs

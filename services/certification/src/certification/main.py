@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import FastAPI
 
-from binhchon_kit.app import Runtime, build_runtime, create_app
 from binhchon_kit.auth.devtoken import key_dir
+from binhchon_kit.loops import every
+from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.signing import Signer
+from binhchon_kit.web import create_app, serve
 from certification.adapters import queries
 from certification.adapters.ceremonies_http import router as ceremonies_router
 from certification.adapters.http import router
@@ -48,8 +48,7 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
         await queries.setup(rt.db)
         await service.setup()
         await ceremonies.setup()
-        rt.tasks.append(asyncio.create_task(service.expiry_loop(rt.stop, settings.expiry_check_seconds),
-                                            name="expiry"))
+        rt.spawn("expiry", every(settings.expiry_check_seconds, rt.stop, service.send_expiry_notices))
 
     app = create_app(runtime, title="binhchon certification", on_startup=on_startup,
                      description="Signed certificates, PDF with QR, public verification and registry, revocation, "
@@ -69,10 +68,8 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
 
 
 def run() -> None:
-    import uvicorn
-
-    settings = CertificationSettings()
-    uvicorn.run(build(settings), host="0.0.0.0", port=settings.http_port, log_config=None)
+    """The console script ``binhchon-certification``."""
+    serve(build, CertificationSettings())
 
 
 if __name__ == "__main__":

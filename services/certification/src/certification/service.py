@@ -2,36 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.app import Runtime
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.certification import CertificateIssued, CertificateSuperseded
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
+from binhchon_kit.runtime import Runtime
 from binhchon_kit.sequence import next_number
 from binhchon_kit.signing import Signer
+from binhchon_kit.vietnam_time import VIETNAM, now_in_vietnam, today_in_vietnam
 from certification.domain import certificates as certs
 from certification.domain.errors import Refused
 
 log = logging.getLogger("binhchon.certification")
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 SYSTEM = Actor.system("certification")
-
-
-def today_in_vietnam() -> date:
-    return datetime.now(VIETNAM).date()
-
-
-def now_in_vietnam() -> datetime:
-    return datetime.now(VIETNAM)
 
 
 def _rank_of(product: dict[str, Any]) -> str:
@@ -228,17 +218,6 @@ class Certification:
             state = certs.evolve(state, recorded)
             sent += 1
         return sent
-
-    async def expiry_loop(self, stop: asyncio.Event, interval: float) -> None:
-        while not stop.is_set():
-            try:
-                await self.send_expiry_notices()
-            except Exception as exc:
-                log.warning("expiry notices failed: %s", exc)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                pass
 
     def verify_url(self, number: str) -> str:
         return f"{self.public_url}/verify/{number}"

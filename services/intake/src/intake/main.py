@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from binhchon_kit.app import Runtime, build_runtime, create_app
+from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
+from binhchon_kit.vietnam_time import now_utc
+from binhchon_kit.web import create_app, serve
 from intake.adapters.http import router
 from intake.domain.dossiers import fold_dossier
 from intake.domain.rounds import fold_round
-from intake.service import Clock, Intake, now_utc
+from intake.service import Clock, Intake
 
 
 class IntakeSettings(ServiceSettings):
@@ -36,10 +38,8 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
 
 
 def run() -> None:
-    import uvicorn
-
-    settings = IntakeSettings()
-    uvicorn.run(build(settings), host="0.0.0.0", port=settings.http_port, log_config=None)
+    """The console script ``binhchon-intake``."""
+    serve(build, IntakeSettings())
 
 
 if __name__ == "__main__":

@@ -10,23 +10,19 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.app import Runtime
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.common import Document, Producer, Product
 from binhchon_kit.contracts.intake import EscalatedFrom, RoundOpened
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
+from binhchon_kit.runtime import Runtime
 from binhchon_kit.sequence import next_number
+from binhchon_kit.vietnam_time import day_in_vietnam, now_utc
 from intake.domain import dossiers, rounds
 from intake.domain.errors import Refused
-from intake.domain.times import VIETNAM
 
 Clock = Callable[[], datetime]
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 class Intake:
@@ -45,7 +41,7 @@ class Intake:
         return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
     def today(self) -> date:
-        return self.clock().astimezone(VIETNAM).date()
+        return day_in_vietnam(self.clock())
 
     async def setup(self) -> None:
         db = self.rt.db
@@ -93,7 +89,7 @@ class Intake:
             raise self._duplicate(dossier_id, round_)
         # Validate everything before a receipt number is taken, so a refusal leaves no gap in the numbering.
         now = self.now()
-        today = now.astimezone(VIETNAM).date()
+        today = day_in_vietnam(now)
         dossiers.receive(round_, dossier_id=dossier_id, receipt_number="-", received_at=now, today=today,
                          producer=producer, product=product, documents=documents, escalated_from=escalated_from)
         received = dossiers.receive(

@@ -136,7 +136,7 @@ def render_all(variant: str) -> list[Rendered]:
                PanelMember(id="tk-1", name="Phạm Thu Trang", organisation="Văn phòng Điều phối nông thôn mới",
                            role="secretary", email="trang@example.vn")]
     panel = PanelFormed(panel_id="panel-1", round_id=round_id, name=names.panel, members=members,
-                        quorum=Quorum(fraction=0.75), sessions=["dossier"])  # type: ignore[list-item]
+                        quorum=Quorum(fraction=0.75), sessions=["dossier"])
     round_ = {"round_id": round_id, "code": names.round_code, "title": names.round_title,
               "schedule": {"scoring_closes": "2026-12-05"}}
     approvers = [Recipient("ubnd-bg", "Văn phòng UBND tỉnh Bắc Giang", "vp@example.vn")]
@@ -149,12 +149,12 @@ def render_all(variant: str) -> list[Rendered]:
     legacy_english = "2 sao (49.0 điểm) is not recognised at the district level"
     issued = CertificateIssued(
         certificate_id="certificate-1", number=names.certificate_number, dossier_id=dossier, round_id=round_id,
-        programme="OCOP", level="province", product_name=names.product,  # type: ignore[arg-type]
+        programme="OCOP", level="province", product_name=names.product,
         holder=Holder(name=names.producer, address="Xã Đông Hưng, tỉnh Bắc Giang"), rating_label="4 sao", stars=4,
         points=78.5, decision=decision, issued_on=date(2026, 12, 21), valid_until=date(2029, 12, 8),
         issuer=names.authority, rulebook_id="ocop-2023", result_event_id="r", signature="s", key_id="k")
     opened = ScoringOpened(
-        dossier_id=dossier, round_id=round_id, programme="OCOP", level="province",  # type: ignore[arg-type]
+        dossier_id=dossier, round_id=round_id, programme="OCOP", level="province",
         rulebook_id="ocop-2023", rulebook_version=1, sheet_id="general", product_group="thực phẩm",
         product_name=names.product, producer_name=names.producer, sample_code="TP-07")
     ceremony = {"ceremony_id": "ceremony-1", "round_id": round_id, "title": names.ceremony, "on": date(2027, 1, 9),
@@ -180,22 +180,22 @@ def render_all(variant: str) -> list[Rendered]:
                    MissingItem(description="Ảnh nhãn sản phẩm rõ nét")],
             reason="Thiếu hồ sơ chất lượng", due_date=date(2026, 12, 3), request_number=1), dossier),
         ("dossier.accepted", "", DossierAccepted(
-            round_id=round_id, rulebook_id="ocop-2023", programme="OCOP", level="province",  # type: ignore[arg-type]
+            round_id=round_id, rulebook_id="ocop-2023", programme="OCOP", level="province",
             product_group="thực phẩm", sample_code="TP-07", result_due_date=date(2026, 12, 20),
             product_name=names.product, producer_name=names.producer), dossier),
         ("dossier.rejected", "", DossierRejected(reason="Sản phẩm không thuộc nhóm sản phẩm của đợt"), dossier),
         ("dossier.rescheduled", "check", DossierRescheduled(
-            which="check", previous_date=date(2026, 11, 26), new_date=date(2026, 12, 1),  # type: ignore[arg-type]
+            which="check", previous_date=date(2026, 11, 26), new_date=date(2026, 12, 1),
             apology_note="Ban thư ký xin lỗi vì chậm kiểm tra hồ sơ."), dossier),
         ("dossier.rescheduled", "result", DossierRescheduled(
-            which="result", previous_date=None, new_date=date(2027, 1, 15),  # type: ignore[arg-type]
+            which="result", previous_date=None, new_date=date(2027, 1, 15),
             apology_note="Ban thư ký xin lỗi vì hội đồng họp muộn."), dossier),
         ("panel.formed", "", panel, round_id),
         ("scoring.opened", "", opened, dossier),
         ("panel.member_substituted", "", MemberSubstituted(
             dossier_id=dossier, round_id=round_id, panel_id="panel-1", replaces="gk-2",
             substitute=PanelMember(id="gk-5", name="Đỗ Minh Tuấn", organisation="Trường Đại học Nông Lâm Bắc Giang",
-                                   role="member", email="tuan@example.vn"),  # type: ignore[arg-type]
+                                   role="member", email="tuan@example.vn"),
             reason="Ông Lê Văn Bình có quan hệ họ hàng với chủ thể sản xuất nên không tham gia chấm hồ sơ này."),
          dossier),
         ("scoring.completed", "", ScoringCompleted(
@@ -214,14 +214,14 @@ def render_all(variant: str) -> list[Rendered]:
                         average_total=49.0, rating_label="2 sao", stars=2, recognised_at_level=False,
                         goes_up_a_level=False)]), round_id),
         ("result.approved", "recognised", ResultApproved(
-            dossier_id=dossier, round_id=round_id, programme="OCOP", level="province",  # type: ignore[arg-type]
+            dossier_id=dossier, round_id=round_id, programme="OCOP", level="province",
             rulebook_id="ocop-2023", rating=Rating(stars=4, recognised=True, label="4 sao"), points=78.5,
             decision=decision, goes_up_a_level=False, product_name=names.product, producer_name=names.producer),
          dossier),
         ("result.approved", "goes_up", ResultApproved(
-            dossier_id=dossier, round_id=round_id, programme="OCOP", level="district",  # type: ignore[arg-type]
+            dossier_id=dossier, round_id=round_id, programme="OCOP", level="district",
             rulebook_id="ocop-2019", rating=Rating(stars=3, recognised=True, label="3 sao"), points=65.25,
-            decision=decision, goes_up_a_level=True, next_level="province",  # type: ignore[arg-type]
+            decision=decision, goes_up_a_level=True, next_level="province",
             product_name=names.product, producer_name=names.producer), dossier),
         ("result.not_recognised", "below_level", ResultNotRecognised.model_validate({
             **not_recognised, "reason": legacy_english, "reason_code": "below_level",

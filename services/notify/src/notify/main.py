@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from binhchon_kit.app import Runtime, build_runtime, create_app
+from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
+from binhchon_kit.web import create_app, serve
 from notify.adapters.channels import Email, Webhook
 from notify.adapters.http import router
 from notify.adapters.templates import Templates
@@ -65,7 +65,7 @@ def build(settings: NotifySettings | None = None, **service_kwargs: object) -> F
         runtime.consumers.handle(topic, types, topic.split(".")[0], service.on_event)
 
     async def on_startup(rt: Runtime) -> None:
-        rt.tasks.append(asyncio.create_task(service.worker(rt.stop, settings.notify_poll_seconds), name="delivery"))
+        rt.spawn("delivery", service.worker(rt.stop, settings.notify_poll_seconds))
 
     app = create_app(runtime, title="binhchon notify", on_startup=on_startup,
                      description="Every party told, in Vietnamese, by email and webhook, with reminders, exactly once.")
@@ -75,10 +75,8 @@ def build(settings: NotifySettings | None = None, **service_kwargs: object) -> F
 
 
 def run() -> None:
-    import uvicorn
-
-    settings = NotifySettings()
-    uvicorn.run(build(settings), host="0.0.0.0", port=settings.http_port, log_config=None)
+    """The console script ``binhchon-notify``."""
+    serve(build, NotifySettings())
 
 
 if __name__ == "__main__":

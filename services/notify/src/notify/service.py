@@ -27,14 +27,16 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit import claims
-from binhchon_kit.app import Runtime
 from binhchon_kit.consumer import PermanentError, dead_letter_headers
 from binhchon_kit.contracts.notify import Channel, NotificationFailed, NotificationSent
 from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
+from binhchon_kit.loops import every
 from binhchon_kit.metrics import MESSAGES_HANDLED
+from binhchon_kit.runtime import Runtime
 from binhchon_kit.topics import dead_letter_topic
+from binhchon_kit.vietnam_time import now_utc
 from notify.adapters.channels import DeliveryError, Email, Webhook
 from notify.adapters.templates import Templates, context_for
 from notify.domain.messages import Message, Recipient, messages_for
@@ -42,10 +44,6 @@ from notify.waiting import MissingFacts, WaitingRoom, origin_of
 
 log = logging.getLogger("binhchon.notify")
 SYSTEM = Actor.system("notify")
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 class Notify:
@@ -181,7 +179,7 @@ class Notify:
         context = context_for(message, contact, certification_url=self.certification_url,
                               intake_url=self.intake_url)
         subject, text, html = self.templates.render(message.template, context)
-        fields = {"channel": Channel.EMAIL.value, "recipient_id": message.recipient.id,
+        fields: dict[str, Any] = {"channel": Channel.EMAIL.value, "recipient_id": message.recipient.id,
                   "address": message.recipient.email, "template": message.template, "subject": subject, "text": text,
                   "html": html}
         if "invitees" in message.context:  # a ceremony's mail: which of its certificates it names
@@ -374,20 +372,8 @@ class Notify:
             pass
 
     async def worker(self, stop: asyncio.Event, interval: float) -> None:
-        while not stop.is_set():
-            self.wake.clear()
-            try:
-                await self.retry_waiting()
-            except Exception as exc:
-                log.warning("retrying waiting events failed: %s", exc)
-            try:
-                await self.deliver_due()
-            except Exception as exc:
-                log.warning("delivery pass failed: %s", exc)
-            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
-            await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
-            for w in waiters:
-                w.cancel()
+        """Waiting events, then due deliveries, every ``interval`` or as soon as something is due (``wake``)."""
+        await every(interval, stop, self.retry_waiting, self.deliver_due, wake=self.wake)
 
     # ---- administration ------------------------------------------------------------------------------
 

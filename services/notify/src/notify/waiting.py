@@ -103,7 +103,7 @@ class WaitingRoom:
             outcome = await self.outcomes.find_one({"_id": doc["_id"]})
             if outcome is not None:  # finished meanwhile, or its "waiting" is a write lost over the outcome
                 await self.parked.update_one({"_id": doc["_id"]}, {"$set": _fields_of(outcome)})
-                await self._unlease(doc["_id"], lease)
+                await self._unlease(doc["_id"], lease["_id"])
                 continue
             taken.append({**doc, "lease": lease["_id"]})
         return taken

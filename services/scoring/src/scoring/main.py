@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from binhchon_kit.app import Runtime, build_runtime, create_app
 from binhchon_kit.consumer import PermanentError
 from binhchon_kit.events import RecordedEvent
+from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
+from binhchon_kit.web import create_app, serve
 from scoring.adapters.http import router
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.errors import Refused
@@ -48,10 +49,8 @@ def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None =
 
 
 def run() -> None:
-    import uvicorn
-
-    settings = ScoringSettings()
-    uvicorn.run(build(settings), host="0.0.0.0", port=settings.http_port, log_config=None)
+    """The console script ``binhchon-scoring``."""
+    serve(build, ScoringSettings())
 
 
 if __name__ == "__main__":

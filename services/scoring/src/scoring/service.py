@@ -10,7 +10,6 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.app import Runtime
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.common import DecisionReference, Level
@@ -18,6 +17,7 @@ from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.contracts.scoring import PanelFormed, PanelMember, ProposalRow, ResultProposed
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import ConcurrencyConflict
+from binhchon_kit.runtime import Runtime
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain import panel as panels
 from scoring.domain import scoring

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def vietnam_today() -> date:
-    """Today as the services date things (Vietnam's calendar), whatever the machine's time zone."""
-    return datetime.now(VIETNAM).date()
+from binhchon_kit.vietnam_time import today_in_vietnam
 
 
 def round_body(code: str, today: date | None = None, **over: Any) -> dict[str, Any]:
     """A province OCOP round open for submissions around ``today`` (default: today in Vietnam)."""
-    today = today or vietnam_today()
+    today = today or today_in_vietnam()
     body: dict[str, Any] = {
         "code": code, "title": "Đánh giá, phân hạng sản phẩm OCOP huyện Lục Nam năm 2026",
         "programme": "OCOP", "rulebook_id": "ocop-2025", "level": "province",

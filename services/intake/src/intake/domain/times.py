@@ -5,9 +5,8 @@ and shown to people in Asia/Ho_Chi_Minh (+07:00), where a dossier received at 06
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+from binhchon_kit.vietnam_time import VIETNAM
 
 
 def _instant(value: datetime | str) -> datetime:

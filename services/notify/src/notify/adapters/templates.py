@@ -16,7 +16,8 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
-from notify.domain.messages import VIETNAM, Message
+from binhchon_kit.vietnam_time import VIETNAM
+from notify.domain.messages import Message
 
 BUNDLED = Path(__file__).resolve().parents[1] / "templates"
 LEVELS_VN = {"commune": "cấp xã", "district": "cấp huyện", "province": "cấp tỉnh", "region": "cấp khu vực",

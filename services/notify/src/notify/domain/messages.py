@@ -7,11 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from binhchon_kit.events import RecordedEvent
+from binhchon_kit.vietnam_time import VIETNAM
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 PRODUCER_EVENTS = {
     "dossier.received", "dossier.supplement_requested", "dossier.accepted", "dossier.rejected",
     "dossier.rescheduled", "result.approved", "result.not_recognised", "certificate.issued",

@@ -1,0 +1,90 @@
+"""The composition root every service shares: settings in, a ``Runtime`` out — MongoDB, the event store, the
+read-model projections, the relay, the Kafka broker and its consumers, token verification."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from binhchon_kit.auth.tokens import TokenVerifier
+from binhchon_kit.consumer import EventConsumers
+from binhchon_kit.eventstore import EventStore
+from binhchon_kit.inbox import MongoInbox
+from binhchon_kit.projection import Projections
+from binhchon_kit.relay import Relay
+from binhchon_kit.settings import ServiceSettings
+
+log = logging.getLogger("binhchon.runtime")
+
+
+@dataclass
+class Runtime:
+    """Everything a service's adapters need, built once in the composition root."""
+
+    settings: ServiceSettings
+    mongo: AsyncMongoClient[dict[str, Any]]
+    db: AsyncDatabase[dict[str, Any]]
+    store: EventStore
+    projections: Projections
+    broker: KafkaBroker
+    consumers: EventConsumers
+    verifier: TokenVerifier
+    relay: Relay
+    broker_ready: bool = False
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def spawn(self, name: str, loop: Coroutine[Any, Any, Any]) -> None:
+        """Run a background loop while the service runs; it ends when ``stop`` is set."""
+        self.tasks.append(asyncio.create_task(loop, name=name))
+
+    async def connect_consumers(self) -> None:
+        """Start the broker's subscribers once; a failed start is undone so the next try starts clean."""
+        try:
+            await self.broker.start()
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self.broker.stop()
+            raise
+        self.broker_ready = True
+
+
+def build_verifier(settings: ServiceSettings) -> TokenVerifier:
+    if settings.auth_jwks_url:
+        return TokenVerifier(jwks_url=settings.auth_jwks_url, issuer=settings.auth_issuer,
+                             audience=settings.auth_audience)
+    if settings.auth_public_keys_file:
+        return TokenVerifier.from_file(settings.auth_public_keys_file, issuer=settings.auth_issuer,
+                                       audience=settings.auth_audience)
+    from binhchon_kit.auth.devtoken import ensure_keys
+
+    log.warning("no AUTH_PUBLIC_KEYS_FILE or AUTH_JWKS_URL: trusting the local development key")
+    _, public = ensure_keys()
+    return TokenVerifier.from_file(public, issuer=settings.auth_issuer, audience=settings.auth_audience)
+
+
+def build_runtime(settings: ServiceSettings, folds: dict[str, Any]) -> Runtime:
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000
+    )
+    db = mongo[settings.database_name]
+    store = EventStore(db, source=f"/binhchon/{settings.service_name}")
+    # FastStream's own logger prints coloured text; ours goes through the JSON handler with the others
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=f"binhchon-{settings.service_name}",
+                         acks="all", enable_idempotence=True, logger=logging.getLogger("binhchon.faststream"))
+    return Runtime(
+        settings=settings, mongo=mongo, db=db, store=store, projections=Projections(store, folds), broker=broker,
+        consumers=EventConsumers(broker, MongoInbox(db), service=settings.service_name,
+                                 topic_prefix=settings.kafka_topic_prefix),
+        verifier=build_verifier(settings),
+        relay=Relay(store, settings.kafka_bootstrap_servers, client_id=f"binhchon-{settings.service_name}-relay",
+                    topic_prefix=settings.kafka_topic_prefix),
+    )
