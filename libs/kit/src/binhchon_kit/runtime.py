@@ -71,12 +71,14 @@ def build_verifier(settings: ServiceSettings) -> TokenVerifier:
     return TokenVerifier.from_file(public, issuer=settings.auth_issuer, audience=settings.auth_audience)
 
 
-def build_runtime(settings: ServiceSettings, folds: dict[str, Any]) -> Runtime:
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000
-    )
+def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: Any = None,
+                  store: EventStore | None = None, verifier: TokenVerifier | None = None) -> Runtime:
+    """The service's parts from its settings; a test passes its fakes instead (an in-memory database client, an
+    in-memory store, a verifier with its own keys), as a composition root takes them (ADR 0018)."""
+    mongo = mongo if mongo is not None else AsyncMongoClient(settings.mongodb_url, tz_aware=True,
+                                                             serverSelectionTimeoutMS=5000)
     db = mongo[settings.database_name]
-    store = EventStore(db, source=f"/binhchon/{settings.service_name}")
+    store = store if store is not None else EventStore(db, source=f"/binhchon/{settings.service_name}")
     # FastStream's own logger prints coloured text; ours goes through the JSON handler with the others
     broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=f"binhchon-{settings.service_name}",
                          acks="all", enable_idempotence=True, logger=logging.getLogger("binhchon.faststream"))
@@ -84,7 +86,7 @@ def build_runtime(settings: ServiceSettings, folds: dict[str, Any]) -> Runtime:
         settings=settings, mongo=mongo, db=db, store=store, projections=Projections(store, folds), broker=broker,
         consumers=EventConsumers(broker, MongoInbox(db), service=settings.service_name,
                                  topic_prefix=settings.kafka_topic_prefix),
-        verifier=build_verifier(settings),
+        verifier=verifier or build_verifier(settings),
         relay=Relay(store, settings.kafka_bootstrap_servers, client_id=f"binhchon-{settings.service_name}-relay",
                     topic_prefix=settings.kafka_topic_prefix),
     )

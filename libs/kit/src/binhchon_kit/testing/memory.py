@@ -16,24 +16,20 @@ the consumer would after Kafka (``delivered``: through the CloudEvent form).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from faststream.kafka import KafkaBroker
 from mongomock_motor import AsyncMongoMockClient
 
-from binhchon_kit.app import Runtime
 from binhchon_kit.auth.tokens import TokenVerifier
 from binhchon_kit.canonical import GENESIS_HASH, chain_hash
-from binhchon_kit.consumer import EventConsumers
 from binhchon_kit.contracts.registry import EventData, event_model
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, hashed_content
 from binhchon_kit.eventstore import AlreadyRecorded, EventStore
-from binhchon_kit.projection import Fold, Projections
-from binhchon_kit.relay import Relay
+from binhchon_kit.projection import Fold
+from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -77,22 +73,15 @@ def memory_store(db: Any, source: str) -> EventStore:
 
 
 def memory_runtime(settings: ServiceSettings, folds: dict[str, tuple[str, Fold]]) -> Runtime:
-    """What ``build_runtime`` builds for ``settings.service_name``, with nothing that connects anywhere."""
+    """What the composition root builds for ``settings.service_name``, with nothing that connects anywhere: its
+    own ``build_runtime`` given an in-memory database client and store, and a verifier with no keys (a unit test
+    drives the service object, never a route with a bearer token)."""
     settings = settings.model_copy(update={"kafka_bootstrap_servers": NOWHERE, "relay_enabled": False,
                                            "consumers_enabled": False})
-    # typed as Any: the twin answers pymongo's async calls, though its classes are not pymongo's
-    mongo: Any = AsyncMongoMockClient(tz_aware=True)
-    db: Any = mongo[settings.database_name]
-    store = memory_store(db, f"/binhchon/{settings.service_name}")
-    broker = KafkaBroker(NOWHERE, client_id=f"binhchon-{settings.service_name}",
-                         logger=logging.getLogger("binhchon.faststream"))
-    return Runtime(
-        settings=settings, mongo=mongo, db=db, store=store, projections=Projections(store, folds), broker=broker,
-        consumers=EventConsumers(broker, db, service=settings.service_name, topic_prefix=settings.kafka_topic_prefix),
-        # no keys: a unit test drives the service object, never a route with a bearer token
-        verifier=TokenVerifier(keys=[], issuer=settings.auth_issuer, audience=settings.auth_audience),
-        relay=Relay(store, NOWHERE, client_id=f"binhchon-{settings.service_name}-relay"),
-    )
+    mongo: Any = AsyncMongoMockClient(tz_aware=True)  # answers pymongo's async calls, though not its classes
+    return build_runtime(settings, folds, mongo=mongo,
+                         store=memory_store(mongo[settings.database_name], f"/binhchon/{settings.service_name}"),
+                         verifier=TokenVerifier(keys=[], issuer=settings.auth_issuer, audience=settings.auth_audience))
 
 
 def foreign_store(service: str) -> EventStore:
