@@ -9,7 +9,8 @@ three), the registry's next pages through the cursor (``registry_next``: the pag
 secretariat sees it) and its next page (``dossiers_by_round_next``), and the public verification page
 ``/verify/{number}``. Lists are keyset pages (ADR 0015): a page's cost should not depend on N, and once
 FerretDB pushes the key's range, sort and limit down (the patched build) it is the database that cuts it.
-Beside them, in the same run on the same server, the raw ceiling: a ``find_one({_id})`` and an indexed ``find({round_id}).limit(20)`` straight through the driver.
+Beside them, in the same run on the same server, the raw ceiling: a ``find_one({_id})`` and an indexed
+``find({round_id}).limit(20)`` straight through the driver.
 
 How the data is filled, for speed (N is large and the question is how reads scale, not how writes do):
 - certificates: each ``certificate.issued`` event (real content, really signed) is appended through the
