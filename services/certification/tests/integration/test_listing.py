@@ -25,6 +25,22 @@ async def test_staff_list_certificates_by_round_dossier_and_status(env, auth):
             return await eventually(check, what=f"{count} certificates for {params}")
 
         everything = await listed({}, 3)
+
+        # the public registry, newest first, page by page by its cursor (no total: validity is checked by date)
+        walked, after = [], None
+        while True:
+            body = (await cert.get("/registry.json", params={"limit": 1, **({"after": after} if after else {})})).json()
+            assert "total" not in body and len(body["items"]) <= 1
+            walked += [i["number"] for i in body["items"]]
+            if (after := body["next"]) is None:
+                break
+        assert sorted(walked) == sorted(i["number"] for i in everything["items"])
+        assert walked == sorted(walked, reverse=True)  # issued the same day: newest first is number descending
+        html = (await cert.get("/registry", params={"limit": 1})).text
+        assert "Sau →" in html and "after=" in html and "Về đầu" not in html
+        for bad in ({"after": "bm90LWEta2V5"}, {"offset": 50}):  # "not-a-key"; an old client's offset
+            r = await cert.get("/registry.json", params=bad)
+            assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", *bad], r.text
         round_1 = await listed({"round_id": "round-1"}, 2)
         assert {i["dossier_id"] for i in round_1["items"]} == {"r1-a", "r1-b"}
         assert [i["dossier_id"] for i in (await listed({"dossier_id": "r2-a"}, 1))["items"]] == ["r2-a"]
