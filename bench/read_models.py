@@ -4,9 +4,13 @@
 
 Measured through the services' real HTTP apps (in-process ASGI, as the tests run them), one request at a time:
 the public registry page ``/registry.json?limit=20`` without and with filters (province, stars, year, all
-three), a round's dossier list page (``/dossiers?round_id=…&limit=20``, as the secretariat sees it), and the
-public verification page ``/verify/{number}``. Beside them, in the same run on the same server, the raw
-ceiling: a ``find_one({_id})`` and an indexed ``find({round_id}).limit(20)`` straight through the driver.
+three), the registry's next pages through the cursor (``registry_next``: the page after the first, and
+``variant: "deep"`` a page ten pages in), a round's dossier list page (``/dossiers?round_id=…&limit=20``, as the
+secretariat sees it) and its next page (``dossiers_by_round_next``), and the public verification page
+``/verify/{number}``. Lists are keyset pages (ADR 0015): a page's cost should not depend on N, and once
+FerretDB pushes the key's range, sort and limit down (the patched build) it is the database that cuts it.
+Beside them, in the same run on the same server, the raw ceiling: a ``find_one({_id})`` and an indexed
+``find({round_id}).limit(20)`` straight through the driver.
 
 How the data is filled, for speed (N is large and the question is how reads scale, not how writes do):
 - certificates: each ``certificate.issued`` event (real content, really signed) is appended through the
@@ -227,6 +231,18 @@ async def measure(kafka: str, mongodb: str, n: int, pace: tuple[int, float, int]
 
                 extra = {"variant": variant} if variant else {}
                 emit("registry", n, await timed(registry, *pace), **extra)
+            # the following pages, by the cursor each page gives: the second, and the eleventh
+            cursors = [None]
+            for _ in range(10):
+                page = (await client.get("/registry.json", params={"limit": 20, "after": cursors[-1]})).json()
+                assert len(page["items"]) == 20 and page["next"], "the registry ran out of pages"
+                cursors.append(page["next"])
+            for variant, cursor in ((None, cursors[1]), ("deep", cursors[10])):
+                async def registry_next(cursor: str | None = cursor) -> None:
+                    (await client.get("/registry.json", params={"limit": 20, "after": cursor})).raise_for_status()
+
+                extra = {"variant": variant} if variant else {}
+                emit("registry_next", n, await timed(registry_next, *pace), **extra)
             picks = iter(numbers[i * 7919 % len(numbers)] for i in range(10**9))
 
             async def verify() -> None:
@@ -253,6 +269,16 @@ async def measure(kafka: str, mongodb: str, n: int, pace: tuple[int, float, int]
                 r.raise_for_status()
 
             emit("dossiers_by_round", n, await timed(dossiers, *pace))
+            first = (await client.get("/dossiers", params={"round_id": round_id(3), "limit": 20},
+                                      headers=staff)).json()
+            assert first["next"], "the round has a second page"
+
+            async def dossiers_next() -> None:
+                r = await client.get("/dossiers", params={"round_id": round_id(3), "limit": 20,
+                                                          "after": first["next"]}, headers=staff)
+                r.raise_for_status()
+
+            emit("dossiers_by_round_next", n, await timed(dossiers_next, *pace))
     finally:
         for name in (cert_db, intake_db):
             await raw.drop_database(name)

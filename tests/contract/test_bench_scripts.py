@@ -44,6 +44,7 @@ def test_read_model_benchmark_runs_on_the_real_services(infra):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     measured = {(line["bench"], line.get("variant")) for line in lines if "p50_ms" in line}
     assert measured == {("registry", None), ("registry", "province"), ("registry", "stars"), ("registry", "year"),
-                        ("registry", "province+stars+year"), ("verify", None), ("dossiers_by_round", None),
+                        ("registry", "province+stars+year"), ("registry_next", None), ("registry_next", "deep"),
+                        ("verify", None), ("dossiers_by_round", None), ("dossiers_by_round_next", None),
                         ("raw_find_one_id", None), ("raw_find_indexed_limit20", None)}
     assert all(line["n"] == 1000 and line["samples"] >= 10 for line in lines if "p50_ms" in line)

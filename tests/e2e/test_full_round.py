@@ -85,7 +85,7 @@ async def test_a_round_scored_proposed_approved_and_escalated(infra, unique, top
 
         async def scorable():
             r = await scoring.get(f"/rounds/{round_id}/dossiers", headers=sec)
-            return r.json() if len(r.json()) == 3 else None
+            return r.json()["items"] if len(r.json()["items"]) == 3 else None
 
         await eventually(scorable, what="scoring to open the three accepted dossiers")
         rulebook = (await scoring.get("/rulebooks/ocop-2023")).json()

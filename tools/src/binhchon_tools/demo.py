@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             ids[product] = receipt["dossier_id"]
             step(f"received and accepted: {product}", receipt)
         for _ in range(100):
-            if len(ok(scoring.get(f"/rounds/{round_id}/dossiers", headers=sec))) == 3:
+            if len(ok(scoring.get(f"/rounds/{round_id}/dossiers", headers=sec))["items"]) == 3:
                 break
             time.sleep(0.2)
         rulebook = ok(scoring.get("/rulebooks/ocop-2023"))

@@ -15,10 +15,10 @@ from binhchon_kit.contracts.certification import CeremonyScheduled
 from binhchon_kit.events import Actor, Cause, RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.runtime import Runtime
-from certification.adapters.queries import registrations
 from certification.domain import ceremonies as rules
 from certification.domain import certificates as certs
 from certification.domain.errors import Refused
+from certification.views import registrations
 
 NOTIFY_SOURCE = "/binhchon/notify"
 
@@ -30,8 +30,7 @@ class Ceremonies:
         self.deliveries = runtime.db["ceremony_deliveries"]
 
     async def setup(self) -> None:
-        await self.rt.db["ceremonies"].create_index([("round_id", 1), ("on", 1)])
-        await self.deliveries.create_index("about_event_id")
+        pass  # the indexes of its lists are certification.views'; kept for callers of setup()
 
     async def schedule(self, round_id: str, title: str, on: date, at: time, place: str, actor: Actor,
                        cause: Cause) -> tuple[dict[str, Any], bool]:
@@ -68,21 +67,6 @@ class Ceremonies:
     async def _scheduled(self, stream: str) -> dict[str, Any] | None:
         event = await self.rt.store.get(stream, 1)
         return event.data if event else None
-
-    async def list(self, round_id: str | None, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-        query = {"round_id": round_id} if round_id else {}
-        cursor = self.rt.db["ceremonies"].find(query, projection={"_id": 0}).sort(
-            [("on", 1), ("ceremony_id", 1)]).skip(offset).limit(limit)
-        return await cursor.to_list(), await self.rt.db["ceremonies"].count_documents(query)
-
-    async def get(self, ceremony_id: str) -> dict[str, Any]:
-        ceremony = await self.rt.db["ceremonies"].find_one({"_id": ceremony_id}, projection={"_id": 0})
-        if ceremony is None:
-            raise Refused(f"no ceremony {ceremony_id}", kind="not_found")
-        deliveries = await self.deliveries.find({"about_event_id": ceremony["scheduled_event_id"]},
-                                                projection={"_id": 0}).sort(
-            [("recipient", 1), ("template", 1)]).to_list()
-        return rules.with_deliveries(ceremony, deliveries)
 
     async def on_notification(self, event: RecordedEvent) -> None:
         """Keep what notify sent about a ceremony. A delivery ends once, but its events may come twice or (sent

@@ -10,13 +10,14 @@ from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.signing import Signer
 from binhchon_kit.web import create_app, serve
-from certification.adapters import queries
 from certification.adapters.ceremonies_http import router as ceremonies_router
 from certification.adapters.http import router
 from certification.ceremonies import Ceremonies
 from certification.domain.ceremonies import fold_ceremony
 from certification.domain.certificates import fold_certificate
 from certification.service import Certification
+from certification.views import Views
+from certification.views import setup as setup_views
 
 
 class CertificationSettings(ServiceSettings):
@@ -45,7 +46,7 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
                              ceremonies.on_notification)
 
     async def on_startup(rt: Runtime) -> None:
-        await queries.setup(rt.db)
+        await setup_views(rt.db)
         await service.setup()
         await ceremonies.setup()
         rt.spawn("expiry", every(settings.expiry_check_seconds, rt.stop, service.send_expiry_notices))
@@ -55,6 +56,7 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
                                  "expiry notices, ceremonies.")
     app.state.certification = service
     app.state.ceremonies = ceremonies
+    app.state.views = Views(runtime.db, service.today)
     try:
         from certification.adapters.pdf import find_font_files
 

@@ -22,7 +22,7 @@ async def issue_two(env, cert):
 
     async def two():
         body = (await cert.get("/registry.json")).json()
-        return body["items"] if body["total"] == 2 else None
+        return body["items"] if len(body["items"]) == 2 else None
 
     return await eventually(two, what="two certificates")
 

@@ -26,7 +26,7 @@ async def test_a_late_certificate_counts_from_its_decision_and_is_expiring_at_on
 
         async def issued():
             body = (await cert.get("/registry.json")).json()
-            return body["items"] if body["total"] == 1 else None
+            return body["items"] if len(body["items"]) == 1 else None
 
         number = (await eventually(issued, what="the certificate"))[0]["number"]
         assert number == "OCOP-UBNDTBG-2023-00001"  # the decision's year, not the day it was processed
@@ -65,7 +65,7 @@ async def test_numbers_follow_the_decision_year_whatever_the_processing_day(env)
         async def numbers(count):
             async def check():
                 body = (await cert.get("/registry.json", params={"limit": 200})).json()
-                return sorted(i["number"] for i in body["items"]) if body["total"] == count else None
+                return sorted(i["number"] for i in body["items"]) if len(body["items"]) == count else None
             return await eventually(check, what=f"{count} certificates")
 
         assert await numbers(1) == ["OCOP-UBNDTBG-2023-00001"]
@@ -77,7 +77,7 @@ async def test_numbers_follow_the_decision_year_whatever_the_processing_day(env)
         listed = await numbers(3)
         assert "OCOP-UBNDTBG-2023-00002" in listed and not any("-2027-" in n for n in listed)
         registry_2023 = (await cert.get("/registry.json", params={"year": 2023})).json()
-        assert registry_2023["total"] == 2
+        assert len(registry_2023["items"]) == 2 and registry_2023["next"] is None
 
 
 async def test_a_certificate_ended_before_it_was_issued_is_told_only_that_it_expired(env, infra):

@@ -12,6 +12,8 @@ from intake.adapters.http import router
 from intake.domain.dossiers import fold_dossier
 from intake.domain.rounds import fold_round
 from intake.service import Clock, Intake
+from intake.views import Views
+from intake.views import setup as setup_views
 
 
 class IntakeSettings(ServiceSettings):
@@ -26,12 +28,14 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
     service = Intake(runtime, clock)
     runtime.consumers.handle("scoring.events", {"result.approved"}, "escalation", service.on_result_approved)
 
-    async def on_startup(_: Runtime) -> None:
+    async def on_startup(rt: Runtime) -> None:
         await service.setup()
+        await setup_views(rt.db)
 
     app = create_app(runtime, title="binhchon intake", on_startup=on_startup,
                      description="Selection rounds, dossiers, receipts, the completeness check and escalation.")
     app.state.intake = service
+    app.state.views = Views(runtime.db)
     app.include_router(router)
 
     return app

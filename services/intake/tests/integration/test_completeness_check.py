@@ -141,8 +141,9 @@ async def test_overdue_and_apology_reschedule(intake, auth, opened):
     due = date.fromisoformat(detail["check_due_date"])
     day_after = (due + timedelta(days=1)).isoformat()
     overdue = (await intake.get("/dossiers/overdue", params={"as_of": day_after}, headers=sec)).json()
-    assert [d["dossier_id"] for d in overdue] == [dossier_id]
-    assert (await intake.get("/dossiers/overdue", params={"as_of": due.isoformat()}, headers=sec)).json() == []
+    assert [d["dossier_id"] for d in overdue["items"]] == [dossier_id] and overdue["next"] is None
+    on_time = (await intake.get("/dossiers/overdue", params={"as_of": due.isoformat()}, headers=sec)).json()
+    assert on_time["items"] == []
 
     new_date = (due + timedelta(days=7)).isoformat()
     r = await intake.post(f"/dossiers/{dossier_id}/reschedule", headers=sec, json={
@@ -151,7 +152,7 @@ async def test_overdue_and_apology_reschedule(intake, auth, opened):
     assert r.status_code == 201, r.text
     assert r.json()["data"]["previous_date"] == due.isoformat()
     overdue = (await intake.get("/dossiers/overdue", params={"as_of": day_after}, headers=sec)).json()
-    assert overdue == []
+    assert overdue["items"] == []
     public = (await intake.get(f"/public/receipts/{detail['receipt_number']}")).json()
     assert public["check_due_date"] == new_date
     r = await intake.post(f"/dossiers/{dossier_id}/reschedule", headers=sec, json={

@@ -37,7 +37,7 @@ async def test_a_round_whose_window_has_closed_is_refused_naming_the_dates(intak
     assert body["schedule"]["submission_opens"] in problem and body["schedule"]["submission_closes"] in problem
     assert "escalations_only" in problem
     r = await intake.get("/rounds", headers=sec)
-    assert [x["code"] for x in r.json()] == []  # nothing recorded
+    assert [x["code"] for x in r.json()["items"]] == []  # nothing recorded
 
 
 async def test_the_last_day_of_the_window_in_vietnam_still_opens(intake, auth, unique):

@@ -94,4 +94,4 @@ def test_fold_round_gives_what_it_was_opened_with() -> None:
     assert state["schedule"]["submission_opens"] == "2026-03-02"
     assert state["opened_at"] == event.time
     assert RoundOpened.model_validate({k: v for k, v in state.items()
-                                       if k not in ("status", "opened_at", "opened_by")}) == opened
+                                       if k not in ("status", "opened_at", "opened_by", "page_key")}) == opened

@@ -14,6 +14,8 @@ from notify.adapters.channels import Email, Webhook
 from notify.adapters.http import router
 from notify.adapters.templates import Templates
 from notify.service import Notify
+from notify.views import Views
+from notify.views import setup as setup_views
 
 CONSUMED = {
     "intake.events": {"dossier.received", "dossier.supplement_requested", "dossier.accepted", "dossier.rejected",
@@ -65,11 +67,13 @@ def build(settings: NotifySettings | None = None, **service_kwargs: object) -> F
         runtime.consumers.handle(topic, types, topic.split(".")[0], service.on_event)
 
     async def on_startup(rt: Runtime) -> None:
+        await setup_views(rt.db)
         rt.spawn("delivery", service.worker(rt.stop, settings.notify_poll_seconds))
 
     app = create_app(runtime, title="binhchon notify", on_startup=on_startup,
                      description="Every party told, in Vietnamese, by email and webhook, with reminders, exactly once.")
     app.state.notify = service
+    app.state.views = Views(runtime.db)
     app.include_router(router)
     return app
 

@@ -40,6 +40,7 @@ from binhchon_kit.vietnam_time import now_utc
 from notify.adapters.channels import DeliveryError, Email, Webhook
 from notify.adapters.templates import Templates, context_for
 from notify.domain.messages import Message, Recipient, messages_for
+from notify.views import delivery_key, subscription_key
 from notify.waiting import MissingFacts, WaitingRoom, origin_of
 
 log = logging.getLogger("binhchon.notify")
@@ -200,11 +201,11 @@ class Notify:
 
     async def _enqueue(self, key: str, fields: dict[str, Any], event: RecordedEvent, due: datetime | None) -> None:
         at = due or self.now()
+        delivery = {"_id": key, **fields, "status": "pending", "attempts": 0, "subject_id": event.subject,
+                    "about_event_id": event.id, "about_event_type": event.type, "about_event_time": event.time,
+                    "created_at": self.now(), "due_at": at}
         try:
-            await self.db["deliveries"].insert_one({
-                "_id": key, **fields, "status": "pending", "attempts": 0, "subject_id": event.subject,
-                "about_event_id": event.id, "about_event_type": event.type, "about_event_time": event.time,
-                "created_at": self.now(), "due_at": at})
+            await self.db["deliveries"].insert_one({**delivery, "page_key": delivery_key(delivery)})
         except DuplicateKeyError:
             return  # this message was made before (a redelivery or a replay): never twice
         await self.db["due"].insert_one({"_id": key, "at": at, "attempt": 1})
@@ -380,7 +381,7 @@ class Notify:
     async def subscribe(self, url: str, event_types: list[str], province_codes: list[str]) -> dict[str, Any]:
         sub = {"_id": "sub-" + uuid.uuid4().hex[:12], "url": url, "event_types": event_types,
                "province_codes": province_codes, "secret": secrets.token_urlsafe(32), "created_at": self.now()}
-        await self.db["subscriptions"].insert_one(sub)
+        await self.db["subscriptions"].insert_one({**sub, "page_key": subscription_key(sub)})
         return sub
 
 

@@ -118,12 +118,12 @@ async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra,
         html = mailbox.messages[0].get_body(("html",)).get_content()
         assert "Mật ong rừng Lục Nam" in html
 
-        log = (await notify.get(f"/dossiers/{dossier}/deliveries", headers=sec)).json()
+        log = (await notify.get(f"/dossiers/{dossier}/deliveries", headers=sec)).json()["items"]
         assert [d["template"] for d in log] == ["dossier.received", "dossier.supplement_requested",
                                                 "dossier.accepted", "result.approved", "certificate.issued"]
         assert all(d["status"] == "sent" for d in log)
         inbox = (await notify.get("/inbox/producer:2400123456", headers=sec)).json()
-        assert len(inbox) == 5
+        assert len(inbox["items"]) == 5 and inbox["total"] == 5 and inbox["next"] is None
 
     # a replay from offset 0 by a fresh consumer group sends nothing again
     db = mongo[f"notify_{unique}"]

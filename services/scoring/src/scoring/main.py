@@ -14,6 +14,8 @@ from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.errors import Refused
 from scoring.domain.views import fold_first, fold_scoring
 from scoring.service import Scoring
+from scoring.views import Views
+from scoring.views import setup as setup_views
 
 
 class ScoringSettings(ServiceSettings):
@@ -37,12 +39,14 @@ def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None =
     runtime.consumers.handle("intake.events", {"dossier.accepted"}, "accepted", accepted)
     runtime.consumers.handle("intake.events", {"dossier.withdrawn"}, "withdrawn", service.on_dossier_withdrawn)
 
-    async def on_startup(_: Runtime) -> None:
+    async def on_startup(rt: Runtime) -> None:
         await service.setup()
+        await setup_views(rt.db)
 
     app = create_app(runtime, title="binhchon scoring", on_startup=on_startup,
                      description="Rulebooks, panels, sealed score sheets, aggregation, council proposal, approval.")
     app.state.scoring = service
+    app.state.views = Views(runtime.db)
     app.include_router(router)
 
     return app

@@ -141,7 +141,7 @@ async def test_a_round_at_a_level_its_rulebook_does_not_have_is_refused_and_its_
     dossier_id = await submit_and_accept(intake, round_id, auth)
 
     async def listed():
-        docs = (await scoring.get(f"/rounds/{round_id}/dossiers", headers=sec)).json()
+        docs = (await scoring.get(f"/rounds/{round_id}/dossiers", headers=sec)).json()["items"]
         return docs or None
 
     [row] = await eventually(listed, what="the dossier in the round's list")

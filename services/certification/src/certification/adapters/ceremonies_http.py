@@ -13,7 +13,8 @@ from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import require
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import Text
-from certification.adapters.http import Limit, Paging, Staff
+from binhchon_kit.paging import After, Limit
+from certification.adapters.http import Paged, Read, Staff
 from certification.adapters.idempotency import IdempotencyKey, fingerprint, idempotent
 from certification.ceremonies import Ceremonies
 
@@ -49,13 +50,12 @@ async def schedule(body: Ceremony, who: Organiser, svc: Service, key: Idempotenc
     return await idempotent(svc.rt.db, key, who.subject, request, command)
 
 
-@router.get("/ceremonies", summary="the ceremonies scheduled, a round's if asked")
-async def list_ceremonies(who: Staff, svc: Service, round_id: str | None = None, offset: Paging = 0,
+@router.get("/ceremonies", dependencies=Paged, summary="the ceremonies scheduled, a round's if asked, by date")
+async def list_ceremonies(who: Staff, read: Read, round_id: str | None = None, after: After = None,
                           limit: Limit = 50) -> dict[str, Any]:
-    items, total = await svc.list(round_id, offset, limit)
-    return {"total": total, "offset": offset, "limit": limit, "items": items}
+    return (await read.ceremonies(round_id, after, limit)).body()
 
 
 @router.get("/ceremonies/{ceremony_id}", summary="a ceremony, its invitees and what was sent to them")
-async def ceremony(ceremony_id: str, who: Staff, svc: Service) -> dict[str, Any]:
-    return await svc.get(ceremony_id)
+async def ceremony(ceremony_id: str, who: Staff, read: Read) -> dict[str, Any]:
+    return await read.ceremony(ceremony_id)

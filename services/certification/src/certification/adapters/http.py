@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
@@ -12,10 +12,12 @@ from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import require
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import Programme, Text
-from certification.adapters import pages, queries
+from binhchon_kit.paging import After, Limit, no_offset
+from certification.adapters import pages
 from certification.adapters.idempotency import IdempotencyKey, fingerprint, idempotent
 from certification.domain.errors import Refused
 from certification.service import Certification, signed_document
+from certification.views import Status, Views
 
 router = APIRouter()
 Approver = Annotated[Principal, Depends(require(Role.APPROVER))]
@@ -23,8 +25,8 @@ Approver = Annotated[Principal, Depends(require(Role.APPROVER))]
 # and those who check it (admin always passes); not producers, not judges
 Staff = Annotated[Principal, Depends(require(Role.SECRETARIAT, Role.COUNCIL_CHAIR, Role.APPROVER, Role.CERTIFIER,
                                              Role.AUDITOR))]
-Paging = Annotated[int, Query(ge=0)]
-Limit = Annotated[int, Query(ge=1, le=200)]
+# lists page by `after` (ADR 0015); an `offset` is answered with a 422 saying so
+Paged = [Depends(no_offset)]
 
 
 def service(request: Request) -> Certification:
@@ -32,6 +34,13 @@ def service(request: Request) -> Certification:
 
 
 Service = Annotated[Certification, Depends(service)]
+
+
+def views(request: Request) -> Views:
+    return request.app.state.views  # type: ignore[no-any-return]
+
+
+Read = Annotated[Views, Depends(views)]
 
 
 class Revocation(BaseModel):
@@ -58,12 +67,13 @@ async def certificate_pdf(number: str, request: Request, svc: Service) -> Respon
                     headers={"content-disposition": f'inline; filename="{number}.pdf"'})
 
 
-@router.get("/certificates", tags=["staff"], summary="a round's or a dossier's certificates, whatever their status")
-async def certificates(who: Staff, svc: Service, round_id: str | None = None, dossier_id: str | None = None,
-                       status: queries.Status | None = None, offset: Paging = 0, limit: Limit = 50) -> dict[str, Any]:
-    items, total = await queries.staff_list(svc.rt.db, svc.today(), round_id=round_id, dossier_id=dossier_id,
-                                            status=status, offset=offset, limit=limit)
-    return {"total": total, "offset": offset, "limit": limit, "items": items}
+@router.get("/certificates", tags=["staff"], dependencies=Paged,
+            summary="a round's or a dossier's certificates, whatever their status, in order of issue, page by page")
+async def certificates(who: Staff, read: Read, round_id: str | None = None, dossier_id: str | None = None,
+                       status: Status | None = None, after: After = None, limit: Limit = 50) -> dict[str, Any]:
+    page = await read.certificates(round_id=round_id, dossier_id=dossier_id, status=status, after=after,
+                                   limit=limit)
+    return page.body()
 
 
 @router.get("/certificates/{number}", tags=["public"], summary="the signed certificate (JSON)")
@@ -96,26 +106,27 @@ def _lifecycle(state: Any) -> dict[str, Any]:
     return {"superseded_by": state.superseded_by, "revoked": state.revoked}
 
 
-async def _registry(svc: Certification, programme: Programme | None, province_code: str | None, stars: int | None,
-                    year: int | None, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    filters = {"programme": programme.value if programme else None, "province_code": province_code,
-               "stars": stars, "year": year}
-    return await queries.registry(svc.rt.db, svc.today(), filters, offset, limit)
+def _filters(programme: Programme | None, province_code: str | None, stars: int | None, year: int | None
+             ) -> dict[str, Any]:
+    return {"programme": programme.value if programme else None, "province_code": province_code or None,
+            "stars": stars, "year": year}
 
 
-@router.get("/registry.json", tags=["public"], summary="certified products, filtered and paged")
-async def registry_json(svc: Service, programme: Programme | None = None, province_code: str | None = None,
-                        stars: int | None = None, year: int | None = None, offset: Paging = 0, limit: Limit = 50
+@router.get("/registry.json", tags=["public"], dependencies=Paged,
+            summary="certified products, newest first, filtered, page by page (`next` is the following page's "
+                    "`after`)")
+async def registry_json(read: Read, programme: Programme | None = None, province_code: str | None = None,
+                        stars: int | None = None, year: int | None = None, after: After = None, limit: Limit = 50
                         ) -> JSONResponse:
-    items, total = await _registry(svc, programme, province_code, stars, year, offset, limit)
-    return JSONResponse({"total": total, "offset": offset, "limit": limit, "items": items})
+    page = await read.registry(_filters(programme, province_code, stars, year), after, limit)
+    return JSONResponse(page.body())
 
 
-@router.get("/registry", tags=["public"], response_class=HTMLResponse, summary="certified products (Vietnamese)")
-async def registry(svc: Service, programme: Programme | None = None, province_code: str | None = None,
-                   stars: int | None = None, year: int | None = None, offset: Paging = 0, limit: Limit = 50
+@router.get("/registry", tags=["public"], response_class=HTMLResponse, dependencies=Paged,
+            summary="certified products (Vietnamese)")
+async def registry(read: Read, programme: Programme | None = None, province_code: str | None = None,
+                   stars: int | None = None, year: int | None = None, after: After = None, limit: Limit = 50
                    ) -> HTMLResponse:
-    items, total = await _registry(svc, programme, province_code, stars, year, offset, limit)
-    filters = {"programme": programme.value if programme else "", "province_code": province_code, "stars": stars,
-               "year": year}
-    return HTMLResponse(pages.registry_page(items, total, filters, offset, limit))
+    filters = _filters(programme, province_code, stars, year)
+    page = await read.registry(filters, after, limit)
+    return HTMLResponse(pages.registry_page(page.items, filters, page.next, limit, first=not after))

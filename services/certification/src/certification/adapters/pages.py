@@ -68,7 +68,10 @@ def not_found_page(number: str) -> str:
                 f"Không có giấy chứng nhận số {escape(number)} trong hệ thống.</div>")
 
 
-def registry_page(items: list[dict[str, Any]], total: int, filters: dict[str, Any], offset: int, limit: int) -> str:
+def registry_page(items: list[dict[str, Any]], filters: dict[str, Any], following: str | None, limit: int,
+                  first: bool) -> str:
+    """One page of the registry; "Sau →" carries the next page's cursor, "Về đầu" goes back to the first page
+    (pages are cut by key, not counted: ADR 0015)."""
     rows = "".join(
         f"<tr><td><a href='/verify/{escape(d['number'])}'>{escape(d['number'])}</a></td>"
         f"<td>{escape(d['product_name'])}</td><td>{escape(d['holder']['name'])}</td><td>{rating(d)}</td>"
@@ -81,11 +84,14 @@ def registry_page(items: list[dict[str, Any]], total: int, filters: dict[str, An
     form = (f"<form method='get'><select name='programme'>{options}</select>{field('province_code', 'Mã tỉnh')}"
             f"{field('stars', 'Số sao')}{field('year', 'Năm')}<button>Lọc</button></form>")
     query = {k: v for k, v in filters.items() if v}
+    if limit != 50:
+        query["limit"] = limit
     nav = []
-    if offset > 0:
-        nav.append(f"<a href='?{urlencode({**query, 'offset': max(0, offset - limit)})}'>← Trước</a>")
-    if offset + limit < total:
-        nav.append(f"<a href='?{urlencode({**query, 'offset': offset + limit})}'>Sau →</a>")
+    if not first:
+        nav.append(f"<a href='?{escape(urlencode(query))}'>← Về đầu</a>")
+    if following:
+        nav.append(f"<a href='?{escape(urlencode({**query, 'after': following}))}'>Sau →</a>")
+    empty = "" if items else "<p>Không có sản phẩm nào.</p>"
     return page("Danh sách sản phẩm được chứng nhận", (
-        f"<h1>Sản phẩm được chứng nhận</h1>{form}<p>{total} sản phẩm</p><table><tr><th>Số</th><th>Sản phẩm</th>"
-        f"<th>Chủ thể</th><th>Kết quả</th><th>Ngày cấp</th></tr>{rows}</table><p>{' · '.join(nav)}</p>"))
+        f"<h1>Sản phẩm được chứng nhận</h1>{form}<table><tr><th>Số</th><th>Sản phẩm</th>"
+        f"<th>Chủ thể</th><th>Kết quả</th><th>Ngày cấp</th></tr>{rows}</table>{empty}<p>{' · '.join(nav)}</p>"))

@@ -67,10 +67,15 @@ def same_request(existing: Mapping[str, Any], title: str, at: time) -> None:
                       fields=differs, existing={k: existing[k] for k in differs})
 
 
+def page_key(ceremony: Mapping[str, Any]) -> str:
+    """Where a ceremony stands in its list (ADR 0015): by date, then id (unique, ASCII)."""
+    return f"{ceremony['on']}|{ceremony['ceremony_id']}"
+
+
 def fold_ceremony(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     """The ceremony's read model: what was scheduled, and the id of the event notify's deliveries point to."""
     scheduled = events[0]
-    return {**scheduled.data, "scheduled_event_id": scheduled.id}
+    return {**scheduled.data, "scheduled_event_id": scheduled.id, "page_key": page_key(scheduled.data)}
 
 
 def with_deliveries(ceremony: Mapping[str, Any], deliveries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

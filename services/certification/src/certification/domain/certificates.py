@@ -175,10 +175,16 @@ def notices_due(state: Certificate, today: date) -> list[tuple[str, CertificateE
     return due
 
 
+def page_key(issued: Mapping[str, Any]) -> str:
+    """Where a certificate stands in its lists (ADR 0015): by day of issue, then number (unique, ASCII)."""
+    return f"{issued['issued_on']}|{issued['number']}"
+
+
 def fold_certificate(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     state = replay(events)
     assert state is not None
     issued = state.issued
     return {**issued, "status": state.status, "superseded_by": state.superseded_by, "revoked": state.revoked,
             "expiring_told": state.expiring_told, "expired_told": state.expired_told,
-            "year": int(str(issued["decision"]["date"])[:4])}  # the year of recognition, as in the number
+            "year": int(str(issued["decision"]["date"])[:4]),  # the year of recognition, as in the number
+            "page_key": page_key(issued)}

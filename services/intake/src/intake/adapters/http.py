@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,11 +24,13 @@ from binhchon_kit.contracts.common import (
 )
 from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Receives, RoundArea, Schedule
 from binhchon_kit.events import RecordedEvent
+from binhchon_kit.paging import After, Limit, no_offset
 from intake.adapters.receipt_page import receipt_page
 from intake.domain import dossiers
 from intake.domain.errors import Refused
 from intake.domain.times import in_vietnam
 from intake.service import Intake
+from intake.views import Views
 
 router = APIRouter()
 STAFF = (Role.SECRETARIAT, Role.AUDITOR, Role.COUNCIL_CHAIR, Role.APPROVER)
@@ -43,6 +45,15 @@ def intake(request: Request) -> Intake:
 
 
 Service = Annotated[Intake, Depends(intake)]
+
+
+def views(request: Request) -> Views:
+    return request.app.state.views  # type: ignore[no-any-return]
+
+
+Read = Annotated[Views, Depends(views)]
+# lists page by `after` (ADR 0015); an `offset` is answered with a 422 saying so
+Paged = [Depends(no_offset)]
 
 
 
@@ -138,23 +149,16 @@ async def open_round(body: OpenRound, who: Secretariat, svc: Service) -> dict[st
     return {"round_id": event.stream, **event.data}
 
 
-@router.get("/rounds", tags=["rounds"])
-async def list_rounds(svc: Service, programme: Programme | None = None, year: int | None = None
-                      ) -> list[dict[str, Any]]:
-    query: dict[str, Any] = {}
-    if programme:
-        query["programme"] = programme.value
-    if year:
-        query["year"] = year
-    return [_clean(doc) async for doc in svc.rt.db["rounds"].find(query, sort=[("code", 1)])]
+@router.get("/rounds", tags=["rounds"], dependencies=Paged, summary="rounds by code, page by page")
+async def list_rounds(read: Read, programme: Programme | None = None, year: int | None = None, after: After = None,
+                      limit: Limit = 100) -> dict[str, Any]:
+    page = await read.rounds(programme=programme.value if programme else None, year=year, after=after, limit=limit)
+    return page.body()
 
 
 @router.get("/rounds/{round_id}", tags=["rounds"])
-async def get_round(round_id: str, svc: Service) -> dict[str, Any]:
-    doc = await svc.rt.db["rounds"].find_one({"_id": round_id})
-    if doc is None:
-        raise Refused(f"no round {round_id}", kind="not_found")
-    return _clean(doc)
+async def get_round(round_id: str, read: Read) -> dict[str, Any]:
+    return await read.round(round_id)
 
 
 # ---- dossiers --------------------------------------------------------------------------------------------
@@ -170,34 +174,25 @@ async def submit(round_id: str, body: SubmitDossier, who: Applicant, svc: Servic
                    status_url=f"/public/receipts/{data['receipt_number']}")
 
 
-@router.get("/dossiers", tags=["dossiers"], summary="dossiers by round, status and area")
+@router.get("/dossiers", tags=["dossiers"], dependencies=Paged,
+            summary="dossiers by round, status and area, in receipt-number order, page by page")
 async def list_dossiers(
-    svc: Service, who: Anyone, round_id: str | None = None, status: dossiers.Status | None = None,
-    province_code: str | None = None, district_code: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    read: Read, who: Anyone, round_id: str | None = None, status: dossiers.Status | None = None,
+    province_code: str | None = None, district_code: str | None = None, after: After = None, limit: Limit = 100,
 ) -> dict[str, Any]:
-    query: dict[str, Any] = {}
-    if not who.has(*STAFF, Role.ADMIN):
-        query["applicant_id"] = who.subject  # an applicant sees their own dossiers only
-    for key, value in (("round_id", round_id), ("status", status.value if status else None),
-                       ("province_code", province_code), ("district_code", district_code)):
-        if value:
-            query[key] = value
-    coll = svc.rt.db["dossiers"]
-    total = await coll.count_documents(query)
-    items = [_clean(d) async for d in coll.find(query, sort=[("receipt_number", 1)], skip=offset, limit=limit)]
-    return {"total": total, "offset": offset, "limit": limit, "items": items}
+    # an applicant sees their own dossiers only
+    mine = None if who.has(*STAFF, Role.ADMIN) else who.subject
+    page = await read.dossiers(applicant_id=mine, round_id=round_id, status=status.value if status else None,
+                               province_code=province_code, district_code=district_code, after=after, limit=limit)
+    return page.body()
 
 
-@router.get("/dossiers/overdue", tags=["dossiers"], summary="dossiers whose completeness check is overdue")
-async def overdue(svc: Service, who: Secretariat, as_of: date | None = None, round_id: str | None = None
-                  ) -> list[dict[str, Any]]:
-    day = as_of or svc.today()
-    query: dict[str, Any] = {"status": {"$in": [s.value for s in dossiers.AWAITING_CHECK]},
-                             "check_due_date": {"$lt": day.isoformat()}}
-    if round_id:
-        query["round_id"] = round_id
-    return [_clean(d) async for d in svc.rt.db["dossiers"].find(query, sort=[("check_due_date", 1)])]
+@router.get("/dossiers/overdue", tags=["dossiers"], dependencies=Paged,
+            summary="dossiers whose completeness check is overdue, the most overdue first, page by page")
+async def overdue(svc: Service, read: Read, who: Secretariat, as_of: date | None = None, round_id: str | None = None,
+                  after: After = None, limit: Limit = 100) -> dict[str, Any]:
+    page = await read.overdue(as_of or svc.today(), round_id=round_id, after=after, limit=limit)
+    return page.body()
 
 
 @router.get("/dossiers/{dossier_id}", tags=["dossiers"], summary="a dossier with its status and full history")
@@ -262,10 +257,8 @@ async def reschedule(dossier_id: str, body: Reschedule, who: Secretariat, svc: S
 @router.get("/public/receipts/{receipt_number}", tags=["public"], response_model=None,
             summary="status by receipt number, without login; personal data withheld. A browser (Accept: "
                     "text/html) gets the page in Vietnamese")
-async def public_status(receipt_number: str, svc: Service, request: Request) -> dict[str, Any] | HTMLResponse:
-    doc = await svc.rt.db["dossiers"].find_one({"receipt_number": receipt_number.strip().upper()})
-    if doc is None:
-        raise Refused(f"no dossier with receipt number {receipt_number}", kind="not_found")
+async def public_status(receipt_number: str, read: Read, request: Request) -> dict[str, Any] | HTMLResponse:
+    doc = await read.by_receipt(receipt_number)
     public = {key: doc.get(key) for key in ("receipt_number", "round_code", "programme", "level", "status",
                                             "check_due_date", "result_due_date")} | {
         "received_at": in_vietnam(doc["received_at"]), "product_name": doc["product"]["name"]}
@@ -281,8 +274,3 @@ async def _own(svc: Intake, dossier_id: str, who: Principal) -> None:
     if state.producer_id != who.subject:
         raise Refused(f"no dossier {dossier_id}", kind="not_found")
 
-
-def _clean(doc: dict[str, Any]) -> dict[str, Any]:
-    doc = dict(doc)
-    doc.pop("_id", None)
-    return doc

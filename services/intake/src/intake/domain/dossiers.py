@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -203,6 +203,14 @@ def is_overdue(state: Dossier, as_of: date) -> bool:
 
 # ---- read model ------------------------------------------------------------------------------------------
 
+def check_key(doc: Mapping[str, Any]) -> str | None:
+    """Where a dossier stands in the overdue list (ADR 0015): by the day its check is due, then receipt number;
+    none when no check awaits it, so the list's query leaves it out."""
+    if doc["status"] not in AWAITING_CHECK:
+        return None
+    return f"{doc['check_due_date']}|{doc['receipt_number']}"
+
+
 def fold_dossier(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     """The dossier's read model: current state, the receipt, and the whole history from its events."""
     state = replay(events)
@@ -219,7 +227,9 @@ def fold_dossier(events: Sequence[RecordedEvent]) -> dict[str, Any]:
         "province_code": received["producer"]["address"]["province_code"],
         "district_code": received["producer"]["address"].get("district_code"),
         "escalated_from": received.get("escalated_from"), "updated_at": last.time,
+        "page_key": received["receipt_number"],  # its place in the lists (unique, ASCII: ADR 0015)
     }
+    doc["check_key"] = check_key(doc)
     for event in events:
         if event.type == "dossier.accepted":
             doc["classification"] = {"product_group": event.data["product_group"],

@@ -85,5 +85,6 @@ def fold_round(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     state: dict[str, Any] = {}
     for event in events:
         if event.type == "round.opened":
-            state = {**event.data, "status": "open", "opened_at": event.time, "opened_by": event.actor.id}
+            state = {**event.data, "status": "open", "opened_at": event.time, "opened_by": event.actor.id,
+                     "page_key": event.data["code"]}  # its place in the list (unique, ASCII: ADR 0015)
     return state

@@ -10,7 +10,9 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import current_principal, require
 from binhchon_kit.contracts.common import Text
+from binhchon_kit.paging import After, Limit, Page, no_offset
 from notify.service import Notify
+from notify.views import Views
 
 router = APIRouter()
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
@@ -23,6 +25,15 @@ def service(request: Request) -> Notify:
 
 
 Service = Annotated[Notify, Depends(service)]
+
+
+def views(request: Request) -> Views:
+    return request.app.state.views  # type: ignore[no-any-return]
+
+
+Read = Annotated[Views, Depends(views)]
+# lists page by `after` (ADR 0015); an `offset` is answered with a 422 saying so
+Paged = [Depends(no_offset)]
 
 
 class Subscription(BaseModel):
@@ -40,13 +51,6 @@ class RecipientBody(BaseModel):
     roles: list[Role]
 
 
-def _public(doc: dict[str, Any]) -> dict[str, Any]:
-    doc = dict(doc)
-    doc.pop("body", None)
-    doc["id"] = doc.pop("_id")
-    return doc
-
-
 @router.post("/subscriptions", status_code=201, tags=["webhooks"],
              summary="register an agency's webhook; the answer carries the signing secret, shown once")
 async def subscribe(body: Subscription, who: Admin, svc: Service) -> dict[str, Any]:
@@ -55,9 +59,9 @@ async def subscribe(body: Subscription, who: Admin, svc: Service) -> dict[str, A
             "province_codes": sub["province_codes"], "secret": sub["secret"]}
 
 
-@router.get("/subscriptions", tags=["webhooks"])
-async def subscriptions(who: Admin, svc: Service) -> list[dict[str, Any]]:
-    return [{k: v for k, v in _public(s).items() if k != "secret"} async for s in svc.db["subscriptions"].find({})]
+@router.get("/subscriptions", tags=["webhooks"], dependencies=Paged, summary="the webhooks, oldest first")
+async def subscriptions(who: Admin, read: Read, after: After = None, limit: Limit = 100) -> dict[str, Any]:
+    return (await read.subscriptions(after, limit)).body()
 
 
 @router.post("/recipients", status_code=201, tags=["recipients"],
@@ -71,21 +75,17 @@ async def add_recipient(body: RecipientBody, who: Admin, svc: Service) -> dict[s
     return {"id": body.id, **doc}
 
 
-@router.get("/inbox/{recipient_id}", tags=["inbox"], summary="every message sent to one recipient")
-async def inbox(recipient_id: str, who: Anyone, svc: Service) -> list[dict[str, Any]]:
+@router.get("/inbox/{recipient_id}", tags=["inbox"], dependencies=Paged,
+            summary="every message sent to one recipient, in the order of the events they tell of, page by page")
+async def inbox(recipient_id: str, who: Anyone, read: Read, after: After = None, limit: Limit = 100
+                ) -> dict[str, Any]:
     if who.subject != recipient_id and not who.has(Role.SECRETARIAT, Role.AUDITOR, Role.ADMIN):
-        return []
-    docs = await svc.db["deliveries"].find({"recipient_id": recipient_id}).to_list()
-    return [_public(d) for d in sorted(docs, key=_in_story_order)]
+        return Page([], limit, None).body()  # someone else's inbox: nothing (not even whether it exists)
+    return (await read.inbox(recipient_id, after, limit)).body()
 
 
-@router.get("/dossiers/{dossier_id}/deliveries", tags=["inbox"], summary="the delivery log of one dossier")
-async def deliveries(dossier_id: str, who: Staff, svc: Service) -> list[dict[str, Any]]:
-    docs = await svc.db["deliveries"].find({"subject_id": dossier_id}).to_list()
-    return [_public(d) for d in sorted(docs, key=_in_story_order)]
-
-
-def _in_story_order(delivery: dict[str, Any]) -> tuple[Any, ...]:
-    """In the order of the events they tell of: two events handled within one tick of notify's clock (or read
-    out of order) still list as they happened; deliveries made before about_event_time was kept fall back."""
-    return (delivery.get("about_event_time") or delivery["created_at"], delivery["created_at"], delivery["_id"])
+@router.get("/dossiers/{dossier_id}/deliveries", tags=["inbox"], dependencies=Paged,
+            summary="the delivery log of one dossier, in the order of the events it tells of, page by page")
+async def deliveries(dossier_id: str, who: Staff, read: Read, after: After = None, limit: Limit = 100
+                     ) -> dict[str, Any]:
+    return (await read.deliveries(dossier_id, after, limit)).body()

@@ -15,11 +15,13 @@ from binhchon_kit.auth.fastapi import current_principal, require
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import DecisionReference, LongText, Text
 from binhchon_kit.contracts.scoring import PanelMember, Quorum, Session
+from binhchon_kit.paging import After, Limit, no_offset
 from scoring.domain import panel as panels
 from scoring.domain import scoring
 from scoring.domain.errors import Refused
 from scoring.domain.views import fold_scoring
 from scoring.service import Scoring, scoring_stream
+from scoring.views import Views
 
 router = APIRouter()
 Secretariat = Annotated[Principal, Depends(require(Role.SECRETARIAT))]
@@ -35,6 +37,13 @@ def service(request: Request) -> Scoring:
 
 
 Service = Annotated[Scoring, Depends(service)]
+
+
+def views(request: Request) -> Views:
+    return request.app.state.views  # type: ignore[no-any-return]
+
+
+Read = Annotated[Views, Depends(views)]
 
 
 
@@ -112,17 +121,12 @@ async def get_panel(round_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
     return (await svc.panel(round_id)).model_dump(mode="json")
 
 
-@router.get("/rounds/{round_id}/dossiers", tags=["scoring"],
-            summary="the round's dossiers and where scoring is (not_opened: why scoring could not open it)")
-async def round_dossiers(round_id: str, svc: Service, who: Anyone) -> list[dict[str, Any]]:
-    docs = await svc.rt.db["scoring"].find({"round_id": round_id}).to_list()
-    sealed = [_seal(d) for d in sorted(docs, key=lambda d: d["sample_code"])]
-    return sealed
-
-
-def _seal(doc: dict[str, Any]) -> dict[str, Any]:
-    doc = _clean(doc)
-    return doc  # the read model holds who submitted, never a score before completion
+@router.get("/rounds/{round_id}/dossiers", tags=["scoring"], dependencies=[Depends(no_offset)],
+            summary="the round's dossiers by sample code and where scoring is (not_opened: why scoring could not "
+                    "open it), page by page")
+async def round_dossiers(round_id: str, read: Read, who: Anyone, after: After = None, limit: Limit = 100
+                         ) -> dict[str, Any]:
+    return (await read.round_dossiers(round_id, after, limit)).body()
 
 
 @router.post("/dossiers/{dossier_id}/recusal", status_code=201, tags=["scoring"],

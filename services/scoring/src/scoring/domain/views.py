@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from binhchon_kit.events import RecordedEvent
 from scoring.domain import scoring
+
+
+def page_key(doc: Mapping[str, Any]) -> str:
+    """Where a dossier stands in its round's list (ADR 0015): by sample code, then dossier id (unique, ASCII)."""
+    return f"{doc.get('sample_code') or ''}|{doc['dossier_id']}"
 
 
 def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
@@ -15,7 +20,7 @@ def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     state = scoring.replay(events)
     assert state is not None
     opened = state.opened
-    return {
+    doc = {
         "dossier_id": state.dossier_id, "round_id": opened.round_id, "status": state.status,
         "programme": opened.programme.value, "level": opened.level.value, "rulebook_id": opened.rulebook_id,
         "rulebook_version": opened.rulebook_version, "product_name": opened.product_name,
@@ -24,6 +29,7 @@ def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
         "submitted": sorted(state.current_sheets()), "recused": sorted(state.recused),
         "result": state.completed, "decision": state.decision,
     }
+    return {**doc, "page_key": page_key(doc)}
 
 
 def fold_first(events: Sequence[RecordedEvent]) -> dict[str, Any]:
@@ -35,5 +41,6 @@ def fold_not_opened(data: dict[str, Any]) -> dict[str, Any]:
     """A dossier scoring could not open: what it is and why, so the round's list shows it to the secretariat."""
     keep = ("dossier_id", "round_id", "programme", "level", "rulebook_id", "rulebook_version", "product_name",
             "producer_name", "product_group", "sample_code", "reason_code", "reason_params")
-    return {**{k: data.get(k) for k in keep}, "status": scoring.NOT_OPENED, "scoring_round": None,
-            "submitted": [], "recused": [], "result": None, "decision": None}
+    doc: dict[str, Any] = {**{k: data.get(k) for k in keep}, "status": scoring.NOT_OPENED, "scoring_round": None,
+           "submitted": [], "recused": [], "result": None, "decision": None}
+    return {**doc, "page_key": page_key(doc)}

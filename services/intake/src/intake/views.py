@@ -1,0 +1,82 @@
+"""Intake's reads: rounds, dossiers by round, status and area, the overdue list, a receipt's public status
+(ADR 0015). Routes call these, never the database. Each list is one page asked of the database
+(``binhchon_kit.paging``): equalities on top-level fields, one string key, a limit."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from binhchon_kit import paging
+from binhchon_kit.paging import Page
+from intake.domain import dossiers
+from intake.domain.errors import Refused
+
+# a round's key is its code; a dossier's its receipt number (round code, a dash, five digits); the overdue
+# list's, the day its check is due and the receipt number
+ROUND_KEY = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
+DOSSIER_KEY = re.compile(r"^[A-Za-z0-9._-]{1,40}-\d{5,}$")
+CHECK_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}\|[A-Za-z0-9._-]{1,40}-\d{5,}$")
+HIDDEN = ("check_key",)
+
+
+def shown(doc: dict[str, Any]) -> dict[str, Any]:
+    return paging.strip(doc, *HIDDEN)
+
+
+class Views:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.db = db
+
+    async def rounds(self, *, programme: str | None, year: int | None, after: str | None, limit: int) -> Page:
+        equals = {k: v for k, v in (("programme", programme), ("year", year)) if v}
+        return await paging.page(self.db["rounds"], equals=equals, after=paging.cursor_key(after, ROUND_KEY),
+                                 limit=limit, count=True)
+
+    async def round(self, round_id: str) -> dict[str, Any]:
+        doc = await self.db["rounds"].find_one({"_id": round_id})
+        if doc is None:
+            raise Refused(f"no round {round_id}", kind="not_found")
+        return paging.strip(doc)
+
+    async def dossiers(self, *, applicant_id: str | None, round_id: str | None, status: str | None,
+                       province_code: str | None, district_code: str | None, after: str | None, limit: int) -> Page:
+        """Dossiers in receipt-number order; ``applicant_id``: an applicant's own only."""
+        equals = {k: v for k, v in (("applicant_id", applicant_id), ("round_id", round_id), ("status", status),
+                                    ("province_code", province_code), ("district_code", district_code)) if v}
+        return await paging.page(self.db["dossiers"], equals=equals, after=paging.cursor_key(after, DOSSIER_KEY),
+                                 limit=limit, count=True, show=shown)
+
+    async def overdue(self, day: date, *, round_id: str | None, after: str | None, limit: int) -> Page:
+        """Dossiers awaiting their completeness check whose due day is before ``day``, the most overdue first.
+        Only those awaiting a check have a ``check_key``, so the query asks for keys above "" and the list ends
+        at the first dossier not yet due: the database never hands over the dossiers that are on time."""
+        bound = day.isoformat()
+        return await paging.page(self.db["dossiers"], equals={"round_id": round_id} if round_id else {},
+                                 key="check_key", floor="", after=paging.cursor_key(after, CHECK_KEY), limit=limit,
+                                 until=lambda d: str(d["check_due_date"]) >= bound, show=shown)
+
+    async def by_receipt(self, receipt_number: str) -> dict[str, Any]:
+        doc = await self.db["dossiers"].find_one({"receipt_number": receipt_number.strip().upper()})
+        if doc is None:
+            raise Refused(f"no dossier with receipt number {receipt_number}", kind="not_found")
+        return shown(doc)
+
+
+async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """The lists' indexes (the compound ones serve MongoDB in production, the single-field keys FerretDB), and
+    the keys of documents stored before keys existed."""
+    rounds, stored = db["rounds"], db["dossiers"]
+    for keys in (["page_key"], ["programme", "page_key"], ["year", "page_key"]):
+        await rounds.create_index([(k, ASCENDING) for k in keys])
+    for keys in (["page_key"], ["round_id", "page_key"], ["round_id", "status", "page_key"],
+                 ["applicant_id", "page_key"], ["province_code", "district_code", "page_key"],
+                 ["status", "page_key"], ["check_key"], ["round_id", "check_key"]):
+        await stored.create_index([(k, ASCENDING) for k in keys])
+    await paging.fill_keys(db, "rounds", lambda d: str(d["code"]))
+    await paging.fill_keys(db, "dossiers", lambda d: str(d["receipt_number"]))
+    await paging.fill_keys(db, "dossiers", dossiers.check_key, key="check_key")

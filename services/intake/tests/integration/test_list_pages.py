@@ -1,0 +1,92 @@
+"""Lists are keyset pages cut by the database (ADR 0015): walking them with the `next` cursor lists each dossier
+once, in receipt-number order, even while dossiers arrive between two pages; filters combine; a cursor that is
+not one the list gave, or an old-style offset, is a 422 naming the parameter."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from ..conftest import dossier_body, round_body
+
+pytestmark = pytest.mark.integration
+
+
+async def submit(intake, auth, round_id, n):
+    r = await intake.post(f"/rounds/{round_id}/dossiers", headers=auth(f"producer-{n}", "applicant"),
+                          json=dossier_body(product=f"Sản phẩm số {n}", regno=f"24000000{n:02d}"))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_walking_the_pages_lists_each_dossier_once_while_more_arrive(intake, auth, unique):
+    sec = auth("sec-1", "secretariat")
+    round_id = (await intake.post("/rounds", json=round_body(f"P{unique}"), headers=sec)).json()["round_id"]
+    before = [(await submit(intake, auth, round_id, n))["receipt_number"] for n in range(7)]
+
+    seen: list[str] = []
+    after, pages, arrived = None, 0, []
+    while True:
+        r = await intake.get("/dossiers", params={"round_id": round_id, "limit": 3, **({"after": after} if after
+                                                                                         else {})}, headers=sec)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert len(page["items"]) <= 3 and "offset" not in page
+        seen += [d["receipt_number"] for d in page["items"]]
+        assert all("page_key" not in d and "_id" not in d for d in page["items"])
+        pages += 1
+        if pages == 1:  # three more dossiers arrive while the secretariat reads the first page
+            arrived = [(await submit(intake, auth, round_id, n))["receipt_number"] for n in range(7, 10)]
+        after = page["next"]
+        if after is None:
+            break
+    assert len(seen) == len(set(seen)), "a dossier listed twice"
+    assert set(before) <= set(seen), "a dossier skipped"
+    assert set(arrived) <= set(seen)  # they come after the cursor: receipt numbers only grow
+    assert seen == sorted(seen) and pages == 4
+    assert page["total"] == 10  # equalities only: the database counts them
+
+
+async def test_filters_combine_and_page(intake, auth, unique):
+    sec = auth("sec-1", "secretariat")
+    round_id = (await intake.post("/rounds", json=round_body(f"F{unique}"), headers=sec)).json()["round_id"]
+    receipts = [await submit(intake, auth, round_id, n) for n in range(5)]
+    for withdrawn in (receipts[1], receipts[3]):
+        r = await intake.post(f"/dossiers/{withdrawn['dossier_id']}/withdraw", json={"reason": "Rút hồ sơ"},
+                              headers=auth("sec-1", "secretariat"))
+        assert r.status_code == 201, r.text
+
+    async def walk(**params):
+        found, after = [], None
+        while True:
+            page = (await intake.get("/dossiers", params={"round_id": round_id, "limit": 1, **params,
+                                                          **({"after": after} if after else {})},
+                                     headers=sec)).json()
+            found += [d["dossier_id"] for d in page["items"]]
+            if (after := page["next"]) is None:
+                return found, page["total"]
+
+    assert await walk(status="withdrawn", province_code="24", district_code="218") == (
+        [receipts[1]["dossier_id"], receipts[3]["dossier_id"]], 2)
+    assert await walk(status="received", province_code="24") == (
+        [receipts[n]["dossier_id"] for n in (0, 2, 4)], 3)
+    assert await walk(status="received", province_code="01") == ([], 0)
+    # an applicant pages through their own only
+    mine = (await intake.get("/dossiers", params={"limit": 5}, headers=auth("producer-2", "applicant"))).json()
+    assert [d["dossier_id"] for d in mine["items"]] == [receipts[2]["dossier_id"]] and mine["next"] is None
+
+
+@pytest.mark.parametrize("after", ["not a cursor!", base64.urlsafe_b64encode(b"x|y").decode(), "%%%",
+                                   base64.urlsafe_b64encode("Đ".encode()).decode()])
+async def test_a_cursor_the_list_did_not_give_is_named(intake, auth, after):
+    for path in ("/dossiers", "/dossiers/overdue", "/rounds"):
+        r = await intake.get(path, params={"after": after}, headers=auth("sec-1", "secretariat"))
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["detail"][0]["loc"] == ["query", "after"] and "next" in r.json()["detail"][0]["msg"]
+
+
+async def test_an_offset_is_refused_by_name_not_answered_with_the_first_page(intake, auth):
+    r = await intake.get("/dossiers", params={"offset": 100}, headers=auth("sec-1", "secretariat"))
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "offset"]
+    assert "after" in r.json()["detail"][0]["msg"]

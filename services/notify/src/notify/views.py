@@ -1,0 +1,72 @@
+"""Notify's reads: a recipient's inbox, a dossier's delivery log, the webhook subscriptions (ADR 0015). Routes
+call these, never the database. Deliveries are not folded from a stream: each is inserted once by the service
+(``Notify._enqueue``), which stores its ``page_key`` with it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from binhchon_kit import paging
+from binhchon_kit.paging import Page
+
+# an instant (UTC, to the millisecond, as the store keeps it), another, an id
+DELIVERY_KEY = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\|){2}[A-Za-z0-9._:-]+$")
+SUBSCRIPTION_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\|sub-[0-9a-f]+$")
+
+
+def instant(value: datetime) -> str:
+    """An instant as a key part: UTC, milliseconds (what MongoDB keeps), so byte order is time order."""
+    at = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond // 1000:03d}Z"
+
+
+def delivery_key(delivery: Mapping[str, Any]) -> str:
+    """Deliveries list in the order of the events they tell of: two events handled within one tick of notify's
+    clock (or read out of order) still list as they happened; deliveries made before about_event_time was kept
+    fall back to when they were made."""
+    told = delivery.get("about_event_time") or delivery["created_at"]
+    return f"{instant(told)}|{instant(delivery['created_at'])}|{delivery['_id']}"
+
+
+def subscription_key(subscription: Mapping[str, Any]) -> str:
+    return f"{instant(subscription['created_at'])}|{subscription['_id']}"
+
+
+def public(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A delivery as listed: its id, without the webhook body (the event itself)."""
+    return {"id": doc["_id"], **paging.strip(doc, "body")}
+
+
+class Views:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.db = db
+
+    async def inbox(self, recipient_id: str, after: str | None, limit: int) -> Page:
+        return await paging.page(self.db["deliveries"], equals={"recipient_id": recipient_id}, limit=limit,
+                                 after=paging.cursor_key(after, DELIVERY_KEY), count=True, show=public)
+
+    async def deliveries(self, dossier_id: str, after: str | None, limit: int) -> Page:
+        return await paging.page(self.db["deliveries"], equals={"subject_id": dossier_id}, limit=limit,
+                                 after=paging.cursor_key(after, DELIVERY_KEY), count=True, show=public)
+
+    async def subscriptions(self, after: str | None, limit: int) -> Page:
+        """The agencies' webhooks, oldest first, without their secrets."""
+        return await paging.page(self.db["subscriptions"], equals={}, limit=limit, count=True,
+                                 after=paging.cursor_key(after, SUBSCRIPTION_KEY),
+                                 show=lambda d: {"id": d["_id"], **paging.strip(d, "secret")})
+
+
+async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """The lists' indexes (the compound ones serve MongoDB in production), and the keys of deliveries and
+    subscriptions stored before keys existed."""
+    for keys in (["page_key"], ["recipient_id", "page_key"], ["subject_id", "page_key"]):
+        await db["deliveries"].create_index([(k, ASCENDING) for k in keys])
+    await db["subscriptions"].create_index([("page_key", ASCENDING)])
+    await paging.fill_keys(db, "deliveries", delivery_key)
+    await paging.fill_keys(db, "subscriptions", subscription_key)
