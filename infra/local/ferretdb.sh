@@ -9,7 +9,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
 cache=${BINHCHON_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/binhchon}
-bin="$cache/bin/ferretdb-$FERRETDB_VERSION-$FERRETDB_BUILD"
+# BINHCHON_FERRETDB_BIN runs another build (a bench compares builds); BINHCHON_FERRETDB_FLAGS adds flags
+# (the pushdown test runs a reference with --test-disable-pushdown)
+bin=${BINHCHON_FERRETDB_BIN:-"$cache/bin/ferretdb-$FERRETDB_VERSION-$FERRETDB_BUILD"}
 say() { echo "[ferretdb] $*" >&2; }
 cmd=${1:?usage: ferretdb.sh start|stop|status DIR [PORT PGDIR]}
 dir=${2:?DIR missing}
@@ -27,15 +29,15 @@ start)
   port=${3:?PORT missing}
   pgdir=${4:?PGDIR missing: the directory of the cluster postgres.sh runs}
   if running; then say "already running (pid $(cat "$pidfile")) on 127.0.0.1:$(cat "$dir/port")"; exit 0; fi
-  "$here/install.sh" ferretdb
+  [[ -n ${BINHCHON_FERRETDB_BIN:-} ]] || "$here/install.sh" ferretdb
   echo "$port" > "$dir/port"
   say "starting FerretDB $FERRETDB_VERSION (PostgreSQL backend) on 127.0.0.1:$port, logs in $dir/ferretdb.log"
-  # Filter pushdown (equality on top-level fields) is on by default. Sort and limit with a filter are not
-  # pushed down by 1.24 for ordinary collections, and it has no flag for it; dot-notation pushdown exists
-  # only as an experimental flag, left off. The URL holds the password: given in the environment, not argv.
+  # Filter pushdown (equality on top-level fields) is on by default; our build adds string ranges, and sort and
+  # limit for keyset pages (docs/adr/0016). Dot-notation pushdown exists only as an experimental flag, left
+  # off. The URL holds the password: given in the environment, not argv.
   FERRETDB_POSTGRESQL_URL=$("$here/postgres.sh" url "$pgdir") \
     nohup "$bin" --handler=postgresql --state-dir="$dir" \
-    --listen-addr="127.0.0.1:$port" --debug-addr=- --telemetry=disable --log-level=warn \
+    --listen-addr="127.0.0.1:$port" --debug-addr=- --telemetry=disable --log-level=warn ${BINHCHON_FERRETDB_FLAGS:-} \
     >> "$dir/ferretdb.log" 2>&1 < /dev/null &
   echo $! > "$pidfile"
   for _ in $(seq 1 120); do

@@ -55,10 +55,10 @@ install_ferretdb() {
   dir=$(go mod download -json "github.com/FerretDB/FerretDB@v$FERRETDB_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
   rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
   echo "v$FERRETDB_VERSION" > "$src/build/version/version.txt"
-  # its PostgreSQL backend looks up `_id` with @>, which its own _id index cannot serve: every lookup by key
-  # scanned the table. For `_id` (never an array) equality is the same test and uses the index. docs/adr/0012
+  # its PostgreSQL backend looks up `_id` with @>, which its own _id index cannot serve (docs/adr/0012), and
+  # pushes down no range, no sort and no limit with a filter, so every page read the whole list (docs/adr/0016)
   python3 "$here/patch_ferretdb.py" "$src"
-  say "ferretdb $FERRETDB_VERSION: building (pure Go, _id lookups by index; run with --handler=postgresql)"
+  say "ferretdb $FERRETDB_VERSION: building (pure Go, _id lookups and keyset pages by index; --handler=postgresql)"
   (cd "$src" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -o "$bin.tmp" ./cmd/ferretdb)
   mv "$bin.tmp" "$bin"
   rm -rf "$src"

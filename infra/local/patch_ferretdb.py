@@ -1,9 +1,19 @@
-"""Lets FerretDB 1.24's PostgreSQL backend answer `{_id: <string or ObjectId>}` from its unique `_id` index.
+"""Build-time patches to FerretDB 1.24's PostgreSQL backend, so that binhchon's lists are answered by the database.
 
-FerretDB pushes an equality down as  _jsonb->$1 @> $2 ; containment cannot be served by the btree index it builds
-on (_jsonb->'_id'), so every lookup by key scanned the whole table (docs/adr/0012). `_id` can never hold an array,
-so for it containment and equality agree: the patched query is  _jsonb->'_id' = $1 , which the index answers.
-Same results; every other field keeps FerretDB's own query. Usage: patch_ferretdb.py SOURCE_DIR (idempotent).
+1. `_id` equality by the unique `_id` index (docs/adr/0012). FerretDB pushes an equality down as
+   _jsonb->$1 @> $2 ; containment cannot be served by the btree index on (_jsonb->'_id'). `_id` can never hold an
+   array, so for it containment and equality agree: the patched query is  _jsonb->'_id' = $1 .
+2. Keyset pages (docs/adr/0016). FerretDB 1.24 pushes down no range, no sort on a field and no limit with a filter,
+   so a page of 20 read every matching row and sorted it in Go. Patched:
+   - a range ($gt, $gte, $lt, $lte) with a string operand on a top-level field becomes a WHERE condition that the
+     field's index serves; like every pushed-down condition it only narrows what FerretDB then filters itself;
+   - a find whose filter is *only* string equalities on top-level fields and a string range on the sort field,
+     sorted on that one field, is limited in the database: the (skip + limit) first documents whose field is a
+     string, walked in the field's index, plus every document whose field is an array (the only other kind a
+     string range can match, found by the same index). FerretDB still filters, sorts, skips and limits that.
+
+Every edit is anchored on FerretDB 1.24.0's text and fails loudly if the text moved. New Go files are written
+whole. Usage: patch_ferretdb.py SOURCE_DIR (idempotent).
 """
 
 from __future__ import annotations
@@ -25,15 +35,406 @@ PATCH = ANCHOR + f"""	// {MARK}: _id never holds an array, so `=` (served by the
 
 """
 
+KEYSET_MARK = "binhchon: keyset pages"
+
+# (file, anchor, replacement): each anchor must occur exactly once in FerretDB 1.24.0's file
+EDITS: list[tuple[str, str, str]] = [
+    ("internal/backends/postgresql/query.go", ANCHOR, PATCH),
+    (
+        "internal/backends/postgresql/query.go",
+        """				default:
+					// $gt and $lt
+					// TODO https://github.com/FerretDB/FerretDB/issues/1875
+					continue
+""",
+        f"""				case "$gt", "$gte", "$lt", "$lte":
+					// {KEYSET_MARK}: a string range, served by the field's index (binhchon_keyset.go)
+					if keyOperator == "->" {{
+						if f, a := binhchonRange(p, rootKey, k, v); f != "" {{
+							filters = append(filters, f)
+							args = append(args, a...)
+						}}
+					}}
+
+				default:
+					continue
+""",
+    ),
+    (
+        "internal/backends/collection.go",
+        """type QueryParams struct {
+	Filter *types.Document
+	Sort   *types.Document
+	Limit  int64
+""",
+        f"""type QueryParams struct {{
+	Filter *types.Document
+	Sort   *types.Document
+	Limit  int64
+
+	// {KEYSET_MARK}: set by the find handler when the whole filter is a keyset page; backends may ignore it
+	BinhchonKeyset *BinhchonKeyset
+""",
+    ),
+    (
+        "internal/handler/msg_find.go",
+        """	h.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))
+""",
+        f"""	// {KEYSET_MARK}: the backend may limit a keyset page (binhchon_keyset.go); the handler below still
+	// filters, sorts, skips and limits everything the backend returns
+	if !h.DisablePushdown && !cInfo.Capped() {{
+		qp.BinhchonKeyset = binhchonKeyset(params)
+	}}
+
+	h.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))
+""",
+    ),
+    (
+        "internal/backends/postgresql/collection.go",
+        """	var placeholder metadata.Placeholder
+
+	var where string
+	var args []any
+""",
+        f"""	// {KEYSET_MARK}: one query, limited in the database (binhchon_keyset.go)
+	if params.BinhchonKeyset != nil && !meta.Capped() && !params.OnlyRecordIDs {{
+		kq, kargs := binhchonKeysetQuery(q, params.BinhchonKeyset)
+
+		rows, err := p.Query(ctx, kq, kargs...)
+		if err != nil {{
+			return nil, lazyerrors.Error(err)
+		}}
+
+		return &backends.QueryResult{{
+			Iter: newQueryIterator(ctx, rows, params.OnlyRecordIDs),
+		}}, nil
+	}}
+
+	var placeholder metadata.Placeholder
+
+	var where string
+	var args []any
+""",
+    ),
+]
+
+FILES: dict[str, str] = {
+    "internal/backends/binhchon_keyset.go": """\
+// Added by binhchon: infra/local/patch_ferretdb.py, docs/adr/0016.
+
+package backends
+
+// BinhchonKeyset is a find the PostgreSQL backend may limit: sorted on one top-level Field, whose whole filter is
+// Ranges on Field and Equals on top-level fields, every operand a string. Limit is the find's skip + limit.
+type BinhchonKeyset struct {
+	Field      string
+	Descending bool
+	Limit      int64
+	Ranges     []BinhchonCondition
+	Equals     []BinhchonCondition
+}
+
+// BinhchonCondition is `Field Op Value`, Op one of "=", "<", "<=", ">", ">=".
+type BinhchonCondition struct {
+	Field string
+	Op    string
+	Value string
+}
+""",
+    "internal/handler/binhchon_keyset.go": """\
+// Added by binhchon: infra/local/patch_ferretdb.py, docs/adr/0016.
+
+package handler
+
+import (
+	"strings"
+
+	"github.com/FerretDB/FerretDB/internal/backends"
+	"github.com/FerretDB/FerretDB/internal/handler/common"
+	"github.com/FerretDB/FerretDB/internal/types"
+)
+
+// binhchonRangeOps are the range operators a keyset page may use, as SQL.
+var binhchonRangeOps = map[string]string{"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+// binhchonTopLevel tells a plain top-level field name (no operator, no dot notation).
+func binhchonTopLevel(k string) bool {
+	return k != "" && !strings.HasPrefix(k, "$") && !strings.ContainsRune(k, '.')
+}
+
+// binhchonKeyset returns the find as a keyset page the backend may limit, or nil for any other shape.
+//
+// It accepts only what the backend translates exactly: the sort is one top-level field; every filter key is
+// $comment, a top-level field equal to a string ({f: "x"} or {f: {$eq: "x"}}), or a string range on the sort
+// field; at least one range. Anything else (another operator or type, a duplicated key, $natural, no limit)
+// returns nil, and the find runs as FerretDB runs it.
+func binhchonKeyset(params *common.FindParams) *backends.BinhchonKeyset {
+	const maxRows = 1 << 40 // skip + limit never overflows
+
+	if params.Limit <= 0 || params.Limit > maxRows || params.Skip < 0 || params.Skip > maxRows {
+		return nil
+	}
+
+	if params.Sort.Len() != 1 || params.Filter.Len() == 0 {
+		return nil
+	}
+
+	field := params.Sort.Keys()[0]
+	if !binhchonTopLevel(field) {
+		return nil
+	}
+
+	direction, err := params.Sort.Get(field)
+	if err != nil {
+		return nil
+	}
+
+	descending := false
+
+	switch direction {
+	case int64(1):
+	case int64(-1):
+		descending = true
+	default:
+		return nil
+	}
+
+	res := &backends.BinhchonKeyset{Field: field, Descending: descending, Limit: params.Skip + params.Limit}
+	seen := map[string]bool{}
+
+	for _, k := range params.Filter.Keys() {
+		if seen[k] {
+			return nil
+		}
+
+		seen[k] = true
+
+		if k == "$comment" {
+			continue
+		}
+
+		if !binhchonTopLevel(k) {
+			return nil
+		}
+
+		v, err := params.Filter.Get(k)
+		if err != nil {
+			return nil
+		}
+
+		switch v := v.(type) {
+		case string:
+			res.Equals = append(res.Equals, backends.BinhchonCondition{Field: k, Op: "=", Value: v})
+
+		case *types.Document:
+			if v.Len() == 0 {
+				return nil
+			}
+
+			ops := map[string]bool{}
+
+			for _, op := range v.Keys() {
+				if ops[op] {
+					return nil
+				}
+
+				ops[op] = true
+
+				operand, err := v.Get(op)
+				if err != nil {
+					return nil
+				}
+
+				s, ok := operand.(string)
+				if !ok {
+					return nil
+				}
+
+				switch op {
+				case "$eq":
+					res.Equals = append(res.Equals, backends.BinhchonCondition{Field: k, Op: "=", Value: s})
+				case "$gt", "$gte", "$lt", "$lte":
+					if k != field {
+						return nil
+					}
+
+					res.Ranges = append(res.Ranges,
+						backends.BinhchonCondition{Field: k, Op: binhchonRangeOps[op], Value: s})
+				default:
+					return nil
+				}
+			}
+
+		default:
+			return nil
+		}
+	}
+
+	if len(res.Ranges) == 0 {
+		return nil
+	}
+
+	return res
+}
+""",
+    "internal/backends/postgresql/binhchon_keyset.go": """\
+// Added by binhchon: infra/local/patch_ferretdb.py, docs/adr/0016.
+
+package postgresql
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/FerretDB/FerretDB/internal/backends"
+	"github.com/FerretDB/FerretDB/internal/backends/postgresql/metadata"
+	"github.com/FerretDB/FerretDB/internal/handler/sjson"
+	"github.com/FerretDB/FerretDB/internal/util/must"
+)
+
+// binhchonSQLRangeOps maps the range operators to SQL.
+var binhchonSQLRangeOps = map[string]string{"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+// binhchonQuote quotes a field name as an SQL literal, as metadata.quoteString does for the index it creates
+// (standard_conforming_strings is checked on when FerretDB connects).
+func binhchonQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// binhchonField is  _jsonb->'field' , written with the name inline: the very expression of the index FerretDB
+// creates for createIndex({field: 1}) or ({field: -1}), so PostgreSQL can walk that index.
+func binhchonField(field string) string {
+	return metadata.DefaultColumn + "->" + binhchonQuote(field)
+}
+
+// binhchonIsString is true when the field holds a BSON string: the document's schema says so (a JSON string
+// may also be an ObjectId, binary data or a regex pattern).
+func binhchonIsString(field string) string {
+	return metadata.DefaultColumn + "->'$s'->'p'->" + binhchonQuote(field) + `->'t' = '"string"'`
+}
+
+// binhchonArrays selects the documents whose field is a non-empty array, by a range of the field's index.
+// jsonb orders Null < String < Number < Boolean < Array < Object, arrays by length first (an empty top-level
+// array sorts before null): every non-empty array is above true and below the smallest object {}.
+func binhchonArrays(field string) string {
+	return fmt.Sprintf(`(%[1]s > 'true'::jsonb AND %[1]s < '{}'::jsonb)`, binhchonField(field))
+}
+
+// binhchonString is a string operand as its sjson (JSON) text.
+func binhchonString(s string) string {
+	return string(must.NotFail(sjson.MarshalSingleValue(s)))
+}
+
+// binhchonRange pushes {field: {op: "string"}} down. Only strings and arrays holding a string can match a
+// string range; strings compare in the database's collation, code point order under C.UTF-8, which is the
+// byte order of UTF-8 that FerretDB and MongoDB compare in. The condition keeps both, so the handler's own
+// filter decides: it only narrows. Other operand types are not pushed down.
+func binhchonRange(p *metadata.Placeholder, field, op string, v any) (string, []any) {
+	s, ok := v.(string)
+	if !ok {
+		return "", nil
+	}
+
+	sql := fmt.Sprintf(
+		`((%s AND %s %s %s::jsonb) OR %s)`,
+		binhchonIsString(field), binhchonField(field), binhchonSQLRangeOps[op], p.Next(), binhchonArrays(field),
+	)
+
+	return sql, []any{binhchonString(s)}
+}
+
+// binhchonEqual is exactly FerretDB's {field: "value"}: the field is that BSON string, or an array with an
+// element that is that BSON string (the element's type is in the schema's "i" list). CASE, unlike AND, fixes
+// the order of evaluation: jsonb_array_elements is only called on an array.
+func binhchonEqual(p *metadata.Placeholder, field, value string) (string, []any) {
+	f := binhchonField(field)
+	schema := metadata.DefaultColumn + "->'$s'->'p'->" + binhchonQuote(field)
+	v := p.Next()
+	sql := fmt.Sprintf(
+		`(CASE jsonb_typeof(%[1]s) `+
+			`WHEN 'string' THEN %[2]s->'t' = '"string"' AND %[1]s = %[3]s::jsonb `+
+			`WHEN 'array' THEN EXISTS (SELECT 1 FROM jsonb_array_elements(%[1]s) WITH ORDINALITY AS binhchon_e(v, i) `+
+			`WHERE binhchon_e.v = %[3]s::jsonb AND %[2]s->'i'->((binhchon_e.i - 1)::int)->'t' = '"string"') `+
+			`ELSE false END)`,
+		f, schema, v,
+	)
+
+	return sql, []any{binhchonString(value)}
+}
+
+// binhchonKeysetQuery answers a keyset page with two selects from the same table:
+//   - the documents whose field is a BSON string and that match the whole filter exactly (the conditions
+//     below are FerretDB's own semantics for these operands, not a superset), in the field's order, LIMIT
+//     skip + limit: PostgreSQL walks the field's index and stops;
+//   - every document whose field is a non-empty array and that matches the equalities (an index range, empty
+//     when no document holds an array there): such a document can match a string range and sort anywhere.
+//
+// No other document can match a string range. So the first (skip + limit) documents of the real answer are
+// all among these rows, whatever order ties take; the handler filters and sorts them and keeps its page.
+func binhchonKeysetQuery(selectClause string, k *backends.BinhchonKeyset) (string, []any) {
+	var p metadata.Placeholder
+	var args []any
+
+	var ranges []string
+
+	for _, r := range k.Ranges {
+		ranges = append(ranges, fmt.Sprintf(`%s %s %s::jsonb`, binhchonField(k.Field), r.Op, p.Next()))
+		args = append(args, binhchonString(r.Value))
+	}
+
+	equals := []string{"true"}
+
+	for _, e := range k.Equals {
+		sql, a := binhchonEqual(&p, e.Field, e.Value)
+		equals = append(equals, sql)
+		args = append(args, a...)
+	}
+
+	// One CASE, not an AND of conditions: PostgreSQL has no statistics for these expressions and guesses 0.5
+	// for a CASE but 0.005 for an equality, and at 0.005 it expects the LIMIT to need the whole range and
+	// sorts it instead of walking the index (EXPLAIN, docs/adr/0016).
+	exact := fmt.Sprintf(`(CASE WHEN %s THEN %s ELSE false END)`,
+		binhchonIsString(k.Field), strings.Join(equals, " AND "))
+
+	order := " ASC"
+	if k.Descending {
+		order = " DESC"
+	}
+
+	limit := p.Next()
+	args = append(args, k.Limit)
+
+	stringRows := strings.Join(append(ranges, exact), " AND ")
+	arrayRows := strings.Join(append([]string{binhchonArrays(k.Field)}, equals...), " AND ")
+
+	q := fmt.Sprintf(
+		`(%[1]s WHERE %[2]s ORDER BY %[3]s%[4]s LIMIT %[5]s) UNION ALL (%[1]s WHERE %[6]s)`,
+		selectClause, stringRows, binhchonField(k.Field), order, limit, arrayRows,
+	)
+
+	return q, args
+}
+""",
+}
+
 
 def main(source: Path) -> None:
-    query = source / "internal" / "backends" / "postgresql" / "query.go"
-    text = query.read_text()
-    if MARK in text:
-        return
-    if text.count(ANCHOR) != 1:
-        sys.exit(f"{query}: the function to patch is not as expected (FerretDB version changed?)")
-    query.write_text(text.replace(ANCHOR, PATCH))
+    texts: dict[Path, str] = {}
+    for name, anchor, replacement in EDITS:
+        path = source / name
+        text = texts.get(path, path.read_text())
+        marker = replacement.replace(anchor, "") if anchor in replacement else replacement
+        if marker.strip() and marker.strip() in text:
+            texts[path] = text  # applied by an earlier run
+            continue
+        if text.count(anchor) != 1:
+            sys.exit(f"{path}: the code to patch is not as expected (FerretDB version changed?)")
+        texts[path] = text.replace(anchor, replacement)
+    for path, text in texts.items():
+        if path.read_text() != text:
+            path.write_text(text)
+    for name, content in FILES.items():
+        (source / name).write_text(content)
 
 
 if __name__ == "__main__":

@@ -92,12 +92,18 @@ class NativePostgres:
 
 
 class NativeFerretDB:
-    """FerretDB on its PostgreSQL backend: ``start`` starts PostgreSQL, then FerretDB; ``stop`` the reverse."""
+    """FerretDB on its PostgreSQL backend: ``start`` starts PostgreSQL, then FerretDB; ``stop`` the reverse.
 
-    def __init__(self, directory: Path, port: int | None = None, postgres: NativePostgres | None = None) -> None:
+    ``flags`` are passed to FerretDB (a second server over the same PostgreSQL, e.g. ``--test-disable-pushdown``
+    as a reference; stop it with ``stop(postgres=False)``).
+    """
+
+    def __init__(self, directory: Path, port: int | None = None, postgres: NativePostgres | None = None,
+                 flags: tuple[str, ...] = ()) -> None:
         self.dir = directory
         self.port = port or free_port()
         self.postgres = postgres or NativePostgres(directory.with_name(f"{directory.name}-postgres"))
+        self.flags = flags
 
     @property
     def url(self) -> str:
@@ -105,17 +111,20 @@ class NativeFerretDB:
 
     def start(self) -> None:
         self.postgres.start()
-        _run([str(LOCAL / "ferretdb.sh"), "start", str(self.dir), str(self.port), str(self.postgres.dir)])
+        _run([str(LOCAL / "ferretdb.sh"), "start", str(self.dir), str(self.port), str(self.postgres.dir)],
+             {"BINHCHON_FERRETDB_FLAGS": " ".join(self.flags)} if self.flags else None)
 
-    def stop(self) -> None:
+    def stop(self, *, postgres: bool = True) -> None:
         try:
             _run([str(LOCAL / "ferretdb.sh"), "stop", str(self.dir)])
         finally:
-            self.postgres.stop()
+            if postgres:
+                self.postgres.stop()
 
 
-def _run(cmd: list[str]) -> None:
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, **env} if env else None)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
 
