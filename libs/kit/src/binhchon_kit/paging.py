@@ -109,8 +109,8 @@ async def page(collection: Any, *, equals: Mapping[str, Any], after: str | None,
     ``floor``: a lower bound for the first page of an ascending list (``""`` leaves out the rows whose key
     is null: a key set only on the rows that belong to the list). ``keep``: a check the query could not
     make, applied to each row fetched. ``until``: the first row (in key order) for which it holds ends the
-    list (a bound the database need not be told: the list is sorted by it). ``count``: add ``total``,
-    counted by the database on the equalities alone; only for lists without ``keep``, where that count is
+    list (a bound the database need not be told: the list is sorted by it). ``count``: add ``total`` to the first
+    page, counted by the database on the equalities alone; only for lists without ``keep``, where that count is
     the list's length.
     """
     assert not (count and keep), "a count of the equalities alone is not the length of a list checked in Python"
@@ -124,6 +124,8 @@ async def page(collection: Any, *, equals: Mapping[str, Any], after: str | None,
             query[key] = {"$lt": bound} if descending else {"$gt": bound}
         elif floor is not None:
             query[key] = {"$gt": floor}
+        else:  # every key is a string >= "": the same rows, in a shape FerretDB b4 limits in PostgreSQL (ADR 0016)
+            query[key] = {"$gte": ""}
         rows = await collection.find(query, projection=projection, sort=[(key, -1 if descending else 1)],
                                      limit=batch).to_list()
         for row in rows:
@@ -146,7 +148,9 @@ async def page(collection: Any, *, equals: Mapping[str, Any], after: str | None,
         following = None
     else:  # the scans ran out with rows dropped: a short page, and where to go on from
         following = encode_cursor(last_scanned) if last_scanned is not None else None
-    total = await collection.count_documents(dict(equals)) if count else None
+    # counted on the first page only: FerretDB counts the matching rows one by one (ADR 0016), and a client
+    # walking the pages already has the total from the first
+    total = await collection.count_documents(dict(equals)) if count and after is None else None
     return Page([show(row) for row in kept], limit, following, total)
 
 
