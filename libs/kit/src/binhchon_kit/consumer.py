@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from binhchon_kit.contracts.registry import EventData, type_of
 from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded
@@ -117,7 +118,8 @@ class EventConsumers:
         self.topic_prefix = topic_prefix
         self.retry = retry
 
-    def handle(self, topic: str, types: set[str], name: str, handler: Handler) -> None:
+    def handle(self, topic: str, events: Iterable[type[EventData]], name: str, handler: Handler) -> None:
+        types = {type_of(event) for event in events}  # the handled classes' names, as they come on the wire
         full_topic = self.topic_prefix + topic
         handler_id = f"{self.service}.{name}"
 

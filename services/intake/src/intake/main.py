@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from binhchon_kit.app import Runtime, build_runtime, create_app
+from binhchon_kit.contracts.scoring import ResultApproved
 from binhchon_kit.settings import ServiceSettings
 from intake.adapters.http import router
 from intake.domain.dossiers import fold_dossier
@@ -22,7 +23,7 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
     settings = settings or IntakeSettings()
     runtime = build_runtime(settings, {"round": ("rounds", fold_round), "dossier": ("dossiers", fold_dossier)})
     service = Intake(runtime, clock)
-    runtime.consumers.handle("scoring.events", {"result.approved"}, "escalation", service.on_result_approved)
+    runtime.consumers.handle("scoring.events", {ResultApproved}, "escalation", service.on_result_approved)
 
     async def on_startup(_: Runtime) -> None:
         await service.setup()
