@@ -8,6 +8,8 @@ from fastapi import FastAPI
 
 from binhchon_kit.app import Runtime, build_runtime, create_app
 from binhchon_kit.auth.devtoken import key_dir
+from binhchon_kit.contracts.notify import NotificationFailed, NotificationSent
+from binhchon_kit.contracts.scoring import ResultApproved
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.signing import Signer
 from certification.adapters import queries
@@ -40,8 +42,8 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
     signer = Signer.from_settings(settings.cert_signing_key_file, settings.cert_signing_key, key_dir())
     service = service_factory(runtime, signer, settings.public_base_url, **service_kwargs)  # type: ignore[arg-type]
     ceremonies = Ceremonies(runtime, service.now)
-    runtime.consumers.handle("scoring.events", {"result.approved"}, "issuing", service.on_result_approved)
-    runtime.consumers.handle("notify.events", {"notification.sent", "notification.failed"}, "ceremony-deliveries",
+    runtime.consumers.handle("scoring.events", {ResultApproved}, "issuing", service.on_result_approved)
+    runtime.consumers.handle("notify.events", {NotificationSent, NotificationFailed}, "ceremony-deliveries",
                              ceremonies.on_notification)
 
     async def on_startup(rt: Runtime) -> None:
