@@ -9,20 +9,52 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from binhchon_kit.app import Runtime, build_runtime, create_app
+from binhchon_kit.contracts.certification import (
+    CeremonyScheduled,
+    CertificateExpired,
+    CertificateExpiring,
+    CertificateIssued,
+    CertificateRevoked,
+    CertificateSuperseded,
+)
+from binhchon_kit.contracts.intake import (
+    DossierAccepted,
+    DossierReceived,
+    DossierRejected,
+    DossierRescheduled,
+    DossierSupplemented,
+    DossierSupplementRequested,
+    DossierWithdrawn,
+    RoundOpened,
+)
+from binhchon_kit.contracts.registry import EventData
+from binhchon_kit.contracts.scoring import (
+    JudgeRecused,
+    MemberSubstituted,
+    PanelFormed,
+    RescoreRequested,
+    ResultApproved,
+    ResultNotRecognised,
+    ResultProposed,
+    ScoreAmended,
+    ScoreSubmitted,
+    ScoringCompleted,
+    ScoringOpened,
+)
 from binhchon_kit.settings import ServiceSettings
 from notify.adapters.channels import Email, Webhook
 from notify.adapters.http import router
 from notify.adapters.templates import Templates
 from notify.service import Notify
 
-CONSUMED = {
-    "intake.events": {"dossier.received", "dossier.supplement_requested", "dossier.accepted", "dossier.rejected",
-                      "dossier.rescheduled", "dossier.withdrawn", "round.opened", "dossier.supplemented"},
-    "scoring.events": {"panel.formed", "scoring.completed", "result.proposed", "result.approved",
-                       "result.not_recognised", "scoring.opened", "score.submitted", "judge.recused",
-                       "score.amended", "scoring.rescore_requested", "panel.member_substituted"},
-    "certification.events": {"certificate.issued", "certificate.expiring", "certificate.expired",
-                             "certificate.revoked", "certificate.superseded", "ceremony.scheduled"},
+CONSUMED: dict[str, set[type[EventData]]] = {
+    "intake.events": {DossierReceived, DossierSupplementRequested, DossierAccepted, DossierRejected,
+                      DossierRescheduled, DossierWithdrawn, RoundOpened, DossierSupplemented},
+    "scoring.events": {PanelFormed, ScoringCompleted, ResultProposed, ResultApproved, ResultNotRecognised,
+                       ScoringOpened, ScoreSubmitted, JudgeRecused, ScoreAmended, RescoreRequested,
+                       MemberSubstituted},
+    "certification.events": {CertificateIssued, CertificateExpiring, CertificateExpired, CertificateRevoked,
+                             CertificateSuperseded, CeremonyScheduled},
 }
 
 
