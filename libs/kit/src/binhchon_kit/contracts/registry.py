@@ -22,10 +22,10 @@ EventDataModel = type[EventData]
 E = TypeVar("E", bound=EventDataModel)
 
 
-class UnknownEventType(LookupError):
-    """A type name, or a class, that no registration claims."""
+class UnknownEventType(KeyError):
+    """A type name, or a class, that no registration claims (a KeyError, as the lookup by name always raised)."""
 
-    def __str__(self) -> str:  # LookupError's own str() would quote the message like a key
+    def __str__(self) -> str:  # KeyError's own str() would quote the message like a key
         return str(self.args[0])
 
 
