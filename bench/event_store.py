@@ -125,7 +125,7 @@ async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
     written = 0
 
     async def new_stream(n: int, tag: str) -> None:
-        await store.append(f"bench-{tag}{n}", 0, NewEvent(BENCH_TYPE, model(**payload(n))), subject="bench",
+        await store.append(f"bench-{tag}{n}", 0, NewEvent(model(**payload(n))), subject="bench",
                            actor=ACTOR, cause=CAUSE)
 
     try:
@@ -137,7 +137,7 @@ async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
 
         async def grow(s: int) -> None:
             for version in range(10):
-                await store.append(f"bench-g{s}", version, NewEvent(BENCH_TYPE, model(**payload(version))),
+                await store.append(f"bench-g{s}", version, NewEvent(model(**payload(version))),
                                    subject="bench", actor=ACTOR, cause=CAUSE)
 
         seconds = await concurrently(sizes.growth_streams, 1, grow)
@@ -145,7 +145,7 @@ async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
         written += sizes.growth_streams * 10
 
         for version in range(sizes.stream):
-            await store.append("bench-long", version, NewEvent(BENCH_TYPE, model(**payload(version))),
+            await store.append("bench-long", version, NewEvent(model(**payload(version))),
                                subject="bench", actor=ACTOR, cause=CAUSE)
         written += sizes.stream
         started = time.perf_counter()

@@ -139,7 +139,7 @@ async def fill_certificates(mongodb: str, database: str, count: int) -> list[str
         body = certs.content(result, certificate_id=stream, number=number, issued_on=decided + timedelta(days=3),
                              result_event_id=result_event_id, supersedes=None)
         issued = CertificateIssued.model_validate({**body, "signature": signer.sign(body), "key_id": signer.kid})
-        recorded = await store.append(stream, 0, NewEvent("certificate.issued", issued), subject=result["dossier_id"],
+        recorded = await store.append(stream, 0, NewEvent(issued), subject=result["dossier_id"],
                                       actor=SYSTEM, cause=Cause("bench", result_event_id))
         numbers[n] = number
         docs[n] = {**certs.fold_certificate([recorded]), "_id": stream, "version": recorded.version}

@@ -17,7 +17,7 @@ async def test_verify_names_the_tampered_event(mongo, infra, unique, capsys):
     store = EventStore(mongo[db], source="/binhchon/test")
     await store.setup()
     for n in range(3):
-        await store.append("dossier-t", n, NewEvent("dossier.rejected", DossierRejected(reason=f"lý do {n}")),
+        await store.append("dossier-t", n, NewEvent(DossierRejected(reason=f"lý do {n}")),
                            subject="dossier-t", actor=Actor("sec", ("secretariat",)), cause=Cause("c", "c"))
     args = ["--mongodb-url", infra.mongodb, "verify", "--database", db]
     assert await audit.run(audit.build_parser().parse_args(args)) == 0

@@ -19,14 +19,15 @@ log = logging.getLogger("binhchon.commands")
 
 
 async def record(
-    runtime: Runtime, stream: str, expected: int, data: EventData, type_: str, actor: Actor, cause: Cause,
-    subject: str, event_id: str | None = None, history: list[RecordedEvent] | None = None,
+    runtime: Runtime, stream: str, expected: int, data: EventData, actor: Actor, cause: Cause, subject: str,
+    event_id: str | None = None, history: list[RecordedEvent] | None = None,
 ) -> RecordedEvent:
-    """Append one event, then refresh the stream's read model from ``history`` (the events the decision was made
-    on) and the new event. If projecting fails the event is still stored and the projector catches up."""
-    event = NewEvent(type_, data, id=event_id) if event_id else NewEvent(type_, data)
+    """Append one event, its type named by the class of ``data``; then refresh the stream's read model from
+    ``history`` (the events the decision was made on) and the new event. If projecting fails the event is still
+    stored and the projector catches up."""
+    event = NewEvent(data, id=event_id) if event_id else NewEvent(data)
     recorded = await runtime.store.append(stream, expected, event, subject=subject, actor=actor, cause=cause)
-    EVENTS_APPENDED.labels(runtime.store.source, type_).inc()
+    EVENTS_APPENDED.labels(runtime.store.source, event.type).inc()
     try:
         await runtime.projections.project(stream, [*(history or []), recorded])
         await runtime.store.done("projection_queue", [event_key(stream, recorded.version)])

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +33,7 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
 
+from binhchon_kit.contracts.registry import EventData, type_of
 from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded
@@ -206,7 +207,8 @@ class EventConsumers:
         self.retry = retry
         self.clock = clock
 
-    def handle(self, topic: str, types: set[str], name: str, handler: Handler) -> None:
+    def handle(self, topic: str, events: Iterable[type[EventData]], name: str, handler: Handler) -> None:
+        types = {type_of(event) for event in events}  # the handled classes' names, as they come on the wire
         full_topic = self.topic_prefix + topic
         subscription = Subscription(full_topic, f"{self.service}.{name}", types, self.service, self.broker,
                                     self.inbox, self.retry, self.clock)

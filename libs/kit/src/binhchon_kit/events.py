@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import binhchon_kit.contracts  # noqa: F401  (registers every event type, so any stored type name reads)
 from binhchon_kit.canonical import chain_hash
-from binhchon_kit.contracts.registry import EventData, event_model
+from binhchon_kit.contracts.registry import EventData, event_model, registration_of
 from binhchon_kit.envelope import CloudEvent, format_time, schema_uri
 
 # uuid5 namespace for ids that must come out the same when a handler runs twice.
@@ -46,11 +47,23 @@ class Cause:
 
 @dataclass(frozen=True)
 class NewEvent:
-    """An event a decision produced, not yet stored."""
+    """An event a decision produced, not yet stored. Its class is its type: an unregistered class fails here,
+    before anything is written."""
 
-    type: str
     data: EventData
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def __post_init__(self) -> None:
+        registration_of(type(self.data))
+
+    @property
+    def type(self) -> str:
+        """The type name on the wire, from the data's class."""
+        return registration_of(type(self.data)).type
+
+    @property
+    def schema_version(self) -> int:
+        return registration_of(type(self.data)).schema_version
 
 
 @dataclass(frozen=True)
@@ -82,8 +95,13 @@ class RecordedEvent:
         return chain_hash(self.prev_hash, self.hashed_content()) == self.hash
 
     def model(self) -> EventData:
-        """The typed data of this event."""
-        return event_model(self.type).model.model_validate(self.data)
+        """The typed data of this event: an instance of the class its type name is registered with, so code
+        dispatches on the class (``match event.model(): case DossierAccepted(): ...``). Read once, then kept."""
+        cached: EventData | None = self.__dict__.get("_model")
+        if cached is None:
+            cached = event_model(self.type).model.model_validate(self.data)
+            self.__dict__["_model"] = cached  # a cache, not a field: equality and the hash chain ignore it
+        return cached
 
     def to_cloudevent(self) -> CloudEvent:
         return CloudEvent(

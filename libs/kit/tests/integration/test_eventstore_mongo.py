@@ -24,7 +24,7 @@ async def store(mongo, unique):
 
 def rejected(reason: str, event_id: str | None = None) -> NewEvent:
     data = DossierRejected(reason=reason)
-    return NewEvent("dossier.rejected", data, id=event_id) if event_id else NewEvent("dossier.rejected", data)
+    return NewEvent(data, id=event_id) if event_id else NewEvent(data)
 
 
 async def test_append_read_and_hash_chain(store):

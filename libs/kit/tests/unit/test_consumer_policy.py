@@ -15,12 +15,13 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from binhchon_kit.consumer import EventConsumers, Origin, PermanentError, Retry, consuming
+from binhchon_kit.contracts.intake import RoundOpened
 from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.inbox import MemoryInbox
 
 TOPIC = "intake.events"
 PREFIX = "t1."
-HANDLED_TYPES = {"round.opened"}
+HANDLED_TYPES = {RoundOpened}
 AT = datetime(2026, 11, 23, 6, 26, tzinfo=UTC)  # the consumers' clock: the dead letters' dlq-at
 
 

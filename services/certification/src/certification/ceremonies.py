@@ -12,6 +12,8 @@ from pymongo.errors import DuplicateKeyError
 from binhchon_kit.commands import record
 from binhchon_kit.consumer import PermanentError
 from binhchon_kit.contracts.certification import CeremonyScheduled
+from binhchon_kit.contracts.notify import NotificationSent
+from binhchon_kit.contracts.registry import type_of
 from binhchon_kit.events import Actor, Cause, RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.runtime import Runtime
@@ -49,7 +51,7 @@ class Ceremonies:
         scheduled = CeremonyScheduled(ceremony_id=stream, round_id=round_id, title=title, on=on, at=at, place=place,
                                       invitees=rules.invitees(docs, await registrations(self.rt.db, docs)))
         try:
-            event = await record(self.rt, stream, 0, scheduled, "ceremony.scheduled", actor, cause, round_id)
+            event = await record(self.rt, stream, 0, scheduled, actor, cause, round_id)
         except (AlreadyRecorded, ConcurrencyConflict):
             existing = await self._scheduled(stream)  # the same request, a moment earlier (a double click)
             assert existing is not None
@@ -74,14 +76,15 @@ class Ceremonies:
         if event.source != NOTIFY_SOURCE:
             raise PermanentError(f"a {event.type} from {event.source}, not from notify")
         data = event.data
-        if data["about_event_type"] != "ceremony.scheduled":
+        sent = isinstance(event.model(), NotificationSent)  # else NotificationFailed, the other type handled
+        if data["about_event_type"] != type_of(CeremonyScheduled):
             return
         doc = {"_id": data["delivery_id"], "delivery_id": data["delivery_id"], "about_event_id": data["about_event_id"],
                "recipient": data["recipient"],
                "channel": data["channel"], "template": data["template"], "attempts": data["attempts"],
-               "status": "sent" if event.type == "notification.sent" else "failed",
+               "status": "sent" if sent else "failed",
                "reason": data.get("reason"), "at": event.time.isoformat()}
-        if event.type == "notification.sent":
+        if sent:
             await self.deliveries.replace_one({"_id": doc["_id"]}, doc, upsert=True)
             return
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from binhchon_kit.auth.devtoken import key_dir
+from binhchon_kit.contracts.notify import NotificationFailed, NotificationSent
+from binhchon_kit.contracts.scoring import ResultApproved
 from binhchon_kit.loops import every
 from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
@@ -41,8 +43,8 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
     signer = Signer.from_settings(settings.cert_signing_key_file, settings.cert_signing_key, key_dir())
     service = service_factory(runtime, signer, settings.public_base_url, **service_kwargs)  # type: ignore[arg-type]
     ceremonies = Ceremonies(runtime, service.now)
-    runtime.consumers.handle("scoring.events", {"result.approved"}, "issuing", service.on_result_approved)
-    runtime.consumers.handle("notify.events", {"notification.sent", "notification.failed"}, "ceremony-deliveries",
+    runtime.consumers.handle("scoring.events", {ResultApproved}, "issuing", service.on_result_approved)
+    runtime.consumers.handle("notify.events", {NotificationSent, NotificationFailed}, "ceremony-deliveries",
                              ceremonies.on_notification)
 
     async def on_startup(rt: Runtime) -> None:

@@ -11,8 +11,10 @@ from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.certification import CertificateIssued, CertificateSuperseded
+from binhchon_kit.contracts.registry import type_of
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
+from binhchon_kit.folding import replay
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.sequence import next_number
 from binhchon_kit.signing import Signer
@@ -62,7 +64,7 @@ class Certification:
             return  # forwarded to the next level, not recognised here: no certificate at this level
         stream = certs.certificate_id_for(event.id)
         events = await self.store.read_stream(stream) or await self._issue(event, stream)
-        state = certs.replay(events)
+        state = replay(certs.evolve, events)
         assert state is not None
         await self._follow_up(event, state, Cause.of(events[0]))
 
@@ -84,7 +86,7 @@ class Certification:
         issued = CertificateIssued.model_validate(
             {**body, "signature": self.signer.sign(body), "key_id": self.signer.kid})
         try:
-            await record(self.rt, stream, 0, issued, "certificate.issued", SYSTEM, Cause.of(event), event.subject,
+            await record(self.rt, stream, 0, issued, SYSTEM, Cause.of(event), event.subject,
                          event_id=deterministic_id("issue", event.id))
         except (AlreadyRecorded, ConcurrencyConflict):
             pass  # another replica issued it meanwhile; our number stays unused, theirs gets the follow-ups
@@ -151,14 +153,14 @@ class Certification:
 
     async def _supersede(self, stream: str, by: str, cause: Cause) -> None:
         events = await self.store.read_stream(stream)
-        state = certs.replay(events)
+        state = replay(certs.evolve, events)
         if state is None or state.superseded_by:
             return
         try:
-            await record(self.rt, stream, state.version, CertificateSuperseded(number=state.issued["number"],
-                                                                              superseded_by=by),
-                               "certificate.superseded", SYSTEM, cause, state.issued["dossier_id"],
-                               event_id=deterministic_id("superseded", stream, by), history=events)
+            await record(self.rt, stream, state.version,
+                         CertificateSuperseded(number=state.issued["number"], superseded_by=by), SYSTEM, cause,
+                         state.issued["dossier_id"], event_id=deterministic_id("superseded", stream, by),
+                         history=events)
         except (AlreadyRecorded, ConcurrencyConflict):
             pass
 
@@ -179,7 +181,7 @@ class Certification:
             pointer = await self.rt.db["certificates"].find_one({"number": number}, projection={"_id": 1})
         stream = (pointer.get("stream") or pointer["_id"]) if pointer else None
         events = await self.store.read_stream(stream) if stream else []
-        state = certs.replay(events)
+        state = replay(certs.evolve, events)
         if state is None or state.issued["number"] != number:
             raise Refused(f"no certificate number {number}", kind="not_found")
         return state, events
@@ -188,8 +190,8 @@ class Certification:
 
     async def revoke(self, number: str, reason: str, actor: Actor, cause: Cause) -> RecordedEvent:
         state, events = await self.load(number)
-        return await record(self.rt, state.stream, state.version, certs.revoke(state, reason, self.today()),
-                                  "certificate.revoked", actor, cause, state.issued["dossier_id"], history=events)
+        return await record(self.rt, state.stream, state.version, certs.revoke(state, reason, self.today()), actor,
+                            cause, state.issued["dossier_id"], history=events)
 
     async def send_expiry_notices(self) -> int:
         """Record the expiring/expired notices due today. Safe with several replicas: each notice's event id
@@ -206,12 +208,14 @@ class Certification:
     async def _give_notices(self, number: str, today: date) -> int:
         state, events = await self.load(number)
         sent = 0
-        for type_, notice in certs.notices_due(state, today):
+        for notice in certs.notices_due(state, today):
             try:
+                # the id derives from the notice's type name and the certificate: each notice given once
                 recorded = await record(self.rt,
-                    state.stream, state.version, notice, type_, SYSTEM,
+                    state.stream, state.version, notice, SYSTEM,
                     Cause(correlation_id=state.issued["result_event_id"], causation_id=f"clock:{today}"),
-                    state.issued["dossier_id"], event_id=deterministic_id(type_, state.stream), history=events)
+                    state.issued["dossier_id"], event_id=deterministic_id(type_of(type(notice)), state.stream),
+                    history=events)
             except (AlreadyRecorded, ConcurrencyConflict):
                 break  # another replica is at it
             events = [*events, recorded]

@@ -86,13 +86,13 @@ class CertEnv:
             httpx.AsyncClient]:
         return running(self.app(name, **over), f"http://{name}")
 
-    async def publish(self, service: str, stream_of: str, events: list[tuple[str, EventData, str]]) -> None:
+    async def publish(self, service: str, stream_of: str, events: list[tuple[EventData, str]]) -> None:
         """Append events to a store with ``service``'s source and relay them to its topic, as that service does."""
         store = EventStore(self.mongo[f"{service}_{self.unique}"], source=f"/binhchon/{service}")
         await store.setup()
-        for type_, data, subject in events:
+        for data, subject in events:
             stream = f"{stream_of}-{subject}"
-            await store.append(stream, await store.version(stream), NewEvent(type_, data), subject=subject,
+            await store.append(stream, await store.version(stream), NewEvent(data), subject=subject,
                                actor=Actor(f"system:{service}", ("system",)), cause=Cause("c", "c"))
         relay = Relay(store, self.infra.kafka, client_id=f"{service}-relay", topic_prefix=self.prefix)
         await relay.publish_pending()
@@ -104,13 +104,13 @@ class CertEnv:
         store = EventStore(self.mongo[f"scoring_{self.unique}"], source="/binhchon/scoring")
         await store.setup()
         stream = f"scoring-{result.dossier_id}"
-        return await store.append(stream, await store.version(stream), NewEvent("result.approved", result),
+        return await store.append(stream, await store.version(stream), NewEvent(result),
                                   subject=result.dossier_id, actor=Actor("system:scoring", ("system",)),
                                   cause=Cause("c", "c"))
 
     async def approve(self, *results: ResultApproved) -> None:
         """Scoring approves these results: result.approved on scoring.events, as scoring publishes it."""
-        await self.publish("scoring", "scoring", [("result.approved", r, r.dossier_id) for r in results])
+        await self.publish("scoring", "scoring", [(r, r.dossier_id) for r in results])
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from binhchon_kit.contracts.common import DecisionReference, Level, Programme
 from binhchon_kit.contracts.scoring import Rating, ResultApproved
 from binhchon_kit.events import Actor, Cause, RecordedEvent
 from binhchon_kit.eventstore import EventStore
+from binhchon_kit.folding import replay
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.signing import Signer, verify_document
 from binhchon_kit.testing.memory import (
@@ -80,14 +81,14 @@ def scoring() -> EventStore:
 
 
 async def approved(scoring: EventStore, dossier_id: str, decided: date, recognised: bool = True) -> RecordedEvent:
-    return await append(scoring, f"scoring-{dossier_id}", "result.approved",
+    return await append(scoring, f"scoring-{dossier_id}",
                         result(dossier_id, decided, recognised=recognised), subject=dossier_id,
                         actor=Actor("approver-1", ("approver",)))
 
 
 async def certificate_of(svc: Certification, event: RecordedEvent) -> certs.Certificate:
     events = await svc.store.read_stream(certs.certificate_id_for(event.id))
-    state = certs.replay(events)
+    state = replay(certs.evolve, events)
     assert state is not None, f"no certificate for {event.subject}"
     return state
 

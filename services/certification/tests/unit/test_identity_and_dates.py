@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from binhchon_kit.contracts.certification import CertificateExpired, CertificateExpiring
 from certification.domain import ceremonies
 from certification.domain import certificates as certs
 from certification.domain.errors import Refused
@@ -67,8 +68,8 @@ def test_a_certificate_past_its_end_is_told_only_that_it_expired() -> None:
     issued = {"number": "OCOP-UBNDTBG-2022-00001", "valid_until": "2025-01-10", "product_name": "Mật ong",
               "holder": {"name": "HTX", "address": "Xã A", "registration_number": None}}
     state = certs.Certificate(stream="certificate-1", version=1, issued=issued)
-    assert [t for t, _ in certs.notices_due(state, date(2026, 11, 23))] == ["certificate.expired"]
-    assert [t for t, _ in certs.notices_due(state, date(2024, 12, 20))] == ["certificate.expiring"]
+    assert [type(n) for n in certs.notices_due(state, date(2026, 11, 23))] == [CertificateExpired]
+    assert [type(n) for n in certs.notices_due(state, date(2024, 12, 20))] == [CertificateExpiring]
 
 
 def test_a_second_posting_that_says_otherwise_is_a_conflict() -> None:

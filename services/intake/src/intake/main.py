@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from binhchon_kit.contracts.scoring import ResultApproved
 from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.vietnam_time import now_utc
@@ -26,7 +27,7 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
     settings = settings or IntakeSettings()
     runtime = build_runtime(settings, {"round": ("rounds", fold_round), "dossier": ("dossiers", fold_dossier)})
     service = Intake(runtime, clock)
-    runtime.consumers.handle("scoring.events", {"result.approved"}, "escalation", service.on_result_approved)
+    runtime.consumers.handle("scoring.events", {ResultApproved}, "escalation", service.on_result_approved)
 
     async def on_startup(rt: Runtime) -> None:
         await service.setup()

@@ -16,6 +16,7 @@ from binhchon_kit.contracts.intake import EscalatedFrom, RoundOpened
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
+from binhchon_kit.folding import replay
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.sequence import next_number
 from binhchon_kit.vietnam_time import day_in_vietnam, now_utc
@@ -70,7 +71,7 @@ class Intake:
         exists = await self.store.version(round_id) > 0
         decided = rounds.open_round(opened, exists, today=self.today(), parent=parent)
         try:
-            return await record(self.rt, round_id, 0, decided, "round.opened", actor, cause, subject=round_id)
+            return await record(self.rt, round_id, 0, decided, actor, cause, subject=round_id)
         except ConcurrencyConflict:
             raise Refused(f"a round with code {opened.code} is already open", round_id=round_id) from None
 
@@ -97,8 +98,7 @@ class Intake:
             received_at=now, today=today, producer=producer, product=product, documents=documents,
             escalated_from=escalated_from)
         try:
-            return await record(self.rt, dossier_id, 0, received, "dossier.received", actor, cause, dossier_id,
-                                      event_id)
+            return await record(self.rt, dossier_id, 0, received, actor, cause, dossier_id, event_id)
         except ConcurrencyConflict:
             raise self._duplicate(dossier_id, round_) from None
 
@@ -109,12 +109,12 @@ class Intake:
 
     async def load_dossier(self, dossier_id: str) -> tuple[dossiers.Dossier, list[RecordedEvent]]:
         events = await self.store.read_stream(dossier_id) if dossier_id.startswith("dossier-") else []
-        state = dossiers.replay(events)
+        state = replay(dossiers.evolve, events)
         if state is None:
             raise Refused(f"no dossier {dossier_id}", kind="not_found")
         return state, events
 
-    async def act(self, dossier_id: str, type_: str, decide: Callable[[dossiers.Dossier, RoundOpened], EventData],
+    async def act(self, dossier_id: str, decide: Callable[[dossiers.Dossier, RoundOpened], EventData],
                   actor: Actor, cause: Cause) -> RecordedEvent:
         """Load, decide, append; on a concurrent change, decide again on the new state (once)."""
         for attempt in (1, 2):
@@ -122,8 +122,8 @@ class Intake:
             round_ = await self.load_round(state.round_id)
             event = decide(state, round_)
             try:
-                return await record(self.rt, dossier_id, state.version, event, type_, actor, cause, dossier_id,
-                                          history=history)
+                return await record(self.rt, dossier_id, state.version, event, actor, cause, dossier_id,
+                                    history=history)
             except ConcurrencyConflict:
                 if attempt == 2:
                     raise

@@ -37,7 +37,7 @@ async def _approved_result(mongo, unique, dossier_id, round_id, goes_up: bool):
         goes_up_a_level=goes_up, next_level=Level.NATIONAL if goes_up else None,
         product_name="Mật ong rừng Lục Nam", producer_name="HTX Đông Hưng")
     version = await store.version(dossier_id)
-    await store.append(dossier_id, version, NewEvent("result.approved", data), subject=dossier_id,
+    await store.append(dossier_id, version, NewEvent(data), subject=dossier_id,
                        actor=Actor("approver-1", ("approver",)), cause=Cause("corr-x", "http:corr-x"))
     return store
 

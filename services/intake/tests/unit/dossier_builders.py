@@ -8,7 +8,7 @@ from typing import Any
 from binhchon_kit.canonical import GENESIS_HASH, chain_hash
 from binhchon_kit.contracts.common import Document, Producer, Product
 from binhchon_kit.contracts.intake import DossierReceived, RoundOpened
-from binhchon_kit.contracts.registry import EventData, event_model
+from binhchon_kit.contracts.registry import EventData, registration_of
 from binhchon_kit.envelope import utc_now
 from binhchon_kit.events import Actor, RecordedEvent, hashed_content
 from intake.domain import dossiers
@@ -62,13 +62,13 @@ def receive(round_: RoundOpened, today: date = TODAY, **over: Any) -> DossierRec
     return dossiers.receive(round_, **fields)
 
 
-def recorded(stream: str, version: int, prev_hash: str, type_: str, data: EventData,
-             actor: Actor = SECRETARIAT) -> RecordedEvent:
-    """A decided event as EventStore.append records it (``data`` dumped as JSON, hashed into the chain)."""
-    registration = event_model(type_)
-    assert isinstance(data, registration.model), f"{type_} carries {registration.model.__name__}"
+def recorded(stream: str, version: int, prev_hash: str, data: EventData, actor: Actor = SECRETARIAT
+             ) -> RecordedEvent:
+    """A decided event as EventStore.append records it (its type from the data's class, ``data`` dumped as
+    JSON, hashed into the chain)."""
+    registration = registration_of(type(data))
     fields: dict[str, Any] = dict(
-        id=f"{stream}-{version}", stream=stream, version=version, type=type_,
+        id=f"{stream}-{version}", stream=stream, version=version, type=registration.type,
         schema_version=registration.schema_version, subject=stream, time=utc_now(),
         data=data.model_dump(mode="json"), actor=actor, correlation_id=f"corr-{stream}",
         causation_id=f"request-{version}", source="intake",
@@ -84,9 +84,9 @@ class DossierHistory:
         self.events: list[RecordedEvent] = []
         self.state: dossiers.Dossier | None = None
 
-    def record(self, type_: str, data: EventData, actor: Actor = SECRETARIAT) -> dossiers.Dossier:
+    def record(self, data: EventData, actor: Actor = SECRETARIAT) -> dossiers.Dossier:
         prev_hash = self.events[-1].hash if self.events else GENESIS_HASH
-        event = recorded(self.stream, len(self.events) + 1, prev_hash, type_, data, actor)
+        event = recorded(self.stream, len(self.events) + 1, prev_hash, data, actor)
         self.events.append(event)
         self.state = dossiers.evolve(self.state, event)
         return self.state
@@ -100,5 +100,5 @@ class DossierHistory:
 def received(round_: RoundOpened, today: date = TODAY) -> DossierHistory:
     decided = receive(round_, today)
     history = DossierHistory(decided.dossier_id)
-    history.record("dossier.received", decided, APPLICANT)
+    history.record(decided, APPLICANT)
     return history

@@ -6,6 +6,7 @@ from datetime import date
 
 from binhchon_kit.contracts.intake import MissingItem
 from binhchon_kit.eventstore import verify_chain
+from binhchon_kit.folding import replay
 from intake.domain import dossiers
 from intake.domain.dossiers import Status
 
@@ -26,23 +27,23 @@ def test_receive_request_supplement_supplement_accept() -> None:
                                           today=date(2026, 3, 9))
     assert request.request_number == 1
     assert request.due_date == date(2026, 3, 16)  # Monday + 5 working days (supplement_working_days)
-    state = history.record("dossier.supplement_requested", request)
+    state = history.record(request)
     assert (state.status, state.supplement_requests) == (Status.SUPPLEMENT_REQUESTED, 1)
 
     supplied = dossiers.supplement(state, round_, documents=[document("quality_declaration", "c")],
                                    note="Bổ sung bản tự công bố", today=date(2026, 3, 12))
     assert supplied.check_due_date == date(2026, 3, 17)  # Thursday + 3 working days
-    state = history.record("dossier.supplemented", supplied, APPLICANT)
+    state = history.record(supplied, APPLICANT)
     assert (state.status, state.check_due_date) == (Status.SUPPLEMENTED, date(2026, 3, 17))
 
     accepted = dossiers.accept(state, round_, product_group="thực phẩm", sample_code="BG-2026-001")
     assert (accepted.product_name, accepted.producer_name) == ("Mật ong rừng Lục Nam",
                                                                "Hợp tác xã Nông nghiệp Đông Hưng")
     assert accepted.result_due_date == round_.schedule.council_date  # no result date: the council date
-    state = history.record("dossier.accepted", accepted)
+    state = history.record(accepted)
     assert (state.status, state.version, state.result_due_date) == (Status.ACCEPTED, 4, date(2026, 6, 15))
 
-    assert dossiers.replay(history.events) == state
+    assert replay(dossiers.evolve, history.events) == state
     assert verify_chain(history.events) == []
 
 
@@ -73,7 +74,7 @@ def test_fold_dossier_gives_the_read_model() -> None:
     assert fresh["check_due_date"] == "2026-03-11"
     assert "classification" not in fresh
 
-    history.record("dossier.accepted", dossiers.accept(history.dossier, round_, product_group="thực phẩm",
+    history.record(dossiers.accept(history.dossier, round_, product_group="thực phẩm",
                                                         sample_code="BG-2026-003"))
     doc = dossiers.fold_dossier(history.events)
     assert doc["status"] == "accepted"

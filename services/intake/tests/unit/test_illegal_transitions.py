@@ -46,8 +46,6 @@ ALLOWED: dict[str, set[Status]] = {
     "reschedule_check": AWAITING_CHECK,
     "reschedule_result": {Status.ACCEPTED},
 }
-EVENT_OF = {"request_supplement": "dossier.supplement_requested", "supplement": "dossier.supplemented",
-            "accept": "dossier.accepted", "reject": "dossier.rejected", "withdraw": "dossier.withdrawn"}
 PATH_TO: dict[Status, list[str]] = {
     Status.RECEIVED: [],
     Status.SUPPLEMENT_REQUESTED: ["request_supplement"],
@@ -62,7 +60,7 @@ def dossier_in(status: Status) -> Dossier:
     """A dossier brought to ``status`` by deciding and recording the commands that lead there."""
     history = received(ROUND)
     for command in PATH_TO[status]:
-        history.record(EVENT_OF[command], COMMANDS[command](history.dossier, ROUND), APPLICANT)
+        history.record(COMMANDS[command](history.dossier, ROUND), APPLICANT)
     assert history.dossier.status is status
     return history.dossier
 

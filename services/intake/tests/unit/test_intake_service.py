@@ -150,12 +150,12 @@ async def test_accepting_updates_the_read_model_and_a_second_accept_is_refused(i
     def accept(state: dossiers.Dossier, round_: Any) -> Any:
         return dossiers.accept(state, round_, product_group="thực phẩm", sample_code="MAU-01")
 
-    await intake.act(dossier_id, "dossier.accepted", accept, SECRETARIAT, CAUSE)
+    await intake.act(dossier_id, accept, SECRETARIAT, CAUSE)
 
     [doc] = await read_model(intake, round_id=round_id, status="accepted")
     assert doc["classification"] == {"product_group": "thực phẩm", "sample_code": "MAU-01"}
     with pytest.raises(Refused) as refused:
-        await intake.act(dossier_id, "dossier.accepted", accept, SECRETARIAT, CAUSE)
+        await intake.act(dossier_id, accept, SECRETARIAT, CAUSE)
     assert refused.value.detail == {"current_status": "accepted"}
     assert types_of(await intake.store.read_stream(dossier_id)) == ["dossier.received", "dossier.accepted"]
 
@@ -164,7 +164,7 @@ async def test_an_approved_result_going_up_escalates_once_however_often_delivere
     parent = await open_round(intake, "TW-OCOP", level="national", receives="escalations_only")
     child = await open_round(intake, "BG-CHILD", parent_round_id=parent)
     dossier_id = (await submit(intake, child)).stream
-    result = await append(foreign_store("scoring"), f"scoring-{dossier_id}", "result.approved",
+    result = await append(foreign_store("scoring"), f"scoring-{dossier_id}",
                           result_approved(dossier_id, child, goes_up=True), subject=dossier_id)
 
     await intake.on_result_approved(result)
@@ -182,7 +182,7 @@ async def test_two_replicas_escalating_at_once_open_one_dossier(intake: Intake) 
     parent = await open_round(intake, "TW-RACE", level="national")
     child = await open_round(intake, "BG-RACE-CHILD", parent_round_id=parent)
     dossier_id = (await submit(intake, child)).stream
-    result = await append(foreign_store("scoring"), f"scoring-{dossier_id}", "result.approved",
+    result = await append(foreign_store("scoring"), f"scoring-{dossier_id}",
                           result_approved(dossier_id, child, goes_up=True), subject=dossier_id)
     interleaved(intake.store, "version", "append")
 
@@ -196,9 +196,9 @@ async def test_a_result_that_stays_at_its_level_or_is_not_ours_escalates_nothing
     child = await open_round(intake, "BG-STAY", parent_round_id=parent)
     dossier_id = (await submit(intake, child)).stream
     scoring = foreign_store("scoring")
-    stays = await append(scoring, f"scoring-{dossier_id}", "result.approved",
+    stays = await append(scoring, f"scoring-{dossier_id}",
                          result_approved(dossier_id, child, goes_up=False), subject=dossier_id)
-    elsewhere = await append(scoring, "scoring-elsewhere", "result.approved",
+    elsewhere = await append(scoring, "scoring-elsewhere",
                              result_approved("dossier-of-another-deployment", child, goes_up=True),
                              subject="dossier-of-another-deployment")
 

@@ -23,18 +23,18 @@ def test_a_later_check_date_is_recorded_with_the_previous_one() -> None:
     slipped = dossiers.reschedule(history.dossier, which=PromisedDate.CHECK, new_date=date(2026, 3, 13),
                                   apology_note=APOLOGY, today=date(2026, 3, 11))
     assert (slipped.previous_date, slipped.new_date) == (CHECK_DUE, date(2026, 3, 13))
-    assert history.record("dossier.rescheduled", slipped).check_due_date == date(2026, 3, 13)
+    assert history.record(slipped).check_due_date == date(2026, 3, 13)
 
 
 def test_a_later_result_date_is_recorded_for_an_accepted_dossier() -> None:
     round_ = round_opened()
     history = received(round_)
-    history.record("dossier.accepted", dossiers.accept(history.dossier, round_, product_group="thực phẩm",
+    history.record(dossiers.accept(history.dossier, round_, product_group="thực phẩm",
                                                         sample_code="BG-2026-020"))
     slipped = dossiers.reschedule(history.dossier, which=PromisedDate.RESULT, new_date=date(2026, 6, 30),
                                   apology_note=APOLOGY, today=TODAY)
     assert slipped.previous_date == date(2026, 6, 15)
-    state = history.record("dossier.rescheduled", slipped)
+    state = history.record(slipped)
     assert (state.result_due_date, state.check_due_date) == (date(2026, 6, 30), CHECK_DUE)
 
 

@@ -88,7 +88,7 @@ def test_a_v1_round_opened_reads_as_receiving_all() -> None:
 
 def test_fold_round_gives_what_it_was_opened_with() -> None:
     opened = round_opened()
-    event = recorded(opened.round_id, 1, GENESIS_HASH, "round.opened", opened)
+    event = recorded(opened.round_id, 1, GENESIS_HASH, opened)
     state = rounds.fold_round([event])
     assert (state["status"], state["code"], state["opened_by"]) == ("open", "BG-OCOP-2026-1", SECRETARIAT.id)
     assert state["schedule"]["submission_opens"] == "2026-03-02"

@@ -21,13 +21,13 @@ def ask(
 ) -> None:
     request = dossiers.request_supplement(history.dossier, round_, items=ITEMS, reason="Hồ sơ chưa đầy đủ",
                                           due_date=due_date, today=today)
-    history.record("dossier.supplement_requested", request)
+    history.record(request)
 
 
 def answer(history: DossierHistory, round_: RoundOpened) -> None:
     supplied = dossiers.supplement(history.dossier, round_, documents=[document("quality_declaration", "c")],
                                    note="Đã bổ sung", today=TODAY)
-    history.record("dossier.supplemented", supplied, APPLICANT)
+    history.record(supplied, APPLICANT)
 
 
 def test_a_second_request_is_refused_when_the_round_allows_one() -> None:

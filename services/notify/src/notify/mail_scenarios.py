@@ -31,7 +31,7 @@ from binhchon_kit.contracts.intake import (
     DossierSupplementRequested,
     MissingItem,
 )
-from binhchon_kit.contracts.registry import EventData
+from binhchon_kit.contracts.registry import EventData, registration_of
 from binhchon_kit.contracts.scoring import (
     MandatoryOutcome,
     MemberSubstituted,
@@ -111,9 +111,12 @@ class Rendered:
     html: str
 
 
-def recorded(type_: str, data: EventData, subject: str, n: int) -> RecordedEvent:
+def recorded(data: EventData, subject: str, n: int) -> RecordedEvent:
+    """``data`` as the n-th event of ``subject``, its type and schema version from its class."""
+    registration = registration_of(type(data))
     fields: dict[str, Any] = {
-        "id": f"event-{n:03d}", "stream": subject, "version": n, "type": type_, "schema_version": 1,
+        "id": f"event-{n:03d}", "stream": subject, "version": n, "type": registration.type,
+        "schema_version": registration.schema_version,
         "subject": subject, "time": RECEIVED_AT, "data": data.model_dump(mode="json"),
         "actor": Actor("someone"), "correlation_id": "c", "causation_id": "c", "source": "/binhchon/test"}
     return RecordedEvent(**fields, prev_hash="", hash=chain_hash("", hashed_content(**fields)))
@@ -164,8 +167,8 @@ def render_all(variant: str) -> list[Rendered]:
     # the same producer's second certificate in that ceremony: one invitation names both
     second = Invitee(certificate_number=names.second_certificate_number, holder=names.producer,
                      product_name=names.second_product, dossier_id=second_dossier)
-    events: list[tuple[str, str, EventData, str]] = [
-        ("dossier.received", "", DossierReceived.model_validate({
+    events: list[tuple[str, EventData, str]] = [
+        ("", DossierReceived.model_validate({
             "dossier_id": dossier, "round_id": round_id, "round_code": names.round_code, "programme": "OCOP",
             "level": "province", "receipt_number": names.receipt_number, "received_at": RECEIVED_AT,
             "check_due_date": date(2026, 11, 26),
@@ -175,30 +178,30 @@ def render_all(variant: str) -> list[Rendered]:
                          "contact": {"person": "Nguyễn Văn Đức", "phone": "0912 345 678", "email": producer_email}},
             "product": {"name": names.product, "product_group": "thực phẩm", "sample_count": 5},
             "documents": []}), dossier),
-        ("dossier.supplement_requested", "", DossierSupplementRequested(
+        ("", DossierSupplementRequested(
             items=[MissingItem(document_kind="quality_declaration", description="Bản tự công bố chất lượng"),
                    MissingItem(description="Ảnh nhãn sản phẩm rõ nét")],
             reason="Thiếu hồ sơ chất lượng", due_date=date(2026, 12, 3), request_number=1), dossier),
-        ("dossier.accepted", "", DossierAccepted(
+        ("", DossierAccepted(
             round_id=round_id, rulebook_id="ocop-2023", programme="OCOP", level="province",
             product_group="thực phẩm", sample_code="TP-07", result_due_date=date(2026, 12, 20),
             product_name=names.product, producer_name=names.producer), dossier),
-        ("dossier.rejected", "", DossierRejected(reason="Sản phẩm không thuộc nhóm sản phẩm của đợt"), dossier),
-        ("dossier.rescheduled", "check", DossierRescheduled(
+        ("", DossierRejected(reason="Sản phẩm không thuộc nhóm sản phẩm của đợt"), dossier),
+        ("check", DossierRescheduled(
             which="check", previous_date=date(2026, 11, 26), new_date=date(2026, 12, 1),
             apology_note="Ban thư ký xin lỗi vì chậm kiểm tra hồ sơ."), dossier),
-        ("dossier.rescheduled", "result", DossierRescheduled(
+        ("result", DossierRescheduled(
             which="result", previous_date=None, new_date=date(2027, 1, 15),
             apology_note="Ban thư ký xin lỗi vì hội đồng họp muộn."), dossier),
-        ("panel.formed", "", panel, round_id),
-        ("scoring.opened", "", opened, dossier),
-        ("panel.member_substituted", "", MemberSubstituted(
+        ("", panel, round_id),
+        ("", opened, dossier),
+        ("", MemberSubstituted(
             dossier_id=dossier, round_id=round_id, panel_id="panel-1", replaces="gk-2",
             substitute=PanelMember(id="gk-5", name="Đỗ Minh Tuấn", organisation="Trường Đại học Nông Lâm Bắc Giang",
                                    role="member", email="tuan@example.vn"),
             reason="Ông Lê Văn Bình có quan hệ họ hàng với chủ thể sản xuất nên không tham gia chấm hồ sơ này."),
          dossier),
-        ("scoring.completed", "", ScoringCompleted(
+        ("", ScoringCompleted(
             dossier_id=dossier, round_id=round_id, rulebook_id="ocop-2023", rulebook_version=1, scoring_round=1,
             average_total=78.5, rounding="half up, 2 decimals",
             part_averages=[PartAverage(code="A", label="Sản phẩm và sức mạnh cộng đồng", average=30.5,
@@ -206,49 +209,47 @@ def render_all(variant: str) -> list[Rendered]:
             totals={"gk-1": 78.0, "gk-2": 79.0}, outliers=[], band_stars=4, stars=4, rating_label="4 sao",
             mandatory=[MandatoryOutcome(code="B1", label="Nguồn gốc", average=2, minimum=1, met=True)],
             recognised_at_level=True, goes_up_a_level=False, spread=1.0, spread_exceeded=False), dossier),
-        ("result.proposed", "", ResultProposed(proposal_id="proposal-1", round_id=round_id, rows=[
+        ("", ResultProposed(proposal_id="proposal-1", round_id=round_id, rows=[
             ProposalRow(rank=1, dossier_id=dossier, product_name=names.product, producer_name=names.producer,
                         average_total=78.5, rating_label="4 sao", stars=4, recognised_at_level=True,
                         goes_up_a_level=False),
             ProposalRow(rank=2, dossier_id="dossier-8", product_name="Gà đồi Yên Thế", producer_name="HTX Yên Thế",
                         average_total=49.0, rating_label="2 sao", stars=2, recognised_at_level=False,
                         goes_up_a_level=False)]), round_id),
-        ("result.approved", "recognised", ResultApproved(
+        ("recognised", ResultApproved(
             dossier_id=dossier, round_id=round_id, programme="OCOP", level="province",
             rulebook_id="ocop-2023", rating=Rating(stars=4, recognised=True, label="4 sao"), points=78.5,
             decision=decision, goes_up_a_level=False, product_name=names.product, producer_name=names.producer),
          dossier),
-        ("result.approved", "goes_up", ResultApproved(
+        ("goes_up", ResultApproved(
             dossier_id=dossier, round_id=round_id, programme="OCOP", level="district",
             rulebook_id="ocop-2019", rating=Rating(stars=3, recognised=True, label="3 sao"), points=65.25,
             decision=decision, goes_up_a_level=True, next_level="province",
             product_name=names.product, producer_name=names.producer), dossier),
-        ("result.not_recognised", "below_level", ResultNotRecognised.model_validate({
+        ("below_level", ResultNotRecognised.model_validate({
             **not_recognised, "reason": legacy_english, "reason_code": "below_level",
             "reason_params": {"points": 49.0, "rating_label": "2 sao", "level": "district"}}), dossier),
-        ("result.not_recognised", "mandatory_unmet", ResultNotRecognised.model_validate({
+        ("mandatory_unmet", ResultNotRecognised.model_validate({
             **not_recognised, "reason": legacy_english, "reason_code": "mandatory_unmet",
             "reason_params": {"points": 49.0, "rating_label": "2 sao", "level": "district",
                               "unmet_mandatory": list(names.unmet)}}), dossier),
-        ("result.not_recognised", "legacy", ResultNotRecognised.model_validate({
+        ("legacy", ResultNotRecognised.model_validate({
             **not_recognised, "reason": "Sản phẩm chưa đạt mức 3 sao để được công nhận ở cấp huyện"}), dossier),
-        ("certificate.issued", "", issued, dossier),
-        ("certificate.expiring", "", CertificateExpiring(
+        ("", issued, dossier),
+        ("", CertificateExpiring(
             number=names.certificate_number, valid_until=date(2029, 12, 8), holder=issued.holder,
             product_name=names.product), dossier),
-        ("certificate.expired", "", CertificateExpired(number=names.certificate_number,
-                                                       valid_until=date(2029, 12, 8)), dossier),
-        ("certificate.revoked", "", CertificateRevoked(
+        ("", CertificateExpired(number=names.certificate_number, valid_until=date(2029, 12, 8)), dossier),
+        ("", CertificateRevoked(
             number=names.certificate_number, reason="Sản phẩm không còn đáp ứng tiêu chí bắt buộc",
             revoked_on=date(2027, 6, 1)), dossier),
-        ("ceremony.scheduled", "", CeremonyScheduled.model_validate({**ceremony, "invitees": [certificate]}),
-         round_id),
-        ("ceremony.scheduled", "two_certificates",
+        ("", CeremonyScheduled.model_validate({**ceremony, "invitees": [certificate]}), round_id),
+        ("two_certificates",
          CeremonyScheduled.model_validate({**ceremony, "invitees": [certificate, second]}), round_id),
     ]
     out = []
-    for n, (type_, case, data, subject) in enumerate(events, start=1):
-        event = recorded(type_, data, subject, n)
+    for n, (case, data, subject) in enumerate(events, start=1):
+        event = recorded(data, subject, n)
         # what the service looks up for the event's subject: a dossier's contact, nothing for a round
         about = contact if subject == dossier else None
         for message in messages_for(event, producer=producer if about else None,

@@ -7,6 +7,38 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from binhchon_kit.contracts.certification import (
+    CeremonyScheduled,
+    CertificateExpired,
+    CertificateExpiring,
+    CertificateIssued,
+    CertificateRevoked,
+    CertificateSuperseded,
+)
+from binhchon_kit.contracts.intake import (
+    DossierAccepted,
+    DossierReceived,
+    DossierRejected,
+    DossierRescheduled,
+    DossierSupplemented,
+    DossierSupplementRequested,
+    DossierWithdrawn,
+    RoundOpened,
+)
+from binhchon_kit.contracts.registry import EventData
+from binhchon_kit.contracts.scoring import (
+    JudgeRecused,
+    MemberSubstituted,
+    PanelFormed,
+    RescoreRequested,
+    ResultApproved,
+    ResultNotRecognised,
+    ResultProposed,
+    ScoreAmended,
+    ScoreSubmitted,
+    ScoringCompleted,
+    ScoringOpened,
+)
 from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.web import create_app, serve
@@ -17,14 +49,14 @@ from notify.service import Notify
 from notify.views import Views
 from notify.views import setup as setup_views
 
-CONSUMED = {
-    "intake.events": {"dossier.received", "dossier.supplement_requested", "dossier.accepted", "dossier.rejected",
-                      "dossier.rescheduled", "dossier.withdrawn", "round.opened", "dossier.supplemented"},
-    "scoring.events": {"panel.formed", "scoring.completed", "result.proposed", "result.approved",
-                       "result.not_recognised", "scoring.opened", "score.submitted", "judge.recused",
-                       "score.amended", "scoring.rescore_requested", "panel.member_substituted"},
-    "certification.events": {"certificate.issued", "certificate.expiring", "certificate.expired",
-                             "certificate.revoked", "certificate.superseded", "ceremony.scheduled"},
+CONSUMED: dict[str, set[type[EventData]]] = {
+    "intake.events": {DossierReceived, DossierSupplementRequested, DossierAccepted, DossierRejected,
+                      DossierRescheduled, DossierWithdrawn, RoundOpened, DossierSupplemented},
+    "scoring.events": {PanelFormed, ScoringCompleted, ResultProposed, ResultApproved, ResultNotRecognised,
+                       ScoringOpened, ScoreSubmitted, JudgeRecused, ScoreAmended, RescoreRequested,
+                       MemberSubstituted},
+    "certification.events": {CertificateIssued, CertificateExpiring, CertificateExpired, CertificateRevoked,
+                             CertificateSuperseded, CeremonyScheduled},
 }
 
 

@@ -28,7 +28,20 @@ from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit import claims
 from binhchon_kit.consumer import PermanentError, dead_letter_headers
+from binhchon_kit.contracts.certification import CeremonyScheduled
+from binhchon_kit.contracts.intake import DossierReceived, RoundOpened
 from binhchon_kit.contracts.notify import Channel, NotificationFailed, NotificationSent
+from binhchon_kit.contracts.registry import type_of
+from binhchon_kit.contracts.scoring import (
+    JudgeRecused,
+    MemberSubstituted,
+    PanelFormed,
+    ResultProposed,
+    ScoreAmended,
+    ScoreSubmitted,
+    ScoringCompleted,
+    ScoringOpened,
+)
 from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
@@ -39,7 +52,7 @@ from binhchon_kit.topics import dead_letter_topic
 from binhchon_kit.vietnam_time import now_utc
 from notify.adapters.channels import DeliveryError, Email, Webhook
 from notify.adapters.templates import Templates, context_for
-from notify.domain.messages import Message, Recipient, messages_for
+from notify.domain.messages import PRODUCER_EVENTS, SCORE_REMINDER, Message, Recipient, messages_for
 from notify.views import delivery_key, subscription_key
 from notify.waiting import MissingFacts, WaitingRoom, origin_of
 
@@ -87,7 +100,8 @@ class Notify:
         """Keep the facts later events need, and try again what was waiting for them."""
         data = event.data
         arrived: list[str] = []
-        if event.type == "dossier.received":
+        told = event.model()
+        if isinstance(told, DossierReceived):
             producer = data["producer"]
             await self.db["contacts"].replace_one({"_id": event.subject}, {
                 "recipient_id": f"producer:{producer['registration_number']}", "name": producer["name"],
@@ -95,18 +109,18 @@ class Notify:
                 "product_name": data["product"]["name"], "province_code": producer["address"]["province_code"]},
                 upsert=True)
             arrived.append(f"contact:{event.subject}")
-        elif event.type == "panel.formed":
+        elif isinstance(told, PanelFormed):
             await self.db["panels"].replace_one({"_id": data["round_id"]}, dict(data), upsert=True)
             arrived.append(f"panel:{data['round_id']}")
-        elif event.type == "round.opened":
+        elif isinstance(told, RoundOpened):
             await self.db["rounds"].replace_one({"_id": data["round_id"]}, dict(data), upsert=True)
             arrived.append(f"round:{data['round_id']}")
-        elif event.type == "scoring.opened":  # what a substitute member is later told the dossier is
+        elif isinstance(told, ScoringOpened):  # what a substitute member is later told the dossier is
             await self.db["scorings"].replace_one({"_id": event.subject}, dict(data), upsert=True)
             arrived.append(f"scoring:{event.subject}")
-        elif event.type in ("score.submitted", "score.amended", "judge.recused"):
+        elif isinstance(told, ScoreSubmitted | ScoreAmended | JudgeRecused):
             await self._no_reminder(event.subject, data["member_id"])
-        elif event.type == "scoring.completed":
+        elif isinstance(told, ScoringCompleted):
             await self._no_reminder(event.subject, None)
         await self.waiting.facts_arrived(arrived)
 
@@ -119,7 +133,7 @@ class Notify:
             if stale and (message.due_at is None or message.due_at < self.now()):
                 continue  # history replayed into a new deployment: people are not told again about old news
             await self._enqueue_email(message, contact)
-            if message.template == "score.reminder":
+            if message.template == SCORE_REMINDER:
                 await self._remember_reminder(event.subject, message)
         if not stale:
             await self._enqueue_webhooks(event, contact)
@@ -127,6 +141,7 @@ class Notify:
     async def _facts(self, event: RecordedEvent) -> dict[str, Any]:
         """What ``messages_for`` needs to know about the event, looked up; MissingFacts names what is absent."""
         data = event.data
+        told = event.model()
         needs: list[str] = []
         reasons: list[str] = []
 
@@ -135,27 +150,27 @@ class Notify:
             reasons.append(reason)
 
         contact = await self.db["contacts"].find_one({"_id": event.subject})
-        if contact is None and (event.type in _PRODUCER_TYPES or await self._filtered_by_province(event)):
+        if contact is None and (isinstance(told, _PRODUCER_TYPES) or await self._filtered_by_province(event)):
             missing(f"contact:{event.subject}", f"no dossier.received yet for {event.subject} (the producer's contact)")
         producer = Recipient(contact["recipient_id"], contact["name"], contact.get("email")) if contact else None
         round_id = data.get("round_id")
         panel = await self.db["panels"].find_one({"_id": round_id}) if round_id else None
-        if panel is None and event.type in ("scoring.opened", "scoring.completed", _SUBSTITUTED):
+        if panel is None and isinstance(told, ScoringOpened | ScoringCompleted | MemberSubstituted):
             missing(f"panel:{round_id}", f"no panel.formed yet for round {round_id}")
         round_ = await self.db["rounds"].find_one({"_id": round_id}) if round_id else None
-        if round_ is None and event.type in ("scoring.opened", _SUBSTITUTED):
+        if round_ is None and isinstance(told, ScoringOpened | MemberSubstituted):
             missing(f"round:{round_id}", f"no round.opened yet for round {round_id} (its scoring deadline)")
         scoring = None
-        if event.type == _SUBSTITUTED:  # the substitute is told which product they score
+        if isinstance(told, MemberSubstituted):  # the substitute is told which product they score
             scoring = await self.db["scorings"].find_one({"_id": event.subject})
             if scoring is None:
                 missing(f"scoring:{event.subject}", f"no scoring.opened yet for {event.subject} (the product scored)")
         approvers = [Recipient(r["_id"], r["name"], r.get("email"))
                      async for r in self.db["recipients"].find({"roles": "approver"})]
-        if not approvers and event.type == "result.proposed":
+        if not approvers and isinstance(told, ResultProposed):
             missing("approvers", "no recipient has the approver role yet")
         contacts = {}
-        if event.type == "ceremony.scheduled":
+        if isinstance(told, CeremonyScheduled):
             for invitee in data["invitees"]:
                 c = await self.db["contacts"].find_one({"_id": invitee["dossier_id"]})
                 if c is None:
@@ -363,9 +378,10 @@ class Notify:
                   "about_event_type": delivery["about_event_type"], "recipient": delivery["recipient_id"],
                   "channel": delivery["channel"], "template": delivery["template"], "attempts": attempts}
         data = NotificationSent(**common) if status == "sent" else NotificationFailed(**common, reason=reason or "")
-        type_ = "notification.sent" if status == "sent" else "notification.failed"
+        # one outcome event per delivery and outcome: its id derives from its type name and the delivery
+        event_id = deterministic_id(type_of(type(data)), key)
         try:
-            await self.rt.store.append(f"delivery-{key}", 0, NewEvent(type_, data, id=deterministic_id(type_, key)),
+            await self.rt.store.append(f"delivery-{key}", 0, NewEvent(data, id=event_id),
                                        subject=delivery["subject_id"], actor=SYSTEM,
                                        cause=Cause(correlation_id=delivery["about_event_id"],
                                                    causation_id=delivery["about_event_id"]))
@@ -385,10 +401,8 @@ class Notify:
         return sub
 
 
-_SUBSTITUTED = "panel.member_substituted"
-_PRODUCER_TYPES = {"dossier.supplement_requested", "dossier.accepted", "dossier.rejected", "dossier.rescheduled",
-                   "result.approved", "result.not_recognised", "certificate.issued", "certificate.expiring",
-                   "certificate.expired", "certificate.revoked"}
+# the producer's events whose mail needs the contact learnt from the dossier's receipt
+_PRODUCER_TYPES = tuple(event for event in PRODUCER_EVENTS if event is not DossierReceived)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -41,12 +41,12 @@ def vietnam_time(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 async def publish(mongo: Any, infra: Any, prefix: str, unique: str, source: str,
-                  events: list[tuple[str, str, EventData]]) -> None:
+                  events: list[tuple[str, EventData]]) -> None:
     """Record events in a scratch store of the service that owns them and relay them to the real topics."""
     store = EventStore(mongo[f"{source}_{unique}"], source=f"/binhchon/{source}")
     await store.setup()
-    for stream, type_, data in events:
-        await store.append(stream, await store.version(stream), NewEvent(type_, data), subject=stream,
+    for stream, data in events:
+        await store.append(stream, await store.version(stream), NewEvent(data), subject=stream,
                            actor=Actor("someone"), cause=Cause("c", "c"))
     relay = Relay(store, infra.kafka, client_id=f"{source}-relay", topic_prefix=prefix)
     await relay.publish_pending()

@@ -104,10 +104,10 @@ async def test_a_ceremony_invitation_greets_the_producer_by_name(infra, mongo, u
     db = mongo[f"notify_{unique}"]
     app = build(settings, clock=clock)
     async with running(app, "http://notify"):
-        await publish(mongo, infra, topic_prefix, unique, "intake", [(dossier, "dossier.received", received)])
+        await publish(mongo, infra, topic_prefix, unique, "intake", [(dossier, received)])
         await eventually(lambda: _arrived(raw_mailbox, 1), what="the receipt")
         await publish(mongo, infra, topic_prefix, unique, "certification",
-                      [(f"round-{unique}", "ceremony.scheduled", ceremony)])
+                      [(f"round-{unique}", ceremony)])
         await eventually(lambda: _arrived(raw_mailbox, 2), what="the invitation")
         await eventually(lambda: _sent(db, "ceremony.invitation"), what="the invitation recorded as sent")
         # the confirmation request waits for 08:00 the day before the ceremony, in the service's time: it is

@@ -174,18 +174,18 @@ async def test_events_read_before_their_facts_wait_and_every_mail_goes_once(infr
         async with running(app, "http://notify") as notify:
             scoring: list[tuple[str, str, EventData]] = []
             for k, d in enumerate(dossiers):
-                scoring.append((d, "scoring.opened", opened(d, round_id, k)))
+                scoring.append((d, opened(d, round_id, k)))
                 if k < done:
-                    scoring += [(d, "scoring.completed", completed(d, round_id)),
-                                (d, "result.approved", approved(d, round_id, k))]
-            scoring.append((dossiers[done], "score.submitted", ScoreSubmitted(
+                    scoring += [(d, completed(d, round_id)),
+                                (d, approved(d, round_id, k))]
+            scoring.append((dossiers[done], ScoreSubmitted(
                 sheet_id="s-1", member_id="gk-2", scoring_round=1, rulebook_id="ocop-2023", rulebook_version=1,
                 score_sheet="general", scores=[], total=80)))
-            scoring.append((round_id, "result.proposed", ResultProposed(proposal_id="p-1", round_id=round_id,
+            scoring.append((round_id, ResultProposed(proposal_id="p-1", round_id=round_id,
                                                                         rows=[])))
             await publish(mongo, infra, topic_prefix, unique, "scoring", scoring)
             ceremony_day = clock.today() + timedelta(days=20)
-            await publish(mongo, infra, topic_prefix, unique, "certification", [(round_id, "ceremony.scheduled",
+            await publish(mongo, infra, topic_prefix, unique, "certification", [(round_id,
                 CeremonyScheduled(ceremony_id="c-1", round_id=round_id, title="Lễ công bố sản phẩm OCOP năm 2026",
                                   on=ceremony_day, at="08:30", place="Nhà văn hóa tỉnh",
                                   invitees=[Invitee(certificate_number=f"OCOP-2026-{k:05d}", holder="HTX Đông Hưng",
@@ -202,9 +202,9 @@ async def test_events_read_before_their_facts_wait_and_every_mail_goes_once(infr
             body = round_body(f"R{unique}")
             body["schedule"]["scoring_closes"] = (clock.today() + timedelta(days=2)).isoformat()
             await publish(mongo, infra, topic_prefix, unique, "intake", [
-                (round_id, "round.opened", RoundOpened.model_validate({**body, "round_id": round_id})),
-                *[(d, "dossier.received", received(d, round_id, k, clock)) for k, d in enumerate(dossiers)]])
-            await publish(mongo, infra, topic_prefix, unique, "scoring", [(round_id, "panel.formed", PanelFormed(
+                (round_id, RoundOpened.model_validate({**body, "round_id": round_id})),
+                *[(d, received(d, round_id, k, clock)) for k, d in enumerate(dossiers)]])
+            await publish(mongo, infra, topic_prefix, unique, "scoring", [(round_id, PanelFormed(
                 panel_id="p", round_id=round_id, name="Hội đồng", members=MEMBERS, quorum={"fraction": 0.75},
                 sessions=["dossier"]))])
             r = await notify.post("/recipients", headers=auth("admin", "admin"), json={
@@ -267,8 +267,8 @@ async def test_facts_that_never_come_are_dead_lettered_with_the_reason(infra, mo
                 TopicReader(infra.kafka, f"{topic_prefix}scoring.events") as source, \
                 TopicReader(infra.kafka, f"{topic_prefix}scoring.events.dlq") as dlq:
             await publish(mongo, infra, topic_prefix, unique, "scoring", [
-                (dossier, "scoring.completed", completed(dossier, round_id)),
-                (dossier, "result.approved", approved(dossier, round_id, 1))])
+                (dossier, completed(dossier, round_id)),
+                (dossier, approved(dossier, round_id, 1))])
             await eventually(lambda: consumed(infra, "notify.scoring", f"{topic_prefix}scoring.events", 2),
                              interval=0.5, what="both consumed")
             assert await dlq.poll() == [] and await db["parked"].count_documents({"status": "waiting"}) == 2
@@ -332,7 +332,7 @@ async def test_a_send_killed_mid_way_is_taken_over_after_the_lease(infra, mongo,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         try:
             await publish(mongo, infra, topic_prefix, unique, "intake",
-                          [(d, "dossier.received", received(d, round_id, k, clock)) for k, d in enumerate(dossiers)])
+                          [(d, received(d, round_id, k, clock)) for k, d in enumerate(dossiers)])
 
             async def mid_send() -> bool | None:
                 queued = await db["deliveries"].count_documents({})

@@ -54,10 +54,10 @@ async def test_two_certificates_of_one_producer_make_one_invitation_naming_both(
     app = build(notify_settings(infra, unique, topic_prefix, str(dev_keys[1]), mailbox), clock=clock)
     async with running(app, "http://notify"):
         await publish(mongo, infra, topic_prefix, unique, "intake",
-                      [(r.dossier_id, "dossier.received", r) for r in received])
+                      [(r.dossier_id, r) for r in received])
         await eventually(lambda: _mails(mailbox, 3), what="the three receipts")
         await publish(mongo, infra, topic_prefix, unique, "certification",
-                      [(round_id, "ceremony.scheduled", ceremony)])
+                      [(round_id, ceremony)])
         await eventually(lambda: _mails(mailbox, 5), what="an invitation to each producer")
         await eventually(lambda: _settled(db, "ceremony.invitation", 2), what="the invitations recorded as sent")
         confirmations = await db["deliveries"].find({"template": "ceremony.confirmation"}).to_list()

@@ -58,12 +58,12 @@ async def test_a_substitute_is_told_and_reminded_unless_they_scored(infra, mongo
         # gk-2 and gk-3 are recused; gk-5 and gk-6 stand in; gk-6 scores at once. All read before the round
         # and its panel are known: the substitutions wait for them
         await publish(mongo, infra, topic_prefix, unique, "scoring", [
-            (dossier, "scoring.opened", opened),
-            (dossier, "judge.recused", JudgeRecused(member_id="gk-2", reason="quan hệ họ hàng")),
-            (dossier, "panel.member_substituted", _substitute(dossier, round_id, 5, "Đỗ Minh Tuấn", "gk-2")),
-            (dossier, "judge.recused", JudgeRecused(member_id="gk-3", reason="quan hệ họ hàng")),
-            (dossier, "panel.member_substituted", _substitute(dossier, round_id, 6, "Vũ Thị Lan", "gk-3")),
-            (dossier, "score.submitted", sheet)])
+            (dossier, opened),
+            (dossier, JudgeRecused(member_id="gk-2", reason="quan hệ họ hàng")),
+            (dossier, _substitute(dossier, round_id, 5, "Đỗ Minh Tuấn", "gk-2")),
+            (dossier, JudgeRecused(member_id="gk-3", reason="quan hệ họ hàng")),
+            (dossier, _substitute(dossier, round_id, 6, "Vũ Thị Lan", "gk-3")),
+            (dossier, sheet)])
         await eventually(lambda: _count(db["parked"], {"type": "panel.member_substituted", "status": "waiting"}, 2),
                          what="the substitutions waiting for their round and panel")
         parked = await db["parked"].find_one({"type": "panel.member_substituted"})
@@ -71,9 +71,9 @@ async def test_a_substitute_is_told_and_reminded_unless_they_scored(infra, mongo
         assert mailbox.messages == []
 
         await publish(mongo, infra, topic_prefix, unique, "intake", [
-            (round_id, "round.opened", RoundOpened.model_validate({**body, "round_id": round_id}))])
+            (round_id, RoundOpened.model_validate({**body, "round_id": round_id}))])
         await publish(mongo, infra, topic_prefix, unique, "scoring", [
-            (round_id, "panel.formed", PanelFormed(panel_id="panel-1", round_id=round_id, name="Hội đồng OCOP tỉnh",
+            (round_id, PanelFormed(panel_id="panel-1", round_id=round_id, name="Hội đồng OCOP tỉnh",
                                                    members=MEMBERS, quorum={"fraction": 0.75},  # type: ignore[arg-type]
                                                    sessions=["dossier"]))])  # type: ignore[list-item]
         await eventually(lambda: _mails(mailbox, 5), what="the panel's three assignments and two substitutions")

@@ -80,7 +80,7 @@ def received(at: datetime) -> RecordedEvent:
         level=Level.PROVINCE, receipt_number="BG-OCOP-2026-1-00001", received_at=at, check_due_date=date(2026, 12, 7),
         producer=Producer.model_validate(body["producer"]), product=Product.model_validate(body["product"]),
         documents=[Document.model_validate(d) for d in body["documents"]])
-    return recorded_at(at, "intake", DOSSIER, "dossier.received", data)
+    return recorded_at(at, "intake", DOSSIER, data)
 
 
 def accepted(at: datetime) -> RecordedEvent:
@@ -88,7 +88,7 @@ def accepted(at: datetime) -> RecordedEvent:
                            level=Level.PROVINCE, product_group="thực phẩm", sample_code="MAU-001",
                            result_due_date=date(2027, 1, 15), product_name="Mật ong rừng Lục Nam",
                            producer_name="Hợp tác xã Nông nghiệp Đông Hưng")
-    return recorded_at(at, "intake", DOSSIER, "dossier.accepted", data, version=2)
+    return recorded_at(at, "intake", DOSSIER, data, version=2)
 
 
 async def deliveries(svc: Notify, **query: Any) -> list[dict[str, Any]]:

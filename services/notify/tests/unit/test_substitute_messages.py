@@ -22,13 +22,13 @@ def _substituted(email: str | None) -> MemberSubstituted:
 
 
 def test_a_substitute_without_an_address_is_not_written_to() -> None:
-    event = recorded("panel.member_substituted", _substituted(None), "dossier-7", 1)
+    event = recorded(_substituted(None), "dossier-7", 1)
     assert messages_for(event, producer=None, panel=PANEL, approvers=[], contacts={}, round_=ROUND,
                         scoring=SCORING) == []
 
 
 def test_a_round_without_a_scoring_deadline_tells_the_substitute_but_sets_no_reminder() -> None:
-    event = recorded("panel.member_substituted", _substituted("tuan@example.vn"), "dossier-7", 1)
+    event = recorded(_substituted("tuan@example.vn"), "dossier-7", 1)
     [message] = messages_for(event, producer=None, panel=PANEL, approvers=[], contacts={}, round_=ROUND,
                              scoring=SCORING)
     assert message.template == "panel.member_substituted" and message.due_at is None
@@ -45,7 +45,7 @@ def test_the_substitute_is_reminded_when_the_judges_are() -> None:
 
 def test_a_substitute_named_after_the_reminders_morning_is_not_reminded_at_once() -> None:
     # recorded 23/11/2026 06:26 in Hà Nội
-    event = recorded("panel.member_substituted", _substituted("tuan@example.vn"), "dossier-7", 1)
+    event = recorded(_substituted("tuan@example.vn"), "dossier-7", 1)
     closes = {**ROUND, "schedule": {"scoring_closes": "2026-11-23"}}  # reminders: 08:00 on 22/11, past
     assert [m.template for m in messages_for(event, producer=None, panel=PANEL, approvers=[], contacts={},
                                              round_=closes, scoring=SCORING)] == ["panel.member_substituted"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from binhchon_kit.consumer import PermanentError
+from binhchon_kit.contracts.intake import DossierAccepted, DossierWithdrawn, RoundOpened
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
@@ -35,9 +36,9 @@ def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None =
         except Refused as refused:  # e.g. a product group the rulebook does not have: no retry will help
             raise PermanentError(refused.message) from refused
 
-    runtime.consumers.handle("intake.events", {"round.opened"}, "rounds", service.on_round_opened)
-    runtime.consumers.handle("intake.events", {"dossier.accepted"}, "accepted", accepted)
-    runtime.consumers.handle("intake.events", {"dossier.withdrawn"}, "withdrawn", service.on_dossier_withdrawn)
+    runtime.consumers.handle("intake.events", {RoundOpened}, "rounds", service.on_round_opened)
+    runtime.consumers.handle("intake.events", {DossierAccepted}, "accepted", accepted)
+    runtime.consumers.handle("intake.events", {DossierWithdrawn}, "withdrawn", service.on_dossier_withdrawn)
 
     async def on_startup(rt: Runtime) -> None:
         await service.setup()

@@ -13,10 +13,21 @@ from pymongo.errors import DuplicateKeyError
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.common import DecisionReference, Level
-from binhchon_kit.contracts.registry import EventData
-from binhchon_kit.contracts.scoring import PanelFormed, PanelMember, ProposalRow, ResultProposed
+from binhchon_kit.contracts.registry import EventData, type_of
+from binhchon_kit.contracts.scoring import (
+    JudgeRecused,
+    PanelFormed,
+    PanelMember,
+    ProposalRow,
+    ResultProposed,
+    ScoreAmended,
+    ScoreSubmitted,
+    ScoringCancelled,
+    ScoringOpened,
+)
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import ConcurrencyConflict
+from binhchon_kit.folding import replay
 from binhchon_kit.runtime import Runtime
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain import panel as panels
@@ -102,7 +113,7 @@ class Scoring:
     async def _first_opened_version(self, round_id: str) -> int | None:
         """The version the round's first opened dossier was scored under, from scoring's own events (a scan:
         it runs once per round, when the round has no pinned version)."""
-        first = await self.store.events.find({"type": "scoring.opened", "data.round_id": round_id},
+        first = await self.store.events.find({"type": type_of(ScoringOpened), "data.round_id": round_id},
                                              sort=[("time", 1)], limit=1).to_list()
         return int(first[0]["data"]["rulebook_version"]) if first else None
 
@@ -121,27 +132,28 @@ class Scoring:
                                          "loaded (deploy its file)")
         try:
             rulebook = self.rulebook(event.data["rulebook_id"], version)
-            decided, type_ = scoring.open_scoring(event.data, dossier_id, rulebook), "scoring.opened"
+            decided = scoring.open_scoring(event.data, dossier_id, rulebook)
         except Refused as refused:
-            decided, type_ = scoring.not_opened(event.data, dossier_id, version, refused), scoring.NOT_OPENED_EVENT
+            decided = scoring.not_opened(event.data, dossier_id, version, refused)
         try:
-            await record(self.rt, scoring_stream(dossier_id), 0, decided, type_, Actor.system("scoring"),
-                         Cause.of(event), dossier_id, event_id=deterministic_id(type_, event.id))
+            # the id derives from the type name on the wire, so a redelivery (opened or not) collides
+            await record(self.rt, scoring_stream(dossier_id), 0, decided, Actor.system("scoring"), Cause.of(event),
+                         dossier_id, event_id=deterministic_id(type_of(type(decided)), event.id))
         except ConcurrencyConflict:
             return  # already opened, or refused (a redelivery)
 
     async def on_dossier_withdrawn(self, event: RecordedEvent) -> None:
         events = await self.store.read_stream(scoring_stream(event.subject))
-        state = scoring.replay(events)
+        state = replay(scoring.evolve, events)
         if state is None:
             return  # withdrawn before acceptance: scoring never opened it
         cancelled = scoring.cancel(state, event.data.get("reason", ""))
         if cancelled is None:
             return
         try:
-            await record(self.rt, scoring_stream(event.subject), state.version, cancelled, "scoring.cancelled",
-                         Actor.system("scoring"), Cause.of(event), event.subject,
-                         event_id=deterministic_id("scoring.cancelled", event.id), history=events)
+            await record(self.rt, scoring_stream(event.subject), state.version, cancelled, Actor.system("scoring"),
+                         Cause.of(event), event.subject,
+                         event_id=deterministic_id(type_of(ScoringCancelled), event.id), history=events)
         except ConcurrencyConflict:
             raise  # a sheet arrived meanwhile: the consumer retries on the new state
 
@@ -172,7 +184,7 @@ class Scoring:
         panel = panels.validate_panel(PanelFormed.model_validate({**fields, "round_id": round_id,
                                                                   "panel_id": stream}), rulebook)
         try:
-            return await record(self.rt, stream, 0, panel, "panel.formed", actor, cause, round_id)
+            return await record(self.rt, stream, 0, panel, actor, cause, round_id)
         except ConcurrencyConflict:
             raise Refused(f"round {round_id} already has a panel", panel_id=stream) from None
 
@@ -199,15 +211,14 @@ class Scoring:
                 # a chair with a conflict of interest in this dossier must not choose who scores it instead
                 raise Refused("the chair is recused from this dossier: the secretariat adds its substitute "
                               "members", kind="forbidden", recused=sorted(state.recused))
-        return await self.act(dossier_id, "panel.member_substituted",
-                              lambda s, p, _: scoring.substitute(s, p, substitute, replaces, reason), who.actor,
-                              cause)
+        return await self.act(dossier_id, lambda s, p, _: scoring.substitute(s, p, substitute, replaces, reason),
+                              who.actor, cause)
 
     # ---- dossiers ------------------------------------------------------------------------------------
 
     async def load(self, dossier_id: str) -> tuple[scoring.DossierScoring, list[RecordedEvent]]:
         events = await self.store.read_stream(scoring_stream(dossier_id))
-        state = scoring.replay(events)
+        state = replay(scoring.evolve, events)
         if state is None:
             if events:  # scoring.not_opened: say why
                 data = events[0].data
@@ -217,7 +228,7 @@ class Scoring:
             raise Refused(f"dossier {dossier_id} is not open for scoring", kind="not_found")
         return state, events
 
-    async def act(self, dossier_id: str, type_: str,
+    async def act(self, dossier_id: str,
                   decide: Callable[[scoring.DossierScoring, PanelFormed, Rulebook], EventData],
                   actor: Actor, cause: Cause) -> RecordedEvent:
         """Decide and record; then let the rules decide whether scoring completes or goes back."""
@@ -226,14 +237,15 @@ class Scoring:
             state, history = await self.load(dossier_id)
             panel = await self.panel(state.opened.round_id)
             rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
+            decided = decide(state, panel, rulebook)
             try:
-                recorded = await record(self.rt, stream, state.version, decide(state, panel, rulebook), type_, actor,
-                                              cause, dossier_id, history=history)
+                recorded = await record(self.rt, stream, state.version, decided, actor, cause, dossier_id,
+                                        history=history)
             except ConcurrencyConflict:
                 if attempt == 2:
                     raise
                 continue
-            if type_ in ("score.submitted", "score.amended", "judge.recused"):
+            if isinstance(decided, ScoreSubmitted | ScoreAmended | JudgeRecused):  # what may settle the scoring
                 await self.evaluate(dossier_id, Cause.of(recorded), closing=False, known=[*history, recorded])
             return recorded
         raise AssertionError("unreachable")
@@ -244,7 +256,7 @@ class Scoring:
         wrote it (a concurrent writer makes the append below conflict, and its own evaluation decides)."""
         if known is not None:
             history = known
-            state = scoring.replay(history)
+            state = replay(scoring.evolve, history)
             assert state is not None
         else:
             state, history = await self.load(dossier_id)
@@ -253,11 +265,9 @@ class Scoring:
         outcome = scoring.evaluate(state, panel, rulebook, closing=closing)
         if outcome is None:
             return None
-        type_ = "scoring.completed" if outcome.__class__.__name__ == "ScoringCompleted" else \
-            "scoring.rescore_requested"
         try:
-            return await record(self.rt, scoring_stream(dossier_id), state.version, outcome, type_,
-                                      actor or Actor.system("scoring"), cause, dossier_id, history=history)
+            return await record(self.rt, scoring_stream(dossier_id), state.version, outcome,
+                                actor or Actor.system("scoring"), cause, dossier_id, history=history)
         except ConcurrencyConflict:
             return None  # another sheet arrived meanwhile; its own evaluation decides
 
@@ -279,7 +289,7 @@ class Scoring:
                 for n, d in enumerate(docs, start=1)]
         stream = "proposal-" + str(uuid.uuid4())
         proposal = ResultProposed(proposal_id=stream, round_id=round_id, rows=rows)
-        return await record(self.rt, stream, 0, proposal, "result.proposed", actor, cause, round_id)
+        return await record(self.rt, stream, 0, proposal, actor, cause, round_id)
 
     async def proposal(self, proposal_id: str) -> ResultProposed:
         first = await self.store.get(proposal_id, 1) if proposal_id.startswith("proposal-") else None
@@ -301,8 +311,7 @@ class Scoring:
                 continue  # decided already (a repeated approval of the same proposal)
             rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
             outcome = scoring.decide(state, decision, rulebook)
-            type_ = "result.approved" if outcome.__class__.__name__ == "ResultApproved" else "result.not_recognised"
             recorded.append(await record(self.rt,
-                scoring_stream(dossier_id), state.version, outcome, type_, actor, cause, dossier_id,
+                scoring_stream(dossier_id), state.version, outcome, actor, cause, dossier_id,
                 event_id=deterministic_id("decision", proposal_id, dossier_id), history=history))
         return recorded

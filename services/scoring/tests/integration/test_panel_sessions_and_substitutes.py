@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from binhchon_kit.contracts.intake import DossierAccepted
+from binhchon_kit.contracts.registry import type_of
 from binhchon_kit.contracts.scoring import Session
 from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.testing.apps import running
@@ -371,7 +372,7 @@ def accepted_event(round_id: str, n: int) -> RecordedEvent:
     data = DossierAccepted(round_id=round_id, rulebook_id="field-visit-test", programme="OCOP", level="province",
                            product_group="thực phẩm", sample_code=f"TP-{n:02d}", result_due_date=None,
                            product_name=f"Sản phẩm {n}", producer_name="Hợp tác xã Đông Hưng")
-    return RecordedEvent(id=f"evt-{dossier_id}", stream=dossier_id, version=2, type="dossier.accepted",
+    return RecordedEvent(id=f"evt-{dossier_id}", stream=dossier_id, version=2, type=type_of(DossierAccepted),
                          schema_version=1, subject=dossier_id, time=NOW, data=data.model_dump(mode="json"),
                          actor=Actor("tk-1", ("secretariat",)), correlation_id="c", causation_id="c",
                          source="/binhchon/intake", prev_hash="0" * 64, hash="1" * 64)

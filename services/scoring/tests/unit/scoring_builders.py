@@ -10,9 +10,8 @@ from typing import Any
 import yaml
 
 from binhchon_kit.canonical import GENESIS_HASH, chain_hash
-from binhchon_kit.contracts import event_types
 from binhchon_kit.contracts.common import DecisionReference, Level
-from binhchon_kit.contracts.registry import EventData, event_model
+from binhchon_kit.contracts.registry import EventData, registration_of
 from binhchon_kit.contracts.scoring import (
     MemberRole,
     PanelFormed,
@@ -32,9 +31,6 @@ from scoring.domain.rulebook import Rulebook, Sheet
 
 RULEBOOK_IDS = ("ocop-2019", "ocop-2023", "ocop-2025", "cnnttb-2018", "cnnttb-2025")
 SECRETARIAT = Actor("secretariat-1", ("secretariat",))
-
-EVENT_TYPES: dict[type[EventData], str] = {r.model: r.type for r in event_types()}
-
 
 # ---- rulebooks ------------------------------------------------------------------------------------------
 
@@ -136,9 +132,8 @@ def decision(number: str = "123/QĐ-UBND") -> DecisionReference:
 def recorded(stream: str, version: int, prev_hash: str, data: EventData,
              actor: Actor = SECRETARIAT) -> RecordedEvent:
     """A decided event as EventStore.append records it (``data`` dumped as JSON, hashed into the chain)."""
-    type_ = EVENT_TYPES[type(data)]
-    registration = event_model(type_)
-    assert isinstance(data, registration.model), f"{type_} carries {registration.model.__name__}"
+    registration = registration_of(type(data))
+    type_ = registration.type
     fields: dict[str, Any] = dict(
         id=f"{stream}-{version}", stream=stream, version=version, type=type_,
         schema_version=registration.schema_version, subject=stream, time=utc_now(),
@@ -183,6 +178,7 @@ class ScoringHistory:
         event = recorded(self.stream, len(self.events) + 1, prev_hash, data, actor)
         self.events.append(event)
         self.state = scoring.evolve(self.state, event)
+        assert self.state is not None
         return self.state
 
     # decisions, recorded

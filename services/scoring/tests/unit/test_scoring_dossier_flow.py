@@ -20,6 +20,7 @@ from binhchon_kit.contracts.scoring import (
     ScoreSubmitted,
     ScoringCompleted,
 )
+from binhchon_kit.folding import replay
 from scoring.domain import scoring
 from scoring.domain.errors import Refused
 
@@ -82,7 +83,7 @@ def test_a_dossier_that_cannot_open_is_recorded_with_a_code_and_its_parameters()
     assert unknown.reason_code is NotOpenedReason.RULEBOOK_UNKNOWN
     assert unknown.reason_params == {"rulebook_id": "ocop-2099"}
     # the stream holds no scoring: nothing to score, withdraw or decide
-    assert scoring.replay([recorded("d-1", 1, GENESIS_HASH, event)]) is None
+    assert replay(scoring.evolve, [recorded("d-1", 1, GENESIS_HASH, event)]) is None
 
 
 def test_open_scoring_refuses_a_rulebook_of_another_programme() -> None:
@@ -450,8 +451,8 @@ def test_replay_folds_the_recorded_events_back_to_the_same_state() -> None:
     history.amend("m1", with_total(history.sheet, 84.5))
     history.evaluate_and_record()
     history.record(history.decide())
-    assert scoring.replay(history.events) == history.state
-    assert scoring.replay([]) is None
+    assert replay(scoring.evolve, history.events) == history.state
+    assert replay(scoring.evolve, []) is None
     assert history.dossier.version == len(history.events)
     prev = GENESIS_HASH
     for event in history.events:
@@ -465,8 +466,7 @@ def test_replay_folds_the_recorded_events_back_to_the_same_state() -> None:
 def test_an_event_scoring_does_not_know_only_moves_the_version() -> None:
     history = five()
     before = history.dossier
-    foreign = dataclasses.replace(recorded("dossier-1", 2, history.events[-1].hash, a_sheet()),
-                                  type="panel.formed")
+    foreign = recorded("dossier-1", 2, history.events[-1].hash, history.panel)  # a PanelFormed
     after = scoring.evolve(before, foreign)
     assert after == dataclasses.replace(before, version=2)
 

@@ -64,7 +64,7 @@ def dossier_accepted(product: str, group: str = GROUP) -> DossierAccepted:
 
 
 async def heard_of_round(svc: Scoring, intake: EventStore) -> None:
-    await svc.on_round_opened(await append(intake, ROUND, "round.opened", round_opened()))
+    await svc.on_round_opened(await append(intake, ROUND, round_opened()))
 
 
 async def with_panel(svc: Scoring, intake: EventStore) -> None:
@@ -75,7 +75,7 @@ async def with_panel(svc: Scoring, intake: EventStore) -> None:
 
 async def accepted(intake: EventStore, dossier_id: str, product: str = "Mật ong rừng Lục Nam",
                    group: str = GROUP) -> RecordedEvent:
-    return await append(intake, dossier_id, "dossier.accepted", dossier_accepted(product, group))
+    return await append(intake, dossier_id, dossier_accepted(product, group))
 
 
 async def opened(svc: Scoring, intake: EventStore, dossier_id: str, product: str = "Mật ong rừng Lục Nam") -> None:
@@ -86,8 +86,7 @@ async def score(svc: Scoring, dossier_id: str, member_id: str, wanted: float) ->
     state, _ = await svc.load(dossier_id)
     sheet = svc.rulebook(state.opened.rulebook_id, state.opened.rulebook_version).sheet(state.opened.sheet_id)
     scores = with_total(sheet, wanted)
-    return await svc.act(dossier_id, "score.submitted",
-                         lambda s, p, r: scoring.submit(s, p, r, member_id, scores, ""),
+    return await svc.act(dossier_id, lambda s, p, r: scoring.submit(s, p, r, member_id, scores, ""),
                          Actor(member_id, ("judge",)), CAUSE)
 
 

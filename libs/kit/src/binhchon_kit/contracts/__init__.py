@@ -2,6 +2,14 @@
 version. A breaking change is a new schema version (a new model), never an edit of a published one."""
 
 from binhchon_kit.contracts import certification, intake, notify, scoring  # noqa: F401  (registers the event types)
-from binhchon_kit.contracts.registry import EventData, event_model, event_types, registered
+from binhchon_kit.contracts.registry import (
+    EventData,
+    UnknownEventType,
+    event_model,
+    event_types,
+    registered,
+    registration_of,
+    type_of,
+)
 
-__all__ = ["EventData", "event_model", "event_types", "registered"]
+__all__ = ["EventData", "UnknownEventType", "event_model", "event_types", "registered", "registration_of", "type_of"]

@@ -25,7 +25,7 @@ from mongomock_motor import AsyncMongoMockClient
 
 from binhchon_kit.auth.tokens import TokenVerifier
 from binhchon_kit.canonical import GENESIS_HASH, chain_hash
-from binhchon_kit.contracts.registry import EventData, event_model
+from binhchon_kit.contracts.registry import EventData, registration_of
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, hashed_content
 from binhchon_kit.eventstore import AlreadyRecorded, EventStore
 from binhchon_kit.projection import Fold
@@ -89,10 +89,10 @@ def foreign_store(service: str) -> EventStore:
     return memory_store(memory_database(service), f"/binhchon/{service}")
 
 
-async def append(store: EventStore, stream: str, type_: str, data: EventData, *, subject: str | None = None,
+async def append(store: EventStore, stream: str, data: EventData, *, subject: str | None = None,
                  actor: Actor | None = None, event_id: str | None = None) -> RecordedEvent:
     """Record ``data`` at the end of ``stream`` as its service would, and hand it over as a consumer gets it."""
-    event = NewEvent(type_, data, id=event_id) if event_id else NewEvent(type_, data)
+    event = NewEvent(data, id=event_id) if event_id else NewEvent(data)
     service = store.source.rsplit("/", 1)[-1]
     recorded = await store.append(stream, await store.version(stream), event, subject=subject or stream,
                                   actor=actor or Actor.system(service), cause=Cause(f"corr-{stream}", f"test-{stream}"))
@@ -113,14 +113,14 @@ async def consume(handler: Callable[[RecordedEvent], Awaitable[None]], event: Re
         pass
 
 
-def recorded_at(at: datetime, source: str, stream: str, type_: str, data: EventData, *, version: int = 1,
+def recorded_at(at: datetime, source: str, stream: str, data: EventData, *, version: int = 1,
                 prev_hash: str = GENESIS_HASH, subject: str | None = None, event_id: str | None = None,
                 actor: Actor | None = None) -> RecordedEvent:
     """An event another service recorded at ``at`` (a time the test chooses, where a handler's decision depends
     on the event's age), chained and hashed as its store would, as its consumer receives it."""
-    registration = event_model(type_)
+    registration = registration_of(type(data))
     fields: dict[str, Any] = dict(
-        id=event_id or f"{stream}-{version}", stream=stream, version=version, type=type_,
+        id=event_id or f"{stream}-{version}", stream=stream, version=version, type=registration.type,
         schema_version=registration.schema_version, subject=subject or stream,
         time=at.astimezone(UTC).replace(microsecond=at.microsecond // 1000 * 1000),
         data=data.model_dump(mode="json"), actor=actor or Actor.system(source), correlation_id=f"corr-{stream}",

@@ -10,8 +10,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from binhchon_kit.contracts.certification import CertificateExpired, CertificateExpiring, CertificateRevoked, Holder
+from binhchon_kit.contracts.certification import (
+    CertificateExpired,
+    CertificateExpiring,
+    CertificateIssued,
+    CertificateRevoked,
+    CertificateSuperseded,
+    Holder,
+)
 from binhchon_kit.events import RecordedEvent, deterministic_id
+from binhchon_kit.folding import replay
 from certification.domain.errors import Refused
 
 EXPIRING_NOTICE = timedelta(days=30)  # DOMAIN.md §1.6: the holder is told at least 30 days before expiry
@@ -122,29 +130,24 @@ class Certificate:
 
 
 def evolve(state: Certificate | None, event: RecordedEvent) -> Certificate:
-    if event.type == "certificate.issued":
-        return Certificate(stream=event.stream, version=event.version, issued=event.data)
-    assert state is not None
+    """The certificate after ``event``, chosen by the event's class."""
+    match data := event.model():
+        case CertificateIssued():
+            return Certificate(stream=event.stream, version=event.version, issued=event.data)
+    assert state is not None, f"{event.type} before the certificate was issued"
     state = replace(state, version=event.version)
-    match event.type:
-        case "certificate.superseded":
+    match data:
+        case CertificateSuperseded(superseded_by=successor):
             return replace(state, status=SUPERSEDED if state.status == VALID else state.status,
-                           superseded_by=event.data["superseded_by"])
-        case "certificate.revoked":
+                           superseded_by=successor)
+        case CertificateRevoked():
             return replace(state, status=REVOKED, revoked=event.data)
-        case "certificate.expiring":
+        case CertificateExpiring():
             return replace(state, expiring_told=True)
-        case "certificate.expired":
+        case CertificateExpired():
             # past its end there is nothing left to announce: an "expiring" not given by then never will be
             return replace(state, status=EXPIRED if state.status == VALID else state.status, expired_told=True,
                            expiring_told=True)
-    return state
-
-
-def replay(events: Sequence[RecordedEvent]) -> Certificate | None:
-    state: Certificate | None = None
-    for event in events:
-        state = evolve(state, event)
     return state
 
 
@@ -154,7 +157,7 @@ def revoke(state: Certificate, reason: str, today: date) -> CertificateRevoked:
     return CertificateRevoked(number=state.issued["number"], reason=reason, revoked_on=today)
 
 
-def notices_due(state: Certificate, today: date) -> list[tuple[str, CertificateExpiring | CertificateExpired]]:
+def notices_due(state: Certificate, today: date) -> list[CertificateExpiring | CertificateExpired]:
     """The expiry notices this certificate is owed today, each given once (the caller records them with an id
     derived from the certificate and the notice, so a second replica's attempt collides). A certificate already
     past its end (issued late for an old decision, or a sweep that missed the 30 days) is told only that it
@@ -162,16 +165,16 @@ def notices_due(state: Certificate, today: date) -> list[tuple[str, CertificateE
     until = state.valid_until
     if until is None or state.status not in (VALID, EXPIRED):
         return []
-    due: list[tuple[str, CertificateExpiring | CertificateExpired]] = []
+    due: list[CertificateExpiring | CertificateExpired] = []
     number = state.issued["number"]
     if today > until:
         if not state.expired_told:
-            due.append(("certificate.expired", CertificateExpired(number=number, valid_until=until)))
+            due.append(CertificateExpired(number=number, valid_until=until))
         return due
     if not state.expiring_told and today >= until - EXPIRING_NOTICE:
-        due.append(("certificate.expiring", CertificateExpiring(
+        due.append(CertificateExpiring(
             number=number, valid_until=until, holder=Holder.model_validate(state.issued["holder"]),
-            product_name=state.issued["product_name"])))
+            product_name=state.issued["product_name"]))
     return due
 
 
@@ -181,7 +184,7 @@ def page_key(issued: Mapping[str, Any]) -> str:
 
 
 def fold_certificate(events: Sequence[RecordedEvent]) -> dict[str, Any]:
-    state = replay(events)
+    state = replay(evolve, events)
     assert state is not None
     issued = state.issued
     return {**issued, "status": state.status, "superseded_by": state.superseded_by, "revoked": state.revoked,

@@ -207,7 +207,7 @@ async def get_dossier(dossier_id: str, svc: Service, who: Anyone) -> dict[str, A
 @router.post("/dossiers/{dossier_id}/supplement-request", status_code=201, tags=["completeness check"])
 async def request_supplement(dossier_id: str, body: RequestSupplement, who: Secretariat, svc: Service
                              ) -> dict[str, Any]:
-    event = await svc.act(dossier_id, "dossier.supplement_requested", lambda s, r: dossiers.request_supplement(
+    event = await svc.act(dossier_id, lambda s, r: dossiers.request_supplement(
         s, r, items=body.items, reason=body.reason, due_date=body.due_date, today=svc.today()), who.actor,
         request_cause())
     return _event_view(event)
@@ -216,14 +216,14 @@ async def request_supplement(dossier_id: str, body: RequestSupplement, who: Secr
 @router.post("/dossiers/{dossier_id}/supplements", status_code=201, tags=["completeness check"])
 async def supplement(dossier_id: str, body: Supplement, who: Applicant, svc: Service) -> dict[str, Any]:
     await _own(svc, dossier_id, who)
-    event = await svc.act(dossier_id, "dossier.supplemented", lambda s, r: dossiers.supplement(
+    event = await svc.act(dossier_id, lambda s, r: dossiers.supplement(
         s, r, documents=body.documents, note=body.note, today=svc.today()), who.actor, request_cause())
     return _event_view(event)
 
 
 @router.post("/dossiers/{dossier_id}/accept", status_code=201, tags=["completeness check"], response_model=Receipt)
 async def accept(dossier_id: str, body: Accept, who: Secretariat, svc: Service) -> Receipt:
-    await svc.act(dossier_id, "dossier.accepted", lambda s, r: dossiers.accept(
+    await svc.act(dossier_id, lambda s, r: dossiers.accept(
         s, r, product_group=body.product_group, sample_code=body.sample_code), who.actor, request_cause())
     _, events = await svc.load_dossier(dossier_id)
     return _receipt(dossiers.fold_dossier(events))
@@ -231,7 +231,7 @@ async def accept(dossier_id: str, body: Accept, who: Secretariat, svc: Service) 
 
 @router.post("/dossiers/{dossier_id}/reject", status_code=201, tags=["completeness check"])
 async def reject(dossier_id: str, body: Reason, who: Secretariat, svc: Service) -> dict[str, Any]:
-    event = await svc.act(dossier_id, "dossier.rejected", lambda s, _: dossiers.reject(s, reason=body.reason),
+    event = await svc.act(dossier_id, lambda s, _: dossiers.reject(s, reason=body.reason),
                           who.actor, request_cause())
     return _event_view(event)
 
@@ -239,14 +239,14 @@ async def reject(dossier_id: str, body: Reason, who: Secretariat, svc: Service) 
 @router.post("/dossiers/{dossier_id}/withdraw", status_code=201, tags=["dossiers"])
 async def withdraw(dossier_id: str, body: Withdraw, who: Applicant, svc: Service) -> dict[str, Any]:
     await _own(svc, dossier_id, who)
-    event = await svc.act(dossier_id, "dossier.withdrawn", lambda s, _: dossiers.withdraw(s, reason=body.reason),
+    event = await svc.act(dossier_id, lambda s, _: dossiers.withdraw(s, reason=body.reason),
                           who.actor, request_cause())
     return _event_view(event)
 
 
 @router.post("/dossiers/{dossier_id}/reschedule", status_code=201, tags=["completeness check"])
 async def reschedule(dossier_id: str, body: Reschedule, who: Secretariat, svc: Service) -> dict[str, Any]:
-    event = await svc.act(dossier_id, "dossier.rescheduled", lambda s, _: dossiers.reschedule(
+    event = await svc.act(dossier_id, lambda s, _: dossiers.reschedule(
         s, which=body.which, new_date=body.new_date, apology_note=body.apology_note, today=svc.today()),
         who.actor, request_cause())
     return _event_view(event)

@@ -28,6 +28,7 @@ from binhchon_kit.contracts.intake import (
     RoundOpened,
 )
 from binhchon_kit.events import RecordedEvent, deterministic_id
+from binhchon_kit.folding import replay
 from binhchon_kit.workdays import add_working_days
 from intake.domain.errors import Refused
 
@@ -69,38 +70,28 @@ class Dossier:
 
 
 def evolve(state: Dossier | None, event: RecordedEvent) -> Dossier:
-    data = event.data
-    if event.type == "dossier.received":
-        return Dossier(id=event.stream, version=event.version, status=Status.RECEIVED, round_id=data["round_id"],
-                       producer_id=event.actor.id, check_due_date=date.fromisoformat(data["check_due_date"]),
-                       received=data)
-    assert state is not None, f"{event.type} before dossier.received"
+    """The dossier after ``event``, chosen by the event's class."""
+    match data := event.model():
+        case DossierReceived():
+            return Dossier(id=event.stream, version=event.version, status=Status.RECEIVED, round_id=data.round_id,
+                           producer_id=event.actor.id, check_due_date=data.check_due_date, received=event.data)
+    assert state is not None, f"{event.type} before the dossier was received"
     state = replace(state, version=event.version)
-    match event.type:
-        case "dossier.supplement_requested":
-            return replace(state, status=Status.SUPPLEMENT_REQUESTED, supplement_requests=data["request_number"])
-        case "dossier.supplemented":
-            return replace(state, status=Status.SUPPLEMENTED,
-                           check_due_date=date.fromisoformat(data["check_due_date"]))
-        case "dossier.accepted":
-            due = data.get("result_due_date")
-            return replace(state, status=Status.ACCEPTED, result_due_date=date.fromisoformat(due) if due else None)
-        case "dossier.rejected":
+    match data:
+        case DossierSupplementRequested(request_number=number):
+            return replace(state, status=Status.SUPPLEMENT_REQUESTED, supplement_requests=number)
+        case DossierSupplemented(check_due_date=due):
+            return replace(state, status=Status.SUPPLEMENTED, check_due_date=due)
+        case DossierAccepted(result_due_date=due):
+            return replace(state, status=Status.ACCEPTED, result_due_date=due)
+        case DossierRejected():
             return replace(state, status=Status.REJECTED)
-        case "dossier.withdrawn":
+        case DossierWithdrawn():
             return replace(state, status=Status.WITHDRAWN)
-        case "dossier.rescheduled":
-            new = date.fromisoformat(data["new_date"])
-            if data["which"] == PromisedDate.CHECK:
-                return replace(state, check_due_date=new)
+        case DossierRescheduled(which=PromisedDate.CHECK, new_date=new):
+            return replace(state, check_due_date=new)
+        case DossierRescheduled(new_date=new):
             return replace(state, result_due_date=new)
-    return state
-
-
-def replay(events: Sequence[RecordedEvent]) -> Dossier | None:
-    state: Dossier | None = None
-    for event in events:
-        state = evolve(state, event)
     return state
 
 
@@ -213,7 +204,7 @@ def check_key(doc: Mapping[str, Any]) -> str | None:
 
 def fold_dossier(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     """The dossier's read model: current state, the receipt, and the whole history from its events."""
-    state = replay(events)
+    state = replay(evolve, events)
     assert state is not None
     received = state.received
     last = events[-1]
@@ -231,7 +222,6 @@ def fold_dossier(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     }
     doc["check_key"] = check_key(doc)
     for event in events:
-        if event.type == "dossier.accepted":
-            doc["classification"] = {"product_group": event.data["product_group"],
-                                     "sample_code": event.data["sample_code"]}
+        if isinstance(accepted := event.model(), DossierAccepted):
+            doc["classification"] = {"product_group": accepted.product_group, "sample_code": accepted.sample_code}
     return doc

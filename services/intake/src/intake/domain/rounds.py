@@ -84,7 +84,7 @@ def fold_round(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     """The round's read model: what it was opened with (rounds have no other events yet)."""
     state: dict[str, Any] = {}
     for event in events:
-        if event.type == "round.opened":
+        if isinstance(event.model(), RoundOpened):  # the data as recorded: a v1 round reads as it was opened
             state = {**event.data, "status": "open", "opened_at": event.time, "opened_by": event.actor.id,
                      "page_key": event.data["code"]}  # its place in the list (unique, ASCII: ADR 0015)
     return state

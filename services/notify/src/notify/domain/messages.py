@@ -8,14 +8,42 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from binhchon_kit.contracts.certification import (
+    CeremonyScheduled,
+    CertificateExpired,
+    CertificateExpiring,
+    CertificateIssued,
+    CertificateRevoked,
+)
+from binhchon_kit.contracts.intake import (
+    DossierAccepted,
+    DossierReceived,
+    DossierRejected,
+    DossierRescheduled,
+    DossierSupplementRequested,
+)
+from binhchon_kit.contracts.scoring import (
+    MemberSubstituted,
+    PanelFormed,
+    ResultApproved,
+    ResultNotRecognised,
+    ResultProposed,
+    ScoringCompleted,
+    ScoringOpened,
+)
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.vietnam_time import VIETNAM
 
-PRODUCER_EVENTS = {
-    "dossier.received", "dossier.supplement_requested", "dossier.accepted", "dossier.rejected",
-    "dossier.rescheduled", "result.approved", "result.not_recognised", "certificate.issued",
-    "certificate.expiring", "certificate.expired", "certificate.revoked",
-}
+# The events the producer is told of, each by the template named like the event's type.
+PRODUCER_EVENTS = (
+    DossierReceived, DossierSupplementRequested, DossierAccepted, DossierRejected, DossierRescheduled,
+    ResultApproved, ResultNotRecognised, CertificateIssued, CertificateExpiring, CertificateExpired,
+    CertificateRevoked,
+)
+# Templates that are not an event's own (an event's template is named by its type, ``event.type``).
+SCORE_REMINDER = "score.reminder"
+CEREMONY_INVITATION = "ceremony.invitation"
+CEREMONY_CONFIRMATION = "ceremony.confirmation"
 ROLES_VN = {"chair": "Chủ tịch hội đồng", "member": "thành viên hội đồng", "secretary": "thư ký hội đồng"}
 
 
@@ -60,29 +88,30 @@ def messages_for(event: RecordedEvent, *, producer: Recipient | None, panel: Map
     """The messages an event calls for. ``producer``: the dossier's contact; ``panel``: the round's panel;
     ``contacts``: producers by dossier id (for round-wide events such as a ceremony); ``round_``: the round as
     opened (its schedule); ``scoring``: the dossier's ``scoring.opened`` (what its judges are told it is)."""
-    data = event.data
-    if event.type == "scoring.opened":
-        due = _reminder_due(round_)
-        if not panel or due is None:
-            return []
-        # each judge is reminded the working morning before the scoring window closes, unless they scored
-        return [Message("score.reminder", Recipient(m["id"], m["name"], m.get("email")), event, {"scoring": data}, due)
-                for m in panel["members"] if m["role"] != "secretary" and m.get("email")]
-    if event.type == "panel.member_substituted":
-        return _substitute(event, panel, round_, scoring)
-    if event.type in PRODUCER_EVENTS:
-        return [Message(event.type, producer, event)] if producer and producer.email else []
-    if event.type == "panel.formed":
-        return [Message("panel.formed", Recipient(m["id"], m["name"], m.get("email"), ROLES_VN[m["role"]]), event)
-                for m in data["members"] if m.get("email")]
-    if event.type == "scoring.completed" and panel:
-        chair = next(m for m in panel["members"] if m["role"] == "chair")
-        return [Message("scoring.completed", Recipient(chair["id"], chair["name"], chair.get("email")), event)] \
-            if chair.get("email") else []
-    if event.type == "result.proposed":
-        return [Message("result.proposed", a, event) for a in approvers if a.email]
-    if event.type == "ceremony.scheduled":
-        return _ceremony(event, contacts)
+    data = event.data  # templates read the data as it was recorded (JSON), whatever the class says
+    match event.model():
+        case ScoringOpened():
+            due = _reminder_due(round_)
+            if not panel or due is None:
+                return []
+            # each judge is reminded the working morning before the scoring window closes, unless they scored
+            return [Message(SCORE_REMINDER, Recipient(m["id"], m["name"], m.get("email")), event, {"scoring": data},
+                            due) for m in panel["members"] if m["role"] != "secretary" and m.get("email")]
+        case MemberSubstituted():
+            return _substitute(event, panel, round_, scoring)
+        case PanelFormed():
+            return [Message(event.type, Recipient(m["id"], m["name"], m.get("email"), ROLES_VN[m["role"]]), event)
+                    for m in data["members"] if m.get("email")]
+        case ScoringCompleted() if panel:
+            chair = next(m for m in panel["members"] if m["role"] == "chair")
+            return [Message(event.type, Recipient(chair["id"], chair["name"], chair.get("email")), event)] \
+                if chair.get("email") else []
+        case ResultProposed():
+            return [Message(event.type, a, event) for a in approvers if a.email]
+        case CeremonyScheduled():
+            return _ceremony(event, contacts)
+        case told if isinstance(told, PRODUCER_EVENTS):
+            return [Message(event.type, producer, event)] if producer and producer.email else []
     return []
 
 
@@ -101,9 +130,9 @@ def _ceremony(event: RecordedEvent, contacts: Mapping[str, Recipient]) -> list[M
     out = []
     for who, invitees in theirs.values():
         context = {"invitees": invitees, "invitee": invitees[0]}  # ``invitee``: for templates written before
-        out.append(Message("ceremony.invitation", who, event, context,
+        out.append(Message(CEREMONY_INVITATION, who, event, context,
                            at_eight(day - timedelta(days=data["invitation_days_before"]))))
-        out.append(Message("ceremony.confirmation", who, event, context,
+        out.append(Message(CEREMONY_CONFIRMATION, who, event, context,
                            at_eight(day - timedelta(days=data["confirmation_days_before"]))))
     return out
 
@@ -118,9 +147,9 @@ def _substitute(event: RecordedEvent, panel: Mapping[str, Any] | None, round_: M
     who = Recipient(substitute["id"], substitute.get("name") or "", substitute["email"],
                     ROLES_VN.get(substitute.get("role") or "member", ROLES_VN["member"]))
     context = {"scoring": scoring or {}, "round": round_ or {}, "panel": panel or {}}
-    out = [Message("panel.member_substituted", who, event, context)]
+    out = [Message(event.type, who, event, context)]
     due = _reminder_due(round_)
     # substituted after the reminders' morning (at the scoring session, say): the mail just sent says it all
     if due is not None and due > event.time:
-        out.append(Message("score.reminder", who, event, {"scoring": scoring or {}}, due))
+        out.append(Message(SCORE_REMINDER, who, event, {"scoring": scoring or {}}, due))
     return out

@@ -132,8 +132,8 @@ async def round_dossiers(round_id: str, read: Read, who: Anyone, after: After = 
 @router.post("/dossiers/{dossier_id}/recusal", status_code=201, tags=["scoring"],
              summary="declare a conflict of interest and be recused")
 async def recuse(dossier_id: str, body: Recusal, who: Judge, svc: Service) -> dict[str, Any]:
-    event = await svc.act(dossier_id, "judge.recused",
-                          lambda s, p, _: scoring.recuse(s, p, who.subject, body.reason), who.actor, request_cause())
+    event = await svc.act(dossier_id, lambda s, p, _: scoring.recuse(s, p, who.subject, body.reason), who.actor,
+                          request_cause())
     return event.data
 
 
@@ -149,7 +149,7 @@ async def add_substitute(dossier_id: str, body: Substitution, who: ChairOrSecret
 @router.post("/dossiers/{dossier_id}/score-sheets", status_code=201, tags=["scoring"],
              summary="submit a score sheet (final once submitted)")
 async def submit(dossier_id: str, body: SheetBody, who: Judge, svc: Service) -> dict[str, Any]:
-    event = await svc.act(dossier_id, "score.submitted", lambda s, p, r: scoring.submit(
+    event = await svc.act(dossier_id, lambda s, p, r: scoring.submit(
         s, p, r, who.subject, body.scores, body.comment), who.actor, request_cause())
     return {"sheet_id": event.data["sheet_id"], "total": event.data["total"]}
 
@@ -157,7 +157,7 @@ async def submit(dossier_id: str, body: SheetBody, who: Judge, svc: Service) -> 
 @router.post("/dossiers/{dossier_id}/score-sheets/amendment", status_code=201, tags=["scoring"],
              summary="replace one's sheet before completion, with a reason")
 async def amend(dossier_id: str, body: Amendment, who: Judge, svc: Service) -> dict[str, Any]:
-    event = await svc.act(dossier_id, "score.amended", lambda s, p, r: scoring.amend(
+    event = await svc.act(dossier_id, lambda s, p, r: scoring.amend(
         s, p, r, who.subject, body.scores, body.reason), who.actor, request_cause())
     return {"sheet_id": event.data["sheet_id"], "amends_sheet_id": event.data["amends_sheet_id"],
             "total": event.data["total"]}

@@ -1,12 +1,13 @@
 """Scoring one dossier: opened → sheets (sealed) → re-scoring when too far apart → completed → decided.
 
-Decisions return the event to record or raise Refused; ``replay`` folds the dossier's scoring events.
+Decisions return the event to record or raise Refused; ``evolve`` is the fold of the dossier's scoring events
+(``binhchon_kit.folding.replay(evolve, events)``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,7 +40,6 @@ from scoring.domain.rulebook import Rulebook, Sheet
 
 OPEN, COMPLETED, APPROVED, NOT_RECOGNISED, CANCELLED = "open", "completed", "approved", "not_recognised", "cancelled"
 NOT_OPENED = "not_opened"  # the read model's status of a dossier scoring could not open
-NOT_OPENED_EVENT = "scoring.not_opened"
 
 
 @dataclass(frozen=True)
@@ -80,45 +80,37 @@ class DossierScoring:
         return panels.with_substitutes(panel, self.substitutes)
 
 
-def evolve(state: DossierScoring | None, event: RecordedEvent) -> DossierScoring:
-    data = event.data
-    if event.type == "scoring.opened":
-        return DossierScoring(dossier_id=data["dossier_id"], version=event.version,
-                              opened=ScoringOpened.model_validate(data))
-    assert state is not None
+def evolve(state: DossierScoring | None, event: RecordedEvent) -> DossierScoring | None:
+    """The dossier's scoring after ``event``, chosen by the event's class; None while it was never opened (a
+    stream that begins with ``ScoringNotOpened``)."""
+    match data := event.model():
+        case ScoringOpened():
+            return DossierScoring(dossier_id=data.dossier_id, version=event.version, opened=data)
+        case ScoringNotOpened():
+            return None
+    assert state is not None, f"{event.type} before scoring was opened"
     state = replace(state, version=event.version)
-    match event.type:
-        case "judge.recused":
-            return replace(state, recused=state.recused | {data["member_id"]})
-        case "panel.member_substituted":
-            return replace(state, substitutes=(*state.substitutes, PanelMember.model_validate(data["substitute"])),
-                           substituted=state.substituted | {data["replaces"]})
-        case "score.submitted" | "score.amended":
-            sheet = SheetOnRecord(sheet_id=data["sheet_id"], member_id=data["member_id"],
-                                  scoring_round=data["scoring_round"],
-                                  scores={s["code"]: s["points"] for s in data["scores"]}, total=data["total"],
-                                  event_type=event.type)
+    match data:
+        case JudgeRecused(member_id=member_id):
+            return replace(state, recused=state.recused | {member_id})
+        case MemberSubstituted(substitute=substitute, replaces=replaces):
+            return replace(state, substitutes=(*state.substitutes, substitute),
+                           substituted=state.substituted | {replaces})
+        case ScoreSubmitted() | ScoreAmended():
+            sheet = SheetOnRecord(sheet_id=data.sheet_id, member_id=data.member_id,
+                                  scoring_round=data.scoring_round, scores={s.code: s.points for s in data.scores},
+                                  total=data.total, event_type=event.type)
             return replace(state, sheets=(*state.sheets, sheet))
-        case "scoring.rescore_requested":
-            return replace(state, scoring_round=data["scoring_round"] + 1)
-        case "scoring.completed":
-            return replace(state, status=COMPLETED, completed=data)
-        case "result.approved":
-            return replace(state, status=APPROVED, decision=data)
-        case "result.not_recognised":
-            return replace(state, status=NOT_RECOGNISED, decision=data)
-        case "scoring.cancelled":
+        case RescoreRequested(scoring_round=scoring_round):
+            return replace(state, scoring_round=scoring_round + 1)
+        case ScoringCompleted():
+            return replace(state, status=COMPLETED, completed=event.data)
+        case ResultApproved():
+            return replace(state, status=APPROVED, decision=event.data)
+        case ResultNotRecognised():
+            return replace(state, status=NOT_RECOGNISED, decision=event.data)
+        case ScoringCancelled():
             return replace(state, status=CANCELLED)
-    return state
-
-
-def replay(events: Sequence[RecordedEvent]) -> DossierScoring | None:
-    """The dossier's scoring, or None when it was never opened (no events, or ``scoring.not_opened``)."""
-    if not events or events[0].type == NOT_OPENED_EVENT:
-        return None
-    state: DossierScoring | None = None
-    for event in events:
-        state = evolve(state, event)
     return state
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from binhchon_kit.contracts.scoring import ScoringNotOpened
 from binhchon_kit.events import RecordedEvent
+from binhchon_kit.folding import replay
 from scoring.domain import scoring
 
 
@@ -15,9 +17,9 @@ def page_key(doc: Mapping[str, Any]) -> str:
 
 
 def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
-    if events[0].type == scoring.NOT_OPENED_EVENT:
+    if isinstance(events[0].model(), ScoringNotOpened):
         return fold_not_opened(events[0].data)
-    state = scoring.replay(events)
+    state = replay(scoring.evolve, events)
     assert state is not None
     opened = state.opened
     doc = {
