@@ -400,6 +400,16 @@ class Notify:
         await self.db["subscriptions"].insert_one({**sub, "page_key": subscription_key(sub)})
         return sub
 
+    async def add_recipient(self, recipient_id: str, name: str, email: str, roles: list[str]) -> dict[str, Any]:
+        """A person told by role (the approving authority's office); proposals that waited for an approver to
+        tell are tried again at once."""
+        doc = {"name": name, "email": email, "roles": roles}
+        await self.db["recipients"].replace_one({"_id": recipient_id}, doc, upsert=True)
+        if "approver" in roles:
+            await self.waiting.facts_arrived(["approvers"])
+            self.wake.set()
+        return {"id": recipient_id, **doc}
+
 
 # the producer's events whose mail needs the contact learnt from the dossier's receipt
 _PRODUCER_TYPES = tuple(event for event in PRODUCER_EVENTS if event is not DossierReceived)

@@ -67,12 +67,7 @@ async def subscriptions(who: Admin, read: Read, after: After = None, limit: Limi
 @router.post("/recipients", status_code=201, tags=["recipients"],
              summary="a person told by role (e.g. the approving authority's office)")
 async def add_recipient(body: RecipientBody, who: Admin, svc: Service) -> dict[str, Any]:
-    doc = {"name": body.name, "email": str(body.email), "roles": [r.value for r in body.roles]}
-    await svc.db["recipients"].replace_one({"_id": body.id}, doc, upsert=True)
-    if Role.APPROVER.value in doc["roles"]:  # proposals that waited for an approver to tell are tried now
-        await svc.waiting.facts_arrived(["approvers"])
-        svc.wake.set()
-    return {"id": body.id, **doc}
+    return await svc.add_recipient(body.id, body.name, str(body.email), [r.value for r in body.roles])
 
 
 @router.get("/inbox/{recipient_id}", tags=["inbox"], dependencies=Paged,
