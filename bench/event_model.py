@@ -7,6 +7,7 @@ event of each), with the raw-dict read it replaced beside it. Printed, never ass
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import statistics
@@ -48,6 +49,7 @@ def per_event_us(read: Any) -> float:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     for type_, event in sorted(realistic_events().items()):
         # each read on a new object (dataclasses.replace copies the fields only): no model cached from before
         model_us = per_event_us(lambda e=event: dataclasses.replace(e).model())
