@@ -23,7 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from binhchon_kit.auth.tokens import TokenVerifier
 from binhchon_kit.consumer import EventConsumers
 from binhchon_kit.errors import Refused
-from binhchon_kit.eventstore import ConcurrencyConflict, EventStore
+from binhchon_kit.eventstore import ConcurrencyConflict, EventStorePort, open_event_store
 from binhchon_kit.logs import configure_logging, correlation_id
 from binhchon_kit.metrics import HTTP_LATENCY
 from binhchon_kit.projection import Projections
@@ -40,7 +40,7 @@ class Runtime:
     settings: ServiceSettings
     mongo: AsyncMongoClient[dict[str, Any]]
     db: AsyncDatabase[dict[str, Any]]
-    store: EventStore
+    store: EventStorePort
     projections: Projections
     broker: KafkaBroker
     consumers: EventConsumers
@@ -70,7 +70,7 @@ def build_runtime(settings: ServiceSettings, folds: dict[str, Any]) -> Runtime:
         settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000
     )
     db = mongo[settings.database_name]
-    store = EventStore(db, source=f"/binhchon/{settings.service_name}")
+    store = open_event_store(settings, db)
     # FastStream's own logger prints coloured text; ours goes through the JSON handler with the others
     broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=f"binhchon-{settings.service_name}",
                          acks="all", enable_idempotence=True, logger=logging.getLogger("binhchon.faststream"))
