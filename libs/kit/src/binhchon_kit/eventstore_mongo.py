@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -74,6 +74,7 @@ class MongoEventStore(QueueNames):
         self.events: AsyncCollection[dict[str, Any]] = db["events"]
         self.appended = asyncio.Event()
         self._last_hash: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        self._seen_unprojected: dict[str, bool] = {}  # key → still unpublished, as the projector last read it
 
     async def setup(self) -> None:
         await self.events.create_index([("event_id", ASCENDING)], unique=True)
@@ -166,6 +167,7 @@ class MongoEventStore(QueueNames):
 
     async def unprojected(self, limit: int, older_than: timedelta | None = None) -> list[RecordedEvent]:
         docs = await self.events.find({UNPROJECTED: True}, sort=[("_id", ASCENDING)], limit=limit).to_list()
+        self._seen_unprojected = {d["_id"]: bool(d.get(UNPUBLISHED)) for d in docs}
         events = [from_document(d) for d in docs]
         if older_than is not None:
             cutoff = datetime.now(UTC) - older_than
@@ -175,14 +177,18 @@ class MongoEventStore(QueueNames):
     async def mark_projected(self, keys: Sequence[str]) -> None:
         # Only once published: FerretDB's update reads the document and writes it back whole, so a projector
         # and the relay unsetting their marks at once could each restore the other's. The relay has finished
-        # with a published event, so the projector alone writes it then.
-        await self._unset(UNPROJECTED, keys, {UNPUBLISHED: {"$exists": False}})
+        # with a published event, so the projector alone writes it then. An event the last ``unprojected()``
+        # read as published gets a plain update by `_id`; any other key carries the condition in its update
+        # (FerretDB filters it after the `_id` lookup: the rare path, Kafka being down).
+        seen = self._seen_unprojected
+        await self._unset(UNPROJECTED, [k for k in keys if seen.get(k) is False])
+        await self._unset(UNPROJECTED, [k for k in keys if seen.get(k) is not False],
+                          {UNPUBLISHED: {"$exists": False}})
 
     async def _unset(self, mark: str, keys: Sequence[str], condition: dict[str, Any] | None = None) -> None:
-        # one round trip, one update by key each: FerretDB serves `_id` equality from its index, not `$in`
-        if keys:
-            await self.events.bulk_write([UpdateOne({"_id": key, **(condition or {})}, {"$unset": {mark: ""}})
-                                          for key in keys], ordered=False)
+        # one update by key each: FerretDB serves `_id` equality from its index, not `$in`
+        for key in keys:
+            await self.events.update_one({"_id": key, **(condition or {})}, {"$unset": {mark: ""}})
 
     # ---- the layout before ADR 0014 --------------------------------------------------------------------
 
