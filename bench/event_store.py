@@ -11,7 +11,8 @@ For each store, in a fresh database holding nothing else:
   do; the appends above are topped up to exactly 20,000 events first.
 
 The stores:
-- ``binhchon``: ``binhchon_kit.eventstore.EventStore`` through its public methods (``append``, ``read_stream``,
+- ``binhchon``: the MongoDB driver of the event store port (``binhchon_kit.eventstore_mongo.MongoEventStore``,
+  docs/adr/0014) through its public methods (``append``, ``read_stream``,
   ``read_all``) on the MongoDB-protocol server the tests use (``MONGODB_URL``, or the native stack), with its
   validation and hash chain; a ``bench.recorded`` event type is registered for the run;
 - ``eventsourcing-postgres``: the library's ``PostgresApplicationRecorder`` (``insert_events``,
@@ -51,7 +52,7 @@ from pymongo import AsyncMongoClient
 
 from binhchon_kit.contracts.registry import EventData, event_model, registered
 from binhchon_kit.events import Actor, Cause, NewEvent
-from binhchon_kit.eventstore import EventStore
+from binhchon_kit.eventstore_mongo import MongoEventStore
 from binhchon_kit.testing.infra import REPO, provide
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -120,7 +121,7 @@ async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
     model = register_bench_type()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb)
     database = f"bench_es_{uuid.uuid4().hex[:8]}"
-    store = EventStore(client[database], "/binhchon/bench")
+    store = MongoEventStore(client[database], "/binhchon/bench")
     await store.setup()
     written = 0
 

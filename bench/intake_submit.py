@@ -1,16 +1,22 @@
 """Benchmark: submit N dossiers over HTTP to a real intake process and time each one until its CloudEvent
 is read back from intake.events by a plain consumer.
 
-    uv run python bench/intake_submit.py [--dossiers 1000] [--concurrency 16]
+    uv run python bench/intake_submit.py [--dossiers 400] [--concurrency 1,8]
 
-Prints submits per second and submit→event-on-topic latency percentiles. Uses the same infrastructure as the
-tests (environment, testcontainers, or the native stack of infra/local). Numbers are printed, never asserted.
+One JSON line per measurement, printed, never asserted:
+- ``{"bench": "raw_insert_one", "concurrency": c, "per_s": …}``: plain ``insert_one`` of a 1 KB document into a
+  fresh collection of the same MongoDB-protocol server, so the submit rate can be read against what the server
+  itself does on this machine in this run;
+- ``{"bench": "intake_submit", "concurrency": c, "submits_per_s": …, "p50_ms": …, "p99_ms": …}``: dossiers
+  submitted over HTTP to a real intake process, each timed until its CloudEvent is read back from intake.events.
+Uses the same infrastructure as the tests (environment, testcontainers, or the native stack of infra/local).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -20,6 +26,7 @@ import uuid
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from pymongo import AsyncMongoClient
 
 from binhchon_kit.auth.devtoken import ensure_keys, mint
 from binhchon_kit.envelope import CloudEvent
@@ -33,7 +40,45 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def bench(kafka: str, mongodb: str, dossiers: int, concurrency: int) -> None:
+def emit(bench: str, **values: object) -> None:
+    print(json.dumps({"bench": bench, **values}), flush=True)
+
+
+async def raw_inserts(mongodb: str, count: int, concurrency: int) -> None:
+    """The server's own pace: 1 KB documents inserted one by one, ``concurrency`` at a time."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongodb)
+    database = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    collection = client[database]["documents"]
+    note = "Hợp tác xã Nông nghiệp Đông Hưng, xã Đông Hưng. " * 19
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(count):
+        queue.put_nowait(n)
+
+    async def worker() -> None:
+        while not queue.empty():
+            n = queue.get_nowait()
+            await collection.insert_one({"_id": f"doc-{n:08d}", "n": n, "note": note})
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+        emit("raw_insert_one", concurrency=concurrency, per_s=round(count / seconds, 1), documents=count,
+             seconds=round(seconds, 2))
+    finally:
+        await client.drop_database(database)
+        await client.close()
+
+
+async def bench(kafka: str, mongodb: str, dossiers: int, concurrencies: list[int]) -> None:
+    emit("intake_submit_setup", kafka=kafka, mongodb=mongodb, dossiers=dossiers)
+    for concurrency in concurrencies:
+        await raw_inserts(mongodb, dossiers * 2, concurrency)
+    for concurrency in concurrencies:
+        await submits(kafka, mongodb, dossiers, concurrency)
+
+
+async def submits(kafka: str, mongodb: str, dossiers: int, concurrency: int) -> None:
     run_id = uuid.uuid4().hex[:8]
     prefix = f"bench{run_id}."
     await ensure_topics(kafka, all_topics(prefix), partitions=6)
@@ -99,21 +144,21 @@ async def bench(kafka: str, mongodb: str, dossiers: int, concurrency: int) -> No
         proc.wait(timeout=30)
         log.close()
     latencies = [(arrived[d] - sent[d]) * 1000 for d in sent]
-    print(f"intake submit benchmark: {dossiers} dossiers, concurrency {concurrency}, Kafka {kafka}, MongoDB {mongodb}")
-    print(f"  submits per second (HTTP 201 receipts): {dossiers / submitted:8.1f}  ({submitted:.2f} s)")
-    print(f"  all events on the topic after:          {drained:8.2f} s")
-    print(f"  submit→event-on-topic latency ms: p50 {percentile(latencies, 0.5):.1f}  "
-          f"p90 {percentile(latencies, 0.9):.1f}  p99 {percentile(latencies, 0.99):.1f}  "
-          f"max {max(latencies):.1f}  mean {statistics.fmean(latencies):.1f}")
+    emit("intake_submit", concurrency=concurrency, dossiers=dossiers,
+         submits_per_s=round(dossiers / submitted, 1), all_on_topic_s=round(drained, 2),
+         p50_ms=round(percentile(latencies, 0.5), 1), p90_ms=round(percentile(latencies, 0.9), 1),
+         p99_ms=round(percentile(latencies, 0.99), 1), max_ms=round(max(latencies), 1),
+         mean_ms=round(statistics.fmean(latencies), 1))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dossiers", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--dossiers", type=int, default=400, help="dossiers per concurrency level")
+    parser.add_argument("--concurrency", default="1,8", help="comma-separated concurrency levels")
     args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
     with provide(REPO / ".run" / f"bench-{uuid.uuid4().hex[:8]}") as infra:
-        asyncio.run(bench(infra.kafka, infra.mongodb, args.dossiers, args.concurrency))
+        asyncio.run(bench(infra.kafka, infra.mongodb, args.dossiers, levels))
 
 
 if __name__ == "__main__":

@@ -18,10 +18,11 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from binhchon_kit.events import RecordedEvent
-from binhchon_kit.eventstore import EventStore, verify_chain
+from binhchon_kit.eventstore import EventStorePort, verify_chain
+from binhchon_kit.eventstore_mongo import MongoEventStore
 
 
-async def verify(store: EventStore) -> tuple[int, int, list[str]]:
+async def verify(store: EventStorePort) -> tuple[int, int, list[str]]:
     streams = events = 0
     problems: list[str] = []
     current: list[RecordedEvent] = []
@@ -41,7 +42,7 @@ async def verify(store: EventStore) -> tuple[int, int, list[str]]:
 async def run(args: argparse.Namespace) -> int:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(args.mongodb_url, tz_aware=True)
     try:
-        store = EventStore(client[args.database], source="audit")
+        store = MongoEventStore(client[args.database], source="audit")
         if args.command == "verify":
             streams, events, problems = await verify(store)
             for problem in problems:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
-from binhchon_kit.eventstore import event_key
 from binhchon_kit.logs import correlation_id
 from binhchon_kit.metrics import EVENTS_APPENDED
 
@@ -30,7 +29,6 @@ async def record(
     EVENTS_APPENDED.labels(runtime.store.source, event.type).inc()
     try:
         await runtime.projections.project(stream, [*(history or []), recorded])
-        await runtime.store.done("projection_queue", [event_key(stream, recorded.version)])
     except Exception:
         log.warning("projecting %s failed; left to the projector", stream, exc_info=True)
     return recorded

@@ -2,8 +2,10 @@
 
 A projection folds one stream's events into one document (the stream's current state) and writes it only if
 it is newer than what is stored (guarded by the stream version in one atomic replace), so applying twice or
-out of order is harmless. The projector drains the store's ``projection_queue`` (an intent written before
-each event), so whatever a crash left unprojected is projected on the next pass.
+out of order is harmless. Every event is born unprojected (a mark the store writes with the event itself); the
+writer projects its own event at once, and the projector takes the events still marked after a few seconds,
+projects those its read model does not hold yet, and marks them, so whatever a crash left unprojected is
+projected on the next pass.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from binhchon_kit.events import RecordedEvent
-from binhchon_kit.eventstore import EventStore, event_key
+from binhchon_kit.eventstore import EventStorePort, event_key
 
 log = logging.getLogger("binhchon.projection")
 
@@ -28,9 +30,11 @@ def stream_category(stream: str) -> str:
 class Projections:
     """One read-model collection per stream category (``dossier-…`` → the ``dossiers`` collection, …)."""
 
-    def __init__(self, store: EventStore, folds: dict[str, tuple[str, Fold]]) -> None:
+    def __init__(self, store: EventStorePort, folds: dict[str, tuple[str, Fold]], db: Any = None) -> None:
         self.store = store
         self.folds = folds  # category → (collection name, fold)
+        # the read models' database: by default the one beside the store's events
+        self.db: Any = db if db is not None else getattr(store, "db", None)
 
     async def project(self, stream: str, events: Sequence[RecordedEvent] | None = None) -> None:
         """Write the stream's folded state, and make sure it is the latest.
@@ -45,7 +49,7 @@ class Projections:
         name, fold = self.folds[category]
         events = list(events) if events is not None else await self.store.read_stream(stream)
         while events:
-            await self._write(self.store.db[name], stream, events[-1].version, fold(events))
+            await self._write(self.db[name], stream, events[-1].version, fold(events))
             newer = await self.store.get(stream, events[-1].version + 1)
             if newer is None:
                 return
@@ -56,20 +60,38 @@ class Projections:
         await collection.replace_one({"_id": stream}, {**state, "_id": stream, "version": version}, upsert=True)
 
     async def catch_up(self, limit: int = 500, older_than: timedelta = timedelta(seconds=5)) -> int:
-        """Project every stream with events waiting in the queue for longer than ``older_than`` (younger ones
-        are being projected by the writer that appended them); returns how many streams."""
-        events = await self.store.pending_events("projection_queue", limit, older_than)
-        streams = sorted({e.stream for e in events})
-        for stream in streams:
+        """Project every stream with events unprojected for longer than ``older_than`` (younger ones are being
+        projected by the writer that appended them) that its read model does not hold yet, then mark them;
+        returns how many streams were projected."""
+        migrate = getattr(self.store, "migrate_legacy_queues", None)
+        if migrate is not None:
+            await migrate()  # intents an older replica may still write (ADR 0014)
+        events = await self.store.unprojected(limit, older_than)
+        newest: dict[str, int] = {}
+        for event in events:
+            newest[event.stream] = max(newest.get(event.stream, 0), event.version)
+        projected = 0
+        for stream, version in sorted(newest.items()):
+            if await self._holds(stream, version):
+                continue  # its writer projected it: the usual case
             await self.project(stream)
-        await self.store.done("projection_queue", [event_key(e.stream, e.version) for e in events])
-        return len(streams)
+            projected += 1
+        await self.store.mark_projected([event_key(e.stream, e.version) for e in events])
+        return projected
+
+    async def _holds(self, stream: str, version: int) -> bool:
+        """Whether the stream's read model is at ``version`` or later (a stream no fold reads holds anything)."""
+        category = stream_category(stream)
+        if category not in self.folds:
+            return True
+        doc = await self.db[self.folds[category][0]].find_one({"_id": stream}, projection={"version": 1})
+        return doc is not None and int(doc.get("version", 0)) >= version
 
     async def rebuild(self) -> dict[str, int]:
         """Rebuild every read model from the whole store into fresh collections, then switch to them."""
         counts: dict[str, int] = {}
         for category, (name, fold) in self.folds.items():
-            target = self.store.db[f"{name}__rebuild"]
+            target = self.db[f"{name}__rebuild"]
             await target.drop()
             batch: list[RecordedEvent] = []
             count = 0

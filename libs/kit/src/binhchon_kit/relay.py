@@ -1,5 +1,4 @@
-"""The relay: publishes the events waiting in the store's outbox to Kafka in stream order, then drops their
-outbox entries (the publication mark).
+"""The relay: publishes the store's unpublished events to Kafka in stream order, then marks them published.
 
 A crash between publishing and marking publishes the same events again (consumers are idempotent), never
 loses one. When Kafka is down the events wait in the store and go once it is back. One relay per service
@@ -22,7 +21,7 @@ from pymongo.errors import PyMongoError
 from binhchon_kit import claims
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.events import RecordedEvent
-from binhchon_kit.eventstore import EventStore, event_key
+from binhchon_kit.eventstore import EventStorePort, event_key
 from binhchon_kit.loops import pause
 from binhchon_kit.metrics import EVENTS_PUBLISHED, RELAY_FAILURES
 
@@ -45,9 +44,9 @@ class Lease:
     A chain of inserted generations (binhchon_kit.claims): taking it over once expired, and renewing it, insert
     the next generation, so two replicas racing for it cannot both win on a store without compare-and-set."""
 
-    def __init__(self, store: EventStore, name: str, ttl: timedelta = timedelta(seconds=15), *,
+    def __init__(self, db: Any, name: str, ttl: timedelta = timedelta(seconds=15), *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.collection = store.db["leases"]
+        self.collection = db["leases"]
         self.name = name
         self.ttl = ttl
         self.clock = clock
@@ -75,10 +74,28 @@ class Lease:
             await self.collection.update_one({"_id": self.held_id, "owner": self.owner}, {"$set": {"released": True}})
 
 
+class SoleLease:
+    """The lease of a store no other process shares (the memory driver with no database): always held."""
+
+    ttl = timedelta(seconds=15)
+
+    async def acquire(self) -> bool:
+        return True
+
+    async def release(self) -> None:
+        return None
+
+
+def lease_for(store: EventStorePort) -> Lease | SoleLease:
+    """The relay's lease in the database beside the store's events, if the store has one."""
+    db = getattr(store, "db", None)
+    return SoleLease() if db is None else Lease(db, f"relay:{store.source}")
+
+
 class Relay:
     def __init__(
         self,
-        store: EventStore,
+        store: EventStorePort,
         bootstrap_servers: str,
         *,
         client_id: str,
@@ -94,7 +111,7 @@ class Relay:
         self.batch_size = batch_size
         self.idle_interval = idle_interval
         self.before_mark = before_mark  # a seam for fault-injection tests: runs after publish, before the mark
-        self.lease = Lease(store, f"relay:{store.source}")
+        self.lease = lease_for(store)
         self.producer: AIOKafkaProducer | None = None
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
@@ -117,10 +134,10 @@ class Relay:
                 log.debug("producer stop failed", exc_info=True)
 
     async def publish_pending(self) -> int:
-        """One pass: publish up to ``batch_size`` waiting events in stream order, then drop their intents.
+        """One pass: publish up to ``batch_size`` unpublished events in stream order, then mark them published.
 
         Returns how many were published."""
-        events = await self.store.pending_events("outbox", self.batch_size)
+        events = await self.store.unpublished(self.batch_size)
         if not events:
             return 0
         producer = await self._ensure_producer()
@@ -148,7 +165,7 @@ class Relay:
                 delivered.append(event)
         if self.before_mark is not None:
             await self.before_mark(delivered)
-        await self.store.done("outbox", [event_key(e.stream, e.version) for e in delivered])
+        await self.store.mark_published([event_key(e.stream, e.version) for e in delivered])
         EVENTS_PUBLISHED.labels(self.store.source).inc(len(delivered))
         if first_error is not None:
             raise first_error

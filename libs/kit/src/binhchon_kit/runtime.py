@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from binhchon_kit.auth.tokens import TokenVerifier
 from binhchon_kit.consumer import EventConsumers
-from binhchon_kit.eventstore import EventStore
+from binhchon_kit.eventstore import EventStorePort, open_event_store
 from binhchon_kit.inbox import MongoInbox
 from binhchon_kit.projection import Projections
 from binhchon_kit.relay import Relay
@@ -32,7 +32,7 @@ class Runtime:
     settings: ServiceSettings
     mongo: AsyncMongoClient[dict[str, Any]]
     db: AsyncDatabase[dict[str, Any]]
-    store: EventStore
+    store: EventStorePort
     projections: Projections
     broker: KafkaBroker
     consumers: EventConsumers
@@ -72,13 +72,13 @@ def build_verifier(settings: ServiceSettings) -> TokenVerifier:
 
 
 def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: Any = None,
-                  store: EventStore | None = None, verifier: TokenVerifier | None = None) -> Runtime:
+                  store: EventStorePort | None = None, verifier: TokenVerifier | None = None) -> Runtime:
     """The service's parts from its settings; a test passes its fakes instead (an in-memory database client, an
     in-memory store, a verifier with its own keys), as a composition root takes them (ADR 0018)."""
     mongo = mongo if mongo is not None else AsyncMongoClient(settings.mongodb_url, tz_aware=True,
                                                              serverSelectionTimeoutMS=5000)
     db = mongo[settings.database_name]
-    store = store if store is not None else EventStore(db, source=f"/binhchon/{settings.service_name}")
+    store = store if store is not None else open_event_store(settings, db)
     # FastStream's own logger prints coloured text; ours goes through the JSON handler with the others
     broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=f"binhchon-{settings.service_name}",
                          acks="all", enable_idempotence=True, logger=logging.getLogger("binhchon.faststream"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -12,6 +14,7 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000  # each service has its own default
     mongodb_url: str = "mongodb://127.0.0.1:27017"
     mongodb_database: str = ""  # defaults to binhchon_<service>
+    event_store: Literal["mongo", "memory"] = "mongo"  # the event store driver (docs/adr/0014)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = ""
     # Public keys that verify bearer tokens: a PEM or JWKS file, or a JWKS URL.

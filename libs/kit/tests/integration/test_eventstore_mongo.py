@@ -1,83 +1,107 @@
-"""The event store against a real MongoDB-protocol server."""
+"""The event store contract on the MongoDB driver against a real MongoDB-protocol server (FerretDB on PostgreSQL
+in the fixtures), and what only this driver has: one write per append, the layout before ADR 0014."""
 
 from __future__ import annotations
 
-import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from binhchon_kit.contracts.intake import DossierRejected
-from binhchon_kit.events import Actor, Cause, NewEvent
-from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, EventStore, verify_chain
+from binhchon_kit.eventstore_mongo import MongoEventStore
+from binhchon_kit.projection import Projections
+from binhchon_kit.testing.eventstore_contract import EventStoreContract, grow, keys
 
 pytestmark = pytest.mark.integration
-ACTOR = Actor("sec-1", ("secretariat",))
-CAUSE = Cause("corr-1", "http:corr-1")
+
+
+class TestMongoEventStore(EventStoreContract):
+    @pytest.fixture
+    async def store(self, mongo, unique):
+        s = MongoEventStore(mongo[f"kit_{unique}"], source="/binhchon/test")
+        await s.setup()
+        return s
+
+    async def tamper(self, store, stream, version, reason):
+        await store.events.update_one({"stream": stream, "version": version}, {"$set": {"data.reason": reason}})
+
+    async def reopen(self, store):
+        return MongoEventStore(store.db, source=store.source)
 
 
 @pytest.fixture
 async def store(mongo, unique):
-    s = EventStore(mongo[f"kit_{unique}"], source="/binhchon/test")
+    s = MongoEventStore(mongo[f"kit_{unique}"], source="/binhchon/test")
     await s.setup()
     return s
 
 
-def rejected(reason: str, event_id: str | None = None) -> NewEvent:
-    data = DossierRejected(reason=reason)
-    return NewEvent(data, id=event_id) if event_id else NewEvent(data)
+async def test_an_append_is_one_document_and_nothing_else(store):
+    """The event and its two marks are one insert: no intent documents beside it (ADR 0014)."""
+    await grow(store, "dossier-one", 2)
+    assert await store.db.list_collection_names() == ["events"]
+    doc = await store.events.find_one({"_id": "dossier-one/0000000002"})
+    assert doc is not None and doc["unpublished"] is True and doc["unprojected"] is True
 
 
-async def test_append_read_and_hash_chain(store):
-    for n in range(3):
-        await store.append("dossier-a", n, rejected(f"lý do {n}"), subject="dossier-a", actor=ACTOR, cause=CAUSE)
-    events = await store.read_stream("dossier-a")
-    assert [e.version for e in events] == [1, 2, 3]
-    assert events[1].prev_hash == events[0].hash
-    assert verify_chain(events) == []
-    assert events[2].data == {"reason": "lý do 2"}
+async def test_setup_turns_the_old_intents_into_marks_and_strands_nothing(store):
+    """A database written under ADR 0002: intents in ``outbox``/``projection_queue`` beside unmarked events."""
+    published, waiting = await grow(store, "dossier-old", 2)
+    # as the old layout left them: no marks on the events, intents in their own collections
+    await store.events.update_many({}, {"$unset": {"unpublished": "", "unprojected": ""}})
+    db = store.db
+    await db["outbox"].insert_one({"_id": keys([waiting])[0], "stream": waiting.stream, "version": 2,
+                                   "at": datetime(2026, 11, 20, 1, 0, tzinfo=UTC)})
+    await db["projection_queue"].insert_many([
+        {"_id": keys([published])[0], "stream": published.stream, "version": 1, "at": datetime(2026, 11, 20, 1, 0,
+                                                                                                tzinfo=UTC)},
+        # its writer died before the event (long ago): dropped
+        {"_id": "dossier-old/0000000009", "stream": "dossier-old", "version": 9,
+         "at": datetime(2020, 1, 1, tzinfo=UTC)},
+        # its writer may still be at it: kept for the next pass
+        {"_id": "dossier-old/0000000003", "stream": "dossier-old", "version": 3,
+         "at": datetime(2999, 1, 1, tzinfo=UTC)},
+    ])
+    assert await store.unpublished(10) == [] and await store.unprojected(10) == []
+
+    await store.setup()
+    await store.setup()  # idempotent
+    assert keys(await store.unpublished(10)) == keys([waiting])
+    assert keys(await store.unprojected(10)) == keys([published])
+    assert await db["outbox"].count_documents({}) == 0
+    assert [e["_id"] async for e in db["projection_queue"].find({})] == ["dossier-old/0000000003"]
+
+    # the old writer's event arrives: the next projector pass moves its intent too
+    await grow(store, "dossier-old", 1, start=2)
+    await store.events.update_one({"_id": "dossier-old/0000000003"}, {"$unset": {"unprojected": ""}})
+    await store.migrate_legacy_queues()
+    assert await db["projection_queue"].count_documents({}) == 0
+    assert "dossier-old/0000000003" in keys(await store.unprojected(10))
 
 
-async def test_tampering_is_detected(store):
-    for n in range(2):
-        await store.append("dossier-b", n, rejected(f"r{n}"), subject="dossier-b", actor=ACTOR, cause=CAUSE)
-    await store.events.update_one({"stream": "dossier-b", "version": 1}, {"$set": {"data.reason": "altered"}})
-    problems = verify_chain(await store.read_stream("dossier-b"))
-    assert problems == ["dossier-b v1: content does not match its hash"]
+def fold(events):
+    return {"reasons": [e.data["reason"] for e in events]}
 
 
-async def test_wrong_expected_version_is_a_conflict(store):
-    await store.append("dossier-c", 0, rejected("x"), subject="dossier-c", actor=ACTOR, cause=CAUSE)
-    with pytest.raises(ConcurrencyConflict) as info:
-        await store.append("dossier-c", 0, rejected("y"), subject="dossier-c", actor=ACTOR, cause=CAUSE)
-    assert info.value.actual_version == 1
+async def test_the_projector_projects_what_a_crashed_writer_left_and_skips_what_its_writer_did(store):
+    projections = Projections(store, {"dossier": ("dossiers", fold)})
+    crashed = await grow(store, "dossier-crash", 2)  # the writer died before projecting
+    done = await grow(store, "dossier-fine", 1)
+    await projections.project("dossier-fine", done)  # its writer projected it
+    await store.mark_published(keys(crashed + done))
+
+    assert await projections.catch_up(older_than=timedelta(0)) == 1  # only the crashed writer's stream
+    view = await store.db["dossiers"].find_one({"_id": "dossier-crash"})
+    assert view is not None and view["version"] == 2 and view["reasons"] == ["lý do 0", "lý do 1"]
+    assert await store.unprojected(10) == []
 
 
-async def test_concurrent_appends_exactly_one_wins(store):
-    results = await asyncio.gather(
-        *(store.append("dossier-d", 0, rejected(f"writer {n}"), subject="dossier-d", actor=ACTOR, cause=CAUSE)
-          for n in range(8)),
-        return_exceptions=True,
-    )
-    winners = [r for r in results if not isinstance(r, Exception)]
-    losers = [r for r in results if isinstance(r, Exception)]
-    assert len(winners) == 1
-    assert all(isinstance(e, ConcurrencyConflict) for e in losers)
-    stored = await store.read_stream("dossier-d")
-    assert len(stored) == 1 and stored[0].id == winners[0].id
-
-
-async def test_same_event_id_twice_is_already_recorded(store):
-    await store.append("dossier-e", 0, rejected("x", "ev-1"), subject="dossier-e", actor=ACTOR, cause=CAUSE)
-    with pytest.raises(AlreadyRecorded):
-        await store.append("dossier-e", 0, rejected("x", "ev-1"), subject="dossier-e", actor=ACTOR, cause=CAUSE)
-    with pytest.raises(AlreadyRecorded):
-        await store.append("dossier-e", 1, rejected("x", "ev-1"), subject="dossier-e", actor=ACTOR, cause=CAUSE)
-    assert len(await store.read_stream("dossier-e")) == 1
-
-
-async def test_read_all_is_by_stream_then_version(store):
-    for stream in ("dossier-z", "dossier-m"):
-        for n in range(2):
-            await store.append(stream, n, rejected("x"), subject=stream, actor=ACTOR, cause=CAUSE)
-    seen = [(e.stream, e.version) async for e in store.read_all()]
-    assert seen == [("dossier-m", 1), ("dossier-m", 2), ("dossier-z", 1), ("dossier-z", 2)]
+async def test_the_projector_projects_while_kafka_is_down_and_marks_only_after_publication(store):
+    projections = Projections(store, {"dossier": ("dossiers", fold)})
+    events = await grow(store, "dossier-down", 1)
+    assert await projections.catch_up(older_than=timedelta(0)) == 1
+    assert await store.db["dossiers"].find_one({"_id": "dossier-down"}) is not None
+    assert keys(await store.unprojected(10)) == keys(events)  # the relay has not published it yet
+    assert await projections.catch_up(older_than=timedelta(0)) == 0  # the read model holds it: no work again
+    await store.mark_published(keys(events))
+    await projections.catch_up(older_than=timedelta(0))
+    assert await store.unprojected(10) == []

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from binhchon_kit.eventstore import EventStore
 from binhchon_kit.relay import Lease
 
 pytestmark = pytest.mark.integration
@@ -28,9 +27,9 @@ async def test_replicas_racing_for_the_relay_lease_leave_one_relaying(mongo, uni
     clock = Clock()
     ttl = timedelta(seconds=15)
     for n in range(ROUNDS):
-        store = EventStore(mongo[f"kit_{unique}_{n}"], source="/binhchon/test")
+        db = mongo[f"kit_{unique}_{n}"]
         # nobody holds it yet: all start at once
-        replicas = [Lease(store, "relay:/binhchon/test", ttl, clock=clock) for _ in range(REPLICAS)]
+        replicas = [Lease(db, "relay:/binhchon/test", ttl, clock=clock) for _ in range(REPLICAS)]
         won = await asyncio.gather(*(r.acquire() for r in replicas))
         assert sum(won) == 1, f"round {n}: {sum(won)} replicas relay on a fresh database"
         holder = replicas[won.index(True)]
@@ -39,7 +38,7 @@ async def test_replicas_racing_for_the_relay_lease_leave_one_relaying(mongo, uni
 
         # the holder dies; once its lease has run out, the others race to take it over
         clock.now += ttl + timedelta(seconds=1)
-        others = [r for r in replicas if r is not holder] + [Lease(store, "relay:/binhchon/test", ttl, clock=clock)
+        others = [r for r in replicas if r is not holder] + [Lease(db, "relay:/binhchon/test", ttl, clock=clock)
                                                             for _ in range(3)]
         won = await asyncio.gather(*(r.acquire() for r in others))
         assert sum(won) == 1, f"round {n}: {sum(won)} replicas took over the expired lease"

@@ -23,7 +23,6 @@ from binhchon_kit.contracts.scoring import (
     ScoreAmended,
     ScoreSubmitted,
     ScoringCancelled,
-    ScoringOpened,
 )
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import ConcurrencyConflict
@@ -111,11 +110,15 @@ class Scoring:
         return int(pin["rulebook_version"])
 
     async def _first_opened_version(self, round_id: str) -> int | None:
-        """The version the round's first opened dossier was scored under, from scoring's own events (a scan:
-        it runs once per round, when the round has no pinned version)."""
-        first = await self.store.events.find({"type": type_of(ScoringOpened), "data.round_id": round_id},
-                                             sort=[("time", 1)], limit=1).to_list()
-        return int(first[0]["data"]["rulebook_version"]) if first else None
+        """The version the round's first opened dossier was scored under, from scoring's read model of the
+        round's dossiers (it runs once per round, when the round has no pinned version: one written before pins
+        were kept). A document folded before ``opened_at`` was kept counts as earliest."""
+        opened = [d async for d in self.rt.db["scoring"].find({"round_id": round_id})
+                  if d.get("status") != scoring.NOT_OPENED and d.get("rulebook_version") is not None]
+        if not opened:
+            return None
+        first = min(opened, key=lambda d: (d.get("opened_at") is not None, d.get("opened_at") or 0, d["dossier_id"]))
+        return int(first["rulebook_version"])
 
     async def on_dossier_accepted(self, event: RecordedEvent) -> None:
         """Open the dossier for scoring under its round's pinned rulebook version; a dossier that cannot be

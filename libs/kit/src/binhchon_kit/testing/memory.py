@@ -27,7 +27,8 @@ from binhchon_kit.auth.tokens import TokenVerifier
 from binhchon_kit.canonical import GENESIS_HASH, chain_hash
 from binhchon_kit.contracts.registry import EventData, registration_of
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, hashed_content
-from binhchon_kit.eventstore import AlreadyRecorded, EventStore
+from binhchon_kit.eventstore import AlreadyRecorded, EventStorePort
+from binhchon_kit.eventstore_memory import MemoryEventStore
 from binhchon_kit.projection import Fold
 from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
@@ -66,10 +67,9 @@ def memory_database(name: str = "unit") -> Any:
     return AsyncMongoMockClient(tz_aware=True)[name]
 
 
-def memory_store(db: Any, source: str) -> EventStore:
-    """The event store the unit tests run on. When ``binhchon_kit.eventstore_memory`` lands, this is the one line
-    to change (to its driver, or to what ``event_store="memory"`` selects)."""
-    return EventStore(db, source=source)
+def memory_store(db: Any, source: str) -> EventStorePort:
+    """The in-memory event store driver (``event_store="memory"``), its read models beside it in ``db``."""
+    return MemoryEventStore(source, db=db)
 
 
 def memory_runtime(settings: ServiceSettings, folds: dict[str, tuple[str, Fold]]) -> Runtime:
@@ -84,12 +84,12 @@ def memory_runtime(settings: ServiceSettings, folds: dict[str, tuple[str, Fold]]
                          verifier=TokenVerifier(keys=[], issuer=settings.auth_issuer, audience=settings.auth_audience))
 
 
-def foreign_store(service: str) -> EventStore:
+def foreign_store(service: str) -> EventStorePort:
     """Another service's event store (its own in-memory database), to record the events it would publish."""
     return memory_store(memory_database(service), f"/binhchon/{service}")
 
 
-async def append(store: EventStore, stream: str, data: EventData, *, subject: str | None = None,
+async def append(store: EventStorePort, stream: str, data: EventData, *, subject: str | None = None,
                  actor: Actor | None = None, event_id: str | None = None) -> RecordedEvent:
     """Record ``data`` at the end of ``stream`` as its service would, and hand it over as a consumer gets it."""
     event = NewEvent(data, id=event_id) if event_id else NewEvent(data)

@@ -29,7 +29,7 @@ def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
         "producer_name": opened.producer_name, "product_group": opened.product_group,
         "sample_code": opened.sample_code, "scoring_round": state.scoring_round,
         "submitted": sorted(state.current_sheets()), "recused": sorted(state.recused),
-        "result": state.completed, "decision": state.decision,
+        "result": state.completed, "decision": state.decision, "opened_at": events[0].time,
     }
     return {**doc, "page_key": page_key(doc)}
 

@@ -1,0 +1,104 @@
+"""The event store in a process's memory: the same contract as the MongoDB driver, for tests without
+infrastructure (and a service run with ``EVENT_STORE=memory``, whose events die with the process).
+
+Same semantics: optimistic concurrency on (stream, version), ``AlreadyRecorded`` for an event id already
+stored, the same hash chain (the same ``RecordedEvent`` construction), and the relay's and projector's marks.
+An append is atomic with respect to other coroutines (nothing awaits between the checks and the write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from binhchon_kit.canonical import GENESIS_HASH, chain_hash
+from binhchon_kit.contracts.registry import event_model
+from binhchon_kit.envelope import utc_now
+from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, hashed_content
+from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, QueueNames, event_key, in_stream_order
+
+
+class MemoryEventStore(QueueNames):
+    """The event store port on dicts."""
+
+    def __init__(self, source: str, *, db: Any = None) -> None:
+        self.source = source
+        self.db = db  # the read models' and the lease's database, when the service has one
+        self.appended = asyncio.Event()
+        self.streams: dict[str, list[RecordedEvent]] = {}
+        self.event_ids: set[str] = set()
+        self.unpublished_keys: set[str] = set()
+        self.unprojected_keys: set[str] = set()
+
+    async def setup(self) -> None:
+        return None
+
+    async def append(
+        self, stream: str, expected_version: int, event: NewEvent, *, subject: str, actor: Actor, cause: Cause
+    ) -> RecordedEvent:
+        events = self.streams.get(stream, [])
+        # checked in the MongoDB driver's order: a version ahead of the stream is a conflict (no previous event
+        # to chain to); a taken slot is a repeat when the id is known, a lost race otherwise
+        if expected_version > len(events):
+            raise ConcurrencyConflict(stream, expected_version, len(events))
+        if event.id in self.event_ids:
+            raise AlreadyRecorded(event.id)
+        if expected_version < len(events):
+            raise ConcurrencyConflict(stream, expected_version, len(events))
+        prev_hash = events[-1].hash if events else GENESIS_HASH
+        fields: dict[str, Any] = dict(
+            id=event.id, stream=stream, version=expected_version + 1, type=event.type,
+            schema_version=event_model(event.type).schema_version, subject=subject, time=utc_now(),
+            data=event.data.model_dump(mode="json"), actor=actor,
+            correlation_id=cause.correlation_id, causation_id=cause.causation_id, source=self.source,
+        )
+        recorded = RecordedEvent(**fields, prev_hash=prev_hash, hash=chain_hash(prev_hash, hashed_content(**fields)))
+        self.streams.setdefault(stream, []).append(recorded)
+        self.event_ids.add(recorded.id)
+        key = event_key(stream, recorded.version)
+        self.unpublished_keys.add(key)
+        self.unprojected_keys.add(key)
+        self.appended.set()
+        return recorded
+
+    async def read_stream(self, stream: str) -> list[RecordedEvent]:
+        return list(self.streams.get(stream, []))
+
+    async def get(self, stream: str, version: int) -> RecordedEvent | None:
+        events = self.streams.get(stream, [])
+        return events[version - 1] if 0 < version <= len(events) else None
+
+    async def version(self, stream: str) -> int:
+        return len(self.streams.get(stream, []))
+
+    async def read_all(self, batch_size: int = 500) -> AsyncIterator[RecordedEvent]:
+        for stream in sorted(self.streams):
+            for event in list(self.streams[stream]):
+                yield event
+
+    def _by_key(self, key: str) -> RecordedEvent | None:
+        stream, _, version = key.rpartition("/")
+        events = self.streams.get(stream, [])
+        return events[int(version) - 1] if version.isdigit() and 0 < int(version) <= len(events) else None
+
+    def _waiting(self, keys: set[str], limit: int) -> list[RecordedEvent]:
+        return in_stream_order([e for key in sorted(keys)[:limit] if (e := self._by_key(key)) is not None])
+
+    async def unpublished(self, limit: int) -> list[RecordedEvent]:
+        return self._waiting(self.unpublished_keys, limit)
+
+    async def mark_published(self, keys: Sequence[str]) -> None:
+        self.unpublished_keys.difference_update(keys)
+
+    async def unprojected(self, limit: int, older_than: timedelta | None = None) -> list[RecordedEvent]:
+        events = self._waiting(self.unprojected_keys, limit)
+        if older_than is not None:
+            cutoff = datetime.now(UTC) - older_than
+            events = [e for e in events if e.time < cutoff]
+        return events
+
+    async def mark_projected(self, keys: Sequence[str]) -> None:
+        # as the MongoDB driver: an event not yet published keeps its mark
+        self.unprojected_keys.difference_update(k for k in keys if k not in self.unpublished_keys)

@@ -1,0 +1,218 @@
+"""The event store on MongoDB (and FerretDB on PostgreSQL): one document per event in the ``events`` collection.
+
+- ``_id`` = ``<stream>/<version, 10 digits>``: the primary key is the (stream, version) uniqueness that gives
+  optimistic concurrency (two writers that read version n both insert n+1, exactly one succeeds), and key order
+  is stream-then-version order. A unique index on ``event_id`` makes a repeated handler collide.
+- One insert per append, nothing else on the hot path: the event document carries its two marks,
+  ``unpublished: true`` and ``unprojected: true``, so the event and its announcement to the relay and the
+  projector are one atomic write (no crash window, no intent documents). The relay ``$unset``s the first once
+  Kafka has the event, the projector the second once the event is published and in the read model. Only these
+  two fields ever change; the hashed content never does (docs/adr/0014, superseding ADR 0002's intents).
+- A stream loads with one query on its top-level ``stream`` field; ``version()`` is one query too. FerretDB 1.24
+  answers both in PostgreSQL (equality pushdown); MongoDB from the (stream, version) index, declared there
+  only (FerretDB cannot use it for these queries, and every index slows its inserts).
+- The hash of the last event a process wrote or read of a stream is remembered (events never change), so a
+  writer that just read the stream appends without reading its previous event again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from binhchon_kit.canonical import GENESIS_HASH, chain_hash
+from binhchon_kit.contracts.registry import event_model
+from binhchon_kit.envelope import utc_now
+from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, hashed_content
+from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, QueueNames, event_key, in_stream_order
+
+# A legacy intent (ADR 0002) whose event has not appeared after this long belongs to a writer that died.
+ORPHAN_AFTER = timedelta(minutes=10)
+UNPUBLISHED = "unpublished"
+UNPROJECTED = "unprojected"
+LEGACY_QUEUES = {"outbox": UNPUBLISHED, "projection_queue": UNPROJECTED}
+REMEMBERED_STREAMS = 10_000
+
+
+def _to_document(event: RecordedEvent) -> dict[str, Any]:
+    return {
+        "_id": event_key(event.stream, event.version), "event_id": event.id, "stream": event.stream,
+        "version": event.version, "type": event.type, "schema_version": event.schema_version,
+        "subject": event.subject, "time": event.time, "data": event.data,
+        "actor": {"id": event.actor.id, "roles": list(event.actor.roles)},
+        "correlation_id": event.correlation_id, "causation_id": event.causation_id, "source": event.source,
+        "prev_hash": event.prev_hash, "hash": event.hash, UNPUBLISHED: True, UNPROJECTED: True,
+    }
+
+
+def from_document(doc: dict[str, Any]) -> RecordedEvent:
+    time = doc["time"]
+    return RecordedEvent(
+        id=doc["event_id"], stream=doc["stream"], version=doc["version"], type=doc["type"],
+        schema_version=doc["schema_version"], subject=doc["subject"],
+        time=time.replace(tzinfo=UTC) if time.tzinfo is None else time,
+        data=doc["data"], actor=Actor(doc["actor"]["id"], tuple(doc["actor"]["roles"])),
+        correlation_id=doc["correlation_id"], causation_id=doc["causation_id"], source=doc["source"],
+        prev_hash=doc["prev_hash"], hash=doc["hash"],
+    )
+
+
+class MongoEventStore(QueueNames):
+    """The event store port on a MongoDB-protocol database."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], source: str) -> None:
+        self.db = db  # the service's database: read models and the relay's lease live beside the events
+        self.source = source
+        self.events: AsyncCollection[dict[str, Any]] = db["events"]
+        self.appended = asyncio.Event()
+        self._last_hash: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        self._seen_unprojected: dict[str, bool] = {}  # key → still unpublished, as the projector last read it
+
+    async def setup(self) -> None:
+        await self.events.create_index([("event_id", ASCENDING)], unique=True)
+        info = await self.db.client.admin.command("buildInfo")
+        if "ferretdbVersion" not in info:
+            # MongoDB serves the stream queries and the two marks from these; FerretDB 1.24 would only maintain
+            # them (its pushed-down equality is a containment test no btree answers)
+            await self.events.create_index([("stream", ASCENDING), ("version", ASCENDING)])
+            for mark in (UNPUBLISHED, UNPROJECTED):
+                await self.events.create_index([(mark, ASCENDING), ("_id", ASCENDING)],
+                                                partialFilterExpression={mark: True})
+        await self.migrate_legacy_queues()
+
+    # ---- streams ---------------------------------------------------------------------------------------
+
+    def _remember(self, stream: str, version: int, hash_: str) -> None:
+        known = self._last_hash.get(stream)
+        if known is None or known[0] < version:
+            self._last_hash[stream] = (version, hash_)
+            self._last_hash.move_to_end(stream)
+            while len(self._last_hash) > REMEMBERED_STREAMS:
+                self._last_hash.popitem(last=False)
+
+    async def _hash_of(self, stream: str, version: int) -> str | None:
+        known = self._last_hash.get(stream)
+        if known is not None and known[0] == version:
+            return known[1]
+        doc = await self.events.find_one({"_id": event_key(stream, version)}, projection={"hash": 1})
+        return None if doc is None else str(doc["hash"])
+
+    async def version(self, stream: str) -> int:
+        last = await self.events.find_one({"stream": stream}, projection={"version": 1},
+                                          sort=[("version", DESCENDING)])
+        return int(last["version"]) if last else 0
+
+    async def append(
+        self, stream: str, expected_version: int, event: NewEvent, *, subject: str, actor: Actor, cause: Cause
+    ) -> RecordedEvent:
+        prev_hash = await self._hash_of(stream, expected_version) if expected_version else GENESIS_HASH
+        if prev_hash is None:
+            raise ConcurrencyConflict(stream, expected_version, await self.version(stream))
+        version = expected_version + 1
+        registration = event_model(event.type)
+        fields: dict[str, Any] = dict(
+            id=event.id, stream=stream, version=version, type=event.type,
+            schema_version=registration.schema_version, subject=subject, time=utc_now(),
+            data=event.data.model_dump(mode="json"), actor=actor,
+            correlation_id=cause.correlation_id, causation_id=cause.causation_id, source=self.source,
+        )
+        recorded = RecordedEvent(**fields, prev_hash=prev_hash, hash=chain_hash(prev_hash, hashed_content(**fields)))
+        try:
+            await self.events.insert_one(_to_document(recorded))
+        except DuplicateKeyError:
+            await self._raise_taken(stream, expected_version, event.id)
+        self._remember(stream, version, recorded.hash)
+        self.appended.set()
+        return recorded
+
+    async def _raise_taken(self, stream: str, expected_version: int, event_id: str) -> None:
+        # The rare path: tell a repeated effect (same event id anywhere) from a lost race.
+        if await self.events.find_one({"event_id": event_id}, projection={"_id": 1}) is not None:
+            raise AlreadyRecorded(event_id)
+        raise ConcurrencyConflict(stream, expected_version, await self.version(stream))
+
+    async def read_stream(self, stream: str) -> list[RecordedEvent]:
+        docs = await self.events.find({"stream": stream}, sort=[("version", ASCENDING)]).to_list()
+        events = sorted((from_document(d) for d in docs), key=lambda e: e.version)
+        if events:
+            self._remember(stream, events[-1].version, events[-1].hash)
+        return events
+
+    async def get(self, stream: str, version: int) -> RecordedEvent | None:
+        doc = await self.events.find_one({"_id": event_key(stream, version)})
+        return from_document(doc) if doc else None
+
+    async def read_all(self, batch_size: int = 1000) -> AsyncIterator[RecordedEvent]:
+        # by key (stream, then version), never by time: concurrent writers commit out of time order
+        cursor = self.events.find({}, sort=[("_id", ASCENDING)], batch_size=batch_size)
+        async for doc in cursor:
+            yield from_document(doc)
+
+    # ---- the two marks ---------------------------------------------------------------------------------
+
+    async def unpublished(self, limit: int) -> list[RecordedEvent]:
+        docs = await self.events.find({UNPUBLISHED: True}, sort=[("_id", ASCENDING)], limit=limit).to_list()
+        return [from_document(d) for d in docs]
+
+    async def mark_published(self, keys: Sequence[str]) -> None:
+        await self._unset(UNPUBLISHED, keys)
+
+    async def unprojected(self, limit: int, older_than: timedelta | None = None) -> list[RecordedEvent]:
+        docs = await self.events.find({UNPROJECTED: True}, sort=[("_id", ASCENDING)], limit=limit).to_list()
+        self._seen_unprojected = {d["_id"]: bool(d.get(UNPUBLISHED)) for d in docs}
+        events = [from_document(d) for d in docs]
+        if older_than is not None:
+            cutoff = datetime.now(UTC) - older_than
+            events = [e for e in events if e.time < cutoff]
+        return in_stream_order(events)
+
+    async def mark_projected(self, keys: Sequence[str]) -> None:
+        # Only once published: FerretDB's update reads the document and writes it back whole, so a projector
+        # and the relay unsetting their marks at once could each restore the other's. The relay has finished
+        # with a published event, so the projector alone writes it then. An event the last ``unprojected()``
+        # read as published gets a plain update by `_id`; any other key carries the condition in its update
+        # (FerretDB filters it after the `_id` lookup: the rare path, Kafka being down).
+        seen = self._seen_unprojected
+        await self._unset(UNPROJECTED, [k for k in keys if seen.get(k) is False])
+        await self._unset(UNPROJECTED, [k for k in keys if seen.get(k) is not False],
+                          {UNPUBLISHED: {"$exists": False}})
+
+    async def _unset(self, mark: str, keys: Sequence[str], condition: dict[str, Any] | None = None) -> None:
+        # one update by key each: FerretDB serves `_id` equality from its index, not `$in`
+        for key in keys:
+            await self.events.update_one({"_id": key, **(condition or {})}, {"$unset": {mark: ""}})
+
+    # ---- the layout before ADR 0014 --------------------------------------------------------------------
+
+    async def migrate_legacy_queues(self) -> int:
+        """Turn the intents of ADR 0002's ``outbox`` and ``projection_queue`` into the marks on their events.
+
+        Idempotent, and run at every start and projector pass, so an older replica still writing intents during a
+        rolling deploy strands nothing: the mark is set before the intent is deleted; an intent whose event has
+        not come is left for the next pass, and dropped once it is ``ORPHAN_AFTER`` old. Returns how many
+        intents were turned into marks."""
+        moved = 0
+        now = datetime.now(UTC)
+        for queue, mark in LEGACY_QUEUES.items():
+            entries = await self.db[queue].find({}).to_list()
+            done: list[str] = []
+            for entry in entries:
+                if await self.events.find_one({"_id": entry["_id"]}, projection={"_id": 1}) is not None:
+                    await self.events.update_one({"_id": entry["_id"]}, {"$set": {mark: True}})
+                    done.append(entry["_id"])
+                    moved += 1
+                    continue
+                at = entry["at"] if entry["at"].tzinfo else entry["at"].replace(tzinfo=UTC)
+                if now - at > ORPHAN_AFTER:
+                    done.append(entry["_id"])
+            for key in done:
+                await self.db[queue].delete_one({"_id": key})
+        return moved

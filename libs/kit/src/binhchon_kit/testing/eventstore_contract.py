@@ -1,0 +1,189 @@
+"""The event store contract: every behaviour a driver must have, written once and run against every driver.
+
+A driver's test module subclasses ``EventStoreContract`` as ``Test…`` and gives it two things: a ``store``
+fixture (an empty store, set up) and ``tamper`` (alter one stored event's data behind the store's back, the way
+an attacker with database access would). The base class is not collected itself (its name has no ``Test``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from binhchon_kit.contracts.intake import DossierRejected
+from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
+from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, EventStorePort, event_key, verify_chain
+
+ACTOR = Actor("sec-1", ("secretariat",))
+CAUSE = Cause("corr-1", "http:corr-1")
+
+
+def rejected(reason: str, event_id: str | None = None) -> NewEvent:
+    data = DossierRejected(reason=reason)
+    return NewEvent(data, id=event_id) if event_id else NewEvent(data)
+
+
+async def grow(store: EventStorePort, stream: str, count: int, start: int = 0) -> list[RecordedEvent]:
+    return [await store.append(stream, n, rejected(f"lý do {n}"), subject=stream, actor=ACTOR, cause=CAUSE)
+            for n in range(start, start + count)]
+
+
+def keys(events: list[RecordedEvent]) -> list[str]:
+    return [event_key(e.stream, e.version) for e in events]
+
+
+class EventStoreContract:
+    """Subclass as ``Test<Driver>EventStore`` with a ``store`` fixture and ``tamper``."""
+
+    @pytest.fixture
+    async def store(self) -> EventStorePort:
+        raise NotImplementedError("a driver's test case gives an empty, set-up store")
+
+    async def tamper(self, store: EventStorePort, stream: str, version: int, reason: str) -> None:
+        raise NotImplementedError("a driver's test case alters a stored event's data.reason")
+
+    # ---- streams and the hash chain --------------------------------------------------------------------
+
+    async def test_append_read_and_hash_chain(self, store: EventStorePort) -> None:
+        await grow(store, "dossier-a", 3)
+        events = await store.read_stream("dossier-a")
+        assert [e.version for e in events] == [1, 2, 3]
+        assert events[1].prev_hash == events[0].hash
+        assert verify_chain(events) == []
+        assert events[2].data == {"reason": "lý do 2"}
+        assert events[0].source == store.source
+
+    async def test_a_stream_never_written_is_empty_at_version_zero(self, store: EventStorePort) -> None:
+        assert await store.read_stream("dossier-none") == []
+        assert await store.version("dossier-none") == 0
+        assert await store.get("dossier-none", 1) is None
+
+    async def test_version_and_get_follow_appends(self, store: EventStorePort) -> None:
+        written = await grow(store, "dossier-v", 4)
+        assert await store.version("dossier-v") == 4
+        assert await store.get("dossier-v", 3) == written[2]
+        assert await store.get("dossier-v", 5) is None
+
+    async def test_a_second_store_on_the_same_data_continues_the_chain(self, store: EventStorePort) -> None:
+        """A writer that did not write the stream's last event (another replica) still chains to it."""
+        await grow(store, "dossier-r", 2)
+        other = await self.reopen(store)
+        await grow(other, "dossier-r", 1, start=2)
+        assert verify_chain(await store.read_stream("dossier-r")) == []
+
+    async def reopen(self, store: EventStorePort) -> EventStorePort:
+        """Another handle on the same stored events (the memory driver has only one)."""
+        return store
+
+    async def test_tampering_is_detected(self, store: EventStorePort) -> None:
+        await grow(store, "dossier-b", 2)
+        await self.tamper(store, "dossier-b", 1, "altered")
+        problems = verify_chain(await store.read_stream("dossier-b"))
+        assert problems == ["dossier-b v1: content does not match its hash"]
+
+    # ---- concurrency and repeats -----------------------------------------------------------------------
+
+    async def test_wrong_expected_version_is_a_conflict(self, store: EventStorePort) -> None:
+        await store.append("dossier-c", 0, rejected("x"), subject="dossier-c", actor=ACTOR, cause=CAUSE)
+        with pytest.raises(ConcurrencyConflict) as behind:
+            await store.append("dossier-c", 0, rejected("y"), subject="dossier-c", actor=ACTOR, cause=CAUSE)
+        assert behind.value.actual_version == 1
+        with pytest.raises(ConcurrencyConflict) as ahead:
+            await store.append("dossier-c", 5, rejected("z"), subject="dossier-c", actor=ACTOR, cause=CAUSE)
+        assert ahead.value.actual_version == 1
+        assert len(await store.read_stream("dossier-c")) == 1
+
+    async def test_concurrent_appends_exactly_one_wins(self, store: EventStorePort) -> None:
+        results = await asyncio.gather(
+            *(store.append("dossier-d", 0, rejected(f"writer {n}"), subject="dossier-d", actor=ACTOR, cause=CAUSE)
+              for n in range(8)),
+            return_exceptions=True,
+        )
+        winners = [r for r in results if not isinstance(r, BaseException)]
+        losers = [r for r in results if isinstance(r, BaseException)]
+        assert len(winners) == 1
+        assert all(isinstance(e, ConcurrencyConflict) for e in losers)
+        stored = await store.read_stream("dossier-d")
+        assert len(stored) == 1 and stored[0].id == winners[0].id
+        assert [e.id for e in await store.unpublished(10)] == [winners[0].id]  # losers left nothing to publish
+
+    async def test_same_event_id_twice_is_already_recorded(self, store: EventStorePort) -> None:
+        await store.append("dossier-e", 0, rejected("x", "ev-1"), subject="dossier-e", actor=ACTOR, cause=CAUSE)
+        with pytest.raises(AlreadyRecorded):
+            await store.append("dossier-e", 0, rejected("x", "ev-1"), subject="dossier-e", actor=ACTOR, cause=CAUSE)
+        with pytest.raises(AlreadyRecorded):
+            await store.append("dossier-e", 1, rejected("x", "ev-1"), subject="dossier-e", actor=ACTOR, cause=CAUSE)
+        with pytest.raises(AlreadyRecorded):  # anywhere in the store, not only in its first stream
+            await store.append("dossier-f", 0, rejected("x", "ev-1"), subject="dossier-f", actor=ACTOR, cause=CAUSE)
+        assert len(await store.read_stream("dossier-e")) == 1
+        assert await store.read_stream("dossier-f") == []
+
+    async def test_read_all_is_by_stream_then_version(self, store: EventStorePort) -> None:
+        for stream in ("dossier-z", "dossier-m"):
+            await grow(store, stream, 2)
+        seen = [(e.stream, e.version) async for e in store.read_all()]
+        assert seen == [("dossier-m", 1), ("dossier-m", 2), ("dossier-z", 1), ("dossier-z", 2)]
+
+    # ---- the relay's and the projector's marks ---------------------------------------------------------
+
+    async def test_every_event_waits_for_the_relay_in_stream_order(self, store: EventStorePort) -> None:
+        await grow(store, "dossier-q", 2)
+        await grow(store, "dossier-p", 1)
+        await grow(store, "dossier-q", 1, start=2)
+        waiting = await store.unpublished(10)
+        assert [(e.stream, e.version) for e in waiting] == [("dossier-p", 1), ("dossier-q", 1), ("dossier-q", 2),
+                                                            ("dossier-q", 3)]
+        assert waiting == [await store.get(e.stream, e.version) for e in waiting]
+        first = await store.unpublished(2)
+        assert [(e.stream, e.version) for e in first] == [("dossier-p", 1), ("dossier-q", 1)]
+
+    async def test_published_events_leave_the_relay_and_nothing_else(self, store: EventStorePort) -> None:
+        events = await grow(store, "dossier-s", 3)
+        await store.mark_published([*keys(events[:2]), event_key("dossier-unknown", 1)])
+        assert [e.version for e in await store.unpublished(10)] == [3]
+        assert [e.version for e in await store.read_stream("dossier-s")] == [1, 2, 3]  # the events stay
+        assert verify_chain(await store.read_stream("dossier-s")) == []  # the marks are not hashed content
+
+    async def test_a_crash_before_the_mark_publishes_again(self, store: EventStorePort) -> None:
+        """The relay published, then died before marking: the events are still waiting (a duplicate on Kafka,
+        which consumers absorb), never lost."""
+        events = await grow(store, "dossier-k", 2)
+        assert keys(await store.unpublished(10)) == keys(events)
+        # ... published here, crash ...
+        assert keys(await store.unpublished(10)) == keys(events)
+        await store.mark_published(keys(events))
+        await store.mark_published(keys(events))  # a second relay marking the same: harmless
+        assert await store.unpublished(10) == []
+
+    async def test_young_events_are_left_to_their_writer_for_projection(self, store: EventStorePort) -> None:
+        events = await grow(store, "dossier-y", 2)
+        assert await store.unprojected(10, older_than=timedelta(hours=1)) == []
+        assert keys(await store.unprojected(10)) == keys(events)
+
+    async def test_an_event_is_marked_projected_only_once_published(self, store: EventStorePort) -> None:
+        """Until the relay is done with an event its projection mark stays (and the projector comes back)."""
+        events = await grow(store, "dossier-j", 2)
+        await store.mark_projected(keys(events))
+        assert keys(await store.unprojected(10)) == keys(events)
+        await store.mark_published(keys(events[:1]))
+        await store.mark_projected(keys(events))
+        assert keys(await store.unprojected(10)) == keys(events[1:])
+        assert keys(await store.unpublished(10)) == keys(events[1:])
+
+    async def test_the_legacy_queue_names_still_answer(self, store: EventStorePort) -> None:
+        events = await grow(store, "dossier-l", 1)
+        assert keys(await store.pending_events("outbox", 10)) == keys(events)
+        await store.done("outbox", keys(events))
+        assert await store.pending_events("outbox", 10) == []
+        assert keys(await store.pending_events("projection_queue", 10)) == keys(events)
+        await store.done("projection_queue", keys(events))
+        assert await store.pending_events("projection_queue", 10) == []
+        with pytest.raises(ValueError):
+            await store.pending_events("elsewhere", 10)
+
+    async def test_an_append_wakes_the_relay(self, store: EventStorePort) -> None:
+        store.appended.clear()
+        await grow(store, "dossier-w", 1)
+        assert store.appended.is_set()
