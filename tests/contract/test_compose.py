@@ -46,6 +46,7 @@ DEFAULT_IS_SAFE_IN_CONTAINER = {
     "service_name": "each service's settings class names its own service",
     "relay_enabled": "every replica relays: publication marks in the event store make that safe",
     "consumers_enabled": "every replica consumes: replicas share the service's consumer group",
+    "event_store": "the default, the MongoDB driver, is what a deployment runs; `memory` is for unit tests",
 }
 # Settings that name a host: inside a container, loopback is the container itself.
 NETWORK_SETTINGS = ("MONGODB_URL", "KAFKA_BOOTSTRAP_SERVERS")
