@@ -4,13 +4,17 @@
   optimistic concurrency (two writers that read version n both insert n+1, exactly one succeeds), and key order
   is stream-then-version order. A unique index on ``event_id`` makes a repeated handler collide.
 - One insert per append, nothing else on the hot path: the event document carries its two marks,
-  ``unpublished: true`` and ``unprojected: true``, so the event and its announcement to the relay and the
-  projector are one atomic write (no crash window, no intent documents). The relay ``$unset``s the first once
+  ``unpublished`` and ``unprojected``, each holding the event's own key while it is set, so the event and its
+  announcement to the relay and the projector are one atomic write (no crash window, no intent documents).
+  A mark is a sparse sortable key: the relay asks ``unpublished >= ""`` in its order with a limit, which an
+  index on the mark answers reading only the events still waiting (MongoDB; FerretDB build b4, ADR 0016),
+  however long the log. The relay ``$unset``s the first once
   Kafka has the event, the projector the second once the event is published and in the read model. Only these
   two fields ever change; the hashed content never does (docs/adr/0014, superseding ADR 0002's intents).
-- A stream loads with one query on its top-level ``stream`` field; ``version()`` is one query too. FerretDB 1.24
-  answers both in PostgreSQL (equality pushdown); MongoDB from the (stream, version) index, declared there
-  only (FerretDB cannot use it for these queries, and every index slows its inserts).
+- A stream loads with one query: its ``stream`` and the range of its keys (``<stream>/`` up to ``<stream>0``, the
+  character after ``/``), sorted by key; ``version()`` is the same query backwards with a limit of one, and
+  ``read_all`` walks the keys in pages. Both servers answer these from the ``_id`` index: MongoDB always,
+  FerretDB on PostgreSQL with build b4's range, sort and limit pushdown (ADR 0016).
 - The hash of the last event a process wrote or read of a stream is remembered (events never change), so a
   writer that just read the stream appends without reading its previous event again.
 """
@@ -49,8 +53,22 @@ def _to_document(event: RecordedEvent) -> dict[str, Any]:
         "subject": event.subject, "time": event.time, "data": event.data,
         "actor": {"id": event.actor.id, "roles": list(event.actor.roles)},
         "correlation_id": event.correlation_id, "causation_id": event.causation_id, "source": event.source,
-        "prev_hash": event.prev_hash, "hash": event.hash, UNPUBLISHED: True, UNPROJECTED: True,
+        "prev_hash": event.prev_hash, "hash": event.hash, **_marks(event_key(event.stream, event.version)),
     }
+
+
+def _marks(key: str) -> dict[str, str]:
+    return {UNPUBLISHED: key, UNPROJECTED: key}
+
+
+def _stream_keys(stream: str) -> dict[str, Any]:
+    """The stream's events: its name, and its keys' range (``/`` then ten digits; ``0`` follows ``/``)."""
+    return {"stream": stream, "_id": {"$gte": f"{stream}/", "$lt": f"{stream}0"}}
+
+
+# a limit no stream reaches: FerretDB b4 pushes a sort down only with a limit (ADR 0016)
+STREAM_LIMIT = 10_000_000
+WAITING = {"$gte": ""}  # every mark is a key, a string: "is set", in a shape the mark's index answers
 
 
 def from_document(doc: dict[str, Any]) -> RecordedEvent:
@@ -79,13 +97,14 @@ class MongoEventStore(QueueNames):
     async def setup(self) -> None:
         await self.events.create_index([("event_id", ASCENDING)], unique=True)
         info = await self.db.client.admin.command("buildInfo")
-        if "ferretdbVersion" not in info:
-            # MongoDB serves the stream queries and the two marks from these; FerretDB 1.24 would only maintain
-            # them (its pushed-down equality is a containment test no btree answers)
-            await self.events.create_index([("stream", ASCENDING), ("version", ASCENDING)])
-            for mark in (UNPUBLISHED, UNPROJECTED):
-                await self.events.create_index([(mark, ASCENDING), ("_id", ASCENDING)],
-                                                partialFilterExpression={mark: True})
+        ferretdb = "ferretdbVersion" in info
+        for mark in (UNPUBLISHED, UNPROJECTED):
+            # the waiting events only: sparse on MongoDB; on FerretDB a plain index, whose range scan skips the
+            # documents without the mark all the same (missing is NULL, outside any string range)
+            if ferretdb:
+                await self.events.create_index([(mark, ASCENDING)])
+            else:
+                await self.events.create_index([(mark, ASCENDING)], sparse=True)
         await self.migrate_legacy_queues()
 
     # ---- streams ---------------------------------------------------------------------------------------
@@ -106,8 +125,8 @@ class MongoEventStore(QueueNames):
         return None if doc is None else str(doc["hash"])
 
     async def version(self, stream: str) -> int:
-        last = await self.events.find_one({"stream": stream}, projection={"version": 1},
-                                          sort=[("version", DESCENDING)])
+        last = await self.events.find_one(_stream_keys(stream), projection={"version": 1},
+                                          sort=[("_id", DESCENDING)])
         return int(last["version"]) if last else 0
 
     async def append(
@@ -140,7 +159,7 @@ class MongoEventStore(QueueNames):
         raise ConcurrencyConflict(stream, expected_version, await self.version(stream))
 
     async def read_stream(self, stream: str) -> list[RecordedEvent]:
-        docs = await self.events.find({"stream": stream}, sort=[("version", ASCENDING)]).to_list()
+        docs = await self.events.find(_stream_keys(stream), sort=[("_id", ASCENDING)], limit=STREAM_LIMIT).to_list()
         events = sorted((from_document(d) for d in docs), key=lambda e: e.version)
         if events:
             self._remember(stream, events[-1].version, events[-1].hash)
@@ -152,21 +171,27 @@ class MongoEventStore(QueueNames):
 
     async def read_all(self, batch_size: int = 1000) -> AsyncIterator[RecordedEvent]:
         # by key (stream, then version), never by time: concurrent writers commit out of time order
-        cursor = self.events.find({}, sort=[("_id", ASCENDING)], batch_size=batch_size)
-        async for doc in cursor:
-            yield from_document(doc)
+        # in pages by key, each a range the `_id` index answers (one cursor would make FerretDB sort everything)
+        bound: dict[str, Any] = {"$gte": ""}
+        while True:
+            docs = await self.events.find({"_id": bound}, sort=[("_id", ASCENDING)], limit=batch_size).to_list()
+            for doc in docs:
+                yield from_document(doc)
+            if len(docs) < batch_size:
+                return
+            bound = {"$gt": docs[-1]["_id"]}
 
     # ---- the two marks ---------------------------------------------------------------------------------
 
     async def unpublished(self, limit: int) -> list[RecordedEvent]:
-        docs = await self.events.find({UNPUBLISHED: True}, sort=[("_id", ASCENDING)], limit=limit).to_list()
+        docs = await self.events.find({UNPUBLISHED: WAITING}, sort=[(UNPUBLISHED, ASCENDING)], limit=limit).to_list()
         return [from_document(d) for d in docs]
 
     async def mark_published(self, keys: Sequence[str]) -> None:
         await self._unset(UNPUBLISHED, keys)
 
     async def unprojected(self, limit: int, older_than: timedelta | None = None) -> list[RecordedEvent]:
-        docs = await self.events.find({UNPROJECTED: True}, sort=[("_id", ASCENDING)], limit=limit).to_list()
+        docs = await self.events.find({UNPROJECTED: WAITING}, sort=[(UNPROJECTED, ASCENDING)], limit=limit).to_list()
         self._seen_unprojected = {d["_id"]: bool(d.get(UNPUBLISHED)) for d in docs}
         events = [from_document(d) for d in docs]
         if older_than is not None:
@@ -206,7 +231,7 @@ class MongoEventStore(QueueNames):
             done: list[str] = []
             for entry in entries:
                 if await self.events.find_one({"_id": entry["_id"]}, projection={"_id": 1}) is not None:
-                    await self.events.update_one({"_id": entry["_id"]}, {"$set": {mark: True}})
+                    await self.events.update_one({"_id": entry["_id"]}, {"$set": {mark: entry["_id"]}})
                     done.append(entry["_id"])
                     moved += 1
                     continue

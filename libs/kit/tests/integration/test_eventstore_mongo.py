@@ -40,7 +40,7 @@ async def test_an_append_is_one_document_and_nothing_else(store):
     await grow(store, "dossier-one", 2)
     assert await store.db.list_collection_names() == ["events"]
     doc = await store.events.find_one({"_id": "dossier-one/0000000002"})
-    assert doc is not None and doc["unpublished"] is True and doc["unprojected"] is True
+    assert doc is not None and doc["unpublished"] == doc["unprojected"] == "dossier-one/0000000002"
 
 
 async def test_setup_turns_the_old_intents_into_marks_and_strands_nothing(store):

@@ -120,6 +120,17 @@ class EventStoreContract:
         assert len(await store.read_stream("dossier-e")) == 1
         assert await store.read_stream("dossier-f") == []
 
+    async def test_streams_whose_names_extend_each_other_stay_apart(self, store: EventStorePort) -> None:
+        # the Mongo driver reads a stream as a range of keys ("<stream>/" ...): a name that extends another
+        # ("dossier-a/1", "dossier-a0") must neither join nor hide it
+        for stream, count in (("dossier-a", 2), ("dossier-a/1", 3), ("dossier-a0", 1), ("dossier-", 1)):
+            await grow(store, stream, count)
+        for stream, count in (("dossier-a", 2), ("dossier-a/1", 3), ("dossier-a0", 1), ("dossier-", 1)):
+            events = await store.read_stream(stream)
+            assert [(e.stream, e.version) for e in events] == [(stream, n) for n in range(1, count + 1)]
+            assert await store.version(stream) == count
+        assert [e.stream for e in await store.read_stream("dossier")] == []
+
     async def test_read_all_is_by_stream_then_version(self, store: EventStorePort) -> None:
         for stream in ("dossier-z", "dossier-m"):
             await grow(store, stream, 2)
