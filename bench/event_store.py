@@ -23,6 +23,9 @@ The stores:
 The library's recorders are synchronous: its 8 writers are 8 threads sharing a pool of 8 connections. Its
 events are stored as the JSON of the same 1 KB body, encoded in the timed loop and decoded on replay.
 
+``server-raw-find`` lines: the same documents read by a bare pymongo ``find`` in the same run (no decoding, no
+order asked): the ceiling of any driver on that server.
+
 One JSON line per measurement, printed, never asserted: ``{"bench": "event_store", "store": …, "op": …,
 "per_s": …}`` (``"ms"`` for the stream read). When the binhchon store runs on FerretDB with a PostgreSQL
 backend, pass that PostgreSQL as ``--postgres-url`` so both run on the same server.
@@ -153,6 +156,12 @@ async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
         events = await store.read_stream("bench-long")
         emit("binhchon", f"read_stream_{sizes.stream}", ms=round((time.perf_counter() - started) * 1000, 1),
              events=len(events))
+        # the server's own ceiling, same documents, same run: the raw find, no decoding into events
+        raw = client[database]["events"]
+        started = time.perf_counter()
+        docs = await raw.find({"stream": "bench-long"}).to_list()
+        emit("server-raw-find", f"read_stream_{sizes.stream}", ms=round((time.perf_counter() - started) * 1000, 1),
+             events=len(docs))
 
         await concurrently(max(0, sizes.replay - written), 8, lambda n: new_stream(n, "c"))
         started = time.perf_counter()
@@ -160,6 +169,11 @@ async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
         async for _ in store.read_all():
             count += 1
         rate("binhchon", f"replay_{sizes.replay}", count, time.perf_counter() - started)
+        started = time.perf_counter()
+        count = 0
+        async for _ in raw.find({}, batch_size=1000):
+            count += 1
+        rate("server-raw-find", f"replay_{sizes.replay}", count, time.perf_counter() - started)
     finally:
         await client.drop_database(database)
         await client.close()
