@@ -40,6 +40,13 @@ contract: bootstrap ## fail if docs/contract differs from what the code generate
 test: bootstrap infra lint typecheck contract ## install what is missing, then run every test against real Kafka and FerretDB
 	uv run --no-sync pytest
 
+# The unit suites need no server: the service layers run on the in-memory event store and database (issue 10).
+# Kafka and MongoDB are pointed at a port nothing listens on, so a unit test that reached for a server would fail.
+unit: bootstrap ## the kit's and the four services' unit suites, with no Kafka and no database anywhere
+	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9 MONGODB_URL=mongodb://127.0.0.1:9/ uv run --no-sync pytest -q \
+		libs/kit/tests/unit services/intake/tests/unit services/scoring/tests/unit \
+		services/certification/tests/unit services/notify/tests/unit
+
 # Between these two zones the machine's date differs from Vietnam's at every hour of the day: a test that takes
 # "today" from the machine instead of the service's clock fails in one of them.
 test-any-hour: bootstrap infra ## every test again with the machine in UTC+14 and in UTC-11
@@ -47,7 +54,7 @@ test-any-hour: bootstrap infra ## every test again with the machine in UTC+14 an
 	TZ=Pacific/Pago_Pago uv run --no-sync pytest -q
 
 # The bench group brings the peer library bench/event_store.py measures against; `make test` syncs it away again.
-bench: bootstrap infra ## submits, a scoring round, certificates, notifications, read models at N, the event store
+bench: bootstrap infra ## submits, a scoring round, certificates, notifications, read models at N, the event store, event decoding, FerretDB pushdown
 	@uv sync --frozen --quiet --group bench
 	uv run --no-sync python bench/intake_submit.py
 	uv run --no-sync python bench/scoring_round.py
@@ -55,3 +62,5 @@ bench: bootstrap infra ## submits, a scoring round, certificates, notifications,
 	uv run --no-sync python bench/notify_deliver.py
 	uv run --no-sync python bench/read_models.py
 	uv run --no-sync python bench/event_store.py
+	uv run --no-sync python bench/event_model.py
+	uv run --no-sync python bench/ferretdb_pushdown.py
