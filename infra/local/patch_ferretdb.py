@@ -134,11 +134,13 @@ type BinhchonKeyset struct {
 	Equals     []BinhchonCondition
 }
 
-// BinhchonCondition is `Field Op Value`, Op one of "=", "<", "<=", ">", ">=".
+// BinhchonCondition is `Field Op Value`, Op one of "=", "<", "<=", ">", ">=". Value is a string operand, or,
+// when Number is set (equality only), an integer operand written in decimal.
 type BinhchonCondition struct {
-	Field string
-	Op    string
-	Value string
+	Field  string
+	Op     string
+	Value  string
+	Number bool
 }
 """,
     "internal/handler/binhchon_keyset.go": """\
@@ -147,6 +149,7 @@ type BinhchonCondition struct {
 package handler
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/FerretDB/FerretDB/internal/backends"
@@ -160,6 +163,14 @@ var binhchonRangeOps = map[string]string{"$gt": ">", "$gte": ">=", "$lt": "<", "
 // binhchonTopLevel tells a plain top-level field name (no operator, no dot notation).
 func binhchonTopLevel(k string) bool {
 	return k != "" && !strings.HasPrefix(k, "$") && !strings.ContainsRune(k, '.')
+}
+
+// binhchonExactInteger bounds the integers whose equality is pushed down: every double up to it is exact.
+const binhchonExactInteger = int64(1) << 53
+
+// binhchonInteger is {field: n}: an int, a long or a double equal to n, as FerretDB compares numbers.
+func binhchonInteger(field string, n int64) backends.BinhchonCondition {
+	return backends.BinhchonCondition{Field: field, Op: "=", Value: strconv.FormatInt(n, 10), Number: true}
 }
 
 // binhchonKeyset returns the find as a keyset page the backend may limit, or nil for any other shape.
@@ -225,6 +236,16 @@ func binhchonKeyset(params *common.FindParams) *backends.BinhchonKeyset {
 		switch v := v.(type) {
 		case string:
 			res.Equals = append(res.Equals, backends.BinhchonCondition{Field: k, Op: "=", Value: v})
+
+		case int32:
+			res.Equals = append(res.Equals, binhchonInteger(k, int64(v)))
+
+		case int64:
+			if v > binhchonExactInteger || v < -binhchonExactInteger {
+				return nil // beyond 2^53 a double and a long compare in ways jsonb does not reproduce
+			}
+
+			res.Equals = append(res.Equals, binhchonInteger(k, v))
 
 		case *types.Document:
 			if v.Len() == 0 {
@@ -343,6 +364,26 @@ func binhchonRange(p *metadata.Placeholder, field, op string, v any) (string, []
 	return sql, []any{binhchonString(s)}
 }
 
+// binhchonEqualNumber is exactly FerretDB's {field: n} for an integer n: the field is an int, a long or a double
+// of that value (jsonb compares numbers by value: 4 = 4.0), or an array with such an element. A date is a JSON
+// number too: the schema's type keeps it out.
+func binhchonEqualNumber(p *metadata.Placeholder, field, value string) (string, []any) {
+	f := binhchonField(field)
+	schema := metadata.DefaultColumn + "->'$s'->'p'->" + binhchonQuote(field)
+	numeric := `IN ('"int"'::jsonb, '"long"'::jsonb, '"double"'::jsonb)`
+	v := p.Next()
+	sql := fmt.Sprintf(
+		`(CASE jsonb_typeof(%[1]s) `+
+			`WHEN 'number' THEN %[2]s->'t' %[4]s AND %[1]s = %[3]s::jsonb `+
+			`WHEN 'array' THEN EXISTS (SELECT 1 FROM jsonb_array_elements(%[1]s) WITH ORDINALITY AS binhchon_e(v, i) `+
+			`WHERE binhchon_e.v = %[3]s::jsonb AND %[2]s->'i'->((binhchon_e.i - 1)::int)->'t' %[4]s) `+
+			`ELSE false END)`,
+		f, schema, v, numeric,
+	)
+
+	return sql, []any{value}
+}
+
 // binhchonEqual is exactly FerretDB's {field: "value"}: the field is that BSON string, or an array with an
 // element that is that BSON string (the element's type is in the schema's "i" list). CASE, unlike AND, fixes
 // the order of evaluation: jsonb_array_elements is only called on an array.
@@ -385,7 +426,12 @@ func binhchonKeysetQuery(selectClause string, k *backends.BinhchonKeyset) (strin
 	equals := []string{"true"}
 
 	for _, e := range k.Equals {
-		sql, a := binhchonEqual(&p, e.Field, e.Value)
+		equal := binhchonEqual
+		if e.Number {
+			equal = binhchonEqualNumber
+		}
+
+		sql, a := equal(&p, e.Field, e.Value)
 		equals = append(equals, sql)
 		args = append(args, a...)
 	}

@@ -21,7 +21,7 @@ from typing import Any
 
 import pymongo
 import pytest
-from bson import ObjectId
+from bson import Int64, ObjectId
 
 from binhchon_kit.testing.infra import REPO, NativeFerretDB, NativePostgres
 
@@ -34,6 +34,10 @@ KEYS = ["a", "B", "b", "ba", "z", "Z9", "0", "9|x", "2026-11|000001", "2026-11|0
 STRANGE_KEYS: list[Any] = [None, 42, -1.5, True, datetime(2026, 11, 28, tzinfo=UTC),
                            ObjectId("666f6f626172666f6f626172"), ["m", "c"], ["Huế", 7], [], [{"k": "a"}],
                            {"k": "a"}, ["zz", "zy"], [None]]
+# the registry filters on integers (stars, year): every numeric type, and what only looks like the number
+STARS: list[Any] = [4, 4, Int64(4), 4.0, 4.5, 3, 5, Int64(2026), 2026, 2026.0, "4", [4, 5], [3], ["4"], [4.0], [],
+                    None, True, -0.0, 0, datetime(1970, 1, 1, 0, 0, 0, 4000, tzinfo=UTC), {"n": 4}, 1e300,
+                    Int64(2**53), float(2**53)]
 STATUSES: list[Any] = ["valid", "valid", "valid", "revoked", ["valid", "x"], ["x"], [{"v": "valid"}], 1, None,
                        ObjectId("76616c69640000000000aaaa")]
 
@@ -43,7 +47,7 @@ def documents() -> list[dict[str, Any]]:
     docs: list[dict[str, Any]] = []
     for i, key in enumerate(KEYS * 3):
         docs.append({"_id": f"s{i:03d}", "page_key": f"{key}#{i // len(KEYS)}", "status": rng.choice(STATUSES),
-                     "area": rng.choice(["A", "B"]), "n": i})
+                     "area": rng.choice(["A", "B"]), "n": i, **({"stars": rng.choice(STARS)} if i % 7 else {})})
     for i, key in enumerate(STRANGE_KEYS):
         docs.append({"_id": f"t{i:03d}", "page_key": key, "status": "valid", "area": "A", "n": 1000 + i})
     docs.append({"_id": "u000", "status": "valid", "area": "A", "n": 2000})  # no page_key at all
@@ -120,6 +124,14 @@ FILTERS: list[dict[str, Any]] = [
     {"status": "valid"},                             # no range: FerretDB's own way
     {"status": "valid", "page_key": {"$in": ["a#0", "tie"]}},
     {"status": "valid", "n": {"$gte": 0}, "page_key": {"$lt": "z"}},
+    {"stars": 4, "page_key": {"$gte": ""}},               # an integer equality: pushed down (build b5)
+    {"stars": Int64(4), "status": "valid", "page_key": {"$lt": "zz"}},
+    {"stars": 2026, "area": "A", "page_key": {"$gte": ""}},
+    {"stars": 0, "page_key": {"$gte": ""}},               # -0.0 and 0
+    {"stars": 3, "page_key": {"$gt": "b"}},
+    {"stars": Int64(2**53), "page_key": {"$gte": ""}},    # at the bound: pushed down
+    {"stars": Int64(2**53 + 1), "page_key": {"$gte": ""}},  # beyond: FerretDB's own way
+    {"stars": 4.0, "page_key": {"$gte": ""}},             # a double operand: FerretDB's own way
 ]
 
 
