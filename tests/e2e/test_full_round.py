@@ -198,7 +198,7 @@ async def test_a_round_scored_proposed_approved_and_escalated(infra, unique, top
 
         async def escalated():
             r = await intake.get("/dossiers", params={"round_id": national["round_id"]}, headers=sec)
-            return r.json()["items"] if r.json()["total"] else None
+            return r.json()["items"] or None
 
         opened = await eventually(escalated, what="intake to open the 5-star dossier in the national round")
         assert [d["escalated_from"]["dossier_id"] for d in opened] == [mat_ong]

@@ -73,6 +73,10 @@ def no_offset(offset: Annotated[int | None, Query(include_in_schema=False)] = No
         raise invalid("offset", "paging is by `after`: pass the `next` of the previous page")
 
 
+# Counting is asked for, never given by default: FerretDB counts the matching rows one by one (ADR 0016), so a
+# count costs what the page avoided. Only where the list's conditions are all equalities, on its first page.
+Total = Annotated[bool, Query(description="also count the list (first page only; costs a pass over the list's "
+                                          "rows on FerretDB)")]
 After = Annotated[str | None, Query(description="the `next` of the previous page; absent: the first page",
                                     max_length=600)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]

@@ -79,7 +79,7 @@ class Views:
                                  show=lambda d: public(d, today))
 
     async def certificates(self, *, round_id: str | None, dossier_id: str | None, status: Status | None,
-                           after: str | None, limit: int) -> Page:
+                           after: str | None, limit: int, total: bool = False) -> Page:
         """Staff: a round's or a dossier's certificates, whatever their status, in order of issue. ``valid`` and
         ``expired`` depend on today's date as well as the stored status, so those lists carry no total."""
         today = self.today()
@@ -92,7 +92,7 @@ class Views:
         elif status is not None:
             equals["status"] = status.value
         found = await paging.page(self.db["certificates"], equals=equals, limit=limit, keep=keep,
-                                  after=paging.cursor_key(after, CERTIFICATE_KEY), count=keep is None,
+                                  after=paging.cursor_key(after, CERTIFICATE_KEY), count=total and keep is None,
                                   show=lambda d: d)
         # staff see who holds each certificate
         held_by = await registrations(self.db, found.items)
@@ -103,9 +103,9 @@ class Views:
             items.append(item)
         return Page(items, found.limit, found.next, found.total)
 
-    async def ceremonies(self, round_id: str | None, after: str | None, limit: int) -> Page:
+    async def ceremonies(self, round_id: str | None, after: str | None, limit: int, total: bool = False) -> Page:
         return await paging.page(self.db["ceremonies"], equals={"round_id": round_id} if round_id else {},
-                                 after=paging.cursor_key(after, CEREMONY_KEY), limit=limit, count=True)
+                                 after=paging.cursor_key(after, CEREMONY_KEY), limit=limit, count=total)
 
     async def ceremony(self, ceremony_id: str) -> dict[str, Any]:
         """A ceremony with what notify sent about it (a ceremony's deliveries: its invitees' few mails)."""

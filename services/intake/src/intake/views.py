@@ -32,10 +32,11 @@ class Views:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.db = db
 
-    async def rounds(self, *, programme: str | None, year: int | None, after: str | None, limit: int) -> Page:
+    async def rounds(self, *, programme: str | None, year: int | None, after: str | None, limit: int,
+                     total: bool = False) -> Page:
         equals = {k: v for k, v in (("programme", programme), ("year", year)) if v}
         return await paging.page(self.db["rounds"], equals=equals, after=paging.cursor_key(after, ROUND_KEY),
-                                 limit=limit, count=True)
+                                 limit=limit, count=total)
 
     async def round(self, round_id: str) -> dict[str, Any]:
         doc = await self.db["rounds"].find_one({"_id": round_id})
@@ -44,12 +45,13 @@ class Views:
         return paging.strip(doc)
 
     async def dossiers(self, *, applicant_id: str | None, round_id: str | None, status: str | None,
-                       province_code: str | None, district_code: str | None, after: str | None, limit: int) -> Page:
+                       province_code: str | None, district_code: str | None, after: str | None, limit: int,
+                       total: bool = False) -> Page:
         """Dossiers in receipt-number order; ``applicant_id``: an applicant's own only."""
         equals = {k: v for k, v in (("applicant_id", applicant_id), ("round_id", round_id), ("status", status),
                                     ("province_code", province_code), ("district_code", district_code)) if v}
         return await paging.page(self.db["dossiers"], equals=equals, after=paging.cursor_key(after, DOSSIER_KEY),
-                                 limit=limit, count=True, show=shown)
+                                 limit=limit, count=total, show=shown)
 
     async def overdue(self, day: date, *, round_id: str | None, after: str | None, limit: int) -> Page:
         """Dossiers awaiting their completeness check whose due day is before ``day``, the most overdue first.

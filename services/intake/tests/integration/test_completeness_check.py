@@ -120,8 +120,9 @@ async def test_invalid_input_names_each_field(intake, auth, opened):
     assert {("producer", "kind"), ("product", "sample_count"), ("documents", 0, "sha256"),
             ("producer", "contact")} <= locations
     assert all(e["msg"] for e in r.json()["detail"])
-    stored = await intake.get("/dossiers", params={"round_id": opened["round_id"]}, headers=auth("s", "secretariat"))
-    assert stored.json()["total"] == 0
+    stored = await intake.get("/dossiers", params={"round_id": opened["round_id"], "total": "true"},
+                              headers=auth("s", "secretariat"))
+    assert stored.json()["total"] == 0 and stored.json()["items"] == []
 
 
 async def test_auth_is_enforced(intake, auth, opened):

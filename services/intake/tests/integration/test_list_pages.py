@@ -28,8 +28,8 @@ async def test_walking_the_pages_lists_each_dossier_once_while_more_arrive(intak
     seen: list[str] = []
     after, pages, arrived = None, 0, []
     while True:
-        r = await intake.get("/dossiers", params={"round_id": round_id, "limit": 3, **({"after": after} if after
-                                                                                         else {})}, headers=sec)
+        r = await intake.get("/dossiers", params={"round_id": round_id, "limit": 3, "total": "true",
+                                                  **({"after": after} if after else {})}, headers=sec)
         assert r.status_code == 200, r.text
         page = r.json()
         assert len(page["items"]) <= 3 and "offset" not in page
@@ -47,6 +47,8 @@ async def test_walking_the_pages_lists_each_dossier_once_while_more_arrive(intak
     assert set(arrived) <= set(seen)  # they come after the cursor: receipt numbers only grow
     assert seen == sorted(seen) and pages == 4
     assert "total" not in page  # the walk has it from the first page (ADR 0015)
+    unasked = (await intake.get("/dossiers", params={"round_id": round_id}, headers=sec)).json()
+    assert "total" not in unasked and len(unasked["items"]) == 10  # counted only when asked: a count costs a pass
 
 
 async def test_filters_combine_and_page(intake, auth, unique):
@@ -61,7 +63,7 @@ async def test_filters_combine_and_page(intake, auth, unique):
     async def walk(**params):
         found, after, total = [], None, None
         while True:
-            page = (await intake.get("/dossiers", params={"round_id": round_id, "limit": 1, **params,
+            page = (await intake.get("/dossiers", params={"round_id": round_id, "limit": 1, "total": "true", **params,
                                                           **({"after": after} if after else {})},
                                      headers=sec)).json()
             total = page["total"] if after is None else total  # counted on the first page

@@ -47,17 +47,17 @@ class Views:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.db = db
 
-    async def inbox(self, recipient_id: str, after: str | None, limit: int) -> Page:
+    async def inbox(self, recipient_id: str, after: str | None, limit: int, total: bool = False) -> Page:
         return await paging.page(self.db["deliveries"], equals={"recipient_id": recipient_id}, limit=limit,
-                                 after=paging.cursor_key(after, DELIVERY_KEY), count=True, show=public)
+                                 after=paging.cursor_key(after, DELIVERY_KEY), count=total, show=public)
 
-    async def deliveries(self, dossier_id: str, after: str | None, limit: int) -> Page:
+    async def deliveries(self, dossier_id: str, after: str | None, limit: int, total: bool = False) -> Page:
         return await paging.page(self.db["deliveries"], equals={"subject_id": dossier_id}, limit=limit,
-                                 after=paging.cursor_key(after, DELIVERY_KEY), count=True, show=public)
+                                 after=paging.cursor_key(after, DELIVERY_KEY), count=total, show=public)
 
-    async def subscriptions(self, after: str | None, limit: int) -> Page:
+    async def subscriptions(self, after: str | None, limit: int, total: bool = False) -> Page:
         """The agencies' webhooks, oldest first, without their secrets."""
-        return await paging.page(self.db["subscriptions"], equals={}, limit=limit, count=True,
+        return await paging.page(self.db["subscriptions"], equals={}, limit=limit, count=total,
                                  after=paging.cursor_key(after, SUBSCRIPTION_KEY),
                                  show=lambda d: {"id": d["_id"], **paging.strip(d, "secret")})
 

@@ -122,7 +122,7 @@ async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra,
         assert [d["template"] for d in log] == ["dossier.received", "dossier.supplement_requested",
                                                 "dossier.accepted", "result.approved", "certificate.issued"]
         assert all(d["status"] == "sent" for d in log)
-        inbox = (await notify.get("/inbox/producer:2400123456", headers=sec)).json()
+        inbox = (await notify.get("/inbox/producer:2400123456", params={"total": "true"}, headers=sec)).json()
         assert len(inbox["items"]) == 5 and inbox["total"] == 5 and inbox["next"] is None
 
     # a replay from offset 0 by a fresh consumer group sends nothing again

@@ -21,10 +21,10 @@ class Views:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.db = db
 
-    async def round_dossiers(self, round_id: str, after: str | None, limit: int) -> Page:
+    async def round_dossiers(self, round_id: str, after: str | None, limit: int, total: bool = False) -> Page:
         """The round's dossiers by sample code; the read model holds who submitted, never a score before
         completion."""
-        return await paging.page(self.db["scoring"], equals={"round_id": round_id}, limit=limit, count=True,
+        return await paging.page(self.db["scoring"], equals={"round_id": round_id}, limit=limit, count=total,
                                  after=paging.cursor_key(after, SCORING_KEY))
 
 

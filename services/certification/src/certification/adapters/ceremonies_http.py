@@ -13,7 +13,7 @@ from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import require
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import Text
-from binhchon_kit.paging import After, Limit
+from binhchon_kit.paging import After, Limit, Total
 from certification.adapters.http import Paged, Read, Staff
 from certification.adapters.idempotency import IdempotencyKey, fingerprint, idempotent
 from certification.ceremonies import Ceremonies
@@ -52,8 +52,8 @@ async def schedule(body: Ceremony, who: Organiser, svc: Service, key: Idempotenc
 
 @router.get("/ceremonies", dependencies=Paged, summary="the ceremonies scheduled, a round's if asked, by date")
 async def list_ceremonies(who: Staff, read: Read, round_id: str | None = None, after: After = None,
-                          limit: Limit = 50) -> dict[str, Any]:
-    return (await read.ceremonies(round_id, after, limit)).body()
+                          limit: Limit = 50, total: Total = False) -> dict[str, Any]:
+    return (await read.ceremonies(round_id, after, limit, total)).body()
 
 
 @router.get("/ceremonies/{ceremony_id}", summary="a ceremony, its invitees and what was sent to them")

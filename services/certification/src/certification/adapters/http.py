@@ -12,7 +12,7 @@ from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import require
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import Programme, Text
-from binhchon_kit.paging import After, Limit, no_offset
+from binhchon_kit.paging import After, Limit, Total, no_offset
 from certification.adapters import pages
 from certification.adapters.idempotency import IdempotencyKey, fingerprint, idempotent
 from certification.domain.errors import Refused
@@ -70,9 +70,10 @@ async def certificate_pdf(number: str, request: Request, svc: Service) -> Respon
 @router.get("/certificates", tags=["staff"], dependencies=Paged,
             summary="a round's or a dossier's certificates, whatever their status, in order of issue, page by page")
 async def certificates(who: Staff, read: Read, round_id: str | None = None, dossier_id: str | None = None,
-                       status: Status | None = None, after: After = None, limit: Limit = 50) -> dict[str, Any]:
+                       status: Status | None = None, after: After = None, limit: Limit = 50, total: Total = False
+                       ) -> dict[str, Any]:
     page = await read.certificates(round_id=round_id, dossier_id=dossier_id, status=status, after=after,
-                                   limit=limit)
+                                   limit=limit, total=total)
     return page.body()
 
 

@@ -24,7 +24,7 @@ from binhchon_kit.contracts.common import (
 )
 from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Receives, RoundArea, Schedule
 from binhchon_kit.events import RecordedEvent
-from binhchon_kit.paging import After, Limit, no_offset
+from binhchon_kit.paging import After, Limit, Total, no_offset
 from intake.adapters.receipt_page import receipt_page
 from intake.domain import dossiers
 from intake.domain.errors import Refused
@@ -151,8 +151,9 @@ async def open_round(body: OpenRound, who: Secretariat, svc: Service) -> dict[st
 
 @router.get("/rounds", tags=["rounds"], dependencies=Paged, summary="rounds by code, page by page")
 async def list_rounds(read: Read, programme: Programme | None = None, year: int | None = None, after: After = None,
-                      limit: Limit = 100) -> dict[str, Any]:
-    page = await read.rounds(programme=programme.value if programme else None, year=year, after=after, limit=limit)
+                      limit: Limit = 100, total: Total = False) -> dict[str, Any]:
+    page = await read.rounds(programme=programme.value if programme else None, year=year, after=after, limit=limit,
+                             total=total)
     return page.body()
 
 
@@ -179,11 +180,13 @@ async def submit(round_id: str, body: SubmitDossier, who: Applicant, svc: Servic
 async def list_dossiers(
     read: Read, who: Anyone, round_id: str | None = None, status: dossiers.Status | None = None,
     province_code: str | None = None, district_code: str | None = None, after: After = None, limit: Limit = 100,
+    total: Total = False,
 ) -> dict[str, Any]:
     # an applicant sees their own dossiers only
     mine = None if who.has(*STAFF, Role.ADMIN) else who.subject
     page = await read.dossiers(applicant_id=mine, round_id=round_id, status=status.value if status else None,
-                               province_code=province_code, district_code=district_code, after=after, limit=limit)
+                               province_code=province_code, district_code=district_code, after=after, limit=limit,
+                               total=total)
     return page.body()
 
 

@@ -10,7 +10,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import current_principal, require
 from binhchon_kit.contracts.common import Text
-from binhchon_kit.paging import After, Limit, Page, no_offset
+from binhchon_kit.paging import After, Limit, Page, Total, no_offset
 from notify.service import Notify
 from notify.views import Views
 
@@ -60,8 +60,9 @@ async def subscribe(body: Subscription, who: Admin, svc: Service) -> dict[str, A
 
 
 @router.get("/subscriptions", tags=["webhooks"], dependencies=Paged, summary="the webhooks, oldest first")
-async def subscriptions(who: Admin, read: Read, after: After = None, limit: Limit = 100) -> dict[str, Any]:
-    return (await read.subscriptions(after, limit)).body()
+async def subscriptions(who: Admin, read: Read, after: After = None, limit: Limit = 100, total: Total = False
+                        ) -> dict[str, Any]:
+    return (await read.subscriptions(after, limit, total)).body()
 
 
 @router.post("/recipients", status_code=201, tags=["recipients"],
@@ -72,15 +73,15 @@ async def add_recipient(body: RecipientBody, who: Admin, svc: Service) -> dict[s
 
 @router.get("/inbox/{recipient_id}", tags=["inbox"], dependencies=Paged,
             summary="every message sent to one recipient, in the order of the events they tell of, page by page")
-async def inbox(recipient_id: str, who: Anyone, read: Read, after: After = None, limit: Limit = 100
-                ) -> dict[str, Any]:
+async def inbox(recipient_id: str, who: Anyone, read: Read, after: After = None, limit: Limit = 100,
+                total: Total = False) -> dict[str, Any]:
     if who.subject != recipient_id and not who.has(Role.SECRETARIAT, Role.AUDITOR, Role.ADMIN):
         return Page([], limit, None).body()  # someone else's inbox: nothing (not even whether it exists)
-    return (await read.inbox(recipient_id, after, limit)).body()
+    return (await read.inbox(recipient_id, after, limit, total)).body()
 
 
 @router.get("/dossiers/{dossier_id}/deliveries", tags=["inbox"], dependencies=Paged,
             summary="the delivery log of one dossier, in the order of the events it tells of, page by page")
-async def deliveries(dossier_id: str, who: Staff, read: Read, after: After = None, limit: Limit = 100
-                     ) -> dict[str, Any]:
-    return (await read.deliveries(dossier_id, after, limit)).body()
+async def deliveries(dossier_id: str, who: Staff, read: Read, after: After = None, limit: Limit = 100,
+                     total: Total = False) -> dict[str, Any]:
+    return (await read.deliveries(dossier_id, after, limit, total)).body()

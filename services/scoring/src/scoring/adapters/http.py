@@ -15,7 +15,7 @@ from binhchon_kit.auth.fastapi import current_principal, require
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import DecisionReference, LongText, Text
 from binhchon_kit.contracts.scoring import PanelMember, Quorum, Session
-from binhchon_kit.paging import After, Limit, no_offset
+from binhchon_kit.paging import After, Limit, Total, no_offset
 from scoring.domain import panel as panels
 from scoring.domain import scoring
 from scoring.domain.errors import Refused
@@ -124,9 +124,9 @@ async def get_panel(round_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
 @router.get("/rounds/{round_id}/dossiers", tags=["scoring"], dependencies=[Depends(no_offset)],
             summary="the round's dossiers by sample code and where scoring is (not_opened: why scoring could not "
                     "open it), page by page")
-async def round_dossiers(round_id: str, read: Read, who: Anyone, after: After = None, limit: Limit = 100
-                         ) -> dict[str, Any]:
-    return (await read.round_dossiers(round_id, after, limit)).body()
+async def round_dossiers(round_id: str, read: Read, who: Anyone, after: After = None, limit: Limit = 100,
+                         total: Total = False) -> dict[str, Any]:
+    return (await read.round_dossiers(round_id, after, limit, total)).body()
 
 
 @router.post("/dossiers/{dossier_id}/recusal", status_code=201, tags=["scoring"],
