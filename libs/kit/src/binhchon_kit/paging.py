@@ -107,7 +107,8 @@ async def page(collection: Any, *, equals: Mapping[str, Any], after: str | None,
                keep: Callable[[dict[str, Any]], bool] | None = None,
                until: Callable[[dict[str, Any]], bool] | None = None,
                show: Callable[[dict[str, Any]], dict[str, Any]] = strip,
-               count: bool = False, scans: int = 5, projection: Mapping[str, Any] | None = None) -> Page:
+               count: bool = False, scans: int = 5, projection: Mapping[str, Any] | None = None,
+               prefix: str = "") -> Page:
     """One page of ``collection``: rows matching ``equals``, in ``key`` order, after the key ``after``.
 
     ``floor``: a lower bound for the first page of an ascending list (``""`` leaves out the rows whose key
@@ -115,28 +116,33 @@ async def page(collection: Any, *, equals: Mapping[str, Any], after: str | None,
     make, applied to each row fetched. ``until``: the first row (in key order) for which it holds ends the
     list (a bound the database need not be told: the list is sorted by it). ``count``: add ``total`` to the first
     page, counted by the database on the equalities alone; only for lists without ``keep``, where that count is
-    the list's length.
+    the list's length. ``prefix``: the list is the keys of ``key`` that start with it (a key made of a filter's
+    value and the list's key, ``"24|2026-11-28|…"``): the database walks that filter's rows only, however few
+    they are among all. ``after`` and ``next`` stay keys of the list without the prefix, so a cursor means the
+    same place in the filtered list and in the whole one.
     """
     assert not (count and keep), "a count of the equalities alone is not the length of a list checked in Python"
     batch = limit + 1 if keep is None else limit + 1 + max(4, limit // 2)
     kept: list[dict[str, Any]] = []
     bound, last_scanned = after, None
     exhausted = False
+    # keys are printable ASCII: every key starting with the prefix is below prefix + DEL
+    lowest, beyond = {"$gte": prefix}, ({"$lt": prefix + "\x7f"} if prefix else {})
     for _ in range(scans if keep is not None else 1):
         query: dict[str, Any] = dict(equals)
         if bound is not None:
-            query[key] = {"$lt": bound} if descending else {"$gt": bound}
+            query[key] = {"$lt": prefix + bound, **lowest} if descending else {"$gt": prefix + bound, **beyond}
         elif floor is not None:
-            query[key] = {"$gt": floor}
+            query[key] = {"$gt": prefix + floor, **beyond}
         else:  # every key is a string >= "": the same rows, in a shape FerretDB b4 limits in PostgreSQL (ADR 0016)
-            query[key] = {"$gte": ""}
+            query[key] = {**lowest, **beyond}
         rows = await collection.find(query, projection=projection, sort=[(key, -1 if descending else 1)],
                                      limit=batch).to_list()
         for row in rows:
             if until is not None and until(row):
                 exhausted = True
                 break
-            last_scanned = row[key]
+            last_scanned = row[key][len(prefix):]
             if keep is None or keep(row):
                 kept.append(row)
                 if len(kept) > limit:
@@ -147,7 +153,7 @@ async def page(collection: Any, *, equals: Mapping[str, Any], after: str | None,
         bound = last_scanned
     if len(kept) > limit:
         kept = kept[:limit]
-        following: str | None = encode_cursor(kept[-1][key])
+        following: str | None = encode_cursor(kept[-1][key][len(prefix):])
     elif exhausted or keep is None:
         following = None
     else:  # the scans ran out with rows dropped: a short page, and where to go on from

@@ -10,6 +10,7 @@ fetched: the sweep records it within a day, so few rows are ever dropped)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -30,6 +31,10 @@ CERTIFICATE_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}\|[A-Za-z0-9-]+$")
 CEREMONY_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}\|ceremony-[A-Za-z0-9-]+$")
 
 
+# the registry's selective filters, each with its own key (certs.filter_keys), the most selective first
+FILTER_KEYS = {"province_code": "province_page_key", "year": "year_page_key"}
+
+
 class Status(StrEnum):
     VALID = certs.VALID
     SUPERSEDED = certs.SUPERSEDED
@@ -47,7 +52,7 @@ def public(doc: Mapping[str, Any], today: date) -> dict[str, Any]:
     """A listed certificate: its content and lifecycle as of today, without the signature (the signed document
     is at /certificates/{number}) and without the holder's registration number (a personal identifier for a
     household producer; certificates issued before ADR 0010 carry it)."""
-    listed = paging.strip(doc, "signature", "key_id")
+    listed = paging.strip(doc, "signature", "key_id", *FILTER_KEYS.values())
     listed["holder"] = {k: v for k, v in doc["holder"].items() if k != "registration_number"}
     listed["status"] = status_on(doc, today)
     return listed
@@ -73,8 +78,11 @@ class Views:
         """The public registry: valid certificates only, newest first (no total: the date check is ours)."""
         today = self.today()
         equals = {"status": certs.VALID, **{k: v for k, v in filters.items() if v is not None and v != ""}}
+        # a province or a year is few of all certificates: walk that filter's own key, not the whole list's
+        key, prefix = next(((key, f"{equals[name]}|") for name, key in FILTER_KEYS.items() if name in equals),
+                           (paging.PAGE_KEY, ""))
         return await paging.page(self.db["certificates"], equals=equals, descending=True, limit=limit,
-                                 after=paging.cursor_key(after, CERTIFICATE_KEY),
+                                 after=paging.cursor_key(after, CERTIFICATE_KEY), key=key, prefix=prefix,
                                  keep=lambda d: status_on(d, today) == certs.VALID,
                                  show=lambda d: public(d, today))
 
@@ -125,10 +133,16 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     for keys in (["page_key"], ["status", "page_key"], ["round_id", "page_key"], ["dossier_id", "page_key"],
                  ["round_id", "status", "page_key"], ["status", "province_code", "page_key"],
                  ["status", "year", "page_key"], ["status", "stars", "page_key"], ["number"],
-                 ["status", "valid_until"]):
+                 ["status", "valid_until"], ["province_page_key"], ["year_page_key"]):
         await certificates.create_index([(k, ASCENDING) for k in keys])
     for keys in (["page_key"], ["round_id", "page_key"]):
         await db["ceremonies"].create_index([(k, ASCENDING) for k in keys])
     await db["ceremony_deliveries"].create_index("about_event_id")
     await paging.fill_keys(db, "certificates", certs.page_key)
+    for key in FILTER_KEYS.values():
+        await paging.fill_keys(db, "certificates", functools.partial(_filter_key, key), key=key)
     await paging.fill_keys(db, "ceremonies", rules.page_key)
+
+
+def _filter_key(key: str, doc: dict[str, Any]) -> str:
+    return certs.filter_keys(doc)[key]

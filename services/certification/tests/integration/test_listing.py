@@ -76,3 +76,63 @@ async def test_staff_list_certificates_by_round_dossier_and_status(env, auth):
         assert r.json()["detail"][0]["loc"] == ["query", "status"] and "valid" in r.json()["detail"][0]["msg"]
         r = await cert.get("/certificates", params={"limit": 0}, headers=auth("sec", "secretariat"))
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "limit"]
+
+
+async def test_the_registry_filtered_by_province_or_year_walks_that_filter_s_own_key(env, auth):
+    """A province's or a year's certificates are few among all: the registry walks that filter's own key
+    (``province_page_key``, ``year_page_key``: ADR 0015), and a cursor means the same place in every variant.
+    Documents stored before those keys existed get them at start-up and are listed too."""
+    from datetime import date as day
+
+    from binhchon_kit.contracts.common import DecisionReference
+
+    older = DecisionReference(number="7/QĐ-UBND", date=day(2025, 3, 2), signer="Trần Văn Hai",
+                              authority="UBND tỉnh Bắc Giang")
+    newer = DecisionReference(number="88/QĐ-UBND", date=day(2026, 11, 20), signer="Nguyễn Thị Ký",
+                              authority="UBND tỉnh Bắc Giang")
+    results = [env.result(f"d-{n}", product=f"Sản phẩm {n}", registration=f"24000000{n:02d}",
+                          province_code=("24", "01", "24")[n % 3], decision=older if n % 2 else newer)
+               for n in range(9)]
+    async with env.running() as cert:
+        await env.approve(*results)
+
+        async def walk(**filters):
+            seen, after = [], None
+            while True:
+                body = (await cert.get("/registry.json", params={"limit": 2, **filters,
+                                                                 **({"after": after} if after else {})})).json()
+                assert all(set(i) & {"page_key", "province_page_key", "year_page_key"} == set()
+                           for i in body["items"])
+                seen += [(i["number"], i["province_code"], i["year"]) for i in body["items"]]
+                if (after := body["next"]) is None:
+                    return seen
+
+        async def all_nine():
+            return len(await walk()) == 9 or None
+
+        await eventually(all_nine, what="nine certificates in the registry")
+        everything = await walk()
+        for filters, wanted in (({"province_code": "24"}, lambda c: c[1] == "24"),
+                                ({"year": 2025}, lambda c: c[2] == 2025),
+                                ({"province_code": "01", "year": 2025}, lambda c: c[1] == "01" and c[2] == 2025),
+                                ({"province_code": "99"}, lambda c: False)):
+            assert await walk(**filters) == [c for c in everything if wanted(c)], filters
+        # the unfiltered list's cursor continues a province's list at the same place
+        first = (await cert.get("/registry.json", params={"limit": 3})).json()
+        rest = (await cert.get("/registry.json", params={"province_code": "24", "after": first["next"]})).json()
+        assert [i["number"] for i in rest["items"]] == [c[0] for c in everything[3:] if c[1] == "24"]
+
+    # documents stored before the filter keys existed: start-up gives them their keys
+    await env.db["certificates"].update_many({}, {"$unset": {"province_page_key": "", "year_page_key": ""}})
+    for marker in ("certificates.province_page_key.v1", "certificates.year_page_key.v1"):
+        await env.db["read_model_keys"].delete_one({"_id": marker})
+    async with env.running() as cert:
+        numbers = []
+        after = None
+        while True:
+            body = (await cert.get("/registry.json", params={"province_code": "01", "limit": 2,
+                                                             **({"after": after} if after else {})})).json()
+            numbers += [i["number"] for i in body["items"]]
+            if (after := body["next"]) is None:
+                break
+        assert numbers == [c[0] for c in everything if c[1] == "01"]

@@ -183,11 +183,23 @@ def page_key(issued: Mapping[str, Any]) -> str:
     return f"{issued['issued_on']}|{issued['number']}"
 
 
+def recognition_year(issued: Mapping[str, Any]) -> int:
+    """The year of recognition, as in the number: the decision's."""
+    return int(str(issued["decision"]["date"])[:4])
+
+
+def filter_keys(issued: Mapping[str, Any]) -> dict[str, str]:
+    """The registry's keys for its selective filters, a province's or a year's certificates: the filter's value
+    then the certificate's place (ADR 0015), so a filtered page walks that province's or year's rows only."""
+    place = page_key(issued)
+    return {"province_page_key": f"{issued.get('province_code') or ''}|{place}",
+            "year_page_key": f"{recognition_year(issued)}|{place}"}
+
+
 def fold_certificate(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     state = replay(evolve, events)
     assert state is not None
     issued = state.issued
     return {**issued, "status": state.status, "superseded_by": state.superseded_by, "revoked": state.revoked,
             "expiring_told": state.expiring_told, "expired_told": state.expired_told,
-            "year": int(str(issued["decision"]["date"])[:4]),  # the year of recognition, as in the number
-            "page_key": page_key(issued)}
+            "year": recognition_year(issued), "page_key": page_key(issued), **filter_keys(issued)}
