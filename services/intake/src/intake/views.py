@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from typing import Any
@@ -21,7 +22,9 @@ from intake.domain.errors import Refused
 ROUND_KEY = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 DOSSIER_KEY = re.compile(r"^[A-Za-z0-9._-]{1,40}-\d{5,}$")
 CHECK_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}\|[A-Za-z0-9._-]{1,40}-\d{5,}$")
-HIDDEN = ("check_key",)
+# the selective filters of the dossier lists, each with its own key (dossiers.filter_keys), the most selective first
+FILTER_KEYS = {"applicant_id": "applicant_page_key", "round_id": "round_page_key"}
+HIDDEN = ("check_key", *FILTER_KEYS.values())
 
 
 def shown(doc: dict[str, Any]) -> dict[str, Any]:
@@ -50,8 +53,10 @@ class Views:
         """Dossiers in receipt-number order; ``applicant_id``: an applicant's own only."""
         equals = {k: v for k, v in (("applicant_id", applicant_id), ("round_id", round_id), ("status", status),
                                     ("province_code", province_code), ("district_code", district_code)) if v}
+        key, prefix = next(((key, f"{equals[name]}|") for name, key in FILTER_KEYS.items() if name in equals),
+                           (paging.PAGE_KEY, ""))
         return await paging.page(self.db["dossiers"], equals=equals, after=paging.cursor_key(after, DOSSIER_KEY),
-                                 limit=limit, count=total, show=shown)
+                                 key=key, prefix=prefix, limit=limit, count=total, show=shown)
 
     async def overdue(self, day: date, *, round_id: str | None, after: str | None, limit: int) -> Page:
         """Dossiers awaiting their completeness check whose due day is before ``day``, the most overdue first.
@@ -77,8 +82,15 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
         await rounds.create_index([(k, ASCENDING) for k in keys])
     for keys in (["page_key"], ["round_id", "page_key"], ["round_id", "status", "page_key"],
                  ["applicant_id", "page_key"], ["province_code", "district_code", "page_key"],
-                 ["status", "page_key"], ["check_key"], ["round_id", "check_key"]):
+                 ["status", "page_key"], ["check_key"], ["round_id", "check_key"],
+                 *([key] for key in FILTER_KEYS.values())):
         await stored.create_index([(k, ASCENDING) for k in keys])
     await paging.fill_keys(db, "rounds", lambda d: str(d["code"]))
     await paging.fill_keys(db, "dossiers", lambda d: str(d["receipt_number"]))
     await paging.fill_keys(db, "dossiers", dossiers.check_key, key="check_key")
+    for key in FILTER_KEYS.values():
+        await paging.fill_keys(db, "dossiers", functools.partial(_filter_key, key), key=key)
+
+
+def _filter_key(key: str, doc: dict[str, Any]) -> str:
+    return dossiers.filter_keys(doc)[key]

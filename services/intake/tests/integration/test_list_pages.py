@@ -94,3 +94,46 @@ async def test_an_offset_is_refused_by_name_not_answered_with_the_first_page(int
     r = await intake.get("/dossiers", params={"offset": 100}, headers=auth("sec-1", "secretariat"))
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "offset"]
     assert "after" in r.json()["detail"][0]["msg"]
+
+
+async def test_a_round_s_or_an_applicant_s_dossiers_walk_their_own_key_and_old_documents_get_it(
+        infra, unique, topic_prefix, dev_keys, auth):
+    """A round's dossiers, or an applicant's, are few among all: the list walks that filter's own key
+    (``round_page_key``, ``applicant_page_key``: ADR 0015); documents stored before those keys get them at start."""
+    from pymongo import AsyncMongoClient
+
+    from ..conftest import intake_settings, running_intake
+
+    settings = intake_settings(infra, unique, topic_prefix, str(dev_keys[1]))
+    sec = auth("sec-1", "secretariat")
+
+    async def walk(client, **params):
+        seen, after = [], None
+        while True:
+            body = (await client.get("/dossiers", params={"limit": 2, **params, **({"after": after} if after
+                                                                                    else {})}, headers=sec)).json()
+            assert all("round_page_key" not in d and "applicant_page_key" not in d for d in body["items"])
+            seen += [d["receipt_number"] for d in body["items"]]
+            if (after := body["next"]) is None:
+                return seen
+
+    async with running_intake(settings) as intake:
+        rounds = [(await intake.post("/rounds", json=round_body(f"K{unique}{n}"), headers=sec)).json()["round_id"]
+                  for n in range(2)]
+        mine: dict[str, list[str]] = {r: [] for r in rounds}
+        for n in range(6):  # interleaved: every other dossier in each round
+            round_id = rounds[n % 2]
+            mine[round_id].append((await submit(intake, auth, round_id, n))["receipt_number"])
+        for round_id in rounds:
+            assert await walk(intake, round_id=round_id) == sorted(mine[round_id])
+        own = (await intake.get("/dossiers", params={"limit": 5}, headers=auth("producer-3", "applicant"))).json()
+        assert [d["receipt_number"] for d in own["items"]] == [mine[rounds[1]][1]] and own["next"] is None
+
+    mongo: AsyncMongoClient = AsyncMongoClient(infra.mongodb)
+    db = mongo[f"intake_{unique}"]
+    await db["dossiers"].update_many({}, {"$unset": {"round_page_key": "", "applicant_page_key": ""}})
+    for marker in ("dossiers.round_page_key.v1", "dossiers.applicant_page_key.v1"):
+        await db["read_model_keys"].delete_one({"_id": marker})
+    await mongo.close()
+    async with running_intake(settings) as intake:
+        assert await walk(intake, round_id=rounds[0]) == sorted(mine[rounds[0]])

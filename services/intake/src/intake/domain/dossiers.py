@@ -202,6 +202,13 @@ def check_key(doc: Mapping[str, Any]) -> str | None:
     return f"{doc['check_due_date']}|{doc['receipt_number']}"
 
 
+def filter_keys(doc: Mapping[str, Any]) -> dict[str, str]:
+    """The lists' keys for their selective filters, an applicant's or a round's dossiers: the filter's value then
+    the receipt number (ADR 0015), so such a page walks that applicant's or round's rows only."""
+    return {"applicant_page_key": f"{doc['applicant_id']}|{doc['receipt_number']}",
+            "round_page_key": f"{doc['round_id']}|{doc['receipt_number']}"}
+
+
 def fold_dossier(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     """The dossier's read model: current state, the receipt, and the whole history from its events."""
     state = replay(evolve, events)
@@ -221,6 +228,7 @@ def fold_dossier(events: Sequence[RecordedEvent]) -> dict[str, Any]:
         "page_key": received["receipt_number"],  # its place in the lists (unique, ASCII: ADR 0015)
     }
     doc["check_key"] = check_key(doc)
+    doc.update(filter_keys(doc))
     for event in events:
         if isinstance(accepted := event.model(), DossierAccepted):
             doc["classification"] = {"product_group": accepted.product_group, "sample_code": accepted.sample_code}
