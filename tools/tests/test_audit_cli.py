@@ -7,6 +7,7 @@ import pytest
 from binhchon_kit.contracts.intake import DossierRejected
 from binhchon_kit.events import Actor, Cause, NewEvent
 from binhchon_kit.eventstore import EventStore
+from binhchon_kit.testing.stored_events import alter_data
 from binhchon_tools import audit
 
 pytestmark = pytest.mark.integration
@@ -22,6 +23,6 @@ async def test_verify_names_the_tampered_event(mongo, infra, unique, capsys):
     args = ["--mongodb-url", infra.mongodb, "verify", "--database", db]
     assert await audit.run(audit.build_parser().parse_args(args)) == 0
 
-    await mongo[db]["events"].update_one({"_id": "dossier-t/0000000002"}, {"$set": {"data.reason": "sửa lén"}})
+    await alter_data(mongo[db]["events"], "dossier-t/0000000002", "reason", "sửa lén")
     assert await audit.run(audit.build_parser().parse_args(args)) == 1
     assert "TAMPERED dossier-t v2: content does not match its hash" in capsys.readouterr().out

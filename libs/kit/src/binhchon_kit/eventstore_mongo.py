@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -47,14 +48,24 @@ REMEMBERED_STREAMS = 10_000
 
 
 def _to_document(event: RecordedEvent) -> dict[str, Any]:
+    """What the store looks events up by stays fields of the document; the rest is one JSON text (``body``):
+    FerretDB decodes a document field by field, and reads a stream of these six times faster than of nested
+    ones (ADR 0014, "Compact documents")."""
+    body = {"schema_version": event.schema_version, "data": event.data,
+            "actor": {"id": event.actor.id, "roles": list(event.actor.roles)},
+            "correlation_id": event.correlation_id, "causation_id": event.causation_id, "source": event.source,
+            "prev_hash": event.prev_hash, "hash": event.hash}
     return {
         "_id": event_key(event.stream, event.version), "event_id": event.id, "stream": event.stream,
-        "version": event.version, "type": event.type, "schema_version": event.schema_version,
-        "subject": event.subject, "time": event.time, "data": event.data,
-        "actor": {"id": event.actor.id, "roles": list(event.actor.roles)},
-        "correlation_id": event.correlation_id, "causation_id": event.causation_id, "source": event.source,
-        "prev_hash": event.prev_hash, "hash": event.hash, **_marks(event_key(event.stream, event.version)),
+        "version": event.version, "type": event.type, "subject": event.subject, "time": event.time,
+        "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        **_marks(event_key(event.stream, event.version)),
     }
+
+
+def event_content(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored event's fields, whichever layout it was written in (nested before the compact one)."""
+    return {**doc, **json.loads(doc["body"])} if "body" in doc else doc
 
 
 def _marks(key: str) -> dict[str, str]:
@@ -71,7 +82,8 @@ STREAM_LIMIT = 10_000_000
 WAITING = {"$gte": ""}  # every mark is a key, a string: "is set", in a shape the mark's index answers
 
 
-def from_document(doc: dict[str, Any]) -> RecordedEvent:
+def from_document(stored: dict[str, Any]) -> RecordedEvent:
+    doc = event_content(stored)
     time = doc["time"]
     return RecordedEvent(
         id=doc["event_id"], stream=doc["stream"], version=doc["version"], type=doc["type"],
@@ -121,8 +133,8 @@ class MongoEventStore(QueueNames):
         known = self._last_hash.get(stream)
         if known is not None and known[0] == version:
             return known[1]
-        doc = await self.events.find_one({"_id": event_key(stream, version)}, projection={"hash": 1})
-        return None if doc is None else str(doc["hash"])
+        doc = await self.events.find_one({"_id": event_key(stream, version)}, projection={"hash": 1, "body": 1})
+        return None if doc is None else str(event_content(doc)["hash"])
 
     async def version(self, stream: str) -> int:
         last = await self.events.find_one(_stream_keys(stream), projection={"version": 1},

@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from binhchon_kit.eventstore import event_key
 from binhchon_kit.eventstore_mongo import MongoEventStore
 from binhchon_kit.projection import Projections
 from binhchon_kit.testing.eventstore_contract import EventStoreContract, grow, keys
+from binhchon_kit.testing.stored_events import alter_data
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +24,7 @@ class TestMongoEventStore(EventStoreContract):
         return s
 
     async def tamper(self, store, stream, version, reason):
-        await store.events.update_one({"stream": stream, "version": version}, {"$set": {"data.reason": reason}})
+        await alter_data(store.events, event_key(stream, version), "reason", reason)
 
     async def reopen(self, store):
         return MongoEventStore(store.db, source=store.source)

@@ -24,6 +24,7 @@ from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.infra import free_port
 from binhchon_kit.testing.samples import dossier_body, round_body
+from binhchon_kit.testing.stored_events import stored
 from intake.main import IntakeSettings
 from intake.main import build as build_intake
 from notify.main import NotifySettings, build
@@ -211,7 +212,7 @@ async def test_webhooks_signed_retried_and_given_up(infra, mongo, unique, topic_
             return (sent, failed) if sent == 1 and failed == 1 else None
 
         await eventually(both_finished, timeout=60, what="one delivery sent and one given up")
-        sent = await events.find_one({"type": "notification.sent"})
+        [sent] = await stored(events, {"type": "notification.sent"})
         to_ok = [(h, b) for h, b in receiver.requests if h["x-binhchon-delivery"] == sent["data"]["delivery_id"]]
         headers, body = to_ok[-1]
         expected = "v1=" + hmac.new(ok["secret"].encode(), headers["x-binhchon-timestamp"].encode() + b"." + body,
@@ -219,7 +220,7 @@ async def test_webhooks_signed_retried_and_given_up(infra, mongo, unique, topic_
         assert headers["x-binhchon-signature"] == expected
         assert headers["content-type"].startswith("application/cloudevents+json")
         assert b'"type":"round.opened"' in body
-        failed = await events.find_one({"type": "notification.failed"})
+        [failed] = await stored(events, {"type": "notification.failed"})
         assert failed["data"]["attempts"] == 4 and "503" in failed["data"]["reason"]
         assert failed["data"]["recipient"] == f"agency:{down['id']}"
         assert sent["data"]["recipient"] == f"agency:{ok['id']}" and sent["data"]["attempts"] == 3

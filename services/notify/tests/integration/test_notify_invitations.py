@@ -13,6 +13,7 @@ from binhchon_kit.contracts.intake import DossierReceived
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.samples import dossier_body
+from binhchon_kit.testing.stored_events import stored
 from certification.domain.ceremonies import with_deliveries
 from notify.main import build
 
@@ -85,8 +86,8 @@ async def test_two_certificates_of_one_producer_make_one_invitation_naming_both(
     assert "00001" not in one and "00002" not in one
 
     # certification keeps notify's notification.sent events and shows each invitee what it was sent
-    sent = [e["data"] async for e in db["events"].find({"type": "notification.sent",
-                                                         "data.about_event_type": "ceremony.scheduled"})]
+    sent = [e["data"] for e in await stored(db["events"], {"type": "notification.sent"})
+            if e["data"]["about_event_type"] == "ceremony.scheduled"]
     shown = with_deliveries({**ceremony.model_dump(mode="json"), "scheduled_event_id": "e"}, sent)
     for invitee in shown["invitees"]:
         assert sorted(d["template"] for d in invitee["deliveries"]) == ["ceremony.confirmation",
