@@ -15,7 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,31 @@ def free_port_pair() -> int:
             s.bind(("127.0.0.1", p + 1))
             return p
     raise RuntimeError("no two consecutive free ports")
+
+
+# The images testcontainers runs for the suite. Where an engine answers but no registry does (an air-gapped data
+# centre, these machines), they cannot be had: the suite then runs on the native stack instead (issue 11).
+TEST_IMAGES = ("confluentinc/cp-kafka:7.7.1", "mongo:8.0")
+PULL_SECONDS = 120
+
+Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
+
+
+def images_ready(images: tuple[str, ...] = TEST_IMAGES, run: Runner = subprocess.run,
+                 pull_seconds: float = PULL_SECONDS) -> str | None:
+    """None when the engine has every image (pulling what it lacks, within ``pull_seconds``); otherwise why not."""
+    for image in images:
+        try:
+            if run(["docker", "image", "inspect", image], capture_output=True, timeout=30).returncode == 0:
+                continue
+            if run(["docker", "pull", image], capture_output=True, timeout=pull_seconds).returncode == 0:
+                continue
+        except subprocess.TimeoutExpired:
+            return f"{image} is not on the engine and did not arrive within {pull_seconds:.0f}s"
+        except OSError as exc:
+            return f"docker could not be run: {exc}"
+        return f"{image} is not on the engine and no registry gave it"
+    return None
 
 
 def docker_answers() -> bool:
@@ -143,14 +168,17 @@ def provide(workdir: Path) -> Iterator[Infra]:
     if env_kafka and env_mongo:
         yield Infra(env_kafka, env_mongo, "environment")
         return
+    why_native = "no container engine answers"
     if docker_answers():
-        from testcontainers.kafka import KafkaContainer
-        from testcontainers.mongodb import MongoDbContainer
+        missing = images_ready()
+        if missing is None:
+            from testcontainers.kafka import KafkaContainer
+            from testcontainers.mongodb import MongoDbContainer
 
-        with KafkaContainer("confluentinc/cp-kafka:7.7.1").with_kraft() as container, \
-                MongoDbContainer("mongo:8.0") as mongo:
-            yield Infra(container.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
-        return
+            with KafkaContainer(TEST_IMAGES[0]).with_kraft() as container, MongoDbContainer(TEST_IMAGES[1]) as mongo:
+                yield Infra(container.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
+            return
+        why_native = f"a container engine answers, but {missing}"
     kafka = NativeKafka(workdir / "kafka")
     ferret = NativeFerretDB(workdir / "ferretdb", postgres=NativePostgres(workdir / "postgres"))
     try:
@@ -161,7 +189,7 @@ def provide(workdir: Path) -> Iterator[Infra]:
         ferret.stop()
         raise RuntimeError(f"{HOW_TO}\n\nThe native stack did not start: {exc}") from exc
     try:
-        yield Infra(kafka.bootstrap, ferret.url, "native (infra/local)")
+        yield Infra(kafka.bootstrap, ferret.url, f"native (infra/local): {why_native}")
     finally:
         kafka.stop()
         ferret.stop()
