@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.9
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: help up down status clean test test-any-hour lint typecheck contract unit bootstrap infra bench
+.PHONY: help up down status clean test test-any-hour lint typecheck contract unit bootstrap infra bench container-tools
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,6 +46,12 @@ unit: bootstrap ## the kit's and the four services' unit suites, with no Kafka a
 	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9 MONGODB_URL=mongodb://127.0.0.1:9/ uv run --no-sync pytest -q \
 		libs/kit/tests/unit services/intake/tests/unit services/scoring/tests/unit \
 		services/certification/tests/unit services/notify/tests/unit
+
+# No image registry answers here: the engine comes from Debian, its plugins from their Go modules, the base image
+# from debootstrap (issue 11; the images and compose-test are built on these next).
+container-tools: ## Docker engine (Debian's, root), compose and buildx built from Go modules, a Debian base image
+	@infra/docker/install.sh all
+	@infra/docker/base-image.sh
 
 # Between these two zones the machine's date differs from Vietnam's at every hour of the day: a test that takes
 # "today" from the machine instead of the service's clock fails in one of them.
