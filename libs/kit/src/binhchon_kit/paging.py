@@ -180,3 +180,19 @@ async def fill_keys(db: Any, collection: str, key_of: Callable[[dict[str, Any]],
         filled += 1
     await db["read_model_keys"].replace_one({"_id": marker}, {"filled": filled}, upsert=True)
     return filled
+
+
+def walked_key(filter_keys: Mapping[str, str], equals: Mapping[str, Any]) -> tuple[str, str]:
+    """The key a page walks and its prefix: the first of ``filter_keys`` (filter field -> its own key, the most
+    selective first) whose filter is asked, the value then ``|``; otherwise the list's own key (ADR 0015)."""
+    for name, key in filter_keys.items():
+        if name in equals:
+            return key, f"{equals[name]}|"
+    return PAGE_KEY, ""
+
+
+async def fill_filter_keys(db: Any, collection: str, filter_keys: Mapping[str, str],
+                           keys_of: Callable[[dict[str, Any]], Mapping[str, str]]) -> None:
+    """``fill_keys`` for each filter key, from the fold's own function giving a document all of them."""
+    for key in filter_keys.values():
+        await fill_keys(db, collection, lambda doc, key=key: keys_of(doc)[key], key=key)  # type: ignore[misc]

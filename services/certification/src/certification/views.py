@@ -10,7 +10,6 @@ fetched: the sweep records it within a day, so few rows are ever dropped)."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -79,8 +78,7 @@ class Views:
         today = self.today()
         equals = {"status": certs.VALID, **{k: v for k, v in filters.items() if v is not None and v != ""}}
         # a province or a year is few of all certificates: walk that filter's own key, not the whole list's
-        key, prefix = next(((key, f"{equals[name]}|") for name, key in FILTER_KEYS.items() if name in equals),
-                           (paging.PAGE_KEY, ""))
+        key, prefix = paging.walked_key(FILTER_KEYS, equals)
         return await paging.page(self.db["certificates"], equals=equals, descending=True, limit=limit,
                                  after=paging.cursor_key(after, CERTIFICATE_KEY), key=key, prefix=prefix,
                                  keep=lambda d: status_on(d, today) == certs.VALID,
@@ -139,10 +137,5 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
         await db["ceremonies"].create_index([(k, ASCENDING) for k in keys])
     await db["ceremony_deliveries"].create_index("about_event_id")
     await paging.fill_keys(db, "certificates", certs.page_key)
-    for key in FILTER_KEYS.values():
-        await paging.fill_keys(db, "certificates", functools.partial(_filter_key, key), key=key)
+    await paging.fill_filter_keys(db, "certificates", FILTER_KEYS, certs.filter_keys)
     await paging.fill_keys(db, "ceremonies", rules.page_key)
-
-
-def _filter_key(key: str, doc: dict[str, Any]) -> str:
-    return certs.filter_keys(doc)[key]

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import date
 from typing import Any
@@ -53,8 +52,7 @@ class Views:
         """Dossiers in receipt-number order; ``applicant_id``: an applicant's own only."""
         equals = {k: v for k, v in (("applicant_id", applicant_id), ("round_id", round_id), ("status", status),
                                     ("province_code", province_code), ("district_code", district_code)) if v}
-        key, prefix = next(((key, f"{equals[name]}|") for name, key in FILTER_KEYS.items() if name in equals),
-                           (paging.PAGE_KEY, ""))
+        key, prefix = paging.walked_key(FILTER_KEYS, equals)
         return await paging.page(self.db["dossiers"], equals=equals, after=paging.cursor_key(after, DOSSIER_KEY),
                                  key=key, prefix=prefix, limit=limit, count=total, show=shown)
 
@@ -88,9 +86,4 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     await paging.fill_keys(db, "rounds", lambda d: str(d["code"]))
     await paging.fill_keys(db, "dossiers", lambda d: str(d["receipt_number"]))
     await paging.fill_keys(db, "dossiers", dossiers.check_key, key="check_key")
-    for key in FILTER_KEYS.values():
-        await paging.fill_keys(db, "dossiers", functools.partial(_filter_key, key), key=key)
-
-
-def _filter_key(key: str, doc: dict[str, Any]) -> str:
-    return dossiers.filter_keys(doc)[key]
+    await paging.fill_filter_keys(db, "dossiers", FILTER_KEYS, dossiers.filter_keys)
