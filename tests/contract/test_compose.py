@@ -1,9 +1,9 @@
-"""Contract of the compose deployment: docker-compose.yml and every service's Dockerfile, checked without a
-Docker engine (none is needed: the files are parsed, compose's variable interpolation is applied with the
+"""Contract of the compose deployment: docker-compose.yml and the services' one image template
+(infra/images/service/Dockerfile), checked without a Docker engine (none is needed: the files are parsed, compose's variable interpolation is applied with the
 documented defaults, and the services' own settings classes are imported to know which variables they read).
 
-What is checked here is what ops teams rely on (infra/compose/README.md): every service that has a Dockerfile
-is in compose, built from its own Dockerfile, health-checked, started after MongoDB is healthy and the topics
+What is checked here is what ops teams rely on (infra/compose/README.md): every service is in compose, built
+from the template with its own build arguments, health-checked, started after MongoDB is healthy and the topics
 exist, with its own database and every setting it cannot default safely inside a container; Kafka never
 creates topics implicitly and keeps them forever; data lives in named volumes; images are built from the lock
 file and run as a non-root user.
@@ -37,7 +37,10 @@ from binhchon_kit.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-SERVICES = sorted(p.parent.name for p in ROOT.glob("services/*/Dockerfile"))
+TEMPLATE = ROOT / "infra" / "images" / "service" / "Dockerfile"
+# A service is a workspace package under services/ whose console script binhchon-<name> runs it.
+SERVICES = sorted(p.parent.name for p in ROOT.glob("services/*/pyproject.toml")
+                  if f"binhchon-{p.parent.name}" in tomllib.loads(p.read_text()).get("project", {}).get("scripts", {}))
 
 # Settings whose class default is right inside a container, so compose may leave them unset. Any other field
 # of a service's settings class (a new one included) must be set by compose: either set it in
@@ -288,22 +291,28 @@ def console_scripts(pyproject: Path) -> dict[str, str]:
 
 
 def test_services_are_found() -> None:
-    assert SERVICES, "no services/*/Dockerfile found: the compose contract would check nothing"
+    assert SERVICES, "no services/*/pyproject.toml with a binhchon-<name> script: the contract would check nothing"
+    assert not list(ROOT.glob("services/*/Dockerfile")), "one template builds every service: no per-service copy"
 
 
-def test_every_service_with_a_dockerfile_is_in_compose(compose: dict[str, Any]) -> None:
+def test_every_service_is_in_compose(compose: dict[str, Any]) -> None:
     missing = [name for name in SERVICES if name not in compose["services"]]
-    assert not missing, f"services with a Dockerfile but no entry in docker-compose.yml: {missing}"
+    assert not missing, f"services with no entry in docker-compose.yml: {missing}"
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_service_is_built_from_its_own_dockerfile(compose: dict[str, Any], name: str) -> None:
+def test_service_is_built_from_the_template_with_its_own_arguments(compose: dict[str, Any], name: str) -> None:
     svc = compose["services"][name]
     build = svc.get("build")
     assert isinstance(build, dict), f"{name}: build must be a mapping with context and dockerfile"
     context = (ROOT / build.get("context", ".")).resolve()
     assert context == ROOT, f"{name}: the build context must be the repository root (where uv.lock is)"
-    assert (context / build["dockerfile"]).resolve() == ROOT / "services" / name / "Dockerfile"
+    assert (context / build["dockerfile"]).resolve() == TEMPLATE
+    args = build.get("args", {})
+    assert args.get("SERVICE") == name, f"{name}: build argument SERVICE={args.get('SERVICE')}"
+    assert str(args.get("HTTP_PORT")) == environment(svc)["HTTP_PORT"], f"{name}: HTTP_PORT differs from the build's"
+    assert "ca-bundle" in [s if isinstance(s, str) else s.get("source") for s in build.get("secrets", [])], (
+        f"{name}: builds behind a TLS-inspecting proxy need the ca-bundle build secret")
     assert svc.get("image"), f"{name}: name the image, so one-shot jobs and scripts can run it"
     assert "container_name" not in svc, f"{name}: container_name prevents `--scale`"
 
@@ -395,13 +404,19 @@ def test_service_port_can_scale_out(raw_compose: dict[str, Any], compose: dict[s
 # ========================================================================================= Dockerfiles ===
 
 
+def test_no_dockerfile_needs_a_registry_for_its_frontend() -> None:
+    for path in ROOT.glob("infra/images/*/Dockerfile"):
+        first = path.read_text().splitlines()[0]
+        assert not re.match(r"#\s*syntax\s*=", first, re.I), f"{path}: a `# syntax=` line pulls a frontend image"
+
+
 @pytest.mark.parametrize("name", SERVICES)
 def test_dockerfile(compose: dict[str, Any], name: str) -> None:
-    path = ROOT / "services" / name / "Dockerfile"
+    path = TEMPLATE
     stages = parse_dockerfile(path)
     assert len(stages) >= 2, f"{path}: build in one stage, run in another (multi-stage)"
     final = stages[-1]
-    assert final.base.startswith("python:3.11-slim"), f"{path}: the runtime base should be python:3.11-slim"
+    assert final.base.startswith("python:3.11-slim"), f"{path}: the default runtime base should be python:3.11-slim"
 
     users = final.all("USER")
     assert users, f"{path}: the final stage runs as root (no USER)"
@@ -420,24 +435,20 @@ def test_dockerfile(compose: dict[str, Any], name: str) -> None:
         if re.search(r"\buv (sync|export)\b", args):
             assert re.search(r"--(frozen|locked)\b", args), f"{path}: install from the lock: {args}"
             assert "--no-dev" in args, f"{path}: dev dependencies in the image: {args}"
-    assert any(f"binhchon-{name}" in args for args in installs) or any(
-        kw == "ARG" and args == f"SERVICE={name}" for kw, args in everything
-    ), f"{path}: does not install binhchon-{name}"
-
-    own = f"services/{name}/"
+    # the template, with this service's SERVICE, installs, copies and runs this service and no other
+    assert any('"binhchon-${SERVICE}"' in args for args in installs), f"{path}: does not install binhchon-${{SERVICE}}"
     copied = [args for kw, args in everything if kw == "COPY" and "services/" in args]
-    assert any(own in args for args in copied), f"{path}: does not copy {own}"
-    others = [args for args in copied if own not in args]
-    assert not others, f"{path}: copies other services' code: {others}"
-
+    assert copied == ["services/${SERVICE}/ services/${SERVICE}/"], f"{path}: copies {copied}, not the one service"
     scripts = console_scripts(ROOT / "services" / name / "pyproject.toml")
+    assert f"binhchon-{name}" in scripts, f"{name}: no console script binhchon-{name} (scripts: {sorted(scripts)})"
+    assert any('/app/.venv/bin/binhchon-${SERVICE}" /app/service' in args for args in final.all("RUN")), (
+        f"{path}: /app/service should be the console script binhchon-${{SERVICE}}")
     cmd = final.all("CMD")
-    assert cmd, f"{path}: no CMD"
-    assert f'"binhchon-{name}"' in cmd[-1] and f"binhchon-{name}" in scripts, (
-        f"{path}: CMD should run the console script binhchon-{name}: {cmd[-1]} (scripts: {sorted(scripts)})")
+    assert cmd and cmd[-1] == '["/app/service"]', f"{path}: CMD should run /app/service: {cmd}"
 
     port = environment(compose["services"][name])["HTTP_PORT"]
-    assert port in " ".join(final.all("EXPOSE")).split(), f"{path}: EXPOSE {port} (compose's HTTP_PORT)"
+    assert final.all("EXPOSE") == ["${HTTP_PORT}"] and "HTTP_PORT=${HTTP_PORT}" in " ".join(final.all("ENV")), (
+        f"{path}: the runtime must EXPOSE and set the HTTP_PORT build argument (compose gives {port})")
     default_port = settings_class(name).model_fields["http_port"].default
     assert str(default_port) == port, f"{name}: compose HTTP_PORT {port} != settings default {default_port}"
 
@@ -477,7 +488,8 @@ def test_kafka_keeps_history_and_creates_no_topic_implicitly(compose: dict[str, 
 def test_mongo_is_health_checked_and_keeps_data_in_a_named_volume(compose: dict[str, Any]) -> None:
     mongo = compose["services"]["mongo"]
     assert mongo["image"].startswith("mongo:")
-    assert "ping" in " ".join(mongo["healthcheck"]["test"])
+    test = mongo["healthcheck"]["test"]
+    assert "ping" in (test if isinstance(test, str) else " ".join(test))
     assert any(is_named_volume(src) and tgt == "/data/db" for src, tgt, _ in short_volumes(mongo))
 
 

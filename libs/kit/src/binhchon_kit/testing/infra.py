@@ -1,20 +1,25 @@
 """Real Kafka and a real MongoDB-protocol server for tests, found in this order:
 
 1. ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URL`` from the environment;
-2. testcontainers (Kafka in KRaft mode, MongoDB) when a Docker engine answers;
-3. the native stack of ``infra/local`` (Apache Kafka on the JVM; FerretDB on PostgreSQL from Debian's packages),
+2. where a Docker engine answers and has the images ``make images`` builds (``binhchon/kafka``,
+   ``binhchon/ferretdb``): one container of each, on free ports, removed at the end;
+3. where an engine answers and a registry gives them: testcontainers (Kafka in KRaft mode, MongoDB);
+4. the native stack of ``infra/local`` (Apache Kafka on the JVM; FerretDB on PostgreSQL from Debian's packages),
    installed on first use, each on free ports.
 
-If none can be had the tests fail, saying how to get one; they never skip.
+If none can be had the tests fail, saying how to get one; they never skip. ``Infra.origin`` says which was used
+(pytest prints it in its header).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +74,95 @@ def images_ready(images: tuple[str, ...] = TEST_IMAGES, run: Runner = subprocess
             return f"docker could not be run: {exc}"
         return f"{image} is not on the engine and no registry gave it"
     return None
+
+
+def pinned_versions() -> dict[str, str]:
+    """infra/local/versions.env, the one place the infrastructure's versions are pinned."""
+    pairs = (line.split("=", 1) for line in (LOCAL / "versions.env").read_text().splitlines()
+             if "=" in line and not line.lstrip().startswith("#"))
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def local_images() -> tuple[str, str]:
+    """The Kafka and MongoDB-protocol images ``make images`` builds here (infra/images/kafka, ferretdb)."""
+    v = pinned_versions()
+    return f"binhchon/kafka:{v['KAFKA_VERSION']}", f"binhchon/ferretdb:{v['FERRETDB_VERSION']}-{v['FERRETDB_BUILD']}"
+
+
+def images_present(images: tuple[str, ...], run: Runner = subprocess.run) -> bool:
+    """Whether the engine has every image already (never pulls: these are built, not downloaded)."""
+    try:
+        return all(run(["docker", "image", "inspect", image], capture_output=True, timeout=30).returncode == 0
+                   for image in images)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class LocalImageStack:
+    """One broker and one FerretDB-on-PostgreSQL container from the locally built images, on free host ports.
+
+    The broker is configured like the native one (infra/local/kafka.sh): KRaft, one node, no implicit topics,
+    history kept; it advertises the published port, so clients on the host reach it as on the native stack.
+    """
+
+    def __init__(self, kafka_image: str, mongo_image: str, run: Runner = subprocess.run) -> None:
+        self.kafka_image, self.mongo_image, self.run = kafka_image, mongo_image, run
+        self.name = f"binhchon-test-{secrets.token_hex(3)}"
+        self.kafka_port, self.mongo_port = free_port(), free_port()
+        self.started: list[str] = []
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.mongo_port}/"
+
+    def _docker(self, *args: str, timeout: float = 120) -> str:
+        result = self.run(["docker", *args], capture_output=True, timeout=timeout)
+        if result.returncode != 0:
+            raise RuntimeError(f"docker {' '.join(args)} failed: {result.stderr.decode(errors='replace')[-2000:]}")
+        return str(result.stdout.decode().strip())
+
+    def start(self, seconds: float = 240) -> None:
+        p = self.kafka_port
+        broker = {
+            "CLUSTER_ID": "bInHcHoNtEsTcLuStErIdA", "KAFKA_NODE_ID": "1",
+            "KAFKA_PROCESS_ROLES": "broker,controller", "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+            "KAFKA_LISTENERS": f"PLAINTEXT://:{p},CONTROLLER://:9093",
+            "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{p}",
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER", "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
+            "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false", "KAFKA_LOG_RETENTION_MS": "-1", "KAFKA_NUM_PARTITIONS": "6",
+            "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1", "KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS": "6",
+            "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1", "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+            "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
+            "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1", "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+        }
+        labels = ["--label", "org.binhchon.test=1", "--rm", "-d"]
+        self.started.append(self._docker(
+            "run", *labels, "--name", f"{self.name}-kafka", "-p", f"127.0.0.1:{p}:{p}",
+            *(f"--env={k}={v}" for k, v in broker.items()),
+            "--health-cmd", f"/opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server localhost:{p}",
+            "--health-interval", "2s", "--health-timeout", "20s", "--health-retries", "60", self.kafka_image))
+        self.started.append(self._docker(
+            "run", *labels, "--name", f"{self.name}-ferretdb", "-p", f"127.0.0.1:{self.mongo_port}:27017",
+            "--health-cmd", "/usr/local/bin/ferretdb-ready", "--health-interval", "1s", "--health-retries", "120",
+            self.mongo_image))
+        deadline = time.monotonic() + seconds
+        for container in self.started:
+            while (status := self._docker("inspect", "-f", "{{.State.Health.Status}}", container)) != "healthy":
+                if time.monotonic() > deadline or status == "unhealthy":
+                    logs = self.run(["docker", "logs", "--tail", "40", container], capture_output=True, timeout=30)
+                    raise RuntimeError(f"{container} is {status} after {seconds:.0f} s:\n"
+                                       f"{(logs.stdout + logs.stderr).decode(errors='replace')}")
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        for container in self.started:
+            self.run(["docker", "rm", "-f", "-v", container], capture_output=True, timeout=120)
+        self.started.clear()
 
 
 def docker_answers() -> bool:
@@ -170,6 +264,15 @@ def provide(workdir: Path) -> Iterator[Infra]:
         return
     why_native = "no container engine answers"
     if docker_answers():
+        built = local_images()
+        if images_present(built):
+            stack = LocalImageStack(*built)
+            try:
+                stack.start()
+                yield Infra(stack.bootstrap, stack.url, f"containers of the locally built images {', '.join(built)}")
+            finally:
+                stack.stop()
+            return
         missing = images_ready()
         if missing is None:
             from testcontainers.kafka import KafkaContainer
@@ -178,7 +281,7 @@ def provide(workdir: Path) -> Iterator[Infra]:
             with KafkaContainer(TEST_IMAGES[0]).with_kraft() as container, MongoDbContainer(TEST_IMAGES[1]) as mongo:
                 yield Infra(container.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
             return
-        why_native = f"a container engine answers, but {missing}"
+        why_native = f"a container engine answers, but {missing} and {built[0]} was not built here (make images)"
     kafka = NativeKafka(workdir / "kafka")
     ferret = NativeFerretDB(workdir / "ferretdb", postgres=NativePostgres(workdir / "postgres"))
     try:
