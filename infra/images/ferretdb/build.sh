@@ -3,6 +3,7 @@
 # the FerretDB binary from infra/local/install.sh, PostgreSQL from Debian's packages, on the Debian base image.
 #   infra/images/ferretdb/build.sh [TAG]   default binhchon/ferretdb:$FERRETDB_VERSION-$FERRETDB_BUILD
 #   BINHCHON_BASE_IMAGE                     default binhchon/debian:bookworm (infra/docker/base-image.sh)
+#   BINHCHON_BUILD_NO_CACHE=1               build anew, without the layer cache (to time a cold build)
 # Idempotent: the image carries org.binhchon.inputs, a sha256 of everything it is built from (these files, the
 # binary, the base image's id, the versions); an image of TAG with the same label is kept. Progress on stderr;
 # the last stdout line is {"image": TAG, "built": true|false, "seconds": float, "bytes": int}.
@@ -37,7 +38,9 @@ inputs=$( {
 } | sha256sum | cut -d' ' -f1)
 
 have=$(docker image inspect --format '{{index .Config.Labels "org.binhchon.inputs"}}' "$tag" 2>/dev/null || true)
-if [[ $have == "$inputs" ]]; then
+no_cache=()
+[[ ${BINHCHON_BUILD_NO_CACHE:-} == 1 ]] && no_cache=(--no-cache)
+if [[ $have == "$inputs" && ${#no_cache[@]} == 0 ]]; then
   say "$tag is up to date (inputs ${inputs:0:12})"
   report false
   exit 0
@@ -52,7 +55,7 @@ ln -f "$binary" "$context/ferretdb" 2>/dev/null || cp "$binary" "$context/ferret
 chmod 0755 "$context/entrypoint" "$context/ferretdb-ready"
 
 say "building $tag on $base (FerretDB $FERRETDB_VERSION-$FERRETDB_BUILD, PostgreSQL $POSTGRESQL_MAJOR from Debian)"
-docker build "$context" --tag "$tag" \
+docker build "$context" --tag "$tag" "${no_cache[@]}" \
   --build-arg "BASE_IMAGE=$base" \
   --build-arg "POSTGRESQL_MAJOR=$POSTGRESQL_MAJOR" \
   --build-arg "FERRETDB_VERSION=$FERRETDB_VERSION" \
