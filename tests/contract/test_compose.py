@@ -1,6 +1,7 @@
 """Contract of the compose deployment: docker-compose.yml and the services' one image template
-(infra/images/service/Dockerfile), checked without a Docker engine (none is needed: the files are parsed, compose's variable interpolation is applied with the
-documented defaults, and the services' own settings classes are imported to know which variables they read).
+(infra/images/service/Dockerfile), checked without a Docker engine (none is needed: the files are parsed,
+compose's variable interpolation is applied with the documented defaults, and the services' own settings
+classes are imported to know which variables they read). `make compose-test` runs the deployment for real.
 
 What is checked here is what ops teams rely on (infra/compose/README.md): every service is in compose, built
 from the template with its own build arguments, health-checked, started after MongoDB is healthy and the topics

@@ -48,3 +48,21 @@ def test_no_registry_means_native_and_says_which_image():
 def test_a_pull_that_hangs_is_given_up_in_bounded_time():
     why = images_ready(run=Engine(hangs=True), pull_seconds=7)
     assert why == f"{TEST_IMAGES[0]} is not on the engine and did not arrive within 7s"
+
+
+def test_the_locally_built_images_are_named_from_the_pinned_versions():
+    from binhchon_kit.testing.infra import local_images, pinned_versions
+
+    v = pinned_versions()
+    assert local_images() == (f"binhchon/kafka:{v['KAFKA_VERSION']}",
+                              f"binhchon/ferretdb:{v['FERRETDB_VERSION']}-{v['FERRETDB_BUILD']}")
+
+
+def test_locally_built_images_are_only_looked_up_never_pulled():
+    from binhchon_kit.testing.infra import images_present, local_images
+
+    built = local_images()
+    engine = Engine(present=built[:1], pullable=built)
+    assert images_present(built, run=engine) is False
+    assert all(call[1:3] == ["image", "inspect"] for call in engine.calls)
+    assert images_present(built, run=Engine(present=built)) is True
