@@ -114,6 +114,12 @@ class Crash:
         return self.healthy_after
 
 
+def chosen_images() -> dict[str, str]:
+    """What `make images` chose (infra/compose/images.env)."""
+    pairs = (line.split("=", 1) for line in IMAGES_ENV.read_text().splitlines() if "=" in line and line[0] != "#")
+    return {k: v for k, v in pairs}
+
+
 def leftovers(project: str) -> dict[str, list[str]]:
     label = f"label=com.docker.compose.project={project}"
     found = {}
@@ -144,7 +150,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         pytest.fail(f"{IMAGES_ENV} is missing: run `make images` first (make compose-test does)")
     project = f"binhchon-ct-{secrets.token_hex(3)}"
     replicas = 2 if PROFILE == "ha" else 1
-    ports = {name: free_port() for name in ("kafka", "mailpit_ui", "mailpit_smtp")}
+    ports = {name: free_port() for name in ("kafka", "kafka_2", "kafka_3", "mailpit_ui", "mailpit_smtp")}
     for service in ("intake", "scoring", "certification", "notify"):
         first = free_port()
         while replicas == 2 and not port_free(first + 1):
@@ -154,13 +160,21 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     env = {**os.environ, "COMPOSE_PROGRESS": "plain",
            "BINHCHON_AUTH_KEYS_DIR": str(keys_directory(tmp_path_factory.mktemp("compose") / "keys")),
            "BINHCHON_KAFKA_EXTERNAL_PORT": str(ports["kafka"]),
+           "BINHCHON_KAFKA_2_EXTERNAL_PORT": str(ports["kafka_2"]),
+           "BINHCHON_KAFKA_3_EXTERNAL_PORT": str(ports["kafka_3"]),
            "BINHCHON_MAILPIT_UI_PORT": str(ports["mailpit_ui"]),
            "BINHCHON_MAILPIT_SMTP_PORT": str(ports["mailpit_smtp"]),
            "BINHCHON_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['certification']}",
            "BINHCHON_INTAKE_PUBLIC_URL": f"http://127.0.0.1:{ports['intake']}"}
     for service in ("intake", "scoring", "certification", "notify"):
         env[f"BINHCHON_{service.upper()}_PORT"] = span(ports[service])
-    files = [str(ROOT / "docker-compose.yml")] + ([str(ROOT / "infra" / "compose" / "ha.yml")] if PROFILE else [])
+    files = [str(ROOT / "docker-compose.yml")]
+    if PROFILE == "ha":
+        files.append(str(ROOT / "infra" / "compose" / "ha.yml"))
+        if chosen_images().get("BINHCHON_MONGO_IMAGE", "").startswith("mongo:"):  # a replica set needs MongoDB
+            files.append(str(ROOT / "infra" / "compose" / "ha-mongo.yml"))
+    elif PROFILE:
+        pytest.fail(f"unknown PROFILE {PROFILE!r}: the default (empty) or ha")
     urls = {s: f"http://127.0.0.1:{ports[s]}" for s in ("intake", "scoring", "certification", "notify")}
     urls["mailpit"] = f"http://127.0.0.1:{ports['mailpit_ui']}"
     stack = Deployment(project, files, env, urls)

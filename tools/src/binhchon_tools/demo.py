@@ -97,9 +97,15 @@ def play_round(intake: httpx.Client, scoring: httpx.Client, auth: Callable[..., 
     step("rounds opened", {"national": national["round_id"], "province": round_id})
     members = [{"id": f"cm-{k}", "name": f"Thành viên hội đồng {k}", "organisation": "UBND tỉnh Bắc Giang",
                 "role": "chair" if k == 1 else "member"} for k in range(1, 8)]
-    ok(scoring.post(f"/rounds/{round_id}/panel", headers=sec, json={
-        "name": "Hội đồng đánh giá, phân hạng sản phẩm OCOP tỉnh", "members": members,
-        "quorum": {"fraction": 0.75, "chair_required": True}, "sessions": ["dossier", "samples"]}))
+    panel = {"name": "Hội đồng đánh giá, phân hạng sản phẩm OCOP tỉnh", "members": members,
+             "quorum": {"fraction": 0.75, "chair_required": True}, "sessions": ["dossier", "samples"]}
+
+    def form_panel() -> Any:
+        r = scoring.post(f"/rounds/{round_id}/panel", headers=sec, json=panel)
+        # 409 until intake's round.opened has reached scoring through Kafka
+        return None if r.status_code == 409 and "has not heard of round" in r.text else ok(r)
+
+    poll("scoring to hear of the round from intake", form_panel)
     step("council formed: 7 members, quorum 3/4 with the chair, spread threshold 10 points")
     ids = {}
     for n, product in enumerate(PRODUCTS):

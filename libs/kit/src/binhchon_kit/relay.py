@@ -30,7 +30,7 @@ log = logging.getLogger("binhchon.relay")
 CONTENT_TYPE = b"application/cloudevents+json; charset=UTF-8"
 
 
-def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+def make_producer(bootstrap_servers: str | list[str], client_id: str) -> AIOKafkaProducer:
     """An idempotent producer that waits for every in-sync replica (acks=all)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers, client_id=client_id, acks="all", enable_idempotence=True,
@@ -96,7 +96,7 @@ class Relay:
     def __init__(
         self,
         store: EventStorePort,
-        bootstrap_servers: str,
+        bootstrap_servers: str | list[str],
         *,
         client_id: str,
         topic_prefix: str = "",

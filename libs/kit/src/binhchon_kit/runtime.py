@@ -80,13 +80,13 @@ def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: An
     db = mongo[settings.database_name]
     store = store if store is not None else open_event_store(settings, db)
     # FastStream's own logger prints coloured text; ours goes through the JSON handler with the others
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=f"binhchon-{settings.service_name}",
+    broker = KafkaBroker(settings.kafka_brokers, client_id=f"binhchon-{settings.service_name}",
                          acks="all", enable_idempotence=True, logger=logging.getLogger("binhchon.faststream"))
     return Runtime(
         settings=settings, mongo=mongo, db=db, store=store, projections=Projections(store, folds), broker=broker,
         consumers=EventConsumers(broker, MongoInbox(db), service=settings.service_name,
                                  topic_prefix=settings.kafka_topic_prefix),
         verifier=verifier or build_verifier(settings),
-        relay=Relay(store, settings.kafka_bootstrap_servers, client_id=f"binhchon-{settings.service_name}-relay",
+        relay=Relay(store, settings.kafka_brokers, client_id=f"binhchon-{settings.service_name}-relay",
                     topic_prefix=settings.kafka_topic_prefix),
     )

@@ -27,5 +27,11 @@ class ServiceSettings(BaseSettings):
     consumers_enabled: bool = True
 
     @property
+    def kafka_brokers(self) -> list[str]:
+        """KAFKA_BOOTSTRAP_SERVERS as a list: `host:port,host:port` names a cluster's brokers. FastStream takes a
+        string as one address, so a comma-separated one would reach no broker at all."""
+        return [b.strip() for b in self.kafka_bootstrap_servers.split(",") if b.strip()]
+
+    @property
     def database_name(self) -> str:
         return self.mongodb_database or f"binhchon_{self.service_name}"
