@@ -5,6 +5,7 @@
 # is kept as it is (nothing is built).
 #   infra/images/kafka/build.sh [TAG]      default binhchon/kafka:$KAFKA_VERSION (infra/local/versions.env)
 #   BINHCHON_BASE_IMAGE                     default binhchon/debian:bookworm (infra/docker/base-image.sh)
+#   BINHCHON_BUILD_NO_CACHE=1               rebuild every layer (to time a cold build; apt's downloads stay)
 # Progress goes to stderr; the last line on stdout is {"image", "built", "seconds", "bytes"}.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -42,7 +43,7 @@ fi
 say "staging the build context in $context"
 rm -rf "$context.tmp" && mkdir -p "$context.tmp/libs"
 cp "$broker_libs"/*.jar "$tools_jar" "$context.tmp/libs/"
-cp -r "$here/Dockerfile" "$here/run" "$here/bin" "$here/config" "$context.tmp/"
+cp -r "$here/Dockerfile" "$here/run" "$here/cds.sh" "$here/bin" "$here/config" "$context.tmp/"
 rm -rf "$context" && mv "$context.tmp" "$context"
 
 # What the image is made of: every file of the context (path, mode, content), the base image, the version.
@@ -52,13 +53,14 @@ inputs=$(
     find . -type f -printf '%P %m\n' | LC_ALL=C sort
     find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1
 )
-existing=$(docker image inspect --format '{{index .Config.Labels "org.binhchon.inputs"}}' "$tag" 2>/dev/null || true)
+existing=$( [[ ${BINHCHON_BUILD_NO_CACHE:-} == 1 ]] || docker image inspect --format '{{index .Config.Labels "org.binhchon.inputs"}}' "$tag" 2>/dev/null || true)
 if [[ $existing == "$inputs" ]]; then
   say "$tag is up to date (inputs ${inputs:0:12}): not built"
   built=false
 else
   say "building $tag on $base (inputs ${inputs:0:12})"
-  DOCKER_BUILDKIT=1 docker build --progress=plain \
+  no_cache=(); [[ ${BINHCHON_BUILD_NO_CACHE:-} == 1 ]] && no_cache=(--no-cache)
+  DOCKER_BUILDKIT=1 docker build --progress=plain "${no_cache[@]}" \
     --build-arg "BASE_IMAGE=$base" --build-arg "KAFKA_VERSION=$KAFKA_VERSION" \
     --label "org.binhchon.inputs=$inputs" --tag "$tag" "$context" >&2
   built=true
