@@ -5,7 +5,9 @@
 #     started with this image becomes healthy; a topic is created, a message produced and consumed from another
 #     container and from the host through the published port; `docker restart` (SIGTERM: a clean shutdown)
 #     keeps the data, and `docker stop` leaves the log directory marked cleanly shut down;
-#  2. three brokers (KRaft, each broker and controller, replication factor 3, min.insync.replicas=2): a topic
+#  2. no KAFKA_* settings: a single node from the defaults; KAFKA_HEAP_OPTS and KAFKA_LOG4J_LOGGERS go to the
+#     JVM and log4j, not to server.properties; the ___/__/_ naming rule; a new named volume is the broker's;
+#  3. three brokers (KRaft, each broker and controller, replication factor 3, min.insync.replicas=2): a topic
 #     with RF 3, produce with acks=all; `docker kill` the leader of partition 0; produce and consume everything
 #     again; bring it back and see every partition in sync again.
 # Prints one JSON line per measurement on stdout, progress on stderr; removes every container, network and
@@ -36,6 +38,7 @@ cleanup() {
   ((${#clients[@]})) && docker rm -f "${clients[@]}" >/dev/null 2>&1
   compose_single down -v --remove-orphans >/dev/null 2>&1
   compose_ha down -v --remove-orphans >/dev/null 2>&1
+  docker volume rm -f "${prefix}kafka-defaults" >/dev/null 2>&1
   rm -rf "$work"
   exit "$rc"
 }
@@ -130,6 +133,33 @@ grep -qx .kafka_cleanshutdown "$work/data.ls" || fail "no .kafka_cleanshutdown i
 echo "{\"check\": \"single-node stop\", \"stop_s\": $stop_s, \"exit_code\": $exit_code, \"clean_shutdown_marker\": true}"
 compose_single down -v >/dev/null 2>&1
 
+# --------------------------------------------------------------------------------------- configuration ---
+say "2. no KAFKA_* settings: the single-node defaults; KAFKA_HEAP_OPTS and KAFKA_LOG4J_LOGGERS are the launcher's"
+docker volume create "${prefix}kafka-defaults" >/dev/null
+docker run -d --name "${prefix}kafka-defaults" -v "${prefix}kafka-defaults:/var/lib/kafka/data" \
+  -e KAFKA_HEAP_OPTS="-Xms64m -Xmx300m" -e KAFKA_LOG4J_LOGGERS=kafka.controller=WARN \
+  --health-cmd '/opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server localhost:9092 > /dev/null 2>&1' \
+  --health-interval 2s "$image" >/dev/null
+clients+=("${prefix}kafka-defaults")
+wait_healthy "${prefix}kafka-defaults" 120
+cmdline=$(docker exec "${prefix}kafka-defaults" cat /proc/1/cmdline | tr '\0' ' ')
+[[ $cmdline == *"-Xms64m -Xmx300m"* && $cmdline == *kafka.Kafka* ]] || fail "KAFKA_HEAP_OPTS not given to the broker: $cmdline"
+docker exec "${prefix}kafka-defaults" grep -qx 'log.dirs=/var/lib/kafka/data' /opt/kafka/config/server.properties \
+  || fail "the defaults do not keep the data in /var/lib/kafka/data"
+! docker exec "${prefix}kafka-defaults" grep -q -i -e heap -e log4j /opt/kafka/config/server.properties \
+  || fail "a launcher variable became a broker setting"
+docker exec "${prefix}kafka-defaults" grep -q 'logger.env1.name = kafka.controller' /opt/kafka/config/log4j2.properties \
+  || fail "KAFKA_LOG4J_LOGGERS not applied"
+# apache/kafka's naming rule, on the entrypoint's own function
+converted=$(docker exec "${prefix}kafka-defaults" bash -c \
+  'source <(sed -n "/^property_key()/,/^}/p" /etc/kafka/docker/run); property_key KAFKA_LISTENER_NAME_A___B__C_SASL_ENABLED_MECHANISMS')
+[[ $converted == listener.name.a-b_c.sasl.enabled.mechanisms ]] || fail "KAFKA_* naming: got $converted"
+owner=$(docker exec "${prefix}kafka-defaults" stat -c %u /var/lib/kafka/data)
+[[ $owner == 1000 ]] || fail "a new named volume is owned by $owner, not the broker's uid 1000"
+say "defaults, heap, loggers, the ___/__/_ naming rule and the volume's owner (uid 1000) as expected"
+docker rm -f -v "${prefix}kafka-defaults" >/dev/null
+docker volume rm "${prefix}kafka-defaults" >/dev/null
+
 # ------------------------------------------------------------------------------------------ three brokers ---
 # The environment given to each broker of the `ha` overlay: docker-compose.yml's kafka service with three voters,
 # replication factor 3 everywhere and two in-sync replicas required (see the report of issue 11).
@@ -196,7 +226,7 @@ volumes:
   kafka-2-data:
   kafka-3-data:
 YAML
-say "2. three brokers (KRaft voters 1-3, RF 3, min.insync.replicas=2), host ports $port-$((port + 2))"
+say "3. three brokers (KRaft voters 1-3, RF 3, min.insync.replicas=2), host ports $port-$((port + 2))"
 t0=$(now)
 compose_ha up -d --wait --wait-timeout 240 >&2 || fail "the three brokers did not become healthy"
 healthy_s=$(since "$t0")
