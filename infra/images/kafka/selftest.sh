@@ -9,7 +9,7 @@
 #     JVM and log4j, not to server.properties; the ___/__/_ naming rule; a new named volume is the broker's;
 #  3. three brokers (KRaft, each broker and controller, replication factor 3, min.insync.replicas=2): a topic
 #     with RF 3, produce with acks=all; `docker kill` the leader of partition 0; produce and consume everything
-#     again; bring it back and see every partition in sync again.
+#     again; bring it back and see every partition in sync again; `docker stop` it within the grace period.
 # Prints one JSON line per measurement on stdout, progress on stderr; removes every container, network and
 # volume it made, also on failure.
 #   infra/images/kafka/selftest.sh [IMAGE]     default binhchon/kafka:$KAFKA_VERSION, built when missing
@@ -273,4 +273,11 @@ done
 [[ -z $under ]] || fail "partitions still under-replicated after $victim came back: $under"
 echo "{\"check\": \"cluster broker back\", \"back_in_sync_s\": $(since "$t0")}"
 say "$victim is back and every partition has its 3 replicas in sync"
+# a broker of a cluster hands its leaderships over before it stops: within compose's 10 s grace period?
+t0=$(now)
+docker stop "$victim_id" >/dev/null
+stop_s=$(since "$t0")
+exit_code=$(docker inspect --format '{{.State.ExitCode}}' "$victim_id")
+[[ $exit_code == 143 || $exit_code == 0 ]] || fail "$victim exited with $exit_code on docker stop (137: killed after 10 s)"
+echo "{\"check\": \"cluster broker stop\", \"stopped\": \"$victim\", \"stop_s\": $stop_s, \"exit_code\": $exit_code}"
 say "all checks passed"
