@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# kafka-storage.sh as in the Kafka 4.1 distribution: the class it runs, from /opt/kafka/libs
+exec "$(dirname "$0")/kafka-run-class.sh" kafka.tools.StorageTool "$@"
