@@ -15,7 +15,8 @@ inputs_digest() {  # CONTEXT_DIR ARGS... -> sha256 of the files (names and conte
   local -a paths
   read -r -a paths <<< "${IMAGE_INPUTS:-.}"
   { (cd "$dir" && find "${paths[@]}" -type f -not -path '*/__pycache__/*' -not -name '*.pyc' \
-       -not -path '*/.*_cache/*' -not -path '*/.venv/*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+       -not -path '*/.*_cache/*' -not -path '*/.venv/*' -printf '%p %m\0' | LC_ALL=C sort -z \
+       | while IFS= read -r -d '' entry; do echo "$entry $(sha256sum < "${entry% *}" | cut -c1-64)"; done)
     printf '%s\n' "$@"
     local arg
     for arg in "$@"; do

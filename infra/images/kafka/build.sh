@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Kafka image from the jars infra/local/install.sh caches (Maven Central) and Debian's JRE: no image
-# registry is asked for anything. The context is staged under ~/.cache/binhchon/image-context/kafka; the image
-# is labelled with a digest of that context and of the base image, and an image of the tag with the same label
-# is kept as it is (nothing is built).
+# registry is asked for anything. The context is staged under ~/.cache/binhchon/image-context/kafka; lib.sh
+# labels the image with a digest of that context and of the base image, and keeps an image of the tag with the
+# same label as it is (nothing is built).
 #   infra/images/kafka/build.sh [TAG]      default binhchon/kafka:$KAFKA_VERSION (infra/local/versions.env)
 #   BINHCHON_BASE_IMAGE                     default binhchon/debian:bookworm (infra/docker/base-image.sh)
 #   BINHCHON_BUILD_NO_CACHE=1               rebuild every layer (to time a cold build; apt's downloads stay)
@@ -12,21 +12,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=../../local/versions.env
 source "$repo/infra/local/versions.env"
+source "$here/../lib.sh"
 tag=${1:-binhchon/kafka:$KAFKA_VERSION}
 base=${BINHCHON_BASE_IMAGE:-binhchon/debian:bookworm}
-cache=${BINHCHON_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/binhchon}
+cache=$images_cache
 context=$cache/image-context/kafka
 say() { echo "[kafka-image] $*" >&2; }
-started=$(date +%s.%N)
 mkdir -p "$cache/image-context"
 # two builds at once (make images twice) would stage into one directory: the second waits
 exec 9> "$cache/image-context/.kafka.lock"; flock 9
 
-base_id=$(docker image inspect --format '{{.Id}}' "$base" 2>/dev/null) \
+docker image inspect "$base" >/dev/null 2>&1 \
   || { say "base image $base is missing: infra/docker/base-image.sh builds it"; exit 1; }
 
 # The broker's jars, shared with the native stack.
-"$repo/infra/local/install.sh" kafka
+"$repo/infra/local/install.sh" kafka >&2
 broker_libs=$cache/kafka-$KAFKA_VERSION/libs
 # The command-line tools (the health check's kafka-broker-api-versions.sh, kafka-topics.sh, the console
 # producer and consumer) are in kafka-tools, which the broker does not depend on. Its own dependencies are
@@ -46,27 +46,5 @@ cp "$broker_libs"/*.jar "$tools_jar" "$context.tmp/libs/"
 cp -r "$here/Dockerfile" "$here/run" "$here/cds.sh" "$here/bin" "$here/config" "$context.tmp/"
 rm -rf "$context" && mv "$context.tmp" "$context"
 
-# What the image is made of: every file of the context (path, mode, content), the base image, the version.
-inputs=$(
-  cd "$context"
-  { echo "base $base_id"; echo "kafka $KAFKA_VERSION"
-    find . -type f -printf '%P %m\n' | LC_ALL=C sort
-    find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1
-)
-existing=$( [[ ${BINHCHON_BUILD_NO_CACHE:-} == 1 ]] || docker image inspect --format '{{index .Config.Labels "org.binhchon.inputs"}}' "$tag" 2>/dev/null || true)
-if [[ $existing == "$inputs" ]]; then
-  say "$tag is up to date (inputs ${inputs:0:12}): not built"
-  built=false
-else
-  say "building $tag on $base (inputs ${inputs:0:12})"
-  no_cache=(); [[ ${BINHCHON_BUILD_NO_CACHE:-} == 1 ]] && no_cache=(--no-cache)
-  DOCKER_BUILDKIT=1 docker build --progress=plain "${no_cache[@]}" \
-    --build-arg "BASE_IMAGE=$base" --build-arg "KAFKA_VERSION=$KAFKA_VERSION" \
-    --label "org.binhchon.inputs=$inputs" --tag "$tag" "$context" >&2
-  built=true
-fi
-
-bytes=$(docker image inspect --format '{{.Size}}' "$tag")
-seconds=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-say "$tag: $((bytes / 1000000)) MB, ${seconds} s"
-printf '{"image": "%s", "built": %s, "seconds": %s, "bytes": %s}\n' "$tag" "$built" "$seconds" "$bytes"
+build_image "$tag" "$context" --progress=plain \
+  --build-arg "BASE_IMAGE=$base" --build-arg "KAFKA_VERSION=$KAFKA_VERSION"
