@@ -18,9 +18,10 @@
 - The hash of the last event a process wrote or read of a stream is remembered (events never change), so a
   writer that just read the stream appends without reading its previous event again.
 - Pages (``binhchon_kit.eventstore_pages``, ADR 0019): ``read_stream`` reads a stream's pages, then its events
-  after the last page (two queries), and falls back to the events wherever a page is missing or does not link
-  to its neighbours. Whoever holds a page's whole run of events (the writer of its last event, a reader) inserts
-  it, after the events. ``MongoEventStore(..., pages=False)`` (the audit) neither reads nor writes pages.
+  from the last paged one on (two queries), and falls back to the events wherever a page is missing, or does not
+  link to the page before it, or its last event is not the record's (same version, same hash). Whoever holds a
+  page's whole run of events (the writer of its last event, a reader) inserts it, after the events.
+  ``MongoEventStore(..., pages=False)`` (the audit) neither reads nor writes pages.
 """
 
 from __future__ import annotations
@@ -194,13 +195,15 @@ class MongoEventStore(QueueNames):
             events = await self._read_events(stream, 1)
         else:
             paged = await self._read_pages(stream)
-            rest = await self._read_events(stream, len(paged) + 1)
-            if paged and rest and rest[0].prev_hash != paged[-1].hash:
-                # the pages do not lead to the events after them: believe the record, not the copies
-                log.warning("the pages of %s do not link to its events; read from the events", stream)
+            # the events from the last paged one on: the record must hold that event, with the page's hash
+            rest = await self._read_events(stream, max(len(paged), 1))
+            if paged and (not rest or (rest[0].version, rest[0].hash) != (paged[-1].version, paged[-1].hash)):
+                # the pages do not lead to the events: believe the record, not the copies
+                log.warning("the pages of %s do not lead to its events; read from the events", stream)
                 paged, rest = [], await self._read_events(stream, 1)
-            else:
-                await self._write_pages(full_pages(rest))
+            elif paged:
+                rest = rest[1:]
+            await self._write_pages(full_pages(rest))
             events = paged + rest
             self._keep_tail(stream, unpaged_tail(events))
         if events:

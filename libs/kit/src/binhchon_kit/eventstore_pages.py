@@ -26,7 +26,7 @@ from binhchon_kit.envelope import format_time
 from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.eventstore import event_key
 
-PAGE_SIZE = 64  # events per page: the events after the last full page (fewer than this) are read one by one
+PAGE_SIZE = 32  # events per page; the events after the last full page (on average half this) are read one by one
 PAGES = "event_pages"
 COMPRESSION = 1  # zlib's fastest level: FerretDB's cost is per byte decoded; ours is decompressing
 

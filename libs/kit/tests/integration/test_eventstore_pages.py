@@ -137,3 +137,12 @@ async def test_the_audit_reads_and_writes_no_page(store):
     written = await grow(crashed, STREAM, PAGE_SIZE)
     assert await handle(store, pages=False).read_stream(STREAM) == written
     assert await page_ids(store) == []
+
+
+async def test_pages_whose_events_are_gone_are_not_served(store):
+    """The record decides: pages left behind by events deleted since (a restore of an older backup of ``events``)
+    are not read as events."""
+    await grow(store, STREAM, PAGE_SIZE)
+    await store.events.delete_many({"stream": STREAM})
+    assert await handle(store).read_stream(STREAM) == []
+    assert await handle(store).version(STREAM) == 0

@@ -19,7 +19,7 @@ from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, EventStorePort, event_key, verify_chain
 
 ACTOR = Actor("sec-1", ("secretariat",))
-LONG = 150  # events in a long stream: more than two of the MongoDB driver's pages (64 events) and a partial one
+LONG = 150  # events in a long stream: several of the MongoDB driver's pages (32 events) and a partial one
 CAUSE = Cause("corr-1", "http:corr-1")
 
 
