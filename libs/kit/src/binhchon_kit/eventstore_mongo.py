@@ -201,9 +201,9 @@ class MongoEventStore(QueueNames):
                 # the pages do not lead to the events: believe the record, not the copies
                 log.warning("the pages of %s do not lead to its events; read from the events", stream)
                 paged, rest = [], await self._read_events(stream, 1)
-            elif paged:
-                rest = rest[1:]
-            await self._write_pages(full_pages(rest))
+            else:
+                rest = rest[1:] if paged else rest
+                await self._write_pages(full_pages(rest))
             events = paged + rest
             self._keep_tail(stream, unpaged_tail(events))
         if events:

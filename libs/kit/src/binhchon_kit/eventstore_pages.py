@@ -58,8 +58,9 @@ def page_events(doc: dict[str, Any]) -> list[RecordedEvent] | None:
     stream, first, last = doc.get("stream"), doc.get("first"), doc.get("last")
     if not (isinstance(stream, str) and isinstance(first, int) and isinstance(last, int)):
         return None
+    actors: dict[tuple[str, tuple[str, ...]], Actor] = {}  # a page's events share few actors: build each once
     try:
-        events = [_event(stream, e) for e in json.loads(zlib.decompress(doc["events"]))]
+        events = [_event(stream, e, actors) for e in json.loads(zlib.decompress(doc["events"]))]
     except (KeyError, TypeError, ValueError, zlib.error):
         return None
     if not events or [e.version for e in events] != list(range(first, last + 1)):
@@ -71,12 +72,14 @@ def page_events(doc: dict[str, Any]) -> list[RecordedEvent] | None:
     return events
 
 
-def _event(stream: str, entry: dict[str, Any]) -> RecordedEvent:
+def _event(stream: str, entry: dict[str, Any], actors: dict[tuple[str, tuple[str, ...]], Actor]) -> RecordedEvent:
     body = entry["body"]
+    who = (body["actor"]["id"], tuple(body["actor"]["roles"]))
+    actor = actors.get(who) or actors.setdefault(who, Actor(*who))
     return RecordedEvent(
         id=entry["event_id"], stream=stream, version=entry["version"], type=entry["type"],
         schema_version=body["schema_version"], subject=entry["subject"], time=datetime.fromisoformat(entry["time"]),
-        data=body["data"], actor=Actor(body["actor"]["id"], tuple(body["actor"]["roles"])),
+        data=body["data"], actor=actor,
         correlation_id=body["correlation_id"], causation_id=body["causation_id"], source=body["source"],
         prev_hash=body["prev_hash"], hash=body["hash"],
     )
@@ -87,7 +90,10 @@ def full_pages(events: Sequence[RecordedEvent]) -> list[list[RecordedEvent]]:
     pages: list[list[RecordedEvent]] = []
     start = next((i for i, e in enumerate(events) if e.version % PAGE_SIZE == 1), None)
     while start is not None and start + PAGE_SIZE <= len(events):
-        pages.append(list(events[start:start + PAGE_SIZE]))
+        run = list(events[start:start + PAGE_SIZE])
+        if run[-1].version - run[0].version != PAGE_SIZE - 1:
+            break  # a version missing from the record: no page past it
+        pages.append(run)
         start += PAGE_SIZE
     return pages
 
