@@ -6,7 +6,10 @@
 For each store, in a fresh database holding nothing else:
 - ``append_c1`` / ``append_c8``: 1-event commits, each opening a new stream, 1 or 8 writers at a time;
 - ``stream_growth``: streams grown by 10 successive 1-event commits each (the writer knows the version);
-- ``read_stream_1000``: one stream of 1,000 events read whole (its events written first);
+- ``read_stream_1000``: one stream of 1,000 events read whole (its events written first); for binhchon also
+  ``read_stream_1000_record``: the same stream read as the audit reads it, from the event documents alone
+  (``pages=False``, docs/adr/0019), i.e. what every stream read cost before pages; and for every store
+  ``read_stream_1000_p50``: the median of 7 more reads of it (the machine is shared: one read is noisy);
 - ``replay_20000``: every event of the store read in order, as the projector's rebuild, the relay and the audit
   do; the appends above are topped up to exactly 20,000 events first.
 
@@ -26,6 +29,10 @@ events are stored as the JSON of the same 1 KB body, encoded in the timed loop a
 ``server-raw-find`` lines: the same documents read by a bare pymongo ``find`` in the same run (no decoding, no
 order asked): the ceiling of any driver on that server.
 
+``--payload varied``: each event's note is 150 words drawn at random (seeded) from a Vietnamese vocabulary
+instead of one sentence repeated, so that compressed pages (ADR 0019) do not profit from a payload that
+compresses unlike real dossiers; the library stores the same events.
+
 One JSON line per measurement, printed, never asserted: ``{"bench": "event_store", "store": …, "op": …,
 "per_s": …}`` (``"ms"`` for the stream read). When the binhchon store runs on FerretDB with a PostgreSQL
 backend, pass that PostgreSQL as ``--postgres-url`` so both run on the same server.
@@ -36,11 +43,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import inspect
 import json
 import os
 import pwd
+import random
 import shutil
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -74,13 +84,30 @@ class Sizes:
         self.replay = 20000 // scale
 
 
+VOCABULARY = ("hợp tác xã nông nghiệp đông hưng thái bình sản xuất lúa gạo hữu cơ chứng nhận tiêu chuẩn hồ sơ "
+              "đăng ký kiểm tra đánh giá hội đồng thẩm định sản phẩm chất lượng an toàn thực phẩm nguồn gốc xuất "
+              "xứ bao bì nhãn hàng hóa doanh nghiệp hộ kinh doanh tỉnh huyện xã thôn ấp năm tháng ngày số lượng "
+              "tấn kilôgam giá trị đồng mã vùng trồng cơ sở đóng gói chế biến bảo quản vận chuyển").split()
+PAYLOAD = {"kind": "repeated"}
+
+
 def payload(n: int) -> dict[str, Any]:
     """About 1 KB of JSON, different for each event."""
+    if PAYLOAD["kind"] == "varied":
+        words = random.Random(n).choices(VOCABULARY, k=150)
+        return {"n": n, "note": f"bench event {n:08d} " + " ".join(words)}
     return {"n": n, "note": f"bench event {n:08d} " + "Hợp tác xã Nông nghiệp Đông Hưng, xã Đông Hưng. " * 19}
 
 
 def emit(store: str, op: str, **values: Any) -> None:
     print(json.dumps({"bench": "event_store", "store": store, "op": op, **values}), flush=True)
+
+
+def median_ms(timings: list[float]) -> float:
+    return round(statistics.median(timings) * 1000, 1)
+
+
+READS = 7
 
 
 def rate(store: str, op: str, count: int, seconds: float) -> None:
@@ -156,6 +183,18 @@ async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
         events = await store.read_stream("bench-long")
         emit("binhchon", f"read_stream_{sizes.stream}", ms=round((time.perf_counter() - started) * 1000, 1),
              events=len(events))
+        timings = []
+        for _ in range(READS):
+            started = time.perf_counter()
+            await store.read_stream("bench-long")
+            timings.append(time.perf_counter() - started)
+        emit("binhchon", f"read_stream_{sizes.stream}_p50", ms=median_ms(timings), reads=READS)
+        if "pages" in inspect.signature(MongoEventStore).parameters:  # so that the same script runs before them
+            record = MongoEventStore(client[database], "/binhchon/bench", pages=False)
+            started = time.perf_counter()
+            events = await record.read_stream("bench-long")
+            emit("binhchon", f"read_stream_{sizes.stream}_record",
+                 ms=round((time.perf_counter() - started) * 1000, 1), events=len(events))
         # the server's own ceiling, same documents, same run: the raw find, no decoding into events
         raw = client[database]["events"]
         started = time.perf_counter()
@@ -211,6 +250,12 @@ def bench_library(name: str, recorder: Any, sizes: Sizes) -> None:
     started = time.perf_counter()
     events = [json.loads(e.state) for e in recorder.select_events("long")]
     emit(name, f"read_stream_{sizes.stream}", ms=round((time.perf_counter() - started) * 1000, 1), events=len(events))
+    timings = []
+    for _ in range(READS):
+        started = time.perf_counter()
+        [json.loads(e.state) for e in recorder.select_events("long")]
+        timings.append(time.perf_counter() - started)
+    emit(name, f"read_stream_{sizes.stream}_p50", ms=median_ms(timings), reads=READS)
 
     commits(max(0, sizes.replay - written), 8, lambda n: recorder.insert_events([stored(f"c{n}", 1, n)]))
     started = time.perf_counter()
@@ -305,12 +350,15 @@ def main() -> None:
     parser.add_argument("--postgres-url", help="PostgreSQL for the library's recorder (default: start a throwaway one)")
     parser.add_argument("--quick", action="store_true", help="a tenth of every count (a smoke run)")
     parser.add_argument("--skip-sqlite", action="store_true", help="leave out the library's SQLite recorder")
+    parser.add_argument("--payload", choices=("repeated", "varied"), default="repeated",
+                        help="each event's note: one sentence repeated (the default), or words drawn at random")
     args = parser.parse_args()
+    PAYLOAD["kind"] = args.payload
     sizes = Sizes(args.quick)
     with contextlib.ExitStack() as stack:
         postgres = args.postgres_url or stack.enter_context(throwaway_postgres())
         infra = stack.enter_context(provide(REPO / ".run" / f"bench-{uuid.uuid4().hex[:8]}"))
-        print(json.dumps({"bench": "event_store", "setup": {"mongodb": infra.mongodb,
+        print(json.dumps({"bench": "event_store", "payload": args.payload, "setup": {"mongodb": infra.mongodb,
                                                              "postgres": postgres if args.postgres_url
                                                              else "throwaway PostgreSQL 15 (default settings)"}}),
               flush=True)

@@ -3,7 +3,9 @@
     binhchon-audit verify --database binhchon_intake [--mongodb-url URL]
     binhchon-audit timeline DOSSIER_ID --database binhchon_intake
 
-``verify`` exits 1 and lists every problem (a gap, a broken link, content that no longer matches its hash).
+``verify`` exits 1 and lists every problem (a gap, a broken link, content that no longer matches its hash, a page
+of events that differs from the events it copies). The audit reads the event documents, never the pages
+(docs/adr/0019-event-pages.md).
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ async def verify(store: EventStorePort) -> tuple[int, int, list[str]]:
 async def run(args: argparse.Namespace) -> int:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(args.mongodb_url, tz_aware=True)
     try:
-        store = MongoEventStore(client[args.database], source="audit")
+        store = MongoEventStore(client[args.database], source="audit", pages=False)
         if args.command == "verify":
             streams, events, problems = await verify(store)
+            problems += await store.verify_pages()
             for problem in problems:
                 print(f"TAMPERED {problem}")
             print(f"{streams} streams, {events} events, {len(problems)} problem(s)", file=sys.stderr)

@@ -17,12 +17,18 @@
   FerretDB on PostgreSQL with build b4's range, sort and limit pushdown (ADR 0016).
 - The hash of the last event a process wrote or read of a stream is remembered (events never change), so a
   writer that just read the stream appends without reading its previous event again.
+- Pages (``binhchon_kit.eventstore_pages``, ADR 0019): ``read_stream`` reads a stream's pages, then its events
+  from the last paged one on (two queries), and falls back to the events wherever a page is missing, or does not
+  link to the page before it, or its last event is not the record's (same version, same hash). Whoever holds a
+  page's whole run of events (the writer of its last event, a reader) inserts it, after the events.
+  ``MongoEventStore(..., pages=False)`` (the audit) neither reads nor writes pages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -31,13 +37,24 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from binhchon_kit.canonical import GENESIS_HASH, chain_hash
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.envelope import utc_now
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, hashed_content
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, QueueNames, event_key, in_stream_order
+from binhchon_kit.eventstore_pages import (
+    PAGE_SIZE,
+    PAGES,
+    full_pages,
+    page_document,
+    page_events,
+    stored_body,
+    unpaged_tail,
+)
+
+log = logging.getLogger(__name__)
 
 # A legacy intent (ADR 0002) whose event has not appeared after this long belongs to a writer that died.
 ORPHAN_AFTER = timedelta(minutes=10)
@@ -45,16 +62,14 @@ UNPUBLISHED = "unpublished"
 UNPROJECTED = "unprojected"
 LEGACY_QUEUES = {"outbox": UNPUBLISHED, "projection_queue": UNPROJECTED}
 REMEMBERED_STREAMS = 10_000
+REMEMBERED_TAILS = 256  # streams whose events since their last page a writer keeps, to write the next page
 
 
 def _to_document(event: RecordedEvent) -> dict[str, Any]:
     """What the store looks events up by stays fields of the document; the rest is one JSON text (``body``):
     FerretDB decodes a document field by field, and reads a stream of these six times faster than of nested
     ones (ADR 0014, "Compact documents")."""
-    body = {"schema_version": event.schema_version, "data": event.data,
-            "actor": {"id": event.actor.id, "roles": list(event.actor.roles)},
-            "correlation_id": event.correlation_id, "causation_id": event.causation_id, "source": event.source,
-            "prev_hash": event.prev_hash, "hash": event.hash}
+    body = stored_body(event)
     return {
         "_id": event_key(event.stream, event.version), "event_id": event.id, "stream": event.stream,
         "version": event.version, "type": event.type, "subject": event.subject, "time": event.time,
@@ -98,10 +113,13 @@ def from_document(stored: dict[str, Any]) -> RecordedEvent:
 class MongoEventStore(QueueNames):
     """The event store port on a MongoDB-protocol database."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], source: str) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], source: str, *, pages: bool = True) -> None:
         self.db = db  # the service's database: read models and the relay's lease live beside the events
         self.source = source
         self.events: AsyncCollection[dict[str, Any]] = db["events"]
+        self.pages: AsyncCollection[dict[str, Any]] = db[PAGES]
+        self.paging = pages  # False: the record only (the audit), never a page
+        self._tails: OrderedDict[str, list[RecordedEvent]] = OrderedDict()  # events since the last page
         self.appended = asyncio.Event()
         self._last_hash: OrderedDict[str, tuple[int, str]] = OrderedDict()
         self._seen_unprojected: dict[str, bool] = {}  # key → still unpublished, as the projector last read it
@@ -162,6 +180,8 @@ class MongoEventStore(QueueNames):
             await self._raise_taken(stream, expected_version, event.id)
         self._remember(stream, version, recorded.hash)
         self.appended.set()
+        if self.paging:
+            await self._extend_tail(recorded)
         return recorded
 
     async def _raise_taken(self, stream: str, expected_version: int, event_id: str) -> None:
@@ -171,11 +191,103 @@ class MongoEventStore(QueueNames):
         raise ConcurrencyConflict(stream, expected_version, await self.version(stream))
 
     async def read_stream(self, stream: str) -> list[RecordedEvent]:
-        docs = await self.events.find(_stream_keys(stream), sort=[("_id", ASCENDING)], limit=STREAM_LIMIT).to_list()
-        events = sorted((from_document(d) for d in docs), key=lambda e: e.version)
+        if not self.paging:
+            events = await self._read_events(stream, 1)
+        else:
+            paged = await self._read_pages(stream)
+            # the events from the last paged one on: the record must hold that event, with the page's hash
+            rest = await self._read_events(stream, max(len(paged), 1))
+            if paged and (not rest or (rest[0].version, rest[0].hash) != (paged[-1].version, paged[-1].hash)):
+                # the pages do not lead to the events: believe the record, not the copies
+                log.warning("the pages of %s do not lead to its events; read from the events", stream)
+                paged, rest = [], await self._read_events(stream, 1)
+            else:
+                rest = rest[1:] if paged else rest
+                await self._write_pages(full_pages(rest))
+            events = paged + rest
+            self._keep_tail(stream, unpaged_tail(events))
         if events:
             self._remember(stream, events[-1].version, events[-1].hash)
         return events
+
+    async def _read_events(self, stream: str, start: int) -> list[RecordedEvent]:
+        keys = _stream_keys(stream)
+        if start > 1:
+            keys["_id"] = {"$gte": event_key(stream, start), "$lt": f"{stream}0"}
+        docs = await self.events.find(keys, sort=[("_id", ASCENDING)], limit=STREAM_LIMIT).to_list()
+        return sorted((from_document(d) for d in docs), key=lambda e: e.version)
+
+    async def _read_pages(self, stream: str) -> list[RecordedEvent]:
+        """The stream's events from version 1 as far as its pages reach without a gap or a broken link."""
+        docs = await self.pages.find(_stream_keys(stream), sort=[("_id", ASCENDING)], limit=STREAM_LIMIT).to_list()
+        paged: list[RecordedEvent] = []
+        for doc in docs:
+            if doc.get("first") != len(paged) + 1:
+                break  # a page missing (its writer crashed): the events from here on
+            events = page_events(doc)
+            if events is None or events[0].prev_hash != (paged[-1].hash if paged else GENESIS_HASH):
+                log.warning("page %s does not read as its stream's next events; read from the events", doc["_id"])
+                break
+            paged += events
+        return paged
+
+    # ---- pages (ADR 0019) ------------------------------------------------------------------------------
+
+    def _keep_tail(self, stream: str, tail: list[RecordedEvent]) -> None:
+        self._tails[stream] = tail
+        self._tails.move_to_end(stream)
+        while len(self._tails) > REMEMBERED_TAILS:
+            self._tails.popitem(last=False)
+
+    async def _extend_tail(self, recorded: RecordedEvent) -> None:
+        """Keep the events since the stream's last page boundary; the append that completes a page writes it."""
+        tail = self._tails.get(recorded.stream)
+        if recorded.version % PAGE_SIZE == 1:
+            tail = [recorded]
+        elif tail and tail[-1].version == recorded.version - 1:
+            tail = [*tail, recorded]
+        else:
+            self._tails.pop(recorded.stream, None)  # not known since the boundary: a reader will write the page
+            return
+        if len(tail) == PAGE_SIZE:
+            await self._write_pages([tail])
+            tail = []
+        self._keep_tail(recorded.stream, tail)
+
+    async def _write_pages(self, pages: list[list[RecordedEvent]]) -> None:
+        """Insert these pages, their events being stored already. A page already there (a race, a repeat) is left
+        as it is; a failure leaves the page to the next reader: the event is recorded whatever happens here."""
+        for events in pages:
+            try:
+                await self.pages.insert_one(page_document(events))
+            except DuplicateKeyError:
+                pass
+            except PyMongoError as exc:
+                log.warning("page of %s from v%d not written: %s", events[0].stream, events[0].version, exc)
+
+    async def verify_pages(self) -> list[str]:
+        """Every page against the events it copies (the audit): a page that does not read, or that differs from
+        the event documents, is a problem. Reads every page and every paged event's document."""
+        problems: list[str] = []
+        async for doc in self.pages.find({}, sort=[("_id", ASCENDING)]):
+            events = page_events(doc)
+            if events is None:
+                problems.append(f"page {doc['_id']}: does not read as consecutive linked events")
+                continue
+            for event in events:
+                if await self.get(event.stream, event.version) != event:
+                    problems.append(f"page {doc['_id']}: {event.stream} v{event.version} differs from its event")
+        return problems
+
+    async def drop_pages(self, stream: str | None = None) -> int:
+        """Delete the pages of ``stream`` (or all): after the events themselves were rewritten (erasure), or a
+        page found wrong. Always safe: readers read the events until the pages are written again."""
+        query = _stream_keys(stream) if stream is not None else {}
+        if stream is not None:
+            self._tails.pop(stream, None)
+        else:
+            self._tails.clear()
+        return (await self.pages.delete_many(query)).deleted_count
 
     async def get(self, stream: str, version: int) -> RecordedEvent | None:
         doc = await self.events.find_one({"_id": event_key(stream, version)})

@@ -29,6 +29,9 @@ class TestMongoEventStore(EventStoreContract):
     async def reopen(self, store):
         return MongoEventStore(store.db, source=store.source)
 
+    async def recorded(self, store, stream):
+        return await MongoEventStore(store.db, source="audit", pages=False).read_stream(stream)
+
 
 @pytest.fixture
 async def store(mongo, unique):

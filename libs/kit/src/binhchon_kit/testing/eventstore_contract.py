@@ -2,7 +2,9 @@
 
 A driver's test module subclasses ``EventStoreContract`` as ``Test…`` and gives it two things: a ``store``
 fixture (an empty store, set up) and ``tamper`` (alter one stored event's data behind the store's back, the way
-an attacker with database access would). The base class is not collected itself (its name has no ``Test``).
+an attacker with database access would); and, where the driver has them, ``reopen`` (another handle on the same
+events) and ``recorded`` (what the audit reads: the record itself, never a derived copy such as the MongoDB
+driver's pages, ADR 0019). The base class is not collected itself (its name has no ``Test``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, EventStorePort, event_key, verify_chain
 
 ACTOR = Actor("sec-1", ("secretariat",))
+LONG = 150  # events in a long stream: several of the MongoDB driver's pages (32 events) and a partial one
 CAUSE = Cause("corr-1", "http:corr-1")
 
 
@@ -77,11 +80,54 @@ class EventStoreContract:
         """Another handle on the same stored events (the memory driver has only one)."""
         return store
 
+    async def recorded(self, store: EventStorePort, stream: str) -> list[RecordedEvent]:
+        """The stream as the audit reads it: the recorded events themselves."""
+        return await store.read_stream(stream)
+
     async def test_tampering_is_detected(self, store: EventStorePort) -> None:
         await grow(store, "dossier-b", 2)
         await self.tamper(store, "dossier-b", 1, "altered")
         problems = verify_chain(await store.read_stream("dossier-b"))
         assert problems == ["dossier-b v1: content does not match its hash"]
+
+    # ---- long streams (the MongoDB driver reads them in pages) ------------------------------------------
+
+    async def test_a_long_stream_reads_as_its_events_one_by_one(self, store: EventStorePort) -> None:
+        written = await grow(store, "dossier-long", LONG)
+        for _ in range(2):  # as written, then as stored
+            events = await store.read_stream("dossier-long")
+            assert events == written
+            assert events == [await store.get("dossier-long", v) for v in range(1, LONG + 1)]
+        assert verify_chain(events) == []
+        assert await store.version("dossier-long") == LONG
+        assert [e async for e in store.read_all()] == written
+        assert events == await self.recorded(store, "dossier-long")
+
+    async def test_a_long_stream_grown_by_several_handles_reads_whole(self, store: EventStorePort) -> None:
+        """Writers that each hold only part of a page's events (replicas, restarts) still leave a stream that
+        reads whole, in order, and chained, from any handle."""
+        await grow(store, "dossier-shared", 40)
+        other = await self.reopen(store)
+        await grow(other, "dossier-shared", 60, start=40)
+        await grow(store, "dossier-shared", LONG - 100, start=100)
+        for handle in (store, other, await self.reopen(store)):
+            for _ in range(2):
+                events = await handle.read_stream("dossier-shared")
+                assert [e.version for e in events] == list(range(1, LONG + 1))
+                assert verify_chain(events) == []
+        assert await store.read_stream("dossier-shared") == await self.recorded(store, "dossier-shared")
+
+    async def test_tampering_in_a_long_stream_already_read_is_found_by_the_audit(self, store: EventStorePort) -> None:
+        """An event altered after its stream was read (and its pages written): the audit's read names it, and what
+        the store serves is either the event as written or content that fails its hash, never altered content
+        that passes for intact."""
+        written = await grow(store, "dossier-late", LONG)
+        await store.read_stream("dossier-late")
+        await self.tamper(store, "dossier-late", 5, "altered")
+        assert verify_chain(await self.recorded(store, "dossier-late")) == ["dossier-late v5: content does not match "
+                                                                             "its hash"]
+        served = await store.read_stream("dossier-late")
+        assert all(e == w or not e.verify_hash() for e, w in zip(served, written, strict=True))
 
     # ---- concurrency and repeats -----------------------------------------------------------------------
 

@@ -1,0 +1,148 @@
+"""The MongoDB driver's pages of events (ADR 0019) on FerretDB on PostgreSQL: who writes them, what a crash
+between an event and its page leaves, and what happens to a page when the events it copies are altered."""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+import pytest
+from bson import Binary
+from pymongo.errors import AutoReconnect
+
+from binhchon_kit.eventstore import event_key, verify_chain
+from binhchon_kit.eventstore_mongo import MongoEventStore
+from binhchon_kit.eventstore_pages import PAGE_SIZE
+from binhchon_kit.testing.eventstore_contract import grow
+from binhchon_kit.testing.stored_events import alter_data
+
+pytestmark = pytest.mark.integration
+
+STREAM = "dossier-paged"
+
+
+@pytest.fixture
+async def store(mongo, unique):
+    s = MongoEventStore(mongo[f"kit_{unique}"], source="/binhchon/test")
+    await s.setup()
+    return s
+
+
+def handle(store, *, pages=True):
+    """Another process on the same database: nothing remembered."""
+    return MongoEventStore(store.db, source=store.source, pages=pages)
+
+
+async def page_ids(store):
+    return [p["_id"] async for p in store.pages.find({}, projection={"_id": 1}, sort=[("_id", 1)])]
+
+
+class CrashedBeforeItsPages(MongoEventStore):
+    """A writer that dies after each event's insert and before any page insert."""
+
+    async def _write_pages(self, pages):
+        return None
+
+
+async def test_the_writer_of_a_pages_last_event_writes_it_and_reads_use_it(store):
+    written = await grow(store, STREAM, 2 * PAGE_SIZE + 3)
+    assert await page_ids(store) == [event_key(STREAM, 1), event_key(STREAM, PAGE_SIZE + 1)]
+    page = await store.pages.find_one({"_id": event_key(STREAM, 1)})
+    assert page is not None and (page["first"], page["last"]) == (1, PAGE_SIZE)
+    assert await handle(store).read_stream(STREAM) == written
+    # the record is untouched: one document per event, with its marks
+    assert await store.events.count_documents({"stream": STREAM}) == 2 * PAGE_SIZE + 3
+
+
+async def test_a_crash_between_the_events_and_their_pages_loses_nothing(store):
+    crashed = CrashedBeforeItsPages(store.db, source=store.source)
+    written = await grow(crashed, STREAM, 2 * PAGE_SIZE + 1)
+    assert await page_ids(store) == []  # the events are recorded, no page was
+    reader = handle(store)
+    assert await reader.read_stream(STREAM) == written  # from the events
+    assert await page_ids(store) == [event_key(STREAM, 1), event_key(STREAM, PAGE_SIZE + 1)]  # the reader's
+    assert await handle(store).read_stream(STREAM) == written  # from the pages
+
+
+async def test_a_missing_page_in_the_middle_is_read_from_the_events_and_written_again(store):
+    written = await grow(store, STREAM, 3 * PAGE_SIZE)
+    await store.pages.delete_one({"_id": event_key(STREAM, PAGE_SIZE + 1)})
+    assert await handle(store).read_stream(STREAM) == written
+    assert len(await page_ids(store)) == 3
+    assert await store.verify_pages() == []
+
+
+async def test_a_failed_page_write_does_not_fail_the_append(store, monkeypatch):
+    async def unreachable(document):
+        raise AutoReconnect("the server went away after the event's insert")
+
+    monkeypatch.setattr(store.pages, "insert_one", unreachable)
+    written = await grow(store, STREAM, PAGE_SIZE)
+    assert written[-1].version == PAGE_SIZE
+    monkeypatch.undo()
+    assert await handle(store).read_stream(STREAM) == written
+    assert await page_ids(store) == [event_key(STREAM, 1)]
+
+
+async def test_a_page_of_events_altered_later_serves_the_original_and_the_audit_names_both(store):
+    written = await grow(store, STREAM, PAGE_SIZE + 2)
+    await alter_data(store.events, event_key(STREAM, 5), "reason", "sửa lén")
+
+    # the services' read: the page, as the events were written (the altered document is not served)
+    assert await handle(store).read_stream(STREAM) == written
+    # the audit's read: the record, where the alteration is
+    audit = handle(store, pages=False)
+    assert verify_chain(await audit.read_stream(STREAM)) == [f"{STREAM} v5: content does not match its hash"]
+    assert await audit.verify_pages() == [f"page {event_key(STREAM, 1)}: {STREAM} v5 differs from its event"]
+    assert await page_ids(audit) == [event_key(STREAM, 1)]  # the audit wrote no page
+
+    # erasure, or a page found wrong: drop the pages; readers then read (and page again) what the record says
+    assert await store.drop_pages(STREAM) == 1
+    served = await handle(store).read_stream(STREAM)
+    assert served[4].data == {"reason": "sửa lén"} and not served[4].verify_hash()
+    assert await audit.verify_pages() == []
+
+
+async def test_an_altered_page_is_named_by_the_audit(store):
+    await grow(store, STREAM, PAGE_SIZE)
+    page = await store.pages.find_one({"_id": event_key(STREAM, 1)})
+    entries = json.loads(zlib.decompress(page["events"]))
+    entries[9]["body"]["data"]["reason"] = "sửa lén"
+    await store.pages.update_one({"_id": page["_id"]},
+                                 {"$set": {"events": Binary(zlib.compress(json.dumps(entries).encode()))}})
+    assert await handle(store, pages=False).verify_pages() == [f"page {event_key(STREAM, 1)}: {STREAM} v10 differs "
+                                                               "from its event"]
+
+
+async def test_pages_that_do_not_lead_to_the_events_after_them_are_not_believed(store):
+    """Pages left from events since rewritten with a new chain (an erasure that re-hashed them, a restore of
+    another copy): the first event after the pages does not link to them, so the stream is read from the events."""
+    first = await grow(store, STREAM, PAGE_SIZE + 1)
+    await store.events.delete_many({"stream": STREAM})
+    rewritten = await grow(handle(store), STREAM, PAGE_SIZE + 1)
+    assert rewritten[0].hash != first[0].hash  # the old page is still there
+    assert await handle(store).read_stream(STREAM) == rewritten
+
+
+async def test_an_unreadable_page_is_not_believed(store):
+    written = await grow(store, STREAM, PAGE_SIZE + 1)
+    await store.pages.update_one({"_id": event_key(STREAM, 1)}, {"$set": {"events": Binary(b"not zlib")}})
+    assert await handle(store).read_stream(STREAM) == written
+    assert await handle(store, pages=False).verify_pages() == [f"page {event_key(STREAM, 1)}: does not read as "
+                                                               "consecutive linked events"]
+
+
+async def test_the_audit_reads_and_writes_no_page(store):
+    crashed = CrashedBeforeItsPages(store.db, source=store.source)
+    written = await grow(crashed, STREAM, PAGE_SIZE)
+    assert await handle(store, pages=False).read_stream(STREAM) == written
+    assert await page_ids(store) == []
+
+
+async def test_pages_whose_events_are_gone_are_not_served(store):
+    """The record decides: pages left behind by events deleted since (a restore of an older backup of ``events``)
+    are not read as events."""
+    await grow(store, STREAM, PAGE_SIZE)
+    await store.events.delete_many({"stream": STREAM})
+    assert await handle(store).read_stream(STREAM) == []
+    assert await handle(store).version(STREAM) == 0
