@@ -146,8 +146,10 @@ class Relay:
             topic = self.topic_prefix + event_model(event.type).topic
             future = await producer.send(
                 topic, value=event.to_cloudevent().to_bytes(), key=event.subject.encode("utf-8"),
-                headers=[("content-type", CONTENT_TYPE), ("ce_type", event.type.encode()),
-                         ("ce_id", event.id.encode())],
+                # Structured mode: the CloudEvent is the value. No `ce_` header: CloudEvents SDKs read any `ce_`
+                # header as binary mode and then fail on our value (issue 12); routing copies use other names.
+                headers=[("content-type", CONTENT_TYPE), ("event-type", event.type.encode()),
+                         ("event-id", event.id.encode())],
             )
             sends.append((event, future))
         delivered: list[RecordedEvent] = []

@@ -80,7 +80,9 @@ one object (schema: `{envelope}`). `dataschema` names the JSON Schema of `data` 
 schema version. A breaking change to an event's data is published as a new schema version, never as an edit.
 - **Key**: the event's `subject`, the dossier id (the round id for round events), so one dossier's events \
 stay in order on one partition.
-- **Headers**: `ce_type` and `ce_id` repeat the event's type and id, for routing without parsing the value.
+- **Headers**: `content-type: application/cloudevents+json; charset=UTF-8` (structured mode); `event-type` \
+and `event-id` repeat the event's type and id, for routing without parsing the value. No `ce_`-prefixed \
+header is sent: CloudEvents SDKs take one to mean binary mode.
 - **History**: the topics keep history forever (retention.ms = -1): reading a topic from the earliest offset \
 replays every event ever published, so a new consumer can rebuild its state from them.
 - **Delivery**: at least once; deduplicate on the event `id`.
@@ -197,8 +199,10 @@ def _event_message(
         "headers": {
             "type": "object",
             "properties": {
-                "ce_type": {"type": "string", "const": registration.type, "description": "the event type"},
-                "ce_id": {"type": "string", "description": "the event id"},
+                "content-type": {"type": "string", "const": "application/cloudevents+json; charset=UTF-8",
+                                 "description": "structured mode: the value is the whole CloudEvent"},
+                "event-type": {"type": "string", "const": registration.type, "description": "the event type"},
+                "event-id": {"type": "string", "description": "the event id"},
             },
         },
         "payload": payload,
