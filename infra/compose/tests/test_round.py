@@ -7,12 +7,16 @@ scored, proposed, approved, the certificate verifying on /verify, the producer's
 mail catcher and parsed by Python's mail parser. Meanwhile services are killed with SIGKILL, the way a crash
 or the kernel's OOM killer ends them: the restart policy must bring each back and it must catch up with
 nothing lost. With PROFILE=ha (infra/compose/ha.yml) a Kafka broker is killed in the middle of the round too.
+Then the history is backed up and restored the way infra/compose/README.md tells ops to (services stopped, the
+store dumped, the brokers' volumes archived, everything deleted, restored into an empty deployment): every
+certificate still verifies, every topic holds what it held, and the restored services take new commands.
 `docker compose down -v` runs at the end, and the fixture checks that no container, network or volume of the
 project is left.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
@@ -29,11 +33,13 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from binhchon_kit.auth.devtoken import ensure_keys
 from binhchon_kit.testing.infra import free_port
+from binhchon_kit.testing.samples import round_body
 from binhchon_tools.demo import Refused, auth_with, certificates, play_round, poll
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -70,12 +76,35 @@ class Deployment:
                                  f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
         return result
 
+    def output(self, *args: str, stdin: bytes | None = None, timeout: float = 600) -> bytes:
+        """What a compose command printed, as bytes (a dump); fails with its error output otherwise."""
+        cmd = ["docker", "compose", "-p", self.project, "--project-directory", str(ROOT), "--env-file",
+               str(IMAGES_ENV), *(a for f in self.files for a in ("-f", f)), *args]
+        result = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout, env=self.env)
+        assert result.returncode == 0, f"docker compose {' '.join(args)}: {result.stderr.decode()[-3000:]}"
+        return result.stdout
+
+    def brokers(self) -> list[str]:
+        return [s for s in self.compose("config", "--services").stdout.split() if s.startswith("kafka") and
+                s != "kafka-init"]
+
     def containers(self, service: str) -> list[str]:
         return self.compose("ps", "-q", service).stdout.split()
 
     def inspect(self, container: str, template: str) -> str:
         return subprocess.run(["docker", "inspect", "-f", template, container], capture_output=True, text=True,
                               timeout=30, check=True).stdout.strip()
+
+    def volume_tar(self, broker: str, archive: Path, *, restore: bool = False) -> None:
+        """Archive a stopped broker's data volume into ``archive`` (or unpack it back), with the broker image's
+        own tar, as root, keeping owners."""
+        volume = f"{self.project}_{'kafka-data' if broker == 'kafka' else broker + '-data'}"
+        image = chosen_images()["BINHCHON_KAFKA_IMAGE"]
+        tar = ["-xzf" if restore else "-czf", f"/backup/{archive.name}"]
+        subprocess.run(["docker", "run", "--rm", "--user", "0", "--entrypoint", "tar", "-v",
+                        f"{volume}:/data{'' if restore else ':ro'}", "-v", f"{archive.parent}:/backup", image,
+                        "-C", "/data", *tar, *([] if restore else ["."])], check=True, capture_output=True,
+                       timeout=600)
 
     def crash(self, service: str) -> Crash:
         """SIGKILL the first container of ``service`` from the host: a crash, so the restart policy applies.
@@ -112,6 +141,26 @@ class Crash:
         self.watcher.join(seconds)
         assert self.healthy_after is not None, f"{self.service} ({self.container}) did not come back healthy"
         return self.healthy_after
+
+
+SERVICES = ("intake", "scoring", "certification", "notify")
+
+
+async def topic_sizes(bootstrap: str) -> dict[str, int]:
+    """How many messages each service topic holds (end offsets, summed over partitions)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        sizes = {}
+        for topic in (f"{s}.events" for s in SERVICES):
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            if not partitions:
+                await consumer.topics()  # refresh metadata once
+                partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            sizes[topic] = sum((await consumer.end_offsets(partitions)).values())
+        return sizes
+    finally:
+        await consumer.stop()
 
 
 def chosen_images() -> dict[str, str]:
@@ -187,7 +236,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         yield stack
     finally:
         logs = stack.compose("logs", "--no-color", "--tail", "200", timeout=120, check=False).stdout
-        (tmp_path_factory.getbasetemp() / f"{project}.log").write_text(logs)
+        RESULTS.with_name(f"{project}.log").write_text(logs)  # kept beside the results: pytest rotates its tmp
         start = time.monotonic()
         stack.compose("down", "-v", "--remove-orphans", "--timeout", "30", timeout=300, check=False)
         report(measure="down -v", seconds=round(time.monotonic() - start, 1))
@@ -263,3 +312,72 @@ def test_a_whole_round_through_the_published_ports_survives_crashes(deployment: 
 
     for crash in crashed:
         report(measure=f"{crash.service} killed (SIGKILL) until restarted and healthy", seconds=round(crash.back(), 1))
+
+
+def test_the_history_survives_a_backup_and_a_restore(deployment: Deployment, tmp_path: Path) -> None:
+    """infra/compose/README.md's backup and restore, run as written (after the round above)."""
+    public = deployment.urls["certification"]
+    registry = httpx.get(f"{public}/registry.json", params={"limit": 100}, timeout=30).json()["items"]
+    assert registry, "nothing to back up: the round above left no certificate"
+    bootstrap = f"127.0.0.1:{deployment.env['BINHCHON_KAFKA_EXTERNAL_PORT']}"
+    sizes = asyncio.run(topic_sizes(bootstrap))
+    mongodb = chosen_images()["BINHCHON_MONGO_IMAGE"].startswith("mongo:")
+    start = time.monotonic()
+
+    deployment.compose("stop", *SERVICES)
+    if mongodb:
+        dump = deployment.output("exec", "-T", "mongo", "mongodump", "--archive", "--gzip")
+    else:
+        dump = deployment.output("exec", "-T", "mongo", "pg_dump", "-h", "/data/db/postgresql", "-U", "binhchon",
+                                 "-Fc", "ferretdb")
+    brokers = deployment.brokers()
+    deployment.compose("stop", *brokers)
+    for broker in brokers:
+        deployment.volume_tar(broker, tmp_path / f"{broker}-data.tgz")
+    report(measure="backup (services stopped, store dumped, broker volumes archived)",
+           seconds=round(time.monotonic() - start, 1), store_bytes=len(dump),
+           broker_bytes=sum((tmp_path / f"{b}-data.tgz").stat().st_size for b in brokers))
+
+    start = time.monotonic()
+    deployment.compose("down", "-v", "--timeout", "30", timeout=300)
+    deployment.compose("up", "-d", "--wait", "--pull", "never", "--no-build", "mongo", timeout=600)
+    deployment.compose("create", "--pull", "never", "--no-build", *brokers)
+    for broker in brokers:
+        deployment.volume_tar(broker, tmp_path / f"{broker}-data.tgz", restore=True)
+    if mongodb:
+        deployment.output("exec", "-T", "mongo", "mongorestore", "--archive", "--gzip", "--drop", stdin=dump)
+    else:
+        deployment.output("exec", "-T", "mongo", "pg_restore", "-h", "/data/db/postgresql", "-U", "binhchon",
+                          "-d", "ferretdb", "--clean", "--if-exists", stdin=dump)
+        deployment.compose("restart", "mongo")  # FerretDB reads its catalogue at start
+    deployment.compose("up", "-d", "--wait", "--wait-timeout", str(UP_SECONDS), "--pull", "never", "--no-build",
+                       timeout=UP_SECONDS + 60)
+    report(measure="restore into an empty deployment, up to every container healthy",
+           seconds=round(time.monotonic() - start, 1))
+
+    assert asyncio.run(topic_sizes(bootstrap)) == sizes
+    assert httpx.get(f"{public}/registry.json", params={"limit": 100}, timeout=30).json()["items"] == registry
+    for item in registry:
+        page = httpx.get(f"{public}/verify/{item['number']}", timeout=30)
+        assert page.status_code == 200 and item["product_name"] in page.text
+    # the restored services take commands, and their events go out after the restored ones
+    auth = auth_with(ensure_keys()[0].read_bytes())
+    sec = auth("thuky-1", "secretariat")
+    r = httpx.post(f"{deployment.urls['intake']}/rounds", headers=sec, timeout=30,
+                   json=round_body(f"OCOP-RESTORED-{uuid.uuid4().hex[:4].upper()}", level="province",
+                                   rulebook_id="ocop-2023"))
+    assert r.status_code == 201, r.text
+    round_id = r.json()["round_id"]
+    poll("the new round's event on the restored topic", lambda: asyncio.run(
+        topic_holds(bootstrap, "intake.events", round_id.encode())), 120)
+
+
+async def topic_holds(bootstrap: str, topic: str, needle: bytes) -> bool:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=3000)
+        return any(needle in (m.value or b"") for messages in batches.values() for m in messages)
+    finally:
+        await consumer.stop()
