@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 export PATH := $(HOME)/.local/bin:$(PATH)
 
 .PHONY: help up down status clean test test-any-hour lint typecheck contract unit bootstrap infra bench container-tools \
-	images compose-test
+	images compose-test demo
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -64,6 +64,9 @@ images: container-tools infra ## every image the compose deployment runs (build 
 PROFILE ?=
 compose-test: bootstrap images ## docker compose up, a whole round with crashes, down -v (PROFILE=ha for the ha overlay)
 	BINHCHON_COMPOSE_PROFILE=$(PROFILE) timeout 1800 uv run --no-sync pytest -q -s --timeout 1500 infra/compose/tests
+
+demo: ## a season of OCOP rating at two levels loaded into the running stack (make up first), and what it left
+	uv run --no-sync binhchon-scenario
 
 # Between these two zones the machine's date differs from Vietnam's at every hour of the day: a test that takes
 # "today" from the machine instead of the service's clock fails in one of them.
