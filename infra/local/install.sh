@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs Apache Kafka (from Maven Central, run on the JVM) and FerretDB (built from the Go module proxy)
-# into ~/.cache/binhchon, and PostgreSQL (FerretDB's storage) from Debian's packages when missing and root.
-# Idempotent: a warm cache downloads, installs and builds nothing.
-#   infra/local/install.sh [kafka|postgresql|ferretdb|fonts|all]
+# Installs Apache Kafka and its command-line tools (from Maven Central, run on the JVM) and FerretDB (built from
+# the Go module proxy) into ~/.cache/binhchon, and PostgreSQL (FerretDB's storage) from Debian's packages when
+# missing and root. Idempotent: a warm cache downloads, installs and builds nothing.
+#   infra/local/install.sh [kafka|kafka-tools|postgresql|ferretdb|fonts|all]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -21,6 +21,20 @@ install_kafka() {
       -Dkafka.version="$KAFKA_VERSION" -DoutputDirectory="$dest.tmp/libs"
   rm -rf "$dest" && mv "$dest.tmp" "$dest" && touch "$dest/.complete"
   say "kafka $KAFKA_VERSION: installed in $dest ($(ls "$dest/libs" | wc -l) jars)"
+}
+
+install_kafka_tools() {
+  # The console consumer and producer, kafka-topics, kafka-consumer-groups... are in kafka-tools, which the broker
+  # does not depend on; the broker's jars cover its dependencies but Kafka Connect's (for the connect tools
+  # alone). infra/local/kafka-tool.sh runs them; infra/images/kafka/build.sh copies the same jar into the image.
+  local dest="$cache/kafka-tools-$KAFKA_VERSION"
+  if [[ -f "$dest/kafka-tools-$KAFKA_VERSION.jar" ]]; then say "kafka-tools $KAFKA_VERSION: cached in $dest"; return; fi
+  command -v mvn >/dev/null || { say "maven is needed to resolve kafka-tools from Maven Central: apt-get install maven"; exit 1; }
+  say "kafka-tools $KAFKA_VERSION: downloading org.apache.kafka:kafka-tools from Maven Central"
+  rm -rf "$dest.tmp"
+  mvn -q -B dependency:copy "-Dartifact=org.apache.kafka:kafka-tools:$KAFKA_VERSION" "-DoutputDirectory=$dest.tmp" >&2
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+  say "kafka-tools $KAFKA_VERSION: installed in $dest"
 }
 
 install_postgresql() {
@@ -79,9 +93,10 @@ install_fonts() {
 
 case "${1:-all}" in
   kafka) install_kafka ;;
+  kafka-tools) install_kafka_tools ;;
   postgresql) install_postgresql ;;
   ferretdb) install_ferretdb ;;
   fonts) install_fonts ;;
-  all) install_kafka; install_postgresql; install_ferretdb; install_fonts ;;
-  *) echo "usage: $0 [kafka|postgresql|ferretdb|fonts|all]" >&2; exit 2 ;;
+  all) install_kafka; install_kafka_tools; install_postgresql; install_ferretdb; install_fonts ;;
+  *) echo "usage: $0 [kafka|kafka-tools|postgresql|ferretdb|fonts|all]" >&2; exit 2 ;;
 esac

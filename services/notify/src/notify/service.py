@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import secrets
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -50,7 +49,7 @@ from binhchon_kit.metrics import MESSAGES_HANDLED
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.topics import dead_letter_topic
 from binhchon_kit.vietnam_time import now_utc
-from notify.adapters.channels import DeliveryError, Email, Webhook
+from notify.adapters.channels import DeliveryError, Email, Webhook, new_secret
 from notify.adapters.templates import Templates, context_for
 from notify.domain.messages import PRODUCER_EVENTS, SCORE_REMINDER, Message, Recipient, messages_for
 from notify.views import delivery_key, subscription_key
@@ -351,8 +350,7 @@ class Notify:
             sub = await self.db["subscriptions"].find_one({"_id": sub_id})
             if sub is None:
                 raise DeliveryError("the subscription was removed")
-            await self.webhook.send(delivery["address"], sub["secret"], delivery["body"], key,
-                                    delivery["about_event_type"])
+            await self.webhook.send(delivery["address"], sub["secret"], delivery["body"], key)
 
     async def _failed(self, delivery: dict[str, Any], attempt: int, exc: DeliveryError) -> None:
         key = delivery["_id"]
@@ -396,7 +394,7 @@ class Notify:
 
     async def subscribe(self, url: str, event_types: list[str], province_codes: list[str]) -> dict[str, Any]:
         sub = {"_id": "sub-" + uuid.uuid4().hex[:12], "url": url, "event_types": event_types,
-               "province_codes": province_codes, "secret": secrets.token_urlsafe(32), "created_at": self.now()}
+               "province_codes": province_codes, "secret": new_secret(), "created_at": self.now()}
         await self.db["subscriptions"].insert_one({**sub, "page_key": subscription_key(sub)})
         return sub
 

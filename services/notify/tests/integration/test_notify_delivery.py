@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email
-import hashlib
-import hmac
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.policy import default as default_policy
 from typing import Any
 
 import pytest
+import standardwebhooks
 import uvicorn
 from aiosmtpd.controller import Controller
+from cloudevents.core.bindings import http as http_binding
+from cloudevents.v1 import http as cloudevents_v1_http
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -163,11 +164,13 @@ class Receiver:
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.paths: list[str] = []  # of each request
         self.port = free_port()
 
     async def hook(self, request: Request) -> Response:
         self.requests.append((dict(request.headers), await request.body()))
-        seen = sum(1 for h, _ in self.requests if h["x-binhchon-delivery"] == request.headers["x-binhchon-delivery"])
+        self.paths.append(request.url.path)
+        seen = sum(1 for h, _ in self.requests if h["webhook-id"] == request.headers["webhook-id"])
         if request.url.path.endswith("/always-down") or seen <= self.failures:
             return Response("no", status_code=503)
         return Response("ok")
@@ -213,19 +216,29 @@ async def test_webhooks_signed_retried_and_given_up(infra, mongo, unique, topic_
 
         await eventually(both_finished, timeout=60, what="one delivery sent and one given up")
         [sent] = await stored(events, {"type": "notification.sent"})
-        to_ok = [(h, b) for h, b in receiver.requests if h["x-binhchon-delivery"] == sent["data"]["delivery_id"]]
+        to_ok = [(h, b) for h, b in receiver.requests if h["webhook-id"] == sent["data"]["delivery_id"]]
         headers, body = to_ok[-1]
-        expected = "v1=" + hmac.new(ok["secret"].encode(), headers["x-binhchon-timestamp"].encode() + b"." + body,
-                                    hashlib.sha256).hexdigest()
-        assert headers["x-binhchon-signature"] == expected
-        assert headers["content-type"].startswith("application/cloudevents+json")
-        assert b'"type":"round.opened"' in body
+        # what an agency runs on every delivery, retries included: Standard Webhooks' library and the CloudEvents
+        # SDK's HTTP binding (its current API and the 1.x one), nothing of ours
+        assert ok["secret"].startswith("whsec_") and down["secret"].startswith("whsec_")
+        secrets = {"/hooks/ok": ok["secret"], "/hooks/always-down": down["secret"]}
+        assert len(receiver.requests) == 3 + 4
+        for (each_headers, each_body), path in zip(receiver.requests, receiver.paths, strict=True):
+            standardwebhooks.Webhook(secrets[path]).verify(each_body, each_headers)
+            event = http_binding.from_http_event(http_binding.HTTPMessage(headers=each_headers, body=each_body))
+            assert event.get_type() == "round.opened" and event.get_data()["round_id"] == f"round-{unique}"
+            assert event.get_id() == cloudevents_v1_http.from_http(each_headers, each_body)["id"]
+            assert each_headers["content-type"].startswith("application/cloudevents+json")
+        forged = {**headers, "webhook-signature": standardwebhooks.Webhook(down["secret"]).sign(
+            headers["webhook-id"], datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC), body.decode())}
+        with pytest.raises(standardwebhooks.WebhookVerificationError):  # another subscription's secret
+            standardwebhooks.Webhook(ok["secret"]).verify(body, forged)
         [failed] = await stored(events, {"type": "notification.failed"})
         assert failed["data"]["attempts"] == 4 and "503" in failed["data"]["reason"]
         assert failed["data"]["recipient"] == f"agency:{down['id']}"
         assert sent["data"]["recipient"] == f"agency:{ok['id']}" and sent["data"]["attempts"] == 3
     # the 'ok' endpoint got the event until it answered 200, and never after
-    ok_hits = [h for h, _ in receiver.requests if h["x-binhchon-delivery"] == sent["data"]["delivery_id"]]
+    ok_hits = [h for h, _ in receiver.requests if h["webhook-id"] == sent["data"]["delivery_id"]]
     assert len(ok_hits) == 3  # two failures, then the one that succeeded
 
 

@@ -1,15 +1,21 @@
 """The channels: email over SMTP (aiosmtplib) and signed webhooks (httpx).
 
-Webhook signature (documented for integrators in the README): headers ``X-Binhchon-Timestamp`` (Unix seconds)
-and ``X-Binhchon-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>``; the receiver recomputes it
-over the raw body and rejects a timestamp more than five minutes old.
+Webhooks follow Standard Webhooks (https://www.standardwebhooks.com, documented for integrators in the README),
+so that an agency verifies them with that project's libraries and no code of ours: ``webhook-id`` (the delivery,
+the same on every retry), ``webhook-timestamp`` (Unix seconds) and ``webhook-signature: v1,<base64
+HMAC-SHA256(key, "<id>.<timestamp>.<body>")>``, where the key is the ``whsec_`` secret's base64 part, decoded.
+The body is the event in the CloudEvents HTTP binding's structured mode (``application/cloudevents+json``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import secrets
 import time
+from collections.abc import Callable
 from email.header import Header
 from email.headerregistry import UnstructuredHeader
 from email.message import EmailMessage
@@ -25,8 +31,28 @@ class DeliveryError(Exception):
     pass
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    return "v1=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+SECRET_PREFIX = "whsec_"
+
+
+def new_secret() -> str:
+    """A subscription's signing secret as Standard Webhooks writes it: ``whsec_`` and 32 random bytes, base64."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a secret. Subscriptions made before Standard Webhooks have a plain secret (no ``whsec_``):
+    its UTF-8 bytes are the key, which the libraries take as given (``Webhook(secret.encode())``)."""
+    if not secret.startswith(SECRET_PREFIX):
+        return secret.encode()
+    try:
+        return base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except binascii.Error as exc:
+        raise ValueError("a whsec_ secret is base64 after its prefix") from exc
+
+
+def sign(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(signing_key(secret), f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
 
 
 class MailPolicy(EmailPolicy):
@@ -85,14 +111,16 @@ class Email:
 
 
 class Webhook:
-    def __init__(self, timeout: float = 10) -> None:
+    def __init__(self, timeout: float = 10, clock: Callable[[], float] = time.time) -> None:
         self.client = httpx.AsyncClient(timeout=timeout)
+        self.clock = clock  # the signature's time: receivers refuse one more than five minutes from theirs
 
-    async def send(self, url: str, secret: str, body: bytes, delivery_id: str, event_type: str) -> None:
-        timestamp = str(int(time.time()))
-        headers = {"content-type": "application/cloudevents+json; charset=utf-8",
-                   "X-Binhchon-Timestamp": timestamp, "X-Binhchon-Signature": sign(secret, timestamp, body),
-                   "X-Binhchon-Delivery": delivery_id, "X-Binhchon-Event-Type": event_type}
+    async def send(self, url: str, secret: str, body: bytes, delivery_id: str) -> None:
+        """POST the CloudEvent ``body`` (structured mode); ``delivery_id`` is the same on every retry, so the
+        receiver deduplicates on ``webhook-id``."""
+        timestamp = str(int(self.clock()))
+        headers = {"content-type": "application/cloudevents+json; charset=utf-8", "webhook-id": delivery_id,
+                   "webhook-timestamp": timestamp, "webhook-signature": sign(secret, delivery_id, timestamp, body)}
         try:
             response = await self.client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:

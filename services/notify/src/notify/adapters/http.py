@@ -51,8 +51,18 @@ class RecipientBody(BaseModel):
     roles: list[Role]
 
 
-@router.post("/subscriptions", status_code=201, tags=["webhooks"],
-             summary="register an agency's webhook; the answer carries the signing secret, shown once")
+SUBSCRIBE = """Every event matching the filters is POSTed to `url` as a Standard Webhooks delivery
+(https://www.standardwebhooks.com): the CloudEvent in the HTTP binding's structured mode
+(`content-type: application/cloudevents+json`), with headers `webhook-id` (the same on every retry: deduplicate
+on it), `webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of
+"<webhook-id>.<webhook-timestamp>.<raw body>">`. The answer's `secret` (`whsec_` then base64 of 32 random bytes)
+is shown once: give it as it is to a Standard Webhooks library (`Webhook(secret).verify(body, headers)`), which
+keys the HMAC with its decoded base64 part and refuses a timestamp more than five minutes away. A non-2xx answer
+is retried with backoff; after the last attempt the delivery fails (`notification.failed`)."""
+
+
+@router.post("/subscriptions", status_code=201, tags=["webhooks"], description=SUBSCRIBE,
+             summary="register an agency's webhook; the answer carries the signing secret (whsec_…), shown once")
 async def subscribe(body: Subscription, who: Admin, svc: Service) -> dict[str, Any]:
     sub = await svc.subscribe(str(body.url), body.event_types, body.province_codes)
     return {"id": sub["_id"], "url": sub["url"], "event_types": sub["event_types"],
