@@ -25,20 +25,12 @@ exec 9> "$cache/image-context/.kafka.lock"; flock 9
 docker image inspect "$base" >/dev/null 2>&1 \
   || { say "base image $base is missing: infra/docker/base-image.sh builds it"; exit 1; }
 
-# The broker's jars, shared with the native stack.
+# The broker's jars and the command-line tools (kafka-tools: the health check's kafka-broker-api-versions.sh,
+# kafka-topics.sh, the console producer and consumer), shared with the native stack.
 "$repo/infra/local/install.sh" kafka >&2
+"$repo/infra/local/install.sh" kafka-tools >&2
 broker_libs=$cache/kafka-$KAFKA_VERSION/libs
-# The command-line tools (the health check's kafka-broker-api-versions.sh, kafka-topics.sh, the console
-# producer and consumer) are in kafka-tools, which the broker does not depend on. Its own dependencies are
-# Kafka Connect's (Jetty, Jersey: 20 MB) for the connect tools alone; the broker's jars cover the rest.
 tools_jar=$cache/kafka-tools-$KAFKA_VERSION/kafka-tools-$KAFKA_VERSION.jar
-if [[ ! -f $tools_jar ]]; then
-  say "kafka-tools $KAFKA_VERSION: downloading org.apache.kafka:kafka-tools from Maven Central"
-  rm -rf "${tools_jar%/*}.tmp"
-  mvn -q -B dependency:copy "-Dartifact=org.apache.kafka:kafka-tools:$KAFKA_VERSION" \
-    "-DoutputDirectory=${tools_jar%/*}.tmp" >&2
-  rm -rf "${tools_jar%/*}" && mv "${tools_jar%/*}.tmp" "${tools_jar%/*}"
-fi
 
 say "staging the build context in $context"
 rm -rf "$context.tmp" && mkdir -p "$context.tmp/libs"
