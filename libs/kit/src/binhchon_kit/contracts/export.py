@@ -53,6 +53,7 @@ DEAD_LETTER_HEADERS = {
     "dlq-at": "when it was dead-lettered (ISO 8601, UTC)",
 }
 
+_SOURCE_CONTRACT = Path(__file__).resolve().parents[5] / "docs" / "contract"  # libs/kit/src/binhchon_kit/contracts
 _SCHEMA_FILE = re.compile(r"^(?P<type>.+)\.v(?P<version>[0-9]+)\.json$")
 
 # Descriptions for the envelope's attributes that the model itself leaves undescribed.
@@ -347,6 +348,27 @@ def _channel(address: str, description: str, message_ids: list[str]) -> dict[str
             }
         },
     }
+
+
+def published_schemas(directory: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Every JSON Schema of the contract by its URL's path (``/events/<type>/v<n>.json``): the envelope and each
+    event type at its current version from the code, and the older versions from ``directory``'s schemas (by
+    default the source tree's docs/contract, when there is one): they are history, never regenerated."""
+    schemas = {_url_path(ENVELOPE_SCHEMA_ID): envelope_schema()}
+    for registration in event_types():
+        schemas[_url_path(schema_uri(registration.type, registration.schema_version))] = event_schema(registration)
+    folder = (directory or _SOURCE_CONTRACT) / "schemas"
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        match = _SCHEMA_FILE.match(path.name)
+        if match is not None:
+            schemas.setdefault(_url_path(schema_uri(match["type"], int(match["version"]))),
+                               json.loads(path.read_text(encoding="utf-8")))
+    return schemas
+
+
+def _url_path(url: str) -> str:
+    """https://schemas.binhchon.vn/events/x/v1.json → /events/x/v1.json"""
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
 
 
 def _version() -> str:
