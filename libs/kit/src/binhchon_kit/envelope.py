@@ -2,7 +2,9 @@
 
 Extension attributes (CloudEvents allows only lowercase letters and digits in their names):
 ``correlationid``, ``causationid``, ``actorid``, ``actorroles``, ``streamid``, ``streamversion``,
-``prevhash`` and ``hash``. The Kafka key is ``subject`` (the dossier id; the round id for round events).
+``prevhash``, ``hashalg`` (absent on events recorded before it, hashed the legacy way) and ``hash``. The Kafka key
+is ``subject`` (the dossier id; the round id for round events). Other extension attributes an event picks up on
+its way (``traceparent``, …) are accepted and kept, and are not hashed.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ def format_time(moment: datetime) -> str:
 class CloudEvent(BaseModel):
     """One event as integrators see it on a topic."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # extra="allow": CloudEvents lets any hop add extension attributes (traceparent); a consumer keeps, not refuses
+    model_config = ConfigDict(frozen=True, extra="allow")
 
-    specversion: str = SPEC_VERSION
+    specversion: str = Field(description="CloudEvents specification version: 1.0")
     id: str
     source: str
     type: str
@@ -52,10 +55,18 @@ class CloudEvent(BaseModel):
     streamid: str
     streamversion: int
     prevhash: str
+    hashalg: str | None = Field(default=None, description="the hash scheme; absent: the legacy one")
     hash: str
 
+    def to_json(self) -> dict[str, Any]:
+        """The event as the JSON object published (no ``hashalg`` on a legacy event, not even null)."""
+        value = self.model_dump()
+        if value["hashalg"] is None:
+            del value["hashalg"]
+        return value
+
     def to_bytes(self) -> bytes:
-        return json.dumps(self.model_dump(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CloudEvent:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import binhchon_kit.contracts  # noqa: F401  (registers every event type, so any stored type name reads)
-from binhchon_kit.canonical import chain_hash
+from binhchon_kit.canonical import HASH_ALG, LEGACY_HASH_ALG, chain_hash, cloudevent_hash
 from binhchon_kit.contracts.registry import EventData, event_model, registration_of
-from binhchon_kit.envelope import CloudEvent, format_time, schema_uri
+from binhchon_kit.envelope import SPEC_VERSION, CloudEvent, format_time, schema_uri
 
 # uuid5 namespace for ids that must come out the same when a handler runs twice.
 BINHCHON_NS = uuid.UUID("6f1c8a52-3d7e-4c1b-9f0e-2b5d9a7c4e10")
@@ -82,8 +82,10 @@ class RecordedEvent:
     source: str
     prev_hash: str
     hash: str
+    hash_alg: str = LEGACY_HASH_ALG  # how ``hash`` was computed (canonical.py); what a stored event lacks: legacy
 
     def hashed_content(self) -> dict[str, Any]:
+        """What the legacy scheme hashes: the store's field names."""
         return hashed_content(
             id=self.id, stream=self.stream, version=self.version, type=self.type,
             schema_version=self.schema_version, subject=self.subject, time=self.time, data=self.data,
@@ -91,8 +93,21 @@ class RecordedEvent:
             source=self.source,
         )
 
+    def computed_hash(self) -> str | None:
+        """The hash this event's content and ``prev_hash`` give under its scheme (None: a scheme unknown here)."""
+        if self.hash_alg == HASH_ALG:
+            return cloudevent_hash(self.cloudevent_json())
+        if self.hash_alg == LEGACY_HASH_ALG:
+            return chain_hash(self.prev_hash, self.hashed_content())
+        return None
+
     def verify_hash(self) -> bool:
-        return chain_hash(self.prev_hash, self.hashed_content()) == self.hash
+        return self.computed_hash() == self.hash
+
+    def sealed(self) -> RecordedEvent:
+        """This event hashed under the current scheme: how a store records a new event."""
+        unsealed = replace(self, hash_alg=HASH_ALG, hash="")
+        return replace(unsealed, hash=cloudevent_hash(unsealed.cloudevent_json()))
 
     def model(self) -> EventData:
         """The typed data of this event: an instance of the class its type name is registered with, so code
@@ -103,14 +118,24 @@ class RecordedEvent:
             self.__dict__["_model"] = cached  # a cache, not a field: equality and the hash chain ignore it
         return cached
 
+    def cloudevent_json(self) -> dict[str, Any]:
+        """The CloudEvent as the JSON object published (what ``to_cloudevent().to_json()`` gives, built directly:
+        the hash of every event appended or verified is computed from it)."""
+        value: dict[str, Any] = {
+            "specversion": SPEC_VERSION, "id": self.id, "source": self.source, "type": self.type,
+            "subject": self.subject, "time": format_time(self.time), "datacontenttype": "application/json",
+            "dataschema": schema_uri(self.type, self.schema_version), "data": self.data,
+            "correlationid": self.correlation_id, "causationid": self.causation_id, "actorid": self.actor.id,
+            "actorroles": ",".join(self.actor.roles), "streamid": self.stream, "streamversion": self.version,
+            "prevhash": self.prev_hash,
+        }
+        if self.hash_alg != LEGACY_HASH_ALG:
+            value["hashalg"] = self.hash_alg
+        value["hash"] = self.hash
+        return value
+
     def to_cloudevent(self) -> CloudEvent:
-        return CloudEvent(
-            id=self.id, source=self.source, type=self.type, subject=self.subject, time=format_time(self.time),
-            dataschema=schema_uri(self.type, self.schema_version), data=self.data,
-            correlationid=self.correlation_id, causationid=self.causation_id, actorid=self.actor.id,
-            actorroles=",".join(self.actor.roles), streamid=self.stream, streamversion=self.version,
-            prevhash=self.prev_hash, hash=self.hash,
-        )
+        return CloudEvent(**self.cloudevent_json())
 
     @classmethod
     def from_cloudevent(cls, event: CloudEvent) -> RecordedEvent:
@@ -120,7 +145,7 @@ class RecordedEvent:
             subject=event.subject, time=datetime.fromisoformat(event.time), data=event.data,
             actor=Actor(event.actorid, tuple(r for r in event.actorroles.split(",") if r)),
             correlation_id=event.correlationid, causation_id=event.causationid, source=event.source,
-            prev_hash=event.prevhash, hash=event.hash,
+            prev_hash=event.prevhash, hash=event.hash, hash_alg=event.hashalg or LEGACY_HASH_ALG,
         )
 
 

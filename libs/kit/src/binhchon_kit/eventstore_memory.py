@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from binhchon_kit.canonical import GENESIS_HASH, chain_hash
+from binhchon_kit.canonical import GENESIS_HASH
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.envelope import utc_now
-from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, hashed_content
+from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, QueueNames, event_key, in_stream_order
 
 
@@ -54,7 +54,7 @@ class MemoryEventStore(QueueNames):
             data=event.data.model_dump(mode="json"), actor=actor,
             correlation_id=cause.correlation_id, causation_id=cause.causation_id, source=self.source,
         )
-        recorded = RecordedEvent(**fields, prev_hash=prev_hash, hash=chain_hash(prev_hash, hashed_content(**fields)))
+        recorded = RecordedEvent(**fields, prev_hash=prev_hash, hash="").sealed()
         self.streams.setdefault(stream, []).append(recorded)
         self.event_ids.add(recorded.id)
         key = event_key(stream, recorded.version)

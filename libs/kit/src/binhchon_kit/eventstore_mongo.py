@@ -39,10 +39,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from binhchon_kit.canonical import GENESIS_HASH, chain_hash
+from binhchon_kit.canonical import GENESIS_HASH, LEGACY_HASH_ALG
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.envelope import utc_now
-from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, hashed_content
+from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, QueueNames, event_key, in_stream_order
 from binhchon_kit.eventstore_pages import (
     PAGE_SIZE,
@@ -106,7 +106,7 @@ def from_document(stored: dict[str, Any]) -> RecordedEvent:
         time=time.replace(tzinfo=UTC) if time.tzinfo is None else time,
         data=doc["data"], actor=Actor(doc["actor"]["id"], tuple(doc["actor"]["roles"])),
         correlation_id=doc["correlation_id"], causation_id=doc["causation_id"], source=doc["source"],
-        prev_hash=doc["prev_hash"], hash=doc["hash"],
+        prev_hash=doc["prev_hash"], hash=doc["hash"], hash_alg=doc.get("hash_alg", LEGACY_HASH_ALG),
     )
 
 
@@ -173,7 +173,7 @@ class MongoEventStore(QueueNames):
             data=event.data.model_dump(mode="json"), actor=actor,
             correlation_id=cause.correlation_id, causation_id=cause.causation_id, source=self.source,
         )
-        recorded = RecordedEvent(**fields, prev_hash=prev_hash, hash=chain_hash(prev_hash, hashed_content(**fields)))
+        recorded = RecordedEvent(**fields, prev_hash=prev_hash, hash="").sealed()
         try:
             await self.events.insert_one(_to_document(recorded))
         except DuplicateKeyError:

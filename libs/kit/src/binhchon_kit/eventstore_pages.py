@@ -22,6 +22,7 @@ from typing import Any
 
 from bson import Binary
 
+from binhchon_kit.canonical import LEGACY_HASH_ALG
 from binhchon_kit.envelope import format_time
 from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.eventstore import event_key
@@ -36,7 +37,7 @@ def stored_body(event: RecordedEvent) -> dict[str, Any]:
     return {"schema_version": event.schema_version, "data": event.data,
             "actor": {"id": event.actor.id, "roles": list(event.actor.roles)},
             "correlation_id": event.correlation_id, "causation_id": event.causation_id, "source": event.source,
-            "prev_hash": event.prev_hash, "hash": event.hash}
+            "prev_hash": event.prev_hash, "hash": event.hash, "hash_alg": event.hash_alg}
 
 
 def _entry(event: RecordedEvent) -> dict[str, Any]:
@@ -81,7 +82,7 @@ def _event(stream: str, entry: dict[str, Any], actors: dict[tuple[str, tuple[str
         schema_version=body["schema_version"], subject=entry["subject"], time=datetime.fromisoformat(entry["time"]),
         data=body["data"], actor=actor,
         correlation_id=body["correlation_id"], causation_id=body["causation_id"], source=body["source"],
-        prev_hash=body["prev_hash"], hash=body["hash"],
+        prev_hash=body["prev_hash"], hash=body["hash"], hash_alg=body.get("hash_alg", LEGACY_HASH_ALG),
     )
 
 

@@ -1,19 +1,23 @@
 """The HTTP app every service serves: its lifespan (the runtime's loops started and stopped with it),
-``/healthz``, ``/readyz``, ``/metrics``, JSON logs with correlation ids, the mapping of domain errors to HTTP
-answers — and ``serve``, each service's console script."""
+``/healthz``, ``/readyz``, ``/metrics``, the event contract's JSON Schemas at their ``dataschema`` paths, JSON logs
+with correlation ids, the mapping of domain errors to HTTP answers and their declaration in the OpenAPI document —
+and ``serve``, each service's console script."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict
 
 from binhchon_kit.errors import Refused
 from binhchon_kit.eventstore import ConcurrencyConflict
@@ -24,6 +28,25 @@ from binhchon_kit.runtime import Runtime
 from binhchon_kit.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
+
+SCHEMA_MEDIA_TYPE = "application/schema+json"
+
+
+class ErrorAnswer(BaseModel):
+    """Every error the services answer: ``detail`` says what went wrong; other fields name what it is about
+    (``current_status``, ``current_version``, ``round_id``, …)."""
+
+    model_config = ConfigDict(extra="allow", title="Error")
+
+    detail: str
+
+
+ERROR_ANSWERS = {
+    401: "no bearer token, or one that does not verify",
+    403: "the token's roles do not allow this",
+    404: "what the path names does not exist (here, yet: another service's event may still be on its way)",
+    409: "the command conflicts with the current state (named in the answer), or the stream moved on",
+}
 
 
 def create_app(
@@ -93,7 +116,57 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/events/{event_type}/{file_name}", tags=["contract"], summary="a JSON Schema of the event contract",
+             description="The schema a CloudEvent's `dataschema` names, at its URL's path "
+             "(`/events/<type>/v<n>.json`; the envelope: `/events/cloudevent/v1.json`). No token needed.",
+             response_class=JSONResponse, responses={200: {"content": {SCHEMA_MEDIA_TYPE: {}}}})
+    async def event_schema(event_type: str, file_name: str) -> Response:
+        schema = contract_schemas().get(f"/events/{event_type}/{file_name}")
+        if schema is None:
+            raise Refused(f"no schema {event_type}/{file_name}", kind="not_found")
+        return Response(schema, media_type=SCHEMA_MEDIA_TYPE)
+
+    app.openapi = lambda: _openapi_with_errors(app)  # type: ignore[method-assign]
     return app
+
+
+@functools.cache
+def contract_schemas() -> dict[str, bytes]:
+    """The event contract's JSON Schemas by their URLs' paths: what the code generates (the envelope, each event
+    type at its current schema version), and the older versions' published files when the contract directory is
+    at hand (a source tree)."""
+    from binhchon_kit.contracts.export import published_schemas
+
+    return {path: json.dumps(schema, ensure_ascii=False, indent=2).encode("utf-8")
+            for path, schema in published_schemas().items()}
+
+
+def _openapi_with_errors(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's OpenAPI document, with the error answers each operation can give, in the services' shape: 401
+    and 403 where a bearer token is checked (the operation's ``security``), 404 where the path names something,
+    409 for a command. Read off the document itself, so a route of any router gets them, and none by hand."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    document = FastAPI.openapi(app)
+    declared = False
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            statuses = []
+            if operation.get("security"):
+                statuses += [401, 403]
+            if "{" in path:
+                statuses.append(404)
+            if method in ("post", "put", "patch", "delete"):
+                statuses.append(409)
+            for status in statuses:
+                declared = True
+                operation.setdefault("responses", {}).setdefault(str(status), {
+                    "description": ERROR_ANSWERS[status],
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                })
+    if declared:
+        document.setdefault("components", {}).setdefault("schemas", {})["Error"] = ErrorAnswer.model_json_schema()
+    return document
 
 
 def serve(build: Callable[[S], FastAPI], settings: S) -> None:

@@ -21,15 +21,18 @@ import inspect
 import json
 import re
 import sys
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from binhchon_kit.canonical import HASH_ALG, HASHED_ATTRIBUTES, canonical_json, hashed_attributes
 from binhchon_kit.contracts import event_types
 from binhchon_kit.contracts.registry import EventData, Registration
 from binhchon_kit.envelope import SCHEMA_BASE, CloudEvent, schema_uri
+from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.topics import FOREVER, SERVICE_TOPICS, dead_letter_topic
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -38,6 +41,7 @@ ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 DEFAULT_OUT = Path("docs/contract")
 ASYNCAPI_FILE = "asyncapi.json"
+HASH_CHAIN_FILE = "hash-chain.md"
 ENVELOPE_FILE = "schemas/cloudevent.v1.json"
 DEAD_LETTER_MESSAGE = "dead-letter"
 DEAD_LETTER_HEADERS = {
@@ -49,6 +53,7 @@ DEAD_LETTER_HEADERS = {
     "dlq-at": "when it was dead-lettered (ISO 8601, UTC)",
 }
 
+_SOURCE_CONTRACT = Path(__file__).resolve().parents[5] / "docs" / "contract"  # libs/kit/src/binhchon_kit/contracts
 _SCHEMA_FILE = re.compile(r"^(?P<type>.+)\.v(?P<version>[0-9]+)\.json$")
 
 # Descriptions for the envelope's attributes that the model itself leaves undescribed.
@@ -68,9 +73,14 @@ _ENVELOPE_ATTRIBUTES = {
     "streamid": "the event stream (aggregate) the event belongs to in the source service's store",
     "streamversion": "position of the event in its stream: 1, 2, 3, ... without gaps",
     "prevhash": "hash of the previous event of the stream (64 zeros for the first)",
-    "hash": "SHA-256 (hex) over prevhash and the RFC 8785 canonical JSON of the event's content: "
+    "hashalg": f"how hash is computed: {HASH_ALG} (SHA-256 over the RFC 8785 form of the event's attributes but "
+    "hash; see the hash chain section of the AsyncAPI document). Absent on events recorded before it: those "
+    "use the legacy scheme described there",
+    "hash": "SHA-256 (lowercase hex) of the event, chained through prevhash, under the scheme hashalg names: "
     "a tampered or missing event breaks the stream's chain",
 }
+# The names CloudEvents allows for extension attributes; values are strings, integers or booleans in JSON.
+_EXTENSION_NAME = "^[a-z0-9]+$"
 
 _DESCRIPTION = """\
 Every event binhchon's services publish, topic by topic.
@@ -88,7 +98,81 @@ replays every event ever published, so a new consumer can rebuild its state from
 - **Delivery**: at least once; deduplicate on the event `id`.
 - **Dead letters**: each topic `<topic>` has a dead-letter topic `<topic>.dlq`. When a consumer cannot \
 parse or handle a message it republishes it there unchanged, with its key, and with the headers {headers}.
+- **Extension attributes**: besides ours, an event may carry others added on its way (e.g. `traceparent`); \
+consumers keep or ignore them. They are not hashed.
+- **Schemas over HTTP**: every service serves each JSON Schema at the path of its URL (`dataschema`, \
+`{envelope}`): `GET /events/<type>/v<n>.json` and `GET /events/cloudevent/v1.json`, no token needed.
+
+{hash_chain}
 """
+
+_HASH_CHAIN = """\
+## The hash chain
+
+Each service's events form streams (`streamid`), numbered `streamversion` 1, 2, 3, … without gaps. Every \
+event carries `prevhash`, the `hash` of the event before it in its stream (64 zeros for version 1), and its own \
+`hash`, so that anyone reading the topics can check that no event was altered, inserted or removed.
+
+### `hashalg: {alg}` (every event that carries it)
+
+`hash` = lowercase hex of SHA-256 over the UTF-8 bytes of the RFC 8785 (JSON Canonicalization Scheme) form of \
+the JSON object made of these attributes of the event, as published, each one present: {attributes}.
+
+That is every attribute the services publish except `hash` itself. `prevhash` is included, so each hash commits \
+to the whole stream before it: changing any earlier event changes every later hash. `hashalg` is included, so \
+the scheme cannot be swapped. Attributes not listed (e.g. `traceparent` added on the way) are left out. To \
+verify a stream: for each event in `streamversion` order, recompute `hash` as above, and check that `prevhash` \
+is the previous event's `hash` (64 zeros for version 1) and that versions have no gap.
+
+Worked example: the event
+
+```json
+{example}
+```
+
+is hashed over these bytes (RFC 8785: keys sorted, no whitespace, non-ASCII characters as UTF-8), \
+{length} bytes long:
+
+```
+{canonical}
+```
+
+and SHA-256 of them is `{hash}`, the event's `hash`. In Python: \
+`hashlib.sha256(rfc8785.dumps({{k: event[k] for k in ATTRIBUTES if k in event}})).hexdigest()`.
+
+### Events without `hashalg` (recorded before it)
+
+`hash` = lowercase hex of SHA-256 over the ASCII bytes of `prevhash` followed by the RFC 8785 form of the \
+object `{{"id": id, "stream": streamid, "version": streamversion, "type": type, "schema_version": the <n> \
+of dataschema's …/v<n>.json (a number), "subject": subject, "time": time, "data": data, "actor": {{"id": actorid, \
+"roles": actorroles split on "," ([] when empty)}}, "correlation_id": correlationid, "causation_id": \
+causationid, "source": source}}`. Those events are never \
+rehashed: history is not rewritten; a stream may hold events of both kinds, chained the same way by `prevhash`.
+"""
+
+
+def _example_event() -> RecordedEvent:
+    """The worked example of the hash chain: a fixed event, hashed as a service records it."""
+    return RecordedEvent(
+        id="5f0c2a9e-8d3b-4c71-9e2a-1b6d4f8a7c35", stream="dossier-7b1e", version=3, type="dossier.withdrawn",
+        schema_version=1, subject="7b1e9c40-2f55-4d8a-a3b6-0c9e8f1d2a47",
+        time=datetime(2025, 3, 1, 8, 30, 0, 123000, tzinfo=UTC), data={"reason": "Chưa đủ sản lượng"},
+        actor=Actor("htx-an-phu", ("applicant",)), correlation_id="c2d4e6f8-1a3b-4c5d-8e9f-0a1b2c3d4e5f",
+        causation_id="a9b8c7d6-e5f4-4a3b-9c2d-1e0f9a8b7c6d", source="/binhchon/intake",
+        prev_hash="3b0f6c1e9a2d4b8c7e5f1a0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b", hash="",
+    ).sealed()
+
+
+def hash_chain_text() -> str:
+    """The published description of the hash chain, with its worked example computed by the code."""
+    event = _example_event()
+    published = event.cloudevent_json()
+    canonical = canonical_json(hashed_attributes(published))
+    return _HASH_CHAIN.format(
+        alg=HASH_ALG, attributes=", ".join(f"`{a}`" for a in HASHED_ATTRIBUTES),
+        example=json.dumps(published, indent=2, ensure_ascii=False), canonical=canonical.decode("utf-8"),
+        length=len(canonical), hash=event.hash,
+    )
 
 
 def _model(registration: Registration) -> type[EventData]:
@@ -123,9 +207,15 @@ def event_schema(registration: Registration) -> dict[str, Any]:
 
 def _envelope_schema_body() -> dict[str, Any]:
     schema = CloudEvent.model_json_schema()
+    # optional, a string when present (pydantic would say "string or null": we never publish null)
+    schema["properties"]["hashalg"] = {"type": "string", "title": "Hashalg", "examples": [HASH_ALG]}
     for name, prop in schema["properties"].items():
         if name in _ENVELOPE_ATTRIBUTES:
-            prop.setdefault("description", _ENVELOPE_ATTRIBUTES[name])
+            prop["description"] = _ENVELOPE_ATTRIBUTES[name]
+    schema["required"] = sorted(set(schema["required"]) | {"specversion"})
+    # any other extension attribute is accepted (CloudEvents: a hop may add its own, e.g. traceparent)
+    schema["propertyNames"] = {"pattern": _EXTENSION_NAME}
+    schema["additionalProperties"] = {"type": ["string", "integer", "boolean"]}
     return schema
 
 
@@ -138,7 +228,8 @@ def envelope_schema() -> dict[str, Any]:
         "title": "binhchon CloudEvent",
         "description": inspect.cleandoc(CloudEvent.__doc__ or "")
         + " CloudEvents 1.0, structured mode, JSON. Extension attributes: correlationid, causationid,"
-        " actorid, actorroles, streamid, streamversion, prevhash, hash.",
+        " actorid, actorroles, streamid, streamversion, prevhash, hashalg, hash; any other extension attribute"
+        " (e.g. traceparent) is allowed.",
     })
     return schema
 
@@ -259,6 +350,27 @@ def _channel(address: str, description: str, message_ids: list[str]) -> dict[str
     }
 
 
+def published_schemas(directory: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Every JSON Schema of the contract by its URL's path (``/events/<type>/v<n>.json``): the envelope and each
+    event type at its current version from the code, and the older versions from ``directory``'s schemas (by
+    default the source tree's docs/contract, when there is one): they are history, never regenerated."""
+    schemas = {_url_path(ENVELOPE_SCHEMA_ID): envelope_schema()}
+    for registration in event_types():
+        schemas[_url_path(schema_uri(registration.type, registration.schema_version))] = event_schema(registration)
+    folder = (directory or _SOURCE_CONTRACT) / "schemas"
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        match = _SCHEMA_FILE.match(path.name)
+        if match is not None:
+            schemas.setdefault(_url_path(schema_uri(match["type"], int(match["version"]))),
+                               json.loads(path.read_text(encoding="utf-8")))
+    return schemas
+
+
+def _url_path(url: str) -> str:
+    """https://schemas.binhchon.vn/events/x/v1.json → /events/x/v1.json"""
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
+
+
 def _version() -> str:
     try:
         return metadata.version("binhchon-kit")
@@ -304,23 +416,52 @@ def asyncapi() -> dict[str, Any]:
             "title": "binhchon events",
             "version": _version(),
             "description": _DESCRIPTION.format(
-                envelope=ENVELOPE_SCHEMA_ID, headers=", ".join(f"`{h}`" for h in DEAD_LETTER_HEADERS)
+                envelope=ENVELOPE_SCHEMA_ID, headers=", ".join(f"`{h}`" for h in DEAD_LETTER_HEADERS),
+                hash_chain=hash_chain_text(),
             ),
         },
         "defaultContentType": "application/cloudevents+json",
-        "servers": {
-            "local": {
-                "host": "127.0.0.1:9092",
-                "protocol": "kafka",
-                "title": "local development broker",
-                "description": "The broker `make up` runs on a developer's machine (the services' default "
-                "KAFKA_BOOTSTRAP_SERVERS). Other environments give their own bootstrap servers; the topics "
-                "and messages are the same.",
-            }
-        },
+        "servers": _servers(),
         "channels": channels,
         "operations": operations,
         "components": {"schemas": schemas, "messages": messages},
+    }
+
+
+def _servers() -> dict[str, Any]:
+    """Where the topics are: the same topics and messages on each."""
+    return {
+        "local": {
+            "host": "127.0.0.1:9092",
+            "protocol": "kafka",
+            "title": "local development broker",
+            "description": "The broker `make up` runs on a developer's machine (the services' default "
+            "KAFKA_BOOTSTRAP_SERVERS).",
+        },
+        "compose": {
+            "host": "{listener}",
+            "protocol": "kafka",
+            "title": "the compose deployment's broker",
+            "description": "docker-compose.yml's Kafka: `kafka:9092` from inside the compose network, "
+            "`localhost:29092` from the host (BINHCHON_KAFKA_EXTERNAL_HOST/_PORT change what it advertises).",
+            "variables": {
+                "listener": {"enum": ["kafka:9092", "localhost:29092"], "default": "localhost:29092",
+                             "description": "kafka:9092 inside the compose network, localhost:29092 outside"},
+            },
+        },
+        "production": {
+            "host": "{bootstrapServers}",
+            "protocol": "{protocol}",
+            "title": "a production deployment's brokers",
+            "description": "The bootstrap servers the operator gives an agency (the services' "
+            "KAFKA_BOOTSTRAP_SERVERS, or the brokers' external listeners), e.g. three brokers of the ha overlay.",
+            "variables": {
+                "bootstrapServers": {"default": "kafka-1.example.gov.vn:9092",
+                                     "description": "one broker's host:port (any broker leads to all of them)"},
+                "protocol": {"enum": ["kafka", "kafka-secure"], "default": "kafka",
+                             "description": "kafka-secure where the operator's listener uses TLS"},
+            },
+        },
     }
 
 
@@ -330,7 +471,8 @@ def _render(document: dict[str, Any]) -> str:
 
 def generate() -> dict[str, str]:
     """Every contract file: path relative to the contract directory → its text."""
-    files = {ASYNCAPI_FILE: _render(asyncapi()), ENVELOPE_FILE: _render(envelope_schema())}
+    files = {ASYNCAPI_FILE: _render(asyncapi()), ENVELOPE_FILE: _render(envelope_schema()),
+             HASH_CHAIN_FILE: "# binhchon events: " + hash_chain_text().removeprefix("## ")}
     for registration in event_types():
         files[schema_file(registration)] = _render(event_schema(registration))
     return files

@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 from mongomock_motor import AsyncMongoMockClient
 
 from binhchon_kit.auth.tokens import TokenVerifier
-from binhchon_kit.canonical import GENESIS_HASH, chain_hash
+from binhchon_kit.canonical import GENESIS_HASH
 from binhchon_kit.contracts.registry import EventData, registration_of
-from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, hashed_content
+from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded, EventStorePort
 from binhchon_kit.eventstore_memory import MemoryEventStore
 from binhchon_kit.projection import Fold
@@ -125,7 +125,7 @@ def recorded_at(at: datetime, source: str, stream: str, data: EventData, *, vers
         time=at.astimezone(UTC).replace(microsecond=at.microsecond // 1000 * 1000),
         data=data.model_dump(mode="json"), actor=actor or Actor.system(source), correlation_id=f"corr-{stream}",
         causation_id=f"test-{stream}", source=f"/binhchon/{source}")
-    return delivered(RecordedEvent(**fields, prev_hash=prev_hash, hash=chain_hash(prev_hash, hashed_content(**fields))))
+    return delivered(RecordedEvent(**fields, prev_hash=prev_hash, hash="").sealed())
 
 
 def interleaved(target: Any, *methods: str) -> None:
