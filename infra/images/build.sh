@@ -63,7 +63,7 @@ secret=(); [[ -s $ca_bundle ]] && secret=(--secret "id=ca-bundle,src=$ca_bundle"
 cd "$root"
 for entry in intake:8001: scoring:8002: certification:8003:fonts-dejavu-core notify:8004:; do
   IFS=: read -r service port packages <<< "$entry"
-  IMAGE_INPUTS="pyproject.toml uv.lock libs services/$service infra/images/service/Dockerfile" \
+  IMAGE_INPUTS="pyproject.toml uv.lock libs services/$service docs/contract infra/images/service/Dockerfile" \
     build_image "binhchon-$service:local" . -f infra/images/service/Dockerfile "${secret[@]}" \
       --build-arg "SERVICE=$service" --build-arg "HTTP_PORT=$port" --build-arg "APT_PACKAGES=$packages" \
       --build-arg "PYTHON_IMAGE=$python_image" | tail -1 | sed 's/}$/, "source": "local"}/' >> "$results"

@@ -19,6 +19,7 @@ import argparse
 import copy
 import inspect
 import json
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -53,7 +54,10 @@ DEAD_LETTER_HEADERS = {
     "dlq-at": "when it was dead-lettered (ISO 8601, UTC)",
 }
 
-_SOURCE_CONTRACT = Path(__file__).resolve().parents[5] / "docs" / "contract"  # libs/kit/src/binhchon_kit/contracts
+# The published contract: the source tree's docs/contract, or where an image put it (BINHCHON_CONTRACT_DIR: the
+# service images copy docs/contract there, so older schema versions are served from an installed kit too).
+_SOURCE_CONTRACT = Path(os.environ.get("BINHCHON_CONTRACT_DIR") or
+                        Path(__file__).resolve().parents[5] / "docs" / "contract")
 _SCHEMA_FILE = re.compile(r"^(?P<type>.+)\.v(?P<version>[0-9]+)\.json$")
 
 # Descriptions for the envelope's attributes that the model itself leaves undescribed.
