@@ -86,6 +86,9 @@ def start_background(runtime: Runtime) -> None:
     runtime.spawn("projector", every(PROJECTOR_INTERVAL, runtime.stop, runtime.projections.catch_up))
     if runtime.settings.relay_enabled:
         runtime.spawn("relay", runtime.relay.run(runtime.stop))
+        if runtime.checkpoints is not None:
+            runtime.spawn("checkpoints", every(runtime.settings.log_checkpoint_seconds, runtime.stop,
+                                               runtime.checkpoints.record_if_grown))
     if runtime.settings.consumers_enabled:
         # HTTP commands go on while Kafka is unreachable; consumers join when it is back
         runtime.spawn("broker", until_done(runtime.connect_consumers, runtime.stop, "connecting Kafka consumers"))

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from pymongo.errors import PyMongoError
 
 from binhchon_kit import claims
+from binhchon_kit.checkpoints import Checkpoints
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import EventStorePort, event_key
@@ -103,6 +104,7 @@ class Relay:
         batch_size: int = 500,
         idle_interval: float = 0.25,
         before_mark: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
+        checkpoints: Checkpoints | None = None,
     ) -> None:
         self.store = store
         self.bootstrap_servers = bootstrap_servers
@@ -112,6 +114,7 @@ class Relay:
         self.idle_interval = idle_interval
         self.before_mark = before_mark  # a seam for fault-injection tests: runs after publish, before the mark
         self.lease = lease_for(store)
+        self.checkpoints = checkpoints  # the Merkle log: its leaves are the events in the order published here
         self.producer: AIOKafkaProducer | None = None
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
@@ -165,6 +168,9 @@ class Relay:
             # a later version never counts as delivered before an earlier one of its stream
             if event.stream not in failed_streams:
                 delivered.append(event)
+        if self.checkpoints is not None:
+            # before the mark: a crash in between publishes again and finds the leaves there (ADR 0022)
+            await self.checkpoints.add(delivered)
         if self.before_mark is not None:
             await self.before_mark(delivered)
         await self.store.mark_published([event_key(e.stream, e.version) for e in delivered])

@@ -10,17 +10,20 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from binhchon_kit.auth.tokens import TokenVerifier
+from binhchon_kit.checkpoints import Checkpoints
 from binhchon_kit.consumer import EventConsumers
 from binhchon_kit.eventstore import EventStorePort, open_event_store
 from binhchon_kit.inbox import MongoInbox
 from binhchon_kit.projection import Projections
 from binhchon_kit.relay import Relay
 from binhchon_kit.settings import ServiceSettings
+from binhchon_kit.signing import Signer
 
 log = logging.getLogger("binhchon.runtime")
 
@@ -38,6 +41,7 @@ class Runtime:
     consumers: EventConsumers
     verifier: TokenVerifier
     relay: Relay
+    checkpoints: Checkpoints | None = None  # the signed Merkle log (ADR 0022); None: a store with no database
     broker_ready: bool = False
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -71,6 +75,21 @@ def build_verifier(settings: ServiceSettings) -> TokenVerifier:
     return TokenVerifier.from_file(public, issuer=settings.auth_issuer, audience=settings.auth_audience)
 
 
+def log_signer(settings: ServiceSettings) -> Signer:
+    """The key that signs the log's checkpoints: LOG_SIGNING_KEY_FILE, LOG_SIGNING_KEY, else a dev key."""
+    from binhchon_kit.auth.devtoken import key_dir
+
+    if settings.log_signing_key_file or settings.log_signing_key:
+        return Signer.from_settings(settings.log_signing_key_file, settings.log_signing_key, key_dir())
+    log.warning("no LOG_SIGNING_KEY_FILE or LOG_SIGNING_KEY: signing checkpoints with a development key")
+    try:
+        return Signer.from_settings("", "", key_dir(), dev_file=f"log-signing-{settings.service_name}-dev.pem")
+    except OSError as exc:  # a read-only home (a container): a key for this process only
+        log.warning("no place for the development key (%s): checkpoints signed now will not verify after a "
+                    "restart", exc)
+        return Signer(Ed25519PrivateKey.generate())
+
+
 def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: Any = None,
                   store: EventStorePort | None = None, verifier: TokenVerifier | None = None) -> Runtime:
     """The service's parts from its settings; a test passes its fakes instead (an in-memory database client, an
@@ -82,11 +101,13 @@ def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: An
     # FastStream's own logger prints coloured text; ours goes through the JSON handler with the others
     broker = KafkaBroker(settings.kafka_brokers, client_id=f"binhchon-{settings.service_name}",
                          acks="all", enable_idempotence=True, logger=logging.getLogger("binhchon.faststream"))
+    checkpoints = None if getattr(store, "db", None) is None else Checkpoints(store, db, log_signer(settings))
     return Runtime(
+        checkpoints=checkpoints,
         settings=settings, mongo=mongo, db=db, store=store, projections=Projections(store, folds), broker=broker,
         consumers=EventConsumers(broker, MongoInbox(db), service=settings.service_name,
                                  topic_prefix=settings.kafka_topic_prefix),
         verifier=verifier or build_verifier(settings),
         relay=Relay(store, settings.kafka_brokers, client_id=f"binhchon-{settings.service_name}-relay",
-                    topic_prefix=settings.kafka_topic_prefix),
+                    topic_prefix=settings.kafka_topic_prefix, checkpoints=checkpoints),
     )

@@ -23,6 +23,12 @@ class ServiceSettings(BaseSettings):
     auth_issuer: str = "binhchon-dev"
     auth_audience: str = "binhchon"
     log_level: str = "INFO"
+    # Ed25519 private key (PEM, PKCS#8) that signs the log's checkpoints (ADR 0022): a file, or the PEM itself.
+    # Neither set: a development key created once under ~/.cache/binhchon/dev-keys (set one in production: a
+    # checkpoint is only as good as the secrecy of its key, and a lost key leaves old checkpoints unverifiable).
+    log_signing_key_file: str = ""
+    log_signing_key: str = ""
+    log_checkpoint_seconds: float = 300  # a checkpoint this often, if new events came
     relay_enabled: bool = True
     consumers_enabled: bool = True
 

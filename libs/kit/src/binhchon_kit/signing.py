@@ -47,13 +47,14 @@ class Signer:
         return cls(key)
 
     @classmethod
-    def from_settings(cls, key_file: str, key_pem: str, dev_dir: Path) -> Signer:
+    def from_settings(cls, key_file: str, key_pem: str, dev_dir: Path, dev_file: str = "cert-signing-dev.pem"
+                      ) -> Signer:
         """From a PEM file, else PEM text (an environment variable), else a dev key created once in ``dev_dir``."""
         if key_file:
             return cls.from_pem(Path(key_file).read_bytes())
         if key_pem:
             return cls.from_pem(key_pem.encode())
-        path = dev_dir / "cert-signing-dev.pem"
+        path = dev_dir / dev_file
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             pem = Ed25519PrivateKey.generate().private_bytes(

@@ -15,7 +15,8 @@ import sys
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-SERVICE_TOPICS = ("intake.events", "scoring.events", "certification.events", "notify.events")
+# log.checkpoints: every service's signed checkpoints of its own log (ADR 0022), read by auditors only
+SERVICE_TOPICS = ("intake.events", "scoring.events", "certification.events", "notify.events", "log.checkpoints")
 FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 
 log = logging.getLogger("binhchon.topics")

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from binhchon_kit.errors import Refused
 from binhchon_kit.eventstore import ConcurrencyConflict
+from binhchon_kit.log_api import router as log_routes
 from binhchon_kit.logs import configure_logging, correlation_id
 from binhchon_kit.loops import start_background, stop_background
 from binhchon_kit.metrics import HTTP_LATENCY
@@ -59,6 +60,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
         await runtime.store.setup()
+        if runtime.checkpoints is not None:
+            await runtime.checkpoints.setup()
         runtime.stop.clear()
         if on_startup is not None:
             await on_startup(runtime)
@@ -71,6 +74,7 @@ def create_app(
 
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.state.runtime = runtime
+    app.include_router(log_routes)
 
     @app.middleware("http")
     async def correlate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

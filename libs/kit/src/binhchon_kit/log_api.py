@@ -1,0 +1,87 @@
+"""The log's HTTP face every service serves (ADR 0022): its signed checkpoints, the public keys that verify them,
+and the inclusion and consistency proofs auditors check them with.
+
+The keys are public (anyone holding a checkpoint may check it); the rest is for the auditor role, which also
+asks for a checkpoint now (before and after an audit, say): recording one changes no history, it only signs it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+
+from binhchon_kit.auth.fastapi import require
+from binhchon_kit.auth.roles import Role
+from binhchon_kit.auth.tokens import Principal
+from binhchon_kit.checkpoints import Checkpoints, LogDamaged, ProofUnavailable
+
+router = APIRouter(prefix="/log", tags=["log"])
+Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
+
+
+def _log(request: Request) -> Checkpoints:
+    checkpoints: Checkpoints | None = request.app.state.runtime.checkpoints
+    if checkpoints is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this service keeps no signed log (no database)")
+    return checkpoints
+
+
+@router.get("/jwks.json", summary="the public keys that verify the log's checkpoints")
+async def jwks(request: Request) -> dict[str, Any]:
+    return {"keys": [_log(request).signer.jwk()]}
+
+
+@router.get("/checkpoints", summary="every signed checkpoint of this service's log, oldest first",
+            responses={401: {"description": "no or invalid bearer token"}, 403: {"description": "not an auditor"}})
+async def checkpoints(request: Request, _auditor: Auditor) -> list[dict[str, Any]]:
+    return [c.model_dump() for c in await _log(request).checkpoints()]
+
+
+@router.get("/checkpoints/latest", summary="the latest signed checkpoint",
+            responses={401: {"description": "no or invalid bearer token"}, 403: {"description": "not an auditor"},
+                       404: {"description": "no checkpoint recorded yet"}})
+async def latest(request: Request, _auditor: Auditor) -> dict[str, Any]:
+    _, checkpoint = await _log(request).latest()
+    if checkpoint is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no checkpoint recorded yet")
+    return checkpoint.model_dump()
+
+
+@router.post("/checkpoints", status_code=201, summary="sign the log as it is now and record the checkpoint",
+             responses={401: {"description": "no or invalid bearer token"}, 403: {"description": "not an auditor"},
+                        409: {"description": "another checkpoint was being recorded: ask again"},
+                        500: {"description": "the log contradicts its last checkpoint: nothing is signed"}})
+async def record(request: Request, _auditor: Auditor) -> dict[str, Any]:
+    try:
+        recorded = await _log(request).record()
+    except LogDamaged as exc:
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, str(exc)) from exc
+    assert recorded is not None  # only ``only_if_grown`` records nothing
+    return recorded.data
+
+
+@router.get("/proofs/inclusion", summary="the audit path of an event in the tree of a checkpoint's size",
+            responses={401: {"description": "no or invalid bearer token"}, 403: {"description": "not an auditor"},
+                       404: {"description": "no such event in the tree of that size"}})
+async def inclusion(request: Request, _auditor: Auditor, event_id: Annotated[str, Query()],
+                    tree_size: Annotated[int, Query(ge=1)]) -> dict[str, Any]:
+    try:
+        return await _log(request).inclusion(event_id, tree_size)
+    except ProofUnavailable as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except LogDamaged as exc:
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, str(exc)) from exc
+
+
+@router.get("/proofs/consistency", summary="the proof that the tree of `first` events is a prefix of that of `second`",
+            responses={401: {"description": "no or invalid bearer token"}, 403: {"description": "not an auditor"},
+                       404: {"description": "the log has not reached that size"}})
+async def consistency(request: Request, _auditor: Auditor, first: Annotated[int, Query(ge=0)],
+                      second: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+    try:
+        return await _log(request).consistency(first, second)
+    except ProofUnavailable as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except LogDamaged as exc:
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, str(exc)) from exc
