@@ -180,14 +180,14 @@ def leftovers(project: str) -> dict[str, list[str]]:
 
 
 def keys_directory(path: Path) -> Path:
-    """The token verification key (the dev key pair's public half) and a fresh certificate signing key,
-    readable by the services' unprivileged user (uid 10001)."""
+    """The token verification key (the dev key pair's public half), a fresh certificate signing key and a fresh
+    log checkpoint signing key, readable by the services' unprivileged user (uid 10001)."""
     path.mkdir(mode=0o755)
     path.chmod(0o755)
     (path / "public.pem").write_bytes(ensure_keys()[1].read_bytes())
-    signing = Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption())
-    (path / "cert-signing.pem").write_bytes(signing)
+    for name in ("cert-signing.pem", "log-signing.pem"):
+        (path / name).write_bytes(Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     for f in path.iterdir():
         f.chmod(0o644)
     return path

@@ -398,8 +398,10 @@ def asyncapi() -> dict[str, Any]:
         service = _service(topic)
         types = [r.type for r in registrations if r.topic == topic]
         listed = ", ".join(f"`{t}`" for t in types) if types else "none registered yet"
+        # log.checkpoints is shared: every service publishes its own signed checkpoints there (ADR 0022)
+        who = "every service" if service == "log" else f"the {service} service"
         channels[topic] = _channel(
-            topic, f"The events the {service} service publishes ({listed}). History kept forever.", types
+            topic, f"The events {who} publishes ({listed}). History kept forever.", types
         )
         dlq = dead_letter_topic(topic)
         channels[dlq] = _channel(
@@ -408,8 +410,8 @@ def asyncapi() -> dict[str, Any]:
         )
         operations[f"send.{topic}"] = {
             "action": "send",
-            "title": f"{service} publishes to {topic}",
-            "summary": f"The {service} service publishes its recorded events, in stream order, to {topic}.",
+            "title": f"{'every service' if service == 'log' else service} publishes to {topic}",
+            "summary": f"{who[0].upper()}{who[1:]} publishes its recorded events, in stream order, to {topic}.",
             "channel": {"$ref": f"#/channels/{topic}"},
             "messages": [{"$ref": f"#/channels/{topic}/messages/{t}"} for t in types],
         }
