@@ -3,14 +3,16 @@
     uv run binhchon-scenario [--intake URL] [--scoring URL] [--certification URL]
                              [--mail-dir .run/local/mail/new | --mailpit URL]
 
-Bắc Giang's 2026 OCOP season at two levels: two district rounds (Lục Ngạn, Lục Nam) under the province round,
+Bắc Giang's 2026 OCOP season at two levels, and its selection of typical rural industrial products (CNNTTB):
+two district rounds (Lục Ngạn, Lục Nam) under the province round,
 itself under the national round. Twenty-two producers file dossiers at the district one-stop shops; the
 secretariat accepts most, asks one for a missing document (then accepts what comes), rejects one, and one
 producer withdraws. Each district council (a chair and four members) scores its dossiers, the chair proposes and
 the district People's Committee decides: 3-star products are recognised by the district, 4- and 5-star ones go
 up. Intake opens them in the province round, the province council scores them, the province decides: 4 stars
 recognised, 5 stars go up to the national round. Certification signs a certificate for every recognised product
-and notify tells the producers.
+and notify tells the producers. On each round's first dossier one council member is recused and another amends
+a sheet with a reason. The province's CNNTTB council scores four products against its pass mark.
 
 It then prints what the people concerned see: dossiers by status, results by rating, the certificates with
 their public verification links, and the mails sent. Tokens are minted from the local dev key.
@@ -105,11 +107,12 @@ MANDATORY = {"B4": 5, "C3": 5, "C4": 10, "C5": 5}  # kept at the top: every mand
 LOWERED = ["A8", "B1", "C1", "A1", "A3", "A4", "A5", "A6", "A7", "B2", "B3", "C2", "A2"]
 
 
-def sheet(full: dict[str, int], target: int) -> dict[str, int]:
-    """Scores adding up to ``target``: every criterion at its maximum, then lowered in LOWERED order."""
+def sheet(full: dict[str, int], target: int, lowered: list[str] | None = None) -> dict[str, int]:
+    """Scores adding up to ``target``: every criterion at its maximum, then lowered in ``lowered``'s order (by
+    default OCOP's criteria that are not mandatory; a CNNTTB sheet has no mandatory criterion: all of them)."""
     scores = dict(full)
     excess = sum(scores.values()) - target
-    for code in LOWERED:
+    for code in lowered if lowered is not None else LOWERED:
         cut = min(excess, scores[code])
         scores[code] -= cut
         excess -= cut
@@ -202,18 +205,30 @@ class Season:
         ok(self.intake.post(f"/dossiers/{dossier}/accept", headers=self.sec,
                             json={"product_group": group, "sample_code": f"OCOP-{sample}"}))
 
-    def score_round(self, round_name: str, members: list[str], dossiers: list[str]) -> None:
+    def score_round(self, round_name: str, members: list[str], dossiers: list[str],
+                    rulebook_id: str = "ocop-2023") -> None:
+        """Every member scores every dossier, a point or two apart. On the round's first dossier the last member
+        declares a conflict of interest and is recused, and the second member amends a sheet with a reason."""
         round_id = self.rounds[round_name]
         poll(f"scoring to open the {len(dossiers)} dossiers of {round_name}", lambda: len(ok(self.scoring.get(
             f"/rounds/{round_id}/dossiers", headers=self.sec, params={"limit": 100}))["items"]) >= len(dossiers))
-        rulebook = ok(self.scoring.get("/rulebooks/ocop-2023"))
+        rulebook = ok(self.scoring.get(f"/rulebooks/{rulebook_id}"))
         full = {c["code"]: c["maximum"] for c in rulebook["sheets"][0]["criteria"]}
-        for dossier in dossiers:
+        lowered = None if rulebook["programme"] == "OCOP" else sorted(full)
+        recused = members[-1]
+        ok(self.scoring.post(f"/dossiers/{dossiers[0]}/recusal", headers=self.auth(recused, "judge"),
+                             json={"reason": "Người thân của thành viên hợp tác xã"}))
+        for n, dossier in enumerate(dossiers):
             for k, member in enumerate(members):
-                role = "council_chair" if k == 0 else "judge"
+                if n == 0 and member == recused:
+                    continue
+                headers = self.auth(member, "council_chair" if k == 0 else "judge")
                 total = self.targets[dossier] + (k % 3) - 1  # members differ by a point or two
-                ok(self.scoring.post(f"/dossiers/{dossier}/score-sheets", headers=self.auth(member, role),
-                                     json={"scores": sheet(full, total)}))
+                ok(self.scoring.post(f"/dossiers/{dossier}/score-sheets", headers=headers,
+                                     json={"scores": sheet(full, total + (1 if n == 0 and k == 1 else 0), lowered)}))
+                if n == 0 and k == 1:
+                    ok(self.scoring.post(f"/dossiers/{dossier}/score-sheets/amendment", headers=headers, json={
+                        "scores": sheet(full, total, lowered), "reason": "Nhầm điểm khi cộng phần A"}))
 
     def decide(self, round_name: str, chair: str, authority: str) -> list[dict[str, Any]]:
         round_id = self.rounds[round_name]
@@ -224,6 +239,30 @@ class Season:
                                "date": today_in_vietnam().isoformat(), "signer": "Phó Chủ tịch UBND",
                                "authority": authority}}))
         return decided
+
+    def cnnttb_round(self) -> list[dict[str, Any]]:
+        """The province's selection of typical rural industrial products: four dossiers, one below the pass mark."""
+        name = "CNNTTB Bắc Giang"
+        self.rounds[name] = str(ok(self.intake.post("/rounds", headers=self.sec, json=round_body(
+            f"CNNTTB-BG-{self.run}", programme="CNNTTB", rulebook_id="cnnttb-2025",
+            title="Bình chọn sản phẩm công nghiệp nông thôn tiêu biểu tỉnh Bắc Giang năm 2026",
+            organiser="Sở Công Thương tỉnh Bắc Giang")))["round_id"])
+        members = self.form_panel(name, "hd-cnnt")
+        entries = [("Cơ sở Mây tre đan Tăng Tiến", "Khay mây đan Tăng Tiến", "thủ công mỹ nghệ", 84),
+                   ("Công ty TNHH Gốm Thổ Hà", "Bình gốm Thổ Hà", "thủ công mỹ nghệ", 78),
+                   ("Hợp tác xã Mỳ Chũ", "Mỳ Chũ Nam Dương", "chế biến nông, lâm, thủy sản và thực phẩm", 73),
+                   ("Cơ sở Rèn Đa Mai", "Dao rèn Đa Mai", "thiết bị, máy móc, dụng cụ và phụ tùng cơ khí", 64)]
+        dossiers = []
+        for n, (producer, product, group, target) in enumerate(entries, start=1):
+            body = producer_body(Producer(producer, "enterprise", "Xã Tăng Tiến", "Nguyễn Văn Nam", product, group,
+                                          target), ("221", "Huyện Việt Yên"), 60 + n, self.run)
+            receipt = ok(self.intake.post(f"/rounds/{self.rounds[name]}/dossiers", json=body,
+                                          headers=self.auth(f"producer-cnnt-{n}", "applicant")))
+            self.accept(receipt["dossier_id"], group, f"CNNT-{n:02d}")
+            self.targets[receipt["dossier_id"]] = target
+            dossiers.append(receipt["dossier_id"])
+        self.score_round(name, members, dossiers, rulebook_id="cnnttb-2025")
+        return self.decide(name, members[0], "UBND tỉnh Bắc Giang")
 
     def escalated(self, count: int) -> list[str]:
         province = self.rounds["Tỉnh Bắc Giang"]
@@ -280,6 +319,7 @@ def play(season: Season) -> dict[str, list[dict[str, Any]]]:
     province_dossiers = season.escalated(forwarded)
     season.score_round("Tỉnh Bắc Giang", members, province_dossiers)
     decisions["Tỉnh Bắc Giang"] = season.decide("Tỉnh Bắc Giang", members[0], "UBND tỉnh Bắc Giang")
+    decisions["CNNTTB Bắc Giang"] = season.cnnttb_round()
     return decisions
 
 
@@ -296,13 +336,11 @@ def show(season: Season, certification: httpx.Client, decisions: dict[str, list[
     for name, results in decisions.items():
         ratings = Counter(r.get("rating", {}).get("label") or r.get("rating_label") or "?" for r in results)
         up = sum(bool(r.get("goes_up_a_level")) for r in results)
-        recognised = sum(r.get("type") == "result.approved" and not r.get("goes_up_a_level") for r in results)
         print(f"  {name:18} " + ", ".join(f"{label} {c}" for label, c in sorted(ratings.items()))
-              + f"; recognised {recognised}, going up {up}")
+              + f"; certified here {sum(map(certified, results))}, going up {up}")
     print("\nCertificates")
     staff = season.auth("thuky-bacgiang", "secretariat")
-    recognised = {name: sum(r.get("type") == "result.approved" and not r.get("goes_up_a_level") for r in results)
-                  for name, results in decisions.items()}
+    recognised = {name: sum(map(certified, results)) for name, results in decisions.items()}
     for name, round_id in season.rounds.items():
         def issued(round_id: str = round_id, expected: int = recognised.get(name, 0)) -> Any:
             page = ok(certification.get("/certificates", headers=staff, params={"round_id": round_id, "limit": 100}))
@@ -316,6 +354,13 @@ def show(season: Season, certification: httpx.Client, decisions: dict[str, list[
     for kind, count in Counter(mail_kind(s) for s in subjects).most_common():
         print(f"  {count:4}  {kind}")
     print(f"  {len(subjects):4}  in all")
+
+
+def certified(result: dict[str, Any]) -> bool:
+    """Whether an approved result earns a certificate at its own level: an OCOP rating the level recognises
+    (not one it sends up), a CNNTTB pass (the province certifies it and also puts it forward to the region)."""
+    return result.get("type") == "result.approved" and (
+        result.get("programme") == "CNNTTB" or not result.get("goes_up_a_level"))
 
 
 def settled(count: Any, quiet: float = 5, seconds: float = 90) -> list[str]:
