@@ -34,18 +34,25 @@ def unprefixed(topic: str, prefix: str) -> str:
 
 
 async def read_records(bootstrap: str, topics: list[str], *, batch_records: int = 5000,
-                       on_start: Callable[[int], None] | None = None) -> AsyncIterator[list[Record]]:
+                       on_start: Callable[[int], None] | None = None,
+                       on_missing: Callable[[str], None] | None = None) -> AsyncIterator[list[Record]]:
     """Every record of ``topics`` from the earliest offsets, in batches; ``on_start`` learns how many there are.
 
-    A topic that does not exist is read as empty (the audit then finds its events missing, if any should be)."""
+    A topic that does not exist is read as empty, and named to ``on_missing``."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
                                 auto_offset_reset="earliest", max_poll_records=batch_records,
                                 fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
     await consumer.start()
     try:
-        existing = await consumer.topics()
-        partitions = [TopicPartition(t, p) for t in topics if t in existing
-                      for p in sorted(consumer.partitions_for_topic(t) or ())]
+        # the cluster's metadata as fetched now (``consumer.topics()`` gives only the names, and the consumer's
+        # own metadata knows only topics it subscribed to)
+        cluster = await consumer._client.fetch_all_metadata()
+        partitions = [TopicPartition(t, p) for t in topics if t in cluster.topics()
+                      for p in sorted(cluster.partitions_for_topic(t) or ())]
+        if on_missing:
+            for topic in topics:
+                if topic not in cluster.topics():
+                    on_missing(topic)
         if not partitions:
             if on_start:
                 on_start(0)

@@ -42,12 +42,15 @@ async def verify(bootstrap: str, topics: list[str], prefix: str, *, jwks: dict[s
     progress = progress or Progress("verify")
     chain = ChainCheck(prefix, KEPT_TYPES, workers)
     await chain.warm_up()
-    async for batch in read_records(bootstrap, topics, on_start=progress.start):
+    missing: list[str] = []
+    async for batch in read_records(bootstrap, topics, on_start=progress.start, on_missing=missing.append):
         chain.feed(batch)
         await chain.drain()
         progress.advance(len(batch))
     findings = await chain.finish()
     seconds = progress.finish()
+    for topic in missing:
+        findings.add("topic", topic, "no such topic: its events cannot be checked")
     log = Log(chain.kept)
     check_decisions(log, findings, rulebooks or Rulebooks.load())
     if findings.counts["per_topic"].get("certification.events", 0) == 0:
