@@ -15,11 +15,10 @@ from typing import Any
 
 from binhchon_kit.contracts.common import DecisionReference
 from binhchon_kit.contracts.scoring import PanelFormed
-from binhchon_kit.envelope import CloudEvent
-from binhchon_kit.events import RecordedEvent
-from binhchon_kit.folding import replay
+from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.signing import verify_document
 from binhchon_tools.audit_findings import Findings
+from binhchon_tools.audit_hash import schema_version
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.errors import Refused
 from scoring.domain.scoring import COMPLETED, DossierScoring, decide, evaluate, evolve
@@ -34,7 +33,14 @@ RESULT_TYPES = ("result.approved", "result.not_recognised")
 
 
 def recorded(event: dict[str, Any]) -> RecordedEvent:
-    return RecordedEvent.from_cloudevent(CloudEvent.model_validate({k: v for k, v in event.items() if k != "_where"}))
+    """A received CloudEvent as the domain's folds take it (``RecordedEvent.from_cloudevent`` without validating
+    the envelope again: the chain check has read it)."""
+    return RecordedEvent(
+        id=event["id"], stream=event["streamid"], version=int(event["streamversion"]), type=event["type"],
+        schema_version=schema_version(event), subject=event["subject"], time=datetime.fromisoformat(event["time"]),
+        data=event["data"], actor=Actor(event["actorid"], tuple(r for r in event["actorroles"].split(",") if r)),
+        correlation_id=event["correlationid"], causation_id=event["causationid"], source=event["source"],
+        prev_hash=event["prevhash"], hash=event["hash"])
 
 
 def differences(expected: dict[str, Any], found: dict[str, Any]) -> list[str]:
@@ -60,32 +66,34 @@ class Log:
 
 
 def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks) -> None:
-    """Every ``scoring.completed`` and ``result.*`` of every scoring stream, replayed in its stream's order."""
+    """Every ``scoring.completed`` and ``result.*`` of every scoring stream, checked against the state the
+    stream's earlier events fold to (folded once, event by event)."""
+    checked = 0
     for stream, events in log.streams.items():
         if not any(e["type"] in ("scoring.completed", *RESULT_TYPES) for e in events):
             continue
+        state: DossierScoring | None = None
+        broken = False
         replayed: list[RecordedEvent] = []
         for event in events:
             if event["type"] == "scoring.completed":
-                _check_completed(log, findings, rulebooks, stream, replayed, event)
+                _check_completed(log, findings, rulebooks, stream, None if broken else state, replayed, event)
+                checked += 1
             elif event["type"] in RESULT_TYPES:
-                _check_result(findings, rulebooks, stream, replayed, event)
+                _check_result(findings, rulebooks, stream, None if broken else state, replayed, event)
+                checked += 1
             replayed.append(recorded(event))
-        findings.counts["decisions_recomputed"] = findings.counts.get("decisions_recomputed", 0) + sum(
-            e["type"] in ("scoring.completed", *RESULT_TYPES) for e in events)
+            if not broken:
+                try:
+                    state = evolve(state, replayed[-1])
+                except (AssertionError, ValueError):
+                    broken = True  # an event the fold cannot take: what follows is named as never opened
+    findings.counts["decisions_recomputed"] = checked
 
 
-def _state(replayed: list[RecordedEvent]) -> DossierScoring | None:
-    try:
-        return replay(evolve, replayed)
-    except (AssertionError, ValueError):
-        return None
-
-
-def _check_completed(log: Log, findings: Findings, rulebooks: Rulebooks, stream: str,
+def _check_completed(log: Log, findings: Findings, rulebooks: Rulebooks, stream: str, state: DossierScoring | None,
                      replayed: list[RecordedEvent], event: dict[str, Any]) -> None:
     data = event["data"]
-    state = _state(replayed)
     if state is None:
         findings.add("scoring", stream, "scoring.completed on a stream that was never opened", event["id"])
         return
@@ -118,9 +126,8 @@ def _check_completed(log: Log, findings: Findings, rulebooks: Rulebooks, stream:
                      event["id"], *sheets)
 
 
-def _check_result(findings: Findings, rulebooks: Rulebooks, stream: str, replayed: list[RecordedEvent],
-                  event: dict[str, Any]) -> None:
-    state = _state(replayed)
+def _check_result(findings: Findings, rulebooks: Rulebooks, stream: str, state: DossierScoring | None,
+                  replayed: list[RecordedEvent], event: dict[str, Any]) -> None:
     if state is None or state.status != COMPLETED or state.completed is None:
         findings.add("result", stream, f"{event['type']} before scoring completed", event["id"])
         return
