@@ -11,6 +11,7 @@ to the national round; tea 75.86 → 4 stars, recognised (one certificate); rice
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -93,7 +94,7 @@ async def played(infra: Infra, dev_keys: tuple[Path, Path], tmp_path_factory: py
     """One province round, played once for the module, then every service stopped with everything published."""
     from binhchon_kit.auth.devtoken import mint
 
-    unique = datetime.now(UTC).strftime("%H%M%S%f")[-10:]  # a name, not a time anything depends on
+    unique = uuid.uuid4().hex[:10]
     prefix = f"a{unique}."
     await ensure_topics(infra.kafka, all_topics(prefix), partitions=3)
     private = dev_keys[0].read_bytes()
