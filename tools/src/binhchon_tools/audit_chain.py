@@ -54,7 +54,7 @@ class ChainCheck:
     def __init__(self, prefix: str, keep: Iterable[str], workers: int = 0) -> None:
         self.prefix = prefix
         self.keep = set(keep)
-        self.kept: list[dict[str, Any]] = []
+        self.kept: list[bytes] = []  # raw: a parsed event takes several times its JSON's bytes
         self.checkpoints: list[dict[str, Any]] = []
         self.streams: dict[str, dict[int, list[Copy]]] = defaultdict(dict)
         self.findings = Findings()
@@ -99,8 +99,7 @@ class ChainCheck:
                         self.findings.add("type", stream, f"{event_type} belongs on {expected_topic}, found on "
                                                           f"{topic} at {where}", event_id)
             if event_type in self.keep:
-                event["_where"] = where
-                self.kept.append(event)
+                self.kept.append(record.value)
             self.streams[stream].setdefault(version, []).append(Copy(event_id, claimed, prev, where))
             hashed.append((event_id, claimed, where, stream))
             values.append(record.value)

@@ -8,8 +8,9 @@ and its rulebook loader: the audit replays what the service would have decided, 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ SCORING_STREAM_TYPES = {
 }
 KEPT_TYPES = SCORING_STREAM_TYPES | {"panel.formed", "certificate.issued", "dossier.received", "round.opened"}
 RESULT_TYPES = ("result.approved", "result.not_recognised")
+INDEXED = {*RESULT_TYPES, "panel.formed", "round.opened", "certificate.issued"}
 
 
 def recorded(event: dict[str, Any]) -> RecordedEvent:
@@ -49,27 +51,41 @@ def differences(expected: dict[str, Any], found: dict[str, Any]) -> list[str]:
 
 
 class Log:
-    """The kept events, indexed the ways the checks look them up (one copy of each stream version)."""
+    """The kept events, indexed the ways the checks look them up (one copy of each stream version).
 
-    def __init__(self, events: Sequence[dict[str, Any]]) -> None:
-        by_stream: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
-        for event in events:
-            by_stream[event["streamid"]].setdefault(int(event["streamversion"]), event)
-        self.streams = {s: [v[k] for k in sorted(v)] for s, v in by_stream.items()}
-        self.by_id = {e["id"]: e for stream in self.streams.values() for e in stream}
+    Scoring streams stay raw JSON until their turn comes (``events``): a parsed event takes several times its
+    bytes, and they are most of the log. What the cross-service checks look up is kept parsed: results,
+    certificates, panels, rounds and escalated dossiers, a small share."""
+
+    def __init__(self, raws: Iterable[bytes]) -> None:
+        by_stream: dict[str, dict[int, bytes]] = defaultdict(dict)
         self.of_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for stream in self.streams.values():
-            for event in stream:
-                self.of_type[event["type"]].append(event)
+        for raw in raws:
+            event = json.loads(raw)
+            copies = by_stream[event["streamid"]]
+            version = int(event["streamversion"])
+            if version in copies:
+                continue  # a duplicate delivery, or a conflicting copy the chain check names
+            copies[version] = raw
+            kind = event["type"]
+            if kind in INDEXED or (kind == "dossier.received" and event["data"].get("escalated_from")):
+                self.of_type[kind].append(event)
+        self.streams = {s: [v[k] for k in sorted(v)] for s, v in by_stream.items()}
+        self.by_id = {e["id"]: e for kind in RESULT_TYPES for e in self.of_type[kind]}
         self.panels = {e["data"]["round_id"]: e for e in self.of_type["panel.formed"]}
         self.rounds = {e["data"]["round_id"]: e["data"] for e in self.of_type["round.opened"]}
+
+    @staticmethod
+    def events(raws: list[bytes]) -> list[dict[str, Any]]:
+        return [json.loads(raw) for raw in raws]
 
 
 def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks) -> None:
     """Every ``scoring.completed`` and ``result.*`` of every scoring stream, checked against the state the
     stream's earlier events fold to (folded once, event by event)."""
     checked = 0
-    for stream, events in log.streams.items():
+    for stream, raws in log.streams.items():
+        events = log.events(raws)
         if not any(e["type"] in ("scoring.completed", *RESULT_TYPES) for e in events):
             continue
         state: DossierScoring | None = None
