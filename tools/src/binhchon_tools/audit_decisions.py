@@ -253,7 +253,3 @@ def check_checkpoints(checkpoints: Sequence[dict[str, Any]], findings: Findings)
     findings.counts["checkpoints"] = len(checkpoints)
     findings.notes.append(f"{len(checkpoints)} log.checkpoint event(s) found: their signatures and consistency are "
                           "not checked by this version of binhchon-audit")
-
-
-def event_time(event: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(event["time"])
