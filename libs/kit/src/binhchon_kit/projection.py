@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from pymongo.errors import OperationFailure
+
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import EventStorePort, event_key
 
@@ -106,6 +108,18 @@ class Projections:
             if batch:
                 await self._write(target, batch[-1].stream, batch[-1].version, fold(batch))
                 count += 1
-            await target.rename(name, dropTarget=True)
+            await switch(target, self.db[name])
             counts[name] = count
         return counts
+
+
+async def switch(rebuilt: Any, live: Any) -> None:
+    """The rebuilt collection takes the live one's name. FerretDB does not implement ``dropTarget`` (code 238,
+    NotImplemented): there the live collection is dropped first, and for that moment the read model is empty."""
+    try:
+        await rebuilt.rename(live.name, dropTarget=True)
+    except OperationFailure as exc:
+        if exc.code != 238:
+            raise
+        await live.drop()
+        await rebuilt.rename(live.name)

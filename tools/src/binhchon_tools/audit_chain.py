@@ -1,0 +1,148 @@
+"""The log's own integrity, from the topics alone: every record a CloudEvent of a known type on its topic,
+every stream's versions 1..n with each event linked to the one before, every hash as the kit computes it.
+
+Hashing is the costly part (RFC 8785 in pure Python), so it runs in worker processes over the raw values while
+the main process reads Kafka and keeps, per stream, only what the links need. The relay may publish an event
+twice (a crash between publishing and marking): an identical copy is a duplicate delivery, counted and
+accepted; two different events claiming one stream version are a discrepancy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from binhchon_kit.contracts.registry import UnknownEventType, event_model
+from binhchon_tools.audit_findings import Findings
+from binhchon_tools.audit_hash import GENESIS, event_hash, previous_link
+from binhchon_tools.audit_topics import Record, unprefixed
+
+CHECKPOINT_TYPE = "log.checkpoint"
+
+
+def hash_values(values: list[bytes]) -> list[str | None]:
+    """The kit's hash of each raw CloudEvent (None: not one); runs in a worker process."""
+    out: list[str | None] = []
+    for value in values:
+        try:
+            out.append(event_hash(json.loads(value)))
+        except Exception:
+            out.append(None)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """What the chain check keeps of one record: enough to name it and to check its links."""
+
+    event_id: str
+    hash: str
+    prev: str
+    where: str  # topic/partition@offset
+
+
+class ChainCheck:
+    """Fed the records batch by batch; ``finish`` checks every stream. ``keep`` picks the parsed events the
+    other checks need (the rest are dropped as soon as their links are noted)."""
+
+    def __init__(self, prefix: str, keep: Iterable[str], workers: int = 0) -> None:
+        self.prefix = prefix
+        self.keep = set(keep)
+        self.kept: list[bytes] = []  # raw: a parsed event takes several times its JSON's bytes
+        self.checkpoints: list[dict[str, Any]] = []
+        self.streams: dict[str, dict[int, list[Copy]]] = defaultdict(dict)
+        self.findings = Findings()
+        self.events = 0
+        self.per_topic: dict[str, int] = defaultdict(int)
+        self.pending: list[tuple[asyncio.Future[list[str | None]], list[tuple[str, str, str, str]]]] = []
+        self.pool: Executor | None = None
+        if workers > 0:
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    async def warm_up(self) -> None:
+        """Start the workers before the clock runs (each imports the kit once)."""
+        if self.pool is not None:
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(self.pool, hash_values, []) for _ in range(8)))
+
+    def feed(self, records: list[Record]) -> None:
+        hashed: list[tuple[str, str, str, str]] = []  # (event id, claimed hash, where, stream)
+        values: list[bytes] = []
+        for record in records:
+            where = f"{record.topic}/{record.partition}@{record.offset}"
+            try:
+                event = json.loads(record.value)
+                stream, version = str(event["streamid"]), int(event["streamversion"])
+                event_id, claimed, prev = str(event["id"]), str(event["hash"]), previous_link(event)
+                event_type = str(event["type"])
+            except (ValueError, KeyError, TypeError):
+                self.findings.add("unreadable", where, "not a binhchon CloudEvent")
+                continue
+            self.events += 1
+            topic = unprefixed(record.topic, self.prefix)
+            self.per_topic[topic] += 1
+            if event_type == CHECKPOINT_TYPE:
+                self.checkpoints.append(event)
+            else:
+                try:
+                    expected_topic = event_model(event_type).topic
+                except UnknownEventType:
+                    self.findings.add("type", stream, f"unknown event type {event_type!r} at {where}", event_id)
+                else:
+                    if expected_topic != topic:
+                        self.findings.add("type", stream, f"{event_type} belongs on {expected_topic}, found on "
+                                                          f"{topic} at {where}", event_id)
+            if event_type in self.keep:
+                self.kept.append(record.value)
+            self.streams[stream].setdefault(version, []).append(Copy(event_id, claimed, prev, where))
+            hashed.append((event_id, claimed, where, stream))
+            values.append(record.value)
+        if self.pool is None:
+            self._compare(hashed, hash_values(values))
+        else:
+            future = asyncio.get_running_loop().run_in_executor(self.pool, hash_values, values)
+            self.pending.append((future, hashed))
+
+    def _compare(self, hashed: list[tuple[str, str, str, str]], computed: list[str | None]) -> None:
+        for (event_id, claimed, where, stream), actual in zip(hashed, computed, strict=True):
+            if actual != claimed:
+                self.findings.add("hash", stream, f"content does not match its hash at {where}", event_id)
+
+    async def drain(self, keep_at_most: int = 16) -> None:
+        """Collect finished hash batches (waiting for the oldest once more than ``keep_at_most`` are out)."""
+        while self.pending and (len(self.pending) > keep_at_most or self.pending[0][0].done()):
+            future, hashed = self.pending.pop(0)
+            self._compare(hashed, await future)
+
+    async def finish(self) -> Findings:
+        await self.drain(0)
+        if self.pool is not None:
+            self.pool.shutdown()
+        duplicates = 0
+        for stream, versions in self.streams.items():
+            prev_hash = GENESIS
+            for expected, version in enumerate(sorted(versions), start=1):
+                copies = versions[version]
+                distinct = {(c.event_id, c.hash, c.prev) for c in copies}
+                duplicates += len(copies) - len(distinct)
+                first = copies[0]
+                if len(distinct) > 1:
+                    self.findings.add("chain", stream, f"{len(distinct)} different events claim version {version} ("
+                                      + ", ".join(c.where for c in copies) + ")", *sorted({c.event_id for c in copies}))
+                if version != expected:
+                    self.findings.add("chain", stream, f"version {version} where {expected} was expected "
+                                      f"(events {expected}..{version - 1} are missing)", first.event_id)
+                    prev_hash = first.prev  # report the gap once, then go on checking from here
+                if first.prev != prev_hash:
+                    self.findings.add("chain", stream, f"v{version} does not link to the event before it "
+                                      f"({first.where})", first.event_id)
+                prev_hash = first.hash
+        self.findings.counts.update(events=self.events, streams=len(self.streams), duplicate_deliveries=duplicates,
+                                    per_topic=dict(self.per_topic))
+        return self.findings

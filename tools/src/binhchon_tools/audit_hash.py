@@ -1,0 +1,47 @@
+"""The one place the audit asks the kit what an event's hash is (and what it links to).
+
+The hash scheme belongs to the kit (``binhchon_kit.canonical`` / ``binhchon_kit.events``); the audit never
+computes a hash its own way. Everything here goes through ``_kit_hash``: when the kit defines the hash as a
+function of the published CloudEvent, that one line changes and nothing else in the audit does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from binhchon_kit.canonical import GENESIS_HASH, chain_hash
+from binhchon_kit.events import Actor, RecordedEvent, hashed_content
+
+
+def _kit_hash(event: dict[str, Any]) -> str:
+    """The kit's hash of a received CloudEvent (a parsed JSON object), whatever hash it claims."""
+    return chain_hash(event["prevhash"], hashed_content(
+        id=event["id"], stream=event["streamid"], version=event["streamversion"], type=event["type"],
+        schema_version=schema_version(event), subject=event["subject"], time=datetime.fromisoformat(event["time"]),
+        data=event["data"], actor=Actor(event["actorid"], tuple(r for r in event["actorroles"].split(",") if r)),
+        correlation_id=event["correlationid"], causation_id=event["causationid"], source=event["source"]))
+
+
+def schema_version(event: dict[str, Any]) -> int:
+    return int(str(event["dataschema"]).rsplit("/v", 1)[-1].removesuffix(".json"))
+
+
+def event_hash(event: dict[str, Any]) -> str:
+    """What the hash of this CloudEvent must be."""
+    return _kit_hash(event)
+
+
+def previous_link(event: dict[str, Any]) -> str:
+    """The hash this event says its stream's previous event has (genesis for a first event)."""
+    return str(event["prevhash"])
+
+
+GENESIS = GENESIS_HASH
+
+
+def seal(event: RecordedEvent, prev_hash: str) -> RecordedEvent:
+    """``event`` linked to ``prev_hash`` and given the hash the kit computes (tests and the bench write chains)."""
+    linked = replace(event, prev_hash=prev_hash, hash="")
+    return replace(linked, hash=event_hash(linked.to_cloudevent().model_dump()))

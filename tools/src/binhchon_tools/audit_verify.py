@@ -1,0 +1,74 @@
+"""``binhchon-audit verify``: the whole log from the topics, checked (the integrity of every stream, then every
+decision, certificate, escalation and checkpoint)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from binhchon_tools.audit_chain import ChainCheck
+from binhchon_tools.audit_decisions import (
+    KEPT_TYPES,
+    Log,
+    check_certificates,
+    check_checkpoints,
+    check_decisions,
+    check_escalations,
+)
+from binhchon_tools.audit_findings import Findings
+from binhchon_tools.audit_report import Progress
+from binhchon_tools.audit_topics import read_records
+from scoring.adapters.rulebooks import Rulebooks
+
+
+def load_jwks(where: str | None) -> dict[str, Any] | None:
+    """The certification service's public keys: its ``/.well-known/jwks.json`` URL, or a saved copy."""
+    if not where:
+        return None
+    if where.startswith(("http://", "https://")):
+        response = httpx.get(where, timeout=30)
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+    loaded: dict[str, Any] = json.loads(Path(where).read_text(encoding="utf-8"))
+    return loaded
+
+
+async def verify(bootstrap: str, topics: list[str], prefix: str, *, jwks: dict[str, Any] | None = None,
+                 workers: int = 0, progress: Progress | None = None, rulebooks: Rulebooks | None = None) -> Findings:
+    progress = progress or Progress("verify")
+    chain = ChainCheck(prefix, KEPT_TYPES, workers)
+    await chain.warm_up()  # the hashing processes started (each imports the kit) before the clock runs
+    rulebooks = rulebooks or Rulebooks.load()
+    started = time.perf_counter()
+    missing: list[str] = []
+    async for batch in read_records(bootstrap, topics, on_start=progress.start, on_missing=missing.append):
+        chain.feed(batch)
+        await chain.drain()
+        progress.advance(len(batch))
+    findings = await chain.finish()
+    seconds = progress.finish()
+    for topic in missing:
+        findings.add("topic", topic, "no such topic: its events cannot be checked")
+    log = Log(chain.kept)
+    check_decisions(log, findings, rulebooks)
+    if findings.counts["per_topic"].get("certification.events", 0) == 0:
+        findings.notes.append("no event on certification.events: certificates not checked")
+    else:
+        if jwks is None:
+            findings.notes.append("no --jwks: certificate signatures not checked (only their match with results)")
+        check_certificates(log, findings, jwks)
+    check_escalations(log, findings)
+    check_checkpoints(chain.checkpoints, findings)
+    # the rate covers the whole verify: reading, hashing, and every decision and certificate checked
+    total = time.perf_counter() - started
+    findings.counts["read_seconds"] = round(seconds, 2)
+    findings.counts["seconds"] = round(total, 2)
+    findings.counts["events_per_second"] = int(findings.counts["events"] / total) if total > 0 else 0
+    if not findings.counts["events"]:
+        findings.notes.append(f"no event on {', '.join(topics)}")
+    return findings
