@@ -11,12 +11,16 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from binhchon_kit.canonical import GENESIS_HASH, chain_hash
+from binhchon_kit.canonical import GENESIS_HASH, HASH_ALG, chain_hash, cloudevent_hash
 from binhchon_kit.events import Actor, RecordedEvent, hashed_content
 
 
 def _kit_hash(event: dict[str, Any]) -> str:
-    """The kit's hash of a received CloudEvent (a parsed JSON object), whatever hash it claims."""
+    """The kit's hash of a received CloudEvent (a parsed JSON object) under the scheme its ``hashalg`` names
+    (docs/adr/0021): the published attributes for ``cloudevent-jcs-sha256``; the store's field names for an
+    event recorded before, which carries none. An unknown scheme gives a hash no event has."""
+    if "hashalg" in event:
+        return cloudevent_hash(event) if event["hashalg"] == HASH_ALG else f"unknown hashalg {event['hashalg']!r}"
     return chain_hash(event["prevhash"], hashed_content(
         id=event["id"], stream=event["streamid"], version=event["streamversion"], type=event["type"],
         schema_version=schema_version(event), subject=event["subject"], time=datetime.fromisoformat(event["time"]),
@@ -42,6 +46,5 @@ GENESIS = GENESIS_HASH
 
 
 def seal(event: RecordedEvent, prev_hash: str) -> RecordedEvent:
-    """``event`` linked to ``prev_hash`` and given the hash the kit computes (tests and the bench write chains)."""
-    linked = replace(event, prev_hash=prev_hash, hash="")
-    return replace(linked, hash=event_hash(linked.to_cloudevent().model_dump()))
+    """``event`` linked to ``prev_hash`` and hashed as a store records it now (tests and the bench write chains)."""
+    return replace(event, prev_hash=prev_hash).sealed()
