@@ -121,21 +121,21 @@ def test_a_season_played_on_four_processes_is_verified_and_every_tampering_is_na
         urls = stack["urls"]
         with httpx.Client(base_url=urls["intake"], timeout=60) as intake, \
                 httpx.Client(base_url=urls["scoring"], timeout=60) as scoring:
-            season = Season(intake, scoring, unique[:4].upper())
+            season = Season(intake, scoring, unique[:4].upper(), dev_keys[0].read_bytes())
             decisions = play(season)
         assert {name for name in decisions} == {"Huyện Lục Ngạn", "Huyện Lục Nam", "Tỉnh Bắc Giang",
                                                  "CNNTTB Bắc Giang"}
 
         kafka = ["--bootstrap-servers", infra.kafka, "--topic-prefix", topic_prefix, "--json"]
         stores = [a for s, db in stack["databases"].items() for a in ("--database", f"{s}={db}")]
-        compare = [*kafka, "compare", "--mongodb-url", infra.mongodb, *stores]
+        compare = ["compare", *kafka, "--mongodb-url", infra.mongodb, *stores]
 
         # every event recorded reaches its topic (the relays publish asynchronously): then stores = topics
         deadline = time.monotonic() + 180
         while (status := audit(*compare))[0] != 0:
             assert time.monotonic() < deadline, f"stores and topics never agreed: {named(status[1])[:3000]}"
             time.sleep(2)
-        status, report = audit(*kafka, "verify", "--jwks", f"{urls['certification']}/.well-known/jwks.json")
+        status, report = audit("verify", *kafka, "--jwks", f"{urls['certification']}/.well-known/jwks.json")
         assert status == 0, named(report)[:5000]
 
         # (a) one stored event altered: a dossier's receipt, its product renamed

@@ -135,9 +135,11 @@ def producer_body(p: Producer, district: tuple[str, str], n: int, run: str) -> d
 
 
 class Season:
-    def __init__(self, intake: httpx.Client, scoring: httpx.Client, run: str) -> None:
+    def __init__(self, intake: httpx.Client, scoring: httpx.Client, run: str, private_key: bytes | None = None
+                 ) -> None:
+        """``private_key`` signs the tokens (default: the local dev key the stack of `make up` trusts)."""
         self.intake, self.scoring, self.run = intake, scoring, run
-        self.auth = auth_with(ensure_keys()[0].read_bytes())
+        self.auth = auth_with(private_key or ensure_keys()[0].read_bytes())
         self.sec = self.auth("thuky-bacgiang", "secretariat")
         self.targets: dict[str, int] = {}  # dossier → target total
         self.groups: dict[str, str] = {}  # dossier → product group
