@@ -26,7 +26,15 @@ from binhchon_kit.eventstore_mongo import MongoEventStore
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.infra import Infra
-from binhchon_kit.testing.samples import dossier_body, round_body
+from binhchon_kit.testing.samples import (
+    BANH_DA,
+    BANH_DA_CHANGES,
+    CHE,
+    CHE_CHANGES,
+    MEMBERS,
+    dossier_body,
+    round_body,
+)
 from binhchon_kit.testing.stored_events import alter_data
 from binhchon_kit.topics import all_topics, ensure_topics
 from binhchon_tools import audit
@@ -45,12 +53,6 @@ pytestmark = pytest.mark.integration
 
 TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
-MEMBERS = [f"cm-{k}" for k in range(1, 8)]
-CHE = {"A1": 4, "A2": 2, "A3": 4, "A4": 4, "A5": 4, "A6": 4, "A7": 4, "A8": 4,
-       "B1": 8, "B2": 4, "B3": 5, "B4": 3, "C1": 8, "C2": 4, "C3": 5, "C4": 6, "C5": 3}
-CHE_CHANGES = [{}, {"A1": 3}, {"A8": 5}, {}, {"B1": 6}, {"C1": 10}, {"C2": 3}]
-BANH_DA = {**CHE, "C4": 4, "C5": 1}
-BANH_DA_CHANGES = [{}, {"C2": 3}, {"C2": 5}, {}, {}, {}, {}]
 
 
 @dataclass

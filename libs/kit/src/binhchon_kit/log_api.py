@@ -7,6 +7,7 @@ asks for a checkpoint now (before and after an audit, say): recording one change
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -66,12 +67,7 @@ async def record(request: Request, _auditor: Auditor) -> dict[str, Any]:
                        404: {"description": "no such event in the tree of that size"}})
 async def inclusion(request: Request, _auditor: Auditor, event_id: Annotated[str, Query()],
                     tree_size: Annotated[int, Query(ge=1)]) -> dict[str, Any]:
-    try:
-        return await _log(request).inclusion(event_id, tree_size)
-    except ProofUnavailable as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except LogDamaged as exc:
-        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, str(exc)) from exc
+    return await _proof(_log(request).inclusion(event_id, tree_size))
 
 
 @router.get("/proofs/consistency", summary="the proof that the tree of `first` events is a prefix of that of `second`",
@@ -79,8 +75,14 @@ async def inclusion(request: Request, _auditor: Auditor, event_id: Annotated[str
                        404: {"description": "the log has not reached that size"}})
 async def consistency(request: Request, _auditor: Auditor, first: Annotated[int, Query(ge=0)],
                       second: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+    return await _proof(_log(request).consistency(first, second))
+
+
+async def _proof(answer: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """A proof, or why there is none: 404 for a size or event the log has not reached, 500 naming the damage
+    when the store no longer holds what the log's leaves say (the auditor's finding, not a bad request)."""
     try:
-        return await _log(request).consistency(first, second)
+        return await answer
     except ProofUnavailable as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except LogDamaged as exc:

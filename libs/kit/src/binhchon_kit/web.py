@@ -164,10 +164,10 @@ def _openapi_with_errors(app: FastAPI) -> dict[str, Any]:
                 statuses.append(409)
             for status in statuses:
                 declared = True
-                operation.setdefault("responses", {}).setdefault(str(status), {
-                    "description": ERROR_ANSWERS[status],
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                })
+                # a route may name the answer in its own words; the shape is always the services' error shape
+                answer = operation.setdefault("responses", {}).setdefault(str(status), {
+                    "description": ERROR_ANSWERS[status]})
+                answer.setdefault("content", {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}})
     if declared:
         document.setdefault("components", {}).setdefault("schemas", {})["Error"] = ErrorAnswer.model_json_schema()
     return document

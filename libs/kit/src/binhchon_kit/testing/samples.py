@@ -43,3 +43,14 @@ def dossier_body(product: str = "Mật ong rừng Lục Nam", regno: str = "2400
     }
     body.update(over)
     return body
+
+
+# A council of seven (cm-1 chairs) and two products' sheets under ocop-2023, each member's changes from the base:
+# the hand-computed round of tests/e2e/test_full_round.py, also played by the audit's tests.
+MEMBERS = [f"cm-{k}" for k in range(1, 8)]
+
+CHE = {"A1": 4, "A2": 2, "A3": 4, "A4": 4, "A5": 4, "A6": 4, "A7": 4, "A8": 4,
+       "B1": 8, "B2": 4, "B3": 5, "B4": 3, "C1": 8, "C2": 4, "C3": 5, "C4": 6, "C5": 3}
+CHE_CHANGES = [{}, {"A1": 3}, {"A8": 5}, {}, {"B1": 6}, {"C1": 10}, {"C2": 3}]
+BANH_DA = {**CHE, "C4": 4, "C5": 1}
+BANH_DA_CHANGES = [{}, {"C2": 3}, {"C2": 5}, {}, {}, {}, {}]
