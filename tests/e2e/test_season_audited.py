@@ -65,7 +65,7 @@ def deployment(infra: Any, unique: str, prefix: str, public_key: Path, keys: Pat
     databases = {s: f"{s}_{unique}" for s in SERVICES}
     common = {"MONGODB_URL": infra.mongodb, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka, "KAFKA_TOPIC_PREFIX": prefix,
               "AUTH_PUBLIC_KEYS_FILE": str(public_key), "LOG_SIGNING_KEY_FILE": str(keys / "log-signing.pem"),
-              "LOG_LEVEL": "WARNING"}
+              "LOG_LEVEL": "WARNING", "LOG_CHECKPOINT_SECONDS": "5"}  # checkpoints recorded during the season
     own = {"certification": {"CERT_SIGNING_KEY_FILE": str(keys / "cert-signing.pem"),
                              "PUBLIC_BASE_URL": urls["certification"]},
            "notify": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "NOTIFY_POLL_SECONDS": "0.5",
@@ -113,6 +113,7 @@ def named(report: dict[str, Any]) -> str:
     return json.dumps(report, ensure_ascii=False)
 
 
+@pytest.mark.timeout(900)  # a whole season on four processes, then five audits: minutes on two busy cores
 def test_a_season_played_on_four_processes_is_verified_and_every_tampering_is_named(
         infra, unique, topic_prefix, dev_keys, tmp_path):
     keys = tmp_path / "keys"

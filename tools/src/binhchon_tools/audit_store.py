@@ -15,6 +15,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from binhchon_kit.checkpoints import checkpoint_stream
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import EventStorePort, event_key, verify_chain
 from binhchon_kit.eventstore_mongo import MongoEventStore
@@ -46,6 +47,9 @@ def as_published(event: RecordedEvent) -> dict[str, Any]:
     return parsed
 
 
+CHECKPOINT_TOPIC = "log.checkpoints"
+
+
 async def compare(bootstrap: str, prefix: str, mongodb_url: str, dbs: dict[str, str]) -> Findings:
     """Each service's store against its topic: events missing from the topic (other than those the relay has not
     published yet), events on the topic the store does not hold, and events that differ."""
@@ -54,12 +58,16 @@ async def compare(bootstrap: str, prefix: str, mongodb_url: str, dbs: dict[str, 
     try:
         for service, database in dbs.items():
             topic = f"{prefix}{service}.events"
+            # a service's checkpoints go to the topic every service shares (ADR 0022), in a stream of its own
+            checkpoints, own_checkpoints = f"{prefix}{CHECKPOINT_TOPIC}", checkpoint_stream(service)
             on_topic: dict[str, dict[str, Any]] = {}
             progress = Progress(f"compare {topic}")
-            async for batch in read_records(bootstrap, [topic], on_start=progress.start):
+            async for batch in read_records(bootstrap, [topic, checkpoints], on_start=progress.start):
                 for record in batch:
                     try:
                         event = json.loads(record.value)
+                        if record.topic == checkpoints and event["streamid"] != own_checkpoints:
+                            continue
                         on_topic.setdefault(event_key(event["streamid"], int(event["streamversion"])), event)
                     except (ValueError, KeyError, TypeError):
                         findings.add("unreadable", f"{topic}/{record.partition}@{record.offset}",

@@ -6,8 +6,8 @@ acknowledged, before it removes the event's ``unpublished`` mark. Leaf i is one 
 again), an insert for an event that has a leaf fails (a repeat after a crash between the leaf and the mark: skip
 it). So the leaves are gap-free and no event has two, whatever crashes or races, with inserts only (ADR 0013).
 
-A checkpoint is a ``log.checkpoint`` event in the stream ``log-checkpoints``: size, root, time, signed. It is an
-event like any other, so the relay publishes it and gives it a leaf *after* the leaves it covers; a checkpoint
+A checkpoint is a ``log.checkpoint`` event in the stream ``log-checkpoints-<service>``: size, root, time, signed.
+It is an event like any other, so the relay publishes it and gives it a leaf *after* the leaves it covers; a checkpoint
 covers only leaves that exist before it is recorded, never its own: no loop, and the checkpoints themselves are
 in the tree the next checkpoint signs.
 """
@@ -33,7 +33,14 @@ from binhchon_kit.transparency import event_leaf, signed_body
 log = logging.getLogger("binhchon.checkpoints")
 
 LEAVES = "log_leaves"
-CHECKPOINT_STREAM = "log-checkpoints"
+CHECKPOINT_STREAM = "log-checkpoints"  # the stream's name, followed by the service's: one stream per service
+
+
+def checkpoint_stream(origin: str) -> str:
+    """The stream of one service's checkpoints. Every service publishes them to the one log.checkpoints topic, so
+    each needs a stream of its own: with one name for all, four services' version 1 met on the topic and an
+    auditor saw four events claim one place in one chain (found by `binhchon-audit verify` on `make demo`)."""
+    return f"{CHECKPOINT_STREAM}-{origin.rsplit('/', 1)[-1]}"
 PAGE = 5000
 
 
@@ -52,6 +59,7 @@ class Checkpoints:
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.store = store
         self.origin = store.source
+        self.stream = checkpoint_stream(self.origin)
         self.leaves = db[LEAVES]
         self.signer = signer
         self.clock = clock
@@ -117,11 +125,11 @@ class Checkpoints:
     # ---- checkpoints -----------------------------------------------------------------------------------
 
     async def checkpoints(self) -> list[LogCheckpoint]:
-        return [LogCheckpoint.model_validate(e.data) for e in await self.store.read_stream(CHECKPOINT_STREAM)]
+        return [LogCheckpoint.model_validate(e.data) for e in await self.store.read_stream(self.stream)]
 
     async def latest(self) -> tuple[int, LogCheckpoint | None]:
-        version = await self.store.version(CHECKPOINT_STREAM)
-        event = await self.store.get(CHECKPOINT_STREAM, version) if version else None
+        version = await self.store.version(self.stream)
+        event = await self.store.get(self.stream, version) if version else None
         return version, None if event is None else LogCheckpoint.model_validate(event.data)
 
     async def grown_since(self, checkpoint: LogCheckpoint | None) -> bool:
@@ -129,7 +137,7 @@ class Checkpoints:
         checkpointed again and again because each checkpoint adds its own leaf."""
         since = 0 if checkpoint is None else checkpoint.tree_size
         async for doc in self.leaves.find({"_id": {"$gte": since}}, projection={"event": 1}, sort=[("_id", 1)]):
-            if not str(doc["event"]).startswith(f"{CHECKPOINT_STREAM}/"):
+            if not str(doc["event"]).startswith(f"{self.stream}/"):
                 return True
         return False
 
@@ -155,7 +163,7 @@ class Checkpoints:
         data = LogCheckpoint(**body, key_id=self.signer.kid, signature=self.signer.sign(signed_body(body)))
         event = NewEvent(data)
         recorded = await self.store.append(
-            CHECKPOINT_STREAM, version, event, subject=self.origin,
+            self.stream, version, event, subject=self.origin,
             actor=Actor.system(self.origin.rsplit("/", 1)[-1]), cause=Cause(event.id, event.id))
         log.info("checkpoint %d of %s: %d events, root %s", recorded.version, self.origin, size, body["root_hash"])
         return recorded
