@@ -194,7 +194,11 @@ class MongoEventStore(QueueNames):
         if not self.paging:
             events = await self._read_events(stream, 1)
         else:
-            paged = await self._read_pages(stream)
+            # Most streams never fill a page: where this process holds the stream's events from version 1 (it
+            # wrote or read them since), there is no page to ask for, and a command's load stays one query. If
+            # another replica has since paged it, reading the events alone is still right, only slower.
+            known = self._tails.get(stream)
+            paged = [] if known and known[0].version == 1 else await self._read_pages(stream)
             # the events from the last paged one on: the record must hold that event, with the page's hash
             rest = await self._read_events(stream, max(len(paged), 1))
             if paged and (not rest or (rest[0].version, rest[0].hash) != (paged[-1].version, paged[-1].hash)):
