@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from binhchon_kit.auth.fastapi import require
+from binhchon_kit.auth.policy import PUBLIC
 from binhchon_kit.auth.roles import Role
 from binhchon_kit.auth.tokens import Principal
 from binhchon_kit.checkpoints import Checkpoints, LogDamaged, ProofUnavailable
@@ -28,7 +29,7 @@ def _log(request: Request) -> Checkpoints:
     return checkpoints
 
 
-@router.get("/jwks.json", summary="the public keys that verify the log's checkpoints")
+@router.get("/jwks.json", summary="the public keys that verify the log's checkpoints", dependencies=[PUBLIC])
 async def jwks(request: Request) -> dict[str, Any]:
     return {"keys": [_log(request).signer.jwk()]}
 

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
 
+from binhchon_kit.auth.policy import PUBLIC, declare_access
 from binhchon_kit.errors import Refused
 from binhchon_kit.eventstore import ConcurrencyConflict
 from binhchon_kit.log_api import router as log_routes
@@ -99,11 +100,11 @@ def create_app(
     async def conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "current_version": exc.actual_version}, status_code=409)
 
-    @app.get("/healthz", tags=["operations"], summary="the process is alive")
+    @app.get("/healthz", tags=["operations"], summary="the process is alive", dependencies=[PUBLIC])
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": settings.service_name}
 
-    @app.get("/readyz", tags=["operations"], summary="MongoDB and Kafka are reachable")
+    @app.get("/readyz", tags=["operations"], summary="MongoDB and Kafka are reachable", dependencies=[PUBLIC])
     async def readyz() -> JSONResponse:
         checks: dict[str, str] = {}
         try:
@@ -123,7 +124,8 @@ def create_app(
     @app.get("/events/{event_type}/{file_name}", tags=["contract"], summary="a JSON Schema of the event contract",
              description="The schema a CloudEvent's `dataschema` names, at its URL's path "
              "(`/events/<type>/v<n>.json`; the envelope: `/events/cloudevent/v1.json`). No token needed.",
-             response_class=JSONResponse, responses={200: {"content": {SCHEMA_MEDIA_TYPE: {}}}})
+             response_class=JSONResponse, responses={200: {"content": {SCHEMA_MEDIA_TYPE: {}}}},
+             dependencies=[PUBLIC])
     async def event_schema(event_type: str, file_name: str) -> Response:
         schema = contract_schemas().get(f"/events/{event_type}/{file_name}")
         if schema is None:
@@ -168,6 +170,7 @@ def _openapi_with_errors(app: FastAPI) -> dict[str, Any]:
                 answer = operation.setdefault("responses", {}).setdefault(str(status), {
                     "description": ERROR_ANSWERS[status]})
                 answer.setdefault("content", {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}})
+    declare_access(document, app.routes)
     if declared:
         document.setdefault("components", {}).setdefault("schemas", {})["Error"] = ErrorAnswer.model_json_schema()
     return document

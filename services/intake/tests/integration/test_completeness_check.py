@@ -56,7 +56,7 @@ async def test_supplement_once_then_accept(intake, auth, opened):
     doc = {"kind": "quality_declaration", "file_name": "tu-cong-bo.pdf", "size_bytes": 1000, "sha256": "c" * 64}
     r = await intake.post(f"/dossiers/{dossier_id}/supplements", json={"documents": [doc]},
                           headers=auth("intruder", "applicant"))
-    assert r.status_code == 404
+    assert r.status_code == 403 and r.json()["detail"] == "this is open to own dossier only"  # existing or not
     r = await intake.post(f"/dossiers/{dossier_id}/supplements", json={"documents": [doc], "note": "Đã bổ sung"},
                           headers=auth("producer-1", "applicant"))
     assert r.status_code == 201, r.text

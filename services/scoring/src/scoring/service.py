@@ -201,6 +201,32 @@ class Scoring:
         self._panels[round_id] = panel = PanelFormed.model_validate(first.data)
         return panel
 
+    async def on_round_panel(self, round_id: str, subject: str) -> bool:
+        """Whether ``subject`` sits on the round's panel (false when it has none): who may read the round's
+        scoring as a judge or its chair."""
+        try:
+            panel = await self.panel(round_id)
+        except Refused:
+            return False
+        return any(member.id == subject for member in panel.members)
+
+    async def on_dossier_panel(self, dossier_id: str, subject: str) -> bool:
+        """Whether ``subject`` sits on the panel that scores the dossier (its round's, with the dossier's
+        substitutes). A dossier scoring could not open (``scoring.not_opened``) is its round's panel's to be told
+        why; one scoring never heard of is nobody's."""
+        events = await self.store.read_stream(scoring_stream(dossier_id))
+        state = replay(scoring.evolve, events) if events else None
+        round_id = state.opened.round_id if state is not None else events[0].data.get("round_id") if events else None
+        if round_id is None:
+            return False
+        try:
+            panel = await self.panel(round_id)
+        except Refused:
+            return False
+        if state is not None:
+            panel = state.panel(panel)
+        return any(member.id == subject for member in panel.members)
+
     async def substitute_member(self, dossier_id: str, substitute: PanelMember, replaces: str, reason: str,
                                 who: Principal, cause: Cause) -> RecordedEvent:
         """The chair of the dossier's round (or the secretariat) adds a substitute for a recused member."""

@@ -152,8 +152,9 @@ async def test_a_round_at_a_level_its_rulebook_does_not_have_is_refused_and_its_
     assert (row["rulebook_id"], row["rulebook_version"], row["sample_code"]) == ("ocop-2025", 2, "TP-01")
     r = await scoring.get(f"/dossiers/{dossier_id}", headers=sec)
     assert r.status_code == 200 and r.json()["status"] == "not_opened"
+    # the round has no panel (it was refused), so no judge sits on one: a sheet is refused before anything else
     r = await scoring.post(f"/dossiers/{dossier_id}/score-sheets", json={"scores": {}}, headers=auth("cm-2", "judge"))
-    assert r.status_code == 409 and r.json()["reason_code"] == "level_not_in_rulebook", r.text
+    assert r.status_code == 403 and "own panel" in r.json()["detail"], r.text
 
     async with TopicReader(infra.kafka, f"{topic_prefix}scoring.events") as reader:
         events = await reader.wait_for(lambda es: any(e.type == "scoring.not_opened" for e in es),
@@ -224,7 +225,7 @@ async def test_substitutes_score_a_dossier_whose_members_are_all_recused(service
     assert r.status_code == 403
     r = await scoring.post(f"/dossiers/{dossier_id}/substitutes", json=substitution("dk-1", "cm-2"),
                            headers=auth("cm-9", "council_chair"))  # another round's chair
-    assert r.status_code == 403 and "chair of this round's panel" in r.json()["detail"]
+    assert r.status_code == 403 and "own panel" in r.json()["detail"]  # refused before the body is read
     r = await scoring.post(f"/dossiers/{dossier_id}/substitutes", json=substitution("dk-1", "tk-1"), headers=chair)
     assert r.status_code == 422 and r.json()["field"] == "replaces"  # the secretary was never recused
     r = await scoring.post(f"/dossiers/{dossier_id}/substitutes", headers=chair,  # the chair is not recused

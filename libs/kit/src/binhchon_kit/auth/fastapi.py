@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -27,13 +27,9 @@ def current_principal(
                             headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
-def require(*roles: Role) -> Callable[..., Principal]:
-    """A dependency that lets through only callers holding one of ``roles`` (admin always passes)."""
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that lets through only callers holding one of ``roles`` (admin always passes), on any
+    resource: ``allow(*roles)`` of ``binhchon_kit.auth.policy``, which declares it too."""
+    from binhchon_kit.auth.policy import allow
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if not principal.has(*roles, Role.ADMIN):
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"this needs one of the roles: {', '.join(r.value for r in roles)}")
-        return principal
-
-    return check
+    return allow(*roles).dependency  # type: ignore[no-any-return]

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from binhchon_kit.auth import Principal, Role
-from binhchon_kit.auth.fastapi import require
+from binhchon_kit.auth.policy import PUBLIC, allow
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import Programme, Text
 from binhchon_kit.paging import After, Limit, Total, no_offset
@@ -20,11 +20,10 @@ from certification.service import Certification, signed_document
 from certification.views import Status, Views
 
 router = APIRouter()
-Approver = Annotated[Principal, Depends(require(Role.APPROVER))]
+Approver = Annotated[Principal, allow(Role.APPROVER)]
 # who may read every certificate of a round or dossier, whatever its status: the people who run the selection
 # and those who check it (admin always passes); not producers, not judges
-Staff = Annotated[Principal, Depends(require(Role.SECRETARIAT, Role.COUNCIL_CHAIR, Role.APPROVER, Role.CERTIFIER,
-                                             Role.AUDITOR))]
+Staff = Annotated[Principal, allow(Role.SECRETARIAT, Role.COUNCIL_CHAIR, Role.APPROVER, Role.CERTIFIER, Role.AUDITOR)]
 # lists page by `after` (ADR 0015); an `offset` is answered with a 422 saying so
 Paged = [Depends(no_offset)]
 
@@ -48,12 +47,13 @@ class Revocation(BaseModel):
     reason: Text
 
 
-@router.get("/.well-known/jwks.json", tags=["public"], summary="the public keys that verify certificates")
+@router.get("/.well-known/jwks.json", tags=["public"], dependencies=[PUBLIC],
+            summary="the public keys that verify certificates")
 async def jwks(svc: Service) -> dict[str, Any]:
     return {"keys": [svc.signer.jwk()]}
 
 
-@router.get("/certificates/{number}.pdf", tags=["public"], response_class=Response)
+@router.get("/certificates/{number}.pdf", tags=["public"], dependencies=[PUBLIC], response_class=Response)
 async def certificate_pdf(number: str, request: Request, svc: Service) -> Response:
     from certification.adapters.pdf import render_certificate_pdf
 
@@ -77,7 +77,7 @@ async def certificates(who: Staff, read: Read, round_id: str | None = None, doss
     return page.body()
 
 
-@router.get("/certificates/{number}", tags=["public"], summary="the signed certificate (JSON)")
+@router.get("/certificates/{number}", tags=["public"], dependencies=[PUBLIC], summary="the signed certificate (JSON)")
 async def certificate(number: str, svc: Service) -> dict[str, Any]:
     state, _ = await svc.load(number)
     return {**signed_document(state.issued), "status": state.status_on(svc.today())}
@@ -93,7 +93,7 @@ async def revoke(number: str, body: Revocation, who: Approver, svc: Service, key
     return await idempotent(svc.rt.db, key, who.subject, request, command)
 
 
-@router.get("/verify/{number}", tags=["public"], response_class=HTMLResponse,
+@router.get("/verify/{number}", tags=["public"], dependencies=[PUBLIC], response_class=HTMLResponse,
             summary="public verification page (Vietnamese, no login)")
 async def verify(number: str, svc: Service) -> HTMLResponse:
     try:
@@ -113,7 +113,7 @@ def _filters(programme: Programme | None, province_code: str | None, stars: int 
             "stars": stars, "year": year}
 
 
-@router.get("/registry.json", tags=["public"], dependencies=Paged,
+@router.get("/registry.json", tags=["public"], dependencies=[*Paged, PUBLIC],
             summary="certified products, newest first, filtered, page by page (`next` is the following page's "
                     "`after`)")
 async def registry_json(read: Read, programme: Programme | None = None, province_code: str | None = None,
@@ -123,7 +123,7 @@ async def registry_json(read: Read, programme: Programme | None = None, province
     return JSONResponse(page.body())
 
 
-@router.get("/registry", tags=["public"], response_class=HTMLResponse, dependencies=Paged,
+@router.get("/registry", tags=["public"], response_class=HTMLResponse, dependencies=[*Paged, PUBLIC],
             summary="certified products (Vietnamese)")
 async def registry(read: Read, programme: Programme | None = None, province_code: str | None = None,
                    stars: int | None = None, year: int | None = None, after: After = None, limit: Limit = 50

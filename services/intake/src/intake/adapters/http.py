@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from binhchon_kit.auth import Principal, Role
-from binhchon_kit.auth.fastapi import current_principal, require
+from binhchon_kit.auth.policy import ANY, PUBLIC, Scope, allow
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import (
     Code,
@@ -33,11 +33,30 @@ from intake.service import Intake
 from intake.views import Views
 
 router = APIRouter()
-STAFF = (Role.SECRETARIAT, Role.AUDITOR, Role.COUNCIL_CHAIR, Role.APPROVER)
+STAFF = (Role.SECRETARIAT, Role.AUDITOR, Role.APPROVER)
 
-Secretariat = Annotated[Principal, Depends(require(Role.SECRETARIAT))]
-Applicant = Annotated[Principal, Depends(require(Role.APPLICANT, Role.SECRETARIAT))]
-Anyone = Annotated[Principal, Depends(current_principal)]
+
+
+async def _files_dossier(request: Request, who: Principal) -> bool:
+    """The applicant who filed the dossier (false for one that does not exist: a stranger learns nothing)."""
+    try:
+        state, _ = await intake(request).load_dossier(request.path_params["dossier_id"])
+    except Refused:
+        return False
+    return state.producer_id == who.subject
+
+
+# Access (ADR 0030). The round's staff read every dossier; an applicant only theirs. A council's chair or judge
+# reads what scoring shows of a dossier (product, producer, sample code), never the contact details kept here.
+OWN_DOSSIER = Scope("own dossier", _files_dossier)
+OWN_DOSSIERS = Scope("own dossiers (the list shows no other)")  # the view filters: nothing to refuse
+READERS = {Role.SECRETARIAT: ANY, Role.AUDITOR: ANY, Role.APPROVER: ANY}
+
+Secretariat = Annotated[Principal, allow(Role.SECRETARIAT)]
+Applicant = Annotated[Principal, allow(Role.APPLICANT, Role.SECRETARIAT)]
+DossierApplicant = Annotated[Principal, allow({Role.APPLICANT: OWN_DOSSIER, Role.SECRETARIAT: ANY})]
+DossierReader = Annotated[Principal, allow({**READERS, Role.APPLICANT: OWN_DOSSIER})]
+DossierLister = Annotated[Principal, allow({**READERS, Role.APPLICANT: OWN_DOSSIERS})]
 
 
 def intake(request: Request) -> Intake:
@@ -149,7 +168,8 @@ async def open_round(body: OpenRound, who: Secretariat, svc: Service) -> dict[st
     return {"round_id": event.stream, **event.data}
 
 
-@router.get("/rounds", tags=["rounds"], dependencies=Paged, summary="rounds by code, page by page")
+@router.get("/rounds", tags=["rounds"], dependencies=[*Paged, PUBLIC],
+            summary="rounds by code, page by page (published plans: no token needed)")
 async def list_rounds(read: Read, programme: Programme | None = None, year: int | None = None, after: After = None,
                       limit: Limit = 100, total: Total = False) -> dict[str, Any]:
     page = await read.rounds(programme=programme.value if programme else None, year=year, after=after, limit=limit,
@@ -157,7 +177,7 @@ async def list_rounds(read: Read, programme: Programme | None = None, year: int 
     return page.body()
 
 
-@router.get("/rounds/{round_id}", tags=["rounds"])
+@router.get("/rounds/{round_id}", tags=["rounds"], dependencies=[PUBLIC])
 async def get_round(round_id: str, read: Read) -> dict[str, Any]:
     return await read.round(round_id)
 
@@ -178,7 +198,7 @@ async def submit(round_id: str, body: SubmitDossier, who: Applicant, svc: Servic
 @router.get("/dossiers", tags=["dossiers"], dependencies=Paged,
             summary="dossiers by round, status and area, in receipt-number order, page by page")
 async def list_dossiers(
-    read: Read, who: Anyone, round_id: str | None = None, status: dossiers.Status | None = None,
+    read: Read, who: DossierLister, round_id: str | None = None, status: dossiers.Status | None = None,
     province_code: str | None = None, district_code: str | None = None, after: After = None, limit: Limit = 100,
     total: Total = False,
 ) -> dict[str, Any]:
@@ -199,10 +219,8 @@ async def overdue(svc: Service, read: Read, who: Secretariat, as_of: date | None
 
 
 @router.get("/dossiers/{dossier_id}", tags=["dossiers"], summary="a dossier with its status and full history")
-async def get_dossier(dossier_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
+async def get_dossier(dossier_id: str, svc: Service, who: DossierReader) -> dict[str, Any]:
     state, events = await svc.load_dossier(dossier_id)
-    if not who.has(*STAFF, Role.ADMIN) and state.producer_id != who.subject:
-        raise Refused(f"no dossier {dossier_id}", kind="not_found")  # do not confirm it exists
     return {**dossiers.fold_dossier(events), "version": state.version,
             "history": [_event_view(e) for e in events]}
 
@@ -217,8 +235,7 @@ async def request_supplement(dossier_id: str, body: RequestSupplement, who: Secr
 
 
 @router.post("/dossiers/{dossier_id}/supplements", status_code=201, tags=["completeness check"])
-async def supplement(dossier_id: str, body: Supplement, who: Applicant, svc: Service) -> dict[str, Any]:
-    await _own(svc, dossier_id, who)
+async def supplement(dossier_id: str, body: Supplement, who: DossierApplicant, svc: Service) -> dict[str, Any]:
     event = await svc.act(dossier_id, lambda s, r: dossiers.supplement(
         s, r, documents=body.documents, note=body.note, today=svc.today()), who.actor, request_cause())
     return _event_view(event)
@@ -240,8 +257,7 @@ async def reject(dossier_id: str, body: Reason, who: Secretariat, svc: Service) 
 
 
 @router.post("/dossiers/{dossier_id}/withdraw", status_code=201, tags=["dossiers"])
-async def withdraw(dossier_id: str, body: Withdraw, who: Applicant, svc: Service) -> dict[str, Any]:
-    await _own(svc, dossier_id, who)
+async def withdraw(dossier_id: str, body: Withdraw, who: DossierApplicant, svc: Service) -> dict[str, Any]:
     event = await svc.act(dossier_id, lambda s, _: dossiers.withdraw(s, reason=body.reason),
                           who.actor, request_cause())
     return _event_view(event)
@@ -257,7 +273,7 @@ async def reschedule(dossier_id: str, body: Reschedule, who: Secretariat, svc: S
 
 # ---- public ----------------------------------------------------------------------------------------------
 
-@router.get("/public/receipts/{receipt_number}", tags=["public"], response_model=None,
+@router.get("/public/receipts/{receipt_number}", tags=["public"], response_model=None, dependencies=[PUBLIC],
             summary="status by receipt number, without login; personal data withheld. A browser (Accept: "
                     "text/html) gets the page in Vietnamese")
 async def public_status(receipt_number: str, read: Read, request: Request) -> dict[str, Any] | HTMLResponse:
@@ -269,11 +285,4 @@ async def public_status(receipt_number: str, read: Read, request: Request) -> di
         return HTMLResponse(receipt_page(public))
     return public
 
-
-async def _own(svc: Intake, dossier_id: str, who: Principal) -> None:
-    if who.has(Role.SECRETARIAT, Role.ADMIN):
-        return
-    state, _ = await svc.load_dossier(dossier_id)
-    if state.producer_id != who.subject:
-        raise Refused(f"no dossier {dossier_id}", kind="not_found")
 

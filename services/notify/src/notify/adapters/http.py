@@ -8,16 +8,27 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field
 
 from binhchon_kit.auth import Principal, Role
-from binhchon_kit.auth.fastapi import current_principal, require
+from binhchon_kit.auth.fastapi import require
+from binhchon_kit.auth.policy import ANY, Scope, allow
 from binhchon_kit.contracts.common import Text
-from binhchon_kit.paging import After, Limit, Page, Total, no_offset
+from binhchon_kit.paging import After, Limit, Total, no_offset
 from notify.service import Notify
 from notify.views import Views
 
 router = APIRouter()
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 Staff = Annotated[Principal, Depends(require(Role.SECRETARIAT, Role.AUDITOR))]
-Anyone = Annotated[Principal, Depends(current_principal)]
+
+
+async def _own_inbox(request: Request, who: Principal) -> bool:
+    return bool(request.path_params["recipient_id"] == who.subject)
+
+
+# Access (ADR 0030): everyone signed in reads their own inbox (the recipient id is their token's subject); the
+# secretariat and auditors read anyone's.
+OWN_INBOX = Scope("own inbox", _own_inbox)
+InboxReader = Annotated[Principal, allow({**{role: OWN_INBOX for role in Role}, Role.SECRETARIAT: ANY,
+                                          Role.AUDITOR: ANY})]
 
 
 def service(request: Request) -> Notify:
@@ -83,10 +94,8 @@ async def add_recipient(body: RecipientBody, who: Admin, svc: Service) -> dict[s
 
 @router.get("/inbox/{recipient_id}", tags=["inbox"], dependencies=Paged,
             summary="every message sent to one recipient, in the order of the events they tell of, page by page")
-async def inbox(recipient_id: str, who: Anyone, read: Read, after: After = None, limit: Limit = 100,
+async def inbox(recipient_id: str, who: InboxReader, read: Read, after: After = None, limit: Limit = 100,
                 total: Total = False) -> dict[str, Any]:
-    if who.subject != recipient_id and not who.has(Role.SECRETARIAT, Role.AUDITOR, Role.ADMIN):
-        return Page([], limit, None).body()  # someone else's inbox: nothing (not even whether it exists)
     return (await read.inbox(recipient_id, after, limit, total)).body()
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from binhchon_kit.auth import Principal, Role
-from binhchon_kit.auth.fastapi import current_principal, require
+from binhchon_kit.auth.policy import ANY, PUBLIC, Scope, allow
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import DecisionReference, LongText, Text
 from binhchon_kit.contracts.scoring import PanelMember, Quorum, Session
@@ -24,12 +24,6 @@ from scoring.service import Scoring, scoring_stream
 from scoring.views import Views
 
 router = APIRouter()
-Secretariat = Annotated[Principal, Depends(require(Role.SECRETARIAT))]
-Judge = Annotated[Principal, Depends(require(Role.JUDGE, Role.COUNCIL_CHAIR))]
-Chair = Annotated[Principal, Depends(require(Role.COUNCIL_CHAIR))]
-ChairOrSecretariat = Annotated[Principal, Depends(require(Role.COUNCIL_CHAIR, Role.SECRETARIAT))]
-Approver = Annotated[Principal, Depends(require(Role.APPROVER))]
-Anyone = Annotated[Principal, Depends(current_principal)]
 
 
 def service(request: Request) -> Scoring:
@@ -37,6 +31,41 @@ def service(request: Request) -> Scoring:
 
 
 Service = Annotated[Scoring, Depends(service)]
+
+
+async def _sits_on_round_panel(request: Request, who: Principal) -> bool:
+    return await service(request).on_round_panel(request.path_params["round_id"], who.subject)
+
+
+async def _sits_on_dossier_panel(request: Request, who: Principal) -> bool:
+    return await service(request).on_dossier_panel(request.path_params["dossier_id"], who.subject)
+
+
+async def _sits_on_proposal_panel(request: Request, who: Principal) -> bool:
+    try:
+        proposal = await service(request).proposal(request.path_params["proposal_id"])
+    except Refused:
+        return False
+    return await service(request).on_round_panel(proposal.round_id, who.subject)
+
+
+# Access (ADR 0030): who may call each route, on which resources. The round's staff (secretariat, the approving
+# authority, auditors) read any round's scoring; a judge or chair only that of a panel they sit on; nobody else
+# (producers, certifiers, judges of other panels) reads it at all.
+ROUND_PANEL = Scope("own panel", _sits_on_round_panel)
+DOSSIER_PANEL = Scope("own panel", _sits_on_dossier_panel)
+PROPOSAL_PANEL = Scope("own panel", _sits_on_proposal_panel)
+STAFF = {Role.SECRETARIAT: ANY, Role.APPROVER: ANY, Role.AUDITOR: ANY}
+
+Secretariat = Annotated[Principal, allow(Role.SECRETARIAT)]
+Judge = Annotated[Principal, allow({Role.JUDGE: DOSSIER_PANEL, Role.COUNCIL_CHAIR: DOSSIER_PANEL})]
+Chair = Annotated[Principal, allow({Role.COUNCIL_CHAIR: DOSSIER_PANEL})]
+RoundChair = Annotated[Principal, allow({Role.COUNCIL_CHAIR: ROUND_PANEL})]
+ChairOrSecretariat = Annotated[Principal, allow({Role.COUNCIL_CHAIR: DOSSIER_PANEL, Role.SECRETARIAT: ANY})]
+Approver = Annotated[Principal, allow(Role.APPROVER)]
+RoundReader = Annotated[Principal, allow({**STAFF, Role.JUDGE: ROUND_PANEL, Role.COUNCIL_CHAIR: ROUND_PANEL})]
+DossierReader = Annotated[Principal, allow({**STAFF, Role.JUDGE: DOSSIER_PANEL, Role.COUNCIL_CHAIR: DOSSIER_PANEL})]
+ProposalReader = Annotated[Principal, allow({**STAFF, Role.COUNCIL_CHAIR: PROPOSAL_PANEL})]
 
 
 def views(request: Request) -> Views:
@@ -94,7 +123,8 @@ def _clean(doc: dict[str, Any] | None) -> dict[str, Any]:
     return doc
 
 
-@router.get("/rulebooks", tags=["rulebooks"], summary="the current version of each rulebook")
+@router.get("/rulebooks", tags=["rulebooks"], summary="the current version of each rulebook",
+            dependencies=[PUBLIC])
 async def rulebooks(svc: Service) -> list[dict[str, Any]]:
     return [{"id": b.id, "version": b.version, "versions": svc.rulebooks.versions(b.id), "title": b.title,
              "programme": b.programme, "in_force_from": b.in_force_from, "provisional": b.provisional,
@@ -103,7 +133,8 @@ async def rulebooks(svc: Service) -> list[dict[str, Any]]:
 
 
 @router.get("/rulebooks/{rulebook_id}", tags=["rulebooks"],
-            summary="a rulebook (the current version, or ?version=), with what in it is provisional and why")
+            summary="a rulebook (the current version, or ?version=), with what in it is provisional and why",
+            dependencies=[PUBLIC])
 async def rulebook(rulebook_id: str, svc: Service, version: Annotated[int | None, Query(ge=1)] = None
                    ) -> dict[str, Any]:
     book = svc.rulebook(rulebook_id, version)
@@ -117,14 +148,14 @@ async def form_panel(round_id: str, body: FormPanel, who: Secretariat, svc: Serv
 
 
 @router.get("/rounds/{round_id}/panel", tags=["panels"])
-async def get_panel(round_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
+async def get_panel(round_id: str, svc: Service, who: RoundReader) -> dict[str, Any]:
     return (await svc.panel(round_id)).model_dump(mode="json")
 
 
 @router.get("/rounds/{round_id}/dossiers", tags=["scoring"], dependencies=[Depends(no_offset)],
             summary="the round's dossiers by sample code and where scoring is (not_opened: why scoring could not "
                     "open it), page by page")
-async def round_dossiers(round_id: str, read: Read, who: Anyone, after: After = None, limit: Limit = 100,
+async def round_dossiers(round_id: str, read: Read, who: RoundReader, after: After = None, limit: Limit = 100,
                          total: Total = False) -> dict[str, Any]:
     return (await read.round_dossiers(round_id, after, limit, total)).body()
 
@@ -175,17 +206,22 @@ async def close(dossier_id: str, who: Chair, svc: Service) -> dict[str, Any]:
 
 
 @router.get("/dossiers/{dossier_id}/score-sheets", tags=["scoring"],
-            summary="sealed until scoring completes: a judge sees their own sheets, the chair who has submitted")
-async def sheets(dossier_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
+            summary="sealed until scoring completes (and for good if the dossier is withdrawn first): a judge sees "
+                    "their own sheets, the chair and the staff who has submitted; a member recused from the dossier "
+                    "never sees its marks")
+async def sheets(dossier_id: str, svc: Service, who: DossierReader) -> dict[str, Any]:
     state, _ = await svc.load(dossier_id)
     panel = state.panel(await svc.panel(state.opened.round_id))  # a substitute is on it for this dossier
-    on_panel = any(m.id == who.subject for m in panel.members)
+    # a member recused from this dossier never sees its marks, not even once scoring is over (DOMAIN.md §5)
+    on_panel = any(m.id == who.subject for m in panel.members) and who.subject not in state.recused
     all_sheets = [{"sheet_id": s.sheet_id, "member_id": s.member_id, "scoring_round": s.scoring_round,
                    "kind": s.event_type, "scores": s.scores, "total": s.total} for s in state.sheets]
     view: dict[str, Any] = {"dossier_id": dossier_id, "status": state.status, "scoring_round": state.scoring_round,
                             "submitted": sorted(state.current_sheets()), "recused": sorted(state.recused),
                             "substitutes": [m.id for m in state.substitutes]}
-    if state.status != scoring.OPEN and (on_panel or who.has(Role.AUDITOR, Role.APPROVER, Role.ADMIN)):
+    # unsealed once the panel's scoring is complete; a dossier withdrawn while being scored stays sealed
+    scored = state.status in (scoring.COMPLETED, scoring.APPROVED, scoring.NOT_RECOGNISED)
+    if scored and (on_panel or who.has(Role.AUDITOR, Role.APPROVER, Role.ADMIN)):
         return {**view, "sealed": False, "sheets": all_sheets}
     if not on_panel and not who.has(Role.SECRETARIAT, Role.AUDITOR, Role.APPROVER, Role.ADMIN):
         raise Refused("only the panel and the round's staff see scoring", kind="forbidden")
@@ -196,7 +232,7 @@ async def sheets(dossier_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
 @router.get("/dossiers/{dossier_id}", tags=["scoring"],
             summary="scoring state and, once completed, the result; status not_opened with the reason when scoring "
                     "could not open it")
-async def dossier(dossier_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
+async def dossier(dossier_id: str, svc: Service, who: DossierReader) -> dict[str, Any]:
     events = await svc.store.read_stream(scoring_stream(dossier_id))
     if not events:
         raise Refused(f"dossier {dossier_id} is not open for scoring", kind="not_found")
@@ -206,17 +242,17 @@ async def dossier(dossier_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
 
 @router.post("/rounds/{round_id}/proposals", status_code=201, tags=["council"],
              summary="the chair proposes the round's results table")
-async def propose(round_id: str, who: Chair, svc: Service) -> dict[str, Any]:
+async def propose(round_id: str, who: RoundChair, svc: Service) -> dict[str, Any]:
     return (await svc.propose(round_id, who.actor, request_cause())).data
 
 
 @router.get("/proposals/{proposal_id}.json", tags=["council"])
-async def proposal_json(proposal_id: str, svc: Service, who: Anyone) -> dict[str, Any]:
+async def proposal_json(proposal_id: str, svc: Service, who: ProposalReader) -> dict[str, Any]:
     return (await svc.proposal(proposal_id)).model_dump(mode="json")
 
 
 @router.get("/proposals/{proposal_id}.csv", tags=["council"])
-async def proposal_csv(proposal_id: str, svc: Service, who: Anyone) -> Response:
+async def proposal_csv(proposal_id: str, svc: Service, who: ProposalReader) -> Response:
     proposal = await svc.proposal(proposal_id)
     out = io.StringIO()
     writer = csv.writer(out)
