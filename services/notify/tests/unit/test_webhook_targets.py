@@ -19,8 +19,8 @@ FORBIDDEN = {  # address: what the refusal calls it
     "0.0.0.0": "unspecified", "::": "unspecified",
     "100.64.0.1": "carrier-grade NAT", "100.127.255.254": "carrier-grade NAT",
     "192.0.2.10": "private", "198.18.0.1": "private", "240.0.0.1": "reserved",
-    "::ffff:127.0.0.1": "IPv4-mapped a loopback", "::ffff:10.1.2.3": "IPv4-mapped a private",
-    "::ffff:169.254.169.254": "IPv4-mapped a cloud metadata",
+    "::ffff:127.0.0.1": r"loopback address \(IPv4-mapped\)", "::ffff:10.1.2.3": r"private address \(IPv4-mapped\)",
+    "::ffff:169.254.169.254": r"cloud metadata address \(IPv4-mapped\)",
 }
 PUBLIC = ["8.8.8.8", "203.113.131.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"]
 
@@ -46,9 +46,10 @@ def _url(address: str, scheme: str = "https") -> str:
 @pytest.mark.parametrize(("address", "what"), FORBIDDEN.items(), ids=list(FORBIDDEN))
 def test_each_inward_range_is_named(address, what):
     import ipaddress
+    import re
 
     reason = why_forbidden(ipaddress.ip_address(address))
-    assert reason is not None and what in reason
+    assert reason is not None and re.search(what, reason)
 
 
 @pytest.mark.parametrize("address", PUBLIC)

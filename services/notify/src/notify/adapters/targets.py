@@ -60,7 +60,7 @@ def why_forbidden(address: IPAddress) -> str | None:
     """Why a connection to ``address`` is refused, or None for a public address."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         inner = why_forbidden(address.ipv4_mapped)
-        return f"an IPv4-mapped {inner}" if inner else None
+        return f"{inner} (IPv4-mapped)" if inner else None
     if address in METADATA:
         return "a cloud metadata address"
     for test, what in ((address.is_unspecified, "an unspecified address"), (address.is_loopback, "a loopback address"),
