@@ -4,7 +4,8 @@ Webhooks follow Standard Webhooks (https://www.standardwebhooks.com, documented 
 so that an agency verifies them with that project's libraries and no code of ours: ``webhook-id`` (the delivery,
 the same on every retry), ``webhook-timestamp`` (Unix seconds) and ``webhook-signature: v1,<base64
 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>``, where the key is the ``whsec_`` secret's base64 part, decoded.
-The body is the event in the CloudEvents HTTP binding's structured mode (``application/cloudevents+json``).
+The body is the event as published to agencies (``notify.domain.published``: its identity and the declared fields)
+in the CloudEvents HTTP binding's structured mode (``application/cloudevents+json``); where it may go: ``targets``.
 """
 
 from __future__ import annotations
