@@ -44,6 +44,7 @@ from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.web import create_app, serve
 from notify.adapters.channels import Email, Webhook
 from notify.adapters.http import router
+from notify.adapters.targets import Resolver, Targets, networks
 from notify.adapters.templates import Templates
 from notify.service import Notify
 from notify.views import Views
@@ -79,17 +80,30 @@ class NotifySettings(ServiceSettings):
     notify_fact_wait_hours: float = 24
     # A claimed delivery attempt is the claimer's this long (a send is cut at half of it); then another may take it.
     notify_claim_lease_seconds: float = 120
+    # Webhooks (ADR 0028): https only unless this allows http (local tests); URLs reaching a non-public address are
+    # refused unless one of these networks (comma-separated, e.g. "127.0.0.1/32,::1/128") contains it.
+    notify_webhook_allow_http: bool = False
+    notify_webhook_allowed_networks: str = ""
+    notify_webhook_connect_seconds: float = 5
+    notify_webhook_read_seconds: float = 10
     certification_public_url: str = "http://127.0.0.1:8003"
     intake_public_url: str = "http://127.0.0.1:8001"
 
 
-def build(settings: NotifySettings | None = None, **service_kwargs: object) -> FastAPI:
+def build(settings: NotifySettings | None = None, resolver: Resolver | None = None,
+          **service_kwargs: object) -> FastAPI:
+    """``resolver``: the names' resolver of webhook URLs (tests give a fake one; the system's otherwise)."""
     settings = settings or NotifySettings()
     runtime = build_runtime(settings, {})
+    targets = Targets(allow_http=settings.notify_webhook_allow_http,
+                      allowed=networks(settings.notify_webhook_allowed_networks), resolver=resolver)
+    webhook = Webhook(targets, connect_seconds=settings.notify_webhook_connect_seconds,
+                      read_seconds=settings.notify_webhook_read_seconds,
+                      total_seconds=settings.notify_claim_lease_seconds / 2)
     service = Notify(
         runtime, Templates(Path(settings.notify_templates_dir) if settings.notify_templates_dir else None),
         Email(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_username,
-              settings.smtp_password, settings.smtp_starttls), Webhook(),
+              settings.smtp_password, settings.smtp_starttls), webhook,
         certification_url=settings.certification_public_url, intake_url=settings.intake_public_url,
         max_attempts=settings.notify_max_attempts, backoff_seconds=settings.notify_backoff_seconds,
         max_event_age=timedelta(hours=settings.notify_max_event_age_hours),

@@ -42,6 +42,7 @@ from binhchon_kit.contracts.scoring import (
     ScoringOpened,
 )
 from binhchon_kit.envelope import CloudEvent
+from binhchon_kit.errors import Refused
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.loops import every
@@ -50,8 +51,10 @@ from binhchon_kit.runtime import Runtime
 from binhchon_kit.topics import dead_letter_topic
 from binhchon_kit.vietnam_time import now_utc
 from notify.adapters.channels import DeliveryError, Email, Webhook, new_secret
+from notify.adapters.targets import ForbiddenTarget
 from notify.adapters.templates import Templates, context_for
 from notify.domain.messages import PRODUCER_EVENTS, SCORE_REMINDER, Message, Recipient, messages_for
+from notify.domain.published import agency_event, is_published, published_types
 from notify.views import delivery_key, subscription_key
 from notify.waiting import MissingFacts, WaitingRoom, origin_of
 
@@ -184,9 +187,10 @@ class Notify:
 
     async def _filtered_by_province(self, event: RecordedEvent) -> bool:
         """A dossier's event goes to province-filtered webhooks only once its province is known."""
-        if event.data.get("dossier_id") != event.subject:
+        if event.data.get("dossier_id") != event.subject or not is_published(event.type):
             return False
-        query = {"province_codes": {"$ne": []}, "$or": [{"event_types": []}, {"event_types": event.type}]}
+        query = {"province_codes": {"$ne": []}, "paused": {"$ne": True},
+                 "$or": [{"event_types": []}, {"event_types": event.type}]}
         return await self.db["subscriptions"].find_one(query) is not None
 
     async def _enqueue_email(self, message: Message, contact: dict[str, Any] | None) -> None:
@@ -202,16 +206,23 @@ class Notify:
         await self._enqueue(message.key, fields, message.about_event, message.due_at)
 
     async def _enqueue_webhooks(self, event: RecordedEvent, contact: dict[str, Any] | None) -> None:
+        """The event's published view (notify.domain.published) to each running subscription that wants it; an
+        unpublished type (a judge's sheet among them) to none, whatever a subscription asked for."""
+        if not is_published(event.type):
+            return
         province = (contact or {}).get("province_code")
+        body: bytes | None = None
         async for sub in self.db["subscriptions"].find({}):
+            if sub.get("paused"):
+                continue  # a paused subscription is sent nothing, and nothing waits for it
             if sub["event_types"] and event.type not in sub["event_types"]:
                 continue
             if sub["province_codes"] and province not in sub["province_codes"]:
                 continue
+            body = body or agency_event(event)
             key = deterministic_id(event.id, sub["_id"], "webhook")
             await self._enqueue(key, {"channel": Channel.WEBHOOK.value, "recipient_id": f"agency:{sub['_id']}",
-                                      "address": sub["url"], "template": event.type,
-                                      "body": event.to_cloudevent().to_bytes()}, event, None)
+                                      "address": sub["url"], "template": event.type, "body": body}, event, None)
 
     async def _enqueue(self, key: str, fields: dict[str, Any], event: RecordedEvent, due: datetime | None) -> None:
         at = due or self.now()
@@ -338,6 +349,8 @@ class Notify:
             await self._failed(delivery, attempt, exc)
         except DeliveryError as exc:
             await self._failed(delivery, attempt, exc)
+        except Withdrawn:
+            await self._cancel(delivery["_id"])
         else:
             await self._finish(delivery, attempt, "sent", None)
 
@@ -348,8 +361,8 @@ class Notify:
         else:
             sub_id = delivery["recipient_id"].removeprefix("agency:")
             sub = await self.db["subscriptions"].find_one({"_id": sub_id})
-            if sub is None:
-                raise DeliveryError("the subscription was removed")
+            if sub is None or sub.get("paused"):
+                raise Withdrawn  # deleted or paused since it was queued: not sent, not retried
             await self.webhook.send(delivery["address"], sub["secret"], delivery["body"], key)
 
     async def _failed(self, delivery: dict[str, Any], attempt: int, exc: DeliveryError) -> None:
@@ -392,11 +405,52 @@ class Notify:
 
     # ---- administration ------------------------------------------------------------------------------
 
-    async def subscribe(self, url: str, event_types: list[str], province_codes: list[str]) -> dict[str, Any]:
+    async def subscribe(self, url: str, event_types: list[str], province_codes: list[str],
+                        owner: str) -> dict[str, Any]:
+        """An agency's webhook, its URL checked as every delivery will check it (Refused: 422 naming the field)."""
+        unpublished = sorted(set(event_types) - set(published_types()))
+        if unpublished:
+            raise Refused("these event types are not published to agencies", kind="invalid", field="event_types",
+                          unpublished=unpublished, published=published_types())
+        try:
+            await self.webhook.targets.check(url)
+        except ForbiddenTarget as exc:
+            raise Refused(f"url: {exc.reason}", kind="invalid", field="url", reason=exc.reason) from exc
         sub = {"_id": "sub-" + uuid.uuid4().hex[:12], "url": url, "event_types": event_types,
-               "province_codes": province_codes, "secret": new_secret(), "created_at": self.now()}
+               "province_codes": province_codes, "secret": new_secret(), "created_at": self.now(), "owner": owner,
+               "paused": False}
         await self.db["subscriptions"].insert_one({**sub, "page_key": subscription_key(sub)})
         return sub
+
+    async def _subscription(self, sub_id: str, owner: str | None) -> dict[str, Any]:
+        """One subscription of ``owner`` (None: anyone's, for an admin); another's reads as absent."""
+        query: dict[str, Any] = {"_id": sub_id} if owner is None else {"_id": sub_id, "owner": owner}
+        sub = await self.db["subscriptions"].find_one(query)
+        if sub is None:
+            raise Refused(f"no subscription {sub_id}", kind="not_found", subscription_id=sub_id)
+        return sub
+
+    async def pause(self, sub_id: str, owner: str | None, paused: bool = True) -> dict[str, Any]:
+        """Pause (or resume) a subscription: paused, nothing is queued for it and what was queued is cancelled;
+        resumed, it gets the events from then on (what happened meanwhile is on the topics and in the services'
+        pages, not replayed here)."""
+        await self._subscription(sub_id, owner)
+        at = self.now()
+        await self.db["subscriptions"].update_one({"_id": sub_id}, {"$set": {
+            "paused": paused, "paused_at" if paused else "resumed_at": at}})
+        if paused:
+            await self._cancel_queued(sub_id)
+        return await self._subscription(sub_id, owner)
+
+    async def unsubscribe(self, sub_id: str, owner: str | None) -> None:
+        """Delete a subscription, its secret with it; what was queued for it is cancelled. Its delivery log stays."""
+        await self._subscription(sub_id, owner)
+        await self.db["subscriptions"].delete_one({"_id": sub_id})
+        await self._cancel_queued(sub_id)
+
+    async def _cancel_queued(self, sub_id: str) -> None:
+        async for delivery in self.db["deliveries"].find({"recipient_id": f"agency:{sub_id}", "status": "pending"}):
+            await self._cancel(delivery["_id"])
 
     async def add_recipient(self, recipient_id: str, name: str, email: str, roles: list[str]) -> dict[str, Any]:
         """A person told by role (the approving authority's office); proposals that waited for an approver to
@@ -407,6 +461,10 @@ class Notify:
             await self.waiting.facts_arrived(["approvers"])
             self.wake.set()
         return {"id": recipient_id, **doc}
+
+
+class Withdrawn(Exception):
+    """The delivery's subscription was paused or deleted after it was queued."""
 
 
 # the producer's events whose mail needs the contact learnt from the dossier's receipt

@@ -43,6 +43,12 @@ def public(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": doc["_id"], **paging.strip(doc, "body")}
 
 
+def subscription(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A subscription as shown: never its secret (shown once, when made)."""
+    return {"id": doc["_id"], **paging.strip(doc, "secret"), "paused": bool(doc.get("paused")),
+            "owner": doc.get("owner")}
+
+
 class Views:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.db = db
@@ -55,11 +61,11 @@ class Views:
         return await paging.page(self.db["deliveries"], equals={"subject_id": dossier_id}, limit=limit,
                                  after=paging.cursor_key(after, DELIVERY_KEY), count=total, show=public)
 
-    async def subscriptions(self, after: str | None, limit: int, total: bool = False) -> Page:
-        """The agencies' webhooks, oldest first, without their secrets."""
-        return await paging.page(self.db["subscriptions"], equals={}, limit=limit, count=total,
-                                 after=paging.cursor_key(after, SUBSCRIPTION_KEY),
-                                 show=lambda d: {"id": d["_id"], **paging.strip(d, "secret")})
+    async def subscriptions(self, owner: str | None, after: str | None, limit: int, total: bool = False) -> Page:
+        """The webhooks of one agency (``owner``; None: every agency's), oldest first, without their secrets."""
+        return await paging.page(self.db["subscriptions"], equals={} if owner is None else {"owner": owner},
+                                 limit=limit, count=total, after=paging.cursor_key(after, SUBSCRIPTION_KEY),
+                                 show=subscription)
 
 
 async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
@@ -68,5 +74,6 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     for keys in (["page_key"], ["recipient_id", "page_key"], ["subject_id", "page_key"]):
         await db["deliveries"].create_index([(k, ASCENDING) for k in keys])
     await db["subscriptions"].create_index([("page_key", ASCENDING)])
+    await db["subscriptions"].create_index([("owner", ASCENDING), ("page_key", ASCENDING)])
     await paging.fill_keys(db, "deliveries", delivery_key)
     await paging.fill_keys(db, "subscriptions", subscription_key)

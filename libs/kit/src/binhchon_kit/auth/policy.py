@@ -46,6 +46,13 @@ class Scope:
 
 
 ANY = Scope("any")
+# A scope the service enforces by narrowing its answer (a list shows only the caller's; another's item reads as
+# absent, 404) rather than by refusing: the gate lets the role through, and the declaration says so.
+NARROWED = " (others' read as absent)"
+
+
+def narrowed(name: str) -> Scope:
+    return Scope(name + NARROWED)
 
 
 @dataclass(frozen=True)

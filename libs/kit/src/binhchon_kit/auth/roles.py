@@ -11,4 +11,5 @@ class Role(StrEnum):
     APPROVER = "approver"  # the competent authority (UBND) that signs the decision
     CERTIFIER = "certifier"
     AUDITOR = "auditor"
+    AGENCY = "agency"  # another agency's system: registers and manages its own webhooks (notify)
     ADMIN = "admin"

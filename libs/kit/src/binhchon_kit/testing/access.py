@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from binhchon_kit.auth.policy import ACCESS_EXTENSION
+from binhchon_kit.auth.policy import ACCESS_EXTENSION, NARROWED
 from binhchon_kit.auth.roles import Role
 
 DENIED = {401, 403}
@@ -86,8 +86,8 @@ def expected(operation: Operation, caller: Caller) -> str:
 
 
 def _reaches_any(scope: str) -> bool:
-    # a list that shows each caller their own is open to all its roles: nothing to refuse
-    return scope == "any" or scope.endswith("(the list shows no other)")
+    # a scope the service narrows (each caller's own list; another's item absent) lets the role through the gate
+    return scope == "any" or scope.endswith(NARROWED)
 
 
 Call = Callable[[Operation, Caller], Awaitable[int]]

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from binhchon_kit.auth import Principal, Role
-from binhchon_kit.auth.policy import ANY, PUBLIC, Scope, allow
+from binhchon_kit.auth.policy import ANY, PUBLIC, Scope, allow, narrowed
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import (
     Code,
@@ -49,7 +49,7 @@ async def _files_dossier(request: Request, who: Principal) -> bool:
 # Access (ADR 0030). The round's staff read every dossier; an applicant only theirs. A council's chair or judge
 # reads what scoring shows of a dossier (product, producer, sample code), never the contact details kept here.
 OWN_DOSSIER = Scope("own dossier", _files_dossier)
-OWN_DOSSIERS = Scope("own dossiers (the list shows no other)")  # the view filters: nothing to refuse
+OWN_DOSSIERS = narrowed("own dossiers")  # the view filters: nothing to refuse
 READERS = {Role.SECRETARIAT: ANY, Role.AUDITOR: ANY, Role.APPROVER: ANY}
 
 Secretariat = Annotated[Principal, allow(Role.SECRETARIAT)]

@@ -4,11 +4,13 @@ Webhooks follow Standard Webhooks (https://www.standardwebhooks.com, documented 
 so that an agency verifies them with that project's libraries and no code of ours: ``webhook-id`` (the delivery,
 the same on every retry), ``webhook-timestamp`` (Unix seconds) and ``webhook-signature: v1,<base64
 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>``, where the key is the ``whsec_`` secret's base64 part, decoded.
-The body is the event in the CloudEvents HTTP binding's structured mode (``application/cloudevents+json``).
+The body is the event as published to agencies (``notify.domain.published``: its identity and the declared fields)
+in the CloudEvents HTTP binding's structured mode (``application/cloudevents+json``); where it may go: ``targets``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -25,6 +27,8 @@ from typing import Any
 
 import aiosmtplib
 import httpx
+
+from notify.adapters.targets import ForbiddenTarget, Targets
 
 
 class DeliveryError(Exception):
@@ -111,22 +115,52 @@ class Email:
 
 
 class Webhook:
-    def __init__(self, timeout: float = 10, clock: Callable[[], float] = time.time) -> None:
-        self.client = httpx.AsyncClient(timeout=timeout)
+    """Standard Webhooks deliveries to checked targets only (``targets``, ADR 0028): the URL is checked again before
+    every attempt and the connection goes to the address the check resolved; redirects are not followed; connect,
+    read and the whole exchange are bounded in time; the answer's body is never read (its headers are bounded by
+    h11's 16 KiB). What a failure says (``DeliveryError``) is our own words and the answer's status class, never
+    what the far end wrote: the delivery log must not turn notify into a port scanner's display."""
+
+    def __init__(self, targets: Targets | None = None, *, connect_seconds: float = 5, read_seconds: float = 10,
+                 total_seconds: float = 30, clock: Callable[[], float] = time.time) -> None:
+        self.targets = targets or Targets()
+        self.total_seconds = total_seconds
+        # trust_env=False: no proxy from the environment stands between the check and the connection
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(read_seconds, connect=connect_seconds), follow_redirects=False, trust_env=False)
         self.clock = clock  # the signature's time: receivers refuse one more than five minutes from theirs
 
     async def send(self, url: str, secret: str, body: bytes, delivery_id: str) -> None:
         """POST the CloudEvent ``body`` (structured mode); ``delivery_id`` is the same on every retry, so the
         receiver deduplicates on ``webhook-id``."""
+        try:
+            target = await self.targets.check(url)
+        except ForbiddenTarget as exc:
+            raise DeliveryError(f"refused: {exc.reason}") from exc
         timestamp = str(int(self.clock()))
         headers = {"content-type": "application/cloudevents+json; charset=utf-8", "webhook-id": delivery_id,
-                   "webhook-timestamp": timestamp, "webhook-signature": sign(secret, delivery_id, timestamp, body)}
+                   "webhook-timestamp": timestamp, "webhook-signature": sign(secret, delivery_id, timestamp, body),
+                   "host": target.url.netloc.decode("ascii")}
+        # TLS checks the certificate against the name, while the socket goes to the checked address
+        extensions = {"sni_hostname": target.host} if target.is_name and target.url.scheme == "https" else {}
         try:
-            response = await self.client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"{url}: {type(exc).__name__}: {exc}") from exc
-        if response.status_code // 100 != 2:
-            raise DeliveryError(f"{url} answered {response.status_code}")
+            async with asyncio.timeout(self.total_seconds), self.client.stream(
+                    "POST", target.connect_url(), content=body, headers=headers, extensions=extensions) as response:
+                status = response.status_code  # the body is never read
+        except TimeoutError as exc:
+            raise DeliveryError("no answer in time") from exc
+        except httpx.ConnectTimeout as exc:
+            raise DeliveryError("could not connect in time") from exc
+        except httpx.TimeoutException as exc:
+            raise DeliveryError("no answer in time") from exc
+        except httpx.ConnectError as exc:
+            raise DeliveryError("could not connect") from exc
+        except httpx.HTTPError as exc:  # the far end's own words (a closed socket, a bad answer) stay out
+            raise DeliveryError("the exchange failed") from exc
+        if status // 100 == 3:
+            raise DeliveryError("answered 3xx (redirects are not followed)")
+        if status // 100 != 2:
+            raise DeliveryError(f"answered {status // 100}xx")
 
     async def close(self) -> None:
         await self.client.aclose()
