@@ -29,6 +29,9 @@ class ServiceSettings(BaseSettings):
     log_signing_key_file: str = ""
     log_signing_key: str = ""
     log_checkpoint_seconds: float = 300  # a checkpoint this often, if new events came
+    # Requests a minute each client address may make to the public routes (receipt lookup, /verify, the registry);
+    # past that 429 with Retry-After (binhchon_kit.ratelimit). 0: no limit (the test suite and the benches).
+    public_requests_per_minute: int = 120
     relay_enabled: bool = True
     consumers_enabled: bool = True
 

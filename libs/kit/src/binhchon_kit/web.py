@@ -26,6 +26,7 @@ from binhchon_kit.log_api import router as log_routes
 from binhchon_kit.logs import configure_logging, correlation_id
 from binhchon_kit.loops import start_background, stop_background
 from binhchon_kit.metrics import HTTP_LATENCY
+from binhchon_kit.ratelimit import RateLimiter, rate_limited_operations
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.settings import ServiceSettings
 
@@ -48,6 +49,7 @@ ERROR_ANSWERS = {
     403: "the token's roles do not allow this",
     404: "what the path names does not exist (here, yet: another service's event may still be on its way)",
     409: "the command conflicts with the current state (named in the answer), or the stream moved on",
+    429: "too many requests from this address to the public routes: wait the seconds Retry-After says",
 }
 
 
@@ -75,6 +77,7 @@ def create_app(
 
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.public_limiter = RateLimiter(settings.public_requests_per_minute)
     app.include_router(log_routes)
 
     @app.middleware("http")
@@ -154,6 +157,7 @@ def _openapi_with_errors(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is not None:
         return app.openapi_schema
     document = FastAPI.openapi(app)
+    limited = rate_limited_operations(app.routes)
     declared = False
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
@@ -164,6 +168,8 @@ def _openapi_with_errors(app: FastAPI) -> dict[str, Any]:
                 statuses.append(404)
             if method in ("post", "put", "patch", "delete"):
                 statuses.append(409)
+            if (method.upper(), path) in limited:
+                statuses.append(429)
             for status in statuses:
                 declared = True
                 # a route may name the answer in its own words; the shape is always the services' error shape

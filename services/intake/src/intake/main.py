@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from binhchon_kit.contracts.scoring import ResultApproved
-from binhchon_kit.runtime import Runtime, build_runtime
+from binhchon_kit.runtime import Runtime, build_runtime, log_signer
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.vietnam_time import now_utc
 from binhchon_kit.web import create_app, serve
 from intake.adapters.http import router
+from intake.adapters.receipt_codes import ReceiptCodes
 from intake.domain.dossiers import fold_dossier
 from intake.domain.rounds import fold_round
 from intake.service import Clock, Intake
@@ -20,6 +21,9 @@ from intake.views import setup as setup_views
 class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     http_port: int = 8001
+    # the secret behind the receipts' check codes (intake/adapters/receipt_codes.py); empty: derived from the log
+    # signing key
+    receipt_check_key_file: str = ""
 
 
 def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> FastAPI:
@@ -36,6 +40,8 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
     app = create_app(runtime, title="binhchon intake", on_startup=on_startup,
                      description="Selection rounds, dossiers, receipts, the completeness check and escalation.")
     app.state.intake = service
+    signer = runtime.checkpoints.signer if runtime.checkpoints is not None else log_signer(settings)
+    app.state.receipt_codes = ReceiptCodes.from_settings(settings.receipt_check_key_file, signer)
     app.state.views = Views(runtime.db)
     app.include_router(router)
 

@@ -137,7 +137,8 @@ async def test_auth_is_enforced(intake, auth, opened):
 
 async def test_overdue_and_apology_reschedule(intake, auth, opened):
     sec = auth("sec-1", "secretariat")
-    dossier_id = (await submit(intake, auth, opened["round_id"])).json()["dossier_id"]
+    receipt = (await submit(intake, auth, opened["round_id"])).json()
+    dossier_id = receipt["dossier_id"]
     detail = (await intake.get(f"/dossiers/{dossier_id}", headers=sec)).json()
     due = date.fromisoformat(detail["check_due_date"])
     day_after = (due + timedelta(days=1)).isoformat()
@@ -154,7 +155,7 @@ async def test_overdue_and_apology_reschedule(intake, auth, opened):
     assert r.json()["data"]["previous_date"] == due.isoformat()
     overdue = (await intake.get("/dossiers/overdue", params={"as_of": day_after}, headers=sec)).json()
     assert overdue["items"] == []
-    public = (await intake.get(f"/public/receipts/{detail['receipt_number']}")).json()
+    public = (await intake.get(receipt["status_url"])).json()
     assert public["check_due_date"] == new_date
     r = await intake.post(f"/dossiers/{dossier_id}/reschedule", headers=sec, json={
         "which": "check", "new_date": due.isoformat(), "apology_note": "lùi"})

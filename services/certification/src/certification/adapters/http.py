@@ -13,6 +13,7 @@ from binhchon_kit.auth.policy import PUBLIC, allow
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import Programme, Text
 from binhchon_kit.paging import After, Limit, Total, no_offset
+from binhchon_kit.ratelimit import RATE_LIMITED
 from certification.adapters import pages
 from certification.adapters.idempotency import IdempotencyKey, fingerprint, idempotent
 from certification.domain.errors import Refused
@@ -53,7 +54,7 @@ async def jwks(svc: Service) -> dict[str, Any]:
     return {"keys": [svc.signer.jwk()]}
 
 
-@router.get("/certificates/{number}.pdf", tags=["public"], dependencies=[PUBLIC], response_class=Response)
+@router.get("/certificates/{number}.pdf", tags=["public"], dependencies=[PUBLIC, RATE_LIMITED], response_class=Response)
 async def certificate_pdf(number: str, request: Request, svc: Service) -> Response:
     from certification.adapters.pdf import render_certificate_pdf
 
@@ -77,7 +78,8 @@ async def certificates(who: Staff, read: Read, round_id: str | None = None, doss
     return page.body()
 
 
-@router.get("/certificates/{number}", tags=["public"], dependencies=[PUBLIC], summary="the signed certificate (JSON)")
+@router.get("/certificates/{number}", tags=["public"], dependencies=[PUBLIC, RATE_LIMITED],
+            summary="the signed certificate (JSON)")
 async def certificate(number: str, svc: Service) -> dict[str, Any]:
     state, _ = await svc.load(number)
     return {**signed_document(state.issued), "status": state.status_on(svc.today())}
@@ -93,7 +95,7 @@ async def revoke(number: str, body: Revocation, who: Approver, svc: Service, key
     return await idempotent(svc.rt.db, key, who.subject, request, command)
 
 
-@router.get("/verify/{number}", tags=["public"], dependencies=[PUBLIC], response_class=HTMLResponse,
+@router.get("/verify/{number}", tags=["public"], dependencies=[PUBLIC, RATE_LIMITED], response_class=HTMLResponse,
             summary="public verification page (Vietnamese, no login)")
 async def verify(number: str, svc: Service) -> HTMLResponse:
     try:
@@ -113,7 +115,7 @@ def _filters(programme: Programme | None, province_code: str | None, stars: int 
             "stars": stars, "year": year}
 
 
-@router.get("/registry.json", tags=["public"], dependencies=[*Paged, PUBLIC],
+@router.get("/registry.json", tags=["public"], dependencies=[*Paged, PUBLIC, RATE_LIMITED],
             summary="certified products, newest first, filtered, page by page (`next` is the following page's "
                     "`after`)")
 async def registry_json(read: Read, programme: Programme | None = None, province_code: str | None = None,
@@ -123,7 +125,7 @@ async def registry_json(read: Read, programme: Programme | None = None, province
     return JSONResponse(page.body())
 
 
-@router.get("/registry", tags=["public"], response_class=HTMLResponse, dependencies=[*Paged, PUBLIC],
+@router.get("/registry", tags=["public"], response_class=HTMLResponse, dependencies=[*Paged, PUBLIC, RATE_LIMITED],
             summary="certified products (Vietnamese)")
 async def registry(read: Read, programme: Programme | None = None, province_code: str | None = None,
                    stars: int | None = None, year: int | None = None, after: After = None, limit: Limit = 50

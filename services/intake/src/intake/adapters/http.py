@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,7 +25,9 @@ from binhchon_kit.contracts.common import (
 from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Receives, RoundArea, Schedule
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.paging import After, Limit, Total, no_offset
-from intake.adapters.receipt_page import receipt_page
+from binhchon_kit.ratelimit import RATE_LIMITED
+from intake.adapters.receipt_codes import ReceiptCodes
+from intake.adapters.receipt_page import check_code_form, receipt_page
 from intake.domain import dossiers
 from intake.domain.errors import Refused
 from intake.domain.times import in_vietnam
@@ -115,7 +117,8 @@ class Receipt(BaseModel):
     check_due_date: date
     result_due_date: date | None = None
     status: str
-    status_url: str
+    check_code: str = Field(description="printed on the receipt: the public status lookup needs it with the number")
+    status_url: str = Field(description="the public status page, check code included")
 
 
 class RequestSupplement(Body):
@@ -153,11 +156,20 @@ def _event_view(event: RecordedEvent) -> dict[str, Any]:
             "actor": event.actor.id, "data": event.data, "hash": event.hash}
 
 
-def _receipt(doc: dict[str, Any]) -> Receipt:
-    return Receipt(dossier_id=doc["dossier_id"], receipt_number=doc["receipt_number"], round_code=doc["round_code"],
+def codes(request: Request) -> ReceiptCodes:
+    return request.app.state.receipt_codes  # type: ignore[no-any-return]
+
+
+Codes = Annotated[ReceiptCodes, Depends(codes)]
+
+
+def _receipt(doc: dict[str, Any], codes: ReceiptCodes) -> Receipt:
+    number = doc["receipt_number"]
+    code = codes.code(number)
+    return Receipt(dossier_id=doc["dossier_id"], receipt_number=number, round_code=doc["round_code"],
                    received_at=in_vietnam(doc["received_at"]), check_due_date=doc["check_due_date"],
-                   result_due_date=doc.get("result_due_date"), status=doc["status"],
-                   status_url=f"/public/receipts/{doc['receipt_number']}")
+                   result_due_date=doc.get("result_due_date"), status=doc["status"], check_code=code,
+                   status_url=f"/public/receipts/{number}?code={code}")
 
 
 # ---- rounds ----------------------------------------------------------------------------------------------
@@ -186,13 +198,9 @@ async def get_round(round_id: str, read: Read) -> dict[str, Any]:
 
 @router.post("/rounds/{round_id}/dossiers", status_code=201, tags=["dossiers"], response_model=Receipt,
              summary="submit a dossier; answers with the receipt")
-async def submit(round_id: str, body: SubmitDossier, who: Applicant, svc: Service) -> Receipt:
+async def submit(round_id: str, body: SubmitDossier, who: Applicant, svc: Service, codes: Codes) -> Receipt:
     event = await svc.submit(round_id, body.producer, body.product, body.documents, who.actor, request_cause())
-    data = event.data
-    return Receipt(dossier_id=event.stream, receipt_number=data["receipt_number"], round_code=data["round_code"],
-                   received_at=in_vietnam(data["received_at"]), check_due_date=data["check_due_date"],
-                   status="received",
-                   status_url=f"/public/receipts/{data['receipt_number']}")
+    return _receipt({**event.data, "dossier_id": event.stream, "status": "received"}, codes)
 
 
 @router.get("/dossiers", tags=["dossiers"], dependencies=Paged,
@@ -242,11 +250,11 @@ async def supplement(dossier_id: str, body: Supplement, who: DossierApplicant, s
 
 
 @router.post("/dossiers/{dossier_id}/accept", status_code=201, tags=["completeness check"], response_model=Receipt)
-async def accept(dossier_id: str, body: Accept, who: Secretariat, svc: Service) -> Receipt:
+async def accept(dossier_id: str, body: Accept, who: Secretariat, svc: Service, codes: Codes) -> Receipt:
     await svc.act(dossier_id, lambda s, r: dossiers.accept(
         s, r, product_group=body.product_group, sample_code=body.sample_code), who.actor, request_cause())
     _, events = await svc.load_dossier(dossier_id)
-    return _receipt(dossiers.fold_dossier(events))
+    return _receipt(dossiers.fold_dossier(events), codes)
 
 
 @router.post("/dossiers/{dossier_id}/reject", status_code=201, tags=["completeness check"])
@@ -273,15 +281,25 @@ async def reschedule(dossier_id: str, body: Reschedule, who: Secretariat, svc: S
 
 # ---- public ----------------------------------------------------------------------------------------------
 
-@router.get("/public/receipts/{receipt_number}", tags=["public"], response_model=None, dependencies=[PUBLIC],
-            summary="status by receipt number, without login; personal data withheld. A browser (Accept: "
-                    "text/html) gets the page in Vietnamese")
-async def public_status(receipt_number: str, read: Read, request: Request) -> dict[str, Any] | HTMLResponse:
+@router.get("/public/receipts/{receipt_number}", tags=["public"], response_model=None,
+            dependencies=[PUBLIC, RATE_LIMITED],
+            summary="status by receipt number and the check code printed on the receipt, without login; personal "
+                    "data withheld. A browser (Accept: text/html) gets the page in Vietnamese, and a form asking "
+                    "for the check code when the link has none")
+async def public_status(receipt_number: str, read: Read, request: Request, codes: Codes,
+                        code: Annotated[str | None, Query(max_length=16, description="the check code printed on "
+                                                          "the receipt")] = None) -> dict[str, Any] | HTMLResponse:
+    browser = "text/html" in request.headers.get("accept", "")
+    if code is None and browser:
+        return HTMLResponse(check_code_form(receipt_number))  # the link in a mail: ask for the printed code
+    if not codes.matches(receipt_number.strip().upper(), code):
+        # the same answer for an unknown number and a wrong code: guessing numbers learns nothing
+        raise Refused("no dossier with this receipt number and check code", kind="not_found")
     doc = await read.by_receipt(receipt_number)
     public = {key: doc.get(key) for key in ("receipt_number", "round_code", "programme", "level", "status",
                                             "check_due_date", "result_due_date")} | {
         "received_at": in_vietnam(doc["received_at"]), "product_name": doc["product"]["name"]}
-    if "text/html" in request.headers.get("accept", ""):
+    if browser:
         return HTMLResponse(receipt_page(public))
     return public
 

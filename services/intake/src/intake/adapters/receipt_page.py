@@ -35,3 +35,14 @@ def receipt_page(receipt: Mapping[str, Any]) -> str:
             f'content="width=device-width,initial-scale=1"><title>{escape(title)}</title><style>{STYLE}</style>'
             f"</head><body><h1>{escape(title)}</h1><table>{table}</table>"
             "<p>Giờ Việt Nam (UTC+07:00).</p></body></html>")
+
+
+def check_code_form(receipt_number: str) -> str:
+    """The page a link without the check code opens: the producer types the code printed on their receipt."""
+    title = f"Tra cứu hồ sơ số {receipt_number}"
+    return (f'<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width,initial-scale=1"><title>{escape(title)}</title><style>{STYLE}</style>'
+            f"</head><body><h1>{escape(title)}</h1>"
+            '<form method="get"><label for="code">Mã kiểm tra in trên giấy biên nhận</label> '
+            '<input id="code" name="code" required maxlength="16" autocomplete="off"> '
+            "<button>Tra cứu</button></form></body></html>")
