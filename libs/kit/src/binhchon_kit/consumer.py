@@ -28,7 +28,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -81,10 +81,12 @@ class Origin:
     offset: int
     key: bytes | None
     handler: str
+    # the message as received, signature included (ADR 0026): a dead letter written later is this, unchanged
+    body: bytes = field(default=b"", compare=False, repr=False)
 
     @classmethod
     def of(cls, raw: Any, topic: str, handler: str) -> Origin:
-        return cls(topic, raw.partition, raw.offset, raw.key, handler)
+        return cls(topic, raw.partition, raw.offset, raw.key, handler, raw.value or b"")
 
 
 consuming: ContextVar[Origin | None] = ContextVar("binhchon_consuming", default=None)
