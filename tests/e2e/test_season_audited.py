@@ -35,6 +35,7 @@ from binhchon_kit.canonical import GENESIS_HASH
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore_mongo import _to_document, from_document
 from binhchon_kit.testing.infra import free_port
+from binhchon_kit.trust import PRODUCERS_DIR, write_keys
 from binhchon_tools.scenario import Season, play
 
 pytestmark = pytest.mark.integration
@@ -57,14 +58,15 @@ def deployment(infra: Any, unique: str, prefix: str, public_key: Path, keys: Pat
     """The four services as processes of their own, each on a free port; stopped with SIGTERM at the end."""
     smtp = Controller(Catcher(), hostname="127.0.0.1", port=free_port())
     smtp.start()
-    for name in ("cert-signing.pem", "log-signing.pem"):
-        (keys / name).write_bytes(Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (keys / "cert-signing.pem").write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    # each service's own log key, which signs its checkpoints and events, and the public keys each trusts (ADR 0026)
+    write_keys(keys)
     ports = {s: free_port() for s in SERVICES}
     urls = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
     databases = {s: f"{s}_{unique}" for s in SERVICES}
     common = {"MONGODB_URL": infra.mongodb, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka, "KAFKA_TOPIC_PREFIX": prefix,
-              "AUTH_PUBLIC_KEYS_FILE": str(public_key), "LOG_SIGNING_KEY_FILE": str(keys / "log-signing.pem"),
+              "AUTH_PUBLIC_KEYS_FILE": str(public_key), "EVENT_PRODUCER_KEYS_DIR": str(keys / PRODUCERS_DIR),
               "LOG_LEVEL": "WARNING", "LOG_CHECKPOINT_SECONDS": "5"}  # checkpoints recorded during the season
     own = {"certification": {"CERT_SIGNING_KEY_FILE": str(keys / "cert-signing.pem"),
                              "PUBLIC_BASE_URL": urls["certification"]},
@@ -75,7 +77,7 @@ def deployment(infra: Any, unique: str, prefix: str, public_key: Path, keys: Pat
     try:
         for s in SERVICES:
             env = {**os.environ, **common, "MONGODB_DATABASE": databases[s], "HTTP_PORT": str(ports[s]),
-                   **own.get(s, {})}
+                   "LOG_SIGNING_KEY_FILE": str(keys / f"log-signing-{s}.pem"), **own.get(s, {})}
             processes[s] = subprocess.Popen([str(BIN / f"binhchon-{s}")], env=env, stdout=logs[s],
                                             stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120

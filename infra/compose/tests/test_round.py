@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from binhchon_kit.auth.devtoken import ensure_keys
 from binhchon_kit.testing.infra import free_port
 from binhchon_kit.testing.samples import round_body
+from binhchon_kit.trust import PRODUCERS_DIR, write_keys
 from binhchon_tools.demo import Refused, auth_with, certificates, play_round, poll
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -180,16 +181,17 @@ def leftovers(project: str) -> dict[str, list[str]]:
 
 
 def keys_directory(path: Path) -> Path:
-    """The token verification key (the dev key pair's public half), a fresh certificate signing key and a fresh
-    log checkpoint signing key, readable by the services' unprivileged user (uid 10001)."""
+    """The token verification key (the dev key pair's public half), a fresh certificate signing key, each service's
+    fresh log key and the public keys consumers trust (ADR 0026), readable by the services' unprivileged user
+    (uid 10001)."""
     path.mkdir(mode=0o755)
     path.chmod(0o755)
     (path / "public.pem").write_bytes(ensure_keys()[1].read_bytes())
-    for name in ("cert-signing.pem", "log-signing.pem"):
-        (path / name).write_bytes(Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    for f in path.iterdir():
-        f.chmod(0o644)
+    (path / "cert-signing.pem").write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    write_keys(path)
+    for f in [*path.iterdir(), *(path / PRODUCERS_DIR).iterdir()]:
+        f.chmod(0o755 if f.is_dir() else 0o644)
     return path
 
 

@@ -19,6 +19,7 @@ from binhchon_kit.checkpoints import checkpoint_stream
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import EventStorePort, event_key, verify_chain
 from binhchon_kit.eventstore_mongo import MongoEventStore
+from binhchon_kit.trust import SIGNATURE_ATTRIBUTES
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_report import Progress
 from binhchon_tools.audit_topics import read_records
@@ -86,7 +87,9 @@ async def compare(bootstrap: str, prefix: str, mongodb_url: str, dbs: dict[str, 
                         findings.add("missing", key, f"in {database}, marked published, not on {topic}", event.id)
                     continue
                 mine = as_published(event)
-                changed = sorted(k for k in set(mine) | set(published) if mine.get(k) != published.get(k))
+                # the relay's signature is added on publishing, never stored (ADR 0026): not a difference
+                changed = sorted(k for k in (set(mine) | set(published)) - set(SIGNATURE_ATTRIBUTES)
+                                 if mine.get(k) != published.get(k))
                 if changed:
                     findings.add("altered", key, f"{database} and {topic} differ in: {', '.join(changed)}",
                                  event.id, *([str(published.get("id"))] if published.get("id") != event.id else []))

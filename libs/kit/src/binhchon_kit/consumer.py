@@ -7,6 +7,9 @@ returns (``AckPolicy.NACK_ON_ERROR``). The delivery policy is FastStream's, not 
 
 - ``decode_cloudevent``, the subscriber's decoder, turns the CloudEvent body into the ``RecordedEvent`` the
   handler takes (bytes that are no CloudEvent raise ``Unparseable``);
+- before the inbox and the handler, an event the handler takes is checked against its topic's owner
+  (binhchon_kit.trust, ADR 0026): its source, its hash recomputed, the owner's signature. One that fails is
+  dead-lettered with the reason, never handled and never put in the inbox;
 - ``DeliveryPolicy``, a middleware on the handler's own router, wraps the call (``consume_scope``): an
   unparseable message or one the handler cannot handle goes to ``<topic>.dlq`` with the ``dlq-*`` headers,
   an event of a type the handler does not take or already in the inbox is acknowledged untouched, a failure
@@ -20,11 +23,12 @@ dies between the effect and the inbox insert.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -40,6 +44,7 @@ from binhchon_kit.eventstore import AlreadyRecorded
 from binhchon_kit.inbox import Inbox
 from binhchon_kit.metrics import MESSAGES_HANDLED
 from binhchon_kit.topics import dead_letter_topic
+from binhchon_kit.trust import ProducerKeys, Untrusted, check
 from binhchon_kit.vietnam_time import now_utc
 
 log = logging.getLogger("binhchon.consumer")
@@ -76,10 +81,12 @@ class Origin:
     offset: int
     key: bytes | None
     handler: str
+    # the message as received, signature included (ADR 0026): a dead letter written later is this, unchanged
+    body: bytes = field(default=b"", compare=False, repr=False)
 
     @classmethod
     def of(cls, raw: Any, topic: str, handler: str) -> Origin:
-        return cls(topic, raw.partition, raw.offset, raw.key, handler)
+        return cls(topic, raw.partition, raw.offset, raw.key, handler, raw.value or b"")
 
 
 consuming: ContextVar[Origin | None] = ContextVar("binhchon_consuming", default=None)
@@ -117,9 +124,20 @@ class Subscription:
     inbox: Inbox
     retry: Retry
     clock: Callable[[], datetime]
+    owned_topic: str  # the topic without the prefix: whose owner must have produced the event
+    trusted: ProducerKeys
 
     def wants(self, event: RecordedEvent) -> bool:
         return event.type in self.types
+
+    def distrust(self, body: bytes) -> str | None:
+        """Why the event in ``body`` must not be acted on, or None when its topic's owner produced it as it is.
+        Checked on the JSON as received, as an agency would (the decoded model may have coerced a value)."""
+        try:
+            check(json.loads(body), self.owned_topic, self.trusted)
+        except Untrusted as exc:
+            return f"untrusted event: {exc}"
+        return None
 
     def __call__(self, msg: Any, /, *, context: ContextRepo) -> DeliveryPolicy:
         """FastStream builds the middleware anew for every message, from this factory."""
@@ -154,6 +172,10 @@ class DeliveryPolicy(BaseMiddleware):
             await sub.dead_letter(msg, str(exc))
             return None
         if not sub.wants(event):
+            return None
+        # before the inbox: an altered copy of an event already handled is a forgery to report, not a duplicate
+        if (distrust := sub.distrust(msg.body)) is not None:
+            await sub.dead_letter(msg, distrust, event)
             return None
         if await sub.inbox.seen(sub.handler, event.id):
             sub.counted("duplicate")
@@ -197,10 +219,11 @@ class EventConsumers:
     """Registers handlers for event types on topics: a subscriber each, under its own delivery policy."""
 
     def __init__(
-        self, broker: KafkaBroker, inbox: Inbox, *, service: str, topic_prefix: str = "", retry: Retry = Retry(),
-        clock: Callable[[], datetime] = now_utc,
+        self, broker: KafkaBroker, inbox: Inbox, *, service: str, trusted: ProducerKeys, topic_prefix: str = "",
+        retry: Retry = Retry(), clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.broker = broker
+        self.trusted = trusted  # the producing services' public keys (ADR 0026)
         self.inbox = inbox
         self.service = service
         self.topic_prefix = topic_prefix
@@ -211,7 +234,7 @@ class EventConsumers:
         types = {type_of(event) for event in events}  # the handled classes' names, as they come on the wire
         full_topic = self.topic_prefix + topic
         subscription = Subscription(full_topic, f"{self.service}.{name}", types, self.service, self.broker,
-                                    self.inbox, self.retry, self.clock)
+                                    self.inbox, self.retry, self.clock, topic, self.trusted)
 
         # NoCast: the decoder made the RecordedEvent already; FastStream must pass it on, not validate it again
         async def consume(event: NoCast[RecordedEvent]) -> None:

@@ -2,7 +2,9 @@
 
 Extension attributes (CloudEvents allows only lowercase letters and digits in their names):
 ``correlationid``, ``causationid``, ``actorid``, ``actorroles``, ``streamid``, ``streamversion``,
-``prevhash``, ``hashalg`` (absent on events recorded before it, hashed the legacy way) and ``hash``. The Kafka key
+``prevhash``, ``hashalg`` (absent on events recorded before it, hashed the legacy way), ``hash``, and
+``signature`` and ``signaturekid`` (the producing service's Ed25519 signature over ``hash``, added by the relay,
+not hashed: binhchon_kit.trust). The Kafka key
 is ``subject`` (the dossier id; the round id for round events). Other extension attributes an event picks up on
 its way (``traceparent``, …) are accepted and kept, and are not hashed.
 """
@@ -57,12 +59,16 @@ class CloudEvent(BaseModel):
     prevhash: str
     hashalg: str | None = Field(default=None, description="the hash scheme; absent: the legacy one")
     hash: str
+    signature: str | None = Field(default=None, description="the producer's Ed25519 signature over hash")
+    signaturekid: str | None = Field(default=None, description="the id of the key that made signature")
 
     def to_json(self) -> dict[str, Any]:
-        """The event as the JSON object published (no ``hashalg`` on a legacy event, not even null)."""
+        """The event as the JSON object published (no ``hashalg`` on a legacy event, no ``signature`` on an event
+        not yet signed: absent, not even null)."""
         value = self.model_dump()
-        if value["hashalg"] is None:
-            del value["hashalg"]
+        for optional in ("hashalg", "signature", "signaturekid"):
+            if value[optional] is None:
+                del value[optional]
         return value
 
     def to_bytes(self) -> bytes:

@@ -1,5 +1,9 @@
 """The relay: publishes the store's unpublished events to Kafka in stream order, then marks them published.
 
+Every event goes out signed by the service's log key (``signature``, ``signaturekid``: binhchon_kit.trust,
+ADR 0026): consumers act only on events their topic's owner signed. Ed25519 is deterministic, so an event
+published twice is the same bytes twice.
+
 A crash between publishing and marking publishes the same events again (consumers are idempotent), never
 loses one. When Kafka is down the events wait in the store and go once it is back. One relay per service
 is active at a time (a lease in the service's database), so replicas never race each other on a stream.
@@ -21,10 +25,13 @@ from pymongo.errors import PyMongoError
 from binhchon_kit import claims
 from binhchon_kit.checkpoints import Checkpoints
 from binhchon_kit.contracts.registry import event_model
+from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import EventStorePort, event_key
 from binhchon_kit.loops import pause
 from binhchon_kit.metrics import EVENTS_PUBLISHED, RELAY_FAILURES
+from binhchon_kit.signing import Signer
+from binhchon_kit.trust import signed
 
 log = logging.getLogger("binhchon.relay")
 
@@ -99,6 +106,7 @@ class Relay:
         store: EventStorePort,
         bootstrap_servers: str | list[str],
         *,
+        signer: Signer,
         client_id: str,
         topic_prefix: str = "",
         batch_size: int = 500,
@@ -107,6 +115,7 @@ class Relay:
         checkpoints: Checkpoints | None = None,
     ) -> None:
         self.store = store
+        self.signer = signer  # the service's log key: what its consumers check the events against
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
         self.topic_prefix = topic_prefix
@@ -148,7 +157,8 @@ class Relay:
         for event in events:
             topic = self.topic_prefix + event_model(event.type).topic
             future = await producer.send(
-                topic, value=event.to_cloudevent().to_bytes(), key=event.subject.encode("utf-8"),
+                topic, value=CloudEvent(**signed(event.cloudevent_json(), self.signer)).to_bytes(),
+                key=event.subject.encode("utf-8"),
                 # Structured mode: the CloudEvent is the value. No `ce_` header: CloudEvents SDKs read any `ce_`
                 # header as binary mode and then fail on our value (issue 12); routing copies use other names.
                 headers=[("content-type", CONTENT_TYPE), ("event-type", event.type.encode()),

@@ -24,6 +24,7 @@ from binhchon_kit.projection import Projections
 from binhchon_kit.relay import Relay
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.signing import Signer
+from binhchon_kit.trust import ProducerKeys, dev_log_signer
 
 log = logging.getLogger("binhchon.runtime")
 
@@ -76,18 +77,27 @@ def build_verifier(settings: ServiceSettings) -> TokenVerifier:
 
 
 def log_signer(settings: ServiceSettings) -> Signer:
-    """The key that signs the log's checkpoints: LOG_SIGNING_KEY_FILE, LOG_SIGNING_KEY, else a dev key."""
+    """The key that signs the log's checkpoints and the events published (ADR 0022, 0026): LOG_SIGNING_KEY_FILE,
+    LOG_SIGNING_KEY, else a dev key."""
     from binhchon_kit.auth.devtoken import key_dir
 
     if settings.log_signing_key_file or settings.log_signing_key:
         return Signer.from_settings(settings.log_signing_key_file, settings.log_signing_key, key_dir())
-    log.warning("no LOG_SIGNING_KEY_FILE or LOG_SIGNING_KEY: signing checkpoints with a development key")
+    log.warning("no LOG_SIGNING_KEY_FILE or LOG_SIGNING_KEY: signing checkpoints and events with a development key")
     try:
-        return Signer.from_settings("", "", key_dir(), dev_file=f"log-signing-{settings.service_name}-dev.pem")
+        return dev_log_signer(settings.service_name)
     except OSError as exc:  # a read-only home (a container): a key for this process only
         log.warning("no place for the development key (%s): checkpoints signed now will not verify after a "
-                    "restart", exc)
+                    "restart, and no consumer trusts the events signed with it", exc)
         return Signer(Ed25519PrivateKey.generate())
+
+
+def producer_keys(settings: ServiceSettings) -> ProducerKeys:
+    """The keys of the services whose events this one acts on: EVENT_PRODUCER_KEYS_DIR, else the dev keys."""
+    if settings.event_producer_keys_dir:
+        return ProducerKeys.from_directory(settings.event_producer_keys_dir)
+    log.warning("no EVENT_PRODUCER_KEYS_DIR: trusting events signed with this machine's development log keys")
+    return ProducerKeys.development()
 
 
 def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: Any = None,
@@ -101,13 +111,14 @@ def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: An
     # FastStream's own logger prints coloured text; ours goes through the JSON handler with the others
     broker = KafkaBroker(settings.kafka_brokers, client_id=f"binhchon-{settings.service_name}",
                          acks="all", enable_idempotence=True, logger=logging.getLogger("binhchon.faststream"))
-    checkpoints = None if getattr(store, "db", None) is None else Checkpoints(store, db, log_signer(settings))
+    signer = log_signer(settings)
+    checkpoints = None if getattr(store, "db", None) is None else Checkpoints(store, db, signer)
     return Runtime(
         checkpoints=checkpoints,
         settings=settings, mongo=mongo, db=db, store=store, projections=Projections(store, folds), broker=broker,
         consumers=EventConsumers(broker, MongoInbox(db), service=settings.service_name,
-                                 topic_prefix=settings.kafka_topic_prefix),
+                                 topic_prefix=settings.kafka_topic_prefix, trusted=producer_keys(settings)),
         verifier=verifier or build_verifier(settings),
         relay=Relay(store, settings.kafka_brokers, client_id=f"binhchon-{settings.service_name}-relay",
-                    topic_prefix=settings.kafka_topic_prefix, checkpoints=checkpoints),
+                    topic_prefix=settings.kafka_topic_prefix, checkpoints=checkpoints, signer=signer),
     )

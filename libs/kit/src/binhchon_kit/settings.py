@@ -28,6 +28,11 @@ class ServiceSettings(BaseSettings):
     # checkpoint is only as good as the secrecy of its key, and a lost key leaves old checkpoints unverifiable).
     log_signing_key_file: str = ""
     log_signing_key: str = ""
+    # The same key signs every event the relay publishes (ADR 0026): one key per service, never shared.
+    # The public keys of the services whose events this one consumes: a directory of <service>.jwks.json files
+    # (`python -m binhchon_kit.trust keys DIR` writes them to DIR/producers). Empty: the development log keys of
+    # this machine, as the services sign with when no LOG_SIGNING_KEY_FILE is set (`make up`, in-process tests).
+    event_producer_keys_dir: str = ""
     log_checkpoint_seconds: float = 300  # a checkpoint this often, if new events came
     # Requests a minute each client address may make to the public routes (receipt lookup, /verify, the registry);
     # past that 429 with Retry-After (binhchon_kit.ratelimit). 0: no limit (the test suite and the benches).

@@ -56,20 +56,48 @@ class Signer:
             return cls.from_pem(key_pem.encode())
         path = dev_dir / dev_file
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pem = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(pem)
+            _create_key_file(path)
         return cls.from_pem(path.read_bytes())
 
     def sign(self, document: dict[str, Any]) -> str:
         return _b64(self.private.sign(canonical_json(document)))
 
+    def sign_bytes(self, message: bytes) -> str:
+        """Ed25519 over ``message`` itself, base64url without padding (an event's hash: binhchon_kit.trust)."""
+        return _b64(self.private.sign(message))
+
     def jwk(self) -> dict[str, str]:
         raw = self.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return {"kty": "OKP", "crv": "Ed25519", "x": _b64(raw), "kid": self.kid, "alg": "EdDSA", "use": "sig"}
+
+
+def _create_key_file(path: Path) -> None:
+    """A new private key at ``path``, whole or not at all: written aside, then linked into place. Processes
+    starting together (``make up``: four services, each also reading the others' development keys) may race
+    to create the same key; the first link wins and the others read its key, never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process made it first: its key is the one
+    finally:
+        aside.unlink()
+
+
+def verify_bytes(public: Ed25519PublicKey, signature: str, message: bytes) -> bool:
+    """Whether ``signature`` (base64url, as ``Signer.sign_bytes`` gives it) is ``public``'s over ``message``."""
+    try:
+        public.verify(_unb64(signature), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 def public_key_from_jwk(jwk: dict[str, Any]) -> Ed25519PublicKey:

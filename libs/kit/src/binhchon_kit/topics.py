@@ -17,6 +17,10 @@ from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 # log.checkpoints: every service's signed checkpoints of its own log (ADR 0022), read by auditors only
 SERVICE_TOPICS = ("intake.events", "scoring.events", "certification.events", "notify.events", "log.checkpoints")
+# The one service that writes each service topic: consumers act only on events it produced and signed (ADR 0026).
+# log.checkpoints has no single owner (every service writes its own stream there) and no service consumes it.
+TOPIC_OWNERS = {"intake.events": "intake", "scoring.events": "scoring", "certification.events": "certification",
+                "notify.events": "notify"}
 FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 
 log = logging.getLogger("binhchon.topics")
@@ -24,6 +28,16 @@ log = logging.getLogger("binhchon.topics")
 
 def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
+
+
+def source_of(service: str) -> str:
+    """The CloudEvents ``source`` of the events a service records."""
+    return f"/binhchon/{service}"
+
+
+def owner_of(topic: str) -> str | None:
+    """The service that alone publishes on ``topic`` (unprefixed), or None for a topic no single service owns."""
+    return TOPIC_OWNERS.get(topic)
 
 
 def all_topics(prefix: str = "") -> list[str]:

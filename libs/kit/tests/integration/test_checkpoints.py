@@ -231,6 +231,7 @@ async def test_a_relay_crashing_between_the_leaves_and_the_marks_leaves_no_gap_a
         raise Crash("the relay died after the leaves, before the marks")
 
     crashing = Relay(store, infra.kafka, client_id="log-relay-1", topic_prefix=topic_prefix, checkpoints=log(),
+                     signer=signer,
                      before_mark=crash)
     with pytest.raises(Crash):
         await crashing.publish_pending()
@@ -239,7 +240,8 @@ async def test_a_relay_crashing_between_the_leaves_and_the_marks_leaves_no_gap_a
     more = await grow(store, "dossier-c", 2)  # and new ones come meanwhile
 
     # the restarted relay, and a second process adding the same events at once (a lease taken over)
-    restarted = Relay(store, infra.kafka, client_id="log-relay-2", topic_prefix=topic_prefix, checkpoints=log())
+    restarted = Relay(store, infra.kafka, client_id="log-relay-2", topic_prefix=topic_prefix, checkpoints=log(),
+                      signer=signer)
     await asyncio.gather(restarted.publish_pending(), log().add(list(reversed(events[:4]))))
     await restarted._drop_producer()
     assert await store.unpublished(100) == []

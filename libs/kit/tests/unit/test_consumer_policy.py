@@ -2,7 +2,9 @@
 decoded into a RecordedEvent, routed by type, a redelivery made a no-op by the inbox, a failure retried, and
 what cannot be handled dead-lettered to ``<topic>.dlq`` with the ``dlq-*`` headers (ADR 0003, ADR 0018).
 The same policy on the real broker: the flows of services/*/tests/integration (scoring's dead-lettered
-rulebook miss, certification's forged event, intake's Kafka outage)."""
+rulebook miss, certification's forged event, intake's Kafka outage). Events come signed by their topic's owner,
+as the relay publishes them; one that is not is dead-lettered before the inbox (ADR 0026; every reason:
+test_event_trust.py)."""
 
 from __future__ import annotations
 
@@ -11,18 +13,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from binhchon_kit.consumer import EventConsumers, Origin, PermanentError, Retry, consuming
 from binhchon_kit.contracts.intake import RoundOpened
+from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.inbox import MemoryInbox
+from binhchon_kit.signing import Signer
+from binhchon_kit.trust import ProducerKeys, signed
 
 TOPIC = "intake.events"
 PREFIX = "t1."
 HANDLED_TYPES = {RoundOpened}
 AT = datetime(2026, 11, 23, 6, 26, tzinfo=UTC)  # the consumers' clock: the dead letters' dlq-at
+INTAKE = Signer(Ed25519PrivateKey.generate())  # intake's log key: intake.events' owner signs with it
+TRUSTED = ProducerKeys.from_jwks({"intake": {"keys": [INTAKE.jwk()]}})
 
 
 def event(id_: str = "e-1", type_: str = "round.opened") -> RecordedEvent:
@@ -30,8 +38,13 @@ def event(id_: str = "e-1", type_: str = "round.opened") -> RecordedEvent:
         id=id_, stream="round-r1", version=1, type=type_, schema_version=1, subject="r1",
         time=datetime(2026, 11, 22, 23, 26, tzinfo=UTC), data={"code": "LN-2026", "title": "Vòng OCOP Lục Nam"},
         actor=Actor("officer-1", ("officer",)), correlation_id="c-1", causation_id="http:c-1",
-        source="/binhchon/intake", prev_hash="0" * 64, hash="a" * 64,
-    )
+        source="/binhchon/intake", prev_hash="0" * 64, hash="",
+    ).sealed()
+
+
+def published(recorded: RecordedEvent) -> bytes:
+    """The event as intake's relay publishes it: signed."""
+    return CloudEvent(**signed(recorded.cloudevent_json(), INTAKE)).to_bytes()
 
 
 @dataclass
@@ -70,7 +83,7 @@ def handler() -> Handler:
 async def setup(handler: Handler) -> AsyncIterator[Setup]:
     broker = KafkaBroker("127.0.0.1:1")  # never connected: TestKafkaBroker routes in-process
     inbox = MemoryInbox()
-    consumers = EventConsumers(broker, inbox, service="scoring", topic_prefix=PREFIX,
+    consumers = EventConsumers(broker, inbox, service="scoring", topic_prefix=PREFIX, trusted=TRUSTED,
                                retry=Retry(attempts=3, first_delay=0, max_delay=0), clock=lambda: AT)
     consumers.handle(TOPIC, HANDLED_TYPES, "rounds", handler)
     dead: list[KafkaMessage] = []
@@ -85,7 +98,7 @@ async def setup(handler: Handler) -> AsyncIterator[Setup]:
 
 async def test_the_handler_takes_the_decoded_event_and_knows_where_it_came_from(setup: Setup) -> None:
     sent = event()
-    await setup.publish(sent.to_cloudevent().to_bytes())
+    await setup.publish(published(sent))
     assert setup.handler.calls == [sent]
     assert setup.handler.origins == [Origin(PREFIX + TOPIC, 0, 0, b"r1", "scoring.rounds")]
     assert await setup.inbox.seen("scoring.rounds", "e-1")
@@ -93,14 +106,14 @@ async def test_the_handler_takes_the_decoded_event_and_knows_where_it_came_from(
 
 
 async def test_an_event_of_another_type_is_passed_over(setup: Setup) -> None:
-    await setup.publish(event("e-2", "dossier.received").to_cloudevent().to_bytes())
+    await setup.publish(published(event("e-2", "dossier.received")))
     assert setup.handler.calls == []
     assert not await setup.inbox.seen("scoring.rounds", "e-2")
     assert setup.dead == []
 
 
 async def test_a_redelivered_event_is_not_handled_twice(setup: Setup) -> None:
-    body = event().to_cloudevent().to_bytes()
+    body = published(event())
     await setup.publish(body)
     await setup.publish(body)
     assert [e.id for e in setup.handler.calls] == ["e-1"]
@@ -109,7 +122,7 @@ async def test_a_redelivered_event_is_not_handled_twice(setup: Setup) -> None:
 
 async def test_a_failure_is_retried_and_then_handled(setup: Setup) -> None:
     setup.handler.failures = 2  # the third and last attempt succeeds
-    await setup.publish(event().to_cloudevent().to_bytes())
+    await setup.publish(published(event()))
     assert [e.id for e in setup.handler.calls] == ["e-1", "e-1", "e-1"]
     assert await setup.inbox.seen("scoring.rounds", "e-1")
     assert setup.dead == []
@@ -129,7 +142,7 @@ def assert_dead_letter(letter: KafkaMessage, body: bytes, reason_starts: str) ->
 async def test_a_permanent_error_is_dead_lettered_at_once_with_its_reason(setup: Setup) -> None:
     setup.handler.failures = 99
     setup.handler.error = PermanentError("product group 'đồ gỗ' is not in rulebook ocop-2025")
-    body = event().to_cloudevent().to_bytes()
+    body = published(event())
     await setup.publish(body)
     assert len(setup.handler.calls) == 1  # no retry can help
     [letter] = setup.dead
@@ -139,7 +152,7 @@ async def test_a_permanent_error_is_dead_lettered_at_once_with_its_reason(setup:
 
 async def test_a_failure_that_outlasts_the_retries_is_dead_lettered(setup: Setup) -> None:
     setup.handler.failures = 99
-    body = event().to_cloudevent().to_bytes()
+    body = published(event())
     await setup.publish(body)
     assert len(setup.handler.calls) == 3
     [letter] = setup.dead
@@ -152,3 +165,24 @@ async def test_bytes_that_are_no_cloudevent_are_dead_lettered_unparsed(setup: Se
     assert setup.handler.calls == []
     [letter] = setup.dead
     assert_dead_letter(letter, body, "unparseable CloudEvent: ")
+
+
+async def test_an_event_not_signed_by_the_topics_owner_is_dead_lettered_never_handled(setup: Setup) -> None:
+    body = event().to_cloudevent().to_bytes()  # genuine content, but unsigned: anyone could have written it
+    await setup.publish(body)
+    assert setup.handler.calls == []
+    [letter] = setup.dead
+    assert_dead_letter(letter, body, "untrusted event: not signed")
+    assert not await setup.inbox.seen("scoring.rounds", "e-1")
+
+
+async def test_an_altered_copy_of_a_handled_event_is_dead_lettered_not_taken_for_a_duplicate(setup: Setup) -> None:
+    genuine = event()
+    await setup.publish(published(genuine))
+    altered = CloudEvent(**{**CloudEvent.from_bytes(published(genuine)).to_json(),
+                            "data": {**genuine.data, "title": "Vòng OCOP giả"}}).to_bytes()
+    await setup.publish(altered)
+    assert [e.data["title"] for e in setup.handler.calls] == ["Vòng OCOP Lục Nam"]
+    [letter] = setup.dead
+    assert letter.body == altered
+    assert "does not match the event" in letter.headers["dlq-reason"]

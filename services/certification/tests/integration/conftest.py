@@ -23,6 +23,7 @@ from binhchon_kit.eventstore import EventStore
 from binhchon_kit.relay import Relay
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.infra import Infra
+from binhchon_kit.trust import dev_log_signer
 from certification.main import CertificationSettings, build
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -94,7 +95,9 @@ class CertEnv:
             stream = f"{stream_of}-{subject}"
             await store.append(stream, await store.version(stream), NewEvent(data), subject=subject,
                                actor=Actor(f"system:{service}", ("system",)), cause=Cause("c", "c"))
-        relay = Relay(store, self.infra.kafka, client_id=f"{service}-relay", topic_prefix=self.prefix)
+        # signed with that service's development log key, the one certification trusts here (ADR 0026)
+        relay = Relay(store, self.infra.kafka, client_id=f"{service}-relay", topic_prefix=self.prefix,
+                      signer=dev_log_signer(service))
         await relay.publish_pending()
         await relay._drop_producer()
 

@@ -16,10 +16,13 @@ from binhchon_kit.events import Actor, Cause, NewEvent
 from binhchon_kit.eventstore import EventStore
 from binhchon_kit.relay import Relay
 from binhchon_kit.testing.fixtures import TopicReader, eventually
+from binhchon_kit.trust import dev_log_signer
 
 from ..conftest import dossier_body, round_body
 
 pytestmark = pytest.mark.integration
+# scoring's development log key: what intake trusts scoring's events by in these tests (ADR 0026)
+SCORING = dev_log_signer("scoring")
 
 
 class Crash(Exception):
@@ -56,13 +59,14 @@ async def test_escalation_once_despite_relay_crash_and_redelivery(intake, auth, 
     async def crash_before_mark(_events):
         raise Crash("relay killed after publish, before mark")
 
-    crashing = Relay(store, infra.kafka, client_id="scoring-relay-1", topic_prefix=topic_prefix,
+    crashing = Relay(store, infra.kafka, client_id="scoring-relay-1", topic_prefix=topic_prefix, signer=SCORING,
                      before_mark=crash_before_mark)
     with pytest.raises(Crash):
         await crashing.publish_pending()
     await crashing._drop_producer()
     assert len(await store.pending_events("outbox", 10)) == 1  # not marked: a restarted relay publishes it again
-    restarted = Relay(store, infra.kafka, client_id="scoring-relay-2", topic_prefix=topic_prefix)
+    restarted = Relay(store, infra.kafka, client_id="scoring-relay-2", topic_prefix=topic_prefix,
+                      signer=SCORING)
     assert await restarted.publish_pending() == 1
     await restarted._drop_producer()
     assert await store.pending_events("outbox", 10) == []
@@ -112,7 +116,7 @@ async def test_result_that_stays_at_its_level_opens_nothing(intake, auth, infra,
     receipt = (await intake.post(f"/rounds/{child['round_id']}/dossiers", json=dossier_body(),
                                  headers=auth("producer-1", "applicant"))).json()
     store = await _approved_result(mongo, unique, receipt["dossier_id"], child["round_id"], goes_up=False)
-    relay = Relay(store, infra.kafka, client_id="scoring-relay", topic_prefix=topic_prefix)
+    relay = Relay(store, infra.kafka, client_id="scoring-relay", topic_prefix=topic_prefix, signer=SCORING)
     assert await relay.publish_pending() == 1
     await relay._drop_producer()
 
@@ -146,7 +150,7 @@ async def test_unparseable_message_goes_to_dead_letter_and_consumer_goes_on(
     receipt = (await intake.post(f"/rounds/{rnd['round_id']}/dossiers", json=dossier_body(),
                                  headers=auth("producer-1", "applicant"))).json()
     store = await _approved_result(mongo, unique, receipt["dossier_id"], rnd["round_id"], goes_up=True)
-    relay = Relay(store, infra.kafka, client_id="scoring-relay", topic_prefix=topic_prefix)
+    relay = Relay(store, infra.kafka, client_id="scoring-relay", topic_prefix=topic_prefix, signer=SCORING)
     await relay.publish_pending()
     await relay._drop_producer()
 

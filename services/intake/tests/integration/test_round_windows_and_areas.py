@@ -10,6 +10,7 @@ import pytest
 
 from binhchon_kit.relay import Relay
 from binhchon_kit.testing.fixtures import eventually
+from binhchon_kit.trust import dev_log_signer
 
 from ..conftest import TODAY, dossier_body, round_body
 from .test_escalation_and_duplicates import _approved_result
@@ -72,7 +73,8 @@ async def test_an_escalations_only_region_round_takes_escalated_dossiers_and_ref
     receipt = (await intake.post(f"/rounds/{child['round_id']}/dossiers", json=dossier_body(),
                                  headers=auth("producer-1", "applicant"))).json()
     store = await _approved_result(mongo, unique, receipt["dossier_id"], child["round_id"], goes_up=True)
-    relay = Relay(store, infra.kafka, client_id="scoring-relay", topic_prefix=topic_prefix)
+    relay = Relay(store, infra.kafka, client_id="scoring-relay", topic_prefix=topic_prefix,
+                  signer=dev_log_signer("scoring"))
     assert await relay.publish_pending() == 1
     await relay._drop_producer()
 

@@ -61,8 +61,10 @@ class WaitingRoom:
         try:
             await self.parked.insert_one({
                 "_id": event.id, "status": "waiting", "type": event.type, "subject": event.subject,
-                "body": event.to_cloudevent().to_bytes(), "topic": origin.topic, "partition": origin.partition,
-                "offset": origin.offset, "key": origin.key, "handler": origin.handler, "needs": missing.needs,
+                # the message as received (signed): dead-lettered later, it is what came, unchanged
+                "body": origin.body or event.to_cloudevent().to_bytes(), "topic": origin.topic,
+                "partition": origin.partition, "offset": origin.offset, "key": origin.key, "handler": origin.handler,
+                "needs": missing.needs,
                 "reason": missing.reason, "tries": 0, "pokes": 0, "parked_at": now, "give_up_at": now + self.wait_for,
                 "next_try_at": now + self.first_retry})
         except DuplicateKeyError:

@@ -11,6 +11,7 @@ from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.events import Actor, Cause, NewEvent
 from binhchon_kit.eventstore import EventStore
 from binhchon_kit.relay import Relay
+from binhchon_kit.trust import dev_log_signer
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -48,6 +49,7 @@ async def publish(mongo: Any, infra: Any, prefix: str, unique: str, source: str,
     for stream, data in events:
         await store.append(stream, await store.version(stream), NewEvent(data), subject=stream,
                            actor=Actor("someone"), cause=Cause("c", "c"))
-    relay = Relay(store, infra.kafka, client_id=f"{source}-relay", topic_prefix=prefix)
+    # signed with that service's development log key, the one notify trusts in these tests (ADR 0026)
+    relay = Relay(store, infra.kafka, client_id=f"{source}-relay", topic_prefix=prefix, signer=dev_log_signer(source))
     await relay.publish_pending()
     await relay._drop_producer()

@@ -27,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic.json_schema import models_json_schema
 
 from binhchon_kit.canonical import HASH_ALG, HASHED_ATTRIBUTES, canonical_json, hashed_attributes
@@ -34,6 +35,7 @@ from binhchon_kit.contracts import event_types
 from binhchon_kit.contracts.registry import EventData, Registration
 from binhchon_kit.envelope import SCHEMA_BASE, CloudEvent, schema_uri
 from binhchon_kit.events import Actor, RecordedEvent
+from binhchon_kit.signing import Signer
 from binhchon_kit.topics import FOREVER, SERVICE_TOPICS, dead_letter_topic
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -82,6 +84,10 @@ _ENVELOPE_ATTRIBUTES = {
     "use the legacy scheme described there",
     "hash": "SHA-256 (lowercase hex) of the event, chained through prevhash, under the scheme hashalg names: "
     "a tampered or missing event breaks the stream's chain",
+    "signature": "Ed25519 signature by the service that published the event (source) over the ASCII bytes of hash, "
+    "base64url without padding; not hashed. Verify it with that service's key signaturekid names, from its "
+    "/log/jwks.json: binhchon's consumers act on no event without it",
+    "signaturekid": "the id (kid) of the publishing service's key that made signature, in its /log/jwks.json",
 }
 # The names CloudEvents allows for extension attributes; values are strings, integers or booleans in JSON.
 _EXTENSION_NAME = "^[a-z0-9]+$"
@@ -104,6 +110,9 @@ replays every event ever published, so a new consumer can rebuild its state from
 parse or handle a message it republishes it there unchanged, with its key, and with the headers {headers}.
 - **Extension attributes**: besides ours, an event may carry others added on its way (e.g. `traceparent`); \
 consumers keep or ignore them. They are not hashed.
+- **Who published it**: every event is signed by the service that owns its topic (`signature`, \
+`signaturekid`: see the hash chain section); binhchon's own consumers dead-letter any event whose `source` is \
+not the topic's owner, whose `hash` does not recompute, or whose signature is not by one of the owner's keys.
 - **Schemas over HTTP**: every service serves each JSON Schema at the path of its URL (`dataschema`, \
 `{envelope}`): `GET /events/<type>/v<n>.json` and `GET /events/cloudevent/v1.json`, no token needed.
 
@@ -144,6 +153,28 @@ is hashed over these bytes (RFC 8785: keys sorted, no whitespace, non-ASCII char
 and SHA-256 of them is `{hash}`, the event's `hash`. In Python: \
 `hashlib.sha256(rfc8785.dumps({{k: event[k] for k in ATTRIBUTES if k in event}})).hexdigest()`.
 
+### Who published it: `signature` and `signaturekid`
+
+Each topic has one owner, the service named by its first word (`intake.events`: `/binhchon/intake`), and only \
+the owner's events on it count. The owner's relay adds to every event it publishes `signature` = Ed25519 by \
+its log key over the ASCII bytes of `hash` (the 64 hex characters), base64url without padding, and \
+`signaturekid` = that key's `kid` in the service's JWKS, served at `GET /log/jwks.json` (the key that signs its \
+log checkpoints). Neither is hashed: `hash` already covers every other attribute and `data`. To check an event: \
+`source` is the topic's owner, `hashalg` is `{alg}`, `hash` recomputes as above, and the signature verifies \
+with the owner's key `signaturekid` names. An event without `hashalg` (the legacy scheme below) is signed \
+like any other, but binhchon's consumers do not act on it: only the current scheme is accepted.
+
+Worked example: signed with the Ed25519 key of RFC 8032's first test vector (secret \
+`{secret}`, published, never used for real), whose JWK is
+
+```json
+{jwk}
+```
+
+the event above carries `"signature": "{signature}"` and `"signaturekid": "{kid}"`. In Python: \
+`Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(jwk["x"] + "=")).verify(\
+base64.urlsafe_b64decode(event["signature"] + "=="), event["hash"].encode("ascii"))` (raises if it does not verify).
+
 ### Events without `hashalg` (recorded before it)
 
 `hash` = lowercase hex of SHA-256 over the ASCII bytes of `prevhash` followed by the RFC 8785 form of the \
@@ -153,6 +184,10 @@ of dataschema's …/v<n>.json (a number), "subject": subject, "time": time, "dat
 causationid, "source": source}}`. Those events are never \
 rehashed: history is not rewritten; a stream may hold events of both kinds, chained the same way by `prevhash`.
 """
+
+
+# RFC 8032 section 7.1, test 1: a published Ed25519 secret key, for the worked example of an event's signature
+EXAMPLE_SECRET = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
 
 
 def _example_event() -> RecordedEvent:
@@ -172,10 +207,12 @@ def hash_chain_text() -> str:
     event = _example_event()
     published = event.cloudevent_json()
     canonical = canonical_json(hashed_attributes(published))
+    example_key = Signer(Ed25519PrivateKey.from_private_bytes(bytes.fromhex(EXAMPLE_SECRET)))
     return _HASH_CHAIN.format(
         alg=HASH_ALG, attributes=", ".join(f"`{a}`" for a in HASHED_ATTRIBUTES),
         example=json.dumps(published, indent=2, ensure_ascii=False), canonical=canonical.decode("utf-8"),
-        length=len(canonical), hash=event.hash,
+        length=len(canonical), hash=event.hash, secret=EXAMPLE_SECRET, jwk=json.dumps(example_key.jwk(), indent=2),
+        signature=example_key.sign_bytes(event.hash.encode("ascii")), kid=example_key.kid,
     )
 
 
@@ -213,6 +250,8 @@ def _envelope_schema_body() -> dict[str, Any]:
     schema = CloudEvent.model_json_schema()
     # optional, a string when present (pydantic would say "string or null": we never publish null)
     schema["properties"]["hashalg"] = {"type": "string", "title": "Hashalg", "examples": [HASH_ALG]}
+    schema["properties"]["signature"] = {"type": "string", "title": "Signature"}
+    schema["properties"]["signaturekid"] = {"type": "string", "title": "Signaturekid"}
     for name, prop in schema["properties"].items():
         if name in _ENVELOPE_ATTRIBUTES:
             prop["description"] = _ENVELOPE_ATTRIBUTES[name]
@@ -232,7 +271,8 @@ def envelope_schema() -> dict[str, Any]:
         "title": "binhchon CloudEvent",
         "description": inspect.cleandoc(CloudEvent.__doc__ or "")
         + " CloudEvents 1.0, structured mode, JSON. Extension attributes: correlationid, causationid,"
-        " actorid, actorroles, streamid, streamversion, prevhash, hashalg, hash; any other extension attribute"
+        " actorid, actorroles, streamid, streamversion, prevhash, hashalg, hash, signature, signaturekid; any"
+        " other extension attribute"
         " (e.g. traceparent) is allowed.",
     })
     return schema
