@@ -58,3 +58,12 @@ def test_an_approvers_token_carries_the_authorities_they_act_for(tmp_path: Path)
     token = mint(private.read_bytes(), subject="ubnd-bg", roles=["approver"], authorities=["province:24"])
     assert verifier.verify(token).authorities == frozenset({"province:24"})
     assert verifier.verify(mint(private.read_bytes(), subject="sec", roles=["secretariat"])).authorities == frozenset()
+
+
+
+@pytest.mark.parametrize("claim", ["province:24", {"province:24": True}, None])
+def test_an_authorities_claim_of_another_shape_names_none(claim: object) -> None:
+    from binhchon_kit.auth.tokens import _authorities
+
+    assert _authorities(claim) == frozenset()
+    assert _authorities(["province:24", 24, None]) == frozenset({"province:24"})

@@ -275,3 +275,12 @@ async def test_a_round_heard_of_before_v3_is_decided_by_the_authority_over_its_a
     [decided] = await svc.approve(proposal.stream, decision(), None, APPROVER, CAUSE)
     assert decided.data["decision"]["authority_id"] == "province:24"
     assert decided.data["decision"]["authority"] == "UBND tỉnh Bắc Giang"  # its organiser
+
+
+async def test_an_admin_passes_the_role_check_but_decides_for_no_authority_it_is_not_given(
+        svc: Scoring, intake: EventStore) -> None:
+    proposal = await proposed_round(svc, intake)
+    admin = Principal("root", frozenset({Role.ADMIN}))
+    with pytest.raises(Refused) as refused:
+        await svc.approve(proposal.stream, decision(), None, admin, CAUSE)
+    assert refused.value.kind == "forbidden"
