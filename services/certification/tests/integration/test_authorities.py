@@ -37,8 +37,10 @@ async def test_each_authority_numbers_its_own_certificates_and_alone_revokes_the
 
         items = {i["dossier_id"]: i for i in await eventually(issued, what="three certificates")}
         # two authorities whose initials are both UBNDHLN: two prefixes, two sequences
-        assert {d: i["number"] for d, i in items.items()} == {
-            "ln-1": "OCOP-H.219-2026-00001", "ln-2": "OCOP-H.219-2026-00002", "lnam-1": "OCOP-H.220-2026-00001"}
+        # (the two of Lục Ngạn are numbered in the order certification reads them: partitions, not the test, say)
+        assert sorted(items[d]["number"] for d in ("ln-1", "ln-2")) == ["OCOP-H.219-2026-00001",
+                                                                       "OCOP-H.219-2026-00002"]
+        assert items["lnam-1"]["number"] == "OCOP-H.220-2026-00001"
         signed = (await cert.get("/certificates/OCOP-H.220-2026-00001")).json()["certificate"]
         assert signed["issuer"] == "UBND huyện Lục Nam"
         assert signed["decision"]["authority_id"] == "district:220"  # under the signature
