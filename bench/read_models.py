@@ -135,7 +135,7 @@ async def fill_certificates(mongodb: str, database: str, count: int) -> list[str
                   "certificate_validity_months": 36}
         result_event_id = str(uuid.uuid4())
         stream = certs.certificate_id_for(result_event_id)
-        number = certs.number_for("OCOP", result["decision"]["authority"], decided.year, n + 1)
+        number = certs.number_for(certs.numbering("OCOP", result["decision"], decided.year)[1], n + 1)
         body = certs.content(result, certificate_id=stream, number=number, issued_on=decided + timedelta(days=3),
                              result_event_id=result_event_id, supersedes=None)
         issued = CertificateIssued.model_validate({**body, "signature": signer.sign(body), "key_id": signer.kid})

@@ -17,14 +17,16 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.devtoken import ensure_keys
-from binhchon_kit.contracts.common import DecisionReference, Level
+from binhchon_kit.contracts.common import Level
 from binhchon_kit.events import Actor, Cause, RecordedEvent
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.infra import REPO, provide
 from binhchon_kit.topics import all_topics, ensure_topics
 from scoring.domain import scoring as rules
 from scoring.domain.aggregation import aggregate
+from scoring.domain.authority import DecisionInput
 from scoring.main import ScoringSettings, build
 from scoring.service import Scoring
 
@@ -98,8 +100,10 @@ async def bench(kafka: str, mongodb: str, dossiers: int, judges: int, concurrenc
         proposed = time.perf_counter() - started
 
         started = time.perf_counter()
-        decision = DecisionReference(number="1/QĐ-UBND", date=date(2026, 12, 1), signer="A", authority="UBND tỉnh")
-        decided = await svc.approve(proposal.stream, decision, None, Actor("ubnd", ("approver",)), cause)
+        decision = DecisionInput(number="1/QĐ-UBND", date=date(2026, 12, 1), signer="A")
+        authority = (await svc.approving_authority(round_id)).id
+        approver = Principal("ubnd", frozenset({Role.APPROVER}), authorities=frozenset({authority}))
+        decided = await svc.approve(proposal.stream, decision, None, approver, cause)
         approved = time.perf_counter() - started
 
         sheets = {f"cm-{k}": sheet(scoring_sheet, rng) for k in range(1, judges + 1)}

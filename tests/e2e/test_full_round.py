@@ -181,7 +181,7 @@ async def test_a_round_scored_proposed_approved_and_escalated(infra, unique, top
                                headers=judge["cm-1"])
         assert r.status_code == 403  # only an approver approves
         r = await scoring.post(f"/proposals/{proposal['proposal_id']}/approval", json={"decision": decision},
-                               headers=auth("ubnd-1", "approver"))
+                               headers=auth("ubnd-1", "approver", authorities=("province:24",)))
         assert r.status_code == 201, r.text
         assert [e["type"] for e in r.json()] == ["result.approved", "result.approved", "result.not_recognised"]
 

@@ -101,8 +101,9 @@ async def played(infra: Infra, dev_keys: tuple[Path, Path], tmp_path_factory: py
     await ensure_topics(infra.kafka, all_topics(prefix), partitions=3)
     private = dev_keys[0].read_bytes()
 
-    def auth(subject: str, *roles: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {mint(private, subject=subject, roles=list(roles))}"}
+    def auth(subject: str, *roles: str, authorities: tuple[str, ...] = ()) -> dict[str, str]:
+        token = mint(private, subject=subject, roles=list(roles), authorities=list(authorities))
+        return {"Authorization": f"Bearer {token}"}
 
     game = Played(infra, prefix, unique, str(dev_keys[1]), tmp_path_factory.mktemp("jwks") / "jwks.json", "", "", {})
     sec = auth("tk-intake", "secretariat")
@@ -159,7 +160,8 @@ async def played(infra: Infra, dev_keys: tuple[Path, Path], tmp_path_factory: py
                                        headers=judge[member])
                 assert r.status_code == 201, r.text
         proposal = (await scoring.post(f"/rounds/{game.province}/proposals", headers=judge["cm-1"])).json()
-        r = await scoring.post(f"/proposals/{proposal['proposal_id']}/approval", headers=auth("ubnd", "approver"),
+        r = await scoring.post(f"/proposals/{proposal['proposal_id']}/approval",
+                               headers=auth("ubnd", "approver", authorities=("province:24",)),
                                json={"decision": {"number": "1234/QĐ-UBND", "date": "2026-11-25",
                                                   "signer": "Phó Chủ tịch UBND tỉnh",
                                                   "authority": "UBND tỉnh Bắc Giang"}})

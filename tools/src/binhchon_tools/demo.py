@@ -62,8 +62,9 @@ def ok(r: httpx.Response) -> Any:
 
 
 def auth_with(private: bytes) -> Callable[..., dict[str, str]]:
-    def auth(subject: str, *roles: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {mint(private, subject=subject, roles=list(roles))}"}
+    def auth(subject: str, *roles: str, authorities: tuple[str, ...] = ()) -> dict[str, str]:
+        token = mint(private, subject=subject, roles=list(roles), authorities=list(authorities))
+        return {"Authorization": f"Bearer {token}"}
     return auth
 
 
@@ -144,7 +145,8 @@ def play_round(intake: httpx.Client, scoring: httpx.Client, auth: Callable[..., 
     print(f"   CSV: {csv}")
     if before_approval:
         before_approval()
-    decisions = ok(scoring.post(f"/proposals/{proposal['proposal_id']}/approval", headers=auth("ubnd", "approver"),
+    decisions = ok(scoring.post(f"/proposals/{proposal['proposal_id']}/approval", headers=auth(
+                                    "ubnd", "approver", authorities=("province:24",)),
                                 json={"decision": {"number": f"{run}/QĐ-UBND",
                                                    "date": today_in_vietnam().isoformat(),
                                                    "signer": "Phó Chủ tịch UBND tỉnh",

@@ -232,11 +232,13 @@ class Season:
                     ok(self.scoring.post(f"/dossiers/{dossier}/score-sheets/amendment", headers=headers, json={
                         "scores": sheet(full, total, lowered), "reason": "Nhầm điểm khi cộng phần A"}))
 
-    def decide(self, round_name: str, chair: str, authority: str) -> list[dict[str, Any]]:
+    def decide(self, round_name: str, chair: str, authority: str, authority_id: str) -> list[dict[str, Any]]:
+        """The round's approving authority decides (its approver acts for ``authority_id`` only, ADR 0029)."""
         round_id = self.rounds[round_name]
         proposal = ok(self.scoring.post(f"/rounds/{round_id}/proposals", headers=self.auth(chair, "council_chair")))
+        approver = self.auth(f"ubnd-{chair}", "approver", authorities=(authority_id,))
         decided: list[dict[str, Any]] = ok(self.scoring.post(
-            f"/proposals/{proposal['proposal_id']}/approval", headers=self.auth(f"ubnd-{chair}", "approver"),
+            f"/proposals/{proposal['proposal_id']}/approval", headers=approver,
             json={"decision": {"number": f"{self.run}-{len(self.rounds)}/QĐ-UBND",
                                "date": today_in_vietnam().isoformat(), "signer": "Phó Chủ tịch UBND",
                                "authority": authority}}))
@@ -248,7 +250,7 @@ class Season:
         self.rounds[name] = str(ok(self.intake.post("/rounds", headers=self.sec, json=round_body(
             f"CNNTTB-BG-{self.run}", programme="CNNTTB", rulebook_id="cnnttb-2025",
             title="Bình chọn sản phẩm công nghiệp nông thôn tiêu biểu tỉnh Bắc Giang năm 2026",
-            organiser="Sở Công Thương tỉnh Bắc Giang")))["round_id"])
+            organiser="Sở Công Thương tỉnh Bắc Giang", approving_authority="UBND tỉnh Bắc Giang")))["round_id"])
         members = self.form_panel(name, "hd-cnnt")
         entries = [("Cơ sở Mây tre đan Tăng Tiến", "Khay mây đan Tăng Tiến", "thủ công mỹ nghệ", 84),
                    ("Công ty TNHH Gốm Thổ Hà", "Bình gốm Thổ Hà", "thủ công mỹ nghệ", 78),
@@ -264,7 +266,7 @@ class Season:
             self.targets[receipt["dossier_id"]] = target
             dossiers.append(receipt["dossier_id"])
         self.score_round(name, members, dossiers, rulebook_id="cnnttb-2025")
-        return self.decide(name, members[0], "UBND tỉnh Bắc Giang")
+        return self.decide(name, members[0], "UBND tỉnh Bắc Giang", "province:24")
 
     def escalated(self, count: int) -> list[str]:
         province = self.rounds["Tỉnh Bắc Giang"]
@@ -313,14 +315,16 @@ def play(season: Season) -> dict[str, list[dict[str, Any]]]:
         before = set(season.targets)
         season.file_dossiers(district)
         season.score_round(district[1], members, sorted(set(season.targets) - before))
-        decisions[district[1]] = season.decide(district[1], members[0], f"UBND {district[1].lower()}")
+        decisions[district[1]] = season.decide(district[1], members[0], f"UBND {district[1].lower()}",
+                                                f"district:{district[0]}")
         print(f"[scenario] {district[1]}: {len(decisions[district[1]])} results decided", file=sys.stderr)
     forwarded = sum(d["type"] == "result.approved" and bool(d.get("goes_up_a_level")) for ds in decisions.values()
                     for d in ds)
     members = season.form_panel("Tỉnh Bắc Giang", "hd-24")
     province_dossiers = season.escalated(forwarded)
     season.score_round("Tỉnh Bắc Giang", members, province_dossiers)
-    decisions["Tỉnh Bắc Giang"] = season.decide("Tỉnh Bắc Giang", members[0], "UBND tỉnh Bắc Giang")
+    decisions["Tỉnh Bắc Giang"] = season.decide("Tỉnh Bắc Giang", members[0], "UBND tỉnh Bắc Giang",
+                                                   "province:24")
     decisions["CNNTTB Bắc Giang"] = season.cnnttb_round()
     return decisions
 

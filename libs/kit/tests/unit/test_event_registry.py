@@ -49,7 +49,7 @@ def test_the_names_on_the_wire_are_the_published_ones() -> None:
     published = {path.name for path in (REPO / "docs" / "contract" / "schemas").glob("*.json")}
     current = {f"{type_of(r.model)}.v{r.schema_version}.json" for r in event_types()}
     assert current <= published
-    assert type_of(RoundOpened) == "round.opened" and registration_of(RoundOpened).schema_version == 2
+    assert type_of(RoundOpened) == "round.opened" and registration_of(RoundOpened).schema_version == 3
 
 
 def test_an_unknown_class_or_name_is_refused_naming_it() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from binhchon_kit.auth import Principal
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.certification import CertificateIssued, CertificateSuperseded
 from binhchon_kit.contracts.registry import type_of
@@ -80,7 +81,7 @@ class Certification:
         # invitees, the staff listing) finds its holder; the number follows once the certificate is recorded
         await self._keep_holder(stream, {"registration_number": result.get("producer_registration_number"),
                                          "product": key, "rank": rank})
-        number = await self._next_number(result["programme"], result["decision"]["authority"], decided_on.year)
+        number = await self._next_number(result["programme"], result["decision"], decided_on.year)
         body = certs.content(result, certificate_id=stream, number=number, issued_on=self.today(),
                              result_event_id=event.id, supersedes=replaces["number"] if replaces else None)
         issued = CertificateIssued.model_validate(
@@ -164,11 +165,11 @@ class Certification:
         except (AlreadyRecorded, ConcurrencyConflict):
             pass
 
-    async def _next_number(self, programme: str, authority: str, year: int) -> str:
-        """Numbered in the decision's year, so a replay or a late consumer cannot move a number to another year."""
-        code = certs.authority_code(authority)
-        sequence = await next_number(self.rt.db, f"{programme}-{code}-{year}")
-        return certs.number_for(programme, authority, year, sequence)
+    async def _next_number(self, programme: str, decision: dict[str, Any], year: int) -> str:
+        """Numbered per issuing authority in the decision's year, so a replay or a late consumer cannot move a
+        number to another year."""
+        sequence_key, prefix = certs.numbering(programme, decision, year)
+        return certs.number_for(prefix, await next_number(self.rt.db, sequence_key))
 
     # ---- look-ups ------------------------------------------------------------------------------------
 
@@ -188,8 +189,12 @@ class Certification:
 
     # ---- lifecycle -----------------------------------------------------------------------------------
 
-    async def revoke(self, number: str, reason: str, actor: Actor, cause: Cause) -> RecordedEvent:
+    async def revoke(self, number: str, reason: str, who: Principal, cause: Cause) -> RecordedEvent:
+        """Only an approver acting for the certificate's issuing authority revokes it (ADR 0029)."""
         state, events = await self.load(number)
+        if (refused := certs.revocation_refusal(state.issued, who.authorities)) is not None:
+            raise refused
+        actor = who.actor
         return await record(self.rt, state.stream, state.version, certs.revoke(state, reason, self.today()), actor,
                             cause, state.issued["dossier_id"], history=events)
 

@@ -78,7 +78,7 @@ async def test_issue_once_verify_tamper_revoke_pdf(env, infra, mongo, unique, to
                             headers=auth("sec", "secretariat"))
         assert r.status_code == 403
         r = await cert.post(f"/certificates/{number}/revocation", json={"reason": "Không đánh giá lại sau 36 tháng"},
-                            headers=auth("ubnd", "approver"))
+                            headers=auth("ubnd", "approver", authorities=("province:24",)))
         assert r.status_code == 201, r.text
         page = (await cert.get(f"/verify/{number}")).text
         assert "ĐÃ BỊ THU HỒI" in page and "Không đánh giá lại sau 36 tháng" in page

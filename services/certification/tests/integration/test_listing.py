@@ -48,7 +48,7 @@ async def test_staff_list_certificates_by_round_dossier_and_status(env, auth):
 
         revoked = next(i["number"] for i in round_1["items"] if i["dossier_id"] == "r1-b")
         r = await cert.post(f"/certificates/{revoked}/revocation", json={"reason": "Vi phạm tiêu chí bắt buộc"},
-                            headers=auth("ubnd", "approver"))
+                            headers=auth("ubnd", "approver", authorities=("province:24",)))
         assert r.status_code == 201, r.text
         assert [i["number"] for i in (await listed({"status": "revoked"}, 1))["items"]] == [revoked]
         assert (await listed({"round_id": "round-1", "status": "valid"}, 1))["items"][0]["dossier_id"] == "r1-a"

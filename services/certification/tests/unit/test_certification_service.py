@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from binhchon_kit.auth import Principal, Role
 from binhchon_kit.contracts.common import DecisionReference, Level, Programme
 from binhchon_kit.contracts.scoring import Rating, ResultApproved
 from binhchon_kit.events import Actor, Cause, RecordedEvent
@@ -181,7 +182,8 @@ async def test_revoking_twice_or_an_unknown_number_is_refused(svc: Certification
     event = await approved(scoring, "dossier-4", date(2026, 11, 20))
     await svc.on_result_approved(event)
     number = (await certificate_of(svc, event)).issued["number"]
-    inspector = Actor("inspector-1", ("secretariat",))
+    # a certificate from before authority ids: its issuer is the authority over its level and province
+    inspector = Principal("ubnd-bg", frozenset({Role.APPROVER}), authorities=frozenset({"province:24"}))
 
     revoked = await svc.revoke(number, "sản phẩm không đạt khi hậu kiểm", inspector, Cause("c", "c"))
 
@@ -193,3 +195,41 @@ async def test_revoking_twice_or_an_unknown_number_is_refused(svc: Certification
     with pytest.raises(Refused) as unknown:
         await svc.revoke("OCOP-XX-2026-999999", "không có", inspector, Cause("c", "c"))
     assert unknown.value.kind == "not_found"
+
+
+async def test_a_certificate_is_numbered_and_revoked_by_its_authority_only(svc: Certification,
+                                                                        scoring: EventStore) -> None:
+    lucngan, lucnam = (DecisionReference(number="5/QĐ-UBND", date=date(2026, 11, 20), signer="Lê Văn Huyện",
+                                         authority=name, authority_id=id_)
+                       for name, id_ in (("UBND huyện Lục Ngạn", "district:219"),
+                                         ("UBND huyện Lục Nam", "district:220")))
+    numbers = {}
+    for dossier_id, made in (("dossier-ln-1", lucngan), ("dossier-ln-2", lucngan), ("dossier-lnam-1", lucnam)):
+        data = result(dossier_id, date(2026, 11, 20)).model_dump(mode="json")
+        event = await append(scoring, dossier_id, ResultApproved.model_validate(
+            {**data, "level": "district", "product_name": f"Sản phẩm {dossier_id}",
+             "decision": made.model_dump(mode="json")}))
+        await svc.on_result_approved(event)
+        numbers[dossier_id] = (await certificate_of(svc, event)).issued["number"]
+    # one sequence per authority, a prefix no other authority has (initials would give both UBNDHLN)
+    assert numbers == {"dossier-ln-1": "OCOP-H.219-2026-00001", "dossier-ln-2": "OCOP-H.219-2026-00002",
+                       "dossier-lnam-1": "OCOP-H.220-2026-00001"}
+    assert certs.authority_code("UBND huyện Lục Ngạn") == certs.authority_code("UBND huyện Lục Nam")
+
+    province = Principal("ubnd-bg", frozenset({Role.APPROVER}), authorities=frozenset({"province:24"}))
+    with pytest.raises(Refused) as refused:
+        await svc.revoke(numbers["dossier-lnam-1"], "hậu kiểm", province, Cause("c", "c"))
+    assert refused.value.kind == "forbidden" and refused.value.detail["authority_id"] == "district:220"
+    lucnam_approver = Principal("ubnd-ln", frozenset({Role.APPROVER}), authorities=frozenset({"district:220"}))
+    revoked = await svc.revoke(numbers["dossier-lnam-1"], "hậu kiểm", lucnam_approver, Cause("c", "c"))
+    assert revoked.actor.id == "ubnd-ln"
+
+
+def test_number_prefixes_are_one_per_authority() -> None:
+    ids = ["national", "region:MB", "province:24", "province:2", "district:219", "district:220", "commune:07480",
+           "district-of-province:24", "commune-of-province:24"]
+    prefixes = [certs.numbering("OCOP", {"authority_id": a, "authority": "x"}, 2026)[1] for a in ids]
+    assert prefixes[:5] == ["OCOP-TW-2026", "OCOP-KV.MB-2026", "OCOP-T.24-2026", "OCOP-T.2-2026", "OCOP-H.219-2026"]
+    assert len(set(prefixes)) == len(ids)
+    # a decision from before ids keeps the numbering its authority's certificates always had
+    assert certs.numbering("OCOP", {"authority": "UBND tỉnh Bắc Giang"}, 2026) == ("OCOP-UBNDTBG-2026",) * 2

@@ -11,8 +11,8 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit.commands import record
-from binhchon_kit.contracts.common import Document, Producer, Product
-from binhchon_kit.contracts.intake import EscalatedFrom, RoundOpened
+from binhchon_kit.contracts.common import Document, Level, Producer, Product
+from binhchon_kit.contracts.intake import EscalatedFrom, RoundArea, RoundOpened
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
@@ -67,7 +67,13 @@ class Intake:
         fields = {**fields, "code": str(fields["code"]).upper()}  # receipt numbers are looked up upper-case
         round_id = rounds.round_id_for(fields["code"])
         parent = await self.load_round(fields["parent_round_id"]) if fields.get("parent_round_id") else None
-        opened = RoundOpened.model_validate({**fields, "round_id": round_id})
+        level, area = Level(fields["level"]), RoundArea.model_validate(fields.get("area") or {})
+        authority = rounds.approving_authority(level, area, fields.pop("approving_authority", None)
+                                               or fields["organiser"])
+        if authority is None:  # the area does not say whose round it is
+            raise Refused("the round cannot be opened as given", kind="invalid",
+                          problems=rounds.area_problems(level, area))
+        opened = RoundOpened.model_validate({**fields, "round_id": round_id, "approving_authority": authority})
         exists = await self.store.version(round_id) > 0
         decided = rounds.open_round(opened, exists, today=self.today(), parent=parent)
         try:

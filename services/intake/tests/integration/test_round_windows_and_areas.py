@@ -91,11 +91,14 @@ async def test_an_escalations_only_region_round_takes_escalated_dossiers_and_ref
     ("province", {}, "area.province_code"),
     ("district", {"district_code": "218"}, "area.province_code"),
     ("commune", {}, "area.province_code"),
+    ("district", {"province_code": "24"}, "area.district_code"),  # its UBND decides (ADR 0029)
+    ("commune", {"province_code": "24"}, "area.commune_code"),
     ("province", {"province_code": "24", **NORTH}, "area.region_code"),
     ("region", {**NORTH, "province_codes": []}, "area.province_codes"),
     ("region", {"region": "Khu vực phía Bắc", "province_codes": ["24"]}, "area.region_code"),
     ("region", {**NORTH, "province_code": "24"}, "area.province_code"),
-], ids=["province", "district", "commune", "province-with-region", "region-no-provinces", "region-no-code",
+], ids=["province", "district", "commune", "district-no-district", "commune-no-commune",
+        "province-with-region", "region-no-provinces", "region-no-code",
         "region-one-province"])
 async def test_each_level_names_its_area(intake, auth, unique, level, area, field):
     r = await intake.post("/rounds", json=round_body(f"A{unique}", level=level, area=area),
@@ -109,7 +112,8 @@ async def test_a_region_round_opens_without_a_province_and_a_national_round_with
     r = await intake.post("/rounds", json=round_body(f"R{unique}", level="region", area=NORTH), headers=sec)
     assert r.status_code == 201, r.text
     got = (await intake.get(f"/rounds/{r.json()['round_id']}", headers=sec)).json()
-    assert got["area"] == {**NORTH, "province_code": None, "district_code": None}
+    assert got["area"] == {**NORTH, "province_code": None, "district_code": None, "commune_code": None}
+    assert got["approving_authority"] == {"id": "region:MB", "name": got["organiser"]}
     assert got["receives"] == "all"
     r = await intake.post("/rounds", json=round_body(f"N{unique}", level="national", area={}), headers=sec)
     assert r.status_code == 201, r.text

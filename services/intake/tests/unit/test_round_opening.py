@@ -7,7 +7,8 @@ from datetime import date, timedelta
 import pytest
 
 from binhchon_kit.canonical import GENESIS_HASH
-from binhchon_kit.contracts.intake import RoundOpened
+from binhchon_kit.contracts.common import Level
+from binhchon_kit.contracts.intake import ApprovingAuthority, RoundArea, RoundOpened
 from intake.domain import rounds
 from intake.domain.errors import Refused
 
@@ -95,3 +96,24 @@ def test_fold_round_gives_what_it_was_opened_with() -> None:
     assert state["opened_at"] == event.time
     assert RoundOpened.model_validate({k: v for k, v in state.items()
                                        if k not in ("status", "opened_at", "opened_by", "page_key")}) == opened
+
+
+@pytest.mark.parametrize(("level", "area", "field"), [
+    (Level.DISTRICT, {"province_code": "24"}, "area.district_code"),
+    (Level.COMMUNE, {"province_code": "24"}, "area.commune_code"),
+    (Level.PROVINCE, {"province_code": "24", "commune_code": "07480"}, "area.commune_code"),
+])
+def test_a_local_round_names_the_area_whose_authority_decides(level: Level, area: dict[str, str],
+                                                               field: str) -> None:
+    """A district's or commune's round must say which: its UBND decides and numbers its certificates (ADR 0029)."""
+    given = RoundArea.model_validate(area)
+    assert any(p.startswith(field + ":") for p in rounds.area_problems(level, given))
+    assert rounds.approving_authority(level, given, "UBND") is None
+
+
+def test_a_round_is_decided_by_the_authority_over_its_area_by_the_name_it_gives() -> None:
+    area = RoundArea(province_code="24", district_code="219")
+    assert rounds.approving_authority(Level.DISTRICT, area, "UBND huyện Lục Ngạn") == ApprovingAuthority(
+        id="district:219", name="UBND huyện Lục Ngạn")
+    assert rounds.approving_authority(Level.PROVINCE, RoundArea(province_code="24"), "UBND tỉnh Bắc Giang"
+                                      ) == ApprovingAuthority(id="province:24", name="UBND tỉnh Bắc Giang")

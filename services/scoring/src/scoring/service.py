@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.common import DecisionReference, Level
+from binhchon_kit.contracts.intake import ApprovingAuthority, RoundOpened
 from binhchon_kit.contracts.registry import EventData, type_of
 from binhchon_kit.contracts.scoring import (
     JudgeRecused,
@@ -31,6 +32,7 @@ from binhchon_kit.runtime import Runtime
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain import panel as panels
 from scoring.domain import scoring
+from scoring.domain.authority import DecisionInput, authority_decision
 from scoring.domain.errors import Refused
 from scoring.domain.rulebook import Rulebook
 
@@ -326,9 +328,26 @@ class Scoring:
             raise Refused(f"no proposal {proposal_id}", kind="not_found")
         return ResultProposed.model_validate(first.data)
 
-    async def approve(self, proposal_id: str, decision: DecisionReference, dossier_ids: list[str] | None,
-                      actor: Actor, cause: Cause) -> list[RecordedEvent]:
+    async def approving_authority(self, round_id: str) -> ApprovingAuthority:
+        """The authority that decides the round's results, as its round.opened names it (a round opened before
+        v3 reads with the authority over its area, named by its organiser)."""
+        round_ = await self.rt.db["rounds"].find_one({"_id": round_id})
+        if round_ is None or "level" not in round_:
+            raise Refused(f"scoring has not heard of round {round_id} (its round.opened has not arrived from "
+                          "intake)", round_id=round_id)
+        fields = {k: v for k, v in round_.items() if k in RoundOpened.model_fields}
+        return RoundOpened.model_validate(fields).approving_authority
+
+    async def approve(self, proposal_id: str, decision: DecisionInput, dossier_ids: list[str] | None,
+                      who: Principal, cause: Cause) -> list[RecordedEvent]:
+        """The round's approving authority decides: only an approver acting for it (ADR 0029)."""
         proposal = await self.proposal(proposal_id)
+        made = authority_decision(await self.approving_authority(proposal.round_id), who.authorities, decision)
+        return await self._record_decision(proposal, made, dossier_ids, who.actor, cause)
+
+    async def _record_decision(self, proposal: ResultProposed, decision: DecisionReference,
+                              dossier_ids: list[str] | None, actor: Actor, cause: Cause) -> list[RecordedEvent]:
+        proposal_id = proposal.proposal_id
         listed = {row.dossier_id for row in proposal.rows}
         chosen = dossier_ids or [row.dossier_id for row in proposal.rows]
         if unknown := [d for d in chosen if d not in listed]:

@@ -122,7 +122,8 @@ async def test_a_round_at_a_level_its_rulebook_does_not_have_is_refused_and_its_
     letter)."""
     intake, scoring = services
     sec = auth("tk-1", "secretariat")
-    body = round_body(f"H{unique}", rulebook_id="ocop-2025", level="district", year=TODAY.year, schedule={
+    body = round_body(f"H{unique}", rulebook_id="ocop-2025", level="district", year=TODAY.year,
+                      area={"province_code": "24", "district_code": "220"}, schedule={
         "submission_opens": (TODAY - timedelta(days=5)).isoformat(),
         "submission_closes": (TODAY + timedelta(days=20)).isoformat()})
     r = await intake.post("/rounds", json=body, headers=sec)

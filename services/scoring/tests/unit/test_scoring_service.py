@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from binhchon_kit.auth import Principal, Role
 from binhchon_kit.contracts.common import Level
 from binhchon_kit.contracts.intake import DossierAccepted, RoundOpened
 from binhchon_kit.events import Actor, Cause, RecordedEvent
@@ -19,18 +20,23 @@ from binhchon_kit.eventstore import EventStore
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.testing.memory import append, consume, foreign_store, interleaved, memory_runtime, types_of
 from scoring.domain import scoring
+from scoring.domain.authority import DecisionInput
 from scoring.domain.errors import Refused
 from scoring.domain.views import fold_first, fold_scoring
 from scoring.service import Scoring, scoring_stream
 
-from .scoring_builders import decision, panel, rulebook, rulebooks, scorer_ids, with_total
+from .scoring_builders import panel, rulebook, rulebooks, scorer_ids, with_total
 
 ROUND = "round-unit-1"
 BOOK = rulebook("ocop-2025")
 GROUP = BOOK.product_groups[0].label
 CAUSE = Cause("corr-unit", "http:corr-unit")
 CHAIR = Actor("chair", ("judge",))
-APPROVER = Actor("approver-1", ("approver",))
+APPROVER = Principal("approver-1", frozenset({Role.APPROVER}), authorities=frozenset({"province:24"}))
+
+
+def decision(authority: str | None = None) -> DecisionInput:
+    return DecisionInput(number="123/QĐ-UBND", date="2026-07-01", signer="Nguyễn Văn A", authority=authority)
 
 
 @pytest.fixture
@@ -225,3 +231,56 @@ async def test_the_chair_proposes_and_a_repeated_approval_decides_nothing_twice(
     with pytest.raises(Refused) as unknown:
         await svc.approve(proposal.stream, decision(), ["dossier-not-proposed"], APPROVER, CAUSE)
     assert unknown.value.detail == {"dossier_ids": ["dossier-not-proposed"]}
+
+
+async def proposed_round(svc: Scoring, intake: EventStore) -> RecordedEvent:
+    await with_panel(svc, intake)
+    await opened(svc, intake, "dossier-a", "Mật ong")
+    for member_id in scorer_ids(panel(5)):
+        await score(svc, "dossier-a", member_id, 90)
+    return await svc.propose(ROUND, CHAIR, CAUSE)
+
+
+@pytest.mark.parametrize("authorities", [frozenset(), frozenset({"province:66"}), frozenset({"district:218"})],
+                         ids=["none", "another-province", "a-district-of-it"])
+async def test_an_approver_of_another_authority_decides_nothing(svc: Scoring, intake: EventStore,
+                                                                authorities: frozenset[str]) -> None:
+    proposal = await proposed_round(svc, intake)
+    other = Principal("ubnd-dak-lak", frozenset({Role.APPROVER}), authorities=authorities)
+    with pytest.raises(Refused) as refused:
+        await svc.approve(proposal.stream, decision(), None, other, CAUSE)
+    assert refused.value.kind == "forbidden" and refused.value.detail["authority_id"] == "province:24"
+    assert (await read_model(svc, "dossier-a"))["status"] == scoring.COMPLETED  # nothing decided
+
+
+async def test_the_decision_is_the_rounds_authority_whatever_the_approver_types(svc: Scoring,
+                                                                              intake: EventStore) -> None:
+    proposal = await proposed_round(svc, intake)
+    with pytest.raises(Refused) as refused:
+        await svc.approve(proposal.stream, decision("UBND tỉnh Đắk Lắk"), None, APPROVER, CAUSE)
+    assert refused.value.kind == "invalid" and refused.value.detail["field"] == "decision.authority"
+
+    [decided] = await svc.approve(proposal.stream, decision(" ubnd  tỉnh Bắc Giang"), None, APPROVER, CAUSE)
+    assert decided.data["decision"]["authority"] == "UBND tỉnh Bắc Giang"
+    assert decided.data["decision"]["authority_id"] == "province:24"
+
+
+async def test_a_round_heard_of_before_v3_is_decided_by_the_authority_over_its_area(svc: Scoring,
+                                                                                   intake: EventStore) -> None:
+    proposal = await proposed_round(svc, intake)
+    # the read model as an older scoring stored a v2 round.opened: no approving authority in it
+    await svc.rt.db["rounds"].update_one({"_id": ROUND}, {"$unset": {"approving_authority": ""}})
+    assert "approving_authority" not in (await svc.rt.db["rounds"].find_one({"_id": ROUND}) or {})
+
+    [decided] = await svc.approve(proposal.stream, decision(), None, APPROVER, CAUSE)
+    assert decided.data["decision"]["authority_id"] == "province:24"
+    assert decided.data["decision"]["authority"] == "UBND tỉnh Bắc Giang"  # its organiser
+
+
+async def test_an_admin_passes_the_role_check_but_decides_for_no_authority_it_is_not_given(
+        svc: Scoring, intake: EventStore) -> None:
+    proposal = await proposed_round(svc, intake)
+    admin = Principal("root", frozenset({Role.ADMIN}))
+    with pytest.raises(Refused) as refused:
+        await svc.approve(proposal.stream, decision(), None, admin, CAUSE)
+    assert refused.value.kind == "forbidden"

@@ -2,6 +2,7 @@
 
     binhchon-devtoken keys                       create the dev key pair (idempotent), print the public key path
     binhchon-devtoken mint --sub u1 --role secretariat [--role judge] [--hours 12]
+    binhchon-devtoken mint --sub ubnd-bg --role approver --authority province:24
 """
 
 from __future__ import annotations
@@ -44,13 +45,15 @@ def ensure_keys(directory: Path | None = None) -> tuple[Path, Path]:
 
 def mint(
     private_pem: bytes, *, subject: str, roles: list[str], hours: float = 12, issuer: str = "binhchon-dev",
-    audience: str = "binhchon", name: str | None = None,
+    audience: str = "binhchon", name: str | None = None, authorities: list[str] | None = None,
 ) -> str:
     now = int(time.time())
     claims = {"sub": subject, "roles": roles, "iss": issuer, "aud": audience, "iat": now,
               "exp": now + int(hours * 3600), "jti": str(uuid.uuid4())}
     if name:
         claims["name"] = name
+    if authorities:
+        claims["authorities"] = list(authorities)  # who an approver acts for (ADR 0029)
     key = serialization.load_pem_private_key(private_pem, password=None)
     return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": KEY_ID})  # type: ignore[arg-type]
 
@@ -63,13 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--sub", required=True)
     m.add_argument("--role", action="append", choices=[r.value for r in Role], required=True)
     m.add_argument("--name")
+    m.add_argument("--authority", action="append", default=[],
+                   help="an authority the holder acts for, e.g. province:24 (approvers)")
     m.add_argument("--hours", type=float, default=12)
     args = parser.parse_args(argv)
     private, public = ensure_keys()
     if args.command == "keys":
         print(public)
     else:
-        print(mint(private.read_bytes(), subject=args.sub, roles=args.role, hours=args.hours, name=args.name))
+        print(mint(private.read_bytes(), subject=args.sub, roles=args.role, hours=args.hours, name=args.name,
+                   authorities=args.authority))
     return 0
 
 

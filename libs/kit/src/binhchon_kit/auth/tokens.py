@@ -25,6 +25,8 @@ class Principal:
     subject: str
     roles: frozenset[Role]
     name: str | None = None
+    # the competent authorities an approver acts for (claim ``authorities``, ids as binhchon_kit.authorities)
+    authorities: frozenset[str] = frozenset()
 
     def has(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
@@ -80,4 +82,10 @@ class TokenVerifier:
                 roles.add(Role(name))
             except ValueError:
                 continue  # roles of other systems are ignored, not trusted
-        return Principal(subject=str(claims["sub"]), roles=frozenset(roles), name=claims.get("name"))
+        return Principal(subject=str(claims["sub"]), roles=frozenset(roles), name=claims.get("name"),
+                         authorities=_authorities(claims.get("authorities")))
+
+
+def _authorities(claim: Any) -> frozenset[str]:
+    """The authority ids a token names; a claim of any other shape names none (acts for no one)."""
+    return frozenset(a for a in claim if isinstance(a, str)) if isinstance(claim, list) else frozenset()

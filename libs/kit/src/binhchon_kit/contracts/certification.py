@@ -23,9 +23,12 @@ class Holder(Value):
                                   "issued before that decision")
 
 
-@registered("certificate.issued", topic=TOPIC)
+@registered("certificate.issued", topic=TOPIC, schema_version=2)
 class CertificateIssued(EventData):
-    """A certificate (giấy chứng nhận) was issued for an approved, recognised result, and signed."""
+    """A certificate (giấy chứng nhận) was issued for an approved, recognised result, and signed.
+
+    v2: ``decision.authority_id``, the issuing authority's id (ADR 0029), which also makes the number's prefix;
+    a v1 event reads with none."""
 
     certificate_id: str
     number: Text = Field(description="unique, sequential per issuing authority and the decision's year")

@@ -95,10 +95,19 @@ class Document(Value):
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
+AuthorityId = Annotated[str, StringConstraints(
+    pattern=r"^(national|(region|province|district|commune|district-of-province|commune-of-province):"
+            r"[A-Za-z0-9._-]{1,40})$")]
+"""A competent authority's stable id, from a round's level and area (binhchon_kit.authorities, ADR 0029)."""
+
+
 class DecisionReference(Value):
     """A competent authority's decision (quyết định): number, date, signer and authority."""
 
     number: Text
     date: date
     signer: Text
-    authority: Text
+    authority: Text = Field(description="the authority's name, as its round names it")
+    authority_id: AuthorityId | None = Field(
+        default=None, description="the authority's id (e.g. province:24); none on decisions recorded before "
+                                  "authorities had ids")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from binhchon_kit.contracts.common import (
+    AuthorityId,
     Code,
     Document,
     Level,
@@ -38,13 +40,15 @@ class Schedule(Value):
 
 
 class RoundArea(Value):
-    """Where a round runs. A commune, district or province round names its province (codes from the GSO list);
+    """Where a round runs. A commune, district or province round names its province (codes from the GSO list),
+    a district round its district and a commune round its commune (rounds opened from round.opened v3 on);
     a region round names its region and the provinces it covers; a national round covers the country.
     Which fields a level needs is checked when the round is opened (intake's domain), not here, so that every
     round.opened ever recorded still reads."""
 
     province_code: Code | None = None
     district_code: Code | None = None
+    commune_code: Code | None = Field(default=None, description="commune rounds: the commune's GSO code (v3)")
     region: Text | None = Field(default=None, description="region rounds: the region's name, e.g. Khu vực phía Bắc")
     region_code: Code | None = Field(default=None, description="region rounds: the region's code, e.g. MB")
     province_codes: list[Code] = Field(default_factory=list,
@@ -58,12 +62,23 @@ class Receives(StrEnum):
     ESCALATIONS_ONLY = "escalations_only"  # a parent round: only what its child rounds send up
 
 
-@registered("round.opened", topic=TOPIC, schema_version=2)
+class ApprovingAuthority(Value):
+    """The competent authority that decides a round's results (ADR 0029): not always its organiser (a province's
+    CNNTTB round is organised by the Sở Công Thương and decided by the UBND tỉnh)."""
+
+    id: AuthorityId = Field(description="from the round's level and area, e.g. province:24 (binhchon_kit.authorities)")
+    name: Text = Field(description="as printed on decisions and certificates, e.g. UBND tỉnh Bắc Giang")
+
+
+@registered("round.opened", topic=TOPIC, schema_version=3)
 class RoundOpened(EventData):
     """A selection round (đợt đánh giá/bình chọn) was opened at one level, in one area, for one year and batch.
 
     v2: ``area.province_code`` is optional (a region round names its region and provinces instead) and
-    ``receives`` says whether producers may submit directly. A v1 event reads as v2 with ``receives: all``."""
+    ``receives`` says whether producers may submit directly. A v1 event reads as v2 with ``receives: all``.
+    v3: ``approving_authority``, who decides its results; ``area.commune_code``. A v1 or v2 event reads as v3
+    with the authority over its area (a district round without a district: ``district-of-province:<code>``)
+    named by its organiser."""
 
     round_id: str
     code: Code
@@ -80,6 +95,27 @@ class RoundOpened(EventData):
     max_supplement_requests: int = Field(default=1, ge=1, le=5)
     receives: Receives = Field(default=Receives.ALL, description="escalations_only: a parent round that takes "
                                "no direct submissions, only dossiers its child rounds send up")
+    approving_authority: ApprovingAuthority
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upcast(cls, data: Any) -> Any:
+        """A round opened before v3 names no approving authority: the one over its area, named by its organiser.
+        Reading changes, never the stored data or its hash."""
+        if isinstance(data, dict) and "approving_authority" not in data:
+            from binhchon_kit.authorities import authority_id  # the kit module builds on these contracts
+
+            area = data.get("area") or {}
+            if isinstance(area, RoundArea):
+                area = area.model_dump()
+            try:
+                found = authority_id(Level(str(data.get("level"))), **{k: area.get(k) for k in (
+                    "province_code", "district_code", "commune_code", "region_code")})
+            except ValueError:
+                found = None  # an unknown level: the field's own validation names it
+            if found is not None:
+                data = {**data, "approving_authority": {"id": found, "name": data.get("organiser")}}
+        return data
 
 
 class EscalatedFrom(Value):

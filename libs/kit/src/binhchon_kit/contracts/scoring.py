@@ -275,9 +275,11 @@ class Rating(Value):
     label: Text = Field(description="what people read, e.g. '4 sao' or 'Đạt'")
 
 
-@registered("result.approved", topic=TOPIC)
+@registered("result.approved", topic=TOPIC, schema_version=2)
 class ResultApproved(EventData):
-    """The competent authority approved a dossier's result with a decision (quyết định công nhận)."""
+    """The competent authority approved a dossier's result with a decision (quyết định công nhận).
+
+    v2: ``decision.authority_id``, the round's approving authority (ADR 0029); a v1 event reads with none."""
 
     dossier_id: str
     round_id: str
@@ -298,9 +300,11 @@ class ResultApproved(EventData):
         default=None, description="the producer's identity (names are never identity)")
 
 
-@registered("result.not_recognised", topic=TOPIC)
+@registered("result.not_recognised", topic=TOPIC, schema_version=2)
 class ResultNotRecognised(EventData):
-    """The authority's decision did not recognise the dossier's product, with the reason and the next step."""
+    """The authority's decision did not recognise the dossier's product, with the reason and the next step.
+
+    v2: ``decision.authority_id``, the round's approving authority (ADR 0029); a v1 event reads with none."""
 
     dossier_id: str
     round_id: str

@@ -63,18 +63,18 @@ def dev_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def token(dev_keys: tuple[Path, Path]) -> Callable[..., str]:
     private = dev_keys[0].read_bytes()
 
-    def make(subject: str, *roles: str) -> str:
-        return mint(private, subject=subject, roles=list(roles))
+    def make(subject: str, *roles: str, authorities: tuple[str, ...] = ()) -> str:
+        return mint(private, subject=subject, roles=list(roles), authorities=list(authorities))
 
     return make
 
 
 @pytest.fixture
 def auth(token: Callable[..., str]) -> Callable[..., dict[str, str]]:
-    """Authorization headers for a subject holding the given roles."""
+    """Authorization headers for a subject holding the given roles (an approver: and ``authorities``)."""
 
-    def headers(subject: str, *roles: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token(subject, *roles)}"}
+    def headers(subject: str, *roles: str, authorities: tuple[str, ...] = ()) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token(subject, *roles, authorities=authorities)}"}
 
     return headers
 

@@ -85,11 +85,12 @@ async def certificate(number: str, svc: Service) -> dict[str, Any]:
     return {**signed_document(state.issued), "status": state.status_on(svc.today())}
 
 
-@router.post("/certificates/{number}/revocation", status_code=201, tags=["lifecycle"])
+@router.post("/certificates/{number}/revocation", status_code=201, tags=["lifecycle"],
+             summary="the issuing authority revokes a certificate (403: the caller's token does not act for it)")
 async def revoke(number: str, body: Revocation, who: Approver, svc: Service, key: IdempotencyKey = None
                  ) -> JSONResponse:
     async def command() -> tuple[int, dict[str, Any]]:
-        return 201, (await svc.revoke(number, body.reason, who.actor, request_cause())).data
+        return 201, (await svc.revoke(number, body.reason, who, request_cause())).data
 
     request = fingerprint("POST", f"/certificates/{number}/revocation", body.model_dump(mode="json"))
     return await idempotent(svc.rt.db, key, who.subject, request, command)

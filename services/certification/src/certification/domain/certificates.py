@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from binhchon_kit.authorities import acts_for, authority_id, number_prefix
 from binhchon_kit.contracts.certification import (
     CertificateExpired,
     CertificateExpiring,
@@ -18,6 +19,7 @@ from binhchon_kit.contracts.certification import (
     CertificateSuperseded,
     Holder,
 )
+from binhchon_kit.contracts.common import Level
 from binhchon_kit.events import RecordedEvent, deterministic_id
 from binhchon_kit.folding import replay
 from certification.domain.errors import Refused
@@ -32,15 +34,50 @@ def certificate_id_for(result_event_id: str) -> str:
 
 
 def authority_code(authority: str) -> str:
-    """'UBND tỉnh Bắc Giang' → 'UBNDTBG': upper-case words kept whole, other words by their initial."""
+    """'UBND tỉnh Bắc Giang' → 'UBNDTBG': upper-case words kept whole, other words by their initial. Only for
+    decisions recorded before authorities had ids: two authorities could share one (UBND huyện Lục Ngạn and
+    UBND huyện Lục Nam are both UBNDHLN), so every later number takes its prefix from the authority's id."""
     ascii_text = unicodedata.normalize("NFKD", authority.replace("Đ", "D").replace("đ", "d"))
     ascii_text = "".join(ch for ch in ascii_text if not unicodedata.combining(ch))
     words = [w for w in ascii_text.replace("-", " ").split() if w.isalnum()]
     return "".join(w if w.isupper() and len(w) > 1 else w[0].upper() for w in words)[:16] or "X"
 
 
-def number_for(programme: str, authority: str, year: int, sequence: int) -> str:
-    return f"{programme}-{authority_code(authority)}-{year}-{sequence:05d}"
+def numbering(programme: str, decision: Mapping[str, Any], year: int) -> tuple[str, str]:
+    """The sequence a certificate's number is taken from, and the number's prefix (ADR 0029): per issuing
+    authority and the decision's year. An authority id makes both (``OCOP-T.24-2026``); a decision recorded
+    before ids (result.approved v1) keeps the initials of the authority's name, as its numbers always had."""
+    if authority := decision.get("authority_id"):
+        return f"{programme}-{authority}-{year}", f"{programme}-{number_prefix(authority)}-{year}"
+    code = f"{programme}-{authority_code(decision['authority'])}-{year}"
+    return code, code
+
+
+def number_for(prefix: str, sequence: int) -> str:
+    return f"{prefix}-{sequence:05d}"
+
+
+def issuing_authority(issued: Mapping[str, Any]) -> str | None:
+    """The id of the authority that issued (and may revoke) a certificate: its decision's; a certificate from
+    before ids has the authority over its level and province (a district's: the province's older district
+    rounds, ``district-of-province:<code>``), and a region's none (only its area's codes would say which)."""
+    if authority := issued["decision"].get("authority_id"):
+        return str(authority)
+    level = Level(issued["level"])
+    if level is Level.REGION:
+        return None
+    return authority_id(level, province_code=issued.get("province_code"))
+
+
+def revocation_refusal(issued: Mapping[str, Any], acting_for: frozenset[str]) -> Refused | None:
+    """Why this approver may not revoke this certificate, if they may not: only its issuing authority revokes."""
+    authority = issuing_authority(issued)
+    if acts_for(acting_for, authority):
+        return None
+    return Refused(f"certificate {issued['number']} was issued by {issued['issuer']}"
+                   + (f" ({authority})" if authority else "") + "; your token does not act for it",
+                   kind="forbidden", reason="not_this_authority", authority_id=authority,
+                   your_authorities=sorted(acting_for))
 
 
 def normalised(text: str) -> str:

@@ -89,11 +89,16 @@ class OpenRound(Body):
     programme: Programme
     rulebook_id: Code
     level: Level
-    area: RoundArea = Field(description="commune/district/province rounds: province_code (and district_code); "
+    area: RoundArea = Field(description="province rounds: province_code; district rounds: province_code and "
+                                        "district_code; commune rounds: province_code and commune_code; "
                                         "region rounds: region_code, region and province_codes")
     year: int = Field(ge=2010, le=2100)
     batch: int = Field(default=1, ge=1, le=20)
     organiser: Text
+    approving_authority: Text | None = Field(
+        default=None, description="who decides the round's results, as printed on decisions and certificates (e.g. "
+        "UBND tỉnh Bắc Giang for a round the Sở Công Thương organises); default: the organiser. Its id follows "
+        "from the level and area (province:24), and only approvers acting for it decide")
     schedule: Schedule
     parent_round_id: str | None = None
     max_supplement_requests: int = Field(default=1, ge=1, le=5)

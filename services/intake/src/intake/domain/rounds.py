@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from binhchon_kit.authorities import authority_id
 from binhchon_kit.contracts.common import Level
-from binhchon_kit.contracts.intake import Receives, RoundArea, RoundOpened
+from binhchon_kit.contracts.intake import ApprovingAuthority, Receives, RoundArea, RoundOpened
 from binhchon_kit.events import RecordedEvent, deterministic_id
 from intake.domain.errors import Refused
 
@@ -49,10 +50,27 @@ def _schedule_problems(opened: RoundOpened, today: date) -> list[str]:
     return problems
 
 
+def approving_authority(level: Level, area: RoundArea, name: str) -> ApprovingAuthority | None:
+    """Who decides a new round's results: the authority over its area at its level, by the name the round gives
+    it (ADR 0029). None while the area does not name what the level needs (``area_problems`` says what)."""
+    found = authority_id(level, province_code=area.province_code, district_code=area.district_code,
+                         commune_code=area.commune_code, region_code=area.region_code)
+    if found is None or "-of-province:" in found or area_problems(level, area):
+        return None  # the province alone names no district's or commune's authority: only older rounds do that
+    return ApprovingAuthority(id=found, name=name)
+
+
 def area_problems(level: Level, area: RoundArea) -> list[str]:
-    """What a round's area must name at its level."""
+    """What a round's area must name at its level. A district or commune round names its own district or
+    commune: its authority (who decides, how its certificates are numbered) is that district's or commune's."""
     if level in _LOCAL_LEVELS:
         problems = [] if area.province_code else [f"area.province_code: a {level.value} round names its province"]
+        if level is Level.DISTRICT and not area.district_code:
+            problems.append("area.district_code: a district round names its district (its UBND decides)")
+        if level is Level.COMMUNE and not area.commune_code:
+            problems.append("area.commune_code: a commune round names its commune (its UBND decides)")
+        if level is not Level.COMMUNE and area.commune_code:
+            problems.append("area.commune_code: only a commune round names a commune")
         return problems + [f"area.{name}: only a region round names a region and the provinces it covers"
                            for name in _REGION_ONLY if getattr(area, name)]
     if level is Level.REGION:
@@ -61,7 +79,7 @@ def area_problems(level: Level, area: RoundArea) -> list[str]:
             ("province_codes", "the provinces it covers")) if not getattr(area, name)]
         if len(set(area.province_codes)) != len(area.province_codes):
             problems.append("area.province_codes: a province is listed twice")
-        for name in ("province_code", "district_code"):
+        for name in ("province_code", "district_code", "commune_code"):
             if getattr(area, name):
                 problems.append(f"area.{name}: a region round covers area.province_codes, not one province")
         return problems

@@ -13,11 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.policy import ANY, PUBLIC, Scope, allow
 from binhchon_kit.commands import request_cause
-from binhchon_kit.contracts.common import DecisionReference, LongText, Text
+from binhchon_kit.contracts.common import LongText, Text
 from binhchon_kit.contracts.scoring import PanelMember, Quorum, Session
 from binhchon_kit.paging import After, Limit, Total, no_offset
 from scoring.domain import panel as panels
 from scoring.domain import scoring
+from scoring.domain.authority import DecisionInput
 from scoring.domain.errors import Refused
 from scoring.domain.views import fold_scoring
 from scoring.service import Scoring, scoring_stream
@@ -113,7 +114,8 @@ class Amendment(Body):
 
 
 class Approval(Body):
-    decision: DecisionReference
+    decision: DecisionInput = Field(description="the decision's number, date and signer; the authority is the "
+                                                "round's approving authority (the caller must act for it)")
     dossier_ids: list[str] | None = Field(default=None, description="part of the proposal; default: all of it")
 
 
@@ -267,7 +269,8 @@ async def proposal_csv(proposal_id: str, svc: Service, who: ProposalReader) -> R
 
 
 @router.post("/proposals/{proposal_id}/approval", status_code=201, tags=["council"],
-             summary="the approving authority decides on the proposal, or part of it")
+             summary="the round's approving authority decides on the proposal, or part of it (403: the caller's "
+                     "token does not act for that authority)")
 async def approve(proposal_id: str, body: Approval, who: Approver, svc: Service) -> list[dict[str, Any]]:
-    events = await svc.approve(proposal_id, body.decision, body.dossier_ids, who.actor, request_cause())
+    events = await svc.approve(proposal_id, body.decision, body.dossier_ids, who, request_cause())
     return [{"type": e.type, **e.data} for e in events]

@@ -1,0 +1,106 @@
+"""Who decides a round's results (ADR 0029), over HTTP with intake and scoring on the real broker and store: the
+round names its approving authority (here not its organiser: a Sở Công Thương organises, the UBND tỉnh decides);
+an approver of any other authority is refused (403) and decides nothing; the decision recorded is the round's
+authority's, whatever name the approver types."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.fixtures import eventually
+from binhchon_kit.testing.samples import dossier_body, round_body
+from intake.main import IntakeSettings
+from intake.main import build as build_intake
+from scoring.main import ScoringSettings
+from scoring.main import build as build_scoring
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 22, 23, 26, tzinfo=UTC)  # intake's clock: 23/11 in Vietnam
+TODAY = datetime(2026, 11, 23).date()
+MEMBERS = [{"id": "cm-1", "name": "Trần Văn Chủ", "organisation": "UBND tỉnh", "role": "chair"},
+           {"id": "cm-2", "name": "Nguyễn Thị Hai", "organisation": "Sở Công Thương", "role": "member"}]
+
+
+def settings(cls: Any, service: str, infra: Any, unique: str, prefix: str, key: str) -> Any:
+    return cls(mongodb_url=infra.mongodb, mongodb_database=f"{service}_{unique}", kafka_bootstrap_servers=infra.kafka,
+               kafka_topic_prefix=prefix, auth_public_keys_file=key)
+
+
+@pytest.fixture
+async def services(infra, unique, topic_prefix, dev_keys):
+    key = str(dev_keys[1])
+    async with running(build_intake(settings(IntakeSettings, "intake", infra, unique, topic_prefix, key),
+                                    lambda: NOW), "http://intake") as intake, \
+            running(build_scoring(settings(ScoringSettings, "scoring", infra, unique, topic_prefix, key)),
+                    "http://scoring") as scoring:
+        yield intake, scoring
+
+
+async def proposed(intake: Any, scoring: Any, auth: Any, code: str) -> dict[str, Any]:
+    """A province round organised by the Sở Công Thương and decided by the UBND tỉnh, one dossier scored to
+    completion, and the chair's proposal."""
+    sec = auth("tk-1", "secretariat")
+    r = await intake.post("/rounds", headers=sec, json=round_body(
+        code, rulebook_id="ocop-2023", year=TODAY.year, organiser="Sở Công Thương tỉnh Bắc Giang",
+        approving_authority="UBND tỉnh Bắc Giang", schedule={
+            "submission_opens": (TODAY - timedelta(days=5)).isoformat(),
+            "submission_closes": (TODAY + timedelta(days=20)).isoformat()}))
+    assert r.status_code == 201, r.text
+    round_id = r.json()["round_id"]
+    assert r.json()["approving_authority"] == {"id": "province:24", "name": "UBND tỉnh Bắc Giang"}
+
+    async def panel():
+        r = await scoring.post(f"/rounds/{round_id}/panel", headers=sec, json={"name": "Hội đồng", "members": MEMBERS})
+        return r if r.status_code != 409 or "has not heard" not in r.text else None
+
+    assert (await eventually(panel, what="scoring to hear of the round")).status_code == 201
+    receipt = (await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(),
+                                 headers=auth("htx-1", "applicant"))).json()
+    dossier_id = receipt["dossier_id"]
+    r = await intake.post(f"/dossiers/{dossier_id}/accept", headers=sec,
+                          json={"product_group": "thực phẩm", "sample_code": "TP-01"})
+    assert r.status_code == 201, r.text
+
+    async def opened():
+        r = await scoring.get(f"/dossiers/{dossier_id}", headers=sec)
+        return r.status_code == 200
+
+    await eventually(opened, what="scoring to open the dossier")
+    sheet = (await scoring.get("/rulebooks/ocop-2023")).json()["sheets"][0]["criteria"]
+    for member, role in (("cm-1", "council_chair"), ("cm-2", "judge")):
+        r = await scoring.post(f"/dossiers/{dossier_id}/score-sheets", headers=auth(member, role),
+                               json={"scores": {c["code"]: c["maximum"] for c in sheet}})
+        assert r.status_code == 201, r.text
+    r = await scoring.post(f"/rounds/{round_id}/proposals", headers=auth("cm-1", "council_chair"))
+    assert r.status_code == 201, r.text
+    return {"proposal_id": r.json()["proposal_id"], "dossier_id": dossier_id}
+
+
+async def test_only_an_approver_of_the_rounds_authority_decides_and_the_decision_is_its_own(services, auth, unique):
+    intake, scoring = services
+    got = await proposed(intake, scoring, auth, f"AU{unique}")
+    path = f"/proposals/{got['proposal_id']}/approval"
+    decision = {"number": "88/QĐ-UBND", "date": TODAY.isoformat(), "signer": "Phó Chủ tịch UBND tỉnh"}
+
+    # Đắk Lắk's approver, one with no authority, a district's of the province: refused, naming why
+    for others in [("province:66",), (), ("district:219",)]:
+        r = await scoring.post(path, headers=auth("ubnd-x", "approver", authorities=others),
+                               json={"decision": {**decision, "authority": "UBND tỉnh Bắc Giang"}})
+        assert r.status_code == 403, r.text
+        assert r.json()["reason"] == "not_this_authority" and r.json()["authority_id"] == "province:24"
+    bac_giang = auth("ubnd-bg", "approver", authorities=("province:24",))
+    r = await scoring.post(path, headers=bac_giang, json={"decision": {**decision, "authority": "UBND tỉnh Đắk Lắk"}})
+    assert r.status_code == 422 and r.json()["field"] == "decision.authority", r.text
+    state = (await scoring.get(f"/dossiers/{got['dossier_id']}", headers=auth("tk-1", "secretariat"))).json()
+    assert state["status"] == "completed"  # nothing was decided by the refused calls
+
+    r = await scoring.post(path, headers=bac_giang, json={"decision": decision})  # the authority may be left out
+    assert r.status_code == 201, r.text
+    [outcome] = r.json()
+    assert outcome["decision"]["authority"] == "UBND tỉnh Bắc Giang"  # the round's, not its organiser
+    assert outcome["decision"]["authority_id"] == "province:24"
