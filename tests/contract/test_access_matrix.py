@@ -34,7 +34,8 @@ APPLICANT, CHAIR, JUDGE, INBOX = "htx-owner", MEMBERS[0], MEMBERS[1], "person-wi
 # who owns the world's resources, by the scope names the services declare
 OWNERS = {"own dossier": {Role.APPLICANT: APPLICANT},
           "own panel": {Role.JUDGE: JUDGE, Role.COUNCIL_CHAIR: CHAIR},
-          "own inbox": {role: INBOX for role in Role}}
+          "own inbox": {role: INBOX for role in Role},
+          "own authority": {Role.APPROVER: ("ubnd-bac-giang", ("province:24",))}}
 
 
 @contextlib.asynccontextmanager
@@ -104,7 +105,8 @@ async def test_every_route_answers_every_caller_as_its_declared_policy_says(infr
             document = (await client.get("/openapi.json")).json()
 
             async def call(operation: Operation, caller: Caller, client: httpx.AsyncClient = client) -> int:
-                headers = auth(caller.subject, caller.role.value) if caller.role is not None else {}
+                headers = auth(caller.subject, caller.role.value, authorities=caller.authorities) \
+                    if caller.role is not None else {}
                 # a command gets an empty body: a caller let through meets its 422, one refused the 401/403
                 body = "{}" if operation.method in ("POST", "PUT", "PATCH", "DELETE") else None
                 if body is not None:
@@ -126,4 +128,5 @@ async def test_every_route_answers_every_caller_as_its_declared_policy_says(infr
     assert all(calls > operations * len(Role) for operations, calls in size.values())
     owned = [c for cs in cells.values() for c in cs if c.caller.owner]
     assert {c.operation.path for c in owned} >= {"/dossiers/{dossier_id}", "/rounds/{round_id}/panel",
-                                                 "/inbox/{recipient_id}", "/proposals/{proposal_id}.json"}
+                                                 "/inbox/{recipient_id}", "/proposals/{proposal_id}.json",
+                                                 "/proposals/{proposal_id}/approval"}

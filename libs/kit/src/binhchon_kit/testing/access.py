@@ -33,6 +33,7 @@ class Caller:
     subject: str | None
     role: Role | None
     owner: bool = False
+    authorities: tuple[str, ...] = ()  # an approver's claim (ADR 0029)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,10 @@ def operations(document: Mapping[str, Any]) -> list[Operation]:
     return sorted(found, key=lambda o: (o.method != "GET", o.path, o.method))
 
 
-def callers(operation: Operation, owners: Mapping[str, Mapping[Role, str]]) -> Iterator[Caller]:
+Owner = str | tuple[str, tuple[str, ...]]  # a subject, or a subject with the authorities its token names
+
+
+def callers(operation: Operation, owners: Mapping[str, Mapping[Role, Owner]]) -> Iterator[Caller]:
     """No one, a stranger of every role, and for each role the operation scopes to "own …" resources, the
     owner ``owners[scope][role]`` names (a scope's owners come from the test's world)."""
     yield Caller("no one", None, None)
@@ -68,7 +72,9 @@ def callers(operation: Operation, owners: Mapping[str, Mapping[Role, str]]) -> I
             continue
         owner = owners.get(scope, {}).get(Role(role_name))
         if owner is not None:
-            yield Caller(f"{role_name} (owner of {scope})", owner, Role(role_name), owner=True)
+            subject, authorities = (owner, ()) if isinstance(owner, str) else owner
+            yield Caller(f"{role_name} (owner of {scope})", subject, Role(role_name), owner=True,
+                         authorities=authorities)
 
 
 def expected(operation: Operation, caller: Caller) -> str:
@@ -93,7 +99,8 @@ def _reaches_any(scope: str) -> bool:
 Call = Callable[[Operation, Caller], Awaitable[int]]
 
 
-async def matrix(document: Mapping[str, Any], owners: Mapping[str, Mapping[Role, str]], call: Call) -> list[Cell]:
+async def matrix(document: Mapping[str, Any], owners: Mapping[str, Mapping[Role, Owner]], call: Call
+                 ) -> list[Cell]:
     """Every operation × caller, called through ``call`` (which answers the status)."""
     cells = []
     for operation in operations(document):

@@ -18,7 +18,7 @@ from binhchon_kit.contracts.scoring import PanelMember, Quorum, Session
 from binhchon_kit.paging import After, Limit, Total, no_offset
 from scoring.domain import panel as panels
 from scoring.domain import scoring
-from scoring.domain.authority import DecisionInput
+from scoring.domain.authority import DecisionInput, require_acting_for
 from scoring.domain.errors import Refused
 from scoring.domain.views import fold_scoring
 from scoring.service import Scoring, scoring_stream
@@ -50,6 +50,18 @@ async def _sits_on_proposal_panel(request: Request, who: Principal) -> bool:
     return await service(request).on_round_panel(proposal.round_id, who.subject)
 
 
+async def _decides_for_proposal(request: Request, who: Principal) -> bool:
+    """An approver acting for the authority that decides the proposal's round (ADR 0029); refused naming that
+    authority (it is public), before the body is read."""
+    try:
+        proposal = await service(request).proposal(request.path_params["proposal_id"])
+        authority = await service(request).approving_authority(proposal.round_id)
+    except Refused:
+        return False
+    require_acting_for(authority, who.authorities)
+    return True
+
+
 # Access (ADR 0030): who may call each route, on which resources. The round's staff (secretariat, the approving
 # authority, auditors) read any round's scoring; a judge or chair only that of a panel they sit on; nobody else
 # (producers, certifiers, judges of other panels) reads it at all.
@@ -63,7 +75,7 @@ Judge = Annotated[Principal, allow({Role.JUDGE: DOSSIER_PANEL, Role.COUNCIL_CHAI
 Chair = Annotated[Principal, allow({Role.COUNCIL_CHAIR: DOSSIER_PANEL})]
 RoundChair = Annotated[Principal, allow({Role.COUNCIL_CHAIR: ROUND_PANEL})]
 ChairOrSecretariat = Annotated[Principal, allow({Role.COUNCIL_CHAIR: DOSSIER_PANEL, Role.SECRETARIAT: ANY})]
-Approver = Annotated[Principal, allow(Role.APPROVER)]
+Approver = Annotated[Principal, allow({Role.APPROVER: Scope("own authority", _decides_for_proposal)})]
 RoundReader = Annotated[Principal, allow({**STAFF, Role.JUDGE: ROUND_PANEL, Role.COUNCIL_CHAIR: ROUND_PANEL})]
 DossierReader = Annotated[Principal, allow({**STAFF, Role.JUDGE: DOSSIER_PANEL, Role.COUNCIL_CHAIR: DOSSIER_PANEL})]
 ProposalReader = Annotated[Principal, allow({**STAFF, Role.COUNCIL_CHAIR: PROPOSAL_PANEL})]

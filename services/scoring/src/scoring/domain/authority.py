@@ -35,12 +35,17 @@ def authority_decision(authority: ApprovingAuthority, acting_for: frozenset[str]
                        ) -> DecisionReference:
     """The decision as the round's approving authority makes it. Refused (403) for an approver who does not act
     for that authority; refused (422, naming ``decision.authority``) when the body names another authority."""
-    if not acts_for(acting_for, authority.id):
-        raise Refused(f"this round's results are decided by {authority.name} ({authority.id}); your token does not "
-                      "act for it", kind="forbidden", reason="not_this_authority", authority_id=authority.id,
-                      your_authorities=sorted(acting_for))
+    require_acting_for(authority, acting_for)
     if given.authority is not None and not _same_name(given.authority, authority.name):
         raise Refused(f"decision.authority: this round's results are decided by {authority.name}, not "
                       f"{given.authority}", kind="invalid", field="decision.authority", expected=authority.name)
     return DecisionReference(number=given.number, date=given.date, signer=given.signer, authority=authority.name,
                              authority_id=authority.id)
+
+
+def require_acting_for(authority: ApprovingAuthority, acting_for: frozenset[str]) -> None:
+    """Refused (403, naming the round's authority: it is public) unless the approver acts for it."""
+    if not acts_for(acting_for, authority.id):
+        raise Refused(f"this round's results are decided by {authority.name} ({authority.id}); your token does not "
+                      "act for it", kind="forbidden", reason="not_this_authority", authority_id=authority.id,
+                      your_authorities=sorted(acting_for))
