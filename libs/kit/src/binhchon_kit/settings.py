@@ -12,6 +12,9 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "binhchon"
     http_port: int = 8000  # each service has its own default
+    # The address the HTTP server listens on: loopback unless told otherwise (`make up`); a container listens on
+    # every interface of its own network namespace (compose sets 0.0.0.0 and publishes the port on loopback).
+    http_host: str = "127.0.0.1"
     mongodb_url: str = "mongodb://127.0.0.1:27017"
     mongodb_database: str = ""  # defaults to binhchon_<service>
     event_store: Literal["mongo", "memory"] = "mongo"  # the event store driver (docs/adr/0014)

@@ -186,4 +186,4 @@ def serve(build: Callable[[S], FastAPI], settings: S) -> None:
     """Run a service's app under uvicorn on its ``http_port``: the body of each service's console script."""
     import uvicorn
 
-    uvicorn.run(build(settings), host="0.0.0.0", port=settings.http_port, log_config=None)
+    uvicorn.run(build(settings), host=settings.http_host, port=settings.http_port, log_config=None)
