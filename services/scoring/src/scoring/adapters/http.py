@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,7 +12,8 @@ from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import current_principal, require
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import DecisionReference, LongText, Text
-from binhchon_kit.contracts.scoring import PanelMember, Quorum, Session
+from binhchon_kit.contracts.scoring import PanelMember, Quorum, ResultProposed, Session
+from binhchon_kit.exports import csv_text
 from binhchon_kit.paging import After, Limit, Total, no_offset
 from scoring.domain import panel as panels
 from scoring.domain import scoring
@@ -215,18 +214,19 @@ async def proposal_json(proposal_id: str, svc: Service, who: Anyone) -> dict[str
     return (await svc.proposal(proposal_id)).model_dump(mode="json")
 
 
+def proposal_csv_text(proposal: ResultProposed) -> str:
+    """The council's table as a spreadsheet opens it; names are the applicants' text, so neutralised."""
+    return csv_text(
+        ["Xếp hạng", "Mã hồ sơ", "Sản phẩm", "Chủ thể", "Điểm trung bình", "Kết quả", "Công nhận", "Đề nghị cấp trên"],
+        ([row.rank, row.dossier_id, row.product_name, row.producer_name, f"{row.average_total:.2f}",
+          row.rating_label, "có" if row.recognised_at_level else "không", "có" if row.goes_up_a_level else "không"]
+         for row in proposal.rows))
+
+
 @router.get("/proposals/{proposal_id}.csv", tags=["council"])
 async def proposal_csv(proposal_id: str, svc: Service, who: Anyone) -> Response:
     proposal = await svc.proposal(proposal_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["Xếp hạng", "Mã hồ sơ", "Sản phẩm", "Chủ thể", "Điểm trung bình", "Kết quả", "Công nhận",
-                     "Đề nghị cấp trên"])
-    for row in proposal.rows:
-        writer.writerow([row.rank, row.dossier_id, row.product_name, row.producer_name, f"{row.average_total:.2f}",
-                         row.rating_label, "có" if row.recognised_at_level else "không",
-                         "có" if row.goes_up_a_level else "không"])
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+    return Response(proposal_csv_text(proposal), media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{proposal_id}.csv"'})
 
 
