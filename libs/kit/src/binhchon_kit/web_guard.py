@@ -15,31 +15,21 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import unicodedata
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from binhchon_kit.text import normalise_text
+
 MAX_DEPTH = 32
 MAX_STRING = 20_000  # a backstop: the models bound each field far lower (Text 500, LongText 5000)
 MAX_SAFE_INTEGER = 2**53
-
-# Zero-width characters and bidirectional controls: invisible, they make two equal-looking texts differ (and
-# defeat duplicate detection) or reorder what a reader sees (Trojan Source). Vietnamese needs none of them.
-INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
-                       "\u2066-\u2069\u3164\ufeff\uffa0]")
 
 HTML_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
                "base-uri 'none'; frame-ancestors 'none'")
 # Swagger UI and ReDoc load their scripts from a CDN; they are off in production (ServiceSettings.deployment)
 DOCS_PATHS = ("/docs", "/redoc")
-
-
-def normalise_text(value: str) -> str:
-    """Free text as it is stored and compared: NFC, without invisible characters."""
-    return unicodedata.normalize("NFC", INVISIBLE.sub("", value))
 
 
 class BadBody(ValueError):

@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from binhchon_kit.web_guard import HTML_POLICY, MAX_DEPTH, RequestGuard, normalise_text
+from binhchon_kit.text import normalise_text
+from binhchon_kit.web_guard import HTML_POLICY, MAX_DEPTH, RequestGuard
 
 LIMIT = 64 * 1024
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import current_principal, require
@@ -80,10 +81,24 @@ class OpenRound(Body):
                                "direct submissions, only dossiers sent up from its child rounds")
 
 
+def _plain_file_name(name: str) -> str:
+    # a file name is a name, never a path (`../`), and carries no control character (NUL cuts it short in C
+    # libraries; CR/LF forge header lines when it is sent on as a Content-Disposition)
+    if name in (".", "..") or "/" in name or "\\" in name or any(unicodedata.category(c) == "Cc" for c in name):
+        raise ValueError("a file name without path separators, '..' or control characters")
+    return name
+
+
+class UploadedDocument(Document):
+    """A document as an applicant declares it (the event contract's Document, its file name checked)."""
+
+    file_name: Annotated[Text, AfterValidator(_plain_file_name)]
+
+
 class SubmitDossier(Body):
     producer: Producer
     product: Product
-    documents: list[Document] = Field(min_length=1)
+    documents: list[UploadedDocument] = Field(min_length=1)
 
 
 class Receipt(BaseModel):
@@ -106,7 +121,7 @@ class RequestSupplement(Body):
 
 
 class Supplement(Body):
-    documents: list[Document] = Field(min_length=1)
+    documents: list[UploadedDocument] = Field(min_length=1)
     note: LongText = ""
 
 
@@ -167,7 +182,8 @@ async def get_round(round_id: str, read: Read) -> dict[str, Any]:
 @router.post("/rounds/{round_id}/dossiers", status_code=201, tags=["dossiers"], response_model=Receipt,
              summary="submit a dossier; answers with the receipt")
 async def submit(round_id: str, body: SubmitDossier, who: Applicant, svc: Service) -> Receipt:
-    event = await svc.submit(round_id, body.producer, body.product, body.documents, who.actor, request_cause())
+    documents: list[Document] = list(body.documents)
+    event = await svc.submit(round_id, body.producer, body.product, documents, who.actor, request_cause())
     data = event.data
     return Receipt(dossier_id=event.stream, receipt_number=data["receipt_number"], round_code=data["round_code"],
                    received_at=in_vietnam(data["received_at"]), check_due_date=data["check_due_date"],
