@@ -6,7 +6,7 @@ import unicodedata
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -57,6 +57,10 @@ Read = Annotated[Views, Depends(views)]
 Paged = [Depends(no_offset)]
 
 
+
+
+# bounded as OpenRound's year is: an unbounded integer would reach the store as an int64 overflow
+Year = Annotated[int | None, Query(ge=2010, le=2100)]
 
 
 class Body(BaseModel):
@@ -165,7 +169,7 @@ async def open_round(body: OpenRound, who: Secretariat, svc: Service) -> dict[st
 
 
 @router.get("/rounds", tags=["rounds"], dependencies=Paged, summary="rounds by code, page by page")
-async def list_rounds(read: Read, programme: Programme | None = None, year: int | None = None, after: After = None,
+async def list_rounds(read: Read, programme: Programme | None = None, year: Year = None, after: After = None,
                       limit: Limit = 100, total: Total = False) -> dict[str, Any]:
     page = await read.rounds(programme=programme.value if programme else None, year=year, after=after, limit=limit,
                              total=total)
