@@ -47,7 +47,8 @@ class ErrorAnswer(BaseModel):
 ERROR_ANSWERS = {
     401: "no bearer token, or one that does not verify",
     403: "the token's roles do not allow this",
-    404: "what the path names does not exist (here, yet: another service's event may still be on its way)",
+    404: "what the path (or a command's body) names does not exist (here, yet: another service's event may still be "
+         "on its way)",
     409: "the command conflicts with the current state (named in the answer), or the stream moved on",
     413: "the request body is larger than the service accepts (`max_body_bytes` in the answer)",
     422: "the request does not validate: FastAPI's list of problems, or the services' error naming the field",
@@ -162,10 +163,10 @@ def contract_schemas() -> dict[str, bytes]:
 
 def _openapi_with_errors(app: FastAPI) -> dict[str, Any]:
     """FastAPI's OpenAPI document, with the error answers each operation can give, in the services' shape: 401
-    and 403 where a bearer token is checked (the operation's ``security``), 404 where the path names something,
-    409 for a command, 413 where a body is taken, 422 (FastAPI's validation list, or the services' error naming
-    the field) wherever FastAPI validates something. Read off the document itself, so a route of any router gets
-    them, and none by hand."""
+    and 403 where a bearer token is checked (the operation's ``security``), 404 where the path or a command's
+    body names something, 409 for a command, 413 where a body is taken, 422 (FastAPI's validation list, or the
+    services' error naming the field) wherever FastAPI validates something. Read off the document itself, so a
+    route of any router gets them, and none by hand."""
     if app.openapi_schema is not None:
         return app.openapi_schema
     document = FastAPI.openapi(app)
@@ -175,9 +176,10 @@ def _openapi_with_errors(app: FastAPI) -> dict[str, Any]:
             statuses = []
             if operation.get("security"):
                 statuses += [401, 403]
-            if "{" in path:
+            command = method in ("post", "put", "patch", "delete")
+            if "{" in path or command:  # a command's body may name another resource (a parent round)
                 statuses.append(404)
-            if method in ("post", "put", "patch", "delete"):
+            if command:
                 statuses.append(409)
             if "requestBody" in operation:
                 statuses.append(413)
