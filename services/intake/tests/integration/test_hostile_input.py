@@ -35,7 +35,7 @@ async def test_tokens_that_do_not_verify_are_401_invalid_token_whatever_the_reas
     expired = mint(private, subject="mallory", roles=["admin"], hours=-1)
     other_audience = mint(private, subject="mallory", roles=["admin"], audience="dichvucong")
     for token in (rs256, ten_years, expired, other_audience, "a.b.c"):
-        r = await intake.get("/rounds/round-x/dossiers", headers={"Authorization": f"Bearer {token}"})
+        r = await intake.get("/dossiers/dossier-x", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 401, r.text
         assert r.json() == {"detail": "invalid token"}
 
