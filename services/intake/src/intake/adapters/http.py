@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import current_principal, require
@@ -79,7 +79,7 @@ class OpenRound(Body):
     batch: int = Field(default=1, ge=1, le=20)
     organiser: Text
     schedule: Schedule
-    parent_round_id: str | None = None
+    parent_round_id: Annotated[str, StringConstraints(max_length=120)] | None = None
     max_supplement_requests: int = Field(default=1, ge=1, le=5)
     receives: Receives = Field(default=Receives.ALL, description="escalations_only: a parent round that takes no "
                                "direct submissions, only dossiers sent up from its child rounds")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import current_principal, require
@@ -48,7 +48,13 @@ Read = Annotated[Views, Depends(views)]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and ±inf are refused at the edge already (binhchon_kit.web_guard); the models say it too
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# what a sheet may hold: a rulebook has a few dozen criteria (bounded, so a body cannot be a million of them)
+Scores = Annotated[dict[Annotated[str, StringConstraints(max_length=40)], float], Field(max_length=200)]
+DossierId = Annotated[str, StringConstraints(max_length=120)]
 
 
 class FormPanel(Body):
@@ -73,18 +79,19 @@ class Substitution(Body):
 
 
 class SheetBody(Body):
-    scores: dict[str, float] = Field(description="criterion code → points")
+    scores: Scores = Field(description="criterion code → points")
     comment: LongText = ""
 
 
 class Amendment(Body):
-    scores: dict[str, float]
+    scores: Scores
     reason: Text
 
 
 class Approval(Body):
     decision: DecisionReference
-    dossier_ids: list[str] | None = Field(default=None, description="part of the proposal; default: all of it")
+    dossier_ids: list[DossierId] | None = Field(default=None, max_length=2000,
+                                                description="part of the proposal; default: all of it")
 
 
 def _clean(doc: dict[str, Any] | None) -> dict[str, Any]:
