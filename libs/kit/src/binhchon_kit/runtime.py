@@ -63,17 +63,21 @@ class Runtime:
 
 
 def build_verifier(settings: ServiceSettings) -> TokenVerifier:
+    leeway, lifetime = settings.auth_leeway_seconds, settings.auth_max_token_lifetime_seconds
     if settings.auth_jwks_url:
         return TokenVerifier(jwks_url=settings.auth_jwks_url, issuer=settings.auth_issuer,
-                             audience=settings.auth_audience)
+                             audience=settings.auth_audience,
+                             leeway_seconds=leeway, max_lifetime_seconds=lifetime)
     if settings.auth_public_keys_file:
         return TokenVerifier.from_file(settings.auth_public_keys_file, issuer=settings.auth_issuer,
-                                       audience=settings.auth_audience)
+                                       audience=settings.auth_audience, leeway_seconds=leeway,
+                                       max_lifetime_seconds=lifetime)
     from binhchon_kit.auth.devtoken import ensure_keys
 
     log.warning("no AUTH_PUBLIC_KEYS_FILE or AUTH_JWKS_URL: trusting the local development key")
     _, public = ensure_keys()
-    return TokenVerifier.from_file(public, issuer=settings.auth_issuer, audience=settings.auth_audience)
+    return TokenVerifier.from_file(public, issuer=settings.auth_issuer, audience=settings.auth_audience,
+                                   leeway_seconds=leeway, max_lifetime_seconds=lifetime)
 
 
 def log_signer(settings: ServiceSettings) -> Signer:

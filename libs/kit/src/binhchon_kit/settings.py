@@ -25,6 +25,14 @@ class ServiceSettings(BaseSettings):
     auth_jwks_url: str = ""
     auth_issuer: str = "binhchon-dev"
     auth_audience: str = "binhchon"
+    auth_leeway_seconds: int = 30  # clock skew forgiven on exp/iat/nbf, no more
+    auth_max_token_lifetime_seconds: int = 24 * 3600  # a token whose exp - iat exceeds this is refused
+    # Request bodies beyond this are answered 413 before they are parsed (chunked bodies too).
+    max_body_bytes: int = 1024 * 1024
+    # production: /docs, /redoc, /openapi.json are not served, and /metrics only to a bearer of metrics_token
+    # (not set: not served). development: all public, as `make up` and the tests use them.
+    deployment: Literal["development", "production"] = "development"
+    metrics_token: str = ""
     log_level: str = "INFO"
     # Ed25519 private key (PEM, PKCS#8) that signs the log's checkpoints (ADR 0022): a file, or the PEM itself.
     # Neither set: a development key created once under ~/.cache/binhchon/dev-keys (set one in production: a

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hmac
 import json
 import time
 import uuid
@@ -29,6 +30,7 @@ from binhchon_kit.metrics import HTTP_LATENCY
 from binhchon_kit.ratelimit import RateLimiter, rate_limited_operations
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.settings import ServiceSettings
+from binhchon_kit.web_guard import RequestGuard
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -47,8 +49,11 @@ class ErrorAnswer(BaseModel):
 ERROR_ANSWERS = {
     401: "no bearer token, or one that does not verify",
     403: "the token's roles do not allow this",
-    404: "what the path names does not exist (here, yet: another service's event may still be on its way)",
+    404: "what the path (or a command's body) names does not exist (here, yet: another service's event may still be "
+         "on its way)",
     409: "the command conflicts with the current state (named in the answer), or the stream moved on",
+    413: "the request body is larger than the service accepts (`max_body_bytes` in the answer)",
+    422: "the request does not validate: FastAPI's list of problems, or the services' error naming the field",
     429: "too many requests from this address to the public routes: wait the seconds Retry-After says",
 }
 
@@ -75,7 +80,11 @@ def create_app(
             await stop_background(runtime)
             await runtime.mongo.close()
 
-    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    # in production the API's documentation is not served (the contract is published in docs/contract)
+    public = settings.deployment == "development"
+    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan,
+                  docs_url="/docs" if public else None, redoc_url="/redoc" if public else None,
+                  openapi_url="/openapi.json" if public else None)
     app.state.runtime = runtime
     app.state.public_limiter = RateLimiter(settings.public_requests_per_minute)
     app.include_router(log_routes)
@@ -94,6 +103,9 @@ def create_app(
                             str(response.status_code)).observe(time.perf_counter() - started)
         response.headers["x-correlation-id"] = cid
         return response
+
+    # outermost: a body too large or not strict JSON is refused before the routes (or the logs) see it
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
 
     @app.exception_handler(Refused)
     async def refused(_: Request, exc: Refused) -> JSONResponse:
@@ -121,7 +133,11 @@ def create_app(
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        if not public:  # only to the scraper holding METRICS_TOKEN; not set, not served at all
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
+            if not settings.metrics_token or not hmac.compare_digest(given, settings.metrics_token.encode()):
+                return JSONResponse({"detail": "Not Found"}, status_code=404)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/events/{event_type}/{file_name}", tags=["contract"], summary="a JSON Schema of the event contract",
@@ -152,8 +168,10 @@ def contract_schemas() -> dict[str, bytes]:
 
 def _openapi_with_errors(app: FastAPI) -> dict[str, Any]:
     """FastAPI's OpenAPI document, with the error answers each operation can give, in the services' shape: 401
-    and 403 where a bearer token is checked (the operation's ``security``), 404 where the path names something,
-    409 for a command. Read off the document itself, so a route of any router gets them, and none by hand."""
+    and 403 where a bearer token is checked (the operation's ``security``), 404 where the path or a command's
+    body names something, 409 for a command, 413 where a body is taken, 422 (FastAPI's validation list, or the
+    services' error naming the field) wherever FastAPI validates something. Read off the document itself, so a
+    route of any router gets them, and none by hand."""
     if app.openapi_schema is not None:
         return app.openapi_schema
     document = FastAPI.openapi(app)
@@ -164,18 +182,27 @@ def _openapi_with_errors(app: FastAPI) -> dict[str, Any]:
             statuses = []
             if operation.get("security"):
                 statuses += [401, 403]
-            if "{" in path:
+            command = method in ("post", "put", "patch", "delete")
+            if "{" in path or command:  # a command's body may name another resource (a parent round)
                 statuses.append(404)
-            if method in ("post", "put", "patch", "delete"):
+            if command:
                 statuses.append(409)
             if (method.upper(), path) in limited:
                 statuses.append(429)
+            if "requestBody" in operation:
+                statuses.append(413)
             for status in statuses:
                 declared = True
                 # a route may name the answer in its own words; the shape is always the services' error shape
                 answer = operation.setdefault("responses", {}).setdefault(str(status), {
                     "description": ERROR_ANSWERS[status]})
                 answer.setdefault("content", {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}})
+            invalid = operation.get("responses", {}).get("422")
+            if invalid is not None:  # a domain refusal of kind "invalid" answers in the error shape
+                declared = True
+                invalid["description"] = ERROR_ANSWERS[422]
+                invalid["content"] = {"application/json": {"schema": {"anyOf": [
+                    {"$ref": "#/components/schemas/HTTPValidationError"}, {"$ref": "#/components/schemas/Error"}]}}}
     declare_access(document, app.routes)
     if declared:
         document.setdefault("components", {}).setdefault("schemas", {})["Error"] = ErrorAnswer.model_json_schema()

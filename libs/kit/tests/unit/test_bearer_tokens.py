@@ -118,3 +118,62 @@ def test_a_jwks_file_without_the_token_key_id_refuses(tmp_path: Path, keys: tupl
                                        audience=AUDIENCE)
     with pytest.raises(InvalidToken, match=KEY_ID):
         verifier.verify(token(keys))
+
+
+# ---- issue 13: the algorithm is the key's, the lifetime bounded, every failure an InvalidToken ----------------
+
+def _rsa_token(claims: dict[str, Any]) -> str:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return jwt.encode(claims, rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256",
+                      headers={"kid": KEY_ID})
+
+
+def _claims(**over: Any) -> dict[str, Any]:
+    return {"sub": "mallory", "roles": ["admin"], "iss": ISSUER, "aud": AUDIENCE, "iat": 4_000_000_000,
+            "exp": 4_000_003_600, **over}
+
+
+def test_a_token_whose_alg_is_not_the_keys_is_refused(verifier: TokenVerifier) -> None:
+    # the outside probe's RS256 token reached a 500 through the library's key handling
+    with pytest.raises(InvalidToken, match="alg"):
+        verifier.verify(_rsa_token(_claims()))
+
+
+def test_hs256_signed_with_the_public_key_is_refused(keys: tuple[Path, Path], verifier: TokenVerifier) -> None:
+    import base64
+    import hashlib
+    import hmac
+
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()).rstrip(b"=")
+    body = base64.urlsafe_b64encode(json.dumps(_claims()).encode()).rstrip(b"=")
+    mac = hmac.new(keys[1].read_bytes(), header + b"." + body, hashlib.sha256).digest()
+    forged = b".".join([header, body, base64.urlsafe_b64encode(mac).rstrip(b"=")]).decode()
+    with pytest.raises(InvalidToken, match="alg"):
+        verifier.verify(forged)
+
+
+def test_a_token_living_longer_than_the_maximum_is_refused(keys: tuple[Path, Path]) -> None:
+    verifier = TokenVerifier.from_file(keys[1], issuer=ISSUER, audience=AUDIENCE, max_lifetime_seconds=3600)
+    assert verifier.verify(token(keys, hours=1)).subject == "secretariat-1"
+    with pytest.raises(InvalidToken, match="lifetime"):
+        verifier.verify(token(keys, hours=10 * 365 * 24))
+
+
+def test_a_token_without_iat_is_refused(keys: tuple[Path, Path], verifier: TokenVerifier) -> None:
+    private = load_pem_private_key(keys[0].read_bytes(), password=None)
+    claims = {k: v for k, v in _claims().items() if k != "iat"}
+    no_iat = jwt.encode(claims, private, algorithm="EdDSA", headers={"kid": KEY_ID})  # type: ignore[arg-type]
+    with pytest.raises(InvalidToken, match="iat"):
+        verifier.verify(no_iat)
+
+
+def test_expiry_has_only_the_configured_leeway(keys: tuple[Path, Path]) -> None:
+    verifier = TokenVerifier.from_file(keys[1], issuer=ISSUER, audience=AUDIENCE, leeway_seconds=30)
+    with pytest.raises(InvalidToken, match=r"(?i)expired"):
+        verifier.verify(token(keys, hours=-60 / 3600))  # a minute past expiry: beyond 30 s of leeway
+
+
+def test_a_verifier_needs_an_issuer_and_an_audience(keys: tuple[Path, Path]) -> None:
+    with pytest.raises(ValueError, match="issuer"):
+        TokenVerifier.from_file(keys[1], issuer="", audience=AUDIENCE)

@@ -49,3 +49,18 @@ def test_any_respelling_in_case_and_spacing_gives_the_same_dossier(
 def test_different_registration_numbers_are_different_dossiers(first: str, second: str) -> None:
     if first.upper() != second.upper():
         assert dossier_id_for(ROUND, first, "Gạo ST25") != dossier_id_for(ROUND, second, "Gạo ST25")
+
+
+def test_invisible_characters_and_look_alike_letters_do_not_make_another_dossier() -> None:
+    # the outside probe's second dossiers for one product: a zero-width space, a bidi control, a soft hyphen,
+    # Cyrillic "а/о/е/р/с" and Greek "Ο" in place of the Latin letters, fullwidth letters
+    genuine = dossier_id_for(ROUND, REGNO, "Mật ong rừng Lục Nam")
+    for disguise in ["Mật\u200b ong rừng Lục Nam", "Mật ong\u202e rừng Lục Nam", "Mật o\u00adng rừng Lục Nam",
+                     "Mật \u043eng rừng Lục N\u0430m", "M\u1eadt \u039fng rừng Lục Nam", "Mật ong rừng Lục Ｎａｍ"]:
+        assert dossier_id_for(ROUND, REGNO, disguise) == genuine, disguise
+
+
+def test_the_skeleton_keeps_vietnamese_diacritics_apart() -> None:
+    assert product_key("Mật ong") != product_key("Mắt ong")
+    assert product_key("Chè") != product_key("Che")
+    assert product_key("Đường") != product_key("Dường")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.fastapi import require
@@ -31,7 +31,7 @@ Service = Annotated[Ceremonies, Depends(ceremonies)]
 
 class Ceremony(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    round_id: str
+    round_id: Annotated[str, StringConstraints(max_length=120)]
     title: Text
     on: date
     at: time

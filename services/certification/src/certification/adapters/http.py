@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
@@ -97,7 +97,9 @@ async def revoke(number: str, body: Revocation, who: Approver, svc: Service, key
 
 
 @router.get("/verify/{number}", tags=["public"], dependencies=[PUBLIC, RATE_LIMITED], response_class=HTMLResponse,
-            summary="public verification page (Vietnamese, no login)")
+            summary="public verification page (Vietnamese, no login)",
+            responses={404: {"description": "no certificate has this number: a page saying so",
+                             "content": {"text/html": {"schema": {"type": "string"}}}}})
 async def verify(number: str, svc: Service) -> HTMLResponse:
     try:
         state, _ = await svc.load(number)
@@ -110,6 +112,11 @@ def _lifecycle(state: Any) -> dict[str, Any]:
     return {"superseded_by": state.superseded_by, "revoked": state.revoked}
 
 
+# bounded as the data is: an unbounded integer reached the store as an int64 overflow (a 500 schemathesis found)
+Stars = Annotated[int | None, Query(ge=1, le=5)]
+Year = Annotated[int | None, Query(ge=2010, le=2100)]
+
+
 def _filters(programme: Programme | None, province_code: str | None, stars: int | None, year: int | None
              ) -> dict[str, Any]:
     return {"programme": programme.value if programme else None, "province_code": province_code or None,
@@ -120,7 +127,7 @@ def _filters(programme: Programme | None, province_code: str | None, stars: int 
             summary="certified products, newest first, filtered, page by page (`next` is the following page's "
                     "`after`)")
 async def registry_json(read: Read, programme: Programme | None = None, province_code: str | None = None,
-                        stars: int | None = None, year: int | None = None, after: After = None, limit: Limit = 50
+                        stars: Stars = None, year: Year = None, after: After = None, limit: Limit = 50
                         ) -> JSONResponse:
     page = await read.registry(_filters(programme, province_code, stars, year), after, limit)
     return JSONResponse(page.body())
@@ -129,7 +136,7 @@ async def registry_json(read: Read, programme: Programme | None = None, province
 @router.get("/registry", tags=["public"], response_class=HTMLResponse, dependencies=[*Paged, PUBLIC, RATE_LIMITED],
             summary="certified products (Vietnamese)")
 async def registry(read: Read, programme: Programme | None = None, province_code: str | None = None,
-                   stars: int | None = None, year: int | None = None, after: After = None, limit: Limit = 50
+                   stars: Stars = None, year: Year = None, after: After = None, limit: Limit = 50
                    ) -> HTMLResponse:
     filters = _filters(programme, province_code, stars, year)
     page = await read.registry(filters, after, limit)

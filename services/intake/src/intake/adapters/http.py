@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.policy import ANY, PUBLIC, Scope, allow, narrowed
@@ -79,6 +80,10 @@ Paged = [Depends(no_offset)]
 
 
 
+# bounded as OpenRound's year is: an unbounded integer would reach the store as an int64 overflow
+Year = Annotated[int | None, Query(ge=2010, le=2100)]
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -100,16 +105,30 @@ class OpenRound(Body):
         "UBND tỉnh Bắc Giang for a round the Sở Công Thương organises); default: the organiser. Its id follows "
         "from the level and area (province:24), and only approvers acting for it decide")
     schedule: Schedule
-    parent_round_id: str | None = None
+    parent_round_id: Annotated[str, StringConstraints(max_length=120)] | None = None
     max_supplement_requests: int = Field(default=1, ge=1, le=5)
     receives: Receives = Field(default=Receives.ALL, description="escalations_only: a parent round that takes no "
                                "direct submissions, only dossiers sent up from its child rounds")
 
 
+def _plain_file_name(name: str) -> str:
+    # a file name is a name, never a path (`../`), and carries no control character (NUL cuts it short in C
+    # libraries; CR/LF forge header lines when it is sent on as a Content-Disposition)
+    if name in (".", "..") or "/" in name or "\\" in name or any(unicodedata.category(c) == "Cc" for c in name):
+        raise ValueError("a file name without path separators, '..' or control characters")
+    return name
+
+
+class UploadedDocument(Document):
+    """A document as an applicant declares it (the event contract's Document, its file name checked)."""
+
+    file_name: Annotated[Text, AfterValidator(_plain_file_name)]
+
+
 class SubmitDossier(Body):
     producer: Producer
     product: Product
-    documents: list[Document] = Field(min_length=1)
+    documents: list[UploadedDocument] = Field(min_length=1)
 
 
 class Receipt(BaseModel):
@@ -133,7 +152,7 @@ class RequestSupplement(Body):
 
 
 class Supplement(Body):
-    documents: list[Document] = Field(min_length=1)
+    documents: list[UploadedDocument] = Field(min_length=1)
     note: LongText = ""
 
 
@@ -187,7 +206,7 @@ async def open_round(body: OpenRound, who: Secretariat, svc: Service) -> dict[st
 
 @router.get("/rounds", tags=["rounds"], dependencies=[*Paged, PUBLIC],
             summary="rounds by code, page by page (published plans: no token needed)")
-async def list_rounds(read: Read, programme: Programme | None = None, year: int | None = None, after: After = None,
+async def list_rounds(read: Read, programme: Programme | None = None, year: Year = None, after: After = None,
                       limit: Limit = 100, total: Total = False) -> dict[str, Any]:
     page = await read.rounds(programme=programme.value if programme else None, year=year, after=after, limit=limit,
                              total=total)
@@ -204,7 +223,8 @@ async def get_round(round_id: str, read: Read) -> dict[str, Any]:
 @router.post("/rounds/{round_id}/dossiers", status_code=201, tags=["dossiers"], response_model=Receipt,
              summary="submit a dossier; answers with the receipt")
 async def submit(round_id: str, body: SubmitDossier, who: Applicant, svc: Service, codes: Codes) -> Receipt:
-    event = await svc.submit(round_id, body.producer, body.product, body.documents, who.actor, request_cause())
+    documents: list[Document] = list(body.documents)
+    event = await svc.submit(round_id, body.producer, body.product, documents, who.actor, request_cause())
     return _receipt({**event.data, "dossier_id": event.stream, "status": "received"}, codes)
 
 

@@ -29,6 +29,7 @@ from binhchon_kit.contracts.intake import (
 )
 from binhchon_kit.events import RecordedEvent, deterministic_id
 from binhchon_kit.folding import replay
+from binhchon_kit.text import skeleton
 from binhchon_kit.workdays import add_working_days
 from intake.domain.errors import Refused
 
@@ -47,8 +48,9 @@ WITHDRAWABLE = (Status.RECEIVED, Status.SUPPLEMENT_REQUESTED, Status.SUPPLEMENTE
 
 
 def product_key(name: str) -> str:
-    """Two spellings of one product name that differ only in case or spacing are the same product."""
-    return " ".join(name.casefold().split())
+    """Two spellings of one product name a reader cannot tell apart are the same product: differing in case,
+    spacing, invisible characters, compatibility forms or Cyrillic/Greek look-alike letters (ADR 0027)."""
+    return skeleton(name)
 
 
 def dossier_id_for(round_id: str, registration_number: str, product_name: str) -> str:

@@ -97,8 +97,9 @@ class Email:
         """The message as it goes on the wire (aiosmtplib would flatten it with its own policy, not ours)."""
         message = EmailMessage(policy=MAIL_POLICY)
         message["From"] = self.sender
-        message["To"] = to
-        message["Subject"] = subject  # encoded (RFC 2047) so that a reader decodes exactly this text
+        # no CR/LF reaches a header, whoever built the subject or the address (header injection)
+        message["To"] = " ".join(to.split())
+        message["Subject"] = " ".join(subject.split())  # encoded (RFC 2047): a reader decodes exactly this text
         message["Message-ID"] = f"<{message_id}@binhchon>"
         message.set_content(text, charset="utf-8")
         message.add_alternative(html, subtype="html", charset="utf-8")

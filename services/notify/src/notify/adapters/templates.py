@@ -84,6 +84,12 @@ def context_for(message: Message, contact: Mapping[str, Any] | None, *, certific
     }
 
 
+def one_line(value: Any) -> Any:
+    """A value bound for a mail header: every line break (CR, LF, and the other separators str.splitlines knows)
+    and run of whitespace made one space. Not a string: as it is (Jinja formats it)."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
 class Templates:
     def __init__(self, directory: Path | None = None) -> None:
         search = [str(directory), str(BUNDLED)] if directory else [str(BUNDLED)]
@@ -91,6 +97,9 @@ class Templates:
                                keep_trailing_newline=True)
         self.env.filters.update(date_vn=_date_vn, datetime_vn=_datetime_vn, time_vn=_time_vn,
                                 points_vn=_points_vn, level_vn=_level_vn, document_vn=_document_vn)
+        # The subject line is rendered on its own, every value in it on one line: a product name holding CR/LF
+        # would otherwise end the Subject header early and spill the rest of the name into the body.
+        self.subject_env = self.env.overlay(finalize=one_line)
 
     def names(self) -> list[str]:
         """Every message template there is (``<name>.txt``)."""
@@ -98,15 +107,15 @@ class Templates:
 
     def render(self, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
         """(subject, plain text, HTML) of a message."""
-        text = self.env.get_template(f"{name}.txt").render(**context)
-        first, _, body = text.partition("\n")
+        source, _, _ = self.env.loader.get_source(self.env, f"{name}.txt")  # type: ignore[union-attr]
+        first, _, rest = source.partition("\n")
         if not first.startswith("Subject: "):
             raise ValueError(f"template {name}.txt must start with 'Subject: '")
-        body = body.strip() + "\n"
+        subject = self.subject_env.from_string(first.removeprefix("Subject: ")).render(**context)
+        body = self.env.from_string(rest).render(**context).strip() + "\n"
         try:
             html = self.env.get_template(f"{name}.html").render(**context)
         except TemplateNotFound:  # no HTML template: paragraphs of the text
             paragraphs = "".join(f"<p>{escape(p).replace(chr(10), '<br>')}</p>" for p in body.split("\n\n"))
             html = f'<!doctype html><html lang="vi"><meta charset="utf-8"><body>{paragraphs}</body></html>'
-        # a subject is one line: a newline in a name would end the header early
-        return " ".join(first.removeprefix("Subject: ").split()), body, html
+        return one_line(subject), body, html

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.policy import ANY, PUBLIC, Scope, allow
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import LongText, Text
-from binhchon_kit.contracts.scoring import PanelMember, Quorum, Session
+from binhchon_kit.contracts.scoring import PanelMember, Quorum, ResultProposed, Session
+from binhchon_kit.exports import csv_text
 from binhchon_kit.paging import After, Limit, Total, no_offset
 from scoring.domain import panel as panels
 from scoring.domain import scoring
@@ -91,7 +90,13 @@ Read = Annotated[Views, Depends(views)]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and ±inf are refused at the edge already (binhchon_kit.web_guard); the models say it too
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# what a sheet may hold: a rulebook has a few dozen criteria (bounded, so a body cannot be a million of them)
+Scores = Annotated[dict[Annotated[str, StringConstraints(max_length=40)], float], Field(max_length=200)]
+DossierId = Annotated[str, StringConstraints(max_length=120)]
 
 
 class FormPanel(Body):
@@ -116,19 +121,20 @@ class Substitution(Body):
 
 
 class SheetBody(Body):
-    scores: dict[str, float] = Field(description="criterion code → points")
+    scores: Scores = Field(description="criterion code → points")
     comment: LongText = ""
 
 
 class Amendment(Body):
-    scores: dict[str, float]
+    scores: Scores
     reason: Text
 
 
 class Approval(Body):
     decision: DecisionInput = Field(description="the decision's number, date and signer; the authority is the "
                                                 "round's approving authority (the caller must act for it)")
-    dossier_ids: list[str] | None = Field(default=None, description="part of the proposal; default: all of it")
+    dossier_ids: list[DossierId] | None = Field(default=None, max_length=2000,
+                                                description="part of the proposal; default: all of it")
 
 
 def _clean(doc: dict[str, Any] | None) -> dict[str, Any]:
@@ -265,18 +271,19 @@ async def proposal_json(proposal_id: str, svc: Service, who: ProposalReader) -> 
     return (await svc.proposal(proposal_id)).model_dump(mode="json")
 
 
+def proposal_csv_text(proposal: ResultProposed) -> str:
+    """The council's table as a spreadsheet opens it; names are the applicants' text, so neutralised."""
+    return csv_text(
+        ["Xếp hạng", "Mã hồ sơ", "Sản phẩm", "Chủ thể", "Điểm trung bình", "Kết quả", "Công nhận", "Đề nghị cấp trên"],
+        ([row.rank, row.dossier_id, row.product_name, row.producer_name, f"{row.average_total:.2f}",
+          row.rating_label, "có" if row.recognised_at_level else "không", "có" if row.goes_up_a_level else "không"]
+         for row in proposal.rows))
+
+
 @router.get("/proposals/{proposal_id}.csv", tags=["council"])
 async def proposal_csv(proposal_id: str, svc: Service, who: ProposalReader) -> Response:
     proposal = await svc.proposal(proposal_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["Xếp hạng", "Mã hồ sơ", "Sản phẩm", "Chủ thể", "Điểm trung bình", "Kết quả", "Công nhận",
-                     "Đề nghị cấp trên"])
-    for row in proposal.rows:
-        writer.writerow([row.rank, row.dossier_id, row.product_name, row.producer_name, f"{row.average_total:.2f}",
-                         row.rating_label, "có" if row.recognised_at_level else "không",
-                         "có" if row.goes_up_a_level else "không"])
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+    return Response(proposal_csv_text(proposal), media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{proposal_id}.csv"'})
 
 
