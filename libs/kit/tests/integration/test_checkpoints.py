@@ -192,7 +192,8 @@ async def test_history_changed_after_a_checkpoint_fails_the_next_check_and_is_na
         with pytest.raises(LogTampered, match=r"checkpoints of 10 and 14 events.*rewritten or cut short"):
             verify_consistency((await _consistency(client, auth, 10, 14)).json(), first, second, jwks)
         refused = await client.post("/log/checkpoints", headers=auditor)
-        assert refused.status_code == 500 and "altered" in refused.json()["detail"]
+        assert refused.status_code == 503 and "altered" in refused.json()["detail"]
+        assert refused.json()["reason"] == "log_damaged" and refused.json()["origin"] == "/binhchon/intake"
         return
 
     # truncated: dossier-a's last two events deleted, first from the store alone, then with their leaves
@@ -208,7 +209,13 @@ async def test_history_changed_after_a_checkpoint_fails_the_next_check_and_is_na
     refused = await client.post("/log/checkpoints", headers=auditor)
     # named as cut short, or, when the relay has meanwhile given a later event the next index, as a missing leaf
     detail = refused.json()["detail"]
-    assert refused.status_code == 500 and ("cut short" in detail or "has no leaf 11" in detail), detail
+    assert refused.status_code == 503 and ("cut short" in detail or "has no leaf 11" in detail), detail
+    assert refused.json()["reason"] == "log_damaged"
+    # a leaf missing below the size: no proof can be made, and the answer names why (503, never a 500)
+    await leaves.delete_one({"_id": 3})
+    gap = await _consistency(client, auth, 2, 10)
+    assert gap.status_code == 503 and gap.json()["reason"] == "log_damaged", gap.text
+    assert "has no leaf 3" in gap.json()["detail"]
 
 
 async def test_a_relay_crashing_between_the_leaves_and_the_marks_leaves_no_gap_and_no_duplicate(
