@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from binhchon_kit.contracts.registry import UnknownEventType, event_model
+from binhchon_tools.audit_checkpoints import LogOrder
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_hash import GENESIS, event_hash, previous_link
 from binhchon_tools.audit_topics import Record, unprefixed
@@ -56,6 +57,7 @@ class ChainCheck:
         self.keep = set(keep)
         self.kept: list[bytes] = []  # raw: a parsed event takes several times its JSON's bytes
         self.checkpoints: list[dict[str, Any]] = []
+        self.log_order = LogOrder()  # each service's events in publication order, for its checkpoints
         self.streams: dict[str, dict[int, list[Copy]]] = defaultdict(dict)
         self.findings = Findings()
         self.events = 0
@@ -101,6 +103,7 @@ class ChainCheck:
             if event_type in self.keep:
                 self.kept.append(record.value)
             self.streams[stream].setdefault(version, []).append(Copy(event_id, claimed, prev, where))
+            self.log_order.note(str(event.get("source", "")), record.timestamp, stream, version, event_id, claimed)
             hashed.append((event_id, claimed, where, stream))
             values.append(record.value)
         if self.pool is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -241,15 +241,3 @@ def check_escalations(log: Log, findings: Findings) -> None:
             findings.add("escalation", data["dossier_id"], f"goes up a level: {len(copies)} dossiers opened in the "
                          "parent round (one expected)", result["id"], *(c["id"] for c in copies))
     findings.counts["escalations"] = sum(len(v) for v in escalated.values())
-
-
-def check_checkpoints(checkpoints: Sequence[dict[str, Any]], findings: Findings) -> None:
-    """The hook for signed checkpoints (``log.checkpoint``: Merkle tree heads, issue 12 item 2).
-
-    A no-op while no such events exist. Their format is another change's work in progress: until it lands,
-    checkpoints that do appear are counted and reported as not checked, never silently passed."""
-    if not checkpoints:
-        return
-    findings.counts["checkpoints"] = len(checkpoints)
-    findings.notes.append(f"{len(checkpoints)} log.checkpoint event(s) found: their signatures and consistency are "
-                          "not checked by this version of binhchon-audit")

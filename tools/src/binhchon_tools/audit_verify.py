@@ -11,14 +11,8 @@ from typing import Any
 import httpx
 
 from binhchon_tools.audit_chain import ChainCheck
-from binhchon_tools.audit_decisions import (
-    KEPT_TYPES,
-    Log,
-    check_certificates,
-    check_checkpoints,
-    check_decisions,
-    check_escalations,
-)
+from binhchon_tools.audit_checkpoints import ALL_SERVICES, check_checkpoints
+from binhchon_tools.audit_decisions import KEPT_TYPES, Log, check_certificates, check_decisions, check_escalations
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_report import Progress
 from binhchon_tools.audit_topics import read_records
@@ -26,7 +20,8 @@ from scoring.adapters.rulebooks import Rulebooks
 
 
 def load_jwks(where: str | None) -> dict[str, Any] | None:
-    """The certification service's public keys: its ``/.well-known/jwks.json`` URL, or a saved copy."""
+    """A JWKS: the certification service's ``/.well-known/jwks.json`` or a service's ``/log/jwks.json``, by URL,
+    or a saved copy."""
     if not where:
         return None
     if where.startswith(("http://", "https://")):
@@ -38,8 +33,23 @@ def load_jwks(where: str | None) -> dict[str, Any] | None:
     return loaded
 
 
+def load_log_jwks(given: list[str]) -> dict[str, dict[str, Any]]:
+    """``--log-jwks [SERVICE=]URL|FILE``, each a service's ``/log/jwks.json`` (or a saved copy); without a
+    service, the keys of every service's log."""
+    keys: dict[str, dict[str, Any]] = {}
+    for item in given:
+        service, sep, where = item.partition("=")
+        if not sep or "/" in service or ":" in service:
+            service, where = ALL_SERVICES, item
+        loaded = load_jwks(where) or {}
+        held = keys.setdefault(service, {"keys": []})
+        held["keys"] = [*held["keys"], *loaded.get("keys", [])]
+    return keys
+
+
 async def verify(bootstrap: str, topics: list[str], prefix: str, *, jwks: dict[str, Any] | None = None,
-                 workers: int = 0, progress: Progress | None = None, rulebooks: Rulebooks | None = None) -> Findings:
+                 log_jwks: dict[str, dict[str, Any]] | None = None, workers: int = 0,
+                 progress: Progress | None = None, rulebooks: Rulebooks | None = None) -> Findings:
     progress = progress or Progress("verify")
     chain = ChainCheck(prefix, KEPT_TYPES, workers)
     await chain.warm_up()  # the hashing processes started (each imports the kit) before the clock runs
@@ -63,7 +73,7 @@ async def verify(bootstrap: str, topics: list[str], prefix: str, *, jwks: dict[s
             findings.notes.append("no --jwks: certificate signatures not checked (only their match with results)")
         check_certificates(log, findings, jwks)
     check_escalations(log, findings)
-    check_checkpoints(chain.checkpoints, findings)
+    check_checkpoints(chain.log_order, chain.checkpoints, findings, log_jwks)
     # the rate covers the whole verify: reading, hashing, and every decision and certificate checked
     total = time.perf_counter() - started
     findings.counts["read_seconds"] = round(seconds, 2)
