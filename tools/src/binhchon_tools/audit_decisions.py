@@ -60,6 +60,7 @@ class Log:
     def __init__(self, raws: Iterable[bytes]) -> None:
         by_stream: dict[str, dict[int, bytes]] = defaultdict(dict)
         self.of_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.received: dict[str, dict[str, Any]] = {}  # every dossier's receipt (data), by dossier id
         for raw in raws:
             event = json.loads(raw)
             copies = by_stream[event["streamid"]]
@@ -68,6 +69,8 @@ class Log:
                 continue  # a duplicate delivery, or a conflicting copy the chain check names
             copies[version] = raw
             kind = event["type"]
+            if kind == "dossier.received":
+                self.received.setdefault(event["data"]["dossier_id"], event["data"])
             if kind in INDEXED or (kind == "dossier.received" and event["data"].get("escalated_from")):
                 self.of_type[kind].append(event)
         self.streams = {s: [v[k] for k in sorted(v)] for s, v in by_stream.items()}
@@ -206,8 +209,8 @@ def check_certificates(log: Log, findings: Findings, jwks: dict[str, Any] | None
 
 
 def check_escalations(log: Log, findings: Findings) -> None:
-    """A result that goes up a level opens exactly one dossier in its round's parent round, and every escalated
-    dossier comes from such a result."""
+    """A result that goes up a level opens exactly one dossier in its round's parent round (none when the producer
+    filed the product there directly), and every escalated dossier comes from such a result."""
     escalated: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in log.of_type["dossier.received"]:
         origin = event["data"].get("escalated_from")
@@ -227,6 +230,7 @@ def check_escalations(log: Log, findings: Findings) -> None:
         if parent != event["data"]["round_id"]:
             findings.add("escalation", dossier, f"opened in round {event['data']['round_id']}, the parent round "
                          f"is {parent}", event["id"], result["id"])
+    direct = 0
     for result in log.of_type["result.approved"]:
         data = result["data"]
         if not data["goes_up_a_level"]:
@@ -237,7 +241,30 @@ def check_escalations(log: Log, findings: Findings) -> None:
                          "topics", result["id"])
             continue
         copies = escalated.get(result["id"], [])
+        if not copies and _filed_directly(log, data["dossier_id"], round_.get("parent_round_id")):
+            direct += 1  # the producer filed at the next level already: intake escalates nothing, rightly
+            continue
         if round_.get("parent_round_id") and len(copies) != 1:
             findings.add("escalation", data["dossier_id"], f"goes up a level: {len(copies)} dossiers opened in the "
                          "parent round (one expected)", result["id"], *(c["id"] for c in copies))
     findings.counts["escalations"] = sum(len(v) for v in escalated.values())
+    if direct:
+        findings.counts["escalations_filed_directly"] = direct
+
+
+def _filed_directly(log: Log, dossier_id: str, parent_round_id: str | None) -> bool:
+    """Whether the producer of ``dossier_id`` filed the same product in the parent round themselves: a dossier
+    there with intake's id for that producer and product (one dossier per producer, product and round), received
+    with no ``escalated_from``. Intake then refuses the escalation as a duplicate (``on_result_approved``)."""
+    from intake.domain.dossiers import dossier_id_for  # intake's own definition of a dossier's identity
+
+    original = log.received.get(dossier_id)
+    if not parent_round_id or original is None:
+        return False
+    try:
+        there = dossier_id_for(parent_round_id, original["producer"]["registration_number"],
+                               original["product"]["name"])
+    except (KeyError, TypeError):
+        return False
+    direct = log.received.get(there)
+    return direct is not None and direct.get("round_id") == parent_round_id and not direct.get("escalated_from")
