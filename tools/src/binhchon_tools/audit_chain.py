@@ -73,6 +73,11 @@ class ChainCheck:
             loop = asyncio.get_running_loop()
             await asyncio.gather(*(loop.run_in_executor(self.pool, hash_values, []) for _ in range(8)))
 
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
     def feed(self, records: list[Record]) -> None:
         hashed: list[tuple[str, str, str, str]] = []  # (event id, claimed hash, where, stream)
         values: list[bytes] = []
@@ -124,9 +129,8 @@ class ChainCheck:
             self._compare(hashed, await future)
 
     async def finish(self) -> Findings:
+        """Every stream checked once all records are in. The workers stay up for the decisions (``close``)."""
         await self.drain(0)
-        if self.pool is not None:
-            self.pool.shutdown()
         duplicates = 0
         for stream, versions in self.streams.items():
             prev_hash = GENESIS

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from binhchon_kit.contracts.common import DecisionReference
 from binhchon_kit.contracts.scoring import PanelFormed
 from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.signing import verify_document
-from binhchon_tools.audit_findings import Findings
+from binhchon_tools.audit_findings import Discrepancy, Findings
 from binhchon_tools.audit_hash import schema_version
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.errors import Refused
@@ -31,6 +32,8 @@ SCORING_STREAM_TYPES = {
 }
 KEPT_TYPES = SCORING_STREAM_TYPES | {"panel.formed", "certificate.issued", "dossier.received", "round.opened"}
 RESULT_TYPES = ("result.approved", "result.not_recognised")
+DECISION_TYPES = {"scoring.completed", *RESULT_TYPES}
+STREAMS_PER_TASK = 400  # scoring streams a worker process checks per task
 INDEXED = {*RESULT_TYPES, "panel.formed", "round.opened", "certificate.issued"}
 
 
@@ -61,6 +64,7 @@ class Log:
         by_stream: dict[str, dict[int, bytes]] = defaultdict(dict)
         self.of_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.received: dict[str, dict[str, Any]] = {}  # every dossier's receipt (data), by dossier id
+        self.decided: set[str] = set()  # the streams holding a decision to recompute
         for raw in raws:
             event = json.loads(raw)
             copies = by_stream[event["streamid"]]
@@ -69,6 +73,8 @@ class Log:
                 continue  # a duplicate delivery, or a conflicting copy the chain check names
             copies[version] = raw
             kind = event["type"]
+            if kind in DECISION_TYPES:
+                self.decided.add(event["streamid"])
             if kind == "dossier.received":
                 self.received.setdefault(event["data"]["dossier_id"], event["data"])
             if kind in INDEXED or (kind == "dossier.received" and event["data"].get("escalated_from")):
@@ -83,20 +89,52 @@ class Log:
         return [json.loads(raw) for raw in raws]
 
 
-def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks) -> None:
+def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks, pool: Executor | None = None) -> None:
     """Every ``scoring.completed`` and ``result.*`` of every scoring stream, checked against the state the
-    stream's earlier events fold to (folded once, event by event)."""
+    stream's earlier events fold to (folded once, event by event).
+
+    Streams are independent (each needs only its own events and its round's panel), so with ``pool`` (the
+    audit's worker processes, each loading the rulebooks once) they are checked in parallel, in tasks of
+    ``STREAMS_PER_TASK``; the discrepancies come back in the streams' order either way."""
+    streams = [(s, raws) for s, raws in log.streams.items() if s in log.decided]
+    if pool is None:
+        checked = _check_streams(streams, log.panels, rulebooks, findings)
+    else:
+        tasks = [pool.submit(check_streams_in_worker, streams[i:i + STREAMS_PER_TASK], log.panels)
+                 for i in range(0, len(streams), STREAMS_PER_TASK)]
+        checked = 0
+        for task in tasks:
+            found, count = task.result()
+            findings.discrepancies.extend(found)
+            checked += count
+    findings.counts["decisions_recomputed"] = checked
+
+
+_worker_rulebooks: Rulebooks | None = None
+
+
+def check_streams_in_worker(streams: list[tuple[str, list[bytes]]], panels: dict[str, dict[str, Any]]
+                            ) -> tuple[list[Discrepancy], int]:
+    """``_check_streams`` in a worker process, with the rulebooks it loaded once."""
+    global _worker_rulebooks
+    if _worker_rulebooks is None:
+        _worker_rulebooks = Rulebooks.load()
+    findings = Findings()
+    checked = _check_streams(streams, panels, _worker_rulebooks, findings)
+    return findings.discrepancies, checked
+
+
+def _check_streams(streams: list[tuple[str, list[bytes]]], panels: dict[str, dict[str, Any]],
+                   rulebooks: Rulebooks, findings: Findings) -> int:
     checked = 0
-    for stream, raws in log.streams.items():
-        events = log.events(raws)
-        if not any(e["type"] in ("scoring.completed", *RESULT_TYPES) for e in events):
-            continue
+    for stream, raws in streams:
+        events = Log.events(raws)
         state: DossierScoring | None = None
         broken = False
         replayed: list[RecordedEvent] = []
         for event in events:
             if event["type"] == "scoring.completed":
-                _check_completed(log, findings, rulebooks, stream, None if broken else state, replayed, event)
+                _check_completed(panels, findings, rulebooks, stream, None if broken else state, replayed, event)
                 checked += 1
             elif event["type"] in RESULT_TYPES:
                 _check_result(findings, rulebooks, stream, None if broken else state, replayed, event)
@@ -107,10 +145,11 @@ def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks) -> None:
                     state = evolve(state, replayed[-1])
                 except (AssertionError, ValueError):
                     broken = True  # an event the fold cannot take: what follows is named as never opened
-    findings.counts["decisions_recomputed"] = checked
+    return checked
 
 
-def _check_completed(log: Log, findings: Findings, rulebooks: Rulebooks, stream: str, state: DossierScoring | None,
+def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rulebooks: Rulebooks, stream: str,
+                     state: DossierScoring | None,
                      replayed: list[RecordedEvent], event: dict[str, Any]) -> None:
     data = event["data"]
     if state is None:
@@ -124,7 +163,7 @@ def _check_completed(log: Log, findings: Findings, rulebooks: Rulebooks, stream:
     if (state.opened.rulebook_id, state.opened.rulebook_version) != (rulebook.id, rulebook.version):
         findings.add("scoring", stream, f"completed under {rulebook.id} v{rulebook.version}, opened under "
                      f"{state.opened.rulebook_id} v{state.opened.rulebook_version}", event["id"])
-    panel_event = log.panels.get(state.opened.round_id)
+    panel_event = panels.get(state.opened.round_id)
     if panel_event is None:
         findings.add("scoring", stream, f"no panel.formed for round {state.opened.round_id}", event["id"])
         return

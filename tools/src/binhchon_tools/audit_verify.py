@@ -3,6 +3,7 @@ decision, certificate, escalation and checkpoint)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -12,7 +13,14 @@ import httpx
 
 from binhchon_tools.audit_chain import ChainCheck
 from binhchon_tools.audit_checkpoints import ALL_SERVICES, check_checkpoints
-from binhchon_tools.audit_decisions import KEPT_TYPES, Log, check_certificates, check_decisions, check_escalations
+from binhchon_tools.audit_decisions import (
+    KEPT_TYPES,
+    Log,
+    check_certificates,
+    check_decisions,
+    check_escalations,
+    check_streams_in_worker,
+)
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_report import Progress
 from binhchon_tools.audit_topics import read_records
@@ -50,9 +58,23 @@ def load_log_jwks(given: list[str]) -> dict[str, dict[str, Any]]:
 async def verify(bootstrap: str, topics: list[str], prefix: str, *, jwks: dict[str, Any] | None = None,
                  log_jwks: dict[str, dict[str, Any]] | None = None, workers: int = 0,
                  progress: Progress | None = None, rulebooks: Rulebooks | None = None) -> Findings:
-    progress = progress or Progress("verify")
     chain = ChainCheck(prefix, KEPT_TYPES, workers)
-    await chain.warm_up()  # the hashing processes started (each imports the kit) before the clock runs
+    try:
+        return await _verify(chain, bootstrap, topics, jwks=jwks, log_jwks=log_jwks, progress=progress,
+                             rulebooks=rulebooks)
+    finally:
+        chain.close()
+
+
+async def _verify(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks: dict[str, Any] | None,
+                  log_jwks: dict[str, dict[str, Any]] | None, progress: Progress | None,
+                  rulebooks: Rulebooks | None) -> Findings:
+    progress = progress or Progress("verify")
+    await chain.warm_up()  # the worker processes started (each imports the kit) before the clock runs
+    pool = chain.pool if rulebooks is None else None  # workers load the rulebooks of the source tree themselves
+    if pool is not None:  # and the scoring domain and its rulebooks, for the decisions
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(pool, check_streams_in_worker, [], {}) for _ in range(4)))
     rulebooks = rulebooks or Rulebooks.load()
     started = time.perf_counter()
     missing: list[str] = []
@@ -65,7 +87,7 @@ async def verify(bootstrap: str, topics: list[str], prefix: str, *, jwks: dict[s
     for topic in missing:
         findings.add("topic", topic, "no such topic: its events cannot be checked")
     log = Log(chain.kept)
-    check_decisions(log, findings, rulebooks)
+    check_decisions(log, findings, rulebooks, pool)
     if findings.counts["per_topic"].get("certification.events", 0) == 0:
         findings.notes.append("no event on certification.events: certificates not checked")
     else:
