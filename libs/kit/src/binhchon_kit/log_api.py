@@ -8,8 +8,11 @@ asks for a checkpoint now (before and after an audit, say): recording one change
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Annotated, Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from binhchon_kit.auth.fastapi import require
@@ -17,6 +20,7 @@ from binhchon_kit.auth.roles import Role
 from binhchon_kit.auth.tokens import Principal
 from binhchon_kit.checkpoints import Checkpoints, LogDamaged, ProofUnavailable
 from binhchon_kit.errors import Refused
+from binhchon_kit.signing import _b64, key_id
 
 router = APIRouter(prefix="/log", tags=["log"])
 Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
@@ -45,9 +49,27 @@ def _log(request: Request) -> Checkpoints:
     return checkpoints
 
 
-@router.get("/jwks.json", summary="the public keys that verify the log's checkpoints")
+@router.get("/jwks.json", summary="the public keys that verify the log's checkpoints: the current one, then the "
+            "retired ones (a checkpoint names its key by `key_id`)")
 async def jwks(request: Request) -> dict[str, Any]:
-    return {"keys": [_log(request).signer.jwk()]}
+    current = _log(request).signer.jwk()
+    retired = retired_jwks(request.app.state.runtime.settings.log_retired_public_key_files)
+    return {"keys": [current, *(k for k in retired if k["kid"] != current["kid"])]}
+
+
+def retired_jwks(files: str) -> list[dict[str, str]]:
+    """The JWKs of the retired log keys named by ``LOG_RETIRED_PUBLIC_KEY_FILES`` (PEM public keys, comma-separated):
+    a rotation keeps the checkpoints the old key signed verifiable. A file that is not an Ed25519 public key
+    fails the request loudly rather than silently dropping a key auditors need."""
+    keys = []
+    for name in (f.strip() for f in files.split(",") if f.strip()):
+        public = serialization.load_pem_public_key(Path(name).read_bytes())
+        if not isinstance(public, Ed25519PublicKey):
+            raise ValueError(f"{name} is not an Ed25519 public key")
+        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        keys.append({"kty": "OKP", "crv": "Ed25519", "x": _b64(raw), "kid": key_id(public), "alg": "EdDSA",
+                     "use": "sig"})
+    return keys
 
 
 @router.get("/checkpoints", summary="every signed checkpoint of this service's log, oldest first",

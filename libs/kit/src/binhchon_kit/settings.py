@@ -28,6 +28,9 @@ class ServiceSettings(BaseSettings):
     # checkpoint is only as good as the secrecy of its key, and a lost key leaves old checkpoints unverifiable).
     log_signing_key_file: str = ""
     log_signing_key: str = ""
+    # Retired log keys' public halves (PEM files, comma-separated): still listed in /log/jwks.json, so that the
+    # checkpoints they signed stay verifiable after a rotation (docs/adr/0025).
+    log_retired_public_key_files: str = ""
     log_checkpoint_seconds: float = 300  # a checkpoint this often, if new events came
     relay_enabled: bool = True
     consumers_enabled: bool = True

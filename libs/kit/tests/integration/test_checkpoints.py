@@ -264,3 +264,35 @@ async def test_a_relay_crashing_between_the_leaves_and_the_marks_leaves_no_gap_a
 
     assert recorded.data["root_hash"] == root([event_leaf(e.hash) for e in events + more]).hex()
     assert json.loads(json.dumps(recorded.data))["tree_size"] == 10
+
+
+async def test_a_rotated_log_key_leaves_old_checkpoints_verifiable(infra, topic_prefix, unique, dev_keys, auth,
+                                                                   tmp_path):
+    """A checkpoint signed with the old key; the service restarted with a new key and the old public key listed as
+    retired: the JWKS holds both, each checkpoint verifies by its key_id, and the next one is signed by the new."""
+    old, new = _pem(), _pem()
+    retired = tmp_path / "log-2026-old.pub.pem"
+    retired.write_bytes(Signer.from_pem(old.encode()).public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+    def app(key: str, **more: Any) -> Any:
+        settings = ServiceSettings(
+            service_name="intake", mongodb_url=infra.mongodb, mongodb_database=f"kit_rotate_{unique}",
+            kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=topic_prefix, consumers_enabled=False,
+            auth_public_keys_file=str(dev_keys[1]), log_signing_key=key, log_checkpoint_seconds=3600, **more)
+        return running(create_app(build_runtime(settings, {}), title="rotation"), "http://intake")
+
+    async with app(old) as client:
+        await grow(client.app.state.runtime.store, "dossier-a", 2)
+        await _leaves(client.app.state.runtime, 2)
+        before = await _checkpoint(client, auth)
+    async with app(new, log_retired_public_key_files=str(retired)) as client:
+        await _leaves(client.app.state.runtime, 3)
+        after = await _checkpoint(client, auth)
+        jwks = (await client.get("/log/jwks.json")).json()
+    kids = [k["kid"] for k in jwks["keys"]]
+    assert kids == [after["key_id"], before["key_id"]] and before["key_id"] != after["key_id"]
+    verify_checkpoint(before, jwks)
+    verify_checkpoint(after, jwks)
+    with pytest.raises(LogTampered, match="no public key with id"):
+        verify_checkpoint(before, {"keys": jwks["keys"][:1]})  # without the retired key, the old one cannot be
