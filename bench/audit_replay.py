@@ -219,8 +219,9 @@ def peak_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def child(mode: str, kafka: str, prefix: str, workers: int) -> None:
-    """One measured part in this process: ``raw``, ``verify`` or ``hash``; one JSON line on stdout."""
+def child(mode: str, kafka: str, prefix: str, workers: int, profile: str = "") -> None:
+    """One measured part in this process: ``raw``, ``verify`` or ``hash``; one JSON line on stdout. ``profile``:
+    the verify's main process under cProfile, its stats saved to that file (the rate is then not comparable)."""
     topics = service_topics(prefix)
     if mode == "raw":
         out = asyncio.run(raw_read(kafka, topics))
@@ -231,7 +232,15 @@ def child(mode: str, kafka: str, prefix: str, workers: int) -> None:
         from binhchon_tools.audit_verify import verify
 
         with open(os.devnull, "w") as quiet:
-            findings = asyncio.run(verify(kafka, topics, prefix, workers=workers, progress=Progress("bench", quiet)))
+            run = verify(kafka, topics, prefix, workers=workers, progress=Progress("bench", quiet))
+            if profile:
+                import cProfile
+
+                with cProfile.Profile() as profiler:
+                    findings = asyncio.run(run)
+                profiler.dump_stats(profile)
+            else:
+                findings = asyncio.run(run)
         counts = findings.counts
         out = {"events": counts["events"], "seconds": counts["seconds"],
                "events_per_second": counts["events_per_second"], "discrepancies": len(findings.discrepancies),
@@ -240,9 +249,10 @@ def child(mode: str, kafka: str, prefix: str, workers: int) -> None:
     print(json.dumps({**out, "peak_rss_mib": peak_mib()}))
 
 
-def measure(mode: str, kafka: str, prefix: str, workers: int) -> dict[str, Any]:
+def measure(mode: str, kafka: str, prefix: str, workers: int, profile: str = "") -> dict[str, Any]:
     done = subprocess.run([sys.executable, __file__, "--child", mode, "--kafka", kafka, "--prefix", prefix,
-                           "--workers", str(workers)], capture_output=True, text=True, check=True)
+                           "--workers", str(workers), "--profile", profile], capture_output=True, text=True,
+                          check=True)
     measured: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return measured
 
@@ -252,12 +262,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2, help="verify's hashing processes")
     parser.add_argument("--out", type=Path, default=None, help="also append the JSON line to this file")
+    parser.add_argument("--profile", default="", help="after the measured runs, profile a second verify (cProfile "
+                        "of its main process) and save the stats to this file")
     parser.add_argument("--child", choices=["raw", "verify", "hash"], help=argparse.SUPPRESS)
     parser.add_argument("--kafka", help=argparse.SUPPRESS)
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.kafka, args.prefix, args.workers)
+        child(args.child, args.kafka, args.prefix, args.workers, args.profile)
         return
     with provide(Path(REPO / ".run" / f"bench-{uuid.uuid4().hex[:8]}")) as infra:
         prefix = f"bench{uuid.uuid4().hex[:8]}."
@@ -268,6 +280,8 @@ def main() -> None:
         raw = measure("raw", infra.kafka, prefix, args.workers)
         audited = measure("verify", infra.kafka, prefix, args.workers)
         hashing = measure("hash", infra.kafka, prefix, args.workers)
+        if args.profile:
+            measure("verify", infra.kafka, prefix, args.workers, args.profile)
     line = {"bench": "audit_replay", "when": datetime.now(UTC).isoformat(timespec="seconds"),
             "host": platform.node(), "cpus": os.cpu_count(), "events": produced,
             "produce_seconds": round(produce_seconds, 1), "workers": args.workers,

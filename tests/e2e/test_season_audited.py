@@ -138,8 +138,13 @@ def test_a_season_played_on_four_processes_is_verified_and_every_tampering_is_na
         while (status := audit(*compare))[0] != 0:
             assert time.monotonic() < deadline, f"stores and topics never agreed: {named(status[1])[:3000]}"
             time.sleep(2)
-        status, report = audit("verify", *kafka, "--jwks", f"{urls['certification']}/.well-known/jwks.json")
+        # the services' log keys too: every checkpoint recorded during the season is checked (signature, root of
+        # the service's first events on the topics, consistency with the one before)
+        log_keys = [a for s, url in urls.items() for a in ("--log-jwks", f"{s}={url}/log/jwks.json")]
+        status, report = audit("verify", *kafka, "--jwks", f"{urls['certification']}/.well-known/jwks.json",
+                               *log_keys)
         assert status == 0, named(report)[:5000]
+        assert report["summary"]["checkpoints"] > 0 and not [n for n in report["notes"] if "checkpoint" in n]
 
         # (a) one stored event altered: a dossier's receipt, its product renamed
         db = MongoClient(infra.mongodb)[stack["databases"]["intake"]]

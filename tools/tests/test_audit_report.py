@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 
-from binhchon_tools.audit_decisions import check_checkpoints
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_report import report
 
@@ -35,11 +34,3 @@ def test_table_json_and_exit_status():
     assert parsed["ok"] is False and parsed["summary"]["per_topic"] == {"intake.events": 1234}
     assert [d["event_ids"] for d in parsed["discrepancies"]] == [["ev-1"], ["ev-2", "ev-3"]]
 
-
-def test_the_checkpoint_hook_is_a_no_op_without_checkpoints_and_never_a_silent_pass_with_them():
-    findings = Findings()
-    check_checkpoints([], findings)
-    assert findings.notes == [] and findings.counts == {} and findings.ok
-    check_checkpoints([{"id": "cp-1", "type": "log.checkpoint"}], findings)
-    assert findings.counts["checkpoints"] == 1
-    assert "not checked" in findings.notes[0]

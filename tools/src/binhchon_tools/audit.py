@@ -1,7 +1,8 @@
 """Audit binhchon's event log from Kafka, the independent copy (no database access needed), or a service's
 store against it.
 
-    binhchon-audit verify [--bootstrap-servers HOST:PORT] [--topic-prefix P] [--jwks URL|FILE] [--json]
+    binhchon-audit verify [--bootstrap-servers HOST:PORT] [--topic-prefix P] [--jwks URL|FILE]
+                          [--log-jwks SERVICE=URL|FILE ...] [--json]
     binhchon-audit compare --mongodb-url URL [--database SERVICE=DB ...]
     binhchon-audit timeline DOSSIER_ID
     binhchon-audit rebuild SERVICE --mongodb-url URL [--database DB]
@@ -10,8 +11,11 @@ store against it.
 ``verify`` reads every event of the four service topics from the earliest offsets and checks every stream's
 chain and every hash; recomputes every ``scoring.completed`` and ``result.*`` from its sheets and the rulebook
 version it names; checks every certificate's signature against the JWKS, one per recognised result and none
-for others; matches every escalation with its approved result. Each discrepancy is listed with its event ids;
-the exit status is 1 if there is any. Progress and the summary go to stderr, the table (or ``--json``) to stdout.
+for others; matches every escalation with its approved result; checks every signed checkpoint of each service's
+log (``log.checkpoint``): its signature against the service's ``/log/jwks.json`` (``--log-jwks``), its root
+against the service's first events on the topics in publication order, its consistency with the one before.
+Each discrepancy is listed with its event ids; the exit status is 1 if there is any. Progress and the summary
+go to stderr, the table (or ``--json``) to stdout.
 
 The store's own checks stay: ``verify --database DB`` verifies one database's chains (reading the event
 documents, never the pages, docs/adr/0019), ``timeline STREAM --database DB`` prints one stored stream.
@@ -42,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="every chain, hash, decision, certificate and escalation, from the topics")
     kafka_options(v)
     v.add_argument("--jwks", help="certification's /.well-known/jwks.json URL, or a saved copy")
+    v.add_argument("--log-jwks", action="append", default=[], metavar="[SERVICE=]URL|FILE",
+                   help="a service's /log/jwks.json (or a saved copy), which verifies its checkpoints; repeat it "
+                        "for each service; without SERVICE=, keys for every service")
     v.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="processes hashing events (0: hash in this process)")
     v.add_argument("--database", help="verify this database's chains instead (the store's own check)")
@@ -75,7 +82,8 @@ async def run(args: argparse.Namespace) -> int:
     topics = service_topics(args.topic_prefix)
     if args.command == "verify":
         findings = await audit_verify.verify(args.bootstrap_servers, topics, args.topic_prefix,
-                                             jwks=audit_verify.load_jwks(args.jwks), workers=args.workers)
+                                             jwks=audit_verify.load_jwks(args.jwks),
+                                             log_jwks=audit_verify.load_log_jwks(args.log_jwks), workers=args.workers)
         return report(findings, as_json=args.json)
     if args.command == "compare":
         findings = await audit_store.compare(args.bootstrap_servers, args.topic_prefix, args.mongodb_url,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from binhchon_kit.contracts.registry import UnknownEventType, event_model
+from binhchon_tools.audit_checkpoints import LogOrder
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_hash import GENESIS, event_hash, previous_link
 from binhchon_tools.audit_topics import Record, unprefixed
@@ -56,6 +57,7 @@ class ChainCheck:
         self.keep = set(keep)
         self.kept: list[bytes] = []  # raw: a parsed event takes several times its JSON's bytes
         self.checkpoints: list[dict[str, Any]] = []
+        self.log_order = LogOrder()  # each service's events in publication order, for its checkpoints
         self.streams: dict[str, dict[int, list[Copy]]] = defaultdict(dict)
         self.findings = Findings()
         self.events = 0
@@ -70,6 +72,11 @@ class ChainCheck:
         if self.pool is not None:
             loop = asyncio.get_running_loop()
             await asyncio.gather(*(loop.run_in_executor(self.pool, hash_values, []) for _ in range(8)))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
 
     def feed(self, records: list[Record]) -> None:
         hashed: list[tuple[str, str, str, str]] = []  # (event id, claimed hash, where, stream)
@@ -101,6 +108,7 @@ class ChainCheck:
             if event_type in self.keep:
                 self.kept.append(record.value)
             self.streams[stream].setdefault(version, []).append(Copy(event_id, claimed, prev, where))
+            self.log_order.note(str(event.get("source", "")), record.timestamp, stream, version, event_id, claimed)
             hashed.append((event_id, claimed, where, stream))
             values.append(record.value)
         if self.pool is None:
@@ -121,9 +129,8 @@ class ChainCheck:
             self._compare(hashed, await future)
 
     async def finish(self) -> Findings:
+        """Every stream checked once all records are in. The workers stay up for the decisions (``close``)."""
         await self.drain(0)
-        if self.pool is not None:
-            self.pool.shutdown()
         duplicates = 0
         for stream, versions in self.streams.items():
             prev_hash = GENESIS

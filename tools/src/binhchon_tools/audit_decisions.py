@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from concurrent.futures import Executor
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from binhchon_kit.contracts.common import DecisionReference
 from binhchon_kit.contracts.scoring import PanelFormed
 from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.signing import verify_document
-from binhchon_tools.audit_findings import Findings
+from binhchon_tools.audit_findings import Discrepancy, Findings
 from binhchon_tools.audit_hash import schema_version
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.errors import Refused
@@ -31,6 +32,8 @@ SCORING_STREAM_TYPES = {
 }
 KEPT_TYPES = SCORING_STREAM_TYPES | {"panel.formed", "certificate.issued", "dossier.received", "round.opened"}
 RESULT_TYPES = ("result.approved", "result.not_recognised")
+DECISION_TYPES = {"scoring.completed", *RESULT_TYPES}
+STREAMS_PER_TASK = 400  # scoring streams a worker process checks per task
 INDEXED = {*RESULT_TYPES, "panel.formed", "round.opened", "certificate.issued"}
 
 
@@ -60,6 +63,8 @@ class Log:
     def __init__(self, raws: Iterable[bytes]) -> None:
         by_stream: dict[str, dict[int, bytes]] = defaultdict(dict)
         self.of_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.received: dict[str, dict[str, Any]] = {}  # every dossier's receipt (data), by dossier id
+        self.decided: set[str] = set()  # the streams holding a decision to recompute
         for raw in raws:
             event = json.loads(raw)
             copies = by_stream[event["streamid"]]
@@ -68,6 +73,10 @@ class Log:
                 continue  # a duplicate delivery, or a conflicting copy the chain check names
             copies[version] = raw
             kind = event["type"]
+            if kind in DECISION_TYPES:
+                self.decided.add(event["streamid"])
+            if kind == "dossier.received":
+                self.received.setdefault(event["data"]["dossier_id"], event["data"])
             if kind in INDEXED or (kind == "dossier.received" and event["data"].get("escalated_from")):
                 self.of_type[kind].append(event)
         self.streams = {s: [v[k] for k in sorted(v)] for s, v in by_stream.items()}
@@ -80,20 +89,52 @@ class Log:
         return [json.loads(raw) for raw in raws]
 
 
-def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks) -> None:
+def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks, pool: Executor | None = None) -> None:
     """Every ``scoring.completed`` and ``result.*`` of every scoring stream, checked against the state the
-    stream's earlier events fold to (folded once, event by event)."""
+    stream's earlier events fold to (folded once, event by event).
+
+    Streams are independent (each needs only its own events and its round's panel), so with ``pool`` (the
+    audit's worker processes, each loading the rulebooks once) they are checked in parallel, in tasks of
+    ``STREAMS_PER_TASK``; the discrepancies come back in the streams' order either way."""
+    streams = [(s, raws) for s, raws in log.streams.items() if s in log.decided]
+    if pool is None:
+        checked = _check_streams(streams, log.panels, rulebooks, findings)
+    else:
+        tasks = [pool.submit(check_streams_in_worker, streams[i:i + STREAMS_PER_TASK], log.panels)
+                 for i in range(0, len(streams), STREAMS_PER_TASK)]
+        checked = 0
+        for task in tasks:
+            found, count = task.result()
+            findings.discrepancies.extend(found)
+            checked += count
+    findings.counts["decisions_recomputed"] = checked
+
+
+_worker_rulebooks: Rulebooks | None = None
+
+
+def check_streams_in_worker(streams: list[tuple[str, list[bytes]]], panels: dict[str, dict[str, Any]]
+                            ) -> tuple[list[Discrepancy], int]:
+    """``_check_streams`` in a worker process, with the rulebooks it loaded once."""
+    global _worker_rulebooks
+    if _worker_rulebooks is None:
+        _worker_rulebooks = Rulebooks.load()
+    findings = Findings()
+    checked = _check_streams(streams, panels, _worker_rulebooks, findings)
+    return findings.discrepancies, checked
+
+
+def _check_streams(streams: list[tuple[str, list[bytes]]], panels: dict[str, dict[str, Any]],
+                   rulebooks: Rulebooks, findings: Findings) -> int:
     checked = 0
-    for stream, raws in log.streams.items():
-        events = log.events(raws)
-        if not any(e["type"] in ("scoring.completed", *RESULT_TYPES) for e in events):
-            continue
+    for stream, raws in streams:
+        events = Log.events(raws)
         state: DossierScoring | None = None
         broken = False
         replayed: list[RecordedEvent] = []
         for event in events:
             if event["type"] == "scoring.completed":
-                _check_completed(log, findings, rulebooks, stream, None if broken else state, replayed, event)
+                _check_completed(panels, findings, rulebooks, stream, None if broken else state, replayed, event)
                 checked += 1
             elif event["type"] in RESULT_TYPES:
                 _check_result(findings, rulebooks, stream, None if broken else state, replayed, event)
@@ -104,10 +145,11 @@ def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks) -> None:
                     state = evolve(state, replayed[-1])
                 except (AssertionError, ValueError):
                     broken = True  # an event the fold cannot take: what follows is named as never opened
-    findings.counts["decisions_recomputed"] = checked
+    return checked
 
 
-def _check_completed(log: Log, findings: Findings, rulebooks: Rulebooks, stream: str, state: DossierScoring | None,
+def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rulebooks: Rulebooks, stream: str,
+                     state: DossierScoring | None,
                      replayed: list[RecordedEvent], event: dict[str, Any]) -> None:
     data = event["data"]
     if state is None:
@@ -121,7 +163,7 @@ def _check_completed(log: Log, findings: Findings, rulebooks: Rulebooks, stream:
     if (state.opened.rulebook_id, state.opened.rulebook_version) != (rulebook.id, rulebook.version):
         findings.add("scoring", stream, f"completed under {rulebook.id} v{rulebook.version}, opened under "
                      f"{state.opened.rulebook_id} v{state.opened.rulebook_version}", event["id"])
-    panel_event = log.panels.get(state.opened.round_id)
+    panel_event = panels.get(state.opened.round_id)
     if panel_event is None:
         findings.add("scoring", stream, f"no panel.formed for round {state.opened.round_id}", event["id"])
         return
@@ -206,8 +248,8 @@ def check_certificates(log: Log, findings: Findings, jwks: dict[str, Any] | None
 
 
 def check_escalations(log: Log, findings: Findings) -> None:
-    """A result that goes up a level opens exactly one dossier in its round's parent round, and every escalated
-    dossier comes from such a result."""
+    """A result that goes up a level opens exactly one dossier in its round's parent round (none when the producer
+    filed the product there directly), and every escalated dossier comes from such a result."""
     escalated: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in log.of_type["dossier.received"]:
         origin = event["data"].get("escalated_from")
@@ -227,6 +269,7 @@ def check_escalations(log: Log, findings: Findings) -> None:
         if parent != event["data"]["round_id"]:
             findings.add("escalation", dossier, f"opened in round {event['data']['round_id']}, the parent round "
                          f"is {parent}", event["id"], result["id"])
+    direct = 0
     for result in log.of_type["result.approved"]:
         data = result["data"]
         if not data["goes_up_a_level"]:
@@ -237,19 +280,30 @@ def check_escalations(log: Log, findings: Findings) -> None:
                          "topics", result["id"])
             continue
         copies = escalated.get(result["id"], [])
+        if not copies and _filed_directly(log, data["dossier_id"], round_.get("parent_round_id")):
+            direct += 1  # the producer filed at the next level already: intake escalates nothing, rightly
+            continue
         if round_.get("parent_round_id") and len(copies) != 1:
             findings.add("escalation", data["dossier_id"], f"goes up a level: {len(copies)} dossiers opened in the "
                          "parent round (one expected)", result["id"], *(c["id"] for c in copies))
     findings.counts["escalations"] = sum(len(v) for v in escalated.values())
+    if direct:
+        findings.counts["escalations_filed_directly"] = direct
 
 
-def check_checkpoints(checkpoints: Sequence[dict[str, Any]], findings: Findings) -> None:
-    """The hook for signed checkpoints (``log.checkpoint``: Merkle tree heads, issue 12 item 2).
+def _filed_directly(log: Log, dossier_id: str, parent_round_id: str | None) -> bool:
+    """Whether the producer of ``dossier_id`` filed the same product in the parent round themselves: a dossier
+    there with intake's id for that producer and product (one dossier per producer, product and round), received
+    with no ``escalated_from``. Intake then refuses the escalation as a duplicate (``on_result_approved``)."""
+    from intake.domain.dossiers import dossier_id_for  # intake's own definition of a dossier's identity
 
-    A no-op while no such events exist. Their format is another change's work in progress: until it lands,
-    checkpoints that do appear are counted and reported as not checked, never silently passed."""
-    if not checkpoints:
-        return
-    findings.counts["checkpoints"] = len(checkpoints)
-    findings.notes.append(f"{len(checkpoints)} log.checkpoint event(s) found: their signatures and consistency are "
-                          "not checked by this version of binhchon-audit")
+    original = log.received.get(dossier_id)
+    if not parent_round_id or original is None:
+        return False
+    try:
+        there = dossier_id_for(parent_round_id, original["producer"]["registration_number"],
+                               original["product"]["name"])
+    except (KeyError, TypeError):
+        return False
+    direct = log.received.get(there)
+    return direct is not None and direct.get("round_id") == parent_round_id and not direct.get("escalated_from")

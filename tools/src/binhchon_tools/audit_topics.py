@@ -23,6 +23,7 @@ class Record:
     partition: int
     offset: int
     value: bytes
+    timestamp: int = 0  # the producer's, in ms (CreateTime): when the relay sent it, which orders a service's log
 
 
 def service_topics(prefix: str = "", topics: list[str] | None = None) -> list[str]:
@@ -69,8 +70,8 @@ async def read_records(bootstrap: str, topics: list[str], *, batch_records: int 
             out: list[Record] = []
             for tp, messages in batches.items():
                 end = ends[tp]
-                out.extend(Record(tp.topic, tp.partition, m.offset, m.value or b"") for m in messages
-                           if m.offset < end)
+                out.extend(Record(tp.topic, tp.partition, m.offset, m.value or b"", m.timestamp)
+                           for m in messages if m.offset < end)
                 if messages and messages[-1].offset >= end - 1:
                     left.discard(tp)
             for tp in list(left):  # a partition ending in transaction markers has no message at end - 1

@@ -3,6 +3,7 @@ decision, certificate, escalation and checkpoint)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -11,13 +12,14 @@ from typing import Any
 import httpx
 
 from binhchon_tools.audit_chain import ChainCheck
+from binhchon_tools.audit_checkpoints import ALL_SERVICES, check_checkpoints
 from binhchon_tools.audit_decisions import (
     KEPT_TYPES,
     Log,
     check_certificates,
-    check_checkpoints,
     check_decisions,
     check_escalations,
+    check_streams_in_worker,
 )
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_report import Progress
@@ -26,7 +28,8 @@ from scoring.adapters.rulebooks import Rulebooks
 
 
 def load_jwks(where: str | None) -> dict[str, Any] | None:
-    """The certification service's public keys: its ``/.well-known/jwks.json`` URL, or a saved copy."""
+    """A JWKS: the certification service's ``/.well-known/jwks.json`` or a service's ``/log/jwks.json``, by URL,
+    or a saved copy."""
     if not where:
         return None
     if where.startswith(("http://", "https://")):
@@ -38,11 +41,40 @@ def load_jwks(where: str | None) -> dict[str, Any] | None:
     return loaded
 
 
+def load_log_jwks(given: list[str]) -> dict[str, dict[str, Any]]:
+    """``--log-jwks [SERVICE=]URL|FILE``, each a service's ``/log/jwks.json`` (or a saved copy); without a
+    service, the keys of every service's log."""
+    keys: dict[str, dict[str, Any]] = {}
+    for item in given:
+        service, sep, where = item.partition("=")
+        if not sep or "/" in service or ":" in service:
+            service, where = ALL_SERVICES, item
+        loaded = load_jwks(where) or {}
+        held = keys.setdefault(service, {"keys": []})
+        held["keys"] = [*held["keys"], *loaded.get("keys", [])]
+    return keys
+
+
 async def verify(bootstrap: str, topics: list[str], prefix: str, *, jwks: dict[str, Any] | None = None,
-                 workers: int = 0, progress: Progress | None = None, rulebooks: Rulebooks | None = None) -> Findings:
-    progress = progress or Progress("verify")
+                 log_jwks: dict[str, dict[str, Any]] | None = None, workers: int = 0,
+                 progress: Progress | None = None, rulebooks: Rulebooks | None = None) -> Findings:
     chain = ChainCheck(prefix, KEPT_TYPES, workers)
-    await chain.warm_up()  # the hashing processes started (each imports the kit) before the clock runs
+    try:
+        return await _verify(chain, bootstrap, topics, jwks=jwks, log_jwks=log_jwks, progress=progress,
+                             rulebooks=rulebooks)
+    finally:
+        chain.close()
+
+
+async def _verify(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks: dict[str, Any] | None,
+                  log_jwks: dict[str, dict[str, Any]] | None, progress: Progress | None,
+                  rulebooks: Rulebooks | None) -> Findings:
+    progress = progress or Progress("verify")
+    await chain.warm_up()  # the worker processes started (each imports the kit) before the clock runs
+    pool = chain.pool if rulebooks is None else None  # workers load the rulebooks of the source tree themselves
+    if pool is not None:  # and the scoring domain and its rulebooks, for the decisions
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(pool, check_streams_in_worker, [], {}) for _ in range(4)))
     rulebooks = rulebooks or Rulebooks.load()
     started = time.perf_counter()
     missing: list[str] = []
@@ -55,7 +87,7 @@ async def verify(bootstrap: str, topics: list[str], prefix: str, *, jwks: dict[s
     for topic in missing:
         findings.add("topic", topic, "no such topic: its events cannot be checked")
     log = Log(chain.kept)
-    check_decisions(log, findings, rulebooks)
+    check_decisions(log, findings, rulebooks, pool)
     if findings.counts["per_topic"].get("certification.events", 0) == 0:
         findings.notes.append("no event on certification.events: certificates not checked")
     else:
@@ -63,7 +95,7 @@ async def verify(bootstrap: str, topics: list[str], prefix: str, *, jwks: dict[s
             findings.notes.append("no --jwks: certificate signatures not checked (only their match with results)")
         check_certificates(log, findings, jwks)
     check_escalations(log, findings)
-    check_checkpoints(chain.checkpoints, findings)
+    check_checkpoints(chain.log_order, chain.checkpoints, findings, log_jwks)
     # the rate covers the whole verify: reading, hashing, and every decision and certificate checked
     total = time.perf_counter() - started
     findings.counts["read_seconds"] = round(seconds, 2)

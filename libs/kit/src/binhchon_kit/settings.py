@@ -44,6 +44,9 @@ class ServiceSettings(BaseSettings):
     # (`python -m binhchon_kit.trust keys DIR` writes them to DIR/producers). Empty: the development log keys of
     # this machine, as the services sign with when no LOG_SIGNING_KEY_FILE is set (`make up`, in-process tests).
     event_producer_keys_dir: str = ""
+    # Retired log keys' public halves (PEM files, comma-separated): still listed in /log/jwks.json, so that the
+    # checkpoints they signed stay verifiable after a rotation (docs/adr/0025).
+    log_retired_public_key_files: str = ""
     log_checkpoint_seconds: float = 300  # a checkpoint this often, if new events came
     # Requests a minute each client address may make to the public routes (receipt lookup, /verify, the registry);
     # past that 429 with Retry-After (binhchon_kit.ratelimit). 0: no limit (the test suite and the benches).

@@ -192,7 +192,8 @@ async def test_history_changed_after_a_checkpoint_fails_the_next_check_and_is_na
         with pytest.raises(LogTampered, match=r"checkpoints of 10 and 14 events.*rewritten or cut short"):
             verify_consistency((await _consistency(client, auth, 10, 14)).json(), first, second, jwks)
         refused = await client.post("/log/checkpoints", headers=auditor)
-        assert refused.status_code == 500 and "altered" in refused.json()["detail"]
+        assert refused.status_code == 503 and "altered" in refused.json()["detail"]
+        assert refused.json()["reason"] == "log_damaged" and refused.json()["origin"] == "/binhchon/intake"
         return
 
     # truncated: dossier-a's last two events deleted, first from the store alone, then with their leaves
@@ -208,7 +209,13 @@ async def test_history_changed_after_a_checkpoint_fails_the_next_check_and_is_na
     refused = await client.post("/log/checkpoints", headers=auditor)
     # named as cut short, or, when the relay has meanwhile given a later event the next index, as a missing leaf
     detail = refused.json()["detail"]
-    assert refused.status_code == 500 and ("cut short" in detail or "has no leaf 11" in detail), detail
+    assert refused.status_code == 503 and ("cut short" in detail or "has no leaf 11" in detail), detail
+    assert refused.json()["reason"] == "log_damaged"
+    # a leaf missing below the size: no proof can be made, and the answer names why (503, never a 500)
+    await leaves.delete_one({"_id": 3})
+    gap = await _consistency(client, auth, 2, 10)
+    assert gap.status_code == 503 and gap.json()["reason"] == "log_damaged", gap.text
+    assert "has no leaf 3" in gap.json()["detail"]
 
 
 async def test_a_relay_crashing_between_the_leaves_and_the_marks_leaves_no_gap_and_no_duplicate(
@@ -259,3 +266,35 @@ async def test_a_relay_crashing_between_the_leaves_and_the_marks_leaves_no_gap_a
 
     assert recorded.data["root_hash"] == root([event_leaf(e.hash) for e in events + more]).hex()
     assert json.loads(json.dumps(recorded.data))["tree_size"] == 10
+
+
+async def test_a_rotated_log_key_leaves_old_checkpoints_verifiable(infra, topic_prefix, unique, dev_keys, auth,
+                                                                   tmp_path):
+    """A checkpoint signed with the old key; the service restarted with a new key and the old public key listed as
+    retired: the JWKS holds both, each checkpoint verifies by its key_id, and the next one is signed by the new."""
+    old, new = _pem(), _pem()
+    retired = tmp_path / "log-2026-old.pub.pem"
+    retired.write_bytes(Signer.from_pem(old.encode()).public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+    def app(key: str, **more: Any) -> Any:
+        settings = ServiceSettings(
+            service_name="intake", mongodb_url=infra.mongodb, mongodb_database=f"kit_rotate_{unique}",
+            kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=topic_prefix, consumers_enabled=False,
+            auth_public_keys_file=str(dev_keys[1]), log_signing_key=key, log_checkpoint_seconds=3600, **more)
+        return running(create_app(build_runtime(settings, {}), title="rotation"), "http://intake")
+
+    async with app(old) as client:
+        await grow(client.app.state.runtime.store, "dossier-a", 2)
+        await _leaves(client.app.state.runtime, 2)
+        before = await _checkpoint(client, auth)
+    async with app(new, log_retired_public_key_files=str(retired)) as client:
+        await _leaves(client.app.state.runtime, 3)
+        after = await _checkpoint(client, auth)
+        jwks = (await client.get("/log/jwks.json")).json()
+    kids = [k["kid"] for k in jwks["keys"]]
+    assert kids == [after["key_id"], before["key_id"]] and before["key_id"] != after["key_id"]
+    verify_checkpoint(before, jwks)
+    verify_checkpoint(after, jwks)
+    with pytest.raises(LogTampered, match="no public key with id"):
+        verify_checkpoint(before, {"keys": jwks["keys"][:1]})  # without the retired key, the old one cannot be
