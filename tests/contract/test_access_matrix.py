@@ -36,6 +36,7 @@ OWNERS = {"own dossier": {Role.APPLICANT: APPLICANT},
           "own panel": {Role.JUDGE: JUDGE, Role.COUNCIL_CHAIR: CHAIR},
           "own inbox": {role: INBOX for role in Role},
           "own authority": {Role.APPROVER: ("ubnd-bac-giang", ("province:24",))}}
+APPROVER, APPROVER_FOR = ("ubnd-bac-giang",), ("province:24",)
 
 
 @contextlib.asynccontextmanager
@@ -90,9 +91,23 @@ async def world(clients: dict[str, httpx.AsyncClient], auth: Any, unique: str) -
         await eventually(lambda m=member, c=change: scored(m, c), what=f"{member}'s sheet")
     r = await scoring.post(f"/rounds/{round_id}/proposals", headers=auth(CHAIR, "council_chair"))
     assert r.status_code == 201, r.text
-    return {"round_id": round_id, "dossier_id": dossier_id, "proposal_id": r.json()["proposal_id"],
+    proposal_id = r.json()["proposal_id"]
+    # the authority decides (Chè: 4 stars, recognised at the province): certification issues its certificate
+    decision = {"number": "12/QĐ-UBND", "date": "2026-12-20",
+                "signer": "Phó Chủ tịch UBND tỉnh"}
+    r = await scoring.post(f"/proposals/{proposal_id}/approval", json={"decision": decision},
+                           headers=auth(*APPROVER, "approver", authorities=APPROVER_FOR))
+    assert r.status_code == 201, r.text
+
+    async def issued() -> str | None:
+        r = await clients["certification"].get("/certificates", params={"dossier_id": dossier_id}, headers=sec)
+        items = r.json()["items"] if r.status_code == 200 else []
+        return items[0]["number"] if items else None
+
+    number = await eventually(issued, what="certification to issue the certificate")
+    return {"round_id": round_id, "dossier_id": dossier_id, "proposal_id": proposal_id,
             "receipt_number": receipt["receipt_number"], "recipient_id": INBOX, "rulebook_id": "ocop-2023",
-            "event_type": "dossier.received", "file_name": "v1.json", "number": "OCOP-NONE-2026-00001",
+            "event_type": "dossier.received", "file_name": "v1.json", "number": number,
             "ceremony_id": "ceremony-none"}
 
 
@@ -129,4 +144,5 @@ async def test_every_route_answers_every_caller_as_its_declared_policy_says(infr
     owned = [c for cs in cells.values() for c in cs if c.caller.owner]
     assert {c.operation.path for c in owned} >= {"/dossiers/{dossier_id}", "/rounds/{round_id}/panel",
                                                  "/inbox/{recipient_id}", "/proposals/{proposal_id}.json",
-                                                 "/proposals/{proposal_id}/approval"}
+                                                 "/proposals/{proposal_id}/approval",
+                                                 "/certificates/{number}/revocation"}

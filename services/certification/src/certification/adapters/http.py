@@ -9,19 +9,34 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from binhchon_kit.auth import Principal, Role
-from binhchon_kit.auth.policy import PUBLIC, allow
+from binhchon_kit.auth.policy import PUBLIC, Scope, allow
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import Programme, Text
 from binhchon_kit.paging import After, Limit, Total, no_offset
 from binhchon_kit.ratelimit import RATE_LIMITED
 from certification.adapters import pages
 from certification.adapters.idempotency import IdempotencyKey, fingerprint, idempotent
+from certification.domain.certificates import revocation_refusal
 from certification.domain.errors import Refused
 from certification.service import Certification, signed_document
 from certification.views import Status, Views
 
 router = APIRouter()
-Approver = Annotated[Principal, allow(Role.APPROVER)]
+
+
+async def _issued_by_own_authority(request: Request, who: Principal) -> bool:
+    """An approver acting for the certificate's issuing authority (ADR 0029), checked before the body is read;
+    refused naming that authority (it is printed on the certificate)."""
+    try:
+        state, _ = await service(request).load(request.path_params["number"])
+    except Refused:
+        return False
+    if (refused := revocation_refusal(state.issued, who.authorities)) is not None:
+        raise refused
+    return True
+
+
+Approver = Annotated[Principal, allow({Role.APPROVER: Scope("own authority", _issued_by_own_authority)})]
 # who may read every certificate of a round or dossier, whatever its status: the people who run the selection
 # and those who check it (admin always passes); not producers, not judges
 Staff = Annotated[Principal, allow(Role.SECRETARIAT, Role.COUNCIL_CHAIR, Role.APPROVER, Role.CERTIFIER, Role.AUDITOR)]
