@@ -86,7 +86,7 @@ async def test_invisible_and_look_alike_letters_do_not_pass_duplicate_detection(
         again = await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(product=disguise),
                                   headers=applicant)
         assert again.status_code == 409, (disguise, again.text)
-    stored = await intake.get(f"/public/receipts/{first.json()['receipt_number']}")
+    stored = await intake.get(first.json()["status_url"])
     assert stored.json()["product_name"] == "Mật ong rừng Lục Nam"
 
 
@@ -94,7 +94,7 @@ async def test_the_receipt_page_carries_the_security_headers(intake, auth, uniqu
     round_id = await _round(intake, auth, unique)
     r = await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(product="<script>alert(1)</script>"),
                           headers=auth("producer-1", "applicant"))
-    page = await intake.get(f"/public/receipts/{r.json()['receipt_number']}", headers={"accept": "text/html"})
+    page = await intake.get(r.json()["status_url"], headers={"accept": "text/html"})
     assert page.status_code == 200
     assert "<script>" not in page.text and "&lt;script&gt;" in page.text
     assert page.headers["content-security-policy"] == HTML_POLICY
