@@ -37,6 +37,7 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -77,7 +78,7 @@ UNPROJECTED = "unprojected"
 LEGACY_QUEUES = {"outbox": UNPUBLISHED, "projection_queue": UNPROJECTED}
 REMEMBERED_STREAMS = 10_000
 REMEMBERED_TAILS = 256  # streams whose events since their last page a writer keeps, to write the next page
-SEGMENTS_PER_QUERY = 8  # a replay's query for segments (each up to a projector's batch, 500 events)
+SEGMENTS_PER_QUERY = 4  # a replay's query for segments (each up to a projector's batch, 500 events)
 
 
 def _to_document(event: RecordedEvent) -> dict[str, Any]:
@@ -345,24 +346,22 @@ class MongoEventStore(QueueNames):
             return
         marked = await self._marked(batch_size)
         order = StreamOrder()
-        bound: dict[str, Any] = {"$gte": ""}
-        while True:
-            docs = await self.segments.find({"_id": bound}, sort=[("_id", ASCENDING)],
-                                            limit=SEGMENTS_PER_QUERY).to_list()
-            for doc in docs:
+        unreadable = None
+        async with aclosing(self._segment_documents()) as documents:
+            async for doc in documents:
                 events = segment_events(doc)
                 if events is None:
-                    log.warning("segment %s does not read; the replay finishes from the record", doc["_id"])
-                    async for event in self.read_all(batch_size):
-                        for ready in order.offer(event):
-                            yield ready
-                    return
+                    unreadable = doc["_id"]
+                    break
                 for event in events:
                     for ready in order.offer(event):
                         yield ready
-            if len(docs) < SEGMENTS_PER_QUERY:
-                break
-            bound = {"$gt": docs[-1]["_id"]}
+        if unreadable is not None:
+            log.warning("segment %s does not read; the replay finishes from the record", unreadable)
+            async for event in self.read_all(batch_size):
+                for ready in order.offer(event):
+                    yield ready
+            return
         for event in marked:
             for ready in order.offer(event):
                 yield ready
@@ -371,6 +370,26 @@ class MongoEventStore(QueueNames):
             for event in await self._read_events(stream, version):
                 for ready in order.offer(event):
                     yield ready
+
+    async def _segment_documents(self) -> AsyncIterator[dict[str, Any]]:
+        """Every segment, in ``_id`` order, a few per query; the next query runs in the server while the caller
+        decodes this one's segments (FerretDB and PostgreSQL are other processes)."""
+
+        def query(bound: dict[str, Any]) -> asyncio.Task[list[dict[str, Any]]]:
+            return asyncio.ensure_future(self.segments.find({"_id": bound}, sort=[("_id", ASCENDING)],
+                                                            limit=SEGMENTS_PER_QUERY).to_list())
+
+        pending: asyncio.Task[list[dict[str, Any]]] | None = query({"$gte": ""})
+        try:
+            while pending is not None:
+                docs = await pending
+                pending = query({"$gt": docs[-1]["_id"]}) if len(docs) == SEGMENTS_PER_QUERY else None
+                await asyncio.sleep(0)  # let the next query go out before the decoding holds the loop
+                for doc in docs:
+                    yield doc
+        finally:
+            if pending is not None:
+                pending.cancel()
 
     async def _marked(self, batch_size: int) -> list[RecordedEvent]:
         """Every event still marked unprojected, now (the events not in a segment yet), by the mark's index."""

@@ -45,7 +45,7 @@ def segment_events(doc: dict[str, Any]) -> list[RecordedEvent] | None:
     the record, not here.)"""
     actors: dict[tuple[str, tuple[str, ...]], Actor] = {}
     try:
-        entries = json.loads(zlib.decompress(doc["events"]))
+        entries = json.loads(zlib.decompress(doc["events"]).decode())
         events = [entry_event(e["stream"], e, actors) for e in entries]
     except (KeyError, TypeError, ValueError, zlib.error):
         return None
