@@ -36,7 +36,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -371,7 +371,7 @@ class MongoEventStore(QueueNames):
                 for ready in order.offer(event):
                     yield ready
 
-    async def _segment_documents(self) -> AsyncIterator[dict[str, Any]]:
+    async def _segment_documents(self) -> AsyncGenerator[dict[str, Any]]:
         """Every segment, in ``_id`` order, a few per query; the next query runs in the server while the caller
         decodes this one's segments (FerretDB and PostgreSQL are other processes)."""
 
