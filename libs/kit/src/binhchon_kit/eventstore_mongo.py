@@ -500,34 +500,34 @@ class MongoEventStore(QueueNames):
     async def mark_projected(self, keys: Sequence[str]) -> None:
         # Only once published: FerretDB's update reads the document and writes it back whole, so a projector
         # and the relay unsetting their marks at once could each restore the other's. The relay has finished
-        # with a published event, so the projector alone writes it then. An event the last ``unprojected()``
-        # read as published gets a plain update by `_id`; any other key carries the condition in its update
-        # (FerretDB filters it after the `_id` lookup: the rare path, Kafka being down).
+        # with a published event, so the projector alone writes it then: a plain update by `_id`.
         # The events go into a segment first (ADR 0024): an event without its mark is always in one. Should the
-        # insert fail, it raises here and no mark is unset: the projector is offered the events again.
-        await self._write_segment(await self._events_of(keys))
-        seen = self._seen_unprojected
-        await self._unset(UNPROJECTED, [k for k in keys if seen.get(k) is False])
-        await self._unset(UNPROJECTED, [k for k in keys if seen.get(k) is not False],
-                          {UNPUBLISHED: {"$exists": False}})
+        # insert fail, it raises here and no mark is unset: the projector is offered the events again. So only
+        # the events whose mark is sure to go are copied, or a projector would copy the same unpublished events
+        # into a new segment on every pass while Kafka is down.
+        settled = await self._settled(keys)
+        await self._write_segment(settled)
+        await self._unset(UNPROJECTED, [event_key(e.stream, e.version) for e in settled])
 
-    async def _events_of(self, keys: Sequence[str]) -> list[RecordedEvent]:
-        """The events of these keys: as the last ``unprojected()`` read them, otherwise from the record (a caller
-        that marks keys it did not read so; an unknown key has none)."""
-        events: list[RecordedEvent] = []
+    async def _settled(self, keys: Sequence[str]) -> list[RecordedEvent]:
+        """The events of these keys that are published and still marked unprojected: as the last
+        ``unprojected()`` read them, otherwise (read then as unpublished, or not read by this handle) as the record
+        holds them now: the rare path, Kafka being down. An unknown key has none."""
+        seen, settled = self._seen_unprojected, []
         for key in keys:
             event = self._seen_events.get(key)
-            if event is None:
-                stream, _, version = key.rpartition("/")
-                event = await self.get(stream, int(version)) if version.isdigit() else None
-            if event is not None:
-                events.append(event)
-        return events
+            if event is not None and seen.get(key) is False:
+                settled.append(event)
+                continue
+            doc = await self.events.find_one({"_id": key})
+            if doc is not None and not doc.get(UNPUBLISHED) and doc.get(UNPROJECTED):
+                settled.append(from_document(doc))
+        return settled
 
-    async def _unset(self, mark: str, keys: Sequence[str], condition: dict[str, Any] | None = None) -> None:
+    async def _unset(self, mark: str, keys: Sequence[str]) -> None:
         # one update by key each: FerretDB serves `_id` equality from its index, not `$in`
         for key in keys:
-            await self.events.update_one({"_id": key, **(condition or {})}, {"$unset": {mark: ""}})
+            await self.events.update_one({"_id": key}, {"$unset": {mark: ""}})
 
     # ---- the layout before ADR 0014 --------------------------------------------------------------------
 

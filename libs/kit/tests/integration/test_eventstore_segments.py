@@ -249,3 +249,19 @@ async def test_mark_projected_of_keys_it_did_not_read_copies_them_from_the_recor
     assert await store.unprojected(10) == []
     assert await replayed(store) == written
     assert await store.verify_segments() == []
+
+
+async def test_while_kafka_is_down_the_projector_copies_nothing_again_and_again(store):
+    """Unpublished events keep their marks, so they go into no segment: passes every few seconds while the relay
+    is stuck leave no pile of copies; once published, the next pass copies and settles them once."""
+    written = await grow(store, "dossier-down", 2)
+    for _ in range(3):
+        await store.mark_projected(keys(await store.unprojected(10)))
+    assert await segment_ids(store) == []
+    assert keys(await store.unprojected(10)) == keys(written)
+    waiting = await store.unprojected(10)  # read while unpublished ...
+    await store.mark_published(keys(written[:1]))  # ... then the relay publishes the first
+    await store.mark_projected(keys(waiting))
+    assert keys(await store.unprojected(10)) == keys(written[1:])
+    assert len(await segment_ids(store)) == 1
+    await assert_exact_replay(store)
