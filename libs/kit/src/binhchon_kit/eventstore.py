@@ -85,7 +85,14 @@ class EventStorePort(Protocol):
         ...
 
     def read_all(self, batch_size: int = 500) -> AsyncIterator[RecordedEvent]:
-        """Every event, stream by stream (in key order) and version by version: replay, rebuild, audit."""
+        """Every event, stream by stream (in key order) and version by version, from the record itself: the
+        audit. (A rebuild wants ``replay``.)"""
+        ...
+
+    def replay(self, batch_size: int = 1000) -> AsyncIterator[RecordedEvent]:
+        """Every event once, each stream's in version order, the streams interleaved in no promised order: what a
+        rebuild needs, read the fastest way the driver has (the MongoDB driver's segments, ADR 0024). Events
+        appended meanwhile may or may not be in it, as with ``read_all``."""
         ...
 
     async def unpublished(self, limit: int) -> list[RecordedEvent]:

@@ -22,6 +22,12 @@
   link to the page before it, or its last event is not the record's (same version, same hash). Whoever holds a
   page's whole run of events (the writer of its last event, a reader) inserts it, after the events.
   ``MongoEventStore(..., pages=False)`` (the audit) neither reads nor writes pages.
+- Segments (``binhchon_kit.eventstore_segments``, ADR 0024): ``mark_projected`` first inserts one segment, a
+  compressed copy of the batch's events, and only then unsets their marks; so every event without its
+  ``unprojected`` mark is in a segment (once a database's backfill is complete). ``replay`` reads the marked
+  events, then the segments, then fills from the record any stream a missing segment left with a gap.
+  A ``pages=False`` handle replays the record (``read_all``); every handle writes segments, which keeps that
+  promise true whoever settles the events.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,6 +60,14 @@ from binhchon_kit.eventstore_pages import (
     stored_body,
     unpaged_tail,
 )
+from binhchon_kit.eventstore_segments import (
+    META,
+    SEGMENTS,
+    SEGMENTS_READY,
+    StreamOrder,
+    segment_document,
+    segment_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +78,7 @@ UNPROJECTED = "unprojected"
 LEGACY_QUEUES = {"outbox": UNPUBLISHED, "projection_queue": UNPROJECTED}
 REMEMBERED_STREAMS = 10_000
 REMEMBERED_TAILS = 256  # streams whose events since their last page a writer keeps, to write the next page
+SEGMENTS_PER_QUERY = 4  # a replay's query for segments (each up to a projector's batch, 500 events)
 
 
 def _to_document(event: RecordedEvent) -> dict[str, Any]:
@@ -123,6 +139,10 @@ class MongoEventStore(QueueNames):
         self.appended = asyncio.Event()
         self._last_hash: OrderedDict[str, tuple[int, str]] = OrderedDict()
         self._seen_unprojected: dict[str, bool] = {}  # key → still unpublished, as the projector last read it
+        self._seen_events: dict[str, RecordedEvent] = {}  # the events of those keys: the next segment's content
+        self.segments: AsyncCollection[dict[str, Any]] = db[SEGMENTS]
+        self.meta: AsyncCollection[dict[str, Any]] = db[META]
+        self._segments_complete = False  # known true once read: a backfill is never undone (but by drop_segments)
 
     async def setup(self) -> None:
         await self.events.create_index([("event_id", ASCENDING)], unique=True)
@@ -136,6 +156,8 @@ class MongoEventStore(QueueNames):
             else:
                 await self.events.create_index([(mark, ASCENDING)], sparse=True)
         await self.migrate_legacy_queues()
+        if not await self.segments_complete() and await self.events.find_one({}, projection={"_id": 1}) is None:
+            await self._segments_are_complete(utc_now())  # a new database: every event will settle into one
 
     # ---- streams ---------------------------------------------------------------------------------------
 
@@ -271,7 +293,8 @@ class MongoEventStore(QueueNames):
 
     async def verify_pages(self) -> list[str]:
         """Every page against the events it copies (the audit): a page that does not read, or that differs from
-        the event documents, is a problem. Reads every page and every paged event's document."""
+        the event documents, is a problem. Reads every page and every paged event's document. Then the segments
+        (``verify_segments``)."""
         problems: list[str] = []
         async for doc in self.pages.find({}, sort=[("_id", ASCENDING)]):
             events = page_events(doc)
@@ -281,7 +304,7 @@ class MongoEventStore(QueueNames):
             for event in events:
                 if await self.get(event.stream, event.version) != event:
                     problems.append(f"page {doc['_id']}: {event.stream} v{event.version} differs from its event")
-        return problems
+        return problems + await self.verify_segments()
 
     async def drop_pages(self, stream: str | None = None) -> int:
         """Delete the pages of ``stream`` (or all): after the events themselves were rewritten (erasure), or a
@@ -292,6 +315,152 @@ class MongoEventStore(QueueNames):
         else:
             self._tails.clear()
         return (await self.pages.delete_many(query)).deleted_count
+
+    # ---- segments and the replay (ADR 0024) --------------------------------------------------------------
+
+    async def _write_segment(self, events: Sequence[RecordedEvent]) -> None:
+        if events:
+            await self.segments.insert_one(segment_document(events, utc_now()))
+
+    async def segments_complete(self) -> bool:
+        """Whether every settled event is in a segment: the database's backfill is done (or it began with them)."""
+        if not self._segments_complete:
+            self._segments_complete = await self.meta.find_one({"_id": SEGMENTS_READY}) is not None
+        return self._segments_complete
+
+    async def replay(self, batch_size: int = 1000) -> AsyncIterator[RecordedEvent]:
+        """Every event once, each stream in version order, streams interleaved (no order between them).
+
+        The events still marked unprojected are read first, then the segments, then those marked events: an event
+        not marked when this began was put in a segment before, and segments are never deleted during a replay.
+        Copies are dropped and early versions held (``StreamOrder``); a stream still waiting for a version at the
+        end (a segment lost) is read from the record from that version on. A database without its backfill is
+        replayed from the record, in key order, writing the segments as it goes (the backfill)."""
+        if not self.paging:
+            async for event in self.read_all(batch_size):
+                yield event
+            return
+        if not await self.segments_complete():
+            async for event in self._backfill(batch_size):
+                yield event
+            return
+        marked = await self._marked(batch_size)
+        order = StreamOrder()
+        unreadable = None
+        async with aclosing(self._segment_documents()) as documents:
+            async for doc in documents:
+                events = segment_events(doc)
+                if events is None:
+                    unreadable = doc["_id"]
+                    break
+                for event in events:
+                    for ready in order.offer(event):
+                        yield ready
+        if unreadable is not None:
+            log.warning("segment %s does not read; the replay finishes from the record", unreadable)
+            async for event in self.read_all(batch_size):
+                for ready in order.offer(event):
+                    yield ready
+            return
+        for event in marked:
+            for ready in order.offer(event):
+                yield ready
+        for stream, version in order.gaps().items():
+            log.warning("%s v%d is in no segment; the replay reads it from the record", stream, version)
+            for event in await self._read_events(stream, version):
+                for ready in order.offer(event):
+                    yield ready
+
+    async def _segment_documents(self) -> AsyncGenerator[dict[str, Any]]:
+        """Every segment, in ``_id`` order, a few per query; the next query runs in the server while the caller
+        decodes this one's segments (FerretDB and PostgreSQL are other processes)."""
+
+        def query(bound: dict[str, Any]) -> asyncio.Task[list[dict[str, Any]]]:
+            return asyncio.ensure_future(self.segments.find({"_id": bound}, sort=[("_id", ASCENDING)],
+                                                            limit=SEGMENTS_PER_QUERY).to_list())
+
+        pending: asyncio.Task[list[dict[str, Any]]] | None = query({"$gte": ""})
+        try:
+            while pending is not None:
+                docs = await pending
+                pending = query({"$gt": docs[-1]["_id"]}) if len(docs) == SEGMENTS_PER_QUERY else None
+                await asyncio.sleep(0)  # let the next query go out before the decoding holds the loop
+                for doc in docs:
+                    yield doc
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    async def _marked(self, batch_size: int) -> list[RecordedEvent]:
+        """Every event still marked unprojected, now (the events not in a segment yet), by the mark's index."""
+        marked: list[RecordedEvent] = []
+        bound: dict[str, Any] = WAITING
+        while True:
+            docs = await self.events.find({UNPROJECTED: bound}, sort=[(UNPROJECTED, ASCENDING)],
+                                          limit=batch_size).to_list()
+            marked += [from_document(d) for d in docs]
+            if len(docs) < batch_size:
+                return marked
+            bound = {"$gt": docs[-1][UNPROJECTED]}
+
+    async def _backfill(self, batch_size: int) -> AsyncIterator[RecordedEvent]:
+        """The record in key order, each batch also written as a segment; then the mark that segments are
+        complete. Interrupted, it is simply done again (copies are harmless)."""
+        started = utc_now()
+        batch: list[RecordedEvent] = []
+        async for event in self.read_all(batch_size):
+            batch.append(event)
+            if len(batch) == batch_size:
+                await self._write_segment(batch)
+                batch = []
+            yield event
+        await self._write_segment(batch)
+        await self._segments_are_complete(started)
+
+    async def _segments_are_complete(self, since: datetime) -> None:
+        await self.meta.replace_one({"_id": SEGMENTS_READY}, {"_id": SEGMENTS_READY, "complete_since": since},
+                                    upsert=True)
+        self._segments_complete = True
+
+    async def drop_segments(self) -> int:
+        """Forget the segments (after the record was restored from a backup, or rewritten): the next replay reads
+        the record and writes them again. The mark goes first, so no replay trusts a half-deleted set."""
+        await self.meta.delete_one({"_id": SEGMENTS_READY})
+        self._segments_complete = False
+        return (await self.segments.delete_many({})).deleted_count
+
+    async def verify_segments(self) -> list[str]:
+        """Every segment against the record (the audit): a segment that does not read, or holds an event that
+        differs from the record's (its content fails its hash, or its hash is not the record's) or that the
+        record does not hold; and, once the backfill is complete, a settled event in no segment."""
+        recorded: dict[str, tuple[str, bool]] = {}  # key → (hash, still marked unprojected)
+        bound: dict[str, Any] = {"$gte": ""}
+        while True:
+            docs = await self.events.find({"_id": bound}, sort=[("_id", ASCENDING)], limit=1000).to_list()
+            for doc in docs:
+                recorded[doc["_id"]] = (str(event_content(doc)["hash"]), bool(doc.get(UNPROJECTED)))
+            if len(docs) < 1000:
+                break
+            bound = {"$gt": docs[-1]["_id"]}
+        problems: list[str] = []
+        covered: set[str] = set()
+        async for doc in self.segments.find({}, sort=[("_id", ASCENDING)]):
+            events = segment_events(doc)
+            if events is None:
+                problems.append(f"segment {doc['_id']}: does not read as events")
+                continue
+            for event in events:
+                key = event_key(event.stream, event.version)
+                covered.add(key)
+                record = recorded.get(key)
+                if record is None:
+                    problems.append(f"segment {doc['_id']}: {event.stream} v{event.version} is not in the record")
+                elif record[0] != event.hash or not event.verify_hash():
+                    problems.append(f"segment {doc['_id']}: {event.stream} v{event.version} differs from its event")
+        if await self.meta.find_one({"_id": SEGMENTS_READY}) is not None:
+            problems += [f"{key}: settled, and in no segment" for key, (_, marked) in recorded.items()
+                         if not marked and key not in covered]
+        return problems
 
     async def get(self, stream: str, version: int) -> RecordedEvent | None:
         doc = await self.events.find_one({"_id": event_key(stream, version)})
@@ -322,6 +491,7 @@ class MongoEventStore(QueueNames):
         docs = await self.events.find({UNPROJECTED: WAITING}, sort=[(UNPROJECTED, ASCENDING)], limit=limit).to_list()
         self._seen_unprojected = {d["_id"]: bool(d.get(UNPUBLISHED)) for d in docs}
         events = [from_document(d) for d in docs]
+        self._seen_events = {event_key(e.stream, e.version): e for e in events}
         if older_than is not None:
             cutoff = datetime.now(UTC) - older_than
             events = [e for e in events if e.time < cutoff]
@@ -330,18 +500,34 @@ class MongoEventStore(QueueNames):
     async def mark_projected(self, keys: Sequence[str]) -> None:
         # Only once published: FerretDB's update reads the document and writes it back whole, so a projector
         # and the relay unsetting their marks at once could each restore the other's. The relay has finished
-        # with a published event, so the projector alone writes it then. An event the last ``unprojected()``
-        # read as published gets a plain update by `_id`; any other key carries the condition in its update
-        # (FerretDB filters it after the `_id` lookup: the rare path, Kafka being down).
-        seen = self._seen_unprojected
-        await self._unset(UNPROJECTED, [k for k in keys if seen.get(k) is False])
-        await self._unset(UNPROJECTED, [k for k in keys if seen.get(k) is not False],
-                          {UNPUBLISHED: {"$exists": False}})
+        # with a published event, so the projector alone writes it then: a plain update by `_id`.
+        # The events go into a segment first (ADR 0024): an event without its mark is always in one. Should the
+        # insert fail, it raises here and no mark is unset: the projector is offered the events again. So only
+        # the events whose mark is sure to go are copied, or a projector would copy the same unpublished events
+        # into a new segment on every pass while Kafka is down.
+        settled = await self._settled(keys)
+        await self._write_segment(settled)
+        await self._unset(UNPROJECTED, [event_key(e.stream, e.version) for e in settled])
 
-    async def _unset(self, mark: str, keys: Sequence[str], condition: dict[str, Any] | None = None) -> None:
+    async def _settled(self, keys: Sequence[str]) -> list[RecordedEvent]:
+        """The events of these keys that are published and still marked unprojected: as the last
+        ``unprojected()`` read them, otherwise (read then as unpublished, or not read by this handle) as the record
+        holds them now: the rare path, Kafka being down. An unknown key has none."""
+        seen, settled = self._seen_unprojected, []
+        for key in keys:
+            event = self._seen_events.get(key)
+            if event is not None and seen.get(key) is False:
+                settled.append(event)
+                continue
+            doc = await self.events.find_one({"_id": key})
+            if doc is not None and not doc.get(UNPUBLISHED) and doc.get(UNPROJECTED):
+                settled.append(from_document(doc))
+        return settled
+
+    async def _unset(self, mark: str, keys: Sequence[str]) -> None:
         # one update by key each: FerretDB serves `_id` equality from its index, not `$in`
         for key in keys:
-            await self.events.update_one({"_id": key, **(condition or {})}, {"$unset": {mark: ""}})
+            await self.events.update_one({"_id": key}, {"$unset": {mark: ""}})
 
     # ---- the layout before ADR 0014 --------------------------------------------------------------------
 

@@ -40,14 +40,14 @@ def stored_body(event: RecordedEvent) -> dict[str, Any]:
             "prev_hash": event.prev_hash, "hash": event.hash, "hash_alg": event.hash_alg}
 
 
-def _entry(event: RecordedEvent) -> dict[str, Any]:
+def event_entry(event: RecordedEvent) -> dict[str, Any]:
     return {"event_id": event.id, "version": event.version, "type": event.type, "subject": event.subject,
             "time": format_time(event.time), "body": stored_body(event)}
 
 
 def page_document(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     """The page of these events (one stream, consecutive versions): the same events give the same document."""
-    text = json.dumps([_entry(e) for e in events], ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps([event_entry(e) for e in events], ensure_ascii=False, separators=(",", ":"))
     return {"_id": event_key(events[0].stream, events[0].version), "stream": events[0].stream,
             "first": events[0].version, "last": events[-1].version,
             "events": Binary(zlib.compress(text.encode(), COMPRESSION))}
@@ -61,7 +61,7 @@ def page_events(doc: dict[str, Any]) -> list[RecordedEvent] | None:
         return None
     actors: dict[tuple[str, tuple[str, ...]], Actor] = {}  # a page's events share few actors: build each once
     try:
-        events = [_event(stream, e, actors) for e in json.loads(zlib.decompress(doc["events"]))]
+        events = [entry_event(stream, e, actors) for e in json.loads(zlib.decompress(doc["events"]))]
     except (KeyError, TypeError, ValueError, zlib.error):
         return None
     if not events or [e.version for e in events] != list(range(first, last + 1)):
@@ -73,7 +73,7 @@ def page_events(doc: dict[str, Any]) -> list[RecordedEvent] | None:
     return events
 
 
-def _event(stream: str, entry: dict[str, Any], actors: dict[tuple[str, tuple[str, ...]], Actor]) -> RecordedEvent:
+def entry_event(stream: str, entry: dict[str, Any], actors: dict[tuple[str, tuple[str, ...]], Actor]) -> RecordedEvent:
     body = entry["body"]
     who = (body["actor"]["id"], tuple(body["actor"]["roles"]))
     actor = actors.get(who) or actors.setdefault(who, Actor(*who))

@@ -90,24 +90,23 @@ class Projections:
         return doc is not None and int(doc.get("version", 0)) >= version
 
     async def rebuild(self) -> dict[str, int]:
-        """Rebuild every read model from the whole store into fresh collections, then switch to them."""
+        """Rebuild every read model from the whole store into fresh collections, then switch to them.
+
+        One pass over the store (``replay``: streams interleaved, each in version order), holding the events of
+        every stream a fold reads until the pass ends (ADR 0024), then one write per stream."""
+        streams: dict[str, list[RecordedEvent]] = {}
+        async for event in self.store.replay():
+            if stream_category(event.stream) in self.folds:
+                streams.setdefault(event.stream, []).append(event)
         counts: dict[str, int] = {}
         for category, (name, fold) in self.folds.items():
             target = self.db[f"{name}__rebuild"]
             await target.drop()
-            batch: list[RecordedEvent] = []
             count = 0
-            async for event in self.store.read_all():
-                if stream_category(event.stream) != category:
-                    continue
-                if batch and batch[-1].stream != event.stream:
-                    await self._write(target, batch[-1].stream, batch[-1].version, fold(batch))
+            for stream, events in streams.items():
+                if stream_category(stream) == category:
+                    await self._write(target, stream, events[-1].version, fold(events))
                     count += 1
-                    batch = []
-                batch.append(event)
-            if batch:
-                await self._write(target, batch[-1].stream, batch[-1].version, fold(batch))
-                count += 1
             await switch(target, self.db[name])
             counts[name] = count
         return counts
