@@ -40,4 +40,5 @@ class ReceiptCodes:
 
     def matches(self, receipt_number: str, given: str | None) -> bool:
         wanted = self.code(receipt_number)
-        return given is not None and hmac.compare_digest(wanted, given.strip().upper())
+        # compared as bytes: a code with letters outside ASCII is simply wrong (compare_digest refuses such str)
+        return given is not None and hmac.compare_digest(wanted.encode(), given.strip().upper().encode("utf-8"))
