@@ -3,6 +3,10 @@
 #   infra/local/kafka.sh start DIR PORT [CONTROLLER_PORT]   format storage once, start, wait until ready
 #   infra/local/kafka.sh stop DIR                            stop; data in DIR/data is kept
 #   infra/local/kafka.sh status DIR
+# BINHCHON_KAFKA_CREDENTIALS=CREDS (a directory of NAME.password files, binhchon_kit.principals writes them): clients
+# must authenticate with SASL/SCRAM-SHA-512 as one of those NAMEs (each file a SCRAM user, created when the storage
+# is formatted, or added on a later start) and the ACLs decide what each may do; admin is the super user. Unset: one
+# PLAINTEXT listener and no authorizer, a developer's broker as before (docs/adr/0031).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/versions.env"
@@ -21,15 +25,41 @@ start)
   port=${3:?PORT missing}; cport=${4:-$((port + 1))}
   if running; then say "already running (pid $(cat "$pidfile")) on 127.0.0.1:$(cat "$dir/port")"; exit 0; fi
   "$here/install.sh" kafka
-  cat > "$dir/server.properties" <<PROPS
+  creds=${BINHCHON_KAFKA_CREDENTIALS:-}
+  if [[ -n $creds ]]; then
+    [[ -f $creds/admin.password ]] || { say "no admin.password in $creds"; exit 1; }
+    # the controller listener authenticates the broker to the controller: SCRAM cannot (its users live in the
+    # metadata the controller serves), so a static PLAIN user known to this file only, never a client's
+    [[ -f $dir/controller.password ]] || (umask 077; od -An -tx1 -N24 /dev/urandom | tr -d ' \n' > "$dir/controller.password")
+    controller_password=$(cat "$dir/controller.password")
+    admin_password=$(cat "$creds/admin.password")
+    security="listeners=BROKER://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=BROKER://127.0.0.1:$port
+inter.broker.listener.name=BROKER
+listener.security.protocol.map=BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.broker.sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.broker.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$admin_password\";
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"controller\" password=\"$controller_password\" user_controller=\"$controller_password\";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin;User:controller"
+  else
+    security="listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  fi
+  # the passwords above are in it: readable by this user only
+  (umask 077; cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+$security
 log.dirs=$dir/data
 auto.create.topics.enable=false
 num.partitions=6
@@ -42,14 +72,26 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.retention.ms=-1
 PROPS
+  )
   cp=("$home/libs/*")
   java_opts=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
              "-Dlog4j2.configurationFile=$here/log4j2.properties" "-Dkafka.logs.dir=$dir")
   if [[ ! -f "$dir/data/meta.properties" ]]; then
     say "formatting storage in $dir/data (KRaft, once)"
     cluster_id=$(java -cp "${cp[*]}" "${java_opts[@]}" kafka.tools.StorageTool random-uuid)
+    scram=()
+    if [[ -n $creds ]]; then
+      for file in "$creds"/*.password; do
+        name=$(basename "$file" .password)
+        scram+=(--add-scram "SCRAM-SHA-512=[name=$name,password=$(cat "$file")]")
+      done
+    fi
     java -cp "${cp[*]}" "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
-      -c "$dir/server.properties" --ignore-formatted >> "$dir/kafka.out" 2>&1
+      -c "$dir/server.properties" --ignore-formatted "${scram[@]}" >> "$dir/kafka.out" 2>&1
+    [[ -n $creds ]] && touch "$dir/data/.scram"
+  elif [[ -n $creds && ! -f $dir/data/.scram ]]; then
+    say "$dir/data was formatted without SCRAM users: no client could sign in. Remove it (make clean) to start afresh"
+    exit 1
   fi
   say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$port (controller $cport), logs in $dir/server.log"
   echo "$port" > "$dir/port"

@@ -2,6 +2,7 @@
 # The whole stack, natively: Kafka, PostgreSQL and FerretDB on it from infra/local, the topics, and each
 # service as a process.
 #   infra/local/stack.sh up|down|status|clean
+#   infra/local/stack.sh rotate PRINCIPAL     a new Kafka password for admin, auditor or a service (README)
 # A KAFKA_BOOTSTRAP_SERVERS or MONGODB_URL already set wins: that part is then not started here.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,21 +19,31 @@ say() { echo "[stack] $*" >&2; }
 kafka_url=${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$kafka_port}
 mongo_url=${MONGODB_URL:-mongodb://127.0.0.1:$mongo_port/}
 
+# The broker's principals (docs/adr/0031): a password file each, made once here, 0600, never committed (.run/).
+credentials=${BINHCHON_KAFKA_CREDENTIALS:-$run/credentials/kafka}
+
 svc_running() { [[ -f "$run/$1.pid" ]] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
 
 up() {
   mkdir -p "$run/logs"
-  [[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]] && say "using Kafka at $kafka_url (KAFKA_BOOTSTRAP_SERVERS)" \
-    || "$here/kafka.sh" start "$run/kafka" "$kafka_port"
+  (cd "$repo" && uv sync --frozen --quiet)
+  # sign-in for every client below: the services as themselves, binhchon-topics as the admin
+  local kafka_env=()
+  if [[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
+    say "using Kafka at $kafka_url (KAFKA_BOOTSTRAP_SERVERS; KAFKA_SASL_* or KAFKA_CREDENTIALS_DIR sign in, if set)"
+  else
+    "$repo/.venv/bin/python" -m binhchon_kit.principals credentials "$credentials"
+    BINHCHON_KAFKA_CREDENTIALS="$credentials" "$here/kafka.sh" start "$run/kafka" "$kafka_port"
+    kafka_env=(KAFKA_CREDENTIALS_DIR="$credentials")
+  fi
   if [[ -n "${MONGODB_URL:-}" ]]; then
     say "using MongoDB at $mongo_url (MONGODB_URL)"
   else
     "$here/postgres.sh" start "$run/postgres" "$pg_port"
     "$here/ferretdb.sh" start "$run/ferretdb" "$mongo_port" "$run/postgres"
   fi
-  (cd "$repo" && uv sync --frozen --quiet)
-  say "creating topics"
-  (cd "$repo" && uv run --no-sync binhchon-topics --bootstrap-servers "$kafka_url")
+  say "creating topics and granting each principal its access"
+  (cd "$repo" && env "${kafka_env[@]}" uv run --no-sync binhchon-topics --bootstrap-servers "$kafka_url")
   public_key=$(cd "$repo" && uv run --no-sync binhchon-devtoken keys)
   # a local mail catcher for notify: every message lands as a file in .run/local/mail (a Maildir)
   if ! svc_running mail; then
@@ -50,7 +61,7 @@ up() {
     fi
     say "starting $name on http://127.0.0.1:$port (logs: $run/logs/$name.log)"
     # a simple command in the background, its output in the log: nothing keeps this shell's stdout open
-    MONGODB_URL="$mongo_url" KAFKA_BOOTSTRAP_SERVERS="$kafka_url" HTTP_PORT="$port" \
+    env "${kafka_env[@]}" MONGODB_URL="$mongo_url" KAFKA_BOOTSTRAP_SERVERS="$kafka_url" HTTP_PORT="$port" \
       AUTH_PUBLIC_KEYS_FILE="${AUTH_PUBLIC_KEYS_FILE:-$public_key}" \
       nohup "$repo/.venv/bin/binhchon-$name" >> "$run/logs/$name.log" 2>&1 < /dev/null &
     echo $! > "$run/$name.pid"
@@ -66,6 +77,7 @@ up() {
     done
   done
   say "up. Mint a token: uv run binhchon-devtoken mint --sub me --role secretariat"
+  [[ ${#kafka_env[@]} -eq 0 ]] || say "Kafka signs in with SASL/SCRAM: export ${kafka_env[0]} for binhchon-audit and binhchon-events"
 }
 
 down() {
@@ -98,10 +110,27 @@ status() {
   done
 }
 
+# A new password for one principal (docs/adr/0031): set on the broker first (as the admin), then written where the
+# clients read it. Connections signed in already stay; restart that principal's clients (or the broker, for admin,
+# whose password is also the broker's own sign-in) so that none reconnects with the old one.
+rotate() {
+  local name=${1:?usage: stack.sh rotate PRINCIPAL} password new
+  [[ -f "$credentials/$name.password" ]] || { say "no principal $name in $credentials"; exit 1; }
+  password=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+  "$here/kafka-tool.sh" kafka-configs --bootstrap-server "$kafka_url" --command-config "$credentials/admin.properties" \
+    --alter --entity-type users --entity-name "$name" --add-config "SCRAM-SHA-512=[password=$password]" >&2
+  new=$(mktemp "$credentials/.$name.XXXXXX")
+  printf '%s' "$password" > "$new" && mv "$new" "$credentials/$name.password"
+  rm -f "$credentials/$name.properties"
+  "$repo/.venv/bin/python" -m binhchon_kit.principals credentials "$credentials"
+  say "$name has a new password in $credentials/$name.password; restart what signs in as $name"
+}
+
 case "${1:-}" in
   up) up ;;
+  rotate) rotate "${2:-}" ;;
   down) down ;;
   status) status ;;
   clean) down; rm -rf "$run"; say "removed $run" ;;
-  *) echo "usage: $0 up|down|status|clean" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|clean|rotate PRINCIPAL" >&2; exit 2 ;;
 esac

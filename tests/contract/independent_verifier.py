@@ -26,10 +26,11 @@ ATTRIBUTES = ("specversion", "id", "source", "type", "subject", "time", "datacon
               "hashalg")
 
 
-async def read_topics(bootstrap_servers: str, topics: list[str]) -> list[dict[str, Any]]:
-    """Every message's value on these topics, from the earliest offset to the end as it is now, as JSON."""
+async def read_topics(bootstrap_servers: str, topics: list[str], **sign_in: Any) -> list[dict[str, Any]]:
+    """Every message's value on these topics, from the earliest offset to the end as it is now, as JSON.
+    ``sign_in``: aiokafka's SASL arguments, when the broker asks for them."""
     consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap_servers, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+                                enable_auto_commit=False, auto_offset_reset="earliest", **sign_in)
     await consumer.start()
     try:
         for _ in range(200):  # no group: the consumer assigns itself every partition once it has the metadata

@@ -26,6 +26,7 @@ from cloudevents.core.bindings import kafka as kafka_binding
 from cloudevents.v1 import kafka as kafka_binding_v1
 from fastapi import FastAPI
 
+from binhchon_kit.principals import AUDITOR, client_options, client_properties
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.infra import REPO, free_port
 from binhchon_tools.demo import auth_with, certificates, play_round
@@ -82,7 +83,7 @@ def stack(infra: Any, unique: str, prefix: str, key: str) -> list[FastAPI]:
 async def records_on(bootstrap: str, topics: list[str], at_least: int) -> list[Any]:
     """Every record of the topics, once there are at least ``at_least``, read as a plain consumer does."""
     consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+                                enable_auto_commit=False, group_id=None, **client_options(AUDITOR))
     await consumer.start()
     records: list[Any] = []
     try:
@@ -102,6 +103,16 @@ async def recorded_ids(mongo: Any, unique: str) -> set[str]:
     for service in SERVICES:
         ids |= {doc["event_id"] async for doc in mongo[f"{service}_{unique}"]["events"].find({}, {"event_id": 1})}
     return ids
+
+
+def sign_in(workdir: Path, options: dict[str, Any]) -> list[str]:
+    """The Java client's ``--command-config`` for aiokafka's sign-in ``options`` (none: a PLAINTEXT broker)."""
+    if not options:
+        return []
+    config = workdir / "agency.properties"
+    config.write_text(client_properties(options))
+    config.chmod(0o600)
+    return ["--command-config", str(config)]
 
 
 def build_example(workdir: Path) -> Path:
@@ -143,7 +154,8 @@ async def test_an_agency_reads_and_validates_every_event_of_a_round_with_the_off
         before = await records_on(infra.kafka, topics, len(recorded))
 
         java = await asyncio.to_thread(subprocess.run, [
-            "java", "-jar", str(jar), "--bootstrap-server", infra.kafka, "--schemas", str(SCHEMAS), *topics],
+            "java", "-jar", str(jar), "--bootstrap-server", infra.kafka, "--schemas", str(SCHEMAS),
+            *sign_in(tmp_path, client_options(AUDITOR)), *topics],
             capture_output=True, text=True, timeout=300)
     lines = java.stdout.splitlines()
     report = "\n".join([*lines[-40:], java.stderr[-3000:]])

@@ -82,7 +82,7 @@ async def test_an_outsider_recomputes_every_hash_of_a_round_from_the_topics(
         recorded = {e.id for app in (i.app, s.app) async for e in app.state.runtime.store.read_all()}
 
         async def every_event_on_the_topics() -> list[dict] | None:
-            values = await verifier.read_topics(infra.kafka, topics)
+            values = await verifier.read_topics(infra.kafka, topics, **infra.kafka_client("auditor"))
             return values if {v["id"] for v in values} == recorded else None
 
         # the relays publish what the stores recorded; the topics then hold all of it (and nothing else)

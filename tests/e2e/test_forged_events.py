@@ -31,6 +31,7 @@ from binhchon_kit.contracts.scoring import Rating, ResultApproved
 from binhchon_kit.envelope import format_time, schema_uri
 from binhchon_kit.events import Actor, Cause, NewEvent
 from binhchon_kit.eventstore import EventStore
+from binhchon_kit.principals import ADMIN, client_options
 from binhchon_kit.relay import Relay
 from binhchon_kit.signing import Signer
 from binhchon_kit.testing.apps import running
@@ -108,8 +109,9 @@ def forged(type_: str, source: str, subject: str, data: dict[str, Any], now: Any
 
 
 async def produce(bootstrap: str, topic: str, event: dict[str, Any]) -> None:
-    """Straight to the topic, with no credentials: what the probe could do."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    """Straight to the topic, as the broker's super user: what the probe did with no credentials, and what only a
+    stolen admin password could still do now that the broker refuses everyone else (test_broker_access)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(ADMIN))
     await producer.start()
     try:
         await producer.send_and_wait(topic, json.dumps(event, ensure_ascii=False).encode(),

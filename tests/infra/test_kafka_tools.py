@@ -21,12 +21,19 @@ async def kafka_tool(*args: str) -> str:
     return done.stdout
 
 
+def ops_config(infra) -> list[str]:
+    """The tools sign in as ops do, with the admin's properties file beside its password (binhchon_kit.principals)."""
+    return [] if infra.kafka_credentials is None else [str(infra.kafka_credentials / "admin.properties")]
+
+
 async def test_ops_list_topics_read_a_topic_and_see_its_group(infra, topic_prefix, unique):
-    listed = (await kafka_tool("kafka-topics", "--bootstrap-server", infra.kafka, "--list")).split()
+    config = ops_config(infra)
+    command_config = [arg for c in config for arg in ("--command-config", c)]
+    listed = (await kafka_tool("kafka-topics", "--bootstrap-server", infra.kafka, "--list", *command_config)).split()
     assert {f"{topic_prefix}intake.events", f"{topic_prefix}notify.events.dlq"} <= set(listed)
 
     topic = f"{topic_prefix}intake.events"
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, **infra.kafka_client())
     await producer.start()
     try:
         await producer.send_and_wait(topic, '{"type":"round.opened","title":"Đánh giá OCOP"}'.encode(),
@@ -36,11 +43,11 @@ async def test_ops_list_topics_read_a_topic_and_see_its_group(infra, topic_prefi
     group = f"ops-{unique}"
     read = await kafka_tool("kafka-console-consumer", "--bootstrap-server", infra.kafka, "--topic", topic,
                             "--from-beginning", "--max-messages", "1", "--timeout-ms", "30000", "--group", group,
-                            "--property", "print.key=true")
+                            "--property", "print.key=true", *[a for c in config for a in ("--consumer.config", c)])
     assert read.splitlines() == ['round-1\t{"type":"round.opened","title":"Đánh giá OCOP"}']
 
     described = await kafka_tool("kafka-consumer-groups", "--bootstrap-server", infra.kafka, "--describe",
-                                 "--group", group)
+                                 "--group", group, *command_config)
     # GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG ...: partition 0 committed past its one message
     rows = {row[2]: row[3:6] for row in (line.split() for line in described.splitlines()) if row[:2] == [group, topic]}
     assert rows["0"] == ["1", "1", "0"], described

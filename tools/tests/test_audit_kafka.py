@@ -198,7 +198,7 @@ async def copy_topics(played: Played, to_prefix: str,
     async for batch in read_records(played.infra.kafka, service_topics(played.prefix)):
         events += [json.loads(r.value) for r in batch]
     await ensure_topics(played.infra.kafka, all_topics(to_prefix), partitions=3)
-    producer = AIOKafkaProducer(bootstrap_servers=played.infra.kafka)
+    producer = AIOKafkaProducer(bootstrap_servers=played.infra.kafka, **played.infra.kafka_client())
     await producer.start()
     try:
         for event in change(events):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from binhchon_kit.principals import AUDITOR, client_options
 from binhchon_kit.topics import SERVICE_TOPICS
 
 
@@ -40,8 +41,9 @@ async def read_records(bootstrap: str, topics: list[str], *, batch_records: int 
     """Every record of ``topics`` from the earliest offsets, in batches; ``on_start`` learns how many there are.
 
     A topic that does not exist is read as empty, and named to ``on_missing``."""
+    # signed in as the auditor (KAFKA_SASL_* or KAFKA_CREDENTIALS_DIR): read-only on the broker (docs/adr/0031)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                                auto_offset_reset="earliest", max_poll_records=batch_records,
+                                **client_options(AUDITOR), auto_offset_reset="earliest", max_poll_records=batch_records,
                                 fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
     await consumer.start()
     try:

@@ -13,10 +13,12 @@ import sys
 
 from aiokafka import AIOKafkaConsumer
 
+from binhchon_kit.principals import AUDITOR, client_options
+
 
 async def read(topic: str, bootstrap: str, subject: str | None, follow: bool) -> int:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+                                enable_auto_commit=False, group_id=None, **client_options(AUDITOR))
     await consumer.start()
     count = 0
     try:

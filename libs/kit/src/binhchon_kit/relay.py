@@ -30,6 +30,7 @@ from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import EventStorePort, event_key
 from binhchon_kit.loops import pause
 from binhchon_kit.metrics import EVENTS_PUBLISHED, RELAY_FAILURES
+from binhchon_kit.principals import client_options
 from binhchon_kit.signing import Signer
 from binhchon_kit.trust import signed
 
@@ -38,11 +39,13 @@ log = logging.getLogger("binhchon.relay")
 CONTENT_TYPE = b"application/cloudevents+json; charset=UTF-8"
 
 
-def make_producer(bootstrap_servers: str | list[str], client_id: str) -> AIOKafkaProducer:
-    """An idempotent producer that waits for every in-sync replica (acks=all)."""
+def make_producer(bootstrap_servers: str | list[str], client_id: str,
+                  security: dict[str, Any] | None = None) -> AIOKafkaProducer:
+    """An idempotent producer that waits for every in-sync replica (acks=all), signed in as ``security`` says
+    (binhchon_kit.principals.client_options; none: PLAINTEXT)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers, client_id=client_id, acks="all", enable_idempotence=True,
-        linger_ms=2, request_timeout_ms=15000, retry_backoff_ms=200,
+        linger_ms=2, request_timeout_ms=15000, retry_backoff_ms=200, **(security or {}),
     )
 
 
@@ -113,8 +116,11 @@ class Relay:
         idle_interval: float = 0.25,
         before_mark: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
         checkpoints: Checkpoints | None = None,
+        security: dict[str, Any] | None = None,
     ) -> None:
         self.store = store
+        # signed in as the service whose store this is, from the environment's credentials unless given
+        self.security = security if security is not None else client_options(store.source.rsplit("/", 1)[-1])
         self.signer = signer  # the service's log key: what its consumers check the events against
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
@@ -128,7 +134,7 @@ class Relay:
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self.producer is None:
-            producer = make_producer(self.bootstrap_servers, self.client_id)
+            producer = make_producer(self.bootstrap_servers, self.client_id, self.security)
             try:
                 await producer.start()
             except BaseException:

@@ -20,6 +20,7 @@ from binhchon_kit.checkpoints import Checkpoints
 from binhchon_kit.consumer import EventConsumers
 from binhchon_kit.eventstore import EventStorePort, open_event_store
 from binhchon_kit.inbox import MongoInbox
+from binhchon_kit.principals import scram
 from binhchon_kit.projection import Projections
 from binhchon_kit.relay import Relay
 from binhchon_kit.settings import ServiceSettings
@@ -113,8 +114,10 @@ def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: An
     db = mongo[settings.database_name]
     store = store if store is not None else open_event_store(settings, db)
     # FastStream's own logger prints coloured text; ours goes through the JSON handler with the others
+    security = settings.kafka_security()  # the service's own principal on the broker (docs/adr/0031)
     broker = KafkaBroker(settings.kafka_brokers, client_id=f"binhchon-{settings.service_name}",
-                         acks="all", enable_idempotence=True, logger=logging.getLogger("binhchon.faststream"))
+                         acks="all", enable_idempotence=True, logger=logging.getLogger("binhchon.faststream"),
+                         security=scram(security))
     signer = log_signer(settings)
     checkpoints = None if getattr(store, "db", None) is None else Checkpoints(store, db, signer)
     return Runtime(
@@ -124,5 +127,6 @@ def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: An
                                  topic_prefix=settings.kafka_topic_prefix, trusted=producer_keys(settings)),
         verifier=verifier or build_verifier(settings),
         relay=Relay(store, settings.kafka_brokers, client_id=f"binhchon-{settings.service_name}-relay",
-                    topic_prefix=settings.kafka_topic_prefix, checkpoints=checkpoints, signer=signer),
+                    topic_prefix=settings.kafka_topic_prefix, checkpoints=checkpoints, signer=signer,
+                    security=security),
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from binhchon_kit.principals import client_options
 
 
 class ServiceSettings(BaseSettings):
@@ -20,6 +22,13 @@ class ServiceSettings(BaseSettings):
     event_store: Literal["mongo", "memory"] = "mongo"  # the event store driver (docs/adr/0014)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = ""
+    # The service's own principal on the broker (SASL/SCRAM-SHA-512, docs/adr/0031): a user and its password (or a
+    # file holding it), or a directory of <principal>.password files where this service's name is looked up.
+    # None set: PLAINTEXT, for a developer's broker without authentication.
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_sasl_password_file: str = ""
+    kafka_credentials_dir: str = ""
     # Public keys that verify bearer tokens: a PEM or JWKS file, or a JWKS URL.
     auth_public_keys_file: str = ""
     auth_jwks_url: str = ""
@@ -59,6 +68,12 @@ class ServiceSettings(BaseSettings):
         """KAFKA_BOOTSTRAP_SERVERS as a list: `host:port,host:port` names a cluster's brokers. FastStream takes a
         string as one address, so a comma-separated one would reach no broker at all."""
         return [b.strip() for b in self.kafka_bootstrap_servers.split(",") if b.strip()]
+
+    def kafka_security(self) -> dict[str, Any]:
+        """aiokafka's sign-in arguments for this service ({} for PLAINTEXT)."""
+        return client_options(self.service_name, username=self.kafka_sasl_username,
+                              password=self.kafka_sasl_password, password_file=self.kafka_sasl_password_file,
+                              credentials_dir=self.kafka_credentials_dir, env={})
 
     @property
     def database_name(self) -> str:

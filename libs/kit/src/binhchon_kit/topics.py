@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import sys
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
@@ -48,10 +49,16 @@ def all_topics(prefix: str = "") -> list[str]:
 
 async def ensure_topics(
     bootstrap_servers: str, topics: list[str], *, partitions: int = 6, replication_factor: int = 1,
-    timeout: float = 60.0,
+    timeout: float = 60.0, security: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones created. Waits for the broker up to ``timeout``."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="binhchon-topics")
+    """Create the topics that do not exist yet; returns the ones created. Waits for the broker up to ``timeout``.
+
+    Signed in (``security``, else the environment's admin credentials): also grants each service and the auditor
+    their access to these topics (binhchon_kit.principals, docs/adr/0031)."""
+    from binhchon_kit import principals  # it builds on this module's topic table
+
+    security = principals.client_options(principals.ADMIN) if security is None else security
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="binhchon-topics", **security)
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
@@ -71,6 +78,8 @@ async def ensure_topics(
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:
                 pass  # another process created it between list and create
+        if security:
+            await principals.grant(admin, principals.grants(topics))
         return missing
     finally:
         await admin.close()

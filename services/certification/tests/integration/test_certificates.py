@@ -41,7 +41,7 @@ async def test_issue_once_verify_tamper_revoke_pdf(env, infra, mongo, unique, to
         # a duplicate delivery, straight onto the topic: still one certificate
         async with TopicReader(infra.kafka, f"{topic_prefix}scoring.events") as reader:
             events = await reader.wait_for(lambda es: len(es) >= 2, what="the results on the topic")
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka)
+        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, **infra.kafka_client())
         await producer.start()
         try:
             for event in events:

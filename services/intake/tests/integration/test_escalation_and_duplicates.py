@@ -83,7 +83,7 @@ async def test_escalation_once_despite_relay_crash_and_redelivery(intake, auth, 
     items = await eventually(escalated, what="the escalated dossier in the parent round")
     # a third delivery of the same event, straight onto the topic, must change nothing either
     raw = events[0]
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, **infra.kafka_client())
     await producer.start()
     try:
         await producer.send_and_wait(f"{topic_prefix}scoring.events", raw.to_bytes(), key=dossier_id.encode())
@@ -130,7 +130,7 @@ async def test_result_that_stays_at_its_level_opens_nothing(intake, auth, infra,
 
 async def test_unparseable_message_goes_to_dead_letter_and_consumer_goes_on(
         intake, auth, infra, mongo, unique, topic_prefix):
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, **infra.kafka_client())
     await producer.start()
     try:
         await producer.send_and_wait(f"{topic_prefix}scoring.events", b"{not json", key=b"dossier-x")

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def own_kafka(unique):
-    kafka = NativeKafka(REPO / ".run" / f"outage-{unique}")
+async def own_kafka(infra, unique):
+    kafka = NativeKafka(REPO / ".run" / f"outage-{unique}", credentials=infra.kafka_credentials)
     kafka.start()
     try:
         yield kafka

@@ -114,7 +114,7 @@ def settings(infra, unique, prefix, key, box, **over: Any) -> NotifySettings:
 
 async def consumed(infra, group: str, topic: str, n: int) -> bool | None:
     """The group committed ``n`` records of the (fresh) topic: what the broker says, whatever notify stored."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka)
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka, **infra.kafka_client())
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)

@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient
 
 from binhchon_kit.auth.devtoken import ensure_keys, mint
 from binhchon_kit.envelope import CloudEvent
+from binhchon_kit.principals import AUDITOR, client_options
 from binhchon_kit.testing.infra import REPO, Infra, provide
 from binhchon_kit.topics import all_topics, ensure_topics
 
@@ -25,8 +26,12 @@ T = TypeVar("T")
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     workdir = REPO / ".run" / f"test-{uuid.uuid4().hex[:8]}"
     try:
-        with provide(workdir) as found:
+        with provide(workdir) as found, pytest.MonkeyPatch.context() as env:
             print(f"\n[infra] Kafka {found.kafka}, MongoDB {found.mongodb} ({found.origin})")
+            if found.kafka_credentials is not None:
+                # every client of the run signs in as its own principal from here: the services in this process
+                # and in the ones it starts (their settings read it), the topics' admin, the audit tool's auditor
+                env.setenv("KAFKA_CREDENTIALS_DIR", str(found.kafka_credentials))
             yield found
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
@@ -96,8 +101,9 @@ class TopicReader:
     """A plain aiokafka consumer (no group) reading a topic from the beginning: what an integrator sees."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
+        # signed in as the auditor: reads every topic, writes none
         self.consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                         enable_auto_commit=False, group_id=None)
+                                         enable_auto_commit=False, group_id=None, **client_options(AUDITOR))
         self.records: list[Any] = []
 
     async def __aenter__(self) -> TopicReader:

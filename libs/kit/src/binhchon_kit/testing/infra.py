@@ -23,6 +23,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from binhchon_kit.principals import client_options, write_credentials
 
 REPO = Path(__file__).resolve().parents[5]
 LOCAL = REPO / "infra" / "local"
@@ -33,6 +36,14 @@ class Infra:
     kafka: str
     mongodb: str
     origin: str
+    # the broker's credentials (a <principal>.password each, binhchon_kit.principals); None: a PLAINTEXT broker
+    kafka_credentials: Path | None = None
+
+    def kafka_client(self, principal: str = "admin") -> dict[str, Any]:
+        """aiokafka's sign-in arguments as ``principal`` (admin: the super user a test forges and inspects with)."""
+        if self.kafka_credentials is None:
+            return client_options(principal)  # the environment's, if it gave any
+        return client_options(principal, credentials_dir=str(self.kafka_credentials), env={})
 
 
 def free_port() -> int:
@@ -175,18 +186,21 @@ def docker_answers() -> bool:
 
 
 class NativeKafka:
-    """A broker of our own, which a fault test may stop and start again."""
+    """A broker of our own, which a fault test may stop and start again; with ``credentials`` (a directory of
+    password files) it takes only SASL/SCRAM sign-ins and enforces binhchon's ACLs (docs/adr/0031)."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, credentials: Path | None = None) -> None:
         self.dir = directory
         self.port = port or free_port_pair()
+        self.credentials = credentials
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        _run([str(LOCAL / "kafka.sh"), "start", str(self.dir), str(self.port)])
+        _run([str(LOCAL / "kafka.sh"), "start", str(self.dir), str(self.port)],
+             {"BINHCHON_KAFKA_CREDENTIALS": str(self.credentials)} if self.credentials else None)
 
     def stop(self) -> None:
         _run([str(LOCAL / "kafka.sh"), "stop", str(self.dir)])
@@ -282,7 +296,7 @@ def provide(workdir: Path) -> Iterator[Infra]:
                 yield Infra(container.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
             return
         why_native = f"a container engine answers, but {missing} and {built[0]} was not built here (make images)"
-    kafka = NativeKafka(workdir / "kafka")
+    kafka = NativeKafka(workdir / "kafka", credentials=write_credentials(workdir / "kafka-credentials"))
     ferret = NativeFerretDB(workdir / "ferretdb", postgres=NativePostgres(workdir / "postgres"))
     try:
         kafka.start()
@@ -292,7 +306,8 @@ def provide(workdir: Path) -> Iterator[Infra]:
         ferret.stop()
         raise RuntimeError(f"{HOW_TO}\n\nThe native stack did not start: {exc}") from exc
     try:
-        yield Infra(kafka.bootstrap, ferret.url, f"native (infra/local): {why_native}")
+        yield Infra(kafka.bootstrap, ferret.url, f"native (infra/local, SASL/SCRAM and ACLs): {why_native}",
+                    kafka.credentials)
     finally:
         kafka.stop()
         ferret.stop()

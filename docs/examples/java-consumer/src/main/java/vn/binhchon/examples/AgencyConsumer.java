@@ -42,8 +42,10 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * status is 1 if any event failed, 2 on a usage error.
  *
  * <pre>
- * java -jar target/agency-consumer.jar --bootstrap-server HOST:PORT --schemas DIR TOPIC [TOPIC...]
+ * java -jar target/agency-consumer.jar --bootstrap-server HOST:PORT --schemas DIR [--command-config FILE] TOPIC...
  * </pre>
+ * {@code --command-config}: client properties to sign in with, as Kafka's own tools take them (the broker asks for
+ * SASL/SCRAM-SHA-512: {@code security.protocol}, {@code sasl.mechanism}, {@code sasl.jaas.config}).
  */
 public final class AgencyConsumer {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -53,24 +55,30 @@ public final class AgencyConsumer {
         String bootstrap = null;
         Path schemasDir = null;
         Duration timeout = Duration.ofSeconds(120);
+        Properties signIn = new Properties();
         List<String> topics = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--bootstrap-server" -> bootstrap = args[++i];
                 case "--schemas" -> schemasDir = Path.of(args[++i]);
                 case "--timeout-seconds" -> timeout = Duration.ofSeconds(Long.parseLong(args[++i]));
+                case "--command-config" -> {
+                    try (var in = java.nio.file.Files.newInputStream(Path.of(args[++i]))) {
+                        signIn.load(in);
+                    }
+                }
                 default -> topics.add(args[i]);
             }
         }
         if (bootstrap == null || schemasDir == null || topics.isEmpty()) {
             System.err.println("usage: agency-consumer --bootstrap-server HOST:PORT --schemas DIR"
-                    + " [--timeout-seconds N] TOPIC [TOPIC...]");
+                    + " [--timeout-seconds N] [--command-config FILE] TOPIC [TOPIC...]");
             System.exit(2);
         }
         // the SDK finds its formats through ServiceLoader; registered here too, so a merged jar cannot lose it
         EventFormatProvider.getInstance().registerFormat(new JsonFormat());
         Schemas schemas = Schemas.load(schemasDir);
-        System.exit(new AgencyConsumer(schemas).read(bootstrap, topics, timeout) ? 0 : 1);
+        System.exit(new AgencyConsumer(schemas).read(bootstrap, signIn, topics, timeout) ? 0 : 1);
     }
 
     private final Schemas schemas;
@@ -84,8 +92,9 @@ public final class AgencyConsumer {
         deserializer.configure(Map.of(), false);
     }
 
-    private boolean read(String bootstrap, List<String> topics, Duration timeout) {
+    private boolean read(String bootstrap, Properties signIn, List<String> topics, Duration timeout) {
         Properties props = new Properties();
+        props.putAll(signIn);
         props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         // raw bytes here, so that the envelope can be validated as published; the SDK deserialises them below

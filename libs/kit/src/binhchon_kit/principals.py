@@ -1,0 +1,259 @@
+"""Who may do what on the broker (docs/adr/0031): each service is a principal of its own, SASL/SCRAM-SHA-512.
+
+- a service writes its own ``<service>.events``, ``log.checkpoints`` and the dead-letter topics of the topics it
+  consumes; it reads only the topics it consumes, under its own consumer groups (``<service>.<handler>``);
+- ``auditor`` reads every topic and writes none;
+- ``admin`` is the broker's super user: it creates the topics and grants the ACLs (``ensure_topics``).
+
+Credentials are a directory of ``<principal>.password`` files made on this machine (``write_credentials``), never
+committed; the broker gets them as SCRAM users when its storage is formatted (infra/local/kafka.sh). A client
+signs in with ``KAFKA_SASL_USERNAME`` and ``KAFKA_SASL_PASSWORD`` (or ``KAFKA_SASL_PASSWORD_FILE``), or, given only
+``KAFKA_CREDENTIALS_DIR``, as its own principal from that directory. None of them set: PLAINTEXT, as a developer's
+own broker without authentication expects.
+
+aiokafka's admin client has no ACL call, so ``grant`` sends Kafka's CreateAcls (v1, KIP-290) itself: creating a
+binding that exists already is a no-op, so granting is idempotent like creating the topics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import for_code
+from aiokafka.protocol.api import Request, RequestStruct, Response
+from aiokafka.protocol.types import Array, Int8, Int16, Int32, Schema, String
+from faststream.security import SASLScram512
+
+from binhchon_kit.topics import SERVICE_TOPICS, TOPIC_OWNERS, dead_letter_topic
+
+ADMIN = "admin"
+AUDITOR = "auditor"
+SERVICES = tuple(TOPIC_OWNERS.values())
+PRINCIPALS = (ADMIN, AUDITOR, *SERVICES)
+CHECKPOINTS = "log.checkpoints"
+# The topics each service's consumers subscribe to (services/*/src/*/main.py; test_broker_access checks them).
+CONSUMES: dict[str, tuple[str, ...]] = {
+    "intake": ("scoring.events",),
+    "scoring": ("intake.events",),
+    "certification": ("scoring.events", "notify.events"),
+    "notify": ("intake.events", "scoring.events", "certification.events"),
+}
+MECHANISM = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One ACL binding: ``principal`` may ``operation`` on a topic or group named ``name`` (or starting with it)."""
+
+    principal: str
+    operation: str  # read, write
+    resource: str  # topic, group
+    name: str
+    prefixed: bool = False
+
+
+def grants(topics: Iterable[str]) -> list[Grant]:
+    """The bindings for ``topics`` (binhchon's topic names, possibly behind a test's prefix): who writes and who
+    reads each; the groups and the auditor's reading do not depend on the topics."""
+    by_base = _writers_and_readers()
+    found: list[Grant] = []
+    for topic in topics:
+        # the longest base first: `intake.events.dlq` before `intake.events`
+        base = next((b for b in sorted(by_base, key=len, reverse=True) if topic.endswith(b)), None)
+        if base is None:
+            continue
+        writers, readers = by_base[base]
+        found += [Grant(p, "write", "topic", topic) for p in writers]
+        found += [Grant(p, "read", "topic", topic) for p in readers]
+    found += [Grant(s, "read", "group", f"{s}.", prefixed=True) for s in SERVICES]
+    found += [Grant(AUDITOR, "read", "topic", "*"), Grant(AUDITOR, "read", "group", f"{AUDITOR}.", prefixed=True)]
+    return found
+
+
+def _writers_and_readers() -> dict[str, tuple[list[str], list[str]]]:
+    table: dict[str, tuple[list[str], list[str]]] = {t: ([], []) for t in SERVICE_TOPICS}
+    table.update({dead_letter_topic(t): ([], []) for t in SERVICE_TOPICS})
+    for topic, owner in TOPIC_OWNERS.items():
+        table[topic][0].append(owner)
+    for service in SERVICES:
+        table[CHECKPOINTS][0].append(service)
+        for topic in CONSUMES[service]:
+            table[topic][1].append(service)
+            table[dead_letter_topic(topic)][0].append(service)  # its own dead letters of what it consumes
+    return table
+
+
+# --- credentials ---------------------------------------------------------------------------------------------
+
+
+def write_credentials(directory: Path, names: Iterable[str] = PRINCIPALS) -> Path:
+    """A password file per principal (0600, in a 0700 directory), made once: an existing one is kept. Beside it
+    ``<principal>.properties``, the same sign-in for Kafka's own tools and Java clients (``--command-config``)."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory.chmod(0o700)
+    for name in names:
+        file = directory / f"{name}.password"
+        if not file.exists():
+            _private(file, secrets.token_hex(24))  # hex: nothing SCRAM's or kafka-storage's syntax would mis-read
+        (directory / f"{name}.properties").unlink(missing_ok=True)
+        _private(directory / f"{name}.properties",
+                 client_properties(client_options(name, credentials_dir=str(directory), env={})))
+    return directory
+
+
+def _private(file: Path, text: str) -> None:
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+
+
+def client_properties(options: Mapping[str, Any]) -> str:
+    """aiokafka's sign-in ``options`` as a Java client's properties (Kafka's tools: ``--command-config``)."""
+    if not options:
+        return ""
+    return (f"security.protocol={options['security_protocol']}\nsasl.mechanism={options['sasl_mechanism']}\n"
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{options["sasl_plain_username"]}" password="{options["sasl_plain_password"]}";\n')
+
+
+def client_options(principal: str = "", *, username: str = "", password: str = "", password_file: str = "",
+                   credentials_dir: str = "", env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """aiokafka's keyword arguments to sign in: an explicit user first, else ``principal`` from the credentials
+    directory; the environment's KAFKA_SASL_* / KAFKA_CREDENTIALS_DIR fill what is not given. {} for PLAINTEXT."""
+    env = os.environ if env is None else env
+    username = username or env.get("KAFKA_SASL_USERNAME", "")
+    password = password or env.get("KAFKA_SASL_PASSWORD", "")
+    password_file = password_file or env.get("KAFKA_SASL_PASSWORD_FILE", "")
+    credentials_dir = credentials_dir or env.get("KAFKA_CREDENTIALS_DIR", "")
+    if not username and credentials_dir and principal:
+        username, password_file = principal, str(Path(credentials_dir) / f"{principal}.password")
+    if not username:
+        return {}
+    if not password:
+        if not password_file:
+            raise ValueError(f"Kafka user {username!r} has no password (KAFKA_SASL_PASSWORD or _FILE)")
+        password = Path(password_file).read_text().strip()
+    return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": MECHANISM,
+            "sasl_plain_username": username, "sasl_plain_password": password}
+
+
+def scram(options: Mapping[str, Any]) -> SASLScram512 | None:
+    """The same sign-in for FastStream's KafkaBroker (which takes it as a security object, not as arguments)."""
+    if not options:
+        return None
+    return SASLScram512(options["sasl_plain_username"], options["sasl_plain_password"])
+
+
+# --- CreateAcls (Kafka's protocol, API key 30) ----------------------------------------------------------------
+
+RESOURCE = {"topic": 2, "group": 3}
+PATTERN = {False: 3, True: 4}  # LITERAL, PREFIXED
+OPERATION = {"read": 3, "write": 4}
+ALLOW = 3
+
+
+class CreateAclsResponse_v1(Response):  # type: ignore[misc]  # aiokafka ships no types
+    API_KEY = 30
+    API_VERSION = 1
+    SCHEMA = Schema(("throttle_time_ms", Int32),
+                    ("results", Array(("error_code", Int16), ("error_message", String("utf-8")))))
+
+
+class CreateAclsRequest_v1(RequestStruct):  # type: ignore[misc]
+    API_KEY = 30
+    API_VERSION = 1
+    RESPONSE_TYPE = CreateAclsResponse_v1
+    SCHEMA = Schema(("creations", Array(
+        ("resource_type", Int8), ("resource_name", String("utf-8")), ("resource_pattern_type", Int8),
+        ("principal", String("utf-8")), ("host", String("utf-8")), ("operation", Int8),
+        ("permission_type", Int8))))
+
+
+class CreateAclsRequest(Request[CreateAclsRequest_v1]):  # type: ignore[misc]
+    API_KEY = 30
+
+    def __init__(self, creations: list[tuple[int, str, int, str, str, int, int]]) -> None:
+        self.creations = creations
+
+    def build(self, request_struct_class: type[CreateAclsRequest_v1]) -> CreateAclsRequest_v1:
+        return request_struct_class(self.creations)
+
+
+class DescribeAclsResponse_v1(Response):  # type: ignore[misc]
+    API_KEY = 29
+    API_VERSION = 1
+    SCHEMA = Schema(("throttle_time_ms", Int32), ("error_code", Int16), ("error_message", String("utf-8")),
+                    ("resources", Array(
+                        ("resource_type", Int8), ("resource_name", String("utf-8")), ("pattern_type", Int8),
+                        ("acls", Array(("principal", String("utf-8")), ("host", String("utf-8")),
+                                       ("operation", Int8), ("permission_type", Int8))))))
+
+
+class DescribeAclsRequest_v1(RequestStruct):  # type: ignore[misc]
+    API_KEY = 29
+    API_VERSION = 1
+    RESPONSE_TYPE = DescribeAclsResponse_v1
+    SCHEMA = Schema(("resource_type_filter", Int8), ("resource_name_filter", String("utf-8")),
+                    ("pattern_type_filter", Int8), ("principal_filter", String("utf-8")),
+                    ("host_filter", String("utf-8")), ("operation", Int8), ("permission_type", Int8))
+
+
+class DescribeAclsRequest(Request[DescribeAclsRequest_v1]):  # type: ignore[misc]
+    API_KEY = 29
+
+    def build(self, request_struct_class: type[DescribeAclsRequest_v1]) -> DescribeAclsRequest_v1:
+        return request_struct_class(1, None, 1, None, None, 1, 1)  # ANY resource, pattern, operation, permission
+
+
+def _binding(resource_type: int, name: str, pattern: int, principal: str, operation: int) -> tuple[Any, ...]:
+    return resource_type, name, pattern, principal, operation
+
+
+async def grant(admin: AIOKafkaAdminClient, bindings: list[Grant], *, timeout: float = 30.0) -> None:
+    """Create the ACL bindings (existing ones are left as they are) and wait until the broker enforces them;
+    raises the broker's error if one fails."""
+    creations = [(RESOURCE[g.resource], g.name, PATTERN[g.prefixed], f"User:{g.principal}", "*",
+                  OPERATION[g.operation], ALLOW) for g in bindings]
+    # the admin client has no ACL call: its connection sends the request (the broker forwards it to the controller)
+    node = admin._client.get_random_node()
+    response = await admin._client.send(node, CreateAclsRequest(creations))
+    for (code, message), binding in zip(response.results, bindings, strict=True):
+        if code:
+            raise for_code(code)(f"{binding}: {message}")
+    # The controller has committed them; the broker applies them from its copy of the metadata a moment later.
+    # A client arriving in between would be refused (an idempotent producer's id first), so wait for that copy.
+    wanted = {_binding(r, n, p, who, op) for r, n, p, who, _, op, _ in creations}
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        described = await admin._client.send(node, DescribeAclsRequest())
+        if described.error_code:
+            raise for_code(described.error_code)(described.error_message)
+        seen = {_binding(r, n, p, acl[0], acl[2]) for r, n, p, acls in described.resources for acl in acls}
+        if wanted <= seen:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"the broker does not enforce {len(wanted - seen)} of the ACLs after {timeout:.0f}s")
+        await asyncio.sleep(0.05)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Make the broker's credentials: a password file per principal.")
+    parser.add_argument("command", choices=["credentials"])
+    parser.add_argument("directory", type=Path)
+    args = parser.parse_args(argv)
+    write_credentials(args.directory)
+    print(f"[principals] {', '.join(PRINCIPALS)}: passwords in {args.directory}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
