@@ -276,8 +276,11 @@ def provide(workdir: Path) -> Iterator[Infra]:
     if env_kafka and env_mongo:
         yield Infra(env_kafka, env_mongo, "environment")
         return
-    why_native = "no container engine answers"
-    if docker_answers():
+    # The containers of the locally built images speak PLAINTEXT with no ACLs (compose's broker is not yet locked,
+    # ADR 0031): the suite runs on the native, locked stack, engine or not; compose-test runs the images.
+    # BINHCHON_TEST_INFRA=containers asks for them anyway (the broker-access tests then fail, saying why).
+    why_native = "the native stack is the locked one (BINHCHON_TEST_INFRA=containers for the images)"
+    if os.environ.get("BINHCHON_TEST_INFRA") == "containers" and docker_answers():
         built = local_images()
         if images_present(built):
             stack = LocalImageStack(*built)
