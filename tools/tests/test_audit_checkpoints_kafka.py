@@ -84,7 +84,8 @@ async def published(infra, dev_keys, tmp_path_factory) -> dict[str, Any]:
         await eventually(all_published, what="every event on its topic")
         jwks.write_text((await client.get("/log/jwks.json")).text, encoding="utf-8")
     assert (first["tree_size"], second["tree_size"]) == (7, 13)
-    return {"kafka": infra.kafka, "prefix": prefix, "jwks": jwks, "first": first, "second": second}
+    return {"kafka": infra.kafka, "prefix": prefix, "jwks": jwks, "first": first, "second": second,
+            "admin": infra.kafka_client("admin")}  # the tamperer writes as the broker's super user
 
 
 async def verify(log: dict[str, Any], prefix: str, capsys: pytest.CaptureFixture[str], *more: str
@@ -107,7 +108,7 @@ async def copy(log: dict[str, Any], name: str, change: Change) -> str:
     items = change([{"record": r, "event": json.loads(r.value)} for r in records])
     to = f"{log['prefix']}{name}."
     await ensure_topics(log["kafka"], all_topics(to), partitions=3)
-    producer = AIOKafkaProducer(bootstrap_servers=log["kafka"])
+    producer = AIOKafkaProducer(bootstrap_servers=log["kafka"], **log["admin"])
     await producer.start()
     try:
         for item in items:

@@ -74,7 +74,8 @@ def grants(topics: Iterable[str]) -> list[Grant]:
         writers, readers = by_base[base]
         found += [Grant(p, "write", "topic", topic) for p in writers]
         found += [Grant(p, "read", "topic", topic) for p in readers]
-    found += [Grant(s, "read", "group", f"{s}.", prefixed=True) for s in SERVICES]
+    # a service's groups: `<service>.<handler>`, and those of a second instance named `<service>-<what>` (a replay)
+    found += [Grant(s, "read", "group", s, prefixed=True) for s in SERVICES]
     found += [Grant(AUDITOR, "read", "topic", "*"), Grant(AUDITOR, "read", "group", f"{AUDITOR}.", prefixed=True)]
     return found
 
@@ -125,6 +126,14 @@ def client_properties(options: Mapping[str, Any]) -> str:
             f'username="{options["sasl_plain_username"]}" password="{options["sasl_plain_password"]}";\n')
 
 
+def principal_of(name: str) -> str:
+    """The broker principal a process named ``name`` signs in as: a service's second instance (``notify-replay``,
+    a replay beside the live one) is still that service; any other name is its own (and has no password)."""
+    if name in PRINCIPALS:
+        return name
+    return next((s for s in SERVICES if name.startswith(f"{s}-")), name)
+
+
 def client_options(principal: str = "", *, username: str = "", password: str = "", password_file: str = "",
                    credentials_dir: str = "", env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """aiokafka's keyword arguments to sign in: an explicit user first, else ``principal`` from the credentials
@@ -135,6 +144,7 @@ def client_options(principal: str = "", *, username: str = "", password: str = "
     password_file = password_file or env.get("KAFKA_SASL_PASSWORD_FILE", "")
     credentials_dir = credentials_dir or env.get("KAFKA_CREDENTIALS_DIR", "")
     if not username and credentials_dir and principal:
+        principal = principal_of(principal)
         username, password_file = principal, str(Path(credentials_dir) / f"{principal}.password")
     if not username:
         return {}

@@ -20,6 +20,7 @@ from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.contracts.scoring import Rating, ResultApproved
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import EventStore
+from binhchon_kit.principals import ADMIN, PRINCIPALS
 from binhchon_kit.relay import Relay
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.infra import Infra
@@ -96,8 +97,11 @@ class CertEnv:
             await store.append(stream, await store.version(stream), NewEvent(data), subject=subject,
                                actor=Actor(f"system:{service}", ("system",)), cause=Cause("c", "c"))
         # signed with that service's development log key, the one certification trusts here (ADR 0026)
+        # a name that is no principal of the broker (a forger) would be refused by its ACLs (ADR 0031): it
+        # produces as the super user, so that what is tested is the consumer's own check (ADR 0026)
+        principal = service if service in PRINCIPALS else ADMIN
         relay = Relay(store, self.infra.kafka, client_id=f"{service}-relay", topic_prefix=self.prefix,
-                      signer=dev_log_signer(service))
+                      signer=dev_log_signer(service), security=self.infra.kafka_client(principal))
         await relay.publish_pending()
         await relay._drop_producer()
 
