@@ -22,6 +22,7 @@ from binhchon_kit.signing import Signer
 from binhchon_kit.vietnam_time import VIETNAM, now_in_vietnam, today_in_vietnam
 from certification.domain import certificates as certs
 from certification.domain.errors import Refused
+from certification.vc import status
 
 log = logging.getLogger("binhchon.certification")
 SYSTEM = Actor.system("certification")
@@ -104,6 +105,8 @@ class Certification:
         # (product, certificate), the same whoever writes it: the product's ratings as facts (ADR 0013)
         await self._keep_holder(state.stream, {"number": number, "product": key, "rank": rank,
                                                "registration_number": result.get("producer_registration_number")})
+        # its place in the revocation lists, claimed once (ADR 0032): issue order, whoever exports it first
+        await status.position(self.rt.db, state.stream)
         if key:
             await self._settle_product(key, cause)
         # a certificate issued late for an old decision may already be due its expiry notice
