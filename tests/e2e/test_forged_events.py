@@ -12,7 +12,7 @@ from __future__ import annotations
 import email
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
@@ -35,6 +35,7 @@ from binhchon_kit.principals import ADMIN, client_options
 from binhchon_kit.relay import Relay
 from binhchon_kit.signing import Signer
 from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.clock import Clock
 from binhchon_kit.testing.fixtures import TopicReader, eventually
 from binhchon_kit.testing.infra import free_port
 from binhchon_kit.testing.samples import dossier_body
@@ -48,20 +49,6 @@ pytestmark = pytest.mark.integration
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 DECISION = DecisionReference(number="88/QĐ-UBND", date=date(2026, 11, 20), signer="Nguyễn Thị Ký",
                              authority="UBND tỉnh Bắc Giang")
-
-
-class Clock:
-    """The one ``now`` certification, notify and this test share, read once (Vietnam's date from it)."""
-
-    def __init__(self) -> None:
-        # whole seconds: the store keeps milliseconds; events recorded now are not too old for notify
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def today(self) -> date:
-        return self.now.astimezone(VIETNAM).date()
 
 
 class Mailbox:

@@ -11,29 +11,10 @@ from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.events import Actor, Cause, NewEvent
 from binhchon_kit.eventstore import EventStore
 from binhchon_kit.relay import Relay
+from binhchon_kit.testing.clock import Clock  # noqa: F401  (the notify tests' clock)
 from binhchon_kit.trust import dev_log_signer
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-class Clock:
-    """One fixed ``now``, read once, that the test and every service it starts share (``build(..., clock=clock)``);
-    only the test moves it. "Today" is its date in Vietnam, whatever the machine's time zone: a test that took the
-    machine's date would be a day off Vietnam's for part of every day in Kiritimati or Pago Pago."""
-
-    def __init__(self) -> None:
-        # whole seconds: the store keeps milliseconds, and a due_at read back must compare equal
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def today(self) -> date:
-        return self.now.astimezone(VIETNAM).date()
-
-    def move_to(self, moment: datetime) -> None:
-        assert moment >= self.now, "time only moves forward"
-        self.now = moment
 
 
 def vietnam_time(day: date, hour: int, minute: int = 0) -> datetime:
