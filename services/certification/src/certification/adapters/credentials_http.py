@@ -30,7 +30,7 @@ def status_url(svc: Certification, list_number: int) -> str:
 
 
 @router.get("/certificates/{number}.vc.json", tags=["public"], dependencies=[PUBLIC, RATE_LIMITED],
-            response_class=JSONResponse,
+            response_class=JSONResponse, responses={200: {"content": {VC: {}}}},
             summary="the certificate as a W3C Verifiable Credential 2.0 (Open Badges 3.0, eddsa-rdfc-2022 proof, "
                     "revocation in a Bitstring Status List)")
 async def certificate_credential(number: str, svc: Service) -> JSONResponse:
@@ -44,7 +44,7 @@ async def certificate_credential(number: str, svc: Service) -> JSONResponse:
 
 
 @router.get("/status/{list_number}.vc.json", tags=["public"], dependencies=[PUBLIC, RATE_LIMITED],
-            response_class=JSONResponse,
+            response_class=JSONResponse, responses={200: {"content": {VC: {}}}},
             summary="a signed W3C Bitstring Status List credential: the revoked certificates' bits set")
 async def status_list(list_number: int, svc: Service) -> JSONResponse:
     if not 0 <= list_number < await status.lists_in_use(svc.rt.db):
@@ -61,12 +61,14 @@ def _did_document(svc: Certification) -> dict[str, Any]:
 
 
 @router.get("/.well-known/did.json", tags=["public"], dependencies=[PUBLIC], response_class=JSONResponse,
+            responses={200: {"content": {DID: {}}}},
             summary="the issuer's did:web document (its public base URL has no path): the key that signs credentials")
 async def did_document(svc: Service) -> JSONResponse:
     return JSONResponse(_did_document(svc), media_type=DID)
 
 
 @router.get("/did.json", tags=["public"], dependencies=[PUBLIC], response_class=JSONResponse,
+            responses={200: {"content": {DID: {}}}},
             summary="the issuer's did:web document when the public base URL has a path (did:web:host:path)")
 async def did_document_under_path(svc: Service) -> JSONResponse:
     return JSONResponse(_did_document(svc), media_type=DID)
