@@ -38,3 +38,6 @@ def test_mail_subjects_are_grouped_without_what_differs_per_dossier():
     assert mail_kind("[OCOP-BG-2DB4] Giấy biên nhận hồ sơ số OCOP-BG-2DB4-00001") == "Giấy biên nhận hồ sơ …"
     assert mail_kind('Kết quả đánh giá sản phẩm "Bánh đa Kế": 4 sao') == "Kết quả đánh giá sản phẩm …: 4 sao"
     assert mail_kind("Giấy chứng nhận số OCOP-UBNDTBG-2026-00001") == "Giấy chứng nhận …"
+    # numbers by authority id (ADR 0029) carry a dot: one kind for every authority
+    for number in ("OCOP-T.24-2026-00001", "OCOP-H.219-2026-00002", "CNNTTB-KV.MB-2026-00003"):
+        assert mail_kind(f"Giấy chứng nhận số {number}") == "Giấy chứng nhận …"

@@ -386,7 +386,7 @@ def mail_kind(subject: str) -> str:
     """A subject without what differs from one dossier to the next: the round, numbers, the product."""
     subject = re.sub(r"\[[^]]*\]\s*", "", subject)
     subject = re.sub(r'"[^"]*"', "…", subject)
-    return re.sub(r"\s*(số\s+)?[A-Z0-9][A-Z0-9-]*\d[A-Z0-9-]*", " …", subject).strip()
+    return re.sub(r"\s*(số\s+)?[A-Z0-9][A-Z0-9.-]*\d[A-Z0-9.-]*", " …", subject).strip()
 
 
 def mail_subjects(args: argparse.Namespace, recipients: str) -> list[str]:

@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from faststream import BaseMiddleware, ContextRepo, NoCast, StreamMessage
-from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka import KafkaBroker, KafkaRouter, Topic
 from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
 
@@ -243,8 +243,10 @@ class EventConsumers:
         consume.__name__ = f"consume_{name}"
         # a router per handler: FastStream scopes middlewares by router, and the policy is this handler's own
         router = KafkaRouter(middlewares=[subscription])
+        # the topics exist before any service starts (topics.ensure_topics, with their ACLs): a service may not
+        # create topics on a locked broker (ADR 0031), so FastStream must not try
         router.subscriber(
-            full_topic, group_id=subscription.handler, auto_offset_reset="earliest",
+            Topic(full_topic, declare=False), group_id=subscription.handler, auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR, decoder=decode_cloudevent,
             title=f"{subscription.handler}:{full_topic}",
             description=f"{self.service} handles {', '.join(sorted(types))}",
