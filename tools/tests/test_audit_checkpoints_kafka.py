@@ -8,6 +8,7 @@ checkpoint's event id, and verify exits 1.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -150,6 +151,7 @@ async def test_the_published_log_and_its_checkpoints_verify(published, capsys):
     status, found = await verify(published, published["prefix"], capsys)
     assert status == 0, found["discrepancies"]
     assert found["summary"]["checkpoints"] == 2 and found["summary"]["events"] == 16
+    assert found["summary"]["signatures_checked"] == 16  # 14 events and the 2 checkpoints, each signed by intake
     assert not [n for n in found["notes"] if "checkpoint" in n]  # signatures checked: nothing left unchecked
     # without the keys: roots and consistency checked, the signatures said to be unchecked, never a silent pass
     status = await audit.run(audit.build_parser().parse_args([
@@ -181,8 +183,12 @@ async def test_an_unsigned_checkpoint_is_named(published, capsys):
     prefix = await checkpoint_edited(published, "unsigned", 7, lambda d: {**d, "signature": ""})
     status, found = await verify(published, prefix, capsys)
     assert status == 1
-    unsigned, covering = found["discrepancies"]
+    unsigned, covering = [d for d in found["discrepancies"] if d["check"] == "checkpoint"]
     assert unsigned["message"] == "checkpoint v1 (7 events) is not signed"
+    # the forger could not sign the events it resealed either (the edited checkpoint and the one after it)
+    resealed_events = [d for d in found["discrepancies"] if d["check"] == "signature"]
+    assert {d["event_ids"][0] for d in resealed_events} == {unsigned["event_ids"][0], covering["event_ids"][0]}
+    assert all("not signed by its producer" in d["message"] for d in resealed_events)
     # and the second checkpoint, which covers the first one's leaf, no longer has the topics' root either
     assert covering["message"].startswith("checkpoint v2 (13 events): the first 13 events")
     assert unsigned["event_ids"][0] != covering["event_ids"][0]
@@ -198,6 +204,25 @@ async def test_a_stream_rewritten_after_a_checkpoint_is_named(published, capsys)
     [rewritten] = [d for d in found["discrepancies"] if d["check"] == "checkpoint"]
     assert rewritten["message"].startswith("checkpoint v2 (13 events): the first 13 events of /binhchon/intake")
     assert "events 8..13 of its log" in rewritten["message"] and len(rewritten["event_ids"]) == 3
+    # every event the forger resealed lost its producer's signature: each is named
+    unsigned = [d for d in found["discrepancies"] if d["check"] == "signature"]
+    assert len(unsigned) == 3 and all("not signed by its producer" in d["message"] for d in unsigned)
+
+
+async def test_an_event_signed_by_another_key_is_named(published, capsys):
+    other = Ed25519PrivateKey.generate()
+
+    def forged(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        first = next(i for i in items if i["event"]["streamid"] == "dossier-b")
+        event = first["event"]
+        signature = base64.urlsafe_b64encode(other.sign(event["hash"].encode())).rstrip(b"=").decode()
+        return [{**i, "event": {**event, "signature": signature}} if i is first else i for i in items]
+
+    prefix = await copy(published, "resigned", forged)
+    status, found = await verify(published, prefix, capsys)
+    assert status == 1
+    [bad] = found["discrepancies"]  # content, chain and checkpoints hold: only the signature is wrong
+    assert bad["check"] == "signature" and "is not intake's key" in bad["message"]
 
 
 async def test_a_streams_last_events_dropped_after_a_checkpoint_are_named(published, capsys):

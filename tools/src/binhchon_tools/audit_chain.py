@@ -22,6 +22,7 @@ from binhchon_kit.contracts.registry import UnknownEventType, event_model
 from binhchon_tools.audit_checkpoints import LogOrder
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_hash import GENESIS, event_hash, previous_link
+from binhchon_tools.audit_signatures import Signed
 from binhchon_tools.audit_topics import Record, unprefixed
 
 CHECKPOINT_TYPE = "log.checkpoint"
@@ -58,6 +59,7 @@ class ChainCheck:
         self.kept: list[bytes] = []  # raw: a parsed event takes several times its JSON's bytes
         self.checkpoints: list[dict[str, Any]] = []
         self.log_order = LogOrder()  # each service's events in publication order, for its checkpoints
+        self.signed: list[Signed] = []  # each event's producer signature, checked once the log keys are known
         self.streams: dict[str, dict[int, list[Copy]]] = defaultdict(dict)
         self.findings = Findings()
         self.events = 0
@@ -109,6 +111,7 @@ class ChainCheck:
                 self.kept.append(record.value)
             self.streams[stream].setdefault(version, []).append(Copy(event_id, claimed, prev, where))
             self.log_order.note(str(event.get("source", "")), record.timestamp, stream, version, event_id, claimed)
+            self.signed.append(Signed.of(event, where))
             hashed.append((event_id, claimed, where, stream))
             values.append(record.value)
         if self.pool is None:

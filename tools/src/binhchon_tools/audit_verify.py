@@ -23,6 +23,7 @@ from binhchon_tools.audit_decisions import (
 )
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_report import Progress
+from binhchon_tools.audit_signatures import check_signatures
 from binhchon_tools.audit_topics import read_records
 from scoring.adapters.rulebooks import Rulebooks
 
@@ -96,6 +97,7 @@ async def _verify(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks:
         check_certificates(log, findings, jwks)
     check_escalations(log, findings)
     check_checkpoints(chain.log_order, chain.checkpoints, findings, log_jwks)
+    check_signatures(chain.signed, findings, log_jwks)
     # the rate covers the whole verify: reading, hashing, and every decision and certificate checked
     total = time.perf_counter() - started
     findings.counts["read_seconds"] = round(seconds, 2)

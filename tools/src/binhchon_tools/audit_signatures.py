@@ -1,0 +1,69 @@
+"""Each event's producer signature, checked from Kafka (ADR 0026): the ``signature`` attribute is the producing
+service's log key's Ed25519 signature over the event's ``hash``, ``signaturekid`` names the key in that service's
+``/log/jwks.json``. With the service's log keys (``--log-jwks``), an event that is unsigned, signed by a key that
+is not its service's, or whose signature does not verify, is a discrepancy: whoever could write to the topic
+without the key could not have made it. The hash itself is checked by the chain check (``audit_chain``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from binhchon_kit.signing import public_key_from_jwk, verify_bytes
+from binhchon_kit.trust import SIGNATURE, SIGNATURE_KID
+from binhchon_tools.audit_checkpoints import ALL_SERVICES, service_of
+from binhchon_tools.audit_findings import Findings
+
+
+@dataclass(frozen=True)
+class Signed:
+    """What the signature check needs of one event as read."""
+
+    source: str
+    stream: str
+    event_id: str
+    hash: str
+    signature: Any
+    kid: Any
+    where: str
+
+    @classmethod
+    def of(cls, event: Mapping[str, Any], where: str) -> Signed:
+        return cls(str(event.get("source", "")), str(event.get("streamid", "")), str(event.get("id", "")),
+                   str(event.get("hash", "")), event.get(SIGNATURE), event.get(SIGNATURE_KID), where)
+
+
+def check_signatures(events: list[Signed], findings: Findings, log_jwks: Mapping[str, Mapping[str, Any]] | None
+                     ) -> None:
+    """Name every event whose producer signature fails; note the services whose keys were not given."""
+    jwks = log_jwks or {}
+    keys: dict[str, dict[str, Ed25519PublicKey] | None] = {}
+    unchecked: Counter[str] = Counter()
+    checked = 0
+    for event in events:
+        service = service_of(event.source)
+        if service not in keys:
+            given = jwks.get(service) or jwks.get(event.source) or jwks.get(ALL_SERVICES)
+            keys[service] = None if given is None else {
+                str(k.get("kid")): public_key_from_jwk(dict(k)) for k in given.get("keys", [])}
+        held = keys[service]
+        if held is None:
+            unchecked[service] += 1
+            continue
+        checked += 1
+        if not isinstance(event.signature, str) or not isinstance(event.kid, str):
+            findings.add("signature", event.stream, f"not signed by its producer ({event.where})", event.event_id)
+        elif event.kid not in held:
+            findings.add("signature", event.stream, f"signed by key {event.kid}, not one of {service}'s log keys "
+                         f"({event.where})", event.event_id)
+        elif not verify_bytes(held[event.kid], event.signature, event.hash.encode("ascii", "replace")):
+            findings.add("signature", event.stream, f"the signature is not {service}'s key {event.kid}'s over "
+                         f"the event's hash ({event.where})", event.event_id)
+    findings.counts["signatures_checked"] = checked
+    for service, count in sorted(unchecked.items()):
+        findings.notes.append(f"{count} event(s) of {service}: producer signatures not checked (no --log-jwks for "
+                              f"{service})")
