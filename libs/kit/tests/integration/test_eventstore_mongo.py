@@ -33,13 +33,6 @@ class TestMongoEventStore(EventStoreContract):
         return await MongoEventStore(store.db, source="audit", pages=False).read_stream(stream)
 
 
-@pytest.fixture
-async def store(mongo, unique):
-    s = MongoEventStore(mongo[f"kit_{unique}"], source="/binhchon/test")
-    await s.setup()
-    return s
-
-
 async def test_an_append_is_one_document_and_nothing_else(store):
     """The event and its two marks are one insert: no intent documents beside it (ADR 0014)."""
     before = set(await store.db.list_collection_names())

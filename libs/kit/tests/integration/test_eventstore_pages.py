@@ -21,13 +21,6 @@ pytestmark = pytest.mark.integration
 STREAM = "dossier-paged"
 
 
-@pytest.fixture
-async def store(mongo, unique):
-    s = MongoEventStore(mongo[f"kit_{unique}"], source="/binhchon/test")
-    await s.setup()
-    return s
-
-
 def handle(store, *, pages=True):
     """Another process on the same database: nothing remembered."""
     return MongoEventStore(store.db, source=store.source, pages=pages)

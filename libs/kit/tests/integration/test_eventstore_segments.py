@@ -20,13 +20,6 @@ from binhchon_kit.testing.eventstore_contract import by_stream, grow, keys, sett
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def store(mongo, unique):
-    s = MongoEventStore(mongo[f"kit_{unique}"], source="/binhchon/test")
-    await s.setup()
-    return s
-
-
 def handle(store, *, pages=True):
     """Another process on the same database: nothing remembered."""
     return MongoEventStore(store.db, source=store.source, pages=pages)

@@ -3,15 +3,25 @@ to put other services' events on the real topics."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.events import Actor, Cause, NewEvent
 from binhchon_kit.eventstore import EventStore
 from binhchon_kit.relay import Relay
 from binhchon_kit.testing.clock import Clock  # noqa: F401  (the notify tests' clock)
+from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.trust import dev_log_signer
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -34,3 +44,21 @@ async def publish(mongo: Any, infra: Any, prefix: str, unique: str, source: str,
     relay = Relay(store, infra.kafka, client_id=f"{source}-relay", topic_prefix=prefix, signer=dev_log_signer(source))
     await relay.publish_pending()
     await relay._drop_producer()
+
+
+@contextlib.asynccontextmanager
+async def posts_served(port: int, hook: Callable[[Request], Awaitable[Response]]) -> AsyncIterator[None]:
+    """A real HTTP server on 127.0.0.1:``port`` answering every POST with ``hook``: an agency's webhook receiver."""
+    app = Starlette(routes=[Route("/{path:path}", hook, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+
+    async def started() -> bool | None:
+        return server.started or None
+
+    await eventually(started, what="the receiver")
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task

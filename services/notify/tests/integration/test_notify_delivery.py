@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import email
 from datetime import UTC, date, datetime, timedelta
@@ -11,14 +10,11 @@ from typing import Any
 
 import pytest
 import standardwebhooks
-import uvicorn
 from aiosmtpd.controller import Controller
 from cloudevents.core.bindings import http as http_binding
 from cloudevents.v1 import http as cloudevents_v1_http
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from binhchon_kit.contracts.certification import CeremonyScheduled, Invitee
 from binhchon_kit.testing.apps import running
@@ -30,7 +26,7 @@ from intake.main import IntakeSettings
 from intake.main import build as build_intake
 from notify.main import NotifySettings, build
 
-from .support import Clock, publish, vietnam_time
+from .support import Clock, posts_served, publish, vietnam_time
 
 pytestmark = pytest.mark.integration
 
@@ -177,19 +173,8 @@ class Receiver:
 
     @contextlib.asynccontextmanager
     async def serving(self):
-        app = Starlette(routes=[Route("/{path:path}", self.hook, methods=["POST"])])
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        task = asyncio.create_task(server.serve())
-        await eventually(lambda: _started(server), what="the receiver")
-        try:
+        async with posts_served(self.port, self.hook):
             yield self
-        finally:
-            server.should_exit = True
-            await task
-
-
-async def _started(server: uvicorn.Server) -> bool | None:
-    return server.started or None
 
 
 async def test_webhooks_signed_retried_and_given_up(infra, mongo, unique, topic_prefix, dev_keys, auth, mailbox):

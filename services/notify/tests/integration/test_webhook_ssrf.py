@@ -12,11 +12,8 @@ from datetime import date
 from typing import Any
 
 import pytest
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from binhchon_kit.contracts.common import DecisionReference
 from binhchon_kit.contracts.intake import DossierReceived, RoundOpened
@@ -28,7 +25,7 @@ from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.testing.stored_events import stored
 from notify.main import build
 
-from .support import Clock, publish
+from .support import Clock, posts_served, publish
 from .test_notify_delivery import notify_settings
 
 pytestmark = pytest.mark.integration
@@ -74,19 +71,8 @@ class Receiver:
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[Receiver]:
-        app = Starlette(routes=[Route("/{path:path}", self.hook, methods=["POST"])])
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        task = asyncio.create_task(server.serve())
-        await eventually(lambda: _started(server), what="the receiver")
-        try:
+        async with posts_served(self.port, self.hook):
             yield self
-        finally:
-            server.should_exit = True
-            await task
-
-
-async def _started(server: uvicorn.Server) -> bool | None:
-    return server.started or None
 
 
 @contextlib.asynccontextmanager
