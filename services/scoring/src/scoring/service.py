@@ -215,7 +215,18 @@ class Scoring:
     async def on_dossier_panel(self, dossier_id: str, subject: str) -> bool:
         """Whether ``subject`` sits on the panel that scores the dossier (its round's, with the dossier's
         substitutes). A dossier scoring could not open (``scoring.not_opened``) is its round's panel's to be told
-        why; one scoring never heard of is nobody's."""
+        why; one scoring never heard of is nobody's.
+
+        Every judge's command asks this before the command loads the dossier itself, so the usual answer comes
+        from the dossier's read model (its round) and the cached panel; only a member not on the round's panel (a
+        substitute of this dossier) or a read model not written yet costs a read of the stream."""
+        doc = await self.rt.db["scoring"].find_one({"_id": scoring_stream(dossier_id)}, projection={"round_id": 1})
+        if doc is not None and doc.get("round_id"):
+            try:
+                if any(member.id == subject for member in (await self.panel(doc["round_id"])).members):
+                    return True
+            except Refused:
+                return False
         events = await self.store.read_stream(scoring_stream(dossier_id))
         state = replay(scoring.evolve, events) if events else None
         round_id = state.opened.round_id if state is not None else events[0].data.get("round_id") if events else None

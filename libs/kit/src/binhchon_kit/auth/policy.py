@@ -99,11 +99,6 @@ def allow(rules: Mapping[Role, Scope] | Role, *more: Role) -> Any:
     return Depends(check)
 
 
-def anyone_signed_in() -> Any:
-    """Every role, on any resource: for what every signed-in person may read (a rare declaration)."""
-    return allow(*Role)
-
-
 async def _public() -> None:
     """No token needed."""
 

@@ -36,7 +36,6 @@ from intake.service import Intake
 from intake.views import Views
 
 router = APIRouter()
-STAFF = (Role.SECRETARIAT, Role.AUDITOR, Role.APPROVER)
 
 
 
@@ -54,6 +53,7 @@ async def _files_dossier(request: Request, who: Principal) -> bool:
 OWN_DOSSIER = Scope("own dossier", _files_dossier)
 OWN_DOSSIERS = narrowed("own dossiers")  # the view filters: nothing to refuse
 READERS = {Role.SECRETARIAT: ANY, Role.AUDITOR: ANY, Role.APPROVER: ANY}
+STAFF = tuple(READERS)  # who sees every dossier in a list (the others: their own)
 
 Secretariat = Annotated[Principal, allow(Role.SECRETARIAT)]
 Applicant = Annotated[Principal, allow(Role.APPLICANT, Role.SECRETARIAT)]
