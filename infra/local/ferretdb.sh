@@ -34,8 +34,10 @@ start)
   say "starting FerretDB $FERRETDB_VERSION (PostgreSQL backend) on 127.0.0.1:$port, logs in $dir/ferretdb.log"
   # Filter pushdown (equality on top-level fields) is on by default; our build adds string ranges, and sort and
   # limit for keyset pages (docs/adr/0016). Dot-notation pushdown exists only as an experimental flag, left
-  # off. The URL holds the password: given in the environment, not argv.
-  FERRETDB_POSTGRESQL_URL=$("$here/postgres.sh" url "$pgdir") \
+  # off. No default user (docs/adr/0039): a client must sign in (authMechanism=PLAIN) as a PostgreSQL role, and
+  # then reaches only what that role may; one that does not can do nothing.
+  pg_url=$("$here/postgres.sh" url "$pgdir")
+  FERRETDB_POSTGRESQL_URL="postgres://${pg_url#*@}" \
     nohup "$bin" --handler=postgresql --state-dir="$dir" \
     --listen-addr="127.0.0.1:$port" --debug-addr=- --telemetry=disable --log-level=warn ${BINHCHON_FERRETDB_FLAGS:-} \
     >> "$dir/ferretdb.log" 2>&1 < /dev/null &

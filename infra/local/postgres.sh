@@ -6,7 +6,8 @@
 #   infra/local/postgres.sh start DIR PORT   initialise if needed, start, wait until ready, create the database
 #   infra/local/postgres.sh stop DIR          fast shutdown; data in DIR/data is kept
 #   infra/local/postgres.sh status DIR
-#   infra/local/postgres.sh url DIR           the URL FerretDB connects with (it holds the password)
+#   infra/local/postgres.sh url DIR           the owner's URL (it holds the password; FerretDB gets it without)
+#   infra/local/postgres.sh psql DIR < SQL    run SQL as the owner (the store's roles and grants)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -145,5 +146,9 @@ status)
 url)
   [[ -f "$dir/password" && -f "$dir/port" ]] || { say "no cluster started in $dir"; exit 1; }
   echo "postgres://$db_user:$(cat "$dir/password")@127.0.0.1:$(cat "$dir/port")/$database" ;;
-*) echo "usage: postgres.sh start|stop|status|url DIR [PORT]" >&2; exit 2 ;;
+psql)
+  # SQL on stdin, as the cluster's owner over its socket (the store's grants: binhchon_kit.store_principals)
+  running || { say "not running in $dir"; exit 1; }
+  as_owner "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$data" -p "$(cat "$dir/port")" -U "$db_user" -d "$database" ;;
+*) echo "usage: postgres.sh start|stop|status|url|psql DIR [PORT]" >&2; exit 2 ;;
 esac

@@ -3,6 +3,7 @@
 # service as a process.
 #   infra/local/stack.sh up|down|status|clean
 #   infra/local/stack.sh rotate PRINCIPAL     a new Kafka password for admin, auditor or a service (README)
+#   infra/local/stack.sh rotate-store PRINCIPAL   a new store password for auditor or a service (README)
 # A KAFKA_BOOTSTRAP_SERVERS or MONGODB_URL already set wins: that part is then not started here.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +22,8 @@ mongo_url=${MONGODB_URL:-mongodb://127.0.0.1:$mongo_port/}
 
 # The broker's principals (docs/adr/0031): a password file each, made once here, 0600, never committed (.run/).
 credentials=${BINHCHON_KAFKA_CREDENTIALS:-$run/credentials/kafka}
+# The store's (docs/adr/0039): each service a PostgreSQL role owning its database, the auditor reading them all.
+store_credentials=$run/credentials/store
 
 svc_running() { [[ -f "$run/$1.pid" ]] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
 
@@ -28,7 +31,7 @@ up() {
   mkdir -p "$run/logs"
   (cd "$repo" && uv sync --frozen --quiet)
   # sign-in for every client below: the services as themselves, binhchon-topics as the admin
-  local kafka_env=()
+  local kafka_env=() store_env=()
   if [[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
     say "using Kafka at $kafka_url (KAFKA_BOOTSTRAP_SERVERS; KAFKA_SASL_* or KAFKA_CREDENTIALS_DIR sign in, if set)"
   else
@@ -40,7 +43,12 @@ up() {
     say "using MongoDB at $mongo_url (MONGODB_URL)"
   else
     "$here/postgres.sh" start "$run/postgres" "$pg_port"
+    say "locking the store: each service signs in as itself and reaches its own database only"
+    "$repo/.venv/bin/python" -m binhchon_kit.store_principals credentials "$store_credentials" > /dev/null
+    "$repo/.venv/bin/python" -m binhchon_kit.store_principals sql "$store_credentials" \
+      | "$here/postgres.sh" psql "$run/postgres"
     "$here/ferretdb.sh" start "$run/ferretdb" "$mongo_port" "$run/postgres"
+    store_env=(MONGODB_CREDENTIALS_DIR="$store_credentials")
   fi
   say "creating topics and granting each principal its access"
   (cd "$repo" && env "${kafka_env[@]}" uv run --no-sync binhchon-topics --bootstrap-servers "$kafka_url")
@@ -61,7 +69,7 @@ up() {
     fi
     say "starting $name on http://127.0.0.1:$port (logs: $run/logs/$name.log)"
     # a simple command in the background, its output in the log: nothing keeps this shell's stdout open
-    env "${kafka_env[@]}" MONGODB_URL="$mongo_url" KAFKA_BOOTSTRAP_SERVERS="$kafka_url" HTTP_PORT="$port" \
+    env "${kafka_env[@]}" "${store_env[@]}" MONGODB_URL="$mongo_url" KAFKA_BOOTSTRAP_SERVERS="$kafka_url" HTTP_PORT="$port" \
       AUTH_PUBLIC_KEYS_FILE="${AUTH_PUBLIC_KEYS_FILE:-$public_key}" \
       nohup "$repo/.venv/bin/binhchon-$name" >> "$run/logs/$name.log" 2>&1 < /dev/null &
     echo $! > "$run/$name.pid"
@@ -78,6 +86,7 @@ up() {
   done
   say "up. Mint a token: uv run binhchon-devtoken mint --sub me --role secretariat"
   [[ ${#kafka_env[@]} -eq 0 ]] || say "Kafka signs in with SASL/SCRAM: export ${kafka_env[0]} for binhchon-audit and binhchon-events"
+  [[ ${#store_env[@]} -eq 0 ]] || say "the store signs in per service: export ${store_env[0]} for binhchon-audit compare and rebuild"
 }
 
 down() {
@@ -126,11 +135,24 @@ rotate() {
   say "$name has a new password in $credentials/$name.password; restart what signs in as $name"
 }
 
+# A new store password for one principal (docs/adr/0039): written, set in PostgreSQL, and the role's open sessions
+# ended (FerretDB pools them per password, and PostgreSQL checks a password only when a session starts).
+rotate_store() {
+  local name=${1:?usage: stack.sh rotate-store PRINCIPAL}
+  [[ -f "$store_credentials/$name.password" ]] || { say "no store principal $name in $store_credentials"; exit 1; }
+  rm -f "$store_credentials/$name.password"
+  "$repo/.venv/bin/python" -m binhchon_kit.store_principals credentials "$store_credentials" > /dev/null
+  "$repo/.venv/bin/python" -m binhchon_kit.store_principals sql "$store_credentials" --rotated "$name" \
+    | "$here/postgres.sh" psql "$run/postgres" > /dev/null
+  say "$name has a new store password in $store_credentials/$name.password; restart what signs in as $name"
+}
+
 case "${1:-}" in
   up) up ;;
   rotate) rotate "${2:-}" ;;
+  rotate-store) rotate_store "${2:-}" ;;
   down) down ;;
   status) status ;;
   clean) down; rm -rf "$run"; say "removed $run" ;;
-  *) echo "usage: $0 up|down|status|clean|rotate PRINCIPAL" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|clean|rotate PRINCIPAL|rotate-store PRINCIPAL" >&2; exit 2 ;;
 esac

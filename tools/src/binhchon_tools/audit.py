@@ -28,6 +28,8 @@ import asyncio
 import os
 import sys
 
+from binhchon_kit.principals import AUDITOR
+from binhchon_kit.store_principals import service_url
 from binhchon_tools import audit_history, audit_store, audit_verify
 from binhchon_tools.audit_report import report
 from binhchon_tools.audit_topics import service_topics
@@ -72,7 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def store_url(url: str, principal: str) -> str:
+    """The store signed in as ``principal`` when MONGODB_CREDENTIALS_DIR is set (``make up`` locks the store,
+    docs/adr/0039): the auditor reads every database; a rebuild writes as the service it rebuilds."""
+    return service_url(url, principal, os.environ.get("MONGODB_CREDENTIALS_DIR", ""),
+                       os.environ.get("MONGODB_AUTH_MECHANISM", "PLAIN"), os.environ.get("MONGODB_AUTH_SOURCE", ""))
+
+
 async def run(args: argparse.Namespace) -> int:
+    if "mongodb_url" in args:
+        args.mongodb_url = store_url(args.mongodb_url, args.service if args.command == "rebuild" else AUDITOR)
     if args.command == "verify" and args.database:
         return await audit_store.verify_database(args.mongodb_url, args.database)
     if args.command == "timeline" and args.database:

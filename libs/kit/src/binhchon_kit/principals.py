@@ -99,15 +99,23 @@ def _writers_and_readers() -> dict[str, tuple[list[str], list[str]]]:
 def write_credentials(directory: Path, names: Iterable[str] = PRINCIPALS) -> Path:
     """A password file per principal (0600, in a 0700 directory), made once: an existing one is kept. Beside it
     ``<principal>.properties``, the same sign-in for Kafka's own tools and Java clients (``--command-config``)."""
+    names = tuple(names)
+    write_password_files(directory, names)
+    for name in names:
+        (directory / f"{name}.properties").unlink(missing_ok=True)
+        _private(directory / f"{name}.properties",
+                 client_properties(client_options(name, credentials_dir=str(directory), env={})))
+    return directory
+
+
+def write_password_files(directory: Path, names: Iterable[str]) -> Path:
+    """A ``<name>.password`` file per principal (0600, in a 0700 directory), made once: an existing one is kept."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     directory.chmod(0o700)
     for name in names:
         file = directory / f"{name}.password"
         if not file.exists():
-            _private(file, secrets.token_hex(24))  # hex: nothing SCRAM's or kafka-storage's syntax would mis-read
-        (directory / f"{name}.properties").unlink(missing_ok=True)
-        _private(directory / f"{name}.properties",
-                 client_properties(client_options(name, credentials_dir=str(directory), env={})))
+            _private(file, secrets.token_hex(24))  # hex: nothing SCRAM's, kafka-storage's or a URL's syntax mis-reads
     return directory
 
 

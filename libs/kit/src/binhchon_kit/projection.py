@@ -107,7 +107,10 @@ class Projections:
                 if stream_category(stream) == category:
                     await self._write(target, stream, events[-1].version, fold(events))
                     count += 1
-            await switch(target, self.db[name])
+            if count:
+                await switch(target, self.db[name])
+            else:  # no stream of this kind: nothing was written, so there is no collection to switch to
+                await self.db[name].delete_many({})
             counts[name] = count
         return counts
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from binhchon_kit.principals import client_options
+from binhchon_kit.store_principals import service_url
 
 
 class ServiceSettings(BaseSettings):
@@ -19,6 +20,13 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     mongodb_url: str = "mongodb://127.0.0.1:27017"
     mongodb_database: str = ""  # defaults to binhchon_<service>
+    # The service's own principal of the store (docs/adr/0039): a directory of <principal>.password files where
+    # this service's name is looked up, and the mechanism to send it with (FerretDB: PLAIN, its users are
+    # PostgreSQL's; genuine MongoDB: SCRAM-SHA-256, with the auth source the users were made in). Not set: the URL
+    # as given (it may hold a user itself).
+    mongodb_credentials_dir: str = ""
+    mongodb_auth_mechanism: str = "PLAIN"
+    mongodb_auth_source: str = ""
     event_store: Literal["mongo", "memory"] = "mongo"  # the event store driver (docs/adr/0014)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = ""
@@ -74,6 +82,11 @@ class ServiceSettings(BaseSettings):
         return client_options(self.service_name, username=self.kafka_sasl_username,
                               password=self.kafka_sasl_password, password_file=self.kafka_sasl_password_file,
                               credentials_dir=self.kafka_credentials_dir, env={})
+
+    def store_url(self) -> str:
+        """MONGODB_URL, signed in as this service's principal of the store when MONGODB_CREDENTIALS_DIR is set."""
+        return service_url(self.mongodb_url, self.service_name, self.mongodb_credentials_dir,
+                           self.mongodb_auth_mechanism, self.mongodb_auth_source)
 
     @property
     def database_name(self) -> str:

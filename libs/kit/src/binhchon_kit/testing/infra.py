@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from binhchon_kit.principals import client_options, write_credentials
+from binhchon_kit.store_principals import signed_in_url
 
 REPO = Path(__file__).resolve().parents[5]
 LOCAL = REPO / "infra" / "local"
@@ -223,6 +224,18 @@ class NativePostgres:
     def stop(self) -> None:
         _run([str(LOCAL / "postgres.sh"), "stop", str(self.dir)])
 
+    @property
+    def owner_password(self) -> str:
+        """The cluster owner's password (postgres.sh made it at initdb): the store's administrator."""
+        return (self.dir / "password").read_text().strip()
+
+    def psql(self, sql: str) -> None:
+        """Run ``sql`` as the cluster's owner (roles and grants: binhchon_kit.store_principals)."""
+        result = subprocess.run([str(LOCAL / "postgres.sh"), "psql", str(self.dir)], input=sql, capture_output=True,
+                                text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed ({result.returncode}):\n{result.stderr[-3000:]}")
+
 
 class NativeFerretDB:
     """FerretDB on its PostgreSQL backend: ``start`` starts PostgreSQL, then FerretDB; ``stop`` the reverse.
@@ -239,8 +252,14 @@ class NativeFerretDB:
         self.flags = flags
 
     @property
-    def url(self) -> str:
+    def anonymous_url(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/"
+
+    @property
+    def url(self) -> str:
+        """Signed in as the store's administrator (the cluster's owner): FerretDB lets no one in without a user
+        (docs/adr/0039), and the tests make databases of every service's under names of their own."""
+        return signed_in_url(self.anonymous_url, "binhchon", self.postgres.owner_password)
 
     def start(self) -> None:
         self.postgres.start()
