@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from intake.domain import bindings, dossiers, rounds
 from intake.domain.errors import Refused
 
 Clock = Callable[[], datetime]
+BINDING_ID = re.compile(r"^binding-[0-9a-f-]{36}$")
 
 
 def _files_for_producers(actor: Actor) -> bool:
@@ -140,7 +142,7 @@ class Intake:
     # ---- producer bindings (ADR 0037) ---------------------------------------------------------------------
 
     async def load_binding(self, binding_id: str) -> bindings.Binding | None:
-        events = await self.store.read_stream(binding_id) if binding_id.startswith("binding-") else []
+        events = await self.store.read_stream(binding_id) if BINDING_ID.match(binding_id) else []
         return replay(bindings.evolve, events)
 
     async def _binding(self, binding_id: str) -> bindings.Binding:

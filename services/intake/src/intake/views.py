@@ -78,7 +78,7 @@ class Views:
                                  show=lambda d: paging.strip(d, *BINDING_FILTER_KEYS.values()))
 
     async def binding(self, binding_id: str) -> dict[str, Any]:
-        doc = await self.db["bindings"].find_one({"_id": binding_id})
+        doc = await self.db["bindings"].find_one({"_id": binding_id}) if BINDING_KEY.match(binding_id) else None
         if doc is None:
             raise Refused(f"no binding {binding_id}", kind="not_found")
         return paging.strip(doc, *BINDING_FILTER_KEYS.values())

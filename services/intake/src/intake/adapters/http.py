@@ -180,9 +180,12 @@ class Reschedule(Body):
     apology_note: Text = Field(description="the apology (phiếu xin lỗi và hẹn lại ngày trả kết quả)")
 
 
+# an account's token subject: no control character reaches the store
+ApplicantId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^\x00-\x1f\x7f]{1,200}$")]
+
+
 class RegisterBinding(Body):
-    applicant_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
-        description="the account's token subject")
+    applicant_id: ApplicantId = Field(description="the account's token subject")
     registration_number: RegistrationNumber
     note: LongText = Field(default="", description="what was checked: the owner's identity, the authorisation")
 
@@ -330,8 +333,8 @@ async def reschedule(dossier_id: str, body: Reschedule, who: Secretariat, svc: S
 
 @router.get("/bindings", tags=["producer bindings"], dependencies=Paged,
             summary="which accounts may file for which producer, page by page (an applicant: their own)")
-async def list_bindings(read: Read, who: BindingLister, applicant_id: str | None = None,
-                        registration_number: str | None = None, status: bindings.Status | None = None,
+async def list_bindings(read: Read, who: BindingLister, applicant_id: ApplicantId | None = None,
+                        registration_number: RegistrationNumber | None = None, status: bindings.Status | None = None,
                         after: After = None, limit: Limit = 100) -> dict[str, Any]:
     mine = who.subject if not who.has(Role.SECRETARIAT, Role.AUDITOR, Role.ADMIN) else applicant_id
     page = await read.bindings(applicant_id=mine, registration_number=registration_number,
