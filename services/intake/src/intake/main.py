@@ -11,6 +11,7 @@ from binhchon_kit.vietnam_time import now_utc
 from binhchon_kit.web import create_app, serve
 from intake.adapters.http import router
 from intake.adapters.receipt_codes import ReceiptCodes
+from intake.domain.bindings import fold_binding
 from intake.domain.dossiers import fold_dossier
 from intake.domain.rounds import fold_round
 from intake.service import Clock, Intake
@@ -29,7 +30,8 @@ class IntakeSettings(ServiceSettings):
 def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> FastAPI:
     """``clock``: the service's now (tests inject a fixed instant; "today" is its date in Vietnam)."""
     settings = settings or IntakeSettings()
-    runtime = build_runtime(settings, {"round": ("rounds", fold_round), "dossier": ("dossiers", fold_dossier)})
+    runtime = build_runtime(settings, {"round": ("rounds", fold_round), "dossier": ("dossiers", fold_dossier),
+                                       "binding": ("bindings", fold_binding)})
     service = Intake(runtime, clock)
     runtime.consumers.handle("scoring.events", {ResultApproved}, "escalation", service.on_result_approved)
 

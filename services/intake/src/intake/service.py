@@ -4,6 +4,8 @@ event, refresh the read model. The HTTP routes and the Kafka handlers both call 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -20,10 +22,17 @@ from binhchon_kit.folding import replay
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.sequence import next_number
 from binhchon_kit.vietnam_time import day_in_vietnam, now_utc
-from intake.domain import dossiers, rounds
+from intake.domain import bindings, dossiers, rounds
 from intake.domain.errors import Refused
 
 Clock = Callable[[], datetime]
+BINDING_ID = re.compile(r"^binding-[0-9a-f-]{36}$")
+
+
+def _files_for_producers(actor: Actor) -> bool:
+    """An applicant files as an account bound to producers; the secretariat at the counter and intake itself
+    (escalation) file for the producer directly (ADR 0037)."""
+    return "applicant" in actor.roles and not {"secretariat", "admin", "system"} & set(actor.roles)
 
 
 class Intake:
@@ -49,6 +58,8 @@ class Intake:
         await db["dossiers"].create_index("receipt_number", unique=True)
         await db["dossiers"].create_index([("round_id", 1), ("status", 1)])
         await db["dossiers"].create_index([("province_code", 1), ("district_code", 1)])
+        await db["dossiers"].create_index([("product_identity", 1)])
+        await db["bindings"].create_index([("registration_number", 1), ("status", 1)])
 
 
     # ---- rounds ----------------------------------------------------------------------------------------
@@ -92,8 +103,19 @@ class Intake:
     ) -> RecordedEvent:
         round_ = await self.load_round(round_id)
         dossier_id = dossiers.dossier_id_for(round_id, producer.registration_number, product.name)
+        binding = None
+        if _files_for_producers(actor):
+            binding = await self.load_binding(bindings.binding_id_for(actor.id, producer.registration_number))
+            if binding is not None and binding.status is bindings.Status.REFUSED:
+                raise Refused("this account may not file for this producer: the secretariat refused it",
+                              kind="forbidden")
+            own = dossiers.unverified_dossier_id_for(round_id, producer.registration_number, product.name, actor.id)
+            if binding is None or binding.status is not bindings.Status.VERIFIED:
+                dossier_id = own  # blocks no one until the secretariat verifies the account (ADR 0037)
+            elif await self.store.version(own) > 0:
+                raise self._duplicate(round_)  # filed before the account was verified
         if await self.store.version(dossier_id) > 0:
-            raise self._duplicate(dossier_id, round_)
+            raise self._duplicate(round_)
         # Validate everything before a receipt number is taken, so a refusal leaves no gap in the numbering.
         now = self.now()
         today = day_in_vietnam(now)
@@ -104,14 +126,122 @@ class Intake:
             received_at=now, today=today, producer=producer, product=product, documents=documents,
             escalated_from=escalated_from)
         try:
-            return await record(self.rt, dossier_id, 0, received, actor, cause, dossier_id, event_id)
+            recorded = await record(self.rt, dossier_id, 0, received, actor, cause, dossier_id, event_id)
         except ConcurrencyConflict:
-            raise self._duplicate(dossier_id, round_) from None
+            raise self._duplicate(round_) from None
+        if _files_for_producers(actor) and binding is None:
+            await self._request_binding(actor, producer, dossier_id, Cause.of(recorded))
+        return recorded
 
     @staticmethod
-    def _duplicate(dossier_id: str, round_: RoundOpened) -> Refused:
+    def _duplicate(round_: RoundOpened) -> Refused:
+        # names no dossier: the one met may be another account's (ADR 0037)
         return Refused(f"this producer already has a dossier for this product in round {round_.code}",
-                       dossier_id=dossier_id)
+                       reason="duplicate")
+
+    # ---- producer bindings (ADR 0037) ---------------------------------------------------------------------
+
+    async def load_binding(self, binding_id: str) -> bindings.Binding | None:
+        events = await self.store.read_stream(binding_id) if BINDING_ID.match(binding_id) else []
+        return replay(bindings.evolve, events)
+
+    async def _binding(self, binding_id: str) -> bindings.Binding:
+        if (binding := await self.load_binding(binding_id)) is None:
+            raise Refused(f"no binding {binding_id}", kind="not_found")
+        return binding
+
+    async def _request_binding(self, actor: Actor, producer: Producer, dossier_id: str, cause: Cause) -> None:
+        binding_id = bindings.binding_id_for(actor.id, producer.registration_number)
+        asked = bindings.request(await self.load_binding(binding_id), applicant_id=actor.id,
+                                 registration_number=producer.registration_number, producer_name=producer.name,
+                                 dossier_id=dossier_id)
+        if asked is None:
+            return
+        with contextlib.suppress(ConcurrencyConflict):  # another filing of the account asked at the same time
+            await record(self.rt, binding_id, 0, asked, actor, cause, binding_id)
+
+    async def register_binding(self, applicant_id: str, registration_number: str, note: str, actor: Actor,
+                               cause: Cause) -> RecordedEvent:
+        """The secretariat binds an account at the counter, the authorisation in front of it: verified at once."""
+        binding_id = bindings.binding_id_for(applicant_id, registration_number)
+        binding = await self.load_binding(binding_id)
+        verified = bindings.verify(binding, applicant_id=applicant_id, registration_number=registration_number,
+                                   note=note)
+        return await record(self.rt, binding_id, binding.version if binding else 0, verified, actor, cause,
+                            binding_id)
+
+    async def verify_binding(self, binding_id: str, note: str, actor: Actor, cause: Cause) -> RecordedEvent:
+        binding = await self._binding(binding_id)
+        verified = bindings.verify(binding, applicant_id=binding.applicant_id,
+                                   registration_number=binding.registration_number, note=note)
+        return await record(self.rt, binding_id, binding.version, verified, actor, cause, binding_id)
+
+    async def refuse_binding(self, binding_id: str, reason: str, actor: Actor, cause: Cause
+                             ) -> tuple[RecordedEvent, list[str]]:
+        """Refuse the account's claim, then reject its dossiers for the producer still before acceptance; answers
+        the event and the ids of the dossiers rejected."""
+        binding = await self._binding(binding_id)
+        refused = await record(self.rt, binding_id, binding.version, bindings.refuse(binding, reason=reason),
+                               actor, cause, binding_id)
+        rejected = []
+        why = f"the account that filed it may not file for this producer: {reason}"[:500]
+        async for doc in self.rt.db["dossiers"].find({"applicant_id": binding.applicant_id},
+                                                      projection={"producer.registration_number": 1}):
+            if str(doc["producer"]["registration_number"]).strip().upper() != binding.registration_number:
+                continue
+
+            def decide(state: dossiers.Dossier, _: RoundOpened) -> EventData:
+                if (decided := dossiers.reject_unbound(state, reason=why)) is None:
+                    raise Refused("past acceptance or closed")
+                return decided
+            try:
+                await self.act(doc["_id"], decide, actor, Cause.of(refused))
+            except Refused:
+                continue
+            rejected.append(doc["_id"])
+        return refused, rejected
+
+    async def accept(self, dossier_id: str, *, product_group: str, sample_code: str, actor: Actor, cause: Cause
+                     ) -> RecordedEvent:
+        """The completeness check accepts: only a dossier whose account is verified for the producer (verifying a
+        requested binding here, the officer having checked the authorisation), and one per producer's product."""
+        state, _ = await self.load_dossier(dossier_id)
+        round_ = await self.load_round(state.round_id)
+        dossiers.accept(state, round_, product_group=product_group, sample_code=sample_code)  # its state first
+        identity = dossiers.product_identity(state)
+        accepted = await self.rt.db["dossiers"].find_one(
+            {"product_identity": identity, "status": dossiers.Status.ACCEPTED.value, "_id": {"$ne": state.id}})
+        if accepted is not None:
+            raise Refused(f"this producer already has an accepted dossier for this product in round {round_.code}",
+                          reason="duplicate")
+        if state.id != identity:  # filed by an account not verified for the producer when it filed
+            await self._verify_at_check(state, actor, cause)
+        return await self.act(dossier_id, lambda s, r: dossiers.accept(
+            s, r, product_group=product_group, sample_code=sample_code), actor, cause)
+
+    async def _verify_at_check(self, state: dossiers.Dossier, actor: Actor, cause: Cause) -> None:
+        number = str(state.received["producer"]["registration_number"])
+        binding_id = bindings.binding_id_for(state.producer_id, number)
+        binding = await self.load_binding(binding_id)
+        if binding is not None and binding.status is bindings.Status.VERIFIED:
+            return
+        if binding is not None and binding.status is bindings.Status.REFUSED:
+            raise Refused("the account that filed this dossier was refused for the producer", binding_id=binding_id,
+                          binding_status=binding.status.value)
+        other = await self.rt.db["bindings"].find_one({
+            "registration_number": number.strip().upper(), "status": bindings.Status.VERIFIED.value,
+            "applicant_id": {"$ne": state.producer_id}})
+        if other is not None:
+            raise Refused("another account is already verified for this producer: verify or refuse this "
+                          "account's binding first", binding_id=binding_id, binding_status="requested")
+        verified = bindings.verify(binding, applicant_id=state.producer_id, registration_number=number,
+                                   dossier_id=state.id, note="verified at the completeness check")
+        try:
+            await record(self.rt, binding_id, binding.version if binding else 0, verified, actor, cause, binding_id)
+        except ConcurrencyConflict:
+            again = await self.load_binding(binding_id)
+            if again is None or again.status is not bindings.Status.VERIFIED:
+                raise
 
     async def load_dossier(self, dossier_id: str) -> tuple[dossiers.Dossier, list[RecordedEvent]]:
         events = await self.store.read_stream(dossier_id) if dossier_id.startswith("dossier-") else []
@@ -163,6 +293,6 @@ class Intake:
         except (AlreadyRecorded, DuplicateKeyError):
             return
         except Refused as refused:
-            if "dossier_id" in refused.detail:
+            if refused.detail.get("reason") == "duplicate":
                 return  # already escalated (a redelivery, or the producer filed there directly)
             raise

@@ -24,6 +24,8 @@ CHECK_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}\|[A-Za-z0-9._-]{1,40}-\d{5,}$")
 # the selective filters of the dossier lists, each with its own key (dossiers.filter_keys), the most selective first
 FILTER_KEYS = {"applicant_id": "applicant_page_key", "round_id": "round_page_key"}
 HIDDEN = ("check_key", *FILTER_KEYS.values())
+BINDING_KEY = re.compile(r"^binding-[0-9a-f-]{36}$")
+BINDING_FILTER_KEYS = {"applicant_id": "applicant_page_key"}
 
 
 def shown(doc: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +67,22 @@ class Views:
                                  key="check_key", floor="", after=paging.cursor_key(after, CHECK_KEY), limit=limit,
                                  until=lambda d: str(d["check_due_date"]) >= bound, show=shown)
 
+    async def bindings(self, *, applicant_id: str | None, registration_number: str | None, status: str | None,
+                       after: str | None, limit: int) -> Page:
+        """Producer bindings (ADR 0037) in id order; ``applicant_id``: one account's only."""
+        equals = {k: v for k, v in (("applicant_id", applicant_id), ("status", status),
+                                    ("registration_number", (registration_number or "").strip().upper())) if v}
+        key, prefix = paging.walked_key(BINDING_FILTER_KEYS, equals)
+        return await paging.page(self.db["bindings"], equals=equals, after=paging.cursor_key(after, BINDING_KEY),
+                                 key=key, prefix=prefix, limit=limit,
+                                 show=lambda d: paging.strip(d, *BINDING_FILTER_KEYS.values()))
+
+    async def binding(self, binding_id: str) -> dict[str, Any]:
+        doc = await self.db["bindings"].find_one({"_id": binding_id}) if BINDING_KEY.match(binding_id) else None
+        if doc is None:
+            raise Refused(f"no binding {binding_id}", kind="not_found")
+        return paging.strip(doc, *BINDING_FILTER_KEYS.values())
+
     async def by_receipt(self, receipt_number: str) -> dict[str, Any]:
         doc = await self.db["dossiers"].find_one({"receipt_number": receipt_number.strip().upper()})
         if doc is None:
@@ -83,6 +101,8 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
                  ["status", "page_key"], ["check_key"], ["round_id", "check_key"],
                  *([key] for key in FILTER_KEYS.values())):
         await stored.create_index([(k, ASCENDING) for k in keys])
+    for keys in (["page_key"], ["applicant_page_key"], ["registration_number", "page_key"]):
+        await db["bindings"].create_index([(k, ASCENDING) for k in keys])
     await paging.fill_keys(db, "rounds", lambda d: str(d["code"]))
     await paging.fill_keys(db, "dossiers", lambda d: str(d["receipt_number"]))
     await paging.fill_keys(db, "dossiers", dossiers.check_key, key="check_key")

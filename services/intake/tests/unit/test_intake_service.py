@@ -95,7 +95,7 @@ async def test_a_second_submission_of_the_same_product_is_refused_and_takes_no_n
     with pytest.raises(Refused) as refused:
         await submit(intake, round_id)
 
-    assert refused.value.detail == {"dossier_id": first.stream}
+    assert refused.value.detail == {"reason": "duplicate"}  # naming no dossier (ADR 0037)
     assert "already has a dossier" in refused.value.message
     assert types_of(await intake.store.read_stream(first.stream)) == ["dossier.received"]
     # the refusal came before a receipt number was taken: the next dossier gets the next number
@@ -112,7 +112,7 @@ async def test_two_racing_submissions_of_one_dossier_give_one_receipt(intake: In
     receipts = [o for o in outcomes if isinstance(o, RecordedEvent)]
     refusals = [o for o in outcomes if isinstance(o, Refused)]
     assert len(receipts) == 1 and len(refusals) == 1, outcomes
-    assert refusals[0].detail == {"dossier_id": receipts[0].stream}
+    assert refusals[0].detail == {"reason": "duplicate"}
     # both got past the check and took a number: the race was real, and the loser's number stays unused
     assert await intake.rt.db["sequence_claims"].count_documents({}) == 2
     assert [d["receipt_number"] for d in await read_model(intake, round_id=round_id)] == [

@@ -214,3 +214,37 @@ class DossierRescheduled(EventData):
     previous_date: date | None
     new_date: date
     apology_note: Text
+
+
+# ---- producer bindings (ADR 0037): which accounts may file for which producer ----------------------------------
+
+@registered("producer_binding.requested", topic=TOPIC)
+class ProducerBindingRequested(EventData):
+    """An applicant's account filed for a producer for the first time: the secretariat is to verify it may."""
+
+    binding_id: str
+    applicant_id: str = Field(description="the account's token subject")
+    registration_number: RegistrationNumber
+    producer_name: Text
+    dossier_id: str = Field(description="the filing that asked")
+
+
+@registered("producer_binding.verified", topic=TOPIC)
+class ProducerBindingVerified(EventData):
+    """The secretariat verified that the account files for the producer (its owner, or holding its authorisation)."""
+
+    binding_id: str
+    applicant_id: str
+    registration_number: RegistrationNumber
+    dossier_id: str | None = Field(default=None, description="the dossier whose completeness check verified it")
+    note: LongText = ""
+
+
+@registered("producer_binding.refused", topic=TOPIC)
+class ProducerBindingRefused(EventData):
+    """The secretariat refused the account's claim to file for the producer; its pending dossiers are rejected."""
+
+    binding_id: str
+    applicant_id: str
+    registration_number: RegistrationNumber
+    reason: Text

@@ -21,6 +21,7 @@ from binhchon_kit.contracts.common import (
     Producer,
     Product,
     Programme,
+    RegistrationNumber,
     Text,
 )
 from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Receives, RoundArea, Schedule
@@ -29,7 +30,7 @@ from binhchon_kit.paging import After, Limit, Total, no_offset
 from binhchon_kit.ratelimit import RATE_LIMITED
 from intake.adapters.receipt_codes import ReceiptCodes
 from intake.adapters.receipt_page import check_code_form, receipt_page
-from intake.domain import dossiers
+from intake.domain import bindings, dossiers
 from intake.domain.errors import Refused
 from intake.domain.times import in_vietnam
 from intake.service import Intake
@@ -60,6 +61,10 @@ Applicant = Annotated[Principal, allow(Role.APPLICANT, Role.SECRETARIAT)]
 DossierApplicant = Annotated[Principal, allow({Role.APPLICANT: OWN_DOSSIER, Role.SECRETARIAT: ANY})]
 DossierReader = Annotated[Principal, allow({**READERS, Role.APPLICANT: OWN_DOSSIER})]
 DossierLister = Annotated[Principal, allow({**READERS, Role.APPLICANT: OWN_DOSSIERS})]
+# Producer bindings (ADR 0037): the secretariat decides them, the auditor reads them, an applicant lists their own.
+BindingLister = Annotated[Principal, allow({Role.SECRETARIAT: ANY, Role.AUDITOR: ANY,
+                                            Role.APPLICANT: narrowed("own bindings")})]
+BindingReader = Annotated[Principal, allow(Role.SECRETARIAT, Role.AUDITOR)]
 
 
 def intake(request: Request) -> Intake:
@@ -175,6 +180,25 @@ class Reschedule(Body):
     apology_note: Text = Field(description="the apology (phiếu xin lỗi và hẹn lại ngày trả kết quả)")
 
 
+# an account's token subject: no control character reaches the store
+ApplicantId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^\x00-\x1f\x7f]{1,200}$")]
+
+
+class RegisterBinding(Body):
+    applicant_id: ApplicantId = Field(description="the account's token subject")
+    registration_number: RegistrationNumber
+    note: LongText = Field(default="", description="what was checked: the owner's identity, the authorisation")
+
+
+class VerifyBinding(Body):
+    note: LongText = Field(default="", description="what was checked: the owner's identity, the authorisation")
+
+
+class RefusedBinding(BaseModel):
+    binding: dict[str, Any]
+    rejected_dossiers: list[str] = Field(description="the account's dossiers for the producer rejected with it")
+
+
 def _event_view(event: RecordedEvent) -> dict[str, Any]:
     return {"id": event.id, "type": event.type, "version": event.version, "time": event.time,
             "actor": event.actor.id, "data": event.data, "hash": event.hash}
@@ -274,10 +298,11 @@ async def supplement(dossier_id: str, body: Supplement, who: DossierApplicant, s
     return _event_view(event)
 
 
-@router.post("/dossiers/{dossier_id}/accept", status_code=201, tags=["completeness check"], response_model=Receipt)
+@router.post("/dossiers/{dossier_id}/accept", status_code=201, tags=["completeness check"], response_model=Receipt,
+             summary="accept a complete dossier; verifies the filing account's binding to the producer (ADR 0037)")
 async def accept(dossier_id: str, body: Accept, who: Secretariat, svc: Service, codes: Codes) -> Receipt:
-    await svc.act(dossier_id, lambda s, r: dossiers.accept(
-        s, r, product_group=body.product_group, sample_code=body.sample_code), who.actor, request_cause())
+    await svc.accept(dossier_id, product_group=body.product_group, sample_code=body.sample_code, actor=who.actor,
+                     cause=request_cause())
     _, events = await svc.load_dossier(dossier_id)
     return _receipt(dossiers.fold_dossier(events), codes)
 
@@ -302,6 +327,48 @@ async def reschedule(dossier_id: str, body: Reschedule, who: Secretariat, svc: S
         s, which=body.which, new_date=body.new_date, apology_note=body.apology_note, today=svc.today()),
         who.actor, request_cause())
     return _event_view(event)
+
+
+# ---- producer bindings (ADR 0037) -----------------------------------------------------------------------
+
+@router.get("/bindings", tags=["producer bindings"], dependencies=Paged,
+            summary="which accounts may file for which producer, page by page (an applicant: their own)")
+async def list_bindings(read: Read, who: BindingLister, applicant_id: ApplicantId | None = None,
+                        registration_number: RegistrationNumber | None = None, status: bindings.Status | None = None,
+                        after: After = None, limit: Limit = 100) -> dict[str, Any]:
+    mine = who.subject if not who.has(Role.SECRETARIAT, Role.AUDITOR, Role.ADMIN) else applicant_id
+    page = await read.bindings(applicant_id=mine, registration_number=registration_number,
+                               status=status.value if status else None, after=after, limit=limit)
+    return page.body()
+
+
+@router.get("/bindings/{binding_id}", tags=["producer bindings"])
+async def get_binding(binding_id: str, read: Read, who: BindingReader) -> dict[str, Any]:
+    return await read.binding(binding_id)
+
+
+@router.post("/bindings", status_code=201, tags=["producer bindings"],
+             summary="bind an account to a producer at the counter, verified at once")
+async def register_binding(body: RegisterBinding, who: Secretariat, svc: Service, read: Read) -> dict[str, Any]:
+    event = await svc.register_binding(body.applicant_id, body.registration_number, body.note, who.actor,
+                                       request_cause())
+    return await read.binding(event.stream)
+
+
+@router.post("/bindings/{binding_id}/verify", status_code=201, tags=["producer bindings"],
+             summary="verify that the account files for the producer (its owner, or holding its authorisation)")
+async def verify_binding(binding_id: str, body: VerifyBinding, who: Secretariat, svc: Service, read: Read
+                         ) -> dict[str, Any]:
+    await svc.verify_binding(binding_id, body.note, who.actor, request_cause())
+    return await read.binding(binding_id)
+
+
+@router.post("/bindings/{binding_id}/refuse", status_code=201, tags=["producer bindings"],
+             response_model=RefusedBinding,
+             summary="refuse the account's claim to file for the producer; its dossiers not yet accepted are rejected")
+async def refuse_binding(binding_id: str, body: Reason, who: Secretariat, svc: Service, read: Read) -> RefusedBinding:
+    _, rejected = await svc.refuse_binding(binding_id, body.reason, who.actor, request_cause())
+    return RefusedBinding(binding=await read.binding(binding_id), rejected_dossiers=rejected)
 
 
 # ---- public ----------------------------------------------------------------------------------------------

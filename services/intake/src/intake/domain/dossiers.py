@@ -58,6 +58,19 @@ def dossier_id_for(round_id: str, registration_number: str, product_name: str) -
     return "dossier-" + deterministic_id(round_id, registration_number.upper(), product_key(product_name))
 
 
+def unverified_dossier_id_for(round_id: str, registration_number: str, product_name: str, applicant_id: str) -> str:
+    """The dossier id of an account not (yet) verified for the producer (ADR 0037): it carries the account, so
+    such a filing never takes the producer's own id and blocks no one; the same account filing twice collides."""
+    return "dossier-" + deterministic_id(round_id, registration_number.upper(), product_key(product_name),
+                                         "applicant", applicant_id)
+
+
+def product_identity(state: Dossier) -> str:
+    """The producer's own dossier id for this dossier's product: what two accounts' dossiers of one product share."""
+    return dossier_id_for(state.round_id, state.received["producer"]["registration_number"],
+                          state.received["product"]["name"])
+
+
 @dataclass(frozen=True)
 class Dossier:
     id: str
@@ -170,6 +183,14 @@ def reject(state: Dossier, *, reason: str) -> DossierRejected:
     return DossierRejected(reason=reason)
 
 
+def reject_unbound(state: Dossier, *, reason: str) -> DossierRejected | None:
+    """A refused binding rejects the account's dossiers for that producer still before acceptance (none: this one
+    is past that, or already closed)."""
+    if state.status not in (*AWAITING_CHECK, Status.SUPPLEMENT_REQUESTED):
+        return None
+    return DossierRejected(reason=reason)
+
+
 def withdraw(state: Dossier, *, reason: str) -> DossierWithdrawn:
     # Accepted dossiers may still be withdrawn until scoring starts; scoring's own events will close that door.
     _require(state, WITHDRAWABLE, "withdraw")
@@ -228,6 +249,7 @@ def fold_dossier(events: Sequence[RecordedEvent]) -> dict[str, Any]:
         "district_code": received["producer"]["address"].get("district_code"),
         "escalated_from": received.get("escalated_from"), "updated_at": last.time,
         "page_key": received["receipt_number"],  # its place in the lists (unique, ASCII: ADR 0015)
+        "product_identity": product_identity(state),  # one accepted dossier per producer's product (ADR 0037)
     }
     doc["check_key"] = check_key(doc)
     doc.update(filter_keys(doc))
