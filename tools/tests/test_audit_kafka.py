@@ -285,7 +285,7 @@ async def test_no_mark_is_on_the_topic_before_completion_and_the_audit_opens_the
     """Issue 13: sealed sheets stay sealed on the shared topic. Read while the honey was being scored, every sheet
     on scoring.events carries its marks sealed (no points, total, comment, reason or re-scoring totals anywhere, no
     key); once scored, the completion reveals the key and the audit, holding no key of its own, opens the
-    sheets with it and recomputes every result (the first test)."""
+    sheets with it (and recomputes every result: test_verify_passes_on_a_played_round)."""
     honey = played.dossiers["Mật ong rừng Lục Nam"]
     before = played.before_completion
     sheets = [e for e in before if e["type"] in ("score.submitted", "score.amended")]
