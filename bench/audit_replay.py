@@ -44,10 +44,12 @@ from certification.domain import certificates as certs
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain import scoring as rules
 from scoring.domain.scoring import evolve
+from scoring.domain.sealing import derive
 
 START = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
 MEMBERS = [f"cm-{k}" for k in range(1, 8)]
 SYSTEM = Actor("system:bench", ("system",))
+SEALING_MASTER = bytes(range(32))  # the bench's sealing master key: the audit never needs it
 
 
 class Log:
@@ -157,13 +159,15 @@ async def dossier(log: Log, rng: random.Random, rulebook: Any, signer: Signer, p
     state = evolve(None, events[-1])
     assert state is not None
     sheet = rulebook.sheet(state.opened.sheet_id)
+    key = derive(SEALING_MASTER, "bench", dossier_id)  # sheets sealed as scoring seals them (ADR 0036)
     for member in MEMBERS:
-        sheet_event = rules.submit(state, panel, rulebook, member, scores_for(sheet, rng), "")
+        sheet_event = rules.submit(rules.unsealed(state, key), panel, rulebook, member, scores_for(sheet, rng), "",
+                                   key)
         events.append(await log.record(stream, dossier_id, sheet_event, actor=Actor(member, ("judge",)),
                                        cause=events[-1]))
         state = evolve(state, events[-1])
         assert state is not None
-    completed = rules.evaluate(state, panel, rulebook, closing=False)
+    completed = rules.evaluate(rules.unsealed(state, key), panel, rulebook, closing=False, key=key)
     assert isinstance(completed, rules.ScoringCompleted)
     events.append(await log.record(stream, dossier_id, completed, cause=events[-1]))
     state = evolve(state, events[-1])

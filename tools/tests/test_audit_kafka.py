@@ -10,10 +10,11 @@ to the national round; tea 75.86 → 4 stars, recognised (one certificate); rice
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ from certification.main import CertificationSettings
 from certification.main import build as build_certification
 from intake.main import IntakeSettings
 from intake.main import build as build_intake
+from scoring.domain.scoring import evolve, unsealed
+from scoring.domain.sealing import DossierKey, Unsealable
 from scoring.main import ScoringSettings
 from scoring.main import build as build_scoring
 
@@ -65,6 +68,8 @@ class Played:
     national: str
     province: str
     dossiers: dict[str, str]
+    # scoring.events as a consumer read it while the honey's scoring was still open (five of its six sheets in)
+    before_completion: list[dict[str, Any]] = field(default_factory=list)
 
     def db(self, service: str) -> str:
         return f"{service}_{self.unique}"
@@ -79,7 +84,37 @@ class Played:
                        "http://intake")
 
     def scoring(self, **over: Any) -> Any:
+        # scoring's sealing master key injected as a deployment sets it (ADR 0036); the audit never holds it
+        over.setdefault("scoring_sealing_keys", SEALING_KEYS)
         return running(build_scoring(self.settings(ScoringSettings, "scoring", **over)), "http://scoring")
+
+
+SEALING_KEYS = "season-test " + base64.urlsafe_b64encode(bytes(range(100, 132))).rstrip(b"=").decode()
+MARKS = {"scores", "total", "totals", "spread", "comment", "reason", "points", "sealing_key"}
+
+
+def marks_in(value: Any, fields: frozenset[str] | set[str] = MARKS) -> list[str]:
+    """Every field anywhere in ``value`` that would carry a mark, a judge's words or a sealing key in clear."""
+    if isinstance(value, dict):
+        return [k for k, v in value.items() if k in fields and v not in (None, "")] + [
+            m for v in value.values() for m in marks_in(v, fields)]
+    if isinstance(value, list):
+        return [m for v in value for m in marks_in(v, fields)]
+    return []
+
+
+async def topic_now(played: Played, scoring: Any, topic: str) -> list[dict[str, Any]]:
+    """``topic`` as a consumer reads it once scoring has published everything it recorded."""
+    store = MongoEventStore(scoring.app.state.runtime.mongo[played.db("scoring")], "x", pages=False)
+
+    async def published() -> bool:
+        return not await store.unpublished(1)
+
+    await eventually(published, what="scoring's events on their topic")
+    events: list[dict[str, Any]] = []
+    async for batch in read_records(played.infra.kafka, [f"{played.prefix}{topic}"]):
+        events += [json.loads(r.value) for r in batch]
+    return events
 
 
 async def run_audit(*args: str) -> int:
@@ -147,6 +182,8 @@ async def played(infra: Infra, dev_keys: tuple[Path, Path], tmp_path_factory: py
         assert (await scoring.post(f"/dossiers/{honey}/recusal", json={"reason": "Người thân"},
                                    headers=judge["cm-7"])).status_code == 201
         for k, member in enumerate(MEMBERS[:6], start=1):
+            if k == 6:  # the last sheet is what completes the honey's scoring: look at the topic before it
+                game.before_completion = await topic_now(game, scoring, "scoring.events")
             r = await scoring.post(f"/dossiers/{honey}/score-sheets", json={"scores": {**full, "C1": 10 - (k - 1)}},
                                    headers=judge[member])
             assert r.status_code == 201, r.text
@@ -231,7 +268,8 @@ async def test_an_altered_copy_of_an_event_is_named(played, capsys):
     def alter(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for event in events:
             if event["type"] == "score.submitted" and event["subject"] == tea and not altered:
-                event["data"]["scores"][0]["points"] = 0  # the hash left as it was
+                sealed = event["data"]["sealed"]  # one bit of the sealed marks flipped, the hash left as it was
+                sealed["ciphertext"] = ("B" if sealed["ciphertext"][0] == "A" else "A") + sealed["ciphertext"][1:]
                 altered.append(event["id"])
         return events
 
@@ -241,6 +279,73 @@ async def test_an_altered_copy_of_an_event_is_named(played, capsys):
     found = findings_of(capsys)
     hashes = [d for d in found["discrepancies"] if d["check"] == "hash"]
     assert [d["event_ids"] for d in hashes] == [altered]
+
+
+async def test_no_mark_is_on_the_topic_before_completion_and_the_audit_opens_them_after(played, capsys):
+    """Issue 13: sealed sheets stay sealed on the shared topic. Read while the honey was being scored, every sheet
+    on scoring.events carries its marks sealed (no points, total, comment, reason or re-scoring totals anywhere, no
+    key); once scored, the completion reveals the key and the audit, holding no key of its own, opens the
+    sheets with it (and recomputes every result: test_verify_passes_on_a_played_round)."""
+    honey = played.dossiers["Mật ong rừng Lục Nam"]
+    before = played.before_completion
+    sheets = [e for e in before if e["type"] in ("score.submitted", "score.amended")]
+    assert {e["subject"] for e in sheets} == {honey} and len(sheets) == 6  # five sheets and an amendment
+    assert not any(e["type"] == "scoring.completed" for e in before)
+    # a recusal's reason is no mark (and judge.recused is never published to agencies); an amendment's is sealed
+    assert [(e["id"], found) for e in before if (found := marks_in(
+        e["data"], MARKS if e["type"].startswith("score") else MARKS - {"reason"}))] == []
+    assert all(e["data"]["sealed"]["alg"] == "A256GCM" and e["dataschema"].endswith("/v2.json") for e in sheets)
+    assert len({e["data"]["sealed"]["key_digest"] for e in sheets}) == 1  # one key per dossier, committed to
+
+    after = [json.loads(r.value) async for batch in read_records(played.infra.kafka, [
+        f"{played.prefix}scoring.events"]) for r in batch]
+    completed = {e["subject"]: e for e in after if e["type"] == "scoring.completed"}
+    assert set(completed) == set(played.dossiers.values())
+    key = DossierKey.from_revealed(completed[honey]["data"]["sealing_key"])
+    assert key.digest == sheets[0]["data"]["sealed"]["key_digest"]
+    state = None
+    for event in (e for e in after if e["subject"] == honey):
+        if event["type"] == "scoring.completed":
+            break
+        state = evolve(state, recorded(event))
+    assert state is not None and all(s.scores is None for s in state.sheets)  # sealed as the fold reads them
+    opened = unsealed(state, key)
+    assert sorted(opened.current_sheets()[m].total or 0 for m in MEMBERS[:6]) == sorted(
+        completed[honey]["data"]["totals"].values())
+    tea_key = DossierKey.from_revealed(completed[played.dossiers["Chè Tân Cương"]]["data"]["sealing_key"])
+    with pytest.raises(Unsealable):  # another dossier's revealed key opens nothing of the honey's
+        unsealed(state, tea_key)
+
+
+async def test_a_revealed_key_that_is_not_the_committed_one_is_named(played, capsys):
+    """The tea's completion rewritten with a consistent chain to reveal another key: the audit cannot open the
+    sheets with it and names the completion."""
+    tea = played.dossiers["Chè Tân Cương"]
+    forged: list[str] = []
+
+    def forge(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        stream = sorted((e for e in events if e["subject"] == tea), key=lambda e: e["streamversion"])
+        rewritten: dict[str, dict[str, Any]] = {}
+        prev = ""
+        for event in stream:
+            seen: RecordedEvent = recorded(event)
+            if event["type"] == "scoring.completed":
+                seen = replace(seen, data={**seen.data, "sealing_key": DossierKey(bytes(32)).revealed()})
+                forged.append(seen.id)
+            if forged:
+                seen = seal(seen, prev)
+                rewritten[seen.id] = json.loads(seen.to_cloudevent().to_bytes())
+            prev = seen.hash
+        return [rewritten.get(e["id"], e) for e in events]
+
+    prefix = f"{played.prefix}rekeyed."
+    await copy_topics(played, prefix, forge)
+    assert await run_audit(*verify_args(played, prefix)) == 1
+    found = findings_of(capsys)
+    assert not [d for d in found["discrepancies"] if d["check"] in ("hash", "chain")]
+    scoring = [d for d in found["discrepancies"] if d["check"] == "scoring"]
+    assert len(scoring) == 1 and scoring[0]["event_ids"][0] == forged[0]
+    assert "does not open its sealed marks" in scoring[0]["message"]
 
 
 async def test_a_result_whose_stars_disagree_with_its_sheets_is_named(played, capsys):

@@ -4,6 +4,10 @@ signature and its one-to-one match with a recognised result, each escalation wit
 
 The recomputation is scoring's own pure domain code (``scoring.domain``: the fold, ``evaluate``, ``decide``)
 and its rulebook loader: the audit replays what the service would have decided, it does not re-implement it.
+
+Sheets are sealed on the topic until their dossier completes (ADR 0036): each ``scoring.completed`` reveals the
+dossier's sealing key, which must be the one every sealed sheet and re-scoring of the stream committed to and must
+open each of them; the audit recomputes from the sheets so opened. It holds no key of its own.
 """
 
 from __future__ import annotations
@@ -16,14 +20,15 @@ from datetime import datetime
 from typing import Any
 
 from binhchon_kit.contracts.common import DecisionReference
-from binhchon_kit.contracts.scoring import PanelFormed
+from binhchon_kit.contracts.scoring import PanelFormed, SealedMarks
 from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.signing import verify_document
 from binhchon_tools.audit_findings import Discrepancy, Findings
 from binhchon_tools.audit_hash import schema_version
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.errors import Refused
-from scoring.domain.scoring import COMPLETED, DossierScoring, decide, evaluate, evolve
+from scoring.domain.scoring import COMPLETED, DossierScoring, decide, evaluate, evolve, unsealed
+from scoring.domain.sealing import DossierKey, Unsealable, rescore_context, unseal
 
 SCORING_STREAM_TYPES = {
     "scoring.opened", "scoring.not_opened", "scoring.cancelled", "judge.recused", "panel.member_substituted",
@@ -168,12 +173,17 @@ def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rule
         findings.add("scoring", stream, f"no panel.formed for round {state.opened.round_id}", event["id"])
         return
     panel = PanelFormed.model_validate(panel_event["data"])
+    sheets = [e.id for e in replayed if e.type in ("score.submitted", "score.amended")]
+    opened = _opened(state, replayed, data.get("sealing_key"))
+    if isinstance(opened, str):
+        findings.add("scoring", stream, opened, event["id"], *sheets)
+        return
+    state, key = opened
     try:
-        outcome = evaluate(state, panel, rulebook, closing=True)
+        outcome = evaluate(state, panel, rulebook, closing=True, key=key)
     except Refused as refused:
         findings.add("scoring", stream, f"completed, but recomputed: {refused.message}", event["id"])
         return
-    sheets = [e.id for e in replayed if e.type in ("score.submitted", "score.amended")]
     if outcome is None or outcome.__class__.__name__ != "ScoringCompleted":
         findings.add("scoring", stream, f"completed, but the sheets call for {type(outcome).__name__}",
                      event["id"], *sheets)
@@ -182,6 +192,25 @@ def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rule
     if diff:
         findings.add("scoring", stream, "scoring.completed disagrees with its sheets: " + "; ".join(diff),
                      event["id"], *sheets)
+
+
+def _opened(state: DossierScoring, replayed: list[RecordedEvent], revealed: str | None
+            ) -> tuple[DossierScoring, DossierKey | None] | str:
+    """The dossier with its sealed sheets opened by the key its completion reveals, every sealed re-scoring of it
+    checked to open too; or what is wrong. No key revealed is right only for sheets recorded in clear (v1)."""
+    rescorings = [e for e in replayed if e.type == "scoring.rescore_requested" and e.data.get("sealed")]
+    if revealed is None:
+        if any(s.sealed is not None for s in state.sheets) or rescorings:
+            return "completed without revealing the sealing key of its sealed sheets: they cannot be recomputed"
+        return state, None
+    try:
+        key = DossierKey.from_revealed(revealed)
+        for event in rescorings:
+            sealed = SealedMarks.model_validate(event.data["sealed"])
+            unseal(key, rescore_context(state.dossier_id, event.data["scoring_round"]), sealed)
+        return unsealed(state, key), key
+    except (Unsealable, ValueError) as exc:
+        return f"the sealing key revealed at completion does not open its sealed marks: {exc}"
 
 
 def _check_result(findings: Findings, rulebooks: Rulebooks, stream: str, state: DossierScoring | None,

@@ -17,7 +17,8 @@ from binhchon_tools.audit_report import Progress, table
 from binhchon_tools.audit_topics import read_records
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.aggregation import aggregate
-from scoring.domain.scoring import evolve
+from scoring.domain.scoring import evolve, unsealed
+from scoring.domain.sealing import DossierKey
 
 
 async def read_events(bootstrap: str, topics: list[str], what: str) -> list[dict[str, Any]]:
@@ -135,11 +136,14 @@ async def what_if(bootstrap: str, topics: list[str], round_id: str, rulebook_ref
         for event in stream[:completed[-1]]:
             state = evolve(state, recorded(event))
         assert state is not None
+        if done["data"].get("sealing_key"):  # sealed sheets (ADR 0036): opened by the key completion revealed
+            state = unsealed(state, DossierKey.from_revealed(done["data"]["sealing_key"]))
         row: dict[str, Any] = {"dossier_id": done["data"]["dossier_id"], "product": state.opened.product_name,
                                "before": {k: done["data"].get(k) for k in OUTCOME}}
         sheet = other.sheet_for(state.opened.product_group)
         sheets = state.current_sheets()
-        counted = {m: sheets[m].scores for m in done["data"]["totals"] if m in sheets}
+        counted = {m: points for m in done["data"]["totals"] if m in sheets
+                   and (points := sheets[m].scores) is not None}
         try:
             if sheet is None:
                 raise ValueError(f"product group {state.opened.product_group!r} has no sheet")

@@ -7,11 +7,12 @@ from fastapi import FastAPI
 from binhchon_kit.consumer import PermanentError
 from binhchon_kit.contracts.intake import DossierAccepted, DossierWithdrawn, RoundOpened
 from binhchon_kit.events import RecordedEvent
-from binhchon_kit.runtime import Runtime, build_runtime
+from binhchon_kit.runtime import Runtime, build_runtime, log_signer
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.web import create_app, serve
 from scoring.adapters.http import router
 from scoring.adapters.rulebooks import Rulebooks
+from scoring.adapters.sealing import SealingKeys
 from scoring.domain.errors import Refused
 from scoring.domain.views import fold_first, fold_scoring
 from scoring.service import Scoring
@@ -22,13 +23,20 @@ from scoring.views import setup as setup_views
 class ScoringSettings(ServiceSettings):
     service_name: str = "scoring"
     http_port: int = 8002
+    # the master keys of sealed sheets (ADR 0036, scoring/adapters/sealing.py): a file of "<kid> <key>" lines, or
+    # the lines themselves; neither: one derived from the log signing key
+    scoring_sealing_keys_file: str = ""
+    scoring_sealing_keys: str = ""
 
 
 def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None = None) -> FastAPI:
     settings = settings or ScoringSettings()
     runtime = build_runtime(settings, {"scoring": ("scoring", fold_scoring), "panel": ("panels", fold_first),
                                        "proposal": ("proposals", fold_first)})
-    service = Scoring(runtime, rulebooks or Rulebooks.load())
+    sealing = SealingKeys.from_settings(settings.scoring_sealing_keys_file, settings.scoring_sealing_keys,
+                                        runtime.checkpoints.signer if runtime.checkpoints is not None
+                                        else log_signer(settings))
+    service = Scoring(runtime, rulebooks or Rulebooks.load(), sealing=sealing)
 
     async def accepted(event: RecordedEvent) -> None:
         try:

@@ -28,13 +28,15 @@ from binhchon_kit.contracts.scoring import (
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import ConcurrencyConflict
 from binhchon_kit.folding import replay
-from binhchon_kit.runtime import Runtime
+from binhchon_kit.runtime import Runtime, log_signer
 from scoring.adapters.rulebooks import Rulebooks
+from scoring.adapters.sealing import SealingKeys
 from scoring.domain import panel as panels
 from scoring.domain import scoring
 from scoring.domain.authority import DecisionInput, authority_decision
 from scoring.domain.errors import Refused
 from scoring.domain.rulebook import Rulebook
+from scoring.domain.sealing import DossierKey
 
 
 class RulebookVersionMissing(Exception):
@@ -52,13 +54,16 @@ def scoring_stream(dossier_id: str) -> str:
 
 class Scoring:
     """``round_wait``: how long forming a panel waits for the round's ``round.opened`` to arrive from intake
-    (another service's topic: a panel formed right after its round may be a moment ahead of it)."""
+    (another service's topic: a panel formed right after its round may be a moment ahead of it). ``sealing``:
+    the master keys the dossiers' sealing keys derive from (ADR 0036; default: derived from the log key)."""
 
-    def __init__(self, runtime: Runtime, rulebooks: Rulebooks, round_wait: float = 10.0) -> None:
+    def __init__(self, runtime: Runtime, rulebooks: Rulebooks, round_wait: float = 10.0,
+                 sealing: SealingKeys | None = None) -> None:
         self.rt = runtime
         self.store = runtime.store
         self.rulebooks = rulebooks
         self.round_wait = round_wait
+        self.sealing = sealing or SealingKeys.from_settings("", "", log_signer(runtime.settings))
         self._panels: dict[str, PanelFormed] = {}
 
     async def setup(self) -> None:
@@ -253,14 +258,24 @@ class Scoring:
                 # a chair with a conflict of interest in this dossier must not choose who scores it instead
                 raise Refused("the chair is recused from this dossier: the secretariat adds its substitute "
                               "members", kind="forbidden", recused=sorted(state.recused))
-        return await self.act(dossier_id, lambda s, p, _: scoring.substitute(s, p, substitute, replaces, reason),
+        return await self.act(dossier_id, lambda s, p, _r, _k: scoring.substitute(s, p, substitute, replaces, reason),
                               who.actor, cause)
 
     # ---- dossiers ------------------------------------------------------------------------------------
 
-    async def load(self, dossier_id: str) -> tuple[scoring.DossierScoring, list[RecordedEvent]]:
-        events = await self.store.read_stream(scoring_stream(dossier_id))
+    def dossier_key(self, state: scoring.DossierScoring) -> DossierKey:
+        """The dossier's sealing key: under the master key its sheets are sealed with, else the current one."""
+        return self.sealing.dossier_key(state.dossier_id, state.sealing_kid())
+
+    def unsealed(self, events: list[RecordedEvent]) -> scoring.DossierScoring | None:
+        """The dossier folded from its events, its sheets' marks opened with scoring's own key."""
         state = replay(scoring.evolve, events)
+        return None if state is None else scoring.unsealed(state, self.dossier_key(state))
+
+    async def load(self, dossier_id: str) -> tuple[scoring.DossierScoring, list[RecordedEvent]]:
+        """The dossier as its commands see it: every sheet's marks unsealed."""
+        events = await self.store.read_stream(scoring_stream(dossier_id))
+        state = self.unsealed(events)
         if state is None:
             if events:  # scoring.not_opened: say why
                 data = events[0].data
@@ -271,7 +286,7 @@ class Scoring:
         return state, events
 
     async def act(self, dossier_id: str,
-                  decide: Callable[[scoring.DossierScoring, PanelFormed, Rulebook], EventData],
+                  decide: Callable[[scoring.DossierScoring, PanelFormed, Rulebook, DossierKey], EventData],
                   actor: Actor, cause: Cause) -> RecordedEvent:
         """Decide and record; then let the rules decide whether scoring completes or goes back."""
         stream = scoring_stream(dossier_id)
@@ -279,7 +294,7 @@ class Scoring:
             state, history = await self.load(dossier_id)
             panel = await self.panel(state.opened.round_id)
             rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
-            decided = decide(state, panel, rulebook)
+            decided = decide(state, panel, rulebook, self.dossier_key(state))
             try:
                 recorded = await record(self.rt, stream, state.version, decided, actor, cause, dossier_id,
                                         history=history)
@@ -298,13 +313,13 @@ class Scoring:
         wrote it (a concurrent writer makes the append below conflict, and its own evaluation decides)."""
         if known is not None:
             history = known
-            state = replay(scoring.evolve, history)
+            state = self.unsealed(history)
             assert state is not None
         else:
             state, history = await self.load(dossier_id)
         panel = await self.panel(state.opened.round_id)
         rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
-        outcome = scoring.evaluate(state, panel, rulebook, closing=closing)
+        outcome = scoring.evaluate(state, panel, rulebook, closing=closing, key=self.dossier_key(state))
         if outcome is None:
             return None
         try:

@@ -20,17 +20,21 @@ from binhchon_kit.contracts.scoring import (
     RescoreRequested,
     ResultApproved,
     ResultNotRecognised,
+    ScoreAmended,
+    ScoreSubmitted,
     ScoringCompleted,
     Session,
 )
 from binhchon_kit.envelope import utc_now
 from binhchon_kit.events import Actor, RecordedEvent, hashed_content
 from scoring.adapters.rulebooks import BUNDLED, Rulebooks
-from scoring.domain import scoring
+from scoring.domain import scoring, sealing
 from scoring.domain.rulebook import Rulebook, Sheet
+from scoring.domain.sealing import DossierKey, derive
 
 RULEBOOK_IDS = ("ocop-2019", "ocop-2023", "ocop-2025", "cnnttb-2018", "cnnttb-2025")
 SECRETARIAT = Actor("secretariat-1", ("secretariat",))
+TEST_MASTER = bytes(range(32))  # the sealing master key of the domain tests (ADR 0036)
 
 # ---- rulebooks ------------------------------------------------------------------------------------------
 
@@ -165,13 +169,28 @@ class ScoringHistory:
         self.record(scoring.open_scoring(accepted(rulebook_, level, group), dossier_id, rulebook_))
 
     @property
+    def key(self) -> DossierKey:
+        return derive(TEST_MASTER, "test", self.stream)
+
+    @property
     def dossier(self) -> scoring.DossierScoring:
+        """The dossier as the service's commands see it: folded, then its sealed sheets opened with its key."""
         assert self.state is not None
-        return self.state
+        return scoring.unsealed(self.state, self.key)
 
     @property
     def sheet(self) -> Sheet:
         return self.rulebook.sheet(self.dossier.opened.sheet_id)
+
+    def marks(self, data: ScoreSubmitted | ScoreAmended | RescoreRequested) -> dict[str, Any]:
+        """What a sealed event holds, opened with the dossier's key as the service opens it."""
+        assert data.sealed is not None
+        if isinstance(data, RescoreRequested):
+            context = sealing.rescore_context(self.stream, data.scoring_round)
+        else:
+            context = sealing.sheet_context(self.stream, registration_of(type(data)).type, data.sheet_id,
+                                            data.member_id, data.scoring_round)
+        return sealing.unseal(self.key, context, data.sealed)
 
     def record(self, data: EventData, actor: Actor = SECRETARIAT) -> scoring.DossierScoring:
         prev_hash = self.events[-1].hash if self.events else GENESIS_HASH
@@ -190,13 +209,15 @@ class ScoringHistory:
         return self.record(scoring.substitute(self.dossier, self.panel, new_member, replaces, reason))
 
     def submit(self, member_id: str, scores: dict[str, float], comment: str = "") -> scoring.DossierScoring:
-        return self.record(scoring.submit(self.dossier, self.panel, self.rulebook, member_id, scores, comment))
+        return self.record(scoring.submit(self.dossier, self.panel, self.rulebook, member_id, scores, comment,
+                                          self.key))
 
     def amend(self, member_id: str, scores: dict[str, float], reason: str = "nhầm điểm") -> scoring.DossierScoring:
-        return self.record(scoring.amend(self.dossier, self.panel, self.rulebook, member_id, scores, reason))
+        return self.record(scoring.amend(self.dossier, self.panel, self.rulebook, member_id, scores, reason,
+                                         self.key))
 
     def evaluate(self, *, closing: bool = False) -> RescoreRequested | ScoringCompleted | None:
-        return scoring.evaluate(self.dossier, self.panel, self.rulebook, closing=closing)
+        return scoring.evaluate(self.dossier, self.panel, self.rulebook, closing=closing, key=self.key)
 
     def evaluate_and_record(self, *, closing: bool = False) -> RescoreRequested | ScoringCompleted | None:
         outcome = self.evaluate(closing=closing)

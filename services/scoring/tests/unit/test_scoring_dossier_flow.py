@@ -186,8 +186,9 @@ def test_a_spread_above_the_threshold_asks_for_rescoring_and_the_first_sheets_st
     history.submit_all([80, 82, 84, 86, 90.5])
     rescore = history.evaluate()
     assert isinstance(rescore, RescoreRequested)
-    assert (rescore.scoring_round, rescore.spread, rescore.threshold) == (1, 10.5, 10)
-    assert rescore.totals == {"chair": 80, "m1": 82, "m2": 84, "m3": 86, "m4": 90.5}
+    assert (rescore.scoring_round, rescore.threshold) == (1, 10) and rescore.totals is None  # sealed (ADR 0036)
+    assert history.marks(rescore) == {"spread": 10.5,
+                                      "totals": {"chair": 80, "m1": 82, "m2": 84, "m3": 86, "m4": 90.5}}
     state = history.record(rescore)
     assert state.scoring_round == 2 and state.current_sheets() == {} and len(state.sheets) == 5
     assert history.evaluate() is None and history.evaluate(closing=False) is None
@@ -248,7 +249,7 @@ def test_a_recused_member_cannot_submit_nor_amend() -> None:
     assert state.recused == frozenset({"m2"})
     for act in (scoring.submit, scoring.amend):
         with pytest.raises(Refused) as refused:
-            act(state, history.panel, OCOP23, "m2", full(history.sheet), "x")
+            act(state, history.panel, OCOP23, "m2", full(history.sheet), "x", history.key)
         assert refused.value.kind == "forbidden"
 
 
@@ -278,7 +279,7 @@ def test_the_secretary_and_strangers_do_not_score() -> None:
     history = five()
     for who in ("sec", "outsider"):
         with pytest.raises(Refused) as refused:
-            scoring.submit(history.dossier, history.panel, OCOP23, who, full(history.sheet), "")
+            scoring.submit(history.dossier, history.panel, OCOP23, who, full(history.sheet), "", history.key)
         assert refused.value.kind == "forbidden"
 
 
@@ -286,14 +287,14 @@ def test_a_second_submit_in_the_same_round_is_refused() -> None:
     history = five()
     history.submit("m1", full(history.sheet))
     with pytest.raises(Refused, match="amend it with a reason") as refused:
-        scoring.submit(history.dossier, history.panel, OCOP23, "m1", with_total(history.sheet, 90), "")
+        scoring.submit(history.dossier, history.panel, OCOP23, "m1", with_total(history.sheet, 90), "", history.key)
     assert refused.value.kind == "conflict"
 
 
 def test_a_sheet_with_problems_is_refused_with_the_problems() -> None:
     history = five()
     with pytest.raises(Refused) as refused:
-        scoring.submit(history.dossier, history.panel, OCOP23, "m1", full(history.sheet, C3=4), "")
+        scoring.submit(history.dossier, history.panel, OCOP23, "m1", full(history.sheet, C3=4), "", history.key)
     assert refused.value.kind == "invalid"
     assert refused.value.detail["problems"] == ["C3: 4 is not allowed (allowed: [0.0, 3.0, 5.0])"]
 
@@ -301,10 +302,12 @@ def test_a_sheet_with_problems_is_refused_with_the_problems() -> None:
 def test_a_submitted_sheet_is_in_sheet_order_with_its_total_and_rulebook() -> None:
     history = five()
     scores = dict(reversed(list(with_total(history.sheet, 77.5).items())))
-    submitted = scoring.submit(history.dossier, history.panel, OCOP23, "m1", scores, "đạt yêu cầu")
+    submitted = scoring.submit(history.dossier, history.panel, OCOP23, "m1", scores, "đạt yêu cầu", history.key)
     assert isinstance(submitted, ScoreSubmitted)
-    assert [s.code for s in submitted.scores] == [c.code for c in history.sheet.criteria]
-    assert submitted.total == 77.5 and submitted.scoring_round == 1 and submitted.comment == "đạt yêu cầu"
+    assert (submitted.scores, submitted.total, submitted.comment) == (None, None, "")  # sealed (ADR 0036)
+    marks = history.marks(submitted)
+    assert [s["code"] for s in marks["scores"]] == [c.code for c in history.sheet.criteria]
+    assert marks["total"] == 77.5 and submitted.scoring_round == 1 and marks["comment"] == "đạt yêu cầu"
     assert (submitted.rulebook_id, submitted.rulebook_version, submitted.score_sheet) == (
         "ocop-2023", OCOP23.version, "general")
 
@@ -313,11 +316,14 @@ def test_amend_replaces_the_counted_sheet_and_keeps_the_first_on_record() -> Non
     history = five()
     history.submit_all([80, 82, 84, 86])
     first = history.dossier.current_sheets()["m1"]
-    amended = scoring.amend(history.dossier, history.panel, OCOP23, "m1", with_total(history.sheet, 85), "cộng nhầm")
+    amended = scoring.amend(history.dossier, history.panel, OCOP23, "m1", with_total(history.sheet, 85), "cộng nhầm",
+                            history.key)
     assert isinstance(amended, ScoreAmended)
     assert amended.amends_sheet_id == first.sheet_id and amended.sheet_id != first.sheet_id
-    assert amended.total == 85 and amended.reason == "cộng nhầm"
-    state = history.record(amended)
+    assert amended.reason is None and history.marks(amended)["reason"] == "cộng nhầm"
+    assert history.marks(amended)["total"] == 85
+    history.record(amended)
+    state = history.dossier
     assert state.current_sheets()["m1"].total == 85 and state.current_sheets()["m1"].event_type == "score.amended"
     assert [s.total for s in state.sheets if s.member_id == "m1"] == [82, 85]
     history.submit("m4", with_total(history.sheet, 84))
@@ -329,11 +335,11 @@ def test_amend_replaces_the_counted_sheet_and_keeps_the_first_on_record() -> Non
 def test_amend_needs_a_sheet_in_this_round() -> None:
     history = five()
     with pytest.raises(Refused, match="no sheet of this member"):
-        scoring.amend(history.dossier, history.panel, OCOP23, "m1", full(history.sheet), "x")
+        scoring.amend(history.dossier, history.panel, OCOP23, "m1", full(history.sheet), "x", history.key)
     history.submit_all([70, 82, 84, 86, 90])
     history.evaluate_and_record()  # re-scoring: round 2
     with pytest.raises(Refused, match="no sheet of this member"):
-        scoring.amend(history.dossier, history.panel, OCOP23, "m1", full(history.sheet), "x")
+        scoring.amend(history.dossier, history.panel, OCOP23, "m1", full(history.sheet), "x", history.key)
 
 
 def test_nothing_is_scored_after_completion() -> None:
@@ -342,7 +348,7 @@ def test_nothing_is_scored_after_completion() -> None:
     history.evaluate_and_record()
     for act in (scoring.submit, scoring.amend):
         with pytest.raises(Refused, match="completed"):
-            act(history.dossier, history.panel, OCOP23, "m1", full(history.sheet), "x")
+            act(history.dossier, history.panel, OCOP23, "m1", full(history.sheet), "x", history.key)
     with pytest.raises(Refused, match="completed"):
         scoring.recuse(history.dossier, history.panel, "m1", "x")
 
@@ -487,7 +493,10 @@ def test_the_outcome_does_not_depend_on_the_order_sheets_arrive(totals: list[flo
     one, two = first.evaluate(), second.evaluate()
     assert type(one) is type(two)
     assert one is not None and two is not None
-    assert one.model_dump() == two.model_dump()
+    if isinstance(one, RescoreRequested) and isinstance(two, RescoreRequested):  # sealed, each with its nonce
+        assert first.marks(one) == second.marks(two)
+    else:
+        assert one.model_dump() == two.model_dump()
     if isinstance(one, ScoringCompleted):
         assert min(totals) <= one.average_total <= max(totals)
         assert one.spread == max(totals) - min(totals) <= 10
@@ -505,6 +514,6 @@ def test_a_withdrawn_dossier_stops_being_scored_and_keeps_its_sheets() -> None:
     state = history.record(cancelled)
     assert state.status == CANCELLED and len(state.sheets) == 1
     with pytest.raises(Refused) as refused:
-        scoring.submit(state, history.panel, OCOP23, "m2", full(history.sheet), "")
+        scoring.submit(state, history.panel, OCOP23, "m2", full(history.sheet), "", history.key)
     assert refused.value.detail["current_status"] == CANCELLED
     assert cancel(state, "again") is None

@@ -92,7 +92,7 @@ async def score(svc: Scoring, dossier_id: str, member_id: str, wanted: float) ->
     state, _ = await svc.load(dossier_id)
     sheet = svc.rulebook(state.opened.rulebook_id, state.opened.rulebook_version).sheet(state.opened.sheet_id)
     scores = with_total(sheet, wanted)
-    return await svc.act(dossier_id, lambda s, p, r: scoring.submit(s, p, r, member_id, scores, ""),
+    return await svc.act(dossier_id, lambda s, p, r, k: scoring.submit(s, p, r, member_id, scores, "", k),
                          Actor(member_id, ("judge",)), CAUSE)
 
 

@@ -8,9 +8,9 @@ carries what intake (escalation) and certification (issuing) need: event-carried
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from binhchon_kit.contracts.common import (
     Code,
@@ -157,9 +157,44 @@ class CriterionScore(Value):
     points: float = Field(ge=0, le=100)
 
 
-@registered("score.submitted", topic=TOPIC)
+class SealedMarks(Value):
+    """What a judge wrote on a sheet (each criterion's points, the total, the comment or the amendment's reason),
+    or a re-scoring's totals and spread, encrypted until the dossier's scoring completes (ADR 0036).
+
+    AES-256-GCM under the dossier's sealing key, the same key for every sheet of the dossier; the associated data
+    is the RFC 8785 JSON of ``{"dossier_id", "type", "sheet_id", "member_id", "scoring_round"}`` (a re-scoring:
+    ``{"dossier_id", "type", "scoring_round"}``), so a ciphertext opens only where it was recorded. The key is
+    published in clear in the dossier's ``scoring.completed`` (``sealing_key``); a withdrawn dossier's never is."""
+
+    alg: Literal["A256GCM"] = "A256GCM"
+    kid: Code = Field(description="the id of scoring's sealing master key the dossier's key derives from")
+    key_digest: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the bytes 'binhchon sealed sheets "
+                            "v1', a zero byte and the dossier's key: commits to the key revealed at completion")
+    nonce: str = Field(pattern=r"^[A-Za-z0-9_-]{16}$", description="96 bits, base64url without padding")
+    ciphertext: str = Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=20000,
+                            description="the RFC 8785 JSON of the marks, encrypted, with its 128-bit tag; "
+                            "base64url without padding")
+
+
+def _sealed_or_clear(sealed: SealedMarks | None, clear: dict[str, Any], needed: tuple[str, ...]) -> None:
+    """A v2 event carries its marks sealed and none in clear; a v1 event (recorded before ADR 0036) in clear."""
+    shown = [k for k, v in clear.items() if v not in (None, "")]
+    if sealed is not None and shown:
+        raise ValueError(f"marks both sealed and in clear ({', '.join(shown)})")
+    if sealed is None and (missing := [k for k in needed if clear.get(k) is None]):
+        raise ValueError(f"marks neither sealed nor in clear (no {', '.join(missing)})")
+
+
+_V1_ONLY = "v1 only (recorded before ADR 0036): in clear; a v2 event has it inside ``sealed``"
+
+
+@registered("score.submitted", topic=TOPIC, schema_version=2)
 class ScoreSubmitted(EventData):
-    """A judge's score sheet (phiếu chấm điểm), final once submitted."""
+    """A judge's score sheet (phiếu chấm điểm), final once submitted.
+
+    v2: the marks are sealed (``sealed``: the scores, total and comment encrypted until the dossier's scoring
+    completes, ADR 0036); who scored, in which scoring round, stays in clear. A v1 event reads as recorded, its
+    marks in clear and no ``sealed``."""
 
     sheet_id: str
     member_id: Text
@@ -167,14 +202,23 @@ class ScoreSubmitted(EventData):
     rulebook_id: Code
     rulebook_version: int
     score_sheet: Code
-    scores: list[CriterionScore]
-    total: float
-    comment: LongText = ""
+    sealed: SealedMarks | None = Field(default=None, description="the marks: {scores, total, comment}, sealed")
+    scores: list[CriterionScore] | None = Field(default=None, description=_V1_ONLY)
+    total: float | None = Field(default=None, description=_V1_ONLY)
+    comment: LongText = Field(default="", description=_V1_ONLY)
+
+    @model_validator(mode="after")
+    def _marks(self) -> ScoreSubmitted:
+        _sealed_or_clear(self.sealed, {"scores": self.scores, "total": self.total, "comment": self.comment},
+                         ("scores", "total"))
+        return self
 
 
-@registered("score.amended", topic=TOPIC)
+@registered("score.amended", topic=TOPIC, schema_version=2)
 class ScoreAmended(EventData):
-    """A judge replaced their sheet before scoring completed, with the reason; the first sheet stays on record."""
+    """A judge replaced their sheet before scoring completed, with the reason; the first sheet stays on record.
+
+    v2: the marks and the reason are sealed, as in ``score.submitted`` v2. A v1 event reads as recorded."""
 
     sheet_id: str
     amends_sheet_id: str
@@ -183,19 +227,35 @@ class ScoreAmended(EventData):
     rulebook_id: Code
     rulebook_version: int
     score_sheet: Code
-    scores: list[CriterionScore]
-    total: float
-    reason: Text
+    sealed: SealedMarks | None = Field(default=None, description="the marks: {scores, total, reason}, sealed")
+    scores: list[CriterionScore] | None = Field(default=None, description=_V1_ONLY)
+    total: float | None = Field(default=None, description=_V1_ONLY)
+    reason: Text | None = Field(default=None, description=_V1_ONLY)
+
+    @model_validator(mode="after")
+    def _marks(self) -> ScoreAmended:
+        _sealed_or_clear(self.sealed, {"scores": self.scores, "total": self.total, "reason": self.reason},
+                         ("scores", "total", "reason"))
+        return self
 
 
-@registered("scoring.rescore_requested", topic=TOPIC)
+@registered("scoring.rescore_requested", topic=TOPIC, schema_version=2)
 class RescoreRequested(EventData):
-    """Members' totals differ by more than the panel's threshold: discuss and score again."""
+    """Members' totals differ by more than the panel's threshold: discuss and score again.
+
+    v2: the members' totals and their spread are sealed with the dossier's sheets (ADR 0036). A v1 event reads as
+    recorded."""
 
     scoring_round: int = Field(ge=1, description="the round whose sheets were too far apart")
-    totals: dict[str, float]
-    spread: float
     threshold: float
+    sealed: SealedMarks | None = Field(default=None, description="{totals, spread}, sealed")
+    totals: dict[str, float] | None = Field(default=None, description=_V1_ONLY)
+    spread: float | None = Field(default=None, description=_V1_ONLY)
+
+    @model_validator(mode="after")
+    def _marks(self) -> RescoreRequested:
+        _sealed_or_clear(self.sealed, {"totals": self.totals, "spread": self.spread}, ("totals", "spread"))
+        return self
 
 
 class PartAverage(Value):
@@ -214,9 +274,12 @@ class MandatoryOutcome(Value):
     met: bool
 
 
-@registered("scoring.completed", topic=TOPIC)
+@registered("scoring.completed", topic=TOPIC, schema_version=2)
 class ScoringCompleted(EventData):
-    """The quorum scored and the spread rule held: the dossier's result as the rulebook computes it."""
+    """The quorum scored and the spread rule held: the dossier's result as the rulebook computes it.
+
+    v2: ``sealing_key``, the dossier's sealing key in clear: the seal of its sheets is broken at completion, so
+    anyone reading the topic can open them and recompute this result (ADR 0036). A v1 event has none."""
 
     dossier_id: str
     round_id: str
@@ -238,6 +301,10 @@ class ScoringCompleted(EventData):
     spread: float
     spread_exceeded: bool = Field(
         description="completed after the last allowed re-scoring with the spread still too wide")
+    sealing_key: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{43}$", description="the dossier's sealing key (256 bits, base64url "
+        "without padding), revealed: it opens every sealed sheet and re-scoring of the dossier, and its SHA-256 "
+        "(as SealedMarks.key_digest says) is the digest they committed to")
 
 
 class NotRecognisedReason(StrEnum):

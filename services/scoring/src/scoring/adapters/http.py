@@ -17,6 +17,7 @@ from binhchon_kit.exports import csv_text
 from binhchon_kit.paging import After, Limit, Total, no_offset
 from scoring.domain import panel as panels
 from scoring.domain import scoring
+from scoring.domain.aggregation import total
 from scoring.domain.authority import DecisionInput, require_acting_for
 from scoring.domain.errors import Refused
 from scoring.domain.views import fold_scoring
@@ -183,8 +184,8 @@ async def round_dossiers(round_id: str, read: Read, who: RoundReader, after: Aft
 @router.post("/dossiers/{dossier_id}/recusal", status_code=201, tags=["scoring"],
              summary="declare a conflict of interest and be recused")
 async def recuse(dossier_id: str, body: Recusal, who: Judge, svc: Service) -> dict[str, Any]:
-    event = await svc.act(dossier_id, lambda s, p, _: scoring.recuse(s, p, who.subject, body.reason), who.actor,
-                          request_cause())
+    event = await svc.act(dossier_id, lambda s, p, _r, _k: scoring.recuse(s, p, who.subject, body.reason),
+                          who.actor, request_cause())
     return event.data
 
 
@@ -200,18 +201,19 @@ async def add_substitute(dossier_id: str, body: Substitution, who: ChairOrSecret
 @router.post("/dossiers/{dossier_id}/score-sheets", status_code=201, tags=["scoring"],
              summary="submit a score sheet (final once submitted)")
 async def submit(dossier_id: str, body: SheetBody, who: Judge, svc: Service) -> dict[str, Any]:
-    event = await svc.act(dossier_id, lambda s, p, r: scoring.submit(
-        s, p, r, who.subject, body.scores, body.comment), who.actor, request_cause())
-    return {"sheet_id": event.data["sheet_id"], "total": event.data["total"]}
+    event = await svc.act(dossier_id, lambda s, p, r, k: scoring.submit(
+        s, p, r, who.subject, body.scores, body.comment, k), who.actor, request_cause())
+    # the judge's own total, as the sealed sheet holds it (the recorded event carries it sealed, ADR 0036)
+    return {"sheet_id": event.data["sheet_id"], "total": total(body.scores)}
 
 
 @router.post("/dossiers/{dossier_id}/score-sheets/amendment", status_code=201, tags=["scoring"],
              summary="replace one's sheet before completion, with a reason")
 async def amend(dossier_id: str, body: Amendment, who: Judge, svc: Service) -> dict[str, Any]:
-    event = await svc.act(dossier_id, lambda s, p, r: scoring.amend(
-        s, p, r, who.subject, body.scores, body.reason), who.actor, request_cause())
+    event = await svc.act(dossier_id, lambda s, p, r, k: scoring.amend(
+        s, p, r, who.subject, body.scores, body.reason, k), who.actor, request_cause())
     return {"sheet_id": event.data["sheet_id"], "amends_sheet_id": event.data["amends_sheet_id"],
-            "total": event.data["total"]}
+            "total": total(body.scores)}
 
 
 @router.post("/dossiers/{dossier_id}/close", tags=["scoring"],

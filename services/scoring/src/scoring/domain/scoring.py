@@ -31,9 +31,11 @@ from binhchon_kit.contracts.scoring import (
     ScoringCompleted,
     ScoringNotOpened,
     ScoringOpened,
+    SealedMarks,
 )
 from binhchon_kit.events import RecordedEvent
 from scoring.domain import panel as panels
+from scoring.domain import sealing
 from scoring.domain.aggregation import aggregate, total
 from scoring.domain.errors import Refused
 from scoring.domain.rulebook import Rulebook, Sheet
@@ -44,12 +46,18 @@ NOT_OPENED = "not_opened"  # the read model's status of a dossier scoring could 
 
 @dataclass(frozen=True)
 class SheetOnRecord:
+    """A sheet as the fold read it: its marks are None while sealed (ADR 0036) until ``unsealed`` opens them."""
+
     sheet_id: str
     member_id: str
     scoring_round: int
-    scores: dict[str, float]
-    total: float
+    scores: dict[str, float] | None
+    total: float | None
     event_type: str
+    sealed: SealedMarks | None = None
+
+    def context(self, dossier_id: str) -> dict[str, Any]:
+        return sealing.sheet_context(dossier_id, self.event_type, self.sheet_id, self.member_id, self.scoring_round)
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,24 @@ class DossierScoring:
         """The round's panel as it scores this dossier: with this dossier's substitutes."""
         return panels.with_substitutes(panel, self.substitutes)
 
+    def sealing_kid(self) -> str | None:
+        """The master key the dossier's sheets are sealed under (its first sealed sheet's); None: none sealed yet,
+        so a new one seals under the current master key."""
+        return next((s.sealed.kid for s in self.sheets if s.sealed is not None), None)
+
+
+def unsealed(state: DossierScoring, key: sealing.DossierKey) -> DossierScoring:
+    """The dossier with every sealed sheet's marks opened by ``key`` (scoring's own, derived from its master key,
+    or the one ``scoring.completed`` revealed); raises ``sealing.Unsealable`` when the key is not the committed
+    one or a sheet was altered."""
+    sheets = []
+    for sheet in state.sheets:
+        if sheet.sealed is not None and sheet.scores is None:
+            marks = sealing.unseal(key, sheet.context(state.dossier_id), sheet.sealed)
+            sheet = replace(sheet, scores={s["code"]: s["points"] for s in marks["scores"]}, total=marks["total"])
+        sheets.append(sheet)
+    return replace(state, sheets=tuple(sheets))
+
 
 def evolve(state: DossierScoring | None, event: RecordedEvent) -> DossierScoring | None:
     """The dossier's scoring after ``event``, chosen by the event's class; None while it was never opened (a
@@ -98,8 +124,9 @@ def evolve(state: DossierScoring | None, event: RecordedEvent) -> DossierScoring
                            substituted=state.substituted | {replaces})
         case ScoreSubmitted() | ScoreAmended():
             sheet = SheetOnRecord(sheet_id=data.sheet_id, member_id=data.member_id,
-                                  scoring_round=data.scoring_round, scores={s.code: s.points for s in data.scores},
-                                  total=data.total, event_type=event.type)
+                                  scoring_round=data.scoring_round, event_type=event.type, sealed=data.sealed,
+                                  scores=None if data.scores is None else {s.code: s.points for s in data.scores},
+                                  total=data.total)
             return replace(state, sheets=(*state.sheets, sheet))
         case RescoreRequested(scoring_round=scoring_round):
             return replace(state, scoring_round=scoring_round + 1)
@@ -239,36 +266,51 @@ def _scores(sheet: Sheet, scores: Mapping[str, float]) -> tuple[list[CriterionSc
     return ordered, total({c.code: c.points for c in ordered})
 
 
+def _sealed_marks(state: DossierScoring, key: sealing.DossierKey, event_type: str, sheet_id: str, member_id: str,
+                  marks: dict[str, Any]) -> SealedMarks:
+    context = sealing.sheet_context(state.dossier_id, event_type, sheet_id, member_id, state.scoring_round)
+    return sealing.seal(key, context, marks)
+
+
 def submit(state: DossierScoring, panel: PanelFormed, rulebook: Rulebook, member_id: str,
-           scores: Mapping[str, float], comment: str) -> ScoreSubmitted:
+           scores: Mapping[str, float], comment: str, key: sealing.DossierKey) -> ScoreSubmitted:
+    """The member's sheet, its marks sealed under the dossier's ``key`` (ADR 0036)."""
     _can_score(state, panel, member_id)
     if member_id in state.current_sheets():
         raise Refused("this member's sheet is already submitted and final; amend it with a reason")
     ordered, sheet_total = _scores(rulebook.sheet(state.opened.sheet_id), scores)
-    return ScoreSubmitted(sheet_id=str(uuid.uuid4()), member_id=member_id, scoring_round=state.scoring_round,
+    sheet_id = str(uuid.uuid4())
+    marks = {"scores": [c.model_dump() for c in ordered], "total": sheet_total, "comment": comment}
+    return ScoreSubmitted(sheet_id=sheet_id, member_id=member_id, scoring_round=state.scoring_round,
                           rulebook_id=rulebook.id, rulebook_version=rulebook.version,
-                          score_sheet=state.opened.sheet_id, scores=ordered, total=sheet_total, comment=comment)
+                          score_sheet=state.opened.sheet_id,
+                          sealed=_sealed_marks(state, key, "score.submitted", sheet_id, member_id, marks))
 
 
 def amend(state: DossierScoring, panel: PanelFormed, rulebook: Rulebook, member_id: str,
-          scores: Mapping[str, float], reason: str) -> ScoreAmended:
+          scores: Mapping[str, float], reason: str, key: sealing.DossierKey) -> ScoreAmended:
+    """The member's new sheet in this scoring round, its marks and reason sealed as a first sheet's are."""
     _can_score(state, panel, member_id)
     previous = state.current_sheets().get(member_id)
     if previous is None:
         raise Refused("there is no sheet of this member in this scoring round to amend")
     ordered, sheet_total = _scores(rulebook.sheet(state.opened.sheet_id), scores)
-    return ScoreAmended(sheet_id=str(uuid.uuid4()), amends_sheet_id=previous.sheet_id, member_id=member_id,
+    sheet_id = str(uuid.uuid4())
+    marks = {"scores": [c.model_dump() for c in ordered], "total": sheet_total, "reason": reason}
+    return ScoreAmended(sheet_id=sheet_id, amends_sheet_id=previous.sheet_id, member_id=member_id,
                         scoring_round=state.scoring_round, rulebook_id=rulebook.id,
-                        rulebook_version=rulebook.version, score_sheet=state.opened.sheet_id, scores=ordered,
-                        total=sheet_total, reason=reason)
+                        rulebook_version=rulebook.version, score_sheet=state.opened.sheet_id,
+                        sealed=_sealed_marks(state, key, "score.amended", sheet_id, member_id, marks))
 
 
-def evaluate(state: DossierScoring, panel: PanelFormed, rulebook: Rulebook, *, closing: bool
-             ) -> RescoreRequested | ScoringCompleted | None:
+def evaluate(state: DossierScoring, panel: PanelFormed, rulebook: Rulebook, *, closing: bool,
+             key: sealing.DossierKey | None) -> RescoreRequested | ScoringCompleted | None:
     """After a sheet (or when the chair closes scoring): complete, ask for re-scoring, or wait.
 
     Scoring completes by itself once every eligible member has a sheet; the chair may close it earlier when
-    the quorum has scored."""
+    the quorum has scored. ``state``'s counted sheets must be unsealed; ``key``, the dossier's sealing key,
+    seals a re-scoring's totals and is revealed on completion (None: recomputing a dossier scored before sheets
+    were sealed, whose events carry their marks in clear)."""
     if state.status != OPEN:
         return None
     panel = state.panel(panel)
@@ -283,12 +325,16 @@ def evaluate(state: DossierScoring, panel: PanelFormed, rulebook: Rulebook, *, c
         return None
     if not closing and submitted != eligible:
         return None
-    counted = {m: sheets[m].scores for m in sorted(submitted)}
+    counted = {m: _marks(sheets[m]) for m in sorted(submitted)}
     result = aggregate(rulebook, rulebook.sheet(state.opened.sheet_id), state.opened.level, counted)
     rescoring_left = state.scoring_round <= panel.max_rescoring_rounds
     if result.spread > panel.spread_threshold and rescoring_left:
-        return RescoreRequested(scoring_round=state.scoring_round, totals=result.totals, spread=result.spread,
-                                threshold=panel.spread_threshold)
+        if key is None:
+            return RescoreRequested(scoring_round=state.scoring_round, totals=result.totals, spread=result.spread,
+                                    threshold=panel.spread_threshold)
+        sealed = sealing.seal(key, sealing.rescore_context(state.dossier_id, state.scoring_round),
+                              {"totals": result.totals, "spread": result.spread})
+        return RescoreRequested(scoring_round=state.scoring_round, threshold=panel.spread_threshold, sealed=sealed)
     return ScoringCompleted(
         dossier_id=state.dossier_id, round_id=state.opened.round_id, rulebook_id=rulebook.id,
         rulebook_version=rulebook.version, scoring_round=state.scoring_round,
@@ -297,7 +343,14 @@ def evaluate(state: DossierScoring, panel: PanelFormed, rulebook: Rulebook, *, c
         band_stars=result.band_stars, stars=result.stars, passed=result.passed, rating_label=result.rating_label,
         mandatory=result.mandatory, recognised_at_level=result.recognised_at_level,
         goes_up_a_level=result.goes_up_a_level, spread=result.spread,
-        spread_exceeded=result.spread > panel.spread_threshold)
+        spread_exceeded=result.spread > panel.spread_threshold,
+        sealing_key=None if key is None else key.revealed())
+
+
+def _marks(sheet: SheetOnRecord) -> dict[str, float]:
+    if sheet.scores is None:
+        raise sealing.Unsealable(f"sheet {sheet.sheet_id} is still sealed: unseal the dossier before aggregating")
+    return sheet.scores
 
 
 def decide(state: DossierScoring, decision: DecisionReference, rulebook: Rulebook
