@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 export PATH := $(HOME)/.local/bin:$(PATH)
 
 .PHONY: help up down status clean test test-any-hour lint typecheck contract unit bootstrap infra bench container-tools \
-	images compose-test demo
+	images compose-test demo alerts-check
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,10 +35,14 @@ lint: bootstrap
 typecheck: bootstrap
 	uv run --no-sync mypy
 
+# promtool from Debian's prometheus package (unpacked into ~/.cache/binhchon when not on PATH; no server started)
+alerts-check: ## check the alert rules (infra/prometheus/alerts.yml) and fire each on a synthetic series
+	@infra/prometheus/check.sh
+
 contract: bootstrap ## fail if docs/contract differs from what the code generates
 	uv run --no-sync python -m binhchon_kit.contracts.export --check
 
-test: bootstrap infra lint typecheck contract ## install what is missing, then run every test against real Kafka and FerretDB
+test: bootstrap infra lint typecheck contract alerts-check ## install what is missing, then run every test against real Kafka and FerretDB
 	uv run --no-sync pytest
 
 # The unit suites need no server: the service layers run on the in-memory event store and database (issue 10).

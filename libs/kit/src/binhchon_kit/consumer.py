@@ -42,7 +42,7 @@ from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded
 from binhchon_kit.inbox import Inbox
-from binhchon_kit.metrics import MESSAGES_HANDLED
+from binhchon_kit.metrics import DEAD_LETTERS, MESSAGES_HANDLED, reason_class
 from binhchon_kit.topics import dead_letter_topic
 from binhchon_kit.trust import ProducerKeys, Untrusted, check
 from binhchon_kit.vietnam_time import now_utc
@@ -152,6 +152,7 @@ class Subscription:
         # If this publish fails the middleware raises, the offset is not committed and the message comes back.
         await self.broker.publish(message.body, topic=dead_letter_topic(self.topic), key=raw.key, headers=headers)
         self.counted("dead_lettered")
+        DEAD_LETTERS.labels(self.service, self.topic, reason_class(reason)).inc()
         log.warning("%s: dead-lettered %s@%s/%s: %s", self.handler, event.id if event else "?", self.topic,
                     raw.offset, reason)
 

@@ -81,9 +81,12 @@ PROJECTOR_INTERVAL = 2.0
 
 
 def start_background(runtime: Runtime) -> None:
-    """The kit's own loops: the projector catching read models up, the relay, the consumers' connection."""
+    """The kit's own loops: the projector catching read models up, the gauges ops watch, the relay, the consumers'
+    connection."""
     runtime.stop.clear()
     runtime.spawn("projector", every(PROJECTOR_INTERVAL, runtime.stop, runtime.projections.catch_up))
+    if runtime.gauges is not None:
+        runtime.spawn("gauges", runtime.gauges.run(runtime.stop))
     if runtime.settings.relay_enabled:
         runtime.spawn("relay", runtime.relay.run(runtime.stop))
         if runtime.checkpoints is not None:

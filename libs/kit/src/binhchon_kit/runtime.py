@@ -19,6 +19,7 @@ from binhchon_kit.auth.tokens import TokenVerifier
 from binhchon_kit.checkpoints import Checkpoints
 from binhchon_kit.consumer import EventConsumers
 from binhchon_kit.eventstore import EventStorePort, open_event_store
+from binhchon_kit.gauges import Gauges
 from binhchon_kit.inbox import MongoInbox
 from binhchon_kit.principals import scram
 from binhchon_kit.projection import Projections
@@ -45,6 +46,7 @@ class Runtime:
     relay: Relay
     checkpoints: Checkpoints | None = None  # the signed Merkle log (ADR 0022); None: a store with no database
     broker_ready: bool = False
+    gauges: Gauges | None = None  # what ops watch (ADR 0040); build_runtime makes them, once the runtime exists
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -120,7 +122,7 @@ def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: An
                          security=scram(security))
     signer = log_signer(settings)
     checkpoints = None if getattr(store, "db", None) is None else Checkpoints(store, db, signer)
-    return Runtime(
+    runtime = Runtime(
         checkpoints=checkpoints,
         settings=settings, mongo=mongo, db=db, store=store, projections=Projections(store, folds), broker=broker,
         consumers=EventConsumers(broker, MongoInbox(db), service=settings.service_name,
@@ -130,3 +132,5 @@ def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: An
                     topic_prefix=settings.kafka_topic_prefix, checkpoints=checkpoints, signer=signer,
                     security=security),
     )
+    runtime.gauges = Gauges(runtime)
+    return runtime

@@ -69,6 +69,8 @@ class ServiceSettings(BaseSettings):
     # past that 429 with Retry-After (binhchon_kit.ratelimit). 0: no limit (the test suite and the benches).
     public_requests_per_minute: int = 120
     relay_enabled: bool = True
+    # How often the gauges ops watch are measured: consumer lag, outbox backlog, readiness (binhchon_kit.gauges).
+    metrics_interval_seconds: float = 15.0
     consumers_enabled: bool = True
 
     @property
