@@ -99,7 +99,7 @@ PROPS
   echo $! > "$pidfile"
   for _ in $(seq 1 240); do
     if grep -q "Kafka Server started" "$dir/server.log" 2>/dev/null; then say "ready"; exit 0; fi
-    running || { say "exited during start-up; last lines of $dir/kafka.out and server.log:"; tail -20 "$dir/kafka.out" "$dir/server.log" >&2; exit 1; }
+    running || { say "exited during start-up; last lines of $dir/kafka.out and server.log:"; tail -n 20 "$dir/kafka.out" "$dir/server.log" >&2; exit 1; }
     sleep 0.5
   done
   say "not ready after 120 s; see $dir/server.log"; exit 1 ;;
