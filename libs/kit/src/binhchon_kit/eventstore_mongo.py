@@ -51,13 +51,13 @@ from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.envelope import utc_now
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, QueueNames, event_key, in_stream_order
+from binhchon_kit.eventstore_codec import stored_body
 from binhchon_kit.eventstore_pages import (
     PAGE_SIZE,
     PAGES,
     full_pages,
     page_document,
     page_events,
-    stored_body,
     unpaged_tail,
 )
 from binhchon_kit.eventstore_segments import (
@@ -220,9 +220,11 @@ class MongoEventStore(QueueNames):
             # wrote or read them since), there is no page to ask for, and a command's load stays one query. If
             # another replica has since paged it, reading the events alone is still right, only slower.
             known = self._tails.get(stream)
-            paged = [] if known and known[0].version == 1 else await self._read_pages(stream)
-            # the events from the last paged one on: the record must hold that event, with the page's hash
-            rest = await self._read_events(stream, max(len(paged), 1))
+            paged: list[RecordedEvent]
+            if known and known[0].version == 1:
+                paged, rest = [], await self._read_events(stream, 1)
+            else:
+                paged, rest = await self._read_pages_and_rest(stream)
             if paged and (not rest or (rest[0].version, rest[0].hash) != (paged[-1].version, paged[-1].hash)):
                 # the pages do not lead to the events: believe the record, not the copies
                 log.warning("the pages of %s do not lead to its events; read from the events", stream)
@@ -235,6 +237,25 @@ class MongoEventStore(QueueNames):
         if events:
             self._remember(stream, events[-1].version, events[-1].hash)
         return events
+
+    async def _read_pages_and_rest(self, stream: str) -> tuple[list[RecordedEvent], list[RecordedEvent]]:
+        """The stream's pages, and its events from the last paged one on (the record must hold that event, with
+        the page's hash; the caller checks). The pages and the stream's last ``PAGE_SIZE + 1`` events are asked at
+        once, since those events are all there is past the pages whenever the pages are complete: one round trip
+        instead of two, for a long stream as for the many that never fill a page. Where the last events do not
+        reach back to the last paged one (a page missing, or written between the two queries), or do not hold the
+        whole of an unpaged stream, its events are read from there, as before."""
+        paged, last = await asyncio.gather(self._read_pages(stream), self._last_events(stream, PAGE_SIZE + 1))
+        start = paged[-1].version if paged else 1
+        if not paged and len(last) <= PAGE_SIZE:
+            return paged, last  # the whole stream (or none)
+        if last and last[0].version <= start <= last[-1].version:
+            return paged, [e for e in last if e.version >= start]
+        return paged, await self._read_events(stream, start)
+
+    async def _last_events(self, stream: str, count: int) -> list[RecordedEvent]:
+        docs = await self.events.find(_stream_keys(stream), sort=[("_id", DESCENDING)], limit=count).to_list()
+        return sorted((from_document(d) for d in docs), key=lambda e: e.version)
 
     async def _read_events(self, stream: str, start: int) -> list[RecordedEvent]:
         keys = _stream_keys(stream)
@@ -347,11 +368,10 @@ class MongoEventStore(QueueNames):
         marked = await self._marked(batch_size)
         order = StreamOrder()
         unreadable = None
-        async with aclosing(self._segment_documents()) as documents:
-            async for doc in documents:
-                events = segment_events(doc)
+        async with aclosing(self._decoded_segments()) as segments:
+            async for segment_id, events in segments:
                 if events is None:
-                    unreadable = doc["_id"]
+                    unreadable = segment_id
                     break
                 for event in events:
                     for ready in order.offer(event):
@@ -370,6 +390,14 @@ class MongoEventStore(QueueNames):
             for event in await self._read_events(stream, version):
                 for ready in order.offer(event):
                     yield ready
+
+    async def _decoded_segments(self) -> AsyncGenerator[tuple[str, list[RecordedEvent] | None]]:
+        """Every segment's ``_id`` and events (None: it does not read), in ``_id`` order. Decoded on the event loop:
+        the next query's answer (a few hundred KB) lands in the socket's buffer meanwhile. Decoding in a worker
+        thread was measured (ADR 0033): more CPU (the GIL), no faster."""
+        async with aclosing(self._segment_documents()) as documents:
+            async for doc in documents:
+                yield doc["_id"], segment_events(doc)
 
     async def _segment_documents(self) -> AsyncGenerator[dict[str, Any]]:
         """Every segment, in ``_id`` order, a few per query; the next query runs in the server while the caller

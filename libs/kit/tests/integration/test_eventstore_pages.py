@@ -3,14 +3,14 @@ between an event and its page leaves, and what happens to a page when the events
 
 from __future__ import annotations
 
-import json
-import zlib
+import dataclasses
 
 import pytest
 from bson import Binary
 from pymongo.errors import AutoReconnect
 
 from binhchon_kit.eventstore import event_key, verify_chain
+from binhchon_kit.eventstore_codec import decode_events, encode_events
 from binhchon_kit.eventstore_mongo import MongoEventStore
 from binhchon_kit.eventstore_pages import PAGE_SIZE
 from binhchon_kit.testing.eventstore_contract import grow
@@ -99,10 +99,9 @@ async def test_a_page_of_events_altered_later_serves_the_original_and_the_audit_
 async def test_an_altered_page_is_named_by_the_audit(store):
     await grow(store, STREAM, PAGE_SIZE)
     page = await store.pages.find_one({"_id": event_key(STREAM, 1)})
-    entries = json.loads(zlib.decompress(page["events"]))
-    entries[9]["body"]["data"]["reason"] = "sửa lén"
-    await store.pages.update_one({"_id": page["_id"]},
-                                 {"$set": {"events": Binary(zlib.compress(json.dumps(entries).encode()))}})
+    entries = decode_events(page)
+    entries[9] = dataclasses.replace(entries[9], data={**entries[9].data, "reason": "sửa lén"})
+    await store.pages.update_one({"_id": page["_id"]}, {"$set": encode_events(entries)})
     assert await handle(store, pages=False).verify_pages() == [f"page {event_key(STREAM, 1)}: {STREAM} v10 differs "
                                                                "from its event"]
 
