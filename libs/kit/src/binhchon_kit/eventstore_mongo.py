@@ -240,28 +240,27 @@ class MongoEventStore(QueueNames):
 
     async def _read_pages_and_rest(self, stream: str) -> tuple[list[RecordedEvent], list[RecordedEvent]]:
         """The stream's pages, and its events from the last paged one on (the record must hold that event, with
-        the page's hash; the caller checks). The pages and the stream's last ``PAGE_SIZE + 1`` events are asked at
-        once, since those events are all there is past the pages whenever the pages are complete: one round trip
-        instead of two, for a long stream as for the many that never fill a page. Where the last events do not
-        reach back to the last paged one (a page missing, or written between the two queries), or do not hold the
-        whole of an unpaged stream, its events are read from there, as before."""
-        paged, last = await asyncio.gather(self._read_pages(stream), self._last_events(stream, PAGE_SIZE + 1))
+        the page's hash; the caller checks). Both are asked at once (ADR 0033), the events from where the pages
+        should end: this process's last known version of the stream, rounded down to a page boundary; for a
+        stream it does not know, its first ``PAGE_SIZE + 1`` events, which are all of it when it never filled a
+        page (most streams). An ascending range, the shape FerretDB answers from the key's index (it sorts a
+        descending one itself, reading the whole stream). Where those events do not reach from the last paged one
+        to the end (a page missing, a long stream not known here, a page written between the two queries), the
+        events are read from the last paged one on, as before."""
+        known = self._last_hash.get(stream)
+        guess = (known[0] - 1) // PAGE_SIZE * PAGE_SIZE if known else 0
+        limit = STREAM_LIMIT if guess else PAGE_SIZE + 1
+        paged, tail = await asyncio.gather(self._read_pages(stream), self._read_events(stream, max(guess, 1), limit))
         start = paged[-1].version if paged else 1
-        if not paged and len(last) <= PAGE_SIZE:
-            return paged, last  # the whole stream (or none)
-        if last and last[0].version <= start <= last[-1].version:
-            return paged, [e for e in last if e.version >= start]
+        if len(tail) < limit and (not tail or tail[0].version <= start <= tail[-1].version):
+            return paged, [e for e in tail if e.version >= start]
         return paged, await self._read_events(stream, start)
 
-    async def _last_events(self, stream: str, count: int) -> list[RecordedEvent]:
-        docs = await self.events.find(_stream_keys(stream), sort=[("_id", DESCENDING)], limit=count).to_list()
-        return sorted((from_document(d) for d in docs), key=lambda e: e.version)
-
-    async def _read_events(self, stream: str, start: int) -> list[RecordedEvent]:
+    async def _read_events(self, stream: str, start: int, limit: int = STREAM_LIMIT) -> list[RecordedEvent]:
         keys = _stream_keys(stream)
         if start > 1:
             keys["_id"] = {"$gte": event_key(stream, start), "$lt": f"{stream}0"}
-        docs = await self.events.find(keys, sort=[("_id", ASCENDING)], limit=STREAM_LIMIT).to_list()
+        docs = await self.events.find(keys, sort=[("_id", ASCENDING)], limit=limit).to_list()
         return sorted((from_document(d) for d in docs), key=lambda e: e.version)
 
     async def _read_pages(self, stream: str) -> list[RecordedEvent]:
