@@ -39,6 +39,13 @@ order asked): the ceiling of any driver on that server.
 instead of one sentence repeated, so that compressed pages (ADR 0019) do not profit from a payload that
 compresses unlike real dossiers; the library stores the same events.
 
+The two PostgreSQL-backed stores run phase by phase, interleaved (appends c1, c8, growth, the stream read, the
+replay: ours, then the library's), each phase's load average printed before the library's turn: the machine is
+shared and a run lasts minutes, so a ratio compares lines measured seconds apart. The replay lines say what each
+side delivers per event (``delivers``): our ``replay()`` yields whole ``RecordedEvent`` objects with their data
+decoded; the library's ``select_notifications`` yields rows with the state as bytes, which the bench loop decodes
+with ``json.loads`` (what a projection would have to do), so both decode every payload.
+
 One JSON line per measurement, printed, never asserted: ``{"bench": "event_store", "store": …, "op": …,
 "per_s": …}`` (``"ms"`` for the stream read). When the binhchon store runs on FerretDB with a PostgreSQL
 backend, pass that PostgreSQL as ``--postgres-url`` so both run on the same server.
@@ -61,7 +68,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -117,8 +124,14 @@ def median_ms(timings: list[float]) -> float:
 READS = 7
 
 
-def rate(store: str, op: str, count: int, seconds: float) -> None:
-    emit(store, op, per_s=round(count / seconds, 1), events=count, seconds=round(seconds, 2))
+def rate(store: str, op: str, count: int, seconds: float, **more: Any) -> None:
+    emit(store, op, per_s=round(count / seconds, 1), events=count, seconds=round(seconds, 2), **more)
+
+
+# What one replayed event is, on each side, in the replay lines: like for like, both decode each event's payload
+# from JSON; ours also builds the event object its callers use, the library's bench loop does not.
+OURS_DELIVERS = "RecordedEvent: every field, data decoded from JSON"
+LIBRARY_DELIVERS = "notification row: ids and state bytes, then json.loads(state) in the bench loop"
 
 
 # ---- binhchon's store ------------------------------------------------------------------------------------
@@ -167,9 +180,9 @@ async def replay(name: str, op: str, store: MongoEventStore, repeats: int = 0) -
         async for _ in events:
             count += 1
         timings.append(time.perf_counter() - started)
-    rate(name, op, count, timings[0])
+    rate(name, op, count, timings[0], delivers=OURS_DELIVERS)
     if repeats:
-        rate(name, f"{op}_p50", count, statistics.median(timings[1:]))
+        rate(name, f"{op}_p50", count, statistics.median(timings[1:]), delivers=OURS_DELIVERS)
 
 
 async def settle(store: MongoEventStore, batch: int = 500) -> int:
@@ -184,7 +197,9 @@ async def settle(store: MongoEventStore, batch: int = 500) -> int:
     return settled
 
 
-async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
+async def bench_binhchon(mongodb: str, sizes: Sizes) -> AsyncIterator[str]:
+    """binhchon's lines, phase by phase: it yields each phase's name once its lines are printed, so that the
+    library's same phase runs right after it (``interleaved``)."""
     model = register_bench_type()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb)
     database = f"bench_es_{uuid.uuid4().hex[:8]}"
@@ -199,8 +214,10 @@ async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
     try:
         seconds = await concurrently(sizes.c1, 1, lambda n: new_stream(n, "a"))
         rate("binhchon", "append_c1", sizes.c1, seconds)
+        yield "append_c1"
         seconds = await concurrently(sizes.c8, 8, lambda n: new_stream(n, "b"))
         rate("binhchon", "append_c8", sizes.c8, seconds)
+        yield "append_c8"
         written = sizes.c1 + sizes.c8
 
         async def grow(s: int) -> None:
@@ -210,6 +227,7 @@ async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
 
         seconds = await concurrently(sizes.growth_streams, 1, grow)
         rate("binhchon", "stream_growth", sizes.growth_streams * 10, seconds)
+        yield "stream_growth"
         written += sizes.growth_streams * 10
 
         for version in range(sizes.stream):
@@ -238,6 +256,7 @@ async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
         docs = await raw.find({"stream": "bench-long"}).to_list()
         emit("server-raw-find", f"read_stream_{sizes.stream}", ms=round((time.perf_counter() - started) * 1000, 1),
              events=len(docs))
+        yield "read_stream"
 
         await concurrently(max(0, sizes.replay - written), 8, lambda n: new_stream(n, "c"))
         # unsettled: every event still waits for the relay and the projector (a store whose services are down)
@@ -257,6 +276,7 @@ async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
         async for _ in raw.find({}, batch_size=1000):
             count += 1
         rate("server-raw-find", f"replay_{sizes.replay}", count, time.perf_counter() - started)
+        yield "replay"
     finally:
         await client.drop_database(database)
         await client.close()
@@ -265,7 +285,7 @@ async def bench_binhchon(mongodb: str, sizes: Sizes) -> None:
 # ---- the eventsourcing library ---------------------------------------------------------------------------
 
 
-def bench_library(name: str, recorder: Any, sizes: Sizes) -> None:
+def bench_library(name: str, recorder: Any, sizes: Sizes) -> Iterator[str]:
     from eventsourcing.persistence import StoredEvent
 
     def stored(stream: str, version: int, n: int) -> Any:
@@ -279,7 +299,9 @@ def bench_library(name: str, recorder: Any, sizes: Sizes) -> None:
         return time.perf_counter() - started
 
     rate(name, "append_c1", sizes.c1, commits(sizes.c1, 1, lambda n: recorder.insert_events([stored(f"a{n}", 1, n)])))
+    yield "append_c1"
     rate(name, "append_c8", sizes.c8, commits(sizes.c8, 8, lambda n: recorder.insert_events([stored(f"b{n}", 1, n)])))
+    yield "append_c8"
     written = sizes.c1 + sizes.c8
 
     def grow(s: int) -> None:
@@ -287,6 +309,7 @@ def bench_library(name: str, recorder: Any, sizes: Sizes) -> None:
             recorder.insert_events([stored(f"g{s}", version, version)])
 
     rate(name, "stream_growth", sizes.growth_streams * 10, commits(sizes.growth_streams, 1, grow))
+    yield "stream_growth"
     written += sizes.growth_streams * 10
     for version in range(1, sizes.stream + 1):
         recorder.insert_events([stored("long", version, version)])
@@ -300,6 +323,7 @@ def bench_library(name: str, recorder: Any, sizes: Sizes) -> None:
         [json.loads(e.state) for e in recorder.select_events("long")]
         timings.append(time.perf_counter() - started)
     emit(name, f"read_stream_{sizes.stream}_p50", ms=median_ms(timings), reads=READS)
+    yield "read_stream"
 
     commits(max(0, sizes.replay - written), 8, lambda n: recorder.insert_events([stored(f"c{n}", 1, n)]))
     timings = []
@@ -312,11 +336,12 @@ def bench_library(name: str, recorder: Any, sizes: Sizes) -> None:
             count += len(page)
             start = page[-1].id + 1
         timings.append(time.perf_counter() - started)
-    rate(name, f"replay_{sizes.replay}", count, timings[0])
-    rate(name, f"replay_{sizes.replay}_p50", count, statistics.median(timings[1:]))
+    rate(name, f"replay_{sizes.replay}", count, timings[0], delivers=LIBRARY_DELIVERS)
+    rate(name, f"replay_{sizes.replay}_p50", count, statistics.median(timings[1:]), delivers=LIBRARY_DELIVERS)
+    yield "replay"
 
 
-def bench_library_postgres(url: str, sizes: Sizes) -> None:
+def bench_library_postgres(url: str, sizes: Sizes) -> Iterator[str]:
     from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
     parts = urlparse(url)
@@ -327,7 +352,7 @@ def bench_library_postgres(url: str, sizes: Sizes) -> None:
     recorder = PostgresApplicationRecorder(datastore, events_table_name=table)
     recorder.create_table()
     try:
-        bench_library("eventsourcing-postgres", recorder, sizes)
+        yield from bench_library("eventsourcing-postgres", recorder, sizes)
     finally:
         with datastore.transaction(commit=True) as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
@@ -341,8 +366,21 @@ def bench_library_sqlite(sizes: Sizes) -> None:
         datastore = SQLiteDatastore(str(Path(directory) / "events.db"), pool_size=8, originator_id_type="text")
         recorder = SQLiteApplicationRecorder(datastore)
         recorder.create_table()
-        bench_library("eventsourcing-sqlite", recorder, sizes)
+        for _ in bench_library("eventsourcing-sqlite", recorder, sizes):
+            pass
         datastore.close()
+
+
+async def interleaved(ours: AsyncIterator[str], library: Iterator[str]) -> None:
+    """Each phase of ours, then the same phase of the library: the machine is shared, and its load drifts over the
+    minutes a run takes, so the two lines of a phase are measured a few seconds apart, not ten minutes. (The
+    library's calls block the event loop, which has nothing else to do meanwhile.)"""
+    async for phase in ours:
+        print(json.dumps({"bench": "event_store", "phase": phase, "load": os.getloadavg()[0]}), flush=True)
+        if next(library, None) != phase:
+            raise RuntimeError(f"the library's bench is not at phase {phase}")
+    for _ in library:
+        pass
 
 
 # ---- a throwaway PostgreSQL ------------------------------------------------------------------------------
@@ -410,8 +448,7 @@ def main() -> None:
                                                              "postgres": postgres if args.postgres_url
                                                              else "throwaway PostgreSQL 15 (default settings)"}}),
               flush=True)
-        asyncio.run(bench_binhchon(infra.mongodb, sizes))
-        bench_library_postgres(postgres, sizes)
+        asyncio.run(interleaved(bench_binhchon(infra.mongodb, sizes), bench_library_postgres(postgres, sizes)))
         if not args.skip_sqlite:
             bench_library_sqlite(sizes)
 

@@ -51,13 +51,13 @@ from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.envelope import utc_now
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, QueueNames, event_key, in_stream_order
+from binhchon_kit.eventstore_codec import stored_body
 from binhchon_kit.eventstore_pages import (
     PAGE_SIZE,
     PAGES,
     full_pages,
     page_document,
     page_events,
-    stored_body,
     unpaged_tail,
 )
 from binhchon_kit.eventstore_segments import (
@@ -220,9 +220,11 @@ class MongoEventStore(QueueNames):
             # wrote or read them since), there is no page to ask for, and a command's load stays one query. If
             # another replica has since paged it, reading the events alone is still right, only slower.
             known = self._tails.get(stream)
-            paged = [] if known and known[0].version == 1 else await self._read_pages(stream)
-            # the events from the last paged one on: the record must hold that event, with the page's hash
-            rest = await self._read_events(stream, max(len(paged), 1))
+            paged: list[RecordedEvent]
+            if known and known[0].version == 1:
+                paged, rest = [], await self._read_events(stream, 1)
+            else:
+                paged, rest = await self._read_pages_and_rest(stream)
             if paged and (not rest or (rest[0].version, rest[0].hash) != (paged[-1].version, paged[-1].hash)):
                 # the pages do not lead to the events: believe the record, not the copies
                 log.warning("the pages of %s do not lead to its events; read from the events", stream)
@@ -236,11 +238,29 @@ class MongoEventStore(QueueNames):
             self._remember(stream, events[-1].version, events[-1].hash)
         return events
 
-    async def _read_events(self, stream: str, start: int) -> list[RecordedEvent]:
+    async def _read_pages_and_rest(self, stream: str) -> tuple[list[RecordedEvent], list[RecordedEvent]]:
+        """The stream's pages, and its events from the last paged one on (the record must hold that event, with
+        the page's hash; the caller checks). Both are asked at once (ADR 0033), the events from where the pages
+        should end: this process's last known version of the stream, rounded down to a page boundary; for a
+        stream it does not know, its first ``PAGE_SIZE + 1`` events, which are all of it when it never filled a
+        page (most streams). An ascending range, the shape FerretDB answers from the key's index (it sorts a
+        descending one itself, reading the whole stream). Where those events do not reach from the last paged one
+        to the end (a page missing, a long stream not known here, a page written between the two queries), the
+        events are read from the last paged one on, as before."""
+        known = self._last_hash.get(stream)
+        guess = (known[0] - 1) // PAGE_SIZE * PAGE_SIZE if known else 0
+        limit = STREAM_LIMIT if guess else PAGE_SIZE + 1
+        paged, tail = await asyncio.gather(self._read_pages(stream), self._read_events(stream, max(guess, 1), limit))
+        start = paged[-1].version if paged else 1
+        if len(tail) < limit and (not tail or tail[0].version <= start <= tail[-1].version):
+            return paged, [e for e in tail if e.version >= start]
+        return paged, await self._read_events(stream, start)
+
+    async def _read_events(self, stream: str, start: int, limit: int = STREAM_LIMIT) -> list[RecordedEvent]:
         keys = _stream_keys(stream)
         if start > 1:
             keys["_id"] = {"$gte": event_key(stream, start), "$lt": f"{stream}0"}
-        docs = await self.events.find(keys, sort=[("_id", ASCENDING)], limit=STREAM_LIMIT).to_list()
+        docs = await self.events.find(keys, sort=[("_id", ASCENDING)], limit=limit).to_list()
         return sorted((from_document(d) for d in docs), key=lambda e: e.version)
 
     async def _read_pages(self, stream: str) -> list[RecordedEvent]:
@@ -347,11 +367,10 @@ class MongoEventStore(QueueNames):
         marked = await self._marked(batch_size)
         order = StreamOrder()
         unreadable = None
-        async with aclosing(self._segment_documents()) as documents:
-            async for doc in documents:
-                events = segment_events(doc)
+        async with aclosing(self._decoded_segments()) as segments:
+            async for segment_id, events in segments:
                 if events is None:
-                    unreadable = doc["_id"]
+                    unreadable = segment_id
                     break
                 for event in events:
                     for ready in order.offer(event):
@@ -370,6 +389,14 @@ class MongoEventStore(QueueNames):
             for event in await self._read_events(stream, version):
                 for ready in order.offer(event):
                     yield ready
+
+    async def _decoded_segments(self) -> AsyncGenerator[tuple[str, list[RecordedEvent] | None]]:
+        """Every segment's ``_id`` and events (None: it does not read), in ``_id`` order. Decoded on the event loop:
+        the next query's answer (a few hundred KB) lands in the socket's buffer meanwhile. Decoding in a worker
+        thread was measured (ADR 0033): more CPU (the GIL), no faster."""
+        async with aclosing(self._segment_documents()) as documents:
+            async for doc in documents:
+                yield doc["_id"], segment_events(doc)
 
     async def _segment_documents(self) -> AsyncGenerator[dict[str, Any]]:
         """Every segment, in ``_id`` order, a few per query; the next query runs in the server while the caller

@@ -3,25 +3,22 @@
 
 FerretDB's cost is per document it returns (ADR 0019). A segment is one document holding a batch of events the
 projector settled, as one zlib-compressed JSON list, in its own collection (``event_segments``):
-``{_id: "<UTC time, microseconds>/<first event's key>", count, events: zlib(JSON list)}``. Each element is the
-event as a page keeps it (``eventstore_pages.event_entry``) plus its ``stream``. The ``_id`` sorts roughly by
+``{_id: "<UTC time, microseconds>/<first event's key>", count, layout, events: zlib(JSON list)}``, its events
+kept as a page keeps them (``eventstore_codec``). The ``_id`` sorts roughly by
 write order; nothing relies on that order, nor on a batch being in one segment only: ``StreamOrder`` puts each
 stream's events back in version order and drops the copies.
 """
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bson import Binary
-
-from binhchon_kit.events import Actor, RecordedEvent
+from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import event_key
-from binhchon_kit.eventstore_pages import COMPRESSION, entry_event, event_entry
+from binhchon_kit.eventstore_codec import decode_events, encode_events
 
 SEGMENTS = "event_segments"
 META = "event_store_meta"  # {_id: "segments", complete_since}: every settled event is in a segment
@@ -34,19 +31,14 @@ def segment_id(at: datetime, events: Sequence[RecordedEvent]) -> str:
 
 def segment_document(events: Sequence[RecordedEvent], at: datetime) -> dict[str, Any]:
     """One segment of these events (any streams, any order), written at ``at``."""
-    text = json.dumps([{**event_entry(e), "stream": e.stream} for e in events], ensure_ascii=False,
-                      separators=(",", ":"))
-    return {"_id": segment_id(at, events), "count": len(events),
-            "events": Binary(zlib.compress(text.encode(), COMPRESSION))}
+    return {"_id": segment_id(at, events), "count": len(events), **encode_events(events)}
 
 
 def segment_events(doc: dict[str, Any]) -> list[RecordedEvent] | None:
     """The events of a segment, or None when it does not read as one. (Content is checked by the audit against
     the record, not here.)"""
-    actors: dict[tuple[str, tuple[str, ...]], Actor] = {}
     try:
-        entries = json.loads(zlib.decompress(doc["events"]).decode())
-        events = [entry_event(e["stream"], e, actors) for e in entries]
+        events = decode_events(doc)
     except (KeyError, TypeError, ValueError, zlib.error):
         return None
     if len(events) != doc.get("count"):

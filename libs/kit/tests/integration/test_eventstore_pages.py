@@ -3,15 +3,15 @@ between an event and its page leaves, and what happens to a page when the events
 
 from __future__ import annotations
 
-import json
-import zlib
+import dataclasses
 
 import pytest
 from bson import Binary
 from pymongo.errors import AutoReconnect
 
 from binhchon_kit.eventstore import event_key, verify_chain
-from binhchon_kit.eventstore_mongo import MongoEventStore
+from binhchon_kit.eventstore_codec import decode_events, encode_events
+from binhchon_kit.eventstore_mongo import STREAM_LIMIT, MongoEventStore
 from binhchon_kit.eventstore_pages import PAGE_SIZE
 from binhchon_kit.testing.eventstore_contract import grow
 from binhchon_kit.testing.stored_events import alter_data
@@ -45,6 +45,29 @@ async def test_the_writer_of_a_pages_last_event_writes_it_and_reads_use_it(store
     assert await handle(store).read_stream(STREAM) == written
     # the record is untouched: one document per event, with its marks
     assert await store.events.count_documents({"stream": STREAM}) == 2 * PAGE_SIZE + 3
+
+
+class CountingReads(MongoEventStore):
+    """A handle that counts its queries of event documents (pages are asked beside them, at once)."""
+
+    reads = 0
+
+    async def _read_events(self, stream, start, limit=STREAM_LIMIT):
+        self.reads += 1
+        return await super()._read_events(stream, start, limit)
+
+
+async def test_a_stream_reads_in_one_query_of_events_beside_its_pages_and_a_stale_guess_still_reads_it_whole(store):
+    written = await grow(store, STREAM, PAGE_SIZE + 5)
+    short = await grow(store, "dossier-short", 3)
+    reader = CountingReads(store.db, source=store.source)
+    assert await reader.read_stream("dossier-short") == short and reader.reads == 1  # unknown, never paged
+    assert await reader.read_stream(STREAM) == written and reader.reads == 3  # unknown and paged: 33 events, then
+    assert await reader.read_stream(STREAM) == written and reader.reads == 4  # known: from its last page on
+    # another process grows the stream past two more page boundaries: this reader's guess is behind
+    written += await grow(handle(store), STREAM, 2 * PAGE_SIZE, start=PAGE_SIZE + 5)
+    assert await reader.read_stream(STREAM) == written and reader.reads == 5
+    assert await handle(store).read_stream(STREAM) == written
 
 
 async def test_a_crash_between_the_events_and_their_pages_loses_nothing(store):
@@ -99,10 +122,9 @@ async def test_a_page_of_events_altered_later_serves_the_original_and_the_audit_
 async def test_an_altered_page_is_named_by_the_audit(store):
     await grow(store, STREAM, PAGE_SIZE)
     page = await store.pages.find_one({"_id": event_key(STREAM, 1)})
-    entries = json.loads(zlib.decompress(page["events"]))
-    entries[9]["body"]["data"]["reason"] = "sửa lén"
-    await store.pages.update_one({"_id": page["_id"]},
-                                 {"$set": {"events": Binary(zlib.compress(json.dumps(entries).encode()))}})
+    entries = decode_events(page)
+    entries[9] = dataclasses.replace(entries[9], data={**entries[9].data, "reason": "sửa lén"})
+    await store.pages.update_one({"_id": page["_id"]}, {"$set": encode_events(entries)})
     assert await handle(store, pages=False).verify_pages() == [f"page {event_key(STREAM, 1)}: {STREAM} v10 differs "
                                                                "from its event"]
 

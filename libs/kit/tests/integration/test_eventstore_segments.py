@@ -4,8 +4,7 @@ is backfilled; the audit names a segment that differs from the record."""
 
 from __future__ import annotations
 
-import json
-import zlib
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +12,7 @@ from bson import Binary
 from pymongo.errors import AutoReconnect
 
 from binhchon_kit.eventstore import event_key
+from binhchon_kit.eventstore_codec import decode_events, encode_events
 from binhchon_kit.eventstore_mongo import MongoEventStore
 from binhchon_kit.eventstore_segments import SEGMENTS_READY, segment_document
 from binhchon_kit.testing.eventstore_contract import by_stream, grow, keys, settle
@@ -63,8 +63,8 @@ async def test_a_new_database_is_complete_and_a_settled_store_replays_from_segme
     assert len(ids) >= 6
     # every event is in exactly one segment (settled once each), and the replay needs nothing else: with
     # the event documents gone from its view it still gives the record
-    copies = [e for doc in await store.segments.find({}).to_list() for e in json.loads(zlib.decompress(doc["events"]))]
-    assert sorted(event_key(c["stream"], c["version"]) for c in copies) == sorted(keys(record))
+    copies = [e for doc in await store.segments.find({}).to_list() for e in decode_events(doc)]
+    assert sorted(event_key(c.stream, c.version) for c in copies) == sorted(keys(record))
     reader = handle(store)
     reader.events = store.db["no_events_here"]
     replay = [e async for e in reader.replay()]
@@ -158,7 +158,7 @@ async def keys_only_in(store, segment_id):
     others: set[str] = set()
     mine: set[str] = set()
     for doc in await store.segments.find({}).to_list():
-        found = {event_key(c["stream"], c["version"]) for c in json.loads(zlib.decompress(doc["events"]))} \
+        found = {event_key(c.stream, c.version) for c in decode_events(doc)} \
             if doc["_id"] != segment_id else set()
         others |= found
     async for doc in store.events.find({}):
@@ -218,11 +218,10 @@ async def test_an_altered_segment_is_named_by_the_audit(store):
     await settled_store(store)
     assert await handle(store, pages=False).verify_pages() == []
     doc = await store.segments.find_one({}, sort=[("_id", 1)])
-    entries = json.loads(zlib.decompress(doc["events"]))
-    entries[0]["body"]["data"]["reason"] = "altered"
-    await store.segments.update_one({"_id": doc["_id"]},
-                                    {"$set": {"events": Binary(zlib.compress(json.dumps(entries).encode()))}})
-    altered = f"{entries[0]['stream']} v{entries[0]['version']}"
+    entries = decode_events(doc)
+    entries[0] = dataclasses.replace(entries[0], data={**entries[0].data, "reason": "altered"})
+    await store.segments.update_one({"_id": doc["_id"]}, {"$set": encode_events(entries)})
+    altered = f"{entries[0].stream} v{entries[0].version}"
     assert await handle(store, pages=False).verify_pages() == [f"segment {doc['_id']}: {altered} differs from "
                                                                "its event"]
 
