@@ -101,7 +101,7 @@ async def _verify(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks:
         check_certificates(log, findings, jwks)
     check_escalations(log, findings)
     check_checkpoints(chain.log_order, chain.checkpoints, findings, log_jwks)
-    check_signatures(chain.signed, findings, log_jwks)
+    check_signatures(chain.signed, findings, log_jwks, chain.pool)
     # the rate covers the whole verify: reading, hashing, and every decision and certificate checked
     total = time.perf_counter() - started
     findings.counts["read_seconds"] = round(seconds, 2)
