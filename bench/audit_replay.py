@@ -249,7 +249,8 @@ def child(mode: str, kafka: str, prefix: str, workers: int, profile: str = "") -
                "events_per_second": counts["events_per_second"], "discrepancies": len(findings.discrepancies),
                "decisions_recomputed": counts.get("decisions_recomputed", 0),
                "certificates": counts.get("certificates", 0)}
-    print(json.dumps({**out, "peak_rss_mib": peak_mib()}))
+    # the load when this part ended: the machine is shared, and a rate means little without it
+    print(json.dumps({**out, "peak_rss_mib": peak_mib(), "loadavg_1m": round(os.getloadavg()[0], 1)}))
 
 
 def measure(mode: str, kafka: str, prefix: str, workers: int, profile: str = "") -> dict[str, Any]:
