@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from binhchon_kit.contracts.common import DecisionReference
 from binhchon_kit.contracts.registry import EventData, event_model, registration_of
 from binhchon_kit.events import Actor, RecordedEvent
+from binhchon_kit.principals import ADMIN, AUDITOR, client_options
 from binhchon_kit.signing import Signer
 from binhchon_kit.testing.infra import REPO, provide
 from binhchon_kit.testing.samples import dossier_body
@@ -101,7 +102,7 @@ async def produce(kafka: str, prefix: str, wanted: int) -> int:
     assert rulebook is not None
     signer = Signer(Ed25519PrivateKey.generate())
     producer = AIOKafkaProducer(bootstrap_servers=kafka, linger_ms=20, max_batch_size=512 * 1024,
-                                max_request_size=8 * 1024 * 1024)
+                                max_request_size=8 * 1024 * 1024, **client_options(ADMIN))
     await producer.start()
     log = Log(producer, prefix)
     secretariat, approver = Actor("tk-1", ("secretariat",)), Actor("ubnd", ("approver",))
@@ -183,8 +184,10 @@ async def dossier(log: Log, rng: random.Random, rulebook: Any, signer: Signer, p
 
 
 async def raw_read(kafka: str, topics: list[str]) -> dict[str, Any]:
-    """aiokafka alone: every record of the topics from the beginning, nothing done with them."""
+    """aiokafka alone: every record of the topics from the beginning, nothing done with them (signed in as the
+    verify is: the auditor)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False, group_id=None,
+                                **client_options(AUDITOR),
                                 fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
     await consumer.start()
     try:
@@ -250,7 +253,8 @@ def child(mode: str, kafka: str, prefix: str, workers: int, profile: str = "") -
                "events_per_second": counts["events_per_second"], "discrepancies": len(findings.discrepancies),
                "decisions_recomputed": counts.get("decisions_recomputed", 0),
                "certificates": counts.get("certificates", 0)}
-    print(json.dumps({**out, "peak_rss_mib": peak_mib()}))
+    # the load when this part ended: the machine is shared, and a rate means little without it
+    print(json.dumps({**out, "peak_rss_mib": peak_mib(), "loadavg_1m": round(os.getloadavg()[0], 1)}))
 
 
 def measure(mode: str, kafka: str, prefix: str, workers: int, profile: str = "") -> dict[str, Any]:
@@ -276,6 +280,8 @@ def main() -> None:
         child(args.child, args.kafka, args.prefix, args.workers, args.profile)
         return
     with provide(Path(REPO / ".run" / f"bench-{uuid.uuid4().hex[:8]}")) as infra:
+        if infra.kafka_credentials is not None:  # a SASL broker (docs/adr/0031): every client here, and the
+            os.environ["KAFKA_CREDENTIALS_DIR"] = str(infra.kafka_credentials)  # children, sign in from there
         prefix = f"bench{uuid.uuid4().hex[:8]}."
         asyncio.run(ensure_topics(infra.kafka, all_topics(prefix), partitions=6))
         started = time.perf_counter()

@@ -10,7 +10,6 @@ accepted; two different events claiming one stream version are a discrepancy.
 from __future__ import annotations
 
 import asyncio
-import json
 import multiprocessing
 from collections import defaultdict
 from collections.abc import Iterable
@@ -21,7 +20,7 @@ from typing import Any
 from binhchon_kit.contracts.registry import UnknownEventType, event_model
 from binhchon_tools.audit_checkpoints import LogOrder
 from binhchon_tools.audit_findings import Findings
-from binhchon_tools.audit_hash import GENESIS, event_hash, previous_link
+from binhchon_tools.audit_hash import GENESIS, event_hash, previous_link, read_event
 from binhchon_tools.audit_signatures import Signed
 from binhchon_tools.audit_topics import Record, unprefixed
 
@@ -33,7 +32,8 @@ def hash_values(values: list[bytes]) -> list[str | None]:
     out: list[str | None] = []
     for value in values:
         try:
-            out.append(event_hash(json.loads(value)))
+            event, exact = read_event(value)
+            out.append(event_hash(event, exact))
         except Exception:
             out.append(None)
     return out
@@ -86,7 +86,7 @@ class ChainCheck:
         for record in records:
             where = f"{record.topic}/{record.partition}@{record.offset}"
             try:
-                event = json.loads(record.value)
+                event = read_event(record.value)[0]
                 stream, version = str(event["streamid"]), int(event["streamversion"])
                 event_id, claimed, prev = str(event["id"]), str(event["hash"]), previous_link(event)
                 event_type = str(event["type"])

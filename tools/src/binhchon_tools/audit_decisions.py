@@ -12,7 +12,6 @@ open each of them; the audit recomputes from the sheets so opened. It holds no k
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import Executor
@@ -24,7 +23,7 @@ from binhchon_kit.contracts.scoring import PanelFormed, SealedMarks
 from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.signing import verify_document
 from binhchon_tools.audit_findings import Discrepancy, Findings
-from binhchon_tools.audit_hash import schema_version
+from binhchon_tools.audit_hash import read_event, schema_version
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.errors import Refused
 from scoring.domain.scoring import COMPLETED, DossierScoring, decide, evaluate, evolve, unsealed
@@ -71,7 +70,7 @@ class Log:
         self.received: dict[str, dict[str, Any]] = {}  # every dossier's receipt (data), by dossier id
         self.decided: set[str] = set()  # the streams holding a decision to recompute
         for raw in raws:
-            event = json.loads(raw)
+            event = read_event(raw)[0]
             copies = by_stream[event["streamid"]]
             version = int(event["streamversion"])
             if version in copies:
@@ -91,7 +90,7 @@ class Log:
 
     @staticmethod
     def events(raws: list[bytes]) -> list[dict[str, Any]]:
-        return [json.loads(raw) for raw in raws]
+        return [read_event(raw)[0] for raw in raws]
 
 
 def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks, pool: Executor | None = None) -> None:
@@ -132,6 +131,7 @@ def check_streams_in_worker(streams: list[tuple[str, list[bytes]]], panels: dict
 def _check_streams(streams: list[tuple[str, list[bytes]]], panels: dict[str, dict[str, Any]],
                    rulebooks: Rulebooks, findings: Findings) -> int:
     checked = 0
+    panel_models: dict[str, PanelFormed] = {}  # each round's panel read once, not once per dossier
     for stream, raws in streams:
         events = Log.events(raws)
         state: DossierScoring | None = None
@@ -139,7 +139,8 @@ def _check_streams(streams: list[tuple[str, list[bytes]]], panels: dict[str, dic
         replayed: list[RecordedEvent] = []
         for event in events:
             if event["type"] == "scoring.completed":
-                _check_completed(panels, findings, rulebooks, stream, None if broken else state, replayed, event)
+                _check_completed(panels, findings, rulebooks, stream, None if broken else state, replayed, event,
+                                 panel_models)
                 checked += 1
             elif event["type"] in RESULT_TYPES:
                 _check_result(findings, rulebooks, stream, None if broken else state, replayed, event)
@@ -155,7 +156,8 @@ def _check_streams(streams: list[tuple[str, list[bytes]]], panels: dict[str, dic
 
 def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rulebooks: Rulebooks, stream: str,
                      state: DossierScoring | None,
-                     replayed: list[RecordedEvent], event: dict[str, Any]) -> None:
+                     replayed: list[RecordedEvent], event: dict[str, Any], panel_models: dict[str, PanelFormed]
+                     ) -> None:
     data = event["data"]
     if state is None:
         findings.add("scoring", stream, "scoring.completed on a stream that was never opened", event["id"])
@@ -172,7 +174,9 @@ def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rule
     if panel_event is None:
         findings.add("scoring", stream, f"no panel.formed for round {state.opened.round_id}", event["id"])
         return
-    panel = PanelFormed.model_validate(panel_event["data"])
+    panel = panel_models.get(state.opened.round_id)
+    if panel is None:
+        panel = panel_models[state.opened.round_id] = PanelFormed.model_validate(panel_event["data"])
     sheets = [e.id for e in replayed if e.type in ("score.submitted", "score.amended")]
     opened = _opened(state, replayed, data.get("sealing_key"))
     if isinstance(opened, str):

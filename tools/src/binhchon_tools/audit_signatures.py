@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from binhchon_kit.signing import public_key_from_jwk, verify_bytes
 from binhchon_kit.trust import SIGNATURE, SIGNATURE_KID
 from binhchon_tools.audit_checkpoints import ALL_SERVICES, service_of
-from binhchon_tools.audit_findings import Findings
+from binhchon_tools.audit_findings import Discrepancy, Findings
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,40 @@ class Signed:
                    str(event.get("hash", "")), event.get(SIGNATURE), event.get(SIGNATURE_KID), where)
 
 
-def check_signatures(events: list[Signed], findings: Findings, log_jwks: Mapping[str, Mapping[str, Any]] | None
-                     ) -> None:
-    """Name every event whose producer signature fails; note the services whose keys were not given."""
-    jwks = log_jwks or {}
+SIGNED_PER_TASK = 5000  # signatures a worker process checks per task
+
+
+def check_signatures(events: list[Signed], findings: Findings, log_jwks: Mapping[str, Mapping[str, Any]] | None,
+                     pool: Executor | None = None) -> None:
+    """Name every event whose producer signature fails; note the services whose keys were not given.
+
+    An Ed25519 verification costs more than reading and hashing the event, so with keys and ``pool`` (the audit's
+    worker processes) the events are checked in tasks of ``SIGNED_PER_TASK``; the discrepancies come back in the
+    events' order either way."""
+    jwks = {k: dict(v) for k, v in (log_jwks or {}).items()}
+    if pool is None or not jwks or len(events) <= SIGNED_PER_TASK:
+        parts = [_check(events, jwks)]
+    else:
+        tasks = [pool.submit(_check, events[i:i + SIGNED_PER_TASK], jwks)
+                 for i in range(0, len(events), SIGNED_PER_TASK)]
+        parts = [task.result() for task in tasks]
+    unchecked: Counter[str] = Counter()
+    checked = 0
+    for found, count, missing in parts:
+        findings.discrepancies.extend(found)
+        checked += count
+        unchecked.update(missing)
+    findings.counts["signatures_checked"] = checked
+    for service, count in sorted(unchecked.items()):
+        findings.notes.append(f"{count} event(s) of {service}: producer signatures not checked (no --log-jwks for "
+                              f"{service})")
+
+
+def _check(events: list[Signed], jwks: Mapping[str, Mapping[str, Any]]
+           ) -> tuple[list[Discrepancy], int, Counter[str]]:
+    """The signatures of ``events`` (in a worker process, or not): the discrepancies, how many were checked, and
+    by service how many could not be (no keys)."""
+    findings = Findings()
     keys: dict[str, dict[str, Ed25519PublicKey] | None] = {}
     unchecked: Counter[str] = Counter()
     checked = 0
@@ -63,7 +94,4 @@ def check_signatures(events: list[Signed], findings: Findings, log_jwks: Mapping
         elif not verify_bytes(held[event.kid], event.signature, event.hash.encode("ascii", "replace")):
             findings.add("signature", event.stream, f"the signature is not {service}'s key {event.kid}'s over "
                          f"the event's hash ({event.where})", event.event_id)
-    findings.counts["signatures_checked"] = checked
-    for service, count in sorted(unchecked.items()):
-        findings.notes.append(f"{count} event(s) of {service}: producer signatures not checked (no --log-jwks for "
-                              f"{service})")
+    return findings.discrepancies, checked, unchecked

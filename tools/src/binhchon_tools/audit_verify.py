@@ -77,6 +77,10 @@ async def _verify(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks:
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(pool, check_streams_in_worker, [], {}) for _ in range(4)))
     rulebooks = rulebooks or Rulebooks.load()
+    # the services' own definitions the checks use (what a certificate signs, a dossier's identity), imported now
+    # rather than on the clock
+    import certification.service  # noqa: F401
+    import intake.domain.dossiers  # noqa: F401
     started = time.perf_counter()
     missing: list[str] = []
     async for batch in read_records(bootstrap, topics, on_start=progress.start, on_missing=missing.append):
@@ -97,7 +101,7 @@ async def _verify(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks:
         check_certificates(log, findings, jwks)
     check_escalations(log, findings)
     check_checkpoints(chain.log_order, chain.checkpoints, findings, log_jwks)
-    check_signatures(chain.signed, findings, log_jwks)
+    check_signatures(chain.signed, findings, log_jwks, chain.pool)
     # the rate covers the whole verify: reading, hashing, and every decision and certificate checked
     total = time.perf_counter() - started
     findings.counts["read_seconds"] = round(seconds, 2)

@@ -12,7 +12,7 @@ import rfc8785
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from binhchon_kit.canonical import _UNSAFE, _jcs_ready, canonical_json
+from binhchon_kit.canonical import _UNSAFE, _jcs_ready, _orjson_jcs, canonical_json, cloudevent_hash, read_json
 
 # Characters where encoders tend to differ: controls (named escapes and \u00xx), the two characters JSON must
 # escape, DEL, U+2028/2029 (which ES5 JavaScript did not accept raw), the edges of the surrogate range (lone
@@ -88,6 +88,59 @@ def test_what_the_fast_path_takes_and_what_it_leaves() -> None:
         canonical_json(float("nan"))
     with pytest.raises(rfc8785.CanonicalizationError):
         canonical_json("\udfff")
+
+
+def text_of(value: Any, ascii_only: bool, compact: bool) -> bytes:
+    """``value`` as JSON text the way a producer may have written it (lone surrogates kept, as invalid UTF-8)."""
+    separators = (",", ":") if compact else (", ", ": ")
+    return json.dumps(value, ensure_ascii=ascii_only, separators=separators).encode("utf-8", "surrogatepass")
+
+
+@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(JSON, PLAIN), st.booleans(), st.booleans())
+@example({"a": 1.0, "b": [2.0, -3.0, 0.0, -0.0, 1e15 + 0.5, 2.0**53, 2.0**53 + 2, 9999999999999998.0, 1e16]},
+         False, True)
+@example({"s": "x:5.0,y", "n": 5.0, "t": "[7.0]", "u": "{\"k\":1.0}"}, False, True)
+@example({"e": [1e-5, 1e-6, 2.5e-7, -1e-5, 1e20, 1e21, 1e22, 1.5e300, -1.5e-300]}, False, True)
+@example({"id": "44f28afb-055e-47c0-404e-ace4", "x": "1e-5", "y": ":1e+5"}, False, True)
+@example({"big": [2**53 - 1, 2**53, 2**63, 2**64, -(2**63) - 1, 10**19, 10**30]}, False, True)
+@example({"\U0001f602": 1, "\ufb33": 2, "\ue000": 3}, False, True)
+@example([float("nan"), float("inf")], False, True)
+@example(5.0, False, True)
+@example(["\ud800"], False, True)
+@example(["\ud800"], True, True)
+def test_read_json_and_the_orjson_path_are_json_loads_and_rfc8785(value: Any, ascii_only: bool, compact: bool
+                                                                  ) -> None:
+    """What ``read_json`` reads is what ``json.loads`` reads (the same values of the same types), and an exact
+    answer written by ``canonical_json(..., exact=True)`` (orjson) is what ``rfc8785`` writes of it (or the same
+    refusal): the general path's proof, extended to the path the audit takes for every event it reads."""
+    text = text_of(value, ascii_only, compact)
+    expected = outcome(json.loads, text)
+    read = outcome(read_json, text)
+    assert read[0] == expected[0]
+    if read[0] == "refused":
+        assert read == expected
+        return
+    parsed, exact = read[1]
+    assert repr(parsed) == repr(expected[1])  # repr tells 5 from 5.0, and NaN from None
+    assert outcome(lambda v: canonical_json(v, exact=exact), parsed) == outcome(rfc8785.dumps, expected[1])
+    if isinstance(parsed, dict):
+        assert outcome(lambda v: cloudevent_hash(v, exact=exact), parsed) == outcome(cloudevent_hash, expected[1])
+
+
+def test_what_the_orjson_path_takes_and_what_it_leaves() -> None:
+    sheet, exact = read_json('{"type":"score.submitted","id":"44f28afb-055e-47c0-404e-ace4","data":{"scores":'
+                             '{"C1":10.0,"C2":7.5,"C3":0.0},"note":"Trà 2.0 hạng A","total":17.5}}'.encode())
+    assert exact and _orjson_jcs(sheet) == rfc8785.dumps(sheet) == (
+        '{"data":{"note":"Trà 2.0 hạng A","scores":{"C1":10,"C2":7.5,"C3":0},"total":17.5},'
+        '"id":"44f28afb-055e-47c0-404e-ace4","type":"score.submitted"}').encode()
+    for left in ({"a": "x:5.0,y", "b": 1.0}, {"a": 1e-6}, {"a": 1e16}, {"a": -0.0}, {"a": 2**53}, 5.0,
+                 {"\U0001f602": 1}, {"a": [1e21]}):
+        assert _orjson_jcs(left) is None
+        assert outcome(lambda v: canonical_json(v, exact=True), left) == outcome(rfc8785.dumps, left)
+    assert read_json(b'{"n":12345678901234567890}') == ({"n": 12345678901234567890}, False)
+    assert read_json(b'{"h":"0000000000000000000000000000"}') == ({"h": "0000000000000000000000000000"}, True)
+    assert read_json(b'{"n":NaN}')[1] is False
 
 
 # RFC 8785 §3.2.2 (values and escaping) and §3.2.3 (sorting), as the RFC prints them; the parsed inputs through
