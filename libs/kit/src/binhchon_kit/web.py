@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from binhchon_kit.auth.policy import PUBLIC, declare_access
 from binhchon_kit.errors import Refused
-from binhchon_kit.eventstore import ConcurrencyConflict
+from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.log_api import router as log_routes
 from binhchon_kit.logs import configure_logging, correlation_id
 from binhchon_kit.loops import start_background, stop_background
@@ -114,6 +114,12 @@ def create_app(
     @app.exception_handler(ConcurrencyConflict)
     async def conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "current_version": exc.actual_version}, status_code=409)
+
+    @app.exception_handler(AlreadyRecorded)
+    async def recorded_before(_: Request, exc: AlreadyRecorded) -> JSONResponse:
+        # a command whose deterministic event another request recorded first (a race): its effect is there
+        return JSONResponse({"detail": f"{exc}: another request did this first", "event_id": exc.event_id},
+                            status_code=409)
 
     @app.get("/healthz", tags=["operations"], summary="the process is alive", dependencies=[PUBLIC])
     async def healthz() -> dict[str, str]:
