@@ -11,9 +11,10 @@ returns (``AckPolicy.NACK_ON_ERROR``). The delivery policy is FastStream's, not 
   (binhchon_kit.trust, ADR 0026): its source, its hash recomputed, the owner's signature. One that fails is
   dead-lettered with the reason, never handled and never put in the inbox;
 - ``DeliveryPolicy``, a middleware on the handler's own router, wraps the call (``consume_scope``): an
-  unparseable message or one the handler cannot handle goes to ``<topic>.dlq`` with the ``dlq-*`` headers,
-  an event of a type the handler does not take or already in the inbox is acknowledged untouched, a failure
-  is retried a bounded number of times, and the inbox records the event once the handler has returned.
+  unparseable message, an event of a type no contract names, one whose data breaks its type's contract, or one
+  the handler cannot handle goes to ``<topic>.dlq`` with the ``dlq-*`` headers (at once: only a handler's
+  failure is retried, a bounded number of times); an event of a known type the handler does not take, or
+  already in the inbox, is acknowledged untouched; the inbox records the event once the handler has returned.
 
 The inbox (one document per handled event id and handler, keyed so a second insert fails) makes a redelivery
 a no-op; a handler whose effect is itself idempotent (deterministic event ids) stays safe even if the process
@@ -37,7 +38,7 @@ from faststream.kafka import KafkaBroker, KafkaRouter, Topic
 from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
 
-from binhchon_kit.contracts.registry import EventData, type_of
+from binhchon_kit.contracts.registry import EventData, UnknownEventType, event_model, type_of
 from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded
@@ -90,6 +91,15 @@ class Origin:
 
 
 consuming: ContextVar[Origin | None] = ContextVar("binhchon_consuming", default=None)
+
+
+def known(event_type: str) -> bool:
+    """Whether the contract this service was built with names the type."""
+    try:
+        event_model(event_type)
+    except UnknownEventType:
+        return False
+    return True
 
 
 def dead_letter_headers(reason: str, origin: Origin, at: datetime) -> dict[str, str]:
@@ -173,10 +183,20 @@ class DeliveryPolicy(BaseMiddleware):
             await sub.dead_letter(msg, str(exc))
             return None
         if not sub.wants(event):
+            if not known(event.type):  # a type no contract names: a mistake or a newer producer; never silent
+                await sub.dead_letter(msg, f"unknown event type {event.type!r}: not in this service's contract",
+                                      event)
             return None
         # before the inbox: an altered copy of an event already handled is a forgery to report, not a duplicate
         if (distrust := sub.distrust(msg.body)) is not None:
             await sub.dead_letter(msg, distrust, event)
+            return None
+        # data that breaks the contract will break it on every try: dead-lettered at once, with the problems
+        try:
+            event.model()
+        except ValidationError as exc:
+            await sub.dead_letter(msg, f"the data does not match {event.type} v{event.schema_version}: {exc}",
+                                  event)
             return None
         if await sub.inbox.seen(sub.handler, event.id):
             sub.counted("duplicate")

@@ -111,8 +111,8 @@ def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: An
                   store: EventStorePort | None = None, verifier: TokenVerifier | None = None) -> Runtime:
     """The service's parts from its settings; a test passes its fakes instead (an in-memory database client, an
     in-memory store, a verifier with its own keys), as a composition root takes them (ADR 0018)."""
-    mongo = mongo if mongo is not None else AsyncMongoClient(settings.store_url(), tz_aware=True,
-                                                             serverSelectionTimeoutMS=5000)
+    mongo = mongo if mongo is not None else AsyncMongoClient(
+        settings.store_url(), tz_aware=True, serverSelectionTimeoutMS=settings.mongodb_server_selection_ms)
     db = mongo[settings.database_name]
     store = store if store is not None else open_event_store(settings, db)
     # FastStream's own logger prints coloured text; ours goes through the JSON handler with the others

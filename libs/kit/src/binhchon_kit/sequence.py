@@ -3,7 +3,8 @@
 Each number is claimed by inserting a document keyed ``<scope>/<n>``: the unique key is what guarantees that no
 two callers get the same number, on MongoDB and on FerretDB alike (FerretDB's find-and-modify is not atomic
 under concurrency, so an ``$inc`` counter alone hands out duplicates). A per-scope hint remembers the last
-number taken so that a claim starts near the end instead of probing from 1.
+number taken so that a claim starts near the end instead of probing from 1. Numbers that must have no holes
+even when a claimant dies before storing what it claimed for are reserved first (binhchon_kit.reserved_numbers).
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 
+def claim_id(scope: str, number: int) -> str:
+    return f"{scope}/{number:09d}"
+
+
 async def next_number(db: AsyncDatabase[dict[str, Any]], scope: str, *, claimed_for: str = "") -> int:
     hints, claims = db["sequence_hints"], db["sequence_claims"]
     hint = await hints.find_one({"_id": scope})
     candidate = (hint["last"] if hint else 0) + 1
     while True:
         try:
-            await claims.insert_one({"_id": f"{scope}/{candidate:09d}", "for": claimed_for})
+            await claims.insert_one({"_id": claim_id(scope, candidate), "for": claimed_for})
             break
         except DuplicateKeyError:
             candidate += 1

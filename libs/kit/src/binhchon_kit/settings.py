@@ -27,6 +27,11 @@ class ServiceSettings(BaseSettings):
     mongodb_credentials_dir: str = ""
     mongodb_auth_mechanism: str = "PLAIN"
     mongodb_auth_source: str = ""
+    # How long a call waits for the store to be reachable before it gives up: a request then answers 503 with
+    # Retry-After at once instead of hanging (pymongo's own default is 30 s). Background loops retry anyway.
+    mongodb_server_selection_ms: int = 1000
+    # What Retry-After says when a dependency (the store) is down: a client should come back after this.
+    unavailable_retry_after_seconds: int = 5
     event_store: Literal["mongo", "memory"] = "mongo"  # the event store driver (docs/adr/0014)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = ""

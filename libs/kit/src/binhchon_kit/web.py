@@ -10,6 +10,7 @@ import contextlib
 import functools
 import hmac
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,10 +20,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
+from pymongo.errors import ConnectionFailure
 
 from binhchon_kit.auth.policy import PUBLIC, declare_access
 from binhchon_kit.errors import Refused
-from binhchon_kit.eventstore import ConcurrencyConflict
+from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.log_api import router as log_routes
 from binhchon_kit.logs import configure_logging, correlation_id
 from binhchon_kit.loops import start_background, stop_background
@@ -33,6 +35,7 @@ from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.web_guard import RequestGuard
 
 S = TypeVar("S", bound=ServiceSettings)
+log = logging.getLogger("binhchon.web")
 
 SCHEMA_MEDIA_TYPE = "application/schema+json"
 
@@ -55,6 +58,8 @@ ERROR_ANSWERS = {
     413: "the request body is larger than the service accepts (`max_body_bytes` in the answer)",
     422: "the request does not validate: FastAPI's list of problems, or the services' error naming the field",
     429: "too many requests from this address to the public routes: wait the seconds Retry-After says",
+    503: "a dependency the call needs (the store) is unreachable, named in `dependency`: nothing was done; try "
+         "again after the seconds Retry-After says",
 }
 
 
@@ -115,6 +120,21 @@ def create_app(
     async def conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "current_version": exc.actual_version}, status_code=409)
 
+    @app.exception_handler(AlreadyRecorded)
+    async def recorded_before(_: Request, exc: AlreadyRecorded) -> JSONResponse:
+        # a command whose deterministic event another request recorded first (a race): its effect is there
+        return JSONResponse({"detail": f"{exc}: another request did this first", "event_id": exc.event_id},
+                            status_code=409)
+
+    @app.exception_handler(ConnectionFailure)
+    async def store_unreachable(request: Request, exc: ConnectionFailure) -> JSONResponse:
+        # the store is down (or unreachable): say so at once, not a 500 after pymongo's long wait; the client
+        # comes back later, and nothing needs restarting when the store returns (the driver reconnects)
+        log.warning("%s %s: the store is unreachable: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": f"the store is unreachable ({type(exc).__name__}); try again later",
+                             "dependency": "mongodb"}, status_code=503,
+                            headers={"Retry-After": str(settings.unavailable_retry_after_seconds)})
+
     @app.get("/healthz", tags=["operations"], summary="the process is alive", dependencies=[PUBLIC])
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": settings.service_name}
@@ -125,12 +145,18 @@ def create_app(
         try:
             await asyncio.wait_for(runtime.db.command("ping"), timeout=2)
             checks["mongodb"] = "ok"
+        except TimeoutError:  # its message is empty: say what happened
+            checks["mongodb"] = "unreachable: no answer to a ping within 2 s"
         except Exception as exc:
-            checks["mongodb"] = f"unreachable: {exc}"
+            checks["mongodb"] = f"unreachable: {type(exc).__name__}: {str(exc)[:300]}"
         kafka_ok = runtime.broker_ready and await runtime.broker.ping(timeout=2)
         checks["kafka"] = "ok" if kafka_ok else "unreachable (events wait in the store until it is back)"
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        down = sorted(name for name, state in checks.items() if state != "ok")
+        if not down:
+            return JSONResponse({"ready": True, "checks": checks})
+        return JSONResponse({"ready": False, "checks": checks, "down": down,
+                             "detail": "; ".join(f"{name} {checks[name]}" for name in down)}, status_code=503,
+                            headers={"Retry-After": str(settings.unavailable_retry_after_seconds)})
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def metrics(request: Request) -> Response:
@@ -191,6 +217,8 @@ def _openapi_with_errors(app: FastAPI) -> dict[str, Any]:
                 statuses.append(429)
             if "requestBody" in operation:
                 statuses.append(413)
+            if not path.startswith(("/healthz", "/readyz")):
+                statuses.append(503)
             for status in statuses:
                 declared = True
                 # a route may name the answer in its own words; the shape is always the services' error shape

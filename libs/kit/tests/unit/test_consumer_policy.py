@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -23,6 +24,7 @@ from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.inbox import MemoryInbox
 from binhchon_kit.signing import Signer
+from binhchon_kit.testing.samples import round_body
 from binhchon_kit.trust import ProducerKeys, signed
 
 TOPIC = "intake.events"
@@ -33,10 +35,15 @@ INTAKE = Signer(Ed25519PrivateKey.generate())  # intake's log key: intake.events
 TRUSTED = ProducerKeys.from_jwks({"intake": {"keys": [INTAKE.jwk()]}})
 
 
-def event(id_: str = "e-1", type_: str = "round.opened") -> RecordedEvent:
+ROUND = RoundOpened.model_validate({
+    **round_body("LN-2026", today=date(2026, 11, 23), title="Vòng OCOP Lục Nam"), "round_id": "round-r1",
+    "approving_authority": {"id": "province:24", "name": "UBND tỉnh Bắc Giang"}}).model_dump(mode="json")
+
+
+def event(id_: str = "e-1", type_: str = "round.opened", data: dict[str, Any] | None = None) -> RecordedEvent:
     return RecordedEvent(
         id=id_, stream="round-r1", version=1, type=type_, schema_version=1, subject="r1",
-        time=datetime(2026, 11, 22, 23, 26, tzinfo=UTC), data={"code": "LN-2026", "title": "Vòng OCOP Lục Nam"},
+        time=datetime(2026, 11, 22, 23, 26, tzinfo=UTC), data=ROUND if data is None else data,
         actor=Actor("officer-1", ("officer",)), correlation_id="c-1", causation_id="http:c-1",
         source="/binhchon/intake", prev_hash="0" * 64, hash="",
     ).sealed()
@@ -186,3 +193,21 @@ async def test_an_altered_copy_of_a_handled_event_is_dead_lettered_not_taken_for
     [letter] = setup.dead
     assert letter.body == altered
     assert "does not match the event" in letter.headers["dlq-reason"]
+
+
+async def test_an_event_of_a_type_no_contract_names_is_dead_lettered_not_passed_over_in_silence(setup: Setup) -> None:
+    body = published(event("e-3", "round.teleported", {"code": "LN-2026"}))
+    await setup.publish(body)
+    assert setup.handler.calls == []
+    [letter] = setup.dead
+    assert_dead_letter(letter, body, "unknown event type 'round.teleported': not in this service's contract")
+
+
+async def test_data_that_breaks_the_contract_is_dead_lettered_at_once_with_the_problems(setup: Setup) -> None:
+    body = published(event(data={k: v for k, v in ROUND.items() if k != "schedule"}))  # signed by its owner
+    await setup.publish(body)
+    assert setup.handler.calls == []  # never handed to the handler, never retried
+    [letter] = setup.dead
+    assert_dead_letter(letter, body, "the data does not match round.opened v1: ")
+    assert "schedule" in letter.headers["dlq-reason"] and "Field required" in letter.headers["dlq-reason"]
+    assert not await setup.inbox.seen("scoring.rounds", "e-1")

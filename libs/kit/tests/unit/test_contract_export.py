@@ -127,6 +127,15 @@ def test_asyncapi_document_maps_every_topic_and_type() -> None:
         assert doc["operations"][f"send.{topic}"]["channel"] == {"$ref": f"#/channels/{topic}"}
 
 
+def test_the_published_contract_tells_outside_readers_how_to_deduplicate_a_republished_event() -> None:
+    # a relay that dies between the broker's ack and its publication mark publishes the event again (issue 14)
+    committed = json.loads((CONTRACT / "asyncapi.json").read_text(encoding="utf-8"))
+    description = committed["info"]["description"]
+    delivery = next(line for line in description.splitlines() if line.startswith("- **Delivery**"))
+    assert "relay that dies" in delivery and "publishes it again" in delivery
+    assert "Deduplicate on the event `id`" in delivery and "Never deduplicate on the Kafka offset" in delivery
+
+
 def test_asyncapi_references_resolve() -> None:
     doc = export.asyncapi()
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -19,8 +19,8 @@ from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.folding import replay
+from binhchon_kit.reserved_numbers import Reservation, release, reserve, settle, still_held
 from binhchon_kit.runtime import Runtime
-from binhchon_kit.sequence import next_number
 from binhchon_kit.vietnam_time import day_in_vietnam, now_utc
 from intake.domain import bindings, dossiers, rounds
 from intake.domain.errors import Refused
@@ -33,6 +33,15 @@ def _files_for_producers(actor: Actor) -> bool:
     """An applicant files as an account bound to producers; the secretariat at the counter and intake itself
     (escalation) file for the producer directly (ADR 0037)."""
     return "applicant" in actor.roles and not {"secretariat", "admin", "system"} & set(actor.roles)
+
+
+# how long a submission holds the receipt number it claimed before storing its dossier (milliseconds, normally):
+# past that, and its dossier not stored with it, the number goes to the next submission
+RECEIPT_LEASE = timedelta(minutes=2)
+
+
+def receipt_number(round_: RoundOpened, number: int) -> str:
+    return f"{round_.code}-{number:05d}"
 
 
 class Intake:
@@ -94,8 +103,15 @@ class Intake:
 
     # ---- dossiers --------------------------------------------------------------------------------------
 
-    async def _next_receipt_number(self, round_: RoundOpened) -> str:
-        return f"{round_.code}-{await next_number(self.rt.db, f'receipt:{round_.round_id}'):05d}"
+    async def _reserve_receipt_number(self, round_: RoundOpened, dossier_id: str) -> Reservation:
+        """A receipt number with no holes (docs/adr/0038): one a submission claimed and then never stored (it
+        died between, or was refused as a duplicate) goes to the next submission."""
+        async def holds(claimed_for: str, number: int) -> bool:
+            first = await self.store.get(claimed_for, 1)
+            return first is not None and first.data.get("receipt_number") == receipt_number(round_, number)
+
+        return await reserve(self.rt.db, f"receipt:{round_.round_id}", claimed_for=dossier_id, now=self.now(),
+                             lease=RECEIPT_LEASE, holds=holds)
 
     async def submit(
         self, round_id: str, producer: Producer, product: Product, documents: list[Document], actor: Actor,
@@ -121,14 +137,21 @@ class Intake:
         today = day_in_vietnam(now)
         dossiers.receive(round_, dossier_id=dossier_id, receipt_number="-", received_at=now, today=today,
                          producer=producer, product=product, documents=documents, escalated_from=escalated_from)
+        reservation = await self._reserve_receipt_number(round_, dossier_id)
+        while not await still_held(self.rt.db, reservation):  # held past its lease, and given to another
+            reservation = await self._reserve_receipt_number(round_, dossier_id)
         received = dossiers.receive(
-            round_, dossier_id=dossier_id, receipt_number=await self._next_receipt_number(round_),
+            round_, dossier_id=dossier_id, receipt_number=receipt_number(round_, reservation.number),
             received_at=now, today=today, producer=producer, product=product, documents=documents,
             escalated_from=escalated_from)
         try:
             recorded = await record(self.rt, dossier_id, 0, received, actor, cause, dossier_id, event_id)
-        except ConcurrencyConflict:
+        except (ConcurrencyConflict, AlreadyRecorded) as exc:
+            await release(self.rt.db, reservation)  # not stored: the number goes to the next submission
+            if isinstance(exc, AlreadyRecorded):
+                raise
             raise self._duplicate(round_) from None
+        await settle(self.rt.db, reservation)
         if _files_for_producers(actor) and binding is None:
             await self._request_binding(actor, producer, dossier_id, Cause.of(recorded))
         return recorded

@@ -6,10 +6,12 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from binhchon_kit import claims
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.common import DecisionReference, Level
@@ -29,6 +31,7 @@ from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import ConcurrencyConflict
 from binhchon_kit.folding import replay
 from binhchon_kit.runtime import Runtime, log_signer
+from binhchon_kit.vietnam_time import now_utc
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.adapters.sealing import SealingKeys
 from scoring.domain import panel as panels
@@ -46,6 +49,10 @@ class RulebookVersionMissing(Exception):
 
 def panel_stream(round_id: str) -> str:
     return "panel-" + deterministic_id("panel", round_id)
+
+
+# how long a decision being recorded holds its proposal: freed at the end, or by a crash's lapse
+DECISION_LEASE = timedelta(seconds=30)
 
 
 def scoring_stream(dossier_id: str) -> str:
@@ -378,11 +385,36 @@ class Scoring:
         chosen = dossier_ids or [row.dossier_id for row in proposal.rows]
         if unknown := [d for d in chosen if d not in listed]:
             raise Refused("these dossiers are not in the proposal", kind="invalid", dossier_ids=unknown)
+        # One decision at a time on a proposal (ADR 0013's claim, a lease so a crash frees it): two approvers
+        # deciding at once could otherwise each record part of its dossiers, splitting it between two decisions.
+        now = now_utc()
+        lease = await claims.take(self.rt.db["decision_leases"], proposal_id,
+                                  {"until": now + DECISION_LEASE, "decision": decision.number},
+                                  claims.lapsed("until", now))
+        if lease is None:
+            raise Refused("another decision on this proposal is being recorded; read its dossiers, then decide "
+                          "again if need be", proposal_id=proposal_id)
+        try:
+            return await self._decide_each(proposal_id, chosen, decision, actor, cause)
+        finally:
+            await self.rt.db["decision_leases"].update_one({"_id": lease["_id"]}, {"$set": {"released": True}})
+
+    async def _decide_each(self, proposal_id: str, chosen: list[str], decision: DecisionReference, actor: Actor,
+                           cause: Cause) -> list[RecordedEvent]:
+        loaded = [(dossier_id, *await self.load(dossier_id)) for dossier_id in chosen]
+        wanted = decision.model_dump(mode="json")
+        # checked for every dossier before any is written: a conflict leaves the proposal as it was
+        for dossier_id, state, _ in loaded:
+            if state.decision is None:
+                continue
+            taken = DecisionReference.model_validate(state.decision["decision"]).model_dump(mode="json")
+            if taken != wanted:
+                raise Refused(f"dossier {dossier_id} is decided already, by another decision",
+                              dossier_id=dossier_id, decision=taken)
         recorded = []
-        for dossier_id in chosen:
-            state, history = await self.load(dossier_id)
+        for dossier_id, state, history in loaded:
             if state.status in (scoring.APPROVED, scoring.NOT_RECOGNISED):
-                continue  # decided already (a repeated approval of the same proposal)
+                continue  # decided already by this decision (a repeated approval of the same proposal)
             rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
             outcome = scoring.decide(state, decision, rulebook)
             recorded.append(await record(self.rt,

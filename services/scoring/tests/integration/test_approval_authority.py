@@ -5,9 +5,11 @@ authority's, whatever name the approver types."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from binhchon_kit.testing.apps import running
@@ -104,3 +106,29 @@ async def test_only_an_approver_of_the_rounds_authority_decides_and_the_decision
     [outcome] = r.json()
     assert outcome["decision"]["authority"] == "UBND tỉnh Bắc Giang"  # the round's, not its organiser
     assert outcome["decision"]["authority_id"] == "province:24"
+
+
+async def test_concurrent_approvals_of_one_proposal_record_one_decision_and_the_others_are_told_409(
+        services, auth, unique):
+    """Approvers pressing at once (two offices, a double click): one decision is recorded, the others answer 409
+    naming the conflict, never 500."""
+    intake, scoring = services
+    got = await proposed(intake, scoring, auth, f"AC{unique}")
+    path = f"/proposals/{got['proposal_id']}/approval"
+    bac_giang = auth("ubnd-bg", "approver", authorities=("province:24",))
+    # the app's errors as answers (a 500 included), as a server would give them
+    transport = httpx.ASGITransport(app=scoring.app, raise_app_exceptions=False)  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(transport=transport, base_url="http://scoring") as client:
+        answers = await asyncio.gather(*(
+            client.post(path, headers=bac_giang, json={"decision": {
+                "number": f"{n}/QĐ-UBND", "date": TODAY.isoformat(), "signer": "Phó Chủ tịch UBND tỉnh"}})
+            for n in range(1, 7)))
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [201] + [409] * 5, [r.text for r in answers]
+    [winner] = [r for r in answers if r.status_code == 201]
+    [outcome] = winner.json()
+    for loser in (r for r in answers if r.status_code == 409):
+        assert loser.json()["detail"], loser.text
+    stream = "scoring-" + got["dossier_id"].removeprefix("dossier-")
+    history = [e for e in await scoring.app.state.runtime.store.read_stream(stream) if "decision" in e.data]
+    assert [e.data["decision"]["number"] for e in history] == [outcome["decision"]["number"]]

@@ -105,7 +105,13 @@ and `event-id` repeat the event's type and id, for routing without parsing the v
 header is sent: CloudEvents SDKs take one to mean binary mode.
 - **History**: the topics keep history forever (retention.ms = -1): reading a topic from the earliest offset \
 replays every event ever published, so a new consumer can rebuild its state from them.
-- **Delivery**: at least once; deduplicate on the event `id`.
+- **Delivery**: at least once. An event may arrive more than once: a service's relay that dies after the \
+broker took an event but before it marked it published publishes it again when it restarts (the same event, \
+same `id` and `hash`, at a later offset, possibly after newer events), and a consumer that dies before \
+committing its offset reads it again. Deduplicate on the event `id`: remember the ids you have acted on (for \
+as long as you keep the effect) and ignore an event whose `id` you already know. Within a stream, (`streamid`, \
+`streamversion`) identifies the same event too: one at or below the highest version you have taken of its \
+stream is a repeat. Never deduplicate on the Kafka offset, which differs between the two copies.
 - **Dead letters**: each topic `<topic>` has a dead-letter topic `<topic>.dlq`. When a consumer cannot \
 parse or handle a message it republishes it there unchanged, with its key, and with the headers {headers}.
 - **Extension attributes**: besides ours, an event may carry others added on its way (e.g. `traceparent`); \
