@@ -4,6 +4,7 @@ event, refresh the read model. The HTTP routes and the Kafka handlers both call 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -12,11 +13,19 @@ from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.common import Document, Level, Producer, Product
-from binhchon_kit.contracts.intake import EscalatedFrom, RoundArea, RoundOpened
+from binhchon_kit.contracts.intake import (
+    SEALED_FIELDS,
+    EscalatedFrom,
+    PersonalDataErased,
+    RoundArea,
+    RoundOpened,
+)
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.folding import replay
+from binhchon_kit.personal import open_fields, seal_fields
+from binhchon_kit.personal_keys import COLLECTION, SubjectKeys, master_key_from_settings
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.sequence import next_number
 from binhchon_kit.vietnam_time import day_in_vietnam, now_utc
@@ -30,10 +39,12 @@ class Intake:
     """``clock``: the instant now (timezone-aware). Receipts are stamped with it and "today" is its date in
     Vietnam, whatever the machine's time zone; tests inject a fixed instant."""
 
-    def __init__(self, runtime: Runtime, clock: Clock = now_utc) -> None:
+    def __init__(self, runtime: Runtime, clock: Clock = now_utc, keys: SubjectKeys | None = None) -> None:
         self.rt = runtime
         self.store = runtime.store
         self.clock = clock
+        # the data subjects' keys (ADR 0035): main.build passes the one wrapped by the configured master key
+        self.keys = keys or SubjectKeys(runtime.db[COLLECTION], master_key_from_settings(""))
         self._rounds: dict[str, RoundOpened] = {}
 
     def now(self) -> datetime:
@@ -49,6 +60,7 @@ class Intake:
         await db["dossiers"].create_index("receipt_number", unique=True)
         await db["dossiers"].create_index([("round_id", 1), ("status", 1)])
         await db["dossiers"].create_index([("province_code", 1), ("district_code", 1)])
+        await self.keys.setup()
 
 
     # ---- rounds ----------------------------------------------------------------------------------------
@@ -87,26 +99,62 @@ class Intake:
         return f"{round_.code}-{await next_number(self.rt.db, f'receipt:{round_.round_id}'):05d}"
 
     async def submit(
-        self, round_id: str, producer: Producer, product: Product, documents: list[Document], actor: Actor,
-        cause: Cause, escalated_from: EscalatedFrom | None = None, event_id: str | None = None,
+        self, round_id: str, producer: Producer | dict[str, Any], product: Product, documents: list[Document],
+        actor: Actor, cause: Cause, escalated_from: EscalatedFrom | None = None, event_id: str | None = None,
     ) -> RecordedEvent:
+        """``producer``: as the applicant gave it, or (escalation) as an earlier dossier.received opens."""
+        clear = producer.model_dump(mode="json") if isinstance(producer, Producer) else producer
         round_ = await self.load_round(round_id)
-        dossier_id = dossiers.dossier_id_for(round_id, producer.registration_number, product.name)
+        dossier_id = dossiers.dossier_id_for(round_id, clear["registration_number"], product.name)
         if await self.store.version(dossier_id) > 0:
             raise self._duplicate(dossier_id, round_)
+        # the personal fields sealed with the producer's key, bound to this event's id (ADR 0035)
+        event_id = event_id or str(uuid.uuid4())
+        sealed = await self._sealed_producer(clear, event_id)
         # Validate everything before a receipt number is taken, so a refusal leaves no gap in the numbering.
         now = self.now()
         today = day_in_vietnam(now)
         dossiers.receive(round_, dossier_id=dossier_id, receipt_number="-", received_at=now, today=today,
-                         producer=producer, product=product, documents=documents, escalated_from=escalated_from)
+                         producer=sealed, product=product, documents=documents, escalated_from=escalated_from)
         received = dossiers.receive(
             round_, dossier_id=dossier_id, receipt_number=await self._next_receipt_number(round_),
-            received_at=now, today=today, producer=producer, product=product, documents=documents,
+            received_at=now, today=today, producer=sealed, product=product, documents=documents,
             escalated_from=escalated_from)
         try:
             return await record(self.rt, dossier_id, 0, received, actor, cause, dossier_id, event_id)
         except ConcurrencyConflict:
             raise self._duplicate(dossier_id, round_) from None
+
+    async def _sealed_producer(self, producer: dict[str, Any], event_id: str) -> dict[str, Any]:
+        kid, key = await self.keys.for_subject(data_subject(producer["registration_number"]))
+        sealed: dict[str, Any] = seal_fields({"producer": producer}, SEALED_FIELDS, key, kid, event_id=event_id)
+        return sealed["producer"]  # type: ignore[no-any-return]
+
+    async def opened(self, event: RecordedEvent) -> dict[str, Any]:
+        """``event``'s data with its personal fields opened, or reading ``[đã xoá]`` once erased (ADR 0035)."""
+        return await open_fields(event.data, event.id, self.keys.key)
+
+    async def erase_producer(self, registration_number: str, actor: Actor, cause: Cause) -> RecordedEvent:
+        """Crypto-shred a producer's personal data (ADR 0035): record which keys go and which dossiers they sealed
+        fields of, then delete the keys. A retry after a failure in between finds the same keys, the same event
+        (its id derived from them) already recorded, and deletes them."""
+        subject = data_subject(registration_number)
+        kids = await self.keys.kids(subject)
+        if not kids:
+            raise Refused("no personal data is kept for this producer", kind="not_found")
+        sealed_by = {"producer.contact.phone.kid": {"$in": kids}}  # every v2 dossier seals the phone
+        dossier_ids = sorted([d["_id"] async for d in self.rt.db["dossiers"].find(sealed_by, {"_id": 1})])
+        event_id = deterministic_id("erasure", *kids)
+        stream = f"erasure-{event_id}"
+        erased = PersonalDataErased(kids=kids, dossier_ids=dossier_ids)
+        try:
+            recorded = await record(self.rt, stream, 0, erased, actor, cause, subject=stream, event_id=event_id)
+        except (AlreadyRecorded, ConcurrencyConflict):
+            found = await self.store.get(stream, 1)
+            assert found is not None
+            recorded = found
+        await self.keys.forget(kids)
+        return recorded
 
     @staticmethod
     def _duplicate(dossier_id: str, round_: RoundOpened) -> Refused:
@@ -144,18 +192,18 @@ class Intake:
         if not data.get("goes_up_a_level"):
             return
         try:
-            state, _ = await self.load_dossier(data["dossier_id"])
+            state, events = await self.load_dossier(data["dossier_id"])
         except Refused:
             return  # not a dossier intake knows (another deployment's): nothing to escalate
         round_ = await self.load_round(state.round_id)
         if not round_.parent_round_id:
             return
-        received = state.received
+        received = await self.opened(events[0])
         escalated = EscalatedFrom(dossier_id=state.id, round_id=state.round_id, result_event_id=event.id,
                                   rating=data["rating"].get("label"), points=data.get("points"))
         try:
             await self.submit(
-                round_.parent_round_id, Producer.model_validate(received["producer"]),
+                round_.parent_round_id, received["producer"],
                 Product.model_validate(received["product"]),
                 [Document.model_validate(d) for d in received["documents"]],
                 Actor.system("intake"), Cause.of(event), escalated_from=escalated,
@@ -166,3 +214,8 @@ class Intake:
             if "dossier_id" in refused.detail:
                 return  # already escalated (a redelivery, or the producer filed there directly)
             raise
+
+
+def data_subject(registration_number: str) -> str:
+    """Whose key seals a producer's personal fields: the producer, by its registration number (ADR 0035)."""
+    return f"producer:{registration_number.strip().upper()}"

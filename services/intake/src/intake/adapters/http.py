@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import unicodedata
 from datetime import date
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from binhchon_kit.contracts.common import (
     Producer,
     Product,
     Programme,
+    RegistrationNumber,
     Text,
 )
 from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Receives, RoundArea, Schedule
@@ -56,6 +58,9 @@ READERS = {Role.SECRETARIAT: ANY, Role.AUDITOR: ANY, Role.APPROVER: ANY}
 STAFF = tuple(READERS)  # who sees every dossier in a list (the others: their own)
 
 Secretariat = Annotated[Principal, allow(Role.SECRETARIAT)]
+# a data subject's key: our services only (an admin passes as everywhere a role reaches any resource)
+KeyHolder = Annotated[Principal, allow(Role.SERVICE)]
+Eraser = Annotated[Principal, allow(Role.SECRETARIAT, Role.ADMIN)]
 Applicant = Annotated[Principal, allow(Role.APPLICANT, Role.SECRETARIAT)]
 DossierApplicant = Annotated[Principal, allow({Role.APPLICANT: OWN_DOSSIER, Role.SECRETARIAT: ANY})]
 DossierReader = Annotated[Principal, allow({**READERS, Role.APPLICANT: OWN_DOSSIER})]
@@ -175,9 +180,10 @@ class Reschedule(Body):
     apology_note: Text = Field(description="the apology (phiếu xin lỗi và hẹn lại ngày trả kết quả)")
 
 
-def _event_view(event: RecordedEvent) -> dict[str, Any]:
+def _event_view(event: RecordedEvent, opened: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``opened``: the event's data with its personal fields opened (the hash is the sealed event's)."""
     return {"id": event.id, "type": event.type, "version": event.version, "time": event.time,
-            "actor": event.actor.id, "data": event.data, "hash": event.hash}
+            "actor": event.actor.id, "data": event.data if opened is None else opened, "hash": event.hash}
 
 
 def codes(request: Request) -> ReceiptCodes:
@@ -254,8 +260,10 @@ async def overdue(svc: Service, read: Read, who: Secretariat, as_of: date | None
 @router.get("/dossiers/{dossier_id}", tags=["dossiers"], summary="a dossier with its status and full history")
 async def get_dossier(dossier_id: str, svc: Service, who: DossierReader) -> dict[str, Any]:
     state, events = await svc.load_dossier(dossier_id)
-    return {**dossiers.fold_dossier(events), "version": state.version,
-            "history": [_event_view(e) for e in events]}
+    doc = dossiers.fold_dossier(events)
+    received = await svc.opened(events[0])  # the personal fields opened, or erased (ADR 0035)
+    return {**doc, "producer": received["producer"], "version": state.version,
+            "history": [_event_view(e, received if e is events[0] else None) for e in events]}
 
 
 @router.post("/dossiers/{dossier_id}/supplement-request", status_code=201, tags=["completeness check"])
@@ -329,3 +337,35 @@ async def public_status(receipt_number: str, read: Read, request: Request, codes
     return public
 
 
+
+
+# ---- personal data (ADR 0035) ---------------------------------------------------------------------------
+
+class SubjectKey(BaseModel):
+    kid: str
+    key: str = Field(description="the AES-256 key, base64url without padding")
+
+
+class Erasure(BaseModel):
+    event_id: str = Field(description="the personal_data.erased event recorded")
+    erased_keys: int
+    dossier_ids: list[str] = Field(description="the dossiers whose personal fields now read as erased")
+
+
+@router.get("/personal-keys/{kid}", tags=["personal data"], response_model=SubjectKey,
+            responses={410: {"description": "the key was erased (or never existed): what it sealed is gone"}},
+            summary="a data subject's key, for another of our services to open the personal fields it needs")
+async def subject_key(kid: str, svc: Service, who: KeyHolder) -> SubjectKey:
+    key = await svc.keys.key(kid)
+    if key is None:
+        raise Refused("this key is erased", kind="gone")
+    return SubjectKey(kid=kid, key=base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii"))
+
+
+@router.post("/producers/{registration_number}/erasure", status_code=201, tags=["personal data"],
+             response_model=Erasure,
+             summary="erase a producer's personal data (contact person, phone, e-mail, street) everywhere, for good: "
+                     "its key is deleted and personal_data.erased recorded")
+async def erase_producer(registration_number: RegistrationNumber, svc: Service, who: Eraser) -> Erasure:
+    event = await svc.erase_producer(registration_number, who.actor, request_cause())
+    return Erasure(event_id=event.id, erased_keys=len(event.data["kids"]), dossier_ids=event.data["dossier_ids"])
