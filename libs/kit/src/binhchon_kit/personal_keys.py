@@ -1,8 +1,8 @@
 """Where the data subjects' keys live (ADR 0035): intake's key store, and the client other services ask it with.
 
 The store is one collection in its owner's database: ``_id`` the kid, ``subject`` (``producer:<registration>``),
-``wrapped`` (the data key under the master key). Erasing a subject deletes its documents: what was sealed with
-them is unreadable from then on, wherever a copy of the event is.
+``wrapped`` (the data key under the master key). Erasing a subject replaces its documents by tombstones (the kid
+alone): what was sealed with them is unreadable from then on, wherever a copy of the event is.
 """
 
 from __future__ import annotations
@@ -64,7 +64,11 @@ class SubjectKeys:
         if not valid_kid(kid):
             return None
         found = await self.keys.find_one({"_id": kid})
-        return None if found is None else self.master.unwrap(kid, found["wrapped"])
+        return None if found is None or "wrapped" not in found else self.master.unwrap(kid, found["wrapped"])
+
+    async def erased(self, kid: str) -> bool:
+        """Whether ``kid`` named a key that was erased (its tombstone: the id alone, nothing else)."""
+        return valid_kid(kid) and await self.keys.find_one({"_id": kid, "erased": True}) is not None
 
     async def kids(self, subject: str) -> list[str]:
         return sorted([doc["_id"] async for doc in self.keys.find({"subject": subject}, {"_id": 1})])
@@ -72,14 +76,14 @@ class SubjectKeys:
     async def erase(self, subject: str) -> list[str]:
         """Delete every key of ``subject``; the kids that were deleted."""
         kids = await self.kids(subject)
-        if kids:
-            await self.keys.delete_many({"_id": {"$in": kids}})
+        await self.forget(kids)
         return kids
 
     async def forget(self, kids: list[str]) -> None:
-        """Delete keys by id (replaying erasures recorded after a backup the store was restored from)."""
-        if kids:
-            await self.keys.delete_many({"_id": {"$in": kids}})
+        """Delete keys by id (also: replaying erasures recorded after a backup the store was restored from). Each
+        leaves a tombstone, its random id alone, so that asking for it answers "erased" rather than "unknown"."""
+        for kid in kids:
+            await self.keys.replace_one({"_id": kid}, {"_id": kid, "erased": True}, upsert=True)
 
 
 class KeyClient:

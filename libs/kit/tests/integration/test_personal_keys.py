@@ -25,7 +25,9 @@ async def test_a_subjects_key_is_stored_wrapped_and_erased_for_good(mongo, uniqu
     assert await SubjectKeys(keys.keys, MasterKey(new_data_key())).kids("producer:2400123456") == [kid]
 
     assert await keys.erase("producer:2400123456") == [kid]
-    assert await keys.key(kid) is None
+    assert await keys.key(kid) is None and await keys.erased(kid)
+    assert await keys.keys.find_one({"_id": kid}) == {"_id": kid, "erased": True}, "a tombstone: the id alone"
+    assert not await keys.erased(other_kid)
     assert await keys.key(other_kid) is not None, "another subject's key stays"
     assert await keys.erase("producer:2400123456") == []
     new_kid, new_key = await keys.for_subject("producer:2400123456")

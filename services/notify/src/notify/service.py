@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit import claims
@@ -111,7 +112,8 @@ class Notify:
             producer = data["producer"]
             await self.db["contacts"].replace_one({"_id": event.subject}, {
                 "recipient_id": f"producer:{producer['registration_number']}", "name": producer["name"],
-                "email": await self._email(event), "kids": sorted(sealed_kids(producer)),
+                # a sealed address (dossier.received v2) is kept sealed, opened for each mail (ADR 0035)
+                **self._address_of(event), "kids": sorted(sealed_kids(producer)),
                 "receipt_number": data["receipt_number"],
                 "product_name": data["product"]["name"], "province_code": producer["address"]["province_code"]},
                 upsert=True)
@@ -133,18 +135,30 @@ class Notify:
             await self._no_reminder(event.subject, None)
         await self.waiting.facts_arrived(arrived)
 
-    async def _email(self, event: RecordedEvent) -> str | None:
-        """The producer's e-mail address: sealed (dossier.received v2) it is opened with the producer's key from
-        intake; erased, or with no way to ask, there is none (the producer is not mailed)."""
+    @staticmethod
+    def _address_of(event: RecordedEvent) -> dict[str, Any]:
         email = event.data["producer"]["contact"].get("email")
-        if not is_sealed(email):
-            return email  # type: ignore[no-any-return]
-        if self.keys is None:
-            log.warning("dossier.received %s: the e-mail address is sealed and notify has no INTAKE_SERVICE_TOKEN_FILE"
-                        " to ask intake for the key; the producer will not be mailed", event.id)
-            return None
-        key = await self.keys.key(email["kid"])
-        return None if key is None else open_sealed(key, email, event_id=event.id, path="producer.contact.email")
+        if is_sealed(email):
+            return {"email": None, "sealed_email": {"value": email, "event_id": event.id}}
+        return {"email": email, "sealed_email": None}
+
+    async def _recipient(self, contact: dict[str, Any], missing: Callable[[str, str], None]) -> Recipient:
+        """The producer as a mail's recipient. A sealed address is opened with the producer's key from intake;
+        erased, there is none (the producer is not mailed); intake not answering, the event waits for it."""
+        email = contact.get("email")
+        sealed = contact.get("sealed_email")
+        if sealed and self.keys is None:
+            log.warning("the e-mail address of %s is sealed and notify has no INTAKE_SERVICE_TOKEN_FILE to ask "
+                        "intake for the key: not mailed", contact["_id"])
+        elif sealed and self.keys is not None:
+            try:
+                key = await self.keys.key(sealed["value"]["kid"])
+            except httpx.HTTPError as exc:
+                missing(f"key:{contact['_id']}", f"intake's key store did not answer ({type(exc).__name__})")
+                key = None
+            if key is not None:
+                email = open_sealed(key, sealed["value"], event_id=sealed["event_id"], path="producer.contact.email")
+        return Recipient(contact["recipient_id"], contact["name"], email)
 
     async def _forget(self, erased: PersonalDataErased) -> None:
         """A producer's personal data was erased (ADR 0035): drop the address notify opened, from its contacts and
@@ -153,7 +167,7 @@ class Notify:
             self.keys.drop(erased.kids)
         dossiers = {"$in": list(erased.dossier_ids)}
         await self.db["contacts"].update_many({"$or": [{"_id": dossiers}, {"kids": {"$in": list(erased.kids)}}]},
-                                              {"$set": {"email": None, "erased": True}})
+                                              {"$set": {"email": None, "sealed_email": None, "erased": True}})
         mails = {"subject_id": dossiers, "channel": Channel.EMAIL.value, "recipient_id": {"$regex": "^producer:"}}
         async for pending in self.db["deliveries"].find({**mails, "status": "pending"}, {"_id": 1}):
             await self._cancel(pending["_id"])
@@ -187,7 +201,7 @@ class Notify:
         contact = await self.db["contacts"].find_one({"_id": event.subject})
         if contact is None and (isinstance(told, _PRODUCER_TYPES) or await self._filtered_by_province(event)):
             missing(f"contact:{event.subject}", f"no dossier.received yet for {event.subject} (the producer's contact)")
-        producer = Recipient(contact["recipient_id"], contact["name"], contact.get("email")) if contact else None
+        producer = await self._recipient(contact, missing) if contact else None
         round_id = data.get("round_id")
         panel = await self.db["panels"].find_one({"_id": round_id}) if round_id else None
         if panel is None and isinstance(told, ScoringOpened | ScoringCompleted | MemberSubstituted):
@@ -212,7 +226,7 @@ class Notify:
                     missing(f"contact:{invitee['dossier_id']}",
                             f"no dossier.received yet for invitee {invitee['dossier_id']}")
                 else:
-                    contacts[invitee["dossier_id"]] = Recipient(c["recipient_id"], c["name"], c.get("email"))
+                    contacts[invitee["dossier_id"]] = await self._recipient(c, missing)
         if needs:
             raise MissingFacts(needs, reasons)
         return {"contact": contact, "producer": producer, "panel": panel, "approvers": approvers,

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -28,6 +29,7 @@ from binhchon_kit.contracts.common import (
 from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Receives, RoundArea, Schedule
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.paging import After, Limit, Total, no_offset
+from binhchon_kit.personal import KID_PATTERN
 from binhchon_kit.ratelimit import RATE_LIMITED
 from intake.adapters.receipt_codes import ReceiptCodes
 from intake.adapters.receipt_page import check_code_form, receipt_page
@@ -353,12 +355,15 @@ class Erasure(BaseModel):
 
 
 @router.get("/personal-keys/{kid}", tags=["personal data"], response_model=SubjectKey,
-            responses={410: {"description": "the key was erased (or never existed): what it sealed is gone"}},
+            responses={410: {"description": "the key was erased: what it sealed is gone for good"}},
             summary="a data subject's key, for another of our services to open the personal fields it needs")
-async def subject_key(kid: str, svc: Service, who: KeyHolder) -> SubjectKey:
+async def subject_key(kid: Annotated[str, FastPath(pattern=KID_PATTERN)], svc: Service, who: KeyHolder
+                      ) -> SubjectKey:
     key = await svc.keys.key(kid)
-    if key is None:
+    if key is None and await svc.keys.erased(kid):
         raise Refused("this key is erased", kind="gone")
+    if key is None:
+        raise Refused("no such key", kind="not_found")
     return SubjectKey(kid=kid, key=base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii"))
 
 
