@@ -61,15 +61,29 @@ up() {
       >> "$run/logs/mail.log" 2>&1 < /dev/null &
     echo $! > "$run/mail.pid"
   fi
+  # personal data (docs/adr/0035): intake's master key, made once and kept (replacing it erases everyone), and
+  # notify's token (role "service") to ask intake for a producer's key; neither is ever committed
+  personal_key="$run/credentials/personal-data-master.key"
+  "$repo/.venv/bin/python" -m binhchon_kit.personal master-key "$personal_key" > /dev/null
+  notify_token="$run/credentials/notify-service.token"
+  (umask 077; cd "$repo" && uv run --no-sync binhchon-devtoken mint --sub notify --role service --hours 23 \
+    > "$notify_token")
+  intake_url=http://127.0.0.1:8001
+  for entry in "${services[@]}"; do [[ ${entry%%:*} == intake ]] && intake_url=http://127.0.0.1:${entry##*:}; done
   for entry in "${services[@]}"; do
     name=${entry%%:*}; port=${entry##*:}
     if svc_running "$name"; then say "$name already running (pid $(cat "$run/$name.pid"))"; continue; fi
+    own=()
+    case $name in
+      intake) own=(PERSONAL_DATA_MASTER_KEY_FILE="$personal_key") ;;
+      notify) own=(INTAKE_SERVICE_TOKEN_FILE="$notify_token" INTAKE_URL="$intake_url") ;;
+    esac
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       say "port $port is taken by another process; stop it (fuser -k $port/tcp) or set BINHCHON_SERVICES"; exit 1
     fi
     say "starting $name on http://127.0.0.1:$port (logs: $run/logs/$name.log)"
     # a simple command in the background, its output in the log: nothing keeps this shell's stdout open
-    env "${kafka_env[@]}" "${store_env[@]}" MONGODB_URL="$mongo_url" KAFKA_BOOTSTRAP_SERVERS="$kafka_url" HTTP_PORT="$port" \
+    env "${kafka_env[@]}" "${store_env[@]}" "${own[@]}" MONGODB_URL="$mongo_url" KAFKA_BOOTSTRAP_SERVERS="$kafka_url" HTTP_PORT="$port" \
       AUTH_PUBLIC_KEYS_FILE="${AUTH_PUBLIC_KEYS_FILE:-$public_key}" \
       nohup "$repo/.venv/bin/binhchon-$name" >> "$run/logs/$name.log" 2>&1 < /dev/null &
     echo $! > "$run/$name.pid"

@@ -29,6 +29,7 @@ from fastapi import FastAPI
 from binhchon_kit.principals import AUDITOR, client_options, client_properties
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.infra import REPO, free_port
+from binhchon_kit.testing.personal import intake_keys
 from binhchon_tools.demo import auth_with, certificates, play_round
 from certification.main import CertificationSettings
 from certification.main import build as build_certification
@@ -67,16 +68,18 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
         await task
 
 
-def stack(infra: Any, unique: str, prefix: str, key: str) -> list[FastAPI]:
+def stack(infra: Any, unique: str, prefix: str, key: str, service_token: str) -> list[FastAPI]:
     common = {"mongodb_url": infra.mongodb, "kafka_bootstrap_servers": infra.kafka, "kafka_topic_prefix": prefix,
               "auth_public_keys_file": key}
+    intake = build_intake(IntakeSettings(mongodb_database=f"intake_{unique}", **common))
     return [
-        build_intake(IntakeSettings(mongodb_database=f"intake_{unique}", **common)),
+        intake,
         build_scoring(ScoringSettings(mongodb_database=f"scoring_{unique}", **common)),
         build_certification(CertificationSettings(mongodb_database=f"certification_{unique}", **common)),
         # no SMTP server listens there: each mail fails at once, which notify records (notification.failed)
         build_notify(NotifySettings(mongodb_database=f"notify_{unique}", smtp_port=free_port(),
-                                    notify_max_attempts=1, notify_poll_seconds=0.2, **common)),
+                                    notify_max_attempts=1, notify_poll_seconds=0.2, **common),
+                     key_client=intake_keys(intake, service_token)),  # the producers' sealed addresses (ADR 0035)
     ]
 
 
@@ -128,13 +131,13 @@ def build_example(workdir: Path) -> Path:
 
 @pytest.mark.timeout(900)
 async def test_an_agency_reads_and_validates_every_event_of_a_round_with_the_official_sdks(
-        infra, mongo, unique, topic_prefix, dev_keys, tmp_path):
+        infra, mongo, unique, topic_prefix, dev_keys, token, tmp_path):
     jar = await asyncio.to_thread(build_example, tmp_path)  # while nothing else runs: Maven is CPU-heavy
     auth = auth_with(dev_keys[0].read_bytes())
     topics = [f"{topic_prefix}{service}.events" for service in SERVICES]
     async with contextlib.AsyncExitStack() as services:
         urls = [await services.enter_async_context(serving(app))
-                for app in stack(infra, unique, topic_prefix, str(dev_keys[1]))]
+                for app in stack(infra, unique, topic_prefix, str(dev_keys[1]), token("notify", "service"))]
 
         def round_over_http() -> None:
             with httpx.Client(base_url=urls[0], timeout=30) as intake, \

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from binhchon_kit.contracts.scoring import ResultApproved
+from binhchon_kit.personal_keys import COLLECTION, SubjectKeys, master_key_from_settings
 from binhchon_kit.runtime import Runtime, build_runtime, log_signer
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.vietnam_time import now_utc
@@ -25,6 +26,10 @@ class IntakeSettings(ServiceSettings):
     # the secret behind the receipts' check codes (intake/adapters/receipt_codes.py); empty: derived from the log
     # signing key
     receipt_check_key_file: str = ""
+    # the master key wrapping each data subject's key (ADR 0035): 32 bytes, raw or base64. Empty: a development
+    # key under ~/.cache/binhchon/dev-keys (`make up` makes one under .run/local/credentials). Losing it erases
+    # everyone; back it up apart from the database.
+    personal_data_master_key_file: str = ""
 
 
 def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> FastAPI:
@@ -32,7 +37,8 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
     settings = settings or IntakeSettings()
     runtime = build_runtime(settings, {"round": ("rounds", fold_round), "dossier": ("dossiers", fold_dossier),
                                        "binding": ("bindings", fold_binding)})
-    service = Intake(runtime, clock)
+    keys = SubjectKeys(runtime.db[COLLECTION], master_key_from_settings(settings.personal_data_master_key_file))
+    service = Intake(runtime, clock, keys)
     runtime.consumers.handle("scoring.events", {ResultApproved}, "escalation", service.on_result_approved)
 
     async def on_startup(rt: Runtime) -> None:
@@ -44,7 +50,7 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
     app.state.intake = service
     signer = runtime.checkpoints.signer if runtime.checkpoints is not None else log_signer(settings)
     app.state.receipt_codes = ReceiptCodes.from_settings(settings.receipt_check_key_file, signer)
-    app.state.views = Views(runtime.db)
+    app.state.views = Views(runtime.db, keys.key)
     app.include_router(router)
 
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -14,11 +15,19 @@ from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.common import Document, Level, Producer, Product
-from binhchon_kit.contracts.intake import EscalatedFrom, RoundArea, RoundOpened
+from binhchon_kit.contracts.intake import (
+    SEALED_FIELDS,
+    EscalatedFrom,
+    PersonalDataErased,
+    RoundArea,
+    RoundOpened,
+)
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.folding import replay
+from binhchon_kit.personal import open_fields, seal_fields
+from binhchon_kit.personal_keys import COLLECTION, SubjectKeys, master_key_from_settings
 from binhchon_kit.reserved_numbers import Reservation, release, reserve, settle, still_held
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.vietnam_time import day_in_vietnam, now_utc
@@ -48,10 +57,12 @@ class Intake:
     """``clock``: the instant now (timezone-aware). Receipts are stamped with it and "today" is its date in
     Vietnam, whatever the machine's time zone; tests inject a fixed instant."""
 
-    def __init__(self, runtime: Runtime, clock: Clock = now_utc) -> None:
+    def __init__(self, runtime: Runtime, clock: Clock = now_utc, keys: SubjectKeys | None = None) -> None:
         self.rt = runtime
         self.store = runtime.store
         self.clock = clock
+        # the data subjects' keys (ADR 0035): main.build passes the one wrapped by the configured master key
+        self.keys = keys or SubjectKeys(runtime.db[COLLECTION], master_key_from_settings(""))
         self._rounds: dict[str, RoundOpened] = {}
 
     def now(self) -> datetime:
@@ -69,6 +80,7 @@ class Intake:
         await db["dossiers"].create_index([("province_code", 1), ("district_code", 1)])
         await db["dossiers"].create_index([("product_identity", 1)])
         await db["bindings"].create_index([("registration_number", 1), ("status", 1)])
+        await self.keys.setup()
 
 
     # ---- rounds ----------------------------------------------------------------------------------------
@@ -114,35 +126,41 @@ class Intake:
                              lease=RECEIPT_LEASE, holds=holds)
 
     async def submit(
-        self, round_id: str, producer: Producer, product: Product, documents: list[Document], actor: Actor,
-        cause: Cause, escalated_from: EscalatedFrom | None = None, event_id: str | None = None,
+        self, round_id: str, producer: Producer | dict[str, Any], product: Product, documents: list[Document],
+        actor: Actor, cause: Cause, escalated_from: EscalatedFrom | None = None, event_id: str | None = None,
     ) -> RecordedEvent:
+        """``producer``: as the applicant gave it, or (escalation) as an earlier dossier.received opens."""
+        clear = producer.model_dump(mode="json") if isinstance(producer, Producer) else producer
         round_ = await self.load_round(round_id)
-        dossier_id = dossiers.dossier_id_for(round_id, producer.registration_number, product.name)
+        registration = clear["registration_number"]
+        dossier_id = dossiers.dossier_id_for(round_id, registration, product.name)
         binding = None
         if _files_for_producers(actor):
-            binding = await self.load_binding(bindings.binding_id_for(actor.id, producer.registration_number))
+            binding = await self.load_binding(bindings.binding_id_for(actor.id, registration))
             if binding is not None and binding.status is bindings.Status.REFUSED:
                 raise Refused("this account may not file for this producer: the secretariat refused it",
                               kind="forbidden")
-            own = dossiers.unverified_dossier_id_for(round_id, producer.registration_number, product.name, actor.id)
+            own = dossiers.unverified_dossier_id_for(round_id, registration, product.name, actor.id)
             if binding is None or binding.status is not bindings.Status.VERIFIED:
                 dossier_id = own  # blocks no one until the secretariat verifies the account (ADR 0037)
             elif await self.store.version(own) > 0:
                 raise self._duplicate(round_)  # filed before the account was verified
         if await self.store.version(dossier_id) > 0:
             raise self._duplicate(round_)
+        # the personal fields sealed with the producer's key, bound to this event's id (ADR 0035)
+        event_id = event_id or str(uuid.uuid4())
+        sealed = await self._sealed_producer(clear, event_id)
         # Validate everything before a receipt number is taken, so a refusal leaves no gap in the numbering.
         now = self.now()
         today = day_in_vietnam(now)
         dossiers.receive(round_, dossier_id=dossier_id, receipt_number="-", received_at=now, today=today,
-                         producer=producer, product=product, documents=documents, escalated_from=escalated_from)
+                         producer=sealed, product=product, documents=documents, escalated_from=escalated_from)
         reservation = await self._reserve_receipt_number(round_, dossier_id)
         while not await still_held(self.rt.db, reservation):  # held past its lease, and given to another
             reservation = await self._reserve_receipt_number(round_, dossier_id)
         received = dossiers.receive(
             round_, dossier_id=dossier_id, receipt_number=receipt_number(round_, reservation.number),
-            received_at=now, today=today, producer=producer, product=product, documents=documents,
+            received_at=now, today=today, producer=sealed, product=product, documents=documents,
             escalated_from=escalated_from)
         try:
             recorded = await record(self.rt, dossier_id, 0, received, actor, cause, dossier_id, event_id)
@@ -153,7 +171,38 @@ class Intake:
             raise self._duplicate(round_) from None
         await settle(self.rt.db, reservation)
         if _files_for_producers(actor) and binding is None:
-            await self._request_binding(actor, producer, dossier_id, Cause.of(recorded))
+            await self._request_binding(actor, clear, dossier_id, Cause.of(recorded))
+        return recorded
+
+    async def _sealed_producer(self, producer: dict[str, Any], event_id: str) -> dict[str, Any]:
+        kid, key = await self.keys.for_subject(data_subject(producer["registration_number"]))
+        sealed: dict[str, Any] = seal_fields({"producer": producer}, SEALED_FIELDS, key, kid, event_id=event_id)
+        return sealed["producer"]  # type: ignore[no-any-return]
+
+    async def opened(self, event: RecordedEvent) -> dict[str, Any]:
+        """``event``'s data with its personal fields opened, or reading ``[đã xoá]`` once erased (ADR 0035)."""
+        return await open_fields(event.data, event.id, self.keys.key)
+
+    async def erase_producer(self, registration_number: str, actor: Actor, cause: Cause) -> RecordedEvent:
+        """Crypto-shred a producer's personal data (ADR 0035): record which keys go and which dossiers they sealed
+        fields of, then delete the keys. A retry after a failure in between finds the same keys, the same event
+        (its id derived from them) already recorded, and deletes them."""
+        subject = data_subject(registration_number)
+        kids = await self.keys.kids(subject)
+        if not kids:
+            raise Refused("no personal data is kept for this producer", kind="not_found")
+        sealed_by = {"producer.contact.phone.kid": {"$in": kids}}  # every v2 dossier seals the phone
+        dossier_ids = sorted([d["_id"] async for d in self.rt.db["dossiers"].find(sealed_by, {"_id": 1})])
+        event_id = deterministic_id("erasure", *kids)
+        stream = f"erasure-{event_id}"
+        erased = PersonalDataErased(kids=kids, dossier_ids=dossier_ids)
+        try:
+            recorded = await record(self.rt, stream, 0, erased, actor, cause, subject=stream, event_id=event_id)
+        except (AlreadyRecorded, ConcurrencyConflict):
+            found = await self.store.get(stream, 1)
+            assert found is not None
+            recorded = found
+        await self.keys.forget(kids)
         return recorded
 
     @staticmethod
@@ -173,10 +222,10 @@ class Intake:
             raise Refused(f"no binding {binding_id}", kind="not_found")
         return binding
 
-    async def _request_binding(self, actor: Actor, producer: Producer, dossier_id: str, cause: Cause) -> None:
-        binding_id = bindings.binding_id_for(actor.id, producer.registration_number)
+    async def _request_binding(self, actor: Actor, producer: dict[str, Any], dossier_id: str, cause: Cause) -> None:
+        binding_id = bindings.binding_id_for(actor.id, producer["registration_number"])
         asked = bindings.request(await self.load_binding(binding_id), applicant_id=actor.id,
-                                 registration_number=producer.registration_number, producer_name=producer.name,
+                                 registration_number=producer["registration_number"], producer_name=producer["name"],
                                  dossier_id=dossier_id)
         if asked is None:
             return
@@ -297,18 +346,18 @@ class Intake:
         if not data.get("goes_up_a_level"):
             return
         try:
-            state, _ = await self.load_dossier(data["dossier_id"])
+            state, events = await self.load_dossier(data["dossier_id"])
         except Refused:
             return  # not a dossier intake knows (another deployment's): nothing to escalate
         round_ = await self.load_round(state.round_id)
         if not round_.parent_round_id:
             return
-        received = state.received
+        received = await self.opened(events[0])
         escalated = EscalatedFrom(dossier_id=state.id, round_id=state.round_id, result_event_id=event.id,
                                   rating=data["rating"].get("label"), points=data.get("points"))
         try:
             await self.submit(
-                round_.parent_round_id, Producer.model_validate(received["producer"]),
+                round_.parent_round_id, received["producer"],
                 Product.model_validate(received["product"]),
                 [Document.model_validate(d) for d in received["documents"]],
                 Actor.system("intake"), Cause.of(event), escalated_from=escalated,
@@ -319,3 +368,8 @@ class Intake:
             if refused.detail.get("reason") == "duplicate":
                 return  # already escalated (a redelivery, or the producer filed there directly)
             raise
+
+
+def data_subject(registration_number: str) -> str:
+    """Whose key seals a producer's personal fields: the producer, by its registration number (ADR 0035)."""
+    return f"producer:{registration_number.strip().upper()}"

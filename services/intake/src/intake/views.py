@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -13,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from binhchon_kit import paging
 from binhchon_kit.paging import Page
+from binhchon_kit.personal import KeyLookup, open_fields
 from intake.domain import dossiers
 from intake.domain.errors import Refused
 
@@ -33,8 +35,21 @@ def shown(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 class Views:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    """``key_of``: the data subjects' keys, to show the producer's personal fields opened (or erased) to whoever
+    reads a dossier here; the read model itself keeps them sealed (ADR 0035). None: shown sealed."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], key_of: KeyLookup | None = None) -> None:
         self.db = db
+        self.key_of = key_of
+
+    async def opened(self, doc: dict[str, Any]) -> dict[str, Any]:
+        if self.key_of is None or "producer" not in doc:
+            return doc
+        opened = await open_fields({"producer": doc["producer"]}, doc.get("received_event_id", ""), self.key_of)
+        return {**doc, "producer": opened["producer"]}
+
+    async def _opened_page(self, page: Page) -> Page:
+        return replace(page, items=[await self.opened(item) for item in page.items])
 
     async def rounds(self, *, programme: str | None, year: int | None, after: str | None, limit: int,
                      total: bool = False) -> Page:
@@ -55,17 +70,19 @@ class Views:
         equals = {k: v for k, v in (("applicant_id", applicant_id), ("round_id", round_id), ("status", status),
                                     ("province_code", province_code), ("district_code", district_code)) if v}
         key, prefix = paging.walked_key(FILTER_KEYS, equals)
-        return await paging.page(self.db["dossiers"], equals=equals, after=paging.cursor_key(after, DOSSIER_KEY),
-                                 key=key, prefix=prefix, limit=limit, count=total, show=shown)
+        return await self._opened_page(await paging.page(
+            self.db["dossiers"], equals=equals, after=paging.cursor_key(after, DOSSIER_KEY), key=key, prefix=prefix,
+            limit=limit, count=total, show=shown))
 
     async def overdue(self, day: date, *, round_id: str | None, after: str | None, limit: int) -> Page:
         """Dossiers awaiting their completeness check whose due day is before ``day``, the most overdue first.
         Only those awaiting a check have a ``check_key``, so the query asks for keys above "" and the list ends
         at the first dossier not yet due: the database never hands over the dossiers that are on time."""
         bound = day.isoformat()
-        return await paging.page(self.db["dossiers"], equals={"round_id": round_id} if round_id else {},
-                                 key="check_key", floor="", after=paging.cursor_key(after, CHECK_KEY), limit=limit,
-                                 until=lambda d: str(d["check_due_date"]) >= bound, show=shown)
+        return await self._opened_page(await paging.page(
+            self.db["dossiers"], equals={"round_id": round_id} if round_id else {}, key="check_key", floor="",
+            after=paging.cursor_key(after, CHECK_KEY), limit=limit,
+            until=lambda d: str(d["check_due_date"]) >= bound, show=shown))
 
     async def bindings(self, *, applicant_id: str | None, registration_number: str | None, status: str | None,
                        after: str | None, limit: int) -> Page:

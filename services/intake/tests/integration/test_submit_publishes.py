@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 import pytest
@@ -36,7 +37,14 @@ async def test_submit_returns_receipt_and_event_reaches_topic(intake, auth, infr
     assert received.subject == receipt["dossier_id"]
     assert received.source == "/binhchon/intake"
     assert received.actorid == "producer-1"
-    assert received.dataschema.endswith("/dossier.received/v1.json")
+    assert received.dataschema.endswith("/dossier.received/v2.json")
+    # the contact and the street go sealed with the producer's key (ADR 0035); the product, the producer's name
+    # and its place do not
+    contact = received.data["producer"]["contact"]
+    assert all(contact[k]["enc"] == "A256GCM" for k in ("person", "phone", "email"))
+    assert received.data["producer"]["address"]["street"]["enc"] == "A256GCM"
+    assert "htx.donghung@example.vn" not in json.dumps(received.data)
+    assert received.data["producer"]["address"]["commune"] == "Xã Đông Hưng"
     assert received.data["product"]["name"] == "Mật ong rừng Lục Nam"
     assert unicodedata.is_normalized("NFC", received.data["product"]["name"])
     assert received.data["receipt_number"] == receipt["receipt_number"]

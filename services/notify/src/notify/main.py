@@ -23,6 +23,7 @@ from binhchon_kit.contracts.intake import (
     DossierSupplemented,
     DossierSupplementRequested,
     DossierWithdrawn,
+    PersonalDataErased,
     RoundOpened,
 )
 from binhchon_kit.contracts.registry import EventData
@@ -39,6 +40,7 @@ from binhchon_kit.contracts.scoring import (
     ScoringCompleted,
     ScoringOpened,
 )
+from binhchon_kit.personal_keys import KeyClient, token_from_file
 from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.web import create_app, serve
@@ -52,7 +54,7 @@ from notify.views import setup as setup_views
 
 CONSUMED: dict[str, set[type[EventData]]] = {
     "intake.events": {DossierReceived, DossierSupplementRequested, DossierAccepted, DossierRejected,
-                      DossierRescheduled, DossierWithdrawn, RoundOpened, DossierSupplemented},
+                      DossierRescheduled, DossierWithdrawn, RoundOpened, DossierSupplemented, PersonalDataErased},
     "scoring.events": {PanelFormed, ScoringCompleted, ResultProposed, ResultApproved, ResultNotRecognised,
                        ScoringOpened, ScoreSubmitted, JudgeRecused, ScoreAmended, RescoreRequested,
                        MemberSubstituted},
@@ -88,6 +90,11 @@ class NotifySettings(ServiceSettings):
     notify_webhook_read_seconds: float = 10
     certification_public_url: str = "http://127.0.0.1:8003"
     intake_public_url: str = "http://127.0.0.1:8001"
+    # Where notify asks intake for a producer's key to open the e-mail address sealed in dossier.received (ADR
+    # 0035), with a token carrying the role "service" (a file, read at each use). No token file: sealed addresses
+    # stay sealed and those producers are not mailed (a warning). Empty URL: intake_public_url.
+    intake_url: str = ""
+    intake_service_token_file: str = ""
 
 
 def build(settings: NotifySettings | None = None, resolver: Resolver | None = None,
@@ -95,6 +102,9 @@ def build(settings: NotifySettings | None = None, resolver: Resolver | None = No
     """``resolver``: the names' resolver of webhook URLs (tests give a fake one; the system's otherwise)."""
     settings = settings or NotifySettings()
     runtime = build_runtime(settings, {})
+    if settings.intake_service_token_file and "key_client" not in service_kwargs:
+        service_kwargs["key_client"] = KeyClient(settings.intake_url or settings.intake_public_url,
+                                                 token_from_file(settings.intake_service_token_file))
     targets = Targets(allow_http=settings.notify_webhook_allow_http,
                       allowed=networks(settings.notify_webhook_allowed_networks), resolver=resolver)
     webhook = Webhook(targets, connect_seconds=settings.notify_webhook_connect_seconds,

@@ -23,12 +23,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit import claims
 from binhchon_kit.consumer import PermanentError, dead_letter_headers
 from binhchon_kit.contracts.certification import CeremonyScheduled
-from binhchon_kit.contracts.intake import DossierReceived, RoundOpened
+from binhchon_kit.contracts.intake import DossierReceived, PersonalDataErased, RoundOpened
 from binhchon_kit.contracts.notify import Channel, NotificationFailed, NotificationSent
 from binhchon_kit.contracts.registry import type_of
 from binhchon_kit.contracts.scoring import (
@@ -47,6 +48,8 @@ from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, determini
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.loops import every
 from binhchon_kit.metrics import MESSAGES_HANDLED
+from binhchon_kit.personal import ERASED, is_sealed, open_sealed, sealed_kids
+from binhchon_kit.personal_keys import KeyClient
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.topics import dead_letter_topic
 from binhchon_kit.vietnam_time import now_utc
@@ -66,7 +69,8 @@ class Notify:
     def __init__(self, runtime: Runtime, templates: Templates, email: Email, webhook: Webhook, *,
                  certification_url: str, intake_url: str, max_attempts: int = 5, backoff_seconds: float = 2.0,
                  max_event_age: timedelta = timedelta(days=3), fact_wait: timedelta = timedelta(hours=24),
-                 lease: timedelta = timedelta(minutes=2), clock: Callable[[], datetime] = now_utc) -> None:
+                 lease: timedelta = timedelta(minutes=2), clock: Callable[[], datetime] = now_utc,
+                 key_client: KeyClient | None = None) -> None:
         self.rt = runtime
         self.db = runtime.db
         self.templates = templates
@@ -83,6 +87,7 @@ class Notify:
         self.owner = f"{runtime.settings.service_name}-{uuid.uuid4().hex[:8]}"
         self.waiting = WaitingRoom(self.db, clock, self.owner, wait_for=fact_wait, lease=lease)
         self.wake = asyncio.Event()
+        self.keys = key_client  # opens the producers' sealed e-mail addresses (ADR 0035)
 
     # ---- what notify keeps from events ---------------------------------------------------------------
 
@@ -107,10 +112,14 @@ class Notify:
             producer = data["producer"]
             await self.db["contacts"].replace_one({"_id": event.subject}, {
                 "recipient_id": f"producer:{producer['registration_number']}", "name": producer["name"],
-                "email": producer["contact"].get("email"), "receipt_number": data["receipt_number"],
+                # a sealed address (dossier.received v2) is kept sealed, opened for each mail (ADR 0035)
+                **self._address_of(event), "kids": sorted(sealed_kids(producer)),
+                "receipt_number": data["receipt_number"],
                 "product_name": data["product"]["name"], "province_code": producer["address"]["province_code"]},
                 upsert=True)
             arrived.append(f"contact:{event.subject}")
+        elif isinstance(told, PersonalDataErased):
+            await self._forget(told)
         elif isinstance(told, PanelFormed):
             await self.db["panels"].replace_one({"_id": data["round_id"]}, dict(data), upsert=True)
             arrived.append(f"panel:{data['round_id']}")
@@ -125,6 +134,44 @@ class Notify:
         elif isinstance(told, ScoringCompleted):
             await self._no_reminder(event.subject, None)
         await self.waiting.facts_arrived(arrived)
+
+    @staticmethod
+    def _address_of(event: RecordedEvent) -> dict[str, Any]:
+        email = event.data["producer"]["contact"].get("email")
+        if is_sealed(email):
+            return {"email": None, "sealed_email": {"value": email, "event_id": event.id}}
+        return {"email": email, "sealed_email": None}
+
+    async def _recipient(self, contact: dict[str, Any], missing: Callable[[str, str], None]) -> Recipient:
+        """The producer as a mail's recipient. A sealed address is opened with the producer's key from intake;
+        erased, there is none (the producer is not mailed); intake not answering, the event waits for it."""
+        email = contact.get("email")
+        sealed = contact.get("sealed_email")
+        if sealed and self.keys is None:
+            log.warning("the e-mail address of %s is sealed and notify has no INTAKE_SERVICE_TOKEN_FILE to ask "
+                        "intake for the key: not mailed", contact["_id"])
+        elif sealed and self.keys is not None:
+            try:
+                key = await self.keys.key(sealed["value"]["kid"])
+            except httpx.HTTPError as exc:
+                missing(f"key:{contact['_id']}", f"intake's key store did not answer ({type(exc).__name__})")
+                key = None
+            if key is not None:
+                email = open_sealed(key, sealed["value"], event_id=sealed["event_id"], path="producer.contact.email")
+        return Recipient(contact["recipient_id"], contact["name"], email)
+
+    async def _forget(self, erased: PersonalDataErased) -> None:
+        """A producer's personal data was erased (ADR 0035): drop the address notify opened, from its contacts and
+        from every mail it made for those dossiers; a mail not sent yet is not sent."""
+        if self.keys is not None:
+            self.keys.drop(erased.kids)
+        dossiers = {"$in": list(erased.dossier_ids)}
+        await self.db["contacts"].update_many({"$or": [{"_id": dossiers}, {"kids": {"$in": list(erased.kids)}}]},
+                                              {"$set": {"email": None, "sealed_email": None, "erased": True}})
+        mails = {"subject_id": dossiers, "channel": Channel.EMAIL.value, "recipient_id": {"$regex": "^producer:"}}
+        async for pending in self.db["deliveries"].find({**mails, "status": "pending"}, {"_id": 1}):
+            await self._cancel(pending["_id"])
+        await self.db["deliveries"].update_many(mails, {"$set": {"address": ERASED}})
 
     async def _tell(self, event: RecordedEvent) -> None:
         """Queue every message the event calls for, or raise MissingFacts before queueing any."""
@@ -154,7 +201,7 @@ class Notify:
         contact = await self.db["contacts"].find_one({"_id": event.subject})
         if contact is None and (isinstance(told, _PRODUCER_TYPES) or await self._filtered_by_province(event)):
             missing(f"contact:{event.subject}", f"no dossier.received yet for {event.subject} (the producer's contact)")
-        producer = Recipient(contact["recipient_id"], contact["name"], contact.get("email")) if contact else None
+        producer = await self._recipient(contact, missing) if contact else None
         round_id = data.get("round_id")
         panel = await self.db["panels"].find_one({"_id": round_id}) if round_id else None
         if panel is None and isinstance(told, ScoringOpened | ScoringCompleted | MemberSubstituted):
@@ -179,7 +226,7 @@ class Notify:
                     missing(f"contact:{invitee['dossier_id']}",
                             f"no dossier.received yet for invitee {invitee['dossier_id']}")
                 else:
-                    contacts[invitee["dossier_id"]] = Recipient(c["recipient_id"], c["name"], c.get("email"))
+                    contacts[invitee["dossier_id"]] = await self._recipient(c, missing)
         if needs:
             raise MissingFacts(needs, reasons)
         return {"contact": contact, "producer": producer, "panel": panel, "approvers": approvers,

@@ -20,6 +20,7 @@ from binhchon_kit.contracts.certification import CeremonyScheduled, Invitee
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.infra import free_port
+from binhchon_kit.testing.personal import intake_keys
 from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.testing.stored_events import stored
 from intake.main import IntakeSettings
@@ -55,15 +56,18 @@ def notify_settings(infra, unique, prefix, key, mailbox, name="notify", **over: 
 
 
 async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra, mongo, unique, topic_prefix,
-                                                                          dev_keys, auth, mailbox):
+                                                                          dev_keys, auth, token, mailbox):
     key = str(dev_keys[1])
     intake_cfg = IntakeSettings(mongodb_url=infra.mongodb, mongodb_database=f"intake_{unique}",
                                 kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=topic_prefix,
                                 auth_public_keys_file=key)
     sec = auth("sec", "secretariat")
     clock = Clock()  # intake and notify share it: the round's dates are Vietnam's today, not the machine's
-    async with running(build_intake(intake_cfg, clock=clock), "http://intake") as intake, \
-            running(build(notify_settings(infra, unique, topic_prefix, key, mailbox), clock=clock),
+    intake_app = build_intake(intake_cfg, clock=clock)
+    # the producer's e-mail address is sealed in dossier.received: notify asks intake for its key (ADR 0035)
+    keys = intake_keys(intake_app, token("notify", "service"))
+    async with running(intake_app, "http://intake") as intake, \
+            running(build(notify_settings(infra, unique, topic_prefix, key, mailbox), clock=clock, key_client=keys),
                     "http://notify") as notify:
         rnd = (await intake.post("/rounds", json=round_body(f"M{unique}", today=clock.today()), headers=sec)).json()
         receipt = (await intake.post(f"/rounds/{rnd['round_id']}/dossiers", json=dossier_body(),

@@ -12,4 +12,5 @@ class Role(StrEnum):
     CERTIFIER = "certifier"
     AUDITOR = "auditor"
     AGENCY = "agency"  # another agency's system: registers and manages its own webhooks (notify)
+    SERVICE = "service"  # one of our services calling another with its own token (a data subject's key, ADR 0035)
     ADMIN = "admin"

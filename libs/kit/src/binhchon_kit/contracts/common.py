@@ -63,9 +63,12 @@ class Address(Value):
     province_code: Code
 
 
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{8,20}$")]
+
+
 class Contact(Value):
     person: Text
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{8,20}$")]
+    phone: Phone
     email: EmailStr | None = None
 
 

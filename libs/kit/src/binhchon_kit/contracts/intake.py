@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
 
 from binhchon_kit.contracts.common import (
+    Address,
     AuthorityId,
     Code,
+    Contact,
     Document,
     Level,
     LongText,
+    Phone,
     Producer,
     Product,
     Programme,
@@ -22,6 +25,7 @@ from binhchon_kit.contracts.common import (
     Value,
 )
 from binhchon_kit.contracts.registry import EventData, registered
+from binhchon_kit.personal import KID_PATTERN, Sealed
 
 TOPIC = "intake.events"
 
@@ -126,9 +130,36 @@ class EscalatedFrom(Value):
     points: float | None = None
 
 
-@registered("dossier.received", topic=TOPIC)
+class ReceivedAddress(Address):
+    street: Sealed | Text | None = Field(  # type: ignore[assignment]
+        default=None, description="sealed (ADR 0035) from v2; clear text in v1")
+
+
+class ReceivedContact(Contact):
+    person: Sealed | Text = Field(description="sealed (ADR 0035) from v2; clear text in v1")  # type: ignore[assignment]
+    phone: Sealed | Phone = Field(description="sealed (ADR 0035) from v2; clear text in v1")  # type: ignore[assignment]
+    email: Sealed | EmailStr | None = Field(  # type: ignore[assignment]
+        default=None, description="sealed (ADR 0035) from v2; clear text in v1")
+
+
+class ReceivedProducer(Producer):
+    """The producer as ``dossier.received`` carries it: its personal fields sealed with the producer's key."""
+
+    address: ReceivedAddress
+    contact: ReceivedContact
+
+
+SEALED_FIELDS = ("producer.contact.person", "producer.contact.phone", "producer.contact.email",
+                 "producer.address.street")
+"""The personal fields of ``dossier.received``, sealed from v2 on (ADR 0035)."""
+
+
+@registered("dossier.received", topic=TOPIC, schema_version=2)
 class DossierReceived(EventData):
-    """A producer's dossier was received and given a receipt (giấy biên nhận) with the check due date."""
+    """A producer's dossier was received and given a receipt (giấy biên nhận) with the check due date.
+
+    v2: the contact person, phone, e-mail and street are sealed (``{"enc": "A256GCM", "kid", "iv", "ct"}``) with
+    the producer's key, erasable by deleting it (ADR 0035). A v1 event carries them in clear and reads as it is."""
 
     dossier_id: str
     round_id: str
@@ -138,10 +169,16 @@ class DossierReceived(EventData):
     receipt_number: str
     received_at: datetime
     check_due_date: date
-    producer: Producer
+    producer: ReceivedProducer
     product: Product
     documents: list[Document]
     escalated_from: EscalatedFrom | None = None
+
+    @field_validator("producer", mode="before")
+    @classmethod
+    def _producer_as_given(cls, value: Any) -> Any:
+        """A ``Producer`` (the clear form an applicant gives, or a v1 event carried) is taken as its fields."""
+        return value.model_dump() if isinstance(value, Producer) and not isinstance(value, ReceivedProducer) else value
 
 
 class MissingItem(Value):
@@ -181,7 +218,9 @@ class DossierAccepted(EventData):
     result_due_date: date | None
     product_name: Text
     producer_name: Text
-    producer_address: Text | None = None
+    producer_address: Text | None = Field(
+        default=None, description="commune, district, province; the street too for dossiers received before "
+                                  "dossier.received v2 (the street is personal data, sealed there: ADR 0035)")
     province_code: Code | None = None
     producer_registration_number: RegistrationNumber | None = Field(
         default=None, description="the producer's identity (names are never identity)")
@@ -248,3 +287,14 @@ class ProducerBindingRefused(EventData):
     applicant_id: str
     registration_number: RegistrationNumber
     reason: Text
+
+
+@registered("personal_data.erased", topic=TOPIC)
+class PersonalDataErased(EventData):
+    """A data subject's keys were deleted (ADR 0035): every field they sealed reads as erased from now on.
+    Consumers drop the copies they opened. Names no one: the key ids and the dossiers they sealed fields of."""
+
+    kids: list[Annotated[str, StringConstraints(pattern=KID_PATTERN)]] = Field(
+        max_length=100, description="the erased keys' ids")
+    dossier_ids: list[Annotated[str, StringConstraints(max_length=120)]] = Field(
+        max_length=10000, description="the dossiers whose personal fields those keys sealed")

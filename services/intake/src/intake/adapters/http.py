@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import unicodedata
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -27,6 +29,7 @@ from binhchon_kit.contracts.common import (
 from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Receives, RoundArea, Schedule
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.paging import After, Limit, Total, no_offset
+from binhchon_kit.personal import KID_PATTERN
 from binhchon_kit.ratelimit import RATE_LIMITED
 from intake.adapters.receipt_codes import ReceiptCodes
 from intake.adapters.receipt_page import check_code_form, receipt_page
@@ -57,6 +60,9 @@ READERS = {Role.SECRETARIAT: ANY, Role.AUDITOR: ANY, Role.APPROVER: ANY}
 STAFF = tuple(READERS)  # who sees every dossier in a list (the others: their own)
 
 Secretariat = Annotated[Principal, allow(Role.SECRETARIAT)]
+# a data subject's key: our services only (an admin passes as everywhere a role reaches any resource)
+KeyHolder = Annotated[Principal, allow(Role.SERVICE)]
+Eraser = Annotated[Principal, allow(Role.SECRETARIAT, Role.ADMIN)]
 Applicant = Annotated[Principal, allow(Role.APPLICANT, Role.SECRETARIAT)]
 DossierApplicant = Annotated[Principal, allow({Role.APPLICANT: OWN_DOSSIER, Role.SECRETARIAT: ANY})]
 DossierReader = Annotated[Principal, allow({**READERS, Role.APPLICANT: OWN_DOSSIER})]
@@ -199,9 +205,10 @@ class RefusedBinding(BaseModel):
     rejected_dossiers: list[str] = Field(description="the account's dossiers for the producer rejected with it")
 
 
-def _event_view(event: RecordedEvent) -> dict[str, Any]:
+def _event_view(event: RecordedEvent, opened: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``opened``: the event's data with its personal fields opened (the hash is the sealed event's)."""
     return {"id": event.id, "type": event.type, "version": event.version, "time": event.time,
-            "actor": event.actor.id, "data": event.data, "hash": event.hash}
+            "actor": event.actor.id, "data": event.data if opened is None else opened, "hash": event.hash}
 
 
 def codes(request: Request) -> ReceiptCodes:
@@ -278,8 +285,10 @@ async def overdue(svc: Service, read: Read, who: Secretariat, as_of: date | None
 @router.get("/dossiers/{dossier_id}", tags=["dossiers"], summary="a dossier with its status and full history")
 async def get_dossier(dossier_id: str, svc: Service, who: DossierReader) -> dict[str, Any]:
     state, events = await svc.load_dossier(dossier_id)
-    return {**dossiers.fold_dossier(events), "version": state.version,
-            "history": [_event_view(e) for e in events]}
+    doc = dossiers.fold_dossier(events)
+    received = await svc.opened(events[0])  # the personal fields opened, or erased (ADR 0035)
+    return {**doc, "producer": received["producer"], "version": state.version,
+            "history": [_event_view(e, received if e is events[0] else None) for e in events]}
 
 
 @router.post("/dossiers/{dossier_id}/supplement-request", status_code=201, tags=["completeness check"])
@@ -396,3 +405,38 @@ async def public_status(receipt_number: str, read: Read, request: Request, codes
     return public
 
 
+
+
+# ---- personal data (ADR 0035) ---------------------------------------------------------------------------
+
+class SubjectKey(BaseModel):
+    kid: str
+    key: str = Field(description="the AES-256 key, base64url without padding")
+
+
+class Erasure(BaseModel):
+    event_id: str = Field(description="the personal_data.erased event recorded")
+    erased_keys: int
+    dossier_ids: list[str] = Field(description="the dossiers whose personal fields now read as erased")
+
+
+@router.get("/personal-keys/{kid}", tags=["personal data"], response_model=SubjectKey,
+            responses={410: {"description": "the key was erased: what it sealed is gone for good"}},
+            summary="a data subject's key, for another of our services to open the personal fields it needs")
+async def subject_key(kid: Annotated[str, FastPath(pattern=KID_PATTERN)], svc: Service, who: KeyHolder
+                      ) -> SubjectKey:
+    key = await svc.keys.key(kid)
+    if key is None and await svc.keys.erased(kid):
+        raise Refused("this key is erased", kind="gone")
+    if key is None:
+        raise Refused("no such key", kind="not_found")
+    return SubjectKey(kid=kid, key=base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii"))
+
+
+@router.post("/producers/{registration_number}/erasure", status_code=201, tags=["personal data"],
+             response_model=Erasure,
+             summary="erase a producer's personal data (contact person, phone, e-mail, street) everywhere, for good: "
+                     "its key is deleted and personal_data.erased recorded")
+async def erase_producer(registration_number: RegistrationNumber, svc: Service, who: Eraser) -> Erasure:
+    event = await svc.erase_producer(registration_number, who.actor, request_cause())
+    return Erasure(event_id=event.id, erased_keys=len(event.data["kids"]), dossier_ids=event.data["dossier_ids"])

@@ -175,7 +175,10 @@ def accept(state: Dossier, round_: RoundOpened, *, product_group: str, sample_co
 
 
 def address_line(address: dict[str, Any]) -> str:
-    return ", ".join(address[k] for k in ("street", "commune", "district", "province") if address.get(k))
+    """The address as dossier.accepted carries it. A sealed street (dossier.received v2, ADR 0035) is left out:
+    it is personal data, and the events downstream are not erasable."""
+    return ", ".join(address[k] for k in ("street", "commune", "district", "province")
+                     if isinstance(address.get(k), str) and address[k])
 
 
 def reject(state: Dossier, *, reason: str) -> DossierRejected:
@@ -248,6 +251,8 @@ def fold_dossier(events: Sequence[RecordedEvent]) -> dict[str, Any]:
         "province_code": received["producer"]["address"]["province_code"],
         "district_code": received["producer"]["address"].get("district_code"),
         "escalated_from": received.get("escalated_from"), "updated_at": last.time,
+        # the producer's personal fields stay sealed here; they open with this event's id (ADR 0035)
+        "received_event_id": events[0].id,
         "page_key": received["receipt_number"],  # its place in the lists (unique, ASCII: ADR 0015)
         "product_identity": product_identity(state),  # one accepted dossier per producer's product (ADR 0037)
     }

@@ -1,0 +1,215 @@
+"""Personal fields sealed in events, erasable by deleting their subject's key (crypto-shredding, ADR 0035).
+
+A sealed field is a small JSON object in place of the string: ``{"enc": "A256GCM", "kid": "psk-…", "iv": …,
+"ct": …}`` (base64url without padding), AES-256-GCM with the data subject's key. The associated data binds it to
+its event and its field, so it opens only where it was written. The event's hash covers the sealed form: deleting
+the key changes nothing the hash chain or a signature covers.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import BaseModel, ConfigDict, Field
+
+ALG = "A256GCM"
+ERASED = "[đã xoá]"  # what an erased field shows, wherever it is shown
+KID_PATTERN = r"^psk-[0-9a-f]{32}$"
+_B64URL = r"^[A-Za-z0-9_-]+$"
+_AAD_PREFIX = b"binhchon-personal-v1"
+_KID = re.compile(KID_PATTERN)
+
+
+class Sealed(BaseModel):
+    """A personal field, encrypted with its data subject's key (ADR 0035). Unreadable once the key is erased."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enc: Literal["A256GCM"]
+    kid: str = Field(pattern=KID_PATTERN, description="the data subject's key id (random: it names nobody)")
+    iv: str = Field(pattern=_B64URL, min_length=16, max_length=16, description="base64url, 12 bytes")
+    ct: str = Field(pattern=_B64URL, max_length=2048, description="base64url of the ciphertext and the GCM tag")
+
+
+class NotOpened(Exception):
+    """A sealed field that does not open with the key given: altered, moved to another event or field, or the
+    wrong key."""
+
+
+def new_kid() -> str:
+    return "psk-" + secrets.token_hex(16)
+
+
+def new_data_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
+
+
+def associated_data(event_id: str, path: str) -> bytes:
+    return b"\x00".join((_AAD_PREFIX, event_id.encode("utf-8"), path.encode("utf-8")))
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def seal(key: bytes, kid: str, value: str, *, event_id: str, path: str) -> dict[str, str]:
+    """``value`` sealed for field ``path`` of event ``event_id``, as it goes into the event's data."""
+    iv = os.urandom(12)
+    ct = AESGCM(key).encrypt(iv, value.encode("utf-8"), associated_data(event_id, path))
+    return {"enc": ALG, "kid": kid, "iv": _b64(iv), "ct": _b64(ct)}
+
+
+def open_sealed(key: bytes, sealed: Mapping[str, Any], *, event_id: str, path: str) -> str:
+    try:
+        clear = AESGCM(key).decrypt(_unb64(sealed["iv"]), _unb64(sealed["ct"]), associated_data(event_id, path))
+    except (InvalidTag, ValueError, KeyError) as e:
+        raise NotOpened(f"{path} of event {event_id} does not open with key {sealed.get('kid')}") from e
+    return clear.decode("utf-8")
+
+
+def is_sealed(value: Any) -> bool:
+    return (isinstance(value, Mapping) and value.get("enc") == ALG and isinstance(value.get("kid"), str)
+            and "ct" in value and "iv" in value)
+
+
+def seal_fields(data: dict[str, Any], paths: tuple[str, ...], key: bytes, kid: str, *, event_id: str
+                ) -> dict[str, Any]:
+    """A copy of ``data`` with each dotted path's string sealed (a path that is absent or None is left so)."""
+    out: dict[str, Any] = _copy(data)
+    for path in paths:
+        *parents, leaf = path.split(".")
+        node: Any = out
+        for name in parents:
+            node = node.get(name) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(leaf), str):
+            node[leaf] = seal(key, kid, node[leaf], event_id=event_id, path=path)
+    return out
+
+
+def sealed_kids(data: Any) -> set[str]:
+    """The key ids of every sealed field in ``data``."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if is_sealed(node):
+            found.add(node["kid"])
+        elif isinstance(node, Mapping):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(data)
+    return found
+
+
+KeyLookup = Callable[[str], Awaitable[bytes | None]]
+"""A subject key by its id; None once erased."""
+
+
+async def open_fields(data: dict[str, Any], event_id: str, key_of: KeyLookup) -> dict[str, Any]:
+    """A copy of an event's ``data`` with every sealed field opened, or ``ERASED`` where its key is gone."""
+    keys: dict[str, bytes | None] = {}
+    for kid in sealed_kids(data):
+        keys[kid] = await key_of(kid)
+
+    def walk(node: Any, path: str) -> Any:
+        if is_sealed(node):
+            key = keys.get(node["kid"])
+            return ERASED if key is None else open_sealed(key, node, event_id=event_id, path=path)
+        if isinstance(node, Mapping):
+            return {k: walk(v, f"{path}.{k}" if path else k) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, path) for v in node]
+        return node
+
+    return walk(data, "")  # type: ignore[no-any-return]
+
+
+def _copy(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _copy(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_copy(v) for v in node]
+    return node
+
+
+# ---- the master key: wraps each subject's data key where it is stored ----------------------------------------
+
+class MasterKey:
+    """AES-256-GCM over each stored data key, its kid as associated data (a wrapped key moved to another kid does
+    not open)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("the personal data master key is 32 bytes")
+        self._aead = AESGCM(key)
+
+    def wrap(self, kid: str, data_key: bytes) -> str:
+        iv = os.urandom(12)
+        return _b64(iv + self._aead.encrypt(iv, data_key, kid.encode("ascii")))
+
+    def unwrap(self, kid: str, wrapped: str) -> bytes:
+        raw = _unb64(wrapped)
+        try:
+            return self._aead.decrypt(raw[:12], raw[12:], kid.encode("ascii"))
+        except InvalidTag as e:
+            raise NotOpened(f"the stored key {kid} does not open with this master key") from e
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> MasterKey:
+        """A file holding the key as 32 raw bytes or as base64 text."""
+        raw = Path(path).read_bytes()
+        return cls(raw if len(raw) == 32 else base64.b64decode(raw.strip(), validate=True))
+
+    @staticmethod
+    def write_new(path: str | Path) -> Path:
+        """A new random master key in ``path`` (base64, 0600), unless the file exists: kept, since replacing it
+        would erase every subject at once."""
+        target = Path(path)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            aside = target.with_name(f".{target.name}.{os.getpid()}")
+            fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(base64.b64encode(secrets.token_bytes(32)) + b"\n")
+            try:
+                os.link(aside, target)  # atomic: two processes making it at once end with one key
+            except FileExistsError:
+                pass
+            finally:
+                aside.unlink()
+        return target
+
+
+def valid_kid(kid: str) -> bool:
+    return bool(_KID.match(kid))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m binhchon_kit.personal master-key FILE``: make a master key file unless one exists."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] != "master-key":
+        print("usage: python -m binhchon_kit.personal master-key FILE", file=sys.stderr)
+        return 2
+    print(MasterKey.write_new(args[1]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

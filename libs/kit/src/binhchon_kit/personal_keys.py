@@ -1,0 +1,129 @@
+"""Where the data subjects' keys live (ADR 0035): intake's key store, and the client other services ask it with.
+
+The store is one collection in its owner's database: ``_id`` the kid, ``subject`` (``producer:<registration>``),
+``wrapped`` (the data key under the master key). Erasing a subject replaces its documents by tombstones (the kid
+alone): what was sealed with them is unreadable from then on, wherever a copy of the event is.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from binhchon_kit.personal import MasterKey, new_data_key, new_kid, valid_kid
+
+log = logging.getLogger("binhchon.personal")
+
+COLLECTION = "personal_keys"
+
+
+def master_key_from_settings(key_file: str) -> MasterKey:
+    """PERSONAL_DATA_MASTER_KEY_FILE, else a development key made once on this machine (a warning: a key here is
+    only as safe as this home directory)."""
+    if key_file:
+        return MasterKey.from_file(key_file)
+    from binhchon_kit.auth.devtoken import key_dir
+
+    log.warning("no PERSONAL_DATA_MASTER_KEY_FILE: personal data keys wrapped with a development master key")
+    return MasterKey.from_file(MasterKey.write_new(Path(key_dir()) / "personal-data-master-dev.key"))
+
+
+class SubjectKeys:
+    """The key store. Only its owning service holds one; others use ``KeyClient``."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], master: MasterKey) -> None:
+        self.keys = collection
+        self.master = master
+
+    async def setup(self) -> None:
+        await self.keys.create_index("subject")
+
+    async def for_subject(self, subject: str) -> tuple[str, bytes]:
+        """The subject's live key (kid, key), made on first use. Two first uses at once may both make one; the
+        subject then has two keys, each opening what it sealed: harmless, and erasure deletes both."""
+        found = await self.keys.find_one({"subject": subject}, sort=[("_id", 1)])
+        if found is not None:
+            return found["_id"], self.master.unwrap(found["_id"], found["wrapped"])
+        kid, key = new_kid(), new_data_key()
+        try:
+            await self.keys.insert_one({"_id": kid, "subject": subject, "wrapped": self.master.wrap(kid, key)})
+        except DuplicateKeyError:  # a kid drawn twice: 128 random bits, never in practice
+            return await self.for_subject(subject)
+        return kid, key
+
+    async def key(self, kid: str) -> bytes | None:
+        """The key ``kid`` names; None once erased (or never made)."""
+        if not valid_kid(kid):
+            return None
+        found = await self.keys.find_one({"_id": kid})
+        return None if found is None or "wrapped" not in found else self.master.unwrap(kid, found["wrapped"])
+
+    async def erased(self, kid: str) -> bool:
+        """Whether ``kid`` named a key that was erased (its tombstone: the id alone, nothing else)."""
+        return valid_kid(kid) and await self.keys.find_one({"_id": kid, "erased": True}) is not None
+
+    async def kids(self, subject: str) -> list[str]:
+        return sorted([doc["_id"] async for doc in self.keys.find({"subject": subject}, {"_id": 1})])
+
+    async def erase(self, subject: str) -> list[str]:
+        """Delete every key of ``subject``; the kids that were deleted."""
+        kids = await self.kids(subject)
+        await self.forget(kids)
+        return kids
+
+    async def forget(self, kids: list[str]) -> None:
+        """Delete keys by id (also: replaying erasures recorded after a backup the store was restored from). Each
+        leaves a tombstone, its random id alone, so that asking for it answers "erased" rather than "unknown"."""
+        for kid in kids:
+            await self.keys.replace_one({"_id": kid}, {"_id": kid, "erased": True}, upsert=True)
+
+
+class KeyClient:
+    """A subject's key asked of the key store's service over HTTP with this service's token, kept ``ttl`` seconds
+    (an erasure reaches a cached key at most that late; the ``personal_data.erased`` event drops it sooner).
+    An erased key (410) is remembered as erased."""
+
+    def __init__(self, base_url: str, token: Callable[[], str], *, ttl: float = 60,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.ttl = ttl
+        self.transport = transport
+        self.clock = clock
+        self._cache: dict[str, tuple[float, bytes | None]] = {}
+
+    async def key(self, kid: str) -> bytes | None:
+        if not valid_kid(kid):
+            return None
+        now = self.clock()
+        if (hit := self._cache.get(kid)) is not None and (hit[1] is None or now - hit[0] < self.ttl):
+            return hit[1]
+        async with httpx.AsyncClient(base_url=self.base_url, transport=self.transport, timeout=10,
+                                     trust_env=False) as http:
+            answer = await http.get(f"/personal-keys/{kid}", headers={"Authorization": f"Bearer {self.token()}"})
+        if answer.status_code in (404, 410):
+            self._cache[kid] = (now, None)
+            return None
+        answer.raise_for_status()
+        key = base64.urlsafe_b64decode(answer.json()["key"] + "==")
+        self._cache[kid] = (now, key)
+        return key
+
+    def drop(self, kids: list[str]) -> None:
+        """Keys erased: never opened again by this process."""
+        for kid in kids:
+            self._cache[kid] = (self.clock(), None)
+
+
+def token_from_file(path: str) -> Callable[[], str]:
+    """The service's bearer token, read at each use (ops replace the file before it expires)."""
+    return lambda: Path(path).read_text().strip()

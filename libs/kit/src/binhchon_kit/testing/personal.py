@@ -1,0 +1,13 @@
+"""A service's way to intake's key store in in-process tests (ADR 0035): the key client over the intake app
+itself, with a token bearing the role ``service``, through intake's routes and access policy as over the network."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from binhchon_kit.personal_keys import KeyClient
+
+
+def intake_keys(intake_app: FastAPI, service_token: str) -> KeyClient:
+    return KeyClient("http://intake", lambda: service_token, transport=httpx.ASGITransport(app=intake_app))

@@ -1,0 +1,240 @@
+"""A producer's personal data erased from a log kept forever (issue 13, item 7; ADR 0035), on the real broker
+and store: a dossier is filed, notify mails its receipt, the secretariat accepts it (scoring and certification
+hear of it), then the producer is erased. Nothing personal — the contact person's name, the phone, the e-mail,
+the street — can then be read back from any record of any topic, from any collection of any service's database,
+or from anything the services logged; every service shows the fields as erased, and `binhchon-audit verify`
+still passes on the topics (the hashes always covered the sealed form)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiosmtpd.controller import Controller
+from bson import json_util
+
+from binhchon_kit.personal import ERASED, MasterKey
+from binhchon_kit.principals import AUDITOR, client_options
+from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.clock import Clock
+from binhchon_kit.testing.fixtures import TopicReader, eventually
+from binhchon_kit.testing.infra import Infra, free_port
+from binhchon_kit.testing.personal import intake_keys
+from binhchon_kit.testing.samples import dossier_body, round_body
+from binhchon_kit.topics import all_topics
+from certification.main import CertificationSettings
+from certification.main import build as build_certification
+from intake.main import IntakeSettings
+from intake.main import build as build_intake
+from notify.main import NotifySettings
+from notify.main import build as build_notify
+from scoring.main import ScoringSettings
+from scoring.main import build as build_scoring
+
+pytestmark = pytest.mark.integration
+BIN = Path(sys.executable).parent
+REGISTRATION = "HKD-24-7788"
+
+
+class Mailbox:
+    """An SMTP server in-process that keeps every mail received."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))  # type: ignore[arg-type]
+        return "250 OK"
+
+
+def personal(unique: str) -> dict[str, str]:
+    """This test's producer's personal fields, unique to the run (so no other test's data can match)."""
+    return {"person": f"Nguyễn Thị Lan {unique}", "phone": "0987.654.321",
+            "email": f"lan.{unique}@example.vn", "street": f"Số 9 ngõ Vắng {unique}"}
+
+
+def forms(value: str) -> list[bytes]:
+    """The ways a value can be written down: UTF-8 as is, and JSON-escaped (``\\u1ec5``)."""
+    return [value.encode("utf-8"), json.dumps(value)[1:-1].encode("ascii")]
+
+
+def leaks(blob: bytes, fields: dict[str, str]) -> list[str]:
+    return [name for name, value in fields.items() if any(form in blob for form in forms(value))]
+
+
+@contextlib.asynccontextmanager
+async def stack(infra: Infra, unique: str, prefix: str, key: str, clock: Clock, mailbox: Mailbox,
+                service_token: str, master_key: Path) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    common = dict(mongodb_url=infra.mongodb, kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=prefix,
+                  auth_public_keys_file=key)
+    intake_app = build_intake(IntakeSettings(mongodb_database=f"intake_{unique}",
+                                             personal_data_master_key_file=str(master_key), **common), clock=clock)
+    apps = {
+        "intake": intake_app,
+        "notify": build_notify(NotifySettings(mongodb_database=f"notify_{unique}", smtp_host="127.0.0.1",
+                                              smtp_port=mailbox.port, notify_poll_seconds=0.2, **common),
+                               clock=clock, key_client=intake_keys(intake_app, service_token)),
+        "scoring": build_scoring(ScoringSettings(mongodb_database=f"scoring_{unique}", **common)),
+        "certification": build_certification(CertificationSettings(mongodb_database=f"certification_{unique}",
+                                                                   **common)),
+    }
+    async with contextlib.AsyncExitStack() as stack:
+        yield {name: await stack.enter_async_context(running(app, f"http://{name}")) for name, app in apps.items()}
+
+
+async def everything_on_the_topics(infra: Infra, prefix: str) -> list[bytes]:
+    """Every record of every topic of this run, key, value and headers, read to the end as the auditor."""
+    topics = all_topics(prefix)
+    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka, auto_offset_reset="earliest", group_id=None,
+                                enable_auto_commit=False, **client_options(AUDITOR))
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or
+                                                                      await _partitions(consumer, t))]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        blobs: list[bytes] = []
+
+        async def drained() -> bool | None:
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                for r in records:
+                    blobs.append(b"|".join([r.key or b"", r.value or b"", *(v for _, v in r.headers)]))
+            done = all([await consumer.position(tp) >= ends[tp] for tp in partitions])
+            return True if done else None
+
+        await eventually(drained, timeout=60, what="every topic read to its end")
+        return blobs
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()
+
+
+async def every_database(mongo: Any, unique: str) -> dict[str, bytes]:
+    """Every collection of every database of this run's services, dumped as extended JSON."""
+    dumps: dict[str, bytes] = {}
+    for name in await mongo.list_database_names():
+        if not name.endswith(unique):
+            continue
+        for collection in await mongo[name].list_collection_names():
+            docs = await mongo[name][collection].find({}).to_list()
+            dumps[f"{name}.{collection}"] = json_util.dumps(docs, ensure_ascii=False).encode("utf-8")
+    return dumps
+
+
+@pytest.mark.timeout(600)
+async def test_an_erased_producer_leaves_nothing_personal_anywhere_and_the_log_still_verifies(
+        infra, mongo, unique, topic_prefix, dev_keys, auth, token, tmp_path, caplog, capfd):
+    caplog.set_level(logging.INFO)  # what the services log in production (DEBUG is a developer's switch)
+    fields = personal(unique)
+    clock = Clock()
+    master_key = tmp_path / "personal-data-master.key"
+    MasterKey.write_new(master_key)
+    mailbox = Mailbox()
+    mailbox.controller.start()
+    sec = auth("secretary", "secretariat")
+    try:
+        async with stack(infra, unique, topic_prefix, str(dev_keys[1]), clock, mailbox, token("notify", "service"),
+                         master_key) as services:
+            intake, notify = services["intake"], services["notify"]
+            r = await intake.post("/rounds", headers=sec, json=round_body(f"PD{unique}", today=clock.today()))
+            assert r.status_code == 201, r.text
+            round_id = r.json()["round_id"]
+            body = dossier_body(product="Miến dong Sơn Động", regno=REGISTRATION)
+            body["producer"].update(kind="household", name="Hộ kinh doanh Lan Sơn Động")
+            body["producer"]["address"]["street"] = fields["street"]
+            body["producer"]["contact"] = {k: fields[k] for k in ("person", "phone", "email")}
+            r = await intake.post(f"/rounds/{round_id}/dossiers", json=body, headers=auth("lan", "applicant"))
+            assert r.status_code == 201, r.text
+            dossier_id = r.json()["dossier_id"]
+
+            # the fields open for those who may read them, and the mail goes to the address
+            shown = (await intake.get(f"/dossiers/{dossier_id}", headers=sec)).json()
+            assert shown["producer"]["contact"] == {k: fields[k] for k in ("person", "phone", "email")}
+            assert shown["producer"]["address"]["street"] == fields["street"]
+            await eventually(lambda: _mailed(mailbox, fields["email"]), what="the receipt mailed to the producer")
+            r = await intake.post(f"/dossiers/{dossier_id}/accept", headers=sec,
+                                  json={"product_group": "thực phẩm", "sample_code": "TP-09"})
+            assert r.status_code == 201, r.text
+            kept = await mongo[f"intake_{unique}"]["dossiers"].find_one({"_id": dossier_id})
+            kid = kept["producer"]["contact"]["email"]["kid"]
+            service = {"Authorization": f"Bearer {token('notify', 'service')}"}
+            assert (await intake.get(f"/personal-keys/{kid}", headers=service)).status_code == 200
+            assert (await intake.get(f"/personal-keys/{kid}", headers=auth("lan", "applicant"))).status_code == 403
+
+            # the erasure
+            r = await intake.post(f"/producers/{REGISTRATION}/erasure", headers=auth("lan", "applicant"))
+            assert r.status_code == 403, "a producer's data is erased by the secretariat, on request"
+            r = await intake.post(f"/producers/{REGISTRATION}/erasure", headers=sec)
+            assert r.status_code == 201, r.text
+            assert r.json()["dossier_ids"] == [dossier_id] and r.json()["erased_keys"] == 1
+            assert (await intake.post(f"/producers/{REGISTRATION}/erasure", headers=sec)).status_code == 404
+            assert (await intake.get(f"/personal-keys/{kid}", headers=service)).status_code == 410
+
+            async with TopicReader(infra.kafka, f"{topic_prefix}intake.events") as reader:
+                await reader.wait_for(lambda es: any(e.type == "personal_data.erased" for e in es),
+                                      what="personal_data.erased on intake.events")
+
+            async def forgotten() -> bool | None:
+                contact = await mongo[f"notify_{unique}"]["contacts"].find_one({"_id": dossier_id})
+                return True if contact and contact.get("erased") else None
+
+            await eventually(forgotten, what="notify to drop the producer's address")
+
+            # every service shows the fields as erased
+            shown = (await intake.get(f"/dossiers/{dossier_id}", headers=sec)).json()
+            assert shown["producer"]["contact"] == {"person": ERASED, "phone": ERASED, "email": ERASED}
+            assert shown["producer"]["address"]["street"] == ERASED
+            listed = (await intake.get("/dossiers", params={"round_id": round_id}, headers=sec)).json()["items"]
+            assert listed[0]["producer"]["contact"]["email"] == ERASED
+            log = (await notify.get(f"/dossiers/{dossier_id}/deliveries", headers=sec)).json()["items"]
+            assert log and all(d["address"] == ERASED for d in log if d["recipient_id"].startswith("producer:"))
+
+        # nothing personal can be read back: the topics, every database, the logs
+        records = await everything_on_the_topics(infra, topic_prefix)
+        assert any(b"personal_data.erased" in r for r in records) and any(b"dossier.received" in r for r in records)
+        on_topics = sorted({name for r in records for name in leaks(r, fields)})
+        assert not on_topics, f"personal fields readable on the topics: {on_topics}"
+        dumps = await every_database(mongo, unique)
+        assert {f"intake_{unique}.events", f"notify_{unique}.deliveries", f"scoring_{unique}.events"} <= set(dumps)
+        in_stores = {where: leaks(blob, fields) for where, blob in dumps.items() if leaks(blob, fields)}
+        assert not in_stores, f"personal fields readable in the stores: {in_stores}"
+        # (the test's own SMTP server, aiosmtpd's "mail.log", stands for the recipient's mail system: it logs the
+        # address it receives for, as any relay does; it is not one of ours)
+        logged = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records
+                           if r.name != "mail.log").encode("utf-8")
+        out, err = capfd.readouterr()
+        printed = "\n".join(line for line in (out + err).splitlines() if '"logger": "mail.log"' not in line)
+        in_logs = leaks(logged + printed.encode("utf-8"), fields)
+        assert caplog.records and not in_logs, f"personal fields in the logs: {in_logs}"
+
+        # and the log is as it was: every hash and link verifies without any key
+        audit = await asyncio.to_thread(
+            subprocess.run, [str(BIN / "binhchon-audit"), "verify", "--bootstrap-servers", infra.kafka,
+                             "--topic-prefix", topic_prefix, "--json"], capture_output=True, text=True, timeout=300)
+        assert audit.returncode == 0 and json.loads(audit.stdout)["ok"], audit.stdout[-3000:] + audit.stderr[-3000:]
+        print("audit verify after the erasure:", json.dumps(json.loads(audit.stdout)["summary"]))
+    finally:
+        mailbox.controller.stop()
+
+
+async def _mailed(mailbox: Mailbox, address: str) -> bool | None:
+    return True if any(m["To"] == address for m in mailbox.messages) else None
