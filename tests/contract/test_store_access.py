@@ -23,6 +23,7 @@ from binhchon_kit.store_principals import (
     end_sessions_sql,
     grants_sql,
     read_passwords,
+    redacted,
     signed_in_url,
     write_password_files,
 )
@@ -153,3 +154,9 @@ def test_a_restarted_store_serves_every_service_whoever_signs_in_first(store: tu
             kept.create_index("by")
             assert kept.find_one({"_id": f"{service}-kept"}) is not None
             mongo[database_of(service)][f"new_{first}"].insert_one({"by": service})
+
+
+def test_a_password_never_reaches_the_banner() -> None:
+    url = signed_in_url("mongodb://127.0.0.1:27017/", "binhchon", "s3cr3t")
+    assert "s3cr3t" not in redacted(url) and "binhchon:***@127.0.0.1:27017" in redacted(url)
+    assert redacted("mongodb://127.0.0.1:27017/") == "mongodb://127.0.0.1:27017/"

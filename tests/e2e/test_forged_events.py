@@ -9,18 +9,14 @@ dead letters with its reason, and the genuine certificate still verifies."""
 
 from __future__ import annotations
 
-import email
 import json
 import uuid
 from datetime import date, timedelta
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from binhchon_kit.canonical import GENESIS_HASH, HASH_ALG, cloudevent_hash
@@ -37,7 +33,7 @@ from binhchon_kit.signing import Signer
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.clock import Clock
 from binhchon_kit.testing.fixtures import TopicReader, eventually
-from binhchon_kit.testing.infra import free_port
+from binhchon_kit.testing.mail import Mailbox
 from binhchon_kit.testing.samples import dossier_body
 from binhchon_kit.trust import dev_log_signer, signed
 from certification.main import CertificationSettings
@@ -51,16 +47,6 @@ DECISION = DecisionReference(number="88/QĐ-UBND", date=date(2026, 11, 20), sign
                              authority="UBND tỉnh Bắc Giang")
 
 
-class Mailbox:
-    """A real SMTP server in-process, keeping every mail as a mail client parses it."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))  # type: ignore[arg-type]
-        return "250 OK"
 
 
 async def publish(mongo: Any, infra: Any, prefix: str, unique: str, service: str, subject: str,

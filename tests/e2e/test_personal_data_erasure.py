@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email
 import json
 import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiosmtpd.controller import Controller
 from bson import json_util
 
 from binhchon_kit.personal import ERASED, MasterKey
@@ -30,7 +27,8 @@ from binhchon_kit.principals import AUDITOR, client_options
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.clock import Clock
 from binhchon_kit.testing.fixtures import TopicReader, eventually
-from binhchon_kit.testing.infra import Infra, free_port
+from binhchon_kit.testing.infra import Infra
+from binhchon_kit.testing.mail import Mailbox
 from binhchon_kit.testing.personal import intake_keys
 from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.topics import all_topics
@@ -48,17 +46,6 @@ BIN = Path(sys.executable).parent
 REGISTRATION = "HKD-24-7788"
 
 
-class Mailbox:
-    """An SMTP server in-process that keeps every mail received."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))  # type: ignore[arg-type]
-        return "250 OK"
 
 
 def personal(unique: str) -> dict[str, str]:

@@ -317,6 +317,25 @@ async def test_no_mark_is_on_the_topic_before_completion_and_the_audit_opens_the
         unsealed(state, tea_key)
 
 
+
+def rewritten_from_completion(events: list[dict[str, Any]], subject: str, forged: list[str],
+                              alter: Callable[[dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
+    """``events`` with ``subject``'s stream rewritten from its scoring.completed on (whose data ``alter`` changes):
+    every later event resealed, so each hash and link holds. The altered event's id goes to ``forged``."""
+    stream = sorted((e for e in events if e["subject"] == subject), key=lambda e: e["streamversion"])
+    rewritten: dict[str, dict[str, Any]] = {}
+    prev = ""
+    for event in stream:
+        seen: RecordedEvent = recorded(event)
+        if event["type"] == "scoring.completed":
+            seen = replace(seen, data=alter(seen.data))
+            forged.append(seen.id)
+        if forged:
+            seen = seal(seen, prev)
+            rewritten[seen.id] = json.loads(seen.to_cloudevent().to_bytes())
+        prev = seen.hash
+    return [rewritten.get(e["id"], e) for e in events]
+
 async def test_a_revealed_key_that_is_not_the_committed_one_is_named(played, capsys):
     """The tea's completion rewritten with a consistent chain to reveal another key: the audit cannot open the
     sheets with it and names the completion."""
@@ -324,19 +343,8 @@ async def test_a_revealed_key_that_is_not_the_committed_one_is_named(played, cap
     forged: list[str] = []
 
     def forge(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        stream = sorted((e for e in events if e["subject"] == tea), key=lambda e: e["streamversion"])
-        rewritten: dict[str, dict[str, Any]] = {}
-        prev = ""
-        for event in stream:
-            seen: RecordedEvent = recorded(event)
-            if event["type"] == "scoring.completed":
-                seen = replace(seen, data={**seen.data, "sealing_key": DossierKey(bytes(32)).revealed()})
-                forged.append(seen.id)
-            if forged:
-                seen = seal(seen, prev)
-                rewritten[seen.id] = json.loads(seen.to_cloudevent().to_bytes())
-            prev = seen.hash
-        return [rewritten.get(e["id"], e) for e in events]
+        return rewritten_from_completion(events, tea, forged, lambda data: {
+            **data, "sealing_key": DossierKey(bytes(32)).revealed()})
 
     prefix = f"{played.prefix}rekeyed."
     await copy_topics(played, prefix, forge)
@@ -355,22 +363,8 @@ async def test_a_result_whose_stars_disagree_with_its_sheets_is_named(played, ca
     forged: list[str] = []
 
     def forge(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        stream = sorted((e for e in events if e["subject"] == cake and e["type"] in (
-            "scoring.completed", "result.not_recognised", "score.submitted", "scoring.opened")),
-            key=lambda e: e["streamversion"])
-        rewritten: dict[str, dict[str, Any]] = {}
-        prev = ""
-        for event in stream:
-            seen: RecordedEvent = recorded(event)
-            if event["type"] == "scoring.completed":
-                seen = replace(seen, data={**seen.data, "stars": 4, "rating_label": "4 sao",
-                                           "recognised_at_level": True})
-                forged.append(seen.id)
-            if forged:
-                seen = seal(seen, prev)
-                rewritten[seen.id] = json.loads(seen.to_cloudevent().to_bytes())
-            prev = seen.hash
-        return [rewritten.get(e["id"], e) for e in events]
+        return rewritten_from_completion(events, cake, forged, lambda data: {
+            **data, "stars": 4, "rating_label": "4 sao", "recognised_at_level": True})
 
     prefix = f"{played.prefix}forged."
     await copy_topics(played, prefix, forge)

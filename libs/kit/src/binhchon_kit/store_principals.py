@@ -68,6 +68,15 @@ def signed_in_url(url: str, username: str, password: str, mechanism: str = "PLAI
     return urlunsplit((parts.scheme, netloc, parts.path or "/", urlencode(query), parts.fragment))
 
 
+def redacted(url: str) -> str:
+    """``url`` with its password masked, for logs and the tests' banner."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def service_url(url: str, service: str, credentials_dir: str, mechanism: str = "PLAIN", source: str = "") -> str:
     """The store URL the process named ``service`` connects with: signed in as its principal when a credentials
     directory is given (a second instance, ``notify-replay``, is still ``notify``)."""

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import email
 from datetime import UTC, date, datetime, timedelta
-from email.policy import default as default_policy
 from typing import Any
 
 import pytest
 import standardwebhooks
-from aiosmtpd.controller import Controller
 from cloudevents.core.bindings import http as http_binding
 from cloudevents.v1 import http as cloudevents_v1_http
 from starlette.requests import Request
@@ -20,6 +17,7 @@ from binhchon_kit.contracts.certification import CeremonyScheduled, Invitee
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.infra import free_port
+from binhchon_kit.testing.mail import Mailbox
 from binhchon_kit.testing.personal import intake_keys
 from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.testing.stored_events import stored
@@ -32,20 +30,6 @@ from .support import Clock, posts_served, publish, vietnam_time
 pytestmark = pytest.mark.integration
 
 
-class Mailbox:
-    """An in-process SMTP server that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))  # type: ignore[arg-type]
-        return "250 OK"
-
-    def texts(self) -> list[tuple[str, str, str]]:
-        return [(m["To"], m["Subject"], m.get_body(("plain",)).get_content()) for m in self.messages]
 
 
 def notify_settings(infra, unique, prefix, key, mailbox, name="notify", **over: Any) -> NotifySettings:

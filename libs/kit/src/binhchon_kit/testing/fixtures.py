@@ -16,6 +16,7 @@ from pymongo import AsyncMongoClient
 from binhchon_kit.auth.devtoken import ensure_keys, mint
 from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.principals import AUDITOR, client_options
+from binhchon_kit.store_principals import redacted
 from binhchon_kit.testing.infra import REPO, Infra, provide
 from binhchon_kit.topics import all_topics, ensure_topics
 
@@ -27,7 +28,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     workdir = REPO / ".run" / f"test-{uuid.uuid4().hex[:8]}"
     try:
         with provide(workdir) as found, pytest.MonkeyPatch.context() as env:
-            print(f"\n[infra] Kafka {found.kafka}, MongoDB {found.mongodb} ({found.origin})")
+            print(f"\n[infra] Kafka {found.kafka}, MongoDB {redacted(found.mongodb)} ({found.origin})")
             if found.kafka_credentials is not None:
                 # every client of the run signs in as its own principal from here: the services in this process
                 # and in the ones it starts (their settings read it), the topics' admin, the audit tool's auditor
