@@ -80,6 +80,7 @@ from binhchon_kit.contracts.registry import EventData, event_model, registered
 from binhchon_kit.events import Actor, Cause, NewEvent
 from binhchon_kit.eventstore import event_key
 from binhchon_kit.eventstore_mongo import MongoEventStore
+from binhchon_kit.store_principals import redacted
 from binhchon_kit.testing.infra import REPO, provide
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -444,7 +445,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         postgres = args.postgres_url or stack.enter_context(throwaway_postgres())
         infra = stack.enter_context(provide(REPO / ".run" / f"bench-{uuid.uuid4().hex[:8]}"))
-        print(json.dumps({"bench": "event_store", "payload": args.payload, "setup": {"mongodb": infra.mongodb,
+        print(json.dumps({"bench": "event_store", "payload": args.payload, "setup": {"mongodb": redacted(infra.mongodb),
                                                              "postgres": postgres if args.postgres_url
                                                              else "throwaway PostgreSQL 15 (default settings)"}}),
               flush=True)

@@ -48,6 +48,7 @@ from binhchon_kit.contracts.intake import DossierReceived
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import EventStore, event_key
 from binhchon_kit.signing import Signer
+from binhchon_kit.store_principals import redacted
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.infra import REPO, provide
 from binhchon_kit.testing.samples import dossier_body
@@ -289,7 +290,7 @@ async def describe(mongodb: str) -> None:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb)
     info = await client.admin.command("buildInfo")
     await client.close()
-    print(json.dumps({"bench": "server", "mongodb": mongodb, "version": info.get("version"),
+    print(json.dumps({"bench": "server", "mongodb": redacted(mongodb), "version": info.get("version"),
                       "ferretdb": info.get("ferretdbVersion")}, default=str), flush=True)
 
 

@@ -53,6 +53,7 @@ DEFAULT_IS_SAFE_IN_CONTAINER = {
     "event_store": "the default, the MongoDB driver, is what a deployment runs; `memory` is for unit tests",
     "mongodb_server_selection_ms": "1 s to find the store, then 503: the same wherever the store runs",
     "unavailable_retry_after_seconds": "what a client is told to wait when the store is down: not per host",
+    "scoring_sealing_keys": "inline keys are for tests; compose gives a file (SCORING_SEALING_KEYS_FILE) or none",
 }
 # Settings that name a host: inside a container, loopback is the container itself.
 NETWORK_SETTINGS = ("MONGODB_URL", "KAFKA_BOOTSTRAP_SERVERS")

@@ -37,7 +37,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from binhchon_kit.auth.devtoken import ensure_keys
+from binhchon_kit.auth.devtoken import ensure_keys, mint
+from binhchon_kit.personal import MasterKey
 from binhchon_kit.testing.infra import free_port
 from binhchon_kit.testing.samples import round_body
 from binhchon_kit.trust import PRODUCERS_DIR, write_keys
@@ -190,6 +191,10 @@ def keys_directory(path: Path) -> Path:
     (path / "cert-signing.pem").write_bytes(Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     write_keys(path)
+    # intake's personal-data master key, one for every replica, and notify's token to ask intake for keys (ADR 0035)
+    MasterKey.write_new(path / "personal-data-master.key")
+    (path / "notify-service.token").write_text(mint(ensure_keys()[0].read_bytes(), subject="notify",
+                                                    roles=["service"], hours=6))
     for f in [*path.iterdir(), *(path / PRODUCERS_DIR).iterdir()]:
         f.chmod(0o755 if f.is_dir() else 0o644)
     return path
