@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .system import System
 
 SERVICES = ("intake", "scoring", "certification", "notify")
+CHECKPOINTS = "log.checkpoints"
 DLQ_HEADERS = ("dlq-reason", "dlq-handler", "dlq-source-topic", "dlq-source-partition", "dlq-source-offset",
                "dlq-at")
 # events notify tells the producer of, one mail each (notify.domain.messages.PRODUCER_EVENTS)
@@ -93,14 +94,20 @@ def check(ev: Evidence, *, duplicate_mails_allowed: int = 0) -> list[str]:
 
 
 def _stores_equal_topics(ev: Evidence) -> list[str]:
+    """Each service's store against its topic; its log checkpoints (stored like its events) go to the one
+    ``log.checkpoints`` topic every service shares, so they are matched there, by id."""
     out = []
+    checkpoints = Counter(r.id for r in ev.events(CHECKPOINTS))
     for service in SERVICES:
-        on_topic = Counter(r.id for r in ev.events(f"{service}.events"))
         stored = Counter(ev.stores.get(service, []))
+        on_topic = Counter(r.id for r in ev.events(f"{service}.events"))
+        on_topic.update({i: n for i, n in checkpoints.items() if i in stored})
         out += [f"{service}: event {i} stored {n} times" for i, n in stored.items() if n > 1]
-        out += [f"{service}: event {i} on {service}.events {n} times" for i, n in on_topic.items() if n > 1]
-        out += [f"{service}: event {i} stored but not on {service}.events" for i in stored if i not in on_topic]
+        out += [f"{service}: event {i} on its topic {n} times" for i, n in on_topic.items() if n > 1]
+        out += [f"{service}: event {i} stored but not on its topic" for i in stored if i not in on_topic]
         out += [f"{service}: event {i} on {service}.events but not stored" for i in on_topic if i not in stored]
+    everywhere = {i for ids in ev.stores.values() for i in ids}
+    out += [f"checkpoint {i} on {CHECKPOINTS} but in no store" for i in checkpoints if i not in everywhere]
     return out
 
 
@@ -249,7 +256,7 @@ async def consumer_lag(system: System) -> dict[str, int]:
 
 
 def gather(system: System, injected: set[tuple[str, int, int]] | None = None) -> Evidence:
-    topics = [f"{s}.events" for s in SERVICES] + [f"{s}.events.dlq" for s in SERVICES]
+    topics = [f"{s}.events" for s in SERVICES] + [f"{s}.events.dlq" for s in SERVICES] + [CHECKPOINTS]
     records = asyncio.run(read_topics(system, topics))
     client: MongoClient[dict[str, Any]] = MongoClient(system.mongodb)
     try:

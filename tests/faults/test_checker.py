@@ -46,12 +46,21 @@ def test_a_sound_history_passes():
 def test_an_event_stored_but_not_on_its_topic_and_one_on_the_topic_twice():
     ev = sound()
     ev.stores["intake"].append("e9")
-    only(check(ev), "e9", "not on intake.events")
+    only(check(ev), "e9", "not on its topic")
     ev = sound()
     ev.topics["intake.events"].append(Record("intake.events", 1, 0, event("e1", "dossier.received",
                                                                           round_code="H219",
                                                                           receipt_number="H219-00001")))
     only(check(ev), "e1", "2 times")
+
+
+def test_a_checkpoint_is_matched_on_the_shared_topic():
+    ev = sound()
+    ev.stores["intake"].append("k1")
+    ev.topics["log.checkpoints"] = [Record("log.checkpoints", 0, 0, event("k1", "log.checkpoint"))]
+    assert check(ev) == []
+    ev.topics["log.checkpoints"].append(Record("log.checkpoints", 0, 1, event("k2", "log.checkpoint")))
+    only(check(ev), "k2", "in no store")
 
 
 def test_an_event_on_the_topic_never_stored():
