@@ -29,7 +29,7 @@ from .flow import Flow
 from .knobs import CONCURRENCY, N
 from .system import System
 
-RESULTS = REPO / ".run" / "faults"
+RESULTS = Path(os.environ.get("FAULTS_RESULTS_DIR") or REPO / ".run" / "faults")
 SUMMARY = RESULTS / "summary.jsonl"
 HERE = Path(__file__).parent
 
@@ -37,9 +37,13 @@ HERE = Path(__file__).parent
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     asked = os.environ.get("BINHCHON_FAULTS") == "1" or any(
         Path(a.split("::")[0]).resolve().is_relative_to(HERE) for a in config.args)
-    if asked:
-        return
     faults = [i for i in items if Path(str(i.path)).resolve().parent == HERE and i.path.name == "test_faults.py"]
+    if asked:
+        config.stash[PLAYED] = bool(faults)
+        if faults:  # a new table for this run's faults (a run of the checker's unit test alone keeps the last)
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            SUMMARY.unlink(missing_ok=True)
+        return
     if faults:
         config.hook.pytest_deselected(items=faults)
         items[:] = [i for i in items if i not in faults]
@@ -54,12 +58,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 OUTCOME = pytest.StashKey[str]()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _summary_file() -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    SUMMARY.unlink(missing_ok=True)
+PLAYED = pytest.StashKey[bool]()
 
 
 class Run:
@@ -109,8 +108,8 @@ def fault_run(request: pytest.FixtureRequest) -> Iterator[Callable[..., tuple[Sy
             shutil.rmtree(system.dir, ignore_errors=True)  # a failure's logs and data stay for a look
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not SUMMARY.exists():
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if not config.stash.get(PLAYED, False) or not SUMMARY.exists():
         return
     lines = [json.loads(line) for line in SUMMARY.read_text().splitlines() if line.strip()]
     if not lines:

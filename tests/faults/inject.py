@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -17,6 +18,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from binhchon_kit.canonical import cloudevent_hash
 from binhchon_kit.signing import Signer
+from binhchon_kit.topics import source_of
 from binhchon_kit.trust import signed
 
 from .checker import Record, read_topics
@@ -56,11 +58,13 @@ def poison(system: System) -> dict[str, Written]:
     both well signed by the topic's owner (so the type and the data, not the signature, are what is wrong); and a
     signed event padded to nearly a megabyte (the broker's default limit). Kind → what was written."""
     found = asyncio.run(read_topics(system, [f"{s}.events" for s in ("intake", "scoring", "certification")]))
+    # the first event there is, as the topic's owner would have produced it (a topic may have none yet)
+    first = next(r for t in found.values() for r in t if r.event is not None)
     out: dict[str, list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]] = {
         "bad JSON": [], "unknown type": [], "invalid data": [], "over-size": []}
     for service in ("intake", "scoring", "certification"):
         topic = f"{service}.events"
-        model = next(r for r in found[topic] if r.event is not None)
+        model = replace(first, event={**(first.event or {}), "source": source_of(service)})
         signer = Signer.from_pem((system.keys / f"log-signing-{service}.pem").read_bytes())
         key = model.key
         out["bad JSON"].append((topic, key, b'{"specversion": "1.0", "id": ', []))
@@ -93,6 +97,7 @@ async def _rewind(system: System) -> list[str]:
                                         enable_auto_commit=False, **system.client("admin"))
             await consumer.start()
             try:
+                consumer.assign(parts)  # assigned by hand, not joined: the commit goes in as generation -1
                 await consumer.commit({tp: OffsetAndMetadata(0, "") for tp in parts})
             finally:
                 await consumer.stop()
