@@ -107,6 +107,11 @@ def test_duplicate_delivery_of_everything_consumed_then_a_replay_of_every_group_
     assert not problems, problems
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "finding (issue 14, poison looser than the README): a well-signed event of an unknown type, one whose data "
+    "breaks its contract, and an over-size one are not dead-lettered on scoring.events and certification.events "
+    "(unknown types on intake.events neither); bad JSON is. Dead letters carry their headers and no consumer "
+    "stops. Helper F's fix should turn this into a pass: then drop the mark."))
 @pytest.mark.timeout(1200)
 def test_poison_on_every_topic_is_dead_lettered_with_its_headers_and_the_consumers_go_on(fault_run):
     system, flow, run = fault_run("poison on every topic (bad JSON, unknown type, invalid data, over-size)")
