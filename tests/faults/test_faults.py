@@ -172,6 +172,10 @@ def test_the_broker_killed_while_writes_go_on(fault_run):
     assert not problems, problems
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "findings (issue 14, store outage): calls touching the database answer 500 during the outage (24 of them at "
+    "N=20), not 503 with Retry-After; and after the store returned, scoring published 3 events to its topic twice "
+    "(no process was killed: the relay's mark could not be cleared while the store was down). /readyz did say 503."))
 @pytest.mark.timeout(1500)
 def test_the_store_killed_while_the_flow_goes_on(fault_run):
     system, flow, run = fault_run(f"store (FerretDB) SIGKILLed for {STORE_DOWN:.0f} s")
