@@ -28,7 +28,8 @@ from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from binhchon_kit.auth.devtoken import ensure_keys
+from binhchon_kit.auth.devtoken import ensure_keys, mint
+from binhchon_kit.personal import MasterKey
 from binhchon_kit.principals import ADMIN, client_options, write_credentials
 from binhchon_kit.testing.infra import REPO, NativeFerretDB, NativeKafka, NativePostgres, free_port
 from binhchon_kit.topics import all_topics, ensure_topics
@@ -103,6 +104,10 @@ class System:
         (self.keys / "cert-signing.pem").write_bytes(Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         write_keys(self.keys)  # each service's log key, and the public keys each trusts (ADR 0026)
+        # intake's personal-data master key, shared by its replicas, and notify's token to ask it for keys (ADR 0035)
+        MasterKey.write_new(self.keys / "personal-data-master.key")
+        (self.keys / "notify-service.token").write_text(
+            mint(self.token_key.read_bytes(), subject="notify", roles=["service"], hours=6))
         self.kafka.start()
         self.store.start()
         asyncio.run(ensure_topics(self.kafka.bootstrap, all_topics(self.prefix), partitions=3,
@@ -176,11 +181,13 @@ class System:
                   "MONGODB_DATABASE": self.databases[service], "HTTP_PORT": str(self.ports[(service, replica)]),
                   "LOG_SIGNING_KEY_FILE": str(self.keys / f"log-signing-{service}.pem"),
                   "PUBLIC_REQUESTS_PER_MINUTE": "0"}
-        own = {"certification": {"CERT_SIGNING_KEY_FILE": str(self.keys / "cert-signing.pem"),
+        own = {"intake": {"PERSONAL_DATA_MASTER_KEY_FILE": str(self.keys / "personal-data-master.key")},
+               "certification": {"CERT_SIGNING_KEY_FILE": str(self.keys / "cert-signing.pem"),
                                  "PUBLIC_BASE_URL": self.url("certification")},
                "notify": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp.port), "NOTIFY_POLL_SECONDS": "0.5",
                           "CERTIFICATION_PUBLIC_URL": self.url("certification"),
-                          "INTAKE_PUBLIC_URL": self.url("intake")}}
+                          "INTAKE_PUBLIC_URL": self.url("intake"), "INTAKE_URL": self.url("intake"),
+                          "INTAKE_SERVICE_TOKEN_FILE": str(self.keys / "notify-service.token")}}
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "MONGODB_"))}
         return {**clean, **common, **own.get(service, {})}
 
