@@ -107,11 +107,6 @@ def test_duplicate_delivery_of_everything_consumed_then_a_replay_of_every_group_
     assert not problems, problems
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "finding (issue 14, poison looser than the README): since the consumers dead-letter unknown types and data "
-    "that breaks a handler's contract (ADR 0038), what is left: a well-signed event whose data breaks its contract, "
-    "and an over-size one, on scoring.events and certification.events, are not dead-lettered by the consumers "
-    "that do not handle their type. Bad JSON and unknown types are, with their headers, and no consumer stops."))
 @pytest.mark.timeout(1200)
 def test_poison_on_every_topic_is_dead_lettered_with_its_headers_and_the_consumers_go_on(fault_run):
     system, flow, run = fault_run("poison on every topic (bad JSON, unknown type, invalid data, over-size)")

@@ -93,13 +93,17 @@ class Origin:
 consuming: ContextVar[Origin | None] = ContextVar("binhchon_consuming", default=None)
 
 
-def known(event_type: str) -> bool:
-    """Whether the contract this service was built with names the type."""
+def out_of_contract(event_type: str, topic: str) -> str | None:
+    """Why an event of ``event_type`` has no place on ``topic`` (unprefixed) in the contract this service was built
+    with, or None when it has: the relay publishes each type to its registered topic only, so a type of another
+    topic, like a type no contract names, is a mistake, a forgery or a newer producer, never to pass in silence."""
     try:
-        event_model(event_type)
+        registered_on = event_model(event_type).topic
     except UnknownEventType:
-        return False
-    return True
+        return f"unknown event type {event_type!r}: not in this service's contract"
+    if registered_on != topic:
+        return f"event type {event_type!r} is published on {registered_on}, not on {topic}"
+    return None
 
 
 def dead_letter_headers(reason: str, origin: Origin, at: datetime) -> dict[str, str]:
@@ -183,9 +187,8 @@ class DeliveryPolicy(BaseMiddleware):
             await sub.dead_letter(msg, str(exc))
             return None
         if not sub.wants(event):
-            if not known(event.type):  # a type no contract names: a mistake or a newer producer; never silent
-                await sub.dead_letter(msg, f"unknown event type {event.type!r}: not in this service's contract",
-                                      event)
+            if (misplaced := out_of_contract(event.type, sub.owned_topic)) is not None:
+                await sub.dead_letter(msg, misplaced, event)
             return None
         # before the inbox: an altered copy of an event already handled is a forgery to report, not a duplicate
         if (distrust := sub.distrust(msg.body)) is not None:

@@ -36,6 +36,8 @@ REASON_CLASSES = (
     ("unknown event type", "unknown_type"),
     ("unknown type", "unknown_type"),
     ("validationerror", "invalid"),
+    ("the data does not match", "invalid"),
+    ("event type ", "wrong_topic"),
     ("invalid", "invalid"),
     ("too large", "too_large"),
     ("permanenterror", "permanent"),

@@ -203,6 +203,23 @@ async def test_an_event_of_a_type_no_contract_names_is_dead_lettered_not_passed_
     assert_dead_letter(letter, body, "unknown event type 'round.teleported': not in this service's contract")
 
 
+async def test_an_event_of_another_topics_type_is_dead_lettered_even_when_no_handler_here_takes_it(
+        setup: Setup) -> None:
+    """The relay publishes each type to its own topic only: scoring's type on intake.events is out of the contract,
+    whatever its data, though no handler of this topic takes it (the fault suite's poison)."""
+    body = published(event("e-4", "panel.formed", {"padding": "x" * 1000}))
+    await setup.publish(body)
+    assert setup.handler.calls == []
+    [letter] = setup.dead
+    assert_dead_letter(letter, body, "event type 'panel.formed' is published on scoring.events, not on intake.events")
+
+
+async def test_an_event_of_this_topics_type_no_handler_takes_is_passed_over(setup: Setup) -> None:
+    """Intake's own dossier.withdrawn on intake.events: in the contract, only not this handler's business."""
+    await setup.publish(published(event("e-5", "dossier.withdrawn", {"anything": True})))
+    assert setup.handler.calls == [] and setup.dead == []
+
+
 async def test_data_that_breaks_the_contract_is_dead_lettered_at_once_with_the_problems(setup: Setup) -> None:
     body = published(event(data={k: v for k, v in ROUND.items() if k != "schedule"}))  # signed by its owner
     await setup.publish(body)
