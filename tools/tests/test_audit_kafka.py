@@ -336,6 +336,19 @@ def rewritten_from_completion(events: list[dict[str, Any]], subject: str, forged
         prev = seen.hash
     return [rewritten.get(e["id"], e) for e in events]
 
+
+async def the_one_finding(played: Any, capsys: Any, prefix: str, forge: Any, forged: list[str]) -> str:
+    """The topics copied under ``prefix`` through ``forge``, verified: exit 1, every hash and link holding, and one
+    scoring discrepancy, about the forged event; its message."""
+    await copy_topics(played, prefix, forge)
+    assert await run_audit(*verify_args(played, prefix)) == 1
+    found = findings_of(capsys)
+    assert not [d for d in found["discrepancies"] if d["check"] in ("hash", "chain")]
+    scoring = [d for d in found["discrepancies"] if d["check"] == "scoring"]
+    assert len(scoring) == 1 and scoring[0]["event_ids"][0] == forged[0]
+    return str(scoring[0]["message"])
+
+
 async def test_a_revealed_key_that_is_not_the_committed_one_is_named(played, capsys):
     """The tea's completion rewritten with a consistent chain to reveal another key: the audit cannot open the
     sheets with it and names the completion."""
@@ -346,14 +359,8 @@ async def test_a_revealed_key_that_is_not_the_committed_one_is_named(played, cap
         return rewritten_from_completion(events, tea, forged, lambda data: {
             **data, "sealing_key": DossierKey(bytes(32)).revealed()})
 
-    prefix = f"{played.prefix}rekeyed."
-    await copy_topics(played, prefix, forge)
-    assert await run_audit(*verify_args(played, prefix)) == 1
-    found = findings_of(capsys)
-    assert not [d for d in found["discrepancies"] if d["check"] in ("hash", "chain")]
-    scoring = [d for d in found["discrepancies"] if d["check"] == "scoring"]
-    assert len(scoring) == 1 and scoring[0]["event_ids"][0] == forged[0]
-    assert "does not open its sealed marks" in scoring[0]["message"]
+    message = await the_one_finding(played, capsys, f"{played.prefix}rekeyed.", forge, forged)
+    assert "does not open its sealed marks" in message
 
 
 async def test_a_result_whose_stars_disagree_with_its_sheets_is_named(played, capsys):
@@ -366,14 +373,8 @@ async def test_a_result_whose_stars_disagree_with_its_sheets_is_named(played, ca
         return rewritten_from_completion(events, cake, forged, lambda data: {
             **data, "stars": 4, "rating_label": "4 sao", "recognised_at_level": True})
 
-    prefix = f"{played.prefix}forged."
-    await copy_topics(played, prefix, forge)
-    assert await run_audit(*verify_args(played, prefix)) == 1
-    found = findings_of(capsys)
-    assert not [d for d in found["discrepancies"] if d["check"] in ("hash", "chain")]
-    scoring = [d for d in found["discrepancies"] if d["check"] == "scoring"]
-    assert len(scoring) == 1 and scoring[0]["event_ids"][0] == forged[0]
-    assert "stars: recorded 4, recomputed 3" in scoring[0]["message"]
+    message = await the_one_finding(played, capsys, f"{played.prefix}forged.", forge, forged)
+    assert "stars: recorded 4, recomputed 3" in message
 
 
 async def test_the_timeline_spans_both_levels_in_causal_order(played, capsys):
