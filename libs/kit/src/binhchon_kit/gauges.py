@@ -38,6 +38,26 @@ BACKLOG_SCAN = 10_000  # the most unpublished events one measurement reads
 PING_TIMEOUT = 2.0
 
 
+# /readyz's name of a dependency → the gauge's label
+GAUGED = {"mongodb": "store", "kafka": "broker"}
+
+
+async def dependency_checks(runtime: Runtime, timeout: float = PING_TIMEOUT) -> dict[str, str]:
+    """Each dependency's state, ``ok`` or why not: the store answers a ping, the broker's consumers are connected
+    and it answers one. ``/readyz`` and the readiness gauge both ask this."""
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(runtime.db.command("ping"), timeout=timeout)
+        checks["mongodb"] = "ok"
+    except TimeoutError:  # its message is empty: say what happened
+        checks["mongodb"] = f"unreachable: no answer to a ping within {timeout:g} s"
+    except Exception as exc:
+        checks["mongodb"] = f"unreachable: {type(exc).__name__}: {str(exc)[:300]}"
+    kafka_ok = runtime.broker_ready and await runtime.broker.ping(timeout=timeout)
+    checks["kafka"] = "ok" if kafka_ok else "unreachable (events wait in the store until it is back)"
+    return checks
+
+
 class Offsets:
     """The broker's view of some groups' progress, through an admin client and a group-less consumer of the
     service's own principal, opened on first use and dropped after a failure (the next pass reconnects)."""
@@ -129,17 +149,10 @@ class Gauges:
             await step()
 
     async def measure_readiness(self) -> None:
-        """As ``/readyz`` checks them: the store answers a ping, the broker's consumers are connected and it
-        answers one."""
-        runtime = self.runtime
-        try:
-            await asyncio.wait_for(runtime.db.command("ping"), timeout=PING_TIMEOUT)
-            store = True
-        except Exception:
-            store = False
-        broker = runtime.broker_ready and await runtime.broker.ping(timeout=PING_TIMEOUT)
-        DEPENDENCY_READY.labels(self.service, "store").set(1 if store else 0)
-        DEPENDENCY_READY.labels(self.service, "broker").set(1 if broker else 0)
+        """What ``/readyz`` answers, as a gauge per dependency."""
+        checks = await dependency_checks(self.runtime)
+        for check, dependency in GAUGED.items():
+            DEPENDENCY_READY.labels(self.service, dependency).set(1 if checks[check] == "ok" else 0)
 
     async def measure_outbox(self) -> None:
         try:

@@ -5,7 +5,6 @@ and ``serve``, each service's console script."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import hmac
@@ -25,6 +24,7 @@ from pymongo.errors import ConnectionFailure
 from binhchon_kit.auth.policy import PUBLIC, declare_access
 from binhchon_kit.errors import Refused
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
+from binhchon_kit.gauges import dependency_checks
 from binhchon_kit.log_api import router as log_routes
 from binhchon_kit.logs import configure_logging, correlation_id
 from binhchon_kit.loops import start_background, stop_background
@@ -141,16 +141,7 @@ def create_app(
 
     @app.get("/readyz", tags=["operations"], summary="MongoDB and Kafka are reachable", dependencies=[PUBLIC])
     async def readyz() -> JSONResponse:
-        checks: dict[str, str] = {}
-        try:
-            await asyncio.wait_for(runtime.db.command("ping"), timeout=2)
-            checks["mongodb"] = "ok"
-        except TimeoutError:  # its message is empty: say what happened
-            checks["mongodb"] = "unreachable: no answer to a ping within 2 s"
-        except Exception as exc:
-            checks["mongodb"] = f"unreachable: {type(exc).__name__}: {str(exc)[:300]}"
-        kafka_ok = runtime.broker_ready and await runtime.broker.ping(timeout=2)
-        checks["kafka"] = "ok" if kafka_ok else "unreachable (events wait in the store until it is back)"
+        checks = await dependency_checks(runtime)
         down = sorted(name for name, state in checks.items() if state != "ok")
         if not down:
             return JSONResponse({"ready": True, "checks": checks})
