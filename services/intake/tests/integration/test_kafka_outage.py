@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from binhchon_kit.testing.fixtures import TopicReader, eventually
@@ -21,6 +23,7 @@ async def own_kafka(infra, unique):
         yield kafka
     finally:
         kafka.stop()
+        shutil.rmtree(kafka.dir, ignore_errors=True)  # a broker's data of its own: nothing to keep
 
 
 async def test_receipts_during_outage_and_events_after(infra, own_kafka, unique, dev_keys, auth, mongo):
