@@ -12,7 +12,7 @@ import base64
 import os
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -119,12 +119,20 @@ def sealed_kids(data: Any) -> set[str]:
 KeyLookup = Callable[[str], Awaitable[bytes | None]]
 """A subject key by its id; None once erased."""
 
+KeysLookup = Callable[[Collection[str]], Awaitable[Mapping[str, bytes | None]]]
+"""Several subject keys by their ids at once (one query for a page of documents); None for each erased one."""
+
 
 async def open_fields(data: dict[str, Any], event_id: str, key_of: KeyLookup) -> dict[str, Any]:
     """A copy of an event's ``data`` with every sealed field opened, or ``ERASED`` where its key is gone."""
     keys: dict[str, bytes | None] = {}
     for kid in sealed_kids(data):
         keys[kid] = await key_of(kid)
+    return open_with(data, event_id, keys)
+
+
+def open_with(data: dict[str, Any], event_id: str, keys: Mapping[str, bytes | None]) -> dict[str, Any]:
+    """``open_fields`` with the keys looked up already (a kid missing from ``keys`` reads as erased)."""
 
     def walk(node: Any, path: str) -> Any:
         if is_sealed(node):
