@@ -39,6 +39,7 @@ from certification.main import build as build_certification
 from intake.erasures import reapply_from_settings
 from intake.main import IntakeSettings
 from intake.main import build as build_intake
+from notify.erasures import reapply_from_settings as reapply_in_notify
 from notify.main import NotifySettings
 from notify.main import build as build_notify
 from scoring.main import ScoringSettings
@@ -173,6 +174,10 @@ async def test_an_erased_producer_leaves_nothing_personal_anywhere_and_the_log_s
             # last night's backup of intake's key store: it holds the producer's key, wrapped
             backup = await mongo[f"intake_{unique}"]["personal_keys"].find({}).to_list()
             assert [k["_id"] for k in backup] == [kid] and "wrapped" in backup[0]
+            # and of notify's database, where the mails it made hold the address it opened
+            notify_backup = {name: await mongo[f"notify_{unique}"][name].find({}).to_list()
+                             for name in ("contacts", "deliveries")}
+            assert leaks(json_util.dumps(notify_backup["deliveries"], ensure_ascii=False).encode(), fields)
 
             # the erasure
             r = await intake.post(f"/producers/{REGISTRATION}/erasure", headers=auth("lan", "applicant"))
@@ -202,7 +207,7 @@ async def test_an_erased_producer_leaves_nothing_personal_anywhere_and_the_log_s
             log = (await notify.get(f"/dossiers/{dossier_id}/deliveries", headers=sec)).json()["items"]
             assert log and all(d["address"] == ERASED for d in log if d["recipient_id"].startswith("producer:"))
 
-        # the backup restored (a store lost after the erasure) opens the producer's fields again, until ops
+        # the backups restored (stores lost after the erasure) hold the producer's key and address again, until ops
         # re-apply the erasures recorded on intake.events (ADR 0048)
         restored = mongo[f"intake_{unique}"]["personal_keys"]
         await restored.delete_many({})
@@ -214,6 +219,18 @@ async def test_an_erased_producer_leaves_nothing_personal_anywhere_and_the_log_s
         assert (done.erasures, done.keys_deleted, done.refused) == (1, 1, [])
         assert await SubjectKeys(restored, MasterKey.from_file(master_key)).key(kid) is None
         assert await restored.find_one({"_id": kid}) == {"_id": kid, "erased": True}
+        notify_db = mongo[f"notify_{unique}"]
+        for name, docs in notify_backup.items():
+            await notify_db[name].delete_many({})
+            await notify_db[name].insert_many(docs)
+        forgotten = await reapply_in_notify(NotifySettings(
+            mongodb_url=infra.mongodb, mongodb_database=f"notify_{unique}", kafka_bootstrap_servers=infra.kafka,
+            kafka_topic_prefix=topic_prefix))
+        assert forgotten.erasures == 1 and forgotten.contacts_erased == 1 and forgotten.deliveries_erased >= 1
+        again = await reapply_in_notify(NotifySettings(
+            mongodb_url=infra.mongodb, mongodb_database=f"notify_{unique}", kafka_bootstrap_servers=infra.kafka,
+            kafka_topic_prefix=topic_prefix))
+        assert (again.contacts_erased, again.deliveries_erased) == (0, 0), "idempotent"
 
         # nothing personal can be read back: the topics, every database, the logs
         records = await everything_on_the_topics(infra, topic_prefix)

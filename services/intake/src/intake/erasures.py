@@ -21,24 +21,11 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
+from binhchon_kit.personal_erasures import Erasure, recorded_erasures
 from binhchon_kit.personal_keys import COLLECTION, tombstone
-from binhchon_kit.principals import AUDITOR, client_options
-from binhchon_kit.runtime import producer_keys
-from binhchon_kit.trust import ProducerKeys, Untrusted, check
-
-log = logging.getLogger("binhchon.intake.erasures")
-TOPIC = "intake.events"
-ERASED = "personal_data.erased"
-
-
-@dataclass(frozen=True)
-class Erasure:
-    event_id: str
-    kids: list[str]
 
 
 @dataclass(frozen=True)
@@ -47,45 +34,6 @@ class Reapplied:
     keys_named: int  # the keys they name
     keys_deleted: int  # of those, keys the restored store still held: now tombstones
     refused: list[str]  # ids of erasure events that did not verify, never acted on
-
-
-async def erasures_on_topic(bootstrap: list[str] | str, topic: str, options: dict[str, Any],
-                            trusted: ProducerKeys) -> tuple[list[Erasure], list[str]]:
-    """Every ``personal_data.erased`` event on ``topic`` (prefixed as deployed) from its start to its end now, and
-    the ids of those that did not verify as intake's."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", **options)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(await _partitions(consumer, topic))]
-        if not partitions:
-            raise RuntimeError(f"no topic {topic} on the broker: nothing to re-apply from")
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        found: list[Erasure] = []
-        refused: list[str] = []
-        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for record in records:
-                    event = json.loads(record.value or b"{}")
-                    if event.get("type") != ERASED:
-                        continue
-                    try:
-                        check(event, TOPIC, trusted)
-                    except Untrusted as e:
-                        log.error("erasure event %s not acted on: %s", event.get("id"), e)
-                        refused.append(str(event.get("id")))
-                        continue
-                    found.append(Erasure(event["id"], list(event["data"]["kids"])))
-        return found, refused
-    finally:
-        await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()
 
 
 async def reapply(keys: AsyncCollection[dict[str, Any]], erasures: list[Erasure], refused: list[str]) -> Reapplied:
@@ -98,12 +46,8 @@ async def reapply(keys: AsyncCollection[dict[str, Any]], erasures: list[Erasure]
 
 
 async def reapply_from_settings(settings: Any) -> Reapplied:
-    """As ``main`` runs it: intake's topic read as the auditor (a KAFKA_SASL_USERNAME given is used as is), intake's
-    key store signed in as intake."""
-    options = (settings.kafka_security() if settings.kafka_sasl_username or not settings.kafka_credentials_dir
-               else client_options(AUDITOR, credentials_dir=settings.kafka_credentials_dir, env={}))
-    erasures, refused = await erasures_on_topic(settings.kafka_brokers, settings.kafka_topic_prefix + TOPIC,
-                                                options, producer_keys(settings))
+    """As ``main`` runs it: intake's topic read as the auditor, intake's key store signed in as intake."""
+    erasures, refused = await recorded_erasures(settings)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.store_url(), tz_aware=True)
     try:
         return await reapply(mongo[settings.database_name][COLLECTION], erasures, refused)
