@@ -1,9 +1,10 @@
 """A producer's personal data erased from a log kept forever (issue 13, item 7; ADR 0035), on the real broker
 and store: a dossier is filed, notify mails its receipt, the secretariat accepts it (scoring and certification
 hear of it), then the producer is erased. Nothing personal — the contact person's name, the phone, the e-mail,
-the street — can then be read back from any record of any topic, from any collection of any service's database,
-or from anything the services logged; every service shows the fields as erased, and `binhchon-audit verify`
-still passes on the topics (the hashes always covered the sealed form)."""
+the street — can then be read back from any record of any topic, from any collection of any service's database
+(intake's key store restored from a backup made before the erasure included, once `intake.erasures` re-applied
+the erasures: ADR 0048), or from anything the services logged; every service shows the fields as erased, and
+`binhchon-audit verify` still passes on the topics (the hashes always covered the sealed form)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bson import json_util
 
 from binhchon_kit.personal import ERASED, MasterKey
+from binhchon_kit.personal_keys import SubjectKeys
 from binhchon_kit.principals import AUDITOR, client_options
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.clock import Clock
@@ -34,8 +36,10 @@ from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.topics import all_topics
 from certification.main import CertificationSettings
 from certification.main import build as build_certification
+from intake.erasures import reapply_from_settings
 from intake.main import IntakeSettings
 from intake.main import build as build_intake
+from notify.erasures import reapply_from_settings as reapply_in_notify
 from notify.main import NotifySettings
 from notify.main import build as build_notify
 from scoring.main import ScoringSettings
@@ -167,6 +171,14 @@ async def test_an_erased_producer_leaves_nothing_personal_anywhere_and_the_log_s
             assert (await intake.get(f"/personal-keys/{kid}", headers=service)).status_code == 200
             assert (await intake.get(f"/personal-keys/{kid}", headers=auth("lan", "applicant"))).status_code == 403
 
+            # last night's backup of intake's key store: it holds the producer's key, wrapped
+            backup = await mongo[f"intake_{unique}"]["personal_keys"].find({}).to_list()
+            assert [k["_id"] for k in backup] == [kid] and "wrapped" in backup[0]
+            # and of notify's database, where the mails it made hold the address it opened
+            notify_backup = {name: await mongo[f"notify_{unique}"][name].find({}).to_list()
+                             for name in ("contacts", "deliveries")}
+            assert leaks(json_util.dumps(notify_backup["deliveries"], ensure_ascii=False).encode(), fields)
+
             # the erasure
             r = await intake.post(f"/producers/{REGISTRATION}/erasure", headers=auth("lan", "applicant"))
             assert r.status_code == 403, "a producer's data is erased by the secretariat, on request"
@@ -194,6 +206,31 @@ async def test_an_erased_producer_leaves_nothing_personal_anywhere_and_the_log_s
             assert listed[0]["producer"]["contact"]["email"] == ERASED
             log = (await notify.get(f"/dossiers/{dossier_id}/deliveries", headers=sec)).json()["items"]
             assert log and all(d["address"] == ERASED for d in log if d["recipient_id"].startswith("producer:"))
+
+        # the backups restored (stores lost after the erasure) hold the producer's key and address again, until ops
+        # re-apply the erasures recorded on intake.events (ADR 0048)
+        restored = mongo[f"intake_{unique}"]["personal_keys"]
+        await restored.delete_many({})
+        await restored.insert_many(backup)
+        assert await SubjectKeys(restored, MasterKey.from_file(master_key)).key(kid) is not None
+        settings = IntakeSettings(mongodb_url=infra.mongodb, mongodb_database=f"intake_{unique}",
+                                  kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=topic_prefix)
+        done = await reapply_from_settings(settings)
+        assert (done.erasures, done.keys_deleted, done.refused) == (1, 1, [])
+        assert await SubjectKeys(restored, MasterKey.from_file(master_key)).key(kid) is None
+        assert await restored.find_one({"_id": kid}) == {"_id": kid, "erased": True}
+        notify_db = mongo[f"notify_{unique}"]
+        for name, docs in notify_backup.items():
+            await notify_db[name].delete_many({})
+            await notify_db[name].insert_many(docs)
+        forgotten = await reapply_in_notify(NotifySettings(
+            mongodb_url=infra.mongodb, mongodb_database=f"notify_{unique}", kafka_bootstrap_servers=infra.kafka,
+            kafka_topic_prefix=topic_prefix))
+        assert forgotten.erasures == 1 and forgotten.contacts_erased == 1 and forgotten.deliveries_erased >= 1
+        again = await reapply_in_notify(NotifySettings(
+            mongodb_url=infra.mongodb, mongodb_database=f"notify_{unique}", kafka_bootstrap_servers=infra.kafka,
+            kafka_topic_prefix=topic_prefix))
+        assert (again.contacts_erased, again.deliveries_erased) == (0, 0), "idempotent"
 
         # nothing personal can be read back: the topics, every database, the logs
         records = await everything_on_the_topics(infra, topic_prefix)

@@ -12,7 +12,7 @@ import base64
 import os
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ ERASED = "[đã xoá]"  # what an erased field shows, wherever it is shown
 KID_PATTERN = r"^psk-[0-9a-f]{32}$"
 _B64URL = r"^[A-Za-z0-9_-]+$"
 _AAD_PREFIX = b"binhchon-personal-v1"
+_SRC = r"^[A-Za-z0-9._:-]{1,160}#[a-z_]+(\.[a-z_]+)*$"
 _KID = re.compile(KID_PATTERN)
 
 
@@ -37,6 +38,15 @@ class Sealed(BaseModel):
     kid: str = Field(pattern=KID_PATTERN, description="the data subject's key id (random: it names nobody)")
     iv: str = Field(pattern=_B64URL, min_length=16, max_length=16, description="base64url, 12 bytes")
     ct: str = Field(pattern=_B64URL, max_length=2048, description="base64url of the ciphertext and the GCM tag")
+
+
+class SealedCopy(Sealed):
+    """A sealed field copied as it is from the event that sealed it into a later event (another service's, which
+    holds no key to seal with: ADR 0048). ``src`` names where it was sealed, ``<event id>#<field path>``: it opens
+    with that associated data, and only in a field holding the same value (``producer_name`` from
+    ``producer.name``, never from ``producer.contact.email``)."""
+
+    src: str = Field(pattern=_SRC, max_length=240, description="the event id and field path it was sealed in")
 
 
 class NotOpened(Exception):
@@ -71,7 +81,39 @@ def seal(key: bytes, kid: str, value: str, *, event_id: str, path: str) -> dict[
     return {"enc": ALG, "kid": kid, "iv": _b64(iv), "ct": _b64(ct)}
 
 
+# Whose data is personal (ADR 0048): a household business (hộ kinh doanh) is an individual, its name usually its
+# owner's and its registration number an individual's; an enterprise, a cooperative or a cooperative group is an
+# organisation, whose name and registration number are public (the holder of a public recognition).
+INDIVIDUAL_KINDS = frozenset({"household"})
+IDENTITY_FIELDS = ("producer.name", "producer.registration_number")
+"""A producer's identity fields, sealed too when the producer is an individual."""
+
+
+def is_individual(producer_kind: str | None) -> bool:
+    return str(getattr(producer_kind, "value", producer_kind)) in INDIVIDUAL_KINDS
+
+
+def fields_to_seal(producer_kind: str | None, personal: tuple[str, ...]) -> tuple[str, ...]:
+    """``personal`` (sealed whoever the producer is), and its identity fields too for an individual."""
+    return (*personal, *IDENTITY_FIELDS) if is_individual(producer_kind) else personal
+
+
+def copy_sealed(sealed: Mapping[str, Any], *, event_id: str, path: str) -> dict[str, Any]:
+    """``sealed``, found at ``path`` of event ``event_id``, as a later event carries it (a copy of a copy keeps its
+    first ``src``)."""
+    return {**sealed, "src": sealed.get("src") or f"{event_id}#{path}"}
+
+
+def _leaf(path: str) -> str:
+    return path.rsplit(".", 1)[-1].removeprefix("producer_")
+
+
 def open_sealed(key: bytes, sealed: Mapping[str, Any], *, event_id: str, path: str) -> str:
+    if isinstance(src := sealed.get("src"), str):
+        origin_event, _, origin_path = src.partition("#")
+        if _leaf(origin_path) != _leaf(path):
+            raise NotOpened(f"{path} of event {event_id} holds a copy of {origin_path}: not the same value")
+        event_id, path = origin_event, origin_path
     try:
         clear = AESGCM(key).decrypt(_unb64(sealed["iv"]), _unb64(sealed["ct"]), associated_data(event_id, path))
     except (InvalidTag, ValueError, KeyError) as e:
@@ -119,12 +161,20 @@ def sealed_kids(data: Any) -> set[str]:
 KeyLookup = Callable[[str], Awaitable[bytes | None]]
 """A subject key by its id; None once erased."""
 
+KeysLookup = Callable[[Collection[str]], Awaitable[Mapping[str, bytes | None]]]
+"""Several subject keys by their ids at once (one query for a page of documents); None for each erased one."""
+
 
 async def open_fields(data: dict[str, Any], event_id: str, key_of: KeyLookup) -> dict[str, Any]:
     """A copy of an event's ``data`` with every sealed field opened, or ``ERASED`` where its key is gone."""
     keys: dict[str, bytes | None] = {}
     for kid in sealed_kids(data):
         keys[kid] = await key_of(kid)
+    return open_with(data, event_id, keys)
+
+
+def open_with(data: dict[str, Any], event_id: str, keys: Mapping[str, bytes | None]) -> dict[str, Any]:
+    """``open_fields`` with the keys looked up already (a kid missing from ``keys`` reads as erased)."""
 
     def walk(node: Any, path: str) -> Any:
         if is_sealed(node):

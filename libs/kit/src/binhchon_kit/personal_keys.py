@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +39,16 @@ def master_key_from_settings(key_file: str) -> MasterKey:
 class SubjectKeys:
     """The key store. Only its owning service holds one; others use ``KeyClient``."""
 
-    def __init__(self, collection: AsyncCollection[dict[str, Any]], master: MasterKey) -> None:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], master: MasterKey, *, ttl: float = 30,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.keys = collection
         self.master = master
+        # keys unwrapped lately, kept ``ttl`` seconds so that a list's pages do not unwrap the same key again and
+        # again (ADR 0048); dropped at once by this process's erasures, and never holding an erased key longer
+        # than ``ttl`` where another process erased it
+        self.ttl = ttl
+        self.clock = clock
+        self._unwrapped: dict[str, tuple[float, bytes]] = {}
 
     async def setup(self) -> None:
         await self.keys.create_index("subject")
@@ -61,10 +68,32 @@ class SubjectKeys:
 
     async def key(self, kid: str) -> bytes | None:
         """The key ``kid`` names; None once erased (or never made)."""
-        if not valid_kid(kid):
-            return None
-        found = await self.keys.find_one({"_id": kid})
-        return None if found is None or "wrapped" not in found else self.master.unwrap(kid, found["wrapped"])
+        return (await self.many([kid])).get(kid)
+
+    async def many(self, kids: Collection[str]) -> dict[str, bytes | None]:
+        """The keys ``kids`` name, each None once erased (or never made): those not unwrapped lately in one
+        ``$in`` query, each unwrapped once per ``ttl``."""
+        now = self.clock()
+        found: dict[str, bytes | None] = {}
+        wanted = []
+        for kid in dict.fromkeys(kids):
+            if not valid_kid(kid):
+                found[kid] = None
+            elif (hit := self._unwrapped.get(kid)) is not None and now - hit[0] < self.ttl:
+                found[kid] = hit[1]
+            else:
+                found[kid] = None
+                wanted.append(kid)
+        if wanted:
+            async for doc in self.keys.find({"_id": {"$in": wanted}}):
+                if "wrapped" in doc:
+                    key = self.master.unwrap(doc["_id"], doc["wrapped"])
+                    found[doc["_id"]] = key
+                    self._unwrapped[doc["_id"]] = (now, key)
+            for kid in wanted:
+                if found[kid] is None:
+                    self._unwrapped.pop(kid, None)
+        return found
 
     async def erased(self, kid: str) -> bool:
         """Whether ``kid`` named a key that was erased (its tombstone: the id alone, nothing else)."""
@@ -83,7 +112,18 @@ class SubjectKeys:
         """Delete keys by id (also: replaying erasures recorded after a backup the store was restored from). Each
         leaves a tombstone, its random id alone, so that asking for it answers "erased" rather than "unknown"."""
         for kid in kids:
-            await self.keys.replace_one({"_id": kid}, {"_id": kid, "erased": True}, upsert=True)
+            self._unwrapped.pop(kid, None)
+        await tombstone(self.keys, kids)
+
+
+async def tombstone(collection: AsyncCollection[dict[str, Any]], kids: list[str]) -> list[str]:
+    """Replace the keys ``kids`` names by tombstones (their random ids alone), whether they are there, erased
+    already or missing (idempotent); the ids that still held a key. Needs no master key: deleting opens nothing."""
+    held = sorted([doc["_id"] async for doc in collection.find({"_id": {"$in": kids}, "wrapped": {"$exists": True}},
+                                                               {"_id": 1})])
+    for kid in kids:
+        await collection.replace_one({"_id": kid}, {"_id": kid, "erased": True}, upsert=True)
+    return held
 
 
 class KeyClient:

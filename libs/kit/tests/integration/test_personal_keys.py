@@ -4,6 +4,7 @@ gone for good after an erasure."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from binhchon_kit.personal import MasterKey, new_data_key
 from binhchon_kit.personal_keys import COLLECTION, SubjectKeys
@@ -32,3 +33,44 @@ async def test_a_subjects_key_is_stored_wrapped_and_erased_for_good(mongo, uniqu
     assert await keys.erase("producer:2400123456") == []
     new_kid, new_key = await keys.for_subject("producer:2400123456")
     assert new_kid != kid and new_key != key, "a producer filing again after an erasure gets a new key"
+
+
+class CountingFinds:
+    """The real collection, counting the queries made of it."""
+
+    def __init__(self, collection: Any) -> None:
+        self.collection = collection
+        self.finds = 0
+
+    def find(self, *args: Any, **kwargs: Any) -> Any:
+        self.finds += 1
+        return self.collection.find(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.collection, name)
+
+
+async def test_a_pages_keys_are_one_query_and_unwrapped_keys_are_kept_briefly_but_never_past_an_erasure(
+        mongo, unique) -> None:
+    """ADR 0048: a list page asks for all its keys in one ``$in`` query; keys unwrapped are kept ``ttl`` seconds;
+    an erasure drops them at once."""
+    counted = CountingFinds(mongo[f"kit_{unique}"][COLLECTION])
+    now = [1000.0]
+    keys = SubjectKeys(counted, MasterKey(new_data_key()), ttl=30, clock=lambda: now[0])  # type: ignore[arg-type]
+    made = dict([await keys.for_subject(f"producer:HKD-{n}") for n in range(5)])
+    counted.finds = 0
+
+    assert await keys.many([*made, *made, "psk-" + "0" * 32, "not-a-kid"]) == {
+        **made, "psk-" + "0" * 32: None, "not-a-kid": None}
+    assert counted.finds == 1, "one query for the page, whatever its length"
+    assert await keys.many(list(made)) == made and counted.finds == 1, "unwrapped lately: no query"
+
+    gone = next(iter(made))
+    await keys.forget([gone])
+    counted.finds = 0
+    assert await keys.many(list(made)) == {**made, gone: None} and counted.finds == 1, "the erased key is asked"
+    assert await keys.key(gone) is None
+
+    now[0] += 31
+    counted.finds = 0
+    assert await keys.many(list(made)) == {**made, gone: None} and counted.finds == 1, "past ttl: asked again"

@@ -18,6 +18,9 @@ from binhchon_kit.personal import (
     MasterKey,
     NotOpened,
     Sealed,
+    SealedCopy,
+    copy_sealed,
+    fields_to_seal,
     new_data_key,
     new_kid,
     open_fields,
@@ -156,3 +159,41 @@ async def test_the_key_client_caches_briefly_and_remembers_an_erasure() -> None:
     other = new_kid()
     client.drop([other])
     assert await client.key(other) is None and len(calls) == 2
+
+
+def test_an_individuals_identity_is_sealed_an_organisations_is_not() -> None:
+    """ADR 0048: a household business's name and registration number are an individual's; a cooperative's or a
+    company's are public."""
+    assert fields_to_seal("household", PATHS) == (*PATHS, "producer.name", "producer.registration_number")
+    for organisation in ("enterprise", "cooperative", "cooperative_group"):
+        assert fields_to_seal(organisation, PATHS) == PATHS
+    data = received()
+    sealed = seal_fields(data, fields_to_seal(data["producer"]["kind"], PATHS), KEY, KID, event_id=EVENT)
+    assert "Hộ kinh doanh Lan" not in json.dumps(sealed, ensure_ascii=False) and "2400123456" not in json.dumps(sealed)
+
+
+async def test_a_sealed_copy_opens_in_a_later_event_only_in_a_field_holding_the_same_value() -> None:
+    """Scoring and certification carry a household's name as intake sealed it (they hold no key to seal with)."""
+    data = received()
+    sealed = seal_fields(data, fields_to_seal("household", PATHS), KEY, KID, event_id=EVENT)
+    name = copy_sealed(sealed["producer"]["name"], event_id=EVENT, path="producer.name")
+    assert SealedCopy.model_validate(name).src == f"{EVENT}#producer.name"
+    assert copy_sealed(name, event_id="later", path="producer_name") == name, "a copy of a copy keeps its source"
+    later = {"producer_name": name, "holder": {"name": name}, "product_name": "Miến dong"}
+
+    async def live(kid: str) -> bytes | None:
+        return KEY if kid == KID else None
+
+    async def erased(kid: str) -> bytes | None:
+        return None
+
+    opened = await open_fields(later, "another-event", live)
+    assert opened == {"producer_name": "Hộ kinh doanh Lan", "holder": {"name": "Hộ kinh doanh Lan"},
+                      "product_name": "Miến dong"}
+    assert (await open_fields(later, "another-event", erased))["producer_name"] == ERASED
+    moved = copy_sealed(sealed["producer"]["contact"]["email"], event_id=EVENT, path="producer.contact.email")
+    with pytest.raises(NotOpened):
+        await open_fields({"producer_name": moved}, "another-event", live)
+    forged = {**name, "src": f"{EVENT}#producer.registration_number"}
+    with pytest.raises(NotOpened):
+        await open_fields({"producer_registration_number": forged}, "another-event", live)

@@ -50,7 +50,7 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
     app.state.intake = service
     signer = runtime.checkpoints.signer if runtime.checkpoints is not None else log_signer(settings)
     app.state.receipt_codes = ReceiptCodes.from_settings(settings.receipt_check_key_file, signer)
-    app.state.views = Views(runtime.db, keys.key)
+    app.state.views = Views(runtime.db, keys.many)
     app.include_router(router)
 
     return app

@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from binhchon_kit import paging
 from binhchon_kit.paging import Page
-from binhchon_kit.personal import KeyLookup, open_fields
+from binhchon_kit.personal import KeysLookup, open_with, sealed_kids
 from intake.domain import dossiers
 from intake.domain.errors import Refused
 
@@ -35,21 +35,27 @@ def shown(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 class Views:
-    """``key_of``: the data subjects' keys, to show the producer's personal fields opened (or erased) to whoever
-    reads a dossier here; the read model itself keeps them sealed (ADR 0035). None: shown sealed."""
+    """``keys_of``: the data subjects' keys, to show the producer's personal fields opened (or erased) to whoever
+    reads a dossier here; the read model itself keeps them sealed (ADR 0035). A page of dossiers asks for the keys
+    of all its items at once (ADR 0048). None: shown sealed."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], key_of: KeyLookup | None = None) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], keys_of: KeysLookup | None = None) -> None:
         self.db = db
-        self.key_of = key_of
+        self.keys_of = keys_of
 
     async def opened(self, doc: dict[str, Any]) -> dict[str, Any]:
-        if self.key_of is None or "producer" not in doc:
-            return doc
-        opened = await open_fields({"producer": doc["producer"]}, doc.get("received_event_id", ""), self.key_of)
-        return {**doc, "producer": opened["producer"]}
+        return (await self._opened([doc]))[0]
+
+    async def _opened(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.keys_of is None:
+            return docs
+        kids = set().union(*(sealed_kids(d.get("producer")) for d in docs))
+        keys = await self.keys_of(kids) if kids else {}
+        return [{**d, "producer": open_with({"producer": d["producer"]}, d.get("received_event_id", ""),
+                                            keys)["producer"]} if "producer" in d else d for d in docs]
 
     async def _opened_page(self, page: Page) -> Page:
-        return replace(page, items=[await self.opened(item) for item in page.items])
+        return replace(page, items=await self._opened(list(page.items)))
 
     async def rounds(self, *, programme: str | None, year: int | None, after: str | None, limit: int,
                      total: bool = False) -> Page:

@@ -165,13 +165,10 @@ class Notify:
         from every mail it made for those dossiers; a mail not sent yet is not sent."""
         if self.keys is not None:
             self.keys.drop(erased.kids)
-        dossiers = {"$in": list(erased.dossier_ids)}
-        await self.db["contacts"].update_many({"$or": [{"_id": dossiers}, {"kids": {"$in": list(erased.kids)}}]},
-                                              {"$set": {"email": None, "sealed_email": None, "erased": True}})
-        mails = {"subject_id": dossiers, "channel": Channel.EMAIL.value, "recipient_id": {"$regex": "^producer:"}}
-        async for pending in self.db["deliveries"].find({**mails, "status": "pending"}, {"_id": 1}):
-            await self._cancel(pending["_id"])
-        await self.db["deliveries"].update_many(mails, {"$set": {"address": ERASED}})
+        await forget_erased(self.db, erased.kids, erased.dossier_ids, self.now())
+
+    async def _cancel(self, delivery_id: str) -> None:
+        await cancel_delivery(self.db, delivery_id, self.now())
 
     async def _tell(self, event: RecordedEvent) -> None:
         """Queue every message the event calls for, or raise MissingFacts before queueing any."""
@@ -303,10 +300,6 @@ class Notify:
         if await self.db["reminders_off"].find_one(off) is not None:
             await self._cancel(message.key)
 
-    async def _cancel(self, delivery_id: str) -> None:
-        await self.db["due"].delete_one({"_id": delivery_id})
-        await self.db["deliveries"].update_one({"_id": delivery_id, "status": "pending"},
-                                               {"$set": {"status": "cancelled", "finished_at": self.now()}})
 
     async def retry_waiting(self) -> int:
         """Try the parked events that are due; dead-letter those whose facts outlasted the wait. Returns how many
@@ -508,6 +501,29 @@ class Notify:
             await self.waiting.facts_arrived(["approvers"])
             self.wake.set()
         return {"id": recipient_id, **doc}
+
+
+async def forget_erased(db: Any, kids: list[str], dossier_ids: list[str], now: datetime) -> tuple[int, int]:
+    """What notify opened of an erased producer dropped (ADR 0035): the address in its contacts and in every mail
+    it made for those dossiers; a mail not sent yet is cancelled. Idempotent: ``intake.erasures``' sibling,
+    ``python -m notify.erasures reapply``, runs it again on a restored database (ADR 0048). Answers how many
+    contacts and mails it changed."""
+    dossiers = {"$in": list(dossier_ids)}
+    contacts = await db["contacts"].update_many(
+        {"$or": [{"_id": dossiers}, {"kids": {"$in": list(kids)}}], "erased": {"$ne": True}},
+        {"$set": {"email": None, "sealed_email": None, "erased": True}})
+    mails = {"subject_id": dossiers, "channel": Channel.EMAIL.value, "recipient_id": {"$regex": "^producer:"}}
+    async for pending in db["deliveries"].find({**mails, "status": "pending"}, {"_id": 1}):
+        await cancel_delivery(db, pending["_id"], now)
+    deliveries = await db["deliveries"].update_many({**mails, "address": {"$ne": ERASED}},
+                                                    {"$set": {"address": ERASED}})
+    return contacts.modified_count, deliveries.modified_count
+
+
+async def cancel_delivery(db: Any, delivery_id: str, now: datetime) -> None:
+    await db["due"].delete_one({"_id": delivery_id})
+    await db["deliveries"].update_one({"_id": delivery_id, "status": "pending"},
+                                      {"$set": {"status": "cancelled", "finished_at": now}})
 
 
 class Withdrawn(Exception):

@@ -1,0 +1,82 @@
+"""The erasures recorded on ``intake.events``, read back for a store restored from a backup (ADR 0048).
+
+A backup made before an erasure brings back what the erasure deleted: intake's wrapped keys, notify's opened
+addresses. The ``personal_data.erased`` events on ``intake.events`` (kept forever, outside every backup) say what
+to delete again: each service's ``python -m <service>.erasures reapply`` reads them here and applies them to its
+own store. Only events intake signed are returned (ADR 0026): a forged erasure would destroy a producer's data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from binhchon_kit.principals import AUDITOR, client_options
+from binhchon_kit.trust import ProducerKeys, Untrusted, check
+
+log = logging.getLogger("binhchon.personal")
+TOPIC = "intake.events"
+ERASED = "personal_data.erased"
+
+
+@dataclass(frozen=True)
+class Erasure:
+    event_id: str
+    kids: list[str]
+    dossier_ids: list[str]
+
+
+async def erasures_on_topic(bootstrap: list[str] | str, topic: str, options: dict[str, Any],
+                            trusted: ProducerKeys) -> tuple[list[Erasure], list[str]]:
+    """Every ``personal_data.erased`` event on ``topic`` (prefixed as deployed) from its start to its end now, and
+    the ids of those that did not verify as intake's (logged, never returned as erasures)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest", **options)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            raise RuntimeError(f"no topic {topic} on the broker: nothing to re-apply from")
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: list[Erasure] = []
+        refused: list[str] = []
+        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                for record in records:
+                    event = json.loads(record.value or b"{}")
+                    if event.get("type") != ERASED:
+                        continue
+                    try:
+                        check(event, TOPIC, trusted)
+                    except Untrusted as e:
+                        log.error("erasure event %s not acted on: %s", event.get("id"), e)
+                        refused.append(str(event.get("id")))
+                        continue
+                    found.append(Erasure(event["id"], list(event["data"]["kids"]),
+                                         list(event["data"]["dossier_ids"])))
+        return found, refused
+    finally:
+        await consumer.stop()
+
+
+def reading_options(settings: Any) -> dict[str, Any]:
+    """How a restore command signs in to read ``intake.events``: the read-only ``auditor`` from the credentials
+    directory, or the user ops give (KAFKA_SASL_USERNAME), or PLAINTEXT."""
+    if settings.kafka_sasl_username or not settings.kafka_credentials_dir:
+        return settings.kafka_security()  # type: ignore[no-any-return]
+    return client_options(AUDITOR, credentials_dir=settings.kafka_credentials_dir, env={})
+
+
+async def recorded_erasures(settings: Any) -> tuple[list[Erasure], list[str]]:
+    """The erasures on this deployment's ``intake.events``, read with ``settings`` (a service's)."""
+    from binhchon_kit.runtime import producer_keys
+
+    return await erasures_on_topic(settings.kafka_brokers, settings.kafka_topic_prefix + TOPIC,
+                                   reading_options(settings), producer_keys(settings))
