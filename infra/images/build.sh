@@ -69,9 +69,15 @@ for entry in intake:8001: scoring:8002: certification:8003:fonts-dejavu-core not
       --build-arg "PYTHON_IMAGE=$python_image" | tail -1 | sed 's/}$/, "source": "local"}/' >> "$results"
 done
 
-# FerretDB answers the MongoDB protocol but has no mongosh: the image brings its own readiness check.
+# FerretDB answers the MongoDB protocol but has no mongosh: the image brings its own readiness check. Its users are
+# PostgreSQL's roles, signed in with PLAIN (the mechanism's own source, $external), where MongoDB's are SCRAM users of
+# its admin database (docs/adr/0039, 0044).
 mongo_check="mongosh --quiet --eval \"db.adminCommand('ping').ok\""
-[[ $mongo_image == "$MONGO_REGISTRY_IMAGE" ]] || mongo_check=/usr/local/bin/ferretdb-ready
+mongo_auth=("BINHCHON_MONGODB_AUTH_MECHANISM=SCRAM-SHA-256" "BINHCHON_MONGODB_AUTH_SOURCE=admin")
+if [[ $mongo_image != "$MONGO_REGISTRY_IMAGE" ]]; then
+  mongo_check=/usr/local/bin/ferretdb-ready
+  mongo_auth=("BINHCHON_MONGODB_AUTH_MECHANISM=PLAIN" "BINHCHON_MONGODB_AUTH_SOURCE=")
+fi
 cat > "$root/infra/compose/images.env" <<ENV
 # Written by \`make images\` on $(date -u +%FT%TZ): the images this engine has. Use it with
 #   docker compose --env-file infra/compose/images.env up -d --wait
@@ -79,6 +85,7 @@ BINHCHON_PYTHON_IMAGE=$python_image
 BINHCHON_KAFKA_IMAGE=$kafka_image
 BINHCHON_MONGO_IMAGE=$mongo_image
 BINHCHON_MONGO_HEALTHCHECK=$mongo_check
+$(printf '%s\n' "${mongo_auth[@]}")
 BINHCHON_MAILPIT_IMAGE=$mailpit_image
 ENV
 cat "$results"

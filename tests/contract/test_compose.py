@@ -478,15 +478,44 @@ def test_kafka_keeps_history_and_creates_no_topic_implicitly(compose: dict[str, 
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert env["KAFKA_LOG_RETENTION_MS"] == "-1"
     assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
-    assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert "BROKER://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
     listeners = {item.split("://")[0] for item in env["KAFKA_LISTENERS"].split(",")}
-    assert {"PLAINTEXT", "CONTROLLER", "EXTERNAL"} <= listeners
+    assert {"BROKER", "CONTROLLER", "EXTERNAL"} <= listeners
     factors = {k: v for k, v in env.items() if k.endswith(("REPLICATION_FACTOR", "MIN_ISR"))}
     assert factors and set(factors.values()) == {"1"}, f"single node: replication must be 1: {factors}"
     assert (kafka.get("healthcheck") or {}).get("test"), "kafka has no health check"
     log_dirs = env["KAFKA_LOG_DIRS"]
     assert any(is_named_volume(src) and tgt == log_dirs for src, tgt, _ in short_volumes(kafka)), (
         "kafka's log dirs are not on a named volume")
+
+
+def test_kafka_is_locked_per_principal(compose: dict[str, Any]) -> None:
+    """docs/adr/0031, 0044: every listener asks a sign-in (SCRAM-SHA-512 for clients), the authorizer refuses what no
+    ACL allows, and the passwords come from mounted files, never from a variable of this file."""
+    kafka = compose["services"]["kafka"]
+    env = environment(kafka)
+    protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    listeners = {item.split("://")[0] for item in env["KAFKA_LISTENERS"].split(",")}
+    assert {protocols[name] for name in listeners} == {"SASL_PLAINTEXT"}, protocols
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert not [k for k, v in env.items() if "password" in str(v).lower()], "a password in the broker's variables"
+    mounted = {tgt for _, tgt, _ in short_volumes(kafka)}
+    assert env["BINHCHON_KAFKA_CREDENTIALS"] in mounted
+
+
+def test_each_service_gets_only_its_own_passwords(compose: dict[str, Any]) -> None:
+    """A service signs in to the broker and the store as itself, with the one password of each mounted for it."""
+    for name in SERVICES:
+        svc = compose["services"][name]
+        env = environment(svc)
+        targets = sorted(s["target"] for s in svc.get("secrets", []))
+        assert targets == sorted([f"{env['KAFKA_CREDENTIALS_DIR']}/{name}.password",
+                                  f"{env['MONGODB_CREDENTIALS_DIR']}/{name}.password"]), (name, targets)
+        assert not short_volumes(svc) or all("credentials" not in src for src, _, _ in short_volumes(svc))
+    init = compose["services"]["kafka-init"]
+    assert [s["target"] for s in init["secrets"]] == [f"{environment(init)['KAFKA_CREDENTIALS_DIR']}/admin.password"]
 
 
 def test_mongo_is_health_checked_and_keeps_data_in_a_named_volume(compose: dict[str, Any]) -> None:

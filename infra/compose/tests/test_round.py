@@ -10,6 +10,10 @@ nothing lost. With PROFILE=ha (infra/compose/ha.yml) a Kafka broker is killed in
 Then the history is backed up and restored the way infra/compose/README.md tells ops to (services stopped, the
 store dumped, the brokers' volumes archived, everything deleted, restored into an empty deployment): every
 certificate still verifies, every topic holds what it held, and the restored services take new commands.
+The broker and the store are locked (docs/adr/0044): every client signs in as a principal with a password made
+for this run only (infra/compose/credentials.sh), and the round runs that way; a forged `result.approved` produced
+to scoring's topic with another service's password is refused by the broker, and a service's own store user
+cannot read another service's database.
 `docker compose down -v` runs at the end, and the fixture checks that no container, network or volume of the
 project is left.
 """
@@ -21,6 +25,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import secrets
 import subprocess
 import threading
@@ -33,12 +38,14 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import ClusterAuthorizationFailedError, KafkaConnectionError, TopicAuthorizationFailedError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from binhchon_kit.auth.devtoken import ensure_keys, mint
 from binhchon_kit.personal import MasterKey
+from binhchon_kit.principals import AUDITOR, client_options
 from binhchon_kit.testing.infra import free_port
 from binhchon_kit.testing.samples import round_body
 from binhchon_kit.trust import PRODUCERS_DIR, write_keys
@@ -85,6 +92,13 @@ class Deployment:
         result = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout, env=self.env)
         assert result.returncode == 0, f"docker compose {' '.join(args)}: {result.stderr.decode()[-3000:]}"
         return result.stdout
+
+    def kafka(self, principal: str = AUDITOR) -> dict[str, Any]:
+        """The compose broker's published listener, signed in as ``principal`` (SASL/SCRAM) with this run's
+        password: aiokafka's keyword arguments."""
+        return {"bootstrap_servers": f"127.0.0.1:{self.env['BINHCHON_KAFKA_EXTERNAL_PORT']}",
+                **client_options(principal, credentials_dir=str(Path(self.env["BINHCHON_CREDENTIALS_DIR"]) / "kafka"),
+                                 env={})}
 
     def brokers(self) -> list[str]:
         return [s for s in self.compose("config", "--services").stdout.split() if s.startswith("kafka") and
@@ -148,9 +162,9 @@ class Crash:
 SERVICES = ("intake", "scoring", "certification", "notify")
 
 
-async def topic_sizes(bootstrap: str) -> dict[str, int]:
+async def topic_sizes(kafka: dict[str, Any]) -> dict[str, int]:
     """How many messages each service topic holds (end offsets, summed over partitions)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(**kafka)
     await consumer.start()
     try:
         sizes = {}
@@ -205,6 +219,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     if not IMAGES_ENV.exists():
         pytest.fail(f"{IMAGES_ENV} is missing: run `make images` first (make compose-test does)")
     project = f"binhchon-ct-{secrets.token_hex(3)}"
+    # this run's passwords, made the way ops make them (never the ones of a deployment on this host)
+    credentials = tmp_path_factory.mktemp("compose") / "credentials"
+    subprocess.run([str(ROOT / "infra" / "compose" / "credentials.sh"), str(credentials)], check=True, timeout=120)
     replicas = 2 if PROFILE == "ha" else 1
     ports = {name: free_port() for name in ("kafka", "kafka_2", "kafka_3", "mailpit_ui", "mailpit_smtp")}
     for service in ("intake", "scoring", "certification", "notify"):
@@ -215,6 +232,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     span = (lambda p: f"{p}-{p + 1}") if replicas == 2 else str
     env = {**os.environ, "COMPOSE_PROGRESS": "plain",
            "BINHCHON_AUTH_KEYS_DIR": str(keys_directory(tmp_path_factory.mktemp("compose") / "keys")),
+           "BINHCHON_CREDENTIALS_DIR": str(credentials),
            "BINHCHON_KAFKA_EXTERNAL_PORT": str(ports["kafka"]),
            "BINHCHON_KAFKA_2_EXTERNAL_PORT": str(ports["kafka_2"]),
            "BINHCHON_KAFKA_3_EXTERNAL_PORT": str(ports["kafka_3"]),
@@ -321,13 +339,93 @@ def test_a_whole_round_through_the_published_ports_survives_crashes(deployment: 
         report(measure=f"{crash.service} killed (SIGKILL) until restarted and healthy", seconds=round(crash.back(), 1))
 
 
+FORGED = json.dumps({"specversion": "1.0", "type": "result.approved", "source": "/binhchon/scoring",
+                     "id": "forged-compose-1", "actorid": "attacker", "hash": "f" * 64}).encode()
+
+
+async def produce(kafka: dict[str, Any], topic: str, *, idempotent: bool = True) -> None:
+    producer = AIOKafkaProducer(**kafka, enable_idempotence=idempotent, acks="all", request_timeout_ms=15000)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, FORGED, key=b"dossier-forged")
+    finally:
+        await producer.stop()
+
+
+def test_the_broker_refuses_a_forged_result_approved_from_another_principal(deployment: Deployment) -> None:
+    """The probe's critical finding, against the compose broker: a made-up `result.approved` produced to scoring's
+    topic. Every other service's own password signs in and is refused the write; the auditor may write nowhere;
+    a client without credentials is not even let in. Nothing lands on the topic."""
+    before = asyncio.run(topic_sizes(deployment.kafka()))["scoring.events"]
+    refused = []
+    for principal in ("intake", "certification", "notify"):
+        with pytest.raises(TopicAuthorizationFailedError):
+            asyncio.run(produce(deployment.kafka(principal), "scoring.events"))
+        refused.append(principal)
+    with pytest.raises(ClusterAuthorizationFailedError):  # not even an idempotent producer's id
+        asyncio.run(produce(deployment.kafka(AUDITOR), "scoring.events"))
+    with pytest.raises(TopicAuthorizationFailedError):
+        asyncio.run(produce(deployment.kafka(AUDITOR), "scoring.events", idempotent=False))
+    anonymous = {"bootstrap_servers": deployment.kafka()["bootstrap_servers"]}
+    with pytest.raises(KafkaConnectionError):
+        asyncio.run(produce(anonymous, "scoring.events"))
+    assert asyncio.run(topic_sizes(deployment.kafka()))["scoring.events"] == before
+    report(measure="forged result.approved on scoring.events refused", principals=[*refused, AUDITOR, "anonymous"])
+
+
+# Run inside a service's container, with only what that container has: its own store password (a secret) and the
+# settings compose gives it. Prints what it could and could not do, as JSON.
+STORE_PROBE = """
+import json, os
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+from binhchon_kit.store_principals import service_url
+me, other = os.environ["PROBE_SERVICE"], os.environ["PROBE_OTHER"]
+def attempt(url, database):
+    client = MongoClient(url, serverSelectionTimeoutMS=10000)
+    try:
+        return {"read": client[database]["events"].find_one() is not None}
+    except PyMongoError as failure:  # OperationFailure: unauthorised, or no user to run the query as
+        return {"refused": type(failure).__name__, "message": str(failure)[-300:]}
+    finally:
+        client.close()
+url = os.environ["MONGODB_URL"]
+signed_in = service_url(url, me, os.environ["MONGODB_CREDENTIALS_DIR"], os.environ["MONGODB_AUTH_MECHANISM"],
+                        os.environ["MONGODB_AUTH_SOURCE"])
+print(json.dumps({"own": attempt(signed_in, "binhchon_" + me), "other": attempt(signed_in, "binhchon_" + other),
+                  "anonymous": attempt(url, "binhchon_" + me),
+                  "passwords": sorted(os.listdir(os.environ["MONGODB_CREDENTIALS_DIR"]))}))
+"""
+
+
+def test_a_service_reads_its_own_database_and_no_other(deployment: Deployment) -> None:
+    """Each service is its own store user (docs/adr/0039): inside intake's container, with intake's password, intake's
+    events read and scoring's refused; without signing in, nothing; and the container holds no other password."""
+    for service, other in (("intake", "scoring"), ("scoring", "certification")):
+        container = deployment.containers(service)[0]
+        result = subprocess.run(["docker", "exec", "-e", f"PROBE_SERVICE={service}", "-e", f"PROBE_OTHER={other}",
+                                 container, "python", "-c", STORE_PROBE], capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr[-3000:]
+        probe = json.loads(result.stdout.strip().splitlines()[-1])
+        report(measure=f"{service}'s store user", **probe)
+        assert probe["own"] == {"read": True}, probe  # the round above left events in every service's store
+        # PostgreSQL's words under FerretDB (every role sees the schemas, for FerretDB's catalogue: ADR 0039, so the
+        # table refuses), MongoDB's own on mongo:8.0; anonymous: no user to run the query as
+        assert re.search(r"permission denied for (table|schema) |not authorized on binhchon_",
+                         probe["other"].get("message", "")), probe
+        assert re.search(r"password authentication failed|no password|requires authentication",
+                         probe["anonymous"].get("message", "")), probe
+        assert probe["passwords"] == [f"{service}.password"], probe
+
+
 def test_the_history_survives_a_backup_and_a_restore(deployment: Deployment, tmp_path: Path) -> None:
     """infra/compose/README.md's backup and restore, run as written (after the round above)."""
     public = deployment.urls["certification"]
     registry = httpx.get(f"{public}/registry.json", params={"limit": 100}, timeout=30).json()["items"]
     assert registry, "nothing to back up: the round above left no certificate"
-    bootstrap = f"127.0.0.1:{deployment.env['BINHCHON_KAFKA_EXTERNAL_PORT']}"
-    sizes = asyncio.run(topic_sizes(bootstrap))
+    auditor = deployment.kafka(AUDITOR)  # reads every topic, writes none
+    sizes = asyncio.run(topic_sizes(auditor))
     mongodb = chosen_images()["BINHCHON_MONGO_IMAGE"].startswith("mongo:")
     start = time.monotonic()
 
@@ -362,7 +460,7 @@ def test_the_history_survives_a_backup_and_a_restore(deployment: Deployment, tmp
     report(measure="restore into an empty deployment, up to every container healthy",
            seconds=round(time.monotonic() - start, 1))
 
-    assert asyncio.run(topic_sizes(bootstrap)) == sizes
+    assert asyncio.run(topic_sizes(auditor)) == sizes
     assert httpx.get(f"{public}/registry.json", params={"limit": 100}, timeout=30).json()["items"] == registry
     for item in registry:
         page = httpx.get(f"{public}/verify/{item['number']}", timeout=30)
@@ -376,12 +474,11 @@ def test_the_history_survives_a_backup_and_a_restore(deployment: Deployment, tmp
     assert r.status_code == 201, r.text
     round_id = r.json()["round_id"]
     poll("the new round's event on the restored topic", lambda: asyncio.run(
-        topic_holds(bootstrap, "intake.events", round_id.encode())), 120)
+        topic_holds(auditor, "intake.events", round_id.encode())), 120)
 
 
-async def topic_holds(bootstrap: str, topic: str, needle: bytes) -> bool:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+async def topic_holds(kafka: dict[str, Any], topic: str, needle: bytes) -> bool:
+    consumer = AIOKafkaConsumer(topic, **kafka, auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
         batches = await consumer.getmany(timeout_ms=3000)

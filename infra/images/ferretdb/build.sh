@@ -23,10 +23,16 @@ docker image inspect "$base" >/dev/null 2>&1 || { say "base image $base is missi
 
 context="$images_cache/image-context/ferretdb"
 rm -rf "$context" && mkdir -p "$context"
-cp "$here/Dockerfile" "$here/entrypoint" "$here/ferretdb-ready" "$context/"
+cp "$here/Dockerfile" "$here/entrypoint" "$here/ferretdb-ready" "$here/ferretdb-principals" "$context/"
+# The store principals' grants (docs/adr/0039, 0044) from the one place that says them, a placeholder for each
+# password: the image fills them in from the mounted password files (ferretdb-principals)
+python=${BINHCHON_PYTHON:-$repo/.venv/bin/python}
+[[ -x $python ]] || { say "$python is missing: run make bootstrap first"; exit 1; }
+"$python" -c 'from binhchon_kit.store_principals import STORE_PRINCIPALS, grants_sql
+print(grants_sql({p: f"@@{p}@@" for p in STORE_PRINCIPALS}), end="")' > "$context/principals.sql"
 # a hard link when the cache and the context share a file system: 45 MB not copied
 ln -f "$binary" "$context/ferretdb" 2>/dev/null || cp "$binary" "$context/ferretdb"
-chmod 0755 "$context/entrypoint" "$context/ferretdb-ready"
+chmod 0755 "$context/entrypoint" "$context/ferretdb-ready" "$context/ferretdb-principals"
 build_image "$tag" "$context" \
   --build-arg "BASE_IMAGE=$base" \
   --build-arg "POSTGRESQL_MAJOR=$POSTGRESQL_MAJOR" \

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The compose deployment's passwords (docs/adr/0044), made on this host and never committed:
+#   infra/compose/credentials.sh [DIR]     default infra/compose/credentials (BINHCHON_CREDENTIALS_DIR)
+#   DIR/kafka/<principal>.password         the broker's SCRAM users: admin, auditor, each service
+#                                          (+ <principal>.properties, the same sign-in for Kafka's own tools)
+#   DIR/kafka/controller.password          the brokers' own PLAIN sign-in to the controller listener
+#   DIR/store/<principal>.password         the store's users: auditor, each service, and admin (mongo:8.0's root)
+# A password that exists is kept (run it again at will); to rotate one, see infra/compose/README.md. The files
+# are 0644 inside 0755 directories because the containers' users (uid 10001, 1000, 999) read them through bind
+# mounts; DIR itself is 0700, so no other user of this host can reach them.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+dir=${1:-${BINHCHON_CREDENTIALS_DIR:-$here/credentials}}
+python=${BINHCHON_PYTHON:-$repo/.venv/bin/python}
+[[ -x $python ]] || { echo "[credentials] $python is missing: run make bootstrap first" >&2; exit 1; }
+mkdir -p "$dir" && chmod 0700 "$dir"
+"$python" -m binhchon_kit.principals credentials "$dir/kafka"
+"$python" - "$dir" <<'PY'
+import sys
+from pathlib import Path
+from binhchon_kit.principals import write_password_files
+from binhchon_kit.store_principals import STORE_PRINCIPALS
+root = Path(sys.argv[1])
+write_password_files(root / "kafka", ["controller"])
+write_password_files(root / "store", [*STORE_PRINCIPALS, "admin"])
+PY
+chmod 0755 "$dir/kafka" "$dir/store"
+chmod 0644 "$dir"/kafka/* "$dir"/store/*
+passwords=("$dir"/kafka/*.password "$dir"/store/*.password)
+echo "[credentials] $dir: kafka/ and store/ (${#passwords[@]} passwords)" >&2
