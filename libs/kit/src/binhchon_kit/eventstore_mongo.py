@@ -78,7 +78,7 @@ UNPROJECTED = "unprojected"
 LEGACY_QUEUES = {"outbox": UNPUBLISHED, "projection_queue": UNPROJECTED}
 REMEMBERED_STREAMS = 10_000
 REMEMBERED_TAILS = 256  # streams whose events since their last page a writer keeps, to write the next page
-PAGES_PER_QUERY = 8  # a stream read's query for pages (32 events each), the next one asked while these decode
+PAGES_PER_QUERY = 16  # a stream read's query for pages (32 events each), the next one asked while these decode
 SEGMENTS_PER_QUERY = 4  # a replay's query for segments (each up to a projector's batch, 500 events)
 
 
@@ -395,16 +395,18 @@ class MongoEventStore(QueueNames):
                 if events is None:
                     unreadable = segment_id
                     break
-                for ready in order.offer_all(events):
-                    yield ready
+                for event in events:
+                    for ready in order.offer(event):
+                        yield ready
         if unreadable is not None:
             log.warning("segment %s does not read; the replay finishes from the record", unreadable)
             async for event in self.read_all(batch_size):
                 for ready in order.offer(event):
                     yield ready
             return
-        for ready in order.offer_all(marked):
-            yield ready
+        for event in marked:
+            for ready in order.offer(event):
+                yield ready
         for stream, version in order.gaps().items():
             log.warning("%s v%d is in no segment; the replay reads it from the record", stream, version)
             for event in await self._read_events(stream, version):

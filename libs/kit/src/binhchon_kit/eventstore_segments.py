@@ -73,20 +73,6 @@ class StreamOrder:
         self.next[event.stream] = expected
         return ready
 
-    def offer_all(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
-        """``offer`` of each of these events, in their order: what they let through, in order. The usual case (the
-        next version of a stream holding nothing) is decided here, without a call per event (a replay's loop)."""
-        ready: list[RecordedEvent] = []
-        following, held = self.next, self.held
-        for event in events:
-            stream = event.stream
-            if event.version == following.get(stream, 1) and stream not in held:
-                ready.append(event)
-                following[stream] = event.version + 1
-            else:
-                ready += self.offer(event)
-        return ready
-
     def gaps(self) -> dict[str, int]:
         """The streams holding events that wait for an earlier version, with the version they wait for."""
         return {stream: self.next.get(stream, 1) for stream in self.held}

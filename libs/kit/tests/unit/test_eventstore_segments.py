@@ -56,16 +56,3 @@ def test_a_stream_waiting_for_a_version_is_a_gap():
     filled = [r for v in (2, 3, 4, 5) for r in order.offer(event("dossier-a", v))]
     assert [e.version for e in filled] == [2, 3, 4, 5]
     assert order.gaps() == {"dossier-c": 1}
-
-
-def test_offering_a_segment_at_once_lets_through_what_offering_each_event_does():
-    offered = [event("dossier-a", 2), event("dossier-b", 1), event("dossier-a", 3), event("dossier-a", 1),
-               event("dossier-b", 1), event("dossier-a", 2), event("dossier-b", 2), event("dossier-c", 2),
-               event("dossier-a", 4), event("dossier-c", 1), event("dossier-a", 6)]
-    one_by_one, at_once = StreamOrder(), StreamOrder()
-    each = [ready for e in offered for ready in one_by_one.offer(e)]
-    # in two batches, the second continuing streams the first left waiting or running
-    batched = at_once.offer_all(offered[:5]) + at_once.offer_all(offered[5:])
-    assert [(e.stream, e.version) for e in batched] == [(e.stream, e.version) for e in each]
-    assert [(e.stream, e.version) for e in batched][-3:] == [("dossier-a", 4), ("dossier-c", 1), ("dossier-c", 2)]
-    assert at_once.gaps() == one_by_one.gaps() == {"dossier-a": 5}
