@@ -33,7 +33,8 @@ The library's recorders are synchronous: its 8 writers are 8 threads sharing a p
 events are stored as the JSON of the same 1 KB body, encoded in the timed loop and decoded on replay.
 
 ``server-raw-find`` lines: the same documents read by a bare pymongo ``find`` in the same run (no decoding, no
-order asked): the ceiling of any driver on that server.
+order asked): the ceiling of any driver on that server. ``server-raw-insert``: a bare ``insert_one`` of a
+two-field document, one at a time, beside ``append_c1``: the floor of any one-document append on that server.
 
 ``--payload varied``: each event's note is 150 words drawn at random (seeded) from a Vietnamese vocabulary
 instead of one sentence repeated, so that compressed pages (ADR 0019) do not profit from a payload that
@@ -215,6 +216,12 @@ async def bench_binhchon(mongodb: str, sizes: Sizes) -> AsyncIterator[str]:
     try:
         seconds = await concurrently(sizes.c1, 1, lambda n: new_stream(n, "a"))
         rate("binhchon", "append_c1", sizes.c1, seconds)
+        # the server's own floor, same run: a bare insert_one of a two-field document, one at a time, into a
+        # collection with no index but `_id` (FerretDB, then PostgreSQL's BEGIN, INSERT, COMMIT)
+        bare = client[database]["bare_inserts"]
+        seconds = await concurrently(sizes.c1, 1, lambda n: bare.insert_one({"_id": f"raw-{n}", "n": n}))
+        rate("server-raw-insert", "append_c1", sizes.c1, seconds, document="{_id, n}")
+        await bare.drop()
         yield "append_c1"
         seconds = await concurrently(sizes.c8, 8, lambda n: new_stream(n, "b"))
         rate("binhchon", "append_c8", sizes.c8, seconds)

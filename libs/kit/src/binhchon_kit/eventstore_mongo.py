@@ -78,6 +78,7 @@ UNPROJECTED = "unprojected"
 LEGACY_QUEUES = {"outbox": UNPUBLISHED, "projection_queue": UNPROJECTED}
 REMEMBERED_STREAMS = 10_000
 REMEMBERED_TAILS = 256  # streams whose events since their last page a writer keeps, to write the next page
+PAGES_PER_QUERY = 16  # a stream read's query for pages (32 events each), the next one asked while these decode
 SEGMENTS_PER_QUERY = 4  # a replay's query for segments (each up to a projector's batch, 500 events)
 
 
@@ -265,17 +266,39 @@ class MongoEventStore(QueueNames):
 
     async def _read_pages(self, stream: str) -> list[RecordedEvent]:
         """The stream's events from version 1 as far as its pages reach without a gap or a broken link."""
-        docs = await self.pages.find(_stream_keys(stream), sort=[("_id", ASCENDING)], limit=STREAM_LIMIT).to_list()
         paged: list[RecordedEvent] = []
-        for doc in docs:
-            if doc.get("first") != len(paged) + 1:
-                break  # a page missing (its writer crashed): the events from here on
-            events = page_events(doc)
-            if events is None or events[0].prev_hash != (paged[-1].hash if paged else GENESIS_HASH):
-                log.warning("page %s does not read as its stream's next events; read from the events", doc["_id"])
-                break
-            paged += events
+        async with aclosing(self._page_documents(stream)) as documents:
+            async for doc in documents:
+                if doc.get("first") != len(paged) + 1:
+                    break  # a page missing (its writer crashed): the events from here on
+                events = page_events(doc)
+                if events is None or events[0].prev_hash != (paged[-1].hash if paged else GENESIS_HASH):
+                    log.warning("page %s does not read as its stream's next events; read from the events", doc["_id"])
+                    break
+                paged += events
         return paged
+
+    async def _page_documents(self, stream: str) -> AsyncGenerator[dict[str, Any]]:
+        """The stream's pages in order, ``PAGES_PER_QUERY`` per query, the next query asked before this one's pages
+        are decoded: FerretDB builds its answer while this process decodes (ADR 0033, "2026-11-29 (later)"). In one
+        query, FerretDB built the whole answer first and this process then decoded it, one after the other."""
+        end = f"{stream}0"
+
+        def query(bound: dict[str, Any]) -> asyncio.Task[list[dict[str, Any]]]:
+            return asyncio.ensure_future(self.pages.find({"stream": stream, "_id": {**bound, "$lt": end}},
+                                                         sort=[("_id", ASCENDING)], limit=PAGES_PER_QUERY).to_list())
+
+        pending: asyncio.Task[list[dict[str, Any]]] | None = query({"$gte": f"{stream}/"})
+        try:
+            while pending is not None:
+                docs = await pending
+                pending = query({"$gt": docs[-1]["_id"]}) if len(docs) == PAGES_PER_QUERY else None
+                await asyncio.sleep(0)  # let the next query go out before the decoding holds the loop
+                for doc in docs:
+                    yield doc
+        finally:
+            if pending is not None:
+                pending.cancel()
 
     # ---- pages (ADR 0019) ------------------------------------------------------------------------------
 

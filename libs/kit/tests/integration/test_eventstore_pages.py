@@ -161,3 +161,17 @@ async def test_pages_whose_events_are_gone_are_not_served(store):
     await store.events.delete_many({"stream": STREAM})
     assert await handle(store).read_stream(STREAM) == []
     assert await handle(store).version(STREAM) == 0
+
+
+async def test_pages_read_over_several_queries_stop_at_a_missing_one_and_the_events_fill_from_there(store, monkeypatch):
+    # two pages per query: the stream's five pages take three queries, the next asked while one's pages decode
+    monkeypatch.setattr("binhchon_kit.eventstore_mongo.PAGES_PER_QUERY", 2)
+    written = await grow(store, STREAM, 5 * PAGE_SIZE + 3)
+    # a stream whose pages' keys fall within this one's key range: the `stream` equality keeps them out of every query
+    await grow(store, f"{STREAM}/1", 3 * PAGE_SIZE)
+    assert await handle(store).read_stream(STREAM) == written
+    assert await handle(store)._read_pages(STREAM) == written[:5 * PAGE_SIZE]
+    # the fourth page gone (in the second query's answer): the pages stop before it, the events follow
+    await store.pages.delete_one({"_id": event_key(STREAM, 3 * PAGE_SIZE + 1)})
+    assert await handle(store)._read_pages(STREAM) == written[:3 * PAGE_SIZE]
+    assert await handle(store).read_stream(STREAM) == written
