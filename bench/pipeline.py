@@ -31,11 +31,14 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,7 +103,12 @@ class Pipeline:
         unknown) are asked again."""
         while True:
             started = time.perf_counter()
-            r = await self.clients[service].request(method, path, headers=headers, json=json_body)
+            try:
+                r = await self.clients[service].request(method, path, headers=headers, json=json_body)
+            except httpx.TransportError:  # a kept-alive connection the server closed as it was reused
+                self.t.statuses[0] += 1
+                await asyncio.sleep(0.05)
+                continue
             self.t.http[endpoint].append((time.perf_counter() - started) * 1000)
             self.t.statuses[r.status_code] += 1
             if r.status_code < 300:
@@ -210,7 +218,7 @@ class Pipeline:
                                              "max": round(max(latencies))},
                 "http_ms": {e: {"n": len(v), "p50": round(percentile(v, 0.5), 1), "p99": round(percentile(v, 0.99), 1)}
                             for e, v in sorted(self.t.http.items())},
-                "statuses": dict(sorted(self.t.statuses.items()))}
+                "statuses": dict(sorted(self.t.statuses.items()))}  # 0: cut connections
 
     async def close(self) -> None:
         for c in self.clients.values():
@@ -293,6 +301,27 @@ async def raw_kafka(system: System, count: int, size: int) -> float:
         await consumer.stop()
 
 
+@contextlib.contextmanager
+def profiled(system: System, directory: Path | None) -> Iterator[None]:
+    """py-spy sampling each service for the saturated phase, into ``directory``/<service>.txt (collapsed stacks;
+    run the bench under ``uv run --with py-spy``)."""
+    if directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    spies = [subprocess.Popen([shutil.which("py-spy") or "py-spy", "record", "--nonblocking", "--rate", "50",
+                               "--format", "raw", "--output", str(directory / f"{s}.txt"), "--pid",
+                               str(system.processes[(s, 0)].pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for s in SERVICES]
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled when interrupted
+        for spy in spies:
+            spy.wait(60)
+
+
 async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
     flow = Flow(system, n=0, concurrency=4)
     flow.open_rounds()
@@ -304,7 +333,8 @@ async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
     try:
         events_before = (await events_on_topics(system))[0]
         rows_before = store_rows_written(system)
-        saturated = await pipeline.phase(0, args.dossiers, args.concurrency, None)
+        with profiled(system, args.profile):
+            saturated = await pipeline.phase(0, args.dossiers, args.concurrency, None)
         await asyncio.sleep(1.5)  # PostgreSQL flushes a backend's statistics at most once a second
         rows = store_rows_written(system) - rows_before
         events, event_size = await events_on_topics(system)
@@ -342,6 +372,7 @@ def main() -> None:
     parser.add_argument("--paced-dossiers", type=int, default=200, help="0: no paced phase")
     parser.add_argument("--raw-records", type=int, default=20000, help="records of the Kafka ceiling")
     parser.add_argument("--raw-inserts", type=int, default=2000, help="documents of each insert_one ceiling")
+    parser.add_argument("--profile", type=Path, help="py-spy the services during the saturated phase, into this dir")
     parser.add_argument("--workdir", type=Path, default=REPO / ".run" / f"pipeline-{uuid.uuid4().hex[:6]}")
     args = parser.parse_args()
     load_before = [round(x, 2) for x in os.getloadavg()]
