@@ -382,6 +382,7 @@ def main() -> None:
         line = asyncio.run(bench(system, args))
     finally:
         system.stop()
+    shutil.rmtree(args.workdir, ignore_errors=True)  # a failed run's logs and data stay for a look
     print(json.dumps({**line, "loadavg_before": load_before}, ensure_ascii=False), flush=True)
 
 
