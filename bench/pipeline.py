@@ -377,6 +377,7 @@ def main() -> None:
     args = parser.parse_args()
     load_before = [round(x, 2) for x in os.getloadavg()]
     system = System(args.workdir)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout's TERM still stops the system's processes
     try:
         system.start()
         line = asyncio.run(bench(system, args))
