@@ -44,8 +44,9 @@ def emit(bench: str, **values: object) -> None:
     print(json.dumps({"bench": bench, **values}), flush=True)
 
 
-async def raw_inserts(mongodb: str, count: int, concurrency: int) -> None:
-    """The server's own pace: 1 KB documents inserted one by one, ``concurrency`` at a time."""
+async def raw_inserts(mongodb: str, count: int, concurrency: int) -> float:
+    """The server's own pace: 1 KB documents inserted one by one, ``concurrency`` at a time; inserts per second
+    (bench/pipeline.py reads its own ceiling with it)."""
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongodb)
     database = f"bench_raw_{uuid.uuid4().hex[:8]}"
     collection = client[database]["documents"]
@@ -65,6 +66,7 @@ async def raw_inserts(mongodb: str, count: int, concurrency: int) -> None:
         seconds = time.perf_counter() - started
         emit("raw_insert_one", concurrency=concurrency, per_s=round(count / seconds, 1), documents=count,
              seconds=round(seconds, 2))
+        return count / seconds
     finally:
         await client.drop_database(database)
         await client.close()

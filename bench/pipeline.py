@@ -1,0 +1,397 @@
+"""Benchmark: the whole pipeline, N dossiers × 7 judges, from submission to certificates issued and mails received,
+read against the raw ceilings of the same broker and store in the same run.
+
+    uv run python bench/pipeline.py [--dossiers 1000] [--concurrency 32] [--paced-rate 20] [--paced-dossiers 200]
+
+The system is the fault suite's (tests/faults/system.py, ADR 0041): a broker and a FerretDB-on-PostgreSQL of its
+own, the four services as processes started from their console scripts, a mail catcher. Its rounds and panels are
+set up by the fault suite's Flow; then each dossier goes its own way, ``--concurrency`` at once: submitted by its
+producer, accepted by the secretariat, scored by the seven members of its district's council one after the other
+(a sheet refused because scoring has not opened the dossier yet is asked again). Each district's council sits
+continuously: its chair proposes whatever has completed, its authority approves it, and again; certification
+issues a certificate for each recognised result (every target here is recognised) and notify mails.
+
+Two phases on the same system:
+- ``saturated``: all N dossiers at once (``--concurrency`` in flight): dossiers/s end to end, from the first
+  submit to the last certificate and the last mail;
+- ``paced``: ``--paced-dossiers`` dossiers arriving at ``--paced-rate`` per second (half the goal's 40/s):
+  submit→certificate p50/p99 at that load.
+Then the ceilings: aiokafka produce→consume of records of the pipeline's mean event size on the same broker (the
+services' producer settings), and raw ``insert_one`` on the same store at concurrency 1 and 8
+(bench/intake_submit.py's). Store writes are PostgreSQL's own count of rows inserted, updated and deleted under
+FerretDB during the saturated phase.
+
+One JSON line, printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
+
+from intake_submit import percentile, raw_inserts  # noqa: E402
+
+from binhchon_kit.envelope import CloudEvent  # noqa: E402
+from binhchon_kit.relay import make_producer  # noqa: E402
+from binhchon_kit.testing.infra import LOCAL  # noqa: E402
+from binhchon_kit.topics import all_topics  # noqa: E402
+from binhchon_kit.vietnam_time import today_in_vietnam  # noqa: E402
+from binhchon_tools.scenario import Producer, producer_body, sheet  # noqa: E402
+from tests.faults.flow import DISTRICTS, Flow  # noqa: E402
+from tests.faults.system import SERVICES, System  # noqa: E402
+
+# council means cycled: every one recognised with 3 stars by its district, so each dossier earns a certificate
+TARGETS = (66, 64, 61, 57, 55, 53, 52)
+JUDGES = 7
+GOAL = 40.0  # dossiers/s (issue 14)
+
+
+@dataclass
+class Timings:
+    """Milliseconds per endpoint, and when each dossier was submitted and certified."""
+
+    http: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    submitted: dict[str, float] = field(default_factory=dict)
+    certified: dict[str, float] = field(default_factory=dict)
+    statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    lost: int = 0  # dossiers whose receipt was lost to a cut connection
+
+
+class Pipeline:
+    """The asynchronous driver: each dossier its own task; each district's council a loop of sessions."""
+
+    def __init__(self, system: System, flow: Flow, panels: dict[str, list[str]], full: dict[str, int]) -> None:
+        self.system, self.flow, self.panels, self.full = system, flow, panels, full
+        self.t = Timings()
+        self.tokens: dict[tuple[Any, ...], dict[str, str]] = {}
+        self.clients = {s: httpx.AsyncClient(base_url=system.url(s), timeout=60,
+                                             limits=httpx.Limits(max_connections=256, max_keepalive_connections=256))
+                        for s in SERVICES}
+        self.completed: dict[str, set[str]] = {name: set() for _, name in DISTRICTS}
+        self.decisions = 0
+
+    def auth(self, subject: str, *roles: str, authorities: tuple[str, ...] = ()) -> dict[str, str]:
+        key = (subject, roles, authorities)
+        if key not in self.tokens:
+            self.tokens[key] = self.flow.auth(subject, *roles, authorities=authorities)
+        return self.tokens[key]
+
+    async def call(self, endpoint: str, service: str, method: str, path: str, headers: dict[str, str],
+                   json_body: Any = None, until_open: bool = False) -> Any:
+        """One call, timed under ``endpoint``; a lost race for a stream's version (409 with ``current_version``),
+        a 5xx and, when asked, a 404 or 403 (scoring has not opened the dossier yet, so its panel is
+        unknown) are asked again."""
+        while True:
+            started = time.perf_counter()
+            try:
+                r = await self.clients[service].request(method, path, headers=headers, json=json_body)
+            except httpx.TransportError:  # a kept-alive connection the server closed as it was reused
+                self.t.statuses[0] += 1
+                await asyncio.sleep(0.05)
+                continue
+            self.t.http[endpoint].append((time.perf_counter() - started) * 1000)
+            self.t.statuses[r.status_code] += 1
+            if r.status_code < 300:
+                return r.json()
+            if r.status_code == 409 and '"duplicate"' in r.text and self.t.statuses[0]:
+                return None  # a submit asked again after a cut connection: the first attempt was recorded
+            if r.status_code >= 500 or (r.status_code == 409 and "current_version" in r.text) or \
+                    (until_open and r.status_code in (403, 404)):
+                await asyncio.sleep(0.25 if until_open else 0.05)  # not to flood scoring while it opens it
+                continue
+            raise RuntimeError(f"{method} {path}: {r.status_code} {r.text[:300]}")
+
+    async def dossier(self, i: int) -> None:
+        code, name = DISTRICTS[i % len(DISTRICTS)]
+        target = TARGETS[i % len(TARGETS)]
+        p = Producer(f"Hợp tác xã số {i}", "cooperative", "Xã Đông Hưng", f"Người đại diện {i}",
+                     f"Sản phẩm {i} của {self.flow.run}", "thực phẩm", target)
+        body = producer_body(p, (code, name), i, self.flow.run)
+        body["producer"]["contact"]["email"] = f"p{i}.{self.flow.run.lower()}@example.vn"
+        started = time.perf_counter()
+        receipt = await self.call("submit", "intake", "POST", f"/rounds/{self.flow.rounds[name]}/dossiers",
+                                  self.auth(f"producer-{i}", "applicant"), body)
+        if receipt is None:
+            self.t.lost += 1  # its id went with the cut answer: not followed (the line says how many)
+            return
+        dossier = receipt["dossier_id"]
+        self.t.submitted[dossier] = started
+        await self.call("accept", "intake", "POST", f"/dossiers/{dossier}/accept", self.flow.sec,
+                        {"product_group": "thực phẩm", "sample_code": f"OCOP-{i:05d}"})
+        members = self.panels[name]
+        for k, member in enumerate(members):
+            headers = self.auth(member, "council_chair" if k == 0 else "judge")
+            await self.call("score-sheet", "scoring", "POST", f"/dossiers/{dossier}/score-sheets", headers,
+                            {"scores": sheet(self.full, target + (k % 3) - 1)}, until_open=True)
+        self.completed[name].add(dossier)
+
+    async def council(self, code: str, name: str, stop: asyncio.Event) -> None:
+        """Sessions one after another: propose what has completed, approve it (one decision per proposal)."""
+        chair = self.panels[name][0]
+        approver = self.auth(f"ubnd-{chair}", "approver", authorities=(f"district:{code}",))
+        while not (stop.is_set() and not self.completed[name]):
+            if not self.completed[name]:
+                await asyncio.sleep(0.1)
+                continue
+            proposal = await self.call("propose", "scoring", "POST", f"/rounds/{self.flow.rounds[name]}/proposals",
+                                       self.auth(chair, "council_chair"))
+            self.decisions += 1
+            number = f"{self.flow.run}-{code}-{self.decisions}/QĐ-UBND"
+            decision = {"number": number, "date": today_in_vietnam().isoformat(), "signer": "Phó Chủ tịch UBND",
+                        "authority": f"UBND {name.lower()}"}
+            await self.call("approve", "scoring", "POST", f"/proposals/{proposal['proposal_id']}/approval", approver,
+                            {"decision": decision})
+            self.completed[name] -= {row["dossier_id"] for row in proposal["rows"]}
+
+    async def certificates(self, stop: asyncio.Event) -> None:
+        """certificate.issued read off certification's topic as it is published: when each dossier was certified."""
+        consumer = AIOKafkaConsumer(f"{self.system.prefix}certification.events", group_id=None,
+                                    auto_offset_reset="earliest", bootstrap_servers=self.system.bootstrap,
+                                    **self.system.client())
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                for records in (await consumer.getmany(timeout_ms=100)).values():
+                    now = time.perf_counter()
+                    for record in records:
+                        event = CloudEvent.from_bytes(record.value)
+                        if event.type == "certificate.issued":
+                            self.t.certified.setdefault(str(event.data["dossier_id"]), now)
+        finally:
+            await consumer.stop()
+
+    async def phase(self, first: int, count: int, concurrency: int, rate: float | None) -> dict[str, Any]:
+        """``count`` dossiers, at most ``concurrency`` in flight, arriving at ``rate`` per second if given; until
+        every one is certified and the mail catcher has been quiet for 5 s."""
+        self.t = Timings()
+        stop, done = asyncio.Event(), asyncio.Event()
+        reader = asyncio.create_task(self.certificates(stop))
+        councils = [asyncio.create_task(self.council(code, name, done)) for code, name in DISTRICTS]
+        gate = asyncio.Semaphore(concurrency)
+        mails_before = len(self.system.catcher.caught())
+
+        async def one(i: int) -> None:
+            async with gate:
+                await self.dossier(i)
+
+        began = time.perf_counter()
+        tasks = []
+        for n, i in enumerate(range(first, first + count)):
+            if rate:
+                await asyncio.sleep(max(0.0, began + n / rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+        scored = time.perf_counter() - began
+        while len(self.t.certified.keys() & self.t.submitted.keys()) < len(self.t.submitted):  # noqa: ASYNC110 (another task's)
+            await asyncio.sleep(0.05)
+        certified = max(self.t.certified[d] for d in self.t.submitted)
+        last_mail, seen = time.perf_counter(), len(self.system.catcher.caught())
+        while time.perf_counter() - last_mail < 5:
+            await asyncio.sleep(0.1)
+            if (now := len(self.system.catcher.caught())) != seen:
+                last_mail, seen = time.perf_counter(), now
+        done.set()
+        stop.set()
+        await asyncio.gather(reader, *councils)
+        end = max(certified, last_mail if seen > mails_before else 0)
+        latencies = [(self.t.certified[d] - s) * 1000 for d, s in self.t.submitted.items()]
+        return {"dossiers": count, "seconds": round(end - began, 2), "dossiers_per_s": round(count / (end - began), 2),
+                "scored_s": round(scored, 2), "certified_s": round(certified - began, 2),
+                "mails": seen - mails_before, "receipts_lost_to_cut_connections": self.t.lost,
+                "submit_to_certificate_ms": {"p50": round(percentile(latencies, 0.5)),
+                                             "p99": round(percentile(latencies, 0.99)),
+                                             "max": round(max(latencies))},
+                "http_ms": {e: {"n": len(v), "p50": round(percentile(v, 0.5), 1), "p99": round(percentile(v, 0.99), 1)}
+                            for e, v in sorted(self.t.http.items())},
+                "statuses": dict(sorted(self.t.statuses.items()))}  # 0: cut connections
+
+    async def close(self) -> None:
+        for c in self.clients.values():
+            await c.aclose()
+
+
+# ---- what the machine gives ----------------------------------------------------------------------------------
+
+
+def process_usage(pid: int) -> dict[str, float]:
+    """Peak RSS (the kernel's high-water mark) and CPU seconds of one process, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return {"peak_rss_mib": round(peak_kib / 1024, 1), "cpu_s": round((int(fields[11]) + int(fields[12])) / ticks, 1)}
+
+
+def store_rows_written(system: System) -> int:
+    """Rows PostgreSQL inserted, updated and deleted under FerretDB so far (its statistics, flushed within 1 s)."""
+    sql = ("COPY (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_all_tables "
+           "WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')) TO STDOUT;")
+    out = subprocess.run([str(LOCAL / "postgres.sh"), "psql", str(system.store.postgres.dir)], input=sql,
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    return int(out.strip().splitlines()[-1])
+
+
+async def events_on_topics(system: System) -> tuple[int, float]:
+    """How many records the four services' event topics hold, and their mean size in bytes."""
+    topics = [t for t in all_topics(system.prefix) if t.endswith(".events")]
+    consumer = AIOKafkaConsumer(*topics, group_id=None, auto_offset_reset="earliest",
+                                bootstrap_servers=system.bootstrap, **system.client())
+    await consumer.start()
+    try:
+        parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        ends = await consumer.end_offsets(parts)
+        total, size, read = sum(ends.values()), 0, 0
+        while read < total:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                read += len(records)
+                size += sum(len(r.value or b"") + sum(len(v) for _, v in r.headers) for r in records)
+        return total, size / max(total, 1)
+    finally:
+        await consumer.stop()
+
+
+async def raw_kafka(system: System, count: int, size: int) -> float:
+    """Records of ``size`` bytes produced (the services' producer settings) and consumed on a fresh topic of the
+    same broker, at once: records per second from the first send to the last read."""
+    topic = f"{system.prefix}raw-ceiling"
+    admin = AIOKafkaAdminClient(bootstrap_servers=system.bootstrap, **system.client())
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+    finally:
+        await admin.close()
+    producer = make_producer(system.bootstrap, "raw-ceiling", system.client())
+    consumer = AIOKafkaConsumer(topic, group_id=None, auto_offset_reset="earliest",
+                                bootstrap_servers=system.bootstrap, **system.client())
+    await producer.start()
+    await consumer.start()
+    payload = b"x" * size
+    try:
+        began = time.perf_counter()
+
+        async def produce() -> None:
+            pending = [await producer.send(topic, payload, key=str(n % 512).encode()) for n in range(count)]
+            await asyncio.gather(*pending)
+
+        sending = asyncio.create_task(produce())
+        read = 0
+        while read < count:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                read += len(records)
+        seconds = time.perf_counter() - began
+        await sending
+        return count / seconds
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+@contextlib.contextmanager
+def profiled(system: System, directory: Path | None) -> Iterator[None]:
+    """py-spy sampling each service for the saturated phase, into ``directory``/<service>.txt (collapsed stacks;
+    run the bench under ``uv run --with py-spy``)."""
+    if directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    spies = [subprocess.Popen([shutil.which("py-spy") or "py-spy", "record", "--nonblocking", "--rate", "50",
+                               "--format", "raw", "--output", str(directory / f"{s}.txt"), "--pid",
+                               str(system.processes[(s, 0)].pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for s in SERVICES]
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled when interrupted
+        for spy in spies:
+            spy.wait(60)
+
+
+async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
+    flow = Flow(system, n=0, concurrency=4)
+    flow.open_rounds()
+    panels = {name: flow.form_panel(name, f"hd-{code}") for code, name in DISTRICTS}
+    rulebook = flow.call("scoring", "GET", "/rulebooks/ocop-2023", headers={})
+    full = {c["code"]: c["maximum"] for c in rulebook["sheets"][0]["criteria"]}
+    flow.close()
+    pipeline = Pipeline(system, flow, panels, full)
+    try:
+        events_before = (await events_on_topics(system))[0]
+        rows_before = store_rows_written(system)
+        with profiled(system, args.profile):
+            saturated = await pipeline.phase(0, args.dossiers, args.concurrency, None)
+        await asyncio.sleep(1.5)  # PostgreSQL flushes a backend's statistics at most once a second
+        rows = store_rows_written(system) - rows_before
+        events, event_size = await events_on_topics(system)
+        events -= events_before
+        usage = {s: process_usage(system.processes[(s, 0)].pid) for s in SERVICES}
+        paced = await pipeline.phase(args.dossiers, args.paced_dossiers, args.concurrency, args.paced_rate) \
+            if args.paced_dossiers else None
+    finally:
+        await pipeline.close()
+    raw_kafka_per_s = await raw_kafka(system, args.raw_records, round(event_size))
+    with contextlib.redirect_stdout(sys.stderr):  # intake_submit's own lines are not this bench's
+        raw_insert = {c: await raw_inserts(system.mongodb, args.raw_inserts, c) for c in (1, 8)}
+    seconds = saturated["seconds"]
+    events_per_s, writes_per_s = events / seconds, rows / seconds
+    best_insert = max(raw_insert.values())
+    return {
+        "bench": "pipeline", "dossiers": args.dossiers, "judges": JUDGES, "concurrency": args.concurrency,
+        "dossiers_per_s": saturated["dossiers_per_s"], "goal_dossiers_per_s": GOAL,
+        "events": events, "events_per_s": round(events_per_s, 1), "event_bytes_mean": round(event_size),
+        "store_writes": rows, "store_writes_per_s": round(writes_per_s, 1),
+        "raw_kafka_per_s": round(raw_kafka_per_s, 1),
+        "raw_insert_per_s": {f"c{c}": round(v, 1) for c, v in raw_insert.items()},
+        "events_per_s_over_raw_kafka": round(events_per_s / raw_kafka_per_s, 3),
+        "store_writes_over_raw_insert": round(writes_per_s / best_insert, 3),
+        "saturated": saturated, "paced": paced and {"rate": args.paced_rate, **paced},
+        "services": usage, "loadavg": [round(x, 2) for x in os.getloadavg()], "cores": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dossiers", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=32, help="dossiers in flight at once")
+    parser.add_argument("--paced-rate", type=float, default=GOAL / 2, help="dossiers/s of the paced phase")
+    parser.add_argument("--paced-dossiers", type=int, default=200, help="0: no paced phase")
+    parser.add_argument("--raw-records", type=int, default=20000, help="records of the Kafka ceiling")
+    parser.add_argument("--raw-inserts", type=int, default=2000, help="documents of each insert_one ceiling")
+    parser.add_argument("--profile", type=Path, help="py-spy the services during the saturated phase, into this dir")
+    parser.add_argument("--workdir", type=Path, default=REPO / ".run" / f"pipeline-{uuid.uuid4().hex[:6]}")
+    args = parser.parse_args()
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    system = System(args.workdir)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout's TERM still stops the system's processes
+    try:
+        system.start()
+        line = asyncio.run(bench(system, args))
+    finally:
+        system.stop()
+    shutil.rmtree(args.workdir, ignore_errors=True)  # a failed run's logs and data stay for a look
+    print(json.dumps({**line, "loadavg_before": load_before}, ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    main()
