@@ -4,6 +4,9 @@ signature and its one-to-one match with a recognised result, each escalation wit
 
 The recomputation is scoring's own pure domain code (``scoring.domain``: the fold, ``evaluate``, ``decide``)
 and its rulebook loader: the audit replays what the service would have decided, it does not re-implement it.
+A stream of the common shape is first recomputed more cheaply (``audit_recompute``, ADR 0042), which can only
+confirm it; any other, and any the cheap path does not confirm, is replayed with scoring's code, which names
+what is wrong.
 
 Sheets are sealed on the topic until their dossier completes (ADR 0036): each ``scoring.completed`` reveals the
 dossier's sealing key, which must be the one every sealed sheet and re-scoring of the stream committed to and must
@@ -24,6 +27,7 @@ from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.signing import verify_document
 from binhchon_tools.audit_findings import Discrepancy, Findings
 from binhchon_tools.audit_hash import read_event, schema_version
+from binhchon_tools.audit_recompute import confirm_stream
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.errors import Refused
 from scoring.domain.scoring import COMPLETED, DossierScoring, decide, evaluate, evolve, unsealed
@@ -132,8 +136,19 @@ def _check_streams(streams: list[tuple[str, list[bytes]]], panels: dict[str, dic
                    rulebooks: Rulebooks, findings: Findings) -> int:
     checked = 0
     panel_models: dict[str, PanelFormed] = {}  # each round's panel read once, not once per dossier
+
+    def panel_of(round_id: str) -> PanelFormed | None:
+        panel = panel_models.get(round_id)
+        if panel is None and round_id in panels:
+            panel = panel_models[round_id] = PanelFormed.model_validate(panels[round_id]["data"])
+        return panel
+
     for stream, raws in streams:
         events = Log.events(raws)
+        confirmed = confirm_stream(events, panel_of, rulebooks)  # the common shape, recomputed cheaply
+        if confirmed is not None:
+            checked += confirmed
+            continue
         state: DossierScoring | None = None
         broken = False
         replayed: list[RecordedEvent] = []
@@ -170,6 +185,7 @@ def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rule
     if (state.opened.rulebook_id, state.opened.rulebook_version) != (rulebook.id, rulebook.version):
         findings.add("scoring", stream, f"completed under {rulebook.id} v{rulebook.version}, opened under "
                      f"{state.opened.rulebook_id} v{state.opened.rulebook_version}", event["id"])
+        return  # recomputed under a rulebook whose sheets differ, the sheets would not even add up
     panel_event = panels.get(state.opened.round_id)
     if panel_event is None:
         findings.add("scoring", stream, f"no panel.formed for round {state.opened.round_id}", event["id"])
