@@ -25,6 +25,7 @@ from binhchon_kit.contracts.common import DecisionReference
 from binhchon_kit.contracts.scoring import PanelFormed, SealedMarks
 from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.signing import verify_document
+from binhchon_tools.audit_chain import Kept
 from binhchon_tools.audit_findings import Discrepancy, Findings
 from binhchon_tools.audit_hash import read_event, schema_version
 from binhchon_tools.audit_recompute import confirm_stream
@@ -43,6 +44,7 @@ RESULT_TYPES = ("result.approved", "result.not_recognised")
 DECISION_TYPES = {"scoring.completed", *RESULT_TYPES}
 STREAMS_PER_TASK = 400  # scoring streams a worker process checks per task
 INDEXED = {*RESULT_TYPES, "panel.formed", "round.opened", "certificate.issued"}
+WHOLE = frozenset({*INDEXED, "dossier.received"})  # the kept types the checks read parsed (the rest stay raw)
 
 
 def recorded(event: dict[str, Any]) -> RecordedEvent:
@@ -68,21 +70,29 @@ class Log:
     bytes, and they are most of the log. What the cross-service checks look up is kept parsed: results,
     certificates, panels, rounds and escalated dossiers, a small share."""
 
-    def __init__(self, raws: Iterable[bytes]) -> None:
+    def __init__(self, raws: Iterable[bytes | Kept]) -> None:
         by_stream: dict[str, dict[int, bytes]] = defaultdict(dict)
         self.of_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.received: dict[str, dict[str, Any]] = {}  # every dossier's receipt (data), by dossier id
         self.decided: set[str] = set()  # the streams holding a decision to recompute
-        for raw in raws:
-            event = read_event(raw)[0]
-            copies = by_stream[event["streamid"]]
-            version = int(event["streamversion"])
+        for item in raws:
+            if isinstance(item, bytes):
+                event: dict[str, Any] | None = read_event(item)[0]
+                assert event is not None
+                stream, version, kind, raw = event["streamid"], int(event["streamversion"]), event["type"], item
+            else:  # as the chain check's workers read it: parsed only if looked up below
+                stream, version, kind, raw, event = item.stream, item.version, item.type, item.raw, item.parsed
+            copies = by_stream[stream]
             if version in copies:
                 continue  # a duplicate delivery, or a conflicting copy the chain check names
             copies[version] = raw
-            kind = event["type"]
             if kind in DECISION_TYPES:
-                self.decided.add(event["streamid"])
+                self.decided.add(stream)
+            if kind not in WHOLE:
+                continue
+            if event is None:
+                event = read_event(raw)[0]
+                assert event is not None
             if kind == "dossier.received":
                 self.received.setdefault(event["data"]["dossier_id"], event["data"])
             if kind in INDEXED or (kind == "dossier.received" and event["data"].get("escalated_from")):
