@@ -102,6 +102,7 @@ async def produce(kafka: str, prefix: str, wanted: int) -> int:
     assert rulebook is not None
     signer = Signer(Ed25519PrivateKey.generate())
     producer = AIOKafkaProducer(bootstrap_servers=kafka, linger_ms=20, max_batch_size=512 * 1024,
+                                request_timeout_ms=180_000,  # a loaded shared machine: a send may wait long
                                 max_request_size=8 * 1024 * 1024, **client_options(ADMIN))
     await producer.start()
     log = Log(producer, prefix)
@@ -257,10 +258,13 @@ def child(mode: str, kafka: str, prefix: str, workers: int, profile: str = "") -
     print(json.dumps({**out, "peak_rss_mib": peak_mib(), "loadavg_1m": round(os.getloadavg()[0], 1)}))
 
 
-def measure(mode: str, kafka: str, prefix: str, workers: int, profile: str = "") -> dict[str, Any]:
+def measure(mode: str, kafka: str, prefix: str, workers: int, profile: str = "", tools: str = ""
+            ) -> dict[str, Any]:
+    """One part in a process of its own; ``tools``: a source tree of binhchon_tools to verify with instead."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (tools, os.environ.get("PYTHONPATH", "")) if p)}
     done = subprocess.run([sys.executable, __file__, "--child", mode, "--kafka", kafka, "--prefix", prefix,
                            "--workers", str(workers), "--profile", profile], capture_output=True, text=True,
-                          check=True)
+                          check=True, env=env)
     measured: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return measured
 
@@ -272,6 +276,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also append the JSON line to this file")
     parser.add_argument("--profile", default="", help="after the measured runs, profile a second verify (cProfile "
                         "of its main process) and save the stats to this file")
+    parser.add_argument("--compare-with", default="", metavar="TOOLS_SRC",
+                        help="also verify the same events with another binhchon_tools source tree (e.g. an earlier "
+                        "commit's tools/src, from git archive), right before this one's: a before/after in one run")
     parser.add_argument("--child", choices=["raw", "verify", "hash"], help=argparse.SUPPRESS)
     parser.add_argument("--kafka", help=argparse.SUPPRESS)
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
@@ -288,6 +295,8 @@ def main() -> None:
         produced = asyncio.run(produce(infra.kafka, prefix, args.events))
         produce_seconds = time.perf_counter() - started
         raw = measure("raw", infra.kafka, prefix, args.workers)
+        compared = (measure("verify", infra.kafka, prefix, args.workers, tools=args.compare_with)
+                    if args.compare_with else None)
         audited = measure("verify", infra.kafka, prefix, args.workers)
         hashing = measure("hash", infra.kafka, prefix, args.workers)
         if args.profile:
@@ -299,6 +308,9 @@ def main() -> None:
             "verify": audited, "raw_aiokafka": raw, "kit_hash_one_process": hashing,
             "share_of_raw": round(audited["events_per_second"] / raw["events_per_second"], 3),
             "goal": {"events_per_second": 20_000, "share_of_raw": 0.5}}
+    if compared is not None:
+        line["verify_compared"] = {**compared, "tools": args.compare_with,
+                                   "share_of_raw": round(compared["events_per_second"] / raw["events_per_second"], 3)}
     print(json.dumps(line, ensure_ascii=False))
     if args.out:
         with args.out.open("a", encoding="utf-8") as out:

@@ -1,8 +1,9 @@
 """The log's own integrity, from the topics alone: every record a CloudEvent of a known type on its topic,
 every stream's versions 1..n with each event linked to the one before, every hash as the kit computes it.
 
-Hashing is the costly part (RFC 8785 in pure Python), so it runs in worker processes over the raw values while
-the main process reads Kafka and keeps, per stream, only what the links need. The relay may publish an event
+Reading and hashing are the costly part, so each record is read once, in a worker process (``read_values``),
+which sends back only what the main process keeps: per stream what the links need, and the few events the
+cross-service checks look up, parsed; the main process reads Kafka and parses nothing. The relay may publish an event
 twice (a crash between publishing and marking): an identical copy is a duplicate delivery, counted and
 accepted; two different events claiming one stream version are a discrepancy.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from binhchon_kit.contracts.registry import UnknownEventType, event_model
+from binhchon_kit.trust import SIGNATURE, SIGNATURE_KID
 from binhchon_tools.audit_checkpoints import LogOrder
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_hash import GENESIS, event_hash, previous_link, read_event
@@ -39,6 +41,47 @@ def hash_values(values: list[bytes]) -> list[str | None]:
     return out
 
 
+# What a worker answers for one record: None (not a binhchon CloudEvent), or what the main process keeps of it:
+# (stream, version, event id, claimed hash, previous link, type, source, signature, signature kid, the hash it
+# computed (None: none could be), the parsed event when the main process needs it whole (a checkpoint, or a kept
+# event of a type the cross-service checks look up)).
+Read = tuple[str, int, str, str, str, str, str, Any, Any, "str | None", "dict[str, Any] | None"]
+
+
+def read_values(values: list[bytes], whole: frozenset[str] = frozenset()) -> list[Read | None]:
+    """Each raw CloudEvent read once and hashed (in a worker process): what ``ChainCheck`` keeps of it. ``whole``:
+    the types whose parsed event is sent back (besides checkpoints)."""
+    out: list[Read | None] = []
+    for value in values:
+        try:
+            event, exact = read_event(value)
+            stream, version = str(event["streamid"]), int(event["streamversion"])
+            event_id, claimed, prev = str(event["id"]), str(event["hash"]), previous_link(event)
+            event_type = str(event["type"])
+        except (ValueError, KeyError, TypeError):
+            out.append(None)
+            continue
+        try:
+            computed: str | None = event_hash(event, exact)
+        except Exception:
+            computed = None
+        parsed = event if event_type == CHECKPOINT_TYPE or event_type in whole else None
+        out.append((stream, version, event_id, claimed, prev, event_type, str(event.get("source", "")),
+                    event.get(SIGNATURE), event.get(SIGNATURE_KID), computed, parsed))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A kept event for the other checks: where it sits in its stream, its raw JSON, parsed if sent back so."""
+
+    stream: str
+    version: int
+    type: str
+    raw: bytes
+    parsed: dict[str, Any] | None
+
+
 @dataclass(frozen=True, slots=True)
 class Copy:
     """What the chain check keeps of one record: enough to name it and to check its links."""
@@ -53,10 +96,11 @@ class ChainCheck:
     """Fed the records batch by batch; ``finish`` checks every stream. ``keep`` picks the parsed events the
     other checks need (the rest are dropped as soon as their links are noted)."""
 
-    def __init__(self, prefix: str, keep: Iterable[str], workers: int = 0) -> None:
+    def __init__(self, prefix: str, keep: Iterable[str], workers: int = 0, whole: Iterable[str] = ()) -> None:
         self.prefix = prefix
         self.keep = set(keep)
-        self.kept: list[bytes] = []  # raw: a parsed event takes several times its JSON's bytes
+        self.kept: list[Kept] = []  # raw: a parsed event takes several times its JSON's bytes
+        self.whole = frozenset(whole)  # kept types sent back parsed: few, and looked up across services
         self.checkpoints: list[dict[str, Any]] = []
         self.log_order = LogOrder()  # each service's events in publication order, for its checkpoints
         self.signed: list[Signed] = []  # each event's producer signature, checked once the log keys are known
@@ -64,7 +108,7 @@ class ChainCheck:
         self.findings = Findings()
         self.events = 0
         self.per_topic: dict[str, int] = defaultdict(int)
-        self.pending: list[tuple[asyncio.Future[list[str | None]], list[tuple[str, str, str, str]]]] = []
+        self.pending: list[tuple[asyncio.Future[list[Read | None]], list[Record]]] = []
         self.pool: Executor | None = None
         if workers > 0:
             self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
@@ -73,7 +117,7 @@ class ChainCheck:
         """Start the workers before the clock runs (each imports the kit once)."""
         if self.pool is not None:
             loop = asyncio.get_running_loop()
-            await asyncio.gather(*(loop.run_in_executor(self.pool, hash_values, []) for _ in range(8)))
+            await asyncio.gather(*(loop.run_in_executor(self.pool, read_values, []) for _ in range(8)))
 
     def close(self) -> None:
         if self.pool is not None:
@@ -81,23 +125,27 @@ class ChainCheck:
             self.pool = None
 
     def feed(self, records: list[Record]) -> None:
-        hashed: list[tuple[str, str, str, str]] = []  # (event id, claimed hash, where, stream)
-        values: list[bytes] = []
-        for record in records:
+        """Hand a batch to a worker process (or read it here without workers); ``drain`` takes in what it read."""
+        values = [record.value for record in records]
+        if self.pool is None:
+            self._take(records, read_values(values, self.whole))
+        else:
+            future = asyncio.get_running_loop().run_in_executor(self.pool, read_values, values, self.whole)
+            self.pending.append((future, records))
+
+    def _take(self, records: list[Record], reads: list[Read | None]) -> None:
+        for record, read in zip(records, reads, strict=True):
             where = f"{record.topic}/{record.partition}@{record.offset}"
-            try:
-                event = read_event(record.value)[0]
-                stream, version = str(event["streamid"]), int(event["streamversion"])
-                event_id, claimed, prev = str(event["id"]), str(event["hash"]), previous_link(event)
-                event_type = str(event["type"])
-            except (ValueError, KeyError, TypeError):
+            if read is None:
                 self.findings.add("unreadable", where, "not a binhchon CloudEvent")
                 continue
+            stream, version, event_id, claimed, prev, event_type, source, signature, kid, computed, parsed = read
             self.events += 1
             topic = unprefixed(record.topic, self.prefix)
             self.per_topic[topic] += 1
             if event_type == CHECKPOINT_TYPE:
-                self.checkpoints.append(event)
+                assert parsed is not None
+                self.checkpoints.append(parsed)
             else:
                 try:
                     expected_topic = event_model(event_type).topic
@@ -108,28 +156,19 @@ class ChainCheck:
                         self.findings.add("type", stream, f"{event_type} belongs on {expected_topic}, found on "
                                                           f"{topic} at {where}", event_id)
             if event_type in self.keep:
-                self.kept.append(record.value)
+                self.kept.append(Kept(stream, version, event_type, record.value, parsed))
             self.streams[stream].setdefault(version, []).append(Copy(event_id, claimed, prev, where))
-            self.log_order.note(str(event.get("source", "")), record.timestamp, stream, version, event_id, claimed)
-            self.signed.append(Signed.of(event, where))
-            hashed.append((event_id, claimed, where, stream))
-            values.append(record.value)
-        if self.pool is None:
-            self._compare(hashed, hash_values(values))
-        else:
-            future = asyncio.get_running_loop().run_in_executor(self.pool, hash_values, values)
-            self.pending.append((future, hashed))
-
-    def _compare(self, hashed: list[tuple[str, str, str, str]], computed: list[str | None]) -> None:
-        for (event_id, claimed, where, stream), actual in zip(hashed, computed, strict=True):
-            if actual != claimed:
+            self.log_order.note(source, record.timestamp, stream, version, event_id, claimed)
+            self.signed.append(Signed(source, stream, event_id, claimed, signature, kid, where))
+            if computed != claimed:
                 self.findings.add("hash", stream, f"content does not match its hash at {where}", event_id)
 
     async def drain(self, keep_at_most: int = 16) -> None:
-        """Collect finished hash batches (waiting for the oldest once more than ``keep_at_most`` are out)."""
+        """Take in finished batches, in the order fed (waiting for the oldest once more than ``keep_at_most`` are
+        out)."""
         while self.pending and (len(self.pending) > keep_at_most or self.pending[0][0].done()):
-            future, hashed = self.pending.pop(0)
-            self._compare(hashed, await future)
+            future, records = self.pending.pop(0)
+            self._take(records, await future)
 
     async def finish(self) -> Findings:
         """Every stream checked once all records are in. The workers stay up for the decisions (``close``)."""

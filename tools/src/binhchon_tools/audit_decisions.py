@@ -4,6 +4,9 @@ signature and its one-to-one match with a recognised result, each escalation wit
 
 The recomputation is scoring's own pure domain code (``scoring.domain``: the fold, ``evaluate``, ``decide``)
 and its rulebook loader: the audit replays what the service would have decided, it does not re-implement it.
+A stream of the common shape is first recomputed more cheaply (``audit_recompute``, ADR 0042), which can only
+confirm it; any other, and any the cheap path does not confirm, is replayed with scoring's code, which names
+what is wrong.
 
 Sheets are sealed on the topic until their dossier completes (ADR 0036): each ``scoring.completed`` reveals the
 dossier's sealing key, which must be the one every sealed sheet and re-scoring of the stream committed to and must
@@ -22,8 +25,10 @@ from binhchon_kit.contracts.common import DecisionReference
 from binhchon_kit.contracts.scoring import PanelFormed, SealedMarks
 from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.signing import verify_document
+from binhchon_tools.audit_chain import Kept
 from binhchon_tools.audit_findings import Discrepancy, Findings
 from binhchon_tools.audit_hash import read_event, schema_version
+from binhchon_tools.audit_recompute import confirm_stream
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.errors import Refused
 from scoring.domain.scoring import COMPLETED, DossierScoring, decide, evaluate, evolve, unsealed
@@ -39,6 +44,7 @@ RESULT_TYPES = ("result.approved", "result.not_recognised")
 DECISION_TYPES = {"scoring.completed", *RESULT_TYPES}
 STREAMS_PER_TASK = 400  # scoring streams a worker process checks per task
 INDEXED = {*RESULT_TYPES, "panel.formed", "round.opened", "certificate.issued"}
+WHOLE = frozenset({*INDEXED, "dossier.received"})  # the kept types the checks read parsed (the rest stay raw)
 
 
 def recorded(event: dict[str, Any]) -> RecordedEvent:
@@ -64,21 +70,29 @@ class Log:
     bytes, and they are most of the log. What the cross-service checks look up is kept parsed: results,
     certificates, panels, rounds and escalated dossiers, a small share."""
 
-    def __init__(self, raws: Iterable[bytes]) -> None:
+    def __init__(self, raws: Iterable[bytes | Kept]) -> None:
         by_stream: dict[str, dict[int, bytes]] = defaultdict(dict)
         self.of_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.received: dict[str, dict[str, Any]] = {}  # every dossier's receipt (data), by dossier id
         self.decided: set[str] = set()  # the streams holding a decision to recompute
-        for raw in raws:
-            event = read_event(raw)[0]
-            copies = by_stream[event["streamid"]]
-            version = int(event["streamversion"])
+        for item in raws:
+            if isinstance(item, bytes):
+                event: dict[str, Any] | None = read_event(item)[0]
+                assert event is not None
+                stream, version, kind, raw = event["streamid"], int(event["streamversion"]), event["type"], item
+            else:  # as the chain check's workers read it: parsed only if looked up below
+                stream, version, kind, raw, event = item.stream, item.version, item.type, item.raw, item.parsed
+            copies = by_stream[stream]
             if version in copies:
                 continue  # a duplicate delivery, or a conflicting copy the chain check names
             copies[version] = raw
-            kind = event["type"]
             if kind in DECISION_TYPES:
-                self.decided.add(event["streamid"])
+                self.decided.add(stream)
+            if kind not in WHOLE:
+                continue
+            if event is None:
+                event = read_event(raw)[0]
+                assert event is not None
             if kind == "dossier.received":
                 self.received.setdefault(event["data"]["dossier_id"], event["data"])
             if kind in INDEXED or (kind == "dossier.received" and event["data"].get("escalated_from")):
@@ -132,8 +146,19 @@ def _check_streams(streams: list[tuple[str, list[bytes]]], panels: dict[str, dic
                    rulebooks: Rulebooks, findings: Findings) -> int:
     checked = 0
     panel_models: dict[str, PanelFormed] = {}  # each round's panel read once, not once per dossier
+
+    def panel_of(round_id: str) -> PanelFormed | None:
+        panel = panel_models.get(round_id)
+        if panel is None and round_id in panels:
+            panel = panel_models[round_id] = PanelFormed.model_validate(panels[round_id]["data"])
+        return panel
+
     for stream, raws in streams:
         events = Log.events(raws)
+        confirmed = confirm_stream(events, panel_of, rulebooks)  # the common shape, recomputed cheaply
+        if confirmed is not None:
+            checked += confirmed
+            continue
         state: DossierScoring | None = None
         broken = False
         replayed: list[RecordedEvent] = []
@@ -170,6 +195,7 @@ def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rule
     if (state.opened.rulebook_id, state.opened.rulebook_version) != (rulebook.id, rulebook.version):
         findings.add("scoring", stream, f"completed under {rulebook.id} v{rulebook.version}, opened under "
                      f"{state.opened.rulebook_id} v{state.opened.rulebook_version}", event["id"])
+        return  # recomputed under a rulebook whose sheets differ, the sheets would not even add up
     panel_event = panels.get(state.opened.round_id)
     if panel_event is None:
         findings.add("scoring", stream, f"no panel.formed for round {state.opened.round_id}", event["id"])

@@ -15,6 +15,7 @@ from binhchon_tools.audit_chain import ChainCheck
 from binhchon_tools.audit_checkpoints import ALL_SERVICES, check_checkpoints
 from binhchon_tools.audit_decisions import (
     KEPT_TYPES,
+    WHOLE,
     Log,
     check_certificates,
     check_decisions,
@@ -59,7 +60,7 @@ def load_log_jwks(given: list[str]) -> dict[str, dict[str, Any]]:
 async def verify(bootstrap: str, topics: list[str], prefix: str, *, jwks: dict[str, Any] | None = None,
                  log_jwks: dict[str, dict[str, Any]] | None = None, workers: int = 0,
                  progress: Progress | None = None, rulebooks: Rulebooks | None = None) -> Findings:
-    chain = ChainCheck(prefix, KEPT_TYPES, workers)
+    chain = ChainCheck(prefix, KEPT_TYPES, workers, whole=WHOLE)
     try:
         return await _verify(chain, bootstrap, topics, jwks=jwks, log_jwks=log_jwks, progress=progress,
                              rulebooks=rulebooks)
