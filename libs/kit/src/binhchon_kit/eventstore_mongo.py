@@ -468,8 +468,13 @@ class MongoEventStore(QueueNames):
         await self._segments_are_complete(started)
 
     async def _segments_are_complete(self, since: datetime) -> None:
-        await self.meta.replace_one({"_id": SEGMENTS_READY}, {"_id": SEGMENTS_READY, "complete_since": since},
-                                    upsert=True)
+        mark = {"_id": SEGMENTS_READY, "complete_since": since}
+        try:
+            await self.meta.replace_one({"_id": SEGMENTS_READY}, mark, upsert=True)
+        except DuplicateKeyError:
+            # two replicas finished their backfill at once and both upserted: the other's insert won; either
+            # mark is true (each backfill covered every event settled before it started), so this one replaces it
+            await self.meta.replace_one({"_id": SEGMENTS_READY}, mark)
         self._segments_complete = True
 
     async def drop_segments(self) -> int:

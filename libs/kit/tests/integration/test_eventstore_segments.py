@@ -4,6 +4,7 @@ is backfilled; the audit names a segment that differs from the record."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime
 
@@ -183,6 +184,16 @@ async def test_an_event_appended_during_a_replay(store):
     assert len(events) - len(record) <= len(late)
     assert streams["dossier-x"] in (by_stream(record)["dossier-x"], by_stream(record)["dossier-x"] + late[:1])
     await assert_exact_replay(store)
+
+
+async def test_replicas_setting_up_one_new_database_at_once_all_start(mongo, unique):
+    # two replicas of a service started together (compose's ha profile): each finds a new database and marks its
+    # segments complete; the upsert that loses the race must not stop that replica's start
+    db = mongo[f"kit_{unique}"]
+    replicas = [MongoEventStore(db, source="/binhchon/test") for _ in range(4)]
+    await asyncio.gather(*(r.setup() for r in replicas))
+    assert all([await r.segments_complete() for r in replicas])
+    assert await db["event_store_meta"].count_documents({"_id": SEGMENTS_READY}) == 1
 
 
 async def test_an_old_database_is_backfilled_by_its_first_replay(store):
