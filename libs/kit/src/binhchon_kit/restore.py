@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -43,8 +44,37 @@ from binhchon_kit.settings import ServiceSettings
 log = logging.getLogger("binhchon.restore")
 COMMAND = "restore-from-topic"
 BATCH = 500
+GROUP_WAIT = 120.0  # seconds a killed replica may still hold its group (its session's timeout, and some)
 
 S = TypeVar("S", bound=ServiceSettings)
+
+# What a service keeps only in its database, which neither its topic nor a re-run of its handlers gives back
+# (ADR 0047). A service listed here is restored only when ops say they accept it (--accept-losses): each line can
+# break a promise the README makes. Scoring is not listed: what it keeps beside its events (the rounds and their
+# rulebook pins, from intake's topic; its inbox; the decision leases, which expire) comes back by the rewind.
+NOT_ON_THE_TOPIC: dict[str, tuple[str, ...]] = {
+    "intake": (
+        "the personal-data keys (personal_keys, ADR 0035): the restored events' personal data stay encrypted "
+        "under keys that are gone, so they read as erased",
+        "the receipt-number claims (sequence_claims, sequence_hints, sequence_pending): a new dossier of a round "
+        "would be offered a number already given, until the claims are written again from dossier.received",
+    ),
+    "certification": (
+        "the certificate-number and status-list claims (sequence_claims, sequence_hints): a new certificate would "
+        "be offered a number, or a status-list position, already given",
+        "what its handlers write beside the folds (numbers, holders, products, status_entries) and the "
+        "idempotency keys and ceremony deliveries",
+    ),
+    "notify": (
+        "the deliveries and their claims (deliveries, due, parked, recipients, subscriptions): with the groups "
+        "rewound every mail and webhook would be sent again; with --keep-offsets none is, and one pending at the "
+        "loss is never sent",
+    ),
+}
+
+
+class LossesNotAccepted(Exception):
+    """The service keeps state only in its database that a restore cannot give back (NOT_ON_THE_TOPIC)."""
 
 
 class StoreNotEmpty(Exception):
@@ -78,8 +108,13 @@ def service_keys(settings: ServiceSettings) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
-async def restore(runtime: Runtime, *, into_non_empty: bool = False, rewind: bool = True) -> Restored:
+async def restore(runtime: Runtime, *, into_non_empty: bool = False, rewind: bool = True,
+                  accept_losses: bool = False) -> Restored:
     settings = runtime.settings
+    lost = NOT_ON_THE_TOPIC.get(settings.service_name, ())
+    if lost and not accept_losses:
+        raise LossesNotAccepted(f"{settings.service_name} keeps in its database what its topic cannot give back: "
+                                + "; ".join(lost) + ". Restore anyway with --accept-losses")
     store = runtime.store
     if not isinstance(store, MongoEventStore) or runtime.checkpoints is None:
         raise TypeError("a restore writes a MongoDB event store (EVENT_STORE=mongo)")
@@ -95,7 +130,7 @@ async def restore(runtime: Runtime, *, into_non_empty: bool = False, rewind: boo
     by_id, done.republished = verified(copies, service_keys(settings))
     events = chains(c[0].event for c in by_id.values())
     leaves, done.checkpoints_matched, notes = publication_order(by_id, store.source)
-    done.events, done.notes = len(events), notes
+    done.events, done.notes = len(events), [*notes, *(f"not restored: {what}" for what in lost)]
     done.written = await _write_events(store, events, look=held is not None)
     await store.setup()  # the indexes; a database with events is not taken for a new one (segments stay to do)
     await store.drop_segments()  # the replay below reads the record and writes the segments again (ADR 0024)
@@ -148,9 +183,11 @@ async def _write_leaves(checkpoints: Checkpoints, leaves: Sequence[RecordedEvent
     return len(leaves)
 
 
-async def rewind_groups(settings: ServiceSettings) -> list[str]:
+async def rewind_groups(settings: ServiceSettings, wait: float = GROUP_WAIT) -> list[str]:
     """The service's consumer groups (``<service>.<handler>``) back to offset 0 on every partition they committed:
-    its handlers run again over what it consumed. A group with members refuses the commit: the service is down."""
+    its handlers run again over what it consumed. A group with members refuses the commit: the service is down,
+    but a process killed is still a member until its session times out, so each commit is tried for ``wait``
+    seconds."""
     security, prefix = settings.kafka_security(), settings.kafka_topic_prefix
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_brokers, **security)
     await admin.start()
@@ -162,19 +199,30 @@ async def rewind_groups(settings: ServiceSettings) -> list[str]:
             parts = [tp for tp in await admin.list_consumer_group_offsets(group) if tp.topic.startswith(prefix)]
             if not parts:
                 continue
-            consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_brokers, group_id=group,
-                                        enable_auto_commit=False, **security)
-            await consumer.start()
-            try:
-                consumer.assign(parts)  # assigned, not joined: a standalone commit, as kafka-consumer-groups does
-                await consumer.commit({TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(0, "")
-                                       for tp in parts})
-            finally:
-                await consumer.stop()
+            await _commit_start(settings, group, parts, wait)
             rewound.append(group)
     finally:
         await admin.close()
     return sorted(rewound)
+
+
+async def _commit_start(settings: ServiceSettings, group: str, parts: Sequence[TopicPartition], wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while True:
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_brokers, group_id=group,
+                                    enable_auto_commit=False, **settings.kafka_security())
+        await consumer.start()
+        try:
+            consumer.assign(list(parts))  # assigned, not joined: a standalone commit, as kafka-consumer-groups does
+            await consumer.commit({TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(0, "") for tp in parts})
+            return
+        except KafkaError as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("group %s still has members (%s): trying again", group, exc)
+        finally:
+            await consumer.stop()
+        await asyncio.sleep(2)
 
 
 def asked(argv: Sequence[str]) -> bool:
@@ -191,6 +239,8 @@ def main(argv: Sequence[str], build: Callable[[S], Any], settings_class: Callabl
     parser.add_argument("--keep-offsets", action="store_true",
                         help="leave the consumer groups where they are (the handlers' effects kept only in the "
                              "database are then not done again)")
+    parser.add_argument("--accept-losses", action="store_true",
+                        help="restore a service that keeps state the topic cannot give back (listed on refusal)")
     args = parser.parse_args(list(argv))
     settings = settings_class(relay_enabled=False, consumers_enabled=False)
     app = build(settings)
@@ -198,13 +248,14 @@ def main(argv: Sequence[str], build: Callable[[S], Any], settings_class: Callabl
 
     async def go() -> Restored:
         try:
-            return await restore(runtime, into_non_empty=args.into_non_empty, rewind=not args.keep_offsets)
+            return await restore(runtime, into_non_empty=args.into_non_empty, rewind=not args.keep_offsets,
+                                 accept_losses=args.accept_losses)
         finally:
             await runtime.mongo.close()
 
     try:
         done = asyncio.run(go())
-    except StoreNotEmpty as exc:
+    except (StoreNotEmpty, LossesNotAccepted) as exc:
         print(f"[restore] refused: {exc}", file=sys.stderr)
         return 3
     except TopicDamaged as exc:
