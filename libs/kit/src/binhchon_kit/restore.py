@@ -91,6 +91,7 @@ class Restored:
     events: int = 0
     written: int = 0
     republished: int = 0
+    left_out: int = 0  # records on the topic that are no event of the service's (poison, forgeries): in notes
     leaves: int = 0
     checkpoints_matched: int = 0
     read_models: dict[str, int] = field(default_factory=dict)
@@ -125,12 +126,14 @@ async def restore(runtime: Runtime, *, into_non_empty: bool = False, rewind: boo
     if held is not None and not into_non_empty:
         raise StoreNotEmpty(f"{settings.database_name} holds events or leaves already: not restoring into it "
                             "(--into-non-empty to add only what it lacks)")
-    copies, done.records, _ = await read_copies(settings.kafka_brokers, settings.kafka_topic_prefix, service,
-                                                settings.kafka_security())
-    by_id, done.republished = verified(copies, service_keys(settings))
+    copies, done.records, skipped = await read_copies(settings.kafka_brokers, settings.kafka_topic_prefix, service,
+                                                      settings.kafka_security())
+    by_id, done.republished, rejected = verified(copies, service_keys(settings))
     events = chains(c[0].event for c in by_id.values())
     leaves, done.checkpoints_matched, notes = publication_order(by_id, store.source)
-    done.events, done.notes = len(events), [*notes, *(f"not restored: {what}" for what in lost)]
+    done.events, done.left_out = len(events), len(skipped) + len(rejected)
+    done.notes = [*notes, *(f"left out: {why}" for why in (skipped + rejected)[:20]),
+                  *(f"not restored: {what}" for what in lost)]
     done.written = await _write_events(store, events, look=held is not None)
     await store.setup()  # the indexes; a database with events is not taken for a new one (segments stay to do)
     await store.drop_segments()  # the replay below reads the record and writes the segments again (ADR 0024)

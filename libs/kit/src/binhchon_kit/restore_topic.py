@@ -22,7 +22,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -38,7 +38,6 @@ from binhchon_kit.eventstore import event_key, verify_chain
 from binhchon_kit.signing import verify_bytes
 from binhchon_kit.topics import source_of
 from binhchon_kit.transparency import event_leaf
-from binhchon_kit.trust import SIGNATURE, SIGNATURE_KID
 
 CHECKPOINTS_TOPIC = "log.checkpoints"
 
@@ -57,33 +56,23 @@ class Copy:
     partition: int
     offset: int
     timestamp: int  # the producer's time stamp (ms): when the relay's ``send`` took it
-    signature: object  # the relay's signature over the hash, and its key's id, as the record carries them
-    kid: object
-
-
-@dataclass
-class Recovered:
-    """What the topics give back: the events (each once), the leaves' order, and what was seen on the way."""
-
-    events: list[RecordedEvent]
-    leaves: list[RecordedEvent]  # in publication order: leaf i is leaves[i]
-    records: int = 0  # records read, copies included
-    republished: int = 0  # events found more than once (a relay crash between publishing and marking)
-    checkpoints_matched: int = 0  # signed checkpoints whose root the leaves reproduce
-    foreign: int = 0  # records of the topics that are not this service's (other services' checkpoints)
-    notes: list[str] = field(default_factory=list)
+    signature: str | None  # the relay's signature over the hash, and its key's id, as the record carries them
+    kid: str | None
 
 
 async def read_copies(bootstrap: str | list[str], prefix: str, service: str,
-                      security: dict[str, Any], *, timeout: float = 600) -> tuple[list[Copy], int, int]:
+                      security: dict[str, Any], *, timeout: float = 600) -> tuple[list[Copy], int, list[str]]:
     """Every record of the service's topic and of ``log.checkpoints`` from offset 0 to the end as it is now, parsed
-    (unverified). Returns the copies of this service's events, the number of records and of other services'."""
+    (unverified). Returns the copies of this service's events, the number of records read, and why each record
+    of the service's own topic that is no event of the service was left out (other services' checkpoints are
+    left out without a word)."""
     own, shared = f"{prefix}{service}.events", f"{prefix}{CHECKPOINTS_TOPIC}"
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                 client_id=f"binhchon-{service}-restore", **security)
     await consumer.start()
     copies: list[Copy] = []
-    records = foreign = 0
+    skipped: list[str] = []
+    records = 0
     try:
         parts = [TopicPartition(t, p) for t in (own, shared) for p in sorted(consumer.partitions_for_topic(t) or ())]
         if not parts:
@@ -105,63 +94,69 @@ async def read_copies(bootstrap: str | list[str], prefix: str, service: str,
                         continue
                     records += 1
                     copy = _parse(m.value, tp, m.offset, m.timestamp, service)
-                    if copy is None:
-                        foreign += 1
-                    else:
+                    if isinstance(copy, Copy):
                         copies.append(copy)
+                    elif copy is not None:
+                        skipped.append(copy)
     finally:
         await consumer.stop()
-    return copies, records, foreign
+    return copies, records, skipped
 
 
-def _parse(value: bytes | None, tp: TopicPartition, offset: int, timestamp: int, service: str) -> Copy | None:
-    """The record as an event of ``service`` with its signature checked later (None: another service's
-    checkpoint). A record that does not read as an event on the service's own topic is damage: only the relay
-    writes there (ADR 0031)."""
+def _parse(value: bytes | None, tp: TopicPartition, offset: int, timestamp: int, service: str) -> Copy | str | None:
+    """The record as a copy of an event of ``service``, its hash and signature checked later; else why it is not
+    one (on the service's own topic: poison someone wrote there, never an event of its store), or None (another
+    service's checkpoint)."""
     where = f"{tp.topic}[{tp.partition}]@{offset}"
+    shared = tp.topic.endswith(CHECKPOINTS_TOPIC)
     try:
-        raw = json.loads(value or b"")
-        cloud = CloudEvent.model_validate(raw)
+        cloud = CloudEvent.model_validate(json.loads(value or b""))
     except (ValueError, ValidationError) as exc:
-        if tp.topic.endswith(CHECKPOINTS_TOPIC):
-            return None  # the shared topic: not ours to judge
-        raise TopicDamaged(f"{where}: not an event ({exc})") from None
+        return None if shared else f"{where}: not an event ({str(exc)[:120]})"
     if cloud.source != source_of(service):
-        if tp.topic.endswith(CHECKPOINTS_TOPIC):
-            return None
-        raise TopicDamaged(f"{where}: source {cloud.source}, not {source_of(service)}")
-    event = RecordedEvent.from_cloudevent(cloud)
-    return Copy(event, tp.topic, tp.partition, offset, timestamp, raw.get(SIGNATURE), raw.get(SIGNATURE_KID))
+        return None if shared else f"{where}: source {cloud.source}, not {source_of(service)}"
+    try:
+        event = RecordedEvent.from_cloudevent(cloud)
+    except ValueError as exc:
+        return f"{where}: does not read as a recorded event ({exc})"
+    return Copy(event, tp.topic, tp.partition, offset, timestamp, cloud.signature, cloud.signaturekid)
 
 
-def verified(copies: Iterable[Copy], keys: dict[str, Ed25519PublicKey]) -> tuple[dict[str, list[Copy]], int]:
+def verified(copies: Iterable[Copy], keys: dict[str, Ed25519PublicKey]
+             ) -> tuple[dict[str, list[Copy]], int, list[str]]:
     """The copies by event id, each checked: its hash, its producer's signature over it (by one of ``keys``, the
-    service's log keys by id), the same content as the event's other copies. Returns them and how many events
-    came more than once."""
+    service's log keys by id), the same content as the event's other copies. A copy that fails its hash or its
+    signature is not the service's event: left out, and said why (should it have been a real event, its stream
+    now has a gap, which ``chains`` refuses). Returns the copies, how many events came more than once, and the
+    copies left out."""
     by_id: dict[str, list[Copy]] = defaultdict(list)
+    rejected: list[str] = []
     for copy in copies:
         event = copy.event
         where = f"{copy.topic}[{copy.partition}]@{copy.offset} ({event_key(event.stream, event.version)})"
-        if not event.verify_hash():
-            raise TopicDamaged(f"{where}: its content does not match its hash")
-        check_signature(copy, keys, where)
+        why = "its content does not match its hash" if not event.verify_hash() else _unsigned(copy, keys)
+        if why:
+            rejected.append(f"{where}: {why}")
+            continue
         first = by_id.get(event.id)
         if first and first[0].event != event:
             raise TopicDamaged(f"{where}: event {event.id} differs from its copy at "
-                               f"{first[0].topic}[{first[0].partition}]@{first[0].offset}")
+                               f"{first[0].topic}[{first[0].partition}]@{first[0].offset}, both signed")
         by_id[event.id].append(copy)
-    return by_id, sum(len(c) > 1 for c in by_id.values())
+    return by_id, sum(len(c) > 1 for c in by_id.values()), rejected
 
 
-def check_signature(copy: Copy, keys: dict[str, Ed25519PublicKey], where: str) -> None:
+def _unsigned(copy: Copy, keys: dict[str, Ed25519PublicKey]) -> str | None:
+    """Why the copy does not carry the service's signature over its hash (None: it does)."""
     signature, kid = copy.signature, copy.kid
     if not isinstance(signature, str) or not isinstance(kid, str):
-        raise TopicDamaged(f"{where}: not signed")
+        return "not signed"
     key = keys.get(kid)
     if key is None:
-        raise TopicDamaged(f"{where}: signed by key {kid}, not one of the service's")
+        return f"signed by key {kid}, not one of the service's"
     if not verify_bytes(key, signature, copy.event.hash.encode("ascii")):
-        raise TopicDamaged(f"{where}: the signature is not the service's over the event's hash")
+        return "the signature is not the service's over the event's hash"
+    return None
 
 
 def chains(events: Iterable[RecordedEvent]) -> list[RecordedEvent]:
