@@ -1,8 +1,8 @@
 """Each service is a principal of the broker (docs/adr/0031), on the real broker with SASL/SCRAM and ACLs: what the
 probe did with no credentials (a made-up ``result.approved`` on ``scoring.events``) is refused to everyone but
 scoring; the auditor reads and cannot write; a service cannot read under another's consumer group, nor read a topic
-it does not consume; a wrong password does not sign in. And the ACLs' table of who consumes what is the one the
-services' own subscriptions make."""
+it does not consume (but its own and the checkpoints, ADR 0047); a wrong password does not sign in. And the ACLs'
+table of who consumes what is the one the services' own subscriptions make."""
 
 from __future__ import annotations
 
@@ -93,8 +93,9 @@ async def test_a_service_reads_only_what_it_consumes_under_its_own_groups(infra,
         await read("intake", "scoring.events", "certification.issuing")  # certification's group
     with pytest.raises(TopicAuthorizationFailedError):
         await read("intake", "certification.events", "intake.escalation")  # a topic intake does not consume
-    with pytest.raises(TopicAuthorizationFailedError):
-        await read("scoring", "log.checkpoints", "scoring.checkpoints")  # written by all, read by auditors only
+    # its own history, and the checkpoints (public, signed): what `restore-from-topic` reads back (ADR 0047)
+    await read("scoring", "scoring.events", "scoring.restore")
+    await read("scoring", "log.checkpoints", "scoring.checkpoints")
 
 
 def test_the_acls_grant_each_service_what_its_subscriptions_read(dev_keys):

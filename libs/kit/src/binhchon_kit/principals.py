@@ -85,8 +85,10 @@ def _writers_and_readers() -> dict[str, tuple[list[str], list[str]]]:
     table.update({dead_letter_topic(t): ([], []) for t in SERVICE_TOPICS})
     for topic, owner in TOPIC_OWNERS.items():
         table[topic][0].append(owner)
+        table[topic][1].append(owner)  # its own history: `restore-from-topic` rebuilds a lost store from it (ADR 0047)
     for service in SERVICES:
         table[CHECKPOINTS][0].append(service)
+        table[CHECKPOINTS][1].append(service)  # its checkpoints, read back by a restore (checkpoints are public)
         for topic in CONSUMES[service]:
             table[topic][1].append(service)
             table[dead_letter_topic(topic)][0].append(service)  # its own dead letters of what it consumes

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 from fastapi import FastAPI
 
+from binhchon_kit import restore
 from binhchon_kit.auth.devtoken import key_dir
 from binhchon_kit.contracts.notify import NotificationFailed, NotificationSent
 from binhchon_kit.contracts.scoring import ResultApproved
@@ -75,6 +78,8 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
 
 def run() -> None:
     """The console script ``binhchon-certification``."""
+    if restore.asked(sys.argv):  # `binhchon-certification restore-from-topic`: its lost store from its topic (ADR 0047)
+        raise SystemExit(restore.main(sys.argv[2:], build, CertificationSettings))
     serve(build, CertificationSettings())
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 from fastapi import FastAPI
 
+from binhchon_kit import restore
 from binhchon_kit.contracts.scoring import ResultApproved
 from binhchon_kit.personal_keys import COLLECTION, SubjectKeys, master_key_from_settings
 from binhchon_kit.runtime import Runtime, build_runtime, log_signer
@@ -58,6 +61,8 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
 
 def run() -> None:
     """The console script ``binhchon-intake``."""
+    if restore.asked(sys.argv):  # `binhchon-intake restore-from-topic`: its lost store from its topic (ADR 0047)
+        raise SystemExit(restore.main(sys.argv[2:], build, IntakeSettings))
     serve(build, IntakeSettings())
 
 

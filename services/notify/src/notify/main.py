@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from binhchon_kit import restore
 from binhchon_kit.contracts.certification import (
     CeremonyScheduled,
     CertificateExpired,
@@ -138,6 +140,8 @@ def build(settings: NotifySettings | None = None, resolver: Resolver | None = No
 
 def run() -> None:
     """The console script ``binhchon-notify``."""
+    if restore.asked(sys.argv):  # `binhchon-notify restore-from-topic`: its lost store from its topic (ADR 0047)
+        raise SystemExit(restore.main(sys.argv[2:], build, NotifySettings))
     serve(build, NotifySettings())
 
 

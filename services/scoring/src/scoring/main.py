@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 from fastapi import FastAPI
 
+from binhchon_kit import restore
 from binhchon_kit.consumer import PermanentError
 from binhchon_kit.contracts.intake import DossierAccepted, DossierWithdrawn, RoundOpened
 from binhchon_kit.events import RecordedEvent
@@ -63,6 +66,8 @@ def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None =
 
 def run() -> None:
     """The console script ``binhchon-scoring``."""
+    if restore.asked(sys.argv):  # `binhchon-scoring restore-from-topic`: its lost store from its topic (ADR 0047)
+        raise SystemExit(restore.main(sys.argv[2:], build, ScoringSettings))
     serve(build, ScoringSettings())
 
 
