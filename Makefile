@@ -48,8 +48,10 @@ test: bootstrap infra lint typecheck contract alerts-check ## install what is mi
 # One fault per test on a system of its own (its broker, its store, the four services as processes, a mail catcher)
 # while N dossiers go through two levels; the checker after each (docs/adr/0041). FAULTS_N=20 for a quick run.
 FAULTS_N ?= 100
+# the whole run's bound in seconds (.ci/run gives it 35 minutes of CI's 90)
+FAULTS_TIMEOUT ?= 5400
 faults: bootstrap infra ## the fault suite: SIGKILLs, duplicates and replays, poison, outages, replicas; a summary table
-	BINHCHON_FAULTS=1 FAULTS_N=$(FAULTS_N) timeout 5400 uv run --no-sync pytest -q tests/faults
+	BINHCHON_FAULTS=1 FAULTS_N=$(FAULTS_N) timeout $(FAULTS_TIMEOUT) uv run --no-sync pytest -q tests/faults
 
 # The unit suites need no server: the service layers run on the in-memory event store and database (issue 10).
 # Kafka and MongoDB are pointed at a port nothing listens on, so a unit test that reached for a server would fail.

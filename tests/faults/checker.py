@@ -270,18 +270,32 @@ def gather(system: System, injected: set[tuple[str, int, int]] | None = None) ->
     return Evidence(records, stores, deliveries, mails, asyncio.run(consumer_lag(system)), injected or set())
 
 
-def settled(system: System, *, seconds: float = 180, quiet: float = 6, injected: set[tuple[str, int, int]] | None
-            = None, duplicate_mails_allowed: int = 0) -> tuple[Evidence, list[str]]:
+def settled(system: System, *, seconds: float = 120, limit: float = 900, quiet: float = 6,
+            injected: set[tuple[str, int, int]] | None = None, duplicate_mails_allowed: int = 0
+            ) -> tuple[Evidence, list[str]]:
     """The evidence once the system has had time to finish what it started: checked until nothing is wrong and
-    the mail count has not moved for ``quiet`` seconds, or ``seconds`` have passed (then what is still wrong)."""
-    deadline = time.monotonic() + seconds
-    last_count, since = -1, time.monotonic()
+    the mail count has not moved for ``quiet`` seconds; or, while something is wrong, until nothing has moved
+    (events on the topics and in the stores, deliveries, mails, consumer lag) for ``seconds``, or ``limit`` seconds
+    have passed in all: then what is still wrong is the finding. Driven by progress, not by the clock alone: a
+    system catching up slowly on a busy machine is given the time it keeps using, a stuck one is not waited for."""
+    started = time.monotonic()
+    last_count, since = -1, started
+    last_state: tuple[Any, ...] = ()
+    moved = started
     while True:
         ev = gather(system, injected)
         problems = check(ev, duplicate_mails_allowed=duplicate_mails_allowed)
+        now = time.monotonic()
         if len(ev.mails) != last_count:
-            last_count, since = len(ev.mails), time.monotonic()
-        if (not problems and time.monotonic() - since >= quiet) or time.monotonic() > deadline:
+            last_count, since = len(ev.mails), now
+        state = (tuple(len(r) for r in ev.topics.values()), tuple(len(s) for s in ev.stores.values()),
+                 sorted(Counter(d.get("status") for d in ev.deliveries).items()), len(ev.mails),
+                 sum(ev.lag.values()), len(problems))
+        if state != last_state:
+            last_state, moved = state, now
+        if not problems and now - since >= quiet:
+            return ev, problems
+        if problems and (now - moved > seconds or now - started > limit):
             return ev, problems
         time.sleep(2)
 

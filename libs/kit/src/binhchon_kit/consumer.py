@@ -13,8 +13,10 @@ returns (``AckPolicy.NACK_ON_ERROR``). The delivery policy is FastStream's, not 
 - ``DeliveryPolicy``, a middleware on the handler's own router, wraps the call (``consume_scope``): an
   unparseable message, an event of a type no contract names, one whose data breaks its type's contract, or one
   the handler cannot handle goes to ``<topic>.dlq`` with the ``dlq-*`` headers (at once: only a handler's
-  failure is retried, a bounded number of times); an event of a known type the handler does not take, or
-  already in the inbox, is acknowledged untouched; the inbox records the event once the handler has returned.
+  failure is retried, a bounded number of times, and a store that does not answer is no fault of the event: the
+  message is then not committed but sought back to and delivered again until the store answers); an event of a
+  known type the handler does not take, or already in the inbox, is acknowledged untouched; the inbox records the
+  event once the handler has returned.
 
 The inbox (one document per handled event id and handler, keyed so a second insert fails) makes a redelivery
 a no-op; a handler whose effect is itself idempotent (deterministic event ids) stays safe even if the process
@@ -37,6 +39,7 @@ from faststream import BaseMiddleware, ContextRepo, NoCast, StreamMessage
 from faststream.kafka import KafkaBroker, KafkaRouter, Topic
 from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure
 
 from binhchon_kit.contracts.registry import EventData, UnknownEventType, event_model, type_of
 from binhchon_kit.envelope import CloudEvent
@@ -64,8 +67,9 @@ class Unparseable(Exception):
 @dataclass(frozen=True)
 class Retry:
     """How often a failing handler is tried on the same message before it is dead-lettered. The retries hold
-    the partition (the next message waits), so they are few and short: a longer outage is the store's or the
-    broker's, and the message comes back after the restart anyway."""
+    the partition (the next message waits), so they are few and short. A store that still does not answer after
+    them is an outage, not the event's fault: the message is not dead-lettered but delivered again (issue 14: a
+    receipt mail was lost when its event was dead-lettered during a 30 s store outage)."""
 
     attempts: int = 4
     first_delay: float = 0.2
@@ -230,6 +234,12 @@ class DeliveryPolicy(BaseMiddleware):
                 return f"{type(exc).__name__}: {exc}"
             except Exception as exc:
                 if attempt == sub.retry.attempts:
+                    if isinstance(exc, ConnectionFailure):
+                        # raised: FastStream nacks (seeks back to this offset), nothing is committed, and the
+                        # same message comes again, holding its partition's order, until the store answers
+                        log.warning("%s: the store does not answer after %d attempts; the message will come "
+                                    "again: %s", sub.handler, attempt, exc)
+                        raise
                     reason = f"failed after {attempt} attempts: {type(exc).__name__}: {exc}"
                     log.error("%s: %s", sub.handler, reason, extra={"traceback": traceback.format_exc()})
                     return reason

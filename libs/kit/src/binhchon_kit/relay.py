@@ -4,8 +4,12 @@ Every event goes out signed by the service's log key (``signature``, ``signature
 ADR 0026): consumers act only on events their topic's owner signed. Ed25519 is deterministic, so an event
 published twice is the same bytes twice.
 
-A crash between publishing and marking publishes the same events again (consumers are idempotent), never
-loses one. When Kafka is down the events wait in the store and go once it is back. One relay per service
+Published, then marked: the events a pass published are remembered in memory until their mark is cleared. If the
+store fails between the two (down, or cut), the relay retries only the mark, before reading or publishing anything
+else, until the store answers: a store outage publishes nothing twice. Only a process that dies in that window
+(SIGKILL, a crash) publishes the same events again on restart; consumers are idempotent and an outside reader
+de-duplicates by the event's id (the CloudEvent ``id``, also the ``event-id`` header): at least once, never lost
+(docs/adr/0041). When Kafka is down the events wait in the store and go once it is back. One relay per service
 is active at a time (a lease in the service's database), so replicas never race each other on a stream.
 """
 
@@ -131,6 +135,9 @@ class Relay:
         self.lease = lease_for(store)
         self.checkpoints = checkpoints  # the Merkle log: its leaves are the events in the order published here
         self.producer: AIOKafkaProducer | None = None
+        # published, their mark not yet cleared: retried alone until the store answers (the module's docstring)
+        self.unmarked: list[RecordedEvent] = []
+        self._leaves_added = False  # the checkpoint leaves of ``unmarked`` are stored
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self.producer is None:
@@ -154,7 +161,9 @@ class Relay:
     async def publish_pending(self) -> int:
         """One pass: publish up to ``batch_size`` unpublished events in stream order, then mark them published.
 
-        Returns how many were published."""
+        Returns how many were published. Events published by an earlier pass whose mark could not be cleared are
+        marked first; until that succeeds nothing else is read or published."""
+        await self.mark_published_earlier()
         events = await self.store.unpublished(self.batch_size)
         if not events:
             return 0
@@ -184,22 +193,36 @@ class Relay:
             # a later version never counts as delivered before an earlier one of its stream
             if event.stream not in failed_streams:
                 delivered.append(event)
-        if self.checkpoints is not None:
-            # before the mark: a crash in between publishes again and finds the leaves there (ADR 0022)
-            await self.checkpoints.add(delivered)
-        if self.before_mark is not None:
-            await self.before_mark(delivered)
-        await self.store.mark_published([event_key(e.stream, e.version) for e in delivered])
-        EVENTS_PUBLISHED.labels(self.store.source).inc(len(delivered))
+        self.unmarked, self._leaves_added = delivered, False
+        await self.mark_published_earlier()
         if first_error is not None:
             raise first_error
         return len(delivered)
+
+    async def mark_published_earlier(self) -> None:
+        """Clear the marks of the events already published (``unmarked``): their checkpoint leaves, then the mark.
+        Raises while the store does not answer; ``unmarked`` is kept for the next try."""
+        events = self.unmarked
+        if not events:
+            return
+        if self.checkpoints is not None and not self._leaves_added:
+            # before the mark: a crash in between publishes again and finds the leaves there (ADR 0022)
+            await self.checkpoints.add(events)
+            self._leaves_added = True
+        if self.before_mark is not None:
+            await self.before_mark(events)
+        await self.store.mark_published([event_key(e.stream, e.version) for e in events])
+        self.unmarked, self._leaves_added = [], False
+        EVENTS_PUBLISHED.labels(self.store.source).inc(len(events))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set, backing off while Kafka or MongoDB is unreachable."""
         backoff = 0.5
         while not stop.is_set():
             try:
+                # what this process published is marked first, lease or not: another replica taking the lease
+                # over meanwhile would publish it again
+                await self.mark_published_earlier()
                 if not await self.lease.acquire():
                     await pause(stop, self.lease.ttl.total_seconds() / 3)
                     continue
@@ -218,6 +241,11 @@ class Relay:
                 await pause(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
         await self._drop_producer()
+        try:  # a last try at the marks: left unmarked, a restart publishes those events again
+            await asyncio.wait_for(self.mark_published_earlier(), 5)
+        except (PyMongoError, TimeoutError):
+            log.warning("stopped with %d published events unmarked: they will be published again",
+                        len(self.unmarked))
         try:
             await self.lease.release()
         except PyMongoError:

@@ -17,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pymongo.errors import ServerSelectionTimeoutError
 
 from binhchon_kit.consumer import EventConsumers, Origin, PermanentError, Retry, consuming
 from binhchon_kit.contracts.intake import RoundOpened
@@ -59,7 +60,7 @@ class Handler:
     """Fails ``failures`` times (``error`` each), then handles; remembers every event and where it came from."""
 
     failures: int = 0
-    error: Exception = field(default_factory=lambda: ConnectionError("store unreachable"))
+    error: Exception = field(default_factory=lambda: RuntimeError("the rulebook's weights do not add up"))
     calls: list[RecordedEvent] = field(default_factory=list)
     origins: list[Origin | None] = field(default_factory=list)
 
@@ -163,7 +164,24 @@ async def test_a_failure_that_outlasts_the_retries_is_dead_lettered(setup: Setup
     await setup.publish(body)
     assert len(setup.handler.calls) == 3
     [letter] = setup.dead
-    assert_dead_letter(letter, body, "failed after 3 attempts: ConnectionError: store unreachable")
+    assert_dead_letter(letter, body, "failed after 3 attempts: RuntimeError: the rulebook's weights do not add up")
+
+
+async def test_a_store_that_does_not_answer_is_an_outage_the_message_comes_again_never_dead_lettered(
+        setup: Setup) -> None:
+    """Issue 14: during a 30 s store outage a dossier.received was dead-lettered and its receipt mail never made."""
+    setup.handler.failures = 99
+    setup.handler.error = ServerSelectionTimeoutError("127.0.0.1:27017: [Errno 111] Connection refused")
+    body = published(event())
+    with pytest.raises(ServerSelectionTimeoutError):  # raised to FastStream: nacked, not committed
+        await setup.publish(body)
+    assert len(setup.handler.calls) == 3
+    assert setup.dead == []
+    assert not await setup.inbox.seen("scoring.rounds", "e-1")
+    setup.handler.failures = 0  # the store answers again: the same message, delivered again, is handled
+    await setup.publish(body)
+    assert await setup.inbox.seen("scoring.rounds", "e-1")
+    assert setup.dead == []
 
 
 async def test_bytes_that_are_no_cloudevent_are_dead_lettered_unparsed(setup: Setup) -> None:

@@ -85,6 +85,9 @@ class Notify:
         self.parallel = 8  # deliveries in flight at once per replica
         self.now = clock
         self.owner = f"{runtime.settings.service_name}-{uuid.uuid4().hex[:8]}"
+        # sent, but the outcome not yet stored (the store failed right after the send): recorded before anything
+        # else is sent, never sent again by this process (issue 14: a store outage sent a receipt mail twice)
+        self.sent_unrecorded: dict[str, tuple[dict[str, Any], int]] = {}
         self.waiting = WaitingRoom(self.db, clock, self.owner, wait_for=fact_wait, lease=lease)
         self.wake = asyncio.Event()
         self.keys = key_client  # opens the producers' sealed e-mail addresses (ADR 0035)
@@ -342,6 +345,9 @@ class Notify:
     # ---- delivering ----------------------------------------------------------------------------------
 
     async def deliver_due(self) -> int:
+        for key, (delivery, attempt) in list(self.sent_unrecorded.items()):  # raises while the store is down
+            await self._finish(delivery, attempt, "sent", None)
+            del self.sent_unrecorded[key]
         now = self.now()
         entries = [e for e in await self.db["due"].find({}).to_list() if _aware(e["at"]) <= now]
         slots = asyncio.Semaphore(self.parallel)
@@ -392,7 +398,9 @@ class Notify:
         except Withdrawn:
             await self._cancel(delivery["_id"])
         else:
+            self.sent_unrecorded[delivery["_id"]] = (delivery, attempt)
             await self._finish(delivery, attempt, "sent", None)
+            del self.sent_unrecorded[delivery["_id"]]
 
     async def _send(self, delivery: dict[str, Any]) -> None:
         key = delivery["_id"]

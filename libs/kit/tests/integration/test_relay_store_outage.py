@@ -1,0 +1,86 @@
+"""The store stopped between the relay's publish and its mark, on the real broker and a store of the test's own
+(FerretDB on PostgreSQL): the relay keeps running, retries the mark alone while the store is down, and when it is
+back every event is on its topic exactly once (issue 14: scoring published five events twice after an outage)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections import Counter
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pymongo import AsyncMongoClient
+
+from binhchon_kit.eventstore_mongo import MongoEventStore
+from binhchon_kit.relay import Relay
+from binhchon_kit.signing import Signer
+from binhchon_kit.testing.eventstore_contract import grow
+from binhchon_kit.testing.fixtures import TopicReader, eventually
+from binhchon_kit.testing.infra import REPO, NativeFerretDB, NativePostgres
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_store(unique):
+    # under the checkout, not /tmp/pytest-of-…: that one is closed to the server's user
+    workdir = REPO / ".run" / f"relay-outage-{unique}"
+    store = NativeFerretDB(workdir / "ferretdb", postgres=NativePostgres(workdir / "postgres"))
+    store.start()
+    try:
+        yield store
+    finally:
+        store.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def test_the_store_down_between_publish_and_mark_publishes_each_event_once(infra, own_store, unique,
+                                                                                  topic_prefix):
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(own_store.url, tz_aware=True,
+                                                                serverSelectionTimeoutMS=1000)
+    store = MongoEventStore(client[f"intake_{unique}"], source="/binhchon/intake")
+    await store.setup()
+    events = await grow(store, "dossier-a", 3) + await grow(store, "dossier-b", 3)
+    stopped = asyncio.Event()
+
+    async def store_stops(published: list[Any]) -> None:
+        if not stopped.is_set():  # the first batch is on the broker; its mark is not cleared yet
+            assert len(published) == len(events)
+            await asyncio.to_thread(own_store.stop, postgres=False)
+            stopped.set()
+
+    relay = Relay(store, infra.kafka, signer=Signer(Ed25519PrivateKey.generate()), client_id=f"relay-{unique}",
+                  topic_prefix=topic_prefix, before_mark=store_stops, idle_interval=0.1)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.wait_for(stopped.wait(), 60)
+        await asyncio.sleep(5)  # the relay retries through the outage
+        assert not running.done()
+        assert [e.id for e in relay.unmarked] == [e.id for e in events]  # remembered, not yet marked
+
+        await asyncio.to_thread(own_store.start)  # back, the relay untouched
+        await eventually(lambda: _nothing_waiting(store), timeout=60, interval=0.5, what="the marks cleared")
+        assert relay.unmarked == []
+        later = await grow(store, "dossier-a", 2, start=3)  # and it goes on with what comes next
+        await eventually(lambda: _nothing_waiting(store), timeout=60, interval=0.5, what="the new events")
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
+        await client.close()
+
+    async with TopicReader(infra.kafka, f"{topic_prefix}intake.events") as reader:
+        await reader.wait_for(lambda es: len(es) >= len(events) + len(later), what="every event on the topic")
+        await asyncio.sleep(2)  # a second copy, if one were coming, would be here by now
+        await reader.poll()
+        on_topic = Counter(e.id for e in reader.events())
+    assert on_topic == Counter(e.id for e in events + later), "an event missing or published twice"
+
+
+async def _nothing_waiting(store: MongoEventStore) -> bool | None:
+    try:
+        return not await store.unpublished(100) or None
+    except Exception:  # the store still coming back
+        return None
