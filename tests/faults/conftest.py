@@ -32,12 +32,14 @@ from .system import System
 RESULTS = Path(os.environ.get("FAULTS_RESULTS_DIR") or REPO / ".run" / "faults")
 SUMMARY = RESULTS / "summary.jsonl"
 HERE = Path(__file__).parent
+# the files whose tests each play a season on a system of their own (the checker's unit test is not one)
+FAULT_FILES = {"test_faults.py", "test_store_restored.py"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     asked = os.environ.get("BINHCHON_FAULTS") == "1" or any(
         Path(a.split("::")[0]).resolve().is_relative_to(HERE) for a in config.args)
-    faults = [i for i in items if Path(str(i.path)).resolve().parent == HERE and i.path.name == "test_faults.py"]
+    faults = [i for i in items if Path(str(i.path)).resolve().parent == HERE and i.path.name in FAULT_FILES]
     if asked:
         config.stash[PLAYED] = bool(faults)
         if faults:  # a new table for this run's faults (a run of the checker's unit test alone keeps the last)

@@ -36,15 +36,6 @@ HERE = Path(__file__).parent
 LOST = "scoring"
 
 
-@pytest.fixture(autouse=True)
-def _asked_for(request: pytest.FixtureRequest) -> None:
-    """Like the suite's other tests, only when the fault suite is asked for (tests/faults/conftest.py): each starts
-    a system of its own and plays a season."""
-    if os.environ.get("BINHCHON_FAULTS") != "1" and not any(
-            Path(a.split("::")[0]).resolve().is_relative_to(HERE) for a in request.config.args):
-        pytest.skip("a fault test: `make faults` runs it")
-
-
 def unpublished(system: System, service: str) -> int:
     client: MongoClient[dict[str, Any]] = MongoClient(system.mongodb)
     try:
