@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 from fastapi.exceptions import RequestValidationError
+from pymongo.errors import DuplicateKeyError
 
 PAGE_KEY = "page_key"
 MAX_LIMIT = 200
@@ -178,7 +179,10 @@ async def fill_keys(db: Any, collection: str, key_of: Callable[[dict[str, Any]],
     async for doc in db[collection].find({key: {"$exists": False}}):
         await db[collection].update_one({"_id": doc["_id"]}, {"$set": {key: key_of(doc)}})
         filled += 1
-    await db["read_model_keys"].replace_one({"_id": marker}, {"filled": filled}, upsert=True)
+    try:
+        await db["read_model_keys"].replace_one({"_id": marker}, {"filled": filled}, upsert=True)
+    except DuplicateKeyError:
+        pass  # a replica starting at the same moment ran it too and its marker won the insert: it says the same
     return filled
 
 

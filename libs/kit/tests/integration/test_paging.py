@@ -4,6 +4,8 @@ keys on documents stored before keys existed."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from binhchon_kit import paging
@@ -57,6 +59,15 @@ async def test_keys_are_filled_once_for_documents_stored_before(db):
     assert await paging.fill_keys(db, "old", lambda d: d["code"]) == 0  # marked done: no second scan
     pages = await paging.page(db["old"], equals={}, after=None, limit=10, show=lambda d: d)
     assert [d["page_key"] for d in pages.items] == ["C000", "C001", "C002", "C003", "C004", "C999"]
+
+
+async def test_replicas_filling_keys_at_once_all_start(db):
+    # compose's ha profile starts two replicas together: both fill, both mark; the marker's losing insert must not
+    # stop the replica's start (it did, with E11000 on read_model_keys)
+    await db["old"].insert_many([{"_id": f"d{n}", "code": f"C{n:03d}"} for n in range(5)])
+    await asyncio.gather(*(paging.fill_keys(db, "old", lambda d: d["code"]) for _ in range(4)))
+    assert await db["read_model_keys"].count_documents({}) == 1
+    assert await db["old"].count_documents({"page_key": {"$exists": True}}) == 5
 
 
 def test_a_cursor_is_the_key_and_nothing_else():
