@@ -47,7 +47,7 @@ from binhchon_kit.contracts.scoring import (
 from binhchon_tools.audit_hash import schema_version
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain import panel as panels
-from scoring.domain.aggregation import Result, star_label
+from scoring.domain.aggregation import Result, rate
 from scoring.domain.rulebook import Rulebook, Sheet
 from scoring.domain.scoring import COMPLETED, DossierScoring, decide
 from scoring.domain.sealing import DossierKey, sheet_context, unb64
@@ -107,31 +107,14 @@ def aggregate_halves(rulebook: Rulebook, sheet: Sheet, level: Any, sheets: dict[
     outliers = [m for m, t in totals.items() if n > 1
                 and abs(Decimal(t) - _mean_of_sum(grand - t, n - 1)) > outlier_points]
     rule = rulebook.level_rule(level)
-    if rule is None:
+    if rule is None or (not rulebook.star_bands and rule.pass_mark is None):
         return None
-    band: int | None = None
-    stars: int | None = None
-    passed: bool | None = None
-    if rulebook.star_bands:
-        band = stars = rulebook.band(average)
-        while stars > 1 and not all(m.met for m in mandatory
-                                    if m.required_for_stars is not None and m.required_for_stars <= stars):
-            stars -= 1
-        label = star_label(stars)
-        recognised = stars in rule.recognises
-        goes_up = stars in rule.forwards and rule.next_level is not None
-    else:
-        if rule.pass_mark is None:
-            return None
-        passed = average >= rule.pass_mark and all(m.met for m in mandatory)
-        label = "Đạt" if passed else "Không đạt"
-        recognised = passed
-        goes_up = passed and rule.forwards_passed and rule.next_level is not None
+    rating = rate(rulebook, rule, average, mandatory)
     spread = float(max(totals.values()) - min(totals.values()))
-    return Result(average_total=average, part_averages=parts, totals=totals, outliers=outliers, band_stars=band,
-                  stars=stars, passed=passed, rating_label=label, mandatory=mandatory,
-                  recognised_at_level=recognised, goes_up_a_level=goes_up, next_level=rule.next_level,
-                  spread=spread)
+    return Result(average_total=average, part_averages=parts, totals=totals, outliers=outliers,
+                  band_stars=rating.band, stars=rating.stars, passed=rating.passed, rating_label=rating.label,
+                  mandatory=mandatory, recognised_at_level=rating.recognised, goes_up_a_level=rating.goes_up,
+                  next_level=rule.next_level, spread=spread)
 
 
 def _validated(event: dict[str, Any]) -> Any:

@@ -283,22 +283,10 @@ class MongoEventStore(QueueNames):
         are decoded: FerretDB builds its answer while this process decodes (ADR 0033, "2026-11-29 (later)"). In one
         query, FerretDB built the whole answer first and this process then decoded it, one after the other."""
         end = f"{stream}0"
-
-        def query(bound: dict[str, Any]) -> asyncio.Task[list[dict[str, Any]]]:
-            return asyncio.ensure_future(self.pages.find({"stream": stream, "_id": {**bound, "$lt": end}},
-                                                         sort=[("_id", ASCENDING)], limit=PAGES_PER_QUERY).to_list())
-
-        pending: asyncio.Task[list[dict[str, Any]]] | None = query({"$gte": f"{stream}/"})
-        try:
-            while pending is not None:
-                docs = await pending
-                pending = query({"$gt": docs[-1]["_id"]}) if len(docs) == PAGES_PER_QUERY else None
-                await asyncio.sleep(0)  # let the next query go out before the decoding holds the loop
-                for doc in docs:
-                    yield doc
-        finally:
-            if pending is not None:
-                pending.cancel()
+        pages = _prefetched(self.pages, {"stream": stream}, f"{stream}/", PAGES_PER_QUERY, end=end)
+        async with aclosing(pages) as docs:
+            async for doc in docs:
+                yield doc
 
     # ---- pages (ADR 0019) ------------------------------------------------------------------------------
 
@@ -424,22 +412,9 @@ class MongoEventStore(QueueNames):
     async def _segment_documents(self) -> AsyncGenerator[dict[str, Any]]:
         """Every segment, in ``_id`` order, a few per query; the next query runs in the server while the caller
         decodes this one's segments (FerretDB and PostgreSQL are other processes)."""
-
-        def query(bound: dict[str, Any]) -> asyncio.Task[list[dict[str, Any]]]:
-            return asyncio.ensure_future(self.segments.find({"_id": bound}, sort=[("_id", ASCENDING)],
-                                                            limit=SEGMENTS_PER_QUERY).to_list())
-
-        pending: asyncio.Task[list[dict[str, Any]]] | None = query({"$gte": ""})
-        try:
-            while pending is not None:
-                docs = await pending
-                pending = query({"$gt": docs[-1]["_id"]}) if len(docs) == SEGMENTS_PER_QUERY else None
-                await asyncio.sleep(0)  # let the next query go out before the decoding holds the loop
-                for doc in docs:
-                    yield doc
-        finally:
-            if pending is not None:
-                pending.cancel()
+        async with aclosing(_prefetched(self.segments, {}, "", SEGMENTS_PER_QUERY)) as docs:
+            async for doc in docs:
+                yield doc
 
     async def _marked(self, batch_size: int) -> list[RecordedEvent]:
         """Every event still marked unprojected, now (the events not in a segment yet), by the mark's index."""
@@ -610,3 +585,28 @@ class MongoEventStore(QueueNames):
             for key in done:
                 await self.db[queue].delete_one({"_id": key})
         return moved
+
+
+async def _prefetched(collection: AsyncCollection[dict[str, Any]], equals: dict[str, Any], start: str, per_query: int,
+                      end: str | None = None) -> AsyncGenerator[dict[str, Any]]:
+    """The documents whose ``_id`` is from ``start`` to before ``end`` (and that match ``equals``), in ``_id``
+    order, ``per_query`` per query, the next query asked before this one's documents are handed on: the server
+    builds its answer while this process decodes (FerretDB and PostgreSQL are other processes)."""
+
+    below = {} if end is None else {"$lt": end}
+
+    def query(bound: dict[str, Any]) -> asyncio.Task[list[dict[str, Any]]]:
+        return asyncio.ensure_future(collection.find({**equals, "_id": {**bound, **below}}, sort=[("_id", ASCENDING)],
+                                                     limit=per_query).to_list())
+
+    pending: asyncio.Task[list[dict[str, Any]]] | None = query({"$gte": start})
+    try:
+        while pending is not None:
+            docs = await pending
+            pending = query({"$gt": docs[-1]["_id"]}) if len(docs) == per_query else None
+            await asyncio.sleep(0)  # let the next query go out before the decoding holds the loop
+            for doc in docs:
+                yield doc
+    finally:
+        if pending is not None:
+            pending.cancel()

@@ -8,9 +8,12 @@ own store. Only events intake signed are returned (ADR 0026): a forged erasure w
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -80,3 +83,18 @@ async def recorded_erasures(settings: Any) -> tuple[list[Erasure], list[str]]:
 
     return await erasures_on_topic(settings.kafka_brokers, settings.kafka_topic_prefix + TOPIC,
                                    reading_options(settings), producer_keys(settings))
+
+
+def reapply_command(prog: str, description: str | None, run: Callable[[], Coroutine[Any, Any, Any]],
+                    argv: list[str] | None = None) -> int:
+    """``python -m <service>.erasures reapply``, the same for every service that keeps personal data: ``run``
+    re-applies the recorded erasures and returns a dataclass with a ``refused`` list; printed as one JSON line,
+    exit 1 if an erasure event did not verify (look at it: it was not acted on)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["reapply"])
+    parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    done: Any = asyncio.run(run())
+    print(json.dumps(asdict(done)))
+    return 1 if done.refused else 0

@@ -13,18 +13,14 @@ key opens nothing.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
-import logging
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
-from binhchon_kit.personal_erasures import Erasure, recorded_erasures
+from binhchon_kit.personal_erasures import Erasure, reapply_command, recorded_erasures
 from binhchon_kit.personal_keys import COLLECTION, tombstone
 
 
@@ -56,18 +52,10 @@ async def reapply_from_settings(settings: Any) -> Reapplied:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m intake.erasures reapply``: prints what was done as one JSON line; exit 1 if an erasure event
-    did not verify (look at it: it was not acted on)."""
+    """``python -m intake.erasures reapply``: one JSON line; exit 1 if an erasure event did not verify."""
     from intake.main import IntakeSettings
 
-    parser = argparse.ArgumentParser(prog="python -m intake.erasures", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["reapply"])
-    parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    done = asyncio.run(reapply_from_settings(IntakeSettings()))
-    print(json.dumps(asdict(done)))
-    return 1 if done.refused else 0
+    return reapply_command("python -m intake.erasures", __doc__, lambda: reapply_from_settings(IntakeSettings()), argv)
 
 
 if __name__ == "__main__":

@@ -10,17 +10,13 @@ settings (MONGODB_*, KAFKA_*, EVENT_PRODUCER_KEYS_DIR).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
-import logging
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from binhchon_kit.personal_erasures import recorded_erasures
+from binhchon_kit.personal_erasures import reapply_command, recorded_erasures
 from binhchon_kit.vietnam_time import now_utc
 from notify.service import forget_erased
 
@@ -51,14 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m notify.erasures reapply``: one JSON line; exit 1 if an erasure event did not verify."""
     from notify.main import NotifySettings
 
-    parser = argparse.ArgumentParser(prog="python -m notify.erasures", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["reapply"])
-    parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    done = asyncio.run(reapply_from_settings(NotifySettings()))
-    print(json.dumps(asdict(done)))
-    return 1 if done.refused else 0
+    return reapply_command("python -m notify.erasures", __doc__, lambda: reapply_from_settings(NotifySettings()), argv)
 
 
 if __name__ == "__main__":

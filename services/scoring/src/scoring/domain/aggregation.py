@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from binhchon_kit.contracts.common import Level
 from binhchon_kit.contracts.scoring import MandatoryOutcome, PartAverage
-from scoring.domain.rulebook import Rulebook, Sheet
+from scoring.domain.rulebook import LevelRule, Rulebook, Sheet
 
 Sheets = Mapping[str, Mapping[str, float]]  # member id → criterion code → points
 
@@ -57,6 +57,33 @@ def star_label(stars: int) -> str:
     return f"{stars} sao"
 
 
+@dataclass(frozen=True)
+class Rating:
+    """What the rounded mean and the mandatory criteria give at a level: the band, the stars, the pass."""
+    band: int | None
+    stars: int | None
+    passed: bool | None
+    label: str
+    recognised: bool
+    goes_up: bool
+
+
+def rate(rulebook: Rulebook, rule: LevelRule, average: float, mandatory: list[MandatoryOutcome]) -> Rating:
+    """The rating of the rounded mean (the audit's recompute rates with this too, ADR 0042)."""
+    if rulebook.star_bands:
+        band = stars = rulebook.band(average)
+        while stars > 1 and not all(m.met for m in mandatory
+                                    if m.required_for_stars is not None and m.required_for_stars <= stars):
+            stars -= 1
+        return Rating(band=band, stars=stars, passed=None, label=star_label(stars), recognised=stars in rule.recognises,
+                      goes_up=stars in rule.forwards and rule.next_level is not None)
+    if rule.pass_mark is None:
+        raise ValueError(f"rulebook {rulebook.id}: a level without star bands has no pass mark")
+    passed = average >= rule.pass_mark and all(m.met for m in mandatory)
+    return Rating(band=None, stars=None, passed=passed, label="Đạt" if passed else "Không đạt", recognised=passed,
+                  goes_up=passed and rule.forwards_passed and rule.next_level is not None)
+
+
 def aggregate(rulebook: Rulebook, sheet: Sheet, level: Level, sheets: Sheets) -> Result:
     if not sheets:
         raise ValueError("no sheets to aggregate")
@@ -80,24 +107,8 @@ def aggregate(rulebook: Rulebook, sheet: Sheet, level: Level, sheets: Sheets) ->
     rule = rulebook.level_rule(level)
     if rule is None:
         raise ValueError(f"rulebook {rulebook.id} has no {level.value} level")
-    band: int | None = None
-    stars: int | None = None
-    passed: bool | None = None
-    if rulebook.star_bands:
-        band = stars = rulebook.band(average)
-        while stars > 1 and not all(m.met for m in mandatory
-                                    if m.required_for_stars is not None and m.required_for_stars <= stars):
-            stars -= 1
-        label = star_label(stars)
-        recognised = stars in rule.recognises
-        goes_up = stars in rule.forwards and rule.next_level is not None
-    else:
-        assert rule.pass_mark is not None
-        passed = average >= rule.pass_mark and all(m.met for m in mandatory)
-        label = "Đạt" if passed else "Không đạt"
-        recognised = passed
-        goes_up = passed and rule.forwards_passed and rule.next_level is not None
-    return Result(average_total=average, part_averages=parts, totals=totals, outliers=outliers, band_stars=band,
-                  stars=stars, passed=passed, rating_label=label, mandatory=mandatory,
-                  recognised_at_level=recognised, goes_up_a_level=goes_up, next_level=rule.next_level,
-                  spread=spread(sheets))
+    rating = rate(rulebook, rule, average, mandatory)
+    return Result(average_total=average, part_averages=parts, totals=totals, outliers=outliers,
+                  band_stars=rating.band, stars=rating.stars, passed=rating.passed, rating_label=rating.label,
+                  mandatory=mandatory, recognised_at_level=rating.recognised, goes_up_a_level=rating.goes_up,
+                  next_level=rule.next_level, spread=spread(sheets))
