@@ -5,7 +5,6 @@ back every event is on its topic exactly once (issue 14: scoring published five 
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections import Counter
 from typing import Any
 
@@ -18,22 +17,15 @@ from binhchon_kit.relay import Relay
 from binhchon_kit.signing import Signer
 from binhchon_kit.testing.eventstore_contract import grow
 from binhchon_kit.testing.fixtures import TopicReader, eventually
-from binhchon_kit.testing.infra import REPO, NativeFerretDB, NativePostgres
+from binhchon_kit.testing.infra import private_store
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def own_store(unique):
-    # under the checkout, not /tmp/pytest-of-…: that one is closed to the server's user
-    workdir = REPO / ".run" / f"relay-outage-{unique}"
-    store = NativeFerretDB(workdir / "ferretdb", postgres=NativePostgres(workdir / "postgres"))
-    store.start()
-    try:
+    with private_store(f"relay-outage-{unique}") as store:
         yield store
-    finally:
-        store.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def test_the_store_down_between_publish_and_mark_publishes_each_event_once(infra, own_store, unique,

@@ -6,12 +6,11 @@ disturbed."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 import pytest
 
 from binhchon_kit.testing.fixtures import eventually
-from binhchon_kit.testing.infra import REPO, NativeFerretDB, NativePostgres
+from binhchon_kit.testing.infra import private_store
 
 from ..conftest import intake_settings, round_body, running_intake
 
@@ -23,15 +22,8 @@ AT_ONCE = 3.5
 
 @pytest.fixture
 def own_store(unique):
-    # under the checkout, not /tmp/pytest-of-…: that one is closed to the server's user
-    workdir = REPO / ".run" / f"store-outage-{unique}"
-    store = NativeFerretDB(workdir / "ferretdb", postgres=NativePostgres(workdir / "postgres"))
-    store.start()
-    try:
+    with private_store(f"store-outage-{unique}") as store:
         yield store
-    finally:
-        store.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def test_a_store_outage_answers_503_with_retry_after_and_recovers_without_a_restart(

@@ -274,6 +274,20 @@ class NativeFerretDB:
                 self.postgres.stop()
 
 
+@contextlib.contextmanager
+def private_store(name: str) -> Iterator[NativeFerretDB]:
+    """A store of a test's own, to stop and start (an outage) without touching the suite's: its PostgreSQL and
+    FerretDB under the checkout's .run (not /tmp/pytest-of-…, which is closed to the server's user), removed after."""
+    workdir = REPO / ".run" / name
+    store = NativeFerretDB(workdir / "ferretdb", postgres=NativePostgres(workdir / "postgres"))
+    store.start()
+    try:
+        yield store
+    finally:
+        store.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def _run(cmd: list[str], env: dict[str, str] | None = None) -> None:
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
                             env={**os.environ, **env} if env else None)
