@@ -140,6 +140,9 @@ class KeyClient:
         self.transport = transport
         self.clock = clock
         self._cache: dict[str, tuple[float, bytes | None]] = {}
+        # one client for the process's life: a client per key built a TLS context (the CA bundle read and parsed)
+        # and a connection each time, a quarter of notify's CPU in bench/pipeline.py (py-spy, 2026-11-29)
+        self._http: httpx.AsyncClient | None = None
 
     async def key(self, kid: str) -> bytes | None:
         if not valid_kid(kid):
@@ -147,9 +150,10 @@ class KeyClient:
         now = self.clock()
         if (hit := self._cache.get(kid)) is not None and (hit[1] is None or now - hit[0] < self.ttl):
             return hit[1]
-        async with httpx.AsyncClient(base_url=self.base_url, transport=self.transport, timeout=10,
-                                     trust_env=False) as http:
-            answer = await http.get(f"/personal-keys/{kid}", headers={"Authorization": f"Bearer {self.token()}"})
+        if self._http is None:
+            self._http = httpx.AsyncClient(base_url=self.base_url, transport=self.transport, timeout=10,
+                                           trust_env=False)
+        answer = await self._http.get(f"/personal-keys/{kid}", headers={"Authorization": f"Bearer {self.token()}"})
         if answer.status_code in (404, 410):
             self._cache[kid] = (now, None)
             return None
@@ -157,6 +161,11 @@ class KeyClient:
         key = base64.urlsafe_b64decode(answer.json()["key"] + "==")
         self._cache[kid] = (now, key)
         return key
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     def drop(self, kids: list[str]) -> None:
         """Keys erased: never opened again by this process."""

@@ -48,7 +48,6 @@ from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.web import create_app, serve
 from notify.adapters.channels import Email, Webhook
 from notify.adapters.http import router
-from notify.adapters.intake_keys import KeptOpen
 from notify.adapters.targets import Resolver, Targets, networks
 from notify.adapters.templates import Templates
 from notify.service import Notify
@@ -107,8 +106,7 @@ def build(settings: NotifySettings | None = None, resolver: Resolver | None = No
     runtime = build_runtime(settings, {})
     if settings.intake_service_token_file and "key_client" not in service_kwargs:
         service_kwargs["key_client"] = KeyClient(settings.intake_url or settings.intake_public_url,
-                                                 token_from_file(settings.intake_service_token_file),
-                                                 transport=KeptOpen())
+                                                 token_from_file(settings.intake_service_token_file))
     targets = Targets(allow_http=settings.notify_webhook_allow_http,
                       allowed=networks(settings.notify_webhook_allowed_networks), resolver=resolver)
     webhook = Webhook(targets, connect_seconds=settings.notify_webhook_connect_seconds,

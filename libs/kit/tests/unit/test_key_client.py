@@ -1,0 +1,39 @@
+"""The key client keeps one connection pool for its life (a client per key cost a TLS context and a connection
+each: a quarter of notify's CPU in bench/pipeline.py)."""
+
+import base64
+
+import httpx
+
+from binhchon_kit.personal import new_kid
+from binhchon_kit.personal_keys import KeyClient
+
+
+class KeyService(httpx.AsyncBaseTransport):
+    """Intake's key service as a transport that counts its requests and its closings."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.closed = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert not self.closed, "a request on a closed pool"
+        self.asked.append(request.url.path)
+        kid = request.url.path.rsplit("/", 1)[1]
+        return httpx.Response(200, json={"key": base64.urlsafe_b64encode(kid.encode() * 4).decode().rstrip("=")})
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+async def test_every_key_is_fetched_through_one_pool_closed_only_with_the_client() -> None:
+    service = KeyService()
+    keys = KeyClient("http://intake", lambda: "token", transport=service)
+    first, second = new_kid(), new_kid()
+    assert await keys.key(first) == first.encode() * 4
+    assert await keys.key(second) == second.encode() * 4
+    assert await keys.key(first) == first.encode() * 4  # cached: not asked again
+    assert service.asked == [f"/personal-keys/{first}", f"/personal-keys/{second}"]
+    assert service.closed == 0
+    await keys.aclose()
+    assert service.closed == 1
