@@ -48,8 +48,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "bench")]
+# the fault suite's package as `faults`, from tests/: under pytest, `tests` is already some service's tests package
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]
 
+from faults.flow import DISTRICTS, Flow  # noqa: E402
+from faults.system import SERVICES, System  # noqa: E402
 from intake_submit import percentile, raw_inserts  # noqa: E402
 
 from binhchon_kit.envelope import CloudEvent  # noqa: E402
@@ -58,8 +61,6 @@ from binhchon_kit.testing.infra import LOCAL  # noqa: E402
 from binhchon_kit.topics import all_topics  # noqa: E402
 from binhchon_kit.vietnam_time import today_in_vietnam  # noqa: E402
 from binhchon_tools.scenario import Producer, producer_body, sheet  # noqa: E402
-from tests.faults.flow import DISTRICTS, Flow  # noqa: E402
-from tests.faults.system import SERVICES, System  # noqa: E402
 
 # council means cycled: every one recognised with 3 stars by its district, so each dossier earns a certificate
 TARGETS = (66, 64, 61, 57, 55, 53, 52)

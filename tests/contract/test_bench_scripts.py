@@ -26,6 +26,7 @@ def test_benchmark_imports_and_explains_itself(script: Path):
     spec = importlib.util.spec_from_file_location(f"bench_{script.stem}", script)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would: a dataclass of the module looks its module up there
     spec.loader.exec_module(module)
     assert callable(module.main)
     result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=60)
