@@ -345,9 +345,17 @@ class Notify:
     # ---- delivering ----------------------------------------------------------------------------------
 
     async def deliver_due(self) -> int:
-        for key, (delivery, attempt) in list(self.sent_unrecorded.items()):  # raises while the store is down
-            await self._finish(delivery, attempt, "sent", None)
-            del self.sent_unrecorded[key]
+        for key in list(self.sent_unrecorded):
+            # taken before recording: two passes of this process at once (the loop's and a caller's) must not both
+            # record it, nor the second fail on a key the first removed
+            taken = self.sent_unrecorded.pop(key, None)
+            if taken is None:
+                continue
+            try:
+                await self._finish(taken[0], taken[1], "sent", None)
+            except BaseException:  # the store is still down: kept for the next pass
+                self.sent_unrecorded[key] = taken
+                raise
         now = self.now()
         entries = [e for e in await self.db["due"].find({}).to_list() if _aware(e["at"]) <= now]
         slots = asyncio.Semaphore(self.parallel)
