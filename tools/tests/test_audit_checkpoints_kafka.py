@@ -24,12 +24,13 @@ from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.eventstore_contract import grow
 from binhchon_kit.testing.fixtures import eventually
+from binhchon_kit.topic_history import Record
 from binhchon_kit.topics import all_topics, ensure_topics
 from binhchon_kit.web import create_app
 from binhchon_tools import audit
 from binhchon_tools.audit_decisions import recorded
 from binhchon_tools.audit_hash import GENESIS, seal
-from binhchon_tools.audit_topics import Record, read_records, service_topics, unprefixed
+from binhchon_tools.audit_topics import read_records, service_topics, unprefixed
 
 pytestmark = pytest.mark.integration
 

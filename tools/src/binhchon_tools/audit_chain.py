@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from binhchon_kit.contracts.registry import UnknownEventType, event_model
+from binhchon_kit.topic_history import Record
 from binhchon_kit.trust import SIGNATURE, SIGNATURE_KID
 from binhchon_tools.audit_checkpoints import LogOrder
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_hash import GENESIS, event_hash, previous_link, read_event
 from binhchon_tools.audit_signatures import Signed
-from binhchon_tools.audit_topics import Record, unprefixed
+from binhchon_tools.audit_topics import unprefixed
 
 CHECKPOINT_TYPE = "log.checkpoint"
 

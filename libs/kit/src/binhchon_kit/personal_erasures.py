@@ -16,9 +16,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from binhchon_kit.principals import AUDITOR, client_options
+from binhchon_kit.topic_history import read_records
 from binhchon_kit.trust import ProducerKeys, Untrusted, check
 
 log = logging.getLogger("binhchon.personal")
@@ -37,36 +36,24 @@ async def erasures_on_topic(bootstrap: list[str] | str, topic: str, options: dic
                             trusted: ProducerKeys) -> tuple[list[Erasure], list[str]]:
     """Every ``personal_data.erased`` event on ``topic`` (prefixed as deployed) from its start to its end now, and
     the ids of those that did not verify as intake's (logged, never returned as erasures)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", **options)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            raise RuntimeError(f"no topic {topic} on the broker: nothing to re-apply from")
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        found: list[Erasure] = []
-        refused: list[str] = []
-        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for record in records:
-                    event = json.loads(record.value or b"{}")
-                    if event.get("type") != ERASED:
-                        continue
-                    try:
-                        check(event, TOPIC, trusted)
-                    except Untrusted as e:
-                        log.error("erasure event %s not acted on: %s", event.get("id"), e)
-                        refused.append(str(event.get("id")))
-                        continue
-                    found.append(Erasure(event["id"], list(event["data"]["kids"]),
-                                         list(event["data"]["dossier_ids"])))
-        return found, refused
-    finally:
-        await consumer.stop()
+    missing: list[str] = []
+    found: list[Erasure] = []
+    refused: list[str] = []
+    async for batch in read_records(bootstrap, [topic], options, on_missing=missing.append):
+        for record in batch:
+            event = json.loads(record.value or b"{}")
+            if event.get("type") != ERASED:
+                continue
+            try:
+                check(event, TOPIC, trusted)
+            except Untrusted as e:
+                log.error("erasure event %s not acted on: %s", event.get("id"), e)
+                refused.append(str(event.get("id")))
+                continue
+            found.append(Erasure(event["id"], list(event["data"]["kids"]), list(event["data"]["dossier_ids"])))
+    if missing:
+        raise RuntimeError(f"no topic {topic} on the broker: nothing to re-apply from")
+    return found, refused
 
 
 def reading_options(settings: Any) -> dict[str, Any]:

@@ -19,13 +19,11 @@ tried the other way, and a log no order reproduces is refused (the service would
 from __future__ import annotations
 
 import json
-import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
@@ -36,6 +34,7 @@ from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore import event_key, verify_chain
 from binhchon_kit.signing import verify_bytes
+from binhchon_kit.topic_history import Record, read_records
 from binhchon_kit.topics import source_of
 from binhchon_kit.transparency import event_leaf
 
@@ -67,50 +66,32 @@ async def read_copies(bootstrap: str | list[str], prefix: str, service: str,
     of the service's own topic that is no event of the service was left out (other services' checkpoints are
     left out without a word)."""
     own, shared = f"{prefix}{service}.events", f"{prefix}{CHECKPOINTS_TOPIC}"
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                client_id=f"binhchon-{service}-restore", **security)
-    await consumer.start()
     copies: list[Copy] = []
     skipped: list[str] = []
+    missing: list[str] = []
     records = 0
-    try:
-        parts = [TopicPartition(t, p) for t in (own, shared) for p in sorted(consumer.partitions_for_topic(t) or ())]
-        if not parts:
-            await consumer._client.force_metadata_update()  # a fresh client may not know the topics yet
-            parts = [TopicPartition(t, p) for t in (own, shared)
-                     for p in sorted(consumer.partitions_for_topic(t) or ())]
-        if not parts:
-            raise TopicDamaged(f"neither {own} nor {shared} exists, or {service} may not read them")
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        ends = await consumer.end_offsets(parts)
-        deadline = time.monotonic() + timeout
-        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the topics could not be read to their end in {timeout:.0f} s")
-            for tp, batch in (await consumer.getmany(timeout_ms=500, max_records=5000)).items():
-                for m in batch:
-                    if m.offset >= ends[tp]:
-                        continue
-                    records += 1
-                    copy = _parse(m.value, tp, m.offset, m.timestamp, service)
-                    if isinstance(copy, Copy):
-                        copies.append(copy)
-                    elif copy is not None:
-                        skipped.append(copy)
-    finally:
-        await consumer.stop()
+    async for batch in read_records(bootstrap, [own, shared], security, client_id=f"binhchon-{service}-restore",
+                                    timeout=timeout, on_missing=missing.append):
+        for record in batch:
+            records += 1
+            copy = _parse(record, service)
+            if isinstance(copy, Copy):
+                copies.append(copy)
+            elif copy is not None:
+                skipped.append(copy)
+    if len(missing) == 2:
+        raise TopicDamaged(f"neither {own} nor {shared} exists, or {service} may not read them")
     return copies, records, skipped
 
 
-def _parse(value: bytes | None, tp: TopicPartition, offset: int, timestamp: int, service: str) -> Copy | str | None:
+def _parse(record: Record, service: str) -> Copy | str | None:
     """The record as a copy of an event of ``service``, its hash and signature checked later; else why it is not
     one (on the service's own topic: poison someone wrote there, never an event of its store), or None (another
     service's checkpoint)."""
-    where = f"{tp.topic}[{tp.partition}]@{offset}"
-    shared = tp.topic.endswith(CHECKPOINTS_TOPIC)
+    where = f"{record.topic}[{record.partition}]@{record.offset}"
+    shared = record.topic.endswith(CHECKPOINTS_TOPIC)
     try:
-        cloud = CloudEvent.model_validate(json.loads(value or b""))
+        cloud = CloudEvent.model_validate(json.loads(record.value or b""))
     except (ValueError, ValidationError) as exc:
         return None if shared else f"{where}: not an event ({str(exc)[:120]})"
     if cloud.source != source_of(service):
@@ -119,7 +100,8 @@ def _parse(value: bytes | None, tp: TopicPartition, offset: int, timestamp: int,
         event = RecordedEvent.from_cloudevent(cloud)
     except ValueError as exc:
         return f"{where}: does not read as a recorded event ({exc})"
-    return Copy(event, tp.topic, tp.partition, offset, timestamp, cloud.signature, cloud.signaturekid)
+    return Copy(event, record.topic, record.partition, record.offset, record.timestamp, cloud.signature,
+                cloud.signaturekid)
 
 
 def verified(copies: Iterable[Copy], keys: dict[str, Ed25519PublicKey]
