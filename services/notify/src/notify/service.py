@@ -347,7 +347,7 @@ class Notify:
     async def deliver_due(self) -> int:
         for key in list(self.sent_unrecorded):
             # taken before recording: two passes of this process at once (the loop's and a caller's) must not both
-            # record it, nor the second fail on a key the first removed
+            # record it
             taken = self.sent_unrecorded.pop(key, None)
             if taken is None:
                 continue
@@ -406,9 +406,11 @@ class Notify:
         except Withdrawn:
             await self._cancel(delivery["_id"])
         else:
-            self.sent_unrecorded[delivery["_id"]] = (delivery, attempt)
-            await self._finish(delivery, attempt, "sent", None)
-            del self.sent_unrecorded[delivery["_id"]]
+            try:
+                await self._finish(delivery, attempt, "sent", None)
+            except BaseException:  # sent, its outcome not stored: the next pass records it before sending more
+                self.sent_unrecorded[delivery["_id"]] = (delivery, attempt)
+                raise
 
     async def _send(self, delivery: dict[str, Any]) -> None:
         key = delivery["_id"]
