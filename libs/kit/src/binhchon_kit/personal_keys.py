@@ -36,6 +36,9 @@ def master_key_from_settings(key_file: str) -> MasterKey:
     return MasterKey.from_file(MasterKey.write_new(Path(key_dir()) / "personal-data-master-dev.key"))
 
 
+UNWRAPPED_KEPT = 1024  # past this many unwrapped keys in memory, the expired ones are dropped
+
+
 class SubjectKeys:
     """The key store. Only its owning service holds one; others use ``KeyClient``."""
 
@@ -74,6 +77,8 @@ class SubjectKeys:
         """The keys ``kids`` name, each None once erased (or never made): those not unwrapped lately in one
         ``$in`` query, each unwrapped once per ``ttl``."""
         now = self.clock()
+        if len(self._unwrapped) > UNWRAPPED_KEPT:  # expired keys leave memory, not only when asked for again
+            self._unwrapped = {k: hit for k, hit in self._unwrapped.items() if now - hit[0] < self.ttl}
         found: dict[str, bytes | None] = {}
         wanted = []
         for kid in dict.fromkeys(kids):

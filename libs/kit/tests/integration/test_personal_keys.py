@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from binhchon_kit import personal_keys
 from binhchon_kit.personal import MasterKey, new_data_key
 from binhchon_kit.personal_keys import COLLECTION, SubjectKeys
 
@@ -51,7 +52,7 @@ class CountingFinds:
 
 
 async def test_a_pages_keys_are_one_query_and_unwrapped_keys_are_kept_briefly_but_never_past_an_erasure(
-        mongo, unique) -> None:
+        mongo, unique, monkeypatch) -> None:
     """ADR 0048: a list page asks for all its keys in one ``$in`` query; keys unwrapped are kept ``ttl`` seconds;
     an erasure drops them at once."""
     counted = CountingFinds(mongo[f"kit_{unique}"][COLLECTION])
@@ -74,3 +75,9 @@ async def test_a_pages_keys_are_one_query_and_unwrapped_keys_are_kept_briefly_bu
     now[0] += 31
     counted.finds = 0
     assert await keys.many(list(made)) == {**made, gone: None} and counted.finds == 1, "past ttl: asked again"
+
+    # many keys unwrapped long ago: past the bound, the expired ones leave memory (not only when asked again)
+    monkeypatch.setattr(personal_keys, "UNWRAPPED_KEPT", 2)
+    now[0] += 31
+    await keys.many([])
+    assert keys._unwrapped == {}, "expired keys kept in memory"
