@@ -6,7 +6,7 @@ authority's, whatever name the approver types."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,7 +14,7 @@ import pytest
 
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.fixtures import eventually
-from binhchon_kit.testing.samples import dossier_body, round_body
+from binhchon_kit.testing.samples import department_round_body, dossier_body
 from intake.main import IntakeSettings
 from intake.main import build as build_intake
 from scoring.main import ScoringSettings
@@ -47,11 +47,7 @@ async def proposed(intake: Any, scoring: Any, auth: Any, code: str) -> dict[str,
     """A province round organised by the Sở Công Thương and decided by the UBND tỉnh, one dossier scored to
     completion, and the chair's proposal."""
     sec = auth("tk-1", "secretariat")
-    r = await intake.post("/rounds", headers=sec, json=round_body(
-        code, rulebook_id="ocop-2023", year=TODAY.year, organiser="Sở Công Thương tỉnh Bắc Giang",
-        approving_authority="UBND tỉnh Bắc Giang", schedule={
-            "submission_opens": (TODAY - timedelta(days=5)).isoformat(),
-            "submission_closes": (TODAY + timedelta(days=20)).isoformat()}))
+    r = await intake.post("/rounds", headers=sec, json=department_round_body(code, TODAY))
     assert r.status_code == 201, r.text
     round_id = r.json()["round_id"]
     assert r.json()["approving_authority"] == {"id": "province:24", "name": "UBND tỉnh Bắc Giang"}

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -21,7 +21,7 @@ from binhchon_kit.checkpoints import LEAVES
 from binhchon_kit.restore_topic import read_copies
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.fixtures import eventually
-from binhchon_kit.testing.samples import dossier_body, round_body
+from binhchon_kit.testing.samples import department_round_body, dossier_body
 from binhchon_tools.audit_store import compare
 from intake.main import IntakeSettings
 from intake.main import build as build_intake
@@ -44,11 +44,7 @@ def options(service: str, infra: Any, unique: str, prefix: str, key: str) -> dic
 async def season(intake: Any, scoring: Any, auth: Any, code: str) -> dict[str, Any]:
     """A round, a panel, two dossiers scored to completion, the chair's proposal, the authority's decision."""
     sec = auth("tk-1", "secretariat")
-    r = await intake.post("/rounds", headers=sec, json=round_body(
-        code, rulebook_id="ocop-2023", year=TODAY.year, organiser="Sở Công Thương tỉnh Bắc Giang",
-        approving_authority="UBND tỉnh Bắc Giang", schedule={
-            "submission_opens": (TODAY - timedelta(days=5)).isoformat(),
-            "submission_closes": (TODAY + timedelta(days=20)).isoformat()}))
+    r = await intake.post("/rounds", headers=sec, json=department_round_body(code, TODAY))
     assert r.status_code == 201, r.text
     round_id = r.json()["round_id"]
 

@@ -24,6 +24,15 @@ def round_body(code: str, today: date | None = None, **over: Any) -> dict[str, A
     return body
 
 
+def department_round_body(code: str, today: date, **over: Any) -> dict[str, Any]:
+    """A province OCOP round under the 2023 rulebook organised by the Sở Công Thương and decided by the UBND tỉnh
+    (the organiser is not the approving authority), open from 5 days before ``today`` to 20 days after."""
+    return round_body(code, rulebook_id="ocop-2023", year=today.year, organiser="Sở Công Thương tỉnh Bắc Giang",
+                      approving_authority="UBND tỉnh Bắc Giang", schedule={
+                          "submission_opens": (today - timedelta(days=5)).isoformat(),
+                          "submission_closes": (today + timedelta(days=20)).isoformat()}, **over)
+
+
 def dossier_body(product: str = "Mật ong rừng Lục Nam", regno: str = "2400123456", **over: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "producer": {
