@@ -43,10 +43,11 @@ class FuzzRun:
 
 
 @contextlib.contextmanager
-def serving(app: FastAPI, before: Any = None) -> Iterator[str]:
+def serving(app: FastAPI, before: Any = None, port: int | None = None) -> Iterator[str]:
     """``app`` under uvicorn in a thread of its own (its own event loop, lifespan and all); its base URL.
-    ``before``: a coroutine function run first in that loop (creating the test's topics)."""
-    port = free_port()
+    ``before``: a coroutine function run first in that loop (creating the test's topics). ``port``: one chosen
+    before the app was built (an app that must know its own address); default: a free one."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on",
                                            access_log=False))
     failed: list[BaseException] = []

@@ -1,0 +1,179 @@
+"""The portal's app in the kit's way, without a store or a broker of its own: the kit's request guard (body
+limit, safety headers), correlation ids and latency metrics, /healthz, /readyz (the four services reachable),
+/metrics; the session cookie; Jinja2 with autoescaping; one stylesheet."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import FormData
+
+from binhchon_kit.logs import configure_logging, correlation_id
+from binhchon_kit.metrics import HTTP_LATENCY
+from binhchon_kit.web_guard import RequestGuard
+from portal.formats import FILTERS
+from portal.sessions import COOKIE, Session, Sessions
+from portal.settings import PortalSettings
+from portal.upstream import Upstream, UpstreamError
+
+HERE = Path(__file__).parent
+log = logging.getLogger("binhchon.portal")
+# The portal's pages: its own stylesheet and print script, forms to itself only, never framed.
+PAGE_POLICY = ("default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+UNSESSIONED = ("/healthz", "/readyz", "/metrics", "/static/")
+
+
+class NotSignedIn(Exception):
+    pass
+
+
+class Forbidden(Exception):
+    pass
+
+
+def templates() -> Jinja2Templates:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(FILTERS)
+    return Jinja2Templates(env=env)
+
+
+def session_of(request: Request) -> Session:
+    return request.state.session  # type: ignore[no-any-return]
+
+
+def signed_in(request: Request) -> Session:
+    session = session_of(request)
+    if not session.signed_in:
+        raise NotSignedIn
+    return session
+
+
+async def checked_form(request: Request) -> FormData:
+    """The POSTed form, once its CSRF token is this session's (every form of the portal carries one)."""
+    form = await request.form()
+    given = form.get("csrf")
+    if not isinstance(given, str) or not session_of(request).csrf_ok(given):
+        raise Forbidden
+    return form
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    session = session_of(request)
+    flash, session.flash = session.flash, ""
+    page: HTMLResponse = request.app.state.templates.TemplateResponse(
+        request, name, {"session": session, "flash": flash, "settings": request.app.state.settings, **context},
+        status_code=status)
+    return page
+
+
+def create_portal(settings: PortalSettings, upstream: Upstream, sessions: Sessions) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        try:
+            yield
+        finally:
+            await upstream.client.aclose()
+
+    app = FastAPI(title="binhchon portal", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings, app.state.upstream, app.state.sessions = settings, upstream, sessions
+    app.state.templates = templates()
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def sessions_and_metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]
+                                   ) -> Response:
+        cid = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        token = correlation_id.set(cid)
+        started = time.perf_counter()
+        given = request.cookies.get(COOKIE)
+        if not request.url.path.startswith(UNSESSIONED):
+            request.state.session = sessions.get(given) or sessions.new()
+        try:
+            response = await call_next(request)
+        finally:
+            correlation_id.reset(token)
+        session = getattr(request.state, "session", None)
+        if session is not None and session.id != given:
+            response.set_cookie(COOKIE, session.id, max_age=sessions.ttl, httponly=True,
+                                secure=not settings.portal_local, samesite="lax", path="/")
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers["content-security-policy"] = PAGE_POLICY
+            response.headers["cache-control"] = "no-store"  # pages show a person's dossiers
+        route = request.scope.get("route")
+        HTTP_LATENCY.labels(settings.service_name, request.method, getattr(route, "path", "?"),
+                            str(response.status_code)).observe(time.perf_counter() - started)
+        response.headers["x-correlation-id"] = cid
+        return response
+
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(NotSignedIn)
+    async def to_sign_in(_: Request, __: NotSignedIn) -> Response:
+        return RedirectResponse("/dang-nhap", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, _: Forbidden) -> Response:
+        return render(request, "error.html", status=403, message="Biểu mẫu đã hết hạn hoặc không hợp lệ. "
+                      "Vui lòng tải lại trang và thử lại.")
+
+    @app.exception_handler(UpstreamError)
+    async def upstream_failed(request: Request, exc: UpstreamError) -> Response:
+        log.warning("%s %s: upstream %s", request.method, request.url.path, exc)
+        if exc.status == 401:
+            sessions.drop(session_of(request))
+            request.state.session = sessions.new()
+            return RedirectResponse("/dang-nhap", status_code=303)
+        return render(request, "error.html", status=exc.status if exc.status in (403, 404) else 502,
+                      message=refusal_text(exc))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks = await upstream.ready()
+        down = sorted(name for name, state in checks.items() if state != "ok")
+        if not down:
+            return JSONResponse({"ready": True, "checks": checks})
+        return JSONResponse({"ready": False, "checks": checks, "down": down}, status_code=503,
+                            headers={"Retry-After": str(settings.unavailable_retry_after_seconds)})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        if settings.deployment != "development":  # as the services: only to the scraper holding METRICS_TOKEN
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
+            if not settings.metrics_token or not hmac.compare_digest(given, settings.metrics_token.encode()):
+                return JSONResponse({"detail": "Not Found"}, status_code=404)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+REFUSALS = {403: "Tài khoản của ông/bà không có quyền thực hiện thao tác này.",
+            404: "Không tìm thấy nội dung yêu cầu.",
+            409: "Thao tác không thực hiện được ở trạng thái hiện tại của hồ sơ.",
+            413: "Tệp tải lên quá lớn.",
+            422: "Thông tin chưa hợp lệ, vui lòng kiểm tra lại các trường đã nhập.",
+            429: "Hệ thống đang bận, vui lòng thử lại sau ít phút.",
+            503: "Hệ thống tạm thời không kết nối được dịch vụ, vui lòng thử lại sau."}
+
+
+def refusal_text(exc: UpstreamError) -> str:
+    return REFUSALS.get(exc.status, "Đã có lỗi khi xử lý yêu cầu, vui lòng thử lại sau.")
