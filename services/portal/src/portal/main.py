@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from binhchon_kit.vietnam_time import today_in_vietnam
 from binhchon_kit.web import serve
 from portal.oidc import Provider
-from portal.pages import producer, secretariat, signin
+from portal.pages import council, judge, producer, secretariat, signin
 from portal.sessions import Sessions
 from portal.settings import PortalSettings
 from portal.upstream import Upstream
@@ -30,6 +30,8 @@ def build(settings: PortalSettings | None = None, clock: Callable[[], date] = to
     app.include_router(signin.router)
     app.include_router(producer.router)
     app.include_router(secretariat.router)
+    app.include_router(judge.router)
+    app.include_router(council.router)
     return app
 
 

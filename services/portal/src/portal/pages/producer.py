@@ -19,6 +19,7 @@ from portal.web import checked_form, refusal_text, render, signed_in
 router = APIRouter(include_in_schema=False)
 # the documents a filing asks for, each its own file input: the first is required
 FILED_DOCUMENTS = ("registration_form", "business_plan", "product_description")
+COUNCIL_HOMES = {"approver": "/de-nghi", "council_chair": "/hoi-dong", "judge": "/hoi-dong"}
 
 
 def upstream(request: Request) -> Upstream:
@@ -40,6 +41,8 @@ def is_open(round_doc: dict[str, Any], day: date) -> bool:
 @router.get("/")
 async def home(request: Request) -> Response:
     session = signed_in(request)
+    if "applicant" not in session.roles and (council := COUNCIL_HOMES.keys() & set(session.roles)):
+        return RedirectResponse(COUNCIL_HOMES[min(council)], status_code=303)  # judges, chairs, approvers
     page = await upstream(request).json("intake", "GET", "/dossiers", session.access_token, params={"limit": 50})
     return render(request, "home.html", dossiers=page["items"])
 
