@@ -239,6 +239,7 @@ def child(mode: str, kafka: str, prefix: str, workers: int, profile: str = "") -
         from binhchon_tools.audit_report import Progress
         from binhchon_tools.audit_verify import verify
 
+        before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         with open(os.devnull, "w") as quiet:
             run = verify(kafka, topics, prefix, workers=workers, progress=Progress("bench", quiet))
             if profile:
@@ -249,11 +250,16 @@ def child(mode: str, kafka: str, prefix: str, workers: int, profile: str = "") -
                 profiler.dump_stats(profile)
             else:
                 findings = asyncio.run(run)
+        after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         counts = findings.counts
+        # CPU seconds depend far less than the rate on what else the shared machine runs: the main process's, and
+        # the worker processes' (ended with the verify; their start, the same for any tools tree, included)
+        cpu = {"main": round(sum(after[0][:2]) - sum(before[0][:2]), 2),
+               "workers": round(sum(after[1][:2]) - sum(before[1][:2]), 2)}
         out = {"events": counts["events"], "seconds": counts["seconds"],
                "events_per_second": counts["events_per_second"], "discrepancies": len(findings.discrepancies),
                "decisions_recomputed": counts.get("decisions_recomputed", 0),
-               "certificates": counts.get("certificates", 0)}
+               "certificates": counts.get("certificates", 0), "cpu_seconds": cpu}
     # the load when this part ended: the machine is shared, and a rate means little without it
     print(json.dumps({**out, "peak_rss_mib": peak_mib(), "loadavg_1m": round(os.getloadavg()[0], 1)}))
 

@@ -2,8 +2,8 @@
 every stream's versions 1..n with each event linked to the one before, every hash as the kit computes it.
 
 Reading and hashing are the costly part, so each record is read once, in a worker process (``read_values``),
-which sends back only what the main process keeps: per stream what the links need, and the few events the
-cross-service checks look up, parsed; the main process reads Kafka and parses nothing. The relay may publish an event
+which sends back only what the main process keeps: per stream what the links need, and checkpoints parsed; the
+main process reads Kafka and parses only the few events the cross-service checks look up. The relay may publish an event
 twice (a crash between publishing and marking): an identical copy is a duplicate delivery, counted and
 accepted; two different events claiming one stream version are a discrepancy.
 """
@@ -15,8 +15,7 @@ import multiprocessing
 from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from binhchon_kit.contracts.registry import UnknownEventType, event_model
 from binhchon_kit.topic_history import Record
@@ -43,15 +42,16 @@ def hash_values(values: list[bytes]) -> list[str | None]:
 
 
 # What a worker answers for one record: None (not a binhchon CloudEvent), or what the main process keeps of it:
-# (stream, version, event id, claimed hash, previous link, type, source, signature, signature kid, the hash it
-# computed (None: none could be), the parsed event when the main process needs it whole (a checkpoint, or a kept
-# event of a type the cross-service checks look up)).
-Read = tuple[str, int, str, str, str, str, str, Any, Any, "str | None", "dict[str, Any] | None"]
+# (stream, version, event id, claimed hash, previous link, type, source, signature, signature kid, whether the
+# hash it computed is the claimed one, the parsed event when the main process needs it whole: a checkpoint, or in
+# one process a kept event of a type the cross-service checks look up). A worker sends no other parsed event
+# back: pickling a parsed event and unpickling it costs ten times reading its JSON again (measured, ADR 0042).
+Read = tuple[str, int, str, str, str, str, str, Any, Any, bool, "dict[str, Any] | None"]
 
 
 def read_values(values: list[bytes], whole: frozenset[str] = frozenset()) -> list[Read | None]:
     """Each raw CloudEvent read once and hashed (in a worker process): what ``ChainCheck`` keeps of it. ``whole``:
-    the types whose parsed event is sent back (besides checkpoints)."""
+    the types whose parsed event is answered too (besides checkpoints): only when read in the main process."""
     out: list[Read | None] = []
     for value in values:
         try:
@@ -63,17 +63,18 @@ def read_values(values: list[bytes], whole: frozenset[str] = frozenset()) -> lis
             out.append(None)
             continue
         try:
-            computed: str | None = event_hash(event, exact)
+            hash_holds = event_hash(event, exact) == claimed
         except Exception:
-            computed = None
+            hash_holds = False
         parsed = event if event_type == CHECKPOINT_TYPE or event_type in whole else None
         out.append((stream, version, event_id, claimed, prev, event_type, str(event.get("source", "")),
-                    event.get(SIGNATURE), event.get(SIGNATURE_KID), computed, parsed))
+                    event.get(SIGNATURE), event.get(SIGNATURE_KID), hash_holds, parsed))
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Kept:
+# The records' per-event notes are named tuples: one is made per event read, and a frozen dataclass's __init__
+# (a setattr per field) cost several times a tuple's on 100,000 events (ADR 0042, 2026-11-29).
+class Kept(NamedTuple):
     """A kept event for the other checks: where it sits in its stream, its raw JSON, parsed if sent back so."""
 
     stream: str
@@ -83,8 +84,7 @@ class Kept:
     parsed: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
-class Copy:
+class Copy(NamedTuple):
     """What the chain check keeps of one record: enough to name it and to check its links."""
 
     event_id: str
@@ -101,7 +101,7 @@ class ChainCheck:
         self.prefix = prefix
         self.keep = set(keep)
         self.kept: list[Kept] = []  # raw: a parsed event takes several times its JSON's bytes
-        self.whole = frozenset(whole)  # kept types sent back parsed: few, and looked up across services
+        self.whole = frozenset(whole)  # kept types answered parsed when read here (the workers answer them raw)
         self.checkpoints: list[dict[str, Any]] = []
         self.log_order = LogOrder()  # each service's events in publication order, for its checkpoints
         self.signed: list[Signed] = []  # each event's producer signature, checked once the log keys are known
@@ -131,7 +131,7 @@ class ChainCheck:
         if self.pool is None:
             self._take(records, read_values(values, self.whole))
         else:
-            future = asyncio.get_running_loop().run_in_executor(self.pool, read_values, values, self.whole)
+            future = asyncio.get_running_loop().run_in_executor(self.pool, read_values, values)
             self.pending.append((future, records))
 
     def _take(self, records: list[Record], reads: list[Read | None]) -> None:
@@ -140,7 +140,7 @@ class ChainCheck:
             if read is None:
                 self.findings.add("unreadable", where, "not a binhchon CloudEvent")
                 continue
-            stream, version, event_id, claimed, prev, event_type, source, signature, kid, computed, parsed = read
+            stream, version, event_id, claimed, prev, event_type, source, signature, kid, hash_holds, parsed = read
             self.events += 1
             topic = unprefixed(record.topic, self.prefix)
             self.per_topic[topic] += 1
@@ -161,7 +161,7 @@ class ChainCheck:
             self.streams[stream].setdefault(version, []).append(Copy(event_id, claimed, prev, where))
             self.log_order.note(source, record.timestamp, stream, version, event_id, claimed)
             self.signed.append(Signed(source, stream, event_id, claimed, signature, kid, where))
-            if computed != claimed:
+            if not hash_holds:
                 self.findings.add("hash", stream, f"content does not match its hash at {where}", event_id)
 
     async def drain(self, keep_at_most: int = 16) -> None:
@@ -179,9 +179,9 @@ class ChainCheck:
             prev_hash = GENESIS
             for expected, version in enumerate(sorted(versions), start=1):
                 copies = versions[version]
-                distinct = {(c.event_id, c.hash, c.prev) for c in copies}
-                duplicates += len(copies) - len(distinct)
                 first = copies[0]
+                distinct = {(c.event_id, c.hash, c.prev) for c in copies} if len(copies) > 1 else (first,)
+                duplicates += len(copies) - len(distinct)
                 if len(distinct) > 1:
                     self.findings.add("chain", stream, f"{len(distinct)} different events claim version {version} ("
                                       + ", ".join(c.where for c in copies) + ")", *sorted({c.event_id for c in copies}))

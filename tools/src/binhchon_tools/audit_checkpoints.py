@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from binhchon_kit import merkle
 from binhchon_kit.eventstore import event_key
@@ -25,8 +25,7 @@ from binhchon_tools.audit_findings import Findings
 ALL_SERVICES = "*"
 
 
-@dataclass(frozen=True, slots=True)
-class Published:
+class Published(NamedTuple):  # one per event read: a tuple is made several times faster than a dataclass
     """One event as the log's leaf sees it: when it was published, its key, id and hash."""
 
     timestamp: int

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -20,8 +19,7 @@ from binhchon_tools.audit_checkpoints import ALL_SERVICES, service_of
 from binhchon_tools.audit_findings import Discrepancy, Findings
 
 
-@dataclass(frozen=True)
-class Signed:
+class Signed(NamedTuple):  # one per event read: a tuple is made several times faster than a dataclass
     """What the signature check needs of one event as read."""
 
     source: str

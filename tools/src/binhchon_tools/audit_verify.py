@@ -4,8 +4,12 @@ decision, certificate, escalation and checkpoint)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +72,21 @@ async def verify(bootstrap: str, topics: list[str], prefix: str, *, jwks: dict[s
         chain.close()
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while the log is verified. What the read keeps (a few small objects
+    per event, to the end) was scanned again by every collection the read's allocations triggered: about 40 % of
+    the main process's CPU on 100,000 events (ADR 0042, 2026-11-29). The verify makes almost no reference cycles;
+    the few are collected once it resumes."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 async def _verify(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks: dict[str, Any] | None,
                   log_jwks: dict[str, dict[str, Any]] | None, progress: Progress | None,
                   rulebooks: Rulebooks | None) -> Findings:
@@ -82,6 +101,14 @@ async def _verify(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks:
     # rather than on the clock
     import certification.service  # noqa: F401
     import intake.domain.dossiers  # noqa: F401
+    with collector_paused():
+        return await _verified(chain, bootstrap, topics, jwks=jwks, log_jwks=log_jwks, progress=progress,
+                               rulebooks=rulebooks, pool=pool)
+
+
+async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks: dict[str, Any] | None,
+                    log_jwks: dict[str, dict[str, Any]] | None, progress: Progress, rulebooks: Rulebooks,
+                    pool: Executor | None) -> Findings:
     started = time.perf_counter()
     missing: list[str] = []
     async for batch in read_records(bootstrap, topics, on_start=progress.start, on_missing=missing.append):
