@@ -141,7 +141,7 @@ class Ledger:
                              payment_reference=reference, paid_on=paid_on)
         else:
             paid = FeePaid(fee_id=line_id, round_id=owed["round_id"], member_id=owed["member_id"],
-                           amount=owed["amount"], payment_reference=reference, paid_on=paid_on)
+                           session=owed["session"], amount=owed["amount"], payment_reference=reference, paid_on=paid_on)
         try:
             recorded = await record(self.rt, line_id, 1, paid, actor, cause, events[0].subject, history=events,
                                     event_id=deterministic_id("paid", line_id))

@@ -91,6 +91,7 @@ class FeePaid(EventData):
     fee_id: str
     round_id: str
     member_id: Text
+    session: Session = Field(description="the session the fee is for (the judge's mail names it)")
     amount: Dong
     payment_reference: Text
     paid_on: date
