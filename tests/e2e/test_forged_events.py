@@ -148,8 +148,9 @@ async def test_the_probes_forged_approval_and_revocation_issue_nothing_and_mail_
             await produce(infra.kafka, f"{topic_prefix}certification.events", revocation)
 
             # each consumer that takes the type dead-letters the forgery, with the reason, and goes no further
-            on_scoring = await dead_letters(infra.kafka, f"{topic_prefix}scoring.events", 2)
-            assert set(on_scoring) == {"certification.issuing", "notify.scoring"}
+            # (certification.ledger takes result.approved too: the prizes, ADR 0050)
+            on_scoring = await dead_letters(infra.kafka, f"{topic_prefix}scoring.events", 3)
+            assert set(on_scoring) == {"certification.issuing", "certification.ledger", "notify.scoring"}
             for letter in on_scoring.values():
                 assert letter["event_id"] == approval["id"]
                 assert letter["dlq-reason"].startswith("untrusted event: hash ffffffffffffffff… does not match")

@@ -39,11 +39,14 @@ SCORING_STREAM_TYPES = {
     "score.submitted", "score.amended", "scoring.rescore_requested", "scoring.completed", "result.approved",
     "result.not_recognised",
 }
-KEPT_TYPES = SCORING_STREAM_TYPES | {"panel.formed", "certificate.issued", "dossier.received", "round.opened"}
+# with the prizes' (ADR 0050): an award and its round's schedule, matched with results by audit_awards
+KEPT_TYPES = SCORING_STREAM_TYPES | {"panel.formed", "certificate.issued", "dossier.received", "round.opened",
+                                    "award.granted", "prize_schedule.set"}
 RESULT_TYPES = ("result.approved", "result.not_recognised")
 DECISION_TYPES = {"scoring.completed", *RESULT_TYPES}
 STREAMS_PER_TASK = 400  # scoring streams a worker process checks per task
-INDEXED = {*RESULT_TYPES, "panel.formed", "round.opened", "certificate.issued"}
+INDEXED = {*RESULT_TYPES, "panel.formed", "round.opened", "certificate.issued", "award.granted",
+           "prize_schedule.set"}
 WHOLE = frozenset({*INDEXED, "dossier.received"})  # the kept types the checks read parsed (the rest stay raw)
 
 

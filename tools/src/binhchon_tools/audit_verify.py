@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from binhchon_tools.audit_awards import check_awards
 from binhchon_tools.audit_chain import ChainCheck
 from binhchon_tools.audit_checkpoints import ALL_SERVICES, check_checkpoints
 from binhchon_tools.audit_decisions import (
@@ -127,6 +128,7 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
         if jwks is None:
             findings.notes.append("no --jwks: certificate signatures not checked (only their match with results)")
         check_certificates(log, findings, jwks)
+        check_awards(log, findings)
     check_escalations(log, findings)
     check_checkpoints(chain.log_order, chain.checkpoints, findings, log_jwks)
     check_signatures(chain.signed, findings, log_jwks, chain.pool)

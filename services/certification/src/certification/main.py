@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from binhchon_kit import restore
 from binhchon_kit.auth.devtoken import key_dir
 from binhchon_kit.contracts.notify import NotificationFailed, NotificationSent
-from binhchon_kit.contracts.scoring import ResultApproved
+from binhchon_kit.contracts.scoring import PanelFormed, ResultApproved, ScoringCompleted
 from binhchon_kit.loops import every
 from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
@@ -18,9 +18,13 @@ from binhchon_kit.web import create_app, serve
 from certification.adapters.ceremonies_http import router as ceremonies_router
 from certification.adapters.credentials_http import router as credentials_router
 from certification.adapters.http import router
+from certification.adapters.ledger_http import router as ledger_router
 from certification.ceremonies import Ceremonies
 from certification.domain.ceremonies import fold_ceremony
 from certification.domain.certificates import fold_certificate
+from certification.domain.ledger import fold_display, fold_line, fold_schedule
+from certification.ledger import Ledger
+from certification.ledger_views import LedgerViews
 from certification.service import Certification
 from certification.views import Views
 from certification.views import setup as setup_views
@@ -43,26 +47,36 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
           **service_kwargs: object) -> FastAPI:
     settings = settings or CertificationSettings()
     runtime = build_runtime(settings, {"certificate": ("certificates", fold_certificate),
-                                       "ceremony": ("ceremonies", fold_ceremony)})
+                                       "ceremony": ("ceremonies", fold_ceremony),
+                                       # prizes and fees (ADR 0050): awards and fees are the ledger's lines
+                                       "award": ("ledger_lines", fold_line), "fee": ("ledger_lines", fold_line),
+                                       "schedule": ("prize_schedules", fold_schedule),
+                                       "display": ("displays", fold_display)})
     signer = Signer.from_settings(settings.cert_signing_key_file, settings.cert_signing_key, key_dir())
     service = service_factory(runtime, signer, settings.public_base_url, **service_kwargs)  # type: ignore[arg-type]
     ceremonies = Ceremonies(runtime, service.now)
+    ledger = Ledger(runtime, service.today)
     runtime.consumers.handle("scoring.events", {ResultApproved}, "issuing", service.on_result_approved)
     runtime.consumers.handle("notify.events", {NotificationSent, NotificationFailed}, "ceremony-deliveries",
                              ceremonies.on_notification)
+    runtime.consumers.handle("scoring.events", {ResultApproved, PanelFormed, ScoringCompleted}, "ledger",
+                             ledger.on_scoring_event)
 
     async def on_startup(rt: Runtime) -> None:
         await setup_views(rt.db)
         await service.setup()
         await ceremonies.setup()
+        await ledger.setup()
         rt.spawn("expiry", every(settings.expiry_check_seconds, rt.stop, service.send_expiry_notices))
 
     app = create_app(runtime, title="binhchon certification", on_startup=on_startup,
                      description="Signed certificates, PDF with QR, public verification and registry, revocation, "
-                                 "expiry notices, ceremonies.")
+                                 "expiry notices, ceremonies, prizes and fees, the exhibition.")
     app.state.certification = service
     app.state.ceremonies = ceremonies
-    app.state.views = Views(runtime.db, service.today)
+    app.state.ledger = ledger
+    app.state.ledger_views = LedgerViews(runtime.db)
+    app.state.views = Views(runtime.db, service.today, app.state.ledger_views)
     try:
         from certification.adapters.pdf import find_font_files
 
@@ -72,6 +86,7 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
     app.include_router(credentials_router)  # first: its `/certificates/{number}.vc.json` before `{number}`
     app.include_router(router)
     app.include_router(ceremonies_router)
+    app.include_router(ledger_router)
 
     return app
 

@@ -24,6 +24,7 @@ from binhchon_kit.paging import Page
 from certification.domain import ceremonies as rules
 from certification.domain import certificates as certs
 from certification.domain.errors import Refused
+from certification.ledger_views import LedgerViews
 
 # a certificate's key: its day of issue and its number; a ceremony's: its day and its id
 CERTIFICATE_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}\|[A-Za-z0-9-]+$")
@@ -69,9 +70,11 @@ async def registrations(db: AsyncDatabase[dict[str, Any]], certificates: list[di
 
 
 class Views:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], today: Callable[[], date]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], today: Callable[[], date],
+                 exhibits: LedgerViews | None = None) -> None:
         self.db = db
         self.today = today
+        self.exhibits = exhibits or LedgerViews(db)
 
     async def registry(self, filters: Mapping[str, Any], after: str | None, limit: int) -> Page:
         """The public registry: valid certificates only, newest first (no total: the date check is ours)."""
@@ -79,10 +82,14 @@ class Views:
         equals = {"status": certs.VALID, **{k: v for k, v in filters.items() if v is not None and v != ""}}
         # a province or a year is few of all certificates: walk that filter's own key, not the whole list's
         key, prefix = paging.walked_key(FILTER_KEYS, equals)
-        return await paging.page(self.db["certificates"], equals=equals, descending=True, limit=limit,
-                                 after=paging.cursor_key(after, CERTIFICATE_KEY), key=key, prefix=prefix,
-                                 keep=lambda d: status_on(d, today) == certs.VALID,
-                                 show=lambda d: public(d, today))
+        found = await paging.page(self.db["certificates"], equals=equals, descending=True, limit=limit,
+                                  after=paging.cursor_key(after, CERTIFICATE_KEY), key=key, prefix=prefix,
+                                  keep=lambda d: status_on(d, today) == certs.VALID,
+                                  show=lambda d: public(d, today))
+        # where each product was displayed (trưng bày tại …, ADR 0050)
+        shown = await self.exhibits.displayed_at([d["number"] for d in found.items])
+        items = [{**d, "displayed_at": shown[d["number"]]} for d in found.items]
+        return Page(items, found.limit, found.next, found.total)
 
     async def certificates(self, *, round_id: str | None, dossier_id: str | None, status: Status | None,
                            after: str | None, limit: int, total: bool = False) -> Page:

@@ -31,6 +31,7 @@ from binhchon_kit.contracts.intake import (
     DossierSupplementRequested,
     MissingItem,
 )
+from binhchon_kit.contracts.ledger import AwardPaid, FeePaid
 from binhchon_kit.contracts.registry import EventData, registration_of
 from binhchon_kit.contracts.scoring import (
     MandatoryOutcome,
@@ -244,6 +245,11 @@ def render_all(variant: str) -> list[Rendered]:
             number=names.certificate_number, reason="Sản phẩm không còn đáp ứng tiêu chí bắt buộc",
             revoked_on=date(2027, 6, 1)), dossier),
         ("", CeremonyScheduled.model_validate({**ceremony, "invitees": [certificate]}), round_id),
+        # prizes and fees (ADR 0050): the producer told of the prize paid, the judge of the fee
+        ("", AwardPaid(award_id="award-1", round_id=round_id, amount=5_000_000, payment_reference="UNC-017/2026",
+                       paid_on=date(2027, 1, 12)), dossier),
+        ("", FeePaid(fee_id="fee-1", round_id=round_id, member_id="gk-2", session="samples", amount=1_500_000,
+                     payment_reference="PC-042/2026", paid_on=date(2027, 1, 12)), round_id),
         ("two_certificates",
          CeremonyScheduled.model_validate({**ceremony, "invitees": [certificate, second]}), round_id),
     ]

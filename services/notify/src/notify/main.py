@@ -28,6 +28,7 @@ from binhchon_kit.contracts.intake import (
     PersonalDataErased,
     RoundOpened,
 )
+from binhchon_kit.contracts.ledger import AwardPaid, FeePaid
 from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.contracts.scoring import (
     JudgeRecused,
@@ -61,7 +62,7 @@ CONSUMED: dict[str, set[type[EventData]]] = {
                        ScoringOpened, ScoreSubmitted, JudgeRecused, ScoreAmended, RescoreRequested,
                        MemberSubstituted},
     "certification.events": {CertificateIssued, CertificateExpiring, CertificateExpired, CertificateRevoked,
-                             CertificateSuperseded, CeremonyScheduled},
+                             CertificateSuperseded, CeremonyScheduled, AwardPaid, FeePaid},
 }
 
 

@@ -30,6 +30,7 @@ from binhchon_kit import claims
 from binhchon_kit.consumer import PermanentError, dead_letter_headers
 from binhchon_kit.contracts.certification import CeremonyScheduled
 from binhchon_kit.contracts.intake import DossierReceived, PersonalDataErased, RoundOpened
+from binhchon_kit.contracts.ledger import FeePaid
 from binhchon_kit.contracts.notify import Channel, NotificationFailed, NotificationSent
 from binhchon_kit.contracts.registry import type_of
 from binhchon_kit.contracts.scoring import (
@@ -204,7 +205,7 @@ class Notify:
         producer = await self._recipient(contact, missing) if contact else None
         round_id = data.get("round_id")
         panel = await self.db["panels"].find_one({"_id": round_id}) if round_id else None
-        if panel is None and isinstance(told, ScoringOpened | ScoringCompleted | MemberSubstituted):
+        if panel is None and isinstance(told, ScoringOpened | ScoringCompleted | MemberSubstituted | FeePaid):
             missing(f"panel:{round_id}", f"no panel.formed yet for round {round_id}")
         round_ = await self.db["rounds"].find_one({"_id": round_id}) if round_id else None
         if round_ is None and isinstance(told, ScoringOpened | MemberSubstituted):

@@ -16,7 +16,8 @@ ENGLISH_OR_CODES = re.compile(
     r"result|below_level|mandatory_unmet|none|true|false|null|dossier|round|undefined)\b", re.IGNORECASE)
 ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 TIME_WITH_SECONDS = re.compile(r"\b\d{1,2}:\d{2}:\d{2}\b")
-DECIMAL_POINT = re.compile(r"\b\d+\.\d+\b")
+# a point between digits, unless it groups thousands as Vietnamese write đồng (5.000.000 đồng)
+DECIMAL_POINT = re.compile(r"\b(?!\d{1,3}(?:\.\d{3})+ đồng)\d+\.\d+\b")
 SNAKE_CASE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 URL = re.compile(r"https?://\S+")
 
@@ -68,6 +69,15 @@ def test_the_not_recognised_reason_is_made_from_its_code_and_parameters(case: st
 def test_the_mandatory_criteria_unmet_are_each_named() -> None:
     mail = _one("result.not_recognised", "mandatory_unmet", "long")
     assert all(criterion in mail.text for criterion in VARIANTS["long"].unmet)
+
+
+def test_the_prize_and_the_fee_paid_say_the_amount_in_dong_and_the_reference() -> None:
+    prize, fee = _one("award.paid"), _one("fee.paid")
+    assert "Tiền thưởng 5.000.000 đồng cho sản phẩm \"Miến dong\"" in prize.text
+    assert "Số chứng từ chi trả: UNC-017/2026." in prize.text.splitlines()
+    assert prize.recipient.id == "producer:2400123456"
+    assert fee.recipient.id == "gk-2" and fee.recipient.name == "Lê Văn Bình"
+    assert "buổi chấm sản phẩm trực tiếp là 1.500.000 đồng, đã được chi trả ngày 12/01/2027." in fee.text
 
 
 def test_the_ceremony_shows_its_time_as_people_write_it() -> None:

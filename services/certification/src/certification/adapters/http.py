@@ -115,12 +115,14 @@ async def revoke(number: str, body: Revocation, who: Approver, svc: Service, key
             summary="public verification page (Vietnamese, no login)",
             responses={404: {"description": "no certificate has this number: a page saying so",
                              "content": {"text/html": {"schema": {"type": "string"}}}}})
-async def verify(number: str, svc: Service) -> HTMLResponse:
+async def verify(number: str, svc: Service, read: Read) -> HTMLResponse:
     try:
         state, _ = await svc.load(number)
     except Refused:
         return HTMLResponse(pages.not_found_page(number), status_code=404)
-    return HTMLResponse(pages.verify_page({**state.issued, **_lifecycle(state)}, state.status_on(svc.today())))
+    shown = (await read.exhibits.displayed_at([number]))[number]
+    return HTMLResponse(pages.verify_page({**state.issued, **_lifecycle(state), "displayed_at": shown},
+                                          state.status_on(svc.today())))
 
 
 def _lifecycle(state: Any) -> dict[str, Any]:

@@ -55,6 +55,8 @@ def verify_page(doc: Mapping[str, Any], status: str) -> str:
         ("Quyết định", f"Số {escape(d['number'])} ngày {_day(d['date'])} của {escape(d['authority'])}"),
         ("Ngày cấp", _day(doc["issued_on"])), ("Có giá trị đến", _day(doc.get("valid_until"))),
     ]
+    if shown := displayed(doc.get("displayed_at") or []):
+        rows.append(("Trưng bày tại", shown))
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     number = escape(doc["number"])
     return page(f"Kiểm tra chứng nhận {doc['number']}", (
@@ -63,9 +65,22 @@ def verify_page(doc: Mapping[str, Any], status: str) -> str:
         f"<a href='/certificates/{number}'>Bản ký số (JSON)</a> · <a href='/registry'>Danh sách sản phẩm</a></p>"))
 
 
+def displayed(displays: list[Mapping[str, Any]]) -> str:
+    """Where the product was displayed (trưng bày tại …): each event, its place and its days."""
+    def days(d: Mapping[str, Any]) -> str:
+        return _day(d["on"]) + (f"–{_day(d['until'])}" if d.get("until") else "")
+
+    return "<br>".join(f"{escape(d['exhibition'])}, {escape(d['place'])} ({days(d)})" for d in displays)
+
+
 def not_found_page(number: str) -> str:
     return page("Không tìm thấy chứng nhận", f"<h1>Không tìm thấy</h1><div class='status revoked'>"
                 f"Không có giấy chứng nhận số {escape(number)} trong hệ thống.</div>")
+
+
+def _shown_at(doc: Mapping[str, Any]) -> str:
+    shown = displayed(doc.get("displayed_at") or [])
+    return f"<br><small>Trưng bày tại: {shown}</small>" if shown else ""
 
 
 def registry_page(items: list[dict[str, Any]], filters: dict[str, Any], following: str | None, limit: int,
@@ -74,7 +89,7 @@ def registry_page(items: list[dict[str, Any]], filters: dict[str, Any], followin
     (pages are cut by key, not counted: ADR 0015)."""
     rows = "".join(
         f"<tr><td><a href='/verify/{escape(d['number'])}'>{escape(d['number'])}</a></td>"
-        f"<td>{escape(d['product_name'])}</td><td>{escape(d['holder']['name'])}</td><td>{rating(d)}</td>"
+        f"<td>{escape(d['product_name'])}{_shown_at(d)}</td><td>{escape(d['holder']['name'])}</td><td>{rating(d)}</td>"
         f"<td>{_day(d['issued_on'])}</td></tr>" for d in items)
     options = "".join(f"<option value='{v}'{' selected' if filters.get('programme') == v else ''}>{v}</option>"
                       for v in ("", "OCOP", "CNNTTB"))

@@ -59,6 +59,11 @@ def _points_vn(value: float) -> str:
     return f"{value:.2f}".replace(".", ",")
 
 
+def _dong_vn(value: int) -> str:
+    """Whole đồng as Vietnamese write them: ``5.000.000 đồng``."""
+    return f"{int(value):,}".replace(",", ".") + " đồng"
+
+
 def _level_vn(value: str) -> str:
     return LEVELS_VN.get(value, value)
 
@@ -96,7 +101,8 @@ class Templates:
         self.env = Environment(loader=FileSystemLoader(search), undefined=StrictUndefined, autoescape=False,
                                keep_trailing_newline=True)
         self.env.filters.update(date_vn=_date_vn, datetime_vn=_datetime_vn, time_vn=_time_vn,
-                                points_vn=_points_vn, level_vn=_level_vn, document_vn=_document_vn)
+                                points_vn=_points_vn, level_vn=_level_vn, document_vn=_document_vn,
+                                dong_vn=_dong_vn)
         # The subject line is rendered on its own, every value in it on one line: a product name holding CR/LF
         # would otherwise end the Subject header early and spill the rest of the name into the body.
         self.subject_env = self.env.overlay(finalize=one_line)

@@ -22,6 +22,7 @@ from binhchon_kit.contracts.intake import (
     DossierRescheduled,
     DossierSupplementRequested,
 )
+from binhchon_kit.contracts.ledger import AwardPaid, FeePaid
 from binhchon_kit.contracts.scoring import (
     MemberSubstituted,
     PanelFormed,
@@ -38,7 +39,7 @@ from binhchon_kit.vietnam_time import VIETNAM
 PRODUCER_EVENTS = (
     DossierReceived, DossierSupplementRequested, DossierAccepted, DossierRejected, DossierRescheduled,
     ResultApproved, ResultNotRecognised, CertificateIssued, CertificateExpiring, CertificateExpired,
-    CertificateRevoked,
+    CertificateRevoked, AwardPaid,
 )
 # Templates that are not an event's own (an event's template is named by its type, ``event.type``).
 SCORE_REMINDER = "score.reminder"
@@ -110,6 +111,11 @@ def messages_for(event: RecordedEvent, *, producer: Recipient | None, panel: Map
             return [Message(event.type, a, event) for a in approvers if a.email]
         case CeremonyScheduled():
             return _ceremony(event, contacts)
+        case FeePaid() if panel:
+            # the judge paid, by the address the panel gave (a substitute, not on the panel's list, is not told)
+            judge = next((m for m in panel["members"] if m["id"] == data["member_id"] and m.get("email")), None)
+            return [Message(event.type, Recipient(judge["id"], judge["name"], judge["email"],
+                                                  ROLES_VN[judge["role"]]), event)] if judge else []
         case told if isinstance(told, PRODUCER_EVENTS):
             return [Message(event.type, producer, event)] if producer and producer.email else []
     return []

@@ -70,12 +70,15 @@ PUBLISHED: Mapping[str, Fields] = {
                            "place": True, "invitees": {"certificate_number": True, "holder": True,
                                                        "product_name": True, "dossier_id": True},
                            "invitation_days_before": True, "confirmation_days_before": True},
+    # a prize paid to an establishment is public money: its amount and day, not the payment order (ADR 0050)
+    "award.paid": {"award_id": True, "round_id": True, "amount": True, "paid_on": True},
 }
 
 # never in a webhook, whatever a subscription or a future edit of PUBLISHED says (a test holds the two apart)
-# (personal_data.erased: internal housekeeping of keys agencies never had, ADR 0035)
+# (personal_data.erased: internal housekeeping of keys agencies never had, ADR 0035; fee.paid: a person's pay)
 SEALED = frozenset({"score.submitted", "score.amended", "scoring.rescore_requested", "scoring.completed",
-                    "result.proposed", "judge.recused", "panel.member_substituted", "personal_data.erased"})
+                    "result.proposed", "judge.recused", "panel.member_substituted", "personal_data.erased",
+                    "fee.paid"})
 
 
 def is_published(event_type: str) -> bool:

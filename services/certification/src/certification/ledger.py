@@ -1,0 +1,175 @@
+"""Prizes and judges' fees (ADR 0050): the round's schedule, the awards and fees it makes owed, their payment,
+and the products displayed at an exhibition.
+
+What is owed follows from three things that arrive in any order: the secretariat's schedule (an HTTP command),
+scoring's recognised results and who sat on the panel (``scoring.events``, another partition each). Every
+writer records its fact first and then settles the round from all that is known; each award or fee has an
+event id that follows from what it is for, so whoever settles it, however often, records it once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from binhchon_kit.commands import record
+from binhchon_kit.contracts.ledger import AwardPaid, FeePaid, PrizeRate, PrizeScheduleSet, ProductDisplayed
+from binhchon_kit.contracts.registry import EventData
+from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
+from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
+from binhchon_kit.runtime import Runtime
+from certification.domain import certificates as certs
+from certification.domain import ledger as rules
+from certification.domain.errors import Refused
+
+SYSTEM = Actor.system("certification")
+
+
+class Ledger:
+    def __init__(self, runtime: Runtime, today: Callable[[], date]) -> None:
+        self.rt = runtime
+        self.db = runtime.db
+        self.today = today
+
+    async def setup(self) -> None:
+        for name in ("ledger_results", "ledger_sitters"):
+            await self.db[name].create_index("round_id")
+        await self.db["ledger_lines"].create_index([("round_id", 1), ("page_key", 1)])
+        await self.db["displays"].create_index("certificate_number")
+        # what a crash between recording a fact and settling its round left unsettled
+        async for schedule in self.db["prize_schedules"].find({}, projection={"round_id": 1}):
+            await self.settle(schedule["round_id"], Cause("startup", "startup:ledger"))
+
+    # ---- facts from scoring --------------------------------------------------------------------------
+
+    async def on_scoring_event(self, event: RecordedEvent) -> None:
+        data = event.data
+        if event.type == "result.approved":
+            if not data["rating"]["recognised"]:
+                return  # forwarded or below the level: no prize at this level, no award
+            await self._keep("ledger_results", event.id, {"round_id": data["round_id"], "data": data})
+        elif event.type == "panel.formed":
+            await self._keep("ledger_panels", data["round_id"], {
+                "round_id": data["round_id"], "panel_id": data["panel_id"], "sessions": data["sessions"],
+                "members": [{k: m[k] for k in ("id", "name", "role")} for m in data["members"]]})
+        else:  # scoring.completed: the members whose sheets counted sat for the panel
+            for member_id in data["totals"]:
+                await self._keep("ledger_sitters", f"{data['round_id']}|{member_id}",
+                                 {"round_id": data["round_id"], "member_id": member_id})
+        await self.settle(data["round_id"], Cause.of(event))
+
+    async def _keep(self, name: str, key: str, doc: dict[str, Any]) -> None:
+        try:
+            await self.db[name].replace_one({"_id": key}, doc, upsert=True)
+        except DuplicateKeyError:
+            await self.db[name].replace_one({"_id": key}, doc)  # inserted a moment ago by a redelivery
+
+    # ---- the schedule --------------------------------------------------------------------------------
+
+    async def set_schedule(self, round_id: str, prizes: list[PrizeRate], fee_per_session: int, basis: str | None,
+                           actor: Actor, cause: Cause) -> tuple[dict[str, Any], bool]:
+        """The round's schedule, and whether this call set it. Set once: the same schedule again settles what is
+        still unsettled and answers as before; another one is a conflict (awards were granted under the first)."""
+        if problems := rules.check_rates(prizes):
+            raise Refused("; ".join(problems), kind="invalid", field="prizes")
+        wanted = PrizeScheduleSet(round_id=round_id, prizes=prizes, fee_per_session=fee_per_session, basis=basis)
+        stream = rules.schedule_id(round_id)
+        created = True
+        try:
+            await record(self.rt, stream, 0, wanted, actor, cause, round_id)
+        except (AlreadyRecorded, ConcurrencyConflict):
+            created = False
+        schedule = await self.schedule(round_id)
+        assert schedule is not None
+        if not created and {k: v for k, v in schedule.items() if k != "event_id"} != wanted.model_dump(mode="json"):
+            raise Refused(f"round {round_id} already has its prize schedule; awards and fees are owed under it",
+                          schedule=schedule)
+        await self.settle(round_id, cause)
+        return schedule, created
+
+    async def schedule(self, round_id: str) -> dict[str, Any] | None:
+        event = await self.rt.store.get(rules.schedule_id(round_id), 1)
+        return rules.fold_schedule([event]) if event else None
+
+    # ---- settling ------------------------------------------------------------------------------------
+
+    async def settle(self, round_id: str, cause: Cause) -> None:
+        """Record every award and fee the round owes and has not recorded; nothing before its schedule."""
+        schedule = await self.schedule(round_id)
+        if schedule is None:
+            return
+        async for result in self.db["ledger_results"].find({"round_id": round_id}):
+            owed = rules.award(result["_id"], result["data"], schedule)
+            await self._owe(owed.award_id, owed, result["data"]["dossier_id"], cause)
+        panel = await self.db["ledger_panels"].find_one({"_id": round_id})
+        if panel is None:
+            return  # its fees are settled when the panel arrives
+        sitters = [s["member_id"] async for s in self.db["ledger_sitters"].find({"round_id": round_id})]
+        for fee in rules.fees(round_id, panel, sitters, schedule):
+            await self._owe(fee.fee_id, fee, round_id, cause)
+
+    async def _owe(self, stream: str, owed: EventData, subject: str, cause: Cause) -> None:
+        if await self.rt.store.get(stream, 1) is not None:
+            return  # the usual case on a redelivery: recorded before
+        try:
+            await record(self.rt, stream, 0, owed, SYSTEM, cause, subject, event_id=deterministic_id("owed", stream))
+        except (AlreadyRecorded, ConcurrencyConflict):
+            pass  # another settler recorded the same line a moment ago
+
+    # ---- payments ------------------------------------------------------------------------------------
+
+    async def pay(self, kind: str, line_id: str, reference: str, paid_on: date, actor: Actor, cause: Cause
+                  ) -> dict[str, Any]:
+        """Pay an award or a fee in full, once: 404 if nothing of that id is owed, 409 if it was paid."""
+        prefix = rules.AWARD if kind == rules.AWARD else rules.FEE
+        if not line_id.startswith(prefix + "-"):
+            raise Refused(f"no {kind} {line_id} is owed", kind="not_found")
+        if paid_on > self.today():
+            raise Refused(f"the payment date {paid_on:%d/%m/%Y} is after today ({self.today():%d/%m/%Y})",
+                          kind="invalid", field="paid_on")
+        events = await self.rt.store.read_stream(line_id)
+        if not events:
+            raise Refused(f"no {kind} {line_id} is owed", kind="not_found")
+        owed = events[0].data
+        if len(events) > 1:
+            raise Refused(f"{kind} {line_id} is paid already", paid=events[1].data)
+        paid: EventData
+        if kind == rules.AWARD:
+            paid = AwardPaid(award_id=line_id, round_id=owed["round_id"], amount=owed["amount"],
+                             payment_reference=reference, paid_on=paid_on)
+        else:
+            paid = FeePaid(fee_id=line_id, round_id=owed["round_id"], member_id=owed["member_id"],
+                           session=owed["session"], amount=owed["amount"], payment_reference=reference, paid_on=paid_on)
+        try:
+            recorded = await record(self.rt, line_id, 1, paid, actor, cause, events[0].subject, history=events,
+                                    event_id=deterministic_id("paid", line_id))
+        except (AlreadyRecorded, ConcurrencyConflict):
+            raise Refused(f"{kind} {line_id} is paid already") from None
+        return rules.fold_line([*events, recorded])
+
+    # ---- the exhibition ------------------------------------------------------------------------------
+
+    async def display(self, certificate: dict[str, Any], status: str, exhibition: str, on: date,
+                      until: date | None, place: str, code: str | None, actor: Actor, cause: Cause
+                      ) -> tuple[dict[str, Any], bool]:
+        """Record that a recognised product is displayed at an event; the same certificate, event, day and place
+        again is the same display."""
+        if status != certs.VALID:
+            raise Refused(f"certificate {certificate['number']} is {status}: only a recognised product is displayed",
+                          status=status)
+        if until is not None and until < on:
+            raise Refused("the display ends before it begins", kind="invalid", field="until")
+        stream = rules.display_id(certificate["number"], certs.normalised(exhibition), on.isoformat(),
+                                  certs.normalised(place))
+        displayed = ProductDisplayed(display_id=stream, certificate_number=certificate["number"],
+                                     round_id=certificate["round_id"], exhibition=exhibition, on=on, until=until,
+                                     place=place, product_name=certificate["product_name"], code=code)
+        try:
+            event = await record(self.rt, stream, 0, displayed, actor, cause, certificate["dossier_id"])
+            return rules.fold_display([event]), True
+        except (AlreadyRecorded, ConcurrencyConflict):
+            first = await self.rt.store.get(stream, 1)
+            assert first is not None
+            return rules.fold_display([first]), False
