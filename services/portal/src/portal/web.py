@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -26,8 +26,10 @@ from binhchon_kit.metrics import HTTP_LATENCY
 from binhchon_kit.web_guard import RequestGuard
 from portal.formats import FILTERS
 from portal.sessions import COOKIE, Session, Sessions
-from portal.settings import PortalSettings
 from portal.upstream import Upstream, UpstreamError
+
+if TYPE_CHECKING:  # the composition root defines it (one settings class per service, in main)
+    from portal.main import PortalSettings
 
 HERE = Path(__file__).parent
 log = logging.getLogger("binhchon.portal")
