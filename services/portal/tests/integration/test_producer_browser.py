@@ -1,7 +1,8 @@
 """A producer in a real browser (the system's Chromium, headless, driven by Playwright) against the four services
 on the real broker and store, and the portal in front of them: signs in on the development page, files a dossier
 in an open round with a PDF uploaded, prints the receipt (A4), and after the secretariat asks for a missing
-document, uploads it. Each page's screenshot is saved under .run/screenshots/ and its path printed."""
+document, uploads it, then withdraws the dossier. Each page's screenshot is saved under .run/screenshots/ and its
+path printed."""
 
 from __future__ import annotations
 
@@ -212,10 +213,17 @@ def test_a_producer_files_prints_and_supplements_in_a_browser(
             expect(page.get_by_text("Trạng thái: Đã bổ sung")).to_be_visible()
             expect(page.get_by_text("Chủ thể bổ sung hồ sơ")).to_be_visible()
             shot("da-bo-sung")
+            supplied = intake.get(f"/dossiers/{dossier_id}").json()
+            assert supplied["status"] == "supplemented"
+            assert supplied["history"][-1]["data"]["documents"][0]["sha256"] == hashlib.sha256(
+                missing_pdf).hexdigest()
+
+            page.get_by_label("Lý do rút hồ sơ").fill("Chủ thể xin rút để hoàn thiện sản phẩm")
+            page.get_by_role("button", name="Rút hồ sơ").click()
+            expect(page.get_by_text("Trạng thái: Đã rút hồ sơ")).to_be_visible()
+            shot("da-rut-ho-so")
             browser.close()
         assert console == [], console  # no script error, no pattern the browser cannot compile
 
-        supplied = intake.get(f"/dossiers/{dossier_id}").json()
-        assert supplied["status"] == "supplemented"
-        assert supplied["history"][-1]["data"]["documents"][0]["sha256"] == hashlib.sha256(missing_pdf).hexdigest()
+        assert intake.get(f"/dossiers/{dossier_id}").json()["status"] == "withdrawn"
         print("[screenshots]", *shot.taken, sep="\n  ")
