@@ -42,7 +42,9 @@ alerts-check: ## check the alert rules (infra/prometheus/alerts.yml) and fire ea
 contract: bootstrap ## fail if docs/contract differs from what the code generates
 	uv run --no-sync python -m binhchon_kit.contracts.export --check
 
+# the portal's browser tests drive Debian's chromium (infra/local/chromium.sh installs it when it is missing)
 test: bootstrap infra lint typecheck contract alerts-check ## install what is missing, then run every test against real Kafka and FerretDB
+	@infra/local/chromium.sh
 	uv run --no-sync pytest
 
 # One fault per test on a system of its own (its broker, its store, the four services as processes, a mail catcher)

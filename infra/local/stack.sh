@@ -15,6 +15,8 @@ mongo_port=${BINHCHON_MONGO_PORT:-27017}
 pg_port=${BINHCHON_PG_PORT:-5433}
 # name:port of every service that runs as a process
 services=(${BINHCHON_SERVICES:-intake:8001 scoring:8002 certification:8003 notify:8004})
+# the portal (ADR 0049), started after the four, in front of them; BINHCHON_PORTAL_PORT=0 leaves it out
+portal_port=${BINHCHON_PORTAL_PORT:-8000}
 say() { echo "[stack] $*" >&2; }
 
 kafka_url=${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$kafka_port}
@@ -98,12 +100,39 @@ up() {
       sleep 0.5
     done
   done
+  start_portal
   say "up. Mint a token: uv run binhchon-devtoken mint --sub me --role secretariat"
   [[ ${#kafka_env[@]} -eq 0 ]] || say "Kafka signs in with SASL/SCRAM: export ${kafka_env[0]} for binhchon-audit and binhchon-events"
   [[ ${#store_env[@]} -eq 0 ]] || say "the store signs in per service: export ${store_env[0]} for binhchon-audit compare and rebuild"
 }
 
+# The portal calls the four services where they listen here, and offers the development sign-in (it mints
+# tokens with the dev key the services trust); the cookie goes over plain http on loopback (PORTAL_LOCAL).
+start_portal() {
+  [[ $portal_port != 0 ]] || return 0
+  if svc_running portal; then say "portal already running (pid $(cat "$run/portal.pid"))"; return 0; fi
+  local urls=() entry name
+  for entry in "${services[@]}"; do
+    name=${entry%%:*}
+    urls+=("${name^^}_URL=http://127.0.0.1:${entry##*:}")
+  done
+  say "starting portal on http://127.0.0.1:$portal_port (logs: $run/logs/portal.log)"
+  env "${urls[@]}" HTTP_PORT="$portal_port" PORTAL_DEV_SIGN_IN=true PORTAL_LOCAL=true \
+    PORTAL_PUBLIC_URL="http://127.0.0.1:$portal_port" \
+    nohup "$repo/.venv/bin/binhchon-portal" >> "$run/logs/portal.log" 2>&1 < /dev/null &
+  echo $! > "$run/portal.pid"
+  for _ in $(seq 1 60); do
+    if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$portal_port/healthz', timeout=1)" 2>/dev/null; then
+      say "portal is up: http://127.0.0.1:$portal_port (development sign-in on)"; return 0
+    fi
+    svc_running portal || { say "portal exited; last lines of its log:"; tail -20 "$run/logs/portal.log" >&2; exit 1; }
+    sleep 0.5
+  done
+}
+
 down() {
+  if svc_running portal; then say "stopping portal"; kill "$(cat "$run/portal.pid")"; fi
+  rm -f "$run/portal.pid"
   for entry in "${services[@]}"; do
     name=${entry%%:*}
     if svc_running "$name"; then say "stopping $name"; kill "$(cat "$run/$name.pid")"; fi
@@ -131,6 +160,11 @@ status() {
       echo "$name: stopped"
     fi
   done
+  if svc_running portal; then
+    echo "portal: running (pid $(cat "$run/portal.pid")) on http://127.0.0.1:$portal_port"
+  else
+    echo "portal: stopped"
+  fi
 }
 
 # A new password for one principal (docs/adr/0031): set on the broker first (as the admin), then written where the

@@ -55,6 +55,13 @@ DEFAULT_IS_SAFE_IN_CONTAINER = {
     "unavailable_retry_after_seconds": "what a client is told to wait when the store is down: not per host",
     "scoring_sealing_keys": "inline keys are for tests; compose gives a file (SCORING_SEALING_KEYS_FILE) or none",
 }
+# Services that keep no data (docs/adr/0049): no store, no broker, no bearer tokens of their own to verify. They
+# read only these of the kit's settings, wait for the services they call instead of MongoDB and the topics, and are
+# given no password; every other check applies to them as to the rest.
+STATELESS = {"portal": "a backend-for-frontend: sessions in memory, everything else from the four services"}
+STATELESS_READS = {"service_name", "http_port", "http_host", "max_body_bytes", "deployment", "metrics_token",
+                   "log_level", "unavailable_retry_after_seconds"}
+STATEFUL = [name for name in SERVICES if name not in STATELESS]
 # Settings that name a host: inside a container, loopback is the container itself.
 NETWORK_SETTINGS = ("MONGODB_URL", "KAFKA_BOOTSTRAP_SERVERS")
 LOOPBACK = re.compile(r"(localhost|127\.\d+\.\d+\.\d+|\[::1\])", re.IGNORECASE)
@@ -335,12 +342,20 @@ def test_service_has_a_health_check_on_its_own_port(compose: dict[str, Any], nam
     assert svc.get("restart") == "unless-stopped", f"{name}: restart should be unless-stopped"
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", STATEFUL)
 def test_service_waits_for_mongo_and_the_topics(compose: dict[str, Any], name: str) -> None:
     deps = depends_on(compose["services"][name])
     assert deps.get("mongo") == "service_healthy", f"{name}: mongo should be service_healthy: {deps}"
     assert deps.get("kafka-init") == "service_completed_successfully", (
         f"{name}: depends_on kafka-init should be service_completed_successfully: {deps}")
+
+
+@pytest.mark.parametrize("name", sorted(STATELESS))
+def test_a_stateless_service_waits_for_the_services_and_holds_no_secret(compose: dict[str, Any], name: str) -> None:
+    svc = compose["services"][name]
+    assert depends_on(svc) == dict.fromkeys(STATEFUL, "service_healthy"), depends_on(svc)
+    assert not svc.get("secrets") and not short_volumes(svc), f"{name}: keeps no data and needs no secret"
+    assert environment(svc).get("PORTAL_DEV_SIGN_IN") == "false", "the development sign-in is never on in compose"
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -352,12 +367,13 @@ def test_service_sets_every_setting_without_a_safe_default(compose: dict[str, An
     unknown = sorted(set(env) - set(names))
     assert not unknown, f"{name}: compose sets variables {cls.__name__} does not read (typo?): {unknown}"
 
-    needed = {var for var, fname in names.items() if fname not in DEFAULT_IS_SAFE_IN_CONTAINER}
+    ignored = set(ServiceSettings.model_fields) - STATELESS_READS if name in STATELESS else set()
+    needed = {var for var, fname in names.items() if fname not in DEFAULT_IS_SAFE_IN_CONTAINER.keys() | ignored}
     missing = sorted(needed - set(env))
     assert not missing, (
         f"{name}: {cls.__name__} reads {missing} but docker-compose.yml does not set them; set them, or list "
         "the field in DEFAULT_IS_SAFE_IN_CONTAINER with the reason its default is right in a container")
-    for var in ("MONGODB_URL", "KAFKA_BOOTSTRAP_SERVERS"):
+    for var in ("MONGODB_URL", "KAFKA_BOOTSTRAP_SERVERS") if name not in STATELESS else ():
         assert env.get(var), f"{name}: {var} must be set"
 
     # The values, with compose's defaults, are valid for the settings class (types, required fields).
@@ -365,10 +381,10 @@ def test_service_sets_every_setting_without_a_safe_default(compose: dict[str, An
     assert settings.service_name == name, f"{name}: settings name the service {settings.service_name!r}"
     assert settings.database_name == f"binhchon_{name}"
     for var in NETWORK_SETTINGS:
-        assert not LOOPBACK.search(env[var]), f"{name}: {var}={env[var]} is the container itself"
+        assert not LOOPBACK.search(env.get(var, "")), f"{name}: {var}={env[var]} is the container itself"
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", STATEFUL)
 def test_service_can_verify_tokens(compose: dict[str, Any], name: str) -> None:
     svc = compose["services"][name]
     env = environment(svc)
@@ -383,7 +399,7 @@ def test_service_can_verify_tokens(compose: dict[str, Any], name: str) -> None:
 
 
 def test_each_service_has_its_own_database(compose: dict[str, Any]) -> None:
-    databases = {name: environment(compose["services"][name]).get("MONGODB_DATABASE") for name in SERVICES}
+    databases = {name: environment(compose["services"][name]).get("MONGODB_DATABASE") for name in STATEFUL}
     for name, database in databases.items():
         assert database == f"binhchon_{name}", f"{name}: MONGODB_DATABASE is {database}, not binhchon_{name}"
     assert len(set(databases.values())) == len(databases), f"services share a database: {databases}"
@@ -507,7 +523,7 @@ def test_kafka_is_locked_per_principal(compose: dict[str, Any]) -> None:
 
 def test_each_service_gets_only_its_own_passwords(compose: dict[str, Any]) -> None:
     """A service signs in to the broker and the store as itself, with the one password of each mounted for it."""
-    for name in SERVICES:
+    for name in STATEFUL:
         svc = compose["services"][name]
         env = environment(svc)
         targets = sorted(s["target"] for s in svc.get("secrets", []))
@@ -578,7 +594,7 @@ def test_variables_override_the_defaults() -> None:
     kafka = compose["services"]["kafka"]
     assert "EXTERNAL://localhost:39092" in environment(kafka)["KAFKA_ADVERTISED_LISTENERS"]
     assert any(str(p).endswith(":39092:29092") for p in kafka["ports"])
-    for name in SERVICES:
+    for name in STATEFUL:
         assert environment(compose["services"][name])["MONGODB_URL"] == "mongodb://db.example:27017"
     assert "127.0.0.1:8101-8103:8001" in compose["services"]["intake"]["ports"]
 

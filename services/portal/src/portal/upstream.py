@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from portal.settings import PortalSettings
+if TYPE_CHECKING:  # the composition root defines it (one settings class per service, in main)
+    from portal.main import PortalSettings
+
 
 
 class UpstreamError(Exception):

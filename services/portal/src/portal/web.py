@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -22,12 +22,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import FormData
 
 from binhchon_kit.logs import configure_logging, correlation_id
-from binhchon_kit.metrics import HTTP_LATENCY
+from binhchon_kit.web import answered
 from binhchon_kit.web_guard import RequestGuard
 from portal.formats import FILTERS
 from portal.sessions import COOKIE, Session, Sessions
-from portal.settings import PortalSettings
 from portal.upstream import Upstream, UpstreamError
+
+if TYPE_CHECKING:  # the composition root defines it (one settings class per service, in main)
+    from portal.main import PortalSettings
 
 HERE = Path(__file__).parent
 log = logging.getLogger("binhchon.portal")
@@ -115,11 +117,7 @@ def create_portal(settings: PortalSettings, upstream: Upstream, sessions: Sessio
         if response.headers.get("content-type", "").startswith("text/html"):
             response.headers["content-security-policy"] = PAGE_POLICY
             response.headers["cache-control"] = "no-store"  # pages show a person's dossiers
-        route = request.scope.get("route")
-        HTTP_LATENCY.labels(settings.service_name, request.method, getattr(route, "path", "?"),
-                            str(response.status_code)).observe(time.perf_counter() - started)
-        response.headers["x-correlation-id"] = cid
-        return response
+        return answered(settings.service_name, request, response, started, cid)
 
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
 

@@ -21,9 +21,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from binhchon_kit.testing.fuzz import serving
 from binhchon_kit.testing.infra import free_port
-from portal.main import build
+from portal.main import PortalSettings, build
 from portal.sessions import COOKIE
-from portal.settings import PortalSettings
 
 CLIENT = "binhchon-portal"
 

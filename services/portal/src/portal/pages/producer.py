@@ -76,7 +76,7 @@ async def _uploads(request: Request, form: FormData, fields: tuple[str, ...]) ->
     session = signed_in(request)
     listed = []
     for kind in fields:
-        for item in form.getlist(kind):
+        for item in form.getlist(f"doc_{kind}"):  # prefixed: a document's input never shares a text field's name
             if not isinstance(item, UploadFile) or not item.filename:
                 continue
             content = await item.read()
