@@ -19,8 +19,8 @@ from binhchon_kit.auth.devtoken import mint
 from binhchon_kit.testing.fuzz import serving
 from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.topics import all_topics, ensure_topics
+from portal.main import PortalSettings
 from portal.main import build as build_portal
-from portal.settings import PortalSettings
 
 NOW = datetime(2026, 11, 22, 23, 26, tzinfo=UTC)  # 06:26 on 23/11 in Hà Nội
 TODAY = date(2026, 11, 23)

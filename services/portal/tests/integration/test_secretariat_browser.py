@@ -21,8 +21,8 @@ from binhchon_kit.auth.devtoken import mint
 from binhchon_kit.testing.fuzz import serving
 from binhchon_kit.testing.samples import dossier_body
 from binhchon_kit.topics import all_topics, ensure_topics
+from portal.main import PortalSettings
 from portal.main import build as build_portal
-from portal.settings import PortalSettings
 
 pytestmark = pytest.mark.integration
 

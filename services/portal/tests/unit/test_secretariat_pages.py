@@ -15,9 +15,8 @@ import httpx
 import pytest
 
 from binhchon_kit.testing.samples import dossier_body, round_body
-from portal.main import build
+from portal.main import PortalSettings, build
 from portal.sessions import COOKIE
-from portal.settings import PortalSettings
 
 TODAY = date(2026, 11, 23)  # a Monday
 TOKEN = "token-of-the-secretariat"
