@@ -48,6 +48,11 @@ def sample_listing() -> list[dict[str, Any]]:
     return [listed(kind, name, content) for name, (kind, content) in SAMPLE_DOCUMENTS.items()]
 
 
+def sample_contents() -> list[tuple[str, bytes]]:
+    """The sample dossier's documents as (file name, content), to upload."""
+    return [(name, content) for name, (_, content) in SAMPLE_DOCUMENTS.items()]
+
+
 async def upload(client: httpx.AsyncClient, headers: Mapping[str, str], file_name: str, content: bytes,
                  media_type: str = "application/pdf") -> httpx.Response:
     """``POST /documents`` of one file, as a browser's form sends it."""
@@ -58,11 +63,21 @@ async def upload_documents(client: httpx.AsyncClient, headers: Mapping[str, str]
                            documents: Sequence[tuple[str, bytes]] | None = None) -> list[dict[str, Any]]:
     """Upload ``documents`` (file name, content) to intake, by default the sample dossier's; answers what intake
     stored. Stored by content, so uploading again (another test, another applicant) stores nothing twice."""
-    pairs = documents if documents is not None else [(name, content) for name, (_, content)
-                                                     in SAMPLE_DOCUMENTS.items()]
     stored = []
-    for name, content in pairs:
+    for name, content in documents if documents is not None else sample_contents():
         r = await upload(client, headers, name, content)
         assert r.status_code in (200, 201), r.text
+        stored.append(r.json())
+    return stored
+
+
+def upload_documents_sync(client: httpx.Client, headers: Mapping[str, str],
+                          documents: Sequence[tuple[str, bytes]] | None = None) -> list[dict[str, Any]]:
+    """``upload_documents`` for the blocking clients of the demo and the scenarios (binhchon_tools)."""
+    stored = []
+    for name, content in documents if documents is not None else sample_contents():
+        r = client.post("/documents", headers=dict(headers), files={"file": (name, content, "application/pdf")})
+        if r.status_code not in (200, 201):
+            raise RuntimeError(f"POST /documents: {r.status_code} {r.text[:300]}")
         stored.append(r.json())
     return stored

@@ -8,6 +8,7 @@ loses deletes its own chunks and answers with the winner's entry, so each conten
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -55,9 +56,14 @@ def _stored(entry: dict[str, Any]) -> StoredDocument:
 
 class Documents:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
-        self.bucket = AsyncGridFSBucket(db, bucket_name=BUCKET, chunk_size_bytes=CHUNK_BYTES)
+        self.db = db
         self.files = db[f"{BUCKET}.files"]
         self.chunks = db[f"{BUCKET}.chunks"]
+
+    @functools.cached_property
+    def bucket(self) -> AsyncGridFSBucket:
+        # made at first use: the unit tests' in-memory store (mongomock) is no AsyncDatabase, and stores no file
+        return AsyncGridFSBucket(self.db, bucket_name=BUCKET, chunk_size_bytes=CHUNK_BYTES)
 
     async def setup(self) -> None:
         # the content address: one entry per SHA-256 (GridFS's own index on filename is not unique)
