@@ -4,6 +4,7 @@ only to those who may read the dossier."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from urllib.parse import quote
 
@@ -49,6 +50,15 @@ async def test_an_upload_is_stored_once_by_its_content_and_typed_by_it(intake, a
     assert len(entries) == 1 and entries[0]["metadata"]["uploaded_by"] == "htx-a"
     assert entries[0]["metadata"]["uploaders"] == ["htx-a", "htx-b"]
     assert await db[f"{BUCKET}.chunks"].count_documents({"files_id": entries[0]["_id"]}) == 3
+    # uploads of one content racing: both write chunks, one entry wins, the other's chunks are deleted
+    photo = PNG + b"race" * 100_000
+    raced = await asyncio.gather(*(upload(intake, auth(f"htx-{n}", "applicant"), "anh.png", photo) for n in range(3)))
+    assert sorted(r.status_code for r in raced) == [200, 200, 201] and len({r.text for r in raced}) == 1
+    entries = await db[f"{BUCKET}.files"].find({}).to_list()
+    assert len([e for e in entries if e["filename"] == raced[0].json()["sha256"]]) == 1
+    # no chunk left but those the entries name (the samples' one each, the report's three, the photo's two)
+    assert await db[f"{BUCKET}.chunks"].count_documents({}) == sum(
+        -(-e["length"] // e["chunkSize"]) for e in entries) == 2 + 3 + 2
     for name, content, media in (("anh.png", PNG, "image/png"), ("anh.jpg", JPEG, "image/jpeg")):
         r = await upload(intake, owner, name, content, media_type="application/octet-stream")
         assert r.status_code == 201 and r.json()["media_type"] == media, r.text
