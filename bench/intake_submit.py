@@ -30,6 +30,7 @@ from pymongo import AsyncMongoClient
 
 from binhchon_kit.auth.devtoken import ensure_keys, mint
 from binhchon_kit.envelope import CloudEvent
+from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.infra import REPO, free_port, provide
 from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.topics import all_topics, ensure_topics
@@ -105,6 +106,7 @@ async def submits(kafka: str, mongodb: str, dossiers: int, concurrency: int) -> 
             app = {"Authorization": f"Bearer {mint(private.read_bytes(), subject='prod', roles=['applicant'])}"}
             r = await client.post("/rounds", json=round_body(f"B{run_id}"), headers=sec)
             r.raise_for_status()
+            await upload_documents(client, app)  # what every dossier lists, stored once (ADR 0045)
             round_id = r.json()["round_id"]
 
             consumer = AIOKafkaConsumer(f"{prefix}intake.events", bootstrap_servers=kafka,

@@ -16,6 +16,7 @@ import pytest
 from binhchon_kit.auth.roles import Role
 from binhchon_kit.testing.access import Caller, Cell, Operation, matrix
 from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.documents import sample_pdf, upload_documents
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.infra import Infra
 from binhchon_kit.testing.samples import CHE, CHE_CHANGES, MEMBERS, dossier_body, round_body
@@ -72,6 +73,7 @@ async def world(clients: dict[str, httpx.AsyncClient], auth: Any, unique: str) -
         return r if r.status_code == 201 else None
 
     await eventually(panel, what="scoring to hear of the round and form its panel")
+    await upload_documents(intake, auth(APPLICANT, "applicant"))
     r = await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(product="Chè Tân Cương"),
                           headers=auth(APPLICANT, "applicant"))
     assert r.status_code == 201, r.text
@@ -108,7 +110,7 @@ async def world(clients: dict[str, httpx.AsyncClient], auth: Any, unique: str) -
     return {"round_id": round_id, "dossier_id": dossier_id, "proposal_id": proposal_id,
             "receipt_number": receipt["receipt_number"], "recipient_id": INBOX, "rulebook_id": "ocop-2023",
             "event_type": "dossier.received", "file_name": "v1.json", "number": number,
-            "ceremony_id": "ceremony-none"}
+            "ceremony_id": "ceremony-none", "sha256": dossier_body()["documents"][0]["sha256"]}
 
 
 async def test_every_route_answers_every_caller_as_its_declared_policy_says(infra, unique, topic_prefix, dev_keys,
@@ -119,9 +121,16 @@ async def test_every_route_answers_every_caller_as_its_declared_policy_says(infr
         for service, client in clients.items():
             document = (await client.get("/openapi.json")).json()
 
-            async def call(operation: Operation, caller: Caller, client: httpx.AsyncClient = client) -> int:
+            async def call(operation: Operation, caller: Caller, client: httpx.AsyncClient = client,
+                           document: dict[str, Any] = document) -> int:
                 headers = auth(caller.subject, caller.role.value, authorities=caller.authorities) \
                     if caller.role is not None else {}
+                declared = document["paths"][operation.path][operation.method.lower()]
+                if "multipart/form-data" in declared.get("requestBody", {}).get("content", {}):
+                    # an upload gets a real file: a caller let through stores it (201, or 200 when stored before)
+                    r = await client.request(operation.method, operation.url(params), headers=headers,
+                                             files={"file": ("matrix.pdf", sample_pdf("Access matrix"))})
+                    return r.status_code
                 # a command gets an empty body: a caller let through meets its 422, one refused the 401/403
                 body = "{}" if operation.method in ("POST", "PUT", "PATCH", "DELETE") else None
                 if body is not None:
@@ -145,4 +154,5 @@ async def test_every_route_answers_every_caller_as_its_declared_policy_says(infr
     assert {c.operation.path for c in owned} >= {"/dossiers/{dossier_id}", "/rounds/{round_id}/panel",
                                                  "/inbox/{recipient_id}", "/proposals/{proposal_id}.json",
                                                  "/proposals/{proposal_id}/approval",
-                                                 "/certificates/{number}/revocation"}
+                                                 "/certificates/{number}/revocation",
+                                                 "/dossiers/{dossier_id}/documents/{sha256}"}

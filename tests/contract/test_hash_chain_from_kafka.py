@@ -14,6 +14,7 @@ from types import ModuleType
 import pytest
 
 from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.samples import dossier_body, round_body
 from intake.main import IntakeSettings
@@ -62,6 +63,7 @@ async def test_an_outsider_recomputes_every_hash_of_a_round_from_the_topics(
             return True if r.status_code == 201 else None
 
         await eventually(panel_formed, what="scoring to form the round's panel")
+        await upload_documents(i, producer)
         kept, withdrawn = [(await i.post(f"/rounds/{rnd['round_id']}/dossiers", headers=producer, json=dossier_body(
             product=product, regno=regno))).json()["dossier_id"]
             for product, regno in (("Mật ong rừng Lục Nam", "2400123456"), ("Vải thiều Lục Ngạn", "2400654321"))]

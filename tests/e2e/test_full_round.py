@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import TopicReader, eventually
 from binhchon_kit.testing.infra import Infra
 from binhchon_kit.testing.samples import (
@@ -74,6 +75,7 @@ async def test_a_round_scored_proposed_approved_and_escalated(infra, unique, top
         r = await scoring.post(f"/rounds/{round_id}/panel", json=panel_body(), headers=sec)
         assert r.status_code == 201, r.text
 
+        await upload_documents(intake, auth("htx-1", "applicant"))
         ids = {}
         for n, product in enumerate(["Mật ong rừng Lục Nam", "Chè Tân Cương", "Bánh đa Kế"]):
             receipt = (await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(product=product),

@@ -28,6 +28,7 @@ from binhchon_kit.personal_keys import SubjectKeys
 from binhchon_kit.principals import AUDITOR, client_options
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.clock import Clock
+from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import TopicReader, eventually
 from binhchon_kit.testing.infra import Infra
 from binhchon_kit.testing.mail import Mailbox
@@ -153,6 +154,7 @@ async def test_an_erased_producer_leaves_nothing_personal_anywhere_and_the_log_s
             body["producer"].update(kind="household", name="Hộ kinh doanh Lan Sơn Động")
             body["producer"]["address"]["street"] = fields["street"]
             body["producer"]["contact"] = {k: fields[k] for k in ("person", "phone", "email")}
+            await upload_documents(intake, auth("lan", "applicant"))
             r = await intake.post(f"/rounds/{round_id}/dossiers", json=body, headers=auth("lan", "applicant"))
             assert r.status_code == 201, r.text
             dossier_id = r.json()["dossier_id"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.samples import CHE, dossier_body, round_body
 from intake.main import IntakeSettings
@@ -31,6 +32,7 @@ async def test_withdrawn_after_acceptance_scoring_is_cancelled(infra, unique, to
             return r if r.status_code == 201 else None
 
         await eventually(panel, what="scoring to hear of the round")
+        await upload_documents(i, producer)
         dossier = (await i.post(f"/rounds/{rnd['round_id']}/dossiers", json=dossier_body(), headers=producer)).json()
         await i.post(f"/dossiers/{dossier['dossier_id']}/accept", headers=sec,
                      json={"product_group": "thực phẩm", "sample_code": "TP-01"})

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from binhchon_kit.testing.documents import sample_contents
 from binhchon_kit.testing.samples import round_body
 from binhchon_kit.vietnam_time import today_in_vietnam
 from binhchon_tools.demo import Refused, auth_with, ok
@@ -163,6 +164,10 @@ class Flow:
         return sum(50 <= d.target < 70 or 70 <= d.target < 90 for d in self.dossiers)
 
     def open_rounds(self) -> None:
+        for name, content in sample_contents():  # what every dossier lists, stored by content (ADR 0045)
+            self.call("intake", "POST", "/documents", headers=self.auth("producer-documents", "applicant"),
+                      files={"file": (name, content, "application/pdf")})
+
         def opened(code: str, **over: Any) -> str:
             return str(self.call("intake", "POST", "/rounds", headers=self.sec, json=round_body(
                 f"{code}-{self.run}", rulebook_id="ocop-2023", **over))["round_id"])

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore_mongo import MongoEventStore
 from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.infra import Infra
 from binhchon_kit.testing.samples import (
@@ -163,6 +164,7 @@ async def played(infra: Infra, dev_keys: tuple[Path, Path], tmp_path_factory: py
             return r.status_code == 201
 
         await eventually(panel, what="scoring to hear of the round")
+        await upload_documents(intake, auth("htx-1", "applicant"))  # what the dossiers list (ADR 0045)
         for n, product in enumerate(["Mật ong rừng Lục Nam", "Chè Tân Cương", "Bánh đa Kế"]):
             receipt = (await intake.post(f"/rounds/{game.province}/dossiers", json=dossier_body(
                 product=product, regno=f"24001234{n}{n}"), headers=auth("htx-1", "applicant"))).json()

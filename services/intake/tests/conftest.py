@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.infra import Infra
 from binhchon_kit.testing.samples import dossier_body
 from binhchon_kit.testing.samples import round_body as sample_round_body
@@ -59,10 +60,13 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-async def intake(infra: Infra, unique: str, topic_prefix: str, dev_keys: Any, clock: FixedClock
+async def intake(infra: Infra, unique: str, topic_prefix: str, dev_keys: Any, clock: FixedClock, auth: Any
                  ) -> AsyncIterator[httpx.AsyncClient]:
     async with running_intake(intake_settings(infra, unique, topic_prefix, str(dev_keys[1])), clock) as client:
+        # the sample dossier's documents, stored as any applicant's upload stores them (ADR 0045)
+        await upload_documents(client, auth("sample-uploader", "applicant"))
         yield client
 
 
-__all__ = ["NOW", "TODAY", "FixedClock", "dossier_body", "intake_settings", "round_body", "running_intake"]
+__all__ = ["NOW", "TODAY", "FixedClock", "dossier_body", "intake_settings", "round_body", "running_intake",
+           "upload_documents"]

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from binhchon_kit.auth.devtoken import ensure_keys, mint
+from binhchon_kit.testing.documents import upload_documents_sync
 from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.vietnam_time import today_in_vietnam
 
@@ -108,6 +109,8 @@ def play_round(intake: httpx.Client, scoring: httpx.Client, auth: Callable[..., 
 
     poll("scoring to hear of the round from intake", form_panel)
     step("council formed: 7 members, quorum 3/4 with the chair, spread threshold 10 points")
+    upload_documents_sync(intake, auth("htx-donghung", "applicant"))  # the files the dossiers list (ADR 0045)
+    step("documents uploaded: the registration form and the business plan, stored by their SHA-256")
     ids = {}
     for n, product in enumerate(PRODUCTS):
         receipt = ok(intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(product=product),

@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 
 from binhchon_kit.auth.devtoken import ensure_keys
+from binhchon_kit.testing.documents import listed, sample_pdf, upload_documents_sync
 from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.vietnam_time import today_in_vietnam
 from binhchon_tools.demo import Refused, auth_with, ok, poll
@@ -121,6 +122,9 @@ def sheet(full: dict[str, int], target: int, lowered: list[str] | None = None) -
     return scores
 
 
+QUALITY_STANDARD = sample_pdf("Ban cong bo tieu chuan chat luong san pham")
+
+
 def producer_body(p: Producer, district: tuple[str, str], n: int, run: str) -> dict[str, Any]:
     code, name = district
     body = dossier_body(product=p.product, regno=f"24{code}{n:05d}")
@@ -146,6 +150,9 @@ class Season:
         self.rounds: dict[str, str] = {}  # round name → id
 
     def open_rounds(self) -> None:
+        # the sample dossier's documents (stored once, by content): every producer's dossier lists them (ADR 0045)
+        upload_documents_sync(self.intake, self.auth("producer-documents", "applicant"))
+
         def opened(code: str, **over: Any) -> str:
             return str(ok(self.intake.post("/rounds", headers=self.sec, json=round_body(
                 f"{code}-{self.run}", rulebook_id="ocop-2023", **over)))["round_id"])
@@ -196,9 +203,9 @@ class Season:
                     "items": [{"document_kind": "quality_standard",
                                "description": "Bản công bố tiêu chuẩn chất lượng sản phẩm"}],
                     "reason": "Hồ sơ thiếu bản công bố tiêu chuẩn chất lượng"}))
+                upload_documents_sync(self.intake, producer, [("cong-bo-chat-luong.pdf", QUALITY_STANDARD)])
                 ok(self.intake.post(f"/dossiers/{dossier}/supplements", headers=producer, json={
-                    "documents": [{"kind": "quality_standard", "file_name": "cong-bo-chat-luong.pdf",
-                                   "size_bytes": 85_000, "sha256": "c" * 64}],
+                    "documents": [listed("quality_standard", "cong-bo-chat-luong.pdf", QUALITY_STANDARD)],
                     "note": "Bổ sung bản công bố tiêu chuẩn chất lượng"}))
             self.accept(dossier, p.group, f"{district[0]}-{n:02d}")
             self.targets[dossier], self.groups[dossier] = p.target, p.group

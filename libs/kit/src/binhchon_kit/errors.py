@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-HTTP_STATUS = {"conflict": 409, "not_found": 404, "invalid": 422, "forbidden": 403, "gone": 410}
+HTTP_STATUS = {"conflict": 409, "not_found": 404, "invalid": 422, "forbidden": 403, "gone": 410, "too_large": 413,
+               "unsupported_media_type": 415}
 
 
 class Refused(Exception):
     """A command the rules refuse. ``kind``: conflict (409, e.g. an illegal transition, naming the current
     state), not_found (404), invalid (422, naming the field or listing the problems), forbidden (403), gone
-    (410: erased for good)."""
+    (410: erased for good), too_large (413), unsupported_media_type (415: an upload's content)."""
 
     def __init__(self, message: str, *, kind: str = "conflict", **detail: Any) -> None:
         super().__init__(message)

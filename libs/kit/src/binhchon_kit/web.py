@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, Response
@@ -65,8 +65,9 @@ ERROR_ANSWERS = {
 
 def create_app(
     runtime: Runtime, *, title: str, version: str = "0.1.0", description: str = "",
-    on_startup: Callable[[Runtime], Awaitable[None]] | None = None,
+    on_startup: Callable[[Runtime], Awaitable[None]] | None = None, uploads: Mapping[str, int] | None = None,
 ) -> FastAPI:
+    """``uploads``: the service's file-upload paths with their body limits (``RequestGuard``)."""
     settings = runtime.settings
 
     @contextlib.asynccontextmanager
@@ -106,7 +107,7 @@ def create_app(
         return answered(settings.service_name, request, response, started, cid)
 
     # outermost: a body too large or not strict JSON is refused before the routes (or the logs) see it
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, uploads=uploads)
 
     @app.exception_handler(Refused)
     async def refused(_: Request, exc: Refused) -> JSONResponse:

@@ -7,6 +7,10 @@ deeper than ``MAX_DEPTH`` and strings longer than ``MAX_STRING`` are a 422 in Fa
 string is normalised (NFC, zero-width and bidirectional controls removed) so that what the models validate,
 compare and store is what a reader sees.
 
+Uploads: a route named in ``uploads`` (a file upload: its own, larger limit) is not buffered here. A declared
+``Content-Length`` beyond its limit is answered 413 at once; otherwise the body streams through to the route,
+which counts it as it reads (a chunked body has no declared size) and stores it without holding it in memory.
+
 Out: HTML answers carry a Content-Security-Policy (with ``frame-ancestors``); every answer carries
 ``X-Content-Type-Options: nosniff`` and a ``Referrer-Policy``.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -96,9 +101,11 @@ def _is_json(content_type: str | None) -> bool:
 class RequestGuard:
     """Pure ASGI (no BaseHTTPMiddleware): it must see the body's chunks as they arrive, before any parser."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, uploads: Mapping[str, int] | None = None) -> None:
+        """``uploads``: the paths of upload routes (POST), each with its own body limit in bytes."""
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.uploads = dict(uploads or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,6 +114,13 @@ class RequestGuard:
         send = self._with_safety_headers(scope, send)
         headers = Headers(scope=scope)
         declared = headers.get("content-length")
+        upload_limit = self.uploads.get(scope.get("path", "")) if scope.get("method") == "POST" else None
+        if upload_limit is not None:
+            if declared is not None and (not declared.isdigit() or int(declared) > upload_limit):
+                await self._too_large(send, upload_limit)
+                return
+            await self.app(scope, receive, send)  # the route counts what it reads
+            return
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
             await self._too_large(send)
             return
@@ -148,9 +162,9 @@ class RequestGuard:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, send: Send) -> None:
-        await _answer(send, 413, {"detail": f"the request body exceeds {self.max_body_bytes} bytes",
-                                  "max_body_bytes": self.max_body_bytes})
+    async def _too_large(self, send: Send, limit: int | None = None) -> None:
+        limit = self.max_body_bytes if limit is None else limit
+        await _answer(send, 413, {"detail": f"the request body exceeds {limit} bytes", "max_body_bytes": limit})
 
     @staticmethod
     def _with_safety_headers(scope: Scope, send: Send) -> Send:

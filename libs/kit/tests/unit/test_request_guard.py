@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
@@ -116,3 +116,26 @@ async def test_html_answers_carry_the_security_headers(client: httpx.AsyncClient
     j = await client.post("/dossiers", json={"name": "a"})
     assert j.headers["x-content-type-options"] == "nosniff"
     assert "content-security-policy" not in j.headers
+
+
+async def test_an_upload_path_has_its_own_limit_and_streams_through_unbuffered() -> None:
+    app = FastAPI()
+    seen: list[int] = []
+
+    @app.post("/documents")
+    async def upload(request: Request) -> dict[str, int]:
+        async for chunk in request.stream():  # the route reads the body as it arrives, chunk by chunk
+            seen.append(len(chunk))
+        return {"chunks": len(seen)}
+
+    app.add_middleware(RequestGuard, max_body_bytes=LIMIT, uploads={"/documents": 4 * LIMIT})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as c:
+        r = await c.post("/documents", content=b"%" * (5 * LIMIT))
+        assert r.status_code == 413 and r.json()["max_body_bytes"] == 4 * LIMIT and not seen
+
+        async def parts() -> AsyncIterator[bytes]:
+            for _ in range(3):
+                yield b"%" * LIMIT
+
+        r = await c.post("/documents", content=parts())  # over the service's limit, under the upload's
+        assert r.status_code == 200 and sum(seen) == 3 * LIMIT

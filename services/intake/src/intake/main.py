@@ -13,12 +13,14 @@ from binhchon_kit.runtime import Runtime, build_runtime, log_signer
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.vietnam_time import now_utc
 from binhchon_kit.web import create_app, serve
+from intake.adapters.document_routes import router as document_routes
 from intake.adapters.http import router
 from intake.adapters.receipt_codes import ReceiptCodes
+from intake.adapters.uploads import ENVELOPE_BYTES
 from intake.domain.bindings import fold_binding
 from intake.domain.dossiers import fold_dossier
 from intake.domain.rounds import fold_round
-from intake.service import Clock, Intake
+from intake.service import DOCUMENT_MAX_BYTES, Clock, Intake
 from intake.views import Views
 from intake.views import setup as setup_views
 
@@ -33,6 +35,8 @@ class IntakeSettings(ServiceSettings):
     # key under ~/.cache/binhchon/dev-keys (`make up` makes one under .run/local/credentials). Losing it erases
     # everyone; back it up apart from the database.
     personal_data_master_key_file: str = ""
+    # the largest document an applicant may upload (ADR 0045); a larger body is refused (413) as it arrives
+    document_max_bytes: int = DOCUMENT_MAX_BYTES
 
 
 def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> FastAPI:
@@ -41,7 +45,7 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
     runtime = build_runtime(settings, {"round": ("rounds", fold_round), "dossier": ("dossiers", fold_dossier),
                                        "binding": ("bindings", fold_binding)})
     keys = SubjectKeys(runtime.db[COLLECTION], master_key_from_settings(settings.personal_data_master_key_file))
-    service = Intake(runtime, clock, keys)
+    service = Intake(runtime, clock, keys, settings.document_max_bytes)
     runtime.consumers.handle("scoring.events", {ResultApproved}, "escalation", service.on_result_approved)
 
     async def on_startup(rt: Runtime) -> None:
@@ -49,12 +53,14 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
         await setup_views(rt.db)
 
     app = create_app(runtime, title="binhchon intake", on_startup=on_startup,
-                     description="Selection rounds, dossiers, receipts, the completeness check and escalation.")
+                     description="Selection rounds, dossiers, receipts, their documents, the completeness check and "
+                                 "escalation.", uploads={"/documents": settings.document_max_bytes + ENVELOPE_BYTES})
     app.state.intake = service
     signer = runtime.checkpoints.signer if runtime.checkpoints is not None else log_signer(settings)
     app.state.receipt_codes = ReceiptCodes.from_settings(settings.receipt_check_key_file, signer)
     app.state.views = Views(runtime.db, keys.many)
     app.include_router(router)
+    app.include_router(document_routes)
 
     return app
 

@@ -31,6 +31,7 @@ from binhchon_kit.personal_keys import COLLECTION, SubjectKeys, master_key_from_
 from binhchon_kit.reserved_numbers import Reservation, release, reserve, settle, still_held
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.vietnam_time import day_in_vietnam, now_utc
+from intake.adapters.documents import Documents
 from intake.domain import bindings, dossiers, rounds
 from intake.domain.errors import Refused
 
@@ -47,6 +48,8 @@ def _files_for_producers(actor: Actor) -> bool:
 # how long a submission holds the receipt number it claimed before storing its dossier (milliseconds, normally):
 # past that, and its dossier not stored with it, the number goes to the next submission
 RECEIPT_LEASE = timedelta(minutes=2)
+DOCUMENT_MAX_BYTES = 20 * 1024 * 1024
+UNFINISHED_UPLOAD_AGE = timedelta(hours=1)
 
 
 def receipt_number(round_: RoundOpened, number: int) -> str:
@@ -57,13 +60,16 @@ class Intake:
     """``clock``: the instant now (timezone-aware). Receipts are stamped with it and "today" is its date in
     Vietnam, whatever the machine's time zone; tests inject a fixed instant."""
 
-    def __init__(self, runtime: Runtime, clock: Clock = now_utc, keys: SubjectKeys | None = None) -> None:
+    def __init__(self, runtime: Runtime, clock: Clock = now_utc, keys: SubjectKeys | None = None,
+                 document_max_bytes: int = DOCUMENT_MAX_BYTES) -> None:
         self.rt = runtime
         self.store = runtime.store
         self.clock = clock
         # the data subjects' keys (ADR 0035): main.build passes the one wrapped by the configured master key
         self.keys = keys or SubjectKeys(runtime.db[COLLECTION], master_key_from_settings(""))
         self._rounds: dict[str, RoundOpened] = {}
+        self.documents = Documents(runtime.db)  # uploaded files, by their SHA-256 (ADR 0045)
+        self.document_max_bytes = document_max_bytes
 
     def now(self) -> datetime:
         """Now, to the millisecond (MongoDB keeps milliseconds; the event's hash must survive a round trip)."""
@@ -81,6 +87,10 @@ class Intake:
         await db["dossiers"].create_index([("product_identity", 1)])
         await db["bindings"].create_index([("registration_number", 1), ("status", 1)])
         await self.keys.setup()
+        await self.documents.setup()
+        # an upload that died between its chunks and its entry left chunks nothing names; another replica's upload
+        # may be writing its own right now, hence the hour's margin
+        await self.documents.forget_unfinished(before=self.now() - UNFINISHED_UPLOAD_AGE)
 
 
     # ---- rounds ----------------------------------------------------------------------------------------
@@ -173,6 +183,22 @@ class Intake:
         if _files_for_producers(actor) and binding is None:
             await self._request_binding(actor, clear, dossier_id, Cause.of(recorded))
         return recorded
+
+    async def check_documents(self, documents: list[Document]) -> None:
+        """Each listed document names stored content of its size (ADR 0045). Only commands check: replaying the
+        events of an older dossier, or escalating one, takes its list as it was recorded."""
+        problems = []
+        for i, document in enumerate(documents):
+            stored = await self.documents.find(document.sha256)
+            if stored is None:
+                problems.append({"field": f"documents[{i}].sha256",
+                                 "reason": "no document with this SHA-256 is stored: upload it first"})
+            elif stored.size_bytes != document.size_bytes:
+                problems.append({"field": f"documents[{i}].size_bytes",
+                                 "reason": f"the stored document with this SHA-256 has {stored.size_bytes} bytes"})
+        if problems:
+            raise Refused("; ".join(f"{p['field']}: {p['reason']}" for p in problems), kind="invalid",
+                          field=problems[0]["field"], problems=problems)
 
     async def _sealed_producer(self, producer: dict[str, Any], event_id: str) -> dict[str, Any]:
         kid, key = await self.keys.for_subject(data_subject(producer["registration_number"]))

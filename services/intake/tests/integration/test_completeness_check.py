@@ -6,9 +6,10 @@ from datetime import date, timedelta
 
 import pytest
 
+from binhchon_kit.testing.documents import listed, sample_pdf
 from binhchon_kit.workdays import add_working_days
 
-from ..conftest import TODAY, dossier_body, round_body
+from ..conftest import TODAY, dossier_body, round_body, upload_documents
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,9 @@ async def test_supplement_once_then_accept(intake, auth, opened):
     assert r.status_code == 409 and r.json()["current_status"] == "supplement_requested"
 
     # another applicant cannot supplement someone else's dossier
-    doc = {"kind": "quality_declaration", "file_name": "tu-cong-bo.pdf", "size_bytes": 1000, "sha256": "c" * 64}
+    declaration = sample_pdf("Ban tu cong bo chat luong")
+    doc = listed("quality_declaration", "tu-cong-bo.pdf", declaration)
+    await upload_documents(intake, auth("producer-1", "applicant"), [("tu-cong-bo.pdf", declaration)])
     r = await intake.post(f"/dossiers/{dossier_id}/supplements", json={"documents": [doc]},
                           headers=auth("intruder", "applicant"))
     assert r.status_code == 403 and r.json()["detail"] == "this is open to own dossier only"  # existing or not

@@ -10,7 +10,7 @@ from binhchon_kit.testing.fixtures import TopicReader, eventually
 from binhchon_kit.testing.infra import REPO, NativeKafka
 from binhchon_kit.topics import all_topics, ensure_topics
 
-from ..conftest import dossier_body, intake_settings, round_body, running_intake
+from ..conftest import dossier_body, intake_settings, round_body, running_intake, upload_documents
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +32,7 @@ async def test_receipts_during_outage_and_events_after(infra, own_kafka, unique,
     settings = intake_settings(infra, unique, prefix, str(dev_keys[1]))
     settings.kafka_bootstrap_servers = own_kafka.bootstrap
     async with running_intake(settings) as intake:
+        await upload_documents(intake, auth("sample-uploader", "applicant"))
         sec = auth("sec-1", "secretariat")
         rnd = (await intake.post("/rounds", json=round_body(f"K{unique}"), headers=sec)).json()
 

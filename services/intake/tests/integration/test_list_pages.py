@@ -102,7 +102,7 @@ async def test_a_round_s_or_an_applicant_s_dossiers_walk_their_own_key_and_old_d
     (``round_page_key``, ``applicant_page_key``: ADR 0015); documents stored before those keys get them at start."""
     from pymongo import AsyncMongoClient
 
-    from ..conftest import intake_settings, running_intake
+    from ..conftest import intake_settings, running_intake, upload_documents
 
     settings = intake_settings(infra, unique, topic_prefix, str(dev_keys[1]))
     sec = auth("sec-1", "secretariat")
@@ -118,6 +118,7 @@ async def test_a_round_s_or_an_applicant_s_dossiers_walk_their_own_key_and_old_d
                 return seen
 
     async with running_intake(settings) as intake:
+        await upload_documents(intake, auth("sample-uploader", "applicant"))
         rounds = [(await intake.post("/rounds", json=round_body(f"K{unique}{n}"), headers=sec)).json()["round_id"]
                   for n in range(2)]
         mine: dict[str, list[str]] = {r: [] for r in rounds}

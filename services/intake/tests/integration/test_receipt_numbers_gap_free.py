@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import FixedClock, dossier_body, intake_settings, round_body, running_intake
+from ..conftest import FixedClock, dossier_body, intake_settings, round_body, running_intake, upload_documents
 
 pytestmark = pytest.mark.integration
 
@@ -25,6 +25,7 @@ async def test_a_number_claimed_by_a_submission_that_died_before_storing_its_dos
     settings = intake_settings(infra, unique, topic_prefix, str(dev_keys[1]))
     applicant = auth("htx-1", "applicant")
     async with running_intake(settings, clock) as intake:
+        await upload_documents(intake, auth("sample-uploader", "applicant"))
         r = await intake.post("/rounds", json=round_body(f"G{unique}"), headers=auth("tk-1", "secretariat"))
         assert r.status_code == 201, r.text
         round_id = r.json()["round_id"]

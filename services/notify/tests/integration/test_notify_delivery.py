@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from binhchon_kit.contracts.certification import CeremonyScheduled, Invitee
 from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.documents import listed, sample_contents, sample_pdf, upload_documents
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.infra import free_port
 from binhchon_kit.testing.mail import Mailbox
@@ -54,6 +55,9 @@ async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra,
             running(build(notify_settings(infra, unique, topic_prefix, key, mailbox), clock=clock, key_client=keys),
                     "http://notify") as notify:
         rnd = (await intake.post("/rounds", json=round_body(f"M{unique}", today=clock.today()), headers=sec)).json()
+        declaration = sample_pdf("Ban tu cong bo chat luong")
+        await upload_documents(intake, auth("htx", "applicant"),
+                               [*sample_contents(), ("cong-bo.pdf", declaration)])
         receipt = (await intake.post(f"/rounds/{rnd['round_id']}/dossiers", json=dossier_body(),
                                      headers=auth("htx", "applicant"))).json()
         dossier = receipt["dossier_id"]
@@ -62,7 +66,7 @@ async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra,
             "items": [{"description": "Bản tự công bố chất lượng sản phẩm"}], "reason": "Thiếu hồ sơ chất lượng"})
         assert r.status_code == 201
         await eventually(lambda: _count(mailbox, 2), what="the supplement request mail")
-        doc = {"kind": "quality_declaration", "file_name": "cong-bo.pdf", "size_bytes": 900, "sha256": "d" * 64}
+        doc = listed("quality_declaration", "cong-bo.pdf", declaration)
         await intake.post(f"/dossiers/{dossier}/supplements", json={"documents": [doc]},
                           headers=auth("htx", "applicant"))
         await intake.post(f"/dossiers/{dossier}/accept", headers=sec,

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.samples import department_round_body, dossier_body
 from intake.main import IntakeSettings
@@ -57,6 +58,7 @@ async def proposed(intake: Any, scoring: Any, auth: Any, code: str) -> dict[str,
         return r if r.status_code != 409 or "has not heard" not in r.text else None
 
     assert (await eventually(panel, what="scoring to hear of the round")).status_code == 201
+    await upload_documents(intake, auth("htx-1", "applicant"))
     receipt = (await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(),
                                  headers=auth("htx-1", "applicant"))).json()
     dossier_id = receipt["dossier_id"]

@@ -17,6 +17,7 @@ from binhchon_kit.contracts.registry import type_of
 from binhchon_kit.contracts.scoring import Session
 from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import TopicReader, eventually
 from binhchon_kit.testing.infra import Infra
 from binhchon_kit.testing.samples import dossier_body, round_body
@@ -58,6 +59,7 @@ def a_round(code: str) -> dict[str, Any]:
 async def submit_and_accept(intake: Any, round_id: str, auth: Any, **product: str) -> str:
     """A producer's dossier in the round (``product``: dossier_body's product and regno), accepted by the
     secretariat: scoring opens it from intake's event."""
+    await upload_documents(intake, auth("htx-1", "applicant"))  # stored once: again is a 200
     receipt = (await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(**product),
                                  headers=auth("htx-1", "applicant"))).json()
     code = f"TP-{product['regno'][-2:]}" if "regno" in product else "TP-01"

@@ -20,6 +20,7 @@ from binhchon_kit import restore
 from binhchon_kit.checkpoints import LEAVES
 from binhchon_kit.restore_topic import read_copies
 from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.samples import department_round_body, dossier_body
 from binhchon_tools.audit_store import compare
@@ -54,6 +55,7 @@ async def season(intake: Any, scoring: Any, auth: Any, code: str) -> dict[str, A
 
     assert (await eventually(panel, what="scoring to hear of the round")).status_code == 201
     sheet = (await scoring.get("/rulebooks/ocop-2023")).json()["sheets"][0]["criteria"]
+    await upload_documents(intake, auth("htx-0", "applicant"))
     dossiers = []
     for n in range(2):
         receipt = (await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(regno=f"240012345{n}"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from binhchon_kit.testing.documents import sample_listing
 from binhchon_kit.vietnam_time import today_in_vietnam
 
 
@@ -43,12 +44,8 @@ def dossier_body(product: str = "Mật ong rừng Lục Nam", regno: str = "2400
         },
         "product": {"name": product, "product_group": "thực phẩm", "description": "Mật ong nguyên chất",
                     "sample_count": 5},
-        "documents": [
-            {"kind": "registration_form", "file_name": "phieu-dang-ky.pdf", "size_bytes": 120_000,
-             "sha256": "a" * 64},
-            {"kind": "business_plan", "file_name": "phuong-an-kinh-doanh.pdf", "size_bytes": 340_000,
-             "sha256": "b" * 64},
-        ],
+        # real content: intake files a dossier whose documents are stored (upload_documents first, ADR 0045)
+        "documents": sample_listing(),
     }
     body.update(over)
     return body

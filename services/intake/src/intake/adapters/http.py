@@ -255,6 +255,7 @@ async def get_round(round_id: str, read: Read) -> dict[str, Any]:
              summary="submit a dossier; answers with the receipt")
 async def submit(round_id: str, body: SubmitDossier, who: Applicant, svc: Service, codes: Codes) -> Receipt:
     documents: list[Document] = list(body.documents)
+    await svc.check_documents(documents)
     event = await svc.submit(round_id, body.producer, body.product, documents, who.actor, request_cause())
     return _receipt({**event.data, "dossier_id": event.stream, "status": "received"}, codes)
 
@@ -302,6 +303,7 @@ async def request_supplement(dossier_id: str, body: RequestSupplement, who: Secr
 
 @router.post("/dossiers/{dossier_id}/supplements", status_code=201, tags=["completeness check"])
 async def supplement(dossier_id: str, body: Supplement, who: DossierApplicant, svc: Service) -> dict[str, Any]:
+    await svc.check_documents(list(body.documents))
     event = await svc.act(dossier_id, lambda s, r: dossiers.supplement(
         s, r, documents=body.documents, note=body.note, today=svc.today()), who.actor, request_cause())
     return _event_view(event)
