@@ -17,6 +17,7 @@ import httpx
 
 from binhchon_kit.auth.devtoken import mint
 from binhchon_kit.testing.fuzz import serving
+from binhchon_kit.testing.documents import upload_documents_sync
 from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.topics import all_topics, ensure_topics
 from portal.main import PortalSettings
@@ -71,6 +72,7 @@ class Stack:
         with self.client("intake", "htx-dong-hung", "applicant") as producer, \
                 self.client("intake", "to-giup-viec", "secretariat") as intake, \
                 self.client("scoring", "to-giup-viec", "secretariat") as scoring:
+            upload_documents_sync(producer, {})  # the sample dossier lists stored content only (ADR 0045)
             r = producer.post(f"/rounds/{round_id}/dossiers", json=dossier_body(product=product))
             assert r.status_code == 201, r.text
             dossier_id = r.json()["dossier_id"]
