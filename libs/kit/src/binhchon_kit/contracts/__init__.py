@@ -1,7 +1,7 @@
 """The event contract: one frozen pydantic model per event type, registered with its type name and schema
 version. A breaking change is a new schema version (a new model), never an edit of a published one."""
 
-from binhchon_kit.contracts import certification, intake, log, notify, scoring  # noqa: F401  (registers the event types)
+from binhchon_kit.contracts import certification, intake, log, notify, samples, scoring  # noqa: F401  (registers the event types)
 from binhchon_kit.contracts.registry import (
     EventData,
     UnknownEventType,
