@@ -32,6 +32,7 @@ from binhchon_kit.contracts.intake import (
     MissingItem,
 )
 from binhchon_kit.contracts.registry import EventData, registration_of
+from binhchon_kit.contracts.samples import SamplesReturnDue
 from binhchon_kit.contracts.scoring import (
     MandatoryOutcome,
     MemberSubstituted,
@@ -243,6 +244,10 @@ def render_all(variant: str) -> list[Rendered]:
         ("", CertificateRevoked(
             number=names.certificate_number, reason="Sản phẩm không còn đáp ứng tiêu chí bắt buộc",
             revoked_on=date(2027, 6, 1)), dossier),
+        ("", SamplesReturnDue(
+            dossier_id=dossier, round_id=round_id, selection_code="MS-K2M7U", product_name=names.product, count=3,
+            place="Kho Sở Công Thương, số 5 đường Trần Phú", from_date=date(2026, 12, 10),
+            until_date=date(2026, 12, 20), occasion="sau khi kết thúc hội chợ triển lãm", at=RECEIVED_AT), dossier),
         ("", CeremonyScheduled.model_validate({**ceremony, "invitees": [certificate]}), round_id),
         ("two_certificates",
          CeremonyScheduled.model_validate({**ceremony, "invitees": [certificate, second]}), round_id),

@@ -29,6 +29,7 @@ from binhchon_kit.contracts.intake import (
     RoundOpened,
 )
 from binhchon_kit.contracts.registry import EventData
+from binhchon_kit.contracts.samples import SamplesReturnDue
 from binhchon_kit.contracts.scoring import (
     JudgeRecused,
     MemberSubstituted,
@@ -56,7 +57,8 @@ from notify.views import setup as setup_views
 
 CONSUMED: dict[str, set[type[EventData]]] = {
     "intake.events": {DossierReceived, DossierSupplementRequested, DossierAccepted, DossierRejected,
-                      DossierRescheduled, DossierWithdrawn, RoundOpened, DossierSupplemented, PersonalDataErased},
+                      DossierRescheduled, DossierWithdrawn, RoundOpened, DossierSupplemented, PersonalDataErased,
+                      SamplesReturnDue},
     "scoring.events": {PanelFormed, ScoringCompleted, ResultProposed, ResultApproved, ResultNotRecognised,
                        ScoringOpened, ScoreSubmitted, JudgeRecused, ScoreAmended, RescoreRequested,
                        MemberSubstituted},

@@ -22,6 +22,7 @@ from binhchon_kit.contracts.intake import (
     DossierRescheduled,
     DossierSupplementRequested,
 )
+from binhchon_kit.contracts.samples import SamplesReturnDue
 from binhchon_kit.contracts.scoring import (
     MemberSubstituted,
     PanelFormed,
@@ -38,7 +39,7 @@ from binhchon_kit.vietnam_time import VIETNAM
 PRODUCER_EVENTS = (
     DossierReceived, DossierSupplementRequested, DossierAccepted, DossierRejected, DossierRescheduled,
     ResultApproved, ResultNotRecognised, CertificateIssued, CertificateExpiring, CertificateExpired,
-    CertificateRevoked,
+    CertificateRevoked, SamplesReturnDue,
 )
 # Templates that are not an event's own (an event's template is named by its type, ``event.type``).
 SCORE_REMINDER = "score.reminder"

@@ -73,9 +73,11 @@ PUBLISHED: Mapping[str, Fields] = {
 }
 
 # never in a webhook, whatever a subscription or a future edit of PUBLISHED says (a test holds the two apart)
-# (personal_data.erased: internal housekeeping of keys agencies never had, ADR 0035)
+# (personal_data.erased: internal housekeeping of keys agencies never had, ADR 0035; samples.return_due: it ties a
+# selection code to its dossier, which judges scoring by code must not learn: ADR 0046)
 SEALED = frozenset({"score.submitted", "score.amended", "scoring.rescore_requested", "scoring.completed",
-                    "result.proposed", "judge.recused", "panel.member_substituted", "personal_data.erased"})
+                    "result.proposed", "judge.recused", "panel.member_substituted", "personal_data.erased",
+                    "samples.return_due"})
 
 
 def is_published(event_type: str) -> bool:
