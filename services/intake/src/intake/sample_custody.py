@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -15,15 +16,16 @@ from pymongo.errors import DuplicateKeyError
 from binhchon_kit import paging
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.intake import DossierAccepted
-from binhchon_kit.contracts.registry import EventData
-from binhchon_kit.contracts.samples import RetainedSamples, RoundClosed
+from binhchon_kit.contracts.registry import EventData, type_of
+from binhchon_kit.contracts.samples import SEALED_FIELDS, RetainedSamples, RoundClosed
 from binhchon_kit.events import Actor, Cause, RecordedEvent
 from binhchon_kit.eventstore import ConcurrencyConflict
 from binhchon_kit.folding import replay
 from binhchon_kit.paging import Page
+from binhchon_kit.personal import open_fields, seal_fields
 from intake.domain import samples
 from intake.domain.errors import Refused
-from intake.service import Intake
+from intake.service import Intake, data_subject
 
 CODES = "selection_codes"
 CUSTODY = "samples"
@@ -74,18 +76,30 @@ class SampleCustody:
     async def act(self, dossier_id: str, decide: Callable[[samples.Custody | None], EventData], actor: Actor,
                   cause: Cause) -> RecordedEvent:
         """Load, decide, append; on a concurrent change (two officers at one shelf), decide again once on the new
-        counts, so the refusal of a count gone negative is made on what is really held."""
+        counts, so the refusal of a count gone negative is made on what is really held. The producer's people
+        named in the event are sealed with the producer's key first (ADR 0035)."""
         for attempt in (1, 2):
             state, history = await self.load(dossier_id)
-            event = decide(state)
+            event_id = str(uuid.uuid4())
+            event = await self._sealed(dossier_id, decide(state), event_id)
             try:
                 return await record(self.rt, samples.stream_for(dossier_id), state.version if state else 0, event,
-                                    actor, cause, dossier_id, history=history)
+                                    actor, cause, dossier_id, event_id=event_id, history=history)
             except ConcurrencyConflict:
                 if attempt == 2:
                     raise
                 await asyncio.sleep(0)
         raise AssertionError("unreachable")
+
+    async def _sealed(self, dossier_id: str, event: EventData, event_id: str) -> EventData:
+        paths = SEALED_FIELDS.get(type_of(type(event)), ())
+        if not paths:
+            return event
+        dossier, _ = await self.intake.load_dossier(dossier_id)
+        kid, key = await self.intake.keys.for_subject(
+            data_subject(dossier.received["producer"]["registration_number"]))
+        sealed = seal_fields(event.model_dump(mode="json"), paths, key, kid, event_id=event_id)
+        return type(event).model_validate(sealed)
 
     async def receive(self, dossier_id: str, fields: dict[str, Any], actor: Actor, cause: Cause) -> RecordedEvent:
         dossier, events = await self.intake.load_dossier(dossier_id)
@@ -144,7 +158,9 @@ class SampleCustody:
             if dossier_id.startswith("dossier-") else None
         if doc is None:
             raise Refused(f"no sample of dossier {dossier_id} was received", kind="not_found")
-        return paging.strip(doc, "round_page_key", "version")
+        # the producer's people named in the steps, opened (or erased) for whoever may read them (ADR 0035)
+        history = [await open_fields(step, step["event_id"], self.intake.keys.key) for step in doc["history"]]
+        return {**paging.strip(doc, "round_page_key", "version"), "history": history}
 
     async def round_list(self, round_id: str, *, applicant_id: str | None, after: str | None, limit: int) -> Page:
         """Where every sample of the round is, per dossier, in selection-code order, page by page (ADR 0015): the

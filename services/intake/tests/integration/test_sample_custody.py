@@ -136,6 +136,11 @@ async def test_the_slip_and_the_labels_print_in_vietnamese_escaped(intake, auth,
     dossier_id, receipt = await accepted(intake, auth, sec, round_id, 1)
     assert (await step(intake, sec, dossier_id, "received", **{**received(2), "handed_over_by": "<script>x</script>"}
                        )).status_code == 201
+    # the producer's person is sealed on the event (ADR 0035), opened for whoever reads the custody record
+    [stored] = await intake.app.state.intake.store.read_stream("samples-" + dossier_id.removeprefix("dossier-"))
+    assert stored.data["handed_over_by"]["enc"] == "A256GCM" and "<script>" not in str(stored.data)
+    history = (await intake.get(f"/dossiers/{dossier_id}/samples", headers=sec)).json()["history"]
+    assert history[0]["handed_over_by"] == "<script>x</script>" and history[0]["received_by"] == "Nguyễn Văn Nhận"
     r = await intake.get(f"/dossiers/{dossier_id}/samples/slip", headers=auth("producer-1", "applicant"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), r.text
     page = r.text

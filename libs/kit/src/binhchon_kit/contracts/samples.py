@@ -13,8 +13,11 @@ from pydantic import Field, StringConstraints
 
 from binhchon_kit.contracts.common import Code, LongText, Text, Value
 from binhchon_kit.contracts.registry import EventData, registered
+from binhchon_kit.personal import Sealed
 
 TOPIC = "intake.events"
+# the producer's people named in custody events: sealed with the producer's key, erasable (ADR 0035)
+SEALED_FIELDS = {"samples.received": ("handed_over_by",), "samples.returned": ("received_by",)}
 
 Count = Annotated[int, Field(ge=1, le=100_000, description="how many samples (mẫu), a whole number")]
 Place = Annotated[Text, Field(description="where the samples are kept, as the secretariat names it: "
@@ -34,7 +37,8 @@ class SamplesReceived(EventData):
     condition: Text = Field(description="as found on receipt: nguyên vẹn, còn hạn sử dụng …")
     storage_place: Place
     received_by: Text = Field(description="the officer who took them in, as printed on the slip")
-    handed_over_by: Text = Field(description="who handed them in for the producer")
+    handed_over_by: Sealed | Text = Field(description="who handed them in for the producer: a person's name, sealed "
+                                          "with the producer's key (ADR 0035)")
     at: datetime
 
 
@@ -73,7 +77,8 @@ class SamplesReturned(EventData):
     from_place: Place
     condition: Text = Field(description="as handed back")
     returned_by: Text = Field(description="the officer who handed them back")
-    received_by: Text = Field(description="who took them back for the producer")
+    received_by: Sealed | Text = Field(description="who took them back for the producer: a person's name, sealed "
+                                       "with the producer's key (ADR 0035)")
     producer_confirmation: Text = Field(description="the producer's confirmation, as signed on the slip: "
                                                     "đã nhận đủ, đúng mẫu, nguyên vẹn …")
     at: datetime
