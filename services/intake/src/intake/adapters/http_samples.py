@@ -4,6 +4,7 @@ access policy (ADR 0030)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.policy import ANY, allow
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import LongText, Text
+from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.contracts.samples import Count, Place, RetainReason
 from binhchon_kit.paging import After, Limit, no_offset
 from intake.adapters.http import OWN_DOSSIER, OWN_DOSSIERS, READERS, STAFF, Body, Read, Secretariat, Service
@@ -89,6 +91,14 @@ def _step(event: Any) -> dict[str, Any]:
             "actor": event.actor.id, **event.data}
 
 
+async def _recorded(custody: SampleCustody, dossier_id: str, decide: Callable[..., EventData], body: Body,
+                    who: Principal) -> dict[str, Any]:
+    """One custody step: ``decide`` (intake.domain.samples) on the held counts, with the body's fields and now."""
+    fields = dict(body)  # the fields as validated (an enum stays an enum)
+    return _step(await custody.act(dossier_id, lambda s: decide(s, at=custody.intake.now(), **fields), who.actor,
+                                   request_cause()))
+
+
 @router.post("/dossiers/{dossier_id}/samples/received", status_code=201,
              summary="take a dossier's samples into custody (accepted dossiers: labelled with the selection code)")
 async def receive(dossier_id: str, body: Received, who: Secretariat, samples_: Custody) -> dict[str, Any]:
@@ -98,31 +108,27 @@ async def receive(dossier_id: str, body: Received, who: Secretariat, samples_: C
 @router.post("/dossiers/{dossier_id}/samples/moved", status_code=201,
              summary="move samples between places; refused (409) for more than the place holds")
 async def move(dossier_id: str, body: Moved, who: Secretariat, samples_: Custody) -> dict[str, Any]:
-    return _step(await samples_.act(dossier_id, lambda s: samples.move(
-        s, at=samples_.intake.now(), **body.model_dump()), who.actor, request_cause()))
+    return await _recorded(samples_, dossier_id, samples.move, body, who)
 
 
 @router.post("/dossiers/{dossier_id}/samples/consumed", status_code=201,
              summary="samples used up in evaluation (tasting); refused (409) for more than the place holds")
 async def consume(dossier_id: str, body: Consumed, who: Secretariat, samples_: Custody) -> dict[str, Any]:
-    return _step(await samples_.act(dossier_id, lambda s: samples.consume(
-        s, at=samples_.intake.now(), **body.model_dump()), who.actor, request_cause()))
+    return await _recorded(samples_, dossier_id, samples.consume, body, who)
 
 
 @router.post("/dossiers/{dossier_id}/samples/returned", status_code=201,
              summary="samples handed back to the producer, with the producer's confirmation; refused (409) for "
                      "more than the place holds")
 async def hand_back(dossier_id: str, body: Returned, who: Secretariat, samples_: Custody) -> dict[str, Any]:
-    return _step(await samples_.act(dossier_id, lambda s: samples.hand_back(
-        s, at=samples_.intake.now(), **body.model_dump()), who.actor, request_cause()))
+    return await _recorded(samples_, dossier_id, samples.hand_back, body, who)
 
 
 @router.post("/dossiers/{dossier_id}/samples/retained", status_code=201,
              summary="record why samples still held stay (kept for the next level, consumed …): the round may then "
                      "close over them")
 async def retain(dossier_id: str, body: Retained, who: Secretariat, samples_: Custody) -> dict[str, Any]:
-    return _step(await samples_.act(dossier_id, lambda s: samples.retain(
-        s, at=samples_.intake.now(), reason_code=body.reason_code, reason=body.reason), who.actor, request_cause()))
+    return await _recorded(samples_, dossier_id, samples.retain, body, who)
 
 
 @router.get("/dossiers/{dossier_id}/samples", summary="a dossier's samples: held where, used up, handed back, "
