@@ -15,11 +15,14 @@ from binhchon_kit.vietnam_time import now_utc
 from binhchon_kit.web import create_app, serve
 from intake.adapters.document_routes import router as document_routes
 from intake.adapters.http import router
+from intake.adapters.http_samples import router as samples_router
 from intake.adapters.receipt_codes import ReceiptCodes
 from intake.adapters.uploads import ENVELOPE_BYTES
 from intake.domain.bindings import fold_binding
 from intake.domain.dossiers import fold_dossier
 from intake.domain.rounds import fold_round
+from intake.domain.samples import fold_samples
+from intake.sample_custody import SampleCustody
 from intake.service import DOCUMENT_MAX_BYTES, Clock, Intake
 from intake.views import Views
 from intake.views import setup as setup_views
@@ -43,14 +46,16 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
     """``clock``: the service's now (tests inject a fixed instant; "today" is its date in Vietnam)."""
     settings = settings or IntakeSettings()
     runtime = build_runtime(settings, {"round": ("rounds", fold_round), "dossier": ("dossiers", fold_dossier),
-                                       "binding": ("bindings", fold_binding)})
+                                       "binding": ("bindings", fold_binding), "samples": ("samples", fold_samples)})
     keys = SubjectKeys(runtime.db[COLLECTION], master_key_from_settings(settings.personal_data_master_key_file))
     service = Intake(runtime, clock, keys, settings.document_max_bytes)
+    custody = SampleCustody(service)  # sample custody and selection codes (ADR 0046)
     runtime.consumers.handle("scoring.events", {ResultApproved}, "escalation", service.on_result_approved)
 
     async def on_startup(rt: Runtime) -> None:
         await service.setup()
         await setup_views(rt.db)
+        await custody.setup()
 
     app = create_app(runtime, title="binhchon intake", on_startup=on_startup,
                      description="Selection rounds, dossiers, receipts, their documents, the completeness check and "
@@ -59,8 +64,10 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
     signer = runtime.checkpoints.signer if runtime.checkpoints is not None else log_signer(settings)
     app.state.receipt_codes = ReceiptCodes.from_settings(settings.receipt_check_key_file, signer)
     app.state.views = Views(runtime.db, keys.many)
+    app.state.samples = custody
     app.include_router(router)
     app.include_router(document_routes)
+    app.include_router(samples_router)
 
     return app
 

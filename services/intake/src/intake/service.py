@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,9 @@ from intake.domain import bindings, dossiers, rounds
 from intake.domain.errors import Refused
 
 Clock = Callable[[], datetime]
+# the round's selection-code registry (intake.sample_custody): (round id, code given or None, dossier id, receipt
+# number) → the code the dossier is accepted with
+CodeClaim = Callable[[str, str | None, str, str], Awaitable[str]]
 BINDING_ID = re.compile(r"^binding-[0-9a-f-]{36}$")
 
 
@@ -299,13 +302,13 @@ class Intake:
             rejected.append(doc["_id"])
         return refused, rejected
 
-    async def accept(self, dossier_id: str, *, product_group: str, sample_code: str, actor: Actor, cause: Cause
-                     ) -> RecordedEvent:
+    async def accept(self, dossier_id: str, *, product_group: str, sample_code: str | None, actor: Actor,
+                     cause: Cause, claim_code: CodeClaim | None = None) -> RecordedEvent:
         """The completeness check accepts: only a dossier whose account is verified for the producer (verifying a
         requested binding here, the officer having checked the authorisation), and one per producer's product."""
         state, _ = await self.load_dossier(dossier_id)
         round_ = await self.load_round(state.round_id)
-        dossiers.accept(state, round_, product_group=product_group, sample_code=sample_code)  # its state first
+        dossiers.accept(state, round_, product_group=product_group, sample_code=sample_code or "-")  # its state first
         identity = dossiers.product_identity(state)
         accepted = await self.rt.db["dossiers"].find_one(
             {"product_identity": identity, "status": dossiers.Status.ACCEPTED.value, "_id": {"$ne": state.id}})
@@ -314,8 +317,13 @@ class Intake:
                           reason="duplicate")
         if state.id != identity:  # filed by an account not verified for the producer when it filed
             await self._verify_at_check(state, actor, cause)
+        if claim_code is not None:  # the selection code, unique in the round, drawn when none is given (ADR 0046)
+            sample_code = await claim_code(state.round_id, sample_code, state.id, state.received["receipt_number"])
+        if sample_code is None:
+            raise Refused("a sample code is needed", kind="invalid", field="sample_code")
+        code = sample_code
         return await self.act(dossier_id, lambda s, r: dossiers.accept(
-            s, r, product_group=product_group, sample_code=sample_code), actor, cause)
+            s, r, product_group=product_group, sample_code=code), actor, cause)
 
     async def _verify_at_check(self, state: dossiers.Dossier, actor: Actor, cause: Cause) -> None:
         number = str(state.received["producer"]["registration_number"])

@@ -33,6 +33,7 @@ from binhchon_kit.contracts.intake import (
 )
 from binhchon_kit.contracts.ledger import AwardPaid, FeePaid
 from binhchon_kit.contracts.registry import EventData, registration_of
+from binhchon_kit.contracts.samples import SamplesReturnDue
 from binhchon_kit.contracts.scoring import (
     MandatoryOutcome,
     MemberSubstituted,
@@ -244,6 +245,10 @@ def render_all(variant: str) -> list[Rendered]:
         ("", CertificateRevoked(
             number=names.certificate_number, reason="Sản phẩm không còn đáp ứng tiêu chí bắt buộc",
             revoked_on=date(2027, 6, 1)), dossier),
+        ("", SamplesReturnDue(
+            dossier_id=dossier, round_id=round_id, selection_code="MS-K2M7U", product_name=names.product, count=3,
+            place="Kho Sở Công Thương, số 5 đường Trần Phú", from_date=date(2026, 12, 10),
+            until_date=date(2026, 12, 20), occasion="sau khi kết thúc hội chợ triển lãm", at=RECEIVED_AT), dossier),
         ("", CeremonyScheduled.model_validate({**ceremony, "invitees": [certificate]}), round_id),
         # prizes and fees (ADR 0050): the producer told of the prize paid, the judge of the fee
         ("", AwardPaid(award_id="award-1", round_id=round_id, amount=5_000_000, payment_reference="UNC-017/2026",

@@ -30,6 +30,7 @@ from binhchon_kit.contracts.intake import (
 )
 from binhchon_kit.contracts.ledger import AwardPaid, FeePaid
 from binhchon_kit.contracts.registry import EventData
+from binhchon_kit.contracts.samples import SamplesReturnDue
 from binhchon_kit.contracts.scoring import (
     JudgeRecused,
     MemberSubstituted,
@@ -57,7 +58,8 @@ from notify.views import setup as setup_views
 
 CONSUMED: dict[str, set[type[EventData]]] = {
     "intake.events": {DossierReceived, DossierSupplementRequested, DossierAccepted, DossierRejected,
-                      DossierRescheduled, DossierWithdrawn, RoundOpened, DossierSupplemented, PersonalDataErased},
+                      DossierRescheduled, DossierWithdrawn, RoundOpened, DossierSupplemented, PersonalDataErased,
+                      SamplesReturnDue},
     "scoring.events": {PanelFormed, ScoringCompleted, ResultProposed, ResultApproved, ResultNotRecognised,
                        ScoringOpened, ScoreSubmitted, JudgeRecused, ScoreAmended, RescoreRequested,
                        MemberSubstituted},

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 
 from binhchon_kit.auth.devtoken import mint
-from binhchon_kit.testing.fuzz import serving
 from binhchon_kit.testing.documents import upload_documents_sync
+from binhchon_kit.testing.fuzz import serving
 from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.topics import all_topics, ensure_topics
 from portal.main import PortalSettings

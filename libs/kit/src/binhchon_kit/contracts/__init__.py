@@ -2,7 +2,7 @@
 version. A breaking change is a new schema version (a new model), never an edit of a published one."""
 
 # importing the modules registers the event types
-from binhchon_kit.contracts import certification, intake, ledger, log, notify, scoring  # noqa: F401
+from binhchon_kit.contracts import certification, intake, ledger, log, notify, samples, scoring  # noqa: F401
 from binhchon_kit.contracts.registry import (
     EventData,
     UnknownEventType,

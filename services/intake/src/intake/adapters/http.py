@@ -154,6 +154,8 @@ class Receipt(BaseModel):
     status: str
     check_code: str = Field(description="printed on the receipt: the public status lookup needs it with the number")
     status_url: str = Field(description="the public status page, check code included")
+    sample_code: str | None = Field(default=None, description="once accepted: the selection code (mã số bình "
+                                    "chọn) its samples are labelled with")
 
 
 class RequestSupplement(Body):
@@ -169,7 +171,8 @@ class Supplement(Body):
 
 class Accept(Body):
     product_group: Text
-    sample_code: Code
+    sample_code: Code | None = Field(default=None, description="the selection code (mã số bình chọn) on the "
+                                     "sample label, unique in the round; left out, one is drawn at random")
 
 
 class Reason(Body):
@@ -224,7 +227,8 @@ def _receipt(doc: dict[str, Any], codes: ReceiptCodes) -> Receipt:
     return Receipt(dossier_id=doc["dossier_id"], receipt_number=number, round_code=doc["round_code"],
                    received_at=in_vietnam(doc["received_at"]), check_due_date=doc["check_due_date"],
                    result_due_date=doc.get("result_due_date"), status=doc["status"], check_code=code,
-                   status_url=f"/public/receipts/{number}?code={code}")
+                   status_url=f"/public/receipts/{number}?code={code}",
+                   sample_code=(doc.get("classification") or {}).get("sample_code"))
 
 
 # ---- rounds ----------------------------------------------------------------------------------------------
@@ -311,9 +315,10 @@ async def supplement(dossier_id: str, body: Supplement, who: DossierApplicant, s
 
 @router.post("/dossiers/{dossier_id}/accept", status_code=201, tags=["completeness check"], response_model=Receipt,
              summary="accept a complete dossier; verifies the filing account's binding to the producer (ADR 0037)")
-async def accept(dossier_id: str, body: Accept, who: Secretariat, svc: Service, codes: Codes) -> Receipt:
+async def accept(dossier_id: str, body: Accept, who: Secretariat, svc: Service, codes: Codes, request: Request
+                 ) -> Receipt:
     await svc.accept(dossier_id, product_group=body.product_group, sample_code=body.sample_code, actor=who.actor,
-                     cause=request_cause())
+                     cause=request_cause(), claim_code=request.app.state.samples.claim_code)
     _, events = await svc.load_dossier(dossier_id)
     return _receipt(dossiers.fold_dossier(events), codes)
 

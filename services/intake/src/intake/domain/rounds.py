@@ -9,6 +9,7 @@ from typing import Any
 from binhchon_kit.authorities import authority_id
 from binhchon_kit.contracts.common import Level
 from binhchon_kit.contracts.intake import ApprovingAuthority, Receives, RoundArea, RoundOpened
+from binhchon_kit.contracts.samples import RoundClosed
 from binhchon_kit.events import RecordedEvent, deterministic_id
 from intake.domain.errors import Refused
 
@@ -99,10 +100,13 @@ def _parent_problems(opened: RoundOpened, parent: RoundOpened) -> list[str]:
 
 
 def fold_round(events: Sequence[RecordedEvent]) -> dict[str, Any]:
-    """The round's read model: what it was opened with (rounds have no other events yet)."""
+    """The round's read model: what it was opened with, and whether it was closed (round.closed, ADR 0046)."""
     state: dict[str, Any] = {}
     for event in events:
         if isinstance(event.model(), RoundOpened):  # the data as recorded: a v1 round reads as it was opened
             state = {**event.data, "status": "open", "opened_at": event.time, "opened_by": event.actor.id,
                      "page_key": event.data["code"]}  # its place in the list (unique, ASCII: ADR 0015)
+        elif isinstance(event.model(), RoundClosed):
+            state = {**state, "status": "closed", "closed_at": event.data["closed_at"], "closed_by": event.actor.id,
+                     "samples_retained": event.data["retained"]}
     return state

@@ -23,6 +23,7 @@ from binhchon_kit.contracts.intake import (
     DossierSupplementRequested,
 )
 from binhchon_kit.contracts.ledger import AwardPaid, FeePaid
+from binhchon_kit.contracts.samples import SamplesReturnDue
 from binhchon_kit.contracts.scoring import (
     MemberSubstituted,
     PanelFormed,
@@ -39,7 +40,7 @@ from binhchon_kit.vietnam_time import VIETNAM
 PRODUCER_EVENTS = (
     DossierReceived, DossierSupplementRequested, DossierAccepted, DossierRejected, DossierRescheduled,
     ResultApproved, ResultNotRecognised, CertificateIssued, CertificateExpiring, CertificateExpired,
-    CertificateRevoked, AwardPaid,
+    CertificateRevoked, AwardPaid, SamplesReturnDue,
 )
 # Templates that are not an event's own (an event's template is named by its type, ``event.type``).
 SCORE_REMINDER = "score.reminder"

@@ -75,10 +75,11 @@ PUBLISHED: Mapping[str, Fields] = {
 }
 
 # never in a webhook, whatever a subscription or a future edit of PUBLISHED says (a test holds the two apart)
-# (personal_data.erased: internal housekeeping of keys agencies never had, ADR 0035; fee.paid: a person's pay)
+# (personal_data.erased: internal housekeeping of keys agencies never had, ADR 0035; fee.paid: a person's pay;
+# samples.return_due: it ties a selection code to its dossier, which judges scoring by code must not learn: ADR 0046)
 SEALED = frozenset({"score.submitted", "score.amended", "scoring.rescore_requested", "scoring.completed",
                     "result.proposed", "judge.recused", "panel.member_substituted", "personal_data.erased",
-                    "fee.paid"})
+                    "fee.paid", "samples.return_due"})
 
 
 def is_published(event_type: str) -> bool:

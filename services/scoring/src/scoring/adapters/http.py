@@ -19,6 +19,7 @@ from scoring.domain import panel as panels
 from scoring.domain import scoring
 from scoring.domain.aggregation import total
 from scoring.domain.authority import DecisionInput, require_acting_for
+from scoring.domain.by_code import as_judges_see
 from scoring.domain.errors import Refused
 from scoring.domain.views import fold_scoring
 from scoring.service import Scoring, scoring_stream
@@ -79,6 +80,14 @@ Approver = Annotated[Principal, allow({Role.APPROVER: Scope("own authority", _de
 RoundReader = Annotated[Principal, allow({**STAFF, Role.JUDGE: ROUND_PANEL, Role.COUNCIL_CHAIR: ROUND_PANEL})]
 DossierReader = Annotated[Principal, allow({**STAFF, Role.JUDGE: DOSSIER_PANEL, Role.COUNCIL_CHAIR: DOSSIER_PANEL})]
 ProposalReader = Annotated[Principal, allow({**STAFF, Role.COUNCIL_CHAIR: PROPOSAL_PANEL})]
+
+
+def _as_seen_by(who: Principal, svc: Scoring, doc: dict[str, Any]) -> dict[str, Any]:
+    """A dossier's scoring as ``who`` reads it: a panel member by code where the rulebook says so (issue 16)."""
+    if who.has(*STAFF, Role.ADMIN) or "rulebook_id" not in doc:
+        return doc
+    version = doc.get("rulebook_version")
+    return as_judges_see(doc, svc.rulebooks.get(doc["rulebook_id"], version) if version else None)
 
 
 def views(request: Request) -> Views:
@@ -176,9 +185,10 @@ async def get_panel(round_id: str, svc: Service, who: RoundReader) -> dict[str, 
 @router.get("/rounds/{round_id}/dossiers", tags=["scoring"], dependencies=[Depends(no_offset)],
             summary="the round's dossiers by sample code and where scoring is (not_opened: why scoring could not "
                     "open it), page by page")
-async def round_dossiers(round_id: str, read: Read, who: RoundReader, after: After = None, limit: Limit = 100,
-                         total: Total = False) -> dict[str, Any]:
-    return (await read.round_dossiers(round_id, after, limit, total)).body()
+async def round_dossiers(round_id: str, read: Read, who: RoundReader, svc: Service, after: After = None,
+                         limit: Limit = 100, total: Total = False) -> dict[str, Any]:
+    body = (await read.round_dossiers(round_id, after, limit, total)).body()
+    return {**body, "items": [_as_seen_by(who, svc, d) for d in body["items"]]}
 
 
 @router.post("/dossiers/{dossier_id}/recusal", status_code=201, tags=["scoring"],
@@ -240,7 +250,9 @@ async def sheets(dossier_id: str, svc: Service, who: DossierReader) -> dict[str,
                    "kind": s.event_type, "scores": s.scores, "total": s.total} for s in state.sheets]
     view: dict[str, Any] = {"dossier_id": dossier_id, "status": state.status, "scoring_round": state.scoring_round,
                             "submitted": sorted(state.current_sheets()), "recused": sorted(state.recused),
-                            "substitutes": [m.id for m in state.substitutes]}
+                            "substitutes": [m.id for m in state.substitutes],
+                            # what the sheet is about, by code where the rulebook scores by code (issue 16)
+                            "sample_code": state.opened.sample_code, "product_name": state.opened.product_name}
     # unsealed once the panel's scoring is complete; a dossier withdrawn while being scored stays sealed
     scored = state.status in (scoring.COMPLETED, scoring.APPROVED, scoring.NOT_RECOGNISED)
     if scored and (on_panel or who.has(Role.AUDITOR, Role.APPROVER, Role.ADMIN)):
@@ -258,8 +270,8 @@ async def dossier(dossier_id: str, svc: Service, who: DossierReader) -> dict[str
     events = await svc.store.read_stream(scoring_stream(dossier_id))
     if not events:
         raise Refused(f"dossier {dossier_id} is not open for scoring", kind="not_found")
-    return {**fold_scoring(events), "history": [{"type": e.type, "version": e.version, "time": e.time,
-                                                 "actor": e.actor.id} for e in events]}
+    return {**_as_seen_by(who, svc, fold_scoring(events)), "history": [
+        {"type": e.type, "version": e.version, "time": e.time, "actor": e.actor.id} for e in events]}
 
 
 @router.post("/rounds/{round_id}/proposals", status_code=201, tags=["council"],

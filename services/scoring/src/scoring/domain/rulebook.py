@@ -200,6 +200,9 @@ class Rulebook(Frozen):
     outlier_points: Annotated[float, Field(gt=0)] = 10
     in_force_from: date | None = Field(default=None, description="when the rule text this version encodes applies")
     changes: str = Field(default="", description="what this version changed from the previous one, and why")
+    evaluated_by_code: bool = Field(default=False, description="the judges evaluate a product by its selection code "
+                                    "(mã số bình chọn), as the CNNTTB sheet's header does: their views show the "
+                                    "code and the product, never the producer")
 
     @model_validator(mode="after")
     def _consistent(self) -> Rulebook:

@@ -1,0 +1,181 @@
+"""Sample custody's commands and reads (issue 16, ADR 0046): beside intake's dossiers, on streams of their own
+(``samples-…``), with the dossier as subject. Also the selection codes' uniqueness per round, and closing a round
+(refused while samples are held with no reason recorded)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
+
+from binhchon_kit import paging
+from binhchon_kit.commands import record
+from binhchon_kit.contracts.intake import DossierAccepted
+from binhchon_kit.contracts.registry import EventData, type_of
+from binhchon_kit.contracts.samples import SEALED_FIELDS, RetainedSamples, RoundClosed
+from binhchon_kit.events import Actor, Cause, RecordedEvent
+from binhchon_kit.eventstore import ConcurrencyConflict
+from binhchon_kit.folding import replay
+from binhchon_kit.paging import Page
+from binhchon_kit.personal import open_fields, seal_fields
+from intake.domain import samples
+from intake.domain.errors import Refused
+from intake.service import Intake, data_subject
+
+CODES = "selection_codes"
+CUSTODY = "samples"
+# the list's key: selection code, then dossier id (intake.domain.samples.page_key)
+LIST_KEY = re.compile(r"^[A-Za-z0-9._-]{1,40}\|dossier-[0-9a-f-]{36}$")
+
+
+class SampleCustody:
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+        self.rt = intake.rt
+        self.db = intake.rt.db
+
+    async def setup(self) -> None:
+        for keys in (["round_id", "page_key"], ["round_page_key"], ["round_id", "held_total"]):
+            await self.db[CUSTODY].create_index([(k, ASCENDING) for k in keys])
+
+    # ---- selection codes ---------------------------------------------------------------------------------
+
+    async def claim_code(self, round_id: str, code: str | None, dossier_id: str, receipt_number: str) -> str:
+        """The dossier's selection code, unique in its round: the one given (refused if it spells the receipt
+        number, or another dossier of the round has it), else one drawn at random. The claim is a document keyed
+        by round and code, so two acceptances racing for one code cannot both have it."""
+        if code is not None and samples.guessable(code, receipt_number):
+            raise Refused(f"selection code {code} gives away the receipt number {receipt_number}: leave it out to "
+                          "have one drawn at random", kind="invalid", field="sample_code")
+        for _ in range(20):
+            wanted = code or samples.new_selection_code()
+            try:
+                await self.db[CODES].insert_one({"_id": f"{round_id}|{wanted.upper()}", "dossier_id": dossier_id})
+                return wanted
+            except DuplicateKeyError:
+                held = await self.db[CODES].find_one({"_id": f"{round_id}|{wanted.upper()}"})
+                if held is not None and held["dossier_id"] == dossier_id:
+                    return wanted  # this dossier's own claim (an acceptance tried again)
+                if code is not None:
+                    raise Refused(f"selection code {code} is already another dossier's in this round",
+                                  reason="selection_code_taken") from None
+        raise Refused("no free selection code was drawn: try again")  # pragma: no cover (28 million codes)
+
+    # ---- custody -----------------------------------------------------------------------------------------
+
+    async def load(self, dossier_id: str) -> tuple[samples.Custody | None, list[RecordedEvent]]:
+        events = await self.rt.store.read_stream(samples.stream_for(dossier_id)) \
+            if dossier_id.startswith("dossier-") else []
+        return replay(samples.evolve, events), events
+
+    async def act(self, dossier_id: str, decide: Callable[[samples.Custody | None], EventData], actor: Actor,
+                  cause: Cause) -> RecordedEvent:
+        """Load, decide, append; on a concurrent change (two officers at one shelf), decide again once on the new
+        counts, so the refusal of a count gone negative is made on what is really held. The producer's people
+        named in the event are sealed with the producer's key first (ADR 0035)."""
+        for attempt in (1, 2):
+            state, history = await self.load(dossier_id)
+            event_id = str(uuid.uuid4())
+            event = await self._sealed(dossier_id, decide(state), event_id)
+            try:
+                return await record(self.rt, samples.stream_for(dossier_id), state.version if state else 0, event,
+                                    actor, cause, dossier_id, event_id=event_id, history=history)
+            except ConcurrencyConflict:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0)
+        raise AssertionError("unreachable")
+
+    async def _sealed(self, dossier_id: str, event: EventData, event_id: str) -> EventData:
+        paths = SEALED_FIELDS.get(type_of(type(event)), ())
+        if not paths:
+            return event
+        dossier, _ = await self.intake.load_dossier(dossier_id)
+        kid, key = await self.intake.keys.for_subject(
+            data_subject(dossier.received["producer"]["registration_number"]))
+        sealed = seal_fields(event.model_dump(mode="json"), paths, key, kid, event_id=event_id)
+        return type(event).model_validate(sealed)
+
+    async def receive(self, dossier_id: str, fields: dict[str, Any], actor: Actor, cause: Cause) -> RecordedEvent:
+        dossier, events = await self.intake.load_dossier(dossier_id)
+        code = next((m.sample_code for e in reversed(events) if isinstance(m := e.model(), DossierAccepted)), None)
+        return await self.act(dossier_id, lambda _: samples.receive(dossier, code, at=self.intake.now(), **fields),
+                              actor, cause)
+
+    async def announce_return(self, round_id: str, fields: dict[str, Any], actor: Actor, cause: Cause
+                              ) -> list[RecordedEvent]:
+        """Tell every producer whose samples the round still holds where and when to collect them: one
+        ``samples.return_due`` per such dossier (notify mails it)."""
+        await self.intake.load_round(round_id)
+        told = []
+        holding = [d["dossier_id"] async for d in self.db[CUSTODY].find(
+            {"round_id": round_id, "held_total": {"$gt": 0}}, {"dossier_id": 1})]
+        for dossier_id in holding:
+            def decide(state: samples.Custody | None) -> EventData:
+                notice = samples.due_back(samples.custody_of(state), at=self.intake.now(), **fields)
+                if notice is None:
+                    raise Refused("handed back meanwhile")
+                return notice
+            try:
+                told.append(await self.act(dossier_id, decide, actor, cause))
+            except Refused:
+                continue
+        return told
+
+    async def close_round(self, round_id: str, note: str, actor: Actor, cause: Cause) -> RecordedEvent:
+        """Close the round: refused (409) while a dossier holds samples with no reason recorded for keeping them,
+        naming each; the samples kept with a reason are listed in ``round.closed``."""
+        await self.intake.load_round(round_id)
+        version = await self.rt.store.version(round_id)
+        if (await self.db["rounds"].find_one({"_id": round_id}) or {}).get("status") == "closed":
+            raise Refused("the round is already closed", current_status="closed")
+        held = [d async for d in self.db[CUSTODY].find({"round_id": round_id, "held_total": {"$gt": 0}},
+                                                       sort=[("page_key", ASCENDING)])]
+        if pending := samples.unreturned(held):
+            raise Refused(
+                f"the round cannot close: {len(pending)} dossier(s) still hold samples not handed back, with no "
+                "reason recorded for keeping them (return them, or record why they are kept)",
+                reason="samples_held", dossiers=[{k: d[k] for k in ("dossier_id", "selection_code", "product_name",
+                                                                    "held_total", "held")} for d in pending])
+        kept = [RetainedSamples(dossier_id=d["dossier_id"], selection_code=d["selection_code"], held=d["held_total"],
+                                reason_code=d["retained"]["reason_code"], reason=d["retained"]["reason"])
+                for d in held]
+        closed = RoundClosed(round_id=round_id, closed_at=self.intake.now(), retained=kept, note=note)
+        try:
+            return await record(self.rt, round_id, version, closed, actor, cause, subject=round_id)
+        except ConcurrencyConflict:
+            raise Refused("the round changed meanwhile (closed by another officer?): look again") from None
+
+    # ---- reads -------------------------------------------------------------------------------------------
+
+    async def custody(self, dossier_id: str) -> dict[str, Any]:
+        doc = await self.db[CUSTODY].find_one({"_id": samples.stream_for(dossier_id)}) \
+            if dossier_id.startswith("dossier-") else None
+        if doc is None:
+            raise Refused(f"no sample of dossier {dossier_id} was received", kind="not_found")
+        # the producer's people named in the steps, opened (or erased) for whoever may read them (ADR 0035)
+        history = [await open_fields(step, step["event_id"], self.intake.keys.key) for step in doc["history"]]
+        return {**paging.strip(doc, "round_page_key", "version"), "history": history}
+
+    async def round_list(self, round_id: str, *, applicant_id: str | None, after: str | None, limit: int) -> Page:
+        """Where every sample of the round is, per dossier, in selection-code order, page by page (ADR 0015): the
+        walk is over the round's own keys (``round_page_key``). An applicant's: their own dossiers' only."""
+        await self.intake.load_round(round_id)
+
+        def show(doc: dict[str, Any]) -> dict[str, Any]:
+            return paging.strip(doc, "round_page_key", "version", "history")
+
+        if applicant_id is not None:  # a producer has a handful of dossiers in a round: one page of them
+            mine = [d["_id"] async for d in self.db["dossiers"].find(
+                {"applicant_id": applicant_id, "round_id": round_id}, {"_id": 1})]
+            docs = [show(d) async for d in self.db[CUSTODY].find(
+                {"_id": {"$in": [samples.stream_for(i) for i in mine]}}, sort=[("page_key", ASCENDING)])]
+            return Page(docs, limit, None, None)
+        return await paging.page(self.db[CUSTODY], equals={"round_id": round_id}, key="round_page_key",
+                                 prefix=f"{round_id}|", after=paging.cursor_key(after, LIST_KEY),
+                                 limit=limit, show=show)
