@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.personal import intake_keys
 from binhchon_kit.testing.samples import dossier_body, round_body
@@ -36,6 +37,7 @@ async def test_a_producer_is_told_where_and_when_to_collect_their_samples(infra,
             running(build(notify_settings(infra, unique, topic_prefix, key, mailbox), clock=clock, key_client=keys),
                     "http://notify"):
         rnd = (await intake.post("/rounds", json=round_body(f"RD{unique}", today=today), headers=sec)).json()
+        await upload_documents(intake, auth("htx", "applicant"))  # a dossier lists stored content (ADR 0045)
         dossier = (await intake.post(f"/rounds/{rnd['round_id']}/dossiers", json=dossier_body(product="Nước mắm"),
                                      headers=auth("htx", "applicant"))).json()["dossier_id"]
         accepted = (await intake.post(f"/dossiers/{dossier}/accept", headers=sec,

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.samples import dossier_body, round_body
 from intake.main import IntakeSettings
@@ -54,6 +55,7 @@ async def scored_round(intake: Any, scoring: Any, auth: Any, code: str, **round_
     province = round_.get("area", {}).get("province_codes", ["24"])[0]
     producer = {**dossier_body()["producer"], "address": {**dossier_body()["producer"]["address"],
                                                           "province_code": province}}
+    await upload_documents(intake, sec)  # a dossier lists stored content (ADR 0045)
     r = await intake.post(f"/rounds/{round_id}/dossiers", headers=sec,
                           json=dossier_body(product="Nước mắm Phú Quốc", producer=producer))
     assert r.status_code == 201, r.text
