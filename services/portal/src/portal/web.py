@@ -95,7 +95,7 @@ def create_portal(settings: PortalSettings, upstream: Upstream, sessions: Sessio
     app = FastAPI(title="binhchon portal", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.upstream, app.state.sessions = settings, upstream, sessions
     app.state.templates = templates()
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=HERE / "static", packages=[("binhchon_kit", "static")]), name="static")
 
     @app.middleware("http")
     async def sessions_and_metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]

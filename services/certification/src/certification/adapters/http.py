@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.auth.policy import PUBLIC, Scope, allow
@@ -111,6 +111,18 @@ async def revoke(number: str, body: Revocation, who: Approver, svc: Service, key
     return await idempotent(svc.rt.db, key, who.subject, request, command)
 
 
+def _page(html: str, status_code: int = 200) -> HTMLResponse:
+    """A public page under its own policy: styles from this origin only (the kit's stylesheet, below)."""
+    return HTMLResponse(html, status_code=status_code, headers={"content-security-policy": pages.PAGE_POLICY})
+
+
+@router.get("/static/portal.css", tags=["public"], dependencies=[PUBLIC], response_class=Response,
+            summary="the public pages' stylesheet (the portal's, from the kit)",
+            responses={200: {"content": {"text/css": {"schema": {"type": "string"}}}}})
+async def stylesheet() -> Response:
+    return Response(pages.stylesheet(), media_type="text/css", headers={"cache-control": "public, max-age=3600"})
+
+
 @router.get("/verify/{number}", tags=["public"], dependencies=[PUBLIC, RATE_LIMITED], response_class=HTMLResponse,
             summary="public verification page (Vietnamese, no login)",
             responses={404: {"description": "no certificate has this number: a page saying so",
@@ -119,19 +131,26 @@ async def verify(number: str, svc: Service, read: Read) -> HTMLResponse:
     try:
         state, _ = await svc.load(number)
     except Refused:
-        return HTMLResponse(pages.not_found_page(number), status_code=404)
+        return _page(pages.not_found_page(number), status_code=404)
     shown = (await read.exhibits.displayed_at([number]))[number]
-    return HTMLResponse(pages.verify_page({**state.issued, **_lifecycle(state), "displayed_at": shown},
-                                          state.status_on(svc.today())))
+    return _page(pages.verify_page({**state.issued, **_lifecycle(state), "displayed_at": shown},
+                                   state.status_on(svc.today())))
 
 
 def _lifecycle(state: Any) -> dict[str, Any]:
     return {"superseded_by": state.superseded_by, "revoked": state.revoked}
 
 
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+# the registry page's form sends a filter left empty as `stars=`: no filter, not a 422
+Blank = BeforeValidator(_blank_is_none)
 # bounded as the data is: an unbounded integer reached the store as an int64 overflow (a 500 schemathesis found)
-Stars = Annotated[int | None, Query(ge=1, le=5)]
-Year = Annotated[int | None, Query(ge=2010, le=2100)]
+Stars = Annotated[int | None, Query(ge=1, le=5), Blank]
+Year = Annotated[int | None, Query(ge=2010, le=2100), Blank]
+OfProgramme = Annotated[Programme | None, Blank]
 
 
 def _filters(programme: Programme | None, province_code: str | None, stars: int | None, year: int | None
@@ -143,7 +162,7 @@ def _filters(programme: Programme | None, province_code: str | None, stars: int 
 @router.get("/registry.json", tags=["public"], dependencies=[*Paged, PUBLIC, RATE_LIMITED],
             summary="certified products, newest first, filtered, page by page (`next` is the following page's "
                     "`after`)")
-async def registry_json(read: Read, programme: Programme | None = None, province_code: str | None = None,
+async def registry_json(read: Read, programme: OfProgramme = None, province_code: str | None = None,
                         stars: Stars = None, year: Year = None, after: After = None, limit: Limit = 50
                         ) -> JSONResponse:
     page = await read.registry(_filters(programme, province_code, stars, year), after, limit)
@@ -152,9 +171,9 @@ async def registry_json(read: Read, programme: Programme | None = None, province
 
 @router.get("/registry", tags=["public"], response_class=HTMLResponse, dependencies=[*Paged, PUBLIC, RATE_LIMITED],
             summary="certified products (Vietnamese)")
-async def registry(read: Read, programme: Programme | None = None, province_code: str | None = None,
+async def registry(read: Read, programme: OfProgramme = None, province_code: str | None = None,
                    stars: Stars = None, year: Year = None, after: After = None, limit: Limit = 50
                    ) -> HTMLResponse:
     filters = _filters(programme, province_code, stars, year)
     page = await read.registry(filters, after, limit)
-    return HTMLResponse(pages.registry_page(page.items, filters, page.next, limit, first=not after))
+    return _page(pages.registry_page(page.items, filters, page.next, limit, first=not after))
