@@ -19,36 +19,22 @@ members' offsets 0, +1, -1, 0 cancel out): Nước mắm 86, Chiếu cói 81, B�
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from binhchon_kit.personal import MasterKey
-from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.clock import Clock
 from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import eventually
-from binhchon_kit.testing.infra import Infra
 from binhchon_kit.testing.mail import Mailbox
-from binhchon_kit.testing.personal import intake_keys
 from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_tools.scenario import sheet
-from certification.main import CertificationSettings
-from certification.main import build as build_certification
-from intake.main import IntakeSettings
-from intake.main import build as build_intake
-from notify.main import NotifySettings
-from notify.main import build as build_notify
-from scoring.main import ScoringSettings
-from scoring.main import build as build_scoring
 
 pytestmark = pytest.mark.integration
 
@@ -95,26 +81,6 @@ ENTRIES = [Entry(1, "Cơ sở Nước mắm Hưng Thịnh", "Nước mắm Phú 
 RECOGNISED = ENTRIES[:3]
 
 
-@contextlib.asynccontextmanager
-async def stack(infra: Infra, unique: str, prefix: str, key: str, clock: Clock, mailbox: Mailbox,
-                service_token: str, master_key: Path) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    common = dict(mongodb_url=infra.mongodb, kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=prefix,
-                  auth_public_keys_file=key)
-    intake_app = build_intake(IntakeSettings(mongodb_database=f"intake_{unique}",
-                                             personal_data_master_key_file=str(master_key), **common), clock=clock)
-    apps = {
-        "intake": intake_app,
-        "scoring": build_scoring(ScoringSettings(mongodb_database=f"scoring_{unique}", **common)),
-        "certification": build_certification(CertificationSettings(mongodb_database=f"certification_{unique}",
-                                                                   **common), clock=clock.today, now=clock),
-        "notify": build_notify(NotifySettings(mongodb_database=f"notify_{unique}", smtp_host="127.0.0.1",
-                                              smtp_port=mailbox.port, notify_poll_seconds=0.2, **common),
-                               clock=clock, key_client=intake_keys(intake_app, service_token)),
-    }
-    async with contextlib.AsyncExitStack() as stack:
-        yield {name: await stack.enter_async_context(running(app, f"http://{name}")) for name, app in apps.items()}
-
-
 def mails(mailbox: Mailbox, subject_part: str) -> list[tuple[str, str, str]]:
     """(To, Subject, plain text) of the mails whose subject holds ``subject_part``, as a mail client decodes them."""
     return [m for m in mailbox.texts() if subject_part in m[1]]
@@ -127,7 +93,7 @@ def ok(r: httpx.Response, status: int = 201) -> Any:
 
 @pytest.mark.timeout(600)
 async def test_the_southern_regions_samples_scoring_fair_prizes_and_fees(
-        infra, unique, topic_prefix, dev_keys, auth, token, tmp_path):
+        infra, unique, topic_prefix, dev_keys, auth, token, tmp_path, four_services):
     clock = Clock()
     today = clock.today()
     master_key = tmp_path / "personal-data-master.key"
@@ -137,7 +103,7 @@ async def test_the_southern_regions_samples_scoring_fair_prizes_and_fees(
     cuc, sct = auth("cuc-ctdp", "secretariat"), auth("sct-kien-giang", "secretariat")
     judge = {m: auth(m, "council_chair" if role == "chair" else "judge") for m, _, role in PANEL}
     try:
-        async with stack(infra, unique, topic_prefix, str(dev_keys[1]), clock, mailbox,
+        async with four_services(infra, unique, topic_prefix, str(dev_keys[1]), clock, mailbox,
                          token("notify", "service"), master_key) as services:
             intake, scoring, cert = services["intake"], services["scoring"], services["certification"]
 
