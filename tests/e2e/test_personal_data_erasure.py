@@ -9,16 +9,13 @@ the erasures: ADR 0048), or from anything the services logged; every service sho
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from bson import json_util
@@ -26,25 +23,17 @@ from bson import json_util
 from binhchon_kit.personal import ERASED, MasterKey
 from binhchon_kit.personal_keys import SubjectKeys
 from binhchon_kit.principals import AUDITOR, client_options
-from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.clock import Clock
 from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import TopicReader, eventually
 from binhchon_kit.testing.infra import Infra
 from binhchon_kit.testing.mail import Mailbox
-from binhchon_kit.testing.personal import intake_keys
 from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.topics import all_topics
-from certification.main import CertificationSettings
-from certification.main import build as build_certification
 from intake.erasures import reapply_from_settings
 from intake.main import IntakeSettings
-from intake.main import build as build_intake
 from notify.erasures import reapply_from_settings as reapply_in_notify
 from notify.main import NotifySettings
-from notify.main import build as build_notify
-from scoring.main import ScoringSettings
-from scoring.main import build as build_scoring
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
@@ -66,26 +55,6 @@ def forms(value: str) -> list[bytes]:
 
 def leaks(blob: bytes, fields: dict[str, str]) -> list[str]:
     return [name for name, value in fields.items() if any(form in blob for form in forms(value))]
-
-
-@contextlib.asynccontextmanager
-async def stack(infra: Infra, unique: str, prefix: str, key: str, clock: Clock, mailbox: Mailbox,
-                service_token: str, master_key: Path) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    common = dict(mongodb_url=infra.mongodb, kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=prefix,
-                  auth_public_keys_file=key)
-    intake_app = build_intake(IntakeSettings(mongodb_database=f"intake_{unique}",
-                                             personal_data_master_key_file=str(master_key), **common), clock=clock)
-    apps = {
-        "intake": intake_app,
-        "notify": build_notify(NotifySettings(mongodb_database=f"notify_{unique}", smtp_host="127.0.0.1",
-                                              smtp_port=mailbox.port, notify_poll_seconds=0.2, **common),
-                               clock=clock, key_client=intake_keys(intake_app, service_token)),
-        "scoring": build_scoring(ScoringSettings(mongodb_database=f"scoring_{unique}", **common)),
-        "certification": build_certification(CertificationSettings(mongodb_database=f"certification_{unique}",
-                                                                   **common)),
-    }
-    async with contextlib.AsyncExitStack() as stack:
-        yield {name: await stack.enter_async_context(running(app, f"http://{name}")) for name, app in apps.items()}
 
 
 async def everything_on_the_topics(infra: Infra, prefix: str) -> list[bytes]:
@@ -134,7 +103,7 @@ async def every_database(mongo: Any, unique: str) -> dict[str, bytes]:
 
 @pytest.mark.timeout(600)
 async def test_an_erased_producer_leaves_nothing_personal_anywhere_and_the_log_still_verifies(
-        infra, mongo, unique, topic_prefix, dev_keys, auth, token, tmp_path, caplog, capfd):
+        infra, mongo, unique, topic_prefix, dev_keys, auth, token, tmp_path, caplog, capfd, four_services):
     caplog.set_level(logging.INFO)  # what the services log in production (DEBUG is a developer's switch)
     fields = personal(unique)
     clock = Clock()
@@ -144,8 +113,8 @@ async def test_an_erased_producer_leaves_nothing_personal_anywhere_and_the_log_s
     mailbox.controller.start()
     sec = auth("secretary", "secretariat")
     try:
-        async with stack(infra, unique, topic_prefix, str(dev_keys[1]), clock, mailbox, token("notify", "service"),
-                         master_key) as services:
+        async with four_services(infra, unique, topic_prefix, str(dev_keys[1]), clock, mailbox,
+                                 token("notify", "service"), master_key) as services:
             intake, notify = services["intake"], services["notify"]
             r = await intake.post("/rounds", headers=sec, json=round_body(f"PD{unique}", today=clock.today()))
             assert r.status_code == 201, r.text
