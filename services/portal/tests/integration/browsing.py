@@ -141,19 +141,18 @@ def the_council_decides(browser: Browser, portal: str, panel: str, product: str,
     shot(approver, "da-phe-duyet")
 
 
+# the filing form's fields, by their labels
+FILING = {"Tên chủ thể": "Hợp tác xã Nông nghiệp Đông Hưng", "Thôn, số nhà, đường": "Thôn Đồng Mới",
+          "Xã, phường, thị trấn": "Xã Đông Hưng", "Huyện, thị xã, thành phố": "Huyện Lục Nam",
+          "Tỉnh, thành phố": "Tỉnh Bắc Giang", "Người liên hệ": "Nguyễn Văn Đức", "Số điện thoại": "0912 345 678",
+          "Thư điện tử": "htx.donghung@example.vn", "Tên sản phẩm": "Mật ong rừng Lục Nam",
+          "Mô tả sản phẩm": "Mật ong nguyên chất", "Số lượng mẫu nộp kèm": "5"}
+
+
 def fill_filing_form(page: Page, registration_form: Path) -> None:
     """The filing form of Hợp tác xã Nông nghiệp Đông Hưng's honey, its registration form a PDF on disk."""
-    page.get_by_label("Tên chủ thể").fill("Hợp tác xã Nông nghiệp Đông Hưng")
-    page.get_by_label("Thôn, số nhà, đường").fill("Thôn Đồng Mới")
-    page.get_by_label("Xã, phường, thị trấn").fill("Xã Đông Hưng")
-    page.get_by_label("Huyện, thị xã, thành phố").fill("Huyện Lục Nam")
-    page.get_by_label("Tỉnh, thành phố").fill("Tỉnh Bắc Giang")
-    page.get_by_label("Người liên hệ").fill("Nguyễn Văn Đức")
-    page.get_by_label("Số điện thoại").fill("0912 345 678")
-    page.get_by_label("Thư điện tử").fill("htx.donghung@example.vn")
-    page.get_by_label("Tên sản phẩm").fill("Mật ong rừng Lục Nam")
-    page.get_by_label("Mô tả sản phẩm", exact=True).fill("Mật ong nguyên chất")
-    page.get_by_label("Số lượng mẫu nộp kèm").fill("5")
+    for label, value in FILING.items():
+        page.get_by_label(label, exact=True).fill(value)
     page.get_by_label("Phiếu đăng ký (bắt buộc)").set_input_files(str(registration_form))
 
 

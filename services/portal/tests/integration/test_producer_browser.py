@@ -136,7 +136,9 @@ def test_a_producer_files_prints_and_supplements_in_a_browser(
 
             page.goto(f"{portal}/ho-so/{dossier_id}")
             expect(page.get_by_role("heading", name="Yêu cầu bổ sung hồ sơ (lần 1)")).to_be_visible()
-            expect(page.get_by_text("Phiếu kết quả kiểm nghiệm: Phiếu kết quả kiểm nghiệm chỉ tiêu")).to_be_visible()
+            # in the request's own section (the history below lists what was asked as well)
+            expect(page.locator("section[aria-labelledby=bo-sung]").get_by_text(
+                "Phiếu kết quả kiểm nghiệm: Phiếu kết quả kiểm nghiệm chỉ tiêu")).to_be_visible()
             shot("yeu-cau-bo-sung")
             page.get_by_label("Tài liệu bổ sung (PDF, JPEG hoặc PNG)").set_input_files(
                 str(tmp_path / "phieu-kiem-nghiem.pdf"))
