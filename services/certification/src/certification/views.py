@@ -116,6 +116,14 @@ class Views:
             items.append(item)
         return Page(items, found.limit, found.next, found.total)
 
+    async def of_dossier(self, dossier_id: str, after: str | None, limit: int) -> Page:
+        """Anyone: the certificates issued on a dossier's result, whatever their status, in order of issue, as the
+        registry shows them (no holder registration number). Each is public by its number already (/verify,
+        /certificates/{number}); this finds the numbers of a dossier, for its applicant's result page."""
+        today = self.today()
+        return await paging.page(self.db["certificates"], equals={"dossier_id": dossier_id}, limit=limit,
+                                 after=paging.cursor_key(after, CERTIFICATE_KEY), show=lambda d: public(d, today))
+
     async def ceremonies(self, round_id: str | None, after: str | None, limit: int, total: bool = False) -> Page:
         return await paging.page(self.db["ceremonies"], equals={"round_id": round_id} if round_id else {},
                                  after=paging.cursor_key(after, CEREMONY_KEY), limit=limit, count=total)

@@ -52,6 +52,14 @@ async def test_staff_list_certificates_by_round_dossier_and_status(env, auth):
         assert r.status_code == 201, r.text
         assert [i["number"] for i in (await listed({"status": "revoked"}, 1))["items"]] == [revoked]
         assert (await listed({"round_id": "round-1", "status": "valid"}, 1))["items"][0]["dossier_id"] == "r1-a"
+        # a dossier's own certificates, to anyone (its applicant's result page): every status, as public as each
+        # certificate is (no token, no holder registration number), where the registry lists valid ones only
+        r = await cert.get("/dossiers/r1-b/certificates")
+        assert r.status_code == 200, r.text
+        assert [(i["number"], i["status"]) for i in r.json()["items"]] == [(revoked, "revoked")]
+        assert "registration_number" not in r.json()["items"][0]["holder"] and "signature" not in r.json()["items"][0]
+        assert revoked not in [i["number"] for i in (await cert.get("/registry.json")).json()["items"]]
+        assert (await cert.get("/dossiers/no-such-dossier/certificates")).json()["items"] == []
 
         # paged: the database cuts, the pages cover the whole in order of issue (one day here: number order)
         assert everything["total"] == 3  # equalities only: the database counts them

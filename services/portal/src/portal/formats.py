@@ -18,6 +18,8 @@ PRODUCER_KIND = {"cooperative": "Hợp tác xã", "enterprise": "Doanh nghiệp"
 DOCUMENT_KIND = {"registration_form": "Phiếu đăng ký", "business_plan": "Phương án sản xuất kinh doanh",
                  "product_description": "Bản mô tả sản phẩm", "test_report": "Phiếu kết quả kiểm nghiệm",
                  "photo": "Ảnh sản phẩm", "supplement": "Tài liệu bổ sung"}
+CERTIFICATE_STATUS = {"valid": "Còn hiệu lực", "expired": "Đã hết hiệu lực", "superseded": "Đã được thay thế",
+                      "revoked": "Đã bị thu hồi"}
 LEVEL = {"commune": "cấp xã", "district": "cấp huyện", "province": "cấp tỉnh", "region": "cấp vùng",
          "national": "cấp quốc gia"}
 
@@ -60,4 +62,4 @@ def size(value: Any) -> str:
 FILTERS = {"day": day, "moment": moment, "points": points, "size": size,
            "status": lambda v: STATUS.get(v, v), "event": lambda v: EVENT.get(v, v),
            "producer_kind": lambda v: PRODUCER_KIND.get(v, v), "document_kind": lambda v: DOCUMENT_KIND.get(v, v),
-           "level": lambda v: LEVEL.get(v, v)}
+           "level": lambda v: LEVEL.get(v, v), "certificate_status": lambda v: CERTIFICATE_STATUS.get(v, v)}

@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.types import Send
 
 from binhchon_kit.logs import configure_logging, correlation_id
 from binhchon_kit.web import answered
@@ -83,6 +86,45 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     return page
 
 
+# What the portal answers where a route, a method or a body does not fit, or something broke: a page in Vietnamese,
+# never FastAPI's or the request guard's English JSON (a person is reading it, not a program).
+ERRORS = {404: "Không tìm thấy trang ông/bà yêu cầu. Địa chỉ có thể đã thay đổi hoặc không còn.",
+          405: "Trang này không nhận thao tác vừa gửi. Vui lòng quay lại trang trước và thử lại.",
+          422: "Địa chỉ hoặc thông tin gửi lên chưa hợp lệ. Vui lòng quay lại trang trước và thử lại.",
+          500: "Đã có lỗi khi xử lý yêu cầu. Vui lòng thử lại sau ít phút; nếu vẫn lỗi, xin liên hệ bộ phận một cửa."}
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """The error page, also where no session was taken up (static files, the request guard, a crash before the
+    session middleware ran): shown then as to someone not signed in, and no cookie set."""
+    if getattr(request.state, "session", None) is not None:
+        page = render(request, "error.html", status=status, message=message)
+    else:
+        html = request.app.state.templates.get_template("error.html").render(
+            session=Session(id="", expires=0), flash="", settings=request.app.state.settings, message=message)
+        page = HTMLResponse(html, status_code=status)
+    page.headers["content-security-policy"] = PAGE_POLICY
+    page.headers["cache-control"] = "no-store"
+    return page
+
+
+class PortalGuard(RequestGuard):
+    """The kit's guard, whose 413 is a page in Vietnamese here: a person's upload was too large."""
+
+    def __init__(self, app: Any, *, max_body_bytes: int, page: Callable[[], bytes]) -> None:
+        super().__init__(app, max_body_bytes=max_body_bytes)
+        self.page = page
+
+    async def _too_large(self, send: Send) -> None:
+        body = self.page()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode()),
+                                (b"content-security-policy", PAGE_POLICY.encode()),
+                                (b"cache-control", b"no-store"), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
 def create_portal(settings: PortalSettings, upstream: Upstream, sessions: Sessions) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -119,7 +161,26 @@ def create_portal(settings: PortalSettings, upstream: Upstream, sessions: Sessio
             response.headers["cache-control"] = "no-store"  # pages show a person's dossiers
         return answered(settings.service_name, request, response, started, cid)
 
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    too_large = (f"Tệp tải lên quá lớn: mỗi lần gửi không quá {settings.max_body_bytes // (1024 * 1024)} MB. "
+                 "Vui lòng giảm dung lượng tệp (quét ở độ phân giải thấp hơn) rồi gửi lại.")
+    app.add_middleware(PortalGuard, max_body_bytes=settings.max_body_bytes, page=lambda: app.state.templates.env
+                       .get_template("error.html").render(session=Session(id="", expires=0), flash="",
+                                                          settings=settings, message=too_large).encode())
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        page = error_page(request, exc.status_code, ERRORS.get(exc.status_code, ERRORS[500]))
+        page.headers.update(exc.headers or {})  # a 405's Allow
+        return page
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, _: RequestValidationError) -> Response:
+        return error_page(request, 422, ERRORS[422])
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return error_page(request, 500, ERRORS[500])
 
     @app.exception_handler(NotSignedIn)
     async def to_sign_in(_: Request, __: NotSignedIn) -> Response:

@@ -18,6 +18,7 @@ import httpx
 from binhchon_kit.auth.devtoken import mint
 from binhchon_kit.testing.documents import upload_documents_sync
 from binhchon_kit.testing.fuzz import serving
+from binhchon_kit.testing.infra import free_port
 from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_kit.topics import all_topics, ensure_topics
 from portal.main import PortalSettings
@@ -25,6 +26,7 @@ from portal.main import build as build_portal
 
 NOW = datetime(2026, 11, 22, 23, 26, tzinfo=UTC)  # 06:26 on 23/11 in Hà Nội
 TODAY = date(2026, 11, 23)
+SERVICES = ("intake", "scoring", "certification", "notify")
 CHAIR, MEMBERS = "cm-1", ("cm-2", "cm-3", "cm-4", "cm-5")
 APPROVER, AUTHORITY = "ubnd-bg", "province:24"
 # ocop-2023's general sheet at its best, and a sheet 2 points lower in A1
@@ -98,34 +100,57 @@ def eventually(check: Callable[[], Any], what: str, seconds: float = 60) -> Any:
 
 
 @contextlib.contextmanager
-def council_stack(infra: Any, unique: str, dev_keys: tuple[Path, Path]) -> Iterator[Stack]:
-    """Intake and scoring (what the council's pages call), each under uvicorn, and the portal before them."""
+def services(infra: Any, unique: str, key: str, names: tuple[str, ...] = ("intake", "scoring"),
+             prefix: str = "c") -> Iterator[dict[str, str]]:
+    """The named services, each under uvicorn on a port of its own, on this run's broker and store (topics under
+    ``<prefix><unique>.``, databases ``<prefix>_<service>_<unique>``); intake first, which creates the topics."""
+    from certification.main import CertificationSettings
+    from certification.main import build as certification
     from intake.main import IntakeSettings
     from intake.main import build as intake
+    from notify.main import NotifySettings
+    from notify.main import build as notify
     from scoring.main import ScoringSettings
     from scoring.main import build as scoring
 
-    prefix = f"c{unique}."
+    topic_prefix = f"{prefix}{unique}."
 
     def common(service: str) -> dict[str, Any]:
-        return {"mongodb_url": infra.mongodb, "mongodb_database": f"council_{service}_{unique}",
-                "kafka_bootstrap_servers": infra.kafka, "kafka_topic_prefix": prefix,
-                "auth_public_keys_file": str(dev_keys[1]), "log_level": "WARNING"}
+        return {"mongodb_url": infra.mongodb, "mongodb_database": f"{prefix}_{service}_{unique}",
+                "kafka_bootstrap_servers": infra.kafka, "kafka_topic_prefix": topic_prefix,
+                "auth_public_keys_file": key, "log_level": "WARNING"}
 
     async def topics() -> None:
-        await ensure_topics(infra.kafka, all_topics(prefix), partitions=1)
+        await ensure_topics(infra.kafka, all_topics(topic_prefix), partitions=1)
 
     with contextlib.ExitStack() as stack:
         urls = {"intake": stack.enter_context(serving(intake(IntakeSettings(**common("intake")), lambda: NOW),
                                                       before=topics))}
-        urls["scoring"] = stack.enter_context(serving(scoring(ScoringSettings(**common("scoring")))))
-        # certification and notify: the council's pages never call them (the portal's readiness would say so)
-        settings = PortalSettings(intake_url=urls["intake"], scoring_url=urls["scoring"],
-                                  certification_url="http://127.0.0.1:9", notify_url="http://127.0.0.1:9",
+        if "scoring" in names:
+            urls["scoring"] = stack.enter_context(serving(scoring(ScoringSettings(**common("scoring")))))
+        if "certification" in names:
+            port = free_port()  # the certificate's QR names the verify page at certification's own address
+            urls["certification"] = stack.enter_context(serving(certification(
+                CertificationSettings(**common("certification"), public_base_url=f"http://127.0.0.1:{port}"),
+                clock=lambda: TODAY, now=lambda: NOW), port=port))
+        if "notify" in names:
+            urls["notify"] = stack.enter_context(serving(notify(
+                NotifySettings(**common("notify"), smtp_port=9), clock=lambda: NOW)))
+        yield urls
+
+
+@contextlib.contextmanager
+def council_stack(infra: Any, unique: str, dev_keys: tuple[Path, Path],
+                  names: tuple[str, ...] = ("intake", "scoring")) -> Iterator[Stack]:
+    """The named services (by default intake and scoring, what the council's pages call) and the portal before
+    them; a service not started is an address nothing answers (the portal's readiness would say so)."""
+    with services(infra, unique, str(dev_keys[1]), names) as urls:
+        absent = "http://127.0.0.1:9"
+        settings = PortalSettings(**{f"{name}_url": urls.get(name, absent) for name in SERVICES},
                                   portal_dev_sign_in=True, portal_local=True, log_level="WARNING")
         found = Stack(urls, dev_keys[0].read_bytes())
-        found.portal = stack.enter_context(serving(build_portal(settings, clock=lambda: TODAY)))
-        yield found
+        with serving(build_portal(settings, clock=lambda: TODAY)) as found.portal:
+            yield found
 
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

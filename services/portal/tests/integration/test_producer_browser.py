@@ -6,12 +6,8 @@ path printed."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import subprocess
-import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,60 +18,15 @@ from playwright.sync_api import Page, expect, sync_playwright
 from binhchon_kit.auth.devtoken import mint
 from binhchon_kit.testing.fuzz import serving
 from binhchon_kit.testing.samples import round_body
-from binhchon_kit.topics import all_topics, ensure_topics
 from portal.main import PortalSettings
 from portal.main import build as build_portal
 
+from .browsing import CHROMIUM, REPO, SHOTS, a_pdf, fill_filing_form
+from .council_stack import SERVICES, TODAY, eventually, services
+
 pytestmark = pytest.mark.integration
 
-NOW = datetime(2026, 11, 22, 23, 26, tzinfo=UTC)  # 06:26 on 23/11 in Hà Nội
-TODAY = date(2026, 11, 23)
-CHROMIUM = "/usr/bin/chromium"
-REPO = Path(__file__).resolve().parents[4]
-SHOTS = REPO / ".run" / "screenshots"
 PRODUCER, REGNO = "htx-dong-hung", "2400123456"
-
-
-@contextlib.contextmanager
-def the_stack(infra: Any, unique: str, key: str) -> Iterator[dict[str, str]]:
-    """The four services, each under uvicorn on a port of its own, on this run's broker and store."""
-    from certification.main import CertificationSettings
-    from certification.main import build as certification
-    from intake.main import IntakeSettings
-    from intake.main import build as intake
-    from notify.main import NotifySettings
-    from notify.main import build as notify
-    from scoring.main import ScoringSettings
-    from scoring.main import build as scoring
-
-    prefix = f"p{unique}."
-
-    def common(service: str) -> dict[str, Any]:
-        return {"mongodb_url": infra.mongodb, "mongodb_database": f"portal_{service}_{unique}",
-                "kafka_bootstrap_servers": infra.kafka, "kafka_topic_prefix": prefix,
-                "auth_public_keys_file": key, "log_level": "WARNING"}
-
-    async def topics() -> None:
-        await ensure_topics(infra.kafka, all_topics(prefix), partitions=1)
-
-    with contextlib.ExitStack() as stack:
-        urls = {"intake": stack.enter_context(serving(intake(IntakeSettings(**common("intake")), lambda: NOW),
-                                                      before=topics))}
-        urls["scoring"] = stack.enter_context(serving(scoring(ScoringSettings(**common("scoring")))))
-        urls["certification"] = stack.enter_context(serving(certification(
-            CertificationSettings(**common("certification")), clock=lambda: TODAY, now=lambda: NOW)))
-        urls["notify"] = stack.enter_context(serving(notify(
-            NotifySettings(**common("notify"), smtp_port=9), clock=lambda: NOW)))
-        yield urls
-
-
-def eventually(check: Callable[[], Any], what: str, seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Shots:
@@ -102,12 +53,6 @@ class Shots:
         return path
 
 
-def a_pdf(page: Page, title: str) -> bytes:
-    """A real PDF, printed by the browser itself."""
-    page.set_content(f"<h1>{title}</h1><p>Tài liệu thử nghiệm.</p>")
-    return page.pdf(format="A4")
-
-
 @pytest.mark.timeout(600)
 def test_a_producer_files_prints_and_supplements_in_a_browser(
     infra: Any, dev_keys: Any, unique: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -117,7 +62,7 @@ def test_a_producer_files_prints_and_supplements_in_a_browser(
     monkeypatch.setenv("BINHCHON_DEV_KEYS", str(dev_keys[0].parent))  # the dev sign-in mints with the test's key
     secretariat = {"authorization": "Bearer " + mint(dev_keys[0].read_bytes(), subject="to-giup-viec",
                                                      roles=["secretariat"], hours=1)}
-    with the_stack(infra, unique, str(dev_keys[1])) as urls:
+    with services(infra, unique, str(dev_keys[1]), SERVICES, prefix="p") as urls:
         intake = httpx.Client(base_url=urls["intake"], headers=secretariat, timeout=30)
         r = intake.post("/rounds", json=round_body(f"PT{unique}", today=TODAY, title="Đánh giá, phân hạng sản "
                                                    "phẩm OCOP tỉnh Bắc Giang năm 2026"))
@@ -156,18 +101,7 @@ def test_a_producer_files_prints_and_supplements_in_a_browser(
             shot("dot-dang-nhan-ho-so")
             page.get_by_role("link", name="Nộp hồ sơ vào đợt này").click()
             expect(page.get_by_label("Số đăng ký kinh doanh / mã số hợp tác xã")).to_have_value(REGNO)
-            page.get_by_label("Tên chủ thể").fill("Hợp tác xã Nông nghiệp Đông Hưng")
-            page.get_by_label("Thôn, số nhà, đường").fill("Thôn Đồng Mới")
-            page.get_by_label("Xã, phường, thị trấn").fill("Xã Đông Hưng")
-            page.get_by_label("Huyện, thị xã, thành phố").fill("Huyện Lục Nam")
-            page.get_by_label("Tỉnh, thành phố").fill("Tỉnh Bắc Giang")
-            page.get_by_label("Người liên hệ").fill("Nguyễn Văn Đức")
-            page.get_by_label("Số điện thoại").fill("0912 345 678")
-            page.get_by_label("Thư điện tử").fill("htx.donghung@example.vn")
-            page.get_by_label("Tên sản phẩm").fill("Mật ong rừng Lục Nam")
-            page.get_by_label("Mô tả sản phẩm", exact=True).fill("Mật ong nguyên chất")
-            page.get_by_label("Số lượng mẫu nộp kèm").fill("5")
-            page.get_by_label("Phiếu đăng ký (bắt buộc)").set_input_files(str(tmp_path / "phieu-dang-ky.pdf"))
+            fill_filing_form(page, tmp_path / "phieu-dang-ky.pdf")
             shot("nop-ho-so", filled=True)
             page.on("console", lambda m: console.append(m.text))
             page.get_by_role("button", name="Nộp hồ sơ", exact=True).click()
@@ -202,7 +136,9 @@ def test_a_producer_files_prints_and_supplements_in_a_browser(
 
             page.goto(f"{portal}/ho-so/{dossier_id}")
             expect(page.get_by_role("heading", name="Yêu cầu bổ sung hồ sơ (lần 1)")).to_be_visible()
-            expect(page.get_by_text("Phiếu kết quả kiểm nghiệm: Phiếu kết quả kiểm nghiệm chỉ tiêu")).to_be_visible()
+            # in the request's own section (the history below lists what was asked as well)
+            expect(page.locator("section[aria-labelledby=bo-sung]").get_by_text(
+                "Phiếu kết quả kiểm nghiệm: Phiếu kết quả kiểm nghiệm chỉ tiêu")).to_be_visible()
             shot("yeu-cau-bo-sung")
             page.get_by_label("Tài liệu bổ sung (PDF, JPEG hoặc PNG)").set_input_files(
                 str(tmp_path / "phieu-kiem-nghiem.pdf"))

@@ -93,6 +93,15 @@ async def certificates(who: Staff, read: Read, round_id: str | None = None, doss
     return page.body()
 
 
+@router.get("/dossiers/{dossier_id}/certificates", tags=["public"], dependencies=[*Paged, PUBLIC, RATE_LIMITED],
+            summary="the certificates issued on a dossier's result, whatever their status, in order of issue, as "
+                    "public as each of them (no holder registration number)")
+async def dossier_certificates(dossier_id: str, read: Read, after: After = None, limit: Limit = 50
+                               ) -> dict[str, Any]:
+    page = await read.of_dossier(dossier_id, after, limit)
+    return page.body()
+
+
 @router.get("/certificates/{number}", tags=["public"], dependencies=[PUBLIC, RATE_LIMITED],
             summary="the signed certificate (JSON)")
 async def certificate(number: str, svc: Service) -> dict[str, Any]:

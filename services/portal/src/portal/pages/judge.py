@@ -259,6 +259,9 @@ async def declare_conflict(request: Request, dossier_id: str) -> Response:
         return await sheet_page(request, dossier_id, status=422,
                                 recusal_error="Hãy ghi rõ quan hệ hoặc lợi ích có thể ảnh hưởng đến việc chấm.")
     try:
+        # the dossier's round, read while the member may still read the dossier: once recused, scoring shows it
+        # to them no more, so they go back to their panel's list, not to a page that would refuse them
+        round_id = (await scoring(request, "GET", f"/dossiers/{quote(dossier_id)}"))["round_id"]
         await scoring(request, "POST", f"/dossiers/{quote(dossier_id)}/recusal", json={"reason": reason})
     except UpstreamError as exc:
         if exc.status not in (409, 422):
@@ -267,4 +270,4 @@ async def declare_conflict(request: Request, dossier_id: str) -> Response:
             "Không thể khai báo: ông/bà đã chấm hồ sơ này hoặc đã khai báo trước đó." if exc.status == 409
             else refusal_text(exc)))
     session.flash = "Đã ghi nhận khai báo xung đột lợi ích. Ông/bà không chấm điểm hồ sơ này."
-    return RedirectResponse(f"/hoi-dong/ho-so/{quote(dossier_id)}", status_code=303)
+    return RedirectResponse(f"/hoi-dong/dot/{quote(round_id)}", status_code=303)

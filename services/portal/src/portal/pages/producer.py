@@ -19,7 +19,10 @@ from portal.web import checked_form, refusal_text, render, signed_in
 router = APIRouter(include_in_schema=False)
 # the documents a filing asks for, each its own file input: the first is required
 FILED_DOCUMENTS = ("registration_form", "business_plan", "product_description")
-COUNCIL_HOMES = {"approver": "/de-nghi", "council_chair": "/hoi-dong", "judge": "/hoi-dong"}
+# where a person who files nothing starts (sign-in lands on "/"): the secretariat on its rounds, the council on its
+# panels, the approver on the proposals; someone holding several of these roles, on the first of them here
+START_PAGES = {"secretariat": "/to-giup-viec", "council_chair": "/hoi-dong", "judge": "/hoi-dong",
+               "approver": "/de-nghi"}
 
 
 def upstream(request: Request) -> Upstream:
@@ -41,8 +44,10 @@ def is_open(round_doc: dict[str, Any], day: date) -> bool:
 @router.get("/")
 async def home(request: Request) -> Response:
     session = signed_in(request)
-    if "applicant" not in session.roles and (council := COUNCIL_HOMES.keys() & set(session.roles)):
-        return RedirectResponse(COUNCIL_HOMES[min(council)], status_code=303)  # judges, chairs, approvers
+    if "applicant" not in session.roles:
+        for role, start in START_PAGES.items():
+            if role in session.roles:
+                return RedirectResponse(start, status_code=303)
     page = await upstream(request).json("intake", "GET", "/dossiers", session.access_token, params={"limit": 50})
     return render(request, "home.html", dossiers=page["items"])
 
@@ -201,13 +206,11 @@ async def withdraw(request: Request, dossier_id: str) -> Response:
 @router.get("/ho-so/{dossier_id}/ket-qua")
 async def result(request: Request, dossier_id: str) -> Response:
     dossier = await _dossier(request, dossier_id)
-    # certificates are public (the registry); the dossier's is the one naming it
-    year = (dossier.get("received_at") or "")[:4]
-    params: dict[str, Any] = {"province_code": dossier.get("province_code"), "limit": 200}
-    if year.isdigit():
-        params["year"] = year
-    registry = await upstream(request).json("certification", "GET", "/registry.json", None, params=params)
-    certificates = [c for c in registry["items"] if c.get("dossier_id") == dossier_id]
+    # certification's own list of the dossier's certificates (public, as each certificate is): every status,
+    # however many the registry holds for the province and year
+    page = await upstream(request).json("certification", "GET", f"/dossiers/{quote(dossier_id)}/certificates",
+                                        None, params={"limit": 20})
+    certificates = page["items"]
     return render(request, "result.html", dossier=dossier, certificates=certificates)
 
 
