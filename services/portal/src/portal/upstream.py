@@ -3,7 +3,6 @@ The portal keeps none of what they answer."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -58,15 +57,10 @@ class Upstream:
         return response.json()
 
     async def store_document(self, token: str, upload: Upload) -> dict[str, Any]:
-        """Intake's document store (``POST /documents``): sha256, size_bytes, media_type, file_name.
-
-        Transitional: while intake has no such route (404/405), the portal computes the digest and size itself and
-        the dossier lists the document unstored. The lead removes this fallback once intake's uploads are merged."""
+        """Intake's document store (``POST /documents``, ADR 0045): sha256, size_bytes, media_type, file_name. Intake
+        types the content by its first bytes and bounds its size; its refusal (413, 415, 422) is shown as it is."""
         response = await self.call("intake", "POST", "/documents", token,
                                    files={"file": (upload.file_name, upload.content, upload.media_type)})
-        if response.status_code in (404, 405):
-            return {"sha256": hashlib.sha256(upload.content).hexdigest(), "size_bytes": len(upload.content),
-                    "media_type": upload.media_type, "file_name": upload.file_name}
         if response.status_code >= 400:
             raise _refusal(response)
         return response.json()  # type: ignore[no-any-return]
