@@ -61,7 +61,7 @@ mailpit_image=$(choose mailpit "$MAILPIT_REGISTRY_IMAGE" "$here/mailpit/build.sh
 ca_bundle=${BINHCHON_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 secret=(); [[ -s $ca_bundle ]] && secret=(--secret "id=ca-bundle,src=$ca_bundle")
 cd "$root"
-for entry in intake:8001: scoring:8002: certification:8003:fonts-dejavu-core notify:8004:; do
+for entry in intake:8001: scoring:8002: certification:8003:fonts-dejavu-core notify:8004: portal:8000:; do
   IFS=: read -r service port packages <<< "$entry"
   IMAGE_INPUTS="pyproject.toml uv.lock libs services/$service docs/contract infra/images/service/Dockerfile" \
     build_image "binhchon-$service:local" . -f infra/images/service/Dockerfile "${secret[@]}" \

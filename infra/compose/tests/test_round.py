@@ -223,7 +223,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     credentials = tmp_path_factory.mktemp("compose") / "credentials"
     subprocess.run([str(ROOT / "infra" / "compose" / "credentials.sh"), str(credentials)], check=True, timeout=120)
     replicas = 2 if PROFILE == "ha" else 1
-    ports = {name: free_port() for name in ("kafka", "kafka_2", "kafka_3", "mailpit_ui", "mailpit_smtp")}
+    # the portal is one replica in either profile: its sessions live in its memory (docs/adr/0049)
+    ports = {name: free_port() for name in ("kafka", "kafka_2", "kafka_3", "mailpit_ui", "mailpit_smtp", "portal")}
     for service in ("intake", "scoring", "certification", "notify"):
         first = free_port()
         while replicas == 2 and not port_free(first + 1):
@@ -238,6 +239,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
            "BINHCHON_KAFKA_3_EXTERNAL_PORT": str(ports["kafka_3"]),
            "BINHCHON_MAILPIT_UI_PORT": str(ports["mailpit_ui"]),
            "BINHCHON_MAILPIT_SMTP_PORT": str(ports["mailpit_smtp"]),
+           "BINHCHON_PORTAL_PORT": str(ports["portal"]),
            "BINHCHON_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['certification']}",
            "BINHCHON_INTAKE_PUBLIC_URL": f"http://127.0.0.1:{ports['intake']}"}
     for service in ("intake", "scoring", "certification", "notify"):
@@ -251,6 +253,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         pytest.fail(f"unknown PROFILE {PROFILE!r}: the default (empty) or ha")
     urls = {s: f"http://127.0.0.1:{ports[s]}" for s in ("intake", "scoring", "certification", "notify")}
     urls["mailpit"] = f"http://127.0.0.1:{ports['mailpit_ui']}"
+    urls["portal"] = f"http://127.0.0.1:{ports['portal']}"
     stack = Deployment(project, files, env, urls)
     start = time.monotonic()
     try:
@@ -317,6 +320,13 @@ def test_a_whole_round_through_the_published_ports_survives_crashes(deployment: 
     number = issued[0]["number"]
     page = httpx.get(f"{deployment.urls['certification']}/verify/{number}", timeout=30)
     assert page.status_code == 200 and "Chè Tân Cương" in page.text
+
+    # the portal behind its published port: it reaches the four services on the compose network, and production's
+    # sign-in is the identity provider's only (no development sign-in in compose, docs/adr/0049)
+    ready = httpx.get(f"{deployment.urls['portal']}/readyz", timeout=30)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {s: "ok" for s in ("intake", "scoring", "certification", "notify")}
+    assert httpx.get(f"{deployment.urls['portal']}/dang-nhap/thu-nghiem", timeout=30).status_code == 404
 
     # every mail the producer is owed, each at least once (a crash may repeat one, never lose one): a receipt
     # per dossier (and one for the escalated dossier in the national round), an acceptance and a result per
