@@ -5,99 +5,44 @@ has supplied it, accepts the dossier. Each page's screenshot is saved under .run
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from binhchon_kit.auth.devtoken import mint
+from binhchon_kit.testing.documents import listed, upload_documents_sync
 from binhchon_kit.testing.fuzz import serving
 from binhchon_kit.testing.samples import dossier_body
-from binhchon_kit.topics import all_topics, ensure_topics
 from portal.main import PortalSettings
 from portal.main import build as build_portal
 
+from .browsing import Shots
+from .council_stack import TODAY, eventually, services
+
 pytestmark = pytest.mark.integration
 
-NOW = datetime(2026, 11, 22, 23, 26, tzinfo=UTC)  # 06:26 on Monday 23/11 in Hà Nội
-TODAY = date(2026, 11, 23)
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[4] / ".run" / "screenshots"
 PRODUCER, REGNO = "htx-dong-hung", "2400123456"
 
 
-@contextlib.contextmanager
-def intake_and_scoring(infra: Any, unique: str, key: str) -> Iterator[dict[str, str]]:
-    """The two services the secretariat's pages call here, each under uvicorn, on this run's broker and store."""
-    from intake.main import IntakeSettings
-    from intake.main import build as intake
-    from scoring.main import ScoringSettings
-    from scoring.main import build as scoring
-
-    prefix = f"s{unique}."
-
-    def common(service: str) -> dict[str, Any]:
-        return {"mongodb_url": infra.mongodb, "mongodb_database": f"secretariat_{service}_{unique}",
-                "kafka_bootstrap_servers": infra.kafka, "kafka_topic_prefix": prefix,
-                "auth_public_keys_file": key, "log_level": "WARNING"}
-
-    async def topics() -> None:
-        await ensure_topics(infra.kafka, all_topics(prefix), partitions=1)
-
-    with serving(intake(IntakeSettings(**common("intake")), lambda: NOW), before=topics) as intake_url, \
-            serving(scoring(ScoringSettings(**common("scoring")))) as scoring_url:
-        yield {"intake": intake_url, "scoring": scoring_url}
-
-
-def eventually(check: Callable[[], Any], what: str, seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def stored(intake: httpx.Client, kind: str, file_name: str, content: bytes) -> dict[str, Any]:
-    """A document as a dossier lists it, its content given to intake's store first. Transitional, as the portal's
-    Upstream.store_document: where intake has no store yet (404/405) the dossier lists the document unstored."""
-    r = intake.post("/documents", files={"file": (file_name, content, "application/pdf")})
-    if r.status_code not in (404, 405):
-        assert r.status_code in (200, 201), r.text
-    return {"kind": kind, "file_name": file_name, "size_bytes": len(content),
-            "sha256": hashlib.sha256(content).hexdigest()}
-
-
-class Shots:
-    def __init__(self, page: Page) -> None:
-        self.page, self.taken = page, []
-        SHOTS.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, name: str) -> Path:
-        path = SHOTS / f"to-giup-viec-{len(self.taken) + 1:02d}-{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        self.taken.append(path)
-        print(f"[screenshot] {path}")
-        return path
+    """A document as a dossier lists it, its content stored in intake first (ADR 0045)."""
+    upload_documents_sync(intake, {}, [(file_name, content)])
+    return listed(kind, file_name, content)
 
 
 @pytest.mark.timeout(600)
 def test_the_secretariat_opens_a_round_requests_a_supplement_and_accepts_in_a_browser(
-    infra: Any, dev_keys: Any, unique: str, monkeypatch: pytest.MonkeyPatch
+    infra: Any, dev_keys: Any, unique: str, monkeypatch: pytest.MonkeyPatch, browser: Browser
 ) -> None:
     monkeypatch.setenv("BINHCHON_DEV_KEYS", str(dev_keys[0].parent))  # the dev sign-in mints with the test's key
     private = dev_keys[0].read_bytes()
     applicant = {"authorization": "Bearer " + mint(private, subject=PRODUCER, roles=["applicant"], hours=1)}
     counter = {"authorization": "Bearer " + mint(private, subject="mot-cua", roles=["secretariat"], hours=1)}
     code = f"ST{unique}".upper()  # intake keeps round codes in capitals
-    with intake_and_scoring(infra, unique, str(dev_keys[1])) as urls:
+    with services(infra, unique, str(dev_keys[1]), prefix="s") as urls:
         producer = httpx.Client(base_url=urls["intake"], headers=applicant, timeout=30)
         staff = httpx.Client(base_url=urls["intake"], headers=counter, timeout=30)
         # the account is bound to the cooperative at the counter (ADR 0037)
@@ -106,10 +51,12 @@ def test_the_secretariat_opens_a_round_requests_a_supplement_and_accepts_in_a_br
         assert r.status_code == 201, r.text
         settings = PortalSettings(intake_url=urls["intake"], scoring_url=urls["scoring"],
                                   portal_dev_sign_in=True, portal_local=True, log_level="WARNING")
-        with serving(build_portal(settings, clock=lambda: TODAY)) as portal, sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        with serving(build_portal(settings, clock=lambda: TODAY)) as portal:
             page = browser.new_page(viewport={"width": 390, "height": 844}, locale="vi-VN")  # a phone
-            shot = Shots(page)
+            shots = Shots("to-giup-viec")
+
+            def shot(name: str) -> None:
+                shots(page, name)
 
             page.goto(f"{portal}/dang-nhap/thu-nghiem")
             page.get_by_label("Mã người dùng").fill("tran-thi-mai")
@@ -191,9 +138,8 @@ def test_the_secretariat_opens_a_round_requests_a_supplement_and_accepts_in_a_br
             eventually(lambda: page.reload() and page.get_by_role("link", name="Hồ sơ hợp lệ: 1").count(),
                        "the accepted dossier counted on the dashboard")
             shot("bang-theo-doi-sau-tiep-nhan")
-            browser.close()
 
         accepted = staff.get(f"/dossiers/{dossier_id}").json()
         assert accepted["status"] == "accepted"
         assert accepted["classification"] == {"product_group": "thực phẩm", "sample_code": "BG-001"}
-        print("[screenshots]", *shot.taken, sep="\n  ")
+        print("[screenshots]", *shots.taken, sep="\n  ")
