@@ -57,10 +57,10 @@ faults: bootstrap infra ## the fault suite: SIGKILLs, duplicates and replays, po
 
 # The unit suites need no server: the service layers run on the in-memory event store and database (issue 10).
 # Kafka and MongoDB are pointed at a port nothing listens on, so a unit test that reached for a server would fail.
-unit: bootstrap ## the kit's and the four services' unit suites, with no Kafka and no database anywhere
+unit: bootstrap ## the kit's and the five services' unit suites, with no Kafka and no database anywhere
 	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9 MONGODB_URL=mongodb://127.0.0.1:9/ uv run --no-sync pytest -q \
 		libs/kit/tests/unit services/intake/tests/unit services/scoring/tests/unit \
-		services/certification/tests/unit services/notify/tests/unit
+		services/certification/tests/unit services/notify/tests/unit services/portal/tests/unit
 
 # No image registry answers here: the engine comes from Debian, its plugins from their Go modules, the base image
 # from debootstrap. Each step is skipped when what it makes is there already.
