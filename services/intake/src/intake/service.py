@@ -160,6 +160,10 @@ class Intake:
                 raise self._duplicate(round_)  # filed before the account was verified
         if await self.store.version(dossier_id) > 0:
             raise self._duplicate(round_)
+        if escalated_from is None and await self.store.version(round_id) > 1:
+            # round.closed is the only event after round.opened on a round's stream (ADR 0046); an escalation is a
+            # lower level's fact and is still received
+            raise Refused(f"round {round_.code} is closed: it takes no more dossiers", current_status="closed")
         # the personal fields sealed with the producer's key, bound to this event's id (ADR 0035)
         event_id = event_id or str(uuid.uuid4())
         sealed = await self._sealed_producer(clear, event_id)

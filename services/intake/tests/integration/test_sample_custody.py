@@ -127,6 +127,10 @@ async def test_samples_received_moved_used_up_and_handed_back_and_the_round_clos
                                      "reason_code": "kept_for_next_level", "reason": "Giữ lại gửi cấp quốc gia"}]
     assert (await intake.get(f"/rounds/{round_id}")).json()["status"] == "closed"
     assert (await intake.post(f"/rounds/{round_id}/close", headers=sec, json={})).status_code == 409
+    # a closed round takes no more dossiers, though its submission window may still be open
+    r = await intake.post(f"/rounds/{round_id}/dossiers", headers=auth("producer-5", "applicant"),
+                          json=dossier_body(product="Mắm tôm", regno="1700000005"))
+    assert r.status_code == 409 and "closed" in r.json()["detail"], r.text
     assert third_receipt["sample_code"] != code
 
 
