@@ -37,10 +37,20 @@ class Session:
         return hmac.compare_digest(self.csrf.encode(), given.encode())
 
 
+# A session is made for every visitor without a cookie (the CSRF token of the sign-in form lives in it): one not
+# signed in lives a short while only, and past the cap the oldest of those go first, so that requests without
+# cookies cannot fill the memory; a signed-in person's session lives its full time.
+ANONYMOUS_SECONDS = 15 * 60
+MAX_SESSIONS = 20_000
+SWEEP_ABOVE = 1024
+
+
 class Sessions:
-    def __init__(self, minutes: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, minutes: int, clock: Callable[[], float] = time.monotonic,
+                 max_sessions: int = MAX_SESSIONS) -> None:
         self.ttl = minutes * 60
         self.clock = clock
+        self.max_sessions = max_sessions
         self._by_id: dict[str, Session] = {}
 
     def get(self, session_id: str | None) -> Session | None:
@@ -54,7 +64,7 @@ class Sessions:
 
     def new(self) -> Session:
         self._sweep()
-        session = Session(id=secrets.token_urlsafe(32), expires=self.clock() + self.ttl)
+        session = Session(id=secrets.token_urlsafe(32), expires=self.clock() + min(self.ttl, ANONYMOUS_SECONDS))
         self._by_id[session.id] = session
         return session
 
@@ -63,13 +73,22 @@ class Sessions:
         self.drop(old)
         session = self.new()
         session.subject, session.name, session.roles, session.access_token = subject, name, roles, access_token
+        session.expires = self.clock() + self.ttl
         return session
 
     def drop(self, session: Session) -> None:
         self._by_id.pop(session.id, None)
 
+    def __len__(self) -> int:
+        return len(self._by_id)
+
     def _sweep(self) -> None:
+        if len(self._by_id) <= SWEEP_ABOVE:
+            return
         now = self.clock()
-        if len(self._by_id) > 1024:
-            for key in [k for k, s in self._by_id.items() if s.expires < now]:
+        for key in [k for k, s in self._by_id.items() if s.expires < now]:
+            del self._by_id[key]
+        if len(self._by_id) >= self.max_sessions:  # oldest first: the dict keeps the order they were made in
+            excess = len(self._by_id) - self.max_sessions + 1
+            for key in [k for k, s in self._by_id.items() if not s.signed_in][:excess]:
                 del self._by_id[key]
