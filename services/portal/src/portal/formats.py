@@ -20,7 +20,12 @@ DOCUMENT_KIND = {"registration_form": "Phiếu đăng ký", "business_plan": "Ph
                  "photo": "Ảnh sản phẩm", "supplement": "Tài liệu bổ sung"}
 CERTIFICATE_STATUS = {"valid": "Còn hiệu lực", "expired": "Đã hết hiệu lực", "superseded": "Đã được thay thế",
                       "revoked": "Đã bị thu hồi"}
-LEVEL = {"commune": "cấp xã", "district": "cấp huyện", "province": "cấp tỉnh", "region": "cấp vùng",
+# a dossier's scoring status and a panel member's role, as every page of the portal names them
+SCORING_STATUS = {"open": "Đang chấm điểm", "completed": "Đã hoàn thành chấm điểm",
+                  "approved": "Đã có quyết định công nhận", "not_recognised": "Có quyết định không công nhận",
+                  "cancelled": "Dừng chấm điểm (hồ sơ đã rút)", "not_opened": "Chưa mở chấm điểm"}
+MEMBER_ROLE = {"chair": "Chủ tịch hội đồng", "member": "Thành viên", "secretary": "Thư ký hội đồng (không chấm điểm)"}
+LEVEL = {"commune": "cấp xã", "district": "cấp huyện", "province": "cấp tỉnh", "region": "cấp khu vực",
          "national": "cấp quốc gia"}
 
 

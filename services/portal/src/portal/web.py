@@ -10,6 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,15 @@ def templates() -> Jinja2Templates:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(FILTERS)
     return Jinja2Templates(env=env)
+
+
+def upstream(request: Request) -> Upstream:
+    return request.app.state.upstream  # type: ignore[no-any-return]
+
+
+def today(request: Request) -> date:
+    """Today in Vietnam, from the clock the app was built with (tests fix it)."""
+    return request.app.state.clock()  # type: ignore[no-any-return]
 
 
 def session_of(request: Request) -> Session:

@@ -13,10 +13,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from portal.formats import points
-from portal.pages.judge import SCORING_STATUS, scoring, upstream
+from portal.formats import SCORING_STATUS, points
+from portal.pages.judge import scoring
 from portal.upstream import UpstreamError
-from portal.web import checked_form, refusal_text, render, signed_in
+from portal.web import checked_form, refusal_text, render, signed_in, upstream
 
 router = APIRouter(include_in_schema=False)
 DAY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")

@@ -15,22 +15,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from portal.formats import points
-from portal.upstream import Upstream, UpstreamError
-from portal.web import checked_form, refusal_text, render, signed_in
+from portal.formats import MEMBER_ROLE, SCORING_STATUS, points
+from portal.upstream import UpstreamError
+from portal.web import checked_form, refusal_text, render, signed_in, upstream
 
 router = APIRouter(include_in_schema=False)
 PANEL_ROLES = ("judge", "council_chair")
 # radio buttons up to this many choices (a phone shows them in two lines); a select beyond
 RADIO_CHOICES = 11
-SCORING_STATUS = {"open": "Đang chấm điểm", "completed": "Đã hoàn thành chấm điểm",
-                  "approved": "Đã có quyết định công nhận", "not_recognised": "Có quyết định không công nhận",
-                  "cancelled": "Dừng chấm điểm (hồ sơ đã rút)", "not_opened": "Chưa mở chấm điểm"}
-MEMBER_ROLE = {"chair": "Chủ tịch hội đồng", "member": "Thành viên", "secretary": "Thư ký hội đồng"}
-
-
-def upstream(request: Request) -> Upstream:
-    return request.app.state.upstream  # type: ignore[no-any-return]
 
 
 async def scoring(request: Request, method: str, path: str, **kwargs: Any) -> Any:

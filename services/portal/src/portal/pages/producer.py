@@ -13,8 +13,8 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData, UploadFile
 
 from portal.formats import DOCUMENT_KIND, PRODUCER_KIND
-from portal.upstream import Upload, Upstream, UpstreamError
-from portal.web import checked_form, refusal_text, render, signed_in
+from portal.upstream import Upload, UpstreamError
+from portal.web import checked_form, refusal_text, render, signed_in, today, upstream
 
 router = APIRouter(include_in_schema=False)
 # the documents a filing asks for, each its own file input: the first is required
@@ -23,14 +23,6 @@ FILED_DOCUMENTS = ("registration_form", "business_plan", "product_description")
 # panels, the approver on the proposals; someone holding several of these roles, on the first of them here
 START_PAGES = {"secretariat": "/to-giup-viec", "council_chair": "/hoi-dong", "judge": "/hoi-dong",
                "approver": "/de-nghi"}
-
-
-def upstream(request: Request) -> Upstream:
-    return request.app.state.upstream  # type: ignore[no-any-return]
-
-
-def today(request: Request) -> date:
-    return request.app.state.clock()  # type: ignore[no-any-return]
 
 
 def is_open(round_doc: dict[str, Any], day: date) -> bool:

@@ -16,20 +16,16 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from binhchon_kit.workdays import is_working_day
-from portal.formats import DOCUMENT_KIND, LEVEL, STATUS
-from portal.pages.producer import _documents, today, upstream
+from portal.formats import DOCUMENT_KIND, LEVEL, MEMBER_ROLE, SCORING_STATUS, STATUS
+from portal.pages.producer import _documents
 from portal.upstream import UpstreamError
-from portal.web import checked_form, refusal_text, render, signed_in
+from portal.web import checked_form, refusal_text, render, signed_in, today, upstream
 
 router = APIRouter(prefix="/to-giup-viec", include_in_schema=False)
 AWAITING_CHECK = ("received", "supplemented")
 PAGE = 20
 MISSING_ROWS, MEMBER_ROWS = 5, 9
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-SCORING_STATUS = {"open": "Đang chấm điểm", "completed": "Đã chấm xong", "approved": "Đã được công nhận",
-                  "not_recognised": "Không được công nhận", "cancelled": "Đã hủy chấm điểm",
-                  "not_opened": "Chưa mở chấm điểm"}
-MEMBER_ROLE = {"chair": "Chủ tịch hội đồng", "member": "Thành viên", "secretary": "Thư ký (không chấm điểm)"}
 SESSION = {"dossier": "Đánh giá hồ sơ", "samples": "Đánh giá mẫu sản phẩm", "field_visit": "Khảo sát thực tế"}
 # the names of the fields a service may refuse, as the forms label them
 FIELD_NAMES = {
