@@ -9,7 +9,10 @@ from typing import Any
 
 from scoring.domain.rulebook import Rulebook
 
-HIDDEN = ("producer_name",)
+
+def _unnamed(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Every ``producer…`` field gone (name, address, registration number): what names who made the product."""
+    return {k: v for k, v in fields.items() if not k.startswith("producer")}
 
 
 def as_judges_see(doc: Mapping[str, Any], book: Rulebook | None) -> dict[str, Any]:
@@ -17,4 +20,7 @@ def as_judges_see(doc: Mapping[str, Any], book: Rulebook | None) -> dict[str, An
     longer loadable, read as not by code). Its ``sample_code`` is the selection code intake gave on acceptance."""
     if book is None or not book.evaluated_by_code:
         return dict(doc)
-    return {k: v for k, v in doc.items() if k not in HIDDEN} | {"evaluated_by_code": True}
+    seen = _unnamed(doc) | {"evaluated_by_code": True}
+    if isinstance(doc.get("decision"), Mapping):  # the authority's decision repeats the producer (result.approved)
+        seen["decision"] = _unnamed(doc["decision"])
+    return seen
