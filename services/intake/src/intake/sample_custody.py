@@ -131,8 +131,7 @@ class SampleCustody:
         """Close the round: refused (409) while a dossier holds samples with no reason recorded for keeping them,
         naming each; the samples kept with a reason are listed in ``round.closed``."""
         await self.intake.load_round(round_id)
-        version = await self.rt.store.version(round_id)
-        if (await self.db["rounds"].find_one({"_id": round_id}) or {}).get("status") == "closed":
+        if await self.intake.round_closed(round_id):
             raise Refused("the round is already closed", current_status="closed")
         held = [d async for d in self.db[CUSTODY].find({"round_id": round_id, "held_total": {"$gt": 0}},
                                                        sort=[("page_key", ASCENDING)])]
@@ -146,10 +145,10 @@ class SampleCustody:
                                 reason_code=d["retained"]["reason_code"], reason=d["retained"]["reason"])
                 for d in held]
         closed = RoundClosed(round_id=round_id, closed_at=self.intake.now(), retained=kept, note=note)
-        try:
-            return await record(self.rt, round_id, version, closed, actor, cause, subject=round_id)
+        try:  # right after round.opened, or not at all: the store's unique key lets one closing in, ever
+            return await record(self.rt, round_id, 1, closed, actor, cause, subject=round_id)
         except ConcurrencyConflict:
-            raise Refused("the round changed meanwhile (closed by another officer?): look again") from None
+            raise Refused("the round is already closed", current_status="closed") from None
 
     # ---- reads -------------------------------------------------------------------------------------------
 

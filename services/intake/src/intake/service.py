@@ -23,6 +23,7 @@ from binhchon_kit.contracts.intake import (
     RoundOpened,
 )
 from binhchon_kit.contracts.registry import EventData
+from binhchon_kit.contracts.samples import RoundClosed
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.folding import replay
@@ -71,6 +72,7 @@ class Intake:
         # the data subjects' keys (ADR 0035): main.build passes the one wrapped by the configured master key
         self.keys = keys or SubjectKeys(runtime.db[COLLECTION], master_key_from_settings(""))
         self._rounds: dict[str, RoundOpened] = {}
+        self._closed_rounds: set[str] = set()
         self.documents = Documents(runtime.db)  # uploaded files, by their SHA-256 (ADR 0045)
         self.document_max_bytes = document_max_bytes
 
@@ -107,6 +109,17 @@ class Intake:
             raise Refused(f"no round {round_id}", kind="not_found")
         self._rounds[round_id] = opened = RoundOpened.model_validate(first.data)
         return opened
+
+    async def round_closed(self, round_id: str) -> bool:
+        """Whether ``round.closed`` follows the round's ``round.opened`` (ADR 0046); closed for good, so kept once
+        seen."""
+        if round_id in self._closed_rounds:
+            return True
+        second = await self.store.get(round_id, 2)
+        if second is not None and isinstance(second.model(), RoundClosed):
+            self._closed_rounds.add(round_id)
+            return True
+        return False
 
     async def open_round(self, fields: dict[str, Any], actor: Actor, cause: Cause) -> RecordedEvent:
         fields = {**fields, "code": str(fields["code"]).upper()}  # receipt numbers are looked up upper-case
@@ -160,9 +173,8 @@ class Intake:
                 raise self._duplicate(round_)  # filed before the account was verified
         if await self.store.version(dossier_id) > 0:
             raise self._duplicate(round_)
-        if escalated_from is None and await self.store.version(round_id) > 1:
-            # round.closed is the only event after round.opened on a round's stream (ADR 0046); an escalation is a
-            # lower level's fact and is still received
+        if escalated_from is None and await self.round_closed(round_id):
+            # an escalation is a lower level's fact and is still received
             raise Refused(f"round {round_.code} is closed: it takes no more dossiers", current_status="closed")
         # the personal fields sealed with the producer's key, bound to this event's id (ADR 0035)
         event_id = event_id or str(uuid.uuid4())
@@ -195,8 +207,9 @@ class Intake:
         """Each listed document names stored content of its size (ADR 0045). Only commands check: replaying the
         events of an older dossier, or escalating one, takes its list as it was recorded."""
         problems = []
+        found = await self.documents.find_many([document.sha256 for document in documents])
         for i, document in enumerate(documents):
-            stored = await self.documents.find(document.sha256)
+            stored = found.get(document.sha256)
             if stored is None:
                 problems.append({"field": f"documents[{i}].sha256",
                                  "reason": "no document with this SHA-256 is stored: upload it first"})

@@ -74,6 +74,11 @@ class Documents:
         entry = await self.files.find_one({"filename": sha256})
         return _stored(entry) if entry is not None else None
 
+    async def find_many(self, sha256s: list[str]) -> dict[str, StoredDocument]:
+        """The stored entries among ``sha256s``, by SHA-256: one query for a dossier's whole list."""
+        return {entry["filename"]: _stored(entry)
+                async for entry in self.files.find({"filename": {"$in": sorted(set(sha256s))}})}
+
     async def store(self, content: IO[bytes], *, sha256: str, size_bytes: int, media_type: str, file_name: str,
                     uploaded_by: str, uploaded_at: datetime) -> tuple[StoredDocument, bool]:
         """Store ``content`` (its SHA-256 and size already computed) unless it is stored; answers the entry and
