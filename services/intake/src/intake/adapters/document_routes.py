@@ -44,7 +44,8 @@ async def upload_document(request: Request, who: Applicant, svc: Service) -> JSO
             file_name=upload.file_name, uploaded_by=who.subject, uploaded_at=svc.now())
     finally:
         upload.content.close()
-    return JSONResponse(stored.body(), status_code=201 if new else 200)
+    # the caller's own file name: the first uploader's may name other people (the content is the same)
+    return JSONResponse({**stored.body(), "file_name": upload.file_name}, status_code=201 if new else 200)
 
 
 @router.get("/dossiers/{dossier_id}/documents/{sha256}", tags=["documents"], response_class=StreamingResponse,
