@@ -24,7 +24,7 @@ PRINT = ("@page{size:A4;margin:18mm 16mm}"
 def _page(title: str, body: str) -> str:
     return (f'<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>{escape(title)}</title>'
             f"<style>{PRINT}</style></head><body>{body}"
-            '<p class="noprint"><button onclick="window.print()">In</button></p></body></html>')
+            '</body></html>')
 
 
 def handover_slip(step: Mapping[str, Any], custody: Mapping[str, Any], round_: Mapping[str, Any],
