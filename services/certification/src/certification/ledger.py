@@ -38,27 +38,36 @@ class Ledger:
             await self.db[name].create_index("round_id")
         await self.db["ledger_lines"].create_index([("round_id", 1), ("page_key", 1)])
         await self.db["displays"].create_index("certificate_number")
-        # what a crash between recording a fact and settling its round left unsettled
+
+    async def settle_all(self) -> None:
+        """Every scheduled round settled once, in the background after start: what a schedule set over HTTP and
+        cut short before its settling left (a consumer's fact is redelivered until its settling is done)."""
         async for schedule in self.db["prize_schedules"].find({}, projection={"round_id": 1}):
             await self.settle(schedule["round_id"], Cause("startup", "startup:ledger"))
 
     # ---- facts from scoring --------------------------------------------------------------------------
 
     async def on_scoring_event(self, event: RecordedEvent) -> None:
-        data = event.data
+        """Keep the fact, then record only what it adds (the whole round is settled when its panel or its schedule
+        arrives): a result its award, a completion the fees of its members."""
+        data, round_id, cause = event.data, event.data["round_id"], Cause.of(event)
         if event.type == "result.approved":
             if not data["rating"]["recognised"]:
                 return  # forwarded or below the level: no prize at this level, no award
-            await self._keep("ledger_results", event.id, {"round_id": data["round_id"], "data": data})
+            kept = {"round_id": round_id, "data": data}
+            await self._keep("ledger_results", event.id, kept)
+            if (schedule := await self.schedule(round_id)) is not None:
+                await self._award({"_id": event.id, **kept}, schedule, cause)
         elif event.type == "panel.formed":
-            await self._keep("ledger_panels", data["round_id"], {
-                "round_id": data["round_id"], "panel_id": data["panel_id"], "sessions": data["sessions"],
+            await self._keep("ledger_panels", round_id, {
+                "round_id": round_id, "panel_id": data["panel_id"], "sessions": data["sessions"],
                 "members": [{k: m[k] for k in ("id", "name", "role")} for m in data["members"]]})
+            await self.settle(round_id, cause)
         else:  # scoring.completed: the members whose sheets counted sat for the panel
             for member_id in data["totals"]:
-                await self._keep("ledger_sitters", f"{data['round_id']}|{member_id}",
-                                 {"round_id": data["round_id"], "member_id": member_id})
-        await self.settle(data["round_id"], Cause.of(event))
+                await self._keep("ledger_sitters", f"{round_id}|{member_id}",
+                                 {"round_id": round_id, "member_id": member_id})
+            await self._fees(round_id, list(data["totals"]), cause)
 
     async def _keep(self, name: str, key: str, doc: dict[str, Any]) -> None:
         try:
@@ -101,12 +110,21 @@ class Ledger:
         if schedule is None:
             return
         async for result in self.db["ledger_results"].find({"round_id": round_id}):
-            owed = rules.award(result["_id"], result["data"], schedule)
-            await self._owe(owed.award_id, owed, result["data"]["dossier_id"], cause)
-        panel = await self.db["ledger_panels"].find_one({"_id": round_id})
-        if panel is None:
-            return  # its fees are settled when the panel arrives
+            await self._award(result, schedule, cause)
         sitters = [s["member_id"] async for s in self.db["ledger_sitters"].find({"round_id": round_id})]
+        await self._fees(round_id, sitters, cause, schedule)
+
+    async def _award(self, result: dict[str, Any], schedule: dict[str, Any], cause: Cause) -> None:
+        owed = rules.award(result["_id"], result["data"], schedule)
+        await self._owe(owed.award_id, owed, result["data"]["dossier_id"], cause)
+
+    async def _fees(self, round_id: str, sitters: list[str], cause: Cause,
+                    schedule: dict[str, Any] | None = None) -> None:
+        """The fees ``sitters`` are owed, once the round has its schedule and its panel (else settled later)."""
+        schedule = schedule or await self.schedule(round_id)
+        panel = await self.db["ledger_panels"].find_one({"_id": round_id}) if schedule is not None else None
+        if schedule is None or panel is None:
+            return
         for fee in rules.fees(round_id, panel, sitters, schedule):
             await self._owe(fee.fee_id, fee, round_id, cause)
 

@@ -67,6 +67,7 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
         await service.setup()
         await ceremonies.setup()
         await ledger.setup()
+        rt.spawn("ledger-settling", ledger.settle_all())
         rt.spawn("expiry", every(settings.expiry_check_seconds, rt.stop, service.send_expiry_notices))
 
     app = create_app(runtime, title="binhchon certification", on_startup=on_startup,
