@@ -330,3 +330,12 @@ async def test_a_form_without_the_sessions_csrf_token_reaches_no_service(portal:
         r = await client.post(path, data={"csrf": "forged", "sample_code": "M-1"})
         assert r.status_code == 403
     assert [r for r in services.requests if r.method == "POST"] == []
+
+
+async def test_a_secretariat_officer_who_also_judges_sees_only_the_panels_they_sit_on(portal) -> None:
+    """The secretariat reads every round's panel: /hoi-dong lists only those naming the person (it was a 500)."""
+    client, services = portal
+    r = await client.get("/hoi-dong")
+    assert r.status_code == 200, r.text
+    assert services.sent("GET", f"/rounds/{ROUND_ID}/panel")  # asked, and not theirs
+    assert "Thành viên 1" not in r.text and ROUND_ID not in r.text

@@ -47,8 +47,10 @@ async def my_panels(request: Request) -> Response:
     session = signed_in(request)
     rounds = (await upstream(request).json("intake", "GET", "/rounds", None, params={"limit": 100}))["items"]
     found = await asyncio.gather(*(_panel_or_none(request, r["round_id"]) for r in rounds))
-    panels = [{"round": r, "panel": p, "me": next(m for m in p["members"] if m["id"] == session.subject)}
-              for r, p in zip(rounds, found, strict=True) if p is not None]
+    # a person who is also the secretariat reads every panel: only those they sit on are theirs
+    mine = [(r, p, [m for m in p["members"] if m["id"] == session.subject])
+            for r, p in zip(rounds, found, strict=True) if p is not None]
+    panels = [{"round": r, "panel": p, "me": me[0]} for r, p, me in mine if me]
     return render(request, "judge_panels.html", panels=panels, member_role=MEMBER_ROLE)
 
 
