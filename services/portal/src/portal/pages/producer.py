@@ -200,16 +200,25 @@ async def result(request: Request, dossier_id: str) -> Response:
     dossier = await _dossier(request, dossier_id)
     # certification's own list of the dossier's certificates (public, as each certificate is): every status,
     # however many the registry holds for the province and year
-    page = await upstream(request).json("certification", "GET", f"/dossiers/{quote(dossier_id)}/certificates",
+    return render(request, "result.html", dossier=dossier, certificates=await _certificates(request, dossier_id))
+
+
+async def _certificates(request: Request, dossier_id: str) -> list[dict[str, Any]]:
+    """Certification's own list of the dossier's certificates (public, as each certificate is): every status,
+    however many the registry holds for the province and year."""
+    page = await upstream(request).json("certification", "GET", f"/dossiers/{quote(dossier_id, safe='')}/certificates",
                                         None, params={"limit": 20})
-    certificates = page["items"]
-    return render(request, "result.html", dossier=dossier, certificates=certificates)
+    return page["items"]  # type: ignore[no-any-return]
 
 
 @router.get("/ho-so/{dossier_id}/giay-chung-nhan/{number}.pdf")
 async def certificate_pdf(request: Request, dossier_id: str, number: str) -> Response:
     await _dossier(request, dossier_id)  # the person may see the dossier (intake says so)
-    r = await upstream(request).call("certification", "GET", f"/certificates/{quote(number)}.pdf", None)
+    # one of this dossier's certificates, by the number certification gave it (so the header holds no typed text)
+    number = next((c["number"] for c in await _certificates(request, dossier_id) if c["number"] == number), "")
+    if not number:
+        raise UpstreamError(404, {"detail": "no such certificate of this dossier"})
+    r = await upstream(request).call("certification", "GET", f"/certificates/{quote(number, safe='')}.pdf", None)
     if r.status_code != 200:
         raise UpstreamError(r.status_code, {"detail": "certificate"})
     return Response(r.content, media_type="application/pdf",
