@@ -323,8 +323,10 @@ def test_a_whole_round_through_the_published_ports_survives_crashes(deployment: 
 
     # the portal behind its published port: it reaches the four services on the compose network, and production's
     # sign-in is the identity provider's only (no development sign-in in compose, docs/adr/0049)
-    ready = httpx.get(f"{deployment.urls['portal']}/readyz", timeout=30)
-    assert ready.status_code == 200, ready.text
+    # once the services killed above are back (in ha a broker with them: they rejoin it in their own time)
+    ready = poll("the portal to reach the four services", lambda: (
+        r if (r := httpx.get(f"{deployment.urls['portal']}/readyz", timeout=30)).status_code == 200 else None),
+        seconds=180)
     assert ready.json()["checks"] == {s: "ok" for s in ("intake", "scoring", "certification", "notify")}
     assert httpx.get(f"{deployment.urls['portal']}/dang-nhap/thu-nghiem", timeout=30).status_code == 404
 
