@@ -154,6 +154,7 @@ ALTERATIONS: list[tuple[str, int, str, Any]] = [
     ("a sheet's round", 1, "scoring_round", 2),
     ("a sheet's marks in clear", 1, "total", 50.0),
     ("the opened round", 0, "round_id", "round-x"),
+    ("the opened sheet", 0, "sheet_id", "sheet-x"),
 ]
 
 
@@ -201,5 +202,6 @@ def test_the_cheap_path_finds_what_scorings_replay_finds(monkeypatch, rulebook, 
     assert "untouched" not in named
     assert named >= {"average", "a member's total", "label", "spread", "a part", "rulebook version", "an unknown field",
                      "another key", "the result's points", "a sheet's ciphertext", "a sheet's member",
-                     "a sheet's round", "a sheet's marks in clear", "the opened round", "a sheet dropped",
+                     "a sheet's round", "a sheet's marks in clear", "the opened round", "the opened sheet",
+                     "a sheet dropped",
                      "the other result type"}

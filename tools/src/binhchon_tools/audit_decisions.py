@@ -199,6 +199,11 @@ def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rule
         findings.add("scoring", stream, f"completed under {rulebook.id} v{rulebook.version}, opened under "
                      f"{state.opened.rulebook_id} v{state.opened.rulebook_version}", event["id"])
         return  # recomputed under a rulebook whose sheets differ, the sheets would not even add up
+    if rulebook.find_sheet(state.opened.sheet_id) is None:
+        findings.add("scoring", stream, f"opened with sheet {state.opened.sheet_id!r}, which {rulebook.id} "
+                     f"v{rulebook.version} does not have",
+                     *(e.id for e in replayed if e.type == "scoring.opened"), event["id"])
+        return
     panel_event = panels.get(state.opened.round_id)
     if panel_event is None:
         findings.add("scoring", stream, f"no panel.formed for round {state.opened.round_id}", event["id"])

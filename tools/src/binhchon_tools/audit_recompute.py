@@ -193,7 +193,10 @@ def _confirm(events: list[dict[str, Any]], panel_of: Callable[[str], PanelFormed
     if set(marks) != eligible or not panels.quorum_met(panel, set(), set(marks)):
         return None
     counted = {m: marks[m] for m in sorted(marks)}
-    result = aggregate_halves(rulebook, rulebook.sheet(opened.sheet_id), opened.level, counted)
+    sheet_used = rulebook.find_sheet(opened.sheet_id)
+    if sheet_used is None:
+        return None  # scoring's replay names it
+    result = aggregate_halves(rulebook, sheet_used, opened.level, counted)
     if result is None or (result.spread > panel.spread_threshold and 1 <= panel.max_rescoring_rounds):
         return None
     expected = ScoringCompleted(

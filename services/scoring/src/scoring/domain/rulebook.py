@@ -23,6 +23,10 @@ from binhchon_kit.contracts.common import Level, Programme
 from binhchon_kit.contracts.scoring import Session
 
 
+class UnknownSheet(LookupError):
+    """An event names a sheet its rulebook does not have."""
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -306,7 +310,15 @@ class Rulebook(Frozen):
         return None
 
     def sheet(self, sheet_id: str) -> Sheet:
-        return next(s for s in self.sheets if s.id == sheet_id)
+        """The sheet of that id; ``UnknownSheet`` if this rulebook has none (only a forged or altered event names
+        one: scoring opens a dossier with a sheet of its rulebook)."""
+        found = self.find_sheet(sheet_id)
+        if found is None:
+            raise UnknownSheet(f"{self.id} v{self.version} has no sheet {sheet_id!r}")
+        return found
+
+    def find_sheet(self, sheet_id: str) -> Sheet | None:
+        return next((s for s in self.sheets if s.id == sheet_id), None)
 
     def level_rule(self, level: Level) -> LevelRule | None:
         return next((lr for lr in self.levels if lr.level == level), None)
