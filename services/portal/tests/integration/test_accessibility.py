@@ -160,6 +160,9 @@ def test_every_main_page_is_accessible_and_vietnamese(stack: Stack, browser: Bro
     audit.visit(visitor, "công khai: danh sách được chứng nhận", f"{public}/registry")
     audit.visit(visitor, "công khai: xác minh giấy chứng nhận", f"{public}/verify/{number}")
     audit.visit(visitor, "công khai: không có giấy chứng nhận", f"{public}/verify/OCOP-KHONG-CO", status=404)
+    audit.visit(visitor, "công khai: bộ lọc sai (địa chỉ sửa tay)", f"{public}/registry?year=1999&limit=500",
+                status=422)
+    expect(visitor.get_by_role("alert")).to_contain_text("Năm công nhận: từ năm 2010 đến năm 2100.")
 
     print(audit.report())
     problems = audit.violations + [f"English on {e}" for e in audit.english]
