@@ -7,29 +7,20 @@ real broker and store, the portal in front, one round taken from filing to a cer
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from .auditing import PHONE, Audit, focus_visible, tab_through
 from .browsing import a_pdf, fill_filing_form, person
-from .council_stack import CHAIR, FULL, MEMBERS, SERVICES, Stack, council_stack, eventually
+from .council_stack import CHAIR, FULL, MEMBERS, Stack, eventually
 
 pytestmark = pytest.mark.integration
 
 PANEL, PRODUCER, REGNO = "Hội đồng OCOP tỉnh Bắc Giang", "htx-dong-hung", "2400123456"
 FOUR_STARS = {**FULL, "B1": 0, "C1": 0}  # 80 points: a province's own certificate
 
-
-@pytest.fixture
-def stack(infra: Any, dev_keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    monkeypatch.setenv("BINHCHON_DEV_KEYS", str(dev_keys[0].parent))  # the dev sign-in mints with the test's key
-    with council_stack(infra, uuid.uuid4().hex[:10], dev_keys, SERVICES) as found:
-        yield found
 
 
 def forbidden_form(page: Page) -> None:
@@ -66,7 +57,8 @@ def keyboard_only(page: Page) -> list[str]:
 
 
 @pytest.mark.timeout(600)
-def test_every_main_page_is_accessible_and_vietnamese(stack: Stack, browser: Browser, tmp_path: Path) -> None:
+def test_every_main_page_is_accessible_and_vietnamese(full_stack: Stack, browser: Browser, tmp_path: Path) -> None:
+    stack = full_stack
     audit, portal = Audit(), stack.portal
     round_id = stack.open_round("A11", PANEL, CHAIR, MEMBERS)
     with stack.client("intake", "mot-cua", "secretariat") as counter:  # bound at the counter (ADR 0037)
