@@ -42,9 +42,11 @@ alerts-check: ## check the alert rules (infra/prometheus/alerts.yml) and fire ea
 contract: bootstrap ## fail if docs/contract differs from what the code generates
 	uv run --no-sync python -m binhchon_kit.contracts.export --check
 
-# the portal's browser tests drive Debian's chromium (infra/local/chromium.sh installs it when it is missing)
+# the portal's browser tests drive Debian's chromium (infra/local/chromium.sh installs it when it is missing) and
+# inject axe-core (infra/local/axe.sh: the pinned version from npm, into ~/.cache/binhchon)
 test: bootstrap infra lint typecheck contract alerts-check ## install what is missing, then run every test against real Kafka and FerretDB
 	@infra/local/chromium.sh
+	@infra/local/axe.sh >/dev/null
 	uv run --no-sync pytest
 
 # One fault per test on a system of its own (its broker, its store, the four services as processes, a mail catcher)

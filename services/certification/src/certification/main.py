@@ -15,6 +15,7 @@ from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.signing import Signer
 from binhchon_kit.web import create_app, serve
+from certification.adapters import page_errors
 from certification.adapters.ceremonies_http import router as ceremonies_router
 from certification.adapters.credentials_http import router as credentials_router
 from certification.adapters.http import router
@@ -84,6 +85,7 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
         app.state.fonts = find_font_files(settings.cert_font_file or None)
     except ImportError:
         app.state.fonts = (settings.cert_font_file, settings.cert_font_file)
+    page_errors.install(app)  # the public pages' refusals as pages in Vietnamese
     app.include_router(credentials_router)  # first: its `/certificates/{number}.vc.json` before `{number}`
     app.include_router(router)
     app.include_router(ceremonies_router)

@@ -9,10 +9,7 @@ Screenshots under .run/screenshots/, their paths printed."""
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
@@ -21,7 +18,7 @@ from PIL import Image
 from playwright.sync_api import Browser, expect
 
 from .browsing import SHOTS, Shots, a_pdf, fill_filing_form, person, the_council_decides
-from .council_stack import CHAIR, FULL, MEMBERS, SERVICES, Stack, council_stack, eventually
+from .council_stack import CHAIR, FULL, MEMBERS, Stack, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -29,12 +26,6 @@ pytestmark = pytest.mark.integration
 FOUR_STARS = {**FULL, "B1": 0, "C1": 0}  # C4 is mandatory (5 at least) for 4 stars
 PANEL, PRODUCT, REGNO = "Hội đồng OCOP tỉnh Bắc Giang", "Mật ong rừng Lục Nam", "2400123456"
 
-
-@pytest.fixture
-def stack(infra: Any, dev_keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    monkeypatch.setenv("BINHCHON_DEV_KEYS", str(dev_keys[0].parent))  # the dev sign-in mints with the test's key
-    with council_stack(infra, uuid.uuid4().hex[:10], dev_keys, SERVICES) as found:
-        yield found
 
 
 def qr_text(pdf: bytes) -> str:
@@ -50,8 +41,8 @@ def qr_text(pdf: bytes) -> str:
 
 
 @pytest.mark.timeout(600)
-def test_a_dossier_from_filing_to_a_verified_certificate(stack: Stack, browser: Browser, tmp_path: Path) -> None:
-    shot = Shots("toan-trinh")
+def test_a_dossier_from_filing_to_a_verified_certificate(full_stack: Stack, browser: Browser, tmp_path: Path) -> None:
+    stack, shot = full_stack, Shots("toan-trinh")
     round_id = stack.open_round("TT1", PANEL, CHAIR, MEMBERS)
     with stack.client("intake", "mot-cua", "secretariat") as counter:  # bound at the counter (ADR 0037)
         r = counter.post("/bindings", json={"applicant_id": "htx-dong-hung", "registration_number": REGNO,

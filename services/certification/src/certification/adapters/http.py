@@ -120,6 +120,10 @@ async def revoke(number: str, body: Revocation, who: Approver, svc: Service, key
     return await idempotent(svc.rt.db, key, who.subject, request, command)
 
 
+HTML = {"text/html": {"schema": {"type": "string"}}}
+TOO_MANY = "too many requests from this address: a page saying how long to wait (Retry-After)"
+
+
 def _page(html: str, status_code: int = 200) -> HTMLResponse:
     """A public page under its own policy: styles from this origin only (the kit's stylesheet, below)."""
     return HTMLResponse(html, status_code=status_code, headers={"content-security-policy": pages.PAGE_POLICY})
@@ -134,8 +138,8 @@ async def stylesheet() -> Response:
 
 @router.get("/verify/{number}", tags=["public"], dependencies=[PUBLIC, RATE_LIMITED], response_class=HTMLResponse,
             summary="public verification page (Vietnamese, no login)",
-            responses={404: {"description": "no certificate has this number: a page saying so",
-                             "content": {"text/html": {"schema": {"type": "string"}}}}})
+            responses={404: {"description": "no certificate has this number: a page saying so", "content": HTML},
+                       429: {"description": TOO_MANY, "content": HTML}})
 async def verify(number: str, svc: Service, read: Read) -> HTMLResponse:
     try:
         state, _ = await svc.load(number)
@@ -179,7 +183,9 @@ async def registry_json(read: Read, programme: OfProgramme = None, province_code
 
 
 @router.get("/registry", tags=["public"], response_class=HTMLResponse, dependencies=[*Paged, PUBLIC, RATE_LIMITED],
-            summary="certified products (Vietnamese)")
+            summary="certified products (Vietnamese)",
+            responses={422: {"description": "a filter out of range: a page naming it (adapters/page_errors.py)",
+                             "content": HTML}, 429: {"description": TOO_MANY, "content": HTML}})
 async def registry(read: Read, programme: OfProgramme = None, province_code: str | None = None,
                    stars: Stars = None, year: Year = None, after: After = None, limit: Limit = 50
                    ) -> HTMLResponse:

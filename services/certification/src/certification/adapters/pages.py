@@ -104,6 +104,11 @@ def not_found_page(number: str) -> str:
     return _templates.get_template("not_found.html").render(number=number, verdict=VERDICTS["unknown"])
 
 
+def refused_page(heading: str, reasons: list[str]) -> str:
+    """A refused request to a public page (a filter out of range, too many requests), each reason a sentence."""
+    return _templates.get_template("refused.html").render(heading=heading, reasons=reasons)
+
+
 def registry_page(items: list[dict[str, Any]], filters: dict[str, Any], following: str | None, limit: int,
                   first: bool) -> str:
     """One page of the registry; "Sau →" carries the filters and the next page's cursor, "Về đầu" the filters
