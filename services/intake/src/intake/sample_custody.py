@@ -17,7 +17,14 @@ from binhchon_kit import paging
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.intake import DossierAccepted
 from binhchon_kit.contracts.registry import EventData, type_of
-from binhchon_kit.contracts.samples import SEALED_FIELDS, RetainedSamples, RoundClosed
+from binhchon_kit.contracts.samples import (
+    SEALED_FIELDS,
+    RetainedSamples,
+    RoundClosed,
+    SamplesConsumed,
+    SamplesMoved,
+    SamplesReceived,
+)
 from binhchon_kit.events import Actor, Cause, RecordedEvent
 from binhchon_kit.eventstore import ConcurrencyConflict
 from binhchon_kit.folding import replay
@@ -29,6 +36,9 @@ from intake.service import Intake, data_subject
 
 CODES = "selection_codes"
 CUSTODY = "samples"
+# what a closed round no longer does with samples: take them in, move them, use them up. Handing them back and
+# recording why some are kept stay open after the close: they are how the round's custody ends (ADR 0046).
+NOT_AFTER_CLOSE = (SamplesReceived, SamplesMoved, SamplesConsumed)
 # the list's key: selection code, then dossier id (intake.domain.samples.page_key)
 LIST_KEY = re.compile(r"^[A-Za-z0-9._-]{1,40}\|dossier-[0-9a-f-]{36}$")
 
@@ -81,7 +91,10 @@ class SampleCustody:
         for attempt in (1, 2):
             state, history = await self.load(dossier_id)
             event_id = str(uuid.uuid4())
-            event = await self._sealed(dossier_id, decide(state), event_id)
+            decided = decide(state)
+            if isinstance(decided, NOT_AFTER_CLOSE):
+                await self._round_still_open(decided.round_id)
+            event = await self._sealed(dossier_id, decided, event_id)
             try:
                 return await record(self.rt, samples.stream_for(dossier_id), state.version if state else 0, event,
                                     actor, cause, dossier_id, event_id=event_id, history=history)
@@ -90,6 +103,13 @@ class SampleCustody:
                     raise
                 await asyncio.sleep(0)
         raise AssertionError("unreachable")
+
+    async def _round_still_open(self, round_id: str) -> None:
+        if await self.intake.round_closed(round_id):
+            round_ = await self.intake.load_round(round_id)
+            raise Refused(f"round {round_.code} is closed: its samples are no longer taken in, moved or used up; "
+                          "hand them back to the producer, or record why they are kept",
+                          current_status="closed", round_id=round_id, round_status="closed")
 
     async def _sealed(self, dossier_id: str, event: EventData, event_id: str) -> EventData:
         paths = SEALED_FIELDS.get(type_of(type(event)), ())

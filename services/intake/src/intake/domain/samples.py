@@ -85,7 +85,10 @@ def evolve(state: Custody | None, event: RecordedEvent) -> Custody:
     state = replace(state, version=event.version)
     match data:
         case SamplesReceived(count=n, storage_place=place):
-            return replace(state, held={**state.held, place: state.held.get(place, 0) + n}, received=state.received + n)
+            # a reason for keeping samples covers those held when it was given, not samples that arrive after it:
+            # the round cannot close over them until a reason is recorded again (or they are handed back)
+            return replace(state, held={**state.held, place: state.held.get(place, 0) + n},
+                           received=state.received + n, retained=None)
         case SamplesMoved(count=n, from_place=src, to_place=dst):
             held = _take(state.held, src, n, "move")
             return replace(state, held={**held, dst: held.get(dst, 0) + n})
