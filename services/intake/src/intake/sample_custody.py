@@ -186,7 +186,8 @@ class SampleCustody:
     async def announce_return(self, round_id: str, fields: dict[str, Any], actor: Actor, cause: Cause
                               ) -> list[RecordedEvent]:
         """Tell every producer whose samples the round still holds where and when to collect them: one
-        ``samples.return_due`` per such dossier (notify mails it)."""
+        ``samples.return_due`` per such dossier (notify mails it). A producer already told just this is not told
+        again: a retried notice records nothing new."""
         await self.intake.load_round(round_id)
         told = []
         holding = [d["dossier_id"] async for d in self.db[CUSTODY].find(
@@ -195,7 +196,7 @@ class SampleCustody:
             def decide(state: samples.Custody | None) -> EventData:
                 notice = samples.due_back(samples.custody_of(state), at=self.intake.now(), **fields)
                 if notice is None:
-                    raise Refused("handed back meanwhile")
+                    raise Refused("handed back meanwhile, or told just this already")
                 return notice
             try:
                 told.append(await self.act(dossier_id, decide, actor, cause))

@@ -55,3 +55,34 @@ async def test_a_reason_for_keeping_does_not_cover_samples_received_after_it(int
     r = await intake.post(f"/rounds/{round_id}/close", headers=sec, json={})
     assert r.status_code == 201, r.text
     assert r.json()["retained"][0]["held"] == 5
+
+
+async def test_a_retried_return_notice_tells_no_one_twice_and_a_changed_one_is_new(intake, auth, unique):
+    sec = auth("sct-kien-giang", "secretariat")
+    round_id = (await intake.post("/rounds", json=round_body(f"SN{unique}"), headers=sec)).json()["round_id"]
+    first, _ = await accepted(intake, auth, sec, round_id, 1)
+    second, _ = await accepted(intake, auth, sec, round_id, 2)
+    for dossier_id in (first, second):
+        assert (await step(intake, sec, dossier_id, "received", **received(2))).status_code == 201
+    notice = {"place": KHO, "from_date": "2026-12-10", "until_date": "2026-12-20",
+              "occasion": "kết thúc hội chợ triển lãm"}
+
+    async def notices(dossier_id):
+        history = (await intake.get(f"/dossiers/{dossier_id}/samples", headers=sec)).json()["history"]
+        return [h for h in history if h["type"] == "samples.return_due"]
+
+    r = await intake.post(f"/rounds/{round_id}/samples/return-notice", headers=sec, json=notice)
+    assert r.status_code == 201 and sorted(r.json()["notified"]) == sorted([first, second]), r.text
+    r = await intake.post(f"/rounds/{round_id}/samples/return-notice", headers=sec, json=notice)
+    assert r.status_code == 201 and r.json()["notified"] == [], r.text
+    assert [len(await notices(d)) for d in (first, second)] == [1, 1]
+
+    # a changed notice is a new one; so is the same one once the count held changed
+    r = await intake.post(f"/rounds/{round_id}/samples/return-notice", headers=sec,
+                          json={**notice, "until_date": "2026-12-31"})
+    assert sorted(r.json()["notified"]) == sorted([first, second]), r.text
+    assert (await step(intake, sec, first, "returned", **returned(1, KHO))).status_code == 201
+    r = await intake.post(f"/rounds/{round_id}/samples/return-notice", headers=sec,
+                          json={**notice, "until_date": "2026-12-31"})
+    assert r.json()["notified"] == [first], r.text
+    assert [len(await notices(d)) for d in (first, second)] == [3, 2]
