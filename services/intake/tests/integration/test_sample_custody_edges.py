@@ -12,13 +12,18 @@ from .test_sample_custody import KHO, PHONG_HOP, accepted, received, returned, s
 pytestmark = pytest.mark.integration
 
 
+async def kept(intake, auth, sec, code, count, reason_code, reason):
+    """A new round with one accepted dossier whose ``count`` samples are held, kept with a reason."""
+    round_id = (await intake.post("/rounds", json=round_body(code), headers=sec)).json()["round_id"]
+    dossier_id, _ = await accepted(intake, auth, sec, round_id, 1)
+    assert (await step(intake, sec, dossier_id, "received", **received(count))).status_code == 201
+    assert (await step(intake, sec, dossier_id, "retained", reason_code=reason_code, reason=reason)).status_code == 201
+    return round_id, dossier_id
+
+
 async def test_a_closed_round_takes_no_samples_in_and_moves_none_but_hands_back(intake, auth, unique):
     sec = auth("sct-kien-giang", "secretariat")
-    round_id = (await intake.post("/rounds", json=round_body(f"SC{unique}"), headers=sec)).json()["round_id"]
-    dossier_id, _ = await accepted(intake, auth, sec, round_id, 1)
-    assert (await step(intake, sec, dossier_id, "received", **received(4))).status_code == 201
-    assert (await step(intake, sec, dossier_id, "retained", reason_code="not_collected",
-                       reason="Chủ thể chưa đến nhận")).status_code == 201
+    round_id, dossier_id = await kept(intake, auth, sec, f"SC{unique}", 4, "not_collected", "Chủ thể chưa đến nhận")
     assert (await intake.post(f"/rounds/{round_id}/close", headers=sec, json={})).status_code == 201
 
     for what, body in (("received", received(2)),
@@ -37,11 +42,7 @@ async def test_a_closed_round_takes_no_samples_in_and_moves_none_but_hands_back(
 
 async def test_a_reason_for_keeping_does_not_cover_samples_received_after_it(intake, auth, unique):
     sec = auth("sct-kien-giang", "secretariat")
-    round_id = (await intake.post("/rounds", json=round_body(f"SR{unique}"), headers=sec)).json()["round_id"]
-    dossier_id, _ = await accepted(intake, auth, sec, round_id, 1)
-    assert (await step(intake, sec, dossier_id, "received", **received(2))).status_code == 201
-    assert (await step(intake, sec, dossier_id, "retained", reason_code="kept_for_next_level",
-                       reason="Gửi cấp quốc gia")).status_code == 201
+    round_id, dossier_id = await kept(intake, auth, sec, f"SR{unique}", 2, "kept_for_next_level", "Gửi cấp quốc gia")
     assert (await step(intake, sec, dossier_id, "received", **received(3))).status_code == 201
 
     r = await intake.post(f"/rounds/{round_id}/close", headers=sec, json={})
