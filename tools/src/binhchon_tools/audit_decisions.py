@@ -41,12 +41,13 @@ SCORING_STREAM_TYPES = {
 }
 # with the prizes' (ADR 0050): an award and its round's schedule, matched with results by audit_awards
 KEPT_TYPES = SCORING_STREAM_TYPES | {"panel.formed", "certificate.issued", "dossier.received", "round.opened",
-                                    "award.granted", "prize_schedule.set"}
+                                    "award.granted", "prize_schedule.set", "award.paid", "fee.owed", "fee.paid"}
 RESULT_TYPES = ("result.approved", "result.not_recognised")
 DECISION_TYPES = {"scoring.completed", *RESULT_TYPES}
 STREAMS_PER_TASK = 400  # scoring streams a worker process checks per task
+# (scoring.completed too: the members whose sheets counted are owed fees, one per dossier: a small share)
 INDEXED = {*RESULT_TYPES, "panel.formed", "round.opened", "certificate.issued", "award.granted",
-           "prize_schedule.set"}
+           "prize_schedule.set", "award.paid", "fee.owed", "fee.paid", "scoring.completed"}
 WHOLE = frozenset({*INDEXED, "dossier.received"})  # the kept types the checks read parsed (the rest stay raw)
 
 

@@ -24,7 +24,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
@@ -95,6 +95,7 @@ class Restored:
     leaves: int = 0
     checkpoints_matched: int = 0
     read_models: dict[str, int] = field(default_factory=dict)
+    rebuilt: dict[str, int] = field(default_factory=dict)  # what the service writes again from its read models
     groups_rewound: list[str] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -109,8 +110,13 @@ def service_keys(settings: ServiceSettings) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
+# what a service keeps beside its read models and writes again from them after a restore (its claims), by name:
+# the composition root puts them on ``app.state.after_restore``; each answers how many documents it wrote
+Rebuild = Callable[[], Awaitable[int]]
+
+
 async def restore(runtime: Runtime, *, into_non_empty: bool = False, rewind: bool = True,
-                  accept_losses: bool = False) -> Restored:
+                  accept_losses: bool = False, rebuilds: Mapping[str, Rebuild] | None = None) -> Restored:
     settings = runtime.settings
     lost = NOT_ON_THE_TOPIC.get(settings.service_name, ())
     if lost and not accept_losses:
@@ -139,6 +145,8 @@ async def restore(runtime: Runtime, *, into_non_empty: bool = False, rewind: boo
     await store.drop_segments()  # the replay below reads the record and writes the segments again (ADR 0024)
     done.leaves = await _write_leaves(runtime.checkpoints, leaves)
     done.read_models = await runtime.projections.rebuild()
+    for name, rebuild in (rebuilds or {}).items():
+        done.rebuilt[name] = await rebuild()
     if rewind:
         done.groups_rewound = await rewind_groups(settings)
     done.seconds = round(time.monotonic() - started, 2)
@@ -252,7 +260,8 @@ def main(argv: Sequence[str], build: Callable[[S], Any], settings_class: Callabl
     async def go() -> Restored:
         try:
             return await restore(runtime, into_non_empty=args.into_non_empty, rewind=not args.keep_offsets,
-                                 accept_losses=args.accept_losses)
+                                 accept_losses=args.accept_losses,
+                                 rebuilds=getattr(app.state, "after_restore", None))
         finally:
             await runtime.mongo.close()
 

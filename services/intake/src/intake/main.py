@@ -65,6 +65,8 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
     app.state.receipt_codes = ReceiptCodes.from_settings(settings.receipt_check_key_file, signer)
     app.state.views = Views(runtime.db, keys.many)
     app.state.samples = custody
+    # a store restored from its topic (ADR 0047) gets the selection-code claims back from its acceptances
+    app.state.after_restore = {"selection_codes": custody.rebuild_claims}
     app.include_router(router)
     app.include_router(document_routes)
     app.include_router(samples_router)

@@ -8,6 +8,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Callable
+from datetime import UTC, timedelta
 from typing import Any
 
 from pymongo import ASCENDING
@@ -17,7 +18,14 @@ from binhchon_kit import paging
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.intake import DossierAccepted
 from binhchon_kit.contracts.registry import EventData, type_of
-from binhchon_kit.contracts.samples import SEALED_FIELDS, RetainedSamples, RoundClosed
+from binhchon_kit.contracts.samples import (
+    SEALED_FIELDS,
+    RetainedSamples,
+    RoundClosed,
+    SamplesConsumed,
+    SamplesMoved,
+    SamplesReceived,
+)
 from binhchon_kit.events import Actor, Cause, RecordedEvent
 from binhchon_kit.eventstore import ConcurrencyConflict
 from binhchon_kit.folding import replay
@@ -28,9 +36,19 @@ from intake.domain.errors import Refused
 from intake.service import Intake, data_subject
 
 CODES = "selection_codes"
+# how long a selection-code claim waits for its acceptance before another dossier may take it over (the acceptance
+# follows the claim by milliseconds; a claim older than this, with no acceptance holding it, was left by a crash)
+CLAIM_LEASE = timedelta(minutes=2)
 CUSTODY = "samples"
+# what a closed round no longer does with samples: take them in, move them, use them up. Handing them back and
+# recording why some are kept stay open after the close: they are how the round's custody ends (ADR 0046).
+NOT_AFTER_CLOSE = (SamplesReceived, SamplesMoved, SamplesConsumed)
 # the list's key: selection code, then dossier id (intake.domain.samples.page_key)
 LIST_KEY = re.compile(r"^[A-Za-z0-9._-]{1,40}\|dossier-[0-9a-f-]{36}$")
+
+
+def claim_key(round_id: str, code: str) -> str:
+    return f"{round_id}|{code.upper()}"
 
 
 class SampleCustody:
@@ -48,23 +66,71 @@ class SampleCustody:
     async def claim_code(self, round_id: str, code: str | None, dossier_id: str, receipt_number: str) -> str:
         """The dossier's selection code, unique in its round: the one given (refused if it spells the receipt
         number, or another dossier of the round has it), else one drawn at random. The claim is a document keyed
-        by round and code, so two acceptances racing for one code cannot both have it."""
+        by round and code, so two acceptances racing for one code cannot both have it. A claim whose acceptance
+        never came (refused after claiming releases it; a crash between leaves it) is taken over once it is older
+        than ``CLAIM_LEASE`` and its dossier's events hold no acceptance with the code."""
         if code is not None and samples.guessable(code, receipt_number):
             raise Refused(f"selection code {code} gives away the receipt number {receipt_number}: leave it out to "
                           "have one drawn at random", kind="invalid", field="sample_code")
         for _ in range(20):
             wanted = code or samples.new_selection_code()
+            key = claim_key(round_id, wanted)
             try:
-                await self.db[CODES].insert_one({"_id": f"{round_id}|{wanted.upper()}", "dossier_id": dossier_id})
+                await self.db[CODES].insert_one({"_id": key, "dossier_id": dossier_id,
+                                                 "claimed_at": self.intake.now()})
                 return wanted
             except DuplicateKeyError:
-                held = await self.db[CODES].find_one({"_id": f"{round_id}|{wanted.upper()}"})
+                held = await self.db[CODES].find_one({"_id": key})
                 if held is not None and held["dossier_id"] == dossier_id:
                     return wanted  # this dossier's own claim (an acceptance tried again)
+                if held is None:
+                    continue  # released meanwhile: claim it again
+                if await self._taken_over(held, wanted, dossier_id):
+                    return wanted
                 if code is not None:
                     raise Refused(f"selection code {code} is already another dossier's in this round",
                                   reason="selection_code_taken") from None
         raise Refused("no free selection code was drawn: try again")  # pragma: no cover (28 million codes)
+
+    async def _taken_over(self, held: dict[str, Any], code: str, dossier_id: str) -> bool:
+        """Take ``held`` over for ``dossier_id`` if it is stale and no acceptance of its dossier holds ``code``.
+        The update is conditional on the claim as read: of two takers, one wins."""
+        claimed_at = held.get("claimed_at")  # claims made before the lease have none: their acceptance is long over
+        if claimed_at is not None and claimed_at.replace(tzinfo=UTC) > self.intake.now() - CLAIM_LEASE:
+            return False  # its acceptance may be on its way
+        if await self.accepted_with(held["dossier_id"], code):
+            return False
+        taken = await self.db[CODES].update_one(
+            {"_id": held["_id"], "dossier_id": held["dossier_id"], "claimed_at": claimed_at},
+            {"$set": {"dossier_id": dossier_id, "claimed_at": self.intake.now()}})
+        return taken.modified_count == 1
+
+    async def accepted_with(self, dossier_id: str, code: str) -> bool:
+        """Whether the dossier's events record its acceptance with ``code`` (the labels carry it from then on,
+        whatever happens to the dossier after)."""
+        events = await self.rt.store.read_stream(dossier_id) if dossier_id.startswith("dossier-") else []
+        return any(isinstance(m := e.model(), DossierAccepted) and m.sample_code.upper() == code.upper()
+                   for e in events)
+
+    async def release_code(self, round_id: str, code: str, dossier_id: str) -> None:
+        """The acceptance that claimed ``code`` for the dossier failed: the code goes back to the round, unless an
+        acceptance of the dossier with it was recorded meanwhile (a concurrent retry that won)."""
+        if not await self.accepted_with(dossier_id, code):
+            await self.db[CODES].delete_one({"_id": claim_key(round_id, code), "dossier_id": dossier_id})
+
+    async def rebuild_claims(self) -> int:
+        """The claims written again from the events (``dossier.accepted``, through the dossiers' read model): a
+        store restored from its topic (ADR 0047) has the acceptances but not the claims."""
+        claimed = 0
+        async for doc in self.db["dossiers"].find({"classification.sample_code": {"$exists": True}},
+                                                  {"round_id": 1, "classification": 1}):
+            code = doc["classification"]["sample_code"]
+            if not code:
+                continue
+            await self.db[CODES].replace_one({"_id": claim_key(doc["round_id"], code)},
+                                             {"dossier_id": doc["_id"], "claimed_at": self.intake.now()}, upsert=True)
+            claimed += 1
+        return claimed
 
     # ---- custody -----------------------------------------------------------------------------------------
 
@@ -81,7 +147,10 @@ class SampleCustody:
         for attempt in (1, 2):
             state, history = await self.load(dossier_id)
             event_id = str(uuid.uuid4())
-            event = await self._sealed(dossier_id, decide(state), event_id)
+            decided = decide(state)
+            if isinstance(decided, NOT_AFTER_CLOSE):
+                await self._round_still_open(decided.round_id)
+            event = await self._sealed(dossier_id, decided, event_id)
             try:
                 return await record(self.rt, samples.stream_for(dossier_id), state.version if state else 0, event,
                                     actor, cause, dossier_id, event_id=event_id, history=history)
@@ -90,6 +159,13 @@ class SampleCustody:
                     raise
                 await asyncio.sleep(0)
         raise AssertionError("unreachable")
+
+    async def _round_still_open(self, round_id: str) -> None:
+        if await self.intake.round_closed(round_id):
+            round_ = await self.intake.load_round(round_id)
+            raise Refused(f"round {round_.code} is closed: its samples are no longer taken in, moved or used up; "
+                          "hand them back to the producer, or record why they are kept",
+                          current_status="closed", round_id=round_id, round_status="closed")
 
     async def _sealed(self, dossier_id: str, event: EventData, event_id: str) -> EventData:
         paths = SEALED_FIELDS.get(type_of(type(event)), ())
@@ -110,7 +186,8 @@ class SampleCustody:
     async def announce_return(self, round_id: str, fields: dict[str, Any], actor: Actor, cause: Cause
                               ) -> list[RecordedEvent]:
         """Tell every producer whose samples the round still holds where and when to collect them: one
-        ``samples.return_due`` per such dossier (notify mails it)."""
+        ``samples.return_due`` per such dossier (notify mails it). A producer already told just this is not told
+        again: a retried notice records nothing new."""
         await self.intake.load_round(round_id)
         told = []
         holding = [d["dossier_id"] async for d in self.db[CUSTODY].find(
@@ -119,7 +196,7 @@ class SampleCustody:
             def decide(state: samples.Custody | None) -> EventData:
                 notice = samples.due_back(samples.custody_of(state), at=self.intake.now(), **fields)
                 if notice is None:
-                    raise Refused("handed back meanwhile")
+                    raise Refused("handed back meanwhile, or told just this already")
                 return notice
             try:
                 told.append(await self.act(dossier_id, decide, actor, cause))

@@ -7,9 +7,9 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.errors import DuplicateKeyError
 
@@ -37,9 +37,17 @@ from intake.domain import bindings, dossiers, rounds
 from intake.domain.errors import Refused
 
 Clock = Callable[[], datetime]
-# the round's selection-code registry (intake.sample_custody): (round id, code given or None, dossier id, receipt
-# number) → the code the dossier is accepted with
-CodeClaim = Callable[[str, str | None, str, str], Awaitable[str]]
+
+
+class SelectionCodes(Protocol):
+    """The round's selection-code registry (intake.sample_custody, ADR 0046)."""
+
+    async def claim_code(self, round_id: str, code: str | None, dossier_id: str, receipt_number: str) -> str:
+        """The code the dossier is accepted with: ``code``, or one drawn when it is None."""
+
+    async def release_code(self, round_id: str, code: str, dossier_id: str) -> None:
+        """Give back a code the dossier claimed and was not accepted with."""
+
 BINDING_ID = re.compile(r"^binding-[0-9a-f-]{36}$")
 
 
@@ -320,7 +328,7 @@ class Intake:
         return refused, rejected
 
     async def accept(self, dossier_id: str, *, product_group: str, sample_code: str | None, actor: Actor,
-                     cause: Cause, claim_code: CodeClaim | None = None) -> RecordedEvent:
+                     cause: Cause, codes: SelectionCodes | None = None) -> RecordedEvent:
         """The completeness check accepts: only a dossier whose account is verified for the producer (verifying a
         requested binding here, the officer having checked the authorisation), and one per producer's product."""
         state, _ = await self.load_dossier(dossier_id)
@@ -334,13 +342,21 @@ class Intake:
                           reason="duplicate")
         if state.id != identity:  # filed by an account not verified for the producer when it filed
             await self._verify_at_check(state, actor, cause)
-        if claim_code is not None:  # the selection code, unique in the round, drawn when none is given (ADR 0046)
-            sample_code = await claim_code(state.round_id, sample_code, state.id, state.received["receipt_number"])
+        if codes is not None:  # the selection code, unique in the round, drawn when none is given (ADR 0046)
+            sample_code = await codes.claim_code(state.round_id, sample_code, state.id,
+                                                 state.received["receipt_number"])
         if sample_code is None:
             raise Refused("a sample code is needed", kind="invalid", field="sample_code")
         code = sample_code
-        return await self.act(dossier_id, lambda s, r: dossiers.accept(
-            s, r, product_group=product_group, sample_code=code), actor, cause)
+        try:
+            return await self.act(dossier_id, lambda s, r: dossiers.accept(
+                s, r, product_group=product_group, sample_code=code), actor, cause)
+        except Exception:
+            # refused or failed between the claim and the acceptance: the code goes back to the round (a crash
+            # here leaves the claim, which another dossier takes over once stale: SampleCustody.claim_code)
+            if codes is not None:
+                await codes.release_code(state.round_id, code, state.id)
+            raise
 
     async def _verify_at_check(self, state: dossiers.Dossier, actor: Actor, cause: Cause) -> None:
         number = str(state.received["producer"]["registration_number"])

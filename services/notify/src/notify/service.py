@@ -62,6 +62,10 @@ from notify.domain.published import agency_event, is_published, published_types
 from notify.views import delivery_key, subscription_key
 from notify.waiting import MissingFacts, WaitingRoom, origin_of
 
+APPROVERS = "approvers"
+# facts of whom to tell that no event brings (an operator adds the recipient, POST /recipients): an event that waited
+# its time for one of them alone is handled, telling no one of that kind, never dead-lettered
+RECIPIENT_FACTS = frozenset({APPROVERS})
 log = logging.getLogger("binhchon.notify")
 SYSTEM = Actor.system("notify")
 
@@ -174,9 +178,10 @@ class Notify:
     async def _cancel(self, delivery_id: str) -> None:
         await cancel_delivery(self.db, delivery_id, self.now())
 
-    async def _tell(self, event: RecordedEvent) -> None:
-        """Queue every message the event calls for, or raise MissingFacts before queueing any."""
-        facts = await self._facts(event)
+    async def _tell(self, event: RecordedEvent, nobody_is_fine: bool = False) -> None:
+        """Queue every message the event calls for, or raise MissingFacts before queueing any. ``nobody_is_fine``:
+        a recipient nobody configured (RECIPIENT_FACTS) is no longer waited for; those messages go to no one."""
+        facts = await self._facts(event, nobody_is_fine)
         contact = facts.pop("contact")
         stale = self.now() - event.time > self.max_event_age
         for message in messages_for(event, **facts):
@@ -188,7 +193,7 @@ class Notify:
         if not stale:
             await self._enqueue_webhooks(event, contact)
 
-    async def _facts(self, event: RecordedEvent) -> dict[str, Any]:
+    async def _facts(self, event: RecordedEvent, nobody_is_fine: bool = False) -> dict[str, Any]:
         """What ``messages_for`` needs to know about the event, looked up; MissingFacts names what is absent."""
         data = event.data
         told = event.model()
@@ -217,8 +222,8 @@ class Notify:
                 missing(f"scoring:{event.subject}", f"no scoring.opened yet for {event.subject} (the product scored)")
         approvers = [Recipient(r["_id"], r["name"], r.get("email"))
                      async for r in self.db["recipients"].find({"roles": "approver"})]
-        if not approvers and isinstance(told, ResultProposed):
-            missing("approvers", "no recipient has the approver role yet")
+        if not approvers and isinstance(told, ResultProposed) and not nobody_is_fine:
+            missing(APPROVERS, "no recipient has the approver role yet")
         contacts = {}
         if isinstance(told, CeremonyScheduled):
             for invitee in data["invitees"]:
@@ -314,10 +319,12 @@ class Notify:
             try:
                 await self._tell(event)
             except MissingFacts as missing:
-                if self.waiting.expired(doc):
-                    await self._dead_letter(doc, f"waited {self.waiting.wait_for} for its facts: {missing.reason}")
-                else:
+                if not self.waiting.expired(doc):
                     await self.waiting.still_waiting(doc, missing)
+                elif set(missing.needs) <= RECIPIENT_FACTS:
+                    handled += await self._nobody_to_tell(doc, event, missing)
+                else:
+                    await self._dead_letter(doc, f"waited {self.waiting.wait_for} for its facts: {missing.reason}")
                 continue
             await self.waiting.done(doc, "handled")
             log.info("%s %s no longer waits", event.type, event.id)
@@ -325,6 +332,23 @@ class Notify:
         if handled:
             self.wake.set()
         return handled
+
+    async def _nobody_to_tell(self, doc: dict[str, Any], event: RecordedEvent, missing: MissingFacts) -> int:
+        """The event waited its time for a recipient no event brings (one an operator configures, RECIPIENT_FACTS)
+        and none came: nothing is wrong with the event, so it is handled, telling whom else it tells, and said in
+        the log and the ``nobody_to_tell`` outcome of binhchon_messages_handled_total; never a dead letter. A fact
+        of another kind missing meanwhile is dead-lettered as ever."""
+        try:
+            await self._tell(event, nobody_is_fine=True)
+        except MissingFacts as other:
+            await self._dead_letter(doc, f"waited {self.waiting.wait_for} for its facts: {other.reason}")
+            return 0
+        await self.waiting.done(doc, "handled", f"nobody to tell: {missing.reason}")
+        MESSAGES_HANDLED.labels(self.rt.settings.service_name, origin_of(doc).handler or "notify",
+                                "nobody_to_tell").inc()
+        log.warning("%s %s told nobody after waiting %s: %s (add the recipient: POST /recipients)", event.type,
+                    event.id, self.waiting.wait_for, missing.reason)
+        return 1
 
     async def _dead_letter(self, doc: dict[str, Any], reason: str) -> None:
         origin = origin_of(doc)
@@ -517,7 +541,7 @@ class Notify:
         doc = {"name": name, "email": email, "roles": roles}
         await self.db["recipients"].replace_one({"_id": recipient_id}, doc, upsert=True)
         if "approver" in roles:
-            await self.waiting.facts_arrived(["approvers"])
+            await self.waiting.facts_arrived([APPROVERS])
             self.wake.set()
         return {"id": recipient_id, **doc}
 

@@ -17,7 +17,9 @@ import pytest
 
 from binhchon_kit.contracts.common import Document, Level, Producer, Product, Programme
 from binhchon_kit.contracts.intake import DossierAccepted, DossierReceived
+from binhchon_kit.contracts.scoring import ProposalRow, ResultProposed
 from binhchon_kit.events import RecordedEvent
+from binhchon_kit.metrics import MESSAGES_HANDLED
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.testing.memory import FixedClock, memory_runtime, recorded_at
 from binhchon_kit.testing.samples import dossier_body
@@ -209,3 +211,39 @@ async def test_history_older_than_the_age_limit_tells_nobody(svc: Notify, mail: 
     assert await svc.deliver_due() == 0
     assert await deliveries(svc) == [] and mail.sent == []
     assert await svc.db["contacts"].find_one({"_id": DOSSIER}) is not None  # its facts are still kept
+
+
+def proposed(at: datetime) -> RecordedEvent:
+    data = ResultProposed(proposal_id="proposal-1", round_id="round-1", rows=[
+        ProposalRow(rank=1, dossier_id=DOSSIER, product_name="Mật ong rừng Lục Nam",
+                    producer_name="Hợp tác xã Nông nghiệp Đông Hưng", average_total=78.5, rating_label="4 sao",
+                    stars=4, recognised_at_level=True, goes_up_a_level=False)])
+    return recorded_at(at, "scoring", "round-1", data)
+
+
+async def test_a_proposal_with_no_approver_to_tell_is_handled_after_its_wait_never_dead_lettered(
+        svc: Notify, mail: FakeMail, clock: FixedClock) -> None:
+    event = proposed(NOW)
+    await svc.on_event(event)  # no recipient has the approver role: it waits for one
+    parked = await svc.db["parked"].find_one({"_id": event.id})
+    assert parked is not None and (parked["status"], parked["needs"]) == ("waiting", ["approvers"])
+    handled = MESSAGES_HANDLED.labels("notify", "notify", "nobody_to_tell")._value.get()
+
+    clock.advance(timedelta(hours=25))  # past the 24 hours' wait, and still nobody
+    assert await svc.retry_waiting() == 1
+
+    parked = await svc.db["parked"].find_one({"_id": event.id})
+    assert parked is not None and parked["status"] == "handled", parked
+    assert parked["reason"].startswith("nobody to tell: no recipient has the approver role")
+    assert MESSAGES_HANDLED.labels("notify", "notify", "nobody_to_tell")._value.get() == handled + 1
+    assert await svc.retry_waiting() == 0 and await deliveries(svc) == [] and mail.sent == []
+
+
+async def test_a_proposal_told_once_an_approver_is_added_within_its_wait(svc: Notify, mail: FakeMail,
+                                                                        clock: FixedClock) -> None:
+    await svc.on_event(proposed(NOW))
+    clock.advance(timedelta(hours=2))
+    await svc.add_recipient("ubnd-bg", "Văn phòng UBND tỉnh Bắc Giang", "vp@example.vn", ["approver"])
+    assert await svc.retry_waiting() == 1
+    await svc.deliver_due()
+    assert [m["to"] for m in mail.sent] == ["vp@example.vn"]

@@ -318,7 +318,7 @@ async def supplement(dossier_id: str, body: Supplement, who: DossierApplicant, s
 async def accept(dossier_id: str, body: Accept, who: Secretariat, svc: Service, codes: Codes, request: Request
                  ) -> Receipt:
     await svc.accept(dossier_id, product_group=body.product_group, sample_code=body.sample_code, actor=who.actor,
-                     cause=request_cause(), claim_code=request.app.state.samples.claim_code)
+                     cause=request_cause(), codes=request.app.state.samples)
     _, events = await svc.load_dossier(dossier_id)
     return _receipt(dossiers.fold_dossier(events), codes)
 

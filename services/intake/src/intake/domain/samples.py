@@ -31,6 +31,10 @@ _CODE_LETTERS = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 5  # 31⁵ ≈ 28 million: a round's few hundred codes rarely collide, and a collision draws again
 
 
+# what a return notice tells the producer: the same again is the same notice
+NOTICE_FIELDS = ("place", "from_date", "until_date", "occasion", "count")
+
+
 def stream_for(dossier_id: str) -> str:
     return "samples-" + dossier_id.removeprefix("dossier-")
 
@@ -85,7 +89,10 @@ def evolve(state: Custody | None, event: RecordedEvent) -> Custody:
     state = replace(state, version=event.version)
     match data:
         case SamplesReceived(count=n, storage_place=place):
-            return replace(state, held={**state.held, place: state.held.get(place, 0) + n}, received=state.received + n)
+            # a reason for keeping samples covers those held when it was given, not samples that arrive after it:
+            # the round cannot close over them until a reason is recorded again (or they are handed back)
+            return replace(state, held={**state.held, place: state.held.get(place, 0) + n},
+                           received=state.received + n, retained=None)
         case SamplesMoved(count=n, from_place=src, to_place=dst):
             held = _take(state.held, src, n, "move")
             return replace(state, held={**held, dst: held.get(dst, 0) + n})
@@ -97,8 +104,7 @@ def evolve(state: Custody | None, event: RecordedEvent) -> Custody:
             return replace(state, retained={"reason_code": data.reason_code.value, "reason": data.reason,
                                             "held": data.held, "at": event.data["at"]})
         case SamplesReturnDue():
-            return replace(state, return_due={k: event.data[k] for k in ("place", "from_date", "until_date",
-                                                                         "occasion")})
+            return replace(state, return_due={k: event.data.get(k) for k in NOTICE_FIELDS})
     return state
 
 
@@ -159,13 +165,18 @@ def retain(state: Custody | None, *, reason_code: RetainReason, reason: str, at:
 
 def due_back(state: Custody, *, place: str, from_date: date, until_date: date | None, occasion: str, at: datetime
              ) -> SamplesReturnDue | None:
-    """The notice that the producer's samples are due back; none when none is held for them."""
+    """The notice that the producer's samples are due back; none when none is held for them, or when the producer
+    was told just this already (a retried notice mails no one twice; a changed one is a new notice)."""
     if state.held_total == 0:
         return None
-    return SamplesReturnDue(dossier_id=state.dossier_id, round_id=state.round_id,
+    notice = SamplesReturnDue(dossier_id=state.dossier_id, round_id=state.round_id,
                             selection_code=state.selection_code, product_name=state.product_name,
                             count=state.held_total, place=place, from_date=from_date, until_date=until_date,
                             occasion=occasion, at=at)
+    told = notice.model_dump(mode="json", include=set(NOTICE_FIELDS))
+    if state.return_due is not None and {k: state.return_due.get(k) for k in NOTICE_FIELDS} == told:
+        return None
+    return notice
 
 
 def unreturned(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
