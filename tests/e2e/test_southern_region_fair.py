@@ -19,10 +19,14 @@ members' offsets 0, +1, -1, 0 cancel out): Nước mắm 86, Chiếu cói 81, B�
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,6 +39,8 @@ from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.mail import Mailbox
 from binhchon_kit.testing.samples import dossier_body, round_body
 from binhchon_tools.scenario import sheet
+
+BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.integration
 
@@ -331,6 +337,18 @@ async def test_the_southern_regions_samples_scoring_fair_prizes_and_fees(
             assert sorted(m[0] for m in fee_mails) == sorted(f"{f['member_id']}@example.vn" for f in to_pay)
             assert all("1.500.000 đồng" in m[2] and "Số chứng từ chi trả: PC-" in m[2] for m in fee_mails)
             assert not any(m[0] == f"{last.email}" for m in mails(mailbox, "Đã chi trả tiền thưởng"))
+
+            # the auditor's tool on the season's topics: one award per recognised result, one fee per counted judge
+            # per session, every payment paying one owed line once (ADR 0050)
+            audit = await asyncio.to_thread(
+                subprocess.run, [str(BIN / "binhchon-audit"), "verify", "--bootstrap-servers", infra.kafka,
+                                 "--topic-prefix", topic_prefix, "--json"], capture_output=True, text=True,
+                timeout=300)
+            assert audit.returncode == 0 and json.loads(audit.stdout)["ok"], audit.stdout[-3000:] + audit.stderr[-3000:]
+            summary = json.loads(audit.stdout)["summary"]
+            print("audit verify on the fair's season:", json.dumps(summary))
+            assert (summary["awards"], summary["fees"], summary["payments"]) == (
+                len(RECOGNISED), len(JUDGES) * len(SESSIONS), len(RECOGNISED) + len(to_pay)), summary
     finally:
         mailbox.controller.stop()
 
