@@ -16,8 +16,9 @@ skipped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from binhchon_kit.canonical import GENESIS_HASH
@@ -60,6 +61,8 @@ class EventStorePort(Protocol):
 
     source: str
     appended: asyncio.Event  # set on every append: wakes the in-process relay early
+    # what stamps an event's time: the service's clock (build_runtime gives it; a test fixes it), not the machine's
+    clock: Callable[[], datetime]
 
     async def setup(self) -> None:
         """Declare what the driver needs (indexes) and bring an older layout up to date; idempotent."""
@@ -103,8 +106,10 @@ class EventStorePort(Protocol):
         """The events of these keys are on Kafka (an unknown key is ignored)."""
 
     async def unprojected(self, limit: int, older_than: timedelta | None = None) -> list[RecordedEvent]:
-        """Up to ``limit`` events not marked projected, recorded more than ``older_than`` ago (younger ones are
-        being projected by their writer), in stream then version order."""
+        """Up to ``limit`` events not marked projected that have waited more than ``older_than`` (younger ones are
+        being projected by their writer), in stream then version order. The wait is measured on this process's
+        monotonic clock from the append, or from when this handle first saw the event waiting: not from the
+        event's time, which is the service's clock's and may stand still (a test) or far ahead."""
         ...
 
     async def mark_projected(self, keys: Sequence[str]) -> None:
@@ -155,6 +160,29 @@ class QueueNames:
             raise ValueError(f"no queue {queue!r}")
 
 
+class WaitTimes:
+    """How long each unprojected event has waited, as this store handle knows it (the ``unprojected`` rule)."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.monotonic = monotonic
+        self.since: dict[str, float] = {}
+
+    def appended(self, key: str) -> None:
+        self.since[key] = self.monotonic()
+
+    def waited(self, events: Sequence[RecordedEvent], older_than: timedelta | None) -> list[RecordedEvent]:
+        """The events that have waited longer than ``older_than`` (all of them when it is None); forgets the keys
+        no longer waiting among those read."""
+        now = self.monotonic()
+        keys = {event_key(e.stream, e.version) for e in events}
+        for gone in [k for k in self.since if k not in keys]:
+            del self.since[gone]
+        if older_than is None:
+            return list(events)
+        limit = older_than.total_seconds()
+        return [e for e in events if now - self.since.setdefault(event_key(e.stream, e.version), now) >= limit]
+
+
 def in_stream_order(events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
     return sorted(events, key=lambda e: event_key(e.stream, e.version))
 
@@ -177,8 +205,10 @@ def verify_chain(events: Sequence[RecordedEvent]) -> list[str]:
     return problems
 
 
-def open_event_store(settings: ServiceSettings, db: Any) -> EventStorePort:
-    """The driver ``settings.event_store`` names, for the service ``settings.service_name``.
+def open_event_store(settings: ServiceSettings, db: Any,
+                     clock: Callable[[], datetime] | None = None) -> EventStorePort:
+    """The driver ``settings.event_store`` names, for the service ``settings.service_name``, stamping its events
+    with ``clock`` (the service's; the machine's when None).
 
     ``db`` is the service's MongoDB database: the Mongo driver keeps its events there; the memory driver keeps
     them in the process and only remembers ``db`` for the read models and the relay's lease beside it."""
@@ -186,10 +216,10 @@ def open_event_store(settings: ServiceSettings, db: Any) -> EventStorePort:
     if settings.event_store == "memory":
         from binhchon_kit.eventstore_memory import MemoryEventStore
 
-        return MemoryEventStore(source, db=db)
+        return MemoryEventStore(source, db=db, clock=clock)
     from binhchon_kit.eventstore_mongo import MongoEventStore
 
-    return MongoEventStore(db, source)
+    return MongoEventStore(db, source, clock=clock)
 
 
 def __getattr__(name: str) -> Any:
