@@ -17,14 +17,8 @@ from binhchon_kit.canonical import GENESIS_HASH
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.envelope import to_milliseconds
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
-from binhchon_kit.eventstore import (
-    AlreadyRecorded,
-    ConcurrencyConflict,
-    QueueNames,
-    WaitTimes,
-    event_key,
-    in_stream_order,
-)
+from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, QueueNames, event_key, in_stream_order
+from binhchon_kit.eventstore_waits import WaitTimes
 from binhchon_kit.vietnam_time import now_utc
 
 

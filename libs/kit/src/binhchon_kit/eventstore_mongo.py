@@ -50,14 +50,7 @@ from binhchon_kit.canonical import GENESIS_HASH, LEGACY_HASH_ALG
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.envelope import to_milliseconds, utc_now
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
-from binhchon_kit.eventstore import (
-    AlreadyRecorded,
-    ConcurrencyConflict,
-    QueueNames,
-    WaitTimes,
-    event_key,
-    in_stream_order,
-)
+from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, QueueNames, event_key, in_stream_order
 from binhchon_kit.eventstore_codec import stored_body
 from binhchon_kit.eventstore_pages import (
     PAGE_SIZE,
@@ -75,6 +68,7 @@ from binhchon_kit.eventstore_segments import (
     segment_document,
     segment_events,
 )
+from binhchon_kit.eventstore_waits import WaitTimes
 from binhchon_kit.vietnam_time import now_utc
 
 log = logging.getLogger(__name__)

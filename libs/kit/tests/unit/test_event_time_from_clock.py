@@ -10,7 +10,7 @@ from binhchon_kit.checkpoints import Checkpoints
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.intake import DossierRejected
 from binhchon_kit.events import Actor, Cause
-from binhchon_kit.eventstore import WaitTimes
+from binhchon_kit.eventstore_waits import WaitTimes
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.testing.eventstore_contract import grow
 from binhchon_kit.testing.memory import FixedClock, memory_runtime, recorded_at

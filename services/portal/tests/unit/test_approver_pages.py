@@ -6,16 +6,13 @@ asks scoring for the list."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 
-from portal.main import PortalSettings, build
 from portal.sessions import COOKIE
 
-TODAY = date(2026, 11, 23)
 TOKEN = "token-of-the-approver"
 PROPOSAL = "proposal-0b7c4f0e-5d7e-4a8e-9d1b-3c2a1e0f9a88"
 ITEM = {"proposal_id": PROPOSAL, "round_id": "round-1", "round_code": "BG-OCOP-2026-1",
@@ -42,13 +39,9 @@ class Scoring:
 
 
 @pytest.fixture
-async def signed_in() -> AsyncIterator[Callable[..., Any]]:
+async def signed_in(stand_in_portal: Callable[..., Any]) -> AsyncIterator[Callable[..., Any]]:
     scoring = Scoring()
-    settings = PortalSettings(intake_url="http://intake", scoring_url="http://scoring",
-                              certification_url="http://certification", notify_url="http://notify",
-                              portal_local=True)
-    app = build(settings, clock=lambda: TODAY)
-    app.state.upstream.client = httpx.AsyncClient(transport=httpx.MockTransport(scoring))
+    app = stand_in_portal(scoring)
     clients: list[httpx.AsyncClient] = []
 
     def as_(*roles: str) -> tuple[httpx.AsyncClient, Scoring]:
