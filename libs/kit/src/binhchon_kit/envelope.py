@@ -25,10 +25,17 @@ def schema_uri(event_type: str, schema_version: int) -> str:
     return f"{SCHEMA_BASE}/{event_type}/v{schema_version}.json"
 
 
+def to_milliseconds(moment: datetime) -> datetime:
+    """``moment`` in UTC, truncated to milliseconds: MongoDB keeps milliseconds, and an event's hash (which covers
+    its time) must survive a round trip."""
+    moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def utc_now() -> datetime:
-    """Now, truncated to milliseconds: MongoDB keeps milliseconds, and the hash must survive a round trip."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    """The machine's now, truncated to milliseconds: for the store's own bookkeeping (segments written), never an
+    event's time, which is the service's clock's (the store's ``clock``)."""
+    return to_milliseconds(datetime.now(UTC))
 
 
 def format_time(moment: datetime) -> str:

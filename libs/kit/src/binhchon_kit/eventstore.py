@@ -16,8 +16,8 @@ skipped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from binhchon_kit.canonical import GENESIS_HASH
@@ -60,6 +60,8 @@ class EventStorePort(Protocol):
 
     source: str
     appended: asyncio.Event  # set on every append: wakes the in-process relay early
+    # what stamps an event's time: the service's clock (build_runtime gives it; a test fixes it), not the machine's
+    clock: Callable[[], datetime]
 
     async def setup(self) -> None:
         """Declare what the driver needs (indexes) and bring an older layout up to date; idempotent."""
@@ -103,8 +105,10 @@ class EventStorePort(Protocol):
         """The events of these keys are on Kafka (an unknown key is ignored)."""
 
     async def unprojected(self, limit: int, older_than: timedelta | None = None) -> list[RecordedEvent]:
-        """Up to ``limit`` events not marked projected, recorded more than ``older_than`` ago (younger ones are
-        being projected by their writer), in stream then version order."""
+        """Up to ``limit`` events not marked projected that have waited more than ``older_than`` (younger ones are
+        being projected by their writer), in stream then version order. The wait is measured on this process's
+        monotonic clock from the append, or from when this handle first saw the event waiting: not from the
+        event's time, which is the service's clock's and may stand still (a test) or far ahead."""
         ...
 
     async def mark_projected(self, keys: Sequence[str]) -> None:
@@ -177,8 +181,10 @@ def verify_chain(events: Sequence[RecordedEvent]) -> list[str]:
     return problems
 
 
-def open_event_store(settings: ServiceSettings, db: Any) -> EventStorePort:
-    """The driver ``settings.event_store`` names, for the service ``settings.service_name``.
+def open_event_store(settings: ServiceSettings, db: Any,
+                     clock: Callable[[], datetime] | None = None) -> EventStorePort:
+    """The driver ``settings.event_store`` names, for the service ``settings.service_name``, stamping its events
+    with ``clock`` (the service's; the machine's when None).
 
     ``db`` is the service's MongoDB database: the Mongo driver keeps its events there; the memory driver keeps
     them in the process and only remembers ``db`` for the read models and the relay's lease beside it."""
@@ -186,10 +192,10 @@ def open_event_store(settings: ServiceSettings, db: Any) -> EventStorePort:
     if settings.event_store == "memory":
         from binhchon_kit.eventstore_memory import MemoryEventStore
 
-        return MemoryEventStore(source, db=db)
+        return MemoryEventStore(source, db=db, clock=clock)
     from binhchon_kit.eventstore_mongo import MongoEventStore
 
-    return MongoEventStore(db, source)
+    return MongoEventStore(db, source, clock=clock)
 
 
 def __getattr__(name: str) -> Any:

@@ -9,22 +9,26 @@ An append is atomic with respect to other coroutines (nothing awaits between the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from binhchon_kit.canonical import GENESIS_HASH
 from binhchon_kit.contracts.registry import event_model
-from binhchon_kit.envelope import utc_now
+from binhchon_kit.envelope import to_milliseconds
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, QueueNames, event_key, in_stream_order
+from binhchon_kit.eventstore_waits import WaitTimes
+from binhchon_kit.vietnam_time import now_utc
 
 
 class MemoryEventStore(QueueNames):
     """The event store port on dicts."""
 
-    def __init__(self, source: str, *, db: Any = None) -> None:
+    def __init__(self, source: str, *, db: Any = None, clock: Callable[[], datetime] | None = None) -> None:
         self.source = source
+        self.clock = clock or now_utc  # stamps each event's time
+        self.waits = WaitTimes()
         self.db = db  # the read models' and the lease's database, when the service has one
         self.appended = asyncio.Event()
         self.streams: dict[str, list[RecordedEvent]] = {}
@@ -51,7 +55,7 @@ class MemoryEventStore(QueueNames):
         prev_hash = events[-1].hash if events else GENESIS_HASH
         fields: dict[str, Any] = dict(
             id=event.id, stream=stream, version=expected_version + 1, type=event.type,
-            schema_version=event_model(event.type).schema_version, subject=subject, time=utc_now(),
+            schema_version=event_model(event.type).schema_version, subject=subject, time=to_milliseconds(self.clock()),
             data=event.data.model_dump(mode="json"), actor=actor,
             correlation_id=cause.correlation_id, causation_id=cause.causation_id, source=self.source,
         )
@@ -62,6 +66,7 @@ class MemoryEventStore(QueueNames):
         key = event_key(stream, recorded.version)
         self.unpublished_keys.add(key)
         self.unprojected_keys.add(key)
+        self.waits.appended(key)
         self.appended.set()
         return recorded
 
@@ -100,11 +105,7 @@ class MemoryEventStore(QueueNames):
         self.unpublished_keys.difference_update(keys)
 
     async def unprojected(self, limit: int, older_than: timedelta | None = None) -> list[RecordedEvent]:
-        events = self._waiting(self.unprojected_keys, limit)
-        if older_than is not None:
-            cutoff = datetime.now(UTC) - older_than
-            events = [e for e in events if e.time < cutoff]
-        return events
+        return self.waits.waited(self._waiting(self.unprojected_keys, limit), older_than)
 
     async def mark_projected(self, keys: Sequence[str]) -> None:
         # as the MongoDB driver: an event not yet published keeps its mark

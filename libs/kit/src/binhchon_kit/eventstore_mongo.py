@@ -36,7 +36,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,7 +48,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from binhchon_kit.canonical import GENESIS_HASH, LEGACY_HASH_ALG
 from binhchon_kit.contracts.registry import event_model
-from binhchon_kit.envelope import utc_now
+from binhchon_kit.envelope import to_milliseconds, utc_now
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, QueueNames, event_key, in_stream_order
 from binhchon_kit.eventstore_codec import stored_body
@@ -68,6 +68,8 @@ from binhchon_kit.eventstore_segments import (
     segment_document,
     segment_events,
 )
+from binhchon_kit.eventstore_waits import WaitTimes
+from binhchon_kit.vietnam_time import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +132,12 @@ def from_document(stored: dict[str, Any]) -> RecordedEvent:
 class MongoEventStore(QueueNames):
     """The event store port on a MongoDB-protocol database."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], source: str, *, pages: bool = True) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], source: str, *, pages: bool = True,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.db = db  # the service's database: read models and the relay's lease live beside the events
         self.source = source
+        self.clock = clock or now_utc  # stamps each event's time: the service's clock
+        self.waits = WaitTimes()
         self.events: AsyncCollection[dict[str, Any]] = db["events"]
         self.pages: AsyncCollection[dict[str, Any]] = db[PAGES]
         self.paging = pages  # False: the record only (the audit), never a page
@@ -192,7 +197,7 @@ class MongoEventStore(QueueNames):
         registration = event_model(event.type)
         fields: dict[str, Any] = dict(
             id=event.id, stream=stream, version=version, type=event.type,
-            schema_version=registration.schema_version, subject=subject, time=utc_now(),
+            schema_version=registration.schema_version, subject=subject, time=to_milliseconds(self.clock()),
             data=event.data.model_dump(mode="json"), actor=actor,
             correlation_id=cause.correlation_id, causation_id=cause.causation_id, source=self.source,
         )
@@ -202,6 +207,7 @@ class MongoEventStore(QueueNames):
         except DuplicateKeyError:
             await self._raise_taken(stream, expected_version, event.id)
         self._remember(stream, version, recorded.hash)
+        self.waits.appended(event_key(stream, version))
         self.appended.set()
         if self.paging:
             await self._extend_tail(recorded)
@@ -522,10 +528,7 @@ class MongoEventStore(QueueNames):
         self._seen_unprojected = {d["_id"]: bool(d.get(UNPUBLISHED)) for d in docs}
         events = [from_document(d) for d in docs]
         self._seen_events = {event_key(e.stream, e.version): e for e in events}
-        if older_than is not None:
-            cutoff = datetime.now(UTC) - older_than
-            events = [e for e in events if e.time < cutoff]
-        return in_stream_order(events)
+        return in_stream_order(self.waits.waited(events, older_than))
 
     async def mark_projected(self, keys: Sequence[str]) -> None:
         # Only once published: FerretDB's update reads the document and writes it back whole, so a projector

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -27,6 +28,7 @@ from binhchon_kit.relay import Relay
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.signing import Signer
 from binhchon_kit.trust import ProducerKeys, dev_log_signer
+from binhchon_kit.vietnam_time import now_utc
 
 log = logging.getLogger("binhchon.runtime")
 
@@ -49,6 +51,8 @@ class Runtime:
     gauges: Gauges | None = None  # what ops watch (ADR 0040); build_runtime makes them, once the runtime exists
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    # the service's now: stamps its events, checkpoints and dead letters (tests inject a fixed one)
+    clock: Callable[[], datetime] = now_utc
 
     def spawn(self, name: str, loop: Coroutine[Any, Any, Any]) -> None:
         """Run a background loop while the service runs; it ends when ``stop`` is set."""
@@ -108,29 +112,34 @@ def producer_keys(settings: ServiceSettings) -> ProducerKeys:
 
 
 def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: Any = None,
-                  store: EventStorePort | None = None, verifier: TokenVerifier | None = None) -> Runtime:
+                  store: EventStorePort | None = None, verifier: TokenVerifier | None = None,
+                  clock: Callable[[], datetime] = now_utc) -> Runtime:
     """The service's parts from its settings; a test passes its fakes instead (an in-memory database client, an
-    in-memory store, a verifier with its own keys), as a composition root takes them (ADR 0018)."""
+    in-memory store, a verifier with its own keys), as a composition root takes them (ADR 0018).
+
+    ``clock`` is the service's now, the one its decisions read: every event its store records carries that time
+    (not the machine's), and so do its checkpoints and dead letters. A store passed in keeps its own clock."""
     mongo = mongo if mongo is not None else AsyncMongoClient(
         settings.store_url(), tz_aware=True, serverSelectionTimeoutMS=settings.mongodb_server_selection_ms)
     db = mongo[settings.database_name]
-    store = store if store is not None else open_event_store(settings, db)
+    store = store if store is not None else open_event_store(settings, db, clock)
     # FastStream's own logger prints coloured text; ours goes through the JSON handler with the others
     security = settings.kafka_security()  # the service's own principal on the broker (docs/adr/0031)
     broker = KafkaBroker(settings.kafka_brokers, client_id=f"binhchon-{settings.service_name}",
                          acks="all", enable_idempotence=True, logger=logging.getLogger("binhchon.faststream"),
                          security=scram(security))
     signer = log_signer(settings)
-    checkpoints = None if getattr(store, "db", None) is None else Checkpoints(store, db, signer)
+    checkpoints = None if getattr(store, "db", None) is None else Checkpoints(store, db, signer, clock=clock)
     runtime = Runtime(
-        checkpoints=checkpoints,
+        checkpoints=checkpoints, clock=clock,
         settings=settings, mongo=mongo, db=db, store=store, projections=Projections(store, folds), broker=broker,
-        consumers=EventConsumers(broker, MongoInbox(db), service=settings.service_name,
-                                 topic_prefix=settings.kafka_topic_prefix, trusted=producer_keys(settings)),
+        consumers=EventConsumers(broker, MongoInbox(db, clock), service=settings.service_name,
+                                 topic_prefix=settings.kafka_topic_prefix, trusted=producer_keys(settings),
+                                 clock=clock),
         verifier=verifier or build_verifier(settings),
         relay=Relay(store, settings.kafka_brokers, client_id=f"binhchon-{settings.service_name}-relay",
                     topic_prefix=settings.kafka_topic_prefix, checkpoints=checkpoints, signer=signer,
                     security=security),
     )
-    runtime.gauges = Gauges(runtime)
+    runtime.gauges = Gauges(runtime, clock=clock)
     return runtime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -26,7 +27,7 @@ from certification.domain.certificates import fold_certificate
 from certification.domain.ledger import fold_display, fold_line, fold_schedule
 from certification.ledger import Ledger
 from certification.ledger_views import LedgerViews
-from certification.service import Certification
+from certification.service import Certification, instant_clock
 from certification.views import Views
 from certification.views import setup as setup_views
 
@@ -47,12 +48,14 @@ class CertificationSettings(ServiceSettings):
 def build(settings: CertificationSettings | None = None, service_factory: type[Certification] = Certification,
           **service_kwargs: object) -> FastAPI:
     settings = settings or CertificationSettings()
+    # the service's clock (a day, and the hour in Vietnam) also stamps its events
     runtime = build_runtime(settings, {"certificate": ("certificates", fold_certificate),
                                        "ceremony": ("ceremonies", fold_ceremony),
                                        # prizes and fees (ADR 0050): awards and fees are the ledger's lines
                                        "award": ("ledger_lines", fold_line), "fee": ("ledger_lines", fold_line),
                                        "schedule": ("prize_schedules", fold_schedule),
-                                       "display": ("displays", fold_display)})
+                                       "display": ("displays", fold_display)},
+                            clock=instant_clock(**service_clocks(service_kwargs)))
     signer = Signer.from_settings(settings.cert_signing_key_file, settings.cert_signing_key, key_dir())
     service = service_factory(runtime, signer, settings.public_base_url, **service_kwargs)  # type: ignore[arg-type]
     ceremonies = Ceremonies(runtime, service.now)
@@ -92,6 +95,11 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
     app.include_router(ledger_router)
 
     return app
+
+
+def service_clocks(service_kwargs: dict[str, object]) -> dict[str, Any]:
+    """The clocks among the service's arguments (``clock``: today; ``now``: the instant), as a test injects them."""
+    return {name: service_kwargs[name] for name in ("clock", "now") if name in service_kwargs}
 
 
 def run() -> None:

@@ -40,6 +40,15 @@ def signed_document(issued: dict[str, Any]) -> dict[str, Any]:
     return {"certificate": body, "signature": {"alg": "EdDSA", "kid": issued["key_id"], "value": issued["signature"]}}
 
 
+def instant_clock(clock: Callable[[], date] = today_in_vietnam,
+                  now: Callable[[], datetime] | None = None) -> Callable[[], datetime]:
+    """The service's instant in Vietnam (a ceremony today must not be at an hour gone by; its events' time): ``now``
+    when injected; a caller that injects only a day gets the start of that day, never the machine's hour."""
+    if now is not None:
+        return now
+    return now_in_vietnam if clock is today_in_vietnam else lambda: datetime.combine(clock(), time.min, VIETNAM)
+
+
 class Certification:
     def __init__(self, runtime: Runtime, signer: Signer, public_url: str,
                  clock: Callable[[], date] = today_in_vietnam, now: Callable[[], datetime] | None = None) -> None:
@@ -48,10 +57,7 @@ class Certification:
         self.signer = signer
         self.public_url = public_url.rstrip("/")
         self.today = clock
-        # the time of day in Vietnam (a ceremony today must not be at an hour gone by); a caller that injects
-        # only a day gets the start of that day, never the machine's hour
-        self.now: Callable[[], datetime] = now or (
-            now_in_vietnam if clock is today_in_vietnam else lambda: datetime.combine(clock(), time.min, VIETNAM))
+        self.now = instant_clock(clock, now)
 
 
     # ---- issuing -------------------------------------------------------------------------------------

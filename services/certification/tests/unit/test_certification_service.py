@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -35,9 +36,10 @@ from certification.domain import certificates as certs
 from certification.domain.ceremonies import fold_ceremony
 from certification.domain.certificates import fold_certificate
 from certification.domain.errors import Refused
-from certification.service import Certification, signed_document
+from certification.service import Certification, instant_clock, signed_document
 from certification.vc import status
 
+VIETNAM_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 09:00 in Hà Nội
 TODAY = date(2026, 11, 23)
 PRODUCT = "Rượu nếp cẩm Đông Hưng – ủ men lá"
@@ -69,8 +71,10 @@ def signer() -> Signer:
 
 @pytest.fixture
 async def svc(clock: FixedClock, signer: Signer) -> Certification:
+    # the composition root's way: the service's instant also stamps its events
     runtime = memory_runtime(ServiceSettings(service_name="certification"), {
-        "certificate": ("certificates", fold_certificate), "ceremony": ("ceremonies", fold_ceremony)})
+        "certificate": ("certificates", fold_certificate), "ceremony": ("ceremonies", fold_ceremony)},
+        instant_clock(clock.today, clock.in_vietnam))
     service = Certification(runtime, signer, "https://chungnhan.example.vn/", clock=clock.today,
                             now=clock.in_vietnam)
     await service.setup()
@@ -110,6 +114,14 @@ async def test_an_approved_result_is_issued_a_signed_certificate_dated_by_the_se
     doc = await svc.rt.db["certificates"].find_one({"number": issued["number"]})
     assert doc is not None and doc["status"] == certs.VALID
     assert svc.verify_url(issued["number"]) == f"https://chungnhan.example.vn/verify/{issued['number']}"
+    [recorded] = await svc.store.read_stream(certs.certificate_id_for(event.id))
+    assert recorded.time == NOW  # the service's clock, not the machine's
+
+
+def test_a_service_given_only_its_day_stamps_the_start_of_that_day_in_vietnam() -> None:
+    instant = instant_clock(lambda: TODAY)
+    assert instant() == datetime(2026, 11, 23, tzinfo=VIETNAM_ZONE)
+    assert instant_clock(lambda: TODAY, lambda: NOW)() == NOW
 
 
 async def test_a_result_not_recognised_at_its_level_gets_no_certificate(svc: Certification,

@@ -46,7 +46,8 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
     """``clock``: the service's now (tests inject a fixed instant; "today" is its date in Vietnam)."""
     settings = settings or IntakeSettings()
     runtime = build_runtime(settings, {"round": ("rounds", fold_round), "dossier": ("dossiers", fold_dossier),
-                                       "binding": ("bindings", fold_binding), "samples": ("samples", fold_samples)})
+                                       "binding": ("bindings", fold_binding), "samples": ("samples", fold_samples)},
+                            clock=clock)
     keys = SubjectKeys(runtime.db[COLLECTION], master_key_from_settings(settings.personal_data_master_key_file))
     service = Intake(runtime, clock, keys, settings.document_max_bytes)
     custody = SampleCustody(service)  # sample custody and selection codes (ADR 0046)

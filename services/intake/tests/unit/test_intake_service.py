@@ -40,7 +40,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 async def intake(clock: FixedClock) -> Intake:
     runtime = memory_runtime(ServiceSettings(service_name="intake"),
-                             {"round": ("rounds", fold_round), "dossier": ("dossiers", fold_dossier)})
+                             {"round": ("rounds", fold_round), "dossier": ("dossiers", fold_dossier)}, clock)
     service = Intake(runtime, clock)
     await service.setup()
     return service
@@ -81,6 +81,7 @@ async def test_receipts_are_numbered_in_turn_and_stamped_with_the_service_clock(
 
     assert [first.data["receipt_number"], second.data["receipt_number"]] == ["BG-OCOP-26-00001", "BG-OCOP-26-00002"]
     assert datetime.fromisoformat(first.data["received_at"]) == NOW
+    assert first.time == second.time == NOW  # the events too: the dossier's history shows the service's time
     # what the public status page finds by receipt number (looked up upper-case)
     doc = await intake.rt.db["dossiers"].find_one({"receipt_number": "BG-OCOP-26-00002"})
     assert doc is not None and doc["status"] == "received" and doc["product"]["name"] == "Rượu nếp cẩm"

@@ -47,6 +47,7 @@ from binhchon_kit.contracts.scoring import (
 from binhchon_kit.personal_keys import KeyClient, token_from_file
 from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
+from binhchon_kit.vietnam_time import now_utc
 from binhchon_kit.web import create_app, serve
 from notify.adapters.channels import Email, Webhook
 from notify.adapters.http import router
@@ -106,7 +107,8 @@ def build(settings: NotifySettings | None = None, resolver: Resolver | None = No
           **service_kwargs: object) -> FastAPI:
     """``resolver``: the names' resolver of webhook URLs (tests give a fake one; the system's otherwise)."""
     settings = settings or NotifySettings()
-    runtime = build_runtime(settings, {})
+    clock = service_kwargs.get("clock", now_utc)  # the service's now, which also stamps its events
+    runtime = build_runtime(settings, {}, clock=clock)  # type: ignore[arg-type]
     if settings.intake_service_token_file and "key_client" not in service_kwargs:
         service_kwargs["key_client"] = KeyClient(settings.intake_url or settings.intake_public_url,
                                                  token_from_file(settings.intake_service_token_file))

@@ -66,8 +66,8 @@ def replica(runtime: Any, mail: FakeMail, clock: FixedClock) -> Notify:
 
 
 @pytest.fixture
-def runtime() -> Any:
-    return memory_runtime(ServiceSettings(service_name="notify"), {})
+def runtime(clock: FixedClock) -> Any:
+    return memory_runtime(ServiceSettings(service_name="notify"), {}, clock)
 
 
 @pytest.fixture
@@ -114,6 +114,17 @@ async def test_a_receipt_is_mailed_to_the_producer_once_and_recorded_as_sent(svc
     [notice] = await notifications(svc)
     assert (notice.type, notice.data["about_event_id"], notice.subject) == ("notification.sent", event.id, DOSSIER)
     assert await svc.deliver_due() == 0
+
+
+async def test_the_outcome_event_carries_the_services_clock_not_the_machines(svc: Notify, mail: FakeMail,
+                                                                            clock: FixedClock) -> None:
+    clock.advance(timedelta(days=9, milliseconds=1.5))  # days ahead of any machine, and a fraction of a millisecond
+    await svc.on_event(received(clock.now))
+    await svc.deliver_due()
+
+    [notice] = await notifications(svc)
+    assert notice.time == NOW + timedelta(days=9, milliseconds=1)  # the store keeps milliseconds
+    assert notice.to_cloudevent().time == "2026-12-01T23:26:00.001Z"
 
 
 async def test_the_same_event_again_sends_nothing_more(svc: Notify, mail: FakeMail) -> None:

@@ -3,6 +3,7 @@ phone signed in on the development page, the judge's sheet filled in, and screen
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
@@ -126,9 +127,14 @@ def the_council_decides(browser: Browser, portal: str, panel: str, product: str,
     code = chair.locator(".code").inner_text()
     shot(chair, "de-nghi-ket-qua")
 
+    # the approver starts on the proposals awaiting their authority's decision and clicks the chair's
     approver = person(browser, portal, APPROVER, "Người phê duyệt (UBND)", authority=AUTHORITY)
-    approver.get_by_label("Mã đề nghị").fill(code)
-    approver.get_by_role("button", name="Xem đề nghị").click()
+    expect(approver.get_by_role("heading", name="Đề nghị chờ quyết định")).to_be_visible()
+    row = approver.locator("tr", has=approver.locator(f'a[href="/de-nghi/{code}"]'))
+    # the round, its level, one dossier, proposed on the services' day (their clock's, not the machine's)
+    expect(row.locator("td")).to_have_text([re.compile(r"\S"), "cấp tỉnh", "1", "23/11/2026"])
+    shot(approver, "de-nghi-cho-quyet-dinh")
+    row.get_by_role("link").click()
     expect(approver.get_by_text("Cơ quan quyết định: UBND tỉnh Bắc Giang")).to_be_visible()
     approver.get_by_label("Số quyết định").fill("1234/QĐ-UBND")
     approver.get_by_label("Ngày quyết định (ngày/tháng/năm)").fill("20/12/2026")
@@ -139,6 +145,8 @@ def the_council_decides(browser: Browser, portal: str, panel: str, product: str,
         "Đã ghi quyết định số 1234/QĐ-UBND: 1 hồ sơ được công nhận, 0 hồ sơ không được công nhận.")
     expect(approver.get_by_role("cell", name="Đã có quyết định công nhận")).to_be_visible()
     shot(approver, "da-phe-duyet")
+    approver.goto(f"{portal}/de-nghi")  # decided: it has left the list
+    expect(approver.get_by_text("Không có đề nghị nào đang chờ quyết định của cơ quan ông/bà.")).to_be_visible()
 
 
 # the filing form's fields, by their labels

@@ -127,7 +127,8 @@ def services(infra: Any, unique: str, key: str, names: tuple[str, ...] = ("intak
         urls = {"intake": stack.enter_context(serving(intake(IntakeSettings(**common("intake")), lambda: NOW),
                                                       before=topics))}
         if "scoring" in names:
-            urls["scoring"] = stack.enter_context(serving(scoring(ScoringSettings(**common("scoring")))))
+            urls["scoring"] = stack.enter_context(serving(scoring(ScoringSettings(**common("scoring")),
+                                                                  clock=lambda: NOW)))
         if "certification" in names:
             port = free_port()  # the certificate's QR names the verify page at certification's own address
             urls["certification"] = stack.enter_context(serving(certification(

@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from binhchon_kit.testing.samples import dossier_body, round_body
-from portal.main import PortalSettings, build
 from portal.sessions import COOKIE
 
 TODAY = date(2026, 11, 23)  # a Monday
@@ -106,13 +105,9 @@ class Services:
 
 
 @pytest.fixture
-async def portal() -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
+async def portal(stand_in_portal: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
     services = Services()
-    settings = PortalSettings(intake_url="http://intake", scoring_url="http://scoring",
-                              certification_url="http://certification", notify_url="http://notify",
-                              portal_local=True)
-    app = build(settings, clock=lambda: TODAY)
-    app.state.upstream.client = httpx.AsyncClient(transport=httpx.MockTransport(services))
+    app = stand_in_portal(services)
     sessions = app.state.sessions
     session = sessions.signed_in(sessions.new(), subject="to-giup-viec", name="Trần Thị Mai",
                                  roles=("secretariat",), access_token=TOKEN)

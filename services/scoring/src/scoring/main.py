@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from datetime import datetime
 
 from fastapi import FastAPI
 
@@ -12,6 +14,7 @@ from binhchon_kit.contracts.intake import DossierAccepted, DossierWithdrawn, Rou
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.runtime import Runtime, build_runtime, log_signer
 from binhchon_kit.settings import ServiceSettings
+from binhchon_kit.vietnam_time import now_utc
 from binhchon_kit.web import create_app, serve
 from scoring.adapters.http import router
 from scoring.adapters.rulebooks import Rulebooks
@@ -32,10 +35,12 @@ class ScoringSettings(ServiceSettings):
     scoring_sealing_keys: str = ""
 
 
-def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None = None) -> FastAPI:
+def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None = None,
+          clock: Callable[[], datetime] = now_utc) -> FastAPI:
+    """``clock``: the service's now, which stamps its events (tests inject a fixed instant)."""
     settings = settings or ScoringSettings()
     runtime = build_runtime(settings, {"scoring": ("scoring", fold_scoring), "panel": ("panels", fold_first),
-                                       "proposal": ("proposals", fold_first)})
+                                       "proposal": ("proposals", fold_first)}, clock=clock)
     sealing = SealingKeys.from_settings(settings.scoring_sealing_keys_file, settings.scoring_sealing_keys,
                                         runtime.checkpoints.signer if runtime.checkpoints is not None
                                         else log_signer(settings))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from binhchon_kit.runtime import Runtime, log_signer
 from binhchon_kit.vietnam_time import now_utc
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.adapters.sealing import SealingKeys
+from scoring.awaited import AwaitedDecisions
 from scoring.domain import panel as panels
 from scoring.domain import scoring
 from scoring.domain.authority import DecisionInput, authority_decision
@@ -41,6 +43,7 @@ from scoring.domain.errors import Refused
 from scoring.domain.rulebook import Rulebook
 from scoring.domain.sealing import DossierKey
 
+log = logging.getLogger("binhchon.scoring")
 
 class RulebookVersionMissing(Exception):
     """A round is pinned to a rulebook version this replica has not loaded: retry (elsewhere, or after its
@@ -72,9 +75,15 @@ class Scoring:
         self.round_wait = round_wait
         self.sealing = sealing or SealingKeys.from_settings("", "", log_signer(runtime.settings))
         self._panels: dict[str, PanelFormed] = {}
+        self.awaited = AwaitedDecisions(runtime.db, self.approving_authority)  # the approvers' start list
 
     async def setup(self) -> None:
-        pass
+        await self.awaited.setup()
+        # what a crash between a proposal (or a decision) and its recomputation left
+        fields = ResultProposed.model_fields
+        await self.awaited.repair(
+            (ResultProposed.model_validate({k: v for k, v in doc.items() if k in fields}), doc["recorded_at"])
+            async for doc in self.rt.db["proposals"].find({}))
 
 
     def rulebook(self, rulebook_id: str, version: int | None = None) -> Rulebook:
@@ -353,7 +362,9 @@ class Scoring:
                 for n, d in enumerate(docs, start=1)]
         stream = "proposal-" + str(uuid.uuid4())
         proposal = ResultProposed(proposal_id=stream, round_id=round_id, rows=rows)
-        return await record(self.rt, stream, 0, proposal, actor, cause, round_id)
+        recorded = await record(self.rt, stream, 0, proposal, actor, cause, round_id)
+        await self.awaited.refresh(proposal, recorded.time)
+        return recorded
 
     async def proposal(self, proposal_id: str) -> ResultProposed:
         first = await self.store.get(proposal_id, 1) if proposal_id.startswith("proposal-") else None
@@ -397,7 +408,22 @@ class Scoring:
         try:
             return await self._decide_each(proposal_id, chosen, decision, actor, cause)
         finally:
+            await self._refresh_awaited(proposal)  # within the lease: no other decision's recomputation crosses it
             await self.rt.db["decision_leases"].update_one({"_id": lease["_id"]}, {"$set": {"released": True}})
+
+    async def _refresh_awaited(self, decided: ResultProposed) -> None:
+        """The decided proposal, and the round's others still listed (they may hold the dossiers just decided),
+        recomputed in the approvers' list. A failure here leaves the decision recorded (it is): the list is put
+        right at the next decision on the round or the next start."""
+        try:
+            others = [row["_id"] for row in await self.awaited.of_round(decided.round_id)]
+            for proposal_id in dict.fromkeys([decided.proposal_id, *others]):
+                first = await self.store.get(proposal_id, 1)
+                if first is not None:
+                    await self.awaited.refresh(ResultProposed.model_validate(first.data), first.time)
+        except Exception:
+            log.warning("the approvers' list was not recomputed after a decision on %s", decided.proposal_id,
+                        exc_info=True)
 
     async def _decide_each(self, proposal_id: str, chosen: list[str], decision: DecisionReference, actor: Actor,
                            cause: Cause) -> list[RecordedEvent]:

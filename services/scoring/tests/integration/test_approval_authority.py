@@ -78,7 +78,7 @@ async def proposed(intake: Any, scoring: Any, auth: Any, code: str) -> dict[str,
         assert r.status_code == 201, r.text
     r = await scoring.post(f"/rounds/{round_id}/proposals", headers=auth("cm-1", "council_chair"))
     assert r.status_code == 201, r.text
-    return {"proposal_id": r.json()["proposal_id"], "dossier_id": dossier_id}
+    return {"proposal_id": r.json()["proposal_id"], "dossier_id": dossier_id, "round_id": round_id}
 
 
 async def test_only_an_approver_of_the_rounds_authority_decides_and_the_decision_is_its_own(services, auth, unique):
@@ -130,3 +130,50 @@ async def test_concurrent_approvals_of_one_proposal_record_one_decision_and_the_
     stream = "scoring-" + got["dossier_id"].removeprefix("dossier-")
     history = [e for e in await scoring.app.state.runtime.store.read_stream(stream) if "decision" in e.data]
     assert [e.data["decision"]["number"] for e in history] == [outcome["decision"]["number"]]
+
+
+async def test_an_approver_lists_the_proposals_awaiting_their_own_authority_until_decided(services, auth, unique):
+    """The approver's start list (issue 15): their own authority's proposals awaiting a decision, oldest first, page
+    by page; nobody else's; a decision takes out every proposal it settles; a crash between a proposal and its
+    place in the list is put right at the next start."""
+    intake, scoring = services
+    got = await proposed(intake, scoring, auth, f"AL{unique}")
+    again = await scoring.post(f"/rounds/{got['round_id']}/proposals", headers=auth("cm-1", "council_chair"))
+    assert again.status_code == 201, again.text  # the chair proposes again: the same dossier, a second table
+    bac_giang = auth("ubnd-bg", "approver", authorities=("province:24",))
+
+    first = await scoring.get("/proposals/awaiting", params={"limit": 1}, headers=bac_giang)
+    assert first.status_code == 200, first.text
+    [item] = first.json()["items"]
+    assert item["proposal_id"] == got["proposal_id"] and first.json()["limit"] == 1  # the longest waiting first
+    assert (item["round_id"], item["round_code"], item["level"]) == (got["round_id"], f"AL{unique}".upper(), "province")
+    assert (item["dossiers"], item["undecided"], item["authority_id"]) == (1, 1, "province:24")
+    assert "page_key" not in item and "authority_key" not in item
+    second = await scoring.get("/proposals/awaiting", params={"after": first.json()["next"]}, headers=bac_giang)
+    assert [i["proposal_id"] for i in second.json()["items"]] == [again.json()["proposal_id"]]
+    assert second.json()["next"] is None
+    both = auth("ubnd-2", "approver", authorities=("province:66", "province:24"))  # acting for two provinces
+    assert len((await scoring.get("/proposals/awaiting", headers=both)).json()["items"]) == 2
+
+    for others in [("province:66",), (), ("district:219",)]:  # another authority's approver sees none
+        r = await scoring.get("/proposals/awaiting", headers=auth("ubnd-x", "approver", authorities=others))
+        assert r.status_code == 200 and r.json() == {"items": [], "limit": 50, "next": None}, r.text
+    for role in ("secretariat", "council_chair", "judge", "applicant"):
+        assert (await scoring.get("/proposals/awaiting", headers=auth("x", role))).status_code == 403
+    r = await scoring.get("/proposals/awaiting", params={"after": "bm90LWEta2V5"}, headers=bac_giang)
+    assert r.status_code == 422 and "after" in r.text, r.text
+
+    # a power cut between the proposal and the list: the next start puts it back
+    svc = scoring.app.state.scoring  # type: ignore[attr-defined]
+    await svc.awaited.rows.delete_one({"_id": got["proposal_id"]})
+    assert len((await scoring.get("/proposals/awaiting", headers=bac_giang)).json()["items"]) == 1
+    await svc.setup()
+    assert len((await scoring.get("/proposals/awaiting", headers=bac_giang)).json()["items"]) == 2
+
+    decision = {"number": "90/QĐ-UBND", "date": TODAY.isoformat(), "signer": "Phó Chủ tịch UBND tỉnh"}
+    r = await scoring.post(f"/proposals/{got['proposal_id']}/approval", headers=bac_giang, json={"decision": decision})
+    assert r.status_code == 201, r.text
+    # decided, with the other table that held the same dossier
+    assert (await scoring.get("/proposals/awaiting", headers=bac_giang)).json()["items"] == []
+    await svc.setup()  # and a restart does not bring them back
+    assert (await scoring.get("/proposals/awaiting", headers=bac_giang)).json()["items"] == []

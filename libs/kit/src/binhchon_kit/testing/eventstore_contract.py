@@ -10,7 +10,7 @@ driver's pages, ADR 0019). The base class is not collected itself (its name has 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -233,6 +233,25 @@ class EventStoreContract:
         events = await grow(store, "dossier-y", 2)
         assert await store.unprojected(10, older_than=timedelta(hours=1)) == []
         assert keys(await store.unprojected(10)) == keys(events)
+
+    async def test_an_event_carries_the_time_of_the_stores_clock(self, store: EventStorePort) -> None:
+        """The service's clock, not the machine's, stamps the event: here days ahead of any machine, with
+        microseconds the store drops (MongoDB keeps milliseconds, and the hash covers the time)."""
+        store.clock = lambda: datetime(2031, 2, 3, 4, 5, 6, 789654, tzinfo=UTC)
+        [event] = await grow(store, "dossier-t", 1)
+
+        assert event.time == datetime(2031, 2, 3, 4, 5, 6, 789000, tzinfo=UTC)
+        assert event.to_cloudevent().time == "2031-02-03T04:05:06.789Z"
+        [read] = await store.read_stream("dossier-t")
+        assert read.time == event.time and verify_chain([read]) == []
+
+    async def test_the_projectors_wait_is_not_the_events_time(self, store: EventStorePort) -> None:
+        """An event stamped by a clock that stands still, or far ahead, is still handed to the projector once it
+        has waited: the wait is the process's, not a difference with the event's time."""
+        store.clock = lambda: datetime(2031, 2, 3, tzinfo=UTC)
+        events = await grow(store, "dossier-w", 2)
+        assert await store.unprojected(10, older_than=timedelta(hours=1)) == []
+        assert keys(await store.unprojected(10, older_than=timedelta(0))) == keys(events)
 
     async def test_an_event_is_marked_projected_only_once_published(self, store: EventStorePort) -> None:
         """Until the relay is done with an event its projection mark stays (and the projector comes back)."""

@@ -2,12 +2,14 @@
 
 The read models live in an in-memory MongoDB twin (mongomock-motor: the same collection calls, unique indexes
 raising pymongo's DuplicateKeyError), and so does the event store. The Kafka broker is built but never
-started, no relay or projector task runs, and nothing reads the machine's clock except the store stamping an
-event's time (which no decision depends on). A test builds the service object on this runtime, as its
-composition root does, and calls its commands and handlers directly:
+started, no relay or projector task runs, and nothing reads the machine's clock (the store stamps an event's
+time with the runtime's clock: pass the test's own, ``memory_runtime(..., clock=clock)``).
+A test builds the service object on this runtime, as its composition root does, and calls its commands and
+handlers directly:
 
-    runtime = memory_runtime(ServiceSettings(service_name="intake"), {"dossier": ("dossiers", fold_dossier)})
-    intake = Intake(runtime, FixedClock())
+    clock = FixedClock(...)
+    runtime = memory_runtime(ServiceSettings(service_name="intake"), {"dossier": ("dossiers", fold_dossier)}, clock)
+    intake = Intake(runtime, clock)
 
 Events from another service come in as that service's store records them (``foreign_store``), handed over as
 the consumer would after Kafka (``delivered``: through the CloudEvent form).
@@ -32,6 +34,7 @@ from binhchon_kit.eventstore_memory import MemoryEventStore
 from binhchon_kit.projection import Fold
 from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
+from binhchon_kit.vietnam_time import now_utc
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 # Where the never-started broker and relay would connect: nothing listens there, and nothing tries.
@@ -67,20 +70,23 @@ def memory_database(name: str = "unit") -> Any:
     return AsyncMongoMockClient(tz_aware=True)[name]
 
 
-def memory_store(db: Any, source: str) -> EventStorePort:
+def memory_store(db: Any, source: str, clock: Callable[[], datetime] | None = None) -> EventStorePort:
     """The in-memory event store driver (``event_store="memory"``), its read models beside it in ``db``."""
-    return MemoryEventStore(source, db=db)
+    return MemoryEventStore(source, db=db, clock=clock)
 
 
-def memory_runtime(settings: ServiceSettings, folds: dict[str, tuple[str, Fold]]) -> Runtime:
+def memory_runtime(settings: ServiceSettings, folds: dict[str, tuple[str, Fold]],
+                   clock: Callable[[], datetime] | None = None) -> Runtime:
     """What the composition root builds for ``settings.service_name``, with nothing that connects anywhere: its
     own ``build_runtime`` given an in-memory database client and store, and a verifier with no keys (a unit test
-    drives the service object, never a route with a bearer token)."""
+    drives the service object, never a route with a bearer token). ``clock``: the service's now, which stamps
+    its events (the machine's when None)."""
     settings = settings.model_copy(update={"kafka_bootstrap_servers": NOWHERE, "relay_enabled": False,
                                            "consumers_enabled": False})
     mongo: Any = AsyncMongoMockClient(tz_aware=True)  # answers pymongo's async calls, though not its classes
-    return build_runtime(settings, folds, mongo=mongo,
-                         store=memory_store(mongo[settings.database_name], f"/binhchon/{settings.service_name}"),
+    clock = clock or now_utc
+    return build_runtime(settings, folds, mongo=mongo, clock=clock,
+                         store=memory_store(mongo[settings.database_name], f"/binhchon/{settings.service_name}", clock),
                          verifier=TokenVerifier(keys=[], issuer=settings.auth_issuer, audience=settings.auth_audience))
 
 

@@ -20,6 +20,7 @@ from portal.web import checked_form, refusal_text, render, signed_in, upstream
 
 router = APIRouter(include_in_schema=False)
 DAY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+AWAITING_PAGE = 20
 
 
 @router.post("/hoi-dong/ho-so/{dossier_id}/ket-thuc")
@@ -61,12 +62,18 @@ async def propose(request: Request, round_id: str) -> Response:
 
 
 @router.get("/de-nghi")
-async def find_proposal(request: Request, ma: str = "") -> Response:
-    """Scoring lists no proposals: the chair's proposal reaches the approver by its code (on the proposal page)."""
-    signed_in(request)
+async def find_proposal(request: Request, ma: str = "", after: str = "") -> Response:
+    """The approver's start page: the proposals awaiting a decision of their own authorities, as scoring lists
+    them, the longest waiting first, each leading to its decision page. A proposal can also be opened by its
+    code (on the proposal page), by anyone who may read it."""
+    session = signed_in(request)
     if ma.strip():
         return RedirectResponse(f"/de-nghi/{quote(ma.strip())}", status_code=303)
-    return render(request, "council_find.html")
+    awaiting: dict[str, Any] | None = None
+    if "approver" in session.roles:
+        params: dict[str, Any] = {"limit": AWAITING_PAGE, **({"after": after} if after else {})}
+        awaiting = await scoring(request, "GET", "/proposals/awaiting", params=params)
+    return render(request, "council_find.html", awaiting=awaiting)
 
 
 async def proposal_page(request: Request, proposal_id: str, *, status: int = 200, errors: dict[str, str] | None = None,

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from binhchon_kit.auth import Principal, Role
-from binhchon_kit.auth.policy import ANY, PUBLIC, Scope, allow
+from binhchon_kit.auth.policy import ANY, PUBLIC, Scope, allow, narrowed
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import LongText, Text
 from binhchon_kit.contracts.scoring import PanelMember, Quorum, ResultProposed, Session
@@ -80,6 +80,8 @@ Approver = Annotated[Principal, allow({Role.APPROVER: Scope("own authority", _de
 RoundReader = Annotated[Principal, allow({**STAFF, Role.JUDGE: ROUND_PANEL, Role.COUNCIL_CHAIR: ROUND_PANEL})]
 DossierReader = Annotated[Principal, allow({**STAFF, Role.JUDGE: DOSSIER_PANEL, Role.COUNCIL_CHAIR: DOSSIER_PANEL})]
 ProposalReader = Annotated[Principal, allow({**STAFF, Role.COUNCIL_CHAIR: PROPOSAL_PANEL})]
+# the list answers the proposals of the approver's own authorities: nothing to refuse, others' are not in it
+ApproverOfOwn = Annotated[Principal, allow({Role.APPROVER: narrowed("own authorities")})]
 
 
 def _as_seen_by(who: Principal, svc: Scoring, doc: dict[str, Any]) -> dict[str, Any]:
@@ -278,6 +280,13 @@ async def dossier(dossier_id: str, svc: Service, who: DossierReader) -> dict[str
              summary="the chair proposes the round's results table")
 async def propose(round_id: str, who: RoundChair, svc: Service) -> dict[str, Any]:
     return (await svc.propose(round_id, who.actor, request_cause())).data
+
+
+@router.get("/proposals/awaiting", tags=["council"], dependencies=[Depends(no_offset)],
+            summary="the proposals awaiting a decision of the caller's own authorities, the longest waiting first, "
+                    "page by page (undecided: how many of its dossiers are not decided yet)")
+async def awaiting(who: ApproverOfOwn, svc: Service, after: After = None, limit: Limit = 50) -> dict[str, Any]:
+    return (await svc.awaited.page(who.authorities, after, limit)).body()
 
 
 @router.get("/proposals/{proposal_id}.json", tags=["council"])
