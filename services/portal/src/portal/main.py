@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from datetime import date
+from typing import Self
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import FastAPI
+from pydantic import ValidationError, model_validator
 
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.vietnam_time import today_in_vietnam
@@ -42,6 +46,37 @@ class PortalSettings(ServiceSettings):
     # how long the portal waits for a service before telling the person to try again
     portal_upstream_seconds: float = 20.0
 
+    @model_validator(mode="after")
+    def _dev_sign_in_on_loopback_only(self) -> Self:
+        """The development sign-in mints tokens every service trusts: the portal refuses to start with it on
+        anywhere but a developer's own machine (ADR 0049, amendment "the development sign-in stays on loopback")."""
+        if not self.portal_dev_sign_in:
+            return self
+        wrong = []
+        if not self.portal_local:
+            wrong.append("PORTAL_LOCAL is false")
+        if not is_loopback(urlsplit(self.portal_public_url).hostname or ""):
+            wrong.append(f"PORTAL_PUBLIC_URL={self.portal_public_url} is not on loopback")
+        if not is_loopback(self.http_host):
+            wrong.append(f"HTTP_HOST={self.http_host} is not loopback")
+        if self.deployment != "development":
+            wrong.append(f"DEPLOYMENT={self.deployment}")
+        if wrong:
+            raise ValueError("PORTAL_DEV_SIGN_IN=true (tokens minted with the dev key) is for a developer's own "
+                             "machine only, and here " + "; ".join(wrong) + ". Turn PORTAL_DEV_SIGN_IN off, or "
+                             "run on loopback with PORTAL_LOCAL=true and DEPLOYMENT=development.")
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1); a name that merely starts so is not."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
 
 def build(settings: PortalSettings | None = None, clock: Callable[[], date] = today_in_vietnam) -> FastAPI:
     """``clock``: today in Vietnam (which rounds are open); tests fix it."""
@@ -61,8 +96,12 @@ def build(settings: PortalSettings | None = None, clock: Callable[[], date] = to
 
 
 def run() -> None:
-    """The console script ``binhchon-portal``."""
-    serve(build, PortalSettings())
+    """The console script ``binhchon-portal``: settings that may not go together stop it with their names."""
+    try:
+        settings = PortalSettings()
+    except ValidationError as exc:
+        raise SystemExit(f"binhchon-portal does not start: {exc}") from None
+    serve(build, settings)
 
 
 if __name__ == "__main__":
