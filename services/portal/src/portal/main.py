@@ -25,8 +25,9 @@ from portal.web import create_portal
 class PortalSettings(ServiceSettings):
     service_name: str = "portal"
     http_port: int = 8000
-    # a dossier's documents arrive through the portal's forms: a few scanned PDFs and photos
-    max_body_bytes: int = 30 * 1024 * 1024
+    # a dossier's documents arrive through two of the portal's forms (filing, a supplement): a few scanned PDFs and
+    # photos; every other form keeps the kit's MAX_BODY_BYTES (1 MiB)
+    portal_upload_bytes: int = 30 * 1024 * 1024
     intake_url: str = "http://127.0.0.1:8001"
     scoring_url: str = "http://127.0.0.1:8002"
     certification_url: str = "http://127.0.0.1:8003"
@@ -82,7 +83,8 @@ def build(settings: PortalSettings | None = None, clock: Callable[[], date] = to
     """``clock``: today in Vietnam (which rounds are open); tests fix it."""
     settings = settings or PortalSettings()
     client = httpx.AsyncClient(timeout=settings.portal_upstream_seconds)
-    app = create_portal(settings, Upstream(settings, client), Sessions(settings.portal_session_minutes))
+    app = create_portal(settings, Upstream(settings, client), Sessions(settings.portal_session_minutes),
+                        uploads=producer.UPLOADS)
     app.state.clock = clock
     app.state.provider = Provider(
         client, settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret, settings.oidc_scopes,
