@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Self
@@ -79,16 +80,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def build(settings: PortalSettings | None = None, clock: Callable[[], date] = today_in_vietnam) -> FastAPI:
-    """``clock``: today in Vietnam (which rounds are open); tests fix it."""
+def build(settings: PortalSettings | None = None, clock: Callable[[], date] = today_in_vietnam,
+          timer: Callable[[], float] = time.monotonic) -> FastAPI:
+    """``clock``: today in Vietnam (which rounds are open); ``timer``: monotonic seconds (sessions' and the
+    provider's JWKS's lifetimes). Tests fix or move both."""
     settings = settings or PortalSettings()
     client = httpx.AsyncClient(timeout=settings.portal_upstream_seconds)
-    app = create_portal(settings, Upstream(settings, client), Sessions(settings.portal_session_minutes),
+    app = create_portal(settings, Upstream(settings, client), Sessions(settings.portal_session_minutes, timer),
                         uploads=producer.UPLOADS)
     app.state.clock = clock
     app.state.provider = Provider(
         client, settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret, settings.oidc_scopes,
-        settings.portal_public_url.rstrip("/") + "/dang-nhap/oidc/ve") if settings.oidc_issuer else None
+        settings.portal_public_url.rstrip("/") + "/dang-nhap/oidc/ve", timer) if settings.oidc_issuer else None
+    app.state.dev_key = None  # the dev key's private half, read at the first development sign-in
     app.include_router(signin.router)
     app.include_router(producer.router)
     app.include_router(secretariat.router)
