@@ -398,6 +398,30 @@ def test_service_can_verify_tokens(compose: dict[str, Any], name: str) -> None:
         assert all("ro" in mode.split(",") for mode in covering), f"{name}: mount the keys read-only"
 
 
+class OverlayLoader(yaml.SafeLoader):
+    """An overlay file as YAML: compose's merge tags (``!override``, ``!reset``) read as the node they tag."""
+
+
+OverlayLoader.add_multi_constructor("!", lambda loader, _, node: (
+    loader.construct_mapping(node) if isinstance(node, yaml.MappingNode) else
+    loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else loader.construct_scalar(node)))
+
+
+@pytest.mark.parametrize("name", sorted(STATELESS))
+def test_a_service_with_sessions_in_memory_runs_one_replica_in_every_profile(raw_compose: dict[str, Any],
+                                                                             name: str) -> None:
+    """The portal's sessions live in its memory (ADR 0049): a second replica would answer half the requests
+    without the session, signing people out at random. The base file pins it and no overlay may scale it."""
+    assert (raw_compose["services"][name].get("deploy") or {}).get("replicas") == 1, f"{name}: pin replicas: 1"
+    overlays = sorted(ROOT.glob("infra/compose/*.yml"))
+    assert overlays, "no overlay found: infra/compose/ha.yml was expected"
+    for path in overlays:
+        overlay = yaml.load(path.read_text(), Loader=OverlayLoader) or {}  # a SafeLoader
+        svc = (overlay.get("services") or {}).get(name)
+        if svc is not None:
+            assert (svc.get("deploy") or {}).get("replicas", 1) == 1, f"{path.name} scales {name}"
+
+
 def test_each_service_has_its_own_database(compose: dict[str, Any]) -> None:
     databases = {name: environment(compose["services"][name]).get("MONGODB_DATABASE") for name in STATEFUL}
     for name, database in databases.items():

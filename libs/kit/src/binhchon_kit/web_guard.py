@@ -10,6 +10,8 @@ compare and store is what a reader sees.
 Uploads: a route named in ``uploads`` (a file upload: its own, larger limit) is not buffered here. A declared
 ``Content-Length`` beyond its limit is answered 413 at once; otherwise the body streams through to the route,
 which counts it as it reads (a chunked body has no declared size) and stores it without holding it in memory.
+A route pattern named in ``route_limits`` (``/ho-so/{dossier_id}/bo-sung``: each ``{…}`` one path segment) is
+guarded as any other route, only with its own cap: for a route that parses its body itself (a form with files).
 
 Out: HTML answers carry a Content-Security-Policy (with ``frame-ancestors``); every answer carries
 ``X-Content-Type-Options: nosniff`` and a ``Referrer-Policy``.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,11 +104,23 @@ def _is_json(content_type: str | None) -> bool:
 class RequestGuard:
     """Pure ASGI (no BaseHTTPMiddleware): it must see the body's chunks as they arrive, before any parser."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, uploads: Mapping[str, int] | None = None) -> None:
-        """``uploads``: the paths of upload routes (POST), each with its own body limit in bytes."""
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, uploads: Mapping[str, int] | None = None,
+                 route_limits: Mapping[str, int] | None = None) -> None:
+        """``uploads``: the paths of upload routes (POST), each with its own body limit in bytes, streamed through.
+        ``route_limits``: route patterns (POST) whose bodies are counted and buffered as any other, to their own
+        cap in bytes instead of ``max_body_bytes``."""
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.uploads = dict(uploads or {})
+        self.route_limits = [(_route_pattern(route), cap) for route, cap in (route_limits or {}).items()]
+
+    def _limit(self, scope: Scope) -> int:
+        if scope.get("method") == "POST":
+            path = scope.get("path", "")
+            for pattern, cap in self.route_limits:
+                if pattern.fullmatch(path):
+                    return cap
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,8 +136,9 @@ class RequestGuard:
                 return
             await self.app(scope, receive, send)  # the route counts what it reads
             return
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await self._too_large(send)
+        limit = self._limit(scope)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._too_large(send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -132,8 +148,8 @@ class RequestGuard:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
-                await self._too_large(send)
+            if size > limit:
+                await self._too_large(send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -180,6 +196,12 @@ class RequestGuard:
             await send(message)
 
         return sending
+
+
+def _route_pattern(route: str) -> re.Pattern[str]:
+    """``/ho-so/{dossier_id}/bo-sung`` as a pattern of the whole path, each ``{…}`` one segment (no slash)."""
+    return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part)
+                              for part in re.split(r"(\{[^}/]*\})", route)))
 
 
 async def _answer(send: Send, status: int, content: dict[str, Any]) -> None:

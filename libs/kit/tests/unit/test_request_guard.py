@@ -139,3 +139,34 @@ async def test_an_upload_path_has_its_own_limit_and_streams_through_unbuffered()
 
         r = await c.post("/documents", content=parts())  # over the service's limit, under the upload's
         assert r.status_code == 200 and sum(seen) == 3 * LIMIT
+
+
+async def test_a_route_pattern_has_its_own_cap_counted_as_it_arrives_and_every_other_route_keeps_the_limit() -> None:
+    app = FastAPI()
+
+    @app.post("/ho-so/{dossier_id}/bo-sung")
+    @app.post("/ho-so/{dossier_id}/rut")
+    @app.post("/ho-so/{dossier_id}/bo-sung/them")
+    async def form(request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
+
+    app.add_middleware(RequestGuard, max_body_bytes=LIMIT, route_limits={"/ho-so/{dossier_id}/bo-sung": 4 * LIMIT})
+    form_type = {"content-type": "application/x-www-form-urlencoded"}
+
+    async def parts(count: int) -> AsyncIterator[bytes]:
+        for _ in range(count):
+            yield b"%" * LIMIT
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as c:
+        r = await c.post("/ho-so/d-1/bo-sung", content=b"%" * (3 * LIMIT), headers=form_type)
+        assert (r.status_code, r.json()) == (200, {"size": 3 * LIMIT})
+        r = await c.post("/ho-so/d-1/bo-sung", content=parts(3), headers=form_type)  # chunked, under the cap
+        assert (r.status_code, r.json()) == (200, {"size": 3 * LIMIT})
+        r = await c.post("/ho-so/d-1/bo-sung", content=b"%" * (5 * LIMIT), headers=form_type)
+        assert r.status_code == 413 and r.json()["max_body_bytes"] == 4 * LIMIT
+        r = await c.post("/ho-so/d-1/bo-sung", content=parts(5), headers=form_type)  # chunked, counted
+        assert r.status_code == 413 and r.json()["max_body_bytes"] == 4 * LIMIT
+        # a path the pattern does not name whole (another route, a segment more, a slash inside the id) keeps LIMIT
+        for path in ("/ho-so/d-1/rut", "/ho-so/d-1/bo-sung/them", "/ho-so/d/1/bo-sung"):
+            r = await c.post(path, content=b"%" * (2 * LIMIT), headers=form_type)
+            assert r.status_code == 413 and r.json()["max_body_bytes"] == LIMIT, path

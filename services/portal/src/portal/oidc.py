@@ -1,12 +1,21 @@
 """OpenID Connect, authorisation-code flow with PKCE (S256): the provider's discovery document, the redirect
 with state, nonce and the verifier's challenge, the code exchanged for tokens, and the ID token checked with the
-provider's JWKS (signature, issuer, audience, expiry, nonce). The access token is what the services receive."""
+provider's JWKS (signature, issuer, audience, expiry, nonce). The access token is what the services receive.
+
+The JWKS is kept between sign-ins: fetched again when it expires (the answer's ``Cache-Control: max-age``, else an
+hour) or when a token names a key it does not hold (the provider rotated its keys) — that last at most once a
+minute, so that tokens naming made-up keys cannot make the portal hammer the provider."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import math
+import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -15,6 +24,9 @@ import httpx
 import jwt
 
 ALGORITHMS = ["RS256", "ES256", "EdDSA", "PS256"]
+JWKS_SECONDS = 3600  # how long a JWKS is kept when its answer says nothing (Cache-Control: max-age)
+JWKS_MAX_SECONDS = 24 * 3600
+REFRESH_EVERY = 60  # a key the JWKS does not hold fetches it again, at most this often (seconds)
 
 
 class SignInFailed(Exception):
@@ -36,10 +48,15 @@ class Identity:
 
 class Provider:
     def __init__(self, client: httpx.AsyncClient, issuer: str, client_id: str, client_secret: str, scopes: str,
-                 redirect_uri: str) -> None:
+                 redirect_uri: str, clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock``: seconds, monotonic (when the JWKS was fetched and when it expires); tests move it."""
         self.client, self.issuer, self.client_id = client, issuer.rstrip("/"), client_id
         self.client_secret, self.scopes, self.redirect_uri = client_secret, scopes, redirect_uri
+        self.clock = clock
         self._discovery: dict[str, Any] | None = None
+        self._keys: list[jwt.PyJWK] = []
+        self._fetched = self._expires = -math.inf
+        self._fetching = asyncio.Lock()
 
     async def discovery(self) -> dict[str, Any]:
         if self._discovery is None:
@@ -88,14 +105,41 @@ class Provider:
     async def _id_claims(self, document: dict[str, Any], id_token: str) -> dict[str, Any]:
         if not id_token:
             raise SignInFailed("no ID token")
-        r = await self.client.get(document["jwks_uri"])
-        r.raise_for_status()
         try:
             kid = jwt.get_unverified_header(id_token).get("kid")
-            keys = [k for k in jwt.PyJWKSet.from_dict(r.json()).keys if kid is None or k.key_id == kid]
-            if not keys:
-                raise SignInFailed(f"no key {kid!r} in the provider's JWKS")
-            return jwt.decode(id_token, keys[0].key, algorithms=ALGORITHMS, audience=self.client_id,
+            key = await self._key(document["jwks_uri"], kid)
+            return jwt.decode(id_token, key.key, algorithms=ALGORITHMS, audience=self.client_id,
                               issuer=document["issuer"], leeway=30, options={"require": ["exp", "iat", "sub"]})
         except jwt.PyJWTError as exc:
             raise SignInFailed(f"the ID token does not verify: {exc}") from exc
+
+    async def _key(self, jwks_uri: str, kid: str | None) -> jwt.PyJWK:
+        """The key ``kid`` names (any, where the token names none), from the JWKS kept or fetched again."""
+        async with self._fetching:  # concurrent sign-ins share one fetch
+            now = self.clock()
+            if now >= self._expires or (self._find(kid) is None and now - self._fetched >= REFRESH_EVERY):
+                await self._fetch(jwks_uri)
+            found = self._find(kid)
+        if found is None:
+            raise SignInFailed(f"no key {kid!r} in the provider's JWKS (fetched again at most every "
+                               f"{REFRESH_EVERY} s)")
+        return found
+
+    def _find(self, kid: str | None) -> jwt.PyJWK | None:
+        return next((k for k in self._keys if kid is None or k.key_id == kid), None)
+
+    async def _fetch(self, jwks_uri: str) -> None:
+        self._fetched = self.clock()  # a failed fetch counts too: a provider down is not asked in a tight loop
+        try:
+            r = await self.client.get(jwks_uri)
+        except httpx.HTTPError as exc:
+            raise SignInFailed(f"the provider's JWKS is unreachable: {exc!r}") from exc
+        if r.status_code != 200:
+            raise SignInFailed(f"the provider's JWKS answered {r.status_code}")
+        try:
+            self._keys = list(jwt.PyJWKSet.from_dict(r.json()).keys)
+        except (ValueError, jwt.PyJWTError) as exc:
+            raise SignInFailed(f"the provider's JWKS is not one: {exc}") from exc
+        age = re.search(r"max-age=(\d+)", r.headers.get("cache-control", ""))
+        seconds = min(int(age.group(1)), JWKS_MAX_SECONDS) if age else JWKS_SECONDS
+        self._expires = self._fetched + seconds

@@ -119,14 +119,24 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
 
 
 class PortalGuard(RequestGuard):
-    """The kit's guard, whose 413 is a page in Vietnamese here: a person's upload was too large."""
+    """The kit's guard, whose 413 is a page in Vietnamese here: a person's upload, or a form, was too large. The
+    upload routes have their own cap (``route_limits``); every other route the kit's ``max_body_bytes``."""
 
-    def __init__(self, app: Any, *, max_body_bytes: int, page: Callable[[], bytes]) -> None:
-        super().__init__(app, max_body_bytes=max_body_bytes)
+    def __init__(self, app: Any, *, max_body_bytes: int, route_limits: dict[str, int],
+                 page: Callable[[str], bytes]) -> None:
+        super().__init__(app, max_body_bytes=max_body_bytes, route_limits=route_limits)
         self.page = page
 
     async def _too_large(self, send: Send, limit: int | None = None) -> None:
-        body = self.page()  # the portal has no upload route of its own: ``limit`` (the kit's per-route one) unused
+        limit = self.max_body_bytes if limit is None else limit
+        megabytes = f"{limit / (1024 * 1024):g} MB"
+        if limit == self.max_body_bytes:
+            message = (f"Nội dung gửi lên quá lớn: mỗi lần gửi không quá {megabytes}. "
+                       "Vui lòng rút gọn nội dung rồi gửi lại.")
+        else:
+            message = (f"Tệp tải lên quá lớn: mỗi lần gửi không quá {megabytes}. "
+                       "Vui lòng giảm dung lượng tệp (quét ở độ phân giải thấp hơn) rồi gửi lại.")
+        body = self.page(message)
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"text/html; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode()),
@@ -135,7 +145,9 @@ class PortalGuard(RequestGuard):
         await send({"type": "http.response.body", "body": body})
 
 
-def create_portal(settings: PortalSettings, upstream: Upstream, sessions: Sessions) -> FastAPI:
+def create_portal(settings: PortalSettings, upstream: Upstream, sessions: Sessions,
+                  uploads: tuple[str, ...] = ()) -> FastAPI:
+    """``uploads``: the route patterns whose forms carry documents (``portal_upload_bytes`` each)."""
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
@@ -171,11 +183,10 @@ def create_portal(settings: PortalSettings, upstream: Upstream, sessions: Sessio
             response.headers["cache-control"] = "no-store"  # pages show a person's dossiers
         return answered(settings.service_name, request, response, started, cid)
 
-    too_large = (f"Tệp tải lên quá lớn: mỗi lần gửi không quá {settings.max_body_bytes // (1024 * 1024)} MB. "
-                 "Vui lòng giảm dung lượng tệp (quét ở độ phân giải thấp hơn) rồi gửi lại.")
-    app.add_middleware(PortalGuard, max_body_bytes=settings.max_body_bytes, page=lambda: app.state.templates.env
-                       .get_template("error.html").render(session=Session(id="", expires=0), flash="",
-                                                          settings=settings, message=too_large).encode())
+    app.add_middleware(PortalGuard, max_body_bytes=settings.max_body_bytes,
+                       route_limits=dict.fromkeys(uploads, settings.portal_upload_bytes),
+                       page=lambda message: app.state.templates.env.get_template("error.html").render(
+                           session=Session(id="", expires=0), flash="", settings=settings, message=message).encode())
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -9,6 +9,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -27,9 +28,27 @@ from portal.sessions import COOKIE
 CLIENT = "binhchon-portal"
 
 
-def minimal_issuer(base: str, refusals: list[str]) -> FastAPI:
-    key = Ed25519PrivateKey.generate()
-    jwk = jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key(), as_dict=True) | {"kid": "k1", "use": "sig"}
+@dataclass
+class Keys:
+    """The issuer's keys: those its JWKS lists, the one it signs with (it may sign with one it does not list)."""
+    listed: dict[str, Ed25519PrivateKey] = field(default_factory=lambda: {"k1": Ed25519PrivateKey.generate()})
+    signing: str = "k1"
+    unlisted: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
+    jwks_fetches: int = 0
+
+    def rotate(self, kid: str) -> None:
+        self.listed, self.signing = {kid: Ed25519PrivateKey.generate()}, kid
+
+    def sign_with_unlisted(self, kid: str) -> None:
+        self.unlisted[kid], self.signing = Ed25519PrivateKey.generate(), kid
+
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        return (self.listed | self.unlisted)[self.signing]
+
+
+def minimal_issuer(base: str, refusals: list[str], keys: Keys | None = None) -> FastAPI:
+    keys = keys or Keys()
     codes: dict[str, dict[str, str]] = {}
     app = FastAPI()
 
@@ -40,7 +59,9 @@ def minimal_issuer(base: str, refusals: list[str]) -> FastAPI:
 
     @app.get("/jwks")
     async def jwks() -> dict[str, Any]:
-        return {"keys": [jwk]}
+        keys.jwks_fetches += 1
+        return {"keys": [jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key(), as_dict=True) | {"kid": kid, "use": "sig"}
+                         for kid, key in keys.listed.items()]}
 
     @app.get("/authorize")
     async def authorize(client_id: str, redirect_uri: str, state: str, nonce: str, code_challenge: str,
@@ -61,23 +82,47 @@ def minimal_issuer(base: str, refusals: list[str]) -> FastAPI:
         now = int(time.time())
         claims = {"iss": base, "sub": "nguyen-van-duc", "aud": client_id, "iat": now, "exp": now + 300,
                   "nonce": issued["nonce"], "name": "Nguyễn Văn Đức"}
-        id_token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": "k1"})
-        access = jwt.encode({**claims, "aud": "binhchon", "roles": ["applicant"]}, key, algorithm="EdDSA",
-                            headers={"kid": "k1"})
+        id_token = jwt.encode(claims, keys.key, algorithm="EdDSA", headers={"kid": keys.signing})
+        access = jwt.encode({**claims, "aud": "binhchon", "roles": ["applicant"]}, keys.key, algorithm="EdDSA",
+                            headers={"kid": keys.signing})
         return JSONResponse({"access_token": access, "id_token": id_token, "token_type": "Bearer"})
 
     return app
 
 
+class Timer:
+    """The portal's monotonic seconds, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class SignIn:
+    portal: str
+    refusals: list[str]
+    keys: Keys
+    timer: Timer
+
+
 @pytest.fixture
-def sign_in() -> Iterator[tuple[str, list[str]]]:
+def issued() -> Iterator[SignIn]:
     port = free_port()
-    base, refusals = f"http://127.0.0.1:{port}", []
+    base, refusals, keys, timer = f"http://127.0.0.1:{port}", [], Keys(), Timer()
     portal_port = free_port()
     settings = PortalSettings(oidc_issuer=base, oidc_client_id=CLIENT, portal_local=True, http_port=portal_port,
                               portal_public_url=f"http://127.0.0.1:{portal_port}")
-    with serving(minimal_issuer(base, refusals), port=port), serving(build(settings), port=portal_port) as portal:
-        yield portal, refusals
+    with serving(minimal_issuer(base, refusals, keys), port=port), \
+            serving(build(settings, timer=timer), port=portal_port) as portal:
+        yield SignIn(portal, refusals, keys, timer)
+
+
+@pytest.fixture
+def sign_in(issued: SignIn) -> tuple[str, list[str]]:
+    return issued.portal, issued.refusals
 
 
 def _start(client: httpx.Client) -> str:
@@ -143,3 +188,41 @@ def test_a_form_without_its_csrf_token_is_refused(sign_in: tuple[str, list[str]]
         r = client.post("/dang-xuat", data={"csrf": "not-this-one"})
         assert r.status_code == 403
         assert r.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def _signs_in(portal: str) -> bool:
+    with httpx.Client(base_url=portal) as client:
+        r = _back(client, _start(client))
+        return r.status_code == 303 and "Đăng xuất" in client.get("/dang-nhap").text
+
+
+def test_the_jwks_is_kept_between_sign_ins_and_fetched_again_when_it_expires(issued: SignIn) -> None:
+    assert _signs_in(issued.portal) and _signs_in(issued.portal)
+    assert issued.keys.jwks_fetches == 1
+    issued.timer.now += 3600  # an hour, the JWKS's lifetime when the provider says none
+    assert _signs_in(issued.portal)
+    assert issued.keys.jwks_fetches == 2
+
+
+def test_a_key_rotation_at_the_provider_still_signs_in(issued: SignIn) -> None:
+    assert _signs_in(issued.portal)
+    issued.keys.rotate("k2")  # k1 gone, k2 listed and signing: the portal holds k1 only
+    issued.timer.now += 61
+    assert _signs_in(issued.portal)
+    assert issued.keys.jwks_fetches == 2
+    assert _signs_in(issued.portal) and issued.keys.jwks_fetches == 2
+
+
+def test_a_token_naming_a_key_the_provider_does_not_list_is_refused_and_asks_it_once_a_minute(
+        issued: SignIn) -> None:
+    assert _signs_in(issued.portal)
+    issued.timer.now += 61
+    issued.keys.sign_with_unlisted("k-forged")
+    assert not _signs_in(issued.portal), "signed with a key the JWKS does not list, even after a refresh"
+    assert issued.keys.jwks_fetches == 2
+    for _ in range(3):  # within the minute: refused without asking the provider again
+        assert not _signs_in(issued.portal)
+    assert issued.keys.jwks_fetches == 2
+    issued.timer.now += 60
+    assert not _signs_in(issued.portal)
+    assert issued.keys.jwks_fetches == 3

@@ -20,7 +20,7 @@ LIMIT = 2 * 1024 * 1024
 async def portal() -> AsyncIterator[httpx.AsyncClient]:
     settings = PortalSettings(intake_url="http://intake", scoring_url="http://scoring",
                               certification_url="http://certification", notify_url="http://notify",
-                              portal_local=True, max_body_bytes=LIMIT)
+                              portal_local=True, portal_upload_bytes=LIMIT)
     app = build(settings, clock=lambda: date(2026, 11, 23))
 
     async def broken() -> None:
@@ -60,6 +60,29 @@ async def test_an_upload_over_the_limit_is_a_vietnamese_413(portal: httpx.AsyncC
     r = await portal.post("/dot/round-1/nop-ho-so", files={"doc_registration_form": (
         "quet.pdf", b"%PDF-1.7" + b"0" * LIMIT, "application/pdf")})
     a_vietnamese_page(r, 413, "Tệp tải lên quá lớn: mỗi lần gửi không quá 2 MB.")
+
+
+async def test_a_form_on_an_upload_route_may_be_larger_than_any_other_form(portal: httpx.AsyncClient) -> None:
+    """1 MiB for every form but the two that carry documents: those pass the guard up to their own cap."""
+    scan = {"doc_supplement": ("quet.pdf", b"%PDF-1.7" + b"0" * (LIMIT - 4096), "application/pdf")}
+    for path in ("/dot/round-1/nop-ho-so", "/ho-so/d-1/bo-sung"):
+        r = await portal.post(path, files=scan)
+        assert (r.status_code, r.headers["location"]) == (303, "/dang-nhap"), path  # the route saw it: not signed in
+
+
+@pytest.mark.parametrize("path", ["/dang-xuat", "/dang-nhap/thu-nghiem", "/ho-so/d-1/rut",
+                                  "/to-giup-viec/ho-so/d-1/tu-choi", "/hoi-dong/ho-so/d-1/phieu-cham",
+                                  "/ho-so/d-1/bo-sung/them", "/dot/round-1/nop-ho-so/"])
+async def test_any_other_form_over_one_mib_is_a_vietnamese_413(portal: httpx.AsyncClient, path: str) -> None:
+    r = await portal.post(path, data={"csrf": "x", "note": "a" * (1024 * 1024)})
+    a_vietnamese_page(r, 413, "Nội dung gửi lên quá lớn: mỗi lần gửi không quá 1 MB.")
+
+    async def chunks() -> AsyncIterator[bytes]:  # no declared size: counted as it arrives
+        for _ in range(17):
+            yield b"a" * 65536
+
+    r = await portal.post(path, content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"})
+    a_vietnamese_page(r, 413, "Nội dung gửi lên quá lớn")
 
 
 async def test_a_page_that_broke_is_a_vietnamese_500(portal: httpx.AsyncClient) -> None:

@@ -17,6 +17,10 @@ from portal.upstream import Upload, UpstreamError
 from portal.web import checked_form, refusal_text, render, signed_in, today, upstream
 
 router = APIRouter(include_in_schema=False)
+# The two forms that carry a dossier's documents: the only routes whose bodies may pass 1 MiB (PORTAL_UPLOAD_BYTES)
+FILING = "/dot/{round_id}/nop-ho-so"
+SUPPLEMENT = "/ho-so/{dossier_id}/bo-sung"
+UPLOADS = (FILING, SUPPLEMENT)
 # the documents a filing asks for, each its own file input: the first is required
 FILED_DOCUMENTS = ("registration_form", "business_plan", "product_description")
 # where a person who files nothing starts (sign-in lands on "/"): the secretariat on its rounds, the council on its
@@ -109,7 +113,7 @@ def _dossier_body(form: FormData, documents: list[dict[str, Any]]) -> dict[str, 
     }
 
 
-@router.post("/dot/{round_id}/nop-ho-so")
+@router.post(FILING)
 async def file_dossier(request: Request, round_id: str) -> Response:
     session = signed_in(request)
     form = await checked_form(request)
@@ -168,7 +172,7 @@ async def receipt_page(request: Request, dossier_id: str) -> Response:
                   check_code=session.check_codes.get(dossier_id, ""))
 
 
-@router.post("/ho-so/{dossier_id}/bo-sung")
+@router.post(SUPPLEMENT)
 async def supplement(request: Request, dossier_id: str) -> Response:
     session = signed_in(request)
     form = await checked_form(request)

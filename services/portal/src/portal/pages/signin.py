@@ -56,6 +56,14 @@ async def oidc_back(request: Request, code: str = "", state: str = "") -> Respon
     return RedirectResponse("/", status_code=303)
 
 
+def dev_key(request: Request) -> bytes:
+    """The dev key's private half: read from disk at the first development sign-in, then kept."""
+    state = request.app.state
+    if state.dev_key is None:
+        state.dev_key = ensure_keys()[0].read_bytes()
+    return state.dev_key  # type: ignore[no-any-return]
+
+
 @router.get("/dang-nhap/thu-nghiem")
 async def dev_sign_in_page(request: Request) -> Response:
     if not request.app.state.settings.portal_dev_sign_in:
@@ -74,8 +82,7 @@ async def dev_sign_in(request: Request) -> Response:
     if not subject or not roles:
         return render(request, "dev_sign_in.html", status=422, roles=ROLE_NAMES,
                       error="Hãy nhập mã người dùng và chọn ít nhất một vai trò.")
-    private, _ = ensure_keys()
-    token = mint(private.read_bytes(), subject=subject, roles=[str(r) for r in roles], name=name or None,
+    token = mint(dev_key(request), subject=subject, roles=[str(r) for r in roles], name=name or None,
                  authorities=[authority] if authority else None, hours=8)
     request.state.session = request.app.state.sessions.signed_in(
         session_of(request), subject=subject, name=name or subject, roles=tuple(str(r) for r in roles),
