@@ -27,7 +27,7 @@ from binhchon_kit.contracts.samples import RoundClosed
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.folding import replay
-from binhchon_kit.personal import open_fields, seal_fields
+from binhchon_kit.personal import ERASED, fields_to_seal, is_sealed, open_fields, seal_fields
 from binhchon_kit.personal_keys import COLLECTION, SubjectKeys, master_key_from_settings
 from binhchon_kit.reserved_numbers import Reservation, release, reserve, settle, still_held
 from binhchon_kit.runtime import Runtime
@@ -182,15 +182,17 @@ class Intake:
         # Validate everything before a receipt number is taken, so a refusal leaves no gap in the numbering.
         now = self.now()
         today = day_in_vietnam(now)
+        identity = dossiers.dossier_id_for(round_id, registration, product.name)
         dossiers.receive(round_, dossier_id=dossier_id, receipt_number="-", received_at=now, today=today,
-                         producer=sealed, product=product, documents=documents, escalated_from=escalated_from)
+                         producer=sealed, product=product, documents=documents, escalated_from=escalated_from,
+                         product_identity=identity)
         reservation = await self._reserve_receipt_number(round_, dossier_id)
         while not await still_held(self.rt.db, reservation):  # held past its lease, and given to another
             reservation = await self._reserve_receipt_number(round_, dossier_id)
         received = dossiers.receive(
             round_, dossier_id=dossier_id, receipt_number=receipt_number(round_, reservation.number),
             received_at=now, today=today, producer=sealed, product=product, documents=documents,
-            escalated_from=escalated_from)
+            escalated_from=escalated_from, product_identity=identity)
         try:
             recorded = await record(self.rt, dossier_id, 0, received, actor, cause, dossier_id, event_id)
         except (ConcurrencyConflict, AlreadyRecorded) as exc:
@@ -222,12 +224,24 @@ class Intake:
 
     async def _sealed_producer(self, producer: dict[str, Any], event_id: str) -> dict[str, Any]:
         kid, key = await self.keys.for_subject(data_subject(producer["registration_number"]))
-        sealed: dict[str, Any] = seal_fields({"producer": producer}, SEALED_FIELDS, key, kid, event_id=event_id)
+        # an individual's (a household's) name and registration number too (ADR 0048)
+        paths = fields_to_seal(producer.get("kind"), SEALED_FIELDS)
+        sealed: dict[str, Any] = seal_fields({"producer": producer}, paths, key, kid, event_id=event_id)
         return sealed["producer"]  # type: ignore[no-any-return]
 
     async def opened(self, event: RecordedEvent) -> dict[str, Any]:
         """``event``'s data with its personal fields opened, or reading ``[đã xoá]`` once erased (ADR 0035)."""
         return await open_fields(event.data, event.id, self.keys.key)
+
+    async def registration_number(self, state: dossiers.Dossier) -> str | None:
+        """The dossier's producer's registration number, opened when sealed (a household's, ADR 0048); None once
+        erased."""
+        number = state.received["producer"]["registration_number"]
+        if is_sealed(number):
+            opened = await open_fields({"producer": {"registration_number": number}}, state.received_event_id,
+                                       self.keys.key)
+            number = opened["producer"]["registration_number"]
+        return None if number == ERASED else str(number)
 
     async def erase_producer(self, registration_number: str, actor: Actor, cause: Cause) -> RecordedEvent:
         """Crypto-shred a producer's personal data (ADR 0035): record which keys go and which dossiers they sealed
@@ -304,8 +318,14 @@ class Intake:
         rejected = []
         why = f"the account that filed it may not file for this producer: {reason}"[:500]
         async for doc in self.rt.db["dossiers"].find({"applicant_id": binding.applicant_id},
-                                                      projection={"producer.registration_number": 1}):
-            if str(doc["producer"]["registration_number"]).strip().upper() != binding.registration_number:
+                                                      projection={"producer.registration_number": 1,
+                                                                  "received_event_id": 1}):
+            number = doc["producer"]["registration_number"]
+            if is_sealed(number):  # a household's (ADR 0048)
+                number = (await open_fields({"producer": {"registration_number": number}},
+                                            doc.get("received_event_id", ""), self.keys.key)
+                          )["producer"]["registration_number"]
+            if str(number).strip().upper() != binding.registration_number:
                 continue
 
             def decide(state: dossiers.Dossier, _: RoundOpened) -> EventData:
@@ -343,7 +363,10 @@ class Intake:
             s, r, product_group=product_group, sample_code=code), actor, cause)
 
     async def _verify_at_check(self, state: dossiers.Dossier, actor: Actor, cause: Cause) -> None:
-        number = str(state.received["producer"]["registration_number"])
+        number = await self.registration_number(state)
+        if number is None:
+            raise Refused("the producer's personal data was erased: its dossier can no longer be accepted",
+                          current_status=state.status.value)
         binding_id = bindings.binding_id_for(state.producer_id, number)
         binding = await self.load_binding(binding_id)
         if binding is not None and binding.status is bindings.Status.VERIFIED:
@@ -404,6 +427,8 @@ class Intake:
         if not round_.parent_round_id:
             return
         received = await self.opened(events[0])
+        if received["producer"]["registration_number"] == ERASED:
+            return  # the producer's data was erased (ADR 0048): there is no one to file for any more
         escalated = EscalatedFrom(dossier_id=state.id, round_id=state.round_id, result_event_id=event.id,
                                   rating=data["rating"].get("label"), points=data.get("points"))
         try:

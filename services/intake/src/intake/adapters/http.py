@@ -29,7 +29,7 @@ from binhchon_kit.contracts.common import (
 from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Receives, RoundArea, Schedule
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.paging import After, Limit, Total, no_offset
-from binhchon_kit.personal import KID_PATTERN
+from binhchon_kit.personal import KID_PATTERN, sealed_kids
 from binhchon_kit.ratelimit import RATE_LIMITED
 from intake.adapters.receipt_codes import ReceiptCodes
 from intake.adapters.receipt_page import check_code_form, receipt_page
@@ -293,7 +293,12 @@ async def get_dossier(dossier_id: str, svc: Service, who: DossierReader) -> dict
     doc = dossiers.fold_dossier(events)
     received = await svc.opened(events[0])  # the personal fields opened, or erased (ADR 0035)
     return {**doc, "producer": received["producer"], "version": state.version,
-            "history": [_event_view(e, received if e is events[0] else None) for e in events]}
+            "history": [_event_view(e, received if e is events[0] else await _opened_copies(svc, e)) for e in events]}
+
+
+async def _opened_copies(svc: Intake, event: RecordedEvent) -> dict[str, Any] | None:
+    """A later event's sealed copies (a household's name and number in dossier.accepted v2, ADR 0048) opened."""
+    return await svc.opened(event) if sealed_kids(event.data) else None
 
 
 @router.post("/dossiers/{dossier_id}/supplement-request", status_code=201, tags=["completeness check"])
