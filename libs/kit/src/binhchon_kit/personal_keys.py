@@ -18,7 +18,7 @@ import httpx
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.personal import MasterKey, new_data_key, new_kid, valid_kid
+from binhchon_kit.personal import MasterKey, new_data_key, new_kid, open_copies_with, sealed_kids, valid_kid
 
 log = logging.getLogger("binhchon.personal")
 
@@ -181,3 +181,34 @@ class KeyClient:
 def token_from_file(path: str) -> Callable[[], str]:
     """The service's bearer token, read at each use (ops replace the file before it expires)."""
     return lambda: Path(path).read_text().strip()
+
+
+class CopiesOpener:
+    """What a service that holds no key store shows of the sealed copies it carries (a household business's name
+    and registration number, ADR 0048): each opened with the key asked of intake (``KeyClient``), or ``[đã xoá]``
+    once erased. Without a key client (no ``INTAKE_SERVICE_TOKEN_FILE``) nothing opens: shown as erased, with a
+    warning once."""
+
+    def __init__(self, key_client: KeyClient | None) -> None:
+        self.key_client = key_client
+        self._warned = False
+
+    async def __call__(self, data: Any) -> Any:
+        """``data`` (a document, a list of them, an event's data) with every sealed copy in it opened."""
+        kids = sealed_kids(data)
+        if not kids:
+            return data
+        if self.key_client is None and not self._warned:
+            self._warned = True
+            log.warning("sealed producer fields shown as erased: no INTAKE_SERVICE_TOKEN_FILE to ask intake for keys")
+        keys = {kid: await self.key_client.key(kid) if self.key_client else None for kid in kids}
+        return open_copies_with(data, keys)
+
+    async def aclose(self) -> None:
+        if self.key_client is not None:
+            await self.key_client.aclose()
+
+
+def key_client_from_settings(intake_url: str, token_file: str) -> KeyClient | None:
+    """The key client of a service's settings (INTAKE_URL, INTAKE_SERVICE_TOKEN_FILE); None without a token."""
+    return KeyClient(intake_url, token_from_file(token_file)) if token_file else None
