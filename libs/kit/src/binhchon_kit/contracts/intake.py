@@ -282,35 +282,50 @@ class DossierRescheduled(EventData):
 
 # ---- producer bindings (ADR 0037): which accounts may file for which producer ----------------------------------
 
-@registered("producer_binding.requested", topic=TOPIC)
+BINDING_NUMBER = Field(description="sealed (ADR 0048) from v2 when the producer is a household business")
+PRODUCER_REF = Field(default=None, pattern=r"^producer-[0-9a-f-]{36}$", description="from v2: the producer, as a "
+                     "hash of its registration number (what bindings are looked up by once the number is sealed)")
+
+
+@registered("producer_binding.requested", topic=TOPIC, schema_version=2)
 class ProducerBindingRequested(EventData):
-    """An applicant's account filed for a producer for the first time: the secretariat is to verify it may."""
+    """An applicant's account filed for a producer for the first time: the secretariat is to verify it may.
+
+    v2: a household business's registration number and name are sealed with its key (ADR 0048), and
+    ``producer_ref`` names the producer; a v1 event reads as v2 without it."""
 
     binding_id: str
     applicant_id: str = Field(description="the account's token subject")
-    registration_number: RegistrationNumber
-    producer_name: Text
+    registration_number: Sealed | RegistrationNumber = BINDING_NUMBER
+    producer_name: Sealed | Text = Field(description="sealed (ADR 0048) from v2 for a household business")
     dossier_id: str = Field(description="the filing that asked")
+    producer_ref: str | None = PRODUCER_REF
 
 
-@registered("producer_binding.verified", topic=TOPIC)
+@registered("producer_binding.verified", topic=TOPIC, schema_version=2)
 class ProducerBindingVerified(EventData):
-    """The secretariat verified that the account files for the producer (its owner, or holding its authorisation)."""
+    """The secretariat verified that the account files for the producer (its owner, or holding its authorisation).
+
+    v2: as ``producer_binding.requested`` v2."""
 
     binding_id: str
     applicant_id: str
-    registration_number: RegistrationNumber
+    registration_number: Sealed | RegistrationNumber = BINDING_NUMBER
+    producer_ref: str | None = PRODUCER_REF
     dossier_id: str | None = Field(default=None, description="the dossier whose completeness check verified it")
     note: LongText = ""
 
 
-@registered("producer_binding.refused", topic=TOPIC)
+@registered("producer_binding.refused", topic=TOPIC, schema_version=2)
 class ProducerBindingRefused(EventData):
-    """The secretariat refused the account's claim to file for the producer; its pending dossiers are rejected."""
+    """The secretariat refused the account's claim to file for the producer; its pending dossiers are rejected.
+
+    v2: as ``producer_binding.requested`` v2."""
 
     binding_id: str
     applicant_id: str
-    registration_number: RegistrationNumber
+    registration_number: Sealed | RegistrationNumber = BINDING_NUMBER
+    producer_ref: str | None = PRODUCER_REF
     reason: Text
 
 
