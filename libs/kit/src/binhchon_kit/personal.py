@@ -54,6 +54,10 @@ class NotOpened(Exception):
     wrong key."""
 
 
+class KeysUnavailable(Exception):
+    """The key store's service (intake) did not answer: what it seals can be neither opened nor said erased now."""
+
+
 def new_kid() -> str:
     return "psk-" + secrets.token_hex(16)
 

@@ -18,7 +18,15 @@ import httpx
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.personal import MasterKey, new_data_key, new_kid, open_copies_with, sealed_kids, valid_kid
+from binhchon_kit.personal import (
+    KeysUnavailable,
+    MasterKey,
+    new_data_key,
+    new_kid,
+    open_copies_with,
+    sealed_kids,
+    valid_kid,
+)
 
 log = logging.getLogger("binhchon.personal")
 
@@ -198,11 +206,22 @@ class CopiesOpener:
         kids = sealed_kids(data)
         if not kids:
             return data
-        if self.key_client is None and not self._warned:
-            self._warned = True
-            log.warning("sealed producer fields shown as erased: no INTAKE_SERVICE_TOKEN_FILE to ask intake for keys")
-        keys = {kid: await self.key_client.key(kid) if self.key_client else None for kid in kids}
+        keys: dict[str, bytes | None] = dict.fromkeys(kids)
+        try:
+            if self.key_client is not None:
+                keys = {kid: await self.key_client.key(kid) for kid in kids}
+        except OSError as exc:  # the token file is not there (yet): as without one
+            self._warn(f"the service token file cannot be read ({type(exc).__name__})")
+        except httpx.HTTPError as exc:
+            raise KeysUnavailable(f"intake's key store did not answer ({type(exc).__name__})") from exc
+        if self.key_client is None:
+            self._warn("no INTAKE_SERVICE_TOKEN_FILE to ask intake for keys")
         return open_copies_with(data, keys)
+
+    def _warn(self, why: str) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("a household's sealed name and number are shown as erased: %s", why)
 
     async def aclose(self) -> None:
         if self.key_client is not None:

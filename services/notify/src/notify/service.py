@@ -49,7 +49,15 @@ from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, determini
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.loops import every
 from binhchon_kit.metrics import MESSAGES_HANDLED
-from binhchon_kit.personal import ERASED, copy_sealed, is_sealed, open_sealed, producer_recipient, sealed_kids
+from binhchon_kit.personal import (
+    ERASED,
+    KeysUnavailable,
+    copy_sealed,
+    is_sealed,
+    open_sealed,
+    producer_recipient,
+    sealed_kids,
+)
 from binhchon_kit.personal_keys import CopiesOpener, KeyClient
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.topics import dead_letter_topic
@@ -168,8 +176,8 @@ class Notify:
                 email = open_sealed(key, sealed["value"], event_id=sealed["event_id"], path="producer.contact.email")
         try:
             name = (await self.shown({"name": contact["name"]}))["name"]
-        except httpx.HTTPError as exc:
-            missing(f"key:{contact['_id']}", f"intake's key store did not answer ({type(exc).__name__})")
+        except KeysUnavailable as exc:
+            missing(f"key:{contact['_id']}", str(exc))
             name = ERASED
         return Recipient(contact["recipient_id"], name, email)
 
