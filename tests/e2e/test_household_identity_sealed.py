@@ -34,7 +34,7 @@ def panel_body() -> dict[str, Any]:
     members += [{"id": m, "name": f"Thành viên {m}", "organisation": "Sở Nông nghiệp và Môi trường",
                  "role": "member"} for m in MEMBERS[1:]]
     return {"name": "Hội đồng OCOP tỉnh Bắc Giang", "members": members,
-            "quorum": {"fraction": 0.75, "chair_required": True}, "sessions": ["dossier"], "spread_threshold": 10}
+            "quorum": {"fraction": 0.75, "chair_required": True}, "sessions": ["dossier", "samples"], "spread_threshold": 10}
 
 
 @pytest.mark.timeout(600)
