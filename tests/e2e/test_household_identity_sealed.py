@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from binhchon_kit.personal import ERASED, MasterKey
+from binhchon_kit.personal import ERASED
 from binhchon_kit.testing.clock import Clock
 from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import TopicReader, eventually
 from binhchon_kit.testing.leaks import every_database, everything_on_the_topics, leaks
 from binhchon_kit.testing.mail import Mailbox
+from binhchon_kit.testing.personal import master_key_in
 from binhchon_kit.testing.samples import CHE, CHE_CHANGES, MEMBERS, dossier_body, round_body
 
 pytestmark = pytest.mark.integration
@@ -43,8 +44,7 @@ async def test_a_households_name_and_number_travel_sealed_and_are_erased_everywh
     name, number = f"Hộ kinh doanh Lương Thị Mai {unique}", f"HKD-{unique}".upper()
     identity = {"name": name, "number": number}
     clock = Clock()
-    master_key = tmp_path / "personal-data-master.key"
-    MasterKey.write_new(master_key)
+    master_key = master_key_in(tmp_path)
     mailbox = Mailbox()
     mailbox.controller.start()
     sec = auth("tk-1", "secretariat")

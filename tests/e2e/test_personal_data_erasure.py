@@ -25,6 +25,7 @@ from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import TopicReader, eventually
 from binhchon_kit.testing.leaks import every_database, everything_on_the_topics, leaks
 from binhchon_kit.testing.mail import Mailbox
+from binhchon_kit.testing.personal import master_key_in
 from binhchon_kit.testing.samples import dossier_body, round_body
 from intake.erasures import reapply_from_settings
 from intake.main import IntakeSettings
@@ -50,8 +51,7 @@ async def test_an_erased_producer_leaves_nothing_personal_anywhere_and_the_log_s
     caplog.set_level(logging.INFO)  # what the services log in production (DEBUG is a developer's switch)
     fields = personal(unique)
     clock = Clock()
-    master_key = tmp_path / "personal-data-master.key"
-    MasterKey.write_new(master_key)
+    master_key = master_key_in(tmp_path)
     mailbox = Mailbox()
     mailbox.controller.start()
     sec = auth("secretary", "secretariat")
