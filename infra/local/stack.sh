@@ -70,6 +70,11 @@ up() {
   notify_token="$run/credentials/notify-service.token"
   (umask 077; cd "$repo" && uv run --no-sync binhchon-devtoken mint --sub notify --role service --hours 23 \
     > "$notify_token")
+  # scoring's and certification's, to open a household's sealed name and number (docs/adr/0048)
+  for reader in scoring certification; do
+    (umask 077; cd "$repo" && uv run --no-sync binhchon-devtoken mint --sub "$reader" --role service --hours 23 \
+      > "$run/credentials/$reader-service.token")
+  done
   intake_url=http://127.0.0.1:8001
   for entry in "${services[@]}"; do [[ ${entry%%:*} == intake ]] && intake_url=http://127.0.0.1:${entry##*:}; done
   for entry in "${services[@]}"; do
@@ -79,6 +84,8 @@ up() {
     case $name in
       intake) own=(PERSONAL_DATA_MASTER_KEY_FILE="$personal_key") ;;
       notify) own=(INTAKE_SERVICE_TOKEN_FILE="$notify_token" INTAKE_URL="$intake_url") ;;
+      scoring|certification)
+        own=(INTAKE_SERVICE_TOKEN_FILE="$run/credentials/$name-service.token" INTAKE_URL="$intake_url") ;;
     esac
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       say "port $port is taken by another process; stop it (fuser -k $port/tcp) or set BINHCHON_SERVICES"; exit 1

@@ -38,9 +38,12 @@ async def stack(infra: Infra, unique: str, prefix: str, key: str, clock: Clock, 
         "notify": build_notify(NotifySettings(mongodb_database=f"notify_{unique}", smtp_host="127.0.0.1",
                                               smtp_port=mailbox.port, notify_poll_seconds=0.2, **common),
                                clock=clock, key_client=intake_keys(intake_app, service_token)),
-        "scoring": build_scoring(ScoringSettings(mongodb_database=f"scoring_{unique}", **common), clock=clock),
+        # scoring and certification open a household's sealed name and number with keys asked of intake (ADR 0048)
+        "scoring": build_scoring(ScoringSettings(mongodb_database=f"scoring_{unique}", **common),
+                                 key_client=intake_keys(intake_app, service_token, clock), clock=clock),
         "certification": build_certification(CertificationSettings(mongodb_database=f"certification_{unique}",
-                                                                   **common), clock=clock.today, now=clock),
+                                                                   **common), clock=clock.today, now=clock,
+                                             key_client=intake_keys(intake_app, service_token, clock)),
     }
     async with contextlib.AsyncExitStack() as stack:
         yield {name: await stack.enter_async_context(running(app, f"http://{name}")) for name, app in apps.items()}

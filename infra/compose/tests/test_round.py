@@ -207,8 +207,9 @@ def keys_directory(path: Path) -> Path:
     write_keys(path)
     # intake's personal-data master key, one for every replica, and notify's token to ask intake for keys (ADR 0035)
     MasterKey.write_new(path / "personal-data-master.key")
-    (path / "notify-service.token").write_text(mint(ensure_keys()[0].read_bytes(), subject="notify",
-                                                    roles=["service"], hours=6))
+    for reader in ("notify", "scoring", "certification"):  # scoring and certification: ADR 0048
+        (path / f"{reader}-service.token").write_text(mint(ensure_keys()[0].read_bytes(), subject=reader,
+                                                           roles=["service"], hours=6))
     for f in [*path.iterdir(), *(path / PRODUCERS_DIR).iterdir()]:
         f.chmod(0o755 if f.is_dir() else 0o644)
     return path

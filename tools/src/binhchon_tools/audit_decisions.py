@@ -368,6 +368,9 @@ def _filed_directly(log: Log, dossier_id: str, parent_round_id: str | None) -> b
     original = log.received.get(dossier_id)
     if not parent_round_id or original is None:
         return False
+    number = original.get("producer", {}).get("registration_number")
+    if isinstance(number, dict):  # a household's, sealed (ADR 0048): the audit holds no key and needs none
+        return _filed_directly_sealed(log, original, number, parent_round_id)
     try:
         there = dossier_id_for(parent_round_id, original["producer"]["registration_number"],
                                original["product"]["name"])
@@ -375,3 +378,19 @@ def _filed_directly(log: Log, dossier_id: str, parent_round_id: str | None) -> b
         return False
     direct = log.received.get(there)
     return direct is not None and direct.get("round_id") == parent_round_id and not direct.get("escalated_from")
+
+
+def _filed_directly_sealed(log: Log, original: dict[str, Any], number: dict[str, Any], parent_round_id: str) -> bool:
+    """``_filed_directly`` for a producer whose registration number is sealed: one producer's fields are sealed
+    with its one key, so a direct filing of the same product in the parent round is one sealed with the same key
+    id (a producer erased between the two has a new key: then the escalation's absence is reported)."""
+    from intake.domain.dossiers import product_key
+
+    kid, product = number.get("kid"), product_key(str(original.get("product", {}).get("name", "")))
+    for received in log.received.values():
+        theirs = received.get("producer", {}).get("registration_number")
+        if (received.get("round_id") == parent_round_id and not received.get("escalated_from")
+                and isinstance(theirs, dict) and theirs.get("kid") == kid
+                and product_key(str(received.get("product", {}).get("name", ""))) == product):
+            return True
+    return False

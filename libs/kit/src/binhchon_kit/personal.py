@@ -54,6 +54,10 @@ class NotOpened(Exception):
     wrong key."""
 
 
+class KeysUnavailable(Exception):
+    """The key store's service (intake) did not answer: what it seals can be neither opened nor said erased now."""
+
+
 def new_kid() -> str:
     return "psk-" + secrets.token_hex(16)
 
@@ -104,8 +108,12 @@ def copy_sealed(sealed: Mapping[str, Any], *, event_id: str, path: str) -> dict[
     return {**sealed, "src": sealed.get("src") or f"{event_id}#{path}"}
 
 
+_SAME_AS = {"holder": "name", "payee": "name"}  # an invitee's holder, an award's payee: the producer's name
+
+
 def _leaf(path: str) -> str:
-    return path.rsplit(".", 1)[-1].removeprefix("producer_")
+    leaf = path.rsplit(".", 1)[-1].removeprefix("producer_")
+    return _SAME_AS.get(leaf, leaf)
 
 
 def open_sealed(key: bytes, sealed: Mapping[str, Any], *, event_id: str, path: str) -> str:
@@ -187,6 +195,43 @@ def open_with(data: dict[str, Any], event_id: str, keys: Mapping[str, bytes | No
         return node
 
     return walk(data, "")  # type: ignore[no-any-return]
+
+
+def open_copies_with(data: Any, keys: Mapping[str, bytes | None]) -> Any:
+    """``data`` with each sealed copy (``SealedCopy``, ADR 0048) opened, wherever it sits in documents a service
+    keeps or shows: it opens by its ``src``, in a field whose name ends like its source's (``producer_name``,
+    ``holder.name``, ``rows.producer_name``). A copy that does not open there (erased, altered or moved to another
+    field) reads ``ERASED``: nothing shown is ever the ciphertext."""
+
+    def walk(node: Any, leaf: str) -> Any:
+        if is_sealed(node):
+            key = keys.get(node["kid"])
+            if key is None or not isinstance(node.get("src"), str):
+                return ERASED
+            try:
+                return open_sealed(key, node, event_id="", path=leaf)
+            except NotOpened:
+                return ERASED
+        if isinstance(node, Mapping):
+            return {k: walk(v, k) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, leaf) for v in node]
+        return node
+
+    return walk(data, "")
+
+
+def producer_recipient(registration_number: Any) -> str:
+    """How notify names a producer among its recipients (and certification finds its mails): by its registration
+    number, or where that is sealed (a household's, ADR 0048) by the key id sealing it, random and naming no one."""
+    if is_sealed(registration_number):
+        return f"producer:{registration_number['kid']}"
+    return f"producer:{registration_number}"
+
+
+def as_carried(value: Any) -> Any:
+    """A field as a document or a later event keeps it: a sealed copy as its JSON object, anything else as is."""
+    return value.model_dump() if isinstance(value, Sealed) else value
 
 
 def _copy(node: Any) -> Any:

@@ -18,7 +18,15 @@ import httpx
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.personal import MasterKey, new_data_key, new_kid, valid_kid
+from binhchon_kit.personal import (
+    KeysUnavailable,
+    MasterKey,
+    new_data_key,
+    new_kid,
+    open_copies_with,
+    sealed_kids,
+    valid_kid,
+)
 
 log = logging.getLogger("binhchon.personal")
 
@@ -181,3 +189,45 @@ class KeyClient:
 def token_from_file(path: str) -> Callable[[], str]:
     """The service's bearer token, read at each use (ops replace the file before it expires)."""
     return lambda: Path(path).read_text().strip()
+
+
+class CopiesOpener:
+    """What a service that holds no key store shows of the sealed copies it carries (a household business's name
+    and registration number, ADR 0048): each opened with the key asked of intake (``KeyClient``), or ``[đã xoá]``
+    once erased. Without a key client (no ``INTAKE_SERVICE_TOKEN_FILE``) nothing opens: shown as erased, with a
+    warning once."""
+
+    def __init__(self, key_client: KeyClient | None) -> None:
+        self.key_client = key_client
+        self._warned = False
+
+    async def __call__(self, data: Any) -> Any:
+        """``data`` (a document, a list of them, an event's data) with every sealed copy in it opened."""
+        kids = sealed_kids(data)
+        if not kids:
+            return data
+        keys: dict[str, bytes | None] = dict.fromkeys(kids)
+        try:
+            if self.key_client is not None:
+                keys = {kid: await self.key_client.key(kid) for kid in kids}
+        except OSError as exc:  # the token file is not there (yet): as without one
+            self._warn(f"the service token file cannot be read ({type(exc).__name__})")
+        except httpx.HTTPError as exc:
+            raise KeysUnavailable(f"intake's key store did not answer ({type(exc).__name__})") from exc
+        if self.key_client is None:
+            self._warn("no INTAKE_SERVICE_TOKEN_FILE to ask intake for keys")
+        return open_copies_with(data, keys)
+
+    def _warn(self, why: str) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("a household's sealed name and number are shown as erased: %s", why)
+
+    async def aclose(self) -> None:
+        if self.key_client is not None:
+            await self.key_client.aclose()
+
+
+def key_client_from_settings(intake_url: str, token_file: str) -> KeyClient | None:
+    """The key client of a service's settings (INTAKE_URL, INTAKE_SERVICE_TOKEN_FILE); None without a token."""
+    return KeyClient(intake_url, token_from_file(token_file)) if token_file else None

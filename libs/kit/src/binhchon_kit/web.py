@@ -29,6 +29,7 @@ from binhchon_kit.log_api import router as log_routes
 from binhchon_kit.logs import configure_logging, correlation_id
 from binhchon_kit.loops import start_background, stop_background
 from binhchon_kit.metrics import HTTP_LATENCY
+from binhchon_kit.personal import KeysUnavailable
 from binhchon_kit.ratelimit import RateLimiter, rate_limited_operations
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.settings import ServiceSettings
@@ -122,6 +123,13 @@ def create_app(
         # a command whose deterministic event another request recorded first (a race): its effect is there
         return JSONResponse({"detail": f"{exc}: another request did this first", "event_id": exc.event_id},
                             status_code=409)
+
+    @app.exception_handler(KeysUnavailable)
+    async def keys_unavailable(request: Request, exc: KeysUnavailable) -> JSONResponse:
+        # a household's sealed name cannot be opened while intake is away (ADR 0048): neither shown nor said erased
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": f"{exc}; try again later", "dependency": "intake"}, status_code=503,
+                            headers={"Retry-After": str(settings.unavailable_retry_after_seconds)})
 
     @app.exception_handler(ConnectionFailure)
     async def store_unreachable(request: Request, exc: ConnectionFailure) -> JSONResponse:

@@ -12,6 +12,7 @@ from binhchon_kit.auth.devtoken import key_dir
 from binhchon_kit.contracts.notify import NotificationFailed, NotificationSent
 from binhchon_kit.contracts.scoring import PanelFormed, ResultApproved, ScoringCompleted
 from binhchon_kit.loops import every
+from binhchon_kit.personal_keys import CopiesOpener, key_client_from_settings
 from binhchon_kit.runtime import Runtime, build_runtime
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.signing import Signer
@@ -43,6 +44,11 @@ class CertificationSettings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8003"
     cert_font_file: str = ""  # a TTF with Vietnamese diacritics; default DejaVu Sans
     expiry_check_seconds: float = 3600
+    # Where certification asks intake for a producer's key, to show a household business's name and registration
+    # number that the events carry sealed (ADR 0048): on the PDF, the pages, the registry, the ledger. A token
+    # carrying the role "service" (a file, read at each use); none: those fields show as erased (a warning).
+    intake_url: str = "http://127.0.0.1:8001"
+    intake_service_token_file: str = ""
 
 
 def build(settings: CertificationSettings | None = None, service_factory: type[Certification] = Certification,
@@ -57,6 +63,9 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
                                        "display": ("displays", fold_display)},
                             clock=instant_clock(**service_clocks(service_kwargs)))
     signer = Signer.from_settings(settings.cert_signing_key_file, settings.cert_signing_key, key_dir())
+    keys = service_kwargs.pop("key_client", None) or key_client_from_settings(  # tests give the in-process one
+        settings.intake_url, settings.intake_service_token_file)
+    service_kwargs["shown"] = CopiesOpener(keys)  # type: ignore[arg-type]
     service = service_factory(runtime, signer, settings.public_base_url, **service_kwargs)  # type: ignore[arg-type]
     ceremonies = Ceremonies(runtime, service.now)
     ledger = Ledger(runtime, service.today)
@@ -81,7 +90,7 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
     app.state.ceremonies = ceremonies
     app.state.ledger = ledger
     app.state.ledger_views = LedgerViews(runtime.db)
-    app.state.views = Views(runtime.db, service.today, app.state.ledger_views)
+    app.state.views = Views(runtime.db, service.today, app.state.ledger_views, service.shown)
     try:
         from certification.adapters.pdf import find_font_files
 

@@ -16,6 +16,8 @@ from binhchon_kit.contracts.registry import type_of
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.folding import replay
+from binhchon_kit.personal import ERASED
+from binhchon_kit.personal_keys import CopiesOpener
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.sequence import next_number
 from binhchon_kit.signing import Signer
@@ -51,13 +53,16 @@ def instant_clock(clock: Callable[[], date] = today_in_vietnam,
 
 class Certification:
     def __init__(self, runtime: Runtime, signer: Signer, public_url: str,
-                 clock: Callable[[], date] = today_in_vietnam, now: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], date] = today_in_vietnam, now: Callable[[], datetime] | None = None,
+                 shown: CopiesOpener | None = None) -> None:
         self.rt = runtime
         self.store = runtime.store
         self.signer = signer
         self.public_url = public_url.rstrip("/")
         self.today = clock
         self.now = instant_clock(clock, now)
+        # a household's name and registration number, carried sealed (ADR 0048), opened where they are shown
+        self.shown = shown or CopiesOpener(None)
 
 
     # ---- issuing -------------------------------------------------------------------------------------
@@ -79,7 +84,7 @@ class Certification:
     async def _issue(self, event: RecordedEvent, stream: str) -> list[RecordedEvent]:
         result = event.data
         decided_on = certs.decision_date(result)
-        key = self._product_key(result)
+        key = await self._product_key(result)
         rank = certs.rank(decided_on, event.time, event.id)
         # what the certificate says it replaces, as the product stands now (the atomic step comes after)
         incumbent = await self.rt.db["products"].find_one({"_id": key}) if key else None
@@ -105,7 +110,7 @@ class Certification:
         result, number = event.data, state.issued["number"]
         # the number's pointer only once the certificate is recorded: a pointer never names a missing certificate
         await self.rt.db["numbers"].replace_one({"_id": number}, {"stream": state.stream}, upsert=True)
-        key = self._product_key(result)
+        key = await self._product_key(result)
         rank = certs.rank(certs.decision_date(result), event.time, event.id)
         # the holder's identity stays here, outside the signed certificate (ADR 0010); one document per
         # (product, certificate), the same whoever writes it: the product's ratings as facts (ADR 0013)
@@ -156,10 +161,13 @@ class Certification:
                 if other["stream"] != current["stream"]:
                     await self._supersede(other["stream"], current["number"], cause)
 
-    @staticmethod
-    def _product_key(result: dict[str, Any]) -> str | None:
-        return certs.product_key(result["programme"], result.get("producer_registration_number"),
-                                 result["product_name"])
+    async def _product_key(self, result: dict[str, Any]) -> str | None:
+        """A household's registration number is a sealed copy (ADR 0048): opened to find its product's earlier
+        certificates (the key is a hash of it: certification keeps the copy, never the number); erased, it has
+        none, as results from before numbers were carried."""
+        number = (await self.shown({"producer_registration_number": result.get("producer_registration_number")})
+                  )["producer_registration_number"]
+        return certs.product_key(result["programme"], None if number == ERASED else number, result["product_name"])
 
     async def _supersede(self, stream: str, by: str, cause: Cause) -> None:
         events = await self.store.read_stream(stream)

@@ -21,6 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from binhchon_kit import paging
 from binhchon_kit.paging import Page
+from binhchon_kit.personal_keys import CopiesOpener
 from certification.domain import ceremonies as rules
 from certification.domain import certificates as certs
 from certification.domain.errors import Refused
@@ -70,11 +71,19 @@ async def registrations(db: AsyncDatabase[dict[str, Any]], certificates: list[di
 
 
 class Views:
+    """``shown``: opens the sealed copies the certificates carry (a household's name and registration number, ADR
+    0048) for every list here, or shows them erased; the registry lists an erased household's certificates with
+    its holder ``[đã xoá]`` (docs/adr/0048, amendment)."""
+
     def __init__(self, db: AsyncDatabase[dict[str, Any]], today: Callable[[], date],
-                 exhibits: LedgerViews | None = None) -> None:
+                 exhibits: LedgerViews | None = None, shown: CopiesOpener | None = None) -> None:
         self.db = db
         self.today = today
         self.exhibits = exhibits or LedgerViews(db)
+        self.shown = shown or CopiesOpener(None)
+
+    async def _opened(self, page: Page) -> Page:
+        return Page(await self.shown(list(page.items)), page.limit, page.next, page.total)
 
     async def registry(self, filters: Mapping[str, Any], after: str | None, limit: int) -> Page:
         """The public registry: valid certificates only, newest first (no total: the date check is ours)."""
@@ -89,7 +98,7 @@ class Views:
         # where each product was displayed (trưng bày tại …, ADR 0050)
         shown = await self.exhibits.displayed_at([d["number"] for d in found.items])
         items = [{**d, "displayed_at": shown[d["number"]]} for d in found.items]
-        return Page(items, found.limit, found.next, found.total)
+        return await self._opened(Page(items, found.limit, found.next, found.total))
 
     async def certificates(self, *, round_id: str | None, dossier_id: str | None, status: Status | None,
                            after: str | None, limit: int, total: bool = False) -> Page:
@@ -114,19 +123,21 @@ class Views:
             item = public(doc, today)
             item["holder"]["registration_number"] = held_by[doc["_id"]]
             items.append(item)
-        return Page(items, found.limit, found.next, found.total)
+        return await self._opened(Page(items, found.limit, found.next, found.total))
 
     async def of_dossier(self, dossier_id: str, after: str | None, limit: int) -> Page:
         """Anyone: the certificates issued on a dossier's result, whatever their status, in order of issue, as the
         registry shows them (no holder registration number). Each is public by its number already (/verify,
         /certificates/{number}); this finds the numbers of a dossier, for its applicant's result page."""
         today = self.today()
-        return await paging.page(self.db["certificates"], equals={"dossier_id": dossier_id}, limit=limit,
-                                 after=paging.cursor_key(after, CERTIFICATE_KEY), show=lambda d: public(d, today))
+        return await self._opened(await paging.page(
+            self.db["certificates"], equals={"dossier_id": dossier_id}, limit=limit,
+            after=paging.cursor_key(after, CERTIFICATE_KEY), show=lambda d: public(d, today)))
 
     async def ceremonies(self, round_id: str | None, after: str | None, limit: int, total: bool = False) -> Page:
-        return await paging.page(self.db["ceremonies"], equals={"round_id": round_id} if round_id else {},
-                                 after=paging.cursor_key(after, CEREMONY_KEY), limit=limit, count=total)
+        return await self._opened(await paging.page(
+            self.db["ceremonies"], equals={"round_id": round_id} if round_id else {},
+            after=paging.cursor_key(after, CEREMONY_KEY), limit=limit, count=total))
 
     async def ceremony(self, ceremony_id: str) -> dict[str, Any]:
         """A ceremony with what notify sent about it (a ceremony's deliveries: its invitees' few mails)."""
@@ -136,7 +147,7 @@ class Views:
         deliveries = await self.db["ceremony_deliveries"].find(
             {"about_event_id": ceremony["scheduled_event_id"]}, projection={"_id": 0}).to_list()
         deliveries.sort(key=lambda d: (d["recipient"], d["template"]))
-        return rules.with_deliveries(paging.strip(ceremony), deliveries)
+        return await self.shown(rules.with_deliveries(paging.strip(ceremony), deliveries))  # type: ignore[no-any-return]
 
 
 async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:

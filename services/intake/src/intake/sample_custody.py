@@ -172,8 +172,11 @@ class SampleCustody:
         if not paths:
             return event
         dossier, _ = await self.intake.load_dossier(dossier_id)
-        kid, key = await self.intake.keys.for_subject(
-            data_subject(dossier.received["producer"]["registration_number"]))
+        number = await self.intake.registration_number(dossier)  # a household's is sealed (ADR 0048)
+        if number is None:
+            raise Refused("the producer's personal data was erased: no one's name can be recorded for it",
+                          kind="gone")
+        kid, key = await self.intake.keys.for_subject(data_subject(number))
         sealed = seal_fields(event.model_dump(mode="json"), paths, key, kid, event_id=event_id)
         return type(event).model_validate(sealed)
 

@@ -27,7 +27,7 @@ from binhchon_kit.contracts.samples import RoundClosed
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.folding import replay
-from binhchon_kit.personal import open_fields, seal_fields
+from binhchon_kit.personal import ERASED, fields_to_seal, is_individual, is_sealed, open_fields, seal_fields
 from binhchon_kit.personal_keys import COLLECTION, SubjectKeys, master_key_from_settings
 from binhchon_kit.reserved_numbers import Reservation, release, reserve, settle, still_held
 from binhchon_kit.runtime import Runtime
@@ -62,6 +62,7 @@ def _files_for_producers(actor: Actor) -> bool:
 RECEIPT_LEASE = timedelta(minutes=2)
 DOCUMENT_MAX_BYTES = 20 * 1024 * 1024
 UNFINISHED_UPLOAD_AGE = timedelta(hours=1)
+BINDING_SEALED = ("registration_number", "producer_name")  # in a household's binding events (ADR 0048)
 
 
 def receipt_number(round_: RoundOpened, number: int) -> str:
@@ -99,6 +100,7 @@ class Intake:
         await db["dossiers"].create_index([("province_code", 1), ("district_code", 1)])
         await db["dossiers"].create_index([("product_identity", 1)])
         await db["bindings"].create_index([("registration_number", 1), ("status", 1)])
+        await db["bindings"].create_index([("producer_ref", 1), ("status", 1)])
         await self.keys.setup()
         await self.documents.setup()
         # an upload that died between its chunks and its entry left chunks nothing names; another replica's upload
@@ -190,15 +192,17 @@ class Intake:
         # Validate everything before a receipt number is taken, so a refusal leaves no gap in the numbering.
         now = self.now()
         today = day_in_vietnam(now)
+        identity = dossiers.dossier_id_for(round_id, registration, product.name)
         dossiers.receive(round_, dossier_id=dossier_id, receipt_number="-", received_at=now, today=today,
-                         producer=sealed, product=product, documents=documents, escalated_from=escalated_from)
+                         producer=sealed, product=product, documents=documents, escalated_from=escalated_from,
+                         product_identity=identity)
         reservation = await self._reserve_receipt_number(round_, dossier_id)
         while not await still_held(self.rt.db, reservation):  # held past its lease, and given to another
             reservation = await self._reserve_receipt_number(round_, dossier_id)
         received = dossiers.receive(
             round_, dossier_id=dossier_id, receipt_number=receipt_number(round_, reservation.number),
             received_at=now, today=today, producer=sealed, product=product, documents=documents,
-            escalated_from=escalated_from)
+            escalated_from=escalated_from, product_identity=identity)
         try:
             recorded = await record(self.rt, dossier_id, 0, received, actor, cause, dossier_id, event_id)
         except (ConcurrencyConflict, AlreadyRecorded) as exc:
@@ -208,7 +212,7 @@ class Intake:
             raise self._duplicate(round_) from None
         await settle(self.rt.db, reservation)
         if _files_for_producers(actor) and binding is None:
-            await self._request_binding(actor, clear, dossier_id, Cause.of(recorded))
+            await self._request_binding(actor, clear, dossier_id, Cause.of(recorded), is_individual(clear.get("kind")))
         return recorded
 
     async def check_documents(self, documents: list[Document]) -> None:
@@ -230,12 +234,24 @@ class Intake:
 
     async def _sealed_producer(self, producer: dict[str, Any], event_id: str) -> dict[str, Any]:
         kid, key = await self.keys.for_subject(data_subject(producer["registration_number"]))
-        sealed: dict[str, Any] = seal_fields({"producer": producer}, SEALED_FIELDS, key, kid, event_id=event_id)
+        # an individual's (a household's) name and registration number too (ADR 0048)
+        paths = fields_to_seal(producer.get("kind"), SEALED_FIELDS)
+        sealed: dict[str, Any] = seal_fields({"producer": producer}, paths, key, kid, event_id=event_id)
         return sealed["producer"]  # type: ignore[no-any-return]
 
     async def opened(self, event: RecordedEvent) -> dict[str, Any]:
         """``event``'s data with its personal fields opened, or reading ``[đã xoá]`` once erased (ADR 0035)."""
         return await open_fields(event.data, event.id, self.keys.key)
+
+    async def registration_number(self, state: dossiers.Dossier) -> str | None:
+        """The dossier's producer's registration number, opened when sealed (a household's, ADR 0048); None once
+        erased."""
+        number = state.received["producer"]["registration_number"]
+        if is_sealed(number):
+            opened = await open_fields({"producer": {"registration_number": number}}, state.received_event_id,
+                                       self.keys.key)
+            number = opened["producer"]["registration_number"]
+        return None if number == ERASED else str(number)
 
     async def erase_producer(self, registration_number: str, actor: Actor, cause: Cause) -> RecordedEvent:
         """Crypto-shred a producer's personal data (ADR 0035): record which keys go and which dossiers they sealed
@@ -276,7 +292,8 @@ class Intake:
             raise Refused(f"no binding {binding_id}", kind="not_found")
         return binding
 
-    async def _request_binding(self, actor: Actor, producer: dict[str, Any], dossier_id: str, cause: Cause) -> None:
+    async def _request_binding(self, actor: Actor, producer: dict[str, Any], dossier_id: str, cause: Cause,
+                               individual: bool) -> None:
         binding_id = bindings.binding_id_for(actor.id, producer["registration_number"])
         asked = bindings.request(await self.load_binding(binding_id), applicant_id=actor.id,
                                  registration_number=producer["registration_number"], producer_name=producer["name"],
@@ -284,36 +301,66 @@ class Intake:
         if asked is None:
             return
         with contextlib.suppress(ConcurrencyConflict):  # another filing of the account asked at the same time
-            await record(self.rt, binding_id, 0, asked, actor, cause, binding_id)
+            await self._record_binding(binding_id, 0, asked, actor, cause, individual)
+
+    async def _record_binding(self, binding_id: str, version: int, event: EventData, actor: Actor, cause: Cause,
+                              individual: bool) -> RecordedEvent:
+        """A binding event, an individual producer's registration number and name sealed in it with the
+        producer's key (ADR 0048)."""
+        event_id = str(uuid.uuid4())
+        if individual:
+            data = event.model_dump(mode="json")
+            kid, key = await self.keys.for_subject(data_subject(data["registration_number"]))
+            event = type(event).model_validate(seal_fields(data, BINDING_SEALED, key, kid, event_id=event_id))
+        return await record(self.rt, binding_id, version, event, actor, cause, binding_id, event_id=event_id)
+
+    async def binding_number(self, binding: bindings.Binding) -> str:
+        """The binding's registration number, opened where it is sealed; refused once the producer is erased."""
+        if not binding.sealed:
+            return str(binding.registration_number)
+        opened = await open_fields({"registration_number": binding.registration_number}, binding.first_event_id,
+                                   self.keys.key)
+        if opened["registration_number"] == ERASED:
+            raise Refused("the producer's personal data was erased: this binding can no longer change", kind="gone")
+        return str(opened["registration_number"])
 
     async def register_binding(self, applicant_id: str, registration_number: str, note: str, actor: Actor,
-                               cause: Cause) -> RecordedEvent:
-        """The secretariat binds an account at the counter, the authorisation in front of it: verified at once."""
+                               cause: Cause, individual: bool = False) -> RecordedEvent:
+        """The secretariat binds an account at the counter, the authorisation in front of it: verified at once.
+        ``individual``: the producer is a household business, its number sealed (ADR 0048)."""
         binding_id = bindings.binding_id_for(applicant_id, registration_number)
         binding = await self.load_binding(binding_id)
         verified = bindings.verify(binding, applicant_id=applicant_id, registration_number=registration_number,
                                    note=note)
-        return await record(self.rt, binding_id, binding.version if binding else 0, verified, actor, cause,
-                            binding_id)
+        return await self._record_binding(binding_id, binding.version if binding else 0, verified, actor, cause,
+                                          individual or (binding is not None and binding.sealed))
 
     async def verify_binding(self, binding_id: str, note: str, actor: Actor, cause: Cause) -> RecordedEvent:
         binding = await self._binding(binding_id)
         verified = bindings.verify(binding, applicant_id=binding.applicant_id,
-                                   registration_number=binding.registration_number, note=note)
-        return await record(self.rt, binding_id, binding.version, verified, actor, cause, binding_id)
+                                   registration_number=await self.binding_number(binding), note=note)
+        return await self._record_binding(binding_id, binding.version, verified, actor, cause, binding.sealed)
 
     async def refuse_binding(self, binding_id: str, reason: str, actor: Actor, cause: Cause
                              ) -> tuple[RecordedEvent, list[str]]:
         """Refuse the account's claim, then reject its dossiers for the producer still before acceptance; answers
         the event and the ids of the dossiers rejected."""
         binding = await self._binding(binding_id)
-        refused = await record(self.rt, binding_id, binding.version, bindings.refuse(binding, reason=reason),
-                               actor, cause, binding_id)
+        number = await self.binding_number(binding)
+        refused = await self._record_binding(binding_id, binding.version, bindings.refuse(
+            binding, registration_number=number, reason=reason), actor, cause, binding.sealed)
         rejected = []
         why = f"the account that filed it may not file for this producer: {reason}"[:500]
+        number_of_binding = number.strip().upper()
         async for doc in self.rt.db["dossiers"].find({"applicant_id": binding.applicant_id},
-                                                      projection={"producer.registration_number": 1}):
-            if str(doc["producer"]["registration_number"]).strip().upper() != binding.registration_number:
+                                                      projection={"producer.registration_number": 1,
+                                                                  "received_event_id": 1}):
+            number = doc["producer"]["registration_number"]
+            if is_sealed(number):  # a household's (ADR 0048)
+                number = (await open_fields({"producer": {"registration_number": number}},
+                                            doc.get("received_event_id", ""), self.keys.key)
+                          )["producer"]["registration_number"]
+            if str(number).strip().upper() != number_of_binding:
                 continue
 
             def decide(state: dossiers.Dossier, _: RoundOpened) -> EventData:
@@ -359,7 +406,10 @@ class Intake:
             raise
 
     async def _verify_at_check(self, state: dossiers.Dossier, actor: Actor, cause: Cause) -> None:
-        number = str(state.received["producer"]["registration_number"])
+        number = await self.registration_number(state)
+        if number is None:
+            raise Refused("the producer's personal data was erased: its dossier can no longer be accepted",
+                          current_status=state.status.value)
         binding_id = bindings.binding_id_for(state.producer_id, number)
         binding = await self.load_binding(binding_id)
         if binding is not None and binding.status is bindings.Status.VERIFIED:
@@ -367,16 +417,17 @@ class Intake:
         if binding is not None and binding.status is bindings.Status.REFUSED:
             raise Refused("the account that filed this dossier was refused for the producer", binding_id=binding_id,
                           binding_status=binding.status.value)
-        other = await self.rt.db["bindings"].find_one({
-            "registration_number": number.strip().upper(), "status": bindings.Status.VERIFIED.value,
-            "applicant_id": {"$ne": state.producer_id}})
+        other = await self.rt.db["bindings"].find_one({  # by number: bindings folded before producer_ref existed
+            "$or": [{"producer_ref": bindings.producer_ref(number)}, {"registration_number": number.strip().upper()}],
+            "status": bindings.Status.VERIFIED.value, "applicant_id": {"$ne": state.producer_id}})
         if other is not None:
             raise Refused("another account is already verified for this producer: verify or refuse this "
                           "account's binding first", binding_id=binding_id, binding_status="requested")
         verified = bindings.verify(binding, applicant_id=state.producer_id, registration_number=number,
                                    dossier_id=state.id, note="verified at the completeness check")
         try:
-            await record(self.rt, binding_id, binding.version if binding else 0, verified, actor, cause, binding_id)
+            await self._record_binding(binding_id, binding.version if binding else 0, verified, actor, cause,
+                                       is_sealed(state.received["producer"]["registration_number"]))
         except ConcurrencyConflict:
             again = await self.load_binding(binding_id)
             if again is None or again.status is not bindings.Status.VERIFIED:
@@ -420,6 +471,8 @@ class Intake:
         if not round_.parent_round_id:
             return
         received = await self.opened(events[0])
+        if received["producer"]["registration_number"] == ERASED:
+            return  # the producer's data was erased (ADR 0048): there is no one to file for any more
         escalated = EscalatedFrom(dossier_id=state.id, round_id=state.round_id, result_event_id=event.id,
                                   rating=data["rating"].get("label"), points=data.get("points"))
         try:

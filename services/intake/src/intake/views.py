@@ -14,8 +14,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from binhchon_kit import paging
 from binhchon_kit.paging import Page
-from binhchon_kit.personal import KeysLookup, open_with, sealed_kids
-from intake.domain import dossiers
+from binhchon_kit.personal import KeysLookup, open_copies_with, open_with, sealed_kids
+from intake.domain import bindings, dossiers
 from intake.domain.errors import Refused
 
 # a round's key is its code; a dossier's its receipt number (round code, a dash, five digits); the overdue
@@ -93,18 +93,27 @@ class Views:
     async def bindings(self, *, applicant_id: str | None, registration_number: str | None, status: str | None,
                        after: str | None, limit: int) -> Page:
         """Producer bindings (ADR 0037) in id order; ``applicant_id``: one account's only."""
-        equals = {k: v for k, v in (("applicant_id", applicant_id), ("status", status),
-                                    ("registration_number", (registration_number or "").strip().upper())) if v}
+        # by the producer's reference: a household's number is sealed in the bindings (ADR 0048)
+        ref = bindings.producer_ref(registration_number) if registration_number else None
+        equals = {k: v for k, v in (("applicant_id", applicant_id), ("status", status), ("producer_ref", ref)) if v}
         key, prefix = paging.walked_key(BINDING_FILTER_KEYS, equals)
-        return await paging.page(self.db["bindings"], equals=equals, after=paging.cursor_key(after, BINDING_KEY),
+        page = await paging.page(self.db["bindings"], equals=equals, after=paging.cursor_key(after, BINDING_KEY),
                                  key=key, prefix=prefix, limit=limit,
                                  show=lambda d: paging.strip(d, *BINDING_FILTER_KEYS.values()))
+        return replace(page, items=await self._copies_opened(list(page.items)))
+
+    async def _copies_opened(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A household's number and name, kept as sealed copies in the bindings (ADR 0048), opened or erased."""
+        kids = sealed_kids(docs)
+        if self.keys_of is None or not kids:
+            return docs
+        return open_copies_with(docs, await self.keys_of(kids))  # type: ignore[no-any-return]
 
     async def binding(self, binding_id: str) -> dict[str, Any]:
         doc = await self.db["bindings"].find_one({"_id": binding_id}) if BINDING_KEY.match(binding_id) else None
         if doc is None:
             raise Refused(f"no binding {binding_id}", kind="not_found")
-        return paging.strip(doc, *BINDING_FILTER_KEYS.values())
+        return (await self._copies_opened([paging.strip(doc, *BINDING_FILTER_KEYS.values())]))[0]
 
     async def by_receipt(self, receipt_number: str) -> dict[str, Any]:
         doc = await self.db["dossiers"].find_one({"receipt_number": receipt_number.strip().upper()})
@@ -124,8 +133,13 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
                  ["status", "page_key"], ["check_key"], ["round_id", "check_key"],
                  *([key] for key in FILTER_KEYS.values())):
         await stored.create_index([(k, ASCENDING) for k in keys])
-    for keys in (["page_key"], ["applicant_page_key"], ["registration_number", "page_key"]):
+    for keys in (["page_key"], ["applicant_page_key"], ["registration_number", "page_key"],
+                 ["producer_ref", "page_key"]):
         await db["bindings"].create_index([(k, ASCENDING) for k in keys])
+    async for old in db["bindings"].find({"producer_ref": {"$exists": False}}, {"registration_number": 1}):
+        if isinstance(old.get("registration_number"), str):  # folded before producer_ref existed
+            await db["bindings"].update_one({"_id": old["_id"]}, {"$set": {
+                "producer_ref": bindings.producer_ref(old["registration_number"])}})
     await paging.fill_keys(db, "rounds", lambda d: str(d["code"]))
     await paging.fill_keys(db, "dossiers", lambda d: str(d["receipt_number"]))
     await paging.fill_keys(db, "dossiers", dossiers.check_key, key="check_key")

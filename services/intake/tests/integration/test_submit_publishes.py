@@ -37,7 +37,7 @@ async def test_submit_returns_receipt_and_event_reaches_topic(intake, auth, infr
     assert received.subject == receipt["dossier_id"]
     assert received.source == "/binhchon/intake"
     assert received.actorid == "producer-1"
-    assert received.dataschema.endswith("/dossier.received/v2.json")
+    assert received.dataschema.endswith("/dossier.received/v3.json")
     # the contact and the street go sealed with the producer's key (ADR 0035); the product, the producer's name
     # and its place do not
     contact = received.data["producer"]["contact"]

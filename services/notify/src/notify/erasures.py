@@ -25,7 +25,7 @@ from notify.service import forget_erased
 class Reapplied:
     erasures: int  # personal_data.erased events on the topic that verified
     contacts_erased: int  # contacts the restored database still held an address in
-    deliveries_erased: int  # mails whose address it still held
+    deliveries_erased: int  # mails whose address, or words printing a household's name (ADR 0048), it still held
     refused: list[str]  # ids of erasure events that did not verify, never acted on
 
 

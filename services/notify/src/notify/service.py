@@ -49,8 +49,16 @@ from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, determini
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.loops import every
 from binhchon_kit.metrics import MESSAGES_HANDLED
-from binhchon_kit.personal import ERASED, is_sealed, open_sealed, sealed_kids
-from binhchon_kit.personal_keys import KeyClient
+from binhchon_kit.personal import (
+    ERASED,
+    KeysUnavailable,
+    copy_sealed,
+    is_sealed,
+    open_sealed,
+    producer_recipient,
+    sealed_kids,
+)
+from binhchon_kit.personal_keys import CopiesOpener, KeyClient
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.topics import dead_letter_topic
 from binhchon_kit.vietnam_time import now_utc
@@ -96,6 +104,7 @@ class Notify:
         self.waiting = WaitingRoom(self.db, clock, self.owner, wait_for=fact_wait, lease=lease)
         self.wake = asyncio.Event()
         self.keys = key_client  # opens the producers' sealed e-mail addresses (ADR 0035)
+        self.shown = CopiesOpener(key_client)  # and a household's name and number the events carry (ADR 0048)
 
     # ---- what notify keeps from events ---------------------------------------------------------------
 
@@ -119,7 +128,10 @@ class Notify:
         if isinstance(told, DossierReceived):
             producer = data["producer"]
             await self.db["contacts"].replace_one({"_id": event.subject}, {
-                "recipient_id": f"producer:{producer['registration_number']}", "name": producer["name"],
+                "recipient_id": producer_recipient(producer["registration_number"]),
+                # a household's name sealed (dossier.received v3, ADR 0048): kept as a copy, opened for each mail
+                "name": copy_sealed(producer["name"], event_id=event.id, path="producer.name")
+                if is_sealed(producer["name"]) else producer["name"],
                 # a sealed address (dossier.received v2) is kept sealed, opened for each mail (ADR 0035)
                 **self._address_of(event), "kids": sorted(sealed_kids(producer)),
                 "receipt_number": data["receipt_number"],
@@ -166,7 +178,12 @@ class Notify:
                 key = None
             if key is not None:
                 email = open_sealed(key, sealed["value"], event_id=sealed["event_id"], path="producer.contact.email")
-        return Recipient(contact["recipient_id"], contact["name"], email)
+        try:
+            name = (await self.shown({"name": contact["name"]}))["name"]
+        except KeysUnavailable as exc:
+            missing(f"key:{contact['_id']}", str(exc))
+            name = ERASED
+        return Recipient(contact["recipient_id"], name, email)
 
     async def _forget(self, erased: PersonalDataErased) -> None:
         """A producer's personal data was erased (ADR 0035): drop the address notify opened, from its contacts and
@@ -248,12 +265,15 @@ class Notify:
 
     async def _enqueue_email(self, message: Message, contact: dict[str, Any] | None) -> None:
         assert message.recipient.email
-        context = context_for(message, contact, certification_url=self.certification_url,
-                              intake_url=self.intake_url)
+        # the sealed copies the events carry (a household's name and number, ADR 0048) opened for the mail
+        sealed = context_for(message, contact, certification_url=self.certification_url, intake_url=self.intake_url)
+        context = await self.shown(sealed)
         subject, text, html = self.templates.render(message.template, context)
         fields: dict[str, Any] = {"channel": Channel.EMAIL.value, "recipient_id": message.recipient.id,
                   "address": message.recipient.email, "template": message.template, "subject": subject, "text": text,
-                  "html": html}
+                  "html": html,
+                  # whose erasure blanks this mail's words: it may print what those keys sealed (ADR 0048)
+                  "kids": sorted(sealed_kids(sealed) | sealed_kids((contact or {}).get("name")))}
         if "invitees" in message.context:  # a ceremony's mail: which of its certificates it names
             fields["certificate_numbers"] = [i["certificate_number"] for i in message.context["invitees"]]
         await self._enqueue(message.key, fields, message.about_event, message.due_at)
@@ -556,11 +576,14 @@ async def forget_erased(db: Any, kids: list[str], dossier_ids: list[str], now: d
         {"$or": [{"_id": dossiers}, {"kids": {"$in": list(kids)}}], "erased": {"$ne": True}},
         {"$set": {"email": None, "sealed_email": None, "erased": True}})
     mails = {"subject_id": dossiers, "channel": Channel.EMAIL.value, "recipient_id": {"$regex": "^producer:"}}
-    async for pending in db["deliveries"].find({**mails, "status": "pending"}, {"_id": 1}):
+    printed = {"kids": {"$in": list(kids)}}  # mails, to whomever, printing what the keys sealed (ADR 0048)
+    async for pending in db["deliveries"].find({"$or": [mails, printed], "status": "pending"}, {"_id": 1}):
         await cancel_delivery(db, pending["_id"], now)
     deliveries = await db["deliveries"].update_many({**mails, "address": {"$ne": ERASED}},
                                                     {"$set": {"address": ERASED}})
-    return contacts.modified_count, deliveries.modified_count
+    worded = await db["deliveries"].update_many({**printed, "text": {"$ne": ERASED}},
+                                                {"$set": {"subject": ERASED, "text": ERASED, "html": ERASED}})
+    return contacts.modified_count, deliveries.modified_count + worded.modified_count
 
 
 async def cancel_delivery(db: Any, delivery_id: str, now: datetime) -> None:

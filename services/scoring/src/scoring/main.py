@@ -12,6 +12,7 @@ from binhchon_kit import restore
 from binhchon_kit.consumer import PermanentError
 from binhchon_kit.contracts.intake import DossierAccepted, DossierWithdrawn, RoundOpened
 from binhchon_kit.events import RecordedEvent
+from binhchon_kit.personal_keys import CopiesOpener, KeyClient, key_client_from_settings
 from binhchon_kit.runtime import Runtime, build_runtime, log_signer
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.vietnam_time import now_utc
@@ -33,10 +34,15 @@ class ScoringSettings(ServiceSettings):
     # the lines themselves; neither: one derived from the log signing key
     scoring_sealing_keys_file: str = ""
     scoring_sealing_keys: str = ""
+    # Where scoring asks intake for a producer's key, to show a household business's name and registration number
+    # that the events carry sealed (ADR 0048), with a token carrying the role "service" (a file, read at each
+    # use). No token file: those fields show as erased (a warning).
+    intake_url: str = "http://127.0.0.1:8001"
+    intake_service_token_file: str = ""
 
 
 def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None = None,
-          clock: Callable[[], datetime] = now_utc) -> FastAPI:
+          key_client: KeyClient | None = None, clock: Callable[[], datetime] = now_utc) -> FastAPI:
     """``clock``: the service's now, which stamps its events (tests inject a fixed instant)."""
     settings = settings or ScoringSettings()
     runtime = build_runtime(settings, {"scoring": ("scoring", fold_scoring), "panel": ("panels", fold_first),
@@ -44,7 +50,8 @@ def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None =
     sealing = SealingKeys.from_settings(settings.scoring_sealing_keys_file, settings.scoring_sealing_keys,
                                         runtime.checkpoints.signer if runtime.checkpoints is not None
                                         else log_signer(settings))
-    service = Scoring(runtime, rulebooks or Rulebooks.load(), sealing=sealing)
+    service = Scoring(runtime, rulebooks or Rulebooks.load(), sealing=sealing, shown=CopiesOpener(
+        key_client or key_client_from_settings(settings.intake_url, settings.intake_service_token_file)))
 
     async def accepted(event: RecordedEvent) -> None:
         try:

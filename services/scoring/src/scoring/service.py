@@ -31,6 +31,7 @@ from binhchon_kit.contracts.scoring import (
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import ConcurrencyConflict
 from binhchon_kit.folding import replay
+from binhchon_kit.personal_keys import CopiesOpener
 from binhchon_kit.runtime import Runtime, log_signer
 from binhchon_kit.vietnam_time import now_utc
 from scoring.adapters.rulebooks import Rulebooks
@@ -68,7 +69,7 @@ class Scoring:
     the master keys the dossiers' sealing keys derive from (ADR 0036; default: derived from the log key)."""
 
     def __init__(self, runtime: Runtime, rulebooks: Rulebooks, round_wait: float = 10.0,
-                 sealing: SealingKeys | None = None) -> None:
+                 sealing: SealingKeys | None = None, shown: CopiesOpener | None = None) -> None:
         self.rt = runtime
         self.store = runtime.store
         self.rulebooks = rulebooks
@@ -76,6 +77,8 @@ class Scoring:
         self.sealing = sealing or SealingKeys.from_settings("", "", log_signer(runtime.settings))
         self._panels: dict[str, PanelFormed] = {}
         self.awaited = AwaitedDecisions(runtime.db, self.approving_authority)  # the approvers' start list
+        # a household's name and registration number, carried sealed (ADR 0048), opened for those who read them
+        self.shown = shown or CopiesOpener(None)
 
     async def setup(self) -> None:
         await self.awaited.setup()

@@ -9,12 +9,14 @@ from pydantic import Field
 
 from binhchon_kit.contracts.common import Code, DecisionReference, Level, Programme, RegistrationNumber, Text, Value
 from binhchon_kit.contracts.registry import EventData, registered
+from binhchon_kit.personal import SealedCopy
 
 TOPIC = "certification.events"
 
 
 class Holder(Value):
-    name: Text
+    name: SealedCopy | Text = Field(description="a household business's is the sealed copy of its dossier.received "
+                                   "v3 name (certificate.issued v3, ADR 0048): opened where it is shown")
     address: Text
     registration_number: RegistrationNumber | None = Field(
         default=None, description="not set on issued certificates (ADR 0010): for a household producer it is a "
@@ -23,12 +25,16 @@ class Holder(Value):
                                   "issued before that decision")
 
 
-@registered("certificate.issued", topic=TOPIC, schema_version=2)
+@registered("certificate.issued", topic=TOPIC, schema_version=3)
 class CertificateIssued(EventData):
     """A certificate (giấy chứng nhận) was issued for an approved, recognised result, and signed.
 
     v2: ``decision.authority_id``, the issuing authority's id (ADR 0029), which also makes the number's prefix;
-    a v1 event reads with none."""
+    a v1 event reads with none.
+
+    v3: the holder's name of a household business are the sealed copies its dossier.received v3 made
+    (``SealedCopy``, ADR 0048), opened with the producer's key where they are shown.
+    """
 
     certificate_id: str
     number: Text = Field(description="unique, sequential per issuing authority and the decision's year")
@@ -70,9 +76,13 @@ class CertificateRevoked(EventData):
     revoked_on: date
 
 
-@registered("certificate.expiring", topic=TOPIC)
+@registered("certificate.expiring", topic=TOPIC, schema_version=2)
 class CertificateExpiring(EventData):
-    """A certificate ends within 30 days: the holder must be told and may apply for re-evaluation."""
+    """A certificate ends within 30 days: the holder must be told and may apply for re-evaluation.
+
+    v2: the holder's name of a household business are the sealed copies its dossier.received v3 made
+    (``SealedCopy``, ADR 0048), opened with the producer's key where they are shown.
+    """
 
     number: Text
     valid_until: date
@@ -90,16 +100,20 @@ class CertificateExpired(EventData):
 
 class Invitee(Value):
     certificate_number: Text
-    holder: Text
+    holder: SealedCopy | Text
     product_name: Text
     dossier_id: str
-    producer_registration_number: RegistrationNumber | None = Field(
+    producer_registration_number: SealedCopy | RegistrationNumber | None = Field(
         default=None, description="the holder's identity, from the certificate; none on older certificates")
 
 
-@registered("ceremony.scheduled", topic=TOPIC)
+@registered("ceremony.scheduled", topic=TOPIC, schema_version=2)
 class CeremonyScheduled(EventData):
-    """The announcement and award ceremony (lễ công bố, trao chứng nhận) of a round or batch was scheduled."""
+    """The announcement and award ceremony (lễ công bố, trao chứng nhận) of a round or batch was scheduled.
+
+    v2: the invitees' names and registration numbers of a household business are the sealed copies its
+    dossier.received v3 made (``SealedCopy``, ADR 0048), opened with the producer's key where they are shown.
+    """
 
     ceremony_id: str
     round_id: str

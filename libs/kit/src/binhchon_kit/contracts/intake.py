@@ -25,7 +25,7 @@ from binhchon_kit.contracts.common import (
     Value,
 )
 from binhchon_kit.contracts.registry import EventData, registered
-from binhchon_kit.personal import KID_PATTERN, Sealed
+from binhchon_kit.personal import KID_PATTERN, Sealed, SealedCopy, is_individual
 
 TOPIC = "intake.events"
 
@@ -143,23 +143,42 @@ class ReceivedContact(Contact):
 
 
 class ReceivedProducer(Producer):
-    """The producer as ``dossier.received`` carries it: its personal fields sealed with the producer's key."""
+    """The producer as ``dossier.received`` carries it: its personal fields sealed with the producer's key; an
+    individual's (a household business's) name and registration number too, from v3 (ADR 0048)."""
 
+    name: Sealed | Text = Field(  # type: ignore[assignment]
+        description="sealed (ADR 0048) from v3 when the producer is a household business; clear otherwise")
+    registration_number: Sealed | RegistrationNumber = Field(  # type: ignore[assignment]
+        description="sealed (ADR 0048) from v3 when the producer is a household business; clear otherwise")
     address: ReceivedAddress
     contact: ReceivedContact
+
+    @model_validator(mode="after")
+    def _organisations_in_clear(self) -> ReceivedProducer:
+        """Only an individual's identity is personal data: an organisation's sealed name would hide the holder of a
+        public recognition."""
+        if not is_individual(self.kind) and (isinstance(self.name, Sealed)
+                                             or isinstance(self.registration_number, Sealed)):
+            raise ValueError(f"a {self.kind.value} producer's name and registration number are not personal data: "
+                             "they are carried in clear")
+        return self
 
 
 SEALED_FIELDS = ("producer.contact.person", "producer.contact.phone", "producer.contact.email",
                  "producer.address.street")
-"""The personal fields of ``dossier.received``, sealed from v2 on (ADR 0035)."""
+"""The personal fields of ``dossier.received``, sealed from v2 on (ADR 0035); with ``fields_to_seal`` an
+individual producer's name and registration number too, from v3 (ADR 0048)."""
 
 
-@registered("dossier.received", topic=TOPIC, schema_version=2)
+@registered("dossier.received", topic=TOPIC, schema_version=3)
 class DossierReceived(EventData):
     """A producer's dossier was received and given a receipt (giấy biên nhận) with the check due date.
 
     v2: the contact person, phone, e-mail and street are sealed (``{"enc": "A256GCM", "kid", "iv", "ct"}``) with
-    the producer's key, erasable by deleting it (ADR 0035). A v1 event carries them in clear and reads as it is."""
+    the producer's key, erasable by deleting it (ADR 0035). A v1 event carries them in clear and reads as it is.
+    v3: a household business's name and registration number are sealed too (ADR 0048), and ``product_identity``
+    says which dossier id the producer's own filing of this product has (derived from the registration number,
+    which intake cannot read back once it is erased). A v2 event reads as v3 without it."""
 
     dossier_id: str
     round_id: str
@@ -173,6 +192,9 @@ class DossierReceived(EventData):
     product: Product
     documents: list[Document]
     escalated_from: EscalatedFrom | None = None
+    product_identity: str | None = Field(
+        default=None, max_length=120, description="the producer's own dossier id for this product (ADR 0037); "
+        "from v3")
 
     @field_validator("producer", mode="before")
     @classmethod
@@ -205,9 +227,12 @@ class DossierSupplemented(EventData):
     check_due_date: date
 
 
-@registered("dossier.accepted", topic=TOPIC)
+@registered("dossier.accepted", topic=TOPIC, schema_version=2)
 class DossierAccepted(EventData):
-    """The dossier is complete and valid; it is classified and goes to scoring."""
+    """The dossier is complete and valid; it is classified and goes to scoring.
+
+    v2: a household business's name and registration number are the sealed copies of ``dossier.received`` v3's
+    (``SealedCopy``, ADR 0048): whoever shows them opens them with the producer's key, or shows them erased."""
 
     round_id: str
     rulebook_id: Code
@@ -217,13 +242,13 @@ class DossierAccepted(EventData):
     sample_code: Code
     result_due_date: date | None
     product_name: Text
-    producer_name: Text
+    producer_name: SealedCopy | Text
     producer_address: Text | None = Field(
         default=None, description="commune, district, province; the street too for dossiers received before "
                                   "dossier.received v2 (the street is personal data, sealed there: ADR 0035)")
     province_code: Code | None = None
-    producer_registration_number: RegistrationNumber | None = Field(
-        default=None, description="the producer's identity (names are never identity)")
+    producer_registration_number: SealedCopy | RegistrationNumber | None = Field(
+        default=None, description="the producer's identity (names are never identity); a household's sealed (v2)")
 
 
 @registered("dossier.rejected", topic=TOPIC)
@@ -257,35 +282,50 @@ class DossierRescheduled(EventData):
 
 # ---- producer bindings (ADR 0037): which accounts may file for which producer ----------------------------------
 
-@registered("producer_binding.requested", topic=TOPIC)
+BINDING_NUMBER = Field(description="sealed (ADR 0048) from v2 when the producer is a household business")
+PRODUCER_REF = Field(default=None, pattern=r"^producer-[0-9a-f-]{36}$", description="from v2: the producer, as a "
+                     "hash of its registration number (what bindings are looked up by once the number is sealed)")
+
+
+@registered("producer_binding.requested", topic=TOPIC, schema_version=2)
 class ProducerBindingRequested(EventData):
-    """An applicant's account filed for a producer for the first time: the secretariat is to verify it may."""
+    """An applicant's account filed for a producer for the first time: the secretariat is to verify it may.
+
+    v2: a household business's registration number and name are sealed with its key (ADR 0048), and
+    ``producer_ref`` names the producer; a v1 event reads as v2 without it."""
 
     binding_id: str
     applicant_id: str = Field(description="the account's token subject")
-    registration_number: RegistrationNumber
-    producer_name: Text
+    registration_number: Sealed | RegistrationNumber = BINDING_NUMBER
+    producer_name: Sealed | Text = Field(description="sealed (ADR 0048) from v2 for a household business")
     dossier_id: str = Field(description="the filing that asked")
+    producer_ref: str | None = PRODUCER_REF
 
 
-@registered("producer_binding.verified", topic=TOPIC)
+@registered("producer_binding.verified", topic=TOPIC, schema_version=2)
 class ProducerBindingVerified(EventData):
-    """The secretariat verified that the account files for the producer (its owner, or holding its authorisation)."""
+    """The secretariat verified that the account files for the producer (its owner, or holding its authorisation).
+
+    v2: as ``producer_binding.requested`` v2."""
 
     binding_id: str
     applicant_id: str
-    registration_number: RegistrationNumber
+    registration_number: Sealed | RegistrationNumber = BINDING_NUMBER
+    producer_ref: str | None = PRODUCER_REF
     dossier_id: str | None = Field(default=None, description="the dossier whose completeness check verified it")
     note: LongText = ""
 
 
-@registered("producer_binding.refused", topic=TOPIC)
+@registered("producer_binding.refused", topic=TOPIC, schema_version=2)
 class ProducerBindingRefused(EventData):
-    """The secretariat refused the account's claim to file for the producer; its pending dossiers are rejected."""
+    """The secretariat refused the account's claim to file for the producer; its pending dossiers are rejected.
+
+    v2: as ``producer_binding.requested`` v2."""
 
     binding_id: str
     applicant_id: str
-    registration_number: RegistrationNumber
+    registration_number: Sealed | RegistrationNumber = BINDING_NUMBER
+    producer_ref: str | None = PRODUCER_REF
     reason: Text
 
 

@@ -14,6 +14,7 @@ from pydantic import Field
 from binhchon_kit.contracts.common import Code, Level, Text, Value
 from binhchon_kit.contracts.registry import EventData, registered
 from binhchon_kit.contracts.scoring import Session
+from binhchon_kit.personal import SealedCopy
 
 TOPIC = "certification.events"
 MAX_DONG = 10_000_000_000  # ten billion đồng: far above any prize or fee a round budgets, far below int64
@@ -40,10 +41,14 @@ class PrizeScheduleSet(EventData):
     basis: Text | None = Field(default=None, description="the plan or decision the amounts come from")
 
 
-@registered("award.granted", topic=TOPIC)
+@registered("award.granted", topic=TOPIC, schema_version=2)
 class AwardGranted(EventData):
     """A recognised result is owed its prize: one award per recognised ``result.approved``, whatever the number
-    of deliveries."""
+    of deliveries.
+
+    v2: the name of a household business are the sealed copies its dossier.received v3 made (``SealedCopy``,
+    ADR 0048), opened with the producer's key where they are shown.
+    """
 
     award_id: str
     round_id: str
@@ -51,7 +56,7 @@ class AwardGranted(EventData):
     result_event_id: str
     level: Level
     product_name: Text
-    producer_name: Text
+    producer_name: SealedCopy | Text
     rating_label: Text
     stars: int | None = None
     amount: Dong

@@ -23,6 +23,7 @@ from binhchon_kit.contracts.common import (
     Value,
 )
 from binhchon_kit.contracts.registry import EventData, registered
+from binhchon_kit.personal import SealedCopy
 
 TOPIC = "scoring.events"
 
@@ -81,9 +82,13 @@ class MemberSubstituted(EventData):
     reason: Text
 
 
-@registered("scoring.opened", topic=TOPIC)
+@registered("scoring.opened", topic=TOPIC, schema_version=2)
 class ScoringOpened(EventData):
-    """An accepted dossier became scorable against its rulebook's score sheet."""
+    """An accepted dossier became scorable against its rulebook's score sheet.
+
+    v2: the name and registration number of a household business are the sealed copies its dossier.received v3
+    made (``SealedCopy``, ADR 0048), opened with the producer's key where they are shown.
+    """
 
     dossier_id: str
     round_id: str
@@ -94,11 +99,11 @@ class ScoringOpened(EventData):
     sheet_id: Code
     product_group: Text
     product_name: Text
-    producer_name: Text
+    producer_name: SealedCopy | Text
     sample_code: Code
     producer_address: Text | None = None
     province_code: Code | None = None
-    producer_registration_number: RegistrationNumber | None = Field(
+    producer_registration_number: SealedCopy | RegistrationNumber | None = Field(
         default=None, description="the producer's identity (names are never identity)")
 
 
@@ -115,11 +120,15 @@ class NotOpenedReason(StrEnum):
     """scoring has no rulebook of that id (params: rulebook_id)"""
 
 
-@registered("scoring.not_opened", topic=TOPIC)
+@registered("scoring.not_opened", topic=TOPIC, schema_version=2)
 class ScoringNotOpened(EventData):
     """An accepted dossier could not be opened for scoring: no judge can score it as its round stands. Recorded
     on the dossier's scoring stream (in place of ``scoring.opened``) so the secretariat sees why, in the round's
-    dossier list and on the topic; the reason is a code with parameters (the sentence is made where it is read)."""
+    dossier list and on the topic; the reason is a code with parameters (the sentence is made where it is read).
+
+    v2: the name and registration number of a household business are the sealed copies its dossier.received v3
+    made (``SealedCopy``, ADR 0048), opened with the producer's key where they are shown.
+    """
 
     dossier_id: str
     round_id: str
@@ -129,11 +138,11 @@ class ScoringNotOpened(EventData):
     rulebook_version: int | None = Field(description="the version the round is scored under; none: no such rulebook")
     product_group: Text
     product_name: Text
-    producer_name: Text
+    producer_name: SealedCopy | Text
     sample_code: Code
     reason_code: NotOpenedReason
     reason_params: dict[str, Any] = Field(default_factory=dict)
-    producer_registration_number: RegistrationNumber | None = None
+    producer_registration_number: SealedCopy | RegistrationNumber | None = None
 
 
 @registered("scoring.cancelled", topic=TOPIC)
@@ -318,7 +327,7 @@ class ProposalRow(Value):
     rank: int
     dossier_id: str
     product_name: Text
-    producer_name: Text
+    producer_name: SealedCopy | Text
     average_total: float
     rating_label: Text
     stars: int | None = None
@@ -327,9 +336,13 @@ class ProposalRow(Value):
     goes_up_a_level: bool
 
 
-@registered("result.proposed", topic=TOPIC)
+@registered("result.proposed", topic=TOPIC, schema_version=2)
 class ResultProposed(EventData):
-    """The council chair proposed the round's results table (bảng tổng hợp kết quả chấm điểm)."""
+    """The council chair proposed the round's results table (bảng tổng hợp kết quả chấm điểm).
+
+    v2: the rows' names of a household business are the sealed copies its dossier.received v3 made
+    (``SealedCopy``, ADR 0048), opened with the producer's key where they are shown.
+    """
 
     proposal_id: str
     round_id: str
@@ -342,11 +355,15 @@ class Rating(Value):
     label: Text = Field(description="what people read, e.g. '4 sao' or 'Đạt'")
 
 
-@registered("result.approved", topic=TOPIC, schema_version=2)
+@registered("result.approved", topic=TOPIC, schema_version=3)
 class ResultApproved(EventData):
     """The competent authority approved a dossier's result with a decision (quyết định công nhận).
 
-    v2: ``decision.authority_id``, the round's approving authority (ADR 0029); a v1 event reads with none."""
+    v2: ``decision.authority_id``, the round's approving authority (ADR 0029); a v1 event reads with none.
+
+    v3: the name and registration number of a household business are the sealed copies its dossier.received v3
+    made (``SealedCopy``, ADR 0048), opened with the producer's key where they are shown.
+    """
 
     dossier_id: str
     round_id: str
@@ -359,19 +376,23 @@ class ResultApproved(EventData):
     goes_up_a_level: bool = Field(description="the rulebook sends this rating to the next level's round")
     next_level: Level | None = None
     product_name: Text
-    producer_name: Text
+    producer_name: SealedCopy | Text
     producer_address: Text | None = None
     province_code: Code | None = None
     certificate_validity_months: int | None = Field(default=None, description="from the rulebook; none: no end")
-    producer_registration_number: RegistrationNumber | None = Field(
+    producer_registration_number: SealedCopy | RegistrationNumber | None = Field(
         default=None, description="the producer's identity (names are never identity)")
 
 
-@registered("result.not_recognised", topic=TOPIC, schema_version=2)
+@registered("result.not_recognised", topic=TOPIC, schema_version=3)
 class ResultNotRecognised(EventData):
     """The authority's decision did not recognise the dossier's product, with the reason and the next step.
 
-    v2: ``decision.authority_id``, the round's approving authority (ADR 0029); a v1 event reads with none."""
+    v2: ``decision.authority_id``, the round's approving authority (ADR 0029); a v1 event reads with none.
+
+    v3: the name and registration number of a household business are the sealed copies its dossier.received v3
+    made (``SealedCopy``, ADR 0048), opened with the producer's key where they are shown.
+    """
 
     dossier_id: str
     round_id: str
@@ -383,8 +404,8 @@ class ResultNotRecognised(EventData):
     next_step: Text
     decision: DecisionReference
     product_name: Text
-    producer_name: Text
-    producer_registration_number: RegistrationNumber | None = Field(
+    producer_name: SealedCopy | Text
+    producer_registration_number: SealedCopy | RegistrationNumber | None = Field(
         default=None, description="the producer's identity (names are never identity)")
     reason_code: NotRecognisedReason | None = Field(
         default=None, description="why, machine-readable; its parameters are in reason_params")

@@ -38,7 +38,8 @@ async def certificate_credential(number: str, svc: Service) -> JSONResponse:
     list_number, index = status.place(await status.position(svc.rt.db, state.stream))
     url = status_url(svc, list_number)
     credential = credentials.open_badge(
-        state.issued, credential_url=f"{svc.public_url}/certificates/{number}.vc.json", did=did_of(svc),
+        await svc.shown(state.issued),  # a household's name opened, or erased (ADR 0048)
+        credential_url=f"{svc.public_url}/certificates/{number}.vc.json", did=did_of(svc),
         status=credentials.status_entry(url, index), signer=svc.signer)
     return JSONResponse(credential, media_type=VC)
 

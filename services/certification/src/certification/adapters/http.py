@@ -75,8 +75,9 @@ async def certificate_pdf(number: str, request: Request, svc: Service) -> Respon
 
     state, _ = await svc.load(number)
     fonts = request.app.state.fonts
-    pdf = render_certificate_pdf({**state.issued, "producer_name": state.issued["holder"]["name"],
-                                  "producer_address": state.issued["holder"]["address"],
+    issued = await svc.shown(state.issued)  # a household's name opened, or erased (ADR 0048)
+    pdf = render_certificate_pdf({**issued, "producer_name": issued["holder"]["name"],
+                                  "producer_address": issued["holder"]["address"],
                                   "status": state.status}, svc.verify_url(number),
                                  font_file=fonts[0], bold_font_file=fonts[1])
     return Response(pdf, media_type="application/pdf",
@@ -106,7 +107,9 @@ async def dossier_certificates(dossier_id: str, read: Read, after: After = None,
             summary="the signed certificate (JSON)")
 async def certificate(number: str, svc: Service) -> dict[str, Any]:
     state, _ = await svc.load(number)
-    return {**signed_document(state.issued), "status": state.status_on(svc.today())}
+    # the signed document as signed (a household's name sealed in it, ADR 0048), and the name as it reads now
+    holder = (await svc.shown({"holder": state.issued["holder"]}))["holder"]["name"]
+    return {**signed_document(state.issued), "status": state.status_on(svc.today()), "holder_name": holder}
 
 
 @router.post("/certificates/{number}/revocation", status_code=201, tags=["lifecycle"],
@@ -146,7 +149,7 @@ async def verify(number: str, svc: Service, read: Read) -> HTMLResponse:
     except Refused:
         return _page(pages.not_found_page(number), status_code=404)
     shown = (await read.exhibits.displayed_at([number]))[number]
-    return _page(pages.verify_page({**state.issued, **_lifecycle(state), "displayed_at": shown},
+    return _page(pages.verify_page({**await svc.shown(state.issued), **_lifecycle(state), "displayed_at": shown},
                                    state.status_on(svc.today())))
 
 

@@ -106,15 +106,16 @@ async def pay_fee(fee_id: LineId, body: Payment, who: Secretariat, books: Books,
 
 @router.get("/rounds/{round_id}/ledger", dependencies=Paged,
             summary="the round's prizes and fees: totals owed, paid and outstanding (đồng), and the lines")
-async def round_ledger(round_id: RoundId, who: LedgerReader, books: Books, read: ReadBooks, after: After = None,
-                       limit: Limit = 50) -> dict[str, Any]:
-    return await read.ledger(round_id, await books.schedule(round_id), after, limit)
+async def round_ledger(round_id: RoundId, who: LedgerReader, books: Books, read: ReadBooks, svc: Service,
+                       after: After = None, limit: Limit = 50) -> dict[str, Any]:
+    # a household's name, carried sealed (ADR 0048), opened or erased
+    return await svc.shown(await read.ledger(round_id, await books.schedule(round_id), after, limit))  # type: ignore[no-any-return]
 
 
 @router.get("/rounds/{round_id}/ledger.csv", response_class=Response,
             summary="the round's ledger as a spreadsheet opens it (every line, then the totals)")
-async def round_ledger_csv(round_id: RoundId, who: LedgerReader, read: ReadBooks) -> Response:
-    lines = [line async for line in read.all_lines(round_id)]
+async def round_ledger_csv(round_id: RoundId, who: LedgerReader, read: ReadBooks, svc: Service) -> Response:
+    lines = await svc.shown([line async for line in read.all_lines(round_id)])
     text = csv_text(rules.CSV_HEADER, rules.csv_rows(lines, await read.totals(round_id)))
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": 'attachment; filename="ledger.csv"'})

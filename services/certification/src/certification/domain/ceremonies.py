@@ -9,6 +9,7 @@ from typing import Any
 
 from binhchon_kit.contracts.certification import Invitee
 from binhchon_kit.events import RecordedEvent, deterministic_id
+from binhchon_kit.personal import producer_recipient
 from certification.domain.certificates import normalised
 from certification.domain.errors import Refused
 
@@ -80,10 +81,10 @@ def fold_ceremony(events: Sequence[RecordedEvent]) -> dict[str, Any]:
 
 def with_deliveries(ceremony: Mapping[str, Any], deliveries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The ceremony with what notify sent about it: every delivery, and each invitee's own. Notify names a
-    producer recipient ``producer:<registration number>``."""
+    producer recipient ``producer:<registration number>`` (``producer:<kid>`` where the number is sealed)."""
     def mine(invitee: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         reg = invitee.get("producer_registration_number")
-        return [d for d in deliveries if reg and d["recipient"] == f"producer:{reg}"]
+        return [d for d in deliveries if reg and d["recipient"] == producer_recipient(reg)]
 
     return {**ceremony, "invitees": [{**i, "deliveries": mine(i)} for i in ceremony["invitees"]],
             "deliveries": list(deliveries)}

@@ -21,6 +21,7 @@ from binhchon_kit.contracts.common import (
     Level,
     LongText,
     Producer,
+    ProducerKind,
     Product,
     Programme,
     RegistrationNumber,
@@ -29,7 +30,7 @@ from binhchon_kit.contracts.common import (
 from binhchon_kit.contracts.intake import MissingItem, PromisedDate, Receives, RoundArea, Schedule
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.paging import After, Limit, Total, no_offset
-from binhchon_kit.personal import KID_PATTERN
+from binhchon_kit.personal import KID_PATTERN, is_individual, sealed_kids
 from binhchon_kit.ratelimit import RATE_LIMITED
 from intake.adapters.receipt_codes import ReceiptCodes
 from intake.adapters.receipt_page import check_code_form, receipt_page
@@ -197,6 +198,8 @@ class RegisterBinding(Body):
     applicant_id: ApplicantId = Field(description="the account's token subject")
     registration_number: RegistrationNumber
     note: LongText = Field(default="", description="what was checked: the owner's identity, the authorisation")
+    producer_kind: ProducerKind | None = Field(default=None, description="household: the producer is an individual, "
+                                               "its registration number sealed in the binding's events (ADR 0048)")
 
 
 class VerifyBinding(Body):
@@ -293,7 +296,12 @@ async def get_dossier(dossier_id: str, svc: Service, who: DossierReader) -> dict
     doc = dossiers.fold_dossier(events)
     received = await svc.opened(events[0])  # the personal fields opened, or erased (ADR 0035)
     return {**doc, "producer": received["producer"], "version": state.version,
-            "history": [_event_view(e, received if e is events[0] else None) for e in events]}
+            "history": [_event_view(e, received if e is events[0] else await _opened_copies(svc, e)) for e in events]}
+
+
+async def _opened_copies(svc: Intake, event: RecordedEvent) -> dict[str, Any] | None:
+    """A later event's sealed copies (a household's name and number in dossier.accepted v2, ADR 0048) opened."""
+    return await svc.opened(event) if sealed_kids(event.data) else None
 
 
 @router.post("/dossiers/{dossier_id}/supplement-request", status_code=201, tags=["completeness check"])
@@ -367,7 +375,7 @@ async def get_binding(binding_id: str, read: Read, who: BindingReader) -> dict[s
              summary="bind an account to a producer at the counter, verified at once")
 async def register_binding(body: RegisterBinding, who: Secretariat, svc: Service, read: Read) -> dict[str, Any]:
     event = await svc.register_binding(body.applicant_id, body.registration_number, body.note, who.actor,
-                                       request_cause())
+                                       request_cause(), individual=is_individual(body.producer_kind))
     return await read.binding(event.stream)
 
 

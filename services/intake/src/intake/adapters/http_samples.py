@@ -149,9 +149,10 @@ async def slip(dossier_id: str, who: SampleReader, samples_: Custody, svc: Servi
     if not steps:
         raise Refused(f"no samples.{step} step of this dossier" + (f" with id {event_id}" if event_id else ""),
                       kind="not_found")
-    state, _ = await svc.load_dossier(dossier_id)
+    state, events = await svc.load_dossier(dossier_id)
     round_ = await read.round(state.round_id)
-    return HTMLResponse(handover_slip(steps[-1], doc, round_, state.received["producer"]["name"]))
+    producer = (await svc.opened(events[0]))["producer"]  # a household's name is sealed (ADR 0048)
+    return HTMLResponse(handover_slip(steps[-1], doc, round_, producer["name"]))
 
 
 @router.get("/dossiers/{dossier_id}/samples/label", response_class=HTMLResponse,

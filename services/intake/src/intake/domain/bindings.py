@@ -16,6 +16,7 @@ from typing import Any
 from binhchon_kit.contracts.intake import ProducerBindingRefused, ProducerBindingRequested, ProducerBindingVerified
 from binhchon_kit.events import RecordedEvent, deterministic_id
 from binhchon_kit.folding import replay
+from binhchon_kit.personal import copy_sealed, is_sealed
 from intake.domain.errors import Refused
 
 
@@ -29,13 +30,24 @@ def binding_id_for(applicant_id: str, registration_number: str) -> str:
     return "binding-" + deterministic_id("binding", applicant_id, registration_number.strip().upper())
 
 
+def producer_ref(registration_number: str) -> str:
+    """The producer, by a hash of its registration number: what bindings are looked up by, the number itself
+    being sealed for a household business (ADR 0048)."""
+    return "producer-" + deterministic_id("producer", registration_number.strip().upper())
+
+
 @dataclass(frozen=True)
 class Binding:
     id: str
     version: int
     status: Status
     applicant_id: str
-    registration_number: str
+    registration_number: str | dict[str, Any]  # sealed for a household business (ADR 0048)
+    first_event_id: str = ""  # what a sealed number is bound to
+
+    @property
+    def sealed(self) -> bool:
+        return is_sealed(self.registration_number)
 
 
 def evolve(state: Binding | None, event: RecordedEvent) -> Binding:
@@ -44,7 +56,8 @@ def evolve(state: Binding | None, event: RecordedEvent) -> Binding:
     status = {ProducerBindingRequested: Status.REQUESTED, ProducerBindingVerified: Status.VERIFIED,
               ProducerBindingRefused: Status.REFUSED}[type(data)]
     if state is None:
-        return Binding(event.stream, event.version, status, data.applicant_id, data.registration_number)
+        return Binding(event.stream, event.version, status, data.applicant_id,
+                       event.data["registration_number"], event.id)
     return replace(state, version=event.version, status=status)
 
 
@@ -57,7 +70,8 @@ def request(state: Binding | None, *, applicant_id: str, registration_number: st
         return None
     return ProducerBindingRequested(
         binding_id=binding_id_for(applicant_id, registration_number), applicant_id=applicant_id,
-        registration_number=registration_number.strip().upper(), producer_name=producer_name, dossier_id=dossier_id)
+        registration_number=registration_number.strip().upper(), producer_name=producer_name, dossier_id=dossier_id,
+        producer_ref=producer_ref(registration_number))
 
 
 def verify(state: Binding | None, *, applicant_id: str, registration_number: str, note: str = "",
@@ -67,14 +81,20 @@ def verify(state: Binding | None, *, applicant_id: str, registration_number: str
         raise Refused("the binding is already verified", current_status=state.status.value)
     return ProducerBindingVerified(
         binding_id=binding_id_for(applicant_id, registration_number), applicant_id=applicant_id,
-        registration_number=registration_number.strip().upper(), dossier_id=dossier_id, note=note)
+        registration_number=registration_number.strip().upper(), dossier_id=dossier_id, note=note,
+        producer_ref=producer_ref(registration_number))
 
 
-def refuse(state: Binding, *, reason: str) -> ProducerBindingRefused:
+def refuse(state: Binding, *, reason: str, registration_number: str | None = None) -> ProducerBindingRefused:
+    """``registration_number``: the binding's, opened by the caller where it is sealed (ADR 0048)."""
     if state.status is Status.REFUSED:
         raise Refused("the binding is already refused", current_status=state.status.value)
+    if registration_number is None:
+        assert isinstance(state.registration_number, str), "a sealed number is opened by the caller"
+        registration_number = state.registration_number
     return ProducerBindingRefused(binding_id=state.id, applicant_id=state.applicant_id,
-                                  registration_number=state.registration_number, reason=reason)
+                                  registration_number=registration_number.strip().upper(), reason=reason,
+                                  producer_ref=producer_ref(registration_number))
 
 
 # ---- read model ------------------------------------------------------------------------------------------
@@ -83,19 +103,28 @@ def fold_binding(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     """The binding as the secretariat's list shows it: state, and who decided it when (the history is the stream)."""
     state = replay(evolve, events)
     assert state is not None
+    number = state.registration_number
     doc: dict[str, Any] = {
-        "binding_id": state.id, "applicant_id": state.applicant_id,
-        "registration_number": state.registration_number, "status": state.status.value,
+        "binding_id": state.id, "applicant_id": state.applicant_id, "status": state.status.value,
+        # a household's number and name as copies of the sealed fields (ADR 0048): opened where they are shown
+        "registration_number": _kept(number, state.first_event_id, "registration_number"),
+        "producer_ref": events[0].data.get("producer_ref")
+        or (producer_ref(number) if isinstance(number, str) else None),
         "page_key": state.id,  # ASCII and unique: the list's order (ADR 0015)
         "applicant_page_key": f"{state.applicant_id}|{state.id}",
     }
     for event in events:
         data = event.model()
         if isinstance(data, ProducerBindingRequested):
-            doc.update(producer_name=data.producer_name, requested_at=event.time, requested_with=data.dossier_id)
+            doc.update(producer_name=_kept(event.data["producer_name"], event.id, "producer_name"),
+                       requested_at=event.time, requested_with=data.dossier_id)
         elif isinstance(data, ProducerBindingVerified):
             doc.update(decided_by=event.actor.id, decided_at=event.time, verified_with=data.dossier_id,
                        note=data.note, reason=None)
         elif isinstance(data, ProducerBindingRefused):
             doc.update(decided_by=event.actor.id, decided_at=event.time, reason=data.reason)
     return doc
+
+
+def _kept(value: Any, event_id: str, path: str) -> Any:
+    return copy_sealed(value, event_id=event_id, path=path) if is_sealed(value) else value

@@ -29,6 +29,7 @@ from binhchon_kit.contracts.intake import (
 )
 from binhchon_kit.events import RecordedEvent, deterministic_id
 from binhchon_kit.folding import replay
+from binhchon_kit.personal import copy_sealed, is_sealed
 from binhchon_kit.text import skeleton
 from binhchon_kit.workdays import add_working_days
 from intake.domain.errors import Refused
@@ -66,7 +67,11 @@ def unverified_dossier_id_for(round_id: str, registration_number: str, product_n
 
 
 def product_identity(state: Dossier) -> str:
-    """The producer's own dossier id for this dossier's product: what two accounts' dossiers of one product share."""
+    """The producer's own dossier id for this dossier's product: what two accounts' dossiers of one product share.
+    From dossier.received v3 the event says it (an individual's registration number is sealed there: ADR 0048)."""
+    given = state.received.get("product_identity")
+    if isinstance(given, str):
+        return given
     return dossier_id_for(state.round_id, state.received["producer"]["registration_number"],
                           state.received["product"]["name"])
 
@@ -82,6 +87,7 @@ class Dossier:
     result_due_date: date | None = None
     supplement_requests: int = 0
     received: dict[str, Any] = field(default_factory=dict)
+    received_event_id: str = ""  # what the producer's sealed fields are bound to (ADR 0035)
 
 
 def evolve(state: Dossier | None, event: RecordedEvent) -> Dossier:
@@ -89,7 +95,8 @@ def evolve(state: Dossier | None, event: RecordedEvent) -> Dossier:
     match data := event.model():
         case DossierReceived():
             return Dossier(id=event.stream, version=event.version, status=Status.RECEIVED, round_id=data.round_id,
-                           producer_id=event.actor.id, check_due_date=data.check_due_date, received=event.data)
+                           producer_id=event.actor.id, check_due_date=data.check_due_date, received=event.data,
+                           received_event_id=event.id)
     assert state is not None, f"{event.type} before the dossier was received"
     state = replace(state, version=event.version)
     match data:
@@ -119,7 +126,7 @@ def _require(state: Dossier, allowed: Sequence[Status], action: str) -> None:
 
 def receive(
     round_: RoundOpened, *, dossier_id: str, receipt_number: str, received_at: datetime, today: date,
-    producer: Any, product: Any, documents: list[Any], escalated_from: Any = None,
+    producer: Any, product: Any, documents: list[Any], escalated_from: Any = None, product_identity: str | None = None,
 ) -> DossierReceived:
     """A receipt is never refused for lateness when the dossier is escalated (the lower level sent it)."""
     if escalated_from is None and round_.receives is Receives.ESCALATIONS_ONLY:
@@ -133,7 +140,7 @@ def receive(
         dossier_id=dossier_id, round_id=round_.round_id, round_code=round_.code, programme=round_.programme,
         level=round_.level, receipt_number=receipt_number, received_at=received_at,
         check_due_date=add_working_days(today, round_.schedule.check_working_days), producer=producer,
-        product=product, documents=documents, escalated_from=escalated_from,
+        product=product, documents=documents, escalated_from=escalated_from, product_identity=product_identity,
     )
 
 
@@ -167,11 +174,20 @@ def accept(state: Dossier, round_: RoundOpened, *, product_group: str, sample_co
         round_id=round_.round_id, rulebook_id=round_.rulebook_id, programme=round_.programme, level=round_.level,
         product_group=product_group, sample_code=sample_code,
         result_due_date=round_.schedule.result_due_date or round_.schedule.council_date,
-        product_name=product["name"], producer_name=state.received["producer"]["name"],
+        product_name=product["name"], producer_name=_carried(state, "name"),
         producer_address=address_line(state.received["producer"]["address"]),
         province_code=state.received["producer"]["address"]["province_code"],
-        producer_registration_number=state.received["producer"]["registration_number"],
+        producer_registration_number=_carried(state, "registration_number"),
     )
+
+
+def _carried(state: Dossier, field_name: str) -> Any:
+    """A producer's identity field as a later event carries it: clear, or the sealed copy of an individual's
+    (ADR 0048), which opens with the producer's key wherever it travels."""
+    value = state.received["producer"][field_name]
+    if is_sealed(value):
+        return copy_sealed(value, event_id=state.received_event_id, path=f"producer.{field_name}")
+    return value
 
 
 def address_line(address: dict[str, Any]) -> str:

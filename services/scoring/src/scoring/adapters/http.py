@@ -190,7 +190,7 @@ async def get_panel(round_id: str, svc: Service, who: RoundReader) -> dict[str, 
 async def round_dossiers(round_id: str, read: Read, who: RoundReader, svc: Service, after: After = None,
                          limit: Limit = 100, total: Total = False) -> dict[str, Any]:
     body = (await read.round_dossiers(round_id, after, limit, total)).body()
-    return {**body, "items": [_as_seen_by(who, svc, d) for d in body["items"]]}
+    return {**body, "items": await svc.shown([_as_seen_by(who, svc, d) for d in body["items"]])}
 
 
 @router.post("/dossiers/{dossier_id}/recusal", status_code=201, tags=["scoring"],
@@ -236,7 +236,7 @@ async def close(dossier_id: str, who: Chair, svc: Service) -> dict[str, Any]:
     if panels.chair(panel).id != who.subject:
         raise Refused("only the chair of this round's panel closes scoring", kind="forbidden")
     event = await svc.evaluate(dossier_id, request_cause(), closing=True, actor=who.actor)
-    return {"outcome": event.type if event else None, "data": event.data if event else None}
+    return {"outcome": event.type if event else None, "data": await svc.shown(event.data) if event else None}
 
 
 @router.get("/dossiers/{dossier_id}/score-sheets", tags=["scoring"],
@@ -272,14 +272,14 @@ async def dossier(dossier_id: str, svc: Service, who: DossierReader) -> dict[str
     events = await svc.store.read_stream(scoring_stream(dossier_id))
     if not events:
         raise Refused(f"dossier {dossier_id} is not open for scoring", kind="not_found")
-    return {**_as_seen_by(who, svc, fold_scoring(events)), "history": [
+    return {**await svc.shown(_as_seen_by(who, svc, fold_scoring(events))), "history": [
         {"type": e.type, "version": e.version, "time": e.time, "actor": e.actor.id} for e in events]}
 
 
 @router.post("/rounds/{round_id}/proposals", status_code=201, tags=["council"],
              summary="the chair proposes the round's results table")
 async def propose(round_id: str, who: RoundChair, svc: Service) -> dict[str, Any]:
-    return (await svc.propose(round_id, who.actor, request_cause())).data
+    return await svc.shown((await svc.propose(round_id, who.actor, request_cause())).data)  # type: ignore[no-any-return]
 
 
 @router.get("/proposals/awaiting", tags=["council"], dependencies=[Depends(no_offset)],
@@ -291,7 +291,7 @@ async def awaiting(who: ApproverOfOwn, svc: Service, after: After = None, limit:
 
 @router.get("/proposals/{proposal_id}.json", tags=["council"])
 async def proposal_json(proposal_id: str, svc: Service, who: ProposalReader) -> dict[str, Any]:
-    return (await svc.proposal(proposal_id)).model_dump(mode="json")
+    return await svc.shown((await svc.proposal(proposal_id)).model_dump(mode="json"))  # type: ignore[no-any-return]
 
 
 def proposal_csv_text(proposal: ResultProposed) -> str:
@@ -305,7 +305,8 @@ def proposal_csv_text(proposal: ResultProposed) -> str:
 
 @router.get("/proposals/{proposal_id}.csv", tags=["council"])
 async def proposal_csv(proposal_id: str, svc: Service, who: ProposalReader) -> Response:
-    proposal = await svc.proposal(proposal_id)
+    shown = await svc.shown((await svc.proposal(proposal_id)).model_dump(mode="json"))
+    proposal = ResultProposed.model_validate(shown)
     return Response(proposal_csv_text(proposal), media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{proposal_id}.csv"'})
 
@@ -315,4 +316,4 @@ async def proposal_csv(proposal_id: str, svc: Service, who: ProposalReader) -> R
                      "token does not act for that authority)")
 async def approve(proposal_id: str, body: Approval, who: Approver, svc: Service) -> list[dict[str, Any]]:
     events = await svc.approve(proposal_id, body.decision, body.dossier_ids, who, request_cause())
-    return [{"type": e.type, **e.data} for e in events]
+    return [{"type": e.type, **await svc.shown(e.data)} for e in events]

@@ -8,6 +8,7 @@ from typing import Any
 from binhchon_kit.contracts.scoring import ScoringNotOpened
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.folding import replay
+from binhchon_kit.personal import as_carried
 from scoring.domain import scoring
 
 
@@ -26,7 +27,7 @@ def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
         "dossier_id": state.dossier_id, "round_id": opened.round_id, "status": state.status,
         "programme": opened.programme.value, "level": opened.level.value, "rulebook_id": opened.rulebook_id,
         "rulebook_version": opened.rulebook_version, "product_name": opened.product_name,
-        "producer_name": opened.producer_name, "product_group": opened.product_group,
+        "producer_name": as_carried(opened.producer_name), "product_group": opened.product_group,
         "sample_code": opened.sample_code, "scoring_round": state.scoring_round,
         "submitted": sorted(state.current_sheets()), "recused": sorted(state.recused),
         "result": state.completed, "decision": state.decision, "opened_at": events[0].time,
