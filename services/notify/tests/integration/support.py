@@ -33,9 +33,10 @@ def vietnam_time(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 async def publish(mongo: Any, infra: Any, prefix: str, unique: str, source: str,
-                  events: list[tuple[str, EventData]]) -> None:
-    """Record events in a scratch store of the service that owns them and relay them to the real topics."""
-    store = EventStore(mongo[f"{source}_{unique}"], source=f"/binhchon/{source}")
+                  events: list[tuple[str, EventData]], clock: Callable[[], datetime] | None = None) -> None:
+    """Record events in a scratch store of the service that owns them and relay them to the real topics; stamped
+    by ``clock`` (the test's, shared with the services it starts), else the machine's."""
+    store = EventStore(mongo[f"{source}_{unique}"], source=f"/binhchon/{source}", clock=clock)
     await store.setup()
     for stream, data in events:
         await store.append(stream, await store.version(stream), NewEvent(data), subject=stream,

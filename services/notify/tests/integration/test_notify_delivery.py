@@ -62,16 +62,21 @@ async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra,
                                      headers=auth("htx", "applicant"))).json()
         dossier = receipt["dossier_id"]
         await eventually(lambda: _count(mailbox, 1), what="the receipt mail")
+        # the secretariat answers a minute later, and so on: the events' times (the services' clock, ADR 0051)
+        # order the deliveries list, so they must not all fall on one instant
+        clock.move_to(clock.now + timedelta(minutes=1))
         r = await intake.post(f"/dossiers/{dossier}/supplement-request", headers=sec, json={
             "items": [{"description": "Bản tự công bố chất lượng sản phẩm"}], "reason": "Thiếu hồ sơ chất lượng"})
         assert r.status_code == 201
         await eventually(lambda: _count(mailbox, 2), what="the supplement request mail")
+        clock.move_to(clock.now + timedelta(minutes=1))
         doc = listed("quality_declaration", "cong-bo.pdf", declaration)
         await intake.post(f"/dossiers/{dossier}/supplements", json={"documents": [doc]},
                           headers=auth("htx", "applicant"))
         await intake.post(f"/dossiers/{dossier}/accept", headers=sec,
                           json={"product_group": "thực phẩm", "sample_code": "TP-01"})
         await eventually(lambda: _count(mailbox, 3), what="the accepted mail")
+        clock.move_to(clock.now + timedelta(minutes=1))
 
         # the rest of its life, from scoring and certification (their events, on their topics)
         from binhchon_kit.contracts.certification import CertificateIssued
@@ -80,11 +85,13 @@ async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra,
 
         decision = DecisionReference(number="77/QĐ-UBND", date=date(2026, 12, 20), signer="Trần Văn Ký",
                                      authority="UBND tỉnh Bắc Giang")
+        clock.move_to(clock.now + timedelta(minutes=1))
         await publish(mongo, infra, topic_prefix, unique, "scoring", [(dossier, ResultApproved(
             dossier_id=dossier, round_id=rnd["round_id"], programme="OCOP", level="province", rulebook_id="ocop-2023",
             rating=Rating(stars=4, recognised=True, label="4 sao"), points=78.5, decision=decision,
-            goes_up_a_level=False, product_name="Mật ong rừng Lục Nam", producer_name="HTX Đông Hưng"))])
+            goes_up_a_level=False, product_name="Mật ong rừng Lục Nam", producer_name="HTX Đông Hưng"))], clock=clock)
         await eventually(lambda: _count(mailbox, 4), what="the result mail")
+        clock.move_to(clock.now + timedelta(minutes=1))
         await publish(mongo, infra, topic_prefix, unique, "certification", [(dossier,
             CertificateIssued(certificate_id="certificate-1", number="OCOP-UBNDTBG-2026-00001", dossier_id=dossier,
                               round_id=rnd["round_id"], programme="OCOP", level="province",
@@ -92,7 +99,7 @@ async def test_a_dossier_life_in_vietnamese_mail_once_even_after_a_replay(infra,
                               holder={"name": "HTX Đông Hưng", "address": "Xã Đông Hưng"}, rating_label="4 sao",
                               stars=4, points=78.5, decision=decision, issued_on=date(2026, 12, 21),
                               valid_until=date(2029, 12, 21), issuer="UBND tỉnh Bắc Giang", rulebook_id="ocop-2023",
-                              result_event_id="r", signature="s", key_id="k"))])
+                              result_event_id="r", signature="s", key_id="k"))], clock=clock)
         await eventually(lambda: _count(mailbox, 5), what="the certificate mail")
 
         texts = mailbox.texts()
