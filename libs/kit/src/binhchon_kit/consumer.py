@@ -35,8 +35,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from aiokafka import TopicPartition
+from aiokafka.errors import IllegalStateError
 from faststream import BaseMiddleware, ContextRepo, NoCast, StreamMessage
 from faststream.kafka import KafkaBroker, KafkaRouter, Topic
+from faststream.message import AckStatus
 from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
@@ -175,6 +178,29 @@ class Subscription:
                     raw.offset, reason)
 
 
+def more_to_come(msg: StreamMessage[Any]) -> bool:
+    """Whether the consumer knows of a later record in ``msg``'s partition (its last fetch's highwater): one this
+    subscriber will be handed next, unless the partition goes to another member first."""
+    consumer, raw = getattr(msg, "consumer", None), msg.raw_message
+    if consumer is None or isinstance(raw, tuple):  # not a real broker's single record (TestKafkaBroker, a batch)
+        return False
+    try:
+        highwater = consumer.highwater(TopicPartition(raw.topic, raw.partition))
+    except (AssertionError, IllegalStateError):  # the partition was revoked meanwhile
+        return False
+    return highwater is not None and raw.offset + 1 < highwater
+
+
+def passed_over(msg: StreamMessage[Any]) -> None:
+    """Acknowledged without committing its offset now: an event of a type the handler does not take, with a later
+    record in its partition. Most of a topic's events are someone else's (a score sheet's, to certification's
+    issuing), and a commit each was a round trip to the broker per event, per group. The next commit (the
+    consumer's positions, all its partitions at once) covers it: the next record of the partition commits if it
+    is the last known, or is handled, or is passed over in turn until the last known one commits. If the
+    partition is reassigned first, its new owner reads the event again and passes over it again: no effect."""
+    msg.committed = AckStatus.ACKED  # FastStream's ack then skips the commit (KafkaAckableMessage.ack)
+
+
 class DeliveryPolicy(BaseMiddleware):
     """Around one message's handling: dead letters, event-type filter, inbox, bounded retries."""
 
@@ -193,6 +219,8 @@ class DeliveryPolicy(BaseMiddleware):
         if not sub.wants(event):
             if (misplaced := out_of_contract(event.type, sub.owned_topic)) is not None:
                 await sub.dead_letter(msg, misplaced, event)
+            elif more_to_come(msg):
+                passed_over(msg)
             return None
         # before the inbox: an altered copy of an event already handled is a forgery to report, not a duplicate
         if (distrust := sub.distrust(msg.body)) is not None:
