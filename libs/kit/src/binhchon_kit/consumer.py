@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
 from faststream import BaseMiddleware, ContextRepo, NoCast, StreamMessage
 from faststream.kafka import KafkaBroker, KafkaRouter, Topic
@@ -182,8 +182,8 @@ def more_to_come(msg: StreamMessage[Any]) -> bool:
     """Whether the consumer knows of a later record in ``msg``'s partition (its last fetch's highwater): one this
     subscriber will be handed next, unless the partition goes to another member first."""
     consumer, raw = getattr(msg, "consumer", None), msg.raw_message
-    if consumer is None or isinstance(raw, tuple):  # not a real broker's single record (TestKafkaBroker, a batch)
-        return False
+    if not isinstance(consumer, AIOKafkaConsumer) or isinstance(raw, tuple):
+        return False  # not a real broker's single record (TestKafkaBroker's fake consumer, a batch): commit
     try:
         highwater = consumer.highwater(TopicPartition(raw.topic, raw.partition))
     except (AssertionError, IllegalStateError):  # the partition was revoked meanwhile
