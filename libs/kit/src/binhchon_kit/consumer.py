@@ -33,11 +33,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
-from faststream import BaseMiddleware, ContextRepo, NoCast, StreamMessage
+from fast_depends.library import CustomField
+from faststream import BaseMiddleware, ContextRepo, StreamMessage
 from faststream.kafka import KafkaBroker, KafkaRouter, Topic
 from faststream.message import AckStatus
 from faststream.middlewares import AckPolicy
@@ -277,6 +278,17 @@ class DeliveryPolicy(BaseMiddleware):
         return None
 
 
+class Decoded(CustomField):
+    """FastStream's ``NoCast`` (the decoded body passed on as it is), resolved on the event loop: ``NoCast``'s
+    ``use`` is a plain function, which fast_depends runs in a worker thread, a hop there and back per message."""
+
+    def __init__(self) -> None:
+        super().__init__(cast=False)
+
+    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return kwargs
+
+
 class EventConsumers:
     """Registers handlers for event types on topics: a subscriber each, under its own delivery policy."""
 
@@ -298,8 +310,8 @@ class EventConsumers:
         subscription = Subscription(full_topic, f"{self.service}.{name}", types, self.service, self.broker,
                                     self.inbox, self.retry, self.clock, topic, self.trusted)
 
-        # NoCast: the decoder made the RecordedEvent already; FastStream must pass it on, not validate it again
-        async def consume(event: NoCast[RecordedEvent]) -> None:
+        # the decoder made the RecordedEvent already; FastStream must pass it on, not validate it again
+        async def consume(event: Annotated[RecordedEvent, Decoded()]) -> None:
             await handler(event)
 
         consume.__name__ = f"consume_{name}"
