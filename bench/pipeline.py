@@ -280,26 +280,36 @@ def cpu_spent(before: dict[str, float], after: dict[str, float], per: float) -> 
 FRAME = re.compile(r"^(.*) \((?:.*/)?([^/:]*)(?::\d+)?\)$")
 
 
+OWN = re.compile(r"[ (/](binhchon_kit|intake|scoring|certification|notify)/[^ ]*\.py")
+IDLE = ("EpollSelector.select ", "Condition.wait ", "_worker (thread.py)")
+
+
 def top_frames(path: Path, n: int = 10) -> dict[str, Any]:
     """The ``n`` frames with most samples of a py-spy raw (collapsed) profile: by self (the innermost frame) and
-    cumulative (anywhere on the stack, once per sample), as shares of the samples."""
+    cumulative (the project's own functions anywhere on the stack, once per sample), as shares of the busy
+    samples (a thread waiting in the event loop's select or a worker pool's queue is counted apart)."""
     own: dict[str, int] = defaultdict(int)
     cumulative: dict[str, int] = defaultdict(int)
     total = 0
+    idle = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         frames = [FRAME.sub(r"\1 (\2)", f) for f in stack.split(";")]  # "fn (file.py)": lines apart
+        if frames[-1].startswith(IDLE):  # py-spy --nonblocking samples a thread waiting for work too
+            idle += int(count)
+            continue
         total += int(count)
         own[frames[-1]] += int(count)
-        for frame in set(frames):
+        # cumulative: the project's own frames (the event loop's and the frameworks' hold every sample)
+        for frame in {f for f, raw in zip(frames, stack.split(";"), strict=True) if OWN.search(raw)}:
             cumulative[frame] += int(count)
 
     def best(counts: dict[str, int]) -> list[tuple[str, float]]:
         return [(f, round(c / max(total, 1), 3)) for f, c in sorted(counts.items(), key=lambda x: -x[1])[:n]]
 
-    return {"samples": total, "self": best(own), "cumulative": best(cumulative)}
+    return {"samples": total, "idle_samples": idle, "self": best(own), "cumulative": best(cumulative)}
 
 
 def store_rows_written(system: System) -> int:
