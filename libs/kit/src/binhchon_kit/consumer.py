@@ -15,8 +15,9 @@ returns (``AckPolicy.NACK_ON_ERROR``). The delivery policy is FastStream's, not 
   the handler cannot handle goes to ``<topic>.dlq`` with the ``dlq-*`` headers (at once: only a handler's
   failure is retried, a bounded number of times, and a store that does not answer is no fault of the event: the
   message is then not committed but sought back to and delivered again until the store answers); an event of a
-  known type the handler does not take, or already in the inbox, is acknowledged untouched; the inbox records the
-  event once the handler has returned.
+  known type the handler does not take, or already in the inbox, is acknowledged untouched (one the handler does
+  not take, with a later record of its partition known, without a commit of its own: the next commit covers it,
+  see ``passed_over``); the inbox records the event once the handler has returned.
 
 The inbox (one document per handled event id and handler, keyed so a second insert fails) makes a redelivery
 a no-op; a handler whose effect is itself idempotent (deterministic event ids) stays safe even if the process
