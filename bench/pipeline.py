@@ -7,7 +7,9 @@ The system is the fault suite's (tests/faults/system.py, ADR 0041): a broker and
 own, the four services as processes started from their console scripts, a mail catcher. Its rounds and panels are
 set up by the fault suite's Flow; then each dossier goes its own way, ``--concurrency`` at once: submitted by its
 producer, accepted by the secretariat, scored by the seven members of its district's council one after the other
-(a sheet refused because scoring has not opened the dossier yet is asked again). Each district's council sits
+once scoring.opened for it is on scoring's topic, as a judge is told (a sheet posted before that is refused 403:
+scoring cannot know the caller sits on the panel of a dossier it has not heard of; after 120 s without it the
+judges post anyway and a 403 is asked again). Each district's council sits
 continuously: its chair proposes whatever has completed, its authority approves it, and again; certification
 issues a certificate for each recognised result (every target here is recognised) and notify mails.
 
@@ -21,6 +23,10 @@ services' producer settings), and raw ``insert_one`` on the same store at concur
 (bench/intake_submit.py's). Store writes are PostgreSQL's own count of rows inserted, updated and deleted under
 FerretDB during the saturated phase.
 
+The line gives CPU seconds per dossier per service over the saturated phase (``cpu_s_per_dossier``: a measure
+the machine's load barely distorts, unlike wall time), their CPU per second with no traffic for ``--idle``
+seconds before it, and with ``--profile`` the top frames (self and cumulative) of each service's samples.
+
 One JSON line, printed, never asserted.
 """
 
@@ -31,6 +37,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -77,6 +84,7 @@ class Timings:
     certified: dict[str, float] = field(default_factory=dict)
     statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     lost: int = 0  # dossiers whose receipt was lost to a cut connection
+    opened: dict[str, asyncio.Event] = field(default_factory=dict)  # scoring.opened seen on scoring's topic
 
 
 class Pipeline:
@@ -140,6 +148,10 @@ class Pipeline:
         self.t.submitted[dossier] = started
         await self.call("accept", "intake", "POST", f"/dossiers/{dossier}/accept", self.flow.sec,
                         {"product_group": "thực phẩm", "sample_code": f"OCOP-{i:05d}"})
+        # a judge scores once told the dossier is open (scoring.opened): scoring answers 403 to a sheet for a
+        # dossier it has not heard of yet, since it cannot know the caller sits on its panel
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.opened(dossier).wait(), 120)
         members = self.panels[name]
         for k, member in enumerate(members):
             headers = self.auth(member, "council_chair" if k == 0 else "judge")
@@ -165,11 +177,15 @@ class Pipeline:
                             {"decision": decision})
             self.completed[name] -= {row["dossier_id"] for row in proposal["rows"]}
 
+    def opened(self, dossier: str) -> asyncio.Event:
+        return self.t.opened.setdefault(dossier, asyncio.Event())
+
     async def certificates(self, stop: asyncio.Event) -> None:
-        """certificate.issued read off certification's topic as it is published: when each dossier was certified."""
-        consumer = AIOKafkaConsumer(f"{self.system.prefix}certification.events", group_id=None,
-                                    auto_offset_reset="earliest", bootstrap_servers=self.system.bootstrap,
-                                    **self.system.client())
+        """scoring.opened and certificate.issued read off scoring's and certification's topics as they are
+        published: when each dossier may be scored, and when it was certified."""
+        consumer = AIOKafkaConsumer(f"{self.system.prefix}scoring.events", f"{self.system.prefix}certification.events",
+                                    group_id=None, auto_offset_reset="earliest",
+                                    bootstrap_servers=self.system.bootstrap, **self.system.client())
         await consumer.start()
         try:
             while not stop.is_set():
@@ -179,6 +195,8 @@ class Pipeline:
                         event = CloudEvent.from_bytes(record.value)
                         if event.type == "certificate.issued":
                             self.t.certified.setdefault(str(event.data["dossier_id"]), now)
+                        elif event.type == "scoring.opened":
+                            self.opened(str(event.subject)).set()
         finally:
             await consumer.stop()
 
@@ -235,13 +253,63 @@ class Pipeline:
 # ---- what the machine gives ----------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds one process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_usage(pid: int) -> dict[str, float]:
     """Peak RSS (the kernel's high-water mark) and CPU seconds of one process, from /proc."""
     status = Path(f"/proc/{pid}/status").read_text()
     peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return {"peak_rss_mib": round(peak_kib / 1024, 1), "cpu_s": round((int(fields[11]) + int(fields[12])) / ticks, 1)}
+    return {"peak_rss_mib": round(peak_kib / 1024, 1), "cpu_s": round(cpu_seconds(pid), 1)}
+
+
+def services_cpu(system: System) -> dict[str, float]:
+    return {s: cpu_seconds(system.processes[(s, 0)].pid) for s in SERVICES}
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float], per: float) -> dict[str, float]:
+    """CPU seconds each service spent between two readings, divided by ``per``, and their total: a measure the
+    machine's load barely distorts, unlike wall time."""
+    spent = {s: (after[s] - before[s]) / per for s in before}
+    return {**{s: round(v, 4) for s, v in spent.items()}, "total": round(sum(spent.values()), 4)}
+
+
+FRAME = re.compile(r"^(.*) \((?:.*/)?([^/:]*)(?::\d+)?\)$")
+
+
+OWN = re.compile(r"[ (/](binhchon_kit|intake|scoring|certification|notify)/[^ ]*\.py")
+IDLE = ("EpollSelector.select ", "Condition.wait ", "_worker (thread.py)")
+
+
+def top_frames(path: Path, n: int = 10) -> dict[str, Any]:
+    """The ``n`` frames with most samples of a py-spy raw (collapsed) profile: by self (the innermost frame) and
+    cumulative (the project's own functions anywhere on the stack, once per sample), as shares of the busy
+    samples (a thread waiting in the event loop's select or a worker pool's queue is counted apart)."""
+    own: dict[str, int] = defaultdict(int)
+    cumulative: dict[str, int] = defaultdict(int)
+    total = 0
+    idle = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [FRAME.sub(r"\1 (\2)", f) for f in stack.split(";")]  # "fn (file.py)": lines apart
+        if frames[-1].startswith(IDLE):  # py-spy --nonblocking samples a thread waiting for work too
+            idle += int(count)
+            continue
+        total += int(count)
+        own[frames[-1]] += int(count)
+        # cumulative: the project's own frames (the event loop's and the frameworks' hold every sample)
+        for frame in {f for f, raw in zip(frames, stack.split(";"), strict=True) if OWN.search(raw)}:
+            cumulative[frame] += int(count)
+
+    def best(counts: dict[str, int]) -> list[tuple[str, float]]:
+        return [(f, round(c / max(total, 1), 3)) for f, c in sorted(counts.items(), key=lambda x: -x[1])[:n]]
+
+    return {"samples": total, "idle_samples": idle, "self": best(own), "cumulative": best(cumulative)}
 
 
 def store_rows_written(system: System) -> int:
@@ -340,8 +408,16 @@ async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
     try:
         events_before = (await events_on_topics(system))[0]
         rows_before = store_rows_written(system)
+        idle = None
+        if args.idle:  # what the services burn with nothing to do: pollers, timers
+            await asyncio.sleep(5)  # the set-up's last events relayed and consumed
+            cpu = services_cpu(system)
+            await asyncio.sleep(args.idle)
+            idle = cpu_spent(cpu, services_cpu(system), args.idle)
+        cpu = services_cpu(system)
         with profiled(system, args.profile):
             saturated = await pipeline.phase(0, args.dossiers, args.concurrency, None)
+        cpu_per_dossier = cpu_spent(cpu, services_cpu(system), args.dossiers)
         await asyncio.sleep(1.5)  # PostgreSQL flushes a backend's statistics at most once a second
         rows = store_rows_written(system) - rows_before
         events, event_size = await events_on_topics(system)
@@ -367,6 +443,9 @@ async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
         "events_per_s_over_raw_kafka": round(events_per_s / raw_kafka_per_s, 3),
         "store_writes_over_raw_insert": round(writes_per_s / best_insert, 3),
         "saturated": saturated, "paced": paced and {"rate": args.paced_rate, **paced},
+        "profile": args.profile and {s: top_frames(args.profile / f"{s}.txt") for s in SERVICES
+                                     if (args.profile / f"{s}.txt").exists()},
+        "cpu_s_per_dossier": cpu_per_dossier, "idle_cpu_s_per_s": idle,
         "services": usage, "loadavg": [round(x, 2) for x in os.getloadavg()], "cores": os.cpu_count(),
     }
 
@@ -380,6 +459,7 @@ def main() -> None:
     parser.add_argument("--raw-records", type=int, default=20000, help="records of the Kafka ceiling")
     parser.add_argument("--raw-inserts", type=int, default=2000, help="documents of each insert_one ceiling")
     parser.add_argument("--profile", type=Path, help="py-spy the services during the saturated phase, into this dir")
+    parser.add_argument("--idle", type=float, default=30, help="seconds of CPU measured with no traffic (0: none)")
     parser.add_argument("--workdir", type=Path, default=REPO / ".run" / f"pipeline-{uuid.uuid4().hex[:6]}")
     args = parser.parse_args()
     load_before = [round(x, 2) for x in os.getloadavg()]

@@ -15,8 +15,9 @@ returns (``AckPolicy.NACK_ON_ERROR``). The delivery policy is FastStream's, not 
   the handler cannot handle goes to ``<topic>.dlq`` with the ``dlq-*`` headers (at once: only a handler's
   failure is retried, a bounded number of times, and a store that does not answer is no fault of the event: the
   message is then not committed but sought back to and delivered again until the store answers); an event of a
-  known type the handler does not take, or already in the inbox, is acknowledged untouched; the inbox records the
-  event once the handler has returned.
+  known type the handler does not take, or already in the inbox, is acknowledged untouched (one the handler does
+  not take, with a later record of its partition known, without a commit of its own: the next commit covers it,
+  see ``passed_over``); the inbox records the event once the handler has returned.
 
 The inbox (one document per handled event id and handler, keyed so a second insert fails) makes a redelivery
 a no-op; a handler whose effect is itself idempotent (deterministic event ids) stays safe even if the process
@@ -33,10 +34,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from faststream import BaseMiddleware, ContextRepo, NoCast, StreamMessage
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import IllegalStateError
+from fast_depends.library import CustomField
+from faststream import BaseMiddleware, ContextRepo, StreamMessage
 from faststream.kafka import KafkaBroker, KafkaRouter, Topic
+from faststream.message import AckStatus
 from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
@@ -175,6 +180,29 @@ class Subscription:
                     raw.offset, reason)
 
 
+def more_to_come(msg: StreamMessage[Any]) -> bool:
+    """Whether the consumer knows of a later record in ``msg``'s partition (its last fetch's highwater): one this
+    subscriber will be handed next, unless the partition goes to another member first."""
+    consumer, raw = getattr(msg, "consumer", None), msg.raw_message
+    if not isinstance(consumer, AIOKafkaConsumer) or isinstance(raw, tuple):
+        return False  # not a real broker's single record (TestKafkaBroker's fake consumer, a batch): commit
+    try:
+        highwater = consumer.highwater(TopicPartition(raw.topic, raw.partition))
+    except (AssertionError, IllegalStateError):  # the partition was revoked meanwhile
+        return False
+    return highwater is not None and raw.offset + 1 < highwater
+
+
+def passed_over(msg: StreamMessage[Any]) -> None:
+    """Acknowledged without committing its offset now: an event of a type the handler does not take, with a later
+    record in its partition. Most of a topic's events are someone else's (a score sheet's, to certification's
+    issuing), and a commit each was a round trip to the broker per event, per group. The next commit (the
+    consumer's positions, all its partitions at once) covers it: the next record of the partition commits if it
+    is the last known, or is handled, or is passed over in turn until the last known one commits. If the
+    partition is reassigned first, its new owner reads the event again and passes over it again: no effect."""
+    msg.committed = AckStatus.ACKED  # FastStream's ack then skips the commit (KafkaAckableMessage.ack)
+
+
 class DeliveryPolicy(BaseMiddleware):
     """Around one message's handling: dead letters, event-type filter, inbox, bounded retries."""
 
@@ -193,6 +221,8 @@ class DeliveryPolicy(BaseMiddleware):
         if not sub.wants(event):
             if (misplaced := out_of_contract(event.type, sub.owned_topic)) is not None:
                 await sub.dead_letter(msg, misplaced, event)
+            elif more_to_come(msg):
+                passed_over(msg)
             return None
         # before the inbox: an altered copy of an event already handled is a forgery to report, not a duplicate
         if (distrust := sub.distrust(msg.body)) is not None:
@@ -249,6 +279,17 @@ class DeliveryPolicy(BaseMiddleware):
         return None
 
 
+class Decoded(CustomField):
+    """FastStream's ``NoCast`` (the decoded body passed on as it is), resolved on the event loop: ``NoCast``'s
+    ``use`` is a plain function, which fast_depends runs in a worker thread, a hop there and back per message."""
+
+    def __init__(self) -> None:
+        super().__init__(cast=False)
+
+    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return kwargs
+
+
 class EventConsumers:
     """Registers handlers for event types on topics: a subscriber each, under its own delivery policy."""
 
@@ -270,8 +311,8 @@ class EventConsumers:
         subscription = Subscription(full_topic, f"{self.service}.{name}", types, self.service, self.broker,
                                     self.inbox, self.retry, self.clock, topic, self.trusted)
 
-        # NoCast: the decoder made the RecordedEvent already; FastStream must pass it on, not validate it again
-        async def consume(event: NoCast[RecordedEvent]) -> None:
+        # the decoder made the RecordedEvent already; FastStream must pass it on, not validate it again
+        async def consume(event: Annotated[RecordedEvent, Decoded()]) -> None:
             await handler(event)
 
         consume.__name__ = f"consume_{name}"

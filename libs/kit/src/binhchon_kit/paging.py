@@ -67,7 +67,7 @@ def cursor_key(after: str | None, shape: re.Pattern[str] | None = None) -> str |
         raise invalid("after", f"{exc}: pass the `next` of the previous page") from None
 
 
-def no_offset(offset: Annotated[int | None, Query(include_in_schema=False)] = None) -> None:
+async def no_offset(offset: Annotated[int | None, Query(include_in_schema=False)] = None) -> None:
     """``offset`` paging is gone (ADR 0015). An old client that still sends it is told so, rather than being
     given the first page again and again."""
     if offset:

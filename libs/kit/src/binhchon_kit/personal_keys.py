@@ -163,10 +163,7 @@ class KeyClient:
         now = self.clock()
         if (hit := self._cache.get(kid)) is not None and (hit[1] is None or now - hit[0] < self.ttl):
             return hit[1]
-        if self._http is None:
-            self._http = httpx.AsyncClient(base_url=self.base_url, transport=self.transport, timeout=10,
-                                           trust_env=False)
-        answer = await self._http.get(f"/personal-keys/{kid}", headers={"Authorization": f"Bearer {self.token()}"})
+        answer = await self.client().get(f"/personal-keys/{kid}", headers={"Authorization": f"Bearer {self.token()}"})
         if answer.status_code in (404, 410):
             self._cache[kid] = (now, None)
             return None
@@ -174,6 +171,14 @@ class KeyClient:
         key = base64.urlsafe_b64decode(answer.json()["key"] + "==")
         self._cache[kid] = (now, key)
         return key
+
+    def client(self) -> httpx.AsyncClient:
+        """The process's client, built on first use; a service builds it as it starts (its TLS context, the CA
+        bundle read and parsed, is no cost for a request to pay)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(base_url=self.base_url, transport=self.transport, timeout=10,
+                                           trust_env=False)
+        return self._http
 
     async def aclose(self) -> None:
         if self._http is not None:

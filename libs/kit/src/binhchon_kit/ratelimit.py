@@ -42,7 +42,7 @@ class RateLimiter:
         return wait
 
 
-def _limited(request: Request) -> None:
+async def _limited(request: Request) -> None:
     limiter: RateLimiter | None = getattr(request.app.state, "public_limiter", None)
     if limiter is None:
         return

@@ -20,6 +20,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
 from pymongo.errors import ConnectionFailure
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from binhchon_kit.auth.policy import PUBLIC, declare_access
 from binhchon_kit.errors import Refused
@@ -96,17 +98,7 @@ def create_app(
     app.state.public_limiter = RateLimiter(settings.public_requests_per_minute)
     app.include_router(log_routes)
 
-    @app.middleware("http")
-    async def correlate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        cid = request.headers.get("x-correlation-id") or str(uuid.uuid4())
-        token = correlation_id.set(cid)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            correlation_id.reset(token)
-        return answered(settings.service_name, request, response, started, cid)
-
+    app.add_middleware(Correlation, service=settings.service_name)
     # outermost: a body too large or not strict JSON is refused before the routes (or the logs) see it
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, uploads=uploads)
 
@@ -175,6 +167,37 @@ def create_app(
 
     app.openapi = lambda: _openapi_with_errors(app)  # type: ignore[method-assign]
     return app
+
+
+class Correlation:
+    """Each request's correlation id (the caller's ``x-correlation-id``, else a new one) set for the logs and said
+    back, and its latency sampled by route and status. Pure ASGI: Starlette's ``BaseHTTPMiddleware`` (what
+    ``@app.middleware("http")`` makes) runs the app in a task of its own behind memory streams, on every
+    request."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cid = Headers(scope=scope).get("x-correlation-id") or str(uuid.uuid4())
+        started = time.perf_counter()
+
+        async def answering(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = scope.get("route")  # the router sets it in this same scope
+                HTTP_LATENCY.labels(self.service, scope["method"], getattr(route, "path", "?"),
+                                    str(message["status"])).observe(time.perf_counter() - started)
+                MutableHeaders(scope=message)["x-correlation-id"] = cid
+            await send(message)
+
+        token = correlation_id.set(cid)
+        try:
+            await self.app(scope, receive, answering)
+        finally:
+            correlation_id.reset(token)
 
 
 def answered(service: str, request: Request, response: Response, started: float, cid: str) -> Response:

@@ -13,6 +13,13 @@ def _vietnam(year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("VN", years=year)
 
 
+def prepare(today: date) -> None:
+    """Build this year's and next year's calendars now (a service's start): the first build imports the
+    country's module and computes its lunar holidays, a share of a first request's time otherwise."""
+    for year in (today.year, today.year + 1):
+        _vietnam(year)
+
+
 def is_working_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _vietnam(day.year)
 

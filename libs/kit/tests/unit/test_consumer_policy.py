@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import anyio.to_thread
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.kafka import KafkaBroker, TestKafkaBroker
@@ -111,6 +112,22 @@ async def test_the_handler_takes_the_decoded_event_and_knows_where_it_came_from(
     assert setup.handler.origins == [Origin(PREFIX + TOPIC, 0, 0, b"r1", "scoring.rounds")]
     assert await setup.inbox.seen("scoring.rounds", "e-1")
     assert setup.dead == []
+
+
+async def test_the_decoded_event_reaches_the_handler_without_a_worker_thread(
+        setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    # fast_depends runs a plain function in a worker thread: FastStream's NoCast did so for every message
+    threaded: list[Any] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        threaded.append(func)
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    await setup.publish(published(event()))
+    assert [e.id for e in setup.handler.calls] == ["e-1"]
+    assert threaded == []
 
 
 async def test_an_event_of_another_type_is_passed_over(setup: Setup) -> None:

@@ -37,3 +37,15 @@ async def test_every_key_is_fetched_through_one_pool_closed_only_with_the_client
     assert service.closed == 0
     await keys.aclose()
     assert service.closed == 1
+
+
+async def test_the_pool_a_service_builds_as_it_starts_is_the_one_every_key_goes_through() -> None:
+    service = KeyService()
+    keys = KeyClient("http://intake", lambda: "token", transport=service)
+    pool = keys.client()  # notify's start
+    kid = new_kid()
+    assert await keys.key(kid) == kid.encode() * 4
+    assert keys.client() is pool
+    assert service.asked == [f"/personal-keys/{kid}"]
+    await keys.aclose()
+    assert service.closed == 1

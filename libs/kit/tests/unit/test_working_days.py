@@ -92,3 +92,14 @@ def test_the_due_date_is_a_working_day_exactly_days_working_days_later(start: da
     assert working(due)
     between = [start + timedelta(days=i) for i in range(1, (due - start).days + 1)]  # (start, due]
     assert sum(working(day) for day in between) == days
+
+
+def test_prepare_builds_this_and_next_years_calendars_ahead_of_any_request() -> None:
+    from binhchon_kit import workdays
+
+    workdays._vietnam.cache_clear()
+    workdays.prepare(date(2030, 12, 31))
+    assert workdays._vietnam.cache_info().currsize == 2
+    hits = workdays._vietnam.cache_info().hits
+    assert not is_working_day(date(2031, 1, 1))  # New Year's Day of the next year: already built
+    assert workdays._vietnam.cache_info().hits == hits + 1

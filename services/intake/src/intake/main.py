@@ -6,12 +6,12 @@ import sys
 
 from fastapi import FastAPI
 
-from binhchon_kit import restore
+from binhchon_kit import restore, workdays
 from binhchon_kit.contracts.scoring import ResultApproved
 from binhchon_kit.personal_keys import COLLECTION, SubjectKeys, master_key_from_settings
 from binhchon_kit.runtime import Runtime, build_runtime, log_signer
 from binhchon_kit.settings import ServiceSettings
-from binhchon_kit.vietnam_time import now_utc
+from binhchon_kit.vietnam_time import day_in_vietnam, now_utc
 from binhchon_kit.web import create_app, serve
 from intake.adapters.document_routes import router as document_routes
 from intake.adapters.http import router
@@ -55,6 +55,7 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
 
     async def on_startup(rt: Runtime) -> None:
         await service.setup()
+        workdays.prepare(day_in_vietnam(clock()))  # deadlines in working days: not built in a request
         await setup_views(rt.db)
         await custody.setup()
 

@@ -131,6 +131,8 @@ def build(settings: NotifySettings | None = None, resolver: Resolver | None = No
 
     async def on_startup(rt: Runtime) -> None:
         await setup_views(rt.db)
+        if isinstance(key_client := service_kwargs.get("key_client"), KeyClient):
+            key_client.client()  # built now, not by the first mail that needs a producer's key
         rt.spawn("delivery", service.worker(rt.stop, settings.notify_poll_seconds))
 
     app = create_app(runtime, title="binhchon notify", on_startup=on_startup,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from binhchon_kit.auth.roles import Role
 from binhchon_kit.auth.tokens import InvalidToken, Principal
@@ -16,14 +17,19 @@ log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False, description="a JWT signed by a configured key")
 
 
-def current_principal(
+async def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
+    """On the event loop: a synchronous dependency costs every request a hop to a worker thread and back. Only
+    a verifier that may fetch a JWKS over the network (blocking) is left to a thread."""
     if credentials is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required",
                             headers={"WWW-Authenticate": "Bearer"})
     try:
-        return request.app.state.runtime.verifier.verify(credentials.credentials)  # type: ignore[no-any-return]
+        verifier = request.app.state.runtime.verifier
+        if verifier.jwks_client is not None:
+            return await run_in_threadpool(verifier.verify, credentials.credentials)
+        return verifier.verify(credentials.credentials)  # type: ignore[no-any-return]
     except InvalidToken as exc:
         # which check failed is for the log, not for the caller (it would guide a forger)
         log.info("bearer token refused: %s", exc)

@@ -22,7 +22,7 @@ router = APIRouter(tags=["ceremonies"])
 Organiser = Annotated[Principal, Depends(require(Role.SECRETARIAT, Role.CERTIFIER))]
 
 
-def ceremonies(request: Request) -> Ceremonies:
+async def ceremonies(request: Request) -> Ceremonies:
     return request.app.state.ceremonies  # type: ignore[no-any-return]
 
 

@@ -28,7 +28,7 @@ async def _issued_by_own_authority(request: Request, who: Principal) -> bool:
     """An approver acting for the certificate's issuing authority (ADR 0029), checked before the body is read;
     refused naming that authority (it is printed on the certificate)."""
     try:
-        state, _ = await service(request).load(request.path_params["number"])
+        state, _ = await certification_of(request).load(request.path_params["number"])
     except Refused:
         return False
     if (refused := revocation_refusal(state.issued, who.authorities)) is not None:
@@ -44,14 +44,19 @@ Staff = Annotated[Principal, allow(Role.SECRETARIAT, Role.COUNCIL_CHAIR, Role.AP
 Paged = [Depends(no_offset)]
 
 
-def service(request: Request) -> Certification:
+def certification_of(request: Request) -> Certification:
     return request.app.state.certification  # type: ignore[no-any-return]
+
+
+async def service(request: Request) -> Certification:
+    """The routes' dependency, async: FastAPI runs a plain function in a worker thread, a hop per request."""
+    return certification_of(request)
 
 
 Service = Annotated[Certification, Depends(service)]
 
 
-def views(request: Request) -> Views:
+async def views(request: Request) -> Views:
     return request.app.state.views  # type: ignore[no-any-return]
 
 

@@ -30,11 +30,11 @@ RoundId = Annotated[str, StringConstraints(min_length=1, max_length=120)]
 LineId = Annotated[str, StringConstraints(pattern=r"^[a-z]+-[0-9a-f-]{36}$")]
 
 
-def ledger(request: Request) -> Ledger:
+async def ledger(request: Request) -> Ledger:
     return request.app.state.ledger  # type: ignore[no-any-return]
 
 
-def ledger_views(request: Request) -> LedgerViews:
+async def ledger_views(request: Request) -> LedgerViews:
     return request.app.state.ledger_views  # type: ignore[no-any-return]
 
 

@@ -47,7 +47,7 @@ router = APIRouter()
 async def _files_dossier(request: Request, who: Principal) -> bool:
     """The applicant who filed the dossier (false for one that does not exist: a stranger learns nothing)."""
     try:
-        state, _ = await intake(request).load_dossier(request.path_params["dossier_id"])
+        state, _ = await intake_of(request).load_dossier(request.path_params["dossier_id"])
     except Refused:
         return False
     return state.producer_id == who.subject
@@ -74,14 +74,19 @@ BindingLister = Annotated[Principal, allow({Role.SECRETARIAT: ANY, Role.AUDITOR:
 BindingReader = Annotated[Principal, allow(Role.SECRETARIAT, Role.AUDITOR)]
 
 
-def intake(request: Request) -> Intake:
+def intake_of(request: Request) -> Intake:
     return request.app.state.intake  # type: ignore[no-any-return]
+
+
+async def intake(request: Request) -> Intake:
+    """The routes' dependency, async: FastAPI runs a plain function in a worker thread, a hop per request."""
+    return intake_of(request)
 
 
 Service = Annotated[Intake, Depends(intake)]
 
 
-def views(request: Request) -> Views:
+async def views(request: Request) -> Views:
     return request.app.state.views  # type: ignore[no-any-return]
 
 
@@ -217,7 +222,7 @@ def _event_view(event: RecordedEvent, opened: dict[str, Any] | None = None) -> d
             "actor": event.actor.id, "data": event.data if opened is None else opened, "hash": event.hash}
 
 
-def codes(request: Request) -> ReceiptCodes:
+async def codes(request: Request) -> ReceiptCodes:
     return request.app.state.receipt_codes  # type: ignore[no-any-return]
 
 

@@ -33,7 +33,7 @@ SampleLister = Annotated[Principal, allow({**READERS, Role.APPLICANT: OWN_DOSSIE
 LabelPrinter = Annotated[Principal, allow({Role.SECRETARIAT: ANY, Role.APPLICANT: OWN_DOSSIER})]
 
 
-def custody(request: Request) -> SampleCustody:
+async def custody(request: Request) -> SampleCustody:
     return request.app.state.samples  # type: ignore[no-any-return]
 
 

@@ -16,6 +16,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from email.header import Header
@@ -92,6 +93,7 @@ class Email:
                  starttls: bool = False) -> None:
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password, self.starttls = username, password, starttls
+        self.local_hostname: str | None = None  # what EHLO names: this host's FQDN, looked up once
 
     def compose(self, to: str, subject: str, text: str, html: str, message_id: str) -> bytes:
         """The message as it goes on the wire (aiosmtplib would flatten it with its own policy, not ours)."""
@@ -107,10 +109,13 @@ class Email:
 
     async def send(self, to: str, subject: str, text: str, html: str, message_id: str) -> None:
         raw = self.compose(to, subject, text, html, message_id)
+        if self.local_hostname is None:
+            # aiosmtplib's default asks socket.getfqdn() (a name lookup, in a worker thread) on every connection
+            self.local_hostname = await asyncio.to_thread(socket.getfqdn)
         try:
             await aiosmtplib.send(raw, sender=parseaddr(self.sender)[1], recipients=[to], hostname=self.host,
                                   port=self.port, start_tls=self.starttls, username=self.username or None,
-                                  password=self.password or None, timeout=15)
+                                  password=self.password or None, timeout=15, local_hostname=self.local_hostname)
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from exc
 

@@ -35,14 +35,14 @@ InboxReader = Annotated[Principal, allow({**{role: OWN_INBOX for role in Role}, 
                                           Role.AUDITOR: ANY})]
 
 
-def service(request: Request) -> Notify:
+async def service(request: Request) -> Notify:
     return request.app.state.notify  # type: ignore[no-any-return]
 
 
 Service = Annotated[Notify, Depends(service)]
 
 
-def views(request: Request) -> Views:
+async def views(request: Request) -> Views:
     return request.app.state.views  # type: ignore[no-any-return]
 
 

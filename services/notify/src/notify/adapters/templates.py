@@ -7,14 +7,14 @@ strings or enum values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
 from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 
 from binhchon_kit.vietnam_time import VIETNAM
 from notify.domain.messages import Message
@@ -106,19 +106,33 @@ class Templates:
         # The subject line is rendered on its own, every value in it on one line: a product name holding CR/LF
         # would otherwise end the Subject header early and spill the rest of the name into the body.
         self.subject_env = self.env.overlay(finalize=one_line)
+        # name -> (the loader's up-to-date check, subject, body): compiled once, not per mail; compiled again
+        # when the file changes, as Jinja's own cache does
+        self.compiled: dict[str, tuple[Callable[[], bool], Template, Template]] = {}
 
     def names(self) -> list[str]:
         """Every message template there is (``<name>.txt``)."""
         return sorted(n.removesuffix(".txt") for n in self.env.list_templates(extensions=["txt"]))
 
-    def render(self, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
-        """(subject, plain text, HTML) of a message."""
-        source, _, _ = self.env.loader.get_source(self.env, f"{name}.txt")  # type: ignore[union-attr]
+    def text(self, name: str) -> tuple[Callable[[], bool], Template, Template]:
+        """``<name>.txt`` compiled: its subject line and its body."""
+        cached = self.compiled.get(name)
+        if cached is not None and cached[0]():
+            return cached
+        source, _, uptodate = self.env.loader.get_source(self.env, f"{name}.txt")  # type: ignore[union-attr]
         first, _, rest = source.partition("\n")
         if not first.startswith("Subject: "):
             raise ValueError(f"template {name}.txt must start with 'Subject: '")
-        subject = self.subject_env.from_string(first.removeprefix("Subject: ")).render(**context)
-        body = self.env.from_string(rest).render(**context).strip() + "\n"
+        compiled = (uptodate or (lambda: False), self.subject_env.from_string(first.removeprefix("Subject: ")),
+                    self.env.from_string(rest))
+        self.compiled[name] = compiled
+        return compiled
+
+    def render(self, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
+        """(subject, plain text, HTML) of a message."""
+        _, subject_template, body_template = self.text(name)
+        subject = subject_template.render(**context)
+        body = body_template.render(**context).strip() + "\n"
         try:
             html = self.env.get_template(f"{name}.html").render(**context)
         except TemplateNotFound:  # no HTML template: paragraphs of the text

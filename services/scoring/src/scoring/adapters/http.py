@@ -28,35 +28,40 @@ from scoring.views import Views
 router = APIRouter()
 
 
-def service(request: Request) -> Scoring:
+def scoring_of(request: Request) -> Scoring:
     return request.app.state.scoring  # type: ignore[no-any-return]
+
+
+async def service(request: Request) -> Scoring:
+    """The routes' dependency, async: FastAPI runs a plain function in a worker thread, a hop per request."""
+    return scoring_of(request)
 
 
 Service = Annotated[Scoring, Depends(service)]
 
 
 async def _sits_on_round_panel(request: Request, who: Principal) -> bool:
-    return await service(request).on_round_panel(request.path_params["round_id"], who.subject)
+    return await scoring_of(request).on_round_panel(request.path_params["round_id"], who.subject)
 
 
 async def _sits_on_dossier_panel(request: Request, who: Principal) -> bool:
-    return await service(request).on_dossier_panel(request.path_params["dossier_id"], who.subject)
+    return await scoring_of(request).on_dossier_panel(request.path_params["dossier_id"], who.subject)
 
 
 async def _sits_on_proposal_panel(request: Request, who: Principal) -> bool:
     try:
-        proposal = await service(request).proposal(request.path_params["proposal_id"])
+        proposal = await scoring_of(request).proposal(request.path_params["proposal_id"])
     except Refused:
         return False
-    return await service(request).on_round_panel(proposal.round_id, who.subject)
+    return await scoring_of(request).on_round_panel(proposal.round_id, who.subject)
 
 
 async def _decides_for_proposal(request: Request, who: Principal) -> bool:
     """An approver acting for the authority that decides the proposal's round (ADR 0029); refused naming that
     authority (it is public), before the body is read."""
     try:
-        proposal = await service(request).proposal(request.path_params["proposal_id"])
-        authority = await service(request).approving_authority(proposal.round_id)
+        proposal = await scoring_of(request).proposal(request.path_params["proposal_id"])
+        authority = await scoring_of(request).approving_authority(proposal.round_id)
     except Refused:
         return False
     require_acting_for(authority, who.authorities)
@@ -92,7 +97,7 @@ def _as_seen_by(who: Principal, svc: Scoring, doc: dict[str, Any]) -> dict[str, 
     return as_judges_see(doc, svc.rulebooks.get(doc["rulebook_id"], version) if version else None)
 
 
-def views(request: Request) -> Views:
+async def views(request: Request) -> Views:
     return request.app.state.views  # type: ignore[no-any-return]
 
 

@@ -1,0 +1,89 @@
+"""On the real broker: a handler's consumer passes over the events of types it does not take without a commit
+each (a round trip to the broker per event, per group, was a large share of certification's CPU in the pipeline
+bench), and still leaves no lag behind: the last known record of each partition commits (binhchon_kit.consumer,
+``passed_over``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from binhchon_kit.contracts.intake import DossierAccepted, RoundOpened
+from binhchon_kit.envelope import CloudEvent
+from binhchon_kit.events import Actor, RecordedEvent
+from binhchon_kit.runtime import build_runtime
+from binhchon_kit.settings import ServiceSettings
+from binhchon_kit.testing.apps import running
+from binhchon_kit.testing.fixtures import eventually
+from binhchon_kit.testing.samples import round_body
+from binhchon_kit.web import create_app
+
+pytestmark = pytest.mark.integration
+
+ROUND = RoundOpened.model_validate({
+    **round_body("LN-2026", today=date(2026, 11, 23), title="Vòng OCOP Lục Nam"), "round_id": "round-r1",
+    "approving_authority": {"id": "province:24", "name": "UBND tỉnh Bắc Giang"}}).model_dump(mode="json")
+
+
+def round_opened(n: int) -> bytes:
+    recorded = RecordedEvent(
+        id=f"e-{n}", stream=f"round-r{n}", version=1, type="round.opened", schema_version=1, subject=f"r{n}",
+        time=datetime(2026, 11, 22, 23, 26, tzinfo=UTC), data=ROUND, actor=Actor("officer-1", ("officer",)),
+        correlation_id="c-1", causation_id="http:c-1", source="/binhchon/intake", prev_hash="0" * 64, hash="",
+    ).sealed()
+    return CloudEvent(**recorded.cloudevent_json()).to_bytes()
+
+
+@pytest.mark.timeout(240)
+async def test_events_of_other_types_are_passed_over_without_a_commit_each_and_no_lag_is_left(
+        infra, unique, topic_prefix, dev_keys, monkeypatch):
+    commits: list[Any] = []
+    commit = AIOKafkaConsumer.commit
+
+    async def counted(self: AIOKafkaConsumer, offsets: Any = None) -> None:
+        commits.append(offsets)
+        await commit(self, offsets)
+
+    monkeypatch.setattr(AIOKafkaConsumer, "commit", counted)
+    settings = ServiceSettings(service_name="scoring", mongodb_url=infra.mongodb, mongodb_database=f"pass_{unique}",
+                               kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=topic_prefix,
+                               auth_public_keys_file=str(dev_keys[1]), relay_enabled=False)
+    runtime = build_runtime(settings, {})
+    handled: list[RecordedEvent] = []
+
+    async def accepted(event: RecordedEvent) -> None:
+        handled.append(event)
+
+    runtime.consumers.handle("intake.events", {DossierAccepted}, "accepted", accepted)
+    topic = f"{topic_prefix}intake.events"
+    # 30 events no handler here takes, before the consumer joins: on partitions 0 (20) and 2 (10)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, acks="all", **infra.kafka_client("intake"))
+    await producer.start()
+    try:
+        for n in range(30):
+            await producer.send_and_wait(topic, round_opened(n), key=f"r{n}".encode(), partition=0 if n < 20 else 2)
+    finally:
+        await producer.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka, **infra.kafka_client())
+    async with running(create_app(runtime, title="pass"), "http://scoring"):
+        await admin.start()
+        try:
+            async def caught_up() -> Any:
+                try:
+                    offsets = await admin.list_consumer_group_offsets("scoring.accepted")
+                except KafkaError:  # the group's coordinator not elected yet: ask again
+                    return None
+                committed = [offsets[TopicPartition(topic, p)].offset if TopicPartition(topic, p) in offsets
+                             else None for p in (0, 2)]
+                return committed if committed == [20, 10] else None
+
+            await eventually(caught_up, timeout=120, what="the group's offsets at the end of partitions 0 and 2")
+        finally:
+            await admin.close()
+    assert handled == []
+    assert 2 <= len(commits) < 10, f"{len(commits)} commits for 30 events passed over"
