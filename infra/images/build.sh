@@ -3,11 +3,12 @@
 #
 #   infra/images/build.sh            BINHCHON_IMAGES=auto (default) | local | registry
 #
-# auto: each infrastructure image is pulled where a registry answers (python:3.11-slim, apache/kafka, mongo:8.0,
+# auto: each infrastructure image is pulled where a registry answers (python:3.11-slim, mongo:8.0,
 # axllent/mailpit, pinned in infra/local/versions.env) and built here where none does (an air-gapped data
 # centre, these machines): a Python base from Debian's packages, Kafka from the Maven artifacts infra/local
 # uses, FerretDB on PostgreSQL as the MongoDB-protocol server, mailpit from its Go module, all on a Debian base
-# made by debootstrap. local: build them all here. registry: pull them all, fail if one cannot be had.
+# made by debootstrap. local: build them all here. registry: pull them all, fail if one cannot be had. Kafka is
+# always built here (below: the locked broker needs our run script).
 # The four services are always built here, from the one template infra/images/service/Dockerfile.
 #
 # Idempotent: an image whose inputs did not change is not rebuilt (lib.sh). Prints one JSON line per image
@@ -52,7 +53,10 @@ choose() {
 }
 
 python_image=$(choose python "$PYTHON_REGISTRY_IMAGE" "$here/python/build.sh")
-kafka_image=$(choose kafka "$KAFKA_REGISTRY_IMAGE" "$here/kafka/build.sh")
+# Kafka is always ours, whatever the mode: the deployment's broker is locked (SASL/SCRAM, ACLs; ADR 0044), and only
+# our image's run script reads the mounted credentials and writes the listeners' JAAS lines. The registry's
+# apache/kafka has no such step: with it the broker would not start, so no mode ever picks it.
+kafka_image=$(mode=local choose kafka "$KAFKA_REGISTRY_IMAGE" "$here/kafka/build.sh")
 mongo_image=$(choose mongo "$MONGO_REGISTRY_IMAGE" "$here/ferretdb/build.sh")
 mailpit_image=$(choose mailpit "$MAILPIT_REGISTRY_IMAGE" "$here/mailpit/build.sh")
 

@@ -513,7 +513,9 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
 
 def test_kafka_keeps_history_and_creates_no_topic_implicitly(compose: dict[str, Any]) -> None:
     kafka = compose["services"]["kafka"]
-    assert kafka["image"].startswith("apache/kafka:")
+    # ours by default: the registry's apache/kafka would not read the credentials, and the locked broker would not
+    # start (ADR 0044, amendment)
+    assert kafka["image"].startswith("binhchon/kafka:")
     env = environment(kafka)
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert env["KAFKA_LOG_RETENTION_MS"] == "-1"
