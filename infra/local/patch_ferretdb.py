@@ -12,6 +12,12 @@
      string, walked in the field's index, plus every document whose field is an array (the only other kind a
      string range can match, found by the same index). FerretDB still filters, sorts, skips and limits that.
 
+3. A single-document insert in one statement (docs/adr/0016, build b6). FerretDB wraps every insert in a
+   transaction: BEGIN, INSERT, COMMIT, three round trips to PostgreSQL. A single INSERT of one row is atomic on its
+   own, so an insert of one document into a collection that already exists runs as one autocommit statement; a
+   unique violation is still FerretDB's duplicate-key error (E11000). The creation of a collection, a batch of
+   several documents and capped collections keep FerretDB's transaction.
+
 Every edit is anchored on FerretDB 1.24.0's text and fails loudly if the text moved. New Go files are written
 whole. Usage: patch_ferretdb.py SOURCE_DIR (idempotent).
 """
@@ -36,6 +42,7 @@ PATCH = ANCHOR + f"""	// {MARK}: _id never holds an array, so `=` (served by the
 """
 
 KEYSET_MARK = "binhchon: keyset pages"
+INSERT_MARK = "binhchon: a single document inserted in one statement"
 
 # (file, anchor, replacement): each anchor must occur exactly once in FerretDB 1.24.0's file
 EDITS: list[tuple[str, str, str]] = [
@@ -116,9 +123,103 @@ EDITS: list[tuple[str, str, str]] = [
 	var args []any
 """,
     ),
+    (
+        "internal/backends/postgresql/collection.go",
+        """	if _, err := c.r.CollectionCreate(ctx, &metadata.CollectionCreateParams{
+		DBName: c.dbName,
+		Name:   c.name,
+	}); err != nil {
+		return nil, lazyerrors.Error(err)
+	}
+
+	p, err := c.r.DatabaseGetExisting(ctx, c.dbName)
+	if err != nil {
+		return nil, lazyerrors.Error(err)
+	}
+
+	meta, err := c.r.CollectionGet(ctx, c.dbName, c.name)
+	if err != nil {
+		return nil, lazyerrors.Error(err)
+	}
+
+	err = pool.InTransaction(ctx, p, func(tx pgx.Tx) error {
+		batchSize := c.r.BatchSize
+""",
+        f"""	created, err := c.r.CollectionCreate(ctx, &metadata.CollectionCreateParams{{
+		DBName: c.dbName,
+		Name:   c.name,
+	}})
+	if err != nil {{
+		return nil, lazyerrors.Error(err)
+	}}
+
+	p, err := c.r.DatabaseGetExisting(ctx, c.dbName)
+	if err != nil {{
+		return nil, lazyerrors.Error(err)
+	}}
+
+	meta, err := c.r.CollectionGet(ctx, c.dbName, c.name)
+	if err != nil {{
+		return nil, lazyerrors.Error(err)
+	}}
+
+	// {INSERT_MARK}: one statement, no transaction (binhchon_insert.go)
+	if !created && p != nil && meta != nil && !meta.Capped() && len(params.Docs) == 1 {{
+		return binhchonInsertOne(ctx, p, c.dbName, meta.TableName, params.Docs[0])
+	}}
+
+	err = pool.InTransaction(ctx, p, func(tx pgx.Tx) error {{
+		batchSize := c.r.BatchSize
+""",
+    ),
 ]
 
 FILES: dict[str, str] = {
+    "internal/backends/postgresql/binhchon_insert.go": """\
+// Added by binhchon: infra/local/patch_ferretdb.py, docs/adr/0016 (build b6).
+
+package postgresql
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/FerretDB/FerretDB/internal/backends"
+	"github.com/FerretDB/FerretDB/internal/types"
+	"github.com/FerretDB/FerretDB/internal/util/lazyerrors"
+)
+
+// binhchonInsertOne inserts one document into an existing, uncapped collection as one autocommit statement.
+//
+// InsertAll runs BEGIN, INSERT, COMMIT: three round trips to PostgreSQL for every insert_one. A single INSERT of
+// one row is atomic by itself (PostgreSQL runs it in its own transaction: the row and its index entries, all or
+// nothing), so the transaction adds nothing here but two round trips. The statement and the error mapping are
+// InsertAll's: a unique violation (_id or a unique index) is ErrorCodeInsertDuplicateID, which the insert
+// handler reports as E11000, and the row is not stored.
+func binhchonInsertOne(ctx context.Context, p *pgxpool.Pool, schema, table string, doc *types.Document) (
+	*backends.InsertAllResult, error,
+) {
+	q, args, err := prepareInsertStatement(schema, table, false, []*types.Document{doc})
+	if err != nil {
+		return nil, lazyerrors.Error(err)
+	}
+
+	if _, err = p.Exec(ctx, q, args...); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
+			return nil, backends.NewError(backends.ErrorCodeInsertDuplicateID, err)
+		}
+
+		return nil, lazyerrors.Error(err)
+	}
+
+	return new(backends.InsertAllResult), nil
+}
+""",
     "internal/backends/binhchon_keyset.go": """\
 // Added by binhchon: infra/local/patch_ferretdb.py, docs/adr/0016.
 

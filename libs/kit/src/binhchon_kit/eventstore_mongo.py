@@ -41,6 +41,7 @@ from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bson import Binary
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -80,6 +81,7 @@ UNPROJECTED = "unprojected"
 LEGACY_QUEUES = {"outbox": UNPUBLISHED, "projection_queue": UNPROJECTED}
 REMEMBERED_STREAMS = 10_000
 REMEMBERED_TAILS = 256  # streams whose events since their last page a writer keeps, to write the next page
+REMEMBERED_PAGES = 256  # pages whose decoded events a process keeps (8,192 events), by the bytes they were read from
 PAGES_PER_QUERY = 16  # a stream read's query for pages (32 events each), the next one asked while these decode
 SEGMENTS_PER_QUERY = 4  # a replay's query for segments (each up to a projector's batch, 500 events)
 
@@ -104,6 +106,14 @@ def event_content(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _marks(key: str) -> dict[str, str]:
     return {UNPUBLISHED: key, UNPROJECTED: key}
+
+
+def _page_fields(doc: dict[str, Any]) -> tuple[Any, ...]:
+    """What a page's events are decoded from (``page_events``): equal fields, equal events. The bytes as bytes: a
+    page written holds a ``Binary``, which equals no ``bytes``, and is read back as ``bytes``."""
+    events = doc.get("events")
+    return (doc.get("stream"), doc.get("first"), doc.get("last"), doc.get("layout"),
+            bytes(events) if isinstance(events, Binary) else events)
 
 
 def _stream_keys(stream: str) -> dict[str, Any]:
@@ -142,6 +152,8 @@ class MongoEventStore(QueueNames):
         self.pages: AsyncCollection[dict[str, Any]] = db[PAGES]
         self.paging = pages  # False: the record only (the audit), never a page
         self._tails: OrderedDict[str, list[RecordedEvent]] = OrderedDict()  # events since the last page
+        # page _id → (its stored fields, its events): a page read again with the very same bytes is not decoded again
+        self._decoded_pages: OrderedDict[str, tuple[tuple[Any, ...], list[RecordedEvent]]] = OrderedDict()
         self.appended = asyncio.Event()
         self._last_hash: OrderedDict[str, tuple[int, str]] = OrderedDict()
         self._seen_unprojected: dict[str, bool] = {}  # key → still unpublished, as the projector last read it
@@ -277,7 +289,7 @@ class MongoEventStore(QueueNames):
             async for doc in documents:
                 if doc.get("first") != len(paged) + 1:
                     break  # a page missing (its writer crashed): the events from here on
-                events = page_events(doc)
+                events = self._page_events(doc)
                 if events is None or events[0].prev_hash != (paged[-1].hash if paged else GENESIS_HASH):
                     log.warning("page %s does not read as its stream's next events; read from the events", doc["_id"])
                     break
@@ -295,6 +307,28 @@ class MongoEventStore(QueueNames):
                 yield doc
 
     # ---- pages (ADR 0019) ------------------------------------------------------------------------------
+
+    def _page_events(self, doc: dict[str, Any]) -> list[RecordedEvent] | None:
+        """``page_events(doc)``, decoded once per process: a page whose stored fields are those of a page this
+        process wrote or decoded before gives the same events (decoding is a function of those fields), so they are
+        not decoded again (ADR 0033, "append"). The comparison is of the stored bytes, so a page altered or
+        rewritten since is decoded and checked afresh. The events are shared between reads, as the memory driver
+        shares its own."""
+        fields = _page_fields(doc)
+        known = self._decoded_pages.get(doc["_id"])
+        if known is not None and known[0] == fields:
+            self._decoded_pages.move_to_end(doc["_id"])
+            return known[1]
+        events = page_events(doc)
+        if events is not None:
+            self._keep_decoded(doc["_id"], fields, events)
+        return events
+
+    def _keep_decoded(self, page_id: str, fields: tuple[Any, ...], events: list[RecordedEvent]) -> None:
+        self._decoded_pages[page_id] = (fields, events)
+        self._decoded_pages.move_to_end(page_id)
+        while len(self._decoded_pages) > REMEMBERED_PAGES:
+            self._decoded_pages.popitem(last=False)
 
     def _keep_tail(self, stream: str, tail: list[RecordedEvent]) -> None:
         self._tails[stream] = tail
@@ -321,12 +355,16 @@ class MongoEventStore(QueueNames):
         """Insert these pages, their events being stored already. A page already there (a race, a repeat) is left
         as it is; a failure leaves the page to the next reader: the event is recorded whatever happens here."""
         for events in pages:
+            page = page_document(events)
             try:
-                await self.pages.insert_one(page_document(events))
+                await self.pages.insert_one(page)
             except DuplicateKeyError:
-                pass
+                continue  # another's page: read (and checked) when it is read
             except PyMongoError as exc:
                 log.warning("page of %s from v%d not written: %s", events[0].stream, events[0].version, exc)
+                continue
+            # the page holds these events as written: its next read need not decode them
+            self._keep_decoded(page["_id"], _page_fields(page), list(events))
 
     async def verify_pages(self) -> list[str]:
         """Every page against the events it copies (the audit): a page that does not read, or that differs from
@@ -351,6 +389,7 @@ class MongoEventStore(QueueNames):
             self._tails.pop(stream, None)
         else:
             self._tails.clear()
+        self._decoded_pages.clear()
         return (await self.pages.delete_many(query)).deleted_count
 
     # ---- segments and the replay (ADR 0024) --------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from bson import Binary
 from pymongo.errors import AutoReconnect
 
+import binhchon_kit.eventstore_mongo
 from binhchon_kit.eventstore import event_key, verify_chain
 from binhchon_kit.eventstore_codec import decode_events, encode_events
 from binhchon_kit.eventstore_mongo import STREAM_LIMIT, MongoEventStore
@@ -175,3 +176,38 @@ async def test_pages_read_over_several_queries_stop_at_a_missing_one_and_the_eve
     await store.pages.delete_one({"_id": event_key(STREAM, 3 * PAGE_SIZE + 1)})
     assert await handle(store)._read_pages(STREAM) == written[:3 * PAGE_SIZE]
     assert await handle(store).read_stream(STREAM) == written
+
+
+async def test_a_process_decodes_a_page_once_and_again_only_when_its_bytes_changed(store, monkeypatch):
+    """The writer keeps the events of the pages it wrote, a reader those it decoded (ADR 0033, "append"): a page
+    read again with the same stored bytes is not decoded again; one altered or made unreadable since is read as a
+    process that never saw it reads it."""
+    decoded: list[str] = []
+    real = binhchon_kit.eventstore_mongo.page_events
+
+    def counting(doc):
+        decoded.append(doc["_id"])
+        return real(doc)
+
+    monkeypatch.setattr(binhchon_kit.eventstore_mongo, "page_events", counting)
+    written = await grow(store, STREAM, 2 * PAGE_SIZE + 3)
+    reader = handle(store)
+    for _ in range(2):
+        assert await store.read_stream(STREAM) == written
+        assert await reader.read_stream(STREAM) == written
+    assert decoded == [event_key(STREAM, 1), event_key(STREAM, PAGE_SIZE + 1)]  # the reader's, once each
+
+    # the second page altered in place: both decode it again and serve what a new process serves
+    page = await store.pages.find_one({"_id": event_key(STREAM, PAGE_SIZE + 1)})
+    entries = decode_events(page)
+    entries[2] = dataclasses.replace(entries[2], data={**entries[2].data, "reason": "sửa lén"})
+    await store.pages.update_one({"_id": page["_id"]}, {"$set": encode_events(entries)})
+    fresh = await handle(store).read_stream(STREAM)
+    assert fresh[PAGE_SIZE + 2].data["reason"] == "sửa lén"
+    assert await store.read_stream(STREAM) == fresh
+    assert await reader.read_stream(STREAM) == fresh
+
+    # made unreadable: not believed by either, the events are read instead
+    await store.pages.update_one({"_id": page["_id"]}, {"$set": {"events": Binary(b"not zlib")}})
+    assert await store.read_stream(STREAM) == written
+    assert await reader.read_stream(STREAM) == written
