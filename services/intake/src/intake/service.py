@@ -325,15 +325,15 @@ class Intake:
         return str(opened["registration_number"])
 
     async def register_binding(self, applicant_id: str, registration_number: str, note: str, actor: Actor,
-                               cause: Cause, individual: bool = False) -> RecordedEvent:
+                               cause: Cause, individual: bool | None) -> RecordedEvent:
         """The secretariat binds an account at the counter, the authorisation in front of it: verified at once.
-        ``individual``: the producer is a household business, its number sealed (ADR 0048)."""
+        ``individual``: the producer is a household business (its number sealed), or not, or not said (None)."""
         binding_id = bindings.binding_id_for(applicant_id, registration_number)
         binding = await self.load_binding(binding_id)
         verified = bindings.verify(binding, applicant_id=applicant_id, registration_number=registration_number,
                                    note=note)
         return await self._record_binding(binding_id, binding.version if binding else 0, verified, actor, cause,
-                                          individual or (binding is not None and binding.sealed))
+                                          bindings.sealed_at_counter(binding, registration_number, individual))
 
     async def verify_binding(self, binding_id: str, note: str, actor: Actor, cause: Cause) -> RecordedEvent:
         binding = await self._binding(binding_id)
