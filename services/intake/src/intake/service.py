@@ -312,7 +312,10 @@ class Intake:
             data = event.model_dump(mode="json")
             kid, key = await self.keys.for_subject(data_subject(data["registration_number"]))
             event = type(event).model_validate(seal_fields(data, BINDING_SEALED, key, kid, event_id=event_id))
-        return await record(self.rt, binding_id, version, event, actor, cause, binding_id, event_id=event_id)
+        # the read model folds the whole stream: without the earlier events it would lose the requested name
+        history = [e for e in await self.store.read_stream(binding_id) if e.version <= version] if version else []
+        return await record(self.rt, binding_id, version, event, actor, cause, binding_id, event_id=event_id,
+                            history=history)
 
     async def binding_number(self, binding: bindings.Binding) -> str:
         """The binding's registration number, opened where it is sealed; refused once the producer is erased."""

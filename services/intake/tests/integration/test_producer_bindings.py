@@ -186,3 +186,22 @@ async def test_a_counter_binding_never_keeps_a_households_number_in_clear(intake
     assert r.status_code == 201, r.text
     stored = await store.read_stream(r.json()["binding_id"])
     assert [e.data["registration_number"] for e in stored] == [ambiguous, ambiguous]
+
+
+@pytest.mark.parametrize("kind", ["cooperative", "household"])
+async def test_a_binding_names_its_producer_after_its_verification(intake, auth, opened, sec, kind, unique):
+    name = f"Hộ kinh doanh Lương Thị Mai {unique}" if kind == "household" else "Hợp tác xã Nông nghiệp Đông Hưng"
+    body = dossier_body()
+    body["producer"].update(kind=kind, name=name)
+    r = await intake.post(f"/rounds/{opened['round_id']}/dossiers", json=body, headers=auth(REAL, "applicant"))
+    assert r.status_code == 201, r.text
+    binding_id = (await bindings_of(intake, auth(REAL, "applicant")))[0]["binding_id"]
+    assert (await intake.get(f"/bindings/{binding_id}", headers=sec)).json()["producer_name"] == name
+
+    r = await intake.post(f"/bindings/{binding_id}/verify", json={"note": "Giấy ủy quyền số 12/UQ"}, headers=sec)
+    assert r.status_code == 201, r.text
+    assert r.json()["producer_name"] == name, r.text
+    r = await intake.get(f"/bindings/{binding_id}", headers=sec)
+    assert r.json()["status"] == "verified" and r.json()["producer_name"] == name, r.text
+    listed = await bindings_of(intake, sec, registration_number=number_of())
+    assert [b["producer_name"] for b in listed] == [name]
