@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from binhchon_kit.personal import new_kid
 from binhchon_kit.testing.samples import dossier_body
 from binhchon_tools.audit_decisions import Log, check_escalations
 from binhchon_tools.audit_findings import Findings
@@ -50,3 +53,74 @@ def test_a_result_going_up_with_no_dossier_above_is_still_named():
     [missing] = findings.discrepancies
     assert missing.event_ids == ("result.approved-scoring-d",)
     assert "0 dossiers opened in the parent round" in missing.message
+
+
+# A household's number is sealed (ADR 0048): the audit, holding no key, recognises the producer's direct filing by
+# the same key id on the sealed number and the same product. Forged logs: whatever else matches, a filing that
+# differs in one of those, or is not the parent round's own, leaves the missing escalation named.
+KID, OTHER_KID = new_kid(), new_kid()
+
+
+def sealed(kid: str) -> dict[str, str]:
+    return {"enc": "A256GCM", "kid": kid, "iv": "AAAAAAAAAAAAAAAA", "ct": "c2VhbGVk"}
+
+
+def household(kid: str = KID, product: str = "Mật ong rừng Lục Nam") -> dict[str, Any]:
+    body = dossier_body(product=product)
+    body["producer"].update(kind="household", name=sealed(kid), registration_number=sealed(kid))
+    return body
+
+
+def sealed_log(direct: dict[str, Any] | None, *, round_id: str = PROVINCE,
+               escalated_from: dict[str, str] | None = None) -> Log:
+    raws = [
+        event("round.opened", DISTRICT, {"round_id": DISTRICT, "parent_round_id": PROVINCE}),
+        event("round.opened", PROVINCE, {"round_id": PROVINCE, "parent_round_id": None}),
+        event("round.opened", "round-other", {"round_id": "round-other", "parent_round_id": None}),
+        event("dossier.received", "dossier-h", {"dossier_id": "dossier-h", "round_id": DISTRICT, **household(),
+                                                "escalated_from": None}),
+        event("result.approved", "scoring-h", {"dossier_id": "dossier-h", "round_id": DISTRICT,
+                                               "goes_up_a_level": True, "rating": {"recognised": True}}, 9),
+    ]
+    if direct is not None:  # the dossier id of a sealed number is intake's secret: any id will do
+        raws.append(event("dossier.received", "dossier-direct", {
+            "dossier_id": "dossier-direct", "round_id": round_id, **direct, "escalated_from": escalated_from}))
+    return Log(raws)
+
+
+def test_a_household_that_filed_at_the_next_level_is_recognised_by_its_key_id_and_product():
+    findings = Findings()
+    check_escalations(sealed_log(household(product="  MẬT ONG rừng lục nam ")), findings)  # the product's key
+    assert findings.ok, findings.discrepancies
+    assert findings.counts["escalations_filed_directly"] == 1 and findings.counts["escalations"] == 0
+
+
+@pytest.mark.parametrize(("why", "direct", "round_id"), [
+    ("nothing filed above", None, PROVINCE),
+    ("another producer's key on the same product", household(kid=OTHER_KID), PROVINCE),
+    ("the same key on another product", household(product="Mật ong hoa nhãn"), PROVINCE),
+    ("the same key and product in a round that is not the parent", household(), "round-other"),
+    ("a clear number (an organisation's) on the same product", dossier_body(product="Mật ong rừng Lục Nam"),
+     PROVINCE),
+])
+def test_a_forged_direct_filing_does_not_excuse_a_households_missing_escalation(why, direct, round_id):
+    findings = Findings()
+    check_escalations(sealed_log(direct, round_id=round_id), findings)
+    [missing] = findings.discrepancies
+    assert missing.event_ids == ("result.approved-scoring-h",), why
+    assert "0 dossiers opened in the parent round" in missing.message, why
+    assert "escalations_filed_directly" not in findings.counts, why
+
+
+def test_an_escalated_copy_above_is_no_direct_filing_of_the_household():
+    """A dossier above carrying the household's key and product but escalated from elsewhere is a copy, not the
+    producer's own filing: it does not stand in for this result's escalation."""
+    findings = Findings()
+    elsewhere = {"result_event_id": "result.approved-elsewhere", "dossier_id": "dossier-elsewhere",
+                 "round_id": DISTRICT}
+    check_escalations(sealed_log(household(), escalated_from=elsewhere), findings)
+    named = {d.event_ids: d.message for d in findings.discrepancies}
+    assert "0 dossiers opened in the parent round" in named[("result.approved-scoring-h",)]
+    direct = ("dossier.received-dossier-direct", "result.approved-elsewhere")
+    assert "escalated from no approved result" in named[direct]
+    assert "escalations_filed_directly" not in findings.counts

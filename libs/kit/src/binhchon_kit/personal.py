@@ -97,6 +97,18 @@ def is_individual(producer_kind: str | None) -> bool:
     return str(getattr(producer_kind, "value", producer_kind)) in INDIVIDUAL_KINDS
 
 
+# Registration numbers only an individual holds (ADR 0048, amendment): a personal identification number (CCCD,
+# 12 digits, a household business's tax code since Decree 168/2025/NĐ-CP) or the number of a household business
+# certificate issued by a district (province code, the district's letter, type 8, serial: "24A8001234"). Any other
+# shape may be an organisation's or a household's (a 10-digit tax code is either), so the shape never makes a
+# number public: where no kind is declared, the caller has to say it.
+INDIVIDUAL_NUMBER = re.compile(r"^(?:\d{12}|\d{2}[A-Z]{1,2}8\d{5,8})$")
+
+
+def is_individual_number(registration_number: str) -> bool:
+    return INDIVIDUAL_NUMBER.match(registration_number.strip().upper()) is not None
+
+
 def fields_to_seal(producer_kind: str | None, personal: tuple[str, ...]) -> tuple[str, ...]:
     """``personal`` (sealed whoever the producer is), and its identity fields too for an individual."""
     return (*personal, *IDENTITY_FIELDS) if is_individual(producer_kind) else personal

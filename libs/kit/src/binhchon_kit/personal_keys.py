@@ -18,6 +18,8 @@ import httpx
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from binhchon_kit.contracts.intake import PersonalDataErased
+from binhchon_kit.events import RecordedEvent
 from binhchon_kit.personal import (
     KeysUnavailable,
     MasterKey,
@@ -222,6 +224,14 @@ class CopiesOpener:
         if self.key_client is None:
             self._warn("no INTAKE_SERVICE_TOKEN_FILE to ask intake for keys")
         return open_copies_with(data, keys)
+
+    async def on_erased(self, event: RecordedEvent) -> None:
+        """``personal_data.erased`` on intake's topic: the erased keys dropped from this process's cache at once,
+        as intake's own cache drops them (ADR 0048), rather than shown for up to ``ttl`` more."""
+        erased = event.model()
+        assert isinstance(erased, PersonalDataErased)
+        if self.key_client is not None:
+            self.key_client.drop(erased.kids)
 
     def _warn(self, why: str) -> None:
         if not self._warned:

@@ -44,7 +44,7 @@ CHECKPOINTS = "log.checkpoints"
 CONSUMES: dict[str, tuple[str, ...]] = {
     "intake": ("scoring.events",),
     "scoring": ("intake.events",),
-    "certification": ("scoring.events", "notify.events"),
+    "certification": ("intake.events", "scoring.events", "notify.events"),
     "notify": ("intake.events", "scoring.events", "certification.events"),
 }
 MECHANISM = "SCRAM-SHA-512"

@@ -312,7 +312,10 @@ class Intake:
             data = event.model_dump(mode="json")
             kid, key = await self.keys.for_subject(data_subject(data["registration_number"]))
             event = type(event).model_validate(seal_fields(data, BINDING_SEALED, key, kid, event_id=event_id))
-        return await record(self.rt, binding_id, version, event, actor, cause, binding_id, event_id=event_id)
+        # the read model folds the whole stream: without the earlier events it would lose the requested name
+        history = [e for e in await self.store.read_stream(binding_id) if e.version <= version] if version else []
+        return await record(self.rt, binding_id, version, event, actor, cause, binding_id, event_id=event_id,
+                            history=history)
 
     async def binding_number(self, binding: bindings.Binding) -> str:
         """The binding's registration number, opened where it is sealed; refused once the producer is erased."""
@@ -325,15 +328,15 @@ class Intake:
         return str(opened["registration_number"])
 
     async def register_binding(self, applicant_id: str, registration_number: str, note: str, actor: Actor,
-                               cause: Cause, individual: bool = False) -> RecordedEvent:
+                               cause: Cause, individual: bool | None) -> RecordedEvent:
         """The secretariat binds an account at the counter, the authorisation in front of it: verified at once.
-        ``individual``: the producer is a household business, its number sealed (ADR 0048)."""
+        ``individual``: the producer is a household business (its number sealed), or not, or not said (None)."""
         binding_id = bindings.binding_id_for(applicant_id, registration_number)
         binding = await self.load_binding(binding_id)
         verified = bindings.verify(binding, applicant_id=applicant_id, registration_number=registration_number,
                                    note=note)
         return await self._record_binding(binding_id, binding.version if binding else 0, verified, actor, cause,
-                                          individual or (binding is not None and binding.sealed))
+                                          bindings.sealed_at_counter(binding, registration_number, individual))
 
     async def verify_binding(self, binding_id: str, note: str, actor: Actor, cause: Cause) -> RecordedEvent:
         binding = await self._binding(binding_id)

@@ -45,7 +45,8 @@ async def test_a_competitor_filing_first_under_a_verified_producers_number_block
     round_id, number = opened["round_id"], number_of()
     # the producer's account was bound at the counter, its owner's papers checked
     r = await intake.post("/bindings", json={"applicant_id": REAL, "registration_number": number,
-                                             "note": "CCCD chủ hộ, giấy chứng nhận đăng ký hộ kinh doanh"},
+                                             "producer_kind": "cooperative",
+                                             "note": "Giấy chứng nhận đăng ký hợp tác xã, giấy ủy quyền"},
                           headers=sec)
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "verified" and r.json()["decided_by"] == "sec-1"
@@ -113,7 +114,8 @@ async def test_the_completeness_check_verifies_the_first_account_and_no_second(i
 
 async def test_no_409_tells_an_applicant_about_another_applicants_dossier(intake, auth, opened, sec):
     round_id, number = opened["round_id"], number_of()
-    r = await intake.post("/bindings", json={"applicant_id": REAL, "registration_number": number}, headers=sec)
+    r = await intake.post("/bindings", json={"applicant_id": REAL, "registration_number": number,
+                                             "producer_kind": "cooperative"}, headers=sec)
     assert r.status_code == 201, r.text
     real = (await file(intake, auth, round_id, REAL)).json()
 
@@ -152,3 +154,54 @@ async def test_only_the_secretariat_decides_bindings(intake, auth, opened, sec):
     assert r.status_code == 201, r.text
     r = await intake.post(f"/bindings/{binding_id}/verify", json={}, headers=sec)
     assert r.status_code == 409 and r.json()["current_status"] == "verified"
+
+
+async def test_a_counter_binding_never_keeps_a_households_number_in_clear(intake, auth, opened, sec, unique):
+    """No kind said (ADR 0048, amendment): a number only an individual holds is sealed; a number that may be a
+    household's is refused with 422 naming ``producer_kind``, recording nothing; a number the account filed for as
+    an organisation stays clear."""
+    store, db = intake.app.state.intake.store, intake.app.state.intake.rt.db
+    ambiguous = f"01{int(unique, 16) % 10**8:08d}"  # a 10-digit tax code: an enterprise's, or a household's
+    r = await intake.post("/bindings", json={"applicant_id": REAL, "registration_number": ambiguous}, headers=sec)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "producer_kind" and "hộ kinh doanh" in r.json()["detail"]
+    assert await bindings_of(intake, sec, registration_number=ambiguous) == []
+
+    for number in (f"{int(unique, 16) % 10**12:012d}", f"24A8{int(unique, 16) % 10**6:06d}"):  # CCCD; district's
+        r = await intake.post("/bindings", json={"applicant_id": REAL, "registration_number": number.lower()},
+                              headers=sec)
+        assert r.status_code == 201, r.text
+        assert r.json()["registration_number"] == number.upper()  # opened for the secretariat
+        stored = await store.read_stream(r.json()["binding_id"])
+        assert [e.type for e in stored] == ["producer_binding.verified"]
+        assert stored[0].data["registration_number"]["enc"] == "A256GCM", stored[0].data
+        assert number.upper() not in str(stored[0].data)
+        kept = await db["bindings"].find_one({"_id": r.json()["binding_id"]})
+        assert kept is not None and number.upper() not in str(kept), kept
+
+    # the account's filing declared a cooperative: its binding tells, the counter needs no kind
+    await file(intake, auth, opened["round_id"], COMPETITOR, regno=ambiguous)
+    r = await intake.post("/bindings", json={"applicant_id": COMPETITOR, "registration_number": ambiguous},
+                          headers=sec)
+    assert r.status_code == 201, r.text
+    stored = await store.read_stream(r.json()["binding_id"])
+    assert [e.data["registration_number"] for e in stored] == [ambiguous, ambiguous]
+
+
+@pytest.mark.parametrize("kind", ["cooperative", "household"])
+async def test_a_binding_names_its_producer_after_its_verification(intake, auth, opened, sec, kind, unique):
+    name = f"Hộ kinh doanh Lương Thị Mai {unique}" if kind == "household" else "Hợp tác xã Nông nghiệp Đông Hưng"
+    body = dossier_body()
+    body["producer"].update(kind=kind, name=name)
+    r = await intake.post(f"/rounds/{opened['round_id']}/dossiers", json=body, headers=auth(REAL, "applicant"))
+    assert r.status_code == 201, r.text
+    binding_id = (await bindings_of(intake, auth(REAL, "applicant")))[0]["binding_id"]
+    assert (await intake.get(f"/bindings/{binding_id}", headers=sec)).json()["producer_name"] == name
+
+    r = await intake.post(f"/bindings/{binding_id}/verify", json={"note": "Giấy ủy quyền số 12/UQ"}, headers=sec)
+    assert r.status_code == 201, r.text
+    assert r.json()["producer_name"] == name, r.text
+    r = await intake.get(f"/bindings/{binding_id}", headers=sec)
+    assert r.json()["status"] == "verified" and r.json()["producer_name"] == name, r.text
+    listed = await bindings_of(intake, sec, registration_number=number_of())
+    assert [b["producer_name"] for b in listed] == [name]

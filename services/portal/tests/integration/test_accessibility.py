@@ -63,7 +63,8 @@ def test_every_main_page_is_accessible_and_vietnamese(full_stack: Stack, browser
     round_id = stack.open_round("A11", PANEL, CHAIR, MEMBERS)
     with stack.client("intake", "mot-cua", "secretariat") as counter:  # bound at the counter (ADR 0037)
         r = counter.post("/bindings", json={"applicant_id": PRODUCER, "registration_number": REGNO,
-                                            "note": "Đã kiểm tra giấy chứng nhận đăng ký hợp tác xã"})
+                                            "note": "Đã kiểm tra giấy chứng nhận đăng ký hợp tác xã",
+                                            "producer_kind": "cooperative"})
         assert r.status_code == 201, r.text
     scored = stack.accepted_dossier(round_id, "Chè Tân Cương", "TP-01")
 

@@ -69,7 +69,8 @@ def test_a_producer_files_prints_and_supplements_in_a_browser(
         assert r.status_code == 201, r.text
         # the account is bound to the cooperative at the counter (ADR 0037)
         r = intake.post("/bindings", json={"applicant_id": PRODUCER, "registration_number": REGNO,
-                                           "note": "Đã kiểm tra giấy chứng nhận đăng ký hợp tác xã"})
+                                           "note": "Đã kiểm tra giấy chứng nhận đăng ký hợp tác xã",
+                                           "producer_kind": "cooperative"})
         assert r.status_code == 201, r.text
         settings = PortalSettings(intake_url=urls["intake"], scoring_url=urls["scoring"],
                                   certification_url=urls["certification"], notify_url=urls["notify"],

@@ -47,7 +47,8 @@ def test_the_secretariat_opens_a_round_requests_a_supplement_and_accepts_in_a_br
         staff = httpx.Client(base_url=urls["intake"], headers=counter, timeout=30)
         # the account is bound to the cooperative at the counter (ADR 0037)
         r = staff.post("/bindings", json={"applicant_id": PRODUCER, "registration_number": REGNO,
-                                          "note": "Đã kiểm tra giấy chứng nhận đăng ký hợp tác xã"})
+                                          "note": "Đã kiểm tra giấy chứng nhận đăng ký hợp tác xã",
+                                          "producer_kind": "cooperative"})
         assert r.status_code == 201, r.text
         settings = PortalSettings(intake_url=urls["intake"], scoring_url=urls["scoring"],
                                   portal_dev_sign_in=True, portal_local=True, log_level="WARNING")

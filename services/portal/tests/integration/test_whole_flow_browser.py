@@ -46,7 +46,8 @@ def test_a_dossier_from_filing_to_a_verified_certificate(full_stack: Stack, brow
     round_id = stack.open_round("TT1", PANEL, CHAIR, MEMBERS)
     with stack.client("intake", "mot-cua", "secretariat") as counter:  # bound at the counter (ADR 0037)
         r = counter.post("/bindings", json={"applicant_id": "htx-dong-hung", "registration_number": REGNO,
-                                            "note": "Đã kiểm tra giấy chứng nhận đăng ký hợp tác xã"})
+                                            "note": "Đã kiểm tra giấy chứng nhận đăng ký hợp tác xã",
+                                            "producer_kind": "cooperative"})
         assert r.status_code == 201, r.text
 
     # the producer files, with the registration form a PDF, and prints the receipt

@@ -204,7 +204,8 @@ class RegisterBinding(Body):
     registration_number: RegistrationNumber
     note: LongText = Field(default="", description="what was checked: the owner's identity, the authorisation")
     producer_kind: ProducerKind | None = Field(default=None, description="household: the producer is an individual, "
-                                               "its registration number sealed in the binding's events (ADR 0048)")
+                                               "its registration number sealed in the binding's events (ADR 0048); "
+                                               "needed unless the number's shape or the account's filing tells")
 
 
 class VerifyBinding(Body):
@@ -379,8 +380,9 @@ async def get_binding(binding_id: str, read: Read, who: BindingReader) -> dict[s
 @router.post("/bindings", status_code=201, tags=["producer bindings"],
              summary="bind an account to a producer at the counter, verified at once")
 async def register_binding(body: RegisterBinding, who: Secretariat, svc: Service, read: Read) -> dict[str, Any]:
+    kind = body.producer_kind
     event = await svc.register_binding(body.applicant_id, body.registration_number, body.note, who.actor,
-                                       request_cause(), individual=is_individual(body.producer_kind))
+                                       request_cause(), individual=None if kind is None else is_individual(kind))
     return await read.binding(event.stream)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from binhchon_kit.contracts.intake import ProducerBindingRefused, ProducerBindingRequested, ProducerBindingVerified
 from binhchon_kit.events import RecordedEvent, deterministic_id
 from binhchon_kit.folding import replay
-from binhchon_kit.personal import copy_sealed, is_sealed
+from binhchon_kit.personal import copy_sealed, is_individual_number, is_sealed
 from intake.domain.errors import Refused
 
 
@@ -83,6 +83,20 @@ def verify(state: Binding | None, *, applicant_id: str, registration_number: str
         binding_id=binding_id_for(applicant_id, registration_number), applicant_id=applicant_id,
         registration_number=registration_number.strip().upper(), dossier_id=dossier_id, note=note,
         producer_ref=producer_ref(registration_number))
+
+
+def sealed_at_counter(state: Binding | None, registration_number: str, individual: bool | None) -> bool:
+    """Whether a binding registered at the counter seals its number (ADR 0048, amendment): a household's always.
+    A household is told by the kind declared (``individual``), by a binding already sealed, or by a number only
+    an individual holds; an organisation by the kind declared or by the clear binding its filing asked for. A
+    number told by none of these is refused: stored clear, a household's number could never be erased."""
+    if individual or is_individual_number(registration_number) or (state is not None and state.sealed):
+        return True
+    if individual is None and state is None:
+        raise Refused("producer_kind: whether the producer is a household business (hộ kinh doanh) cannot be told "
+                      "from its registration number; say it (household, enterprise, cooperative, cooperative_group)",
+                      kind="invalid", field="producer_kind")
+    return False
 
 
 def refuse(state: Binding, *, reason: str, registration_number: str | None = None) -> ProducerBindingRefused:
