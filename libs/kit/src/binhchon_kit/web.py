@@ -255,7 +255,9 @@ def _openapi_with_errors(app: FastAPI) -> dict[str, Any]:
                     "description": ERROR_ANSWERS[status]})
                 answer.setdefault("content", {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}})
             invalid = operation.get("responses", {}).get("422")
-            if invalid is not None:  # a domain refusal of kind "invalid" answers in the error shape
+            # a domain refusal of kind "invalid" answers in the error shape; a page that answers its refusal with a
+            # page (certification's /registry, adapters/page_errors.py) keeps what its route declares
+            if invalid is not None and "text/html" not in invalid.get("content", {}):
                 declared = True
                 invalid["description"] = ERROR_ANSWERS[422]
                 invalid["content"] = {"application/json": {"schema": {"anyOf": [
