@@ -7,6 +7,7 @@ alone): what was sealed with them is unreadable from then on, wherever a copy of
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
@@ -216,7 +217,10 @@ class CopiesOpener:
         keys: dict[str, bytes | None] = dict.fromkeys(kids)
         try:
             if self.key_client is not None:
-                keys = {kid: await self.key_client.key(kid) for kid in kids}
+                # a page's copies at once, not one round trip to intake after another (a registry page of
+                # households, its keys not cached yet, waited for each in turn)
+                client, wanted = self.key_client, sorted(kids)
+                keys = dict(zip(wanted, await asyncio.gather(*(client.key(kid) for kid in wanted)), strict=True))
         except OSError as exc:  # the token file is not there (yet): as without one
             self._warn(f"the service token file cannot be read ({type(exc).__name__})")
         except httpx.HTTPError as exc:

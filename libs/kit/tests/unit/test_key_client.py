@@ -1,12 +1,13 @@
 """The key client keeps one connection pool for its life (a client per key cost a TLS context and a connection
 each: a quarter of notify's CPU in bench/pipeline.py)."""
 
+import asyncio
 import base64
 
 import httpx
 
-from binhchon_kit.personal import new_kid
-from binhchon_kit.personal_keys import KeyClient
+from binhchon_kit.personal import ERASED, new_kid
+from binhchon_kit.personal_keys import CopiesOpener, KeyClient
 
 
 class KeyService(httpx.AsyncBaseTransport):
@@ -49,3 +50,31 @@ async def test_the_pool_a_service_builds_as_it_starts_is_the_one_every_key_goes_
     assert service.asked == [f"/personal-keys/{kid}"]
     await keys.aclose()
     assert service.closed == 1
+
+
+class SlowKeyService(KeyService):
+    """The key service answering each request after a pause, counting how many it holds at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = self.most_at_once = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.most_at_once = max(self.most_at_once, self.in_flight)
+        await asyncio.sleep(0.05)
+        self.in_flight -= 1
+        return await super().handle_async_request(request)
+
+
+async def test_a_pages_sealed_copies_ask_for_their_keys_at_once_not_one_after_another() -> None:
+    service = SlowKeyService()
+    opener = CopiesOpener(KeyClient("http://intake", lambda: "token", transport=service))
+    kids = [new_kid() for _ in range(5)]
+    page = [{"producer_name": {"enc": "A256GCM", "kid": kid, "iv": "AAAA", "ct": "AAAA", "src": "e#producer.name"}}
+            for kid in kids]
+    shown = await opener(page)
+    assert sorted(service.asked) == sorted(f"/personal-keys/{kid}" for kid in kids)
+    assert service.most_at_once == len(kids)
+    assert [row["producer_name"] for row in shown] == [ERASED] * len(kids)  # these made-up copies open with no key
+    await opener.aclose()
