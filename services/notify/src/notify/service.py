@@ -415,7 +415,8 @@ class Notify:
                 self.sent_unrecorded[key] = taken
                 raise
         now = self.now()
-        entries = [e for e in await self.db["due"].find({}).to_list() if _aware(e["at"]) <= now]
+        # only what is due: reminders queued days ahead (one per judge and dossier) are not read on every pass
+        entries = await self.db["due"].find({"at": {"$lte": now}}).to_list()
         slots = asyncio.Semaphore(self.parallel)
 
         async def one(entry: dict[str, Any]) -> bool:

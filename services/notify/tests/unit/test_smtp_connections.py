@@ -169,7 +169,8 @@ def receipt(n: int) -> RecordedEvent:
         dossier_id=dossier, round_id="round-1", round_code="BG-OCOP-2026-1", programme=Programme.OCOP,
         level=Level.PROVINCE, receipt_number=f"BG-OCOP-2026-1-{n:05d}", received_at=NOW,
         check_due_date=date(2026, 12, 7), producer=Producer.model_validate(body["producer"]),
-        product=Product.model_validate(body["product"]), documents=[Document.model_validate(d) for d in body["documents"]])
+        product=Product.model_validate(body["product"]),
+        documents=[Document.model_validate(d) for d in body["documents"]])
     return recorded_at(NOW, "intake", dossier, data)
 
 

@@ -117,7 +117,8 @@ class Email:
         directly for the mails notify sends (a plain address, a Vietnamese subject), else by ``compose_message``.
         A mail client reads both the same (tests/unit/test_mail_composed_directly.py)."""
         to, subject = " ".join(to.split()), " ".join(subject.split())  # no CR/LF reaches a header
-        if not _PLAIN_ADDRESS.fullmatch(to) or not _PLAIN_ID.fullmatch(message_id) or subject.isascii() or "=?" in subject:
+        simple = _PLAIN_ADDRESS.fullmatch(to) and _PLAIN_ID.fullmatch(message_id)
+        if not simple or subject.isascii() or "=?" in subject:
             return self.compose_message(to, subject, text, html, message_id)
         if self._from_header is None:
             self._from_header = _headers(self._message(self.sender, "", "", ""))
