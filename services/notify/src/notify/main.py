@@ -88,6 +88,9 @@ class NotifySettings(ServiceSettings):
     notify_fact_wait_hours: float = 24
     # A claimed delivery attempt is the claimer's this long (a send is cut at half of it); then another may take it.
     notify_claim_lease_seconds: float = 120
+    # One SMTP connection carries the next mails (ADR 0054): closed after this long unused, or after this many mails.
+    notify_smtp_idle_seconds: float = 10
+    notify_smtp_mails_per_connection: int = 100
     # Webhooks (ADR 0028): https only unless this allows http (local tests); URLs reaching a non-public address are
     # refused unless one of these networks (comma-separated, e.g. "127.0.0.1/32,::1/128") contains it.
     notify_webhook_allow_http: bool = False
@@ -120,7 +123,8 @@ def build(settings: NotifySettings | None = None, resolver: Resolver | None = No
     service = Notify(
         runtime, Templates(Path(settings.notify_templates_dir) if settings.notify_templates_dir else None),
         Email(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_username,
-              settings.smtp_password, settings.smtp_starttls), webhook,
+              settings.smtp_password, settings.smtp_starttls, idle_seconds=settings.notify_smtp_idle_seconds,
+              per_connection=settings.notify_smtp_mails_per_connection), webhook,
         certification_url=settings.certification_public_url, intake_url=settings.intake_public_url,
         max_attempts=settings.notify_max_attempts, backoff_seconds=settings.notify_backoff_seconds,
         max_event_age=timedelta(hours=settings.notify_max_event_age_hours),

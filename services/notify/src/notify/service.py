@@ -65,7 +65,14 @@ from binhchon_kit.vietnam_time import now_utc
 from notify.adapters.channels import DeliveryError, Email, Webhook, new_secret
 from notify.adapters.targets import ForbiddenTarget
 from notify.adapters.templates import Templates, context_for
-from notify.domain.messages import PRODUCER_EVENTS, SCORE_REMINDER, Message, Recipient, messages_for
+from notify.domain.messages import (
+    PRODUCER_EVENTS,
+    SCORE_REMINDER,
+    Message,
+    Recipient,
+    calls_for_telling,
+    messages_for,
+)
 from notify.domain.published import agency_event, is_published, published_types
 from notify.views import delivery_key, subscription_key
 from notify.waiting import MissingFacts, WaitingRoom, origin_of
@@ -110,6 +117,8 @@ class Notify:
 
     async def on_event(self, event: RecordedEvent) -> None:
         await self._learn(event)
+        if not calls_for_telling(event.model()) and not is_published(event.type):
+            return  # a judge's sheet and the like: nobody is told, it never waits, so there is nothing to look up
         try:
             await self._tell(event)
         except MissingFacts as missing:
@@ -225,12 +234,15 @@ class Notify:
         if contact is None and (isinstance(told, _PRODUCER_TYPES) or await self._filtered_by_province(event)):
             missing(f"contact:{event.subject}", f"no dossier.received yet for {event.subject} (the producer's contact)")
         producer = await self._recipient(contact, missing) if contact else None
+        # each fact looked up only for the events whose messages use it (messages_for)
         round_id = data.get("round_id")
-        panel = await self.db["panels"].find_one({"_id": round_id}) if round_id else None
-        if panel is None and isinstance(told, ScoringOpened | ScoringCompleted | MemberSubstituted | FeePaid):
+        wants_panel = isinstance(told, ScoringOpened | ScoringCompleted | MemberSubstituted | FeePaid)
+        panel = await self.db["panels"].find_one({"_id": round_id}) if round_id and wants_panel else None
+        if panel is None and wants_panel:
             missing(f"panel:{round_id}", f"no panel.formed yet for round {round_id}")
-        round_ = await self.db["rounds"].find_one({"_id": round_id}) if round_id else None
-        if round_ is None and isinstance(told, ScoringOpened | MemberSubstituted):
+        wants_round = isinstance(told, ScoringOpened | MemberSubstituted)
+        round_ = await self.db["rounds"].find_one({"_id": round_id}) if round_id and wants_round else None
+        if round_ is None and wants_round:
             missing(f"round:{round_id}", f"no round.opened yet for round {round_id} (its scoring deadline)")
         scoring = None
         if isinstance(told, MemberSubstituted):  # the substitute is told which product they score
@@ -238,7 +250,8 @@ class Notify:
             if scoring is None:
                 missing(f"scoring:{event.subject}", f"no scoring.opened yet for {event.subject} (the product scored)")
         approvers = [Recipient(r["_id"], r["name"], r.get("email"))
-                     async for r in self.db["recipients"].find({"roles": "approver"})]
+                     async for r in self.db["recipients"].find({"roles": "approver"})] \
+            if isinstance(told, ResultProposed) else []
         if not approvers and isinstance(told, ResultProposed) and not nobody_is_fine:
             missing(APPROVERS, "no recipient has the approver role yet")
         contacts = {}
@@ -402,41 +415,66 @@ class Notify:
                 self.sent_unrecorded[key] = taken
                 raise
         now = self.now()
-        entries = [e for e in await self.db["due"].find({}).to_list() if _aware(e["at"]) <= now]
+        # only what is due: reminders queued days ahead (one per judge and dossier) are not read on every pass
+        entries = await self.db["due"].find({"at": {"$lte": now}}).to_list()
         slots = asyncio.Semaphore(self.parallel)
 
         async def one(entry: dict[str, Any]) -> bool:
             async with slots:
-                if not await self._claim(entry):
+                claim = await self._claim(entry)
+                if claim is None:
                     return False
-                # what was read may be stale: the attempt was finished, or failed and rescheduled, meanwhile
-                if await self.db["due"].find_one({"_id": entry["_id"], "attempt": entry["attempt"]}) is None:
+                # a takeover: what was read may be stale (the attempt was finished, or failed and rescheduled,
+                # meanwhile). The attempt's first claim needs no such look: nobody worked on the attempt before
+                # (ADR 0054)
+                if claim["gen"] > 0 and await self.db["due"].find_one(
+                        {"_id": entry["_id"], "attempt": entry["attempt"]}) is None:
                     return False
                 delivery = await self.db["deliveries"].find_one({"_id": entry["_id"], "status": "pending"})
                 if delivery is None:
+                    # sent, failed or cancelled meanwhile; an entry left by a crash between its two writes goes
+                    await self.db["due"].delete_one({"_id": entry["_id"], "attempt": entry["attempt"]})
                     return False
                 await self._attempt(delivery, entry["attempt"])
                 return True
 
-        results = await asyncio.gather(*(one(e) for e in sorted(entries, key=lambda e: _aware(e["at"]))))
+        try:
+            results = await asyncio.gather(*(one(e) for e in sorted(entries, key=lambda e: _aware(e["at"]))))
+        finally:
+            await self.email.close_idle()  # the mail server's connections kept between passes, not for ever
         return sum(results)
 
-    async def _claim(self, entry: dict[str, Any]) -> bool:
+    async def _claim(self, entry: dict[str, Any]) -> dict[str, Any] | None:
         """One replica per attempt, for a lease: the claim of a worker that died mid-send expires, and exactly
         one other worker takes it over (by inserting the claim's next generation, ADR 0013: a conditional update
-        is no compare-and-set on FerretDB), so the mail goes at most once per lease."""
+        is no compare-and-set on FerretDB), so the mail goes at most once per lease. The claim held, or None.
+
+        An attempt is nearly always claimed for the first time: its first generation is inserted at once (one
+        write, then one read of the chain), and only if it is taken does the chain decide (ADR 0054)."""
         now = self.now()
+        key = f"{entry['_id']}:{entry['attempt']}"
+        fields = {"at": now, "until": now + self.lease, "owner": self.owner}
+        first = {**fields, "_id": claims.generation_id(key, 0), "claim": key, "gen": 0}
+        try:
+            await self.db["claims"].insert_one(first)
+        except DuplicateKeyError:
+            pass
+        else:
+            # the chain may have gone on from a first generation since pruned (a takeover): then it is not ours
+            if claims.generation(await claims.newest(self.db["claims"], key) or first) == 0:
+                return first
+            await self.db["claims"].update_one({"_id": first["_id"]}, {"$set": {"released": True}})
+            return None
 
         def expired(claim: dict[str, Any]) -> bool:
             if "until" not in claim:  # claims made before leases: by age
                 return _aware(claim["at"]) <= now - self.lease
             return _aware(claim["until"]) <= now
 
-        taken = await claims.take(self.db["claims"], f"{entry['_id']}:{entry['attempt']}",
-                                  {"at": now, "until": now + self.lease, "owner": self.owner}, free=expired)
+        taken = await claims.take(self.db["claims"], key, fields, free=expired)
         if taken is not None and taken["gen"] > 0:
             log.warning("delivery %s attempt %d: took over an expired claim", entry["_id"], entry["attempt"])
-        return taken is not None
+        return taken
 
     async def _attempt(self, delivery: dict[str, Any], attempt: int) -> None:
         try:
@@ -504,7 +542,10 @@ class Notify:
 
     async def worker(self, stop: asyncio.Event, interval: float) -> None:
         """Waiting events, then due deliveries, every ``interval`` or as soon as something is due (``wake``)."""
-        await every(interval, stop, self.retry_waiting, self.deliver_due, wake=self.wake)
+        try:
+            await every(interval, stop, self.retry_waiting, self.deliver_due, wake=self.wake)
+        finally:
+            await self.email.close()
 
     # ---- administration ------------------------------------------------------------------------------
 

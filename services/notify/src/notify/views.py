@@ -73,6 +73,7 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     subscriptions stored before keys existed."""
     for keys in (["page_key"], ["recipient_id", "page_key"], ["subject_id", "page_key"]):
         await db["deliveries"].create_index([(k, ASCENDING) for k in keys])
+    await db["due"].create_index([("at", ASCENDING)])  # the delivery loop asks for what is due (ADR 0054)
     await db["subscriptions"].create_index([("page_key", ASCENDING)])
     await db["subscriptions"].create_index([("owner", ASCENDING), ("page_key", ASCENDING)])
     await paging.fill_keys(db, "deliveries", delivery_key)

@@ -47,6 +47,12 @@ class FakeMail:
             raise DeliveryError("421 mail server busy, try again later")
         self.sent.append({"to": to, "subject": subject, "text": text, "message_id": message_id})
 
+    async def close_idle(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
 
 @pytest.fixture
 def clock() -> FixedClock:

@@ -15,10 +15,12 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.header import Header
 from email.headerregistry import UnstructuredHeader
 from email.message import EmailMessage
@@ -89,35 +91,179 @@ MAIL_POLICY = MailPolicy(linesep="\r\n", cte_type="7bit")
 
 
 class Email:
+    """Mail over SMTP. Connections are kept and reused for the next mails (ADR 0054): a mail costs its MAIL, RCPT
+    and DATA exchanges, not a TCP connection, a greeting and a QUIT. A connection idle for ``idle_seconds`` is
+    closed (the next mail opens a new one), as is one that carried ``per_connection`` mails; one that fails in
+    any way is dropped, never used again. A reused connection the server closed meanwhile fails at MAIL, before
+    anything of the mail was sent: that mail is sent again at once on a new connection. A failure once the mail
+    is under way is the attempt's (``DeliveryError``), retried by the service as before."""
+
     def __init__(self, host: str, port: int, sender: str, username: str = "", password: str = "",
-                 starttls: bool = False) -> None:
+                 starttls: bool = False, *, idle_seconds: float = 10.0, per_connection: int = 100,
+                 timeout: float = 15, clock: Callable[[], float] = time.monotonic) -> None:
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password, self.starttls = username, password, starttls
         self.local_hostname: str | None = None  # what EHLO names: this host's FQDN, looked up once
+        self.idle_seconds, self.per_connection, self.timeout = idle_seconds, per_connection, timeout
+        self.clock = clock  # when a connection was last used (monotonic seconds)
+        self.idle: list[_Session] = []  # connected, between mails; the most recently used last
+        self.connections = 0  # opened since start (what tests and logs count)
+        self._from_header: bytes | None = None  # the From header as folded once for every mail
+
+    # ---- the message --------------------------------------------------------------------------------
 
     def compose(self, to: str, subject: str, text: str, html: str, message_id: str) -> bytes:
-        """The message as it goes on the wire (aiosmtplib would flatten it with its own policy, not ours)."""
-        message = EmailMessage(policy=MAIL_POLICY)
-        message["From"] = self.sender
-        # no CR/LF reaches a header, whoever built the subject or the address (header injection)
-        message["To"] = " ".join(to.split())
-        message["Subject"] = " ".join(subject.split())  # encoded (RFC 2047): a reader decodes exactly this text
-        message["Message-ID"] = f"<{message_id}@binhchon>"
+        """The message as it goes on the wire (aiosmtplib would flatten it with its own policy, not ours): built
+        directly for the mails notify sends (a plain address, a Vietnamese subject), else by ``compose_message``.
+        A mail client reads both the same (tests/unit/test_mail_composed_directly.py)."""
+        to, subject = " ".join(to.split()), " ".join(subject.split())  # no CR/LF reaches a header
+        simple = _PLAIN_ADDRESS.fullmatch(to) and _PLAIN_ID.fullmatch(message_id)
+        if not simple or subject.isascii() or "=?" in subject:
+            return self.compose_message(to, subject, text, html, message_id)
+        if self._from_header is None:
+            self._from_header = _headers(self._message(self.sender, "", "", ""))
+        boundary = f"=_{message_id}_{secrets.token_hex(8)}"
+        plain, rich = _text_part("plain", text), _text_part("html", html)
+        while boundary.encode() in plain or boundary.encode() in rich:
+            boundary = f"=_{message_id}_{secrets.token_hex(8)}"
+        # the Subject folded as MAIL_POLICY folds a non-ASCII one (ADR 0009): spaces inside the encoded words
+        folded = Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
+        head = (f"To: {to}\r\nSubject: {folded}\r\n"
+                f"Message-ID: <{message_id}@binhchon>\r\nMIME-Version: 1.0\r\n"
+                f"Content-Type: multipart/alternative;\r\n boundary=\"{boundary}\"\r\n\r\n".encode("ascii"))
+        line = b"--" + boundary.encode("ascii")
+        return b"".join((self._from_header, head, line, CRLF, plain, CRLF, line, CRLF, rich, CRLF, line, b"--", CRLF))
+
+    def compose_message(self, to: str, subject: str, text: str, html: str, message_id: str) -> bytes:
+        """The message by Python's ``email`` package and notify's policy (ADR 0009): for whatever ``compose`` does
+        not build itself."""
+        message = self._message(self.sender, " ".join(to.split()), " ".join(subject.split()), message_id)
         message.set_content(text, charset="utf-8")
         message.add_alternative(html, subtype="html", charset="utf-8")
         return message.as_bytes(policy=MAIL_POLICY)
+
+    @staticmethod
+    def _message(sender: str, to: str, subject: str, message_id: str) -> EmailMessage:
+        message = EmailMessage(policy=MAIL_POLICY)
+        message["From"] = sender
+        if to:
+            message["To"] = to
+            # encoded (RFC 2047): a reader decodes exactly this text
+            message["Subject"] = subject
+            message["Message-ID"] = f"<{message_id}@binhchon>"
+        return message
+
+    # ---- the exchange -------------------------------------------------------------------------------
 
     async def send(self, to: str, subject: str, text: str, html: str, message_id: str) -> None:
         raw = self.compose(to, subject, text, html, message_id)
         if self.local_hostname is None:
             # aiosmtplib's default asks socket.getfqdn() (a name lookup, in a worker thread) on every connection
             self.local_hostname = await asyncio.to_thread(socket.getfqdn)
+        session: _Session | None = None
         try:
-            await aiosmtplib.send(raw, sender=parseaddr(self.sender)[1], recipients=[to], hostname=self.host,
-                                  port=self.port, start_tls=self.starttls, username=self.username or None,
-                                  password=self.password or None, timeout=15, local_hostname=self.local_hostname)
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from exc
+            session = self._reuse()
+            if session is not None:
+                try:
+                    await session.smtp.mail(parseaddr(self.sender)[1], options=self._size(session, raw))
+                except (aiosmtplib.SMTPException, OSError):
+                    # closed by the server while idle (or it answers 421): nothing of this mail went out yet
+                    session.smtp.close()
+                    session = None
+            if session is None:
+                session = await self._connect()
+                await session.smtp.mail(parseaddr(self.sender)[1], options=self._size(session, raw))
+            await session.smtp.rcpt(to)
+            await session.smtp.data(raw)
+        except BaseException as exc:  # cut (the lease's timeout), refused or broken: the connection is not reused
+            if session is not None:
+                session.smtp.close()
+            if isinstance(exc, aiosmtplib.SMTPException | OSError):
+                raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from exc
+            raise
+        session.sent += 1
+        session.since = self.clock()
+        if session.sent >= self.per_connection:
+            await self._quit(session)
+        else:
+            self.idle.append(session)
+
+    @staticmethod
+    def _size(session: _Session, raw: bytes) -> list[str]:
+        return [f"SIZE={len(raw)}"] if session.smtp.supports_extension("size") else []
+
+    def _reuse(self) -> _Session | None:
+        while self.idle:
+            session = self.idle.pop()
+            if session.smtp.is_connected and self.clock() - session.since < self.idle_seconds:
+                return session
+            session.smtp.close()
+        return None
+
+    async def _connect(self) -> _Session:
+        smtp = aiosmtplib.SMTP(hostname=self.host, port=self.port, start_tls=self.starttls,
+                               username=self.username or None, password=self.password or None, timeout=self.timeout,
+                               local_hostname=self.local_hostname)
+        session = _Session(smtp, self.clock())
+        try:
+            await smtp.connect()
+        except BaseException:
+            smtp.close()
+            raise
+        self.connections += 1
+        return session
+
+    async def close_idle(self) -> None:
+        """Close the connections idle for ``idle_seconds`` (the delivery loop calls this after each pass)."""
+        now = self.clock()
+        stale = [s for s in self.idle if now - s.since >= self.idle_seconds]
+        self.idle = [s for s in self.idle if now - s.since < self.idle_seconds]
+        for session in stale:
+            await self._quit(session)
+
+    async def close(self) -> None:
+        sessions, self.idle = self.idle, []
+        for session in sessions:
+            await self._quit(session)
+
+    async def _quit(self, session: _Session) -> None:
+        try:
+            async with asyncio.timeout(2):
+                await session.smtp.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            pass
+        finally:
+            session.smtp.close()
+
+
+@dataclass
+class _Session:
+    smtp: aiosmtplib.SMTP
+    since: float  # last used
+    sent: int = 0
+
+
+CRLF = b"\r\n"
+# what compose builds itself: an address with nothing to quote or encode, an id of a delivery key's characters
+_PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$")
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def _headers(message: EmailMessage) -> bytes:
+    """The message's header lines, each folded by notify's policy."""
+    raw = message.as_bytes(policy=MAIL_POLICY)
+    return raw[:raw.index(CRLF + CRLF) + 2]
+
+
+def _text_part(subtype: str, text: str) -> bytes:
+    """A text part as the email package's ``set_content`` makes it (lines ended by CRLF, a last line end): 7 bits
+    as they are when the text is ASCII in short lines, else base64."""
+    lines = text.encode("utf-8").splitlines()
+    body = CRLF.join(lines) + CRLF
+    head = f"Content-Type: text/{subtype}; charset=\"utf-8\"\r\nContent-Transfer-Encoding: ".encode("ascii")
+    if body.isascii() and all(len(line) <= 78 for line in lines):
+        return head + b"7bit\r\n\r\n" + body
+    return head + b"base64\r\n\r\n" + base64.encodebytes(body).replace(b"\n", CRLF)
 
 
 class Webhook:

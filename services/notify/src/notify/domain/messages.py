@@ -122,6 +122,17 @@ def messages_for(event: RecordedEvent, *, producer: Recipient | None, panel: Map
     return []
 
 
+# Every event ``messages_for`` may make a message of (keep the two together): any other tells nobody, whatever
+# notify knows, so nothing is looked up for it (ADR 0054).
+TOLD_OF: tuple[type, ...] = (ScoringOpened, MemberSubstituted, PanelFormed, ScoringCompleted, ResultProposed,
+                             CeremonyScheduled, FeePaid, *PRODUCER_EVENTS)
+
+
+def calls_for_telling(told: object) -> bool:
+    """Whether ``messages_for`` may make a message of an event (its model)."""
+    return isinstance(told, TOLD_OF)
+
+
 def _ceremony(event: RecordedEvent, contacts: Mapping[str, Recipient]) -> list[Message]:
     """One invitation and one confirmation request per producer, naming every certificate they receive: a producer
     holding two of the ceremony's certificates is one recipient (``producer:<registration number>``), so one mail
