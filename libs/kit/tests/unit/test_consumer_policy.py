@@ -263,3 +263,45 @@ async def test_data_that_breaks_the_contract_is_dead_lettered_at_once_with_the_p
     assert_dead_letter(letter, body, "the data does not match round.opened v1: ")
     assert "schedule" in letter.headers["dlq-reason"] and "Field required" in letter.headers["dlq-reason"]
     assert not await setup.inbox.seen("scoring.rounds", "e-1")
+
+
+@pytest.fixture
+async def concerned(handler: Handler) -> AsyncIterator[Setup]:
+    """A handler that takes round.opened, but only a round of Lục Nam's (a test on the event alone)."""
+    broker = KafkaBroker("127.0.0.1:1")
+    inbox = MemoryInbox()
+    consumers = EventConsumers(broker, inbox, service="scoring", topic_prefix=PREFIX, trusted=TRUSTED,
+                               retry=Retry(attempts=3, first_delay=0, max_delay=0), clock=lambda: AT)
+    consumers.handle(TOPIC, HANDLED_TYPES, "rounds", handler, concerns=lambda e: e.data["code"] == "LN-2026")
+    dead: list[KafkaMessage] = []
+
+    @broker.subscriber(PREFIX + TOPIC + ".dlq", group_id="test-dlq-reader")
+    async def dead_letters(message: KafkaMessage) -> None:
+        dead.append(message)
+
+    async with TestKafkaBroker(broker):
+        yield Setup(broker, inbox, handler, dead)
+
+
+async def test_an_event_the_handler_is_not_concerned_by_is_passed_over_without_an_inbox_entry(
+        concerned: Setup) -> None:
+    other = event("e-9", data={**ROUND, "code": "LG-2026"})
+    await concerned.publish(published(other))
+    await concerned.publish(published(other))  # its duplicate: passed over again, still no entry
+    assert concerned.handler.calls == []
+    assert concerned.inbox.handled == set()
+    # then one that concerns the handler, delivered twice: handled once, and only it is in the inbox
+    await concerned.publish(published(event("e-1")))
+    await concerned.publish(published(event("e-1")))
+    await concerned.publish(published(other))
+    assert [e.id for e in concerned.handler.calls] == ["e-1"]
+    assert concerned.inbox.handled == {"scoring.rounds:e-1"}
+    assert concerned.dead == []
+
+
+async def test_an_event_the_handler_is_not_concerned_by_is_still_dead_lettered_when_forged(concerned: Setup) -> None:
+    forged = CloudEvent(**signed(event("e-9", data={**ROUND, "code": "LG-2026"}).cloudevent_json(),
+                                 Signer(Ed25519PrivateKey.generate()))).to_bytes()
+    await concerned.publish(forged)
+    assert concerned.handler.calls == []
+    assert [m.headers["dlq-handler"] for m in concerned.dead] == ["scoring.rounds"]

@@ -72,7 +72,7 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
     ledger = Ledger(runtime, service.today)
     runtime.consumers.handle("scoring.events", {ResultApproved}, "issuing", service.on_result_approved)
     runtime.consumers.handle("notify.events", {NotificationSent, NotificationFailed}, "ceremony-deliveries",
-                             ceremonies.on_notification)
+                             ceremonies.on_notification, concerns=ceremonies.concerns)
     runtime.consumers.handle("scoring.events", {ResultApproved, PanelFormed, ScoringCompleted}, "ledger",
                              ledger.on_scoring_event)
     # an erasure drops the household's cached key at once: no page shows its name for up to a minute more (ADR 0048)

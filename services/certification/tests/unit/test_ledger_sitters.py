@@ -63,7 +63,8 @@ async def ledger() -> Ledger:
         "fee": ("ledger_lines", fold_line), "schedule": ("prize_schedules", fold_schedule)}, clock.in_vietnam)
     ledger = Ledger(runtime, lambda: date(2026, 11, 23))
     ledger.db = Database(runtime.db)
-    await ledger.set_schedule(ROUND, [PrizeRate(amount=2_000_000)], 500_000, None, Actor("tk-1", ("secretariat",)), Cause("c", "c"))
+    await ledger.set_schedule(ROUND, [PrizeRate(amount=2_000_000)], 500_000, None, Actor("tk-1", ("secretariat",)),
+                              Cause("c", "c"))
     return ledger
 
 
