@@ -25,7 +25,8 @@ FerretDB during the saturated phase, also per collection (``store_writes_by_coll
 ``--writes-top`` that wrote most, 15 by default).
 
 The line gives CPU seconds per dossier per service over the saturated phase (``cpu_s_per_dossier``: a measure
-the machine's load barely distorts, unlike wall time), their CPU per second with no traffic for ``--idle``
+the machine's load barely distorts, unlike wall time; ``store`` beside them is FerretDB's and PostgreSQL's, outside
+the services' ``total``), their CPU per second with no traffic for ``--idle``
 seconds before it, and with ``--profile`` the top frames (self and cumulative) of each service's samples.
 
 One JSON line, printed, never asserted.
@@ -268,14 +269,30 @@ def process_usage(pid: int) -> dict[str, float]:
 
 
 def services_cpu(system: System) -> dict[str, float]:
-    return {s: cpu_seconds(system.processes[(s, 0)].pid) for s in SERVICES}
+    return {**{s: cpu_seconds(system.processes[(s, 0)].pid) for s in SERVICES}, "store": store_cpu(system)}
+
+
+def store_cpu(system: System) -> float:
+    """CPU seconds of the store so far: FerretDB, and PostgreSQL's postmaster with its backends (those still alive,
+    and those that ended, which the kernel adds to the postmaster's children's time)."""
+    ferretdb = int((system.store.dir / "ferretdb.pid").read_text().strip())
+    postmaster = int((system.store.postgres.dir / "data" / "postmaster.pid").read_text().splitlines()[0])
+    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    backends = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                backends += cpu_seconds(int(stat.parent.name))
+    return cpu_seconds(ferretdb) + cpu_seconds(postmaster) + reaped + backends
 
 
 def cpu_spent(before: dict[str, float], after: dict[str, float], per: float) -> dict[str, float]:
-    """CPU seconds each service spent between two readings, divided by ``per``, and their total: a measure the
-    machine's load barely distorts, unlike wall time."""
+    """CPU seconds each service (and the store: FerretDB and PostgreSQL) spent between two readings, divided by
+    ``per``, and the services' total: a measure the machine's load barely distorts, unlike wall time."""
     spent = {s: (after[s] - before[s]) / per for s in before}
-    return {**{s: round(v, 4) for s, v in spent.items()}, "total": round(sum(spent.values()), 4)}
+    return {**{s: round(v, 4) for s, v in spent.items()},
+            "total": round(sum(v for s, v in spent.items() if s != "store"), 4)}
 
 
 FRAME = re.compile(r"^(.*) \((?:.*/)?([^/:]*)(?::\d+)?\)$")
