@@ -47,6 +47,11 @@ class Ledger:
 
     # ---- facts from scoring --------------------------------------------------------------------------
 
+    @staticmethod
+    def concerns(event: RecordedEvent) -> bool:
+        """Every panel and completion; a result only when recognised (no prize otherwise): from the event alone."""
+        return event.type != "result.approved" or bool(event.data["rating"]["recognised"])
+
     async def on_scoring_event(self, event: RecordedEvent) -> None:
         """Keep the fact, then record only what it adds (the whole round is settled when its panel or its schedule
         arrives): a result its award, a completion the fees of its members."""
