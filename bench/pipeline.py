@@ -21,10 +21,12 @@ Two phases on the same system:
 Then the ceilings: aiokafka produce→consume of records of the pipeline's mean event size on the same broker (the
 services' producer settings), and raw ``insert_one`` on the same store at concurrency 1 and 8
 (bench/intake_submit.py's). Store writes are PostgreSQL's own count of rows inserted, updated and deleted under
-FerretDB during the saturated phase.
+FerretDB during the saturated phase, also per collection (``store_writes_by_collection``, the
+``--writes-top`` that wrote most, 15 by default).
 
 The line gives CPU seconds per dossier per service over the saturated phase (``cpu_s_per_dossier``: a measure
-the machine's load barely distorts, unlike wall time), their CPU per second with no traffic for ``--idle``
+the machine's load barely distorts, unlike wall time; ``store`` beside them is FerretDB's and PostgreSQL's, outside
+the services' ``total``), their CPU per second with no traffic for ``--idle``
 seconds before it, and with ``--profile`` the top frames (self and cumulative) of each service's samples.
 
 One JSON line, printed, never asserted.
@@ -267,14 +269,30 @@ def process_usage(pid: int) -> dict[str, float]:
 
 
 def services_cpu(system: System) -> dict[str, float]:
-    return {s: cpu_seconds(system.processes[(s, 0)].pid) for s in SERVICES}
+    return {**{s: cpu_seconds(system.processes[(s, 0)].pid) for s in SERVICES}, "store": store_cpu(system)}
+
+
+def store_cpu(system: System) -> float:
+    """CPU seconds of the store so far: FerretDB, and PostgreSQL's postmaster with its backends (those still alive,
+    and those that ended, which the kernel adds to the postmaster's children's time)."""
+    ferretdb = int((system.store.dir / "ferretdb.pid").read_text().strip())
+    postmaster = int((system.store.postgres.dir / "data" / "postmaster.pid").read_text().splitlines()[0])
+    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    backends = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                backends += cpu_seconds(int(stat.parent.name))
+    return cpu_seconds(ferretdb) + cpu_seconds(postmaster) + reaped + backends
 
 
 def cpu_spent(before: dict[str, float], after: dict[str, float], per: float) -> dict[str, float]:
-    """CPU seconds each service spent between two readings, divided by ``per``, and their total: a measure the
-    machine's load barely distorts, unlike wall time."""
+    """CPU seconds each service (and the store: FerretDB and PostgreSQL) spent between two readings, divided by
+    ``per``, and the services' total: a measure the machine's load barely distorts, unlike wall time."""
     spent = {s: (after[s] - before[s]) / per for s in before}
-    return {**{s: round(v, 4) for s, v in spent.items()}, "total": round(sum(spent.values()), 4)}
+    return {**{s: round(v, 4) for s, v in spent.items()},
+            "total": round(sum(v for s, v in spent.items() if s != "store"), 4)}
 
 
 FRAME = re.compile(r"^(.*) \((?:.*/)?([^/:]*)(?::\d+)?\)$")
@@ -312,13 +330,44 @@ def top_frames(path: Path, n: int = 10) -> dict[str, Any]:
     return {"samples": total, "idle_samples": idle, "self": best(own), "cumulative": best(cumulative)}
 
 
-def store_rows_written(system: System) -> int:
-    """Rows PostgreSQL inserted, updated and deleted under FerretDB so far (its statistics, flushed within 1 s)."""
-    sql = ("COPY (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_all_tables "
-           "WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')) TO STDOUT;")
-    out = subprocess.run([str(LOCAL / "postgres.sh"), "psql", str(system.store.postgres.dir)], input=sql,
-                         capture_output=True, text=True, timeout=60, check=True).stdout
-    return int(out.strip().splitlines()[-1])
+def psql(system: System, sql: str) -> list[str]:
+    """Rows of a query on the store's PostgreSQL, as its owner, one tab-separated line each."""
+    out = subprocess.run([str(LOCAL / "postgres.sh"), "psql", str(system.store.postgres.dir)],
+                         input=f"COPY ({sql}) TO STDOUT;", capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    return [line for line in out.splitlines() if line]
+
+
+def store_rows_written(system: System) -> dict[str, int]:
+    """Rows PostgreSQL inserted, updated and deleted under FerretDB so far (its statistics, flushed within 1 s),
+    per collection: ``service.collection`` (the service whose database it is), named through FerretDB's metadata
+    table of each database's schema (FerretDB 1.24 keeps a collection in a table of a hashed name); that table's
+    own rows under ``service.*``."""
+    services = {database: service for service, database in system.databases.items()}
+    rows = psql(system, "SELECT schemaname, relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables "
+                        "WHERE n_tup_ins + n_tup_upd + n_tup_del > 0")
+    stats = [(schema, table, int(n)) for schema, table, n in (r.split("\t") for r in rows)]
+    schemas = sorted({schema for schema, table, _ in stats if table == "_ferretdb_database_metadata"})
+    names: dict[tuple[str, str], str] = {}
+    if schemas:
+        union = " UNION ALL ".join(
+            f"SELECT '{s}', _jsonb->>'table', _jsonb->>'_id' FROM \"{s}\"._ferretdb_database_metadata"
+            for s in schemas)
+        for line in psql(system, union):
+            schema, table, collection = line.split("\t")
+            names[(schema, table)] = f"{services.get(schema, schema)}.{collection}"
+    written: dict[str, int] = defaultdict(int)
+    for schema, table, n in stats:
+        database = services.get(schema, schema)
+        written[names.get((schema, table), f"{database}.*" if table.startswith("_ferretdb") else
+                          f"{database}.{table}")] += n
+    return dict(written)
+
+
+def writes_between(before: dict[str, int], after: dict[str, int], top: int = 15) -> tuple[int, dict[str, int]]:
+    """All rows written between two counts, and the ``top`` collections that wrote most of them."""
+    spent = {name: n - before.get(name, 0) for name, n in after.items() if n - before.get(name, 0)}
+    return sum(spent.values()), dict(sorted(spent.items(), key=lambda x: -x[1])[:top])
 
 
 async def events_on_topics(system: System) -> tuple[int, float]:
@@ -419,7 +468,7 @@ async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
             saturated = await pipeline.phase(0, args.dossiers, args.concurrency, None)
         cpu_per_dossier = cpu_spent(cpu, services_cpu(system), args.dossiers)
         await asyncio.sleep(1.5)  # PostgreSQL flushes a backend's statistics at most once a second
-        rows = store_rows_written(system) - rows_before
+        rows, rows_by_collection = writes_between(rows_before, store_rows_written(system), args.writes_top)
         events, event_size = await events_on_topics(system)
         events -= events_before
         usage = {s: process_usage(system.processes[(s, 0)].pid) for s in SERVICES}
@@ -438,6 +487,7 @@ async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
         "dossiers_per_s": saturated["dossiers_per_s"], "goal_dossiers_per_s": GOAL,
         "events": events, "events_per_s": round(events_per_s, 1), "event_bytes_mean": round(event_size),
         "store_writes": rows, "store_writes_per_s": round(writes_per_s, 1),
+        "store_writes_per_dossier": round(rows / args.dossiers, 1), "store_writes_by_collection": rows_by_collection,
         "raw_kafka_per_s": round(raw_kafka_per_s, 1),
         "raw_insert_per_s": {f"c{c}": round(v, 1) for c, v in raw_insert.items()},
         "events_per_s_over_raw_kafka": round(events_per_s / raw_kafka_per_s, 3),
@@ -460,6 +510,7 @@ def main() -> None:
     parser.add_argument("--raw-inserts", type=int, default=2000, help="documents of each insert_one ceiling")
     parser.add_argument("--profile", type=Path, help="py-spy the services during the saturated phase, into this dir")
     parser.add_argument("--idle", type=float, default=30, help="seconds of CPU measured with no traffic (0: none)")
+    parser.add_argument("--writes-top", type=int, default=15, help="collections in store_writes_by_collection")
     parser.add_argument("--workdir", type=Path, default=REPO / ".run" / f"pipeline-{uuid.uuid4().hex[:6]}")
     args = parser.parse_args()
     load_before = [round(x, 2) for x in os.getloadavg()]

@@ -17,7 +17,11 @@ returns (``AckPolicy.NACK_ON_ERROR``). The delivery policy is FastStream's, not 
   message is then not committed but sought back to and delivered again until the store answers); an event of a
   known type the handler does not take, or already in the inbox, is acknowledged untouched (one the handler does
   not take, with a later record of its partition known, without a commit of its own: the next commit covers it,
-  see ``passed_over``); the inbox records the event once the handler has returned.
+  see ``passed_over``); the inbox records the event once the handler has returned;
+- a handler registered with ``concerns`` (a test on the event alone, after its trust and its contract are checked)
+  is not called for an event the test refuses, and the inbox neither reads nor writes for it: an event that is no
+  business of the handler by its own content stays so on every delivery, so it needs no record of having been
+  handled (ADR 0053: most of certification's inbox was notify's mails, all but the ceremonies' ignored).
 
 The inbox (one document per handled event id and handler, keyed so a second insert fails) makes a redelivery
 a no-op; a handler whose effect is itself idempotent (deterministic event ids) stays safe even if the process
@@ -59,6 +63,7 @@ from binhchon_kit.vietnam_time import now_utc
 log = logging.getLogger("binhchon.consumer")
 
 Handler = Callable[[RecordedEvent], Awaitable[None]]
+Concerns = Callable[[RecordedEvent], bool]  # whether an event of a type the handler takes is its business
 
 
 class PermanentError(Exception):
@@ -149,6 +154,9 @@ class Subscription:
     clock: Callable[[], datetime]
     owned_topic: str  # the topic without the prefix: whose owner must have produced the event
     trusted: ProducerKeys
+    # a pure test on the event: never the store's state, which could make a later delivery take what this one
+    # passed over, and that one's effect would then rest on the inbox never having heard of the first
+    concerns: Concerns | None = None
 
     def wants(self, event: RecordedEvent) -> bool:
         return event.type in self.types
@@ -235,6 +243,11 @@ class DeliveryPolicy(BaseMiddleware):
             await sub.dead_letter(msg, f"the data does not match {event.type} v{event.schema_version}: {exc}",
                                   event)
             return None
+        if sub.concerns is not None and not sub.concerns(event):
+            sub.counted("not_concerned")
+            if more_to_come(msg):
+                passed_over(msg)
+            return None
         if await sub.inbox.seen(sub.handler, event.id):
             sub.counted("duplicate")
             return None
@@ -305,11 +318,14 @@ class EventConsumers:
         self.retry = retry
         self.clock = clock
 
-    def handle(self, topic: str, events: Iterable[type[EventData]], name: str, handler: Handler) -> None:
+    def handle(self, topic: str, events: Iterable[type[EventData]], name: str, handler: Handler, *,
+               concerns: Concerns | None = None) -> None:
+        """Call ``handler`` for the events of these types on ``topic``; with ``concerns``, only for those of them
+        it accepts (a test on the event alone: the others are passed over, no inbox entry)."""
         types = {type_of(event) for event in events}  # the handled classes' names, as they come on the wire
         full_topic = self.topic_prefix + topic
         subscription = Subscription(full_topic, f"{self.service}.{name}", types, self.service, self.broker,
-                                    self.inbox, self.retry, self.clock, topic, self.trusted)
+                                    self.inbox, self.retry, self.clock, topic, self.trusted, concerns)
 
         # the decoder made the RecordedEvent already; FastStream must pass it on, not validate it again
         async def consume(event: Annotated[RecordedEvent, Decoded()]) -> None:

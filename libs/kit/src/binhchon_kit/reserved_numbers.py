@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit.claims import aware
-from binhchon_kit.sequence import claim_id, next_number
+from binhchon_kit.sequence import claim_id, last_number, next_number
 
 Holds = Callable[[str, int], Awaitable[bool]]  # whether what ``claimed_for`` names was stored with this number
 
@@ -63,10 +63,9 @@ async def reserve(db: AsyncDatabase[dict[str, Any]], scope: str, *, claimed_for:
             continue  # another claimant took it over first
         await _settle(db, doc["_id"])
         return Reservation(taken_id, scope, number)
-    hint = await db["sequence_hints"].find_one({"_id": scope})
     reservation_id = str(uuid.uuid4())
     await pending.insert_one({"_id": reservation_id, "scope": scope, "for": claimed_for, "until": until,
-                              "from": (hint["last"] if hint else 0) + 1})
+                              "from": await last_number(db, scope) + 1})
     number = await next_number(db, scope, claimed_for=reservation_id)
     return Reservation(reservation_id, scope, number)
 

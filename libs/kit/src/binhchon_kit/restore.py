@@ -56,11 +56,11 @@ NOT_ON_THE_TOPIC: dict[str, tuple[str, ...]] = {
     "intake": (
         "the personal-data keys (personal_keys, ADR 0035): the restored events' personal data stay encrypted "
         "under keys that are gone, so they read as erased",
-        "the receipt-number claims (sequence_claims, sequence_hints, sequence_pending): a new dossier of a round "
+        "the receipt-number claims (sequence_claims, sequence_pending): a new dossier of a round "
         "would be offered a number already given, until the claims are written again from dossier.received",
     ),
     "certification": (
-        "the certificate-number and status-list claims (sequence_claims, sequence_hints): a new certificate would "
+        "the certificate-number and status-list claims (sequence_claims): a new certificate would "
         "be offered a number, or a status-list position, already given",
         "what its handlers write beside the folds (numbers, holders, products, status_entries) and the "
         "idempotency keys and ceremony deliveries",

@@ -8,6 +8,7 @@ test_event_trust.py)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,7 +21,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pymongo.errors import ServerSelectionTimeoutError
 
-from binhchon_kit.consumer import EventConsumers, Origin, PermanentError, Retry, consuming
+from binhchon_kit.consumer import Concerns, EventConsumers, Origin, PermanentError, Retry, consuming
 from binhchon_kit.contracts.intake import RoundOpened
 from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import Actor, RecordedEvent
@@ -88,13 +89,13 @@ def handler() -> Handler:
     return Handler()
 
 
-@pytest.fixture
-async def setup(handler: Handler) -> AsyncIterator[Setup]:
+@contextlib.asynccontextmanager
+async def running(handler: Handler, concerns: Concerns | None = None) -> AsyncIterator[Setup]:
     broker = KafkaBroker("127.0.0.1:1")  # never connected: TestKafkaBroker routes in-process
     inbox = MemoryInbox()
     consumers = EventConsumers(broker, inbox, service="scoring", topic_prefix=PREFIX, trusted=TRUSTED,
                                retry=Retry(attempts=3, first_delay=0, max_delay=0), clock=lambda: AT)
-    consumers.handle(TOPIC, HANDLED_TYPES, "rounds", handler)
+    consumers.handle(TOPIC, HANDLED_TYPES, "rounds", handler, concerns=concerns)
     dead: list[KafkaMessage] = []
 
     @broker.subscriber(PREFIX + TOPIC + ".dlq", group_id="test-dlq-reader")
@@ -103,6 +104,12 @@ async def setup(handler: Handler) -> AsyncIterator[Setup]:
 
     async with TestKafkaBroker(broker):
         yield Setup(broker, inbox, handler, dead)
+
+
+@pytest.fixture
+async def setup(handler: Handler) -> AsyncIterator[Setup]:
+    async with running(handler) as started:
+        yield started
 
 
 async def test_the_handler_takes_the_decoded_event_and_knows_where_it_came_from(setup: Setup) -> None:
@@ -263,3 +270,34 @@ async def test_data_that_breaks_the_contract_is_dead_lettered_at_once_with_the_p
     assert_dead_letter(letter, body, "the data does not match round.opened v1: ")
     assert "schedule" in letter.headers["dlq-reason"] and "Field required" in letter.headers["dlq-reason"]
     assert not await setup.inbox.seen("scoring.rounds", "e-1")
+
+
+@pytest.fixture
+async def concerned(handler: Handler) -> AsyncIterator[Setup]:
+    """A handler that takes round.opened, but only a round of Lục Nam's (a test on the event alone)."""
+    async with running(handler, concerns=lambda e: e.data["code"] == "LN-2026") as started:
+        yield started
+
+
+async def test_an_event_the_handler_is_not_concerned_by_is_passed_over_without_an_inbox_entry(
+        concerned: Setup) -> None:
+    other = event("e-9", data={**ROUND, "code": "LG-2026"})
+    await concerned.publish(published(other))
+    await concerned.publish(published(other))  # its duplicate: passed over again, still no entry
+    assert concerned.handler.calls == []
+    assert concerned.inbox.handled == set()
+    # then one that concerns the handler, delivered twice: handled once, and only it is in the inbox
+    await concerned.publish(published(event("e-1")))
+    await concerned.publish(published(event("e-1")))
+    await concerned.publish(published(other))
+    assert [e.id for e in concerned.handler.calls] == ["e-1"]
+    assert concerned.inbox.handled == {"scoring.rounds:e-1"}
+    assert concerned.dead == []
+
+
+async def test_an_event_the_handler_is_not_concerned_by_is_still_dead_lettered_when_forged(concerned: Setup) -> None:
+    forged = CloudEvent(**signed(event("e-9", data={**ROUND, "code": "LG-2026"}).cloudevent_json(),
+                                 Signer(Ed25519PrivateKey.generate()))).to_bytes()
+    await concerned.publish(forged)
+    assert concerned.handler.calls == []
+    assert [m.headers["dlq-handler"] for m in concerned.dead] == ["scoring.rounds"]

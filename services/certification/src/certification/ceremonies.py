@@ -70,6 +70,12 @@ class Ceremonies:
         event = await self.rt.store.get(stream, 1)
         return event.data if event else None
 
+    @staticmethod
+    def concerns(event: RecordedEvent) -> bool:
+        """Whether notify's delivery is about a ceremony, the only ones kept: from the event alone, so the consumer
+        passes the others over without an inbox entry each (ADR 0053)."""
+        return event.data.get("about_event_type") == type_of(CeremonyScheduled)
+
     async def on_notification(self, event: RecordedEvent) -> None:
         """Keep what notify sent about a ceremony. A delivery ends once, but its events may come twice or (sent
         and failed of one delivery, if notify ever wrote both) in any order: sent wins over failed."""

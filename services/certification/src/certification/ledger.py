@@ -47,6 +47,11 @@ class Ledger:
 
     # ---- facts from scoring --------------------------------------------------------------------------
 
+    @staticmethod
+    def concerns(event: RecordedEvent) -> bool:
+        """Every panel and completion; a result only when recognised (no prize otherwise): from the event alone."""
+        return event.type != "result.approved" or bool(event.data["rating"]["recognised"])
+
     async def on_scoring_event(self, event: RecordedEvent) -> None:
         """Keep the fact, then record only what it adds (the whole round is settled when its panel or its schedule
         arrives): a result its award, a completion the fees of its members."""
@@ -64,10 +69,22 @@ class Ledger:
                 "members": [{k: m[k] for k in ("id", "name", "role")} for m in data["members"]]})
             await self.settle(round_id, cause)
         else:  # scoring.completed: the members whose sheets counted sat for the panel
-            for member_id in data["totals"]:
-                await self._keep("ledger_sitters", f"{round_id}|{member_id}",
-                                 {"round_id": round_id, "member_id": member_id})
+            await self._keep_sitters(round_id, list(data["totals"]))
             await self._fees(round_id, list(data["totals"]), cause)
+
+    async def _keep_sitters(self, round_id: str, members: list[str]) -> None:
+        """Keep the members not yet known to have sat in the round. A sitter's document follows from its key, and
+        the same members score every dossier of a round: rewriting all seven on each dossier's completion was
+        seven rows PostgreSQL wrote for nothing (ADR 0053). One read of the round's sitters instead; a sitter
+        inserted by a racing handler meanwhile is the same document (the duplicate key is ignored)."""
+        known = {s["_id"] async for s in self.db["ledger_sitters"].find({"round_id": round_id}, projection={"_id": 1})}
+        for member_id in members:
+            if (key := f"{round_id}|{member_id}") not in known:
+                try:
+                    await self.db["ledger_sitters"].insert_one({"_id": key, "round_id": round_id,
+                                                                "member_id": member_id})
+                except DuplicateKeyError:
+                    pass
 
     async def _keep(self, name: str, key: str, doc: dict[str, Any]) -> None:
         try:

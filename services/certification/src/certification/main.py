@@ -70,11 +70,12 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
     service = service_factory(runtime, signer, settings.public_base_url, **service_kwargs)  # type: ignore[arg-type]
     ceremonies = Ceremonies(runtime, service.now)
     ledger = Ledger(runtime, service.today)
-    runtime.consumers.handle("scoring.events", {ResultApproved}, "issuing", service.on_result_approved)
+    runtime.consumers.handle("scoring.events", {ResultApproved}, "issuing", service.on_result_approved,
+                             concerns=service.recognised)
     runtime.consumers.handle("notify.events", {NotificationSent, NotificationFailed}, "ceremony-deliveries",
-                             ceremonies.on_notification)
+                             ceremonies.on_notification, concerns=ceremonies.concerns)
     runtime.consumers.handle("scoring.events", {ResultApproved, PanelFormed, ScoringCompleted}, "ledger",
-                             ledger.on_scoring_event)
+                             ledger.on_scoring_event, concerns=ledger.concerns)
     # an erasure drops the household's cached key at once: no page shows its name for up to a minute more (ADR 0048)
     runtime.consumers.handle("intake.events", {PersonalDataErased}, "erasures", service.shown.on_erased)
 

@@ -70,6 +70,12 @@ class Certification:
     async def setup(self) -> None:
         await self.rt.db["holders"].create_index([("product", 1), ("rank", 1)])
 
+    @staticmethod
+    def recognised(event: RecordedEvent) -> bool:
+        """Whether a result is recognised at its level, the only ones a certificate is issued for: from the event
+        alone, so the others are passed over without an inbox entry each (ADR 0053)."""
+        return bool(event.data["rating"]["recognised"])
+
     async def on_result_approved(self, event: RecordedEvent) -> None:
         """Issue the result's certificate once, then do what follows from it. The follow-ups run on every
         delivery, from the recorded certificate: a crash after issuing is made good by the redelivery."""

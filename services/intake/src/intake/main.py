@@ -51,7 +51,8 @@ def build(settings: IntakeSettings | None = None, clock: Clock = now_utc) -> Fas
     keys = SubjectKeys(runtime.db[COLLECTION], master_key_from_settings(settings.personal_data_master_key_file))
     service = Intake(runtime, clock, keys, settings.document_max_bytes)
     custody = SampleCustody(service)  # sample custody and selection codes (ADR 0046)
-    runtime.consumers.handle("scoring.events", {ResultApproved}, "escalation", service.on_result_approved)
+    runtime.consumers.handle("scoring.events", {ResultApproved}, "escalation", service.on_result_approved,
+                             concerns=service.goes_up)
 
     async def on_startup(rt: Runtime) -> None:
         await service.setup()

@@ -461,6 +461,12 @@ class Intake:
 
     # ---- escalation ------------------------------------------------------------------------------------
 
+    @staticmethod
+    def goes_up(event: RecordedEvent) -> bool:
+        """Whether a result goes up a level, the only ones escalation acts on: from the event alone, so the others
+        are passed over without an inbox entry each (ADR 0053)."""
+        return bool(event.data.get("goes_up_a_level"))
+
     async def on_result_approved(self, event: RecordedEvent) -> None:
         """A result that goes up a level opens a dossier in the round's parent round with the original's data."""
         data = event.data

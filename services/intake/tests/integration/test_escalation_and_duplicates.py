@@ -14,6 +14,7 @@ from binhchon_kit.contracts.common import DecisionReference, Level, Programme
 from binhchon_kit.contracts.scoring import Rating, ResultApproved
 from binhchon_kit.events import Actor, Cause, NewEvent
 from binhchon_kit.eventstore import EventStore
+from binhchon_kit.metrics import MESSAGES_HANDLED
 from binhchon_kit.relay import Relay
 from binhchon_kit.testing.fixtures import TopicReader, eventually
 from binhchon_kit.trust import dev_log_signer
@@ -115,15 +116,19 @@ async def test_result_that_stays_at_its_level_opens_nothing(intake, auth, infra,
                                headers=sec)).json()
     receipt = (await intake.post(f"/rounds/{child['round_id']}/dossiers", json=dossier_body(),
                                  headers=auth("producer-1", "applicant"))).json()
+    passed_over = MESSAGES_HANDLED.labels("intake", "intake.escalation", "not_concerned")
+    before = passed_over._value.get()
     store = await _approved_result(mongo, unique, receipt["dossier_id"], child["round_id"], goes_up=False)
     relay = Relay(store, infra.kafka, client_id="scoring-relay", topic_prefix=topic_prefix, signer=SCORING)
     assert await relay.publish_pending() == 1
     await relay._drop_producer()
 
     async def handled():
-        return await mongo[f"intake_{unique}"]["inbox"].count_documents({}) == 1 or None
+        return passed_over._value.get() > before or None
 
-    await eventually(handled, what="intake to handle result.approved")
+    # passed over by its content, without the handler or an inbox entry (ADR 0053)
+    await eventually(handled, what="intake to pass result.approved over")
+    assert await mongo[f"intake_{unique}"]["inbox"].count_documents({}) == 0
     r = await intake.get("/dossiers", params={"round_id": parent["round_id"]}, headers=sec)
     assert r.json()["items"] == [] and r.json()["next"] is None
 

@@ -203,6 +203,8 @@ async def test_a_result_that_stays_at_its_level_or_is_not_ours_escalates_nothing
                              result_approved("dossier-of-another-deployment", child, goes_up=True),
                              subject="dossier-of-another-deployment")
 
+    # the consumer does not even call the handler for the one that stays, nor keep an inbox entry (ADR 0053)
+    assert (Intake.goes_up(stays), Intake.goes_up(elsewhere)) == (False, True)
     await intake.on_result_approved(stays)
     await intake.on_result_approved(elsewhere)
 

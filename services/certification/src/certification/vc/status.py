@@ -10,7 +10,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit.sequence import next_number
+from binhchon_kit.sequence import last_number, next_number
 from certification.domain import certificates as certs
 from certification.vc.credentials import LIST_SIZE
 
@@ -38,9 +38,9 @@ def place(at: int) -> tuple[int, int]:
 
 
 async def lists_in_use(db: AsyncDatabase[dict[str, Any]]) -> int:
-    """How many lists hold a position (the sequence's hint is at or past the last position claimed)."""
-    hint = await db["sequence_hints"].find_one({"_id": SEQUENCE})
-    return 0 if hint is None else (int(hint["last"]) - 1) // LIST_SIZE + 1
+    """How many lists hold a position (the last position claimed is in the last of them)."""
+    last = await last_number(db, SEQUENCE)
+    return 0 if last == 0 else (last - 1) // LIST_SIZE + 1
 
 
 async def revoked_indexes(db: AsyncDatabase[dict[str, Any]], list_number: int) -> list[int]:
