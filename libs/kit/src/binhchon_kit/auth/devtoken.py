@@ -99,7 +99,7 @@ def renewal_due(token: str, now: float, left: float = RENEW_WHEN_LEFT) -> bool:
     return now >= expires - (expires - issued) * left
 
 
-def keep_fresh(private_pem: bytes, kept: list[KeptToken], now: float) -> list[Path]:
+def keep_fresh(private_pem: bytes, kept: list[KeptToken], now: float, mode: int = 0o600) -> list[Path]:
     """Each kept file whose token is missing or due for renewal at ``now`` gets a new one, minted at ``now`` for
     the same ``hours`` (never a longer-lived one), written whole before it replaces the old (a reader sees one
     or the other); the files renewed."""
@@ -117,17 +117,18 @@ def keep_fresh(private_pem: bytes, kept: list[KeptToken], now: float) -> list[Pa
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as out:
             out.write(fresh + "\n")
+        os.chmod(partial, mode)  # 0o644 where a container's user reads it (compose)
         os.replace(partial, token.path)
         renewed.append(token.path)
     return renewed
 
 
 def keep(private_pem: bytes, kept: list[KeptToken], *, every: float, clock: Callable[[], float] = time.time,
-         sleep: Callable[[float], None] = time.sleep, rounds: int | None = None) -> None:
+         sleep: Callable[[float], None] = time.sleep, rounds: int | None = None, mode: int = 0o600) -> None:
     """``keep_fresh`` every ``every`` seconds (``rounds`` times, or for ever)."""
     done = 0
     while rounds is None or done < rounds:
-        keep_fresh(private_pem, kept, clock())
+        keep_fresh(private_pem, kept, clock(), mode)
         done += 1
         if rounds is None or done < rounds:
             sleep(every)
@@ -149,13 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--hours", type=float, default=23, help="each token's life (under AUTH_MAX_TOKEN_LIFETIME)")
     k.add_argument("--every", type=float, default=300, help="seconds between checks")
     k.add_argument("--once", action="store_true", help="one pass (the stack's first, before the services start)")
+    k.add_argument("--mode", type=lambda text: int(text, 8), default=0o600,
+                   help="the files' permissions, octal (644 where a container's user reads them)")
     args = parser.parse_args(argv)
     private, public = ensure_keys()
     if args.command == "keys":
         print(public)
     elif args.command == "keep":
         kept = [KeptToken.parse(spec, args.hours) for spec in args.tokens]
-        keep(private.read_bytes(), kept, every=args.every, rounds=1 if args.once else None)
+        keep(private.read_bytes(), kept, every=args.every, rounds=1 if args.once else None, mode=args.mode)
     else:
         print(mint(private.read_bytes(), subject=args.sub, roles=args.role, hours=args.hours, name=args.name,
                    authorities=args.authority))
