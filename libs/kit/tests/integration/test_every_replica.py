@@ -1,5 +1,5 @@
 """On the real broker: a handler registered for every replica (``every_replica=True``) runs in each process of a
-service, not in the one its consumer group would hand the event to (ADR 0048, amendment of 2026-11-30: an erased
+service, not in the one its consumer group would hand the event to (ADR 0048, second amendment of 2026-11-29: an erased
 key dropped from every replica's cache at once); a handler of the group still runs once."""
 
 from __future__ import annotations

@@ -209,7 +209,7 @@ async def test_a_binding_names_its_producer_after_its_verification(intake, auth,
 
 @pytest.mark.parametrize("kind", ["enterprise", "cooperative", "cooperative_group"])
 async def test_a_filing_for_an_organisation_under_a_households_number_is_refused(intake, auth, opened, unique, kind):
-    """The counter's shape rule at filing (ADR 0048, amendment of 2026-11-30): an organisation's dossier under a
+    """The counter's shape rule at filing (ADR 0048, second amendment of 2026-11-29): an organisation's dossier under a
     number only an individual holds would put a household's number in clear on the forever topic. Refused, 422
     naming ``producer_kind``, saying in Vietnamese why; nothing is recorded. Declared a household, it is received,
     sealed."""

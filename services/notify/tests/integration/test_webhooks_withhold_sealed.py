@@ -1,5 +1,5 @@
-"""A household business's name and number leave through no webhook, not even sealed (ADR 0048, amendment of
-2026-11-30): on the real broker and store a household files in intake; an agency's webhook receives the dossier's
+"""A household business's name and number leave through no webhook, not even sealed (ADR 0048, second amendment
+of 2026-11-29): on the real broker and store a household files in intake; an agency's webhook receives the dossier's
 receipt and its acceptance, each signed as Standard Webhooks says, with the household's name withheld where the
 events carry its sealed copy, and no ciphertext anywhere; the rest of each event is there, and verifies."""
 

@@ -1,4 +1,4 @@
-"""An erasure reaches every replica of scoring at once (ADR 0048, amendment of 2026-11-30): two scoring processes
+"""An erasure reaches every replica of scoring at once (ADR 0048, second amendment of 2026-11-29): two scoring processes
 share a store and a consumer group, each with its own key cache; a household's dossier is opened in both, then
 erased in intake. The clock stands still (no cached key expires), yet both replicas show ``[đã xoá]`` as soon as
 they have read ``personal_data.erased``: each hears it, not only the one the group would have handed it to."""
