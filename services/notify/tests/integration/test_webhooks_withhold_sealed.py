@@ -12,10 +12,9 @@ import standardwebhooks
 
 from binhchon_kit.contracts.agencies import WITHHELD
 from binhchon_kit.testing.apps import running
-from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import eventually
-from binhchon_kit.testing.personal import intake_keys, master_key_in
-from binhchon_kit.testing.samples import dossier_body, round_body
+from binhchon_kit.testing.personal import household_accepted, intake_keys, master_key_in
+from binhchon_kit.testing.samples import round_body
 from intake.main import IntakeSettings
 from intake.main import build as build_intake
 from notify.main import build
@@ -55,15 +54,7 @@ async def test_a_households_webhooks_carry_no_sealed_copy_and_still_verify(
             "url": f"http://127.0.0.1:{receiver.port}/hooks/so-nn", "event_types": [
                 "dossier.received", "dossier.accepted"]})).json()
         rnd = (await intake.post("/rounds", json=round_body(f"WH{unique}", today=clock.today()), headers=sec)).json()
-        body = dossier_body(product="Chè Tân Cương", regno=number)
-        body["producer"].update(kind="household", name=name)
-        await upload_documents(intake, auth("mai", "applicant"))
-        r = await intake.post(f"/rounds/{rnd['round_id']}/dossiers", json=body, headers=auth("mai", "applicant"))
-        assert r.status_code == 201, r.text
-        dossier_id = r.json()["dossier_id"]
-        r = await intake.post(f"/dossiers/{dossier_id}/accept", headers=sec,
-                              json={"product_group": "thực phẩm", "sample_code": "TP-01"})
-        assert r.status_code == 201, r.text
+        dossier_id = await household_accepted(intake, rnd["round_id"], name, number, auth("mai", "applicant"), sec)
 
         async def both_received() -> list[tuple[dict[str, str], bytes]] | None:
             return receiver.requests if len(receiver.requests) >= 2 else None
@@ -79,6 +70,6 @@ async def test_a_households_webhooks_carry_no_sealed_copy_and_still_verify(
     received, accepted = by_type["dossier.received"], by_type["dossier.accepted"]
     assert received["dossier_id"] == dossier_id and received["product"]["name"] == "Chè Tân Cương"
     assert received["producer"]["kind"] == "household" and received["producer"]["name"] == WITHHELD
-    assert received["producer"]["address"]["province_code"] == body["producer"]["address"]["province_code"]
+    assert received["producer"]["address"]["province_code"] == "24"
     assert accepted["producer_name"] == WITHHELD and accepted["product_name"] == "Chè Tân Cương"
     assert accepted["round_id"] == rnd["round_id"] and accepted["sample_code"]

@@ -13,10 +13,9 @@ import pytest
 from binhchon_kit.personal import ERASED
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.clock import Clock
-from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import eventually
-from binhchon_kit.testing.personal import intake_keys, master_key_in
-from binhchon_kit.testing.samples import dossier_body, round_body
+from binhchon_kit.testing.personal import household_accepted, intake_keys, master_key_in
+from binhchon_kit.testing.samples import round_body
 from intake.main import IntakeSettings
 from intake.main import build as build_intake
 from scoring.main import ScoringSettings
@@ -54,14 +53,7 @@ async def test_two_scoring_replicas_both_show_the_household_erased_at_once(
             return r if r.status_code != 409 or "has not heard" not in r.text else None
 
         assert (await eventually(panel, what="scoring to hear of the round")).status_code == 201
-        body = dossier_body(product="Chè Tân Cương", regno=number)
-        body["producer"].update(kind="household", name=name)
-        await upload_documents(intake, auth("mai", "applicant"))
-        r = await intake.post(f"/rounds/{round_id}/dossiers", json=body, headers=auth("mai", "applicant"))
-        assert r.status_code == 201, r.text
-        r = await intake.post(f"/dossiers/{r.json()['dossier_id']}/accept", headers=sec,
-                              json={"product_group": "thực phẩm", "sample_code": "TP-01"})
-        assert r.status_code == 201, r.text
+        await household_accepted(intake, round_id, name, number, auth("mai", "applicant"), sec)
 
         def shown_by(replica: Any, expected: str) -> Any:
             async def check() -> bool | None:
