@@ -3,7 +3,9 @@ and dead-lettered with the reason when a message cannot be parsed or handled (AD
 
 Each handler is a FastStream subscriber with its own consumer group (``<service>.<handler>``), starting from
 the earliest offset (a new service replays history), one message at a time per partition, committed after it
-returns (``AckPolicy.NACK_ON_ERROR``). The delivery policy is FastStream's, not a closure around the handler:
+returns (``AckPolicy.NACK_ON_ERROR``); a handler whose effect is in the process's own memory runs in every
+replica instead (``every_replica``, ``EveryReplica``: no group, from the latest offset). The delivery policy is
+FastStream's, not a closure around the handler:
 
 - ``decode_cloudevent``, the subscriber's decoder, turns the CloudEvent body into the ``RecordedEvent`` the
   handler takes (bytes that are no CloudEvent raise ``Unparseable``);
