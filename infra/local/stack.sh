@@ -68,13 +68,17 @@ up() {
   personal_key="$run/credentials/personal-data-master.key"
   "$repo/.venv/bin/python" -m binhchon_kit.personal master-key "$personal_key" > /dev/null
   notify_token="$run/credentials/notify-service.token"
-  (umask 077; cd "$repo" && uv run --no-sync binhchon-devtoken mint --sub notify --role service --hours 23 \
-    > "$notify_token")
-  # scoring's and certification's, to open a household's sealed name and number (docs/adr/0048)
-  for reader in scoring certification; do
-    (umask 077; cd "$repo" && uv run --no-sync binhchon-devtoken mint --sub "$reader" --role service --hours 23 \
-      > "$run/credentials/$reader-service.token")
-  done
+  # and scoring's and certification's, to open a household's sealed name and number (docs/adr/0048). Each lives
+  # 23 h (under AUTH_MAX_TOKEN_LIFETIME): a keeper renews each file once a third of its life is left, and the
+  # services read the file at each use, so a stack left running for days keeps asking intake with a live token
+  kept=()
+  for reader in notify scoring certification; do kept+=("$run/credentials/$reader-service.token=$reader:service"); done
+  (cd "$repo" && .venv/bin/binhchon-devtoken keep --once "${kept[@]}")
+  if ! svc_running tokens; then
+    say "token keeper: renews the services' tokens in $run/credentials before they expire"
+    nohup "$repo/.venv/bin/binhchon-devtoken" keep "${kept[@]}" >> "$run/logs/tokens.log" 2>&1 < /dev/null &
+    echo $! > "$run/tokens.pid"
+  fi
   intake_url=http://127.0.0.1:8001
   for entry in "${services[@]}"; do [[ ${entry%%:*} == intake ]] && intake_url=http://127.0.0.1:${entry##*:}; done
   for entry in "${services[@]}"; do
@@ -147,6 +151,8 @@ down() {
   done
   if svc_running mail; then kill "$(cat "$run/mail.pid")"; fi
   rm -f "$run/mail.pid"
+  if svc_running tokens; then kill "$(cat "$run/tokens.pid")"; fi
+  rm -f "$run/tokens.pid"
   [[ -d "$run/kafka" ]] && "$here/kafka.sh" stop "$run/kafka" || true
   [[ -d "$run/ferretdb" ]] && "$here/ferretdb.sh" stop "$run/ferretdb" || true
   [[ -d "$run/postgres" ]] && "$here/postgres.sh" stop "$run/postgres" || true

@@ -3,7 +3,9 @@ and dead-lettered with the reason when a message cannot be parsed or handled (AD
 
 Each handler is a FastStream subscriber with its own consumer group (``<service>.<handler>``), starting from
 the earliest offset (a new service replays history), one message at a time per partition, committed after it
-returns (``AckPolicy.NACK_ON_ERROR``). The delivery policy is FastStream's, not a closure around the handler:
+returns (``AckPolicy.NACK_ON_ERROR``); a handler whose effect is in the process's own memory runs in every
+replica instead (``every_replica``, ``EveryReplica``: no group, from the latest offset). The delivery policy is
+FastStream's, not a closure around the handler:
 
 - ``decode_cloudevent``, the subscriber's decoder, turns the CloudEvent body into the ``RecordedEvent`` the
   handler takes (bytes that are no CloudEvent raise ``Unparseable``);
@@ -303,6 +305,21 @@ class Decoded(CustomField):
         return kwargs
 
 
+class EveryReplica:
+    """The inbox of a handler every replica runs, which is none. A consumer group hands each event to one process
+    of the service; a handler whose effect is in the process's own memory (an erased key dropped from its cache,
+    ADR 0048) must run in every one, so it reads the topic with no group (aiokafka assigns the process every
+    partition), from the latest offset (what came before it started is in no cache of it), committing nothing.
+    A shared inbox would tell the second replica the event was handled; the effect is idempotent, so none is
+    needed. A bad event is dead-lettered by each replica that refuses it (the headers name the handler)."""
+
+    async def seen(self, handler: str, event_id: str) -> bool:
+        return False
+
+    async def record(self, handler: str, event: RecordedEvent) -> None:
+        return None
+
+
 class EventConsumers:
     """Registers handlers for event types on topics: a subscriber each, under its own delivery policy."""
 
@@ -317,15 +334,19 @@ class EventConsumers:
         self.topic_prefix = topic_prefix
         self.retry = retry
         self.clock = clock
+        self._every_replica: list[Any] = []  # the subscribers every replica runs
 
     def handle(self, topic: str, events: Iterable[type[EventData]], name: str, handler: Handler, *,
-               concerns: Concerns | None = None) -> None:
+               concerns: Concerns | None = None, every_replica: bool = False) -> None:
         """Call ``handler`` for the events of these types on ``topic``; with ``concerns``, only for those of them
-        it accepts (a test on the event alone: the others are passed over, no inbox entry)."""
+        it accepts (a test on the event alone: the others are passed over, no inbox entry). ``every_replica``: every
+        process of the service handles each event, not one of the group (see ``EveryReplica``); for an effect on
+        the process's own memory, such as dropping an erased key it cached."""
         types = {type_of(event) for event in events}  # the handled classes' names, as they come on the wire
         full_topic = self.topic_prefix + topic
         subscription = Subscription(full_topic, f"{self.service}.{name}", types, self.service, self.broker,
-                                    self.inbox, self.retry, self.clock, topic, self.trusted, concerns)
+                                    EveryReplica() if every_replica else self.inbox, self.retry, self.clock, topic,
+                                    self.trusted, concerns)
 
         # the decoder made the RecordedEvent already; FastStream must pass it on, not validate it again
         async def consume(event: Annotated[RecordedEvent, Decoded()]) -> None:
@@ -336,10 +357,28 @@ class EventConsumers:
         router = KafkaRouter(middlewares=[subscription])
         # the topics exist before any service starts (topics.ensure_topics, with their ACLs): a service may not
         # create topics on a locked broker (ADR 0031), so FastStream must not try
-        router.subscriber(
-            Topic(full_topic, declare=False), group_id=subscription.handler, auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR, decoder=decode_cloudevent,
+        # every replica: no group (every partition to this process), from the end, nothing to commit
+        subscriber = router.subscriber(
+            Topic(full_topic, declare=False), group_id=None if every_replica else subscription.handler,
+            auto_offset_reset="latest" if every_replica else "earliest",
+            ack_policy=AckPolicy.ACK_FIRST if every_replica else AckPolicy.NACK_ON_ERROR, decoder=decode_cloudevent,
             title=f"{subscription.handler}:{full_topic}",
             description=f"{self.service} handles {', '.join(sorted(types))}",
-        )(consume)
+        )
+        subscriber(consume)
         self.broker.include_router(router)
+        if every_replica:
+            # started first: the broker starts its subscribers one after the other, and a group's waits for its
+            # rebalance (seconds, when another replica is already in it), while this process already serves
+            self.broker.routers.insert(0, self.broker.routers.pop())
+            self._every_replica.append(subscriber)
+
+    async def positioned(self) -> None:
+        """Once the broker has started: wait until every-replica subscribers know where they read from (the end of
+        each partition, looked up by the consumer after it starts). Every event recorded after this reaches them;
+        a cache that only such an event can invalidate may keep entries from then on (``KeyClient.caching``)."""
+        for subscriber in self._every_replica:
+            consumer = subscriber.consumer
+            if isinstance(consumer, AIOKafkaConsumer):  # not TestKafkaBroker's fake
+                for partition in consumer.assignment():
+                    await consumer.position(partition)

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pymongo.asynchronous.collection import AsyncCollection
@@ -30,6 +30,9 @@ from binhchon_kit.personal import (
     sealed_kids,
     valid_kid,
 )
+
+if TYPE_CHECKING:
+    from binhchon_kit.runtime import Runtime
 
 log = logging.getLogger("binhchon.personal")
 
@@ -156,6 +159,10 @@ class KeyClient:
         self.transport = transport
         self.clock = clock
         self._cache: dict[str, tuple[float, bytes | None]] = {}
+        # whether this process hears erasures now (its every-replica subscriber positioned, ADR 0048): until then,
+        # and while its consumers are down, a key is asked for at each use and kept by no cache, since an erasure
+        # recorded meanwhile would not reach it
+        self.caching: Callable[[], bool] = lambda: True
         # one client for the process's life: a client per key built a TLS context (the CA bundle read and parsed)
         # and a connection each time, a quarter of notify's CPU in bench/pipeline.py (py-spy, 2026-11-29)
         self._http: httpx.AsyncClient | None = None
@@ -163,8 +170,8 @@ class KeyClient:
     async def key(self, kid: str) -> bytes | None:
         if not valid_kid(kid):
             return None
-        now = self.clock()
-        if (hit := self._cache.get(kid)) is not None and (hit[1] is None or now - hit[0] < self.ttl):
+        now, caching = self.clock(), self.caching()
+        if (hit := self._cache.get(kid)) is not None and (hit[1] is None or (caching and now - hit[0] < self.ttl)):
             return hit[1]
         answer = await self.client().get(f"/personal-keys/{kid}", headers={"Authorization": f"Bearer {self.token()}"})
         if answer.status_code in (404, 410):
@@ -172,7 +179,8 @@ class KeyClient:
             return None
         answer.raise_for_status()
         key = base64.urlsafe_b64decode(answer.json()["key"] + "==")
-        self._cache[kid] = (now, key)
+        if caching:
+            self._cache[kid] = (now, key)
         return key
 
     def client(self) -> httpx.AsyncClient:
@@ -208,6 +216,14 @@ class CopiesOpener:
     def __init__(self, key_client: KeyClient | None) -> None:
         self.key_client = key_client
         self._warned = False
+
+    def hear_erasures(self, runtime: Runtime, name: str = "erasures") -> None:
+        """``personal_data.erased`` handled by every replica of the service (``on_erased``), not by the one its
+        consumer group would pick; keys cached only while the service's consumers are started and positioned
+        (``runtime.broker_ready``), so that no replica keeps a key an erasure it did not hear would have dropped."""
+        runtime.consumers.handle("intake.events", {PersonalDataErased}, name, self.on_erased, every_replica=True)
+        if self.key_client is not None:
+            self.key_client.caching = lambda: runtime.broker_ready
 
     async def __call__(self, data: Any) -> Any:
         """``data`` (a document, a list of them, an event's data) with every sealed copy in it opened."""

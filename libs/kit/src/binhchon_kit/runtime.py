@@ -62,6 +62,7 @@ class Runtime:
         """Start the broker's subscribers once; a failed start is undone so the next try starts clean."""
         try:
             await self.broker.start()
+            await self.consumers.positioned()
         except Exception:
             with contextlib.suppress(Exception):
                 await self.broker.stop()

@@ -5,7 +5,6 @@ bench), and still leaves no lag behind: the last known record of each partition 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -13,31 +12,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from binhchon_kit.contracts.intake import DossierAccepted, RoundOpened
-from binhchon_kit.envelope import CloudEvent
-from binhchon_kit.events import Actor, RecordedEvent
+from binhchon_kit.contracts.intake import DossierAccepted
+from binhchon_kit.events import RecordedEvent
 from binhchon_kit.runtime import build_runtime
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.fixtures import eventually
-from binhchon_kit.testing.samples import round_body
+from binhchon_kit.testing.wire import round_opened
 from binhchon_kit.web import create_app
 
 pytestmark = pytest.mark.integration
-
-ROUND = RoundOpened.model_validate({
-    **round_body("LN-2026", today=date(2026, 11, 23), title="Vòng OCOP Lục Nam"), "round_id": "round-r1",
-    "approving_authority": {"id": "province:24", "name": "UBND tỉnh Bắc Giang"}}).model_dump(mode="json")
-
-
-def round_opened(n: int) -> bytes:
-    recorded = RecordedEvent(
-        id=f"e-{n}", stream=f"round-r{n}", version=1, type="round.opened", schema_version=1, subject=f"r{n}",
-        time=datetime(2026, 11, 22, 23, 26, tzinfo=UTC), data=ROUND, actor=Actor("officer-1", ("officer",)),
-        correlation_id="c-1", causation_id="http:c-1", source="/binhchon/intake", prev_hash="0" * 64, hash="",
-    ).sealed()
-    return CloudEvent(**recorded.cloudevent_json()).to_bytes()
-
 
 @pytest.mark.timeout(240)
 async def test_events_of_other_types_are_passed_over_without_a_commit_each_and_no_lag_is_left(

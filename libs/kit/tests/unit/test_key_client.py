@@ -78,3 +78,24 @@ async def test_a_pages_sealed_copies_ask_for_their_keys_at_once_not_one_after_an
     assert service.most_at_once == len(kids)
     assert [row["producer_name"] for row in shown] == [ERASED] * len(kids)  # these made-up copies open with no key
     await opener.aclose()
+
+
+async def test_no_key_is_cached_while_the_process_does_not_hear_erasures() -> None:
+    """Until the service's every-replica erasures handler is positioned (and while its consumers are down), an
+    erasure would not reach this process's cache: each use asks intake again, and nothing is kept."""
+    service = KeyService()
+    keys = KeyClient("http://intake", lambda: "token", transport=service, clock=lambda: 0.0)
+    listening = False
+    keys.caching = lambda: listening
+    kid = new_kid()
+    await keys.key(kid)
+    await keys.key(kid)
+    assert service.asked == [f"/personal-keys/{kid}"] * 2
+    listening = True
+    await keys.key(kid)
+    await keys.key(kid)  # cached from now on
+    assert len(service.asked) == 3
+    listening = False
+    await keys.key(kid)  # consumers down: what was cached is not trusted
+    assert len(service.asked) == 4
+    await keys.aclose()

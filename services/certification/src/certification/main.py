@@ -9,7 +9,6 @@ from fastapi import FastAPI
 
 from binhchon_kit import restore
 from binhchon_kit.auth.devtoken import key_dir
-from binhchon_kit.contracts.intake import PersonalDataErased
 from binhchon_kit.contracts.notify import NotificationFailed, NotificationSent
 from binhchon_kit.contracts.scoring import PanelFormed, ResultApproved, ScoringCompleted
 from binhchon_kit.loops import every
@@ -76,8 +75,8 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
                              ceremonies.on_notification, concerns=ceremonies.concerns)
     runtime.consumers.handle("scoring.events", {ResultApproved, PanelFormed, ScoringCompleted}, "ledger",
                              ledger.on_scoring_event, concerns=ledger.concerns)
-    # an erasure drops the household's cached key at once: no page shows its name for up to a minute more (ADR 0048)
-    runtime.consumers.handle("intake.events", {PersonalDataErased}, "erasures", service.shown.on_erased)
+    # an erasure drops the household's cached key at once in every replica: none shows its name a minute more (ADR 0048)
+    service.shown.hear_erasures(runtime)
 
     async def on_startup(rt: Runtime) -> None:
         await setup_views(rt.db)

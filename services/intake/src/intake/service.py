@@ -169,6 +169,8 @@ class Intake:
         clear = producer.model_dump(mode="json") if isinstance(producer, Producer) else producer
         round_ = await self.load_round(round_id)
         registration = clear["registration_number"]
+        if escalated_from is None:  # an escalation takes a lower level's dossier as it was received
+            dossiers.kind_fits_number(clear.get("kind"), registration)
         dossier_id = dossiers.dossier_id_for(round_id, registration, product.name)
         binding = None
         if _files_for_producers(actor):

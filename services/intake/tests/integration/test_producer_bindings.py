@@ -205,3 +205,27 @@ async def test_a_binding_names_its_producer_after_its_verification(intake, auth,
     assert r.json()["status"] == "verified" and r.json()["producer_name"] == name, r.text
     listed = await bindings_of(intake, sec, registration_number=number_of())
     assert [b["producer_name"] for b in listed] == [name]
+
+
+@pytest.mark.parametrize("kind", ["enterprise", "cooperative", "cooperative_group"])
+async def test_a_filing_for_an_organisation_under_a_households_number_is_refused(intake, auth, opened, unique, kind):
+    """The counter's shape rule at filing (ADR 0048, second amendment of 2026-11-29): an organisation's dossier under a
+    number only an individual holds would put a household's number in clear on the forever topic. Refused, 422
+    naming ``producer_kind``, saying in Vietnamese why; nothing is recorded. Declared a household, it is received,
+    sealed."""
+    store = intake.app.state.intake.store
+    numbers = (f"{int(unique, 16) % 10**12:012d}", f"24A8{int(unique, 16) % 10**6:06d}")  # a CCCD; a district's
+    for filed, number in enumerate(numbers, start=1):
+        body = dossier_body(regno=number)
+        body["producer"]["kind"] = kind
+        r = await intake.post(f"/rounds/{opened['round_id']}/dossiers", json=body, headers=auth(REAL, "applicant"))
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "producer_kind", r.json()
+        assert "có dạng số của hộ kinh doanh" in r.json()["detail"] and number not in r.text
+        assert await bindings_of(intake, auth("sec-1", "secretariat"), registration_number=number) == []
+        body["producer"]["kind"] = "household"
+        r = await intake.post(f"/rounds/{opened['round_id']}/dossiers", json=body, headers=auth(REAL, "applicant"))
+        assert r.status_code == 201, r.text
+        [received] = await store.read_stream(r.json()["dossier_id"])
+        assert received.data["producer"]["registration_number"]["enc"] == "A256GCM"
+        assert r.json()["receipt_number"].endswith(f"{filed:05d}"), "the refusal took no receipt number"

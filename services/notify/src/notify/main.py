@@ -132,6 +132,8 @@ def build(settings: NotifySettings | None = None, resolver: Resolver | None = No
         lease=timedelta(seconds=settings.notify_claim_lease_seconds), **service_kwargs)  # type: ignore[arg-type]
     for topic, types in CONSUMED.items():
         runtime.consumers.handle(topic, types, topic.split(".")[0], service.on_event)
+    # the group's handler blanks the mails once; every replica drops the erased keys it cached (ADR 0048)
+    service.shown.hear_erasures(runtime, "erased_keys")
 
     async def on_startup(rt: Runtime) -> None:
         await setup_views(rt.db)

@@ -67,3 +67,22 @@ def test_a_receipt_goes_without_the_producers_personal_data():
         "specversion": "1.0"}
     assert not {"actorid", "actorroles", "streamid", "hash", "prevhash", "dataschema"} & set(body)
     assert "htx" not in json.dumps({k: v for k, v in body.items() if k != "data"})
+
+
+def test_a_sealed_value_is_withheld_in_any_published_field_and_a_clear_name_goes_as_it_is():
+    """A household's name and number travel as sealed copies in fields published for an organisation's (ADR 0048):
+    a webhook carries ``WITHHELD`` there, never the ciphertext, however deep the field is."""
+    from binhchon_kit.contracts.agencies import WITHHELD
+
+    copy = {"enc": "A256GCM", "kid": "psk-" + "0" * 32, "iv": "aXY", "ct": "Y3Q", "src": "e-1#producer.name"}
+    invitees = [{"certificate_number": "OCOP-1", "holder": copy, "product_name": "Chè", "dossier_id": "d-1",
+                 "producer_registration_number": copy},
+                {"certificate_number": "OCOP-2", "holder": "HTX Đông Hưng", "product_name": "Mật ong",
+                 "dossier_id": "d-2", "producer_registration_number": "2400123456"}]
+    sent = agency_data("ceremony.scheduled", {"ceremony_id": "c-1", "invitees": invitees})
+    assert [i["holder"] for i in sent["invitees"]] == [WITHHELD, "HTX Đông Hưng"]
+    assert all("producer_registration_number" not in i for i in sent["invitees"]), "numbers are not published"
+    assert agency_data("dossier.accepted", {"producer_name": copy, "product_name": "Chè"}) == {
+        "producer_name": WITHHELD, "product_name": "Chè"}
+    assert agency_data("certificate.issued", {"holder": {"name": copy, "registration_number": copy}}) == {
+        "holder": {"name": WITHHELD}}

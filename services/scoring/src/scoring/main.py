@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from binhchon_kit import restore
 from binhchon_kit.consumer import PermanentError
-from binhchon_kit.contracts.intake import DossierAccepted, DossierWithdrawn, PersonalDataErased, RoundOpened
+from binhchon_kit.contracts.intake import DossierAccepted, DossierWithdrawn, RoundOpened
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.personal_keys import CopiesOpener, KeyClient, key_client_from_settings
 from binhchon_kit.runtime import Runtime, build_runtime, log_signer
@@ -62,8 +62,8 @@ def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None =
     runtime.consumers.handle("intake.events", {RoundOpened}, "rounds", service.on_round_opened)
     runtime.consumers.handle("intake.events", {DossierAccepted}, "accepted", accepted)
     runtime.consumers.handle("intake.events", {DossierWithdrawn}, "withdrawn", service.on_dossier_withdrawn)
-    # an erasure drops the household's cached key at once: no page shows its name for up to a minute more (ADR 0048)
-    runtime.consumers.handle("intake.events", {PersonalDataErased}, "erasures", service.shown.on_erased)
+    # an erasure drops the household's cached key at once in every replica: none shows its name a minute more (ADR 0048)
+    service.shown.hear_erasures(runtime)
 
     async def on_startup(rt: Runtime) -> None:
         await service.setup()

@@ -3,6 +3,9 @@
     binhchon-devtoken keys                       create the dev key pair (idempotent), print the public key path
     binhchon-devtoken mint --sub u1 --role secretariat [--role judge] [--hours 12]
     binhchon-devtoken mint --sub ubnd-bg --role approver --authority province:24
+    binhchon-devtoken keep [--once] [--every 300] [--hours 23] FILE=SUB:ROLE ...
+                                                 keep each FILE holding a live token: a new one (never longer
+                                                 lived) replaces it once a third of its life is left
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import argparse
 import os
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
@@ -46,8 +51,10 @@ def ensure_keys(directory: Path | None = None) -> tuple[Path, Path]:
 def mint(
     private_pem: bytes, *, subject: str, roles: list[str], hours: float = 12, issuer: str = "binhchon-dev",
     audience: str = "binhchon", name: str | None = None, authorities: list[str] | None = None,
+    at: float | None = None,
 ) -> str:
-    now = int(time.time())
+    """``at``: when it is issued (seconds since the epoch; default now)."""
+    now = int(time.time() if at is None else at)
     claims = {"sub": subject, "roles": roles, "iss": issuer, "aud": audience, "iat": now,
               "exp": now + int(hours * 3600), "jti": str(uuid.uuid4())}
     if name:
@@ -56,6 +63,75 @@ def mint(
         claims["authorities"] = list(authorities)  # who an approver acts for (ADR 0029)
     key = serialization.load_pem_private_key(private_pem, password=None)
     return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": KEY_ID})  # type: ignore[arg-type]
+
+
+RENEW_WHEN_LEFT = 1 / 3  # of a kept token's life: renewed with hours to spare, whatever checks it at what pace
+
+
+@dataclass(frozen=True)
+class KeptToken:
+    """A service's token file the local stack keeps live (``make up``): the service reads it at each use
+    (``personal_keys.token_from_file``), so a token renewed here is the one its next request carries."""
+
+    path: Path
+    subject: str
+    roles: tuple[str, ...]
+    hours: float
+
+    @classmethod
+    def parse(cls, spec: str, hours: float) -> KeptToken:
+        """``FILE=SUB:ROLE[,ROLE]``."""
+        path, _, holder = spec.partition("=")
+        subject, _, roles = holder.partition(":")
+        if not path or not subject or not roles:
+            raise ValueError(f"{spec!r}: expected FILE=SUB:ROLE")
+        return cls(Path(path), subject, tuple(roles.split(",")), hours)
+
+
+def renewal_due(token: str, now: float, left: float = RENEW_WHEN_LEFT) -> bool:
+    """Whether ``token`` has less than ``left`` of its life (``exp - iat``) to run at ``now``; an unreadable one is
+    due. Read without checking the signature: this only decides when to mint, never whom to trust."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+        issued, expires = float(claims["iat"]), float(claims["exp"])
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+        return True
+    return now >= expires - (expires - issued) * left
+
+
+def keep_fresh(private_pem: bytes, kept: list[KeptToken], now: float, mode: int = 0o600) -> list[Path]:
+    """Each kept file whose token is missing or due for renewal at ``now`` gets a new one, minted at ``now`` for
+    the same ``hours`` (never a longer-lived one), written whole before it replaces the old (a reader sees one
+    or the other); the files renewed."""
+    renewed = []
+    for token in kept:
+        try:
+            due = renewal_due(token.path.read_text().strip(), now)
+        except OSError:
+            due = True
+        if not due:
+            continue
+        fresh = mint(private_pem, subject=token.subject, roles=list(token.roles), hours=token.hours, at=now)
+        partial = token.path.with_name(f".{token.path.name}.new")
+        token.path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(fresh + "\n")
+        os.chmod(partial, mode)  # 0o644 where a container's user reads it (compose)
+        os.replace(partial, token.path)
+        renewed.append(token.path)
+    return renewed
+
+
+def keep(private_pem: bytes, kept: list[KeptToken], *, every: float, clock: Callable[[], float] = time.time,
+         sleep: Callable[[float], None] = time.sleep, rounds: int | None = None, mode: int = 0o600) -> None:
+    """``keep_fresh`` every ``every`` seconds (``rounds`` times, or for ever)."""
+    done = 0
+    while rounds is None or done < rounds:
+        keep_fresh(private_pem, kept, clock(), mode)
+        done += 1
+        if rounds is None or done < rounds:
+            sleep(every)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,10 +145,20 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--authority", action="append", default=[],
                    help="an authority the holder acts for, e.g. province:24 (approvers)")
     m.add_argument("--hours", type=float, default=12)
+    k = sub.add_parser("keep", help="keep token files live: renew each before it expires")
+    k.add_argument("tokens", nargs="+", metavar="FILE=SUB:ROLE")
+    k.add_argument("--hours", type=float, default=23, help="each token's life (under AUTH_MAX_TOKEN_LIFETIME)")
+    k.add_argument("--every", type=float, default=300, help="seconds between checks")
+    k.add_argument("--once", action="store_true", help="one pass (the stack's first, before the services start)")
+    k.add_argument("--mode", type=lambda text: int(text, 8), default=0o600,
+                   help="the files' permissions, octal (644 where a container's user reads them)")
     args = parser.parse_args(argv)
     private, public = ensure_keys()
     if args.command == "keys":
         print(public)
+    elif args.command == "keep":
+        kept = [KeptToken.parse(spec, args.hours) for spec in args.tokens]
+        keep(private.read_bytes(), kept, every=args.every, rounds=1 if args.once else None, mode=args.mode)
     else:
         print(mint(private.read_bytes(), subject=args.sub, roles=args.role, hours=args.hours, name=args.name,
                    authorities=args.authority))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -25,3 +26,22 @@ def intake_keys(intake_app: FastAPI, service_token: str, clock: Callable[[], dat
 def master_key_in(directory: Path) -> Path:
     """A new personal-data master key file for a test's intake (ADR 0035)."""
     return MasterKey.write_new(directory / "personal-data-master.key")
+
+
+async def household_accepted(intake: httpx.AsyncClient, round_id: str, name: str, number: str,
+                             applicant: dict[str, str], secretariat: dict[str, str]) -> str:
+    """A household business's dossier (its name and number sealed, ADR 0048) filed by ``applicant`` and accepted
+    by ``secretariat``: its id."""
+    from binhchon_kit.testing.documents import upload_documents
+    from binhchon_kit.testing.samples import dossier_body
+
+    body: dict[str, Any] = dossier_body(product="Chè Tân Cương", regno=number)
+    body["producer"].update(kind="household", name=name)
+    await upload_documents(intake, applicant)
+    r = await intake.post(f"/rounds/{round_id}/dossiers", json=body, headers=applicant)
+    assert r.status_code == 201, r.text
+    dossier_id: str = r.json()["dossier_id"]
+    r = await intake.post(f"/dossiers/{dossier_id}/accept", headers=secretariat,
+                          json={"product_group": "thực phẩm", "sample_code": "TP-01"})
+    assert r.status_code == 201, r.text
+    return dossier_id

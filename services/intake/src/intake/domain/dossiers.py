@@ -29,7 +29,7 @@ from binhchon_kit.contracts.intake import (
 )
 from binhchon_kit.events import RecordedEvent, deterministic_id
 from binhchon_kit.folding import replay
-from binhchon_kit.personal import copy_sealed, is_sealed
+from binhchon_kit.personal import copy_sealed, is_individual, is_individual_number, is_sealed
 from binhchon_kit.text import skeleton
 from binhchon_kit.workdays import add_working_days
 from intake.domain.errors import Refused
@@ -123,6 +123,19 @@ def _require(state: Dossier, allowed: Sequence[Status], action: str) -> None:
 
 
 # ---- decisions -------------------------------------------------------------------------------------------
+
+def kind_fits_number(kind: Any, registration_number: str) -> None:
+    """A filing that names an organisation (enterprise, cooperative, cooperative group) is refused when its
+    registration number has a shape only an individual's has (``binhchon_kit.personal.INDIVIDUAL_NUMBER``, ADR 0048):
+    received as filed, a household business's number would be on the forever topic in clear, never erasable.
+    The same rule the counter binding applies; the shape only ever refuses clear, never makes a number public."""
+    if not is_individual(kind) and is_individual_number(registration_number):
+        raise Refused(
+            "producer_kind: số đăng ký có dạng số của hộ kinh doanh (mã số thuế/số định danh cá nhân 12 chữ số, "
+            "hoặc số giấy chứng nhận đăng ký hộ kinh doanh do cấp huyện cấp), không phải của doanh nghiệp, hợp "
+            "tác xã hay tổ hợp tác; nếu chủ thể là hộ kinh doanh, hãy khai loại chủ thể là hộ kinh doanh "
+            "(producer.kind: household)", kind="invalid", field="producer_kind")
+
 
 def receive(
     round_: RoundOpened, *, dossier_id: str, receipt_number: str, received_at: datetime, today: date,
