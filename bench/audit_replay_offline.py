@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import pickle
 import resource
@@ -116,32 +115,12 @@ def fed(batches: list[list[Record]]) -> Callable[..., AsyncIterator[list[Record]
 
 def run(path: Path, workers: int, profile: str) -> dict[str, Any]:
     from binhchon_tools import audit_verify
-    from binhchon_tools.audit_report import Progress
     from binhchon_tools.audit_topics import service_topics
 
-    batches = batches_of(load(path))
-    audit_verify.read_records = fed(batches)  # type: ignore[assignment]
-    before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    with open(os.devnull, "w") as quiet:
-        run = audit_verify.verify("offline:0", service_topics(PREFIX), PREFIX, workers=workers,
-                                  progress=Progress("offline", quiet))
-        if profile:
-            import cProfile
-
-            with cProfile.Profile() as profiler:
-                findings = asyncio.run(run)
-            profiler.dump_stats(profile)
-        else:
-            findings = asyncio.run(run)
-    after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    counts = findings.counts
+    audit_verify.read_records = fed(batches_of(load(path)))  # type: ignore[assignment]
+    measured = audit_replay.verified("offline:0", service_topics(PREFIX), PREFIX, workers, profile)
     return {"bench": "audit_replay_offline", "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "events": counts["events"], "workers": workers, "seconds": counts["seconds"],
-            "events_per_second": counts["events_per_second"], "discrepancies": len(findings.discrepancies),
-            "decisions_recomputed": counts.get("decisions_recomputed", 0),
-            "certificates": counts.get("certificates", 0),
-            "cpu_seconds": {"main": round(sum(after[0][:2]) - sum(before[0][:2]), 2),
-                            "workers": round(sum(after[1][:2]) - sum(before[1][:2]), 2)},
+            "workers": workers, **measured,
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "loadavg_1m": round(os.getloadavg()[0], 1)}
 
@@ -159,11 +138,7 @@ def main() -> None:
     if args.what == "make":
         make(args.events, path)
         return
-    line = {**run(path, args.workers, args.profile), "log": str(path)}
-    print(json.dumps(line, ensure_ascii=False))
-    if args.out:
-        with args.out.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    audit_replay.emit({**run(path, args.workers, args.profile), "log": str(path)}, args.out)
 
 
 if __name__ == "__main__":
