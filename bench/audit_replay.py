@@ -227,6 +227,35 @@ def peak_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def verified(kafka: str, topics: list[str], prefix: str, workers: int, profile: str = "") -> dict[str, Any]:
+    """The verify measured in this process: its rate, findings counted, CPU seconds (``profile``: the main process
+    under cProfile, its stats saved to that file)."""
+    from binhchon_tools.audit_report import Progress
+    from binhchon_tools.audit_verify import verify
+
+    before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(os.devnull, "w") as quiet:
+        run = verify(kafka, topics, prefix, workers=workers, progress=Progress("bench", quiet))
+        if profile:
+            import cProfile
+
+            with cProfile.Profile() as profiler:
+                findings = asyncio.run(run)
+            profiler.dump_stats(profile)
+        else:
+            findings = asyncio.run(run)
+    after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    counts = findings.counts
+    # CPU seconds depend far less than the rate on what else the shared machine runs: the main process's, and
+    # the worker processes' (ended with the verify; their start, the same for any tools tree, included)
+    cpu = {"main": round(sum(after[0][:2]) - sum(before[0][:2]), 2),
+           "workers": round(sum(after[1][:2]) - sum(before[1][:2]), 2)}
+    return {"events": counts["events"], "seconds": counts["seconds"],
+            "events_per_second": counts["events_per_second"], "discrepancies": len(findings.discrepancies),
+            "decisions_recomputed": counts.get("decisions_recomputed", 0),
+            "certificates": counts.get("certificates", 0), "cpu_seconds": cpu}
+
+
 def child(mode: str, kafka: str, prefix: str, workers: int, profile: str = "") -> None:
     """One measured part in this process: ``raw``, ``verify`` or ``hash``; one JSON line on stdout. ``profile``:
     the verify's main process under cProfile, its stats saved to that file (the rate is then not comparable)."""
@@ -236,30 +265,7 @@ def child(mode: str, kafka: str, prefix: str, workers: int, profile: str = "") -
     elif mode == "hash":
         out = asyncio.run(hash_only(kafka, topics))
     else:
-        from binhchon_tools.audit_report import Progress
-        from binhchon_tools.audit_verify import verify
-
-        before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        with open(os.devnull, "w") as quiet:
-            run = verify(kafka, topics, prefix, workers=workers, progress=Progress("bench", quiet))
-            if profile:
-                import cProfile
-
-                with cProfile.Profile() as profiler:
-                    findings = asyncio.run(run)
-                profiler.dump_stats(profile)
-            else:
-                findings = asyncio.run(run)
-        after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        counts = findings.counts
-        # CPU seconds depend far less than the rate on what else the shared machine runs: the main process's, and
-        # the worker processes' (ended with the verify; their start, the same for any tools tree, included)
-        cpu = {"main": round(sum(after[0][:2]) - sum(before[0][:2]), 2),
-               "workers": round(sum(after[1][:2]) - sum(before[1][:2]), 2)}
-        out = {"events": counts["events"], "seconds": counts["seconds"],
-               "events_per_second": counts["events_per_second"], "discrepancies": len(findings.discrepancies),
-               "decisions_recomputed": counts.get("decisions_recomputed", 0),
-               "certificates": counts.get("certificates", 0), "cpu_seconds": cpu}
+        out = verified(kafka, topics, prefix, workers, profile)
     # the load when this part ended: the machine is shared, and a rate means little without it
     print(json.dumps({**out, "peak_rss_mib": peak_mib(), "loadavg_1m": round(os.getloadavg()[0], 1)}))
 
@@ -317,9 +323,14 @@ def main() -> None:
     if compared is not None:
         line["verify_compared"] = {**compared, "tools": args.compare_with,
                                    "share_of_raw": round(compared["events_per_second"] / raw["events_per_second"], 3)}
+    emit(line, args.out)
+
+
+def emit(line: dict[str, Any], path: Path | None) -> None:
+    """The JSON line printed, and appended to ``path`` if given."""
     print(json.dumps(line, ensure_ascii=False))
-    if args.out:
-        with args.out.open("a", encoding="utf-8") as out:
+    if path:
+        with path.open("a", encoding="utf-8") as out:
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 

@@ -6,6 +6,7 @@ path must confirm every untouched stream (else it would save nothing)."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -22,11 +23,11 @@ from binhchon_tools import audit_decisions
 from binhchon_tools.audit_decisions import _check_streams
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_hash import GENESIS, read_event, seal
-from binhchon_tools.audit_recompute import aggregate_halves, confirm_stream
+from binhchon_tools.audit_recompute import _unb64, aggregate_halves, confirm_stream
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain import scoring as rules
 from scoring.domain.aggregation import aggregate
-from scoring.domain.sealing import derive
+from scoring.domain.sealing import derive, unb64
 
 RULEBOOKS = Rulebooks.load()
 CURRENT = RULEBOOKS.all_current()
@@ -205,3 +206,18 @@ def test_the_cheap_path_finds_what_scorings_replay_finds(monkeypatch, rulebook, 
                      "a sheet's round", "a sheet's marks in clear", "the opened round", "the opened sheet",
                      "a sheet dropped",
                      "the other result type"}
+
+
+@settings(max_examples=2000)
+@given(st.one_of(st.binary(max_size=64).map(lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")),
+                 st.text(alphabet=st.sampled_from("AZaz09-_+/= .\né"), max_size=48)))
+def test_the_cheap_paths_base64_reads_as_scorings_own(text: str) -> None:
+    """``_unb64`` (binascii, for speed) answers what scoring's ``unb64`` does, bytes or refusal, on sealed marks'
+    base64 and on anything else a forged event could hold."""
+    def answer(read: Any) -> tuple[str, bytes]:
+        try:
+            return "read", read(text)
+        except ValueError:
+            return "refused", b""
+
+    assert answer(_unb64) == answer(unb64)

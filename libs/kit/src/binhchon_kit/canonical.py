@@ -139,7 +139,15 @@ def _jcs_ready(value: Any) -> Any:
 _NUMBER_START = bytes.maketrans(b"0123456789,[ \t\r\n-", b"DDDDDDDDDD:::::::")
 _LONG_NUMBER = b":" + b"D" * 19
 _INTEGRAL_FLOAT = re.compile(rb"\.0(?=[,\]}])(?<=\d\.0)")  # the .0 of 97.0 followed by , ] or }
-_BEYOND_BMP = tuple(bytes([lead]) for lead in range(0xF0, 0xF5))  # UTF-8's lead bytes beyond the BMP
+
+
+def _beyond_bmp(written: bytes) -> bool:
+    """Whether ``written`` holds a character beyond the BMP: one of UTF-8's lead bytes 0xF0..0xF4 (five searches
+    written out: a generator over them cost more than the searches, on every event an auditor hashes)."""
+    return (b"\xf0" in written or b"\xf1" in written or b"\xf2" in written or b"\xf3" in written
+            or b"\xf4" in written)
+
+
 _SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
 
@@ -165,7 +173,7 @@ def _orjson_jcs(value: Any) -> bytes | None:
         written = orjson.dumps(value, option=_SORTED)
     except orjson.JSONEncodeError:
         return None
-    if b"-0.0" in written or any(lead in written for lead in _BEYOND_BMP) or _exponent(written):
+    if b"-0.0" in written or _beyond_bmp(written) or _exponent(written):
         return None
     if b".0" not in written:
         return written
