@@ -105,9 +105,15 @@ class RecordedEvent:
         return self.computed_hash() == self.hash
 
     def sealed(self) -> RecordedEvent:
-        """This event hashed under the current scheme: how a store records a new event."""
-        unsealed = replace(self, hash_alg=HASH_ALG, hash="")
-        return replace(unsealed, hash=cloudevent_hash(unsealed.cloudevent_json()))
+        """This event hashed under the current scheme: how a store records a new event (one built with
+        ``hash_alg=HASH_ALG`` and ``hash=""`` is hashed as it is, without a copy first)."""
+        unsealed = self if (self.hash_alg, self.hash) == (HASH_ALG, "") else replace(self, hash_alg=HASH_ALG, hash="")
+        hash_ = cloudevent_hash(unsealed.cloudevent_json())
+        # The sealed copy built as the codec builds events (eventstore_codec.row_event): ``replace`` would run the
+        # frozen dataclass's __init__, one object.__setattr__ per field, a fifth of what sealing cost an append.
+        sealed: RecordedEvent = object.__new__(RecordedEvent)
+        sealed.__dict__.update(unsealed.__dict__, hash=hash_)
+        return sealed
 
     def model(self) -> EventData:
         """The typed data of this event: an instance of the class its type name is registered with, so code

@@ -47,7 +47,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from binhchon_kit.canonical import GENESIS_HASH, LEGACY_HASH_ALG
+from binhchon_kit.canonical import GENESIS_HASH, HASH_ALG, LEGACY_HASH_ALG
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.envelope import to_milliseconds, utc_now
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
@@ -90,22 +90,21 @@ def _to_document(event: RecordedEvent) -> dict[str, Any]:
     """What the store looks events up by stays fields of the document; the rest is one JSON text (``body``):
     FerretDB decodes a document field by field, and reads a stream of these six times faster than of nested
     ones (ADR 0014, "Compact documents")."""
-    body = stored_body(event)
+    key = event_key(event.stream, event.version)
     return {
-        "_id": event_key(event.stream, event.version), "event_id": event.id, "stream": event.stream,
+        "_id": key, "event_id": event.id, "stream": event.stream,
         "version": event.version, "type": event.type, "subject": event.subject, "time": event.time,
-        "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-        **_marks(event_key(event.stream, event.version)),
+        "body": _compact_json(stored_body(event)), UNPUBLISHED: key, UNPROJECTED: key,
     }
+
+
+# one encoder for every append (``json.dumps`` with options builds a new one per call)
+_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def event_content(doc: dict[str, Any]) -> dict[str, Any]:
     """A stored event's fields, whichever layout it was written in (nested before the compact one)."""
     return {**doc, **json.loads(doc["body"])} if "body" in doc else doc
-
-
-def _marks(key: str) -> dict[str, str]:
-    return {UNPUBLISHED: key, UNPROJECTED: key}
 
 
 def _page_fields(doc: dict[str, Any]) -> tuple[Any, ...]:
@@ -213,7 +212,7 @@ class MongoEventStore(QueueNames):
             data=event.data.model_dump(mode="json"), actor=actor,
             correlation_id=cause.correlation_id, causation_id=cause.causation_id, source=self.source,
         )
-        recorded = RecordedEvent(**fields, prev_hash=prev_hash, hash="").sealed()
+        recorded = RecordedEvent(**fields, prev_hash=prev_hash, hash="", hash_alg=HASH_ALG).sealed()
         try:
             await self.events.insert_one(_to_document(recorded))
         except DuplicateKeyError:
