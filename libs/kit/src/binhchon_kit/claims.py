@@ -18,9 +18,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+
+from binhchon_kit import key_range
 
 Doc = dict[str, Any]
 SEPARATOR = "\x1f"  # never part of a key the services make, so ``<key>\x1f<g>`` cannot be another key's first
@@ -40,21 +41,12 @@ async def generations(collection: AsyncCollection[Doc], key: str) -> list[Doc]:
     """The claim's stored generations, oldest first (a few: takers prune the older ones).
 
     Found by their ``_id``s (``<key>``, then ``<key>\x1f<g>``: a range from the key to the key followed by the
-    character after the separator, kept to those two forms), read in ``_id`` order a page at a time: a keyset page
-    the store limits and answers from the unique ``_id`` index, both bounds in the index condition (docs/adr/0016).
+    character after the separator, kept to those two forms), read a keyset page at a time (binhchon_kit.key_range).
     Not by the ``claim`` field: FerretDB pushes an equality on any other field down as a containment (``@>``) that
     no btree index serves, so PostgreSQL read the whole collection for each lookup (issue 14: most of the rows the
     store scanned per dossier were notify's claims, a number growing with every mail ever sent). The first
     generation of a claim written before generations were kept has no ``claim`` field and is found the same way."""
-    docs: list[Doc] = []
-    low: dict[str, str] = {"$gte": key}
-    while True:
-        page = await collection.find({"_id": {**low, "$lt": key + AFTER_SEPARATOR}}, sort=[("_id", ASCENDING)],
-                                     limit=GENERATIONS_PAGE).to_list()
-        docs += page
-        if len(page) < GENERATIONS_PAGE:
-            break
-        low = {"$gt": page[-1]["_id"]}
+    docs = await key_range.in_range(collection, key, key + AFTER_SEPARATOR, GENERATIONS_PAGE)
     return sorted((d for d in docs if d["_id"] == key or str(d["_id"]).startswith(key + SEPARATOR)),
                   key=generation)
 
