@@ -22,11 +22,14 @@ Then the ceilings: aiokafka produce→consume of records of the pipeline's mean 
 services' producer settings), and raw ``insert_one`` on the same store at concurrency 1 and 8
 (bench/intake_submit.py's). Store writes are PostgreSQL's own count of rows inserted, updated and deleted under
 FerretDB during the saturated phase, also per collection (``store_writes_by_collection``, the
-``--writes-top`` that wrote most, 15 by default).
+``--writes-top`` that wrote most, 15 by default), with the sequential scans and the rows they read per collection
+(``store_seq_scans``), and, from PostgreSQL's pg_stat_statements (loaded in the bench's own cluster only), the
+``--statements`` top statements by time and by calls per dossier, their tables named by collection
+(``store_statements``, bench/store_statements.py).
 
 The line gives CPU seconds per dossier per service over the saturated phase (``cpu_s_per_dossier``: a measure
 the machine's load barely distorts, unlike wall time; ``store`` beside them is FerretDB's and PostgreSQL's, outside
-the services' ``total``), their CPU per second with no traffic for ``--idle``
+the services' ``total``; ``store_ferretdb`` its FerretDB part), their CPU per second with no traffic for ``--idle``
 seconds before it, and with ``--profile`` the top frames (self and cumulative) of each service's samples.
 
 One JSON line, printed, never asserted.
@@ -60,13 +63,13 @@ REPO = Path(__file__).resolve().parents[1]
 # the fault suite's package as `faults`, from tests/: under pytest, `tests` is already some service's tests package
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]
 
+import store_statements  # noqa: E402
 from faults.flow import DISTRICTS, Flow  # noqa: E402
 from faults.system import SERVICES, System  # noqa: E402
 from intake_submit import percentile, raw_inserts  # noqa: E402
 
 from binhchon_kit.envelope import CloudEvent  # noqa: E402
 from binhchon_kit.relay import make_producer  # noqa: E402
-from binhchon_kit.testing.infra import LOCAL  # noqa: E402
 from binhchon_kit.topics import all_topics  # noqa: E402
 from binhchon_kit.vietnam_time import today_in_vietnam  # noqa: E402
 from binhchon_tools.scenario import Producer, producer_body, sheet  # noqa: E402
@@ -269,7 +272,9 @@ def process_usage(pid: int) -> dict[str, float]:
 
 
 def services_cpu(system: System) -> dict[str, float]:
-    return {**{s: cpu_seconds(system.processes[(s, 0)].pid) for s in SERVICES}, "store": store_cpu(system)}
+    ferretdb = cpu_seconds(int((system.store.dir / "ferretdb.pid").read_text().strip()))
+    return {**{s: cpu_seconds(system.processes[(s, 0)].pid) for s in SERVICES}, "store": store_cpu(system),
+            "store_ferretdb": ferretdb}
 
 
 def store_cpu(system: System) -> float:
@@ -289,10 +294,11 @@ def store_cpu(system: System) -> float:
 
 def cpu_spent(before: dict[str, float], after: dict[str, float], per: float) -> dict[str, float]:
     """CPU seconds each service (and the store: FerretDB and PostgreSQL) spent between two readings, divided by
-    ``per``, and the services' total: a measure the machine's load barely distorts, unlike wall time."""
+    ``per``, and the services' total: a measure the machine's load barely distorts, unlike wall time.
+    ``store_ferretdb`` is FerretDB's part of ``store`` (the rest is PostgreSQL's)."""
     spent = {s: (after[s] - before[s]) / per for s in before}
     return {**{s: round(v, 4) for s, v in spent.items()},
-            "total": round(sum(v for s, v in spent.items() if s != "store"), 4)}
+            "total": round(sum(v for s, v in spent.items() if not s.startswith("store")), 4)}
 
 
 FRAME = re.compile(r"^(.*) \((?:.*/)?([^/:]*)(?::\d+)?\)$")
@@ -330,44 +336,10 @@ def top_frames(path: Path, n: int = 10) -> dict[str, Any]:
     return {"samples": total, "idle_samples": idle, "self": best(own), "cumulative": best(cumulative)}
 
 
-def psql(system: System, sql: str) -> list[str]:
-    """Rows of a query on the store's PostgreSQL, as its owner, one tab-separated line each."""
-    out = subprocess.run([str(LOCAL / "postgres.sh"), "psql", str(system.store.postgres.dir)],
-                         input=f"COPY ({sql}) TO STDOUT;", capture_output=True, text=True, timeout=60,
-                         check=True).stdout
-    return [line for line in out.splitlines() if line]
-
-
-def store_rows_written(system: System) -> dict[str, int]:
-    """Rows PostgreSQL inserted, updated and deleted under FerretDB so far (its statistics, flushed within 1 s),
-    per collection: ``service.collection`` (the service whose database it is), named through FerretDB's metadata
-    table of each database's schema (FerretDB 1.24 keeps a collection in a table of a hashed name); that table's
-    own rows under ``service.*``."""
-    services = {database: service for service, database in system.databases.items()}
-    rows = psql(system, "SELECT schemaname, relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables "
-                        "WHERE n_tup_ins + n_tup_upd + n_tup_del > 0")
-    stats = [(schema, table, int(n)) for schema, table, n in (r.split("\t") for r in rows)]
-    schemas = sorted({schema for schema, table, _ in stats if table == "_ferretdb_database_metadata"})
-    names: dict[tuple[str, str], str] = {}
-    if schemas:
-        union = " UNION ALL ".join(
-            f"SELECT '{s}', _jsonb->>'table', _jsonb->>'_id' FROM \"{s}\"._ferretdb_database_metadata"
-            for s in schemas)
-        for line in psql(system, union):
-            schema, table, collection = line.split("\t")
-            names[(schema, table)] = f"{services.get(schema, schema)}.{collection}"
-    written: dict[str, int] = defaultdict(int)
-    for schema, table, n in stats:
-        database = services.get(schema, schema)
-        written[names.get((schema, table), f"{database}.*" if table.startswith("_ferretdb") else
-                          f"{database}.{table}")] += n
-    return dict(written)
-
-
-def writes_between(before: dict[str, int], after: dict[str, int], top: int = 15) -> tuple[int, dict[str, int]]:
-    """All rows written between two counts, and the ``top`` collections that wrote most of them."""
-    spent = {name: n - before.get(name, 0) for name, n in after.items() if n - before.get(name, 0)}
-    return sum(spent.values()), dict(sorted(spent.items(), key=lambda x: -x[1])[:top])
+def writes_between(spent: dict[str, dict[str, int]], top: int = 15) -> tuple[int, dict[str, int]]:
+    """All rows written between two readings, and the ``top`` collections that wrote most of them."""
+    written = {name: c["written"] for name, c in spent.items() if c["written"]}
+    return sum(written.values()), dict(sorted(written.items(), key=lambda x: -x[1])[:top])
 
 
 async def events_on_topics(system: System) -> tuple[int, float]:
@@ -456,7 +428,7 @@ async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
     pipeline = Pipeline(system, flow, panels, full)
     try:
         events_before = (await events_on_topics(system))[0]
-        rows_before = store_rows_written(system)
+        tables_before = store_statements.tables(system)
         idle = None
         if args.idle:  # what the services burn with nothing to do: pollers, timers
             await asyncio.sleep(5)  # the set-up's last events relayed and consumed
@@ -464,11 +436,18 @@ async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(args.idle)
             idle = cpu_spent(cpu, services_cpu(system), args.idle)
         cpu = services_cpu(system)
+        if args.statements:
+            store_statements.reset(system)
         with profiled(system, args.profile):
             saturated = await pipeline.phase(0, args.dossiers, args.concurrency, None)
         cpu_per_dossier = cpu_spent(cpu, services_cpu(system), args.dossiers)
         await asyncio.sleep(1.5)  # PostgreSQL flushes a backend's statistics at most once a second
-        rows, rows_by_collection = writes_between(rows_before, store_rows_written(system), args.writes_top)
+        names = store_statements.table_names(system)
+        spent = store_statements.between(tables_before, store_statements.tables(system), names)
+        rows, rows_by_collection = writes_between(spent, args.writes_top)
+        scans = store_statements.scans(spent, args.dossiers, args.writes_top)
+        statements = store_statements.statements(system, names, args.dossiers, args.statements) \
+            if args.statements else None
         events, event_size = await events_on_topics(system)
         events -= events_before
         usage = {s: process_usage(system.processes[(s, 0)].pid) for s in SERVICES}
@@ -488,6 +467,7 @@ async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
         "events": events, "events_per_s": round(events_per_s, 1), "event_bytes_mean": round(event_size),
         "store_writes": rows, "store_writes_per_s": round(writes_per_s, 1),
         "store_writes_per_dossier": round(rows / args.dossiers, 1), "store_writes_by_collection": rows_by_collection,
+        "store_seq_scans": scans, "store_statements": statements,
         "raw_kafka_per_s": round(raw_kafka_per_s, 1),
         "raw_insert_per_s": {f"c{c}": round(v, 1) for c, v in raw_insert.items()},
         "events_per_s_over_raw_kafka": round(events_per_s / raw_kafka_per_s, 3),
@@ -511,13 +491,19 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="py-spy the services during the saturated phase, into this dir")
     parser.add_argument("--idle", type=float, default=30, help="seconds of CPU measured with no traffic (0: none)")
     parser.add_argument("--writes-top", type=int, default=15, help="collections in store_writes_by_collection")
+    parser.add_argument("--statements", type=int, default=12,
+                        help="top statements by time and by calls, from pg_stat_statements (0: not loaded)")
     parser.add_argument("--workdir", type=Path, default=REPO / ".run" / f"pipeline-{uuid.uuid4().hex[:6]}")
     args = parser.parse_args()
     load_before = [round(x, 2) for x in os.getloadavg()]
+    if args.statements:  # read by infra/local/postgres.sh as the store's PostgreSQL starts
+        os.environ["BINHCHON_PG_SETTINGS"] = store_statements.SETTINGS
     system = System(args.workdir)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout's TERM still stops the system's processes
     try:
         system.start()
+        if args.statements:
+            store_statements.enable(system)
         line = asyncio.run(bench(system, args))
     finally:
         system.stop()

@@ -8,6 +8,8 @@
 #   infra/local/postgres.sh status DIR
 #   infra/local/postgres.sh url DIR           the owner's URL (it holds the password; FerretDB gets it without)
 #   infra/local/postgres.sh psql DIR < SQL    run SQL as the owner (the store's roles and grants)
+# BINHCHON_PG_SETTINGS (optional): more lines for the server's configuration at start, e.g. the pipeline bench's
+# "shared_preload_libraries = 'pg_stat_statements'" (a preloaded library needs a start, not a reload).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -122,6 +124,7 @@ start)
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$data'
+${BINHCHON_PG_SETTINGS:-}
 EOF
   say "starting PostgreSQL $POSTGRESQL_MAJOR on 127.0.0.1:$port, logs in $dir/postgres.log"
   as_owner "$bindir/pg_ctl" start -D "$data" -l "$dir/postgres.log" -w -t 120 -s \

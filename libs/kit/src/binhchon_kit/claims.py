@@ -21,8 +21,12 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from binhchon_kit import key_range
+
 Doc = dict[str, Any]
 SEPARATOR = "\x1f"  # never part of a key the services make, so ``<key>\x1f<g>`` cannot be another key's first
+AFTER_SEPARATOR = chr(ord(SEPARATOR) + 1)  # a key's generations sort between it and it followed by this
+GENERATIONS_PAGE = 16  # more than a pruned chain ever holds: one query nearly always
 
 
 def generation_id(key: str, gen: int) -> str:
@@ -34,13 +38,17 @@ def generation(doc: Mapping[str, Any]) -> int:
 
 
 async def generations(collection: AsyncCollection[Doc], key: str) -> list[Doc]:
-    """The claim's stored generations, oldest first (a few: takers prune the older ones)."""
-    docs = await collection.find({"claim": key}).to_list()
-    if not any(generation(d) == 0 for d in docs):
-        first = await collection.find_one({"_id": key})  # written before generations were kept: no ``claim``
-        if first is not None:
-            docs.append(first)
-    return sorted(docs, key=generation)
+    """The claim's stored generations, oldest first (a few: takers prune the older ones).
+
+    Found by their ``_id``s (``<key>``, then ``<key>\x1f<g>``: a range from the key to the key followed by the
+    character after the separator, kept to those two forms), read a keyset page at a time (binhchon_kit.key_range).
+    Not by the ``claim`` field: FerretDB pushes an equality on any other field down as a containment (``@>``) that
+    no btree index serves, so PostgreSQL read the whole collection for each lookup (issue 14: most of the rows the
+    store scanned per dossier were notify's claims, a number growing with every mail ever sent). The first
+    generation of a claim written before generations were kept has no ``claim`` field and is found the same way."""
+    docs = await key_range.in_range(collection, key, key + AFTER_SEPARATOR, GENERATIONS_PAGE)
+    return sorted((d for d in docs if d["_id"] == key or str(d["_id"]).startswith(key + SEPARATOR)),
+                  key=generation)
 
 
 async def newest(collection: AsyncCollection[Doc], key: str) -> Doc | None:
@@ -62,11 +70,13 @@ async def take(collection: AsyncCollection[Doc], key: str, fields: Mapping[str, 
     except DuplicateKeyError:
         return None
     if gen > 0:
-        if generation(await newest(collection, key) or doc) > gen:  # inserted a pruned one, too late
+        chain = await generations(collection, key)
+        if generation(chain[-1] if chain else doc) > gen:  # inserted a pruned one, too late
             await collection.update_one({"_id": doc["_id"]}, {"$set": {"released": True}})
             return None
-        await collection.delete_many({"claim": key, "gen": {"$lt": gen}})
-        await collection.delete_one({"_id": key, "claim": {"$exists": False}})
+        for older in chain:  # pruned by ``_id``, each answered by the index
+            if generation(older) < gen:
+                await collection.delete_one({"_id": older["_id"]})
     return doc
 
 

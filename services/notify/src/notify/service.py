@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit import claims
+from binhchon_kit import claims, key_range
 from binhchon_kit.consumer import PermanentError, dead_letter_headers
 from binhchon_kit.contracts.certification import CeremonyScheduled
 from binhchon_kit.contracts.intake import DossierReceived, PersonalDataErased, RoundOpened
@@ -326,11 +326,16 @@ class Notify:
         a reminder queued later (its scoring.opened waited for the panel) is cancelled as soon as it is made."""
         await self.db["reminders_off"].replace_one({"_id": f"{dossier_id}:{member_id or '*'}"},
                                                    {"at": self.now()}, upsert=True)
-        query: dict[str, Any] = {"dossier_id": dossier_id}
+        # by _id (``<dossier>:<member>``), which the store's index answers: a query on dossier_id read every
+        # reminder ever made, for each sheet (issue 14)
         if member_id is not None:
-            query["member_id"] = member_id
-        async for reminder in self.db["reminders"].find(query):
-            await self._cancel(reminder["delivery"])
+            one = await self.db["reminders"].find_one({"_id": f"{dossier_id}:{member_id}"})
+            linked = [one] if one is not None else []
+        else:
+            linked = await key_range.with_prefix(self.db["reminders"], f"{dossier_id}:")
+        for reminder in linked:
+            if reminder["dossier_id"] == dossier_id:  # not another dossier's whose id goes on past a ":"
+                await self._cancel(reminder["delivery"])
 
     async def _remember_reminder(self, dossier_id: str, message: Message) -> None:
         member_id = message.recipient.id

@@ -126,9 +126,17 @@ class WaitingRoom:
         await self.parked.update_one({"_id": doc["_id"], "status": "waiting"},
                                      {"$set": {**fields, "next_try_at": now + delay}})
         # a fact that arrived during this try (its update may have been overwritten by ours): try again at once
-        if missing.needs and await self.db["arrived_facts"].find_one({"_id": {"$in": missing.needs}}) is not None:
+        if await self._any_arrived(missing.needs):
             await self.parked.update_one({"_id": doc["_id"], "status": "waiting"}, {"$set": {"next_try_at": now}})
         await self._unlease(doc["_id"], doc.get("lease"))
+
+    async def _any_arrived(self, facts: Sequence[str]) -> bool:
+        """One ``_id`` lookup per fact, each answered by the index (an ``$in`` is not pushed down by FerretDB: it
+        read every fact that ever arrived, issue 14)."""
+        for fact in facts:
+            if await self.db["arrived_facts"].find_one({"_id": fact}, projection={"_id": 1}) is not None:
+                return True
+        return False
 
     async def told(self, event_id: str) -> None:
         """The event was handled anyway (redelivered after its facts came): it waits no more."""
