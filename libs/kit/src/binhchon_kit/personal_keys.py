@@ -179,6 +179,8 @@ class KeyClient:
             return None
         answer.raise_for_status()
         key = base64.urlsafe_b64decode(answer.json()["key"] + "==")
+        if (heard := self._cache.get(kid)) is not None and heard[1] is None:
+            return None  # erased while intake answered (``drop`` ran meanwhile): the tombstone stands
         if caching:
             self._cache[kid] = (now, key)
         return key

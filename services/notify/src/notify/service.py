@@ -318,8 +318,19 @@ class Notify:
         try:
             await self.db["deliveries"].insert_one({**delivery, "page_key": delivery_key(delivery)})
         except DuplicateKeyError:
-            return  # this message was made before (a redelivery or a replay): never twice
-        await self.db["due"].insert_one({"_id": key, "at": at, "attempt": 1})
+            # this message was made before (a redelivery or a replay): never twice. But the store may have failed
+            # (or the process died) between the two writes: a pending delivery with no due entry would never be
+            # sent, so the redelivery that finds it makes the entry (an entry already there is kept as it is)
+            made = await self.db["deliveries"].find_one({"_id": key}, {"status": 1, "attempts": 1})
+            if made is None or made.get("status") != "pending":
+                return
+            at, attempt = made.get("due_at", at), int(made.get("attempts", 0)) + 1
+        else:
+            attempt = 1
+        try:
+            await self.db["due"].insert_one({"_id": key, "at": at, "attempt": attempt})
+        except DuplicateKeyError:
+            pass
 
     async def _no_reminder(self, dossier_id: str, member_id: str | None) -> None:
         """A judge who scored (or was recused, or whose dossier completed) is not reminded. The mark is kept, so

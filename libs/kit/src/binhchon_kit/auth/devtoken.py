@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -112,9 +113,11 @@ def keep_fresh(private_pem: bytes, kept: list[KeptToken], now: float, mode: int 
         if not due:
             continue
         fresh = mint(private_pem, subject=token.subject, roles=list(token.roles), hours=token.hours, at=now)
-        partial = token.path.with_name(f".{token.path.name}.new")
         token.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # a name of its own (mkstemp: 0600, created exclusively): two keepers renewing at once never write into
+        # each other's file, and each replace is of a whole token
+        descriptor, name = tempfile.mkstemp(prefix=f".{token.path.name}.", suffix=".new", dir=token.path.parent)
+        partial = Path(name)
         with os.fdopen(descriptor, "w") as out:
             out.write(fresh + "\n")
         os.chmod(partial, mode)  # 0o644 where a container's user reads it (compose)
