@@ -51,7 +51,7 @@ from binhchon_tools.audit_hash import schema_version
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain import panel as panels
 from scoring.domain.aggregation import Result, rate
-from scoring.domain.rulebook import Rulebook, RoundingMode, Sheet
+from scoring.domain.rulebook import RoundingMode, Rulebook, Sheet
 from scoring.domain.scoring import COMPLETED, DossierScoring, decide
 from scoring.domain.sealing import DossierKey, sheet_context
 
