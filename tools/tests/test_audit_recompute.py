@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from binhchon_kit.canonical import canonical_json
 from binhchon_kit.contracts.common import DecisionReference
 from binhchon_kit.contracts.registry import event_model, registration_of
 from binhchon_kit.events import Actor, RecordedEvent
@@ -24,11 +25,18 @@ from binhchon_tools import audit_decisions, audit_recompute
 from binhchon_tools.audit_decisions import _check_streams
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_hash import GENESIS, read_event, seal
-from binhchon_tools.audit_recompute import _confirm, _confirm_plain, _unb64, aggregate_halves, confirm_stream
+from binhchon_tools.audit_recompute import (
+    _confirm,
+    _confirm_plain,
+    _unb64,
+    aggregate_halves,
+    confirm_stream,
+    sheet_aad,
+)
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain import scoring as rules
 from scoring.domain.aggregation import aggregate
-from scoring.domain.sealing import derive, unb64
+from scoring.domain.sealing import derive, sheet_context, unb64
 
 RULEBOOKS = Rulebooks.load()
 CURRENT = RULEBOOKS.all_current()
@@ -286,3 +294,15 @@ def test_the_plain_path_confirms_only_what_the_model_path_confirms(monkeypatch, 
     both = findings_of(streams, panels, True, monkeypatch)
     monkeypatch.setattr(audit_recompute, "_confirm_plain", lambda *a: None)
     assert both == findings_of(streams, panels, True, monkeypatch) == findings_of(streams, panels, False, monkeypatch)
+
+
+@settings(max_examples=1000)
+@given(st.text(), st.text(), st.text())
+def test_the_plain_paths_associated_data_is_scorings(dossier_id: str, sheet_id: str, member_id: str) -> None:
+    """``sheet_aad`` writes the bytes ``canonical_json`` writes of scoring's ``sheet_context`` (or refuses: a lone
+    surrogate, which no JSON read holds)."""
+    try:
+        written = sheet_aad(dossier_id, sheet_id, member_id)
+    except TypeError:
+        return
+    assert written == canonical_json(sheet_context(dossier_id, "score.submitted", sheet_id, member_id, 1))

@@ -32,6 +32,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -265,10 +266,9 @@ def _confirm_plain(events: list[dict[str, Any]], panel_of: Callable[[str], Panel
         if (sheet["scoring_round"] != 1 or member in marks or member not in eligible
                 or not hmac.compare_digest(digest, sealed["key_digest"])):
             return None
-        context = sheet_context(dossier_id, "score.submitted", sheet["sheet_id"], member, 1)
         try:  # as _confirm: were the associated data's bytes other than scoring's, the tag would fail
             text = aead.decrypt(_unb64(sealed["nonce"]), _unb64(sealed["ciphertext"]),
-                                canonical_json(context, exact=True))
+                                sheet_aad(dossier_id, sheet["sheet_id"], member))
         except (InvalidTag, ValueError):
             return None
         marks[member] = {s["code"]: s["points"] for s in read_json(text)[0]["scores"]}
@@ -382,6 +382,14 @@ def _confirm(events: list[dict[str, Any]], panel_of: Callable[[str], PanelFormed
     if decided_type != result_event["type"] or decided.model_dump(mode="json") != result_event["data"]:
         return None
     return 2
+
+
+def sheet_aad(dossier_id: str, sheet_id: str, member_id: str) -> bytes:
+    """The RFC 8785 bytes of a first-round ``score.submitted``'s ``sheet_context``, written directly: its keys in
+    their sorted order, strings as orjson and RFC 8785 both escape them (held to ``canonical_json`` by a test).
+    Were they ever other than scoring's, the AEAD tag would fail and the model path would answer."""
+    return orjson.dumps({"dossier_id": dossier_id, "member_id": member_id, "scoring_round": 1, "sheet_id": sheet_id,
+                         "type": "score.submitted"})
 
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
