@@ -6,8 +6,10 @@ panel in the first scoring round, ``scoring.completed`` revealing the sealing ke
 unsealed one by one, a ``Decimal`` made from ``str`` of every criterion's points four times over, dataclass
 copies per event); this path does the same computation in a tenth of that:
 
-- each event's data is validated by its contract model, as the fold does (an event that does not validate
-  sends the stream to the slow path, which names it);
+- each event's data is read as its contract model reads it, as the fold does: first on plain dicts
+  (``_confirm_plain``: ``audit_plain``'s checks, the completion and result compared type for type with a valid
+  model's dump), and where that finds anything unusual by the models themselves (``_confirm``); an event that does
+  not validate sends the stream to the slow path, which names it;
 - the sheets are opened with one AES-GCM object for the dossier's revealed key, the key's digest computed once;
 - the sums of a member's points (their total, and each part's) are taken in integer half points when every
   point is a whole or half number, which they are on every rulebook's sheets: then ``float(sum(Decimal(str(p))))``
