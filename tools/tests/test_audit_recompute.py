@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import unicodedata
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,18 +17,26 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from binhchon_kit.canonical import canonical_json
 from binhchon_kit.contracts.common import DecisionReference
 from binhchon_kit.contracts.registry import event_model, registration_of
 from binhchon_kit.events import Actor, RecordedEvent
-from binhchon_tools import audit_decisions
+from binhchon_tools import audit_decisions, audit_recompute
 from binhchon_tools.audit_decisions import _check_streams
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_hash import GENESIS, read_event, seal
-from binhchon_tools.audit_recompute import _unb64, aggregate_halves, confirm_stream
+from binhchon_tools.audit_recompute import (
+    _confirm,
+    _confirm_plain,
+    _unb64,
+    aggregate_halves,
+    confirm_stream,
+    sheet_aad,
+)
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain import scoring as rules
 from scoring.domain.aggregation import aggregate
-from scoring.domain.sealing import derive, unb64
+from scoring.domain.sealing import derive, sheet_context, unb64
 
 RULEBOOKS = Rulebooks.load()
 CURRENT = RULEBOOKS.all_current()
@@ -221,3 +230,79 @@ def test_the_cheap_paths_base64_reads_as_scorings_own(text: str) -> None:
             return "refused", b""
 
     assert answer(_unb64) == answer(unb64)
+
+
+def leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in an event's data, nested ones included."""
+    places = [path] if path else []
+    if isinstance(value, dict):
+        places += [p for k, v in value.items() for p in leaves(v, (*path, k))]
+    elif isinstance(value, list):
+        places += [p for i, v in enumerate(value) for p in leaves(v, (*path, i))]
+    return places
+
+
+def with_value(value: Any) -> list[Any]:
+    """What a forger or a careless producer could write instead of ``value``: the same number as another JSON type,
+    the same text padded or decomposed, a near neighbour, nothing."""
+    near: list[Any] = [None, "", {}, []]
+    if isinstance(value, bool):
+        near += [int(value), float(value), not value, str(value).lower()]
+    elif isinstance(value, int | float):
+        near += [float(value), int(value), value + 0.5, value - 1, str(value), True, -0.0 if value == 0 else -value]
+    elif isinstance(value, str):
+        near += [f" {value}", f"{value} ", value.upper(), value[:-1], unicodedata.normalize("NFD", value) + "\u0301",
+                 value + "x", value * 2]
+    return near
+
+
+def answer(confirm: Any, events: list[dict[str, Any]], panel_models: dict[str, Any]) -> int | None:
+    """A cheap path's answer as ``confirm_stream`` takes it (an exception: None)."""
+    try:
+        return confirm(copy.deepcopy(events), panel_models.get, RULEBOOKS)  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(rulebook=st.sampled_from(CURRENT), members=st.integers(1, 6), rng=st.randoms(use_true_random=False),
+       data=st.data())
+def test_the_plain_path_confirms_only_what_the_model_path_confirms(monkeypatch, rulebook, members, rng, data):
+    """``_confirm_plain`` (dicts) against ``_confirm`` (the contract models) on a stream and 40 forgeries of one or
+    two of its fields, anywhere in its events' data: the plain path never confirms what the models would not, and
+    the verify's findings (messages and event ids) are the same with both cheap paths, with the models' alone and
+    with scoring's replay alone."""
+    level = data.draw(st.sampled_from([rule.level for rule in rulebook.levels]))
+    events, panel = stream_of(rulebook, level, members, rng.random() < 0.5, rng.choice)
+    panels = {events[0]["data"]["round_id"]: panel}
+    panel_models = {k: rules.PanelFormed.model_validate(v["data"]) for k, v in panels.items()}
+    assert _confirm_plain(events, panel_models.get, RULEBOOKS) == 2 == _confirm(events, panel_models.get, RULEBOOKS)
+    streams = [("untouched", events)]
+    for k in range(40):
+        forged = copy.deepcopy(events)
+        for _ in range(rng.choice([1, 1, 2])):
+            event = rng.choice(forged)
+            *parents, last = rng.choice(leaves(event["data"]))
+            target = event["data"]
+            for name in parents:
+                target = target[name]
+            target[last] = rng.choice(with_value(target[last]))
+        plain_answer = answer(_confirm_plain, forged, panel_models)
+        assert plain_answer in (None, answer(_confirm, forged, panel_models)), forged
+        streams.append((f"forged {k}", forged))
+    both = findings_of(streams, panels, True, monkeypatch)
+    monkeypatch.setattr(audit_recompute, "_confirm_plain", lambda *a: None)
+    assert both == findings_of(streams, panels, True, monkeypatch) == findings_of(streams, panels, False, monkeypatch)
+
+
+@settings(max_examples=1000)
+@given(st.text(), st.text(), st.text())
+def test_the_plain_paths_associated_data_is_scorings(dossier_id: str, sheet_id: str, member_id: str) -> None:
+    """``sheet_aad`` writes the bytes ``canonical_json`` writes of scoring's ``sheet_context`` (or refuses: a lone
+    surrogate, which no JSON read holds)."""
+    try:
+        written = sheet_aad(dossier_id, sheet_id, member_id)
+    except TypeError:
+        return
+    assert written == canonical_json(sheet_context(dossier_id, "score.submitted", sheet_id, member_id, 1))

@@ -31,6 +31,7 @@ from binhchon_tools.audit_hash import read_event, schema_version
 from binhchon_tools.audit_recompute import confirm_stream
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.errors import Refused
+from scoring.domain.rulebook import Rulebook
 from scoring.domain.scoring import COMPLETED, DossierScoring, decide, evaluate, evolve, unsealed
 from scoring.domain.sealing import DossierKey, Unsealable, rescore_context, unseal
 
@@ -191,7 +192,7 @@ def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rule
     if state is None:
         findings.add("scoring", stream, "scoring.completed on a stream that was never opened", event["id"])
         return
-    rulebook = rulebooks.get(data["rulebook_id"], data["rulebook_version"])
+    rulebook = _rulebook(rulebooks, data.get("rulebook_id"), data.get("rulebook_version"))
     if rulebook is None:
         findings.add("scoring", stream, f"names rulebook {data['rulebook_id']} v{data['rulebook_version']}, which "
                      "no rulebook file holds", event["id"])
@@ -233,6 +234,14 @@ def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rule
                      event["id"], *sheets)
 
 
+def _rulebook(rulebooks: Rulebooks, rulebook_id: Any, version: Any) -> Rulebook | None:
+    """The rulebook a completion names, or None (also for a forged name no key could be: a list, a dict)."""
+    try:
+        return rulebooks.get(rulebook_id, version)
+    except TypeError:
+        return None
+
+
 def _opened(state: DossierScoring, replayed: list[RecordedEvent], revealed: str | None
             ) -> tuple[DossierScoring, DossierKey | None] | str:
     """The dossier with its sealed sheets opened by the key its completion reveals, every sealed re-scoring of it
@@ -248,7 +257,7 @@ def _opened(state: DossierScoring, replayed: list[RecordedEvent], revealed: str 
             sealed = SealedMarks.model_validate(event.data["sealed"])
             unseal(key, rescore_context(state.dossier_id, event.data["scoring_round"]), sealed)
         return unsealed(state, key), key
-    except (Unsealable, ValueError) as exc:
+    except (Unsealable, ValueError, TypeError) as exc:  # TypeError: a key forged as another JSON type
         return f"the sealing key revealed at completion does not open its sealed marks: {exc}"
 
 
@@ -263,7 +272,17 @@ def _check_result(findings: Findings, rulebooks: Rulebooks, stream: str, state: 
         findings.add("result", stream, f"rulebook {done['rulebook_id']} v{done['rulebook_version']} is unknown",
                      event["id"])
         return
-    expected = decide(state, DecisionReference.model_validate(event["data"]["decision"]), rulebook)
+    try:
+        decision = DecisionReference.model_validate(event["data"]["decision"])
+    except ValueError as exc:  # a forged decision is named, not a crash of the verify
+        findings.add("result", stream, f"{event['type']}: its decision does not read: {exc}", event["id"])
+        return
+    try:
+        expected = decide(state, decision, rulebook)
+    except (TypeError, KeyError, ValueError) as exc:  # a completion forged past its model's lax reading
+        findings.add("result", stream, f"{event['type']} cannot be recomputed from its completed result "
+                     f"({type(exc).__name__}: {exc})", event["id"])
+        return
     completed_id = next((e.id for e in reversed(replayed) if e.type == "scoring.completed"), "")
     expected_type = "result.approved" if expected.__class__.__name__ == "ResultApproved" else "result.not_recognised"
     if expected_type != event["type"]:

@@ -6,8 +6,10 @@ panel in the first scoring round, ``scoring.completed`` revealing the sealing ke
 unsealed one by one, a ``Decimal`` made from ``str`` of every criterion's points four times over, dataclass
 copies per event); this path does the same computation in a tenth of that:
 
-- each event's data is validated by its contract model, as the fold does (an event that does not validate
-  sends the stream to the slow path, which names it);
+- each event's data is read as its contract model reads it, as the fold does: first on plain dicts
+  (``_confirm_plain``: ``audit_plain``'s checks, the completion and result compared type for type with a valid
+  model's dump), and where that finds anything unusual by the models themselves (``_confirm``); an event that does
+  not validate sends the stream to the slow path, which names it;
 - the sheets are opened with one AES-GCM object for the dossier's revealed key, the key's digest computed once;
 - the sums of a member's points (their total, and each part's) are taken in integer half points when every
   point is a whole or half number, which they are on every rulebook's sheets: then ``float(sum(Decimal(str(p))))``
@@ -27,15 +29,17 @@ from __future__ import annotations
 import binascii
 import hmac
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from typing import Any, NamedTuple
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from binhchon_kit.canonical import canonical_json, read_json
-from binhchon_kit.contracts.common import DecisionReference
+from binhchon_kit.contracts.common import DecisionReference, Level, Programme
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.contracts.scoring import (
     MandatoryOutcome,
@@ -45,11 +49,12 @@ from binhchon_kit.contracts.scoring import (
     ScoringCompleted,
     ScoringOpened,
 )
+from binhchon_tools import audit_plain as plain
 from binhchon_tools.audit_hash import schema_version
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain import panel as panels
 from scoring.domain.aggregation import Result, rate
-from scoring.domain.rulebook import Rulebook, Sheet
+from scoring.domain.rulebook import RoundingMode, Rulebook, Sheet
 from scoring.domain.scoring import COMPLETED, DossierScoring, decide
 from scoring.domain.sealing import DossierKey, sheet_context
 
@@ -75,47 +80,118 @@ def _mean_of_sum(exact_sum: float, count: int) -> Decimal:
     return Decimal(exact_sum) / count
 
 
-def aggregate_halves(rulebook: Rulebook, sheet: Sheet, level: Any, sheets: dict[str, dict[str, Any]]
-                     ) -> Result | None:
-    """``scoring.domain.aggregation.aggregate``'s result when every point is a whole or half number (else None,
-    as when a criterion is missing or the level unknown: the slow path says what happens then)."""
+class _Mandatory(NamedTuple):
+    """What ``rate`` reads of a ``MandatoryOutcome`` (a tuple: no validation per dossier)."""
+
+    code: str
+    label: str
+    required_for_stars: int | None
+    minimum: float
+    average: float
+    met: bool
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What a rulebook's sheet gives every dossier scored on it, worked out once (``_layout``)."""
+
+    rulebook: Rulebook
+    parts: list[tuple[Any, list[str]]]  # each part of the rulebook and its criteria's codes on this sheet
+    mandatory: list[tuple[Any, Decimal]]  # each mandatory criterion and its minimum
+    outlier_points: Decimal
+    quantum: Decimal
+    rounding: str  # ``decimal``'s rounding mode of ``rulebook.rounding``
+    clean: bool  # its codes and labels are what the contract models read unchanged (else: the model path)
+
+    def round(self, value: Decimal) -> float:
+        """``rulebook.rounding.apply`` (``Decimal(str(d))`` of a Decimal is ``d``)."""
+        return float(value.quantize(self.quantum, rounding=self.rounding))
+
+
+_layouts: dict[tuple[int, int], _Layout] = {}
+
+
+def _layout(rulebook: Rulebook, sheet: Sheet) -> _Layout:
+    found = _layouts.get((id(rulebook), id(sheet)))
+    if found is not None and found.rulebook is rulebook:  # (the ids of a rulebook still held)
+        return found
+    codes: dict[str, list[str]] = {}
+    for criterion in sheet.criteria:
+        codes.setdefault(criterion.part, []).append(criterion.code)
+    rounding = rulebook.rounding
+    mandatory = [(c, Decimal(str(c.mandatory.minimum))) for c in sheet.criteria if c.mandatory is not None]
+    clean = (plain.code(rulebook.id) and plain.text(rounding.describe())
+             and all(plain.code(p.code) and plain.text(p.label) for p in rulebook.parts)
+             and all(plain.code(c.code) and plain.text(c.label) for c, _ in mandatory))
+    layout = _layouts[(id(rulebook), id(sheet))] = _Layout(
+        rulebook=rulebook, parts=[(part, codes.get(part.code, [])) for part in rulebook.parts],
+        mandatory=mandatory, outlier_points=Decimal(str(rulebook.outlier_points)),
+        quantum=Decimal(1).scaleb(-rounding.decimals),
+        rounding=ROUND_HALF_UP if rounding.mode is RoundingMode.HALF_UP else ROUND_HALF_EVEN, clean=clean)
+    return layout
+
+
+class _Halves(NamedTuple):
+    layout: _Layout
+    average: float
+    parts: list[float]  # each part's rounded mean, in ``layout.parts``' order
+    totals: dict[str, float]
+    outliers: list[str]
+    mandatory: list[_Mandatory]
+    rule: Any
+    rating: Any
+    spread: float
+
+
+def _aggregated(rulebook: Rulebook, sheet: Sheet, level: Any, sheets: dict[str, dict[str, Any]]) -> _Halves | None:
+    """``aggregate``'s numbers when every point is a whole or half number (else None, as when a criterion is
+    missing or the level unknown: the slow path says what happens then)."""
     if not sheets:
         return None
     for points in sheets.values():
         if not _halves_only(list(points.values())):
             return None
-    codes_of_part: dict[str, list[str]] = {}
-    for criterion in sheet.criteria:
-        codes_of_part.setdefault(criterion.part, []).append(criterion.code)
+    layout = _layout(rulebook, sheet)
     n = len(sheets)
+    marks = list(sheets.values())
     # float(sum(Decimal(str(p)))) of half points is exactly their float sum
     totals = {member: float(sum(sheets[member].values())) for member in sorted(sheets)}
     grand = sum(totals.values())
-    average = rulebook.rounding.apply(_mean_of_sum(grand, n))
-    parts = [
-        PartAverage(code=part.code, label=part.label, maximum=part.maximum, average=rulebook.rounding.apply(
-            _mean_of_sum(sum(sum(map(p.__getitem__, codes_of_part.get(part.code, []))) for p in sheets.values()),
-                         n))) for part in rulebook.parts
-    ]
+    average = layout.round(_mean_of_sum(grand, n))
+    parts = [layout.round(_mean_of_sum(sum(sum(map(p.__getitem__, codes)) for p in marks), n))
+             for _, codes in layout.parts]
     mandatory = []
-    for c in sheet.criteria:
-        if c.mandatory is not None:
-            mean = _mean_of_sum(sum(p[c.code] for p in sheets.values()), n)
-            mandatory.append(MandatoryOutcome(
-                code=c.code, label=c.label, required_for_stars=c.mandatory.for_stars, minimum=c.mandatory.minimum,
-                average=rulebook.rounding.apply(mean), met=mean >= Decimal(str(c.mandatory.minimum))))
-    outlier_points = Decimal(str(rulebook.outlier_points))
+    for c, minimum in layout.mandatory:
+        code = c.code
+        mean = _mean_of_sum(sum(p[code] for p in marks), n)
+        mandatory.append(_Mandatory(code, c.label, c.mandatory.for_stars, c.mandatory.minimum, layout.round(mean),
+                                    mean >= minimum))
     outliers = [m for m, t in totals.items() if n > 1
-                and abs(Decimal(t) - _mean_of_sum(grand - t, n - 1)) > outlier_points]
+                and abs(Decimal(t) - _mean_of_sum(grand - t, n - 1)) > layout.outlier_points]
     rule = rulebook.level_rule(level)
     if rule is None or (not rulebook.star_bands and rule.pass_mark is None):
         return None
-    rating = rate(rulebook, rule, average, mandatory)
+    rating = rate(rulebook, rule, average, mandatory)  # type: ignore[arg-type]  # reads .met, .required_for_stars
     spread = float(max(totals.values()) - min(totals.values()))
-    return Result(average_total=average, part_averages=parts, totals=totals, outliers=outliers,
-                  band_stars=rating.band, stars=rating.stars, passed=rating.passed, rating_label=rating.label,
-                  mandatory=mandatory, recognised_at_level=rating.recognised, goes_up_a_level=rating.goes_up,
-                  next_level=rule.next_level, spread=spread)
+    return _Halves(layout, average, parts, totals, outliers, mandatory, rule, rating, spread)
+
+
+def aggregate_halves(rulebook: Rulebook, sheet: Sheet, level: Any, sheets: dict[str, dict[str, Any]]
+                     ) -> Result | None:
+    """``scoring.domain.aggregation.aggregate``'s result when every point is a whole or half number (else None,
+    as when a criterion is missing or the level unknown: the slow path says what happens then)."""
+    done = _aggregated(rulebook, sheet, level, sheets)
+    if done is None:
+        return None
+    rating = done.rating
+    return Result(
+        average_total=done.average, totals=done.totals, outliers=done.outliers,
+        part_averages=[PartAverage(code=part.code, label=part.label, maximum=part.maximum, average=average)
+                       for (part, _), average in zip(done.layout.parts, done.parts, strict=True)],
+        band_stars=rating.band, stars=rating.stars, passed=rating.passed, rating_label=rating.label,
+        mandatory=[MandatoryOutcome(**m._asdict()) for m in done.mandatory],
+        recognised_at_level=rating.recognised, goes_up_a_level=rating.goes_up, next_level=done.rule.next_level,
+        spread=done.spread)
 
 
 def _validated(event: dict[str, Any]) -> Any:
@@ -138,9 +214,99 @@ def confirm_stream(events: list[dict[str, Any]], panel_of: Callable[[str], Panel
     """How many decisions of this stream (one version each, in order) are confirmed right, or None: the slow
     path must replay it (another shape, or something it will name). ``panel_of``: a round's panel."""
     try:
+        confirmed = _confirm_plain(events, panel_of, rulebooks)
+    except Exception:  # the model path below answers for what this one cannot take
+        confirmed = None
+    if confirmed is not None:
+        return confirmed
+    try:
         return _confirm(events, panel_of, rulebooks)
     except Exception:  # whatever this path cannot take, scoring's own code replays
         return None
+
+
+def _confirm_plain(events: list[dict[str, Any]], panel_of: Callable[[str], PanelFormed | None],
+                   rulebooks: Rulebooks) -> int | None:
+    """``_confirm`` on the events' plain data: 2 only where ``_confirm`` answers 2, None for anything unusual
+    (then ``_confirm`` is asked). The data of the opening and the sheets is checked as their models would read
+    it (``audit_plain``); the completion and the result are compared, type for type, with what a valid model
+    dumps, so they read as those models. A property test holds it to ``_confirm`` (test_audit_plain.py)."""
+    if len(events) < 4:
+        return None
+    first, completed_event, result_event = events[0], events[-2], events[-1]
+    sheet_events = events[1:-2]
+    if (first["type"] != "scoring.opened" or completed_event["type"] != "scoring.completed"
+            or result_event["type"] not in RESULT_TYPES or any(e["type"] != "score.submitted" for e in sheet_events)):
+        return None
+    for event in events:
+        _readable(event)
+    opened = first["data"]
+    if not plain.opened(opened):
+        return None
+    panel = panel_of(opened["round_id"])
+    data = completed_event["data"]
+    if panel is None or type(data) is not dict:
+        return None
+    rulebook = rulebooks.get(data.get("rulebook_id"), data.get("rulebook_version"))  # type: ignore[arg-type]
+    revealed = data.get("sealing_key")
+    if (rulebook is None or (opened["rulebook_id"], opened["rulebook_version"]) != (rulebook.id, rulebook.version)
+            or type(revealed) is not str):
+        return None
+    sheet_used = rulebook.find_sheet(opened["sheet_id"])
+    if sheet_used is None:
+        return None
+    key = DossierKey.from_revealed(revealed)
+    digest, aead = key.digest, AESGCM(key.key)
+    eligible = {m.id for m in panels.scoring_members(panel)}
+    dossier_id = opened["dossier_id"]
+    marks: dict[str, dict[str, Any]] = {}
+    for event in sheet_events:
+        sheet = event["data"]
+        if not plain.sealed_sheet(sheet):
+            return None
+        sealed, member = sheet["sealed"], sheet["member_id"]
+        if (sheet["scoring_round"] != 1 or member in marks or member not in eligible
+                or not hmac.compare_digest(digest, sealed["key_digest"])):
+            return None
+        try:  # as _confirm: were the associated data's bytes other than scoring's, the tag would fail
+            text = aead.decrypt(_unb64(sealed["nonce"]), _unb64(sealed["ciphertext"]),
+                                sheet_aad(dossier_id, sheet["sheet_id"], member))
+        except (InvalidTag, ValueError):
+            return None
+        marks[member] = {s["code"]: s["points"] for s in read_json(text)[0]["scores"]}
+    if set(marks) != eligible or not panels.quorum_met(panel, set(), set(marks)):
+        return None
+    done = _aggregated(rulebook, sheet_used, opened["level"], {m: marks[m] for m in sorted(marks)})
+    if done is None or not done.layout.clean or (done.spread > panel.spread_threshold
+                                                 and 1 <= panel.max_rescoring_rounds):
+        return None
+    rating = done.rating
+    if not plain.text(rating.label):
+        return None
+    expected = {
+        "dossier_id": dossier_id, "round_id": opened["round_id"], "rulebook_id": rulebook.id,
+        "rulebook_version": rulebook.version, "scoring_round": 1, "average_total": done.average,
+        "rounding": rulebook.rounding.describe(),
+        "part_averages": [{"code": part.code, "label": part.label, "average": average,
+                           "maximum": float(part.maximum)}
+                          for (part, _), average in zip(done.layout.parts, done.parts, strict=True)],
+        "totals": done.totals, "outliers": done.outliers, "band_stars": rating.band, "stars": rating.stars,
+        "passed": rating.passed, "rating_label": rating.label,
+        "mandatory": [{"code": m.code, "label": m.label, "required_for_stars": m.required_for_stars,
+                       "average": m.average, "minimum": float(m.minimum), "met": m.met} for m in done.mandatory],
+        "recognised_at_level": rating.recognised, "goes_up_a_level": rating.goes_up, "spread": done.spread,
+        "spread_exceeded": done.spread > panel.spread_threshold, "sealing_key": key.revealed()}
+    if not plain.same(expected, data):
+        return None
+    opened_model = ScoringOpened.model_construct(**{**opened, "programme": Programme(opened["programme"]),
+                                                    "level": Level(opened["level"])})
+    state = DossierScoring(dossier_id=dossier_id, version=len(events) - 1, opened=opened_model, status=COMPLETED,
+                           completed=data)
+    decided = decide(state, DecisionReference.model_validate(result_event["data"]["decision"]), rulebook)
+    decided_type = "result.approved" if decided.__class__.__name__ == "ResultApproved" else "result.not_recognised"
+    if decided_type != result_event["type"] or not plain.same(decided.model_dump(mode="json"), result_event["data"]):
+        return None
+    return 2
 
 
 def _confirm(events: list[dict[str, Any]], panel_of: Callable[[str], PanelFormed | None], rulebooks: Rulebooks
@@ -218,6 +384,14 @@ def _confirm(events: list[dict[str, Any]], panel_of: Callable[[str], PanelFormed
     if decided_type != result_event["type"] or decided.model_dump(mode="json") != result_event["data"]:
         return None
     return 2
+
+
+def sheet_aad(dossier_id: str, sheet_id: str, member_id: str) -> bytes:
+    """The RFC 8785 bytes of a first-round ``score.submitted``'s ``sheet_context``, written directly: its keys in
+    their sorted order, strings as orjson and RFC 8785 both escape them (held to ``canonical_json`` by a test).
+    Were they ever other than scoring's, the AEAD tag would fail and the model path would answer."""
+    return orjson.dumps({"dossier_id": dossier_id, "member_id": member_id, "scoring_round": 1, "sheet_id": sheet_id,
+                         "type": "score.submitted"})
 
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
