@@ -25,7 +25,7 @@ FerretDB during the saturated phase, also per collection (``store_writes_by_coll
 ``--writes-top`` that wrote most, 15 by default), with the sequential scans and the rows they read per collection
 (``store_seq_scans``), and, from PostgreSQL's pg_stat_statements (loaded in the bench's own cluster only), the
 ``--statements`` top statements by time and by calls per dossier, their tables named by collection
-(``store_statements``, bench/store_statements.py).
+(``store_statements``, bench/_store_statements.py).
 
 The line gives CPU seconds per dossier per service over the saturated phase (``cpu_s_per_dossier``: a measure
 the machine's load barely distorts, unlike wall time; ``store`` beside them is FerretDB's and PostgreSQL's, outside
@@ -63,7 +63,7 @@ REPO = Path(__file__).resolve().parents[1]
 # the fault suite's package as `faults`, from tests/: under pytest, `tests` is already some service's tests package
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]
 
-import store_statements  # noqa: E402
+import _store_statements as store_statements  # noqa: E402
 from faults.flow import DISTRICTS, Flow  # noqa: E402
 from faults.system import SERVICES, System  # noqa: E402
 from intake_submit import percentile, raw_inserts  # noqa: E402

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-SCRIPTS = sorted(BENCH.glob("*.py"))
+# a name beginning with "_" is a module the benchmarks share, not a benchmark (bench/_store_statements.py)
+SCRIPTS = sorted(p for p in BENCH.glob("*.py") if not p.name.startswith("_"))
+SHARED = sorted(p for p in BENCH.glob("_*.py"))
 
 
 def test_there_are_benchmarks():
@@ -32,6 +34,16 @@ def test_benchmark_imports_and_explains_itself(script: Path):
     result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "usage:" in result.stdout
+
+
+@pytest.mark.parametrize("module", SHARED, ids=lambda p: p.name)
+def test_a_module_the_benchmarks_share_imports_cleanly(module: Path):
+    spec = importlib.util.spec_from_file_location(f"bench_{module.stem}", module)
+    assert spec and spec.loader
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = loaded
+    spec.loader.exec_module(loaded)
+    assert loaded.__doc__, f"{module.name}: say what it is for"
 
 
 @pytest.mark.integration

@@ -196,7 +196,16 @@ async def test_history_changed_after_a_checkpoint_fails_the_next_check_and_is_na
         assert refused.json()["reason"] == "log_damaged" and refused.json()["origin"] == "/binhchon/intake"
         return
 
-    # truncated: dossier-a's last two events deleted, first from the store alone, then with their leaves
+    # truncated: dossier-a's last two events deleted, first from the store alone, then with their leaves. First
+    # the relay is let finish: the second checkpoint's own event takes leaf 14, and had it been still on its way
+    # when the leaves are cut, the relay would give it leaf 11 in the middle of what this test asserts (the
+    # consistency proof then answered 503 for the leaf's content, not 404 for the size: failed CI once)
+    await _leaves(runtime, 15)
+
+    async def relayed() -> bool | None:
+        return True if not await store.pending_events("outbox", 1) else None
+
+    await eventually(relayed, what="every event published")
     last = events[11:13]
     for event in last:
         await store.events.delete_one({"_id": event_key(event.stream, event.version)})
