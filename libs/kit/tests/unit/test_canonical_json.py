@@ -14,8 +14,15 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from binhchon_kit.canonical import (
-    HASHED_ATTRIBUTES, _UNSAFE, _exponent, _jcs_ready, _orjson_jcs, canonical_json, cloudevent_hash,
-    hashed_attributes, read_json,
+    _UNSAFE,
+    HASHED_ATTRIBUTES,
+    _exponent,
+    _jcs_ready,
+    _orjson_jcs,
+    canonical_json,
+    cloudevent_hash,
+    hashed_attributes,
+    read_json,
 )
 
 # Characters where encoders tend to differ: controls (named escapes and \u00xx), the two characters JSON must
