@@ -30,6 +30,7 @@ import binascii
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
@@ -179,9 +180,10 @@ def _aggregated(rulebook: Rulebook, sheet: Sheet, level: Any, sheets: dict[str, 
     missing or the level unknown: the slow path says what happens then)."""
     if not sheets:
         return None
-    for points in sheets.values():
-        if not _halves_only(list(points.values())):
-            return None
+    # every sheet's points at once (one check, not one per sheet), each sheet holding some
+    values = list(chain.from_iterable(points.values() for points in sheets.values()))
+    if not all(sheets.values()) or not _halves_only(values):
+        return None
     layout = _layout(rulebook, sheet)
     n = len(sheets)
     marks = list(sheets.values())
@@ -189,7 +191,7 @@ def _aggregated(rulebook: Rulebook, sheet: Sheet, level: Any, sheets: dict[str, 
     totals = {member: float(sum(sheets[member].values())) for member in sorted(sheets)}
     grand = sum(totals.values())
     if (layout.scale and layout.outlier_ratio and layout.minimum_ratios is not None and n < _SMALL
-            and 2 * sum(sum(map(abs, points.values())) for points in marks) * layout.scale < _INTEGRAL_LIMIT):
+            and 2 * sum(map(abs, values)) * layout.scale < _INTEGRAL_LIMIT):
         return _aggregated_halves(rulebook, layout, level, marks, totals, grand)
     average = layout.round(_mean_of_sum(grand, n))
     parts = [layout.round(_mean_of_sum(sum(sum(map(p.__getitem__, codes)) for p in marks), n))
