@@ -30,9 +30,9 @@ import binascii
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import chain
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from itertools import chain
 from typing import Any, NamedTuple
 
 import orjson
