@@ -127,3 +127,11 @@ def test_same_is_equality_type_for_type(a, b):
 def test_same_tells_json_types_apart(value):
     assert plain.same({"x": [value]}, {"x": [value]})
     assert not any(plain.same({"x": [value]}, {"x": [other]}) for other in (1, 1.0, True, "1") if other is not value)
+
+
+@settings(max_examples=3000)
+@given(st.one_of(st.text(alphabet=st.sampled_from("AZaz09-_+/= .\né\x00\U0001f602"), max_size=40),
+                 st.text(max_size=20), st.integers(19990, 20010).map(lambda n: "A" * n),
+                 st.sampled_from(["", "-", "_", "A\n", "\n", "ÿ"])))
+def test_the_ciphertexts_alphabet_check_is_the_models_pattern(value: str) -> None:
+    assert plain.b64url(value) == (plain._B64URL(value) is not None)

@@ -36,6 +36,7 @@ from binhchon_tools.audit_recompute import (
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain import scoring as rules
 from scoring.domain.aggregation import aggregate
+from scoring.domain.rulebook import Rounding, RoundingMode
 from scoring.domain.sealing import derive, sheet_context, unb64
 
 RULEBOOKS = Rulebooks.load()
@@ -64,6 +65,32 @@ def test_aggregating_in_half_points_is_scorings_aggregate(case, data):
     rulebook, sheet, sheets = case
     level = data.draw(st.sampled_from([rule.level for rule in rulebook.levels]))
     assert aggregate_halves(rulebook, sheet, level, sheets) == aggregate(rulebook, sheet, level, sheets)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(scored(), st.data(), st.integers(0, 4), st.sampled_from(list(RoundingMode)),
+       st.sampled_from([0.3, 0.5, 1.0, 2.25, 3.5, 7.0, 10.0, 12.75, 0.001]))
+def test_the_integer_half_points_are_scorings_decimal_aggregate(case, data, decimals, mode, outlier_points):
+    """Every rounding the rulebooks may name and outlier bounds that meet ties: the integer path
+    (``_aggregated_halves``) gives exactly scoring's ``Decimal`` aggregate, -0.0 and ties included."""
+    rulebook, sheet, sheets = case
+    rulebook = rulebook.model_copy(update={"rounding": Rounding(decimals=decimals, mode=mode),
+                                           "outlier_points": outlier_points})
+    level = data.draw(st.sampled_from([rule.level for rule in rulebook.levels]))
+    layout = audit_recompute._layout(rulebook, sheet)
+    assert layout.scale and layout.outlier_ratio and layout.minimum_ratios is not None  # the integer path runs
+    assert aggregate_halves(rulebook, sheet, level, sheets) == aggregate(rulebook, sheet, level, sheets)
+
+
+@settings(max_examples=2000)
+@given(st.integers(-10**6, 10**6), st.integers(1, 60), st.integers(0, 4), st.booleans())
+def test_rounding_half_points_in_integers_is_decimals(halves, n, decimals, half_even):
+    rulebook = CURRENT[0].model_copy(update={"rounding": Rounding(
+        decimals=decimals, mode=RoundingMode.HALF_EVEN if half_even else RoundingMode.HALF_UP)})
+    layout = audit_recompute._layout(rulebook, rulebook.sheets[0])
+    integral = layout.round_halves(halves, n)
+    decimal = layout.round(audit_recompute._mean_of_sum(halves / 2, n))
+    assert (integral, str(integral)) == (decimal, str(decimal))  # str tells -0.0 from 0.0
 
 
 def test_points_that_are_not_halves_are_left_to_scoring():

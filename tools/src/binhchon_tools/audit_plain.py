@@ -97,7 +97,20 @@ def sealed_sheet(data: Any) -> bool:
             and sealed.get("alg", "A256GCM") == "A256GCM" and type(sealed.get("alg", "")) is str
             and code(sealed["kid"]) and type(sealed["key_digest"]) is str and _HEX64(sealed["key_digest"]) is not None
             and type(sealed["nonce"]) is str and _NONCE(sealed["nonce"]) is not None
-            and type(sealed["ciphertext"]) is str and _B64URL(sealed["ciphertext"]) is not None)
+            and type(sealed["ciphertext"]) is str and b64url(sealed["ciphertext"]))
+
+
+_B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def b64url(value: str) -> bool:
+    """``_B64URL`` (the model's pattern) matches all of ``value``: deleting the alphabet's bytes leaves nothing
+    (one C pass over the ciphertext, a fifth of the regular expression's time on every sealed sheet)."""
+    try:
+        raw = value.encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return 0 < len(raw) <= 20000 and not raw.translate(None, _B64URL_ALPHABET)
 
 
 def same(expected: Any, found: Any) -> bool:

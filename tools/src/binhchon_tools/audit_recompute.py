@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from itertools import chain
 from typing import Any, NamedTuple
 
 import orjson
@@ -102,10 +103,37 @@ class _Layout:
     quantum: Decimal
     rounding: str  # ``decimal``'s rounding mode of ``rulebook.rounding``
     clean: bool  # its codes and labels are what the contract models read unchanged (else: the model path)
+    scale: int  # 10 ** the rounding's decimals
+    half_even: bool
+    outlier_ratio: tuple[int, int] | None  # ``outlier_points`` as a fraction, if its denominator is small
+    minimum_ratios: list[tuple[int, int]] | None  # each mandatory minimum so (None: one is not)
 
     def round(self, value: Decimal) -> float:
         """``rulebook.rounding.apply`` (``Decimal(str(d))`` of a Decimal is ``d``)."""
         return float(value.quantize(self.quantum, rounding=self.rounding))
+
+    def round_halves(self, halves: int, n: int) -> float:
+        """``round(_mean_of_sum(halves / 2, n))`` in integers: halves / 2n rounded exactly (``_integral`` says
+        when the Decimal division, 28 digits, gives the same), then one correctly rounded division, as
+        ``float`` of the quantized Decimal is; a negative value rounded to nothing is -0.0, as there."""
+        quotient, rest = divmod(abs(halves) * self.scale, 2 * n)
+        if 2 * rest > 2 * n or (2 * rest == 2 * n and (not self.half_even or quotient & 1)):
+            quotient += 1
+        value = quotient / self.scale
+        return -value if halves < 0 else value
+
+
+# Where the sums of half points stay below this, a 28-digit Decimal division or subtraction cannot reach or cross
+# a rounding tie, a minimum or the outlier bound it is compared with unless it is exactly on it (then exact), as
+# long as n and the bounds' denominators stay below _SMALL: the gap from a tie is at least 1 / (2n * 10^6), the
+# Decimal error at most 10^12 * 10^-27 (ADR 0042, 2026-11-30).
+_INTEGRAL_LIMIT = 10**12
+_SMALL = 10**6
+
+
+def _ratio(value: Decimal) -> tuple[int, int] | None:
+    numerator, denominator = value.as_integer_ratio()
+    return (numerator, denominator) if denominator <= _SMALL else None
 
 
 _layouts: dict[tuple[int, int], _Layout] = {}
@@ -123,11 +151,15 @@ def _layout(rulebook: Rulebook, sheet: Sheet) -> _Layout:
     clean = (plain.code(rulebook.id) and plain.text(rounding.describe())
              and all(plain.code(p.code) and plain.text(p.label) for p in rulebook.parts)
              and all(plain.code(c.code) and plain.text(c.label) for c, _ in mandatory))
+    minimum_ratios = [_ratio(minimum) for _, minimum in mandatory]
+    outlier_points = Decimal(str(rulebook.outlier_points))
     layout = _layouts[(id(rulebook), id(sheet))] = _Layout(
         rulebook=rulebook, parts=[(part, codes.get(part.code, [])) for part in rulebook.parts],
-        mandatory=mandatory, outlier_points=Decimal(str(rulebook.outlier_points)),
-        quantum=Decimal(1).scaleb(-rounding.decimals),
-        rounding=ROUND_HALF_UP if rounding.mode is RoundingMode.HALF_UP else ROUND_HALF_EVEN, clean=clean)
+        mandatory=mandatory, outlier_points=outlier_points, quantum=Decimal(1).scaleb(-rounding.decimals),
+        rounding=ROUND_HALF_UP if rounding.mode is RoundingMode.HALF_UP else ROUND_HALF_EVEN, clean=clean,
+        scale=10**rounding.decimals if rounding.decimals >= 0 else 0,
+        half_even=rounding.mode is not RoundingMode.HALF_UP, outlier_ratio=_ratio(outlier_points),
+        minimum_ratios=[r for r in minimum_ratios if r is not None] if None not in minimum_ratios else None)
     return layout
 
 
@@ -148,15 +180,19 @@ def _aggregated(rulebook: Rulebook, sheet: Sheet, level: Any, sheets: dict[str, 
     missing or the level unknown: the slow path says what happens then)."""
     if not sheets:
         return None
-    for points in sheets.values():
-        if not _halves_only(list(points.values())):
-            return None
+    # every sheet's points at once (one check, not one per sheet), each sheet holding some
+    values = list(chain.from_iterable(points.values() for points in sheets.values()))
+    if not all(sheets.values()) or not _halves_only(values):
+        return None
     layout = _layout(rulebook, sheet)
     n = len(sheets)
     marks = list(sheets.values())
     # float(sum(Decimal(str(p)))) of half points is exactly their float sum
     totals = {member: float(sum(sheets[member].values())) for member in sorted(sheets)}
     grand = sum(totals.values())
+    if (layout.scale and layout.outlier_ratio and layout.minimum_ratios is not None and n < _SMALL
+            and 2 * sum(map(abs, values)) * layout.scale < _INTEGRAL_LIMIT):
+        return _aggregated_halves(rulebook, layout, level, marks, totals, grand)
     average = layout.round(_mean_of_sum(grand, n))
     parts = [layout.round(_mean_of_sum(sum(sum(map(p.__getitem__, codes)) for p in marks), n))
              for _, codes in layout.parts]
@@ -168,6 +204,34 @@ def _aggregated(rulebook: Rulebook, sheet: Sheet, level: Any, sheets: dict[str, 
                                     mean >= minimum))
     outliers = [m for m, t in totals.items() if n > 1
                 and abs(Decimal(t) - _mean_of_sum(grand - t, n - 1)) > layout.outlier_points]
+    rule = rulebook.level_rule(level)
+    if rule is None or (not rulebook.star_bands and rule.pass_mark is None):
+        return None
+    rating = rate(rulebook, rule, average, mandatory)  # type: ignore[arg-type]  # reads .met, .required_for_stars
+    spread = float(max(totals.values()) - min(totals.values()))
+    return _Halves(layout, average, parts, totals, outliers, mandatory, rule, rating, spread)
+
+
+def _aggregated_halves(rulebook: Rulebook, layout: _Layout, level: Any, marks: list[dict[str, Any]],
+                       totals: dict[str, float], grand: float) -> _Halves | None:
+    """``_aggregated`` in integer half points (every sum of half points below 2^53 is exact as a float, so twice
+    it is an exact int): the same numbers, without a Decimal (a property test holds it to scoring's aggregate)."""
+    n = len(marks)
+    halves = int(2 * grand)
+    average = layout.round_halves(halves, n)
+    parts = [layout.round_halves(int(2 * sum(sum(map(p.__getitem__, codes)) for p in marks)), n)
+             for _, codes in layout.parts]
+    mandatory = []
+    assert layout.minimum_ratios is not None and layout.outlier_ratio is not None
+    for (c, _), (numerator, denominator) in zip(layout.mandatory, layout.minimum_ratios, strict=True):
+        code = c.code
+        mean = int(2 * sum(p[code] for p in marks))  # twice the sum: the mean is mean / 2n
+        mandatory.append(_Mandatory(code, c.label, c.mandatory.for_stars, c.mandatory.minimum,
+                                    layout.round_halves(mean, n), mean * denominator >= 2 * n * numerator))
+    # |t - (grand - t) / (n - 1)| > P, times 2 (n - 1) and P's denominator
+    numerator, denominator = layout.outlier_ratio
+    outliers = [m for m, t in totals.items() if n > 1
+                and abs(int(2 * t) * (n - 1) - (halves - int(2 * t))) * denominator > 2 * (n - 1) * numerator]
     rule = rulebook.level_rule(level)
     if rule is None or (not rulebook.star_bands and rule.pass_mark is None):
         return None

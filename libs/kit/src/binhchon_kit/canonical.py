@@ -53,7 +53,8 @@ def read_json(text: bytes) -> tuple[Any, bool]:
     finite ``float``, ``bool``, ``None``), which ``canonical_json(..., exact=True)`` needs. ``json.loads`` reads
     what orjson refuses (NaN, infinities, lone surrogates, other encodings than UTF-8) or may read otherwise (a
     number of 19 digits or more, which orjson makes a float beyond 64 bits); the answer is then not exact."""
-    if _LONG_NUMBER not in (b":" + text).translate(_NUMBER_START):
+    marked = text.translate(_NUMBER_START)  # (the text's start as one: ``_LONG_NUMBER`` without its colon)
+    if _LONG_NUMBER not in marked and not marked.startswith(_LONG_NUMBER[1:]):
         try:
             return orjson.loads(text), True
         except orjson.JSONDecodeError:
@@ -173,12 +174,10 @@ def _orjson_jcs(value: Any) -> bytes | None:
         written = orjson.dumps(value, option=_SORTED)
     except orjson.JSONEncodeError:
         return None
-    if b"-0.0" in written or _beyond_bmp(written) or _exponent(written):
+    if b"-0.0" in written or (not written.isascii() and _beyond_bmp(written)) or _exponent(written):
         return None
-    if b".0" not in written:
-        return written
-    fixed = _INTEGRAL_FLOAT.sub(b"", written)
-    if fixed is not written and len(fixed) != len(written) and orjson.loads(fixed) != value:
+    fixed = _INTEGRAL_FLOAT.sub(b"", written)  # (no ``.0`` search first: nearly every event's time has one)
+    if len(fixed) != len(written) and orjson.loads(fixed) != value:
         return None
     return fixed
 
@@ -190,24 +189,33 @@ def _exponent(written: bytes) -> bool:
     for mark in (b"e+", b"e-"):
         at = written.find(mark, 1)
         while at > 0:
-            start = at
-            while start > 0 and written[start - 1] in _DIGITS_OR_POINT:
-                start -= 1
-            if start > 0 and written[start - 1] == 0x2D:  # a minus
-                start -= 1
-            if start < at and (start == 0 or written[start - 1] in _BEFORE_NUMBER):
+            # what precedes the mark within a window (UUIDs put ``e-`` in most events: C's ``rstrip`` walks back
+            # over the digits, not a Python loop); a run reaching the window's start answers True, as the
+            # text's start does: the slower path then writes the value
+            before = written[max(0, at - _WINDOW):at]
+            head = before.rstrip(b"0123456789.")
+            if head.endswith(b"-"):  # a minus
+                head = head[:-1]
+            if len(head) < len(before) and (not head or head[-1] in _BEFORE_NUMBER):
                 return True
             at = written.find(mark, at + 2)
     return False
 
 
-_DIGITS_OR_POINT = frozenset(b"0123456789.")
+_WINDOW = 64
 _BEFORE_NUMBER = frozenset(b":,[")
 
 
 def hashed_attributes(cloudevent: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a CloudEvent (as a JSON object) that ``HASH_ALG`` covers."""
+    if type(cloudevent) is dict and cloudevent.keys() <= _HASHED_OR_HASH:  # the usual event: a copy, done in C
+        covered = cloudevent.copy()
+        covered.pop("hash", None)
+        return covered
     return {name: cloudevent[name] for name in HASHED_ATTRIBUTES if name in cloudevent}
+
+
+_HASHED_OR_HASH = frozenset((*HASHED_ATTRIBUTES, "hash"))
 
 
 def cloudevent_hash(cloudevent: Mapping[str, Any], *, exact: bool = False) -> str:

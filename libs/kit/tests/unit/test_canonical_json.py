@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from typing import Any
 
 import pytest
@@ -12,7 +13,17 @@ import rfc8785
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from binhchon_kit.canonical import _UNSAFE, _jcs_ready, _orjson_jcs, canonical_json, cloudevent_hash, read_json
+from binhchon_kit.canonical import (
+    _UNSAFE,
+    HASHED_ATTRIBUTES,
+    _exponent,
+    _jcs_ready,
+    _orjson_jcs,
+    canonical_json,
+    cloudevent_hash,
+    hashed_attributes,
+    read_json,
+)
 
 # Characters where encoders tend to differ: controls (named escapes and \u00xx), the two characters JSON must
 # escape, DEL, U+2028/2029 (which ES5 JavaScript did not accept raw), the edges of the surrogate range (lone
@@ -109,6 +120,8 @@ def text_of(value: Any, ascii_only: bool, compact: bool) -> bytes:
 @example(5.0, False, True)
 @example(["\ud800"], False, True)
 @example(["\ud800"], True, True)
+@example(12345678901234567890, False, True)
+@example(-12345678901234567890, False, True)
 def test_read_json_and_the_orjson_path_are_json_loads_and_rfc8785(value: Any, ascii_only: bool, compact: bool
                                                                   ) -> None:
     """What ``read_json`` reads is what ``json.loads`` reads (the same values of the same types), and an exact
@@ -172,3 +185,49 @@ def test_rfc8785_examples(given_json: str, expected: str) -> None:
         if numbers:  # and RFC 8785's own numbers: those in fixed notation take the fast path
             assert _jcs_ready([4.5, 0.002, 333333333.3333333]) == [4.5, 0.002, 333333333.3333333]
             assert _jcs_ready(numbers) is _UNSAFE  # 1e30 and 1e-27: exponent forms, rfc8785's to write
+
+
+def _exponent_walked(written: bytes) -> bool:
+    """``_exponent`` as it was, a Python loop over the digits before each mark: the reference for the faster one."""
+    for mark in (b"e+", b"e-"):
+        at = written.find(mark, 1)
+        while at > 0:
+            start = at
+            while start > 0 and written[start - 1] in b"0123456789.":
+                start -= 1
+            if start > 0 and written[start - 1] == 0x2D:
+                start -= 1
+            if start < at and (start == 0 or written[start - 1] in b":,["):
+                return True
+            at = written.find(mark, at + 2)
+    return False
+
+
+NUMBERISH = st.lists(st.sampled_from([b"e+", b"e-", b"e", b"-", b"0", b"7", b".", b":", b",", b"[", b'"', b"a",
+                                      b"f", b"404", b"1.5", b" ", b"\xc3\xa0"]), max_size=40).map(b"".join)
+
+
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(NUMBERISH, st.one_of(JSON, PLAIN).map(lambda v: text_of(v, False, True))))
+@example(b'{"id":"44f28afb-055e-47c0-404e-ace4","n":-1.5e-7}')
+@example(b"1e+5")
+@example(b"-" + b"1" * 70 + b"e-5")
+@example(b'"x' + b"1" * 70 + b'e-5"')
+def test_the_exponent_check_misses_nothing_the_walk_finds(written: bytes) -> None:
+    """The faster check says True wherever the walk did (so no exponent reaches the orjson path), and differs
+    only where a run of digits fills its window (then the slower, exact path writes the value)."""
+    walked = _exponent(written)
+    assert walked >= _exponent_walked(written)
+    if walked != _exponent_walked(written):
+        assert any(len(run) >= 63 for run in re.findall(rb"[0-9.]+", written))
+
+
+ATTRIBUTE = st.sampled_from([*HASHED_ATTRIBUTES, "hash", "traceparent", "signature"])
+
+
+@settings(max_examples=1000)
+@given(st.dictionaries(ATTRIBUTE, SCALARS, max_size=20))
+def test_hashed_attributes_are_the_named_ones(event: dict[str, Any]) -> None:
+    covered = hashed_attributes(event)
+    assert covered == {name: event[name] for name in HASHED_ATTRIBUTES if name in event}
+    assert covered is not event  # a copy: the caller's event is left as it was
