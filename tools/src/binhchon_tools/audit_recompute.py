@@ -204,12 +204,7 @@ def _aggregated(rulebook: Rulebook, sheet: Sheet, level: Any, sheets: dict[str, 
                                     mean >= minimum))
     outliers = [m for m, t in totals.items() if n > 1
                 and abs(Decimal(t) - _mean_of_sum(grand - t, n - 1)) > layout.outlier_points]
-    rule = rulebook.level_rule(level)
-    if rule is None or (not rulebook.star_bands and rule.pass_mark is None):
-        return None
-    rating = rate(rulebook, rule, average, mandatory)  # type: ignore[arg-type]  # reads .met, .required_for_stars
-    spread = float(max(totals.values()) - min(totals.values()))
-    return _Halves(layout, average, parts, totals, outliers, mandatory, rule, rating, spread)
+    return _rated(rulebook, layout, level, average, parts, totals, outliers, mandatory)
 
 
 def _aggregated_halves(rulebook: Rulebook, layout: _Layout, level: Any, marks: list[dict[str, Any]],
@@ -232,6 +227,12 @@ def _aggregated_halves(rulebook: Rulebook, layout: _Layout, level: Any, marks: l
     numerator, denominator = layout.outlier_ratio
     outliers = [m for m, t in totals.items() if n > 1
                 and abs(int(2 * t) * (n - 1) - (halves - int(2 * t))) * denominator > 2 * (n - 1) * numerator]
+    return _rated(rulebook, layout, level, average, parts, totals, outliers, mandatory)
+
+
+def _rated(rulebook: Rulebook, layout: _Layout, level: Any, average: Any, parts: list[Any],
+           totals: dict[str, float], outliers: list[str], mandatory: list[_Mandatory]) -> _Halves | None:
+    """The level's rule applied to the aggregated numbers (None where the rulebook rates nothing at that level)."""
     rule = rulebook.level_rule(level)
     if rule is None or (not rulebook.star_bands and rule.pass_mark is None):
         return None
