@@ -57,26 +57,46 @@ async def newest(collection: AsyncCollection[Doc], key: str) -> Doc | None:
 
 
 async def take(collection: AsyncCollection[Doc], key: str, fields: Mapping[str, Any],
-               free: Callable[[Doc], bool]) -> Doc | None:
+               free: Callable[[Doc], bool], *, likely_new: bool = False) -> Doc | None:
     """Insert the claim's next generation (with ``fields``) if it has none or ``free(newest)``. Returns the
-    inserted document if this caller holds the claim now, None if another does."""
+    inserted document if this caller holds the claim now, None if another does.
+
+    ``likely_new``: the key is nearly always claimed for the first time (a key per attempt, as notify's deliveries):
+    its first generation is inserted before the chain is read, so the usual claim is one write and one read; a key
+    claimed before answers ``DuplicateKeyError`` and the chain decides as for any other (ADR 0054)."""
+    if likely_new and (first := await _inserted(collection, key, fields, 0)) is not None:
+        return await _kept(collection, key, first)  # a first generation since pruned by a takeover is not ours
     latest = await newest(collection, key)
     if latest is not None and not free(latest):
         return None
     gen = generation(latest) + 1 if latest is not None else 0
+    doc = await _inserted(collection, key, fields, gen)
+    if doc is None or gen == 0:
+        return doc
+    return await _kept(collection, key, doc)
+
+
+async def _inserted(collection: AsyncCollection[Doc], key: str, fields: Mapping[str, Any], gen: int) -> Doc | None:
+    """The generation ``gen`` inserted, or None if it exists (another caller inserted it first)."""
     doc = {**fields, "_id": generation_id(key, gen), "claim": key, "gen": gen}
     try:
         await collection.insert_one(doc)
     except DuplicateKeyError:
         return None
-    if gen > 0:
-        chain = await generations(collection, key)
-        if generation(chain[-1] if chain else doc) > gen:  # inserted a pruned one, too late
-            await collection.update_one({"_id": doc["_id"]}, {"$set": {"released": True}})
-            return None
-        for older in chain:  # pruned by ``_id``, each answered by the index
-            if generation(older) < gen:
-                await collection.delete_one({"_id": older["_id"]})
+    return doc
+
+
+async def _kept(collection: AsyncCollection[Doc], key: str, doc: Doc) -> Doc | None:
+    """``doc``, just inserted, if no newer generation exists (else it was pruned before: released, None); the
+    older ones pruned, each by ``_id`` (answered by the index)."""
+    gen = generation(doc)
+    chain = await generations(collection, key)
+    if generation(chain[-1] if chain else doc) > gen:  # inserted a pruned one, too late
+        await collection.update_one({"_id": doc["_id"]}, {"$set": {"released": True}})
+        return None
+    for older in chain:
+        if generation(older) < gen:
+            await collection.delete_one({"_id": older["_id"]})
     return doc
 
 

@@ -69,3 +69,22 @@ async def test_a_long_chain_is_read_page_by_page_whole(mongo, unique, monkeypatc
     monkeypatch.setattr(claims, "GENERATIONS_PAGE", 2)  # 6 generations read 2 by 2, then an empty page
     assert [d["gen"] for d in await claims.generations(c, "d007:1")] == [0, 1, 2, 3, 4, 5]
     assert [d["gen"] for d in await claims.generations(c, "d039:1")] == [0]
+
+
+async def test_a_claim_likely_new_is_inserted_first_and_otherwise_decided_by_its_chain(mongo, unique):
+    """``likely_new`` (notify's key per attempt): a fresh key is held at its first insert; a key held and not free
+    stays another's; an expired one is taken over as usual; a first generation inserted again after a takeover
+    pruned it loses (released), whoever inserts it."""
+    c = mongo[f"kit_{unique}"]["claims"]
+    lease = {"until": NOW + timedelta(minutes=1)}
+    free = claims.lapsed("until", NOW)
+    first = await claims.take(c, "a:1", {**lease, "owner": "w1"}, free, likely_new=True)
+    assert first is not None and first["_id"] == "a:1" and first["gen"] == 0
+    assert await claims.take(c, "a:1", {**lease, "owner": "w2"}, free, likely_new=True) is None
+    await c.update_one({"_id": "a:1"}, {"$set": {"until": NOW - timedelta(seconds=1)}})
+    over = await claims.take(c, "a:1", {**lease, "owner": "w2"}, free, likely_new=True)
+    assert over is not None and over["gen"] == 1
+    assert [d["_id"] for d in await c.find({}).to_list()] == ["a:1\x1f1"]  # the first pruned
+    late = await claims.take(c, "a:1", {**lease, "owner": "w3"}, free, likely_new=True)  # inserts gen 0 again
+    assert late is None and (await c.find_one({"_id": "a:1"}) or {}).get("released") is True
+    assert (await claims.newest(c, "a:1") or {})["owner"] == "w2"

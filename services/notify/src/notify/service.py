@@ -465,29 +465,18 @@ class Notify:
         one other worker takes it over (by inserting the claim's next generation, ADR 0013: a conditional update
         is no compare-and-set on FerretDB), so the mail goes at most once per lease. The claim held, or None.
 
-        An attempt is nearly always claimed for the first time: its first generation is inserted at once (one
-        write, then one read of the chain), and only if it is taken does the chain decide (ADR 0054)."""
+        An attempt is nearly always claimed for the first time (``likely_new``: one write, then one read of the
+        chain; ADR 0054)."""
         now = self.now()
-        key = f"{entry['_id']}:{entry['attempt']}"
-        fields = {"at": now, "until": now + self.lease, "owner": self.owner}
-        first = {**fields, "_id": claims.generation_id(key, 0), "claim": key, "gen": 0}
-        try:
-            await self.db["claims"].insert_one(first)
-        except DuplicateKeyError:
-            pass
-        else:
-            # the chain may have gone on from a first generation since pruned (a takeover): then it is not ours
-            if claims.generation(await claims.newest(self.db["claims"], key) or first) == 0:
-                return first
-            await self.db["claims"].update_one({"_id": first["_id"]}, {"$set": {"released": True}})
-            return None
 
         def expired(claim: dict[str, Any]) -> bool:
             if "until" not in claim:  # claims made before leases: by age
                 return _aware(claim["at"]) <= now - self.lease
             return _aware(claim["until"]) <= now
 
-        taken = await claims.take(self.db["claims"], key, fields, free=expired)
+        taken = await claims.take(self.db["claims"], f"{entry['_id']}:{entry['attempt']}",
+                                  {"at": now, "until": now + self.lease, "owner": self.owner}, free=expired,
+                                  likely_new=True)
         if taken is not None and taken["gen"] > 0:
             log.warning("delivery %s attempt %d: took over an expired claim", entry["_id"], entry["attempt"])
         return taken
