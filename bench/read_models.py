@@ -204,7 +204,7 @@ async def measure(kafka: str, mongodb: str, n: int, pace: tuple[int, float, int]
     private, public = ensure_keys(REPO / ".run" / f"bench-keys-{run}")
     common = dict(mongodb_url=mongodb, kafka_bootstrap_servers=kafka, kafka_topic_prefix=f"bench{run}.",
                   auth_public_keys_file=str(public), consumers_enabled=False, relay_enabled=False,
-                  log_level="WARNING")
+                  log_level="WARNING", public_requests_per_minute=0)  # the bench is one client asking many times
     cert_db, intake_db = f"bench_rm_cert_{run}", f"bench_rm_intake_{run}"
     began = time.perf_counter()
     numbers = await fill_certificates(mongodb, cert_db, n)
