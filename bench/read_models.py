@@ -60,6 +60,9 @@ PROVINCES = [("01", "Hà Nội"), ("02", "Hà Giang"), ("04", "Cao Bằng"), ("0
              ("33", "Hưng Yên"), ("34", "Thái Bình"), ("35", "Hà Nam"), ("36", "Nam Định"), ("37", "Ninh Bình")]
 SYSTEM = Actor.system("certification")
 FILL_CONCURRENCY = 8
+# a service starting on a store that holds N read-model documents checks their keys first (ADR 0015): at 50,000
+# on a shared machine that took over the 60 s a test gives an app to start
+STARTUP_S = 600
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -219,7 +222,7 @@ async def measure(kafka: str, mongodb: str, n: int, pace: tuple[int, float, int]
         certificates = raw[cert_db]["certificates"]
         stream_ids = [d["_id"] async for d in certificates.find({}, projection={"_id": 1}, limit=200)]
         cert_app = build_certification(CertificationSettings(mongodb_database=cert_db, **common))  # type: ignore[arg-type]
-        async with running(cert_app, "http://cert") as client:
+        async with running(cert_app, "http://cert", startup_timeout=STARTUP_S) as client:
             # the service creates its indexes at start-up; the raw ceiling runs after, on the same indexes
             variants: list[tuple[str | None, dict[str, Any]]] = [
                 (None, {}), ("province", {"province_code": "24"}), ("stars", {"stars": 4}), ("year", {"year": 2025}),
@@ -264,7 +267,7 @@ async def measure(kafka: str, mongodb: str, n: int, pace: tuple[int, float, int]
 
         intake_app = build_intake(IntakeSettings(mongodb_database=intake_db, **common))  # type: ignore[arg-type]
         staff = {"Authorization": f"Bearer {mint(private.read_bytes(), subject='sec', roles=['secretariat'])}"}
-        async with running(intake_app, "http://intake") as client:
+        async with running(intake_app, "http://intake", startup_timeout=STARTUP_S) as client:
             async def dossiers() -> None:
                 r = await client.get("/dossiers", params={"round_id": round_id(3), "limit": 20}, headers=staff)
                 r.raise_for_status()
