@@ -2,7 +2,7 @@
 2026-11-30): opened at first, opened when replayed under its Idempotency-Key, ``[đã xoá]`` once the producer is
 erased, though the answer was kept before; the kept answer never holds them in clear. Real intake (its key store
 and erasure), real broker and store; the certificate issued by certification's own consumer from a result that
-carries the sealed copies intake made."""
+carries the sealed copies intake made. The household's award, paid under a key, answers the same way."""
 
 from __future__ import annotations
 
@@ -94,6 +94,22 @@ async def test_the_scheduling_answer_shows_the_household_as_the_page_does_first_
         assert producer.status_code == 403 and name not in producer.text and number not in producer.text
         assert await env.db["idempotency_keys"].count_documents({"_id": {"$regex": "ceremony-household"}}) == 2
 
+        # the household's award, paid under a key: its payee shown as the ledger shows it
+        r = await cert.post(f"/rounds/{round_id}/prize-schedule", headers=sec,
+                            json={"prizes": [{"amount": 5_000_000}], "fee_per_session": 500_000})
+        assert r.status_code == 201, r.text
+
+        async def award() -> dict[str, Any] | None:
+            lines = (await cert.get(f"/rounds/{round_id}/ledger", headers=sec)).json()["items"]
+            return next((line for line in lines if line["kind"] == "award"), None)
+
+        line = await eventually(award, timeout=30, what="the household's award")
+        assert (line["producer_name"], line["payee"]) == (name, name)
+        payment = {"payment_reference": "UNC-001/2026", "paid_on": env.clock().isoformat()}
+        pay = (f"/awards/{line['line_id']}/payment", {**sec, "Idempotency-Key": "award-household"})
+        paid = await cert.post(pay[0], json=payment, headers=pay[1])
+        assert paid.status_code == 201 and (paid.json()["producer_name"], paid.json()["payee"]) == (name, name)
+
         r = await intake.post(f"/producers/{number}/erasure", headers=sec)
         assert r.status_code == 201, r.text
 
@@ -106,6 +122,10 @@ async def test_the_scheduling_answer_shows_the_household_as_the_page_does_first_
         assert replayed.status_code == 201 and invitees_personal(replayed.json()) == [(ERASED, ERASED)]
         assert {k: v for k, v in replayed.json().items() if k != "invitees"} == {
             k: v for k, v in first.json().items() if k != "invitees"}
+
+        paid_again = await cert.post(pay[0], json=payment, headers=pay[1])
+        assert paid_again.status_code == 201, paid_again.text
+        assert (paid_again.json()["producer_name"], paid_again.json()["payee"]) == (ERASED, ERASED)
 
         # a crash after the ceremony was recorded and before its answer was kept: the claim, stale by the
         # service's clock, is taken over; the retry answers as the page does, and keeps nothing in clear
