@@ -21,6 +21,7 @@ from certification.adapters import page_errors
 from certification.adapters.ceremonies_http import router as ceremonies_router
 from certification.adapters.credentials_http import router as credentials_router
 from certification.adapters.http import router
+from certification.adapters.idempotency import Answers
 from certification.adapters.ledger_http import router as ledger_router
 from certification.ceremonies import Ceremonies
 from certification.domain.ceremonies import fold_ceremony
@@ -94,6 +95,8 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
     app.state.ledger = ledger
     app.state.ledger_views = LedgerViews(runtime.db)
     app.state.views = Views(runtime.db, service.today, app.state.ledger_views, service.shown)
+    # a command's answer, kept for its Idempotency-Key as recorded and shown as the views show it (ADR 0048)
+    app.state.answers = Answers(runtime.db, service.now, service.shown)
     try:
         from certification.adapters.pdf import find_font_files
 

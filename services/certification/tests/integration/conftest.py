@@ -20,11 +20,13 @@ from binhchon_kit.contracts.registry import EventData
 from binhchon_kit.contracts.scoring import Rating, ResultApproved
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import EventStore
+from binhchon_kit.personal_keys import CopiesOpener
 from binhchon_kit.principals import ADMIN, PRINCIPALS
 from binhchon_kit.relay import Relay
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.infra import Infra
 from binhchon_kit.trust import dev_log_signer
+from certification.adapters.idempotency import Answers
 from certification.main import CertificationSettings, build
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -87,6 +89,11 @@ class CertEnv:
     def running(self, name: str = "certification", **over: Any) -> contextlib.AbstractAsyncContextManager[
             httpx.AsyncClient]:
         return running(self.app(name, **over), f"http://{name}")
+
+    @property
+    def answers(self) -> Answers:
+        """How the service answers under an Idempotency-Key, on this test's store and clock; nothing sealed to show."""
+        return Answers(self.db, self.clock.now, CopiesOpener(None))
 
     async def publish(self, service: str, stream_of: str, events: list[tuple[EventData, str]]) -> None:
         """Append events to a store with ``service``'s source and relay them to its topic, as that service does."""

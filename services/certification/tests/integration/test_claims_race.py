@@ -12,7 +12,7 @@ import pytest
 
 from binhchon_kit.contracts.common import DecisionReference
 from binhchon_kit.errors import Refused
-from certification.adapters.idempotency import STALE, idempotent
+from certification.adapters.idempotency import STALE
 
 pytestmark = pytest.mark.integration
 REPLICAS = 6
@@ -64,7 +64,7 @@ async def test_a_stale_idempotency_claim_is_taken_over_by_one_request(env):
     for n in range(5):
         key = f"ceremony-{n}"
         first = Held()
-        task = asyncio.create_task(idempotent(env.db, key, "sec", "request-1", first))
+        task = asyncio.create_task(env.answers(key, "sec", "request-1", first))
         await first.started.wait()
         # the first holder died (its claim is older than STALE); the retries all come at once
         await env.db["idempotency_keys"].update_many({"_id": f"sec\x1f{key}"}, {"$set": {
@@ -73,7 +73,7 @@ async def test_a_stale_idempotency_claim_is_taken_over_by_one_request(env):
         retries = [Held() for _ in range(REPLICAS)]
         for r in retries:
             r.may_end.set()
-        answers = await asyncio.gather(*(idempotent(env.db, key, "sec", "request-1", r) for r in retries),
+        answers = await asyncio.gather(*(env.answers(key, "sec", "request-1", r) for r in retries),
                                        return_exceptions=True)
         assert sum(r.runs for r in retries) == 1, f"round {n}: {sum(r.runs for r in retries)} requests ran"
         # the others are refused (in progress) or, once the winner has answered, given its answer

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from binhchon_kit.errors import Refused
-from certification.adapters.idempotency import STALE, idempotent
+from certification.adapters.idempotency import STALE
 
 pytestmark = pytest.mark.integration
 CLAIM = "sec\x1fceremony-k"
@@ -31,7 +31,7 @@ class Held:
 
 
 async def run(env, command: Held) -> asyncio.Task:
-    task = asyncio.create_task(idempotent(env.db, "ceremony-k", "sec", "request-1", command))
+    task = asyncio.create_task(env.answers("ceremony-k", "sec", "request-1", command))
     await command.started.wait()
     return task
 
@@ -54,11 +54,11 @@ async def test_a_slow_request_that_fails_does_not_release_the_claim_taken_over_f
     third = Held({"ceremony_id": "ceremony-c"})
     third.may_end.set()
     with pytest.raises(Refused) as refused:
-        await idempotent(env.db, "ceremony-k", "sec", "request-1", third)
+        await env.answers("ceremony-k", "sec", "request-1", third)
     assert "in progress" in refused.value.message and third.runs == 0  # the claim is still the taker's
     taker.may_end.set()
     assert (await taker_task).status_code == 201
-    again = await idempotent(env.db, "ceremony-k", "sec", "request-1", third)
+    again = await env.answers("ceremony-k", "sec", "request-1", third)
     assert again.body == b'{"ceremony_id":"ceremony-b"}' and third.runs == 0
 
 
@@ -72,5 +72,5 @@ async def test_a_slow_request_that_ends_late_does_not_overwrite_the_new_holders_
     slow.may_end.set()
     assert (await slow_task).body == b'{"ceremony_id":"ceremony-a"}'  # its caller is told what it did
     retry = Held({"ceremony_id": "ceremony-c"})
-    answer = await idempotent(env.db, "ceremony-k", "sec", "request-1", retry)
+    answer = await env.answers("ceremony-k", "sec", "request-1", retry)
     assert answer.body == b'{"ceremony_id":"ceremony-b"}' and retry.runs == 0

@@ -237,9 +237,14 @@ class SampleCustody:
             if dossier_id.startswith("dossier-") else None
         if doc is None:
             raise Refused(f"no sample of dossier {dossier_id} was received", kind="not_found")
-        # the producer's people named in the steps, opened (or erased) for whoever may read them (ADR 0035)
-        history = [await open_fields(step, step["event_id"], self.intake.keys.key) for step in doc["history"]]
+        history = [await self.shown(step) for step in doc["history"]]
         return {**paging.strip(doc, "round_page_key", "version"), "history": history}
+
+    async def shown(self, step: dict[str, Any]) -> dict[str, Any]:
+        """A custody step (its event's data beside ``event_id``) as whoever may read it sees it: the producer's
+        people named in it opened, or erased (ADR 0035). The history and the answer to the command that recorded
+        the step alike: no answer shows them sealed."""
+        return await open_fields(step, step["event_id"], self.intake.keys.key)
 
     async def round_list(self, round_id: str, *, applicant_id: str | None, after: str | None, limit: int) -> Page:
         """Where every sample of the round is, per dossier, in selection-code order, page by page (ADR 0015): the

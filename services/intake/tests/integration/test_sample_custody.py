@@ -138,13 +138,15 @@ async def test_the_slip_and_the_labels_print_in_vietnamese_escaped(intake, auth,
     sec = auth("sct-kien-giang", "secretariat")
     round_id = (await intake.post("/rounds", json=round_body(f"SL{unique}"), headers=sec)).json()["round_id"]
     dossier_id, receipt = await accepted(intake, auth, sec, round_id, 1)
-    assert (await step(intake, sec, dossier_id, "received", **{**received(2), "handed_over_by": "<script>x</script>"}
-                       )).status_code == 201
+    r = await step(intake, sec, dossier_id, "received", **{**received(2), "handed_over_by": "<script>x</script>"})
+    assert r.status_code == 201, r.text
     # the producer's person is sealed on the event (ADR 0035), opened for whoever reads the custody record
     [stored] = await intake.app.state.intake.store.read_stream("samples-" + dossier_id.removeprefix("dossier-"))
     assert stored.data["handed_over_by"]["enc"] == "A256GCM" and "<script>" not in str(stored.data)
     history = (await intake.get(f"/dossiers/{dossier_id}/samples", headers=sec)).json()["history"]
     assert history[0]["handed_over_by"] == "<script>x</script>" and history[0]["received_by"] == "Nguyễn Văn Nhận"
+    # the command's answer shows the step as the record does (with its dossier and round), not sealed
+    assert {k: r.json()[k] for k in history[0]} == history[0]
     r = await intake.get(f"/dossiers/{dossier_id}/samples/slip", headers=auth("producer-1", "applicant"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), r.text
     page = r.text
@@ -154,7 +156,8 @@ async def test_the_slip_and_the_labels_print_in_vietnamese_escaped(intake, auth,
     assert "23/11/2026 06:26" in page  # the clock's instant, read in Vietnam
     r = await intake.get(f"/dossiers/{dossier_id}/samples/slip", params={"step": "returned"}, headers=sec)
     assert r.status_code == 404
-    assert (await step(intake, sec, dossier_id, "returned", **returned(2, KHO))).status_code == 201
+    r = await step(intake, sec, dossier_id, "returned", **returned(2, KHO))
+    assert r.status_code == 201 and r.json()["received_by"] == "Trần Thị Giao", r.text
     r = await intake.get(f"/dossiers/{dossier_id}/samples/slip", params={"step": "returned"}, headers=sec)
     assert r.status_code == 200 and "Đã nhận đủ mẫu, đúng sản phẩm" in r.text
     r = await intake.get(f"/dossiers/{dossier_id}/samples/label", headers=sec)

@@ -14,8 +14,8 @@ from binhchon_kit.auth.fastapi import require
 from binhchon_kit.commands import request_cause
 from binhchon_kit.contracts.common import Text
 from binhchon_kit.paging import After, Limit, Total
-from certification.adapters.http import Paged, Read, Staff
-from certification.adapters.idempotency import IdempotencyKey, fingerprint, idempotent
+from certification.adapters.http import Answered, Paged, Read, Staff
+from certification.adapters.idempotency import IdempotencyKey, fingerprint
 from certification.ceremonies import Ceremonies
 
 router = APIRouter(tags=["ceremonies"])
@@ -40,14 +40,16 @@ class Ceremony(BaseModel):
 
 @router.post("/ceremonies", status_code=201, responses={200: {"description": "scheduled before: the same ceremony"}},
              summary="schedule a round's ceremony (the same round, date and place is the same ceremony)")
-async def schedule(body: Ceremony, who: Organiser, svc: Service, key: IdempotencyKey = None) -> JSONResponse:
+async def schedule(body: Ceremony, who: Organiser, svc: Service, answer: Answered, key: IdempotencyKey = None
+                   ) -> JSONResponse:
     async def command() -> tuple[int, dict[str, Any]]:
+        # the invitees as recorded, a household's name and number sealed: kept so for the key, opened when shown
         ceremony, created = await svc.schedule(body.round_id, body.title, body.on, body.at, body.place, who.actor,
                                                request_cause())
         return (201 if created else 200), ceremony
 
     request = fingerprint("POST", "/ceremonies", body.model_dump(mode="json"))
-    return await idempotent(svc.rt.db, key, who.subject, request, command)
+    return await answer(key, who.subject, request, command)
 
 
 @router.get("/ceremonies", dependencies=Paged, summary="the ceremonies scheduled, a round's if asked, by date")

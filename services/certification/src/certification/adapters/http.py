@@ -15,7 +15,7 @@ from binhchon_kit.contracts.common import Programme, Text
 from binhchon_kit.paging import After, Limit, Total, no_offset
 from binhchon_kit.ratelimit import RATE_LIMITED
 from certification.adapters import pages
-from certification.adapters.idempotency import IdempotencyKey, fingerprint, idempotent
+from certification.adapters.idempotency import Answers, IdempotencyKey, fingerprint
 from certification.domain.certificates import revocation_refusal
 from certification.domain.errors import Refused
 from certification.service import Certification, signed_document
@@ -61,6 +61,14 @@ async def views(request: Request) -> Views:
 
 
 Read = Annotated[Views, Depends(views)]
+
+
+async def answers(request: Request) -> Answers:
+    return request.app.state.answers  # type: ignore[no-any-return]
+
+
+# how a command answers (once per Idempotency-Key), its body shown as the views show it (ADR 0048)
+Answered = Annotated[Answers, Depends(answers)]
 
 
 class Revocation(BaseModel):
@@ -119,13 +127,13 @@ async def certificate(number: str, svc: Service) -> dict[str, Any]:
 
 @router.post("/certificates/{number}/revocation", status_code=201, tags=["lifecycle"],
              summary="the issuing authority revokes a certificate (403: the caller's token does not act for it)")
-async def revoke(number: str, body: Revocation, who: Approver, svc: Service, key: IdempotencyKey = None
-                 ) -> JSONResponse:
+async def revoke(number: str, body: Revocation, who: Approver, svc: Service, answer: Answered,
+                 key: IdempotencyKey = None) -> JSONResponse:
     async def command() -> tuple[int, dict[str, Any]]:
         return 201, (await svc.revoke(number, body.reason, who, request_cause())).data
 
     request = fingerprint("POST", f"/certificates/{number}/revocation", body.model_dump(mode="json"))
-    return await idempotent(svc.rt.db, key, who.subject, request, command)
+    return await answer(key, who.subject, request, command)
 
 
 HTML = {"text/html": {"schema": {"type": "string"}}}

@@ -17,8 +17,8 @@ from binhchon_kit.contracts.common import Code, Text
 from binhchon_kit.contracts.ledger import Dong, PrizeRate
 from binhchon_kit.exports import csv_text
 from binhchon_kit.paging import After, Limit
-from certification.adapters.http import Paged, Service
-from certification.adapters.idempotency import IdempotencyKey, fingerprint, idempotent
+from certification.adapters.http import Answered, Paged, Service
+from certification.adapters.idempotency import Answers, IdempotencyKey, fingerprint
 from certification.domain import ledger as rules
 from certification.ledger import Ledger
 from certification.ledger_views import LedgerViews
@@ -70,7 +70,7 @@ CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "paid already,
 
 @router.post("/rounds/{round_id}/prize-schedule", status_code=201, summary="set the round's prizes and fees, once",
              responses={200: {"description": "the same schedule, set before"}, **CONFLICT})
-async def set_schedule(round_id: RoundId, body: Schedule, who: Secretariat, books: Books,
+async def set_schedule(round_id: RoundId, body: Schedule, who: Secretariat, books: Books, answer: Answered,
                        key: IdempotencyKey = None) -> JSONResponse:
     async def command() -> tuple[int, dict[str, Any]]:
         schedule, created = await books.set_schedule(round_id, body.prizes, body.fee_per_session, body.basis,
@@ -78,30 +78,30 @@ async def set_schedule(round_id: RoundId, body: Schedule, who: Secretariat, book
         return (201 if created else 200), schedule
 
     request = fingerprint("POST", f"/rounds/{round_id}/prize-schedule", body.model_dump(mode="json"))
-    return await idempotent(books.db, key, who.subject, request, command)
+    return await answer(key, who.subject, request, command)
 
 
-async def _pay(kind: str, line_id: str, body: Payment, who: Principal, books: Ledger, key: str | None
-               ) -> JSONResponse:
-    async def command() -> tuple[int, dict[str, Any]]:
+async def _pay(kind: str, line_id: str, body: Payment, who: Principal, books: Ledger, answer: Answers,
+               key: str | None) -> JSONResponse:
+    async def command() -> tuple[int, dict[str, Any]]:  # an award's payee, a household's name, kept sealed
         return 201, await books.pay(kind, line_id, body.payment_reference, body.paid_on, who.actor, request_cause())
 
     request = fingerprint("POST", f"/{kind}s/{line_id}/payment", body.model_dump(mode="json"))
-    return await idempotent(books.db, key, who.subject, request, command)
+    return await answer(key, who.subject, request, command)
 
 
 @router.post("/awards/{award_id}/payment", status_code=201, responses=CONFLICT,
              summary="the secretariat pays an award in full (409: paid already; 404: no such award owed)")
-async def pay_award(award_id: LineId, body: Payment, who: Secretariat, books: Books, key: IdempotencyKey = None
-                    ) -> JSONResponse:
-    return await _pay(rules.AWARD, award_id, body, who, books, key)
+async def pay_award(award_id: LineId, body: Payment, who: Secretariat, books: Books, answer: Answered,
+                    key: IdempotencyKey = None) -> JSONResponse:
+    return await _pay(rules.AWARD, award_id, body, who, books, answer, key)
 
 
 @router.post("/fees/{fee_id}/payment", status_code=201, responses=CONFLICT,
              summary="the secretariat pays a judge's fee in full (409: paid already; 404: no such fee owed)")
-async def pay_fee(fee_id: LineId, body: Payment, who: Secretariat, books: Books, key: IdempotencyKey = None
-                  ) -> JSONResponse:
-    return await _pay(rules.FEE, fee_id, body, who, books, key)
+async def pay_fee(fee_id: LineId, body: Payment, who: Secretariat, books: Books, answer: Answered,
+                  key: IdempotencyKey = None) -> JSONResponse:
+    return await _pay(rules.FEE, fee_id, body, who, books, answer, key)
 
 
 @router.get("/rounds/{round_id}/ledger", dependencies=Paged,
@@ -125,8 +125,8 @@ async def round_ledger_csv(round_id: RoundId, who: LedgerReader, read: ReadBooks
              responses={200: {"description": "recorded before: the same display"},
                         409: {"description": "the certificate is not valid"}},
              summary="a recognised product (by its certificate number) is displayed at an event")
-async def display(body: Display, who: Secretariat, books: Books, svc: Service, key: IdempotencyKey = None
-                  ) -> JSONResponse:
+async def display(body: Display, who: Secretariat, books: Books, svc: Service, answer: Answered,
+                  key: IdempotencyKey = None) -> JSONResponse:
     async def command() -> tuple[int, dict[str, Any]]:
         state, _ = await svc.load(body.certificate_number)
         shown, created = await books.display(state.issued, state.status_on(svc.today()), body.exhibition, body.on,
@@ -134,4 +134,4 @@ async def display(body: Display, who: Secretariat, books: Books, svc: Service, k
         return (201 if created else 200), shown
 
     request = fingerprint("POST", "/displays", body.model_dump(mode="json"))
-    return await idempotent(books.db, key, who.subject, request, command)
+    return await answer(key, who.subject, request, command)

@@ -91,18 +91,24 @@ def _step(event: Any) -> dict[str, Any]:
             "actor": event.actor.id, **event.data}
 
 
+async def _answer(custody: SampleCustody, event: Any) -> dict[str, Any]:
+    """The recorded step as the dossier's custody shows it: who handed samples in or took them back opened, never
+    the sealed form the event carries (ADR 0035)."""
+    return await custody.shown(_step(event))
+
+
 async def _recorded(custody: SampleCustody, dossier_id: str, decide: Callable[..., EventData], body: Body,
                     who: Principal) -> dict[str, Any]:
     """One custody step: ``decide`` (intake.domain.samples) on the held counts, with the body's fields and now."""
     fields = dict(body)  # the fields as validated (an enum stays an enum)
-    return _step(await custody.act(dossier_id, lambda s: decide(s, at=custody.intake.now(), **fields), who.actor,
-                                   request_cause()))
+    return await _answer(custody, await custody.act(dossier_id, lambda s: decide(s, at=custody.intake.now(), **fields),
+                                                     who.actor, request_cause()))
 
 
 @router.post("/dossiers/{dossier_id}/samples/received", status_code=201,
              summary="take a dossier's samples into custody (accepted dossiers: labelled with the selection code)")
 async def receive(dossier_id: str, body: Received, who: Secretariat, samples_: Custody) -> dict[str, Any]:
-    return _step(await samples_.receive(dossier_id, body.model_dump(), who.actor, request_cause()))
+    return await _answer(samples_, await samples_.receive(dossier_id, body.model_dump(), who.actor, request_cause()))
 
 
 @router.post("/dossiers/{dossier_id}/samples/moved", status_code=201,
@@ -189,4 +195,4 @@ async def return_notice(round_id: str, body: ReturnNotice, who: Secretariat, sam
              summary="close the round; refused (409, naming them) while dossiers hold samples not handed back with "
                      "no reason recorded for keeping them")
 async def close_round(round_id: str, body: CloseRound, who: Secretariat, samples_: Custody) -> dict[str, Any]:
-    return _step(await samples_.close_round(round_id, body.note, who.actor, request_cause()))
+    return await _answer(samples_, await samples_.close_round(round_id, body.note, who.actor, request_cause()))
