@@ -67,7 +67,9 @@ def write_broker_tls(directory: Path, names: Iterable[str] | None = None, *,
                           x509.NameAttribute(NameOID.COMMON_NAME, "binhchon broker CA")])
         cert = (_builder(name, name, key.public_key(), now, datetime.timedelta(days=365 * CA_YEARS))
                 .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                             data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                             crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                 .sign(key, hashes.SHA256()))
         _write(ca_key_file, _pkcs8(key), 0o600)

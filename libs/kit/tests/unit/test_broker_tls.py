@@ -52,7 +52,7 @@ def test_a_deployments_own_ca_is_never_replaced(tmp_path):
     broker_tls.write_broker_tls(tmp_path, now=ISSUED)
     (tmp_path / "ca.key").unlink()  # the deployment's CA signs elsewhere
     broker_tls.write_broker_tls(tmp_path, now=ISSUED)  # every name there: nothing to do
-    with pytest.raises(FileNotFoundError, match="ca.key"):
+    with pytest.raises(FileNotFoundError, match=r"ca\.key"):
         broker_tls.write_broker_tls(tmp_path, ("kafka.elsewhere",), now=ISSUED)
     (tmp_path / "ca.crt").unlink()
     with pytest.raises(FileExistsError):  # a certificate without its CA: not silently paired with a new one
