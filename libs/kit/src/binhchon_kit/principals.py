@@ -103,20 +103,28 @@ def _writers_and_readers() -> dict[str, tuple[list[str], list[str]]]:
 # --- credentials ---------------------------------------------------------------------------------------------
 
 
-def write_credentials(directory: Path, names: Iterable[str] = PRINCIPALS, *, ca_location: str = "") -> Path:
+def write_credentials(directory: Path, names: Iterable[str] = PRINCIPALS) -> Path:
     """A password file per principal (0600, in a 0700 directory), made once: an existing one is kept; the broker's
     CA and certificate (``broker_tls``), made once too. Beside them ``<principal>.properties``, the same sign-in for
-    Kafka's own tools and Java clients (``--command-config``), trusting the CA at ``ca_location`` (default: this
-    directory's ``ca.crt``; a container that mounts the directory elsewhere gives its own path)."""
+    Kafka's own tools and Java clients (``--command-config``), trusting this directory's ``ca.crt``."""
     names = tuple(names)
     write_password_files(directory, names)
     ca_file = broker_tls.write_broker_tls(directory)
-    for name in names:
-        (directory / f"{name}.properties").unlink(missing_ok=True)
-        _private(directory / f"{name}.properties",
-                 client_properties(client_options(name, credentials_dir=str(directory), env={}),
-                                   ca_file=ca_location or str(ca_file)))
+    write_properties(directory, names, ca_location=str(ca_file))
     return directory
+
+
+def write_properties(directory: Path, names: Iterable[str], *, ca_location: str, into: Path | None = None) -> Path:
+    """``<principal>.properties`` for each of ``names`` into ``into`` (default ``directory``), from the passwords
+    in ``directory``, the CA's path given as the reader sees it: a container mounting the directory elsewhere
+    (compose's broker: ``/run/binhchon/kafka-credentials``) reads a set of its own, written beside."""
+    into = into or directory
+    into.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name in names:
+        (into / f"{name}.properties").unlink(missing_ok=True)
+        _private(into / f"{name}.properties",
+                 client_properties(client_options(name, credentials_dir=str(directory), env={}), ca_file=ca_location))
+    return into
 
 
 def write_password_files(directory: Path, names: Iterable[str]) -> Path:
@@ -294,12 +302,19 @@ async def grant(admin: AIOKafkaAdminClient, bindings: list[Grant], *, timeout: f
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Make the broker's credentials: a password file per principal.")
+    parser = argparse.ArgumentParser(description="Make the broker's credentials: a password file per principal, "
+                                     "the broker's CA and certificate, the tools' properties files.")
     parser.add_argument("command", choices=["credentials"])
     parser.add_argument("directory", type=Path)
+    parser.add_argument("--mounted-at", default="", help="where a container mounts DIRECTORY: a second set of "
+                        "properties files, in DIRECTORY/container, naming the CA by that path")
     args = parser.parse_args(argv)
     write_credentials(args.directory)
-    print(f"[principals] {', '.join(PRINCIPALS)}: passwords in {args.directory}", file=sys.stderr)
+    if args.mounted_at:
+        write_properties(args.directory, PRINCIPALS, ca_location=f"{args.mounted_at.rstrip('/')}/{broker_tls.CA_FILE}",
+                         into=args.directory / "container")
+    print(f"[principals] {', '.join(PRINCIPALS)}: passwords, the broker's CA and certificate in {args.directory}",
+          file=sys.stderr)
     return 0
 
 

@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 
 from binhchon_kit import broker_tls
-from binhchon_kit.principals import client_properties, write_credentials
+from binhchon_kit.principals import client_properties, main, write_credentials
 
 ISSUED = datetime.datetime(2026, 3, 2, 9, 30, tzinfo=datetime.UTC)
 
@@ -60,9 +60,12 @@ def test_a_deployments_own_ca_is_never_replaced(tmp_path):
 
 
 def test_the_tools_properties_trust_the_ca_as_pem_and_check_the_host(tmp_path):
-    write_credentials(tmp_path, ["auditor"], ca_location="/run/binhchon/kafka-credentials/ca.crt")
-    properties = (tmp_path / "auditor.properties").read_text().splitlines()
-    assert properties[:4] == ["security.protocol=SASL_SSL", "ssl.truststore.type=PEM",
-                              "ssl.truststore.location=/run/binhchon/kafka-credentials/ca.crt",
-                              "ssl.endpoint.identification.algorithm=https"]
+    write_credentials(tmp_path, ["auditor"])
+    assert (tmp_path / "auditor.properties").read_text().splitlines()[:4] == [
+        "security.protocol=SASL_SSL", "ssl.truststore.type=PEM", f"ssl.truststore.location={tmp_path}/ca.crt",
+        "ssl.endpoint.identification.algorithm=https"]
+    # compose's broker mounts the directory elsewhere: its own set names the CA where it sees it
+    assert main(["credentials", str(tmp_path), "--mounted-at", "/run/binhchon/kafka-credentials/"]) == 0
+    inside = (tmp_path / "container" / "admin.properties").read_text().splitlines()
+    assert "ssl.truststore.location=/run/binhchon/kafka-credentials/ca.crt" in inside
     assert client_properties({}) == ""
