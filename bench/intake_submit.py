@@ -30,6 +30,7 @@ from pymongo import AsyncMongoClient
 
 from binhchon_kit.auth.devtoken import ensure_keys, mint
 from binhchon_kit.envelope import CloudEvent
+from binhchon_kit.principals import AUDITOR, client_options
 from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.infra import REPO, free_port, provide
 from binhchon_kit.testing.samples import dossier_body, round_body
@@ -110,7 +111,7 @@ async def submits(kafka: str, mongodb: str, dossiers: int, concurrency: int) -> 
             round_id = r.json()["round_id"]
 
             consumer = AIOKafkaConsumer(f"{prefix}intake.events", bootstrap_servers=kafka,
-                                        auto_offset_reset="earliest", group_id=None)
+                                        auto_offset_reset="earliest", group_id=None, **client_options(AUDITOR))
             await consumer.start()
 
             async def read() -> None:
@@ -162,6 +163,8 @@ def main() -> None:
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     with provide(REPO / ".run" / f"bench-{uuid.uuid4().hex[:8]}") as infra:
+        if infra.kafka_credentials is not None:  # the locked broker (ADR 0031, 0055): the topics' admin, the service
+            os.environ["KAFKA_CREDENTIALS_DIR"] = str(infra.kafka_credentials)  # and the reader sign in from there
         asyncio.run(bench(infra.kafka, infra.mongodb, args.dossiers, levels))
 
 

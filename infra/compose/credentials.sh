@@ -4,6 +4,10 @@
 #   DIR/kafka/<principal>.password         the broker's SCRAM users: admin, auditor, each service
 #                                          (+ <principal>.properties, the same sign-in for Kafka's own tools)
 #   DIR/kafka/controller.password          the brokers' own PLAIN sign-in to the controller listener
+#   DIR/kafka/ca.crt, broker.pem, ca.key   the broker's TLS (docs/adr/0055): the CA every client trusts, the brokers'
+#                                          key and certificate (naming kafka, kafka-2, kafka-3, localhost, 127.0.0.1
+#                                          and BINHCHON_KAFKA_TLS_NAMES'), the CA's key (0600, to issue it again)
+#   DIR/kafka/container/*.properties       the tools' sign-in as seen inside the broker's container
 #   DIR/store/<principal>.password         the store's users: auditor, each service, and admin (mongo:8.0's root)
 # A password that exists is kept (run it again at will); to rotate one, see infra/compose/README.md. The files
 # are 0644 inside 0755 directories because the containers' users (uid 10001, 1000, 999) read them through bind
@@ -15,7 +19,7 @@ dir=${1:-${BINHCHON_CREDENTIALS_DIR:-$here/credentials}}
 python=${BINHCHON_PYTHON:-$repo/.venv/bin/python}
 [[ -x $python ]] || { echo "[credentials] $python is missing: run make bootstrap first" >&2; exit 1; }
 mkdir -p "$dir" && chmod 0700 "$dir"
-"$python" -m binhchon_kit.principals credentials "$dir/kafka"
+"$python" -m binhchon_kit.principals credentials "$dir/kafka" --mounted-at /run/binhchon/kafka-credentials
 "$python" - "$dir" <<'PY'
 import sys
 from pathlib import Path
@@ -25,7 +29,8 @@ root = Path(sys.argv[1])
 write_password_files(root / "kafka", ["controller"])
 write_password_files(root / "store", [*STORE_PRINCIPALS, "admin"])
 PY
-chmod 0755 "$dir/kafka" "$dir/store"
-chmod 0644 "$dir"/kafka/* "$dir"/store/*
+chmod 0755 "$dir/kafka" "$dir/kafka/container" "$dir/store"
+chmod 0644 "$dir"/kafka/*.* "$dir"/kafka/container/* "$dir"/store/*
+chmod 0600 "$dir/kafka/ca.key"  # no container reads it: only this script, to issue the brokers a new certificate
 passwords=("$dir"/kafka/*.password "$dir"/store/*.password)
 echo "[credentials] $dir: kafka/ and store/ (${#passwords[@]} passwords)" >&2

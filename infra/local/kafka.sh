@@ -6,7 +6,9 @@
 # BINHCHON_KAFKA_CREDENTIALS=CREDS (a directory of NAME.password files, binhchon_kit.principals writes them): clients
 # must authenticate with SASL/SCRAM-SHA-512 as one of those NAMEs (each file a SCRAM user, created when the storage
 # is formatted, or added on a later start) and the ACLs decide what each may do; admin is the super user. Unset: one
-# PLAINTEXT listener and no authorizer, a developer's broker as before (docs/adr/0031).
+# PLAINTEXT listener and no authorizer, a developer's broker as before (docs/adr/0031). With CREDS/broker.pem and
+# CREDS/ca.crt there (binhchon_kit.broker_tls writes them beside the passwords) the client listener is SASL_SSL: the
+# broker presents broker.pem (a PEM keystore) and trusts ca.crt for its own inter-broker connection (docs/adr/0055).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/versions.env"
@@ -33,10 +35,21 @@ start)
     [[ -f $dir/controller.password ]] || (umask 077; od -An -tx1 -N24 /dev/urandom | tr -d ' \n' > "$dir/controller.password")
     controller_password=$(cat "$dir/controller.password")
     admin_password=$(cat "$creds/admin.password")
+    client_protocol=SASL_PLAINTEXT tls=""
+    if [[ -f $creds/broker.pem && -f $creds/ca.crt ]]; then
+      client_protocol=SASL_SSL
+      tls="
+ssl.keystore.type=PEM
+ssl.keystore.location=$creds/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$creds/ca.crt
+ssl.endpoint.identification.algorithm=https
+ssl.client.auth=none"
+    fi
     security="listeners=BROKER://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
 advertised.listeners=BROKER://127.0.0.1:$port
 inter.broker.listener.name=BROKER
-listener.security.protocol.map=BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+listener.security.protocol.map=BROKER:$client_protocol,CONTROLLER:SASL_PLAINTEXT
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.broker.sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
@@ -46,7 +59,7 @@ sasl.mechanism.controller.protocol=PLAIN
 listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"controller\" password=\"$controller_password\" user_controller=\"$controller_password\";
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 allow.everyone.if.no.acl.found=false
-super.users=User:admin;User:controller"
+super.users=User:admin;User:controller$tls"
   else
     security="listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
 advertised.listeners=PLAINTEXT://127.0.0.1:$port

@@ -3,6 +3,9 @@
 link. Nothing of binhchon is imported here (a test checks it): aiokafka, rfc8785 and the standard library only.
 
     python tests/contract/independent_verifier.py --bootstrap-servers localhost:29092 intake.events scoring.events
+
+The broker speaks SASL_SSL (docs/adr/0055): ``--ca-file`` is the CA the operator gives (ca.crt), trusted alone,
+and ``--username`` / ``--password-file`` the agency's SCRAM-SHA-512 sign-in.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import ssl
 import sys
 from collections import defaultdict
 from typing import Any
@@ -103,9 +107,20 @@ def verify(events: list[dict[str, Any]]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description="Verify binhchon's hash chains from the topics alone.")
     parser.add_argument("--bootstrap-servers", default="localhost:29092")
+    parser.add_argument("--ca-file", help="the broker's CA (PEM), the only one trusted; none: no TLS")
+    parser.add_argument("--username", help="SASL/SCRAM-SHA-512 user")
+    parser.add_argument("--password-file", help="that user's password")
     parser.add_argument("topics", nargs="+")
     args = parser.parse_args()
-    events = asyncio.run(read_topics(args.bootstrap_servers, args.topics))
+    sign_in: dict[str, Any] = {}
+    if args.ca_file:
+        sign_in |= {"security_protocol": "SSL", "ssl_context": ssl.create_default_context(cafile=args.ca_file)}
+    if args.username:
+        with open(args.password_file) as password:
+            sign_in |= {"security_protocol": "SASL_SSL" if args.ca_file else "SASL_PLAINTEXT",
+                        "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": args.username,
+                        "sasl_plain_password": password.read().strip()}
+    events = asyncio.run(read_topics(args.bootstrap_servers, args.topics, **sign_in))
     problems = verify(events)
     for problem in problems:
         print(problem)

@@ -26,9 +26,9 @@ from cloudevents.core.bindings import kafka as kafka_binding
 from cloudevents.v1 import kafka as kafka_binding_v1
 from fastapi import FastAPI
 
-from binhchon_kit.principals import AUDITOR, client_options, client_properties
+from binhchon_kit.principals import AUDITOR, client_options
 from binhchon_kit.testing.fixtures import eventually
-from binhchon_kit.testing.infra import REPO, free_port
+from binhchon_kit.testing.infra import REPO, Infra, free_port
 from binhchon_kit.testing.personal import intake_keys
 from binhchon_tools.demo import auth_with, certificates, play_round
 from certification.main import CertificationSettings
@@ -108,14 +108,12 @@ async def recorded_ids(mongo: Any, unique: str) -> set[str]:
     return ids
 
 
-def sign_in(workdir: Path, options: dict[str, Any]) -> list[str]:
-    """The Java client's ``--command-config`` for aiokafka's sign-in ``options`` (none: a PLAINTEXT broker)."""
-    if not options:
+def sign_in(infra: Infra, principal: str) -> list[str]:
+    """The Java client's ``--command-config``: the principal's properties file beside its password, as ops and an
+    agency get it (SASL_SSL trusting the broker's CA as PEM, docs/adr/0055); none for a PLAINTEXT broker."""
+    if infra.kafka_credentials is None:
         return []
-    config = workdir / "agency.properties"
-    config.write_text(client_properties(options))
-    config.chmod(0o600)
-    return ["--command-config", str(config)]
+    return ["--command-config", str(infra.kafka_credentials / f"{principal}.properties")]
 
 
 def build_example(workdir: Path) -> Path:
@@ -158,7 +156,7 @@ async def test_an_agency_reads_and_validates_every_event_of_a_round_with_the_off
 
         java = await asyncio.to_thread(subprocess.run, [
             "java", "-jar", str(jar), "--bootstrap-server", infra.kafka, "--schemas", str(SCHEMAS),
-            *sign_in(tmp_path, client_options(AUDITOR)), *topics],
+            *sign_in(infra, AUDITOR), *topics],
             capture_output=True, text=True, timeout=300)
     lines = java.stdout.splitlines()
     report = "\n".join([*lines[-40:], java.stderr[-3000:]])

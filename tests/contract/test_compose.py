@@ -533,12 +533,21 @@ def test_kafka_keeps_history_and_creates_no_topic_implicitly(compose: dict[str, 
 
 def test_kafka_is_locked_per_principal(compose: dict[str, Any]) -> None:
     """docs/adr/0031, 0044: every listener asks a sign-in (SCRAM-SHA-512 for clients), the authorizer refuses what no
-    ACL allows, and the passwords come from mounted files, never from a variable of this file."""
+    ACL allows, and the passwords come from mounted files, never from a variable of this file. docs/adr/0055: the
+    clients' listeners are TLS, the broker's key and certificate PEM files of the mounted credentials."""
     kafka = compose["services"]["kafka"]
     env = environment(kafka)
     protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
     listeners = {item.split("://")[0] for item in env["KAFKA_LISTENERS"].split(",")}
-    assert {protocols[name] for name in listeners} == {"SASL_PLAINTEXT"}, protocols
+    controller = env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    assert {protocols[name] for name in listeners - {controller}} == {"SASL_SSL"}, protocols
+    assert protocols[controller] == "SASL_PLAINTEXT", protocols  # inside the compose network, brokers only
+    mount = env["BINHCHON_KAFKA_CREDENTIALS"]
+    assert (env["KAFKA_SSL_KEYSTORE_TYPE"], env["KAFKA_SSL_TRUSTSTORE_TYPE"]) == ("PEM", "PEM")
+    assert env["KAFKA_SSL_KEYSTORE_LOCATION"] == f"{mount}/broker.pem"
+    assert env["KAFKA_SSL_TRUSTSTORE_LOCATION"] == f"{mount}/ca.crt"
+    assert env["KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM"] == "https"
+    assert f"{mount}/container/auditor.properties" in " ".join(kafka["healthcheck"]["test"])
     assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
     assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
     assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
@@ -553,11 +562,16 @@ def test_each_service_gets_only_its_own_passwords(compose: dict[str, Any]) -> No
         svc = compose["services"][name]
         env = environment(svc)
         targets = sorted(s["target"] for s in svc.get("secrets", []))
-        assert targets == sorted([f"{env['KAFKA_CREDENTIALS_DIR']}/{name}.password",
+        assert targets == sorted([f"{env['KAFKA_CREDENTIALS_DIR']}/{name}.password", env["KAFKA_SSL_CA_FILE"],
                                   f"{env['MONGODB_CREDENTIALS_DIR']}/{name}.password"]), (name, targets)
         assert not short_volumes(svc) or all("credentials" not in src for src, _, _ in short_volumes(svc))
     init = compose["services"]["kafka-init"]
-    assert [s["target"] for s in init["secrets"]] == [f"{environment(init)['KAFKA_CREDENTIALS_DIR']}/admin.password"]
+    assert [s["target"] for s in init["secrets"]] == [f"{environment(init)['KAFKA_CREDENTIALS_DIR']}/admin.password",
+                                                      environment(init)["KAFKA_SSL_CA_FILE"]]
+    # the CA is the public certificate only: its key stays with credentials.sh, never in a container
+    assert {s["source"] for svc in compose["services"].values() for s in svc.get("secrets", [])
+            if s["target"].endswith(".crt")} == {"kafka-ca"}
+    assert compose["secrets"]["kafka-ca"]["file"].endswith("/kafka/ca.crt")
 
 
 def test_mongo_is_health_checked_and_keeps_data_in_a_named_volume(compose: dict[str, Any]) -> None:

@@ -40,7 +40,7 @@ def test_the_verifier_imports_nothing_of_binhchon() -> None:
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}
-    assert imported == {"__future__", "argparse", "asyncio", "collections", "hashlib", "json", "sys", "typing",
+    assert imported == {"__future__", "argparse", "asyncio", "collections", "hashlib", "json", "ssl", "sys", "typing",
                         "aiokafka", "rfc8785"}
 
 

@@ -11,6 +11,10 @@ signs in with ``KAFKA_SASL_USERNAME`` and ``KAFKA_SASL_PASSWORD`` (or ``KAFKA_SA
 ``KAFKA_CREDENTIALS_DIR``, as its own principal from that directory. None of them set: PLAINTEXT, as a developer's
 own broker without authentication expects.
 
+The wire is encrypted (docs/adr/0055): beside the passwords, ``binhchon_kit.broker_tls`` makes a CA and the broker's
+certificate; a client given ``KAFKA_SSL_CA_FILE``, or a credentials directory holding ``ca.crt``, speaks SASL_SSL
+and trusts that CA only, the broker's host name checked.
+
 aiokafka's admin client has no ACL call, so ``grant`` sends Kafka's CreateAcls (v1, KIP-290) itself: creating a
 binding that exists already is a no-op, so granting is idempotent like creating the topics.
 """
@@ -31,8 +35,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import for_code
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import Array, Int8, Int16, Int32, Schema, String
-from faststream.security import SASLScram512
+from faststream.security import BaseSecurity, SASLScram512
 
+from binhchon_kit import broker_tls
 from binhchon_kit.topics import SERVICE_TOPICS, TOPIC_OWNERS, dead_letter_topic
 
 ADMIN = "admin"
@@ -99,15 +104,27 @@ def _writers_and_readers() -> dict[str, tuple[list[str], list[str]]]:
 
 
 def write_credentials(directory: Path, names: Iterable[str] = PRINCIPALS) -> Path:
-    """A password file per principal (0600, in a 0700 directory), made once: an existing one is kept. Beside it
-    ``<principal>.properties``, the same sign-in for Kafka's own tools and Java clients (``--command-config``)."""
+    """A password file per principal (0600, in a 0700 directory), made once: an existing one is kept; the broker's
+    CA and certificate (``broker_tls``), made once too. Beside them ``<principal>.properties``, the same sign-in for
+    Kafka's own tools and Java clients (``--command-config``), trusting this directory's ``ca.crt``."""
     names = tuple(names)
     write_password_files(directory, names)
-    for name in names:
-        (directory / f"{name}.properties").unlink(missing_ok=True)
-        _private(directory / f"{name}.properties",
-                 client_properties(client_options(name, credentials_dir=str(directory), env={})))
+    ca_file = broker_tls.write_broker_tls(directory)
+    write_properties(directory, names, ca_location=str(ca_file))
     return directory
+
+
+def write_properties(directory: Path, names: Iterable[str], *, ca_location: str, into: Path | None = None) -> Path:
+    """``<principal>.properties`` for each of ``names`` into ``into`` (default ``directory``), from the passwords
+    in ``directory``, the CA's path given as the reader sees it: a container mounting the directory elsewhere
+    (compose's broker: ``/run/binhchon/kafka-credentials``) reads a set of its own, written beside."""
+    into = into or directory
+    into.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name in names:
+        (into / f"{name}.properties").unlink(missing_ok=True)
+        _private(into / f"{name}.properties",
+                 client_properties(client_options(name, credentials_dir=str(directory), env={}), ca_file=ca_location))
+    return into
 
 
 def write_password_files(directory: Path, names: Iterable[str]) -> Path:
@@ -127,13 +144,23 @@ def _private(file: Path, text: str) -> None:
         out.write(text)
 
 
-def client_properties(options: Mapping[str, Any]) -> str:
-    """aiokafka's sign-in ``options`` as a Java client's properties (Kafka's tools: ``--command-config``)."""
+def client_properties(options: Mapping[str, Any], *, ca_file: str = "") -> str:
+    """aiokafka's sign-in ``options`` as a Java client's properties (Kafka's tools: ``--command-config``); over TLS
+    (``options`` with an ``ssl_context``) trusting ``ca_file`` only, as PEM, the host name checked (Java's default,
+    written out so that no one reads it as off)."""
     if not options:
         return ""
-    return (f"security.protocol={options['security_protocol']}\nsasl.mechanism={options['sasl_mechanism']}\n"
-            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
-            f'username="{options["sasl_plain_username"]}" password="{options["sasl_plain_password"]}";\n')
+    lines = [f"security.protocol={options['security_protocol']}"]
+    if options.get("ssl_context") is not None:
+        if not ca_file:
+            raise ValueError("a TLS client's properties need the CA file its truststore is")
+        lines += ["ssl.truststore.type=PEM", f"ssl.truststore.location={ca_file}",
+                  "ssl.endpoint.identification.algorithm=https"]
+    if "sasl_mechanism" in options:
+        lines += [f"sasl.mechanism={options['sasl_mechanism']}",
+                  "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+                  f'username="{options["sasl_plain_username"]}" password="{options["sasl_plain_password"]}";']
+    return "\n".join(lines) + "\n"
 
 
 def principal_of(name: str) -> str:
@@ -145,32 +172,41 @@ def principal_of(name: str) -> str:
 
 
 def client_options(principal: str = "", *, username: str = "", password: str = "", password_file: str = "",
-                   credentials_dir: str = "", env: Mapping[str, str] | None = None) -> dict[str, Any]:
+                   credentials_dir: str = "", ca_file: str = "", env: Mapping[str, str] | None = None
+                   ) -> dict[str, Any]:
     """aiokafka's keyword arguments to sign in: an explicit user first, else ``principal`` from the credentials
-    directory; the environment's KAFKA_SASL_* / KAFKA_CREDENTIALS_DIR fill what is not given. {} for PLAINTEXT."""
+    directory; the environment's KAFKA_SASL_* / KAFKA_SSL_CA_FILE / KAFKA_CREDENTIALS_DIR fill what is not given.
+    TLS (SASL_SSL) whenever a CA is known: ``ca_file``, else the credentials directory's ``ca.crt`` if there.
+    {} for PLAINTEXT (no user, no CA)."""
     env = os.environ if env is None else env
     username = username or env.get("KAFKA_SASL_USERNAME", "")
     password = password or env.get("KAFKA_SASL_PASSWORD", "")
     password_file = password_file or env.get("KAFKA_SASL_PASSWORD_FILE", "")
     credentials_dir = credentials_dir or env.get("KAFKA_CREDENTIALS_DIR", "")
+    ca_file = ca_file or env.get("KAFKA_SSL_CA_FILE", "")
+    if not ca_file and credentials_dir and (Path(credentials_dir) / broker_tls.CA_FILE).is_file():
+        ca_file = str(Path(credentials_dir) / broker_tls.CA_FILE)
+    tls: dict[str, Any] = {"ssl_context": broker_tls.context(ca_file)} if ca_file else {}
     if not username and credentials_dir and principal:
         principal = principal_of(principal)
         username, password_file = principal, str(Path(credentials_dir) / f"{principal}.password")
     if not username:
-        return {}
+        return {"security_protocol": "SSL", **tls} if tls else {}
     if not password:
         if not password_file:
             raise ValueError(f"Kafka user {username!r} has no password (KAFKA_SASL_PASSWORD or _FILE)")
         password = Path(password_file).read_text().strip()
-    return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": MECHANISM,
+    return {"security_protocol": "SASL_SSL" if tls else "SASL_PLAINTEXT", **tls, "sasl_mechanism": MECHANISM,
             "sasl_plain_username": username, "sasl_plain_password": password}
 
 
-def scram(options: Mapping[str, Any]) -> SASLScram512 | None:
+def scram(options: Mapping[str, Any]) -> BaseSecurity | None:
     """The same sign-in for FastStream's KafkaBroker (which takes it as a security object, not as arguments)."""
-    if not options:
-        return None
-    return SASLScram512(options["sasl_plain_username"], options["sasl_plain_password"])
+    tls = options.get("ssl_context")
+    if "sasl_mechanism" not in options:  # no user: TLS alone, or PLAINTEXT
+        return BaseSecurity(tls, use_ssl=True) if tls is not None else None
+    return SASLScram512(options["sasl_plain_username"], options["sasl_plain_password"], ssl_context=tls,
+                        use_ssl=tls is not None)
 
 
 # --- CreateAcls (Kafka's protocol, API key 30) ----------------------------------------------------------------
@@ -266,12 +302,19 @@ async def grant(admin: AIOKafkaAdminClient, bindings: list[Grant], *, timeout: f
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Make the broker's credentials: a password file per principal.")
+    parser = argparse.ArgumentParser(description="Make the broker's credentials: a password file per principal, "
+                                     "the broker's CA and certificate, the tools' properties files.")
     parser.add_argument("command", choices=["credentials"])
     parser.add_argument("directory", type=Path)
+    parser.add_argument("--mounted-at", default="", help="where a container mounts DIRECTORY: a second set of "
+                        "properties files, in DIRECTORY/container, naming the CA by that path")
     args = parser.parse_args(argv)
     write_credentials(args.directory)
-    print(f"[principals] {', '.join(PRINCIPALS)}: passwords in {args.directory}", file=sys.stderr)
+    if args.mounted_at:
+        write_properties(args.directory, PRINCIPALS, ca_location=f"{args.mounted_at.rstrip('/')}/{broker_tls.CA_FILE}",
+                         into=args.directory / "container")
+    print(f"[principals] {', '.join(PRINCIPALS)}: passwords, the broker's CA and certificate in {args.directory}",
+          file=sys.stderr)
     return 0
 
 

@@ -42,6 +42,9 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_password: str = ""
     kafka_sasl_password_file: str = ""
     kafka_credentials_dir: str = ""
+    # The CA the broker's certificate is checked against, the only one trusted (docs/adr/0055): set, the service
+    # speaks SASL_SSL; not set, the credentials directory's ca.crt if there (infra/compose mounts it), else no TLS.
+    kafka_ssl_ca_file: str = ""
     # Public keys that verify bearer tokens: a PEM or JWKS file, or a JWKS URL.
     auth_public_keys_file: str = ""
     auth_jwks_url: str = ""
@@ -88,7 +91,8 @@ class ServiceSettings(BaseSettings):
         """aiokafka's sign-in arguments for this service ({} for PLAINTEXT)."""
         return client_options(self.service_name, username=self.kafka_sasl_username,
                               password=self.kafka_sasl_password, password_file=self.kafka_sasl_password_file,
-                              credentials_dir=self.kafka_credentials_dir, env={})
+                              credentials_dir=self.kafka_credentials_dir, ca_file=self.kafka_ssl_ca_file,
+                              env={})
 
     def store_url(self) -> str:
         """MONGODB_URL, signed in as this service's principal of the store when MONGODB_CREDENTIALS_DIR is set."""
