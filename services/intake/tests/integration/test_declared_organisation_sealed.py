@@ -62,7 +62,8 @@ async def test_a_filing_declared_a_cooperatives_puts_neither_number_nor_name_in_
     shown = (await intake.get(f"/dossiers/{dossier_id}", headers=sec)).json()
     assert shown["producer"]["registration_number"] == ERASED and shown["producer"]["name"] == ERASED
     assert number not in json.dumps(shown, ensure_ascii=False) and name not in json.dumps(shown, ensure_ascii=False)
-    [listed] = [d for d in (await intake.get("/dossiers", headers=sec)).json()["items"] if d["dossier_id"] == dossier_id]
+    items = (await intake.get("/dossiers", headers=sec)).json()["items"]
+    [listed] = [d for d in items if d["dossier_id"] == dossier_id]
     assert listed["producer"]["name"] == ERASED and number not in json.dumps(listed)
     r = await intake.post(f"/dossiers/{dossier_id}/accept", json=ACCEPT, headers=sec)
     assert r.status_code == 410, r.text  # nothing left to make public
