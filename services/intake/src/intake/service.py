@@ -395,7 +395,6 @@ class Intake:
         if accepted is not None:
             raise Refused(f"this producer already has an accepted dossier for this product in round {round_.code}",
                           reason="duplicate")
-        public = await self._verified_organisation(state)  # before anything is recorded or claimed
         if state.id != identity:  # filed by an account not verified for the producer when it filed
             await self._verify_at_check(state, actor, cause)
         if codes is not None:  # the selection code, unique in the round, drawn when none is given (ADR 0046)
@@ -405,6 +404,7 @@ class Intake:
             raise Refused("a sample code is needed", kind="invalid", field="sample_code")
         code = sample_code
         try:
+            public = await self._verified_organisation(state)
             return await self.act(dossier_id, lambda s, r: dossiers.accept(
                 s, r, product_group=product_group, sample_code=code, organisation=public), actor, cause)
         except Exception:
