@@ -426,7 +426,7 @@ class Intake:
                                                     self.keys.key))["producer"]
         if ERASED in opened.values():
             raise Refused("the producer's personal data was erased: its dossier can no longer be accepted",
-                          kind="gone")
+                          current_status=state.status.value)  # as the check of an unverified account says it
         return opened
 
     async def _verify_at_check(self, state: dossiers.Dossier, actor: Actor, cause: Cause) -> None:
