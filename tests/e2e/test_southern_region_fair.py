@@ -207,6 +207,10 @@ async def test_the_southern_regions_samples_scoring_fair_prizes_and_fees(
             issued = {i["dossier_id"]: i for i in await eventually(certificates, timeout=60,
                                                                    what="the three certificates")}
             assert set(issued) == {e.dossier_id for e in RECOGNISED}
+            # sealed at filing while only declared, an enterprise's name is public from its acceptance on, as it
+            # was before ADR 0048's third amendment: the registry names each holder in clear
+            assert {i["dossier_id"]: i["holder"]["name"] for i in issued.values()} == {
+                e.dossier_id: e.producer for e in RECOGNISED}
 
             # items 11 and 16: the recognised products on display at the fair, the others back to the store room
             fair = {"exhibition": "Hội chợ triển lãm hàng CNNT tiêu biểu khu vực phía Nam năm 2024",

@@ -109,9 +109,14 @@ def is_individual_number(registration_number: str) -> bool:
     return INDIVIDUAL_NUMBER.match(registration_number.strip().upper()) is not None
 
 
-def fields_to_seal(producer_kind: str | None, personal: tuple[str, ...]) -> tuple[str, ...]:
-    """``personal`` (sealed whoever the producer is), and its identity fields too for an individual."""
-    return (*personal, *IDENTITY_FIELDS) if is_individual(producer_kind) else personal
+def fields_to_seal(producer_kind: str | None, personal: tuple[str, ...], *, verified_organisation: bool = False
+                   ) -> tuple[str, ...]:
+    """``personal`` (sealed whoever the producer is), and its identity fields too unless the producer is an
+    organisation the secretariat has verified (ADR 0048, third amendment): a declared kind proves nothing, and a
+    10-digit tax code may be an enterprise's, a cooperative's or a household's alike."""
+    if verified_organisation and not is_individual(producer_kind):
+        return personal
+    return (*personal, *IDENTITY_FIELDS)
 
 
 def copy_sealed(sealed: Mapping[str, Any], *, event_id: str, path: str) -> dict[str, Any]:

@@ -201,7 +201,7 @@ def test_written_files_are_pretty_sorted_utf8(tmp_path: Path) -> None:
     paths = export.write_all(tmp_path)
     assert tmp_path / "asyncapi.json" in paths
     assert tmp_path / "schemas" / "cloudevent.v1.json" in paths
-    assert tmp_path / "schemas" / "dossier.received.v3.json" in paths
+    assert tmp_path / "schemas" / "dossier.received.v4.json" in paths
     text = (tmp_path / "asyncapi.json").read_text(encoding="utf-8")
     assert text.endswith("}\n")
     assert text == json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -47,7 +47,7 @@ def sealed_received(kind: str = "household") -> dict[str, Any]:
 
 
 def test_dossier_received_v3_takes_a_households_identity_sealed_and_reads_v2_in_clear() -> None:
-    assert registration_of(DossierReceived).schema_version == 3
+    assert registration_of(DossierReceived).schema_version == 4
     v3 = DossierReceived.model_validate({**sealed_received(), "product_identity": "dossier-1"})
     assert not isinstance(v3.producer.name, str) and "Lương" not in v3.model_dump_json()
     v2 = DossierReceived.model_validate(seal_fields(received(), ("producer.contact.person",), KEY, KID,
@@ -55,9 +55,14 @@ def test_dossier_received_v3_takes_a_households_identity_sealed_and_reads_v2_in_
     assert v2.producer.name == "Hộ kinh doanh Lương Thị Mai" and v2.product_identity is None
 
 
-def test_an_organisations_name_is_never_sealed() -> None:
-    with pytest.raises(ValidationError, match="not personal data"):
-        DossierReceived.model_validate(sealed_received(kind="cooperative"))
+def test_a_declared_organisations_identity_is_sealed_from_v4_and_a_v3_organisations_reads_clear() -> None:
+    """ADR 0048, third amendment: a declared kind proves nothing, so an organisation's name and number are sealed
+    at filing until the secretariat verifies it; a v3 organisation's, clear, reads as it was recorded."""
+    v4 = DossierReceived.model_validate({**sealed_received(kind="cooperative"), "product_identity": "dossier-1"})
+    assert not isinstance(v4.producer.registration_number, str) and "HKD" not in v4.model_dump_json()
+    v3 = DossierReceived.model_validate(seal_fields(received(kind="cooperative"), ("producer.contact.person",), KEY,
+                                                    KID, event_id=RECEIVED))
+    assert v3.producer.registration_number == "HKD-24-0001"
 
 
 def test_later_events_take_a_sealed_copy_or_clear_text_but_never_a_bare_sealed_value() -> None:

@@ -161,12 +161,15 @@ async def test_the_key_client_caches_briefly_and_remembers_an_erasure() -> None:
     assert await client.key(other) is None and len(calls) == 2
 
 
-def test_an_individuals_identity_is_sealed_an_organisations_is_not() -> None:
+def test_an_individuals_identity_is_sealed_a_verified_organisations_is_not() -> None:
     """ADR 0048: a household business's name and registration number are an individual's; a cooperative's or a
-    company's are public."""
-    assert fields_to_seal("household", PATHS) == (*PATHS, "producer.name", "producer.registration_number")
+    company's are public once the secretariat has verified it is one (third amendment): declared, it is sealed."""
+    identity = (*PATHS, "producer.name", "producer.registration_number")
+    assert fields_to_seal("household", PATHS) == identity
+    assert fields_to_seal("household", PATHS, verified_organisation=True) == identity
     for organisation in ("enterprise", "cooperative", "cooperative_group"):
-        assert fields_to_seal(organisation, PATHS) == PATHS
+        assert fields_to_seal(organisation, PATHS) == identity
+        assert fields_to_seal(organisation, PATHS, verified_organisation=True) == PATHS
     data = received()
     sealed = seal_fields(data, fields_to_seal(data["producer"]["kind"], PATHS), KEY, KID, event_id=EVENT)
     assert "Hộ kinh doanh Lan" not in json.dumps(sealed, ensure_ascii=False) and "2400123456" not in json.dumps(sealed)

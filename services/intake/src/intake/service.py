@@ -190,7 +190,8 @@ class Intake:
             raise Refused(f"round {round_.code} is closed: it takes no more dossiers", current_status="closed")
         # the personal fields sealed with the producer's key, bound to this event's id (ADR 0035)
         event_id = event_id or str(uuid.uuid4())
-        sealed = await self._sealed_producer(clear, event_id)
+        # an escalation's producer was verified by its level's acceptance; a filing's kind is only declared
+        sealed = await self._sealed_producer(clear, event_id, verified_organisation=escalated_from is not None)
         # Validate everything before a receipt number is taken, so a refusal leaves no gap in the numbering.
         now = self.now()
         today = day_in_vietnam(now)
@@ -214,7 +215,8 @@ class Intake:
             raise self._duplicate(round_) from None
         await settle(self.rt.db, reservation)
         if _files_for_producers(actor) and binding is None:
-            await self._request_binding(actor, clear, dossier_id, Cause.of(recorded), is_individual(clear.get("kind")))
+            await self._request_binding(actor, clear, dossier_id, Cause.of(recorded),
+                                        is_sealed(sealed["registration_number"]))
         return recorded
 
     async def check_documents(self, documents: list[Document]) -> None:
@@ -234,10 +236,11 @@ class Intake:
             raise Refused("; ".join(f"{p['field']}: {p['reason']}" for p in problems), kind="invalid",
                           field=problems[0]["field"], problems=problems)
 
-    async def _sealed_producer(self, producer: dict[str, Any], event_id: str) -> dict[str, Any]:
+    async def _sealed_producer(self, producer: dict[str, Any], event_id: str, *, verified_organisation: bool
+                               ) -> dict[str, Any]:
         kid, key = await self.keys.for_subject(data_subject(producer["registration_number"]))
-        # an individual's (a household's) name and registration number too (ADR 0048)
-        paths = fields_to_seal(producer.get("kind"), SEALED_FIELDS)
+        # the name and registration number too, unless a verified organisation's (ADR 0048, third amendment)
+        paths = fields_to_seal(producer.get("kind"), SEALED_FIELDS, verified_organisation=verified_organisation)
         sealed: dict[str, Any] = seal_fields({"producer": producer}, paths, key, kid, event_id=event_id)
         return sealed["producer"]  # type: ignore[no-any-return]
 
@@ -401,14 +404,30 @@ class Intake:
             raise Refused("a sample code is needed", kind="invalid", field="sample_code")
         code = sample_code
         try:
+            public = await self._verified_organisation(state)
             return await self.act(dossier_id, lambda s, r: dossiers.accept(
-                s, r, product_group=product_group, sample_code=code), actor, cause)
+                s, r, product_group=product_group, sample_code=code, organisation=public), actor, cause)
         except Exception:
             # refused or failed between the claim and the acceptance: the code goes back to the round (a crash
             # here leaves the claim, which another dossier takes over once stale: SampleCustody.claim_code)
             if codes is not None:
                 await codes.release_code(state.round_id, code, state.id)
             raise
+
+    async def _verified_organisation(self, state: dossiers.Dossier) -> dict[str, str] | None:
+        """An organisation's name and registration number, sealed at filing while only declared, opened for the
+        acceptance that verifies it to carry in clear (ADR 0048, third amendment); None for a household's (carried
+        sealed) or one received clear."""
+        producer = state.received["producer"]
+        identity = {f: producer[f] for f in ("name", "registration_number")}
+        if is_individual(producer.get("kind")) or not any(map(is_sealed, identity.values())):
+            return None
+        opened: dict[str, str] = (await open_fields({"producer": identity}, state.received_event_id,
+                                                    self.keys.key))["producer"]
+        if ERASED in opened.values():
+            raise Refused("the producer's personal data was erased: its dossier can no longer be accepted",
+                          current_status=state.status.value)  # as the check of an unverified account says it
+        return opened
 
     async def _verify_at_check(self, state: dossiers.Dossier, actor: Actor, cause: Cause) -> None:
         number = await self.registration_number(state)

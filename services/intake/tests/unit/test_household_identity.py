@@ -57,6 +57,23 @@ def test_an_organisations_acceptance_carries_its_name_in_clear() -> None:
     assert accepted.producer_name == "Hợp tác xã Nông nghiệp Đông Hưng"
 
 
+def test_a_declared_organisations_identity_goes_clear_only_with_the_acceptance_that_verifies_it() -> None:
+    """ADR 0048, third amendment: sealed at filing, a cooperative's name and number are carried clear by the
+    acceptance given them opened; without them (a household's) the copies go on."""
+    round_ = round_opened()
+    history = DossierHistory("dossier-z")
+    clear = producer("0101234567").model_dump(mode="json")
+    sealed = seal_fields({"producer": clear}, IDENTITY, KEY, KID, event_id="dossier-z-1")["producer"]
+    history.record(receive(round_, producer=sealed, dossier_id="dossier-z", product_identity="dossier-z"))
+    assert "0101234567" not in str(history.events[0].data)
+    opened = {"name": clear["name"], "registration_number": "0101234567"}
+    accepted = dossiers.accept(history.dossier, round_, product_group="thực phẩm", sample_code="TP-3",
+                               organisation=opened)
+    assert (accepted.producer_name, accepted.producer_registration_number) == (clear["name"], "0101234567")
+    copies = dossiers.accept(history.dossier, round_, product_group="thực phẩm", sample_code="TP-3")
+    assert "0101234567" not in copies.model_dump_json()
+
+
 def test_a_households_binding_keeps_its_number_sealed_and_is_found_by_reference() -> None:
     asked = bindings.request(None, applicant_id="mai", registration_number="hkd-24-0001",
                              producer_name="Hộ kinh doanh Lương Thị Mai", dossier_id="dossier-x")

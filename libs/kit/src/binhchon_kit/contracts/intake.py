@@ -25,7 +25,7 @@ from binhchon_kit.contracts.common import (
     Value,
 )
 from binhchon_kit.contracts.registry import EventData, registered
-from binhchon_kit.personal import KID_PATTERN, Sealed, SealedCopy, is_individual
+from binhchon_kit.personal import KID_PATTERN, Sealed, SealedCopy
 
 TOPIC = "intake.events"
 
@@ -144,24 +144,17 @@ class ReceivedContact(Contact):
 
 class ReceivedProducer(Producer):
     """The producer as ``dossier.received`` carries it: its personal fields sealed with the producer's key; an
-    individual's (a household business's) name and registration number too, from v3 (ADR 0048)."""
+    individual's (a household business's) name and registration number too, from v3 (ADR 0048); from v4 every
+    producer's, unless the secretariat has verified that it is an organisation (an escalation of an accepted
+    dossier): a declared kind proves nothing (ADR 0048, third amendment)."""
 
     name: Sealed | Text = Field(  # type: ignore[assignment]
-        description="sealed (ADR 0048) from v3 when the producer is a household business; clear otherwise")
+        description="sealed (ADR 0048) from v3 when the producer is a household business, from v4 unless it is an "
+                    "organisation the secretariat verified (``dossier.accepted`` then carries it clear)")
     registration_number: Sealed | RegistrationNumber = Field(  # type: ignore[assignment]
-        description="sealed (ADR 0048) from v3 when the producer is a household business; clear otherwise")
+        description="sealed as ``name`` is")
     address: ReceivedAddress
     contact: ReceivedContact
-
-    @model_validator(mode="after")
-    def _organisations_in_clear(self) -> ReceivedProducer:
-        """Only an individual's identity is personal data: an organisation's sealed name would hide the holder of a
-        public recognition."""
-        if not is_individual(self.kind) and (isinstance(self.name, Sealed)
-                                             or isinstance(self.registration_number, Sealed)):
-            raise ValueError(f"a {self.kind.value} producer's name and registration number are not personal data: "
-                             "they are carried in clear")
-        return self
 
 
 SEALED_FIELDS = ("producer.contact.person", "producer.contact.phone", "producer.contact.email",
@@ -170,7 +163,7 @@ SEALED_FIELDS = ("producer.contact.person", "producer.contact.phone", "producer.
 individual producer's name and registration number too, from v3 (ADR 0048)."""
 
 
-@registered("dossier.received", topic=TOPIC, schema_version=3)
+@registered("dossier.received", topic=TOPIC, schema_version=4)
 class DossierReceived(EventData):
     """A producer's dossier was received and given a receipt (giấy biên nhận) with the check due date.
 
@@ -178,7 +171,11 @@ class DossierReceived(EventData):
     the producer's key, erasable by deleting it (ADR 0035). A v1 event carries them in clear and reads as it is.
     v3: a household business's name and registration number are sealed too (ADR 0048), and ``product_identity``
     says which dossier id the producer's own filing of this product has (derived from the registration number,
-    which intake cannot read back once it is erased). A v2 event reads as v3 without it."""
+    which intake cannot read back once it is erased). A v2 event reads as v3 without it.
+    v4: an organisation's name and registration number are sealed too until the secretariat verifies that it is
+    one (ADR 0048, third amendment): an individual's 10-digit tax code cannot be told from an organisation's, and
+    anyone may file declaring ``kind: cooperative``. ``dossier.accepted`` carries a verified organisation's
+    clear; an escalation, of a dossier its level accepted, carries them clear here. A v3 event reads as it is."""
 
     dossier_id: str
     round_id: str

@@ -180,17 +180,21 @@ def supplement(state: Dossier, round_: RoundOpened, *, documents: list[Any], not
                                check_due_date=add_working_days(today, round_.schedule.check_working_days))
 
 
-def accept(state: Dossier, round_: RoundOpened, *, product_group: str, sample_code: str) -> DossierAccepted:
+def accept(state: Dossier, round_: RoundOpened, *, product_group: str, sample_code: str,
+           organisation: Mapping[str, str] | None = None) -> DossierAccepted:
+    """``organisation``: the producer's name and registration number, opened, when it is an organisation whose
+    identity was sealed at filing (ADR 0048, third amendment): this acceptance verifies it, and makes them public."""
     _require(state, AWAITING_CHECK, "accept")
     product = state.received["product"]
+    carried = dict(organisation) if organisation else {f: _carried(state, f) for f in ("name", "registration_number")}
     return DossierAccepted(
         round_id=round_.round_id, rulebook_id=round_.rulebook_id, programme=round_.programme, level=round_.level,
         product_group=product_group, sample_code=sample_code,
         result_due_date=round_.schedule.result_due_date or round_.schedule.council_date,
-        product_name=product["name"], producer_name=_carried(state, "name"),
+        product_name=product["name"], producer_name=carried["name"],
         producer_address=address_line(state.received["producer"]["address"]),
         province_code=state.received["producer"]["address"]["province_code"],
-        producer_registration_number=_carried(state, "registration_number"),
+        producer_registration_number=carried["registration_number"],
     )
 
 
