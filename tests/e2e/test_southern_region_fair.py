@@ -208,7 +208,7 @@ async def test_the_southern_regions_samples_scoring_fair_prizes_and_fees(
                                                                    what="the three certificates")}
             assert set(issued) == {e.dossier_id for e in RECOGNISED}
             # sealed at filing while only declared, an enterprise's name is public from its acceptance on, as it
-            # was before ADR 0048's third amendment: the registry names each holder in clear
+            # was before ADR 0048's fourth amendment: the registry names each holder in clear
             assert {i["dossier_id"]: i["holder"]["name"] for i in issued.values()} == {
                 e.dossier_id: e.producer for e in RECOGNISED}
 

@@ -112,7 +112,7 @@ def is_individual_number(registration_number: str) -> bool:
 def fields_to_seal(producer_kind: str | None, personal: tuple[str, ...], *, verified_organisation: bool = False
                    ) -> tuple[str, ...]:
     """``personal`` (sealed whoever the producer is), and its identity fields too unless the producer is an
-    organisation the secretariat has verified (ADR 0048, third amendment): a declared kind proves nothing, and a
+    organisation the secretariat has verified (ADR 0048, fourth amendment): a declared kind proves nothing, and a
     10-digit tax code may be an enterprise's, a cooperative's or a household's alike."""
     if verified_organisation and not is_individual(producer_kind):
         return personal

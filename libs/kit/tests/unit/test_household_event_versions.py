@@ -56,7 +56,7 @@ def test_dossier_received_v3_takes_a_households_identity_sealed_and_reads_v2_in_
 
 
 def test_a_declared_organisations_identity_is_sealed_from_v4_and_a_v3_organisations_reads_clear() -> None:
-    """ADR 0048, third amendment: a declared kind proves nothing, so an organisation's name and number are sealed
+    """ADR 0048, fourth amendment: a declared kind proves nothing, so an organisation's name and number are sealed
     at filing until the secretariat verifies it; a v3 organisation's, clear, reads as it was recorded."""
     v4 = DossierReceived.model_validate({**sealed_received(kind="cooperative"), "product_identity": "dossier-1"})
     assert not isinstance(v4.producer.registration_number, str) and "HKD" not in v4.model_dump_json()

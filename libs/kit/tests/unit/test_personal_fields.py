@@ -163,7 +163,7 @@ async def test_the_key_client_caches_briefly_and_remembers_an_erasure() -> None:
 
 def test_an_individuals_identity_is_sealed_a_verified_organisations_is_not() -> None:
     """ADR 0048: a household business's name and registration number are an individual's; a cooperative's or a
-    company's are public once the secretariat has verified it is one (third amendment): declared, it is sealed."""
+    company's are public once the secretariat has verified it is one (fourth amendment): declared, it is sealed."""
     identity = (*PATHS, "producer.name", "producer.registration_number")
     assert fields_to_seal("household", PATHS) == identity
     assert fields_to_seal("household", PATHS, verified_organisation=True) == identity

@@ -239,7 +239,7 @@ class Intake:
     async def _sealed_producer(self, producer: dict[str, Any], event_id: str, *, verified_organisation: bool
                                ) -> dict[str, Any]:
         kid, key = await self.keys.for_subject(data_subject(producer["registration_number"]))
-        # the name and registration number too, unless a verified organisation's (ADR 0048, third amendment)
+        # the name and registration number too, unless a verified organisation's (ADR 0048, fourth amendment)
         paths = fields_to_seal(producer.get("kind"), SEALED_FIELDS, verified_organisation=verified_organisation)
         sealed: dict[str, Any] = seal_fields({"producer": producer}, paths, key, kid, event_id=event_id)
         return sealed["producer"]  # type: ignore[no-any-return]
@@ -416,7 +416,7 @@ class Intake:
 
     async def _verified_organisation(self, state: dossiers.Dossier) -> dict[str, str] | None:
         """An organisation's name and registration number, sealed at filing while only declared, opened for the
-        acceptance that verifies it to carry in clear (ADR 0048, third amendment); None for a household's (carried
+        acceptance that verifies it to carry in clear (ADR 0048, fourth amendment); None for a household's (carried
         sealed) or one received clear."""
         producer = state.received["producer"]
         identity = {f: producer[f] for f in ("name", "registration_number")}

@@ -1,4 +1,4 @@
-"""A declared kind proves nothing (ADR 0048, third amendment): a household's 10-digit tax code filed as a
+"""A declared kind proves nothing (ADR 0048, fourth amendment): a household's 10-digit tax code filed as a
 cooperative's goes sealed onto intake.events, erasable; only the secretariat's acceptance, which verifies the
 producer, carries an organisation's name and number in clear. Against the real store and broker."""
 

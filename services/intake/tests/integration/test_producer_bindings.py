@@ -179,7 +179,7 @@ async def test_a_counter_binding_never_keeps_a_households_number_in_clear(intake
         kept = await db["bindings"].find_one({"_id": r.json()["binding_id"]})
         assert kept is not None and number.upper() not in str(kept), kept
 
-    # the account's filing declared a cooperative, which proves nothing (ADR 0048, third amendment): its binding
+    # the account's filing declared a cooperative, which proves nothing (ADR 0048, fourth amendment): its binding
     # was asked sealed, and the counter, told no kind, keeps it so
     await file(intake, auth, opened["round_id"], COMPETITOR, regno=ambiguous)
     r = await intake.post("/bindings", json={"applicant_id": COMPETITOR, "registration_number": ambiguous},

@@ -88,7 +88,7 @@ async def test_a_store_restored_from_its_topic_gets_its_selection_codes_back(inf
         await eventually(published, what="intake's relay to publish everything")
 
     # lost entirely but for its key store, which has its own backup (docs/personal-data.md): without it, the
-    # producers' sealed numbers could be opened no more, and no dossier accepted (ADR 0048, third amendment)
+    # producers' sealed numbers could be opened no more, and no dossier accepted (ADR 0048, fourth amendment)
     keys = await mongo[settings.mongodb_database][COLLECTION].find({}).to_list()
     await mongo.drop_database(settings.mongodb_database)
     out = io.StringIO()

@@ -39,7 +39,7 @@ async def test_submit_returns_receipt_and_event_reaches_topic(intake, auth, infr
     assert received.actorid == "producer-1"
     assert received.dataschema.endswith("/dossier.received/v4.json")
     # the contact and the street go sealed with the producer's key (ADR 0035), and a declared cooperative's name
-    # and number until the secretariat verifies it (ADR 0048, third amendment); the product and its place do not
+    # and number until the secretariat verifies it (ADR 0048, fourth amendment); the product and its place do not
     assert received.data["producer"]["name"]["enc"] == "A256GCM"
     contact = received.data["producer"]["contact"]
     assert all(contact[k]["enc"] == "A256GCM" for k in ("person", "phone", "email"))

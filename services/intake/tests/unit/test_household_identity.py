@@ -58,7 +58,7 @@ def test_an_organisations_acceptance_carries_its_name_in_clear() -> None:
 
 
 def test_a_declared_organisations_identity_goes_clear_only_with_the_acceptance_that_verifies_it() -> None:
-    """ADR 0048, third amendment: sealed at filing, a cooperative's name and number are carried clear by the
+    """ADR 0048, fourth amendment: sealed at filing, a cooperative's name and number are carried clear by the
     acceptance given them opened; without them (a household's) the copies go on."""
     round_ = round_opened()
     history = DossierHistory("dossier-z")

@@ -146,7 +146,7 @@ class ReceivedProducer(Producer):
     """The producer as ``dossier.received`` carries it: its personal fields sealed with the producer's key; an
     individual's (a household business's) name and registration number too, from v3 (ADR 0048); from v4 every
     producer's, unless the secretariat has verified that it is an organisation (an escalation of an accepted
-    dossier): a declared kind proves nothing (ADR 0048, third amendment)."""
+    dossier): a declared kind proves nothing (ADR 0048, fourth amendment)."""
 
     name: Sealed | Text = Field(  # type: ignore[assignment]
         description="sealed (ADR 0048) from v3 when the producer is a household business, from v4 unless it is an "
@@ -173,7 +173,7 @@ class DossierReceived(EventData):
     says which dossier id the producer's own filing of this product has (derived from the registration number,
     which intake cannot read back once it is erased). A v2 event reads as v3 without it.
     v4: an organisation's name and registration number are sealed too until the secretariat verifies that it is
-    one (ADR 0048, third amendment): an individual's 10-digit tax code cannot be told from an organisation's, and
+    one (ADR 0048, fourth amendment): an individual's 10-digit tax code cannot be told from an organisation's, and
     anyone may file declaring ``kind: cooperative``. ``dossier.accepted`` carries a verified organisation's
     clear; an escalation, of a dossier its level accepted, carries them clear here. A v3 event reads as it is."""
 

@@ -89,7 +89,7 @@ def sealed_at_counter(state: Binding | None, registration_number: str, individua
     """Whether a binding registered at the counter seals its number (ADR 0048, amendment): a household's always.
     A household is told by the kind declared (``individual``), by a binding already sealed, or by a number only
     an individual holds; an organisation by the kind declared or by a clear binding (asked by a filing before ADR
-    0048's third amendment: a filing now asks a sealed one, a declared kind proving nothing). A
+    0048's fourth amendment: a filing now asks a sealed one, a declared kind proving nothing). A
     number told by none of these is refused: stored clear, a household's number could never be erased."""
     if individual or is_individual_number(registration_number) or (state is not None and state.sealed):
         return True

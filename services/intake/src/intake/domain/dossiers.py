@@ -183,7 +183,7 @@ def supplement(state: Dossier, round_: RoundOpened, *, documents: list[Any], not
 def accept(state: Dossier, round_: RoundOpened, *, product_group: str, sample_code: str,
            organisation: Mapping[str, str] | None = None) -> DossierAccepted:
     """``organisation``: the producer's name and registration number, opened, when it is an organisation whose
-    identity was sealed at filing (ADR 0048, third amendment): this acceptance verifies it, and makes them public."""
+    identity was sealed at filing (ADR 0048, fourth amendment): this acceptance verifies it, and makes them public."""
     _require(state, AWAITING_CHECK, "accept")
     product = state.received["product"]
     carried = dict(organisation) if organisation else {f: _carried(state, f) for f in ("name", "registration_number")}
