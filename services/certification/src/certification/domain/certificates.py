@@ -225,11 +225,12 @@ def recognition_year(issued: Mapping[str, Any]) -> int:
     return int(str(issued["decision"]["date"])[:4])
 
 
-# The registry's filters that narrow it (stars: 3 to 5, the few 5-star products a small part of all), and every
-# combination of them, each with its own key (ADR 0015): the filters' values in this order, each then ``|``, then
-# the certificate's place. A page names the key of exactly the filters it is asked (the most specific first), so
-# it walks only the rows of that combination, newest first, and tests no filter row by row on the way (a year
-# tested on a province's walk passes all its newer years first). The names stay those the first keys had.
+# The registry's filters that narrow it, and every combination of them, each with its own key (ADR 0015): the
+# filters' values in this order, each then ``|``, then the certificate's place. A page walks the key of exactly
+# the filters it is asked, so only the rows of that combination, newest first, with no filter tested row by row
+# on the way: a year tested on a province's walk passes all of that province's newer years first, and a rare
+# star rating (5 stars: a few products in a hundred) would be looked for among all. Programme and status keep no
+# key: they narrow little. The first two keys keep their names.
 FILTER_KEYS: dict[tuple[str, ...], str] = {
     ("province_code", "stars", "year"): "province_stars_year_page_key",
     ("province_code", "year"): "province_year_page_key",
