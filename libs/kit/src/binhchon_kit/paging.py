@@ -196,7 +196,10 @@ async def _fill(db: Any, collection: str, keys_of: Mapping[str, Callable[[dict[s
     return filled
 
 
-def walked_key(filter_keys: Mapping[str | tuple[str, ...], str], equals: Mapping[str, Any]) -> tuple[str, str]:
+FilterKeys = Mapping[str, str] | Mapping[tuple[str, ...], str]
+
+
+def walked_key(filter_keys: FilterKeys, equals: Mapping[str, Any]) -> tuple[str, str]:
     """The key a page walks and its prefix: the first of ``filter_keys`` (a filter field, or a combination of
     them, -> its own key; the most specific first) whose filters are all asked, with their values in that order,
     each then ``|``; otherwise the list's own key (ADR 0015). The key's values are written the same way."""
@@ -207,7 +210,7 @@ def walked_key(filter_keys: Mapping[str | tuple[str, ...], str], equals: Mapping
     return PAGE_KEY, ""
 
 
-async def fill_filter_keys(db: Any, collection: str, filter_keys: Mapping[Any, str],
+async def fill_filter_keys(db: Any, collection: str, filter_keys: FilterKeys,
                            keys_of: Callable[[dict[str, Any]], Mapping[str, str]]) -> int:
     """``fill_keys`` for each filter key, from the fold's own function giving a document all of them, in one
     pass over the collection for all the keys whose fill has not run (a new key costs one scan at start-up,
