@@ -172,31 +172,48 @@ async def fill_keys(db: Any, collection: str, key_of: Callable[[dict[str, Any]],
     Read models get their keys from their folds; documents written by older code lack them until then. This
     sets them from the document itself (``key_of`` is the function the fold uses), once: a marker in
     ``read_model_keys`` records that it ran. Replicas racing here set the same values. Returns how many."""
-    marker = f"{collection}.{key}.v{version}"
-    if await db["read_model_keys"].find_one({"_id": marker}) is not None:
+    return await _fill(db, collection, {key: key_of}, version)
+
+
+async def _fill(db: Any, collection: str, keys_of: Mapping[str, Callable[[dict[str, Any]], str | None]],
+                version: int) -> int:
+    """``fill_keys`` for several keys in one pass: the documents lacking any key whose marker is not yet set."""
+    markers = {key: f"{collection}.{key}.v{version}" for key in keys_of}
+    due = [key for key, marker in markers.items() if await db["read_model_keys"].find_one({"_id": marker}) is None]
+    if not due:
         return 0
     filled = 0
-    async for doc in db[collection].find({key: {"$exists": False}}):
-        await db[collection].update_one({"_id": doc["_id"]}, {"$set": {key: key_of(doc)}})
+    lacking = [{key: {"$exists": False}} for key in due]
+    async for doc in db[collection].find(lacking[0] if len(lacking) == 1 else {"$or": lacking}):
+        await db[collection].update_one({"_id": doc["_id"]},
+                                        {"$set": {key: keys_of[key](doc) for key in due if key not in doc}})
         filled += 1
-    try:
-        await db["read_model_keys"].replace_one({"_id": marker}, {"filled": filled}, upsert=True)
-    except DuplicateKeyError:
-        pass  # a replica starting at the same moment ran it too and its marker won the insert: it says the same
+    for key in due:
+        try:
+            await db["read_model_keys"].replace_one({"_id": markers[key]}, {"filled": filled}, upsert=True)
+        except DuplicateKeyError:
+            pass  # a replica starting at the same moment ran it too and its marker won the insert: it says the same
     return filled
 
 
-def walked_key(filter_keys: Mapping[str, str], equals: Mapping[str, Any]) -> tuple[str, str]:
-    """The key a page walks and its prefix: the first of ``filter_keys`` (filter field -> its own key, the most
-    selective first) whose filter is asked, the value then ``|``; otherwise the list's own key (ADR 0015)."""
-    for name, key in filter_keys.items():
-        if name in equals:
-            return key, f"{equals[name]}|"
+FilterKeys = Mapping[str, str] | Mapping[tuple[str, ...], str]
+
+
+def walked_key(filter_keys: FilterKeys, equals: Mapping[str, Any]) -> tuple[str, str]:
+    """The key a page walks and its prefix: the first of ``filter_keys`` (a filter field, or a combination of
+    them, -> its own key; the most specific first) whose filters are all asked, with their values in that order,
+    each then ``|``; otherwise the list's own key (ADR 0015). The key's values are written the same way."""
+    for names, key in filter_keys.items():
+        fields = (names,) if isinstance(names, str) else names
+        if all(name in equals for name in fields):
+            return key, "".join(f"{equals[name]}|" for name in fields)
     return PAGE_KEY, ""
 
 
-async def fill_filter_keys(db: Any, collection: str, filter_keys: Mapping[str, str],
-                           keys_of: Callable[[dict[str, Any]], Mapping[str, str]]) -> None:
-    """``fill_keys`` for each filter key, from the fold's own function giving a document all of them."""
-    for key in filter_keys.values():
-        await fill_keys(db, collection, lambda doc, key=key: keys_of(doc)[key], key=key)  # type: ignore[misc]
+async def fill_filter_keys(db: Any, collection: str, filter_keys: FilterKeys,
+                           keys_of: Callable[[dict[str, Any]], Mapping[str, str]]) -> int:
+    """``fill_keys`` for each filter key, from the fold's own function giving a document all of them, in one
+    pass over the collection for all the keys whose fill has not run (a new key costs one scan at start-up,
+    however many are added together)."""
+    return await _fill(db, collection, {key: (lambda doc, key=key: keys_of(doc)[key])  # type: ignore[misc]
+                                        for key in filter_keys.values()}, version=1)

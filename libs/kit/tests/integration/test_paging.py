@@ -1,6 +1,6 @@
 """Keyset pages on the real MongoDB-protocol server (ADR 0015): descending order, rows dropped by a check the
-query cannot make (short pages keep a cursor, never a skip), a list that ends at a key, and the one-time fill of
-keys on documents stored before keys existed."""
+query cannot make (short pages keep a cursor, never a skip), a list that ends at a key, the one-time fill of
+keys on documents stored before keys existed, and which key a filtered page walks."""
 
 from __future__ import annotations
 
@@ -68,6 +68,35 @@ async def test_replicas_filling_keys_at_once_all_start(db):
     await asyncio.gather(*(paging.fill_keys(db, "old", lambda d: d["code"]) for _ in range(4)))
     assert await db["read_model_keys"].count_documents({}) == 1
     assert await db["old"].count_documents({"page_key": {"$exists": True}}) == 5
+
+
+async def test_filter_keys_added_later_are_filled_together_in_one_pass(db):
+    # a key whose fill already ran is left alone; the keys added since are filled on one pass over the documents
+    # that lack any of them (a document stored by new code has them all and is not touched)
+    def keys_of(doc):
+        return {"a_key": f"{doc['a']}|{doc['code']}", "b_key": f"{doc['b']}|{doc['code']}",
+                "a_b_key": f"{doc['a']}|{doc['b']}|{doc['code']}"}
+
+    await db["old"].insert_many([{"_id": f"d{n}", "code": f"C{n:03d}", "a": n % 2, "b": n % 3,
+                                  "a_key": f"{n % 2}|C{n:03d}"} for n in range(6)])
+    await db["old"].insert_one({"_id": "new", "code": "C999", "a": 1, "b": 2, **keys_of({"a": 1, "b": 2,
+                                                                                           "code": "C999"})})
+    await db["read_model_keys"].insert_one({"_id": "old.a_key.v1", "filled": 6})
+    keys = {"a": "a_key", "b": "b_key", ("a", "b"): "a_b_key"}
+    assert await paging.fill_filter_keys(db, "old", keys, keys_of) == 6
+    assert await paging.fill_filter_keys(db, "old", keys, keys_of) == 0  # every marker set: no scan
+    async for doc in db["old"].find():
+        assert {k: doc[k] for k in keys.values()} == keys_of(doc), doc
+    assert await db["read_model_keys"].count_documents({}) == 3
+
+
+def test_a_page_walks_the_key_of_exactly_the_filters_it_is_asked():
+    keys = {("province", "year"): "province_year_key", "province": "province_key", ("year",): "year_key"}
+    assert paging.walked_key(keys, {"status": "valid", "year": 2025, "province": "24"}) == (
+        "province_year_key", "24|2025|")
+    assert paging.walked_key(keys, {"year": 2025, "stars": 4}) == ("year_key", "2025|")
+    assert paging.walked_key(keys, {"province": "24"}) == ("province_key", "24|")
+    assert paging.walked_key(keys, {"stars": 4}) == (paging.PAGE_KEY, "")
 
 
 def test_a_cursor_is_the_key_and_nothing_else():

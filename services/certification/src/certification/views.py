@@ -32,8 +32,8 @@ CERTIFICATE_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}\|[A-Za-z0-9-]+$")
 CEREMONY_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}\|ceremony-[A-Za-z0-9-]+$")
 
 
-# the registry's selective filters, each with its own key (certs.filter_keys), the most selective first
-FILTER_KEYS = {"province_code": "province_page_key", "year": "year_page_key"}
+# the registry's filters and their combinations, each with its own key (certs.filter_keys), the most specific first
+FILTER_KEYS = certs.FILTER_KEYS
 
 
 class Status(StrEnum):
@@ -89,7 +89,7 @@ class Views:
         """The public registry: valid certificates only, newest first (no total: the date check is ours)."""
         today = self.today()
         equals = {"status": certs.VALID, **{k: v for k, v in filters.items() if v is not None and v != ""}}
-        # a province or a year is few of all certificates: walk that filter's own key, not the whole list's
+        # walk the key of the filters asked (a province's 2025 certificates: "24|2025|…"), not the whole list's
         key, prefix = paging.walked_key(FILTER_KEYS, equals)
         found = await paging.page(self.db["certificates"], equals=equals, descending=True, limit=limit,
                                   after=paging.cursor_key(after, CERTIFICATE_KEY), key=key, prefix=prefix,
@@ -157,7 +157,7 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     for keys in (["page_key"], ["status", "page_key"], ["round_id", "page_key"], ["dossier_id", "page_key"],
                  ["round_id", "status", "page_key"], ["status", "province_code", "page_key"],
                  ["status", "year", "page_key"], ["status", "stars", "page_key"], ["number"],
-                 ["status", "valid_until"], ["province_page_key"], ["year_page_key"]):
+                 ["status", "valid_until"], *([key] for key in FILTER_KEYS.values())):
         await certificates.create_index([(k, ASCENDING) for k in keys])
     for keys in (["page_key"], ["round_id", "page_key"]):
         await db["ceremonies"].create_index([(k, ASCENDING) for k in keys])

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from binhchon_kit.testing.fixtures import eventually
+from certification.views import FILTER_KEYS
 
 pytestmark = pytest.mark.integration
 
@@ -86,11 +87,13 @@ async def test_staff_list_certificates_by_round_dossier_and_status(env, auth):
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "limit"]
 
 
-async def test_the_registry_filtered_by_province_or_year_walks_that_filter_s_own_key(env, auth):
-    """A province's or a year's certificates are few among all: the registry walks that filter's own key
-    (``province_page_key``, ``year_page_key``: ADR 0015), and a cursor means the same place in every variant.
-    Documents stored before those keys existed get them at start-up and are listed too."""
+async def test_the_registry_filtered_by_any_combination_walks_that_combination_s_key(env, auth):
+    """Each combination of province, stars and year walks its own key (``province_stars_year_page_key`` …:
+    ADR 0015), page by page by its cursor, valid certificates only (one past its date is left out before the
+    expiry sweep records it), and a cursor means the same place in every variant. Documents stored before those
+    keys existed get them at start-up and are listed the same."""
     from datetime import date as day
+    from itertools import product
 
     from binhchon_kit.contracts.common import DecisionReference
 
@@ -98,49 +101,67 @@ async def test_the_registry_filtered_by_province_or_year_walks_that_filter_s_own
                               authority="UBND tỉnh Bắc Giang")
     newer = DecisionReference(number="88/QĐ-UBND", date=day(2026, 11, 20), signer="Nguyễn Thị Ký",
                               authority="UBND tỉnh Bắc Giang")
+    short = {0, 5, 13, 16}  # decided 2026-11-20, valid 12 months: expired on 2028-01-01, the others not
     results = [env.result(f"d-{n}", product=f"Sản phẩm {n}", registration=f"24000000{n:02d}",
-                          province_code=("24", "01", "24")[n % 3], decision=older if n % 2 else newer)
-               for n in range(9)]
+                          province_code=("24", "01")[n % 2], stars=3 + (n // 2) % 3,
+                          decision=(newer, older, newer)[(n // 6) % 3], validity_months=12 if n in short else 36)
+               for n in range(18)]
+    combinations = list(product((None, "24", "01", "99"), (None, 3, 4, 5), (None, 2025, 2026)))
+
+    async def walk(cert, **filters):
+        asked = {k: v for k, v in filters.items() if v is not None}
+        seen, after = [], None
+        while True:
+            r = await cert.get("/registry.json", params={"limit": 2, **asked, **({"after": after} if after else {})})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert all(set(i) & {"page_key", *FILTER_KEYS.values()} == set() for i in body["items"])
+            assert all(i["status"] == "valid" for i in body["items"])
+            seen += [(i["number"], i["province_code"], i["stars"], i["year"]) for i in body["items"]]
+            if (after := body["next"]) is None:
+                return seen
+
+    async def every_combination(cert, everything):
+        for province, stars, year in combinations:
+            wanted = [c for c in everything if province in (None, c[1]) and stars in (None, c[2])
+                      and year in (None, c[3])]
+            assert await walk(cert, province_code=province, stars=stars, year=year) == wanted, (province, stars, year)
+
     async with env.running() as cert:
         await env.approve(*results)
 
-        async def walk(**filters):
-            seen, after = [], None
-            while True:
-                body = (await cert.get("/registry.json", params={"limit": 2, **filters,
-                                                                 **({"after": after} if after else {})})).json()
-                assert all(set(i) & {"page_key", "province_page_key", "year_page_key"} == set()
-                           for i in body["items"])
-                seen += [(i["number"], i["province_code"], i["year"]) for i in body["items"]]
-                if (after := body["next"]) is None:
-                    return seen
+        async def all_of_them():
+            return len(await walk(cert)) == 18 or None
 
-        async def all_nine():
-            return len(await walk()) == 9 or None
-
-        await eventually(all_nine, what="nine certificates in the registry")
-        everything = await walk()
-        for filters, wanted in (({"province_code": "24"}, lambda c: c[1] == "24"),
-                                ({"year": 2025}, lambda c: c[2] == 2025),
-                                ({"province_code": "01", "year": 2025}, lambda c: c[1] == "01" and c[2] == 2025),
-                                ({"province_code": "99"}, lambda c: False)):
-            assert await walk(**filters) == [c for c in everything if wanted(c)], filters
-        # the unfiltered list's cursor continues a province's list at the same place
+        await eventually(all_of_them, what="eighteen certificates in the registry")
+        everything = await walk(cert)
+        assert {c[2] for c in everything} == {3, 4, 5} and {c[3] for c in everything} == {2025, 2026}
+        await every_combination(cert, everything)
+        # the unfiltered list's cursor continues a combination's list at the same place
         first = (await cert.get("/registry.json", params={"limit": 3})).json()
-        rest = (await cert.get("/registry.json", params={"province_code": "24", "after": first["next"]})).json()
-        assert [i["number"] for i in rest["items"]] == [c[0] for c in everything[3:] if c[1] == "24"]
+        rest = (await cert.get("/registry.json", params={"province_code": "24", "stars": 5, "year": 2026,
+                                                         "after": first["next"]})).json()
+        assert [i["number"] for i in rest["items"]] == [c[0] for c in everything[3:]
+                                                        if c[1:] == ("24", 5, 2026)]
 
-    # documents stored before the filter keys existed: start-up gives them their keys
-    await env.db["certificates"].update_many({}, {"$unset": {"province_page_key": "", "year_page_key": ""}})
-    for marker in ("certificates.province_page_key.v1", "certificates.year_page_key.v1"):
-        await env.db["read_model_keys"].delete_one({"_id": marker})
+        # past their date, the 12-month ones leave every list at once (stored valid: the sweep has not run)
+        env.clock.day = day(2028, 1, 1)
+        lapsed = await _issued_on(env, short)
+        still = [c for c in everything if c not in lapsed]
+        assert len(lapsed) == 4 and len(still) == 14
+        await every_combination(cert, still)
+
+    # documents stored before the filter keys existed: start-up gives them their keys, all in one pass
+    await env.db["certificates"].update_many({}, {"$unset": {key: "" for key in FILTER_KEYS.values()}})
+    await env.db["read_model_keys"].delete_many({"_id": {"$in": [f"certificates.{key}.v1"
+                                                                  for key in FILTER_KEYS.values()]}})
     async with env.running() as cert:
-        numbers = []
-        after = None
-        while True:
-            body = (await cert.get("/registry.json", params={"province_code": "01", "limit": 2,
-                                                             **({"after": after} if after else {})})).json()
-            numbers += [i["number"] for i in body["items"]]
-            if (after := body["next"]) is None:
-                break
-        assert numbers == [c[0] for c in everything if c[1] == "01"]
+        assert await env.db["certificates"].count_documents(
+            {key: {"$exists": True} for key in FILTER_KEYS.values()}) == 18
+        await every_combination(cert, still)
+
+
+async def _issued_on(env, dossiers):
+    """The certificates issued on these dossiers' results, as the registry's walk lists them."""
+    found = await env.db["certificates"].find({"dossier_id": {"$in": [f"d-{n}" for n in dossiers]}}).to_list()
+    return [(d["number"], d["province_code"], d["stars"], d["year"]) for d in found]

@@ -225,12 +225,30 @@ def recognition_year(issued: Mapping[str, Any]) -> int:
     return int(str(issued["decision"]["date"])[:4])
 
 
+# The registry's filters that narrow it, and every combination of them, each with its own key (ADR 0015): the
+# filters' values in this order, each then ``|``, then the certificate's place. A page walks the key of exactly
+# the filters it is asked, so only the rows of that combination, newest first, with no filter tested row by row
+# on the way: a year tested on a province's walk passes all of that province's newer years first, and a rare
+# star rating (5 stars: a few products in a hundred) would be looked for among all. Programme and status keep no
+# key: they narrow little. The first two keys keep their names.
+FILTER_KEYS: dict[tuple[str, ...], str] = {
+    ("province_code", "stars", "year"): "province_stars_year_page_key",
+    ("province_code", "year"): "province_year_page_key",
+    ("province_code", "stars"): "province_stars_page_key",
+    ("stars", "year"): "stars_year_page_key",
+    ("province_code",): "province_page_key",
+    ("year",): "year_page_key",
+    ("stars",): "stars_page_key",
+}
+
+
 def filter_keys(issued: Mapping[str, Any]) -> dict[str, str]:
-    """The registry's keys for its selective filters, a province's or a year's certificates: the filter's value
-    then the certificate's place (ADR 0015), so a filtered page walks that province's or year's rows only."""
+    """The registry's keys for its filters and their combinations (``FILTER_KEYS``), as a page asks them
+    (``paging.walked_key``): ``"24|2025|2025-03-05|OCOP-…"`` for province 24's certificates of 2025."""
     place = page_key(issued)
-    return {"province_page_key": f"{issued.get('province_code') or ''}|{place}",
-            "year_page_key": f"{recognition_year(issued)}|{place}"}
+    values = {"province_code": issued.get("province_code") or "", "stars": issued.get("stars") or "",
+              "year": recognition_year(issued)}
+    return {key: "".join(f"{values[name]}|" for name in names) + place for names, key in FILTER_KEYS.items()}
 
 
 def fold_certificate(events: Sequence[RecordedEvent]) -> dict[str, Any]:
