@@ -23,6 +23,10 @@
    never released: a leak detector for FerretDB's own tests, about 8% of its CPU per insert in our bench. A build
    without the ``ferretdb_debug`` or ``race`` tag (ours) skips both; ``Untrack`` likewise.
 
+5. A single-document update in one statement (build b8). FerretDB's update handlers read the documents first, then
+   call UpdateAll once per changed document, which wraps its UPDATE in BEGIN/COMMIT: a transaction holding one
+   statement, which is atomic on its own. A call with one document runs that UPDATE in autocommit.
+
 Every edit is anchored on FerretDB 1.24.0's text and fails loudly if the text moved. New Go files are written
 whole. Usage: patch_ferretdb.py SOURCE_DIR (idempotent).
 """
@@ -49,6 +53,7 @@ PATCH = ANCHOR + f"""	// {MARK}: _id never holds an array, so `=` (served by the
 KEYSET_MARK = "binhchon: keyset pages"
 INSERT_MARK = "binhchon: a single document inserted in one statement"
 TRACK_MARK = "binhchon: no lifetime tracking in a release build"
+UPDATE_MARK = "binhchon: a single document updated in one statement"
 
 # (file, anchor, replacement): each anchor must occur exactly once in FerretDB 1.24.0's file
 EDITS: list[tuple[str, str, str]] = [
@@ -179,6 +184,22 @@ EDITS: list[tuple[str, str, str]] = [
 """,
     ),
     (
+        "internal/backends/postgresql/collection.go",
+        """	err = pool.InTransaction(ctx, p, func(tx pgx.Tx) error {
+		for _, doc := range params.Docs {
+			var b []byte
+""",
+        f"""	// {UPDATE_MARK}: no transaction around it (binhchon_update.go)
+	if len(params.Docs) == 1 {{
+		return binhchonUpdateOne(ctx, p, q, params.Docs[0])
+	}}
+
+	err = pool.InTransaction(ctx, p, func(tx pgx.Tx) error {{
+		for _, doc := range params.Docs {{
+			var b []byte
+""",
+    ),
+    (
         "internal/util/resource/resource.go",
         """func Track(obj any, token *Token) {
 	checkArgs(obj, token)
@@ -209,6 +230,49 @@ EDITS: list[tuple[str, str, str]] = [
 ]
 
 FILES: dict[str, str] = {
+    "internal/backends/postgresql/binhchon_update.go": """\
+// Added by binhchon: infra/local/patch_ferretdb.py, docs/adr/0016 (build b8).
+
+package postgresql
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/FerretDB/FerretDB/internal/backends"
+	"github.com/FerretDB/FerretDB/internal/handler/sjson"
+	"github.com/FerretDB/FerretDB/internal/types"
+	"github.com/FerretDB/FerretDB/internal/util/lazyerrors"
+	"github.com/FerretDB/FerretDB/internal/util/must"
+)
+
+// binhchonUpdateOne writes one updated document back as one autocommit statement: UpdateAll's own UPDATE (q), with
+// the same arguments and the same error handling, without the BEGIN and COMMIT around it.
+//
+// The update handlers read the document before UpdateAll, outside any transaction, and call UpdateAll once per
+// changed document, so the transaction only ever held this one UPDATE: a single statement is atomic by itself (the
+// row and its index entries, all or nothing), and it sees and locks the row as it would inside BEGIN/COMMIT. Two
+// round trips to PostgreSQL fewer for every updateOne, replaceOne and findAndModify.
+func binhchonUpdateOne(ctx context.Context, p *pgxpool.Pool, q string, doc *types.Document) (
+	*backends.UpdateAllResult, error,
+) {
+	b, err := sjson.Marshal(doc)
+	if err != nil {
+		return nil, lazyerrors.Error(err)
+	}
+
+	id, _ := doc.Get("_id")
+	must.NotBeZero(id)
+
+	tag, err := p.Exec(ctx, q, b, must.NotFail(sjson.MarshalSingleValue(id)))
+	if err != nil {
+		return nil, lazyerrors.Error(err)
+	}
+
+	return &backends.UpdateAllResult{Updated: int32(tag.RowsAffected())}, nil
+}
+""",
     "internal/backends/postgresql/binhchon_insert.go": """\
 // Added by binhchon: infra/local/patch_ferretdb.py, docs/adr/0016 (build b6).
 

@@ -1,9 +1,11 @@
 """Our FerretDB build inserts one document into an existing collection as one autocommit statement, where stock
-FerretDB runs BEGIN, INSERT, COMMIT (infra/local/patch_ferretdb.py, docs/adr/0016, build b6).
+FerretDB runs BEGIN, INSERT, COMMIT (infra/local/patch_ferretdb.py, docs/adr/0016, build b6); and writes each
+updated document back as one autocommit UPDATE, where stock FerretDB wraps it in BEGIN and COMMIT (build b8).
 
 PostgreSQL logs every statement of this test's own cluster, so the tests see what FerretDB sent: one INSERT and no
 transaction for a single document; the stock transaction for a new collection and for a batch. A duplicate `_id`
-or a duplicate key of a unique index must still be MongoDB's E11000, with nothing stored.
+or a duplicate key of a unique index must still be MongoDB's E11000, with nothing stored; an update refused by a
+unique index must fail as it did and change nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from binhchon_kit.testing.infra import REPO, NativeFerretDB, NativePostgres
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 # what PostgreSQL logs of each statement FerretDB sends (simple or extended protocol)
+# what stock FerretDB answers an update a unique index refuses (checked on b7: the same)
+REFUSED_UPDATE = (1, "OperationFailure")
 STATEMENT = re.compile(r"LOG:  (?:statement|execute [^:]*): (.*)")
 
 
@@ -151,3 +155,44 @@ def test_an_ordered_batch_with_a_duplicate_stops_there_as_before(server: Server)
     assert raised.value.details["nInserted"] == 1
     assert [e["index"] for e in raised.value.details["writeErrors"]] == [1]
     assert sorted(d["_id"] for d in coll.find()) == ["a", "b"]
+
+
+def test_a_single_document_update_is_its_read_and_one_statement(server: Server):
+    coll = server.db[f"upd_{uuid.uuid4().hex[:6]}"]
+    coll.insert_many([{"_id": "s/1", "mark": "s/1", "n": 1}, {"_id": "s/2", "mark": "s/2", "n": 2}])
+
+    sent = server.statements(lambda: coll.update_one({"_id": "s/1"}, {"$unset": {"mark": ""}}))
+
+    assert sent == ["select", "update"]
+    assert list(coll.find({}, sort=[("_id", 1)])) == [{"_id": "s/1", "n": 1}, {"_id": "s/2", "mark": "s/2", "n": 2}]
+    nothing = server.statements(lambda: coll.update_one({"_id": "s/1"}, {"$unset": {"mark": ""}}))
+    assert nothing == ["select"]  # unchanged: nothing written, as before
+    found = server.statements(lambda: coll.find_one_and_update({"_id": "s/2"}, {"$inc": {"n": 1}}))
+    assert found == ["select", "update"]
+    assert coll.find_one({"_id": "s/2"}) == {"_id": "s/2", "mark": "s/2", "n": 3}
+
+
+def test_an_update_of_several_documents_writes_each_in_its_own_statement(server: Server):
+    coll = server.db[f"many_{uuid.uuid4().hex[:6]}"]
+    coll.insert_many([{"_id": f"s/{i}", "mark": f"s/{i}"} for i in range(1, 5)])
+
+    sent = server.statements(lambda: coll.update_many({"_id": {"$gte": "s/1", "$lte": "s/3"}},
+                                                      {"$unset": {"mark": ""}}))
+
+    assert sent == ["select", "update", "update", "update"]
+    assert list(coll.find({}, sort=[("_id", 1)])) == [{"_id": "s/1"}, {"_id": "s/2"}, {"_id": "s/3"},
+                                                      {"_id": "s/4", "mark": "s/4"}]
+
+
+def test_an_update_refused_by_a_unique_index_changes_nothing(server: Server):
+    coll = server.db[f"uupd_{uuid.uuid4().hex[:6]}"]
+    coll.create_index([("event_id", 1)], unique=True)
+    coll.insert_many([{"_id": "a", "event_id": "e1"}, {"_id": "b", "event_id": "e2"}])
+
+    with pytest.raises(pymongo.errors.OperationFailure) as raised:
+        coll.update_one({"_id": "b"}, {"$set": {"event_id": "e1"}})
+
+    assert (raised.value.code, type(raised.value).__name__) == REFUSED_UPDATE
+    assert list(coll.find({}, sort=[("_id", 1)])) == [{"_id": "a", "event_id": "e1"}, {"_id": "b", "event_id": "e2"}]
+    coll.update_one({"_id": "b"}, {"$set": {"event_id": "e3"}})  # the refused update held nothing back
+    assert coll.find_one({"_id": "b"}) == {"_id": "b", "event_id": "e3"}

@@ -43,6 +43,7 @@ from scoring.domain.authority import DecisionInput, authority_decision
 from scoring.domain.errors import Refused
 from scoring.domain.rulebook import Rulebook
 from scoring.domain.sealing import DossierKey
+from scoring.recent import RecentStreams
 
 log = logging.getLogger("binhchon.scoring")
 
@@ -76,6 +77,7 @@ class Scoring:
         self.round_wait = round_wait
         self.sealing = sealing or SealingKeys.from_settings("", "", log_signer(runtime.settings))
         self._panels: dict[str, PanelFormed] = {}
+        self.recent = RecentStreams()  # what a judge's next command is decided on, checked by the append (recent.py)
         self.awaited = AwaitedDecisions(runtime.db, self.approving_authority)  # the approvers' start list
         # a household's name and registration number, carried sealed (ADR 0048), opened for those who read them
         self.shown = shown or CopiesOpener(None)
@@ -166,10 +168,12 @@ class Scoring:
             decided = scoring.not_opened(event.data, dossier_id, version, refused)
         try:
             # the id derives from the type name on the wire, so a redelivery (opened or not) collides
-            await record(self.rt, scoring_stream(dossier_id), 0, decided, Actor.system("scoring"), Cause.of(event),
-                         dossier_id, event_id=deterministic_id(type_of(type(decided)), event.id))
+            first = await record(self.rt, scoring_stream(dossier_id), 0, decided, Actor.system("scoring"),
+                                 Cause.of(event), dossier_id,
+                                 event_id=deterministic_id(type_of(type(decided)), event.id))
         except ConcurrencyConflict:
             return  # already opened, or refused (a redelivery)
+        self.recent.keep(scoring_stream(dossier_id), [first])
 
     async def on_dossier_withdrawn(self, event: RecordedEvent) -> None:
         events = await self.store.read_stream(scoring_stream(event.subject))
@@ -242,12 +246,17 @@ class Scoring:
         why; one scoring never heard of is nobody's.
 
         Every judge's command asks this before the command loads the dossier itself, so the usual answer comes
-        from the dossier's read model (its round) and the cached panel; only a member not on the round's panel (a
+        from the dossier's round (as this process last saw its stream, else its read model) and the cached panel;
+        only a member not on the round's panel (a
         substitute of this dossier) or a read model not written yet costs a read of the stream."""
-        doc = await self.rt.db["scoring"].find_one({"_id": scoring_stream(dossier_id)}, projection={"round_id": 1})
-        if doc is not None and doc.get("round_id"):
+        known = self.recent.get(scoring_stream(dossier_id))  # a dossier's round never changes: its first event's
+        round_id = known[0].data.get("round_id") if known else None
+        if not round_id:
+            doc = await self.rt.db["scoring"].find_one({"_id": scoring_stream(dossier_id)}, projection={"round_id": 1})
+            round_id = doc.get("round_id") if doc is not None else None
+        if round_id:
             try:
-                if any(member.id == subject for member in (await self.panel(doc["round_id"])).members):
+                if any(member.id == subject for member in (await self.panel(round_id)).members):
                     return True
             except Refused:
                 return False
@@ -294,6 +303,10 @@ class Scoring:
     async def load(self, dossier_id: str) -> tuple[scoring.DossierScoring, list[RecordedEvent]]:
         """The dossier as its commands see it: every sheet's marks unsealed."""
         events = await self.store.read_stream(scoring_stream(dossier_id))
+        self.recent.keep(scoring_stream(dossier_id), events)
+        return self._opened(dossier_id, events), events
+
+    def _opened(self, dossier_id: str, events: list[RecordedEvent]) -> scoring.DossierScoring:
         state = self.unsealed(events)
         if state is None:
             if events:  # scoring.not_opened: say why
@@ -302,29 +315,48 @@ class Scoring:
                               reason_code=data["reason_code"], reason_params=data["reason_params"],
                               current_status=scoring.NOT_OPENED)
             raise Refused(f"dossier {dossier_id} is not open for scoring", kind="not_found")
-        return state, events
+        return state
 
     async def act(self, dossier_id: str,
                   decide: Callable[[scoring.DossierScoring, PanelFormed, Rulebook, DossierKey], EventData],
                   actor: Actor, cause: Cause) -> RecordedEvent:
-        """Decide and record; then let the rules decide whether scoring completes or goes back."""
+        """Decide and record; then let the rules decide whether scoring completes or goes back.
+
+        First on the stream as this process last saw it, if it did (``recent``): a stale one loses the append's
+        optimistic check, or was refused; either way the command is decided again on the stream read afresh,
+        with the one retry on a conflict it always had."""
         stream = scoring_stream(dossier_id)
-        for attempt in (1, 2):
-            state, history = await self.load(dossier_id)
-            panel = await self.panel(state.opened.round_id)
-            rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
-            decided = decide(state, panel, rulebook, self.dossier_key(state))
+        remembered = self.recent.get(stream)
+        fresh_tries = 0
+        while True:
+            fresh = remembered is None
+            if remembered is None:
+                history = await self.store.read_stream(stream)
+                self.recent.keep(stream, history)
+                fresh_tries += 1
+            else:
+                history, remembered = remembered, None
+            try:
+                state = self._opened(dossier_id, history)
+                panel = await self.panel(state.opened.round_id)
+                rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
+                decided = decide(state, panel, rulebook, self.dossier_key(state))
+            except Refused:
+                if fresh:
+                    raise
+                continue  # perhaps refused on what has changed since: asked again on the record
             try:
                 recorded = await record(self.rt, stream, state.version, decided, actor, cause, dossier_id,
                                         history=history)
             except ConcurrencyConflict:
-                if attempt == 2:
+                self.recent.forget(stream)
+                if fresh_tries == 2:
                     raise
                 continue
+            self.recent.keep(stream, [*history, recorded])
             if isinstance(decided, ScoreSubmitted | ScoreAmended | JudgeRecused):  # what may settle the scoring
                 await self.evaluate(dossier_id, Cause.of(recorded), closing=False, known=[*history, recorded])
             return recorded
-        raise AssertionError("unreachable")
 
     async def evaluate(self, dossier_id: str, cause: Cause, *, closing: bool, actor: Actor | None = None,
                        known: list[RecordedEvent] | None = None) -> RecordedEvent | None:
@@ -342,10 +374,13 @@ class Scoring:
         if outcome is None:
             return None
         try:
-            return await record(self.rt, scoring_stream(dossier_id), state.version, outcome,
-                                actor or Actor.system("scoring"), cause, dossier_id, history=history)
+            recorded = await record(self.rt, scoring_stream(dossier_id), state.version, outcome,
+                                    actor or Actor.system("scoring"), cause, dossier_id, history=history)
         except ConcurrencyConflict:
+            self.recent.forget(scoring_stream(dossier_id))
             return None  # another sheet arrived meanwhile; its own evaluation decides
+        self.recent.keep(scoring_stream(dossier_id), [*history, recorded])
+        return recorded
 
     # ---- council and authority -----------------------------------------------------------------------
 

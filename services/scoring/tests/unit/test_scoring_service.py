@@ -284,3 +284,86 @@ async def test_an_admin_passes_the_role_check_but_decides_for_no_authority_it_is
     with pytest.raises(Refused) as refused:
         await svc.approve(proposal.stream, decision(), None, admin, CAUSE)
     assert refused.value.kind == "forbidden"
+
+
+def second_replica(svc: Scoring) -> Scoring:
+    """Another scoring process on the same store and read models, with its own memory of the streams."""
+    return Scoring(svc.rt, svc.rulebooks, round_wait=0, sealing=svc.sealing)
+
+
+def counting_reads(svc: Scoring) -> list[str]:
+    reads: list[str] = []
+    read_stream = svc.store.read_stream
+
+    async def counted(stream: str) -> list[RecordedEvent]:
+        reads.append(stream)
+        return await read_stream(stream)
+
+    svc.store.read_stream = counted  # type: ignore[method-assign]
+    return reads
+
+
+async def test_a_judges_next_sheet_is_decided_on_the_stream_this_replica_just_wrote(svc: Scoring,
+                                                                                    intake: EventStore) -> None:
+    await with_panel(svc, intake)
+    await opened(svc, intake, "dossier-recent")
+    reads = counting_reads(svc)
+
+    for member_id in ("chair", "m1"):
+        await score_without_load(svc, "dossier-recent", member_id, 80)
+
+    assert reads == []  # opened and scored by this replica: the append's check was enough
+    assert types_of(await svc.store.read_stream(scoring_stream("dossier-recent"))) == [
+        "scoring.opened", "score.submitted", "score.submitted"]
+
+
+async def test_a_stale_stream_loses_the_append_and_no_sheet_is_lost(svc: Scoring, intake: EventStore) -> None:
+    await with_panel(svc, intake)
+    await opened(svc, intake, "dossier-stale")  # replica A remembers the stream at version 1
+    other = second_replica(svc)
+    await score(other, "dossier-stale", "m1", 70)  # replica B writes version 2
+    reads = counting_reads(svc)
+
+    await score_without_load(svc, "dossier-stale", "m2", 90)  # A decides on version 1: conflict, then reads
+
+    assert reads == [scoring_stream("dossier-stale")]
+    doc = await read_model(svc, "dossier-stale")
+    assert doc["submitted"] == ["m1", "m2"]
+    types = types_of(await svc.store.read_stream(scoring_stream("dossier-stale")))
+    assert types == ["scoring.opened", "score.submitted", "score.submitted"]
+
+
+async def test_a_stale_stream_does_not_let_a_judge_submit_twice(svc: Scoring, intake: EventStore) -> None:
+    await with_panel(svc, intake)
+    await opened(svc, intake, "dossier-twice")
+    await score(second_replica(svc), "dossier-twice", "m1", 70)  # A does not know m1 has submitted
+
+    with pytest.raises(Refused) as refused:
+        await score_without_load(svc, "dossier-twice", "m1", 90)
+
+    assert "already submitted" in refused.value.message
+    sheets = [e for e in await svc.store.read_stream(scoring_stream("dossier-twice")) if e.type == "score.submitted"]
+    assert len(sheets) == 1
+
+
+async def test_replicas_taking_turns_on_one_dossier_complete_it_once(svc: Scoring, intake: EventStore) -> None:
+    await with_panel(svc, intake)
+    await opened(svc, intake, "dossier-turns")
+    replicas = [svc, second_replica(svc)]
+    interleaved(svc.store, "append", "read_stream")
+
+    members = scorer_ids(panel(5))
+    await asyncio.gather(*(score_without_load(replicas[i % 2], "dossier-turns", m, 80)
+                           for i, m in enumerate(members[:2])))
+    for i, member_id in enumerate(members[2:]):
+        await score_without_load(replicas[i % 2], "dossier-turns", member_id, 80)
+
+    types = types_of(await svc.store.read_stream(scoring_stream("dossier-turns")))
+    assert types.count("score.submitted") == len(members) and types.count("scoring.completed") == 1
+    assert (await read_model(svc, "dossier-turns"))["submitted"] == sorted(members)
+
+
+async def score_without_load(svc: Scoring, dossier_id: str, member_id: str, wanted: float) -> RecordedEvent:
+    """A judge's sheet as the HTTP route sends it: the command alone, no read of the stream before it."""
+    return await svc.act(dossier_id, lambda s, p, r, k: scoring.submit(
+        s, p, r, member_id, with_total(r.sheet(s.opened.sheet_id), wanted), "", k), Actor(member_id, ("judge",)), CAUSE)
