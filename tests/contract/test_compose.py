@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import os
 import re
 import shutil
@@ -848,3 +849,166 @@ def test_compose_config_is_valid(validator: str) -> None:
     result = subprocess.run([*COMPOSE_CLI, "-f", str(COMPOSE_FILE), "config", "-q"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=110)
     assert result.returncode == 0, f"docker compose config failed:\n{result.stderr}"
+
+
+# ------------------------------------------------------------------------- the ha-mongo replica set ---
+# infra/compose/ha-mongo.yml on top of docker-compose.yml and ha.yml (issue 13 item 6): genuine MongoDB as a
+# three-member replica set, its members signing in to one another with a shared keyFile, authorization on, the
+# set formed by the root user, and every service signed in as itself. Checked on what `docker compose config`
+# makes of the three files; no mongod runs here (no registry gives mongo:8.0).
+
+HA_MONGO_FILES = [COMPOSE_FILE, ROOT / "infra" / "compose" / "ha.yml", ROOT / "infra" / "compose" / "ha-mongo.yml"]
+MEMBERS = ("mongo", "mongo-2", "mongo-3")
+KEYFILE = ROOT / "infra" / "compose" / "credentials" / "replica-set" / "keyfile"
+
+
+def _unescape(node: Any) -> Any:
+    """`docker compose config` writes a literal dollar as `$$` again; what the container runs has one."""
+    if isinstance(node, dict):
+        return {k: _unescape(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_unescape(v) for v in node]
+    return node.replace("$$", "$") if isinstance(node, str) else node
+
+
+def _merge(base: Any, over: Any, key: str = "") -> Any:
+    """Compose's merge of an override file, for what these checks read: mappings merged, a command or a health
+    check's test replaced, other sequences (secrets, volumes) appended."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {k: _merge(base[k], v, k) if k in base else v for k, v in over.items()} | {
+            k: v for k, v in base.items() if k not in over}
+    if isinstance(base, list) and isinstance(over, list) and key not in ("command", "entrypoint", "test"):
+        return [*base, *(item for item in over if item not in base)]
+    return over
+
+
+@pytest.fixture(scope="module")
+def ha_mongo() -> dict[str, Any]:
+    if COMPOSE_CLI is not None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BINHCHON_", "COMPOSE_"))}
+        files = [arg for path in HA_MONGO_FILES for arg in ("-f", str(path))]
+        result = subprocess.run([*COMPOSE_CLI, *files, "config", "--format", "json"], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=110)
+        assert result.returncode == 0, f"docker compose config (ha-mongo) failed:\n{result.stderr}"
+        return _unescape(json.loads(result.stdout))  # type: ignore[no-any-return]
+    # ha.yml touches neither the store nor the services' store settings: the two others make the merge read here
+    warnings.warn(ComposeCliMissing("no `docker compose` v2 CLI: ha-mongo.yml merged on docker-compose.yml here"),
+                  stacklevel=1)
+    overlay = yaml.safe_load(HA_MONGO_FILES[2].read_text())
+    return _unescape(_merge(load_compose(), interpolate_tree(overlay, {})))  # type: ignore[no-any-return]
+
+
+def _member_script(command: list[str]) -> tuple[str, list[str]]:
+    """(the shell script, the entrypoint's arguments) of a member's `bash -c SCRIPT NAME ARGS...` command."""
+    assert command[:2] == ["bash", "-c"], command
+    return command[2], command[4:]
+
+
+def test_ha_mongo_members_share_the_keyfile_and_run_with_authorization(ha_mongo: dict[str, Any]) -> None:
+    """Each member gets the one keyfile, copies it where mongod accepts it (0400, owned by mongodb), and runs mongod
+    through the image's entrypoint with --replSet rs0 --bind_ip_all --auth --keyFile that copy."""
+    services = ha_mongo["services"]
+    assert ha_mongo["secrets"]["mongo-keyfile"]["file"] == str(KEYFILE)
+    for name in MEMBERS:
+        member = services[name]
+        assert member["image"].startswith("mongo:"), name
+        [secret] = [s for s in member["secrets"] if s["source"] == "mongo-keyfile"]
+        script, args = _member_script(member["command"])
+        assert args[:4] == ["mongod", "--replSet", "rs0", "--bind_ip_all"], (name, args)
+        assert "--auth" in args and "--keyFile" in args, (name, args)
+        copy = args[args.index("--keyFile") + 1]
+        assert copy != secret["target"], f"{name}: mongod reads the bind-mounted secret, whose mode is the host's"
+        steps = [step.strip() for step in script.split("&&")]
+        assert steps == [f"install -m 0400 -o mongodb -g mongodb {secret['target']} {copy}",
+                         'exec docker-entrypoint.sh "$@"'], (name, steps)
+        test = " ".join(member["healthcheck"]["test"])
+        assert "ping" in test and "$(hostname)" in test and not LOOPBACK.search(test), (
+            f"{name}: healthy on its network address only, never the first start's temporary mongod on 127.0.0.1")
+    holders = {name for name, svc in services.items()
+               for s in svc.get("secrets", []) if s["source"] == "mongo-keyfile"}
+    assert holders == set(MEMBERS), f"the keyfile goes to the members only: {sorted(holders)}"
+
+
+def test_ha_mongo_users_are_made_once_by_the_first_member(ha_mongo: dict[str, Any]) -> None:
+    """`mongo` makes the root user and runs mongo-principals.js on its first start, before the set is formed; the
+    others start empty and copy the users by initial sync."""
+    services = ha_mongo["services"]
+    first = environment(services["mongo"])
+    assert first["MONGO_INITDB_ROOT_USERNAME"] == "admin"
+    assert first["MONGO_INITDB_ROOT_PASSWORD_FILE"].endswith("/admin.password")
+    assert any(tgt.startswith("/docker-entrypoint-initdb.d/") and src.endswith("mongo-principals.js")
+               for src, tgt, _ in short_volumes(services["mongo"]))
+    for name in MEMBERS[1:]:
+        assert not [k for k in environment(services[name]) if k.startswith("MONGO_INITDB")], name
+        assert all("initdb.d" not in tgt for _, tgt, _ in short_volumes(services[name])), name
+
+
+def test_ha_mongo_init_signs_in_as_the_root_user(ha_mongo: dict[str, Any]) -> None:
+    services = ha_mongo["services"]
+    init = services["mongo-init"]
+    [secret] = init["secrets"]
+    assert secret["source"] == "store-admin"
+    root_password = environment(services["mongo"])["MONGO_INITDB_ROOT_PASSWORD_FILE"].rsplit("/", 1)[1]
+    assert ha_mongo["secrets"]["store-admin"]["file"] == str(KEYFILE.parents[1] / "store" / root_password)
+    command = init["command"]
+    script = command[command.index("--eval") + 1]
+    assert "-p" not in command and "--password" not in command, "the password stays out of the process list"
+    sign_in = script.index(f"auth('{environment(services['mongo'])['MONGO_INITDB_ROOT_USERNAME']}', pwd)")
+    assert f"readFileSync('{secret['target']}'" in script[:sign_in]
+    assert sign_in < script.index("rs.status()") < script.index("rs.initiate(")
+    assert "NotYetInitialized" in script, "only a set not yet formed is initiated; any other error fails the job"
+    hosts = re.findall(r"host: '([^']+)'", script)
+    assert hosts == [f"{name}:27017" for name in MEMBERS]
+    assert depends_on(init) == dict.fromkeys(MEMBERS, "service_healthy")
+    for name in STATEFUL:
+        assert depends_on(services[name])["mongo-init"] == "service_completed_successfully", name
+
+
+def test_ha_mongo_no_service_connects_without_its_own_credentials(ha_mongo: dict[str, Any], tmp_path: Path) -> None:
+    """The replica-set URL names no user (a user in it would win over the service's own), and every service that
+    connects to the store adds its own user and password as docker-compose.yml has it sign in."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from binhchon_kit.store_principals import service_url
+
+    connecting = {name: svc for name, svc in ha_mongo["services"].items() if "MONGODB_URL" in environment(svc)}
+    assert set(connecting) == set(STATEFUL)
+    for name, svc in connecting.items():
+        env = environment(svc)
+        url = urlsplit(env["MONGODB_URL"])
+        assert "@" not in url.netloc, f"{name}: the URL names a user"
+        assert url.netloc == ",".join(f"{member}:27017" for member in MEMBERS)
+        assert parse_qs(url.query) == {"replicaSet": ["rs0"], "w": ["majority"]}
+        secrets = {s["target"] for s in svc["secrets"]}
+        own = f"{env['MONGODB_CREDENTIALS_DIR']}/{name}.password"
+        assert own in secrets, f"{name}: its store password is not mounted"
+        (tmp_path / f"{name}.password").write_text(f"password-of-{name}")
+        signed_in = urlsplit(service_url(env["MONGODB_URL"], name, str(tmp_path), env["MONGODB_AUTH_MECHANISM"],
+                                         env["MONGODB_AUTH_SOURCE"]))
+        assert (signed_in.username, signed_in.password) == (name, f"password-of-{name}")
+        assert parse_qs(signed_in.query)["authMechanism"] == ["SCRAM-SHA-256"]
+        assert parse_qs(signed_in.query)["authSource"] == ["admin"]
+        assert parse_qs(signed_in.query)["replicaSet"] == ["rs0"]
+
+
+def test_credentials_writes_a_keyfile_mongod_accepts_and_keeps_it(tmp_path: Path) -> None:
+    """credentials.sh makes the keyfile once: 6 to 1024 base64 characters once whitespace is stripped (MongoDB's
+    rule), kept by a second run."""
+    script = ROOT / "infra" / "compose" / "credentials.sh"
+    subprocess.run([str(script), str(tmp_path / "c")], check=True, capture_output=True, timeout=60)
+    key = (tmp_path / "c" / "replica-set" / "keyfile").read_text()
+    subprocess.run([str(script), str(tmp_path / "c")], check=True, capture_output=True, timeout=60)
+    assert (tmp_path / "c" / "replica-set" / "keyfile").read_text() == key
+    assert 6 <= len(re.sub(r"\s", "", key)) <= 1024
+    assert re.fullmatch(r"[A-Za-z0-9+/=]+", key.strip())
+    other = tmp_path / "d"
+    subprocess.run([str(script), str(other)], check=True, capture_output=True, timeout=60)
+    assert (other / "replica-set" / "keyfile").read_text() != key, "each deployment has its own key"
+
+
+def test_the_keyfile_is_never_in_the_repository() -> None:
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert not [path for path in tracked.splitlines()
+                if path.startswith("infra/compose/credentials/") or PurePosixPath(path).name == "keyfile"]
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(KEYFILE)], cwd=ROOT)
+    assert ignored.returncode == 0, f"{KEYFILE} is not gitignored"
