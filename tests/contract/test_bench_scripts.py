@@ -57,6 +57,7 @@ def test_read_model_benchmark_runs_on_the_real_services(infra):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     measured = {(line["bench"], line.get("variant")) for line in lines if "p50_ms" in line}
     assert measured == {("registry", None), ("registry", "province"), ("registry", "stars"), ("registry", "year"),
+                        ("registry", "province+stars"), ("registry", "province+year"), ("registry", "stars+year"),
                         ("registry", "province+stars+year"), ("registry_next", None), ("registry_next", "deep"),
                         ("verify", None), ("dossiers_by_round", None), ("dossiers_by_round_next", None),
                         ("raw_find_one_id", None), ("raw_find_indexed_limit20", None)}

@@ -29,7 +29,7 @@ from pymongo.errors import DuplicateKeyError
 from binhchon_kit import claims, key_range
 from binhchon_kit.consumer import PermanentError, dead_letter_headers
 from binhchon_kit.contracts.certification import CeremonyScheduled
-from binhchon_kit.contracts.intake import DossierReceived, PersonalDataErased, RoundOpened
+from binhchon_kit.contracts.intake import DossierAccepted, DossierReceived, PersonalDataErased, RoundOpened
 from binhchon_kit.contracts.ledger import FeePaid
 from binhchon_kit.contracts.notify import Channel, NotificationFailed, NotificationSent
 from binhchon_kit.contracts.registry import type_of
@@ -147,6 +147,8 @@ class Notify:
                 "product_name": data["product"]["name"], "province_code": producer["address"]["province_code"]},
                 upsert=True)
             arrived.append(f"contact:{event.subject}")
+        elif isinstance(told, DossierAccepted):
+            await self._verified_identity(event)
         elif isinstance(told, PersonalDataErased):
             await self._forget(told)
         elif isinstance(told, PanelFormed):
@@ -163,6 +165,24 @@ class Notify:
         elif isinstance(told, ScoringCompleted):
             await self._no_reminder(event.subject, None)
         await self.waiting.facts_arrived(arrived)
+
+    async def _verified_identity(self, event: RecordedEvent) -> None:
+        """An organisation's identity, sealed at filing, is public once the secretariat accepts its dossier
+        (ADR 0048, fourth amendment): from then on its mails are its registration number's, and so are those
+        already made for this dossier under the key id that sealed the number (the receipt, a request to
+        supplement), so that the producer has one inbox. A household's number stays sealed: nothing changes.
+        The mails first, then the contact: a crash between the two is mended by the event's redelivery, which
+        does both again (each is idempotent)."""
+        number = event.data.get("producer_registration_number")
+        if not isinstance(number, str) or not number:
+            return
+        contact = await self.db["contacts"].find_one({"_id": event.subject}, projection={"recipient_id": 1})
+        public = producer_recipient(number)
+        if contact is None or contact["recipient_id"] == public:
+            return
+        await self.db["deliveries"].update_many({"subject_id": event.subject, "recipient_id": contact["recipient_id"]},
+                                                {"$set": {"recipient_id": public}})
+        await self.db["contacts"].update_one({"_id": event.subject}, {"$set": {"recipient_id": public}})
 
     @staticmethod
     def _address_of(event: RecordedEvent) -> dict[str, Any]:
