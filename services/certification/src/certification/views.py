@@ -91,8 +91,12 @@ class Views:
         equals = {"status": certs.VALID, **{k: v for k, v in filters.items() if v is not None and v != ""}}
         # walk the key of the filters asked (a province's 2025 certificates: "24|2025|…"), not the whole list's
         key, prefix = paging.walked_key(FILTER_KEYS, equals)
+        # the fields ``public`` drops are not fetched (FerretDB's cost grows with what each row carries), except
+        # the key the page walks
+        unshown = {name: 0 for name in ("signature", "key_id", paging.PAGE_KEY, *FILTER_KEYS.values()) if name != key}
         found = await paging.page(self.db["certificates"], equals=equals, descending=True, limit=limit,
                                   after=paging.cursor_key(after, CERTIFICATE_KEY), key=key, prefix=prefix,
+                                  projection=unshown,
                                   keep=lambda d: status_on(d, today) == certs.VALID,
                                   show=lambda d: public(d, today))
         # where each product was displayed (trưng bày tại …, ADR 0050)
