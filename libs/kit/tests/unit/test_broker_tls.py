@@ -83,12 +83,7 @@ def test_a_crash_while_the_ca_is_written_is_mended_by_the_next_run(tmp_path, mon
         written.append(fd)
         return real(fd, *args, **kwargs)
 
-    monkeypatch.setattr(broker_tls.os, "fdopen", crash_after_the_key)
-    with pytest.raises(OSError, match="power cut"):
-        broker_tls.write_broker_tls(tmp_path, now=ISSUED)
-    monkeypatch.undo()
-    assert not (tmp_path / "ca.crt").exists()
-    ca_file = broker_tls.write_broker_tls(tmp_path, now=ISSUED)
+    ca_file = crashed_then_run_again(tmp_path, monkeypatch, crash_after_the_key)
     broker = certificate((tmp_path / "broker.pem").read_bytes())
     assert broker.issuer == certificate(ca_file.read_bytes()).subject
     assert stat.S_IMODE((tmp_path / "ca.key").stat().st_mode) == 0o600
@@ -119,10 +114,15 @@ def test_a_half_written_ca_certificate_is_never_left_in_place(tmp_path, monkeypa
         out = real(fd, *args, **kwargs)
         return Cut(out) if len(opened) == 2 else out
 
-    monkeypatch.setattr(broker_tls.os, "fdopen", cut_the_second)
+    ca_file = crashed_then_run_again(tmp_path, monkeypatch, cut_the_second)
+    certificate(ca_file.read_bytes())
+
+
+def crashed_then_run_again(tmp_path, monkeypatch, fdopen):
+    """The first run cut short by ``fdopen`` (the power cut): no CA certificate left there, and the next run's."""
+    monkeypatch.setattr(broker_tls.os, "fdopen", fdopen)
     with pytest.raises(OSError, match="power cut"):
         broker_tls.write_broker_tls(tmp_path, now=ISSUED)
     monkeypatch.undo()
     assert not (tmp_path / "ca.crt").exists()
-    ca_file = broker_tls.write_broker_tls(tmp_path, now=ISSUED)
-    certificate(ca_file.read_bytes())
+    return broker_tls.write_broker_tls(tmp_path, now=ISSUED)
