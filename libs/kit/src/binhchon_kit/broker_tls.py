@@ -92,10 +92,7 @@ def write_broker_tls(directory: Path, names: Iterable[str] | None = None, *,
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
     # the broker also connects to itself (inter-broker): CLIENT_AUTH is harmless, and the chain ends at the CA
-    replacement = directory / f".{BROKER_PEM}.new"
-    replacement.unlink(missing_ok=True)
-    _write(replacement, _pkcs8(key) + cert.public_bytes(serialization.Encoding.PEM), 0o600)
-    replacement.replace(broker_file)
+    _write(broker_file, _pkcs8(key) + cert.public_bytes(serialization.Encoding.PEM), 0o600)
     return ca_file
 
 
@@ -125,6 +122,14 @@ def _pkcs8(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def _write(file: Path, data: bytes, mode: int) -> None:
-    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    """``file`` whole or not at all: written beside, created with ``mode`` (never wider for a moment), then renamed
+    over it. A crash leaves at most the ``.new`` file, which the next run writes afresh: a CA key without its
+    certificate (the key is written first) is made again with it, never an empty or cut ``ca.crt`` kept."""
+    replacement = file.with_name(f".{file.name}.new")
+    replacement.unlink(missing_ok=True)
+    fd = os.open(replacement, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    replacement.replace(file)

@@ -58,10 +58,12 @@ async def erasures_on_topic(bootstrap: list[str] | str, topic: str, options: dic
 
 def reading_options(settings: Any) -> dict[str, Any]:
     """How a restore command signs in to read ``intake.events``: the read-only ``auditor`` from the credentials
-    directory, or the user ops give (KAFKA_SASL_USERNAME), or PLAINTEXT."""
+    directory, or the user ops give (KAFKA_SASL_USERNAME), or PLAINTEXT; over TLS as the service is, trusting the
+    CA it is given (KAFKA_SSL_CA_FILE, docs/adr/0055)."""
     if settings.kafka_sasl_username or not settings.kafka_credentials_dir:
         return settings.kafka_security()  # type: ignore[no-any-return]
-    return client_options(AUDITOR, credentials_dir=settings.kafka_credentials_dir, env={})
+    return client_options(AUDITOR, credentials_dir=settings.kafka_credentials_dir,
+                          ca_file=settings.kafka_ssl_ca_file, env={})
 
 
 async def recorded_erasures(settings: Any) -> tuple[list[Erasure], list[str]]:

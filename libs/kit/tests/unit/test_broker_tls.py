@@ -69,3 +69,60 @@ def test_the_tools_properties_trust_the_ca_as_pem_and_check_the_host(tmp_path):
     inside = (tmp_path / "container" / "admin.properties").read_text().splitlines()
     assert "ssl.truststore.location=/run/binhchon/kafka-credentials/ca.crt" in inside
     assert client_properties({}) == ""
+
+
+def test_a_crash_while_the_ca_is_written_is_mended_by_the_next_run(tmp_path, monkeypatch):
+    """The CA's key is written, then its certificate: a crash between the two (or in the middle of either) must not
+    leave a directory every later run refuses (credentials.sh is run again at will)."""
+    written = []
+    real = broker_tls.os.fdopen
+
+    def crash_after_the_key(fd, *args, **kwargs):  # the power cut: the key's file is there, the CA's is not
+        if written:
+            raise OSError("power cut")
+        written.append(fd)
+        return real(fd, *args, **kwargs)
+
+    ca_file = crashed_then_run_again(tmp_path, monkeypatch, crash_after_the_key)
+    broker = certificate((tmp_path / "broker.pem").read_bytes())
+    assert broker.issuer == certificate(ca_file.read_bytes()).subject
+    assert stat.S_IMODE((tmp_path / "ca.key").stat().st_mode) == 0o600
+
+
+def test_a_half_written_ca_certificate_is_never_left_in_place(tmp_path, monkeypatch):
+    """A file is whole or absent: the CA's certificate cut short by a crash would be trusted by no client, and kept
+    (it exists) by every later run."""
+    real = broker_tls.os.fdopen
+    opened = []
+
+    class Cut:
+        def __init__(self, out):
+            self.out = out
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.out.close()
+
+        def write(self, data):
+            self.out.write(data[:10])
+            raise OSError("power cut")
+
+    def cut_the_second(fd, *args, **kwargs):
+        opened.append(fd)
+        out = real(fd, *args, **kwargs)
+        return Cut(out) if len(opened) == 2 else out
+
+    ca_file = crashed_then_run_again(tmp_path, monkeypatch, cut_the_second)
+    certificate(ca_file.read_bytes())
+
+
+def crashed_then_run_again(tmp_path, monkeypatch, fdopen):
+    """The first run cut short by ``fdopen`` (the power cut): no CA certificate left there, and the next run's."""
+    monkeypatch.setattr(broker_tls.os, "fdopen", fdopen)
+    with pytest.raises(OSError, match="power cut"):
+        broker_tls.write_broker_tls(tmp_path, now=ISSUED)
+    monkeypatch.undo()
+    assert not (tmp_path / "ca.crt").exists()
+    return broker_tls.write_broker_tls(tmp_path, now=ISSUED)
