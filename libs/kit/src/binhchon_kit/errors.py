@@ -22,3 +22,14 @@ class Refused(Exception):
     @property
     def status(self) -> int:
         return HTTP_STATUS.get(self.kind, 409)
+
+
+class NotYetHeard(Exception):
+    """What the call needs comes from another service's events and has not arrived yet (a consumer catching up,
+    after a restore or a lag): 503 with Retry-After, naming that service in ``dependency``; nothing was done.
+    Distinct from a refusal: the same call succeeds once the event has arrived."""
+
+    def __init__(self, message: str, *, dependency: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.dependency = dependency

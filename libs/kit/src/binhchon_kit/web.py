@@ -24,7 +24,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from binhchon_kit.auth.policy import PUBLIC, declare_access
-from binhchon_kit.errors import Refused
+from binhchon_kit.errors import NotYetHeard, Refused
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.gauges import dependency_checks
 from binhchon_kit.log_api import router as log_routes
@@ -61,8 +61,8 @@ ERROR_ANSWERS = {
     413: "the request body is larger than the service accepts (`max_body_bytes` in the answer)",
     422: "the request does not validate: FastAPI's list of problems, or the services' error naming the field",
     429: "too many requests from this address to the public routes: wait the seconds Retry-After says",
-    503: "a dependency the call needs (the store) is unreachable, named in `dependency`: nothing was done; try "
-         "again after the seconds Retry-After says",
+    503: "a dependency the call needs (the store) is unreachable, or an event of another service it needs has not "
+         "arrived yet, named in `dependency`: nothing was done; try again after the seconds Retry-After says",
 }
 
 
@@ -122,6 +122,13 @@ def create_app(
         log.warning("%s %s: %s", request.method, request.url.path, exc)
         return JSONResponse({"detail": f"{exc}; try again later", "dependency": "intake"}, status_code=503,
                             headers={"Retry-After": str(settings.unavailable_retry_after_seconds)})
+
+    @app.exception_handler(NotYetHeard)
+    async def not_yet_heard(request: Request, exc: NotYetHeard) -> JSONResponse:
+        # a fact another service publishes is still on its way (a consumer catching up): the call is fine, early
+        log.info("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": f"{exc.message}; try again later", "dependency": exc.dependency},
+                            status_code=503, headers={"Retry-After": str(settings.unavailable_retry_after_seconds)})
 
     @app.exception_handler(ConnectionFailure)
     async def store_unreachable(request: Request, exc: ConnectionFailure) -> JSONResponse:

@@ -28,6 +28,7 @@ from binhchon_kit.contracts.scoring import (
     ScoreSubmitted,
     ScoringCancelled,
 )
+from binhchon_kit.errors import NotYetHeard
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import ConcurrencyConflict
 from binhchon_kit.folding import replay
@@ -194,13 +195,10 @@ class Scoring:
 
     async def round_rulebook(self, round_id: str) -> tuple[dict[str, Any], Rulebook]:
         """The round as scoring heard of it, and the rulebook version it is scored under."""
-        deadline = time.monotonic() + self.round_wait
-        # a document without the round's fields was pinned by a dossier that came before its round.opened
-        while (round_ := await self.rt.db["rounds"].find_one({"_id": round_id})) is None or "level" not in round_:
-            if time.monotonic() >= deadline:
-                raise Refused(f"scoring has not heard of round {round_id} (its round.opened has not arrived from "
-                              "intake); open the round first, or try again in a moment", round_id=round_id)
-            await asyncio.sleep(0.2)
+        round_ = await self._heard_round(round_id)
+        if round_ is None:
+            raise Refused(f"scoring has not heard of round {round_id} (its round.opened has not arrived from "
+                          "intake); open the round first, or try again in a moment", round_id=round_id)
         version = await self.pinned_version(round_id, round_["rulebook_id"])
         return round_, self.rulebook(round_["rulebook_id"], version)
 
@@ -409,6 +407,26 @@ class Scoring:
         if first is None:
             raise Refused(f"no proposal {proposal_id}", kind="not_found")
         return ResultProposed.model_validate(first.data)
+
+    async def _heard_round(self, round_id: str) -> dict[str, Any] | None:
+        """The round as scoring heard of it from intake's ``round.opened``, waiting ``round_wait`` for it to
+        arrive (None if it has not): a command may come just before its round's event does, or while the consumer
+        catches up after a restore from the topic (ADR 0047)."""
+        deadline = time.monotonic() + self.round_wait
+        # a document without the round's fields was pinned by a dossier that came before its round.opened
+        while (round_ := await self.rt.db["rounds"].find_one({"_id": round_id})) is None or "level" not in round_:
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(0.2)
+        return round_
+
+    async def deciding_authority(self, round_id: str) -> ApprovingAuthority:
+        """The authority that decides a proposal's round, for an approver about to act on it: a proposal's round
+        exists, so a round scoring has not heard of yet is intake's event still on its way (503), never a refusal
+        of the approver (403)."""
+        if await self._heard_round(round_id) is None:
+            raise NotYetHeard(f"scoring has not yet heard of round {round_id} from intake", dependency="intake")
+        return await self.approving_authority(round_id)
 
     async def approving_authority(self, round_id: str) -> ApprovingAuthority:
         """The authority that decides the round's results, as its round.opened names it (a round opened before

@@ -106,6 +106,34 @@ async def test_only_an_approver_of_the_rounds_authority_decides_and_the_decision
     assert outcome["decision"]["authority_id"] == "province:24"
 
 
+async def test_an_approval_before_scoring_has_heard_of_the_round_again_is_told_to_come_back_not_refused(
+        services, auth, unique):
+    """Scoring's database restored from its topic (ADR 0047): its own events are back at once, intake's
+    round.opened only once its consumer has caught up. An approval meanwhile is early, not wrong: 503 with
+    Retry-After naming intake, nothing decided; the same call succeeds once the round is heard of again (the fault
+    suite's restore once got a 403 here, "open to own authority only", and stopped its season)."""
+    intake, scoring = services
+    got = await proposed(intake, scoring, auth, f"AH{unique}")
+    db = scoring.app.state.runtime.db
+    heard = await db["rounds"].find_one({"_id": got["round_id"]})
+    await db["rounds"].delete_one({"_id": got["round_id"]})  # as after a restore, before the consumer catches up
+    scoring.app.state.scoring.round_wait = 0.5
+    path = f"/proposals/{got['proposal_id']}/approval"
+    bac_giang = auth("ubnd-bg", "approver", authorities=("province:24",))
+    decision = {"decision": {"number": "89/QĐ-UBND", "date": TODAY.isoformat(), "signer": "Phó Chủ tịch UBND tỉnh"}}
+    r = await scoring.post(path, headers=bac_giang, json=decision)
+    assert r.status_code == 503, r.text
+    assert r.json()["dependency"] == "intake" and int(r.headers["Retry-After"]) > 0
+    state = (await scoring.get(f"/dossiers/{got['dossier_id']}", headers=auth("tk-1", "secretariat"))).json()
+    assert state["status"] == "completed"  # nothing was decided
+    # another authority's approver is still refused once the round is known; the round's own decides
+    await db["rounds"].insert_one(heard)
+    r = await scoring.post(path, headers=auth("ubnd-x", "approver", authorities=("province:66",)), json=decision)
+    assert r.status_code == 403, r.text
+    r = await scoring.post(path, headers=bac_giang, json=decision)
+    assert r.status_code == 201, r.text
+
+
 async def test_concurrent_approvals_of_one_proposal_record_one_decision_and_the_others_are_told_409(
         services, auth, unique):
     """Approvers pressing at once (two offices, a double click): one decision is recorded, the others answer 409

@@ -61,7 +61,7 @@ async def _decides_for_proposal(request: Request, who: Principal) -> bool:
     authority (it is public), before the body is read."""
     try:
         proposal = await scoring_of(request).proposal(request.path_params["proposal_id"])
-        authority = await scoring_of(request).approving_authority(proposal.round_id)
+        authority = await scoring_of(request).deciding_authority(proposal.round_id)
     except Refused:
         return False
     require_acting_for(authority, who.authorities)
