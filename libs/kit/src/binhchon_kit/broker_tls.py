@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from binhchon_kit.private_files import write_over
+
 CA_FILE = "ca.crt"
 CA_KEY = "ca.key"
 BROKER_PEM = "broker.pem"
@@ -72,8 +74,8 @@ def write_broker_tls(directory: Path, names: Iterable[str] | None = None, *,
                                              crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                 .sign(key, hashes.SHA256()))
-        _write(ca_key_file, _pkcs8(key), 0o600)
-        _write(ca_file, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        write_over(ca_key_file, _pkcs8(key))
+        write_over(ca_file, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     if broker_file.exists() and set(names) <= _names_in(broker_file):
         return ca_file
     if not ca_key_file.exists():
@@ -92,7 +94,7 @@ def write_broker_tls(directory: Path, names: Iterable[str] | None = None, *,
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
     # the broker also connects to itself (inter-broker): CLIENT_AUTH is harmless, and the chain ends at the CA
-    _write(broker_file, _pkcs8(key) + cert.public_bytes(serialization.Encoding.PEM), 0o600)
+    write_over(broker_file, _pkcs8(key) + cert.public_bytes(serialization.Encoding.PEM))
     return ca_file
 
 
@@ -119,17 +121,3 @@ def _names_in(pem: Path) -> set[str]:
 def _pkcs8(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
-
-
-def _write(file: Path, data: bytes, mode: int) -> None:
-    """``file`` whole or not at all: written beside, created with ``mode`` (never wider for a moment), then renamed
-    over it. A crash leaves at most the ``.new`` file, which the next run writes afresh: a CA key without its
-    certificate (the key is written first) is made again with it, never an empty or cut ``ca.crt`` kept."""
-    replacement = file.with_name(f".{file.name}.new")
-    replacement.unlink(missing_ok=True)
-    fd = os.open(replacement, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    replacement.replace(file)

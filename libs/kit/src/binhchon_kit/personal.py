@@ -20,6 +20,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field
 
+from binhchon_kit.private_files import write_once
+
 ALG = "A256GCM"
 ERASED = "[đã xoá]"  # what an erased field shows, wherever it is shown
 KID_PATTERN = r"^psk-[0-9a-f]{32}$"
@@ -297,18 +299,8 @@ class MasterKey:
         """A new random master key in ``path`` (base64, 0600), unless the file exists: kept, since replacing it
         would erase every subject at once."""
         target = Path(path)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            aside = target.with_name(f".{target.name}.{os.getpid()}")
-            fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(base64.b64encode(secrets.token_bytes(32)) + b"\n")
-            try:
-                os.link(aside, target)  # atomic: two processes making it at once end with one key
-            except FileExistsError:
-                pass
-            finally:
-                aside.unlink()
+        # whole or not at all; two processes making it at once end with one key (private_files)
+        write_once(target, base64.b64encode(secrets.token_bytes(32)) + b"\n")
         return target
 
 

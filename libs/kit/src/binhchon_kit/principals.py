@@ -38,6 +38,7 @@ from aiokafka.protocol.types import Array, Int8, Int16, Int32, Schema, String
 from faststream.security import BaseSecurity, SASLScram512
 
 from binhchon_kit import broker_tls
+from binhchon_kit.private_files import write_once, write_over
 from binhchon_kit.topics import SERVICE_TOPICS, TOPIC_OWNERS, dead_letter_topic
 
 ADMIN = "admin"
@@ -121,9 +122,9 @@ def write_properties(directory: Path, names: Iterable[str], *, ca_location: str,
     into = into or directory
     into.mkdir(parents=True, exist_ok=True, mode=0o700)
     for name in names:
-        (into / f"{name}.properties").unlink(missing_ok=True)
-        _private(into / f"{name}.properties",
-                 client_properties(client_options(name, credentials_dir=str(directory), env={}), ca_file=ca_location))
+        write_over(into / f"{name}.properties",
+                   client_properties(client_options(name, credentials_dir=str(directory), env={}),
+                                     ca_file=ca_location).encode())
     return into
 
 
@@ -133,15 +134,9 @@ def write_password_files(directory: Path, names: Iterable[str]) -> Path:
     directory.chmod(0o700)
     for name in names:
         file = directory / f"{name}.password"
-        if not file.exists():
-            _private(file, secrets.token_hex(24))  # hex: nothing SCRAM's, kafka-storage's or a URL's syntax mis-reads
+        # hex: nothing SCRAM's, kafka-storage's or a URL's syntax mis-reads
+        write_once(file, secrets.token_hex(24).encode())
     return directory
-
-
-def _private(file: Path, text: str) -> None:
-    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
 
 
 def client_properties(options: Mapping[str, Any], *, ca_file: str = "") -> str:

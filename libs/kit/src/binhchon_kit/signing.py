@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from binhchon_kit.canonical import canonical_json
+from binhchon_kit.private_files import write_once
 
 
 def _b64(data: bytes) -> str:
@@ -72,23 +72,12 @@ class Signer:
 
 
 def _create_key_file(path: Path) -> None:
-    """A new private key at ``path``, whole or not at all: written aside, then linked into place. Processes
-    starting together (``make up``: four services, each also reading the others' development keys) may race
-    to create the same key; the first link wins and the others read its key, never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """A new private key at ``path``, whole or not at all (``private_files.write_once``). Processes starting
+    together (``make up``: four services, each also reading the others' development keys) may race to create the
+    same key; the first wins and the others read its key, never a half-written file."""
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    aside = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
-    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-        try:
-            os.link(aside, path)
-        except FileExistsError:
-            pass  # another process made it first: its key is the one
-    finally:
-        aside.unlink()
+    write_once(path, pem)
 
 
 def verify_bytes(public: Ed25519PublicKey, signature: str, message: bytes) -> bool:
