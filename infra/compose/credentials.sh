@@ -28,17 +28,14 @@ import os
 import sys
 from pathlib import Path
 from binhchon_kit.principals import write_password_files
+from binhchon_kit.private_files import write_once
 from binhchon_kit.store_principals import STORE_PRINCIPALS
 root = Path(sys.argv[1])
 write_password_files(root / "kafka", ["controller"])
 write_password_files(root / "store", [*STORE_PRINCIPALS, "admin"])
 # The replica set's keyfile (internal authentication, MongoDB's keyFile): kept when it exists, like the passwords;
 # rotating it is two rolling restarts (infra/compose/README.md). os.urandom's 756 bytes are 1008 base64 characters.
-keyfile = root / "replica-set" / "keyfile"
-keyfile.parent.mkdir(exist_ok=True)
-if not keyfile.exists():
-    with os.fdopen(os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
-        out.write(base64.b64encode(os.urandom(756)).decode())
+write_once(root / "replica-set" / "keyfile", base64.b64encode(os.urandom(756)))  # whole or not at all
 PY
 chmod 0755 "$dir/kafka" "$dir/kafka/container" "$dir/store" "$dir/replica-set"
 # the keyfile too: its readers are the members' root, which copies it to 0400 for mongod (ha-mongo.yml)

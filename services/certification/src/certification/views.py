@@ -34,6 +34,8 @@ CEREMONY_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}\|ceremony-[A-Za-z0-9-]+$")
 
 # the registry's filters and their combinations, each with its own key (certs.filter_keys), the most specific first
 FILTER_KEYS = certs.FILTER_KEYS
+# what the registry's listing drops, not fetched (FerretDB's cost grows with what each row carries)
+UNSHOWN = ("signature", "key_id", paging.PAGE_KEY, *FILTER_KEYS.values())
 
 
 class Status(StrEnum):
@@ -91,9 +93,7 @@ class Views:
         equals = {"status": certs.VALID, **{k: v for k, v in filters.items() if v is not None and v != ""}}
         # walk the key of the filters asked (a province's 2025 certificates: "24|2025|…"), not the whole list's
         key, prefix = paging.walked_key(FILTER_KEYS, equals)
-        # the fields ``public`` drops are not fetched (FerretDB's cost grows with what each row carries), except
-        # the key the page walks
-        unshown = {name: 0 for name in ("signature", "key_id", paging.PAGE_KEY, *FILTER_KEYS.values()) if name != key}
+        unshown = {name: 0 for name in UNSHOWN if name != key}  # but the key the page walks
         found = await paging.page(self.db["certificates"], equals=equals, descending=True, limit=limit,
                                   after=paging.cursor_key(after, CERTIFICATE_KEY), key=key, prefix=prefix,
                                   projection=unshown,
