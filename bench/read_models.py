@@ -20,6 +20,8 @@ How the data is filled, for speed (N is large and the question is how reads scal
   marked done as the projector marks them;
 - dossiers: the list reads only intake's read model, so each document is intake's own fold (``fold_dossier``)
   of a validated ``dossier.received`` event, written in bulk; nothing is appended to intake's store.
+- displays: a tenth of the certificates displayed at one or two fairs, with their filing by certificate (the
+  registry shows a page's displays, ADR 0050), written in bulk as the ledger writes them.
 Certificates and dossiers are spread over 10 rounds, 20 provinces, 3 to 5 stars and the years 2024–2026.
 
 One JSON line per measurement, e.g. ``{"bench": "registry", "n": 50000, "p50_ms": …, "p99_ms": …}`` (with
@@ -164,8 +166,40 @@ async def fill_certificates(mongodb: str, database: str, count: int) -> list[str
         keys = [event_key(d["_id"], 1) for d in chunk]
         await store.done("outbox", keys)
         await store.done("projection_queue", keys)
+    await fill_displays(db, numbers)
     await client.close()
     return numbers
+
+
+async def fill_displays(db: Any, numbers: list[str]) -> None:
+    """A tenth of the products displayed at a fair or two (ADR 0050): the displays' read model and their filing by
+    certificate as the ledger writes them (its own functions), so that a registry page finds its products'
+    displays among N/10 certificates' worth; the ledger's marker says they are filed."""
+    from certification.domain import ledger as rules
+    from certification.ledger import FILED
+
+    displays: list[dict[str, Any]] = []
+    filed: list[dict[str, Any]] = []
+    for n, number in enumerate(numbers):
+        if n % 10 != 3:
+            continue
+        mine = []
+        for fair in range(1 + n % 2):
+            on = date(2025, 1 + (n + fair) % 12, 1 + fair).isoformat()
+            display_id = rules.display_id(number, "Hội chợ OCOP", on, f"Hội chợ {fair}")
+            data = {"display_id": display_id, "certificate_number": number, "round_id": round_id(n % ROUNDS),
+                    "exhibition": "Hội chợ OCOP", "on": on, "until": None, "place": f"Hội chợ {fair}",
+                    "product_name": f"Sản phẩm đặc sản số {n}", "code": None}
+            mine.append({"_id": display_id, **data, "event_id": str(uuid.uuid4()), "version": 1,
+                         "display_key": rules.display_key(data)})
+        displays += mine
+        filed.append({"_id": number, "count": len(mine), "displays": rules.displays_filed(mine)})
+    for start in range(0, len(displays), 1000):
+        await db["displays"].insert_many(displays[start:start + 1000], ordered=False)
+    for start in range(0, len(filed), 1000):
+        await db[FILED].insert_many(filed[start:start + 1000], ordered=False)
+    await db["read_model_keys"].insert_many([{"_id": f"{FILED}.v1", "filed": len(filed)},
+                                             {"_id": "displays.display_key.v1", "filled": 0}])
 
 
 # ---- dossiers --------------------------------------------------------------------------------------------

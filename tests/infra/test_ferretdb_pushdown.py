@@ -1,7 +1,8 @@
 """Our FerretDB build pushes string ranges, the sort and limit of keyset pages, and `_id` among a list of strings
-or ObjectIds (build b9) down to PostgreSQL (infra/local/patch_ferretdb.py, docs/adr/0016). These tests run the same finds on that build and on the same
-binary started with ``--test-disable-pushdown`` (FerretDB's own flag: everything filtered and sorted in Go), over
-the same PostgreSQL data, and require the same answers: the reference is FerretDB's own semantics.
+or ObjectIds (build b9) down to PostgreSQL (infra/local/patch_ferretdb.py, docs/adr/0016). These tests run the
+same finds on that build and on the same binary started with ``--test-disable-pushdown`` (FerretDB's own flag:
+everything filtered and sorted in Go), over the same PostgreSQL data, and require the same answers: the
+reference is FerretDB's own semantics.
 
 The data is built to trip a wrong pushdown: the sorted field missing, null, a number, a boolean, a date, an
 ObjectId whose hex reads like a key, an array of strings, an empty array, an array of documents, a sub-document; the
