@@ -10,7 +10,9 @@ secretariat sees it) and its next page (``dossiers_by_round_next``), and the pub
 ``/verify/{number}``. Lists are keyset pages (ADR 0015): a page's cost should not depend on N, and once
 FerretDB pushes the key's range, sort and limit down (the patched build) it is the database that cuts it.
 Beside them, in the same run on the same server, the raw ceiling: a ``find_one({_id})`` and an indexed
-``find({round_id}).limit(20)`` straight through the driver.
+``find({round_id}).limit(20)`` straight through the driver; and a page's "displayed at" lookup through the driver,
+as the registry asks it (``displays_of_a_page``, its twenty certificates' filings by ``_id``) and as it asked it
+before (``variant: "before: $in over displays"``).
 
 How the data is filled, for speed (N is large and the question is how reads scale, not how writes do):
 - certificates: each ``certificate.issued`` event (real content, really signed) is appended through the
@@ -314,6 +316,22 @@ async def measure(kafka: str, mongodb: str, n: int, pace: tuple[int, float, int]
                 assert len(await certificates.find({"round_id": round_id(3)}).limit(20).to_list()) == 20
 
             emit("raw_find_indexed_limit20", n, await timed(find_indexed, *pace))
+
+            # a registry page's "displayed at" lookup, as it is (the page's filings by _id) and as it was before
+            # ADR 0050's amendment of 2026-11-30 (`$in` over every display: FerretDB fetched them all), same pages
+            from certification.ledger import FILED
+
+            pages = iter([numbers[(i * 20 + k) % len(numbers)] for k in range(20)] for i in range(10**9))
+
+            async def displays_filed() -> None:
+                await raw[cert_db][FILED].find({"_id": {"$in": next(pages)}}).to_list()
+
+            emit("displays_of_a_page", n, await timed(displays_filed, *pace), variant="filed by certificate")
+
+            async def displays_scanned() -> None:
+                await raw[cert_db]["displays"].find({"certificate_number": {"$in": next(pages)}}).to_list()
+
+            emit("displays_of_a_page", n, await timed(displays_scanned, *pace), variant="before: $in over displays")
 
         intake_app = build_intake(IntakeSettings(mongodb_database=intake_db, **common))  # type: ignore[arg-type]
         staff = {"Authorization": f"Bearer {mint(private.read_bytes(), subject='sec', roles=['secretariat'])}"}
