@@ -10,7 +10,9 @@ secretariat sees it) and its next page (``dossiers_by_round_next``), and the pub
 ``/verify/{number}``. Lists are keyset pages (ADR 0015): a page's cost should not depend on N, and once
 FerretDB pushes the key's range, sort and limit down (the patched build) it is the database that cuts it.
 Beside them, in the same run on the same server, the raw ceiling: a ``find_one({_id})`` and an indexed
-``find({round_id}).limit(20)`` straight through the driver.
+``find({round_id}).limit(20)`` straight through the driver; and a page's "displayed at" lookup through the driver,
+as the registry asks it (``displays_of_a_page``, its twenty certificates' filings by ``_id``) and as it asked it
+before (``variant: "before: $in over displays"``).
 
 How the data is filled, for speed (N is large and the question is how reads scale, not how writes do):
 - certificates: each ``certificate.issued`` event (real content, really signed) is appended through the
@@ -20,6 +22,8 @@ How the data is filled, for speed (N is large and the question is how reads scal
   marked done as the projector marks them;
 - dossiers: the list reads only intake's read model, so each document is intake's own fold (``fold_dossier``)
   of a validated ``dossier.received`` event, written in bulk; nothing is appended to intake's store.
+- displays: a tenth of the certificates displayed at one or two fairs, with their filing by certificate (the
+  registry shows a page's displays, ADR 0050), written in bulk as the ledger writes them.
 Certificates and dossiers are spread over 10 rounds, 20 provinces, 3 to 5 stars and the years 2024–2026.
 
 One JSON line per measurement, e.g. ``{"bench": "registry", "n": 50000, "p50_ms": …, "p99_ms": …}`` (with
@@ -164,8 +168,40 @@ async def fill_certificates(mongodb: str, database: str, count: int) -> list[str
         keys = [event_key(d["_id"], 1) for d in chunk]
         await store.done("outbox", keys)
         await store.done("projection_queue", keys)
+    await fill_displays(db, numbers)
     await client.close()
     return numbers
+
+
+async def fill_displays(db: Any, numbers: list[str]) -> None:
+    """A tenth of the products displayed at a fair or two (ADR 0050): the displays' read model and their filing by
+    certificate as the ledger writes them (its own functions), so that a registry page finds its products'
+    displays among N/10 certificates' worth; the ledger's marker says they are filed."""
+    from certification.domain import ledger as rules
+    from certification.ledger import FILED
+
+    displays: list[dict[str, Any]] = []
+    filed: list[dict[str, Any]] = []
+    for n, number in enumerate(numbers):
+        if n % 10 != 3:
+            continue
+        mine = []
+        for fair in range(1 + n % 2):
+            on = date(2025, 1 + (n + fair) % 12, 1 + fair).isoformat()
+            display_id = rules.display_id(number, "Hội chợ OCOP", on, f"Hội chợ {fair}")
+            data = {"display_id": display_id, "certificate_number": number, "round_id": round_id(n % ROUNDS),
+                    "exhibition": "Hội chợ OCOP", "on": on, "until": None, "place": f"Hội chợ {fair}",
+                    "product_name": f"Sản phẩm đặc sản số {n}", "code": None}
+            mine.append({"_id": display_id, **data, "event_id": str(uuid.uuid4()), "version": 1,
+                         "display_key": rules.display_key(data)})
+        displays += mine
+        filed.append({"_id": number, "count": len(mine), "displays": rules.displays_filed(mine)})
+    for start in range(0, len(displays), 1000):
+        await db["displays"].insert_many(displays[start:start + 1000], ordered=False)
+    for start in range(0, len(filed), 1000):
+        await db[FILED].insert_many(filed[start:start + 1000], ordered=False)
+    await db["read_model_keys"].insert_many([{"_id": f"{FILED}.v1", "filed": len(filed)},
+                                             {"_id": "displays.display_key.v1", "filled": 0}])
 
 
 # ---- dossiers --------------------------------------------------------------------------------------------
@@ -280,6 +316,22 @@ async def measure(kafka: str, mongodb: str, n: int, pace: tuple[int, float, int]
                 assert len(await certificates.find({"round_id": round_id(3)}).limit(20).to_list()) == 20
 
             emit("raw_find_indexed_limit20", n, await timed(find_indexed, *pace))
+
+            # a registry page's "displayed at" lookup, as it is (the page's filings by _id) and as it was before
+            # ADR 0050's amendment of 2026-11-30 (`$in` over every display: FerretDB fetched them all), same pages
+            from certification.ledger import FILED
+
+            pages = iter([numbers[(i * 20 + k) % len(numbers)] for k in range(20)] for i in range(10**9))
+
+            async def displays_filed() -> None:
+                await raw[cert_db][FILED].find({"_id": {"$in": next(pages)}}).to_list()
+
+            emit("displays_of_a_page", n, await timed(displays_filed, *pace), variant="filed by certificate")
+
+            async def displays_scanned() -> None:
+                await raw[cert_db]["displays"].find({"certificate_number": {"$in": next(pages)}}).to_list()
+
+            emit("displays_of_a_page", n, await timed(displays_scanned, *pace), variant="before: $in over displays")
 
         intake_app = build_intake(IntakeSettings(mongodb_database=intake_db, **common))  # type: ignore[arg-type]
         staff = {"Authorization": f"Bearer {mint(private.read_bytes(), subject='sec', roles=['secretariat'])}"}

@@ -74,7 +74,7 @@ install_ferretdb() {
   # one-document insert in BEGIN/COMMIT: three round trips to PostgreSQL where one statement is atomic (docs/adr/0016);
   # and tracks every iterator's lifetime (a profile entry and a finalizer each), a leak check for its own tests
   python3 "$here/patch_ferretdb.py" "$src"
-  say "ferretdb $FERRETDB_VERSION: building (pure Go, _id lookups and keyset pages by index, single inserts and updates in one statement, no lifetime tracking; --handler=postgresql)"
+  say "ferretdb $FERRETDB_VERSION: building (pure Go, _id lookups, _id lists and keyset pages by index, single inserts and updates in one statement, no lifetime tracking; --handler=postgresql)"
   (cd "$src" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -o "$bin.tmp" ./cmd/ferretdb)
   mv "$bin.tmp" "$bin"
   rm -rf "$src"

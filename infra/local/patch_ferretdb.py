@@ -27,6 +27,12 @@
    call UpdateAll once per changed document, which wraps its UPDATE in BEGIN/COMMIT: a transaction holding one
    statement, which is atomic on its own. A call with one document runs that UPDATE in autocommit.
 
+6. `_id` among a list by the unique `_id` index (build b9). FerretDB pushes no ``$in`` down, so a lookup of a page's
+   twenty ids read the whole collection into Go. ``{_id: {$in: [...]}}`` whose members are all strings or ObjectIds
+   becomes  _jsonb->'_id' IN ($1, ...) : `_id` never holds an array, so that is exactly the documents ``$in``
+   matches (FerretDB still filters them itself, as for every pushed-down condition). A list with any other member,
+   an empty one or one over 1,000 members is left to FerretDB, as before.
+
 Every edit is anchored on FerretDB 1.24.0's text and fails loudly if the text moved. New Go files are written
 whole. Usage: patch_ferretdb.py SOURCE_DIR (idempotent).
 """
@@ -54,6 +60,11 @@ KEYSET_MARK = "binhchon: keyset pages"
 INSERT_MARK = "binhchon: a single document inserted in one statement"
 TRACK_MARK = "binhchon: no lifetime tracking in a release build"
 UPDATE_MARK = "binhchon: a single document updated in one statement"
+IN_MARK = "binhchon: _id among a list by the index"
+# the keyset edit's own text (applied before this one): the $in case goes in front of it
+IN_ANCHOR = f"""				case "$gt", "$gte", "$lt", "$lte":
+					// {KEYSET_MARK}: a string range, served by the field's index (binhchon_keyset.go)
+"""
 
 # (file, anchor, replacement): each anchor must occur exactly once in FerretDB 1.24.0's file
 EDITS: list[tuple[str, str, str]] = [
@@ -77,6 +88,20 @@ EDITS: list[tuple[str, str, str]] = [
 				default:
 					continue
 """,
+    ),
+    (
+        "internal/backends/postgresql/query.go",
+        IN_ANCHOR,
+        f"""				case "$in":
+					// {IN_MARK}: strings or ObjectIds, served by the unique _id index (binhchon_in.go)
+					if rootKey == "_id" && keyOperator == "->" {{
+						if f, a := binhchonIDIn(p, v); f != "" {{
+							filters = append(filters, f)
+							args = append(args, a...)
+						}}
+					}}
+
+""" + IN_ANCHOR,
     ),
     (
         "internal/backends/collection.go",
@@ -230,6 +255,57 @@ EDITS: list[tuple[str, str, str]] = [
 ]
 
 FILES: dict[str, str] = {
+    "internal/backends/postgresql/binhchon_in.go": """\
+// Added by binhchon: infra/local/patch_ferretdb.py, docs/adr/0016 (build b9).
+
+package postgresql
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/FerretDB/FerretDB/internal/backends/postgresql/metadata"
+	"github.com/FerretDB/FerretDB/internal/handler/sjson"
+	"github.com/FerretDB/FerretDB/internal/types"
+	"github.com/FerretDB/FerretDB/internal/util/must"
+)
+
+// binhchonInMax is the longest $in list pushed down: one placeholder per member, far under PostgreSQL's 65,535.
+const binhchonInMax = 1000
+
+// binhchonIDIn is the condition for {_id: {$in: v}} when every member of v is a string or an ObjectId:
+// _jsonb->'_id' IN ($1, ...), each member marshalled as filterEqual marshals an _id, so that the unique _id
+// index answers it. `_id` never holds an array, so this is exactly the documents $in matches among those members;
+// FerretDB filters what it returns again anyway. Any other list (empty, too long, any other member) gives "":
+// not pushed down, FerretDB's own way.
+func binhchonIDIn(p *metadata.Placeholder, v any) (string, []any) {
+	list, ok := v.(*types.Array)
+	if !ok || list.Len() == 0 || list.Len() > binhchonInMax {
+		return "", nil
+	}
+
+	args := make([]any, 0, list.Len())
+
+	for i := 0; i < list.Len(); i++ {
+		member := must.NotFail(list.Get(i))
+
+		switch member.(type) {
+		case string, types.ObjectID:
+			args = append(args, string(must.NotFail(sjson.MarshalSingleValue(member))))
+		default:
+			return "", nil
+		}
+	}
+
+	// placeholders only once the whole list is known to be pushed down: each Next() numbers an argument
+	placeholders := make([]string, len(args))
+	for i := range args {
+		placeholders[i] = p.Next()
+	}
+
+	return fmt.Sprintf(`%s->'_id' IN (%s)`, metadata.DefaultColumn, strings.Join(placeholders, ", ")), args
+}
+""",
     "internal/backends/postgresql/binhchon_update.go": """\
 // Added by binhchon: infra/local/patch_ferretdb.py, docs/adr/0016 (build b8).
 

@@ -60,5 +60,7 @@ def test_read_model_benchmark_runs_on_the_real_services(infra):
                         ("registry", "province+stars"), ("registry", "province+year"), ("registry", "stars+year"),
                         ("registry", "province+stars+year"), ("registry_next", None), ("registry_next", "deep"),
                         ("verify", None), ("dossiers_by_round", None), ("dossiers_by_round_next", None),
-                        ("raw_find_one_id", None), ("raw_find_indexed_limit20", None)}
+                        ("raw_find_one_id", None), ("raw_find_indexed_limit20", None),
+                        ("displays_of_a_page", "filed by certificate"),
+                        ("displays_of_a_page", "before: $in over displays")}
     assert all(line["n"] == 1000 and line["samples"] >= 10 for line in lines if "p50_ms" in line)

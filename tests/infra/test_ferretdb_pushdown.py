@@ -1,7 +1,8 @@
-"""Our FerretDB build pushes string ranges, and the sort and limit of keyset pages, down to PostgreSQL
-(infra/local/patch_ferretdb.py, docs/adr/0016). These tests run the same finds on that build and on the same
-binary started with ``--test-disable-pushdown`` (FerretDB's own flag: everything filtered and sorted in Go), over
-the same PostgreSQL data, and require the same answers: the reference is FerretDB's own semantics.
+"""Our FerretDB build pushes string ranges, the sort and limit of keyset pages, and `_id` among a list of strings
+or ObjectIds (build b9) down to PostgreSQL (infra/local/patch_ferretdb.py, docs/adr/0016). These tests run the
+same finds on that build and on the same binary started with ``--test-disable-pushdown`` (FerretDB's own flag:
+everything filtered and sorted in Go), over the same PostgreSQL data, and require the same answers: the
+reference is FerretDB's own semantics.
 
 The data is built to trip a wrong pushdown: the sorted field missing, null, a number, a boolean, a date, an
 ObjectId whose hex reads like a key, an array of strings, an empty array, an array of documents, a sub-document; the
@@ -76,6 +77,11 @@ def servers() -> Iterator[tuple[pymongo.MongoClient, pymongo.MongoClient]]:
         db.desc.insert_many(documents())
         db.words.create_index([("page_key", 1)])
         db.words.insert_many([{"_id": i, "page_key": key} for i, key in enumerate(KEYS)])
+        # documents whose `_id` is not a string: an ObjectId, a number, a sub-document, a date
+        db.ids.insert_many([{"_id": ObjectId("666f6f626172666f6f626172"), "n": 1}, {"_id": 7, "n": 2},
+                            {"_id": "7", "n": 3}, {"_id": {"k": "s001"}, "n": 4}, {"_id": "s001", "n": 5},
+                            {"_id": datetime(2026, 11, 30, tzinfo=UTC), "n": 6}, {"_id": "", "n": 7}])
+        db.many.insert_many([{"_id": f"c{i:05d}", "n": i} for i in range(3000)])
         # started after the data is written: it reads the collections' metadata once, when first used
         reference.start()
         try:
@@ -132,6 +138,19 @@ FILTERS: list[dict[str, Any]] = [
     {"stars": Int64(2**53), "page_key": {"$gte": ""}},    # at the bound: pushed down
     {"stars": Int64(2**53 + 1), "page_key": {"$gte": ""}},  # beyond: FerretDB's own way
     {"stars": 4.0, "page_key": {"$gte": ""}},             # a double operand: FerretDB's own way
+    # `_id` among a list (build b9): strings and ObjectIds pushed down; any other list FerretDB's own way
+    {"_id": {"$in": ["s001", "t003", "u002", "nope", "S001"]}},
+    {"_id": {"$in": ["s001", "t003"]}, "status": "valid"},
+    {"_id": {"$in": ["s001", "s002"]}, "page_key": {"$gte": ""}},
+    {"_id": {"$in": [ObjectId("666f6f626172666f6f626172"), "666f6f626172666f6f626172", "s005"]}},
+    {"_id": {"$in": ["s001", 1, "s002"]}},               # a number among them: FerretDB's own way
+    {"_id": {"$in": ["s001", None]}},
+    {"_id": {"$in": []}},
+    {"_id": {"$in": [f"s{i:03d}" for i in range(1100)]}},  # over 1,000 members: FerretDB's own way
+    {"_id": {"$in": [f"s{i:03d}" for i in range(0, 120, 2)]}, "area": "A"},
+    {"_id": {"$in": ["s001", "s002"], "$gte": "s002"}},
+    {"n": {"$in": [1, 2]}, "_id": {"$in": ["s001", "s002", "s003"]}},
+    {"page_key": {"$in": ["a#0", "tie"]}, "_id": {"$in": ["u001", "s000"]}},
 ]
 
 
@@ -148,6 +167,37 @@ def test_finds_answer_as_without_pushdown(servers, collection: str, query: dict[
     unsorted = sorted(reference.find(query), key=lambda d: d["_id"])
     assert sorted(patched.find(query), key=lambda d: d["_id"]) == unsorted
     assert patched.count_documents(query) == reference.count_documents(query) == len(unsorted)
+
+
+IDS_FILTERS: list[dict[str, Any]] = [
+    {"_id": {"$in": ["s001", "7", ""]}},
+    {"_id": {"$in": [ObjectId("666f6f626172666f6f626172")]}},
+    {"_id": {"$in": ["666f6f626172666f6f626172", "k", "s001"]}},
+    {"_id": {"$in": [7, "7"]}},
+    {"_id": {"$in": [{"k": "s001"}]}},
+]
+
+
+@pytest.mark.parametrize("query", IDS_FILTERS, ids=repr)
+def test_ids_of_every_kind_answer_as_without_pushdown(servers, query: dict[str, Any]):
+    patched, reference = (client.pushdown.ids for client in servers)
+    expected = sorted(reference.find(query), key=lambda d: d["n"])
+    assert sorted(patched.find(query), key=lambda d: d["n"]) == expected
+    assert patched.count_documents(query) == len(expected)
+
+
+def test_ids_among_a_list_are_looked_up_in_the_id_index(servers):
+    """A page's twenty ids (the registry's displays, ADR 0050) are one condition PostgreSQL answers from the
+    unique `_id` index, not a scan of the table that FerretDB then filters in Go."""
+    db = servers[0].pushdown
+    wanted = [f"c{i:05d}" for i in range(5, 3000, 150)]
+    assert [d["n"] for d in db.many.find({"_id": {"$in": wanted}}).sort("n", 1)] == list(range(5, 3000, 150))
+    explained = db.command("explain", {"find": "many", "filter": {"_id": {"$in": wanted}}})
+    assert explained["filterPushdown"] is True
+    plan = repr(explained["queryPlanner"])
+    assert "Index" in plan and "Seq Scan" not in plan, plan
+    stock = db.command("explain", {"find": "many", "filter": {"_id": {"$in": [*wanted, 7]}}})
+    assert stock["filterPushdown"] is False  # a number among them: FerretDB's own way, as before
 
 
 @pytest.mark.parametrize("direction", [1, -1])

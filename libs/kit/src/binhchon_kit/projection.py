@@ -6,12 +6,16 @@ out of order is harmless. Every event is born unprojected (a mark the store writ
 writer projects its own event at once, and the projector takes the events still marked after a few seconds,
 projects those its read model does not hold yet, and marks them, so whatever a crash left unprojected is
 projected on the next pass.
+
+A read model keyed otherwise than by stream (a certificate's displays gathered in one document) follows a category
+with ``follow``: after each projection of one of its streams, by the writer, on every pass of the projector over an
+event still marked (before the mark, so a crash between the two read models is mended), and after a rebuild.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +27,8 @@ from binhchon_kit.eventstore import EventStorePort, event_key
 log = logging.getLogger("binhchon.projection")
 
 Fold = Callable[[Sequence[RecordedEvent]], dict[str, Any]]
+# a read model kept from a stream's state (the stream, its folded state), idempotent: it may run again on the same
+Follower = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 def stream_category(stream: str) -> str:
@@ -37,6 +43,11 @@ class Projections:
         self.folds = folds  # category → (collection name, fold)
         # the read models' database: by default the one beside the store's events
         self.db: Any = db if db is not None else getattr(store, "db", None)
+        self.followers: dict[str, Follower] = {}  # category → what follows its projection
+
+    def follow(self, category: str, follower: Follower) -> None:
+        """``follower(stream, state)`` after every projection of a ``category`` stream (see the module's doc)."""
+        self.followers[category] = follower
 
     async def project(self, stream: str, events: Sequence[RecordedEvent] | None = None) -> None:
         """Write the stream's folded state, and make sure it is the latest.
@@ -50,12 +61,16 @@ class Projections:
             return
         name, fold = self.folds[category]
         events = list(events) if events is not None else await self.store.read_stream(stream)
-        while events:
-            await self._write(self.db[name], stream, events[-1].version, fold(events))
-            newer = await self.store.get(stream, events[-1].version + 1)
-            if newer is None:
-                return
+        if not events:
+            return
+        while True:
+            state = fold(events)
+            await self._write(self.db[name], stream, events[-1].version, state)
+            if await self.store.get(stream, events[-1].version + 1) is None:
+                break
             events = await self.store.read_stream(stream)
+        if category in self.followers:
+            await self.followers[category](stream, state)
 
     @staticmethod
     async def _write(collection: Any, stream: str, version: int, state: dict[str, Any]) -> None:
@@ -74,8 +89,8 @@ class Projections:
             newest[event.stream] = max(newest.get(event.stream, 0), event.version)
         projected = 0
         for stream, version in sorted(newest.items()):
-            if await self._holds(stream, version):
-                continue  # its writer projected it: the usual case
+            if stream_category(stream) not in self.followers and await self._holds(stream, version):
+                continue  # its writer projected it: the usual case (but what follows it may not have run)
             await self.project(stream)
             projected += 1
         await self.store.mark_projected([event_key(e.stream, e.version) for e in events])
@@ -112,6 +127,10 @@ class Projections:
             else:  # no stream of this kind: nothing was written, so there is no collection to switch to
                 await self.db[name].delete_many({})
             counts[name] = count
+        for stream, events in streams.items():
+            category = stream_category(stream)
+            if category in self.followers:
+                await self.followers[category](stream, self.folds[category][1](events))
         return counts
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from binhchon_kit import paging
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.ledger import AwardPaid, FeePaid, PrizeRate, PrizeScheduleSet, ProductDisplayed
 from binhchon_kit.contracts.registry import EventData
@@ -25,6 +26,7 @@ from certification.domain import ledger as rules
 from certification.domain.errors import Refused
 
 SYSTEM = Actor.system("certification")
+FILED = "displays_by_certificate"  # one document per displayed certificate: its displays in order of date
 
 
 class Ledger:
@@ -38,6 +40,49 @@ class Ledger:
             await self.db[name].create_index("round_id")
         await self.db["ledger_lines"].create_index([("round_id", 1), ("page_key", 1)])
         await self.db["displays"].create_index("certificate_number")
+        # a certificate's displays as one key range (ADR 0050, amendment); displays stored before it get theirs
+        await self.db["displays"].create_index("display_key")
+        await paging.fill_keys(self.db, "displays", rules.display_key, key="display_key")
+        await self.file_every_display()
+
+    # ---- the displays filed by certificate (ADR 0050, amendment) ---------------------------------------
+
+    async def file_displays(self, number: str) -> None:
+        """File the certificate's displays in one document keyed by its number, which the registry reads for a
+        whole page at once (``_id`` among its numbers, from the index: FerretDB build b9).
+
+        Displays are only ever added, so the filing holding more of them is the newer: a filing replaces the
+        stored one only if it holds more (two filings racing each keep the larger); and after writing, the
+        certificate's displays are counted again, and filed again if one arrived meanwhile. Follows every
+        projection of a display (the writer's and the projector's pass before its mark), so a crash between the
+        display and its filing is mended within seconds."""
+        while True:
+            found = [d async for d in self.db["displays"].find({"display_key": rules.display_keys(number)})]
+            try:
+                await self.db[FILED].replace_one(
+                    {"_id": number, "count": {"$lt": len(found)}},
+                    {"_id": number, "count": len(found), "displays": rules.displays_filed(found)}, upsert=True)
+            except DuplicateKeyError:
+                pass  # a filing with as many displays is stored
+            if await self.db["displays"].count_documents({"display_key": rules.display_keys(number)}) == len(found):
+                return
+
+    async def on_display_projected(self, stream: str, state: dict[str, Any]) -> None:
+        await self.file_displays(state["certificate_number"])
+
+    async def file_every_display(self) -> None:
+        """Displays recorded before they were filed by certificate get filed, once per deploy (a marker, as for a
+        read model's new key: a crash before the marker files them again, which changes nothing)."""
+        marker = f"{FILED}.v1"
+        if await self.db["read_model_keys"].find_one({"_id": marker}) is not None:
+            return
+        numbers = {d["certificate_number"] async for d in self.db["displays"].find({}, {"certificate_number": 1})}
+        for number in sorted(numbers):
+            await self.file_displays(number)
+        try:
+            await self.db["read_model_keys"].replace_one({"_id": marker}, {"filed": len(numbers)}, upsert=True)
+        except DuplicateKeyError:
+            pass  # a replica starting at the same moment filed them too
 
     async def settle_all(self) -> None:
         """Every scheduled round settled once, in the background after start: what a schedule set over HTTP and

@@ -70,6 +70,8 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
     service = service_factory(runtime, signer, settings.public_base_url, **service_kwargs)  # type: ignore[arg-type]
     ceremonies = Ceremonies(runtime, service.now)
     ledger = Ledger(runtime, service.today)
+    # each display filed under its certificate, for the registry's pages (ADR 0050, amendment)
+    runtime.projections.follow("display", ledger.on_display_projected)
     runtime.consumers.handle("scoring.events", {ResultApproved}, "issuing", service.on_result_approved,
                              concerns=service.recognised)
     runtime.consumers.handle("notify.events", {NotificationSent, NotificationFailed}, "ceremony-deliveries",

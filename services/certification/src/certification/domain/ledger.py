@@ -84,8 +84,29 @@ def fold_schedule(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     return {**events[0].data, "event_id": events[0].id}
 
 
+def display_key(display: Mapping[str, Any]) -> str:
+    """A display's place among its certificate's (ADR 0050, amendment): the certificate's number, the day it began,
+    its id. A certificate's displays are then one range of this key, which FerretDB reads from its index."""
+    return f"{display['certificate_number']}|{display['on']}|{display['display_id']}"
+
+
+DISPLAY_FIELDS = ("exhibition", "on", "until", "place", "code")
+
+
+def displays_filed(displays: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """What the registry and the verify page show of a certificate's displays, in order of date (ADR 0050)."""
+    ordered = sorted(displays, key=lambda d: (str(d["on"]), str(d.get("display_key", ""))))
+    return [{k: d.get(k) for k in DISPLAY_FIELDS} for d in ordered]
+
+
+def display_keys(certificate_number: str) -> dict[str, str]:
+    """The range of ``display_key`` holding exactly one certificate's displays: ``|`` is followed by ``}``, and a
+    certificate number holds neither."""
+    return {"$gte": f"{certificate_number}|", "$lt": f"{certificate_number}}}"}
+
+
 def fold_display(events: Sequence[RecordedEvent]) -> dict[str, Any]:
-    return {**events[0].data, "event_id": events[0].id}
+    return {**events[0].data, "event_id": events[0].id, "display_key": display_key(events[0].data)}
 
 
 def award(result_event_id: str, data: Mapping[str, Any], schedule: Mapping[str, Any]) -> AwardGranted:
