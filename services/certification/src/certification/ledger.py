@@ -248,8 +248,8 @@ class Ledger:
                                      place=place, product_name=certificate["product_name"], code=code)
         try:
             event = await record(self.rt, stream, 0, displayed, actor, cause, certificate["dossier_id"])
-            return rules.fold_display([event]), True
+            return paging.strip(rules.fold_display([event]), "display_key"), True  # the key is the store's
         except (AlreadyRecorded, ConcurrencyConflict):
             first = await self.rt.store.get(stream, 1)
             assert first is not None
-            return rules.fold_display([first]), False
+            return paging.strip(rules.fold_display([first]), "display_key"), False

@@ -220,7 +220,11 @@ async def test_the_southern_regions_prizes_and_fees_are_owed_once_paid_and_total
                 "Nam năm 2024", "on": "2024-10-10", "until": "2024-10-14", "place": "Rạch Giá, Kiên Giang"}
         r = await cert.post("/displays", json=fair, headers=sec)
         assert r.status_code == 201, r.text
-        assert (await cert.post("/displays", json=fair, headers=sec)).status_code == 200
+        # the display as recorded, without the store's key (ADR 0050, amendment of 2026-11-30)
+        assert set(r.json()) == {"display_id", "certificate_number", "round_id", "exhibition", "on", "until",
+                                 "place", "product_name", "code", "event_id"}
+        again = await cert.post("/displays", json=fair, headers=sec)
+        assert again.status_code == 200 and again.json() == r.json()
         assert (await cert.post("/displays", json={**fair, "certificate_number": "KHONG-CO"},
                                 headers=sec)).status_code == 404
         shown = {i["number"]: i["displayed_at"] for i in await certificates(4)}
