@@ -253,8 +253,9 @@ def findings_of(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     return found
 
 
-async def test_verify_passes_on_a_played_round(played, capsys):
-    assert await run_audit(*verify_args(played, played.prefix, "--workers", "0")) == 0
+@pytest.mark.parametrize("workers", ["0", "2"])  # in one process, and in worker processes (forked on Linux)
+async def test_verify_passes_on_a_played_round(played, capsys, workers):
+    assert await run_audit(*verify_args(played, played.prefix, "--workers", workers)) == 0
     found = findings_of(capsys)
     assert found["ok"] and found["discrepancies"] == []
     summary = found["summary"]

@@ -136,14 +136,20 @@ def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks, pool: Ex
 _worker_rulebooks: Rulebooks | None = None
 
 
-def check_streams_in_worker(streams: list[tuple[str, list[bytes]]], panels: dict[str, dict[str, Any]]
-                            ) -> tuple[list[Discrepancy], int]:
-    """``_check_streams`` in a worker process, with the rulebooks it loaded once."""
+def worker_rulebooks() -> Rulebooks:
+    """The rulebooks the worker processes check with, loaded once per process: by the main process before the
+    workers fork (they inherit them), by each spawned worker at its first task."""
     global _worker_rulebooks
     if _worker_rulebooks is None:
         _worker_rulebooks = Rulebooks.load()
+    return _worker_rulebooks
+
+
+def check_streams_in_worker(streams: list[tuple[str, list[bytes]]], panels: dict[str, dict[str, Any]]
+                            ) -> tuple[list[Discrepancy], int]:
+    """``_check_streams`` in a worker process, with the rulebooks it loaded once."""
     findings = Findings()
-    checked = _check_streams(streams, panels, _worker_rulebooks, findings)
+    checked = _check_streams(streams, panels, worker_rulebooks(), findings)
     return findings.discrepancies, checked
 
 

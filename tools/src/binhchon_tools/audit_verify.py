@@ -26,6 +26,7 @@ from binhchon_tools.audit_decisions import (
     check_decisions,
     check_escalations,
     check_streams_in_worker,
+    worker_rulebooks,
 )
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_report import Progress
@@ -92,16 +93,17 @@ async def _verify(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks:
                   log_jwks: dict[str, dict[str, Any]] | None, progress: Progress | None,
                   rulebooks: Rulebooks | None) -> Findings:
     progress = progress or Progress("verify")
-    await chain.warm_up()  # the worker processes started (each imports the kit) before the clock runs
-    pool = chain.pool if rulebooks is None else None  # workers load the rulebooks of the source tree themselves
-    if pool is not None:  # and the scoring domain and its rulebooks, for the decisions
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(pool, check_streams_in_worker, [], {}) for _ in range(4)))
-    rulebooks = rulebooks or Rulebooks.load()
+    pool_decides = rulebooks is None  # workers check with the rulebooks of the source tree, not given ones
+    rulebooks = rulebooks or worker_rulebooks()
     # the services' own definitions the checks use (what a certificate signs, a dossier's identity), imported now
-    # rather than on the clock
+    # rather than on the clock, and before the workers fork: they inherit these and the rulebooks
     import certification.service  # noqa: F401
     import intake.domain.dossiers  # noqa: F401
+    await chain.warm_up()  # the worker processes started before the clock runs
+    pool = chain.pool if pool_decides else None
+    if pool is not None:  # spawned workers import the scoring domain and load its rulebooks now
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(pool, check_streams_in_worker, [], {}) for _ in range(4)))
     with collector_paused():
         return await _verified(chain, bootstrap, topics, jwks=jwks, log_jwks=log_jwks, progress=progress,
                                rulebooks=rulebooks, pool=pool)
