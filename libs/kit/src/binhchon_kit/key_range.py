@@ -24,17 +24,22 @@ def after(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-async def in_range(collection: AsyncCollection[Doc], low: str, high: str, page: int = PAGE) -> list[Doc]:
-    """Every document whose ``_id`` is at least ``low`` and below ``high``, in ``_id`` order."""
+async def in_range(collection: AsyncCollection[Doc], low: str, high: str | None, page: int = PAGE,
+                   field: str = "_id", projection: Doc | None = None) -> list[Doc]:
+    """Every document whose ``field`` (``_id``, or a top-level string field with an index of its own) is a string
+    at least ``low`` and below ``high`` (None: no upper bound), in that field's order. A document whose field is
+    missing, null or not a string is not one of them."""
     docs: list[Doc] = []
     bound: dict[str, str] = {"$gte": low}
+    upper = {} if high is None else {"$lt": high}
+    shown = None if projection is None else {**projection, field: 1}  # the next page starts after the last key
     while True:
-        found = await collection.find({"_id": {**bound, "$lt": high}}, sort=[("_id", ASCENDING)],
-                                      limit=page).to_list()
+        found = await collection.find({field: {**bound, **upper}}, projection=shown,
+                                      sort=[(field, ASCENDING)], limit=page).to_list()
         docs += found
         if len(found) < page:
             return docs
-        bound = {"$gt": found[-1]["_id"]}
+        bound = {"$gt": found[-1][field]}
 
 
 async def with_prefix(collection: AsyncCollection[Doc], prefix: str, page: int = PAGE) -> list[Doc]:
