@@ -10,10 +10,12 @@ with it (``<key><separator><rest>``) and read here, a page at a time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 Doc = dict[str, Any]
 PAGE = 16
@@ -45,3 +47,30 @@ async def in_range(collection: AsyncCollection[Doc], low: str, high: str | None,
 async def with_prefix(collection: AsyncCollection[Doc], prefix: str, page: int = PAGE) -> list[Doc]:
     """Every document whose ``_id`` starts with ``prefix`` (not empty), in ``_id`` order."""
     return await in_range(collection, prefix, after(prefix), page)
+
+
+async def add_entry(index: AsyncCollection[Doc], entry: Doc) -> None:
+    """Insert an entry of an index collection (``_id`` ``<key>|<id>``, found by ``with_prefix``); one already
+    there (a redelivery, a racing replica, a fill) is the same entry."""
+    try:
+        await index.insert_one(entry)
+    except DuplicateKeyError:
+        pass
+
+
+async def fill_entries(index: AsyncCollection[Doc], source: AsyncCollection[Doc], query: Doc,
+                       entry_of: Callable[[Doc], Doc], version: int = 1) -> int:
+    """The entries of the ``source`` documents stored before ``index`` existed, once per deploy of ``version``
+    (a marker in ``read_model_keys``, as ``paging.fill_keys``); one pass over those matching ``query``. Inserts
+    only: a fill that rewrote the documents could, on FerretDB (which writes back the document it read), undo a
+    write made meanwhile. Returns how many documents it read."""
+    markers = index.database["read_model_keys"]
+    marker = f"{index.name}.v{version}"
+    if await markers.find_one({"_id": marker}) is not None:
+        return 0
+    filled = 0
+    async for doc in source.find(query):
+        await add_entry(index, entry_of(doc))
+        filled += 1
+    await add_entry(markers, {"_id": marker, "filled": filled})
+    return filled

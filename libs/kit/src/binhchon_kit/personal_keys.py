@@ -76,21 +76,8 @@ class SubjectKeys:
 
     async def setup(self) -> None:
         await self.keys.create_index("subject")
-        db = self.keys.database
-        marker = f"{self.by_subject.name}.v1"
-        if await db["read_model_keys"].find_one({"_id": marker}) is None:  # once per deploy: keys made before
-            async for doc in self.keys.find({"subject": {"$exists": True}}, {"subject": 1}):
-                await self._index(doc["subject"], doc["_id"])
-            try:
-                await db["read_model_keys"].insert_one({"_id": marker})
-            except DuplicateKeyError:
-                pass  # a replica starting at the same moment filled it too
-
-    async def _index(self, subject: str, kid: str) -> None:
-        try:
-            await self.by_subject.insert_one({"_id": f"{subject}|{kid}", "subject": subject, "kid": kid})
-        except DuplicateKeyError:
-            pass
+        await key_range.fill_entries(self.by_subject, self.keys, {"subject": {"$exists": True}},
+                                     lambda doc: _entry(doc["subject"], doc["_id"]))
 
     async def for_subject(self, subject: str) -> tuple[str, bytes]:
         """The subject's live key (kid, key), made on first use: of its keys, the least kid. Two first uses at
@@ -103,7 +90,7 @@ class SubjectKeys:
             if found is not None and "wrapped" in found:  # not erased, nor an entry whose key a crash left unmade
                 return found["_id"], self.master.unwrap(found["_id"], found["wrapped"])
         kid, key = new_kid(), new_data_key()
-        await self._index(subject, kid)
+        await key_range.add_entry(self.by_subject, _entry(subject, kid))
         try:
             await self.keys.insert_one({"_id": kid, "subject": subject, "wrapped": self.master.wrap(kid, key)})
         except DuplicateKeyError:  # a kid drawn twice: 128 random bits, never in practice
@@ -179,6 +166,10 @@ async def tombstone(collection: AsyncCollection[dict[str, Any]], kids: list[str]
     for kid in kids:
         await collection.replace_one({"_id": kid}, {"_id": kid, "erased": True}, upsert=True)
     return sorted(doc["_id"] for doc in held)
+
+
+def _entry(subject: str, kid: str) -> dict[str, Any]:
+    return {"_id": f"{subject}|{kid}", "subject": subject, "kid": kid}
 
 
 def by_subject(collection: AsyncCollection[dict[str, Any]]) -> AsyncCollection[dict[str, Any]]:

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from binhchon_kit import key_range
-from binhchon_kit.events import Actor, RecordedEvent
 from notify.waiting import WAITING_KEY, MissingFacts, WaitingRoom, setup
+
+from .test_notify_claims_race import waiting_event as event
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 30, 9, 0, 0, 123000, tzinfo=UTC)
@@ -23,14 +24,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.at
-
-
-def event(n: int, at: datetime) -> RecordedEvent:
-    return RecordedEvent(id=f"ev-{n:02}", stream=f"scoring-dossier-{n}", version=1, type="scoring.completed",
-                         schema_version=1, subject=f"dossier-{n}", time=at,
-                         data={"dossier_id": f"dossier-{n}", "round_id": f"round-{n}"},
-                         actor=Actor.system("scoring"), correlation_id="c", causation_id="c",
-                         source="/binhchon/scoring", prev_hash="", hash="h")
 
 
 def legacy(event_id: str, status: str, next_try_at: datetime, needs: list[str]) -> dict[str, Any]:
@@ -66,7 +59,7 @@ async def test_the_due_are_those_the_status_query_found_in_the_same_order(room):
     db, clock, waiting = room
     expected = [d["_id"] for d in await db["parked"].find({"status": "waiting", "next_try_at": {"$lte": NOW}},
                                                           sort=[("next_try_at", 1)]).to_list()]
-    assert expected == ["ev-01", "old-due-1", "old-due-2", "old-at-now"]
+    assert expected == ["event-1", "old-due-1", "old-due-2", "old-at-now"]
 
     await setup(db)
     assert [d["_id"] for d in await waiting.take_due()] == expected
@@ -78,14 +71,14 @@ async def test_the_due_are_those_the_status_query_found_in_the_same_order(room):
     # the legacy event not yet due, and the new one, are found when they are (their leases taken meanwhile lapse)
     clock.at = NOW + timedelta(minutes=5)
     assert [d["_id"] for d in await waiting.take_due()] == [
-        "ev-01", "old-due-1", "old-due-2", "old-at-now", "ev-02", "old-later"]
+        "event-1", "old-due-1", "old-due-2", "old-at-now", "event-2", "old-later"]
 
 
 async def test_an_arrived_fact_pokes_those_the_status_query_found(room):
     db, clock, waiting = room
     facts = ["panel:r1", "approvers"]
     expected = {d["_id"] for d in await db["parked"].find({"status": "waiting", "needs": {"$in": facts}}).to_list()}
-    assert expected == {"old-due-1", "old-later", "old-at-now", "ev-01"}
+    assert expected == {"old-due-1", "old-later", "old-at-now", "event-1"}
 
     await setup(db)
     clock.at = NOW + timedelta(seconds=30)
@@ -100,21 +93,21 @@ async def test_a_finished_event_leaves_the_walk_once_a_pass_saw_it_and_a_lost_wr
     db, clock, waiting = room
     await setup(db)
     [first, *_] = await waiting.take_due()
-    before = await db["parked"].find_one({"_id": "ev-01"})
+    before = await db["parked"].find_one({"_id": "event-1"})
     await waiting.done(first, "handled")
     walked = {d["_id"] for d in await key_range.in_range(db["parked"], "", None, field=WAITING_KEY)}
-    assert "ev-01" in walked  # until a pass has seen it finished
+    assert "event-1" in walked  # until a pass has seen it finished
 
     clock.at = NOW + timedelta(minutes=3)  # the other leases lapse: the pass takes them again
-    assert "ev-01" not in {d["_id"] for d in await waiting.take_due()}
+    assert "event-1" not in {d["_id"] for d in await waiting.take_due()}
     walked = {d["_id"] for d in await key_range.in_range(db["parked"], "", None, field=WAITING_KEY)}
-    assert walked == {"old-due-1", "old-due-2", "old-at-now", "old-later", "ev-02"}
+    assert walked == {"old-due-1", "old-due-2", "old-at-now", "old-later", "event-2"}
 
     # a write computed from the document as it was before done (FerretDB writes it back whole) comes late
-    await db["parked"].replace_one({"_id": "ev-01"}, before)
+    await db["parked"].replace_one({"_id": "event-1"}, before)
     clock.at += timedelta(minutes=3)
-    assert "ev-01" not in {d["_id"] for d in await waiting.take_due()}  # its outcome stands
-    assert (await db["parked"].find_one({"_id": "ev-01"}))["status"] == "handled"
+    assert "event-1" not in {d["_id"] for d in await waiting.take_due()}  # its outcome stands
+    assert (await db["parked"].find_one({"_id": "event-1"}))["status"] == "handled"
 
 
 async def test_every_waiting_event_is_found_past_a_page(mongo, unique):
@@ -126,4 +119,4 @@ async def test_every_waiting_event_is_found_past_a_page(mongo, unique):
         clock.at = NOW + timedelta(milliseconds=n)
         assert await waiting.park(event(n, clock.at), MissingFacts(["panel:r1"], ["no panel"]))
     clock.at = NOW + timedelta(minutes=1)
-    assert [d["_id"] for d in await waiting.take_due()] == [f"ev-{n:02}" for n in range(key_range.PAGE * 2 + 3)]
+    assert [d["_id"] for d in await waiting.take_due()] == [f"event-{n}" for n in range(key_range.PAGE * 2 + 3)]
