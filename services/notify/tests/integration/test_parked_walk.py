@@ -1,15 +1,19 @@
 """What waits is found by its ``waiting_key`` on the real store (FerretDB on PostgreSQL in the fixtures): the same
 events the query on ``status`` found, in the same order, events parked before the key existed included (issue 14:
-that query read every event ever parked, on every pass and every fact that arrived)."""
+that query read every event ever parked, on every pass and every fact that arrived); and what is due to be sent,
+by its ``due_key``, as the date query found it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from binhchon_kit import key_range
+from notify.main import NotifySettings, build
+from notify.views import due_entry
+from notify.views import setup as setup_views
 from notify.waiting import WAITING_KEY, MissingFacts, WaitingRoom, setup
 
 from .test_notify_claims_race import waiting_event as event
@@ -120,3 +124,30 @@ async def test_every_waiting_event_is_found_past_a_page(mongo, unique):
         assert await waiting.park(event(n, clock.at), MissingFacts(["panel:r1"], ["no panel"]))
     clock.at = NOW + timedelta(minutes=1)
     assert [d["_id"] for d in await waiting.take_due()] == [f"event-{n}" for n in range(key_range.PAGE * 2 + 3)]
+
+
+async def test_the_due_entries_are_those_the_date_query_found_in_time_order_legacy_ones_included(
+        mongo, unique, infra, dev_keys):
+    """Notify's ``due`` entries walked by ``due_key`` (when, then which): the entries ``{at: {$lte: now}}`` found,
+    those made before the key included, to the millisecond the store keeps."""
+    cfg = NotifySettings(service_name="notify", mongodb_url=infra.mongodb, mongodb_database=f"notify_{unique}",
+                         kafka_bootstrap_servers=infra.kafka, auth_public_keys_file=str(dev_keys[1]))
+    app = build(cfg, clock=Clock())
+    notify, db = app.state.notify, mongo[f"notify_{unique}"]
+    try:
+        await db["due"].insert_many([  # before the key: its attempt and when only
+            {"_id": "d-old-1", "at": NOW - timedelta(minutes=1), "attempt": 1},
+            {"_id": "d-old-later", "at": NOW + timedelta(days=3), "attempt": 1},
+            {"_id": "d-old-now", "at": NOW, "attempt": 2}])
+        await setup_views(db)
+        await db["due"].insert_many([
+            due_entry("d-new-1", NOW - timedelta(seconds=2), 1),
+            due_entry("d-new-ms", NOW + timedelta(milliseconds=1), 1),  # a millisecond too late
+            due_entry("d-new-zone", (NOW - timedelta(seconds=30)).astimezone(timezone(timedelta(hours=14))), 3)])
+        for now in (NOW, NOW + timedelta(microseconds=999), NOW + timedelta(days=4)):
+            expected = [d["_id"] for d in await db["due"].find({"at": {"$lte": now}}, sort=[("at", 1)]).to_list()]
+            assert [d["_id"] for d in await notify.due_entries(now)] == expected
+        assert [d["_id"] for d in await notify.due_entries(NOW)] == ["d-old-1", "d-new-zone", "d-new-1",
+                                                                      "d-old-now"]
+    finally:
+        await notify.rt.mongo.close()
