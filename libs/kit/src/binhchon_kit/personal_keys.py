@@ -3,6 +3,11 @@
 The store is one collection in its owner's database: ``_id`` the kid, ``subject`` (``producer:<registration>``),
 ``wrapped`` (the data key under the master key). Erasing a subject replaces its documents by tombstones (the kid
 alone): what was sealed with them is unreadable from then on, wherever a copy of the event is.
+
+A subject's live key is found by ``_id`` ranges (issue 14): FerretDB answers ``{subject: …}`` by reading every key
+ever made, once per submission. Beside each key, ``personal_keys_by_subject`` holds ``<subject>|<kid>`` (written
+first: a key a crash left without it would be one its subject's lookups miss, not one an erasure misses, for
+``kids`` still asks by ``subject``, rarely); keys made before it get theirs once, at start (``setup``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import httpx
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from binhchon_kit import key_range
 from binhchon_kit.contracts.intake import PersonalDataErased
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.personal import (
@@ -66,17 +72,25 @@ class SubjectKeys:
         self.ttl = ttl
         self.clock = clock
         self._unwrapped: dict[str, tuple[float, bytes]] = {}
+        self.by_subject = by_subject(collection)
 
     async def setup(self) -> None:
         await self.keys.create_index("subject")
+        await key_range.fill_entries(self.by_subject, self.keys, {"subject": {"$exists": True}},
+                                     lambda doc: _entry(doc["subject"], doc["_id"]))
 
     async def for_subject(self, subject: str) -> tuple[str, bytes]:
-        """The subject's live key (kid, key), made on first use. Two first uses at once may both make one; the
-        subject then has two keys, each opening what it sealed: harmless, and erasure deletes both."""
-        found = await self.keys.find_one({"subject": subject}, sort=[("_id", 1)])
-        if found is not None:
-            return found["_id"], self.master.unwrap(found["_id"], found["wrapped"])
+        """The subject's live key (kid, key), made on first use: of its keys, the least kid. Two first uses at
+        once may both make one; the subject then has two keys, each opening what it sealed: harmless, and erasure
+        deletes both."""
+        for entry in await key_range.with_prefix(self.by_subject, f"{subject}|"):
+            if entry.get("subject") != subject:  # another subject's, whose name goes on past a "|"
+                continue
+            found = await self.keys.find_one({"_id": entry["kid"]})
+            if found is not None and "wrapped" in found:  # not erased, nor an entry whose key a crash left unmade
+                return found["_id"], self.master.unwrap(found["_id"], found["wrapped"])
         kid, key = new_kid(), new_data_key()
+        await key_range.add_entry(self.by_subject, _entry(subject, kid))
         try:
             await self.keys.insert_one({"_id": kid, "subject": subject, "wrapped": self.master.wrap(kid, key)})
         except DuplicateKeyError:  # a kid drawn twice: 128 random bits, never in practice
@@ -122,8 +136,13 @@ class SubjectKeys:
         return sorted([doc["_id"] async for doc in self.keys.find({"subject": subject}, {"_id": 1})])
 
     async def erase(self, subject: str) -> list[str]:
-        """Delete every key of ``subject``; the kids that were deleted."""
+        """Delete every key of ``subject``; the kids that were deleted. Its entries go first, also those whose key
+        a crash left unmade (a crash before the tombstones leaves its keys to the erasure's next run, by
+        ``subject``)."""
         kids = await self.kids(subject)
+        for entry in await key_range.with_prefix(self.by_subject, f"{subject}|"):
+            if entry.get("subject") == subject:
+                await self.by_subject.delete_one({"_id": entry["_id"]})
         await self.forget(kids)
         return kids
 
@@ -137,12 +156,25 @@ class SubjectKeys:
 
 async def tombstone(collection: AsyncCollection[dict[str, Any]], kids: list[str]) -> list[str]:
     """Replace the keys ``kids`` names by tombstones (their random ids alone), whether they are there, erased
-    already or missing (idempotent); the ids that still held a key. Needs no master key: deleting opens nothing."""
-    held = sorted([doc["_id"] async for doc in collection.find({"_id": {"$in": kids}, "wrapped": {"$exists": True}},
-                                                               {"_id": 1})])
+    already or missing (idempotent); the ids that still held a key. Needs no master key: deleting opens nothing.
+    Their entries by subject go first: a tombstone links its kid to nobody."""
+    held = await collection.find({"_id": {"$in": kids}, "wrapped": {"$exists": True}}, {"_id": 1, "subject": 1}
+                                 ).to_list()
+    for doc in held:
+        if "subject" in doc:
+            await by_subject(collection).delete_one({"_id": f"{doc['subject']}|{doc['_id']}"})
     for kid in kids:
         await collection.replace_one({"_id": kid}, {"_id": kid, "erased": True}, upsert=True)
-    return held
+    return sorted(doc["_id"] for doc in held)
+
+
+def _entry(subject: str, kid: str) -> dict[str, Any]:
+    return {"_id": f"{subject}|{kid}", "subject": subject, "kid": kid}
+
+
+def by_subject(collection: AsyncCollection[dict[str, Any]]) -> AsyncCollection[dict[str, Any]]:
+    """Where ``collection``'s keys are found by subject: ``<subject>|<kid>``."""
+    return collection.database[f"{collection.name}_by_subject"]
 
 
 class KeyClient:

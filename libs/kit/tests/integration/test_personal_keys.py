@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from binhchon_kit import personal_keys
-from binhchon_kit.personal import MasterKey, new_data_key
+from binhchon_kit.personal import MasterKey, new_data_key, new_kid
 from binhchon_kit.personal_keys import COLLECTION, SubjectKeys
 
 
@@ -81,3 +81,51 @@ async def test_a_pages_keys_are_one_query_and_unwrapped_keys_are_kept_briefly_bu
     now[0] += 31
     await keys.many([])
     assert keys._unwrapped == {}, "expired keys kept in memory"
+
+
+async def test_a_subjects_key_is_found_by_its_entry_the_same_as_by_subject_keys_made_before_entries_included(
+        mongo, unique) -> None:
+    """Issue 14: ``{subject: …}`` read every key ever made; ``<subject>|<kid>`` entries are read by an ``_id``
+    range. Keys stored before the entries existed get theirs at start, once, and the key found is the one the
+    query by subject found (the least kid); a subject whose name goes on past a ``|`` takes nobody else's."""
+    master = MasterKey(new_data_key())
+    db = mongo[f"kit_{unique}"]
+    old = sorted(new_kid() for _ in range(3))
+    legacy = [("producer:A", old[2]), ("producer:A", old[0]), ("producer:A|B", old[1])]
+    await db[COLLECTION].insert_many([{"_id": kid, "subject": subject, "wrapped": master.wrap(kid, new_data_key())}
+                                      for subject, kid in legacy])
+    await db[COLLECTION].insert_one({"_id": new_kid(), "erased": True})  # a tombstone: nobody's
+    by_query = {s: (await db[COLLECTION].find_one({"subject": s}, sort=[("_id", 1)]))["_id"]
+                for s in ("producer:A", "producer:A|B")}
+    keys = SubjectKeys(db[COLLECTION], master)
+    await keys.setup()
+    assert {s: (await keys.for_subject(s))[0] for s in by_query} == by_query == {"producer:A": old[0],
+                                                                                  "producer:A|B": old[1]}
+    assert await db[f"{COLLECTION}_by_subject"].count_documents({}) == 3
+    await db[f"{COLLECTION}_by_subject"].delete_many({})
+    await keys.setup()  # once per deploy: a second start reads the keys no more
+    assert await db[f"{COLLECTION}_by_subject"].count_documents({}) == 0
+
+
+async def test_a_crash_between_the_entry_and_its_key_loses_nothing_and_an_erasure_leaves_no_link(
+        mongo, unique) -> None:
+    master = MasterKey(new_data_key())
+    db = mongo[f"kit_{unique}"]
+    keys = SubjectKeys(db[COLLECTION], master)
+    await keys.setup()
+    unmade = new_kid()
+    await db[f"{COLLECTION}_by_subject"].insert_one({"_id": f"producer:A|{unmade}", "subject": "producer:A",
+                                                     "kid": unmade})  # the process died before the key
+    kid, key = await keys.for_subject("producer:A")
+    assert kid != unmade and await keys.for_subject("producer:A") == (kid, key)
+    other, _ = await keys.for_subject("producer:A|B")
+
+    assert await keys.erase("producer:A") == [kid]
+    assert await keys.key(kid) is None and await keys.erased(kid)
+    assert [e["_id"] async for e in db[f"{COLLECTION}_by_subject"].find({})] == [f"producer:A|B|{other}"]
+    again, _ = await keys.for_subject("producer:A")
+    assert again not in (kid, unmade)
+
+    # an erasure replayed on a restored store (by kids alone) takes their entries too
+    assert await personal_keys.tombstone(db[COLLECTION], [other]) == [other]
+    assert await db[f"{COLLECTION}_by_subject"].count_documents({"subject": "producer:A|B"}) == 0

@@ -9,6 +9,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from binhchon_kit import key_range
 from binhchon_kit.auth import Principal
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.certification import CertificateIssued, CertificateSuperseded
@@ -69,6 +70,9 @@ class Certification:
 
     async def setup(self) -> None:
         await self.rt.db["holders"].create_index([("product", 1), ("rank", 1)])
+        # holders kept before their entries: once per deploy
+        await key_range.fill_entries(self.rt.db[HOLDERS_BY_PRODUCT], self.rt.db["holders"],
+                                     {"product": {"$type": "string"}}, lambda h: _holder_entry(h["product"], h["_id"]))
 
     @staticmethod
     def recognised(event: RecordedEvent) -> bool:
@@ -131,7 +135,10 @@ class Certification:
 
     async def _keep_holder(self, stream: str, fields: dict[str, Any]) -> None:
         """Set these fields of the certificate's holder document; every writer sets the same values, so racing
-        replicas and a redelivery agree, and a late identity write never takes the number away."""
+        replicas and a redelivery agree, and a late identity write never takes the number away. Its entry by product
+        first: a holder a crash left without one would be one its product's settling never sees."""
+        if fields.get("product"):
+            await key_range.add_entry(self.rt.db[HOLDERS_BY_PRODUCT], _holder_entry(fields["product"], stream))
         try:
             await self.rt.db["holders"].update_one({"_id": stream}, {"$set": fields}, upsert=True)
         except DuplicateKeyError:
@@ -147,7 +154,7 @@ class Certification:
         while True:
             # a holder without a number is not recorded yet (or never will be): its own follow-up settles it
             holders = {h["_id"]: {"stream": h["_id"], "number": h["number"], "rank": h["rank"]}
-                       async for h in self.rt.db["holders"].find({"product": key}) if h.get("number")}
+                       for h in await self._holders_of(key) if h.get("number")}
             stored = await products.find_one({"_id": key})
             if stored is not None and stored["stream"] not in holders:  # stored before holders were kept
                 holders[stored["stream"]] = {"stream": stored["stream"], "number": stored["number"],
@@ -166,6 +173,17 @@ class Certification:
             for other in holders.values():
                 if other["stream"] != current["stream"]:
                     await self._supersede(other["stream"], current["number"], cause)
+
+    async def _holders_of(self, key: str) -> list[dict[str, Any]]:
+        """The product's holders, by their entries (an ``_id`` range, then each by ``_id``): FerretDB answered
+        ``{product: key}`` by reading every holder ever kept, twice per certificate (issue 14)."""
+        found = []
+        for entry in await key_range.with_prefix(self.rt.db[HOLDERS_BY_PRODUCT], f"{key}|"):
+            if entry.get("product") == key:  # not another product's whose key goes on past a "|"
+                holder = await self.rt.db["holders"].find_one({"_id": entry["stream"]})
+                if holder is not None and holder.get("product") == key:
+                    found.append(holder)
+        return found
 
     async def _product_key(self, result: dict[str, Any]) -> str | None:
         """A household's registration number is a sealed copy (ADR 0048): opened to find its product's earlier
@@ -253,3 +271,10 @@ class Certification:
 
     def verify_url(self, number: str) -> str:
         return f"{self.public_url}/verify/{number}"
+
+
+HOLDERS_BY_PRODUCT = "holders_by_product"  # ``<product>|<certificate stream>``: a product's holders by an _id range
+
+
+def _holder_entry(product: str, stream: str) -> dict[str, Any]:
+    return {"_id": f"{product}|{stream}", "product": product, "stream": stream}

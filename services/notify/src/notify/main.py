@@ -56,6 +56,7 @@ from notify.adapters.templates import Templates
 from notify.service import Notify
 from notify.views import Views
 from notify.views import setup as setup_views
+from notify.waiting import setup as setup_waiting
 
 CONSUMED: dict[str, set[type[EventData]]] = {
     "intake.events": {DossierReceived, DossierSupplementRequested, DossierAccepted, DossierRejected,
@@ -137,6 +138,7 @@ def build(settings: NotifySettings | None = None, resolver: Resolver | None = No
 
     async def on_startup(rt: Runtime) -> None:
         await setup_views(rt.db)
+        await setup_waiting(rt.db)
         if isinstance(key_client := service_kwargs.get("key_client"), KeyClient):
             key_client.client()  # built now, not by the first mail that needs a producer's key
         rt.spawn("delivery", service.worker(rt.stop, settings.notify_poll_seconds))

@@ -74,7 +74,7 @@ from notify.domain.messages import (
     messages_for,
 )
 from notify.domain.published import agency_event, is_published, published_types
-from notify.views import delivery_key, subscription_key
+from notify.views import DUE_KEY, delivery_key, due_entry, instant, subscription_key
 from notify.waiting import MissingFacts, WaitingRoom, origin_of
 
 APPROVERS = "approvers"
@@ -352,7 +352,7 @@ class Notify:
         else:
             attempt = 1
         try:
-            await self.db["due"].insert_one({"_id": key, "at": at, "attempt": attempt})
+            await self.db["due"].insert_one(due_entry(key, at, attempt))
         except DuplicateKeyError:
             pass
 
@@ -455,8 +455,7 @@ class Notify:
                 self.sent_unrecorded[key] = taken
                 raise
         now = self.now()
-        # only what is due: reminders queued days ahead (one per judge and dossier) are not read on every pass
-        entries = await self.db["due"].find({"at": {"$lte": now}}).to_list()
+        entries = await self.due_entries(now)
         slots = asyncio.Semaphore(self.parallel)
 
         async def one(entry: dict[str, Any]) -> bool:
@@ -483,6 +482,12 @@ class Notify:
         finally:
             await self.email.close_idle()  # the mail server's connections kept between passes, not for ever
         return sum(results)
+
+    async def due_entries(self, now: datetime) -> list[dict[str, Any]]:
+        """The entries whose ``at`` is ``now`` or before, in that order: a range of their ``due_key`` (when, then
+        which) on its index, so reminders queued days ahead (one per judge and dossier) are not read on every
+        pass. (``{at: {$lte: now}}`` was a scan of every entry: FerretDB does not push a date range down.)"""
+        return await key_range.in_range(self.db["due"], "", f"{instant(now)}}}", field=DUE_KEY)
 
     async def _claim(self, entry: dict[str, Any]) -> dict[str, Any] | None:
         """One replica per attempt, for a lease: the claim of a worker that died mid-send expires, and exactly
@@ -544,8 +549,8 @@ class Notify:
         await self.db["deliveries"].update_one({"_id": key, "status": "pending"}, {"$set": {
             "attempts": attempt, "last_error": str(exc)}})
         # only this attempt's entry moves on (another worker may have finished the delivery meanwhile)
-        await self.db["due"].update_one({"_id": key, "attempt": attempt}, {"$set": {
-            "at": self.now() + timedelta(seconds=delay), "attempt": attempt + 1}})
+        await self.db["due"].update_one({"_id": key, "attempt": attempt}, {"$set": due_entry(
+            key, self.now() + timedelta(seconds=delay), attempt + 1, with_id=False)})
         log.warning("delivery %s attempt %d failed (%s); again in %.1fs", key, attempt, exc, delay)
 
     async def _finish(self, delivery: dict[str, Any], attempts: int, status: str, reason: str | None) -> None:

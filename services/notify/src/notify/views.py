@@ -34,6 +34,20 @@ def delivery_key(delivery: Mapping[str, Any]) -> str:
     return f"{instant(told)}|{instant(delivery['created_at'])}|{delivery['_id']}"
 
 
+DUE_KEY = "due_key"
+
+
+def due_entry(delivery_id: str, at: datetime, attempt: int, with_id: bool = True) -> dict[str, Any]:
+    """A delivery's ``due`` entry: its attempt and when, with ``due_key`` (when, then which: byte order is time
+    order, and every key of an instant up to ``t`` is below ``instant(t) + "}"``)."""
+    entry = {"at": at, "attempt": attempt, DUE_KEY: due_key({"_id": delivery_id, "at": at})}
+    return {"_id": delivery_id, **entry} if with_id else entry
+
+
+def due_key(entry: Mapping[str, Any]) -> str:
+    return f"{instant(entry['at'])}|{entry['_id']}"
+
+
 def subscription_key(subscription: Mapping[str, Any]) -> str:
     return f"{instant(subscription['created_at'])}|{subscription['_id']}"
 
@@ -73,8 +87,9 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     subscriptions stored before keys existed."""
     for keys in (["page_key"], ["recipient_id", "page_key"], ["subject_id", "page_key"]):
         await db["deliveries"].create_index([(k, ASCENDING) for k in keys])
-    await db["due"].create_index([("at", ASCENDING)])  # the delivery loop asks for what is due (ADR 0054)
+    await db["due"].create_index([(DUE_KEY, ASCENDING)])  # the delivery loop walks what is due (ADR 0054)
     await db["subscriptions"].create_index([("page_key", ASCENDING)])
     await db["subscriptions"].create_index([("owner", ASCENDING), ("page_key", ASCENDING)])
     await paging.fill_keys(db, "deliveries", delivery_key)
     await paging.fill_keys(db, "subscriptions", subscription_key)
+    await paging.fill_keys(db, "due", due_key, key=DUE_KEY)  # entries made before the key

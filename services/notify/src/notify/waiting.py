@@ -14,21 +14,42 @@ the lease is a chain of generations in ``parked_leases`` (binhchon_kit.claims), 
 document in ``parked_outcomes`` (the first one inserted stands), and a fact that arrived a document in
 ``arrived_facts``. The ``parked`` document itself is what people and passes read; a write lost on it is repaired
 from the outcome by the next pass, or costs at most a try made later.
+
+What may still wait is found by ``waiting_key`` (the event id, set when it is parked), a keyset walk of that
+field's own index: FerretDB answers a query on ``status`` by reading every event ever parked (issue 14). The key
+is dropped by the first pass that sees the event finished, not by ``done``: until then a write lost over its
+outcome (``waiting`` again) is still walked and repaired, and a lost write that comes later writes the key back
+with the ``waiting`` it brings (FerretDB writes a document back whole). Events parked before the key existed get
+it once, at start (``setup``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit import claims
+from binhchon_kit import claims, key_range, paging
 from binhchon_kit.consumer import Origin, consuming
 from binhchon_kit.events import RecordedEvent
+
+WAITING_KEY = "waiting_key"
+
+
+def waiting_key(doc: dict[str, Any]) -> str | None:
+    """A parked event's key in the walk of what may still wait: its id while it waits."""
+    return doc["_id"] if doc.get("status") == "waiting" else None
+
+
+async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """The walk's index, and the key of the events parked before it existed (once per deploy of the key)."""
+    await db["parked"].create_index([(WAITING_KEY, ASCENDING)])
+    await paging.fill_keys(db, "parked", waiting_key, key=WAITING_KEY)
 
 
 class MissingFacts(Exception):
@@ -60,7 +81,8 @@ class WaitingRoom:
         now = self.now()
         try:
             await self.parked.insert_one({
-                "_id": event.id, "status": "waiting", "type": event.type, "subject": event.subject,
+                "_id": event.id, "status": "waiting", WAITING_KEY: event.id, "type": event.type,
+                "subject": event.subject,
                 # the message as received (signed): dead-lettered later, it is what came, unchanged
                 "body": origin.body or event.to_cloudevent().to_bytes(), "topic": origin.topic,
                 "partition": origin.partition, "offset": origin.offset, "key": origin.key, "handler": origin.handler,
@@ -88,15 +110,29 @@ class WaitingRoom:
                 await self.db["arrived_facts"].insert_one({"_id": fact, "at": self.now()})
             except DuplicateKeyError:
                 pass
-        await self.parked.update_many({"status": "waiting", "needs": {"$in": list(facts)}},
-                                      {"$set": {"next_try_at": self.now()}, "$inc": {"pokes": 1}})
+        wanted = set(facts)
+        for doc in await self._walk(projection={"status": 1, "needs": 1}):
+            if doc.get("status") == "waiting" and wanted & _needs(doc):
+                # the store checks again: the event may have finished, or its needs changed, since the walk
+                await self.parked.update_one({"_id": doc["_id"], "status": "waiting", "needs": {"$in": list(facts)}},
+                                             {"$set": {"next_try_at": self.now()}, "$inc": {"pokes": 1}})
+
+    async def _walk(self, projection: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The events that may still wait (and those finished since the last pass), in ``waiting_key`` order."""
+        return await key_range.in_range(self.parked, "", None, field=WAITING_KEY, projection=projection)
 
     async def take_due(self) -> list[dict[str, Any]]:
         """The parked events due for a try, each leased to this replica (a lease left by a dead one expires)."""
         now = self.now()
-        due = await self.parked.find({"status": "waiting", "next_try_at": {"$lte": now}}).to_list()
+        due = []
+        for doc in await self._walk():
+            if doc.get("status") != "waiting":  # finished: out of the walk from now on
+                await self.parked.update_one({"_id": doc["_id"], "status": doc.get("status")},
+                                             {"$unset": {WAITING_KEY: ""}})
+            elif isinstance(at := doc.get("next_try_at"), datetime) and _utc(at) <= _utc(now):
+                due.append(doc)
         taken = []
-        for doc in sorted(due, key=lambda d: _aware(d["next_try_at"], now)):
+        for doc in sorted(due, key=lambda d: _utc(d["next_try_at"])):
             lease = await claims.take(self.leases, doc["_id"], {"owner": self.owner, "at": now,
                                                                 "until": now + self.lease},
                                       free=claims.lapsed("until", now))
@@ -169,6 +205,16 @@ def _fields_of(outcome: dict[str, Any]) -> dict[str, Any]:
 
 def origin_of(doc: dict[str, Any]) -> Origin:
     return Origin(doc["topic"], doc["partition"], doc["offset"], doc.get("key"), doc["handler"])
+
+
+def _needs(doc: dict[str, Any]) -> set[Any]:
+    needs = doc.get("needs")
+    return set(needs) if isinstance(needs, list) else {needs}
+
+
+def _utc(moment: datetime) -> datetime:
+    """A stored instant: the store keeps UTC, and gives it back without its zone unless asked."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _aware(moment: datetime, like: datetime) -> datetime:
