@@ -9,7 +9,9 @@ hand it a broken history and see each violation named (tests/faults/test_checker
 - every mail an event calls for made once (a delivery in notify's store), sent, and caught exactly once: no mail
   lost, none twice for the same recipient and the same event and kind;
 - receipt numbers gap-free within each round;
-- every dead letter carries its headers, and every consumer group went on past it (no lag left).
+- every dead letter carries its headers, and every consumer group went on past it (no lag left);
+- each service's log (the Merkle tree its signed checkpoints cover, ``log_leaves``) is whole: leaves 0 to n-1
+  without a hole, no event twice, each a stored event (a hole stops every later checkpoint being signed).
 
 Records a test put on a topic itself (copies, poison) are named in ``injected`` and left out of the first
 invariant: they are the fault, not the system's history.
@@ -79,6 +81,7 @@ class Evidence:
     mails: list[tuple[str, str]]  # (recipient, message id) per mail caught
     lag: dict[str, int] = field(default_factory=dict)  # "group topic[partition]" → records not yet consumed
     injected: set[tuple[str, int, int]] = field(default_factory=set)  # (topic, partition, offset) a test wrote
+    leaves: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # service → (leaf index, event id)
 
     def events(self, topic: str) -> list[Record]:
         return [r for r in self.topics.get(topic, []) if (r.topic, r.partition, r.offset) not in self.injected
@@ -90,7 +93,22 @@ def check(ev: Evidence, *, duplicate_mails_allowed: int = 0) -> list[str]:
     ``duplicate_mails_allowed``: a crash between the mail server's acceptance and notify's record of it may send
     that one message again (README, notify): as many as the test killed notify mid-send."""
     return [*_stores_equal_topics(ev), *_certificates(ev), *_receipts(ev), *_mails(ev, duplicate_mails_allowed),
-            *_dead_letters(ev)]
+            *_dead_letters(ev), *_logs_whole(ev)]
+
+
+def _logs_whole(ev: Evidence) -> list[str]:
+    out = []
+    for service, leaves in ev.leaves.items():
+        indexes = sorted(i for i, _ in leaves)
+        holes = sorted(set(range(indexes[-1] + 1)) - set(indexes)) if indexes else []
+        if holes:
+            out.append(f"{service}: its log has no leaf {holes[0]} ({len(holes)} missing of {indexes[-1] + 1}): "
+                       "no checkpoint can be signed past it")
+        events = Counter(e for _, e in leaves)
+        out += [f"{service}: event {e} is {n} leaves of its log" for e, n in events.items() if n > 1]
+        stored = set(ev.stores.get(service, []))
+        out += [f"{service}: leaf for event {e}, which is not stored" for e in events if e not in stored]
+    return out
 
 
 def _stores_equal_topics(ev: Evidence) -> list[str]:
@@ -264,10 +282,13 @@ def gather(system: System, injected: set[tuple[str, int, int]] | None = None) ->
                   for s in SERVICES}
         deliveries = list(client[system.databases["notify"]]["deliveries"].find(
             {"channel": "email"}, {"about_event_id": 1, "template": 1, "status": 1, "address": 1}))
+        leaves = {s: [(int(d["_id"]), d["event_id"]) for d in client[system.databases[s]]["log_leaves"].find(
+            {}, {"event_id": 1})] for s in SERVICES}
     finally:
         client.close()
     mails = [(m.to, m.message_id) for m in system.catcher.caught()]
-    return Evidence(records, stores, deliveries, mails, asyncio.run(consumer_lag(system)), injected or set())
+    return Evidence(records, stores, deliveries, mails, asyncio.run(consumer_lag(system)), injected or set(),
+                    leaves)
 
 
 def settled(system: System, *, seconds: float = 120, limit: float = 900, quiet: float = 6,

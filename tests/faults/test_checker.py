@@ -138,3 +138,15 @@ def test_a_dead_letter_without_its_headers_and_a_consumer_that_stopped():
     ev = sound()
     ev.lag["scoring.intake scoring.events[2]"] = 3
     only(check(ev), "3 record(s) behind")
+
+
+def test_a_log_with_a_hole_or_an_event_twice_is_named():
+    ev = sound()
+    ev.leaves = {"scoring": [(0, "s1"), (1, "s2"), (2, "s3"), (3, "s4")]}
+    assert check(ev) == []
+    ev.leaves = {"scoring": [(0, "s1"), (1, "s2"), (4, "s3")]}  # 2 and 3 lost: no checkpoint past leaf 1
+    only(check(ev), "scoring", "no leaf 2", "2 missing of 5")
+    ev.leaves = {"scoring": [(0, "s1"), (1, "s2"), (2, "s2")]}
+    only(check(ev), "scoring", "s2", "2 leaves")
+    ev.leaves = {"intake": [(0, "e1"), (1, "x9")]}
+    only(check(ev), "intake", "x9", "not stored")
