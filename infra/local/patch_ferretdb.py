@@ -31,7 +31,8 @@
    twenty ids read the whole collection into Go. ``{_id: {$in: [...]}}`` whose members are all strings or ObjectIds
    becomes  _jsonb->'_id' IN ($1, ...) : `_id` never holds an array, so that is exactly the documents ``$in``
    matches (FerretDB still filters them itself, as for every pushed-down condition). A list with any other member,
-   an empty one or one over 1,000 members is left to FerretDB, as before.
+   an empty one or one over 1,000 members is left to FerretDB, as before; and (build b10) a list with a string
+   holding a NUL, which PostgreSQL's jsonb cannot hold: pushed down, it failed (22P05) where $in matches nothing.
 
 Every edit is anchored on FerretDB 1.24.0's text and fails loudly if the text moved. New Go files are written
 whole. Usage: patch_ferretdb.py SOURCE_DIR (idempotent).
@@ -289,8 +290,16 @@ func binhchonIDIn(p *metadata.Placeholder, v any) (string, []any) {
 	for i := 0; i < list.Len(); i++ {
 		member := must.NotFail(list.Get(i))
 
-		switch member.(type) {
-		case string, types.ObjectID:
+		switch m := member.(type) {
+		case string:
+			// a NUL is "\\u0000" in JSON, which PostgreSQL's jsonb refuses (22P05): an error where $in matches
+			// nothing; such a list is left to FerretDB
+			if strings.ContainsRune(m, 0) {
+				return "", nil
+			}
+
+			args = append(args, string(must.NotFail(sjson.MarshalSingleValue(member))))
+		case types.ObjectID:
 			args = append(args, string(must.NotFail(sjson.MarshalSingleValue(member))))
 		default:
 			return "", nil

@@ -144,6 +144,9 @@ FILTERS: list[dict[str, Any]] = [
     {"_id": {"$in": ["s001", "s002"]}, "page_key": {"$gte": ""}},
     {"_id": {"$in": [ObjectId("666f6f626172666f6f626172"), "666f6f626172666f6f626172", "s005"]}},
     {"_id": {"$in": ["s001", 1, "s002"]}},               # a number among them: FerretDB's own way
+    # a list refused at its last member, then conditions pushed after it: their placeholders are numbered from $1
+    {"_id": {"$in": ["s001", "s002", None]}, "status": "valid", "page_key": {"$gte": "", "$lt": "t"}},
+    {"status": "valid", "_id": {"$in": ["s001", "s002", 2]}, "area": "A"},
     {"_id": {"$in": ["s001", None]}},
     {"_id": {"$in": []}},
     {"_id": {"$in": [f"s{i:03d}" for i in range(1100)]}},  # over 1,000 members: FerretDB's own way
@@ -175,6 +178,19 @@ IDS_FILTERS: list[dict[str, Any]] = [
     {"_id": {"$in": ["666f6f626172666f6f626172", "k", "s001"]}},
     {"_id": {"$in": [7, "7"]}},
     {"_id": {"$in": [{"k": "s001"}]}},
+    # a string PostgreSQL's jsonb cannot hold (NUL): matches nothing, as FerretDB answers it unpushed
+    {"_id": {"$in": ["s001", "a\x00b"]}},
+    # wrapped, negated, beside other operators on `_id`, a dot path into a sub-document `_id`, inside $or / $and
+    {"_id": {"$nin": ["s001", "7"]}},
+    {"_id": {"$not": {"$in": ["s001", ObjectId("666f6f626172666f6f626172")]}}},
+    {"_id": {"$in": ["s001", "7", ""], "$ne": "7"}},
+    {"_id": {"$in": ["s001", "7"], "$nin": ["s001"]}},
+    {"_id": {"$in": ["s001", "7"], "$eq": "7"}},
+    {"_id": {"$in": ["s001", "7"], "$gt": "6"}},
+    {"_id.k": {"$in": ["s001"]}},
+    {"$or": [{"_id": {"$in": ["s001"]}}, {"n": 2}]},
+    {"$and": [{"_id": {"$in": ["s001", "7"]}}, {"_id": {"$in": ["7", 7]}}]},
+    {"_id": {"$in": ["s001", "7"]}, "n": {"$in": [5]}},
 ]
 
 
@@ -184,6 +200,24 @@ def test_ids_of_every_kind_answer_as_without_pushdown(servers, query: dict[str, 
     expected = sorted(reference.find(query), key=lambda d: d["n"])
     assert sorted(patched.find(query), key=lambda d: d["n"]) == expected
     assert patched.count_documents(query) == len(expected)
+
+
+@pytest.mark.parametrize("query", IDS_FILTERS, ids=repr)
+def test_updates_by_ids_touch_what_the_reference_finds(servers, query: dict[str, Any]):
+    """An update and a delete run the same pushed-down condition before FerretDB filters the rows: they must touch
+    exactly the documents the reference finds (the delete on a copy, so the data stays the same for the others)."""
+    patched, reference = (client.pushdown for client in servers)
+    expected = sorted(d["n"] for d in reference.ids.find(query))
+    try:
+        assert patched.ids.update_many(query, {"$inc": {"touched": 1}}).matched_count == len(expected)
+        assert sorted(d["n"] for d in patched.ids.find({"touched": 1})) == expected
+    finally:
+        patched.ids.update_many({}, {"$unset": {"touched": ""}})
+    copy = patched[f"ids_{uuid.uuid4().hex[:8]}"]
+    copy.insert_many(list(patched.ids.find()))
+    assert copy.delete_many(query).deleted_count == len(expected)
+    assert sorted(d["n"] for d in copy.find()) == sorted(set(range(1, 8)) - set(expected))
+    copy.drop()
 
 
 def test_ids_among_a_list_are_looked_up_in_the_id_index(servers):

@@ -79,7 +79,8 @@ class Projections:
     async def catch_up(self, limit: int = 500, older_than: timedelta = timedelta(seconds=5)) -> int:
         """Project every stream with events unprojected for longer than ``older_than`` (younger ones are being
         projected by the writer that appended them) that its read model does not hold yet, then mark them;
-        returns how many streams were projected."""
+        returns how many streams were projected. A stream whose projection or follower fails stays marked (logged,
+        tried again on the next pass) without holding back the others."""
         migrate = getattr(self.store, "migrate_legacy_queues", None)
         if migrate is not None:
             await migrate()  # intents an older replica may still write (ADR 0014)
@@ -88,12 +89,20 @@ class Projections:
         for event in events:
             newest[event.stream] = max(newest.get(event.stream, 0), event.version)
         projected = 0
+        failed: set[str] = set()
         for stream, version in sorted(newest.items()):
             if stream_category(stream) not in self.followers and await self._holds(stream, version):
                 continue  # its writer projected it: the usual case (but what follows it may not have run)
-            await self.project(stream)
+            try:
+                await self.project(stream)
+            except Exception:
+                # one stream's fold or follower failing keeps its events marked for the next pass; the others of
+                # this pass are still projected and marked, so it never stops the projector for every stream
+                log.warning("projecting %s failed; tried again on the next pass", stream, exc_info=True)
+                failed.add(stream)
+                continue
             projected += 1
-        await self.store.mark_projected([event_key(e.stream, e.version) for e in events])
+        await self.store.mark_projected([event_key(e.stream, e.version) for e in events if e.stream not in failed])
         return projected
 
     async def _holds(self, stream: str, version: int) -> bool:

@@ -125,6 +125,30 @@ async def test_what_follows_a_projection_runs_again_until_the_mark_so_a_crash_be
     assert followed == [("dossier-f", ["lý do 0", "lý do 1"])]
 
 
+async def test_a_follower_failing_on_one_stream_holds_back_that_stream_only(store):
+    """A follower that raises on one stream (a bad document, a store error on its read model) leaves that stream's
+    events marked, for the next pass; the other streams of the same pass are still projected, followed and
+    marked: one stream's follower never stops the projector for every other stream."""
+    followed: list[str] = []
+
+    async def follower(stream: str, state: dict[str, Any]) -> None:
+        if stream == "dossier-a-broken":
+            raise RuntimeError("the follower's read model refused it")
+        followed.append(stream)
+
+    projections = Projections(store, {"dossier": ("dossiers", fold)})
+    projections.follow("dossier", follower)
+    broken = await grow(store, "dossier-a-broken", 1)  # sorts first in the pass
+    fine = await grow(store, "dossier-b-fine", 2)
+    await store.mark_published(keys(broken + fine))
+
+    await projections.catch_up(older_than=timedelta(0))
+    assert followed == ["dossier-b-fine"]
+    view = await store.db["dossiers"].find_one({"_id": "dossier-b-fine"})
+    assert view is not None and view["version"] == 2
+    assert keys(await store.unprojected(10)) == keys(broken)  # kept for the next pass, and only it
+
+
 async def test_the_projector_projects_while_kafka_is_down_and_marks_only_after_publication(store):
     projections = Projections(store, {"dossier": ("dossiers", fold)})
     events = await grow(store, "dossier-down", 1)

@@ -52,7 +52,9 @@ class Ledger:
         whole page at once (``_id`` among its numbers, from the index: FerretDB build b9).
 
         Displays are only ever added, so the filing holding more of them is the newer: a filing replaces the
-        stored one only if it holds more (two filings racing each keep the larger); and after writing, the
+        stored one only if it holds as many or more (two filings racing each keep the larger; as many is the same
+        displays, so a refiling after a rebuild, or after a change of what is filed, writes them as they are now);
+        and after writing, the
         certificate's displays are counted again, and filed again if one arrived meanwhile. Follows every
         projection of a display (the writer's and the projector's pass before its mark), so a crash between the
         display and its filing is mended within seconds."""
@@ -60,10 +62,10 @@ class Ledger:
             found = [d async for d in self.db["displays"].find({"display_key": rules.display_keys(number)})]
             try:
                 await self.db[FILED].replace_one(
-                    {"_id": number, "count": {"$lt": len(found)}},
+                    {"_id": number, "count": {"$lte": len(found)}},
                     {"_id": number, "count": len(found), "displays": rules.displays_filed(found)}, upsert=True)
             except DuplicateKeyError:
-                pass  # a filing with as many displays is stored
+                pass  # a filing with more displays is stored
             if await self.db["displays"].count_documents({"display_key": rules.display_keys(number)}) == len(found):
                 return
 
