@@ -9,8 +9,10 @@ store fails between the two (down, or cut), the relay retries only the mark, bef
 else, until the store answers: a store outage publishes nothing twice. Only a process that dies in that window
 (SIGKILL, a crash) publishes the same events again on restart; consumers are idempotent and an outside reader
 de-duplicates by the event's id (the CloudEvent ``id``, also the ``event-id`` header): at least once, never lost
-(docs/adr/0041). When Kafka is down the events wait in the store and go once it is back. One relay per service
-is active at a time (a lease in the service's database), so replicas never race each other on a stream.
+(docs/adr/0041). When Kafka is down the events wait in the store and go once it is back, each once: a pass whose
+send fails part way waits for the sends it queued before it and marks them, so no producer it drops can deliver
+what the next one publishes again. One relay per service is active at a time (a lease in the service's database),
+so replicas never race each other on a stream.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from binhchon_kit.trust import signed
 log = logging.getLogger("binhchon.relay")
 
 CONTENT_TYPE = b"application/cloudevents+json; charset=UTF-8"
+
+Sent = tuple[RecordedEvent, "asyncio.Future[Any]"]  # an event and its send, queued in the producer
 
 
 def make_producer(bootstrap_servers: str | list[str], client_id: str,
@@ -168,18 +172,34 @@ class Relay:
         if not events:
             return 0
         producer = await self._ensure_producer()
-        sends: list[tuple[RecordedEvent, asyncio.Future[Any]]] = []
-        for event in events:
-            topic = self.topic_prefix + event_model(event.type).topic
-            future = await producer.send(
-                topic, value=CloudEvent(**signed(event.cloudevent_json(), self.signer)).to_bytes(),
-                key=event.subject.encode("utf-8"),
-                # Structured mode: the CloudEvent is the value. No `ce_` header: CloudEvents SDKs read any `ce_`
-                # header as binary mode and then fail on our value (issue 12); routing copies use other names.
-                headers=[("content-type", CONTENT_TYPE), ("event-type", event.type.encode()),
-                         ("event-id", event.id.encode())],
-            )
-            sends.append((event, future))
+        sends: list[Sent] = []
+        try:
+            for event in events:
+                topic = self.topic_prefix + event_model(event.type).topic
+                future = await producer.send(
+                    topic, value=CloudEvent(**signed(event.cloudevent_json(), self.signer)).to_bytes(),
+                    key=event.subject.encode("utf-8"),
+                    # Structured mode: the CloudEvent is the value. No `ce_` header: CloudEvents SDKs read any `ce_`
+                    # header as binary mode and then fail on our value (issue 12); routing copies use other names.
+                    headers=[("content-type", CONTENT_TYPE), ("event-type", event.type.encode()),
+                             ("event-id", event.id.encode())],
+                )
+                sends.append((event, future))
+        except Exception:
+            # A send failed part way (e.g. KafkaTimeoutError: the broker gone, no room left in the producer). What
+            # this pass queued before it still goes out: the idempotent producer retries it until the broker is
+            # back, and dropping the producer flushes it. Left unmarked, it would be published again by the next
+            # pass's producer: twice on its topic, under two producer ids. So the pass waits for every queued send
+            # and marks what was delivered before it fails and the producer is dropped (docs/adr/0041).
+            await self._settle(sends)
+            raise
+        delivered, first_error = await self._settle(sends)
+        if first_error is not None:
+            raise first_error
+        return delivered
+
+    async def _settle(self, sends: list[Sent]) -> tuple[int, BaseException | None]:
+        """Await every queued send, then mark the events delivered: how many, and the first send's failure."""
         delivered: list[RecordedEvent] = []
         failed_streams: set[str] = set()
         first_error: BaseException | None = None
@@ -195,9 +215,7 @@ class Relay:
                 delivered.append(event)
         self.unmarked, self._leaves_added = delivered, False
         await self.mark_published_earlier()
-        if first_error is not None:
-            raise first_error
-        return len(delivered)
+        return len(delivered), first_error
 
     async def mark_published_earlier(self) -> None:
         """Clear the marks of the events already published (``unmarked``): their checkpoint leaves, then the mark.

@@ -6,10 +6,12 @@ the same on the real broker and store: libs/kit/tests/integration/test_relay_sto
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo.errors import AutoReconnect
 
@@ -55,7 +57,7 @@ class RecordingProducer:
         return None
 
 
-def relay_on(store: MemoryEventStore, producer: RecordingProducer, **kwargs: Any) -> Relay:
+def relay_on(store: MemoryEventStore, producer: RecordingProducer | BufferingProducer, **kwargs: Any) -> Relay:
     relay = Relay(store, "127.0.0.1:9", signer=SIGNER, client_id="test-relay", security={}, **kwargs)
     relay.producer = producer  # type: ignore[assignment]
     return relay
@@ -132,3 +134,56 @@ async def test_a_process_dying_between_publish_and_mark_publishes_again_the_one_
     store.down = False  # the relay's process is gone with what it remembered; a new one starts
     assert await relay_on(store, producer).publish_pending() == 2
     assert producer.sent == [e.id for e in events] * 2  # the same ids: a reader de-duplicates by event id
+
+
+class BrokerGone:
+    """What reached the topic over every producer, by event id; ``back`` set when the broker answers again."""
+
+    def __init__(self) -> None:
+        self.delivered: list[str] = []
+        self.back = asyncio.Event()
+
+
+class BufferingProducer:
+    """aiokafka's producer while the broker is gone: each send is queued and delivered once the broker is back
+    (the idempotent producer retries it until then); past ``room`` queued sends, a send finds no room and fails
+    (KafkaTimeoutError); ``stop()`` flushes what is queued, as aiokafka's does."""
+
+    def __init__(self, broker: BrokerGone, room: int) -> None:
+        self.broker, self.room = broker, room
+        self.queued: list[asyncio.Task[None]] = []
+        self.failed = asyncio.Event()
+
+    async def send(self, topic: str, *, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> Any:
+        if len(self.queued) >= self.room:
+            self.failed.set()
+            raise KafkaTimeoutError()
+        self.queued.append(asyncio.create_task(self._deliver(dict(headers)["event-id"].decode())))
+        return self.queued[-1]
+
+    async def _deliver(self, event_id: str) -> None:
+        await self.broker.back.wait()
+        self.broker.delivered.append(event_id)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*self.queued)
+
+
+async def test_a_send_failing_part_way_marks_the_sends_queued_before_it_and_publishes_nothing_twice():
+    store, broker = MemoryEventStore("/binhchon/intake"), BrokerGone()
+    events = await grow(store, "dossier-a", 3) + await grow(store, "dossier-b", 2)
+    first = BufferingProducer(broker, room=3)
+    relay = relay_on(store, first)
+    failed_pass = asyncio.create_task(relay.publish_pending())
+    await asyncio.wait_for(first.failed.wait(), 10)  # the fourth send found no room
+    broker.back.set()
+    with pytest.raises(KafkaTimeoutError):
+        await asyncio.wait_for(failed_pass, 10)
+    # the three queued before it were awaited and marked before the pass failed
+    assert [e.id for e in await store.unpublished(100)] == [e.id for e in events[3:]]
+
+    await relay._drop_producer()  # what run() does after a failed pass: the old producer's stop() flushes
+    relay.producer = BufferingProducer(broker, room=100)  # type: ignore[assignment]
+    assert await relay.publish_pending() == 2
+    assert Counter(broker.delivered) == Counter(e.id for e in events)  # each once, over both producers
+    assert await store.unpublished(100) == []
