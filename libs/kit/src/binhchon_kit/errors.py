@@ -33,3 +33,15 @@ class NotYetHeard(Exception):
         super().__init__(message)
         self.message = message
         self.dependency = dependency
+
+
+class UnderWay(Exception):
+    """The same command is being carried out already, under a lease another request (or a process since dead)
+    holds: 503 with Retry-After ``retry_after`` seconds, when the lease is over at the latest. Distinct from a
+    conflict: nothing is refused, and the same call asked again then completes it or answers what was done."""
+
+    def __init__(self, message: str, *, retry_after: int, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = max(1, retry_after)
+        self.detail = detail

@@ -24,7 +24,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from binhchon_kit.auth.policy import PUBLIC, declare_access
-from binhchon_kit.errors import NotYetHeard, Refused
+from binhchon_kit.errors import NotYetHeard, Refused, UnderWay
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.gauges import dependency_checks
 from binhchon_kit.log_api import router as log_routes
@@ -129,6 +129,13 @@ def create_app(
         log.info("%s %s: %s", request.method, request.url.path, exc)
         return JSONResponse({"detail": f"{exc.message}; try again later", "dependency": exc.dependency},
                             status_code=503, headers={"Retry-After": str(settings.unavailable_retry_after_seconds)})
+
+    @app.exception_handler(UnderWay)
+    async def under_way(request: Request, exc: UnderWay) -> JSONResponse:
+        # the same command is being carried out under another holder's lease: come back when it is over
+        log.info("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": f"{exc.message}; try again later", **exc.detail}, status_code=503,
+                            headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(ConnectionFailure)
     async def store_unreachable(request: Request, exc: ConnectionFailure) -> JSONResponse:

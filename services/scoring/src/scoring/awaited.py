@@ -19,7 +19,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from binhchon_kit import paging
+from binhchon_kit import key_range, paging
 from binhchon_kit.contracts.intake import ApprovingAuthority
 from binhchon_kit.contracts.scoring import ResultProposed
 from binhchon_kit.envelope import format_time
@@ -73,6 +73,10 @@ class AwaitedDecisions:
     async def of_round(self, round_id: str) -> list[dict[str, Any]]:
         """The round's proposals still listed (a decision may settle dossiers several of them hold)."""
         return [row async for row in self.rows.find({"round_id": round_id}) if row.get(paging.PAGE_KEY)]
+
+    async def listed(self) -> list[dict[str, Any]]:
+        """Every proposal still awaited (its ids only), read by the list's key."""
+        return await key_range.in_range(self.rows, "", None, field=paging.PAGE_KEY, projection={"_id": 1})
 
     async def repair(self, proposals: AsyncIterable[tuple[ResultProposed, datetime]]) -> int:
         """Recompute those not known here, or known as still awaited: what a crash between a proposal (or a

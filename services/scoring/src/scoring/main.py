@@ -12,6 +12,7 @@ from binhchon_kit import restore
 from binhchon_kit.consumer import PermanentError
 from binhchon_kit.contracts.intake import DossierAccepted, DossierWithdrawn, RoundOpened
 from binhchon_kit.events import RecordedEvent
+from binhchon_kit.loops import every
 from binhchon_kit.personal_keys import CopiesOpener, KeyClient, key_client_from_settings
 from binhchon_kit.runtime import Runtime, build_runtime, log_signer
 from binhchon_kit.settings import ServiceSettings
@@ -39,6 +40,8 @@ class ScoringSettings(ServiceSettings):
     # use). No token file: those fields show as erased (a warning).
     intake_url: str = "http://127.0.0.1:8001"
     intake_service_token_file: str = ""
+    # how often each replica looks for a decision a crash left part way and finishes it once its lease lapsed
+    decision_repair_seconds: float = 10.0
 
 
 def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None = None,
@@ -68,6 +71,7 @@ def build(settings: ScoringSettings | None = None, rulebooks: Rulebooks | None =
     async def on_startup(rt: Runtime) -> None:
         await service.setup()
         await setup_views(rt.db)
+        rt.spawn("decisions-left", every(settings.decision_repair_seconds, rt.stop, service.finish_left_decisions))
 
     app = create_app(runtime, title="binhchon scoring", on_startup=on_startup,
                      description="Rulebooks, panels, sealed score sheets, aggregation, council proposal, approval.")

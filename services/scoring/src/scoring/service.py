@@ -7,12 +7,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit import claims
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.common import DecisionReference, Level
@@ -34,10 +32,10 @@ from binhchon_kit.eventstore import ConcurrencyConflict
 from binhchon_kit.folding import replay
 from binhchon_kit.personal_keys import CopiesOpener
 from binhchon_kit.runtime import Runtime, log_signer
-from binhchon_kit.vietnam_time import now_utc
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.adapters.sealing import SealingKeys
 from scoring.awaited import AwaitedDecisions
+from scoring.decision_leases import DecisionLeases, Recording
 from scoring.domain import panel as panels
 from scoring.domain import scoring
 from scoring.domain.authority import DecisionInput, authority_decision
@@ -55,10 +53,6 @@ class RulebookVersionMissing(Exception):
 
 def panel_stream(round_id: str) -> str:
     return "panel-" + deterministic_id("panel", round_id)
-
-
-# how long a decision being recorded holds its proposal: freed at the end, or by a crash's lapse
-DECISION_LEASE = timedelta(seconds=30)
 
 
 def scoring_stream(dossier_id: str) -> str:
@@ -80,6 +74,7 @@ class Scoring:
         self._panels: dict[str, PanelFormed] = {}
         self.recent = RecentStreams()  # what a judge's next command is decided on, checked by the append (recent.py)
         self.awaited = AwaitedDecisions(runtime.db, self.approving_authority)  # the approvers' start list
+        self.leases = DecisionLeases(runtime.db, runtime.clock)  # one decision at a time on a proposal
         # a household's name and registration number, carried sealed (ADR 0048), opened for those who read them
         self.shown = shown or CopiesOpener(None)
 
@@ -454,18 +449,48 @@ class Scoring:
             raise Refused("these dossiers are not in the proposal", kind="invalid", dossier_ids=unknown)
         # One decision at a time on a proposal (ADR 0013's claim, a lease so a crash frees it): two approvers
         # deciding at once could otherwise each record part of its dossiers, splitting it between two decisions.
-        now = now_utc()
-        lease = await claims.take(self.rt.db["decision_leases"], proposal_id,
-                                  {"until": now + DECISION_LEASE, "decision": decision.number},
-                                  claims.lapsed("until", now))
-        if lease is None:
-            raise Refused("another decision on this proposal is being recorded; read its dossiers, then decide "
-                          "again if need be", proposal_id=proposal_id)
+        recording = Recording(proposal_id, decision, tuple(chosen), actor, cause)
+        return await self._carry_out(proposal, recording, await self.leases.take(recording))
+
+    async def _carry_out(self, proposal: ResultProposed, recording: Recording,
+                         lease: dict[str, Any]) -> list[RecordedEvent]:
+        """The decision recorded under its lease, released once done or refused. A failure part way (the store
+        gone, a race lost) keeps it: the decision is unfinished, and whoever takes the lapsed lease over finishes
+        it (``finish_left_decisions``, or the same approval asked again), as after a crash."""
+        settled = False
         try:
-            return await self._decide_each(proposal_id, chosen, decision, actor, cause)
+            decided = await self._decide_each(recording.proposal_id, list(recording.dossier_ids), recording.decision,
+                                              recording.actor, recording.cause)
+            settled = True
+            return decided
+        except Refused:
+            settled = True  # refused before anything was written
+            raise
         finally:
-            await self._refresh_awaited(proposal)  # within the lease: no other decision's recomputation crosses it
-            await self.rt.db["decision_leases"].update_one({"_id": lease["_id"]}, {"$set": {"released": True}})
+            if settled:
+                await self._refresh_awaited(proposal)  # within the lease: no other recomputation crosses it
+                await self.leases.release(lease)
+
+    async def finish_left_decisions(self) -> int:
+        """Finish the decisions a crash left part way: a proposal still awaited whose lease lapsed unreleased is
+        taken over and its decision recorded on the dossiers it chose that are not decided yet, as its approver
+        asked (their actor and cause; the events' ids are the ones the holder would have written). Run at start-up
+        and every ``decision_repair_seconds`` by each replica (one takes a lease over). Returns how many."""
+        done = 0
+        for row in await self.awaited.listed():
+            left = await self.leases.left_by_crash(row["_id"])
+            recording = Recording.of(left) if left is not None else None
+            if left is None or recording is None or (lease := await self.leases.take_over(left)) is None:
+                continue
+            log.warning("finishing decision %s on %s, left part way by its holder", recording.decision.number,
+                        recording.proposal_id)
+            try:
+                await self._carry_out(await self.proposal(recording.proposal_id), recording, lease)
+            except Refused as refused:
+                log.warning("decision %s on %s cannot be finished: %s", recording.decision.number,
+                            recording.proposal_id, refused.message)
+            done += 1
+        return done
 
     async def _refresh_awaited(self, decided: ResultProposed) -> None:
         """The decided proposal, and the round's others still listed (they may hold the dossiers just decided),

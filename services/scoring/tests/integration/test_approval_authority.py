@@ -6,18 +6,23 @@ authority's, whatever name the approver types."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from binhchon_kit import claims
+from binhchon_kit.contracts.common import DecisionReference
+from binhchon_kit.events import Actor, Cause
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.documents import upload_documents
 from binhchon_kit.testing.fixtures import eventually
+from binhchon_kit.testing.memory import FixedClock
 from binhchon_kit.testing.samples import department_round_body, dossier_body
 from intake.main import IntakeSettings
 from intake.main import build as build_intake
+from scoring.decision_leases import DECISION_LEASE, Recording
 from scoring.main import ScoringSettings
 from scoring.main import build as build_scoring
 
@@ -44,8 +49,8 @@ async def services(infra, unique, topic_prefix, dev_keys):
         yield intake, scoring
 
 
-async def proposed(intake: Any, scoring: Any, auth: Any, code: str) -> dict[str, Any]:
-    """A province round organised by the Sở Công Thương and decided by the UBND tỉnh, one dossier scored to
+async def proposed(intake: Any, scoring: Any, auth: Any, code: str, dossiers: int = 1) -> dict[str, Any]:
+    """A province round organised by the Sở Công Thương and decided by the UBND tỉnh, ``dossiers`` scored to
     completion, and the chair's proposal."""
     sec = auth("tk-1", "secretariat")
     r = await intake.post("/rounds", headers=sec, json=department_round_body(code, TODAY))
@@ -58,27 +63,32 @@ async def proposed(intake: Any, scoring: Any, auth: Any, code: str) -> dict[str,
         return r if r.status_code != 409 or "has not heard" not in r.text else None
 
     assert (await eventually(panel, what="scoring to hear of the round")).status_code == 201
-    await upload_documents(intake, auth("htx-1", "applicant"))
-    receipt = (await intake.post(f"/rounds/{round_id}/dossiers", json=dossier_body(),
-                                 headers=auth("htx-1", "applicant"))).json()
-    dossier_id = receipt["dossier_id"]
-    r = await intake.post(f"/dossiers/{dossier_id}/accept", headers=sec,
-                          json={"product_group": "thực phẩm", "sample_code": "TP-01"})
-    assert r.status_code == 201, r.text
-
-    async def opened():
-        r = await scoring.get(f"/dossiers/{dossier_id}", headers=sec)
-        return r.status_code == 200
-
-    await eventually(opened, what="scoring to open the dossier")
     sheet = (await scoring.get("/rulebooks/ocop-2023")).json()["sheets"][0]["criteria"]
-    for member, role in (("cm-1", "council_chair"), ("cm-2", "judge")):
-        r = await scoring.post(f"/dossiers/{dossier_id}/score-sheets", headers=auth(member, role),
-                               json={"scores": {c["code"]: c["maximum"] for c in sheet}})
+    dossier_ids = []
+    for n in range(1, dossiers + 1):
+        applicant = auth(f"htx-{n}", "applicant")
+        await upload_documents(intake, applicant)
+        receipt = (await intake.post(f"/rounds/{round_id}/dossiers", headers=applicant,
+                                     json=dossier_body(f"Mật ong rừng số {n}", f"24001234{n:02d}"))).json()
+        dossier_id = receipt["dossier_id"]
+        r = await intake.post(f"/dossiers/{dossier_id}/accept", headers=sec,
+                              json={"product_group": "thực phẩm", "sample_code": f"TP-{n:02d}"})
         assert r.status_code == 201, r.text
+
+        async def opened(dossier_id: str = dossier_id) -> bool:
+            r = await scoring.get(f"/dossiers/{dossier_id}", headers=sec)
+            return r.status_code == 200
+
+        await eventually(opened, what="scoring to open the dossier")
+        for member, role in (("cm-1", "council_chair"), ("cm-2", "judge")):
+            r = await scoring.post(f"/dossiers/{dossier_id}/score-sheets", headers=auth(member, role),
+                                   json={"scores": {c["code"]: c["maximum"] for c in sheet}})
+            assert r.status_code == 201, r.text
+        dossier_ids.append(dossier_id)
     r = await scoring.post(f"/rounds/{round_id}/proposals", headers=auth("cm-1", "council_chair"))
     assert r.status_code == 201, r.text
-    return {"proposal_id": r.json()["proposal_id"], "dossier_id": dossier_id, "round_id": round_id}
+    return {"proposal_id": r.json()["proposal_id"], "dossier_id": dossier_ids[0], "dossier_ids": dossier_ids,
+            "round_id": round_id}
 
 
 async def test_only_an_approver_of_the_rounds_authority_decides_and_the_decision_is_its_own(services, auth, unique):
@@ -205,3 +215,75 @@ async def test_an_approver_lists_the_proposals_awaiting_their_own_authority_unti
     assert (await scoring.get("/proposals/awaiting", headers=bac_giang)).json()["items"] == []
     await svc.setup()  # and a restart does not bring them back
     assert (await scoring.get("/proposals/awaiting", headers=bac_giang)).json()["items"] == []
+
+
+async def test_a_decision_a_crash_left_part_way_is_finished_by_scoring_and_a_repeat_meanwhile_told_to_come_back(
+        infra, unique, topic_prefix, dev_keys, auth):
+    """The fault suite's SIGKILL (issue 14): scoring died recording a decision, some of the proposal's results
+    written, its lease never released, and came back while the lease still held. The approval asked again meanwhile
+    is told to come back when the lease is over (503, Retry-After its remaining seconds), not a 409 a client reads
+    as done; another decision is refused (409). Once the lease has lapsed scoring finishes the decision by itself,
+    nobody asking again: every dossier decided once, by that decision; asked again then, nothing is decided twice."""
+    key = str(dev_keys[1])
+    clock = FixedClock(NOW)  # scoring's clock: its leases' time and its events'
+
+    def scoring_app() -> Any:
+        config = settings(ScoringSettings, "scoring", infra, unique, topic_prefix, key)
+        config.decision_repair_seconds = 0.2
+        return build_scoring(config, clock=clock)
+
+    bac_giang = auth("ubnd-bg", "approver", authorities=("province:24",))
+    decision = {"number": "90/QĐ-UBND", "date": TODAY.isoformat(), "signer": "Phó Chủ tịch UBND tỉnh"}
+    async with running(build_intake(settings(IntakeSettings, "intake", infra, unique, topic_prefix, key),
+                                    lambda: NOW), "http://intake") as intake:
+        async with running(scoring_app(), "http://scoring") as scoring:
+            got = await proposed(intake, scoring, auth, f"AK{unique}", dossiers=3)
+            path = f"/proposals/{got['proposal_id']}/approval"
+            first, *rest = got["dossier_ids"]
+            # the dead holder's writes: its first dossier's result, and its lease on the whole decision, unreleased
+            r = await scoring.post(path, headers=bac_giang, json={"decision": decision, "dossier_ids": [first]})
+            assert r.status_code == 201, r.text
+            holder = Recording(got["proposal_id"], DecisionReference.model_validate(r.json()[0]["decision"]),
+                               tuple(got["dossier_ids"]), Actor("ubnd-bg", ("approver",)),
+                               Cause("corr-killed", "http:corr-killed"))
+            db = scoring.app.state.runtime.db
+            assert await claims.take(db["decision_leases"], got["proposal_id"],
+                                     holder.fields(NOW + DECISION_LEASE), claims.lapsed("until", NOW)) is not None
+
+        clock.now = NOW + timedelta(seconds=10)  # restarted inside the dead holder's lease
+        async with running(scoring_app(), "http://scoring") as scoring:
+            r = await scoring.post(path, headers=bac_giang, json={"decision": decision})
+            assert r.status_code == 503, r.text
+            assert r.headers["Retry-After"] == "20" and r.json()["proposal_id"] == got["proposal_id"], r.text
+            other = {**decision, "number": "91/QĐ-UBND"}
+            r = await scoring.post(path, headers=bac_giang, json={"decision": other})
+            assert r.status_code == 409 and "another decision" in r.json()["detail"], r.text
+            store = scoring.app.state.runtime.store
+
+            async def decisions(dossier_id: str) -> list[Any]:
+                stream = "scoring-" + dossier_id.removeprefix("dossier-")
+                return [e for e in await store.read_stream(stream) if "decision" in e.data]
+
+            assert [len(await decisions(d)) for d in rest] == [0, 0]  # nothing taken over while the lease holds
+
+            clock.now = NOW + DECISION_LEASE + timedelta(seconds=1)
+
+            async def finished() -> list[list[Any]] | None:
+                each = [await decisions(d) for d in got["dossier_ids"]]
+                return each if all(each) else None
+
+            each = await eventually(finished, timeout=60, what="scoring to finish the decision left part way")
+            assert [len(events) for events in each] == [1, 1, 1]
+            assert {e.data["decision"]["number"] for events in each for e in events} == {decision["number"]}
+            assert {e.actor.id for events in each[1:] for e in events} == {"ubnd-bg"}  # the approver's, as asked
+
+            async def settled() -> dict[str, Any] | None:
+                row = await scoring.app.state.runtime.db["awaited_decisions"].find_one({"_id": got["proposal_id"]})
+                return row if row is not None and row["undecided"] == 0 else None
+
+            await eventually(settled, what="the approvers' list to show the proposal decided")
+            r = await scoring.post(path, headers=bac_giang, json={"decision": decision})
+            assert r.status_code == 201 and r.json() == [], r.text  # asked again: nothing decided twice
+            r = await scoring.post(path, headers=bac_giang, json={"decision": other})
+            assert r.status_code == 409 and "decided already" in r.json()["detail"], r.text
+            assert [len(await decisions(d)) for d in got["dossier_ids"]] == [1, 1, 1]

@@ -8,6 +8,7 @@ over; assertions read what callers meet: returned events, the ``scoring``/``pane
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,10 +16,20 @@ import pytest
 from binhchon_kit.auth import Principal, Role
 from binhchon_kit.contracts.common import Level
 from binhchon_kit.contracts.intake import DossierAccepted, RoundOpened
+from binhchon_kit.errors import UnderWay
 from binhchon_kit.events import Actor, Cause, RecordedEvent
 from binhchon_kit.eventstore import EventStore
 from binhchon_kit.settings import ServiceSettings
-from binhchon_kit.testing.memory import append, consume, foreign_store, interleaved, memory_runtime, types_of
+from binhchon_kit.testing.memory import (
+    FixedClock,
+    append,
+    consume,
+    foreign_store,
+    interleaved,
+    memory_runtime,
+    types_of,
+)
+from scoring.decision_leases import DECISION_LEASE
 from scoring.domain import scoring
 from scoring.domain.authority import DecisionInput
 from scoring.domain.errors import Refused
@@ -284,6 +295,54 @@ async def test_an_admin_passes_the_role_check_but_decides_for_no_authority_it_is
     with pytest.raises(Refused) as refused:
         await svc.approve(proposal.stream, decision(), None, admin, CAUSE)
     assert refused.value.kind == "forbidden"
+
+
+async def test_a_decision_cut_part_way_keeps_its_lease_and_scoring_finishes_it_once_the_lease_lapses(
+        intake: EventStore) -> None:
+    """A power cut between two dossiers' results (here the store failing at the second): the lease stays, so the
+    same approval asked meanwhile is told to come back when it lapses (``UnderWay``: 503 with Retry-After), another
+    is refused (409); once it has lapsed scoring finishes the decision by itself, each dossier decided once."""
+    clock = FixedClock(datetime(2026, 7, 1, 2, 0, tzinfo=UTC))
+    svc = Scoring(memory_runtime(ServiceSettings(service_name="scoring"),
+                                 {"scoring": ("scoring", fold_scoring), "panel": ("panels", fold_first),
+                                  "proposal": ("proposals", fold_first)}, clock), rulebooks(), round_wait=0)
+    await svc.setup()
+    await with_panel(svc, intake)
+    for dossier_id in ("dossier-a", "dossier-b"):
+        await opened(svc, intake, dossier_id)
+        for member_id in scorer_ids(panel(5)):
+            await score(svc, dossier_id, member_id, 90)
+    proposal = await svc.propose(ROUND, CHAIR, CAUSE)
+    real, calls = svc.rulebook, []
+
+    def cut(rulebook_id: str, version: int | None = None) -> Any:
+        calls.append(rulebook_id)
+        if len(calls) == 2:
+            raise ConnectionError("the power went")
+        return real(rulebook_id, version)
+
+    svc.rulebook = cut  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await svc.approve(proposal.stream, decision(), None, APPROVER, CAUSE)
+    svc.rulebook = real  # type: ignore[method-assign]
+    clock.now += timedelta(seconds=12)
+    with pytest.raises(UnderWay) as under_way:
+        await svc.approve(proposal.stream, decision(), None, APPROVER, CAUSE)
+    assert under_way.value.retry_after == 18
+    other = DecisionInput(number="124/QĐ-UBND", date="2026-07-01", signer="Nguyễn Văn A")
+    with pytest.raises(Refused) as refused:
+        await svc.approve(proposal.stream, other, None, APPROVER, CAUSE)
+    assert refused.value.kind == "conflict"
+    assert await svc.finish_left_decisions() == 0  # its lease holds
+
+    clock.now += DECISION_LEASE
+    assert await svc.finish_left_decisions() == 1
+    for dossier_id in ("dossier-a", "dossier-b"):
+        decided = [e for e in await svc.store.read_stream(scoring_stream(dossier_id)) if "decision" in e.data]
+        assert [e.data["decision"]["number"] for e in decided] == ["123/QĐ-UBND"], dossier_id
+    assert await svc.finish_left_decisions() == 0  # released: nothing left
+    assert await svc.approve(proposal.stream, decision(), None, APPROVER, CAUSE) == []
+    assert (await svc.awaited.rows.find_one({"_id": proposal.stream}) or {})["undecided"] == 0
 
 
 def second_replica(svc: Scoring) -> Scoring:

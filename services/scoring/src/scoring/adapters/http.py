@@ -318,7 +318,12 @@ async def proposal_csv(proposal_id: str, svc: Service, who: ProposalReader) -> R
 
 @router.post("/proposals/{proposal_id}/approval", status_code=201, tags=["council"],
              summary="the round's approving authority decides on the proposal, or part of it (403: the caller's "
-                     "token does not act for that authority)")
+                     "token does not act for that authority)",
+             responses={409: {"description": "another decision on this proposal is being recorded, or one of its "
+                                             "dossiers is decided by another decision"},
+                        503: {"description": "this same decision is being recorded, or a crash left it part way and "
+                                             "scoring finishes it once its lease is over: ask again after the seconds "
+                                             "Retry-After says (or: a dependency is unreachable, see `dependency`)"}})
 async def approve(proposal_id: str, body: Approval, who: Approver, svc: Service) -> list[dict[str, Any]]:
     events = await svc.approve(proposal_id, body.decision, body.dossier_ids, who, request_cause())
     return [{"type": e.type, **await svc.shown(e.data)} for e in events]

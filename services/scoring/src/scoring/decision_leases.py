@@ -1,0 +1,111 @@
+"""One decision at a time on a proposal, and a decision a crash left part way finished (ADR 0038, amended).
+
+Recording a decision holds a lease on its proposal (ADR 0013's claim in ``decision_leases``): two approvers deciding
+at once could otherwise each record part of its dossiers. The lease carries the whole decision being recorded —
+its reference, the dossiers chosen, the approver and the cause — so that, if its holder dies part way (SIGKILL
+between two dossiers' results), whoever takes the lapsed lease over can finish exactly that decision: the service
+itself (``Scoring.finish_left_decisions``), or the same approval asked again. Asked again while the lease holds,
+the same decision is told to come back when it is over (503, ``UnderWay``), never a 409 a client reads as done;
+another decision is refused (409): the one under way settles the proposal first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from binhchon_kit import claims
+from binhchon_kit.contracts.common import DecisionReference
+from binhchon_kit.errors import UnderWay
+from binhchon_kit.events import Actor, Cause
+from scoring.domain.errors import Refused
+
+COLLECTION = "decision_leases"
+# how long a decision being recorded holds its proposal: freed at the end, or by a crash's lapse
+DECISION_LEASE = timedelta(seconds=30)
+TRIES = 3  # a lease freed between our take and our look at its holder is taken again, a few times
+
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A decision being recorded on a proposal: all that a successor needs to finish it."""
+
+    proposal_id: str
+    decision: DecisionReference
+    dossier_ids: tuple[str, ...]
+    actor: Actor
+    cause: Cause
+
+    def fields(self, until: datetime) -> Doc:
+        return {"until": until, "decision": self.decision.number, "reference": self.decision.model_dump(mode="json"),
+                "dossier_ids": list(self.dossier_ids), "actor": {"id": self.actor.id, "roles": list(self.actor.roles)},
+                "cause": {"correlation_id": self.cause.correlation_id, "causation_id": self.cause.causation_id}}
+
+    @classmethod
+    def of(cls, lease: Doc) -> Recording | None:
+        """The decision a lease holds; None for a lease written before leases carried it (its number only)."""
+        if "reference" not in lease:
+            return None
+        return cls(proposal_id=str(lease["claim"]), decision=DecisionReference.model_validate(lease["reference"]),
+                   dossier_ids=tuple(lease["dossier_ids"]),
+                   actor=Actor(lease["actor"]["id"], tuple(lease["actor"]["roles"])),
+                   cause=Cause(lease["cause"]["correlation_id"], lease["cause"]["causation_id"]))
+
+
+def same_decision(lease: Doc, decision: DecisionReference) -> bool:
+    if "reference" in lease:
+        return DecisionReference.model_validate(lease["reference"]) == decision
+    return bool(lease.get("decision") == decision.number)
+
+
+class DecisionLeases:
+    def __init__(self, db: AsyncDatabase[Doc], clock: Callable[[], datetime]) -> None:
+        self.rows = db[COLLECTION]
+        self.clock = clock
+
+    async def take(self, recording: Recording) -> Doc:
+        """The proposal's lease for ``recording``, or: ``UnderWay`` (503) while it holds for the same decision,
+        ``Refused`` (409) while it holds for another."""
+        for _ in range(TRIES):
+            now = self.clock()
+            free = claims.lapsed("until", now)
+            lease = await claims.take(self.rows, recording.proposal_id, recording.fields(now + DECISION_LEASE), free)
+            if lease is not None:
+                return lease
+            holder = await claims.newest(self.rows, recording.proposal_id)
+            if holder is None or free(holder):
+                continue  # released (or lapsed) between the two reads: take it again
+            if same_decision(holder, recording.decision):
+                left = (claims.aware(holder["until"]) - now).total_seconds()
+                raise UnderWay("this decision on this proposal is being recorded (or a crash left it part way, and "
+                               "it is finished once its lease is over)", retry_after=math.ceil(left),
+                               proposal_id=recording.proposal_id)
+            raise Refused("another decision on this proposal is being recorded; read its dossiers, then decide "
+                          "again if need be", proposal_id=recording.proposal_id)
+        raise UnderWay("a decision on this proposal was being recorded a moment ago", retry_after=1,
+                       proposal_id=recording.proposal_id)
+
+    async def left_by_crash(self, proposal_id: str) -> Doc | None:
+        """The proposal's lease if its holder left it unreleased and it has lapsed, carrying what to finish."""
+        lease = await claims.newest(self.rows, proposal_id)
+        if lease is None or lease.get("released") or "reference" not in lease:
+            return None
+        return lease if claims.lapsed("until", self.clock())(lease) else None
+
+    async def take_over(self, left: Doc) -> Doc | None:
+        """The lapsed lease ``left`` taken over to finish its decision (None: another replica took it first)."""
+        recording = Recording.of(left)
+        assert recording is not None
+        now = self.clock()
+        return await claims.take(self.rows, recording.proposal_id, recording.fields(now + DECISION_LEASE),
+                                 claims.lapsed("until", now))
+
+    async def release(self, lease: Doc) -> None:
+        await self.rows.update_one({"_id": lease["_id"]}, {"$set": {"released": True}})
