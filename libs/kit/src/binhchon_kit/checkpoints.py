@@ -28,9 +28,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from binhchon_kit import merkle
 from binhchon_kit.contracts.log import LogCheckpoint
 from binhchon_kit.envelope import format_time, utc_now
-from binhchon_kit.leaf_holes import HolesRemain, close_holes, is_moving
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import EventStorePort, event_key
+from binhchon_kit.leaf_holes import HolesRemain, close_holes, is_moving
 from binhchon_kit.signing import Signer
 from binhchon_kit.transparency import event_leaf, signed_body
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from pymongo import ASCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 MOVING = "moving:"
 ROUNDS = 20  # restarts after a race before giving up until the next pass
@@ -79,6 +79,7 @@ async def _settle(leaves: Any, marked: dict[str, Any]) -> None:
         try:
             await leaves.update_one({"_id": marked["_id"], "event": MOVING + key}, {"$set": {"event": key}})
             return
-        except DuplicateKeyError:
-            pass  # its copy went in meanwhile
+        except OperationFailure:  # FerretDB 1.24 answers an update meeting a unique key InternalError, not 11000
+            if await leaves.find_one({"event": key}, projection={"_id": 1}) is None:
+                raise  # not its copy gone in meanwhile: the marked leaf stays for the next pass
     await leaves.delete_one({"_id": marked["_id"], "event": MOVING + key})

@@ -12,32 +12,16 @@ import asyncio
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from binhchon_kit import merkle
-from binhchon_kit.checkpoints import LEAVES, Checkpoints, LogDamaged
+from binhchon_kit.checkpoints import LEAVES, LogDamaged
 from binhchon_kit.eventstore import ConcurrencyConflict, event_key
 from binhchon_kit.eventstore_mongo import MongoEventStore
 from binhchon_kit.leaf_holes import MOVING
-from binhchon_kit.signing import Signer
 from binhchon_kit.testing.eventstore_contract import grow
 from binhchon_kit.transparency import event_leaf
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def log(mongo, unique) -> Any:
-    db = mongo[f"kit_holes_{unique}"]
-    store = MongoEventStore(db, source="/binhchon/scoring")
-    await store.setup()
-    signer = Signer(Ed25519PrivateKey.generate())
-
-    def process() -> Checkpoints:  # each process its own, knowing nothing of the others' sizes
-        return Checkpoints(store, db, signer)
-
-    await process().setup()
-    return store, db, process
 
 
 async def _events(store: MongoEventStore, count: int) -> list[Any]:
@@ -56,11 +40,11 @@ def _assert_whole(docs: list[dict[str, Any]], events: list[Any]) -> None:
     assert sorted(keys) == sorted(event_key(e.stream, e.version) for e in events), "every event, each once"
 
 
-async def test_a_batch_mixing_events_with_leaves_and_new_ones_leaves_no_hole(log):
+async def test_a_batch_mixing_events_with_leaves_and_new_ones_leaves_no_hole(merkle_log):
     """The restart after the kill: 230 events, the killed pass gave leaves to the first 40 and to 60 scattered
     further on; the restarted relay adds all 230 in one batch, so FerretDB's first internal batch of 100 meets
     a duplicate and its next ones go on."""
-    store, db, process = log
+    store, db, process = merkle_log
     events = await _events(store, 230)
     had = events[:40] + events[45:105:1]  # the killed pass's leaves, in its own order
     await process().add(had)
@@ -75,11 +59,11 @@ async def test_a_batch_mixing_events_with_leaves_and_new_ones_leaves_no_hole(log
     assert recorded.data["root_hash"] == merkle.root([event_leaf(e.hash) for e in had + new]).hex()
 
 
-async def test_two_relays_adding_overlapping_batches_at_once_leave_no_hole_once_signed(log):
+async def test_two_relays_adding_overlapping_batches_at_once_leave_no_hole_once_signed(merkle_log):
     """A lease taken over: two processes add overlapping batches of more than 100 at once, from the same size.
     Whatever the server let through, every event ends with one leaf and the next checkpoint is signed over leaves
     without a hole (the recorder closes what a race left open)."""
-    store, db, process = log
+    store, db, process = merkle_log
     events = await _events(store, 260)
     await process().add(events[:10])
     await asyncio.gather(process().add(events[10:200]), process().add(events[60:260]),
@@ -103,8 +87,8 @@ async def _holed(store: MongoEventStore, db: Any, process: Any) -> list[Any]:
     return events
 
 
-async def test_a_log_holed_before_the_fix_is_closed_by_the_next_checkpoint(log):
-    store, db, process = log
+async def test_a_log_holed_before_the_fix_is_closed_by_the_next_checkpoint(merkle_log):
+    store, db, process = merkle_log
     events = await _holed(store, db, process)
     recorder = process()
     with pytest.raises(LogDamaged, match="has no leaf 30"):
@@ -121,9 +105,9 @@ async def test_a_log_holed_before_the_fix_is_closed_by_the_next_checkpoint(log):
     assert (await recorder.record()).data["tree_size"] == 58  # type: ignore[union-attr]
 
 
-async def test_a_hole_below_a_signed_checkpoint_is_damage_and_stays_refused(log):
+async def test_a_hole_below_a_signed_checkpoint_is_damage_and_stays_refused(merkle_log):
     """Closing holes is for leaves no checkpoint signed yet: a leaf missing from a signed tree was removed."""
-    store, db, process = log
+    store, db, process = merkle_log
     await process().add(await _events(store, 12))
     assert (await process().record()) is not None
     await db[LEAVES].delete_one({"_id": 4})
@@ -133,10 +117,10 @@ async def test_a_hole_below_a_signed_checkpoint_is_damage_and_stays_refused(log)
 
 
 @pytest.mark.parametrize("crash", ["after the mark", "after the copy"])
-async def test_a_recorder_killed_while_moving_a_leaf_loses_and_doubles_nothing(log, crash):
+async def test_a_recorder_killed_while_moving_a_leaf_loses_and_doubles_nothing(merkle_log, crash):
     """Moving leaf 45 to 30 is three writes: mark it moving, insert its copy at 30, delete the marked one. Killed
     after the first or the second, the next recorder finishes (or undoes) the move: the event keeps one leaf."""
-    store, db, process = log
+    store, db, process = merkle_log
     events = await _holed(store, db, process)
     key = event_key(events[30].stream, events[30].version)
     await db[LEAVES].update_one({"_id": 45}, {"$set": {"event": MOVING + key}})
