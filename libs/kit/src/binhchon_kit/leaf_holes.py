@@ -46,15 +46,19 @@ async def close_holes(leaves: Any, since: int) -> int:
 
 async def _sweep(leaves: Any, since: int) -> tuple[bool, int]:
     target, moved = since, 0
-    async for doc in leaves.find({"_id": {"$gte": since}}, sort=[("_id", ASCENDING)]):
-        if is_moving(doc):
-            await _settle(leaves, doc)
-            return False, moved  # its index may be free now: look again
-        if doc["_id"] != target:
-            if not await _move(leaves, doc, target):
-                return False, moved
-            moved += 1
-        target += 1
+    cursor = leaves.find({"_id": {"$gte": since}}, sort=[("_id", ASCENDING)])
+    try:
+        async for doc in cursor:
+            if is_moving(doc):
+                await _settle(leaves, doc)
+                return False, moved  # its index may be free now: look again
+            if doc["_id"] != target:
+                if not await _move(leaves, doc, target):
+                    return False, moved
+                moved += 1
+            target += 1
+    finally:
+        await cursor.close()
     return True, moved
 
 
