@@ -4,7 +4,10 @@ Append order is publication order: the relay (one at a time, under its lease) ad
 acknowledged, before it removes the event's ``unpublished`` mark. Leaf i is one document in ``log_leaves``,
 ``_id`` = i, with the event's key under a unique index: an insert at a taken index fails (a stale size: read it
 again), an insert for an event that has a leaf fails (a repeat after a crash between the leaf and the mark: skip
-it). So the leaves are gap-free and no event has two, whatever crashes or races, with inserts only (ADR 0013).
+it). So no event has two leaves, whatever crashes or races. Events that have a leaf are left out of a batch before
+it is inserted, since no server's ``ordered`` is trusted (FerretDB 1.24 goes on after a duplicate): so a relay
+alone leaves no hole. Racing relays may, briefly: the recorder closes the holes above the last checkpoint before
+it signs (``leaf_holes``; ADR 0022, amended 2026-11-30), so a holed log is signed again, never refused for ever.
 
 A checkpoint is a ``log.checkpoint`` event in the stream ``log-checkpoints-<service>``: size, root, time, signed.
 It is an event like any other, so the relay publishes it and gives it a leaf *after* the leaves it covers; a checkpoint
@@ -27,6 +30,7 @@ from binhchon_kit.contracts.log import LogCheckpoint
 from binhchon_kit.envelope import format_time, utc_now
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import EventStorePort, event_key
+from binhchon_kit.leaf_holes import HolesRemain, close_holes, is_moving
 from binhchon_kit.signing import Signer
 from binhchon_kit.transparency import event_leaf, signed_body
 
@@ -63,7 +67,6 @@ class Checkpoints:
         self.leaves = db[LEAVES]
         self.signer = signer
         self.clock = clock
-        self._size: int | None = None  # the next leaf's index, as this process last knew it
 
     async def setup(self) -> None:
         await self.leaves.create_index([("event", ASCENDING)], unique=True)
@@ -77,36 +80,46 @@ class Checkpoints:
         return 0 if last is None else int(last["_id"]) + 1
 
     async def add(self, events: Sequence[RecordedEvent]) -> None:
-        """Give each of ``events`` (published, in this order) its leaf, unless it has one already."""
+        """Give each of ``events`` (published, in this order) its leaf, unless it has one already.
+
+        Never trusts ``ordered``: FerretDB 1.24 goes on after a duplicate with its next internal batch of 100, so
+        a batch mixing events that have leaves (a pass killed before the marks) with new ones left a hole behind
+        the leaves it let through (scoring's 559..636, `make faults`). So the events that have a leaf are left
+        out first, and the usual pass inserts only new events at the size read just before; a failure then
+        means another process added leaves meanwhile, and each event goes in one by one."""
         if not events:
             return
-        if self._size is None:
-            self._size = await self.size()
-        docs = [_leaf(self._size + i, e) for i, e in enumerate(events)]
+        keys = [event_key(e.stream, e.version) for e in events]
+        found = await self.leaves.find({"event": {"$in": keys}}, projection={"event": 1}).to_list()
+        have = {d["event"] for d in found}
+        docs = [_leaf(0, e) for e, key in zip(events, keys, strict=True) if key not in have]
+        if not docs:
+            return
+        # read every time, never kept: a closer (leaf_holes) may have moved the top leaves down since
+        size = await self.size()
+        for i, doc in enumerate(docs):
+            doc["_id"] = size + i
         try:
-            await self.leaves.insert_many(docs, ordered=True)  # the usual pass: new events, the size known
-            self._size += len(docs)
+            await self.leaves.insert_many(docs, ordered=True)
             return
         except (BulkWriteError, DuplicateKeyError):
-            pass  # a repeat after a crash, or another relay moved the size: one by one, as the slow path
-        self._size = None
-        for event in events:
-            await self._add_one(event)
+            pass  # another process added leaves meanwhile; any subset of these may have gone in, not only a prefix
+        for doc in docs:
+            await self._add_one(doc)
 
-    async def _add_one(self, event: RecordedEvent) -> None:
-        key = event_key(event.stream, event.version)
+    async def _add_one(self, doc: dict[str, Any]) -> None:
+        """``doc`` at its own index while that is below the size (a hole the failed batch left), else at the end."""
+        own = True
         while True:
-            if await self.leaves.find_one({"event": key}, projection={"_id": 1}) is not None:
-                return  # it has its leaf (a pass that crashed before the mark, or the first insert_many)
-            if self._size is None:
-                self._size = await self.size()
+            if await self.leaves.find_one({"event": doc["event"]}, projection={"_id": 1}) is not None:
+                return  # it has its leaf (it went in with the batch, or another process added it)
+            size = await self.size()
+            index = doc["_id"] if own and doc["_id"] < size else size
             try:
-                await self.leaves.insert_one(_leaf(self._size, event))
+                await self.leaves.insert_one({**doc, "_id": index})
+                return
             except DuplicateKeyError:
-                self._size = None  # taken meanwhile, by this event (checked above) or another: read the size again
-                continue
-            self._size += 1
-            return
+                own = False  # taken meanwhile, by this event (checked above) or another: at the end, read again
 
     async def leaf_hashes(self, size: int) -> list[bytes]:
         """The first ``size`` leaves' hashes, in pages by index; a missing leaf is damage, not a smaller tree."""
@@ -117,7 +130,7 @@ class Checkpoints:
             if not docs:
                 raise LogDamaged(f"the log of {self.origin} has no leaf {len(hashes)}")
             for doc in docs:
-                if doc["_id"] != len(hashes):
+                if doc["_id"] != len(hashes) or is_moving(doc):  # a leaf on its way down is no leaf yet
                     raise LogDamaged(f"the log of {self.origin} has no leaf {len(hashes)}")
                 hashes.append(event_leaf(doc["hash"]))
         return hashes
@@ -149,6 +162,7 @@ class Checkpoints:
         version, last = await self.latest()
         if only_if_grown and not await self.grown_since(last):
             return None
+        await self.close_holes(last)
         size = await self.size()
         leaves = await self.leaf_hashes(size)
         if last is not None:
@@ -167,6 +181,17 @@ class Checkpoints:
             actor=Actor.system(self.origin.rsplit("/", 1)[-1]), cause=Cause(event.id, event.id))
         log.info("checkpoint %d of %s: %d events, root %s", recorded.version, self.origin, size, body["root_hash"])
         return recorded
+
+    async def close_holes(self, last: LogCheckpoint | None) -> None:
+        """Close the holes among the leaves ``last`` did not sign (leaf_holes): a log holed by a race, or by the
+        relay before 2026-11-30, is signed again instead of refused on every pass for ever."""
+        try:
+            moved = await close_holes(self.leaves, 0 if last is None else last.tree_size)
+        except HolesRemain as exc:
+            raise LogDamaged(f"the log of {self.origin}: {exc}") from exc
+        if moved:
+            log.warning("the log of %s had holes after leaf %d: %d leaves moved down, in their order",
+                        self.origin, 0 if last is None else last.tree_size, moved)
 
     async def record_if_grown(self) -> RecordedEvent | None:
         """The periodic checkpoint: one when events came since the last one."""

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from binhchon_kit.canonical import chain_hash
-from binhchon_kit.checkpoints import LEAVES, Checkpoints, checkpoint_stream
+from binhchon_kit.checkpoints import LEAVES, checkpoint_stream
 from binhchon_kit.eventstore import event_key, verify_chain
 from binhchon_kit.eventstore_mongo import MongoEventStore, _to_document, from_document
 from binhchon_kit.relay import Relay
@@ -228,16 +228,9 @@ async def test_history_changed_after_a_checkpoint_fails_the_next_check_and_is_na
 
 
 async def test_a_relay_crashing_between_the_leaves_and_the_marks_leaves_no_gap_and_no_duplicate(
-        mongo, unique, infra, topic_prefix):
-    db = mongo[f"kit_log_{unique}"]
-    store = MongoEventStore(db, source="/binhchon/intake")
-    await store.setup()
-    signer = Signer(Ed25519PrivateKey.generate())
-
-    def log() -> Checkpoints:  # each process its own, knowing nothing of the others' sizes
-        return Checkpoints(store, db, signer)
-
-    await log().setup()
+        merkle_log, infra, topic_prefix):
+    store, db, log = merkle_log
+    signer = log().signer
     events = [e for s in STREAMS for e in await grow(store, s, 4)]
 
     class Crash(Exception):
