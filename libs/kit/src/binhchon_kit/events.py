@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,14 @@ class Actor:
     @classmethod
     def system(cls, service: str) -> Actor:
         return cls(id=f"system:{service}", roles=("system",))
+
+    def as_document(self) -> dict[str, Any]:
+        """The actor as events (hashed and stored) and leases keep it."""
+        return {"id": self.id, "roles": list(self.roles)}
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> Actor:
+        return cls(doc["id"], tuple(doc["roles"]))
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,6 @@ def hashed_content(
     return {
         "id": id, "stream": stream, "version": version, "type": type, "schema_version": schema_version,
         "subject": subject, "time": format_time(time), "data": data,
-        "actor": {"id": actor.id, "roles": list(actor.roles)},
+        "actor": actor.as_document(),
         "correlation_id": correlation_id, "causation_id": causation_id, "source": source,
     }

@@ -40,7 +40,7 @@ Actors = dict[tuple[str, tuple[str, ...]], Actor]
 def stored_body(event: RecordedEvent) -> dict[str, Any]:
     """What an event document keeps as one JSON text (``body``), and a legacy copy kept for each event."""
     return {"schema_version": event.schema_version, "data": event.data,
-            "actor": {"id": event.actor.id, "roles": list(event.actor.roles)},
+            "actor": event.actor.as_document(),
             "correlation_id": event.correlation_id, "causation_id": event.causation_id, "source": event.source,
             "prev_hash": event.prev_hash, "hash": event.hash, "hash_alg": event.hash_alg}
 

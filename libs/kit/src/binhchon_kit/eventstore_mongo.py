@@ -132,7 +132,7 @@ def from_document(stored: dict[str, Any]) -> RecordedEvent:
         id=doc["event_id"], stream=doc["stream"], version=doc["version"], type=doc["type"],
         schema_version=doc["schema_version"], subject=doc["subject"],
         time=time.replace(tzinfo=UTC) if time.tzinfo is None else time,
-        data=doc["data"], actor=Actor(doc["actor"]["id"], tuple(doc["actor"]["roles"])),
+        data=doc["data"], actor=Actor.from_document(doc["actor"]),
         correlation_id=doc["correlation_id"], causation_id=doc["causation_id"], source=doc["source"],
         prev_hash=doc["prev_hash"], hash=doc["hash"], hash_alg=doc.get("hash_alg", LEGACY_HASH_ALG),
     )

@@ -45,7 +45,7 @@ class Recording:
 
     def fields(self, until: datetime) -> Doc:
         return {"until": until, "decision": self.decision.number, "reference": self.decision.model_dump(mode="json"),
-                "dossier_ids": list(self.dossier_ids), "actor": {"id": self.actor.id, "roles": list(self.actor.roles)},
+                "dossier_ids": list(self.dossier_ids), "actor": self.actor.as_document(),
                 "cause": {"correlation_id": self.cause.correlation_id, "causation_id": self.cause.causation_id}}
 
     @classmethod
@@ -55,7 +55,7 @@ class Recording:
             return None
         return cls(proposal_id=str(lease["claim"]), decision=DecisionReference.model_validate(lease["reference"]),
                    dossier_ids=tuple(lease["dossier_ids"]),
-                   actor=Actor(lease["actor"]["id"], tuple(lease["actor"]["roles"])),
+                   actor=Actor.from_document(lease["actor"]),
                    cause=Cause(lease["cause"]["correlation_id"], lease["cause"]["causation_id"]))
 
 
