@@ -27,6 +27,9 @@ FerretDB during the saturated phase, also per collection (``store_writes_by_coll
 ``--statements`` top statements by time and by calls per dossier, their tables named by collection
 (``store_statements``, bench/_store_statements.py).
 
+``ceilings_dossiers_per_s`` says what this design could reach here at best, from the same run: the raw insert
+rate over the store writes one dossier needs, and the cores over the CPU seconds one dossier costs (ADR 0057).
+
 The line gives CPU seconds per dossier per service over the saturated phase (``cpu_s_per_dossier``: a measure
 the machine's load barely distorts, unlike wall time; ``store`` beside them is FerretDB's and PostgreSQL's, outside
 the services' ``total``; ``store_ferretdb`` its FerretDB part), their CPU per second with no traffic for ``--idle``
@@ -472,12 +475,23 @@ async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
         "raw_insert_per_s": {f"c{c}": round(v, 1) for c, v in raw_insert.items()},
         "events_per_s_over_raw_kafka": round(events_per_s / raw_kafka_per_s, 3),
         "store_writes_over_raw_insert": round(writes_per_s / best_insert, 3),
+        "ceilings_dossiers_per_s": ceilings(best_insert, rows / args.dossiers, cpu_per_dossier),
         "saturated": saturated, "paced": paced and {"rate": args.paced_rate, **paced},
         "profile": args.profile and {s: top_frames(args.profile / f"{s}.txt") for s in SERVICES
                                      if (args.profile / f"{s}.txt").exists()},
         "cpu_s_per_dossier": cpu_per_dossier, "idle_cpu_s_per_s": idle,
         "services": usage, "loadavg": [round(x, 2) for x in os.getloadavg()], "cores": os.cpu_count(),
     }
+
+
+def ceilings(best_insert: float, writes_per_dossier: float, cpu_per_dossier: dict[str, float]) -> dict[str, float]:
+    """What this design could do on this machine at best, from the same run: ``store_writes``, the store's raw
+    ``insert_one`` rate over the writes one dossier needs (the store doing nothing but those writes, each as cheap
+    as a plain insert); ``cpu``, the machine's cores over the CPU seconds one dossier costs the services and the
+    store together (every core busy with nothing else). The goal is out of reach while either is below it."""
+    spent = cpu_per_dossier.get("total", 0.0) + cpu_per_dossier.get("store", 0.0)
+    return {"store_writes": round(best_insert / writes_per_dossier, 1) if writes_per_dossier else 0.0,
+            "cpu": round((os.cpu_count() or 1) / spent, 1) if spent else 0.0}
 
 
 def main() -> None:
