@@ -115,7 +115,7 @@ async def test_a_long_pass_keeps_its_lease_and_the_other_replica_publishes_nothi
 
             async def renewed(until: datetime = until) -> bool | None:
                 held = await newest_until(store, holder.lease.owner)
-                return held is not None and held > until or None
+                return (held is not None and held > until) or None
 
             try:
                 await eventually(renewed, timeout=5, interval=0.05, what="the lease renewed")
