@@ -85,11 +85,12 @@ class Lease:
         now = self.clock()
         if self.held_until is not None and self.held_until - now > self.ttl / 3:
             return True
-        self.held_until = None
+        # held_until is kept while the renewal is under way: a pass checking its lease meanwhile still holds it
         expired = claims.lapsed("until", now)
         taken = await claims.take(self.collection, self.name, {"owner": self.owner, "at": now, "until": now + self.ttl},
                                   free=lambda newest: expired(newest) or newest.get("owner") == self.owner)
         if taken is None:
+            self.held_until = None
             return False  # another replica holds an unexpired lease
         self.held_until, self.held_id = now + self.ttl, taken["_id"]
         return True

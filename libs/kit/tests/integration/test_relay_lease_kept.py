@@ -211,3 +211,18 @@ async def test_a_relay_killed_mid_pass_renews_nothing_and_the_other_takes_over_a
     assert await store.unpublished(500) == []
     counted = await on_topic(infra.kafka, f"{topic_prefix}intake.events", len(events))
     assert set(counted) == {e.id for e in events}, "an event lost"
+
+
+async def test_a_renewal_under_way_leaves_the_lease_held(mongo, unique):
+    """The pass checks its lease while the renewal task is waiting on the store: it must still find it held, not
+    lost (a renewal used to clear its hold before asking the store, so a pass could stop for nothing)."""
+    clock = Clock()
+    lease = Lease(mongo[f"kit_{unique}"], "relay:/binhchon/test", TTL, clock=clock)
+    assert await lease.acquire()
+    clock.now += TTL * 0.8  # a renewal is due
+    renewing = asyncio.create_task(lease.acquire())
+    await asyncio.sleep(0)  # the renewal started, waiting on the store
+    assert not renewing.done()
+    assert lease.holds() and not lease.lost()
+    assert await renewing
+    assert lease.held_until == clock.now + TTL
