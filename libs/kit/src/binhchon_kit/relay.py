@@ -12,16 +12,20 @@ de-duplicates by the event's id (the CloudEvent ``id``, also the ``event-id`` he
 (docs/adr/0041). When Kafka is down the events wait in the store and go once it is back, each once: a pass whose
 send fails part way waits for the sends it queued before it and marks them, so no producer it drops can deliver
 what the next one publishes again. One relay per service is active at a time (a lease in the service's database),
-so replicas never race each other on a stream.
+so replicas never race each other on a stream. A pass keeps its lease alive while it works (a renewal every
+``renew_every`` seconds, due by the service's clock when a third of the lease is left), however long it waits for
+the broker; a relay that finds its lease lapsed or taken over sends nothing more and marks nothing more: the
+replica holding it now publishes what is left (docs/adr/0041, amended 2026-11-30).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,11 +68,14 @@ class Lease:
     the next generation, so two replicas racing for it cannot both win on a store without compare-and-set."""
 
     def __init__(self, db: Any, name: str, ttl: timedelta = timedelta(seconds=15), *,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), renew_every: float | None = None) -> None:
         self.collection = db["leases"]
         self.name = name
         self.ttl = ttl
         self.clock = clock
+        # how often (seconds of waiting) a pass under way offers to renew: a sixth of the lease, so a renewal
+        # due when a third is left is made with a sixth still to go
+        self.renew_every = renew_every if renew_every is not None else ttl.total_seconds() / 6
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.held_until: datetime | None = None
         self.held_id: str | None = None
@@ -78,37 +85,61 @@ class Lease:
         now = self.clock()
         if self.held_until is not None and self.held_until - now > self.ttl / 3:
             return True
-        self.held_until = None
+        # held_until is kept while the renewal is under way: a pass checking its lease meanwhile still holds it
         expired = claims.lapsed("until", now)
         taken = await claims.take(self.collection, self.name, {"owner": self.owner, "at": now, "until": now + self.ttl},
                                   free=lambda newest: expired(newest) or newest.get("owner") == self.owner)
         if taken is None:
+            self.held_until = None
             return False  # another replica holds an unexpired lease
         self.held_until, self.held_id = now + self.ttl, taken["_id"]
         return True
 
+    def holds(self) -> bool:
+        """True while the lease this process took (or last renewed) has not run out, by the clock."""
+        return self.held_until is not None and self.clock() < self.held_until
+
+    def lost(self) -> bool:
+        """True if this process held the lease and no longer does: lapsed, or found taken over by another. A lease
+        never taken (a pass run directly, by a tool or a test) is not lost."""
+        return self.held_id is not None and not self.holds()
+
     async def release(self) -> None:
         self.held_until = None
-        if self.held_id is not None:  # only the holder writes to its generation
-            await self.collection.update_one({"_id": self.held_id, "owner": self.owner}, {"$set": {"released": True}})
+        held, self.held_id = self.held_id, None
+        if held is not None:  # only the holder writes to its generation
+            await self.collection.update_one({"_id": held, "owner": self.owner}, {"$set": {"released": True}})
 
 
 class SoleLease:
     """The lease of a store no other process shares (the memory driver with no database): always held."""
 
     ttl = timedelta(seconds=15)
+    renew_every = 5.0
 
     async def acquire(self) -> bool:
         return True
+
+    def holds(self) -> bool:
+        return True
+
+    def lost(self) -> bool:
+        return False
 
     async def release(self) -> None:
         return None
 
 
-def lease_for(store: EventStorePort) -> Lease | SoleLease:
-    """The relay's lease in the database beside the store's events, if the store has one."""
+class LeaseLost(Exception):
+    """The relay's lease lapsed or was taken over by another replica during a pass: it sends and marks nothing more."""
+
+
+def lease_for(store: EventStorePort, clock: Callable[[], datetime] | None = None) -> Lease | SoleLease:
+    """The relay's lease in the database beside the store's events, if the store has one, read on ``clock``."""
     db = getattr(store, "db", None)
-    return SoleLease() if db is None else Lease(db, f"relay:{store.source}")
+    if db is None:
+        return SoleLease()
+    return Lease(db, f"relay:{store.source}") if clock is None else Lease(db, f"relay:{store.source}", clock=clock)
 
 
 class Relay:
@@ -125,6 +156,7 @@ class Relay:
         before_mark: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
         checkpoints: Checkpoints | None = None,
         security: dict[str, Any] | None = None,
+        lease: Lease | SoleLease | None = None,
     ) -> None:
         self.store = store
         # signed in as the service whose store this is, from the environment's credentials unless given
@@ -136,7 +168,7 @@ class Relay:
         self.batch_size = batch_size
         self.idle_interval = idle_interval
         self.before_mark = before_mark  # a seam for fault-injection tests: runs after publish, before the mark
-        self.lease = lease_for(store)
+        self.lease = lease if lease is not None else lease_for(store)
         self.checkpoints = checkpoints  # the Merkle log: its leaves are the events in the order published here
         self.producer: AIOKafkaProducer | None = None
         # published, their mark not yet cleared: retried alone until the store answers (the module's docstring)
@@ -166,7 +198,42 @@ class Relay:
         """One pass: publish up to ``batch_size`` unpublished events in stream order, then mark them published.
 
         Returns how many were published. Events published by an earlier pass whose mark could not be cleared are
-        marked first; until that succeeds nothing else is read or published."""
+        marked first; until that succeeds nothing else is read or published. Under the lease (``run`` takes it),
+        the pass keeps it alive while it works and raises ``LeaseLost``, sending and marking nothing more, once it
+        finds it lapsed or taken over."""
+        async with self._lease_kept():
+            return await self._pass()
+
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self) -> AsyncIterator[None]:
+        """The lease renewed while the pass works, if this process holds it: a pass waiting out a broker outage
+        can outlast it, and another replica taking it over would publish the same events again."""
+        if not self.lease.holds():
+            yield
+            return
+        keeper = asyncio.create_task(self._keep_lease())
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def _keep_lease(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease.renew_every)
+            try:
+                if not await self.lease.acquire():
+                    log.warning("the relay's lease was taken over during a pass: it stops publishing")
+                    return
+            except PyMongoError as exc:  # tried again; the lease lapses by the clock if the store stays away
+                log.warning("the relay's lease could not be renewed: %s", exc)
+
+    def _check_lease(self) -> None:
+        if self.lease.lost():
+            raise LeaseLost("the relay's lease lapsed or was taken over: another replica publishes now")
+
+    async def _pass(self) -> int:
         await self.mark_published_earlier()
         events = await self.store.unpublished(self.batch_size)
         if not events:
@@ -175,6 +242,7 @@ class Relay:
         sends: list[Sent] = []
         try:
             for event in events:
+                self._check_lease()
                 topic = self.topic_prefix + event_model(event.type).topic
                 future = await producer.send(
                     topic, value=CloudEvent(**signed(event.cloudevent_json(), self.signer)).to_bytes(),
@@ -219,29 +287,40 @@ class Relay:
 
     async def mark_published_earlier(self) -> None:
         """Clear the marks of the events already published (``unmarked``): their checkpoint leaves, then the mark.
-        Raises while the store does not answer; ``unmarked`` is kept for the next try."""
+        Raises while the store does not answer; ``unmarked`` is kept for the next try. Raises ``LeaseLost`` (and
+        writes nothing) once the lease is lost: ``forget_unmarked`` when another replica holds it."""
         events = self.unmarked
         if not events:
             return
+        self._check_lease()
         if self.checkpoints is not None and not self._leaves_added:
             # before the mark: a crash in between publishes again and finds the leaves there (ADR 0022)
             await self.checkpoints.add(events)
             self._leaves_added = True
         if self.before_mark is not None:
             await self.before_mark(events)
+        self._check_lease()
         await self.store.mark_published([event_key(e.stream, e.version) for e in events])
         self.unmarked, self._leaves_added = [], False
         EVENTS_PUBLISHED.labels(self.store.source).inc(len(events))
+
+    def forget_unmarked(self) -> None:
+        """Another replica holds the lease: the events this process published and could not mark are its to
+        publish (again: at least once, readers de-duplicate by event id); this one writes nothing for them."""
+        if self.unmarked:
+            log.warning("lease lost with %d published events unmarked: the replica holding it publishes them again",
+                        len(self.unmarked))
+        self.unmarked, self._leaves_added = [], False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set, backing off while Kafka or MongoDB is unreachable."""
         backoff = 0.5
         while not stop.is_set():
             try:
-                # what this process published is marked first, lease or not: another replica taking the lease
-                # over meanwhile would publish it again
-                await self.mark_published_earlier()
+                # what this process published and could not mark is marked first in the pass, under the lease; a
+                # replica that lost it leaves those marks to the one holding it (docs/adr/0041)
                 if not await self.lease.acquire():
+                    self.forget_unmarked()
                     await pause(stop, self.lease.ttl.total_seconds() / 3)
                     continue
                 published = await self.publish_pending()
@@ -252,6 +331,9 @@ class Relay:
                 await pause(stop, self.idle_interval, wake=self.store.appended)
             except asyncio.CancelledError:
                 raise
+            except LeaseLost as exc:
+                log.warning("relay pass stopped: %s", exc)
+                await self._drop_producer()
             except Exception as exc:
                 RELAY_FAILURES.labels(self.store.source).inc()
                 log.warning("relay pass failed, retrying in %.1fs: %s", backoff, exc)
@@ -261,7 +343,7 @@ class Relay:
         await self._drop_producer()
         try:  # a last try at the marks: left unmarked, a restart publishes those events again
             await asyncio.wait_for(self.mark_published_earlier(), 5)
-        except (PyMongoError, TimeoutError):
+        except (PyMongoError, TimeoutError, LeaseLost):
             log.warning("stopped with %d published events unmarked: they will be published again",
                         len(self.unmarked))
         try:

@@ -24,7 +24,7 @@ from binhchon_kit.gauges import Gauges
 from binhchon_kit.inbox import MongoInbox
 from binhchon_kit.principals import scram
 from binhchon_kit.projection import Projections
-from binhchon_kit.relay import Relay
+from binhchon_kit.relay import Relay, lease_for
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.signing import Signer
 from binhchon_kit.trust import ProducerKeys, dev_log_signer
@@ -140,7 +140,7 @@ def build_runtime(settings: ServiceSettings, folds: dict[str, Any], *, mongo: An
         verifier=verifier or build_verifier(settings),
         relay=Relay(store, settings.kafka_brokers, client_id=f"binhchon-{settings.service_name}-relay",
                     topic_prefix=settings.kafka_topic_prefix, checkpoints=checkpoints, signer=signer,
-                    security=security),
+                    security=security, lease=lease_for(store, clock)),
     )
     runtime.gauges = Gauges(runtime, clock=clock)
     return runtime

@@ -7,6 +7,11 @@ between two dossiers' results), whoever takes the lapsed lease over can finish e
 itself (``Scoring.finish_left_decisions``), or the same approval asked again. Asked again while the lease holds,
 the same decision is told to come back when it is over (503, ``UnderWay``), never a 409 a client reads as done;
 another decision is refused (409): the one under way settles the proposal first.
+
+A decision over many dossiers can outlast the lease: its holder renews it (``Held.keep``, before each dossier's
+result, a new generation once a third of it is left, by the service's clock) so that no replica's repair loop takes
+it over while it is being recorded; a holder that finds it taken over (it stalled past its lapse) stops, writing
+nothing more: the replica that took it finishes the decision (ADR 0038, amended 2026-11-30).
 """
 
 from __future__ import annotations
@@ -107,5 +112,32 @@ class DecisionLeases:
         return await claims.take(self.rows, recording.proposal_id, recording.fields(now + DECISION_LEASE),
                                  claims.lapsed("until", now))
 
+    async def renew(self, lease: Doc) -> Doc | None:
+        """The next generation of ``lease``, the same decision until ``DECISION_LEASE`` from now, if ``lease`` is
+        still the proposal's newest (lapsed or not: nobody took it over); None if another holds the proposal now.
+        An insert, like a takeover: a renewal and a repair loop's takeover racing on a lapsed lease, one wins."""
+        fields = {k: v for k, v in lease.items() if k not in ("_id", "claim", "gen")}
+        return await claims.take(self.rows, str(lease["claim"]), {**fields, "until": self.clock() + DECISION_LEASE},
+                                 lambda newest: newest["_id"] == lease["_id"] and not newest.get("released"))
+
     async def release(self, lease: Doc) -> None:
         await self.rows.update_one({"_id": lease["_id"]}, {"$set": {"released": True}})
+
+
+class Held:
+    """A decision's lease while its holder records it: ``doc``, its current generation."""
+
+    def __init__(self, leases: DecisionLeases, doc: Doc) -> None:
+        self.leases = leases
+        self.doc = doc
+
+    async def keep(self) -> None:
+        """Renew the lease when a third of it is left (by the clock); ``UnderWay`` if another holds it now: the
+        holder stalled past its lapse and a repair loop took the decision over, so this one writes nothing more."""
+        if claims.aware(self.doc["until"]) - self.leases.clock() > DECISION_LEASE / 3:
+            return
+        renewed = await self.leases.renew(self.doc)
+        if renewed is None:
+            raise UnderWay("this decision's lease was taken over while it was recorded: another scoring process "
+                           "finishes it", retry_after=1, proposal_id=str(self.doc["claim"]))
+        self.doc = renewed

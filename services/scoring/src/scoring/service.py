@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -26,7 +26,7 @@ from binhchon_kit.contracts.scoring import (
     ScoreSubmitted,
     ScoringCancelled,
 )
-from binhchon_kit.errors import NotYetHeard
+from binhchon_kit.errors import NotYetHeard, UnderWay
 from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import ConcurrencyConflict
 from binhchon_kit.folding import replay
@@ -35,7 +35,7 @@ from binhchon_kit.runtime import Runtime, log_signer
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.adapters.sealing import SealingKeys
 from scoring.awaited import AwaitedDecisions
-from scoring.decision_leases import DecisionLeases, Recording
+from scoring.decision_leases import DecisionLeases, Held, Recording
 from scoring.domain import panel as panels
 from scoring.domain import scoring
 from scoring.domain.authority import DecisionInput, authority_decision
@@ -456,11 +456,14 @@ class Scoring:
                          lease: dict[str, Any]) -> list[RecordedEvent]:
         """The decision recorded under its lease, released once done or refused. A failure part way (the store
         gone, a race lost) keeps it: the decision is unfinished, and whoever takes the lapsed lease over finishes
-        it (``finish_left_decisions``, or the same approval asked again), as after a crash."""
+        it (``finish_left_decisions``, or the same approval asked again), as after a crash. The lease is renewed
+        while the decision is recorded; found taken over, the recording stops (``UnderWay``) and writes nothing
+        more: the process that took it finishes the decision."""
+        held = Held(self.leases, lease)
         settled = False
         try:
             decided = await self._decide_each(recording.proposal_id, list(recording.dossier_ids), recording.decision,
-                                              recording.actor, recording.cause)
+                                              recording.actor, recording.cause, held.keep)
             settled = True
             return decided
         except Refused:
@@ -469,7 +472,7 @@ class Scoring:
         finally:
             if settled:
                 await self._refresh_awaited(proposal)  # within the lease: no other recomputation crosses it
-                await self.leases.release(lease)
+                await self.leases.release(held.doc)
 
     async def finish_left_decisions(self) -> int:
         """Finish the decisions a crash left part way: a proposal still awaited whose lease lapsed unreleased is
@@ -486,9 +489,9 @@ class Scoring:
                         recording.proposal_id)
             try:
                 await self._carry_out(await self.proposal(recording.proposal_id), recording, lease)
-            except Refused as refused:
-                log.warning("decision %s on %s cannot be finished: %s", recording.decision.number,
-                            recording.proposal_id, refused.message)
+            except (Refused, UnderWay) as stopped:  # UnderWay: stalled past the lease, another replica took it
+                log.warning("decision %s on %s cannot be finished here: %s", recording.decision.number,
+                            recording.proposal_id, stopped.message)
             done += 1
         return done
 
@@ -507,7 +510,8 @@ class Scoring:
                         exc_info=True)
 
     async def _decide_each(self, proposal_id: str, chosen: list[str], decision: DecisionReference, actor: Actor,
-                           cause: Cause) -> list[RecordedEvent]:
+                           cause: Cause, keep: Callable[[], Awaitable[None]]) -> list[RecordedEvent]:
+        """Each chosen dossier decided, ``keep`` (the lease renewed, or the recording stopped) before each write."""
         loaded = [(dossier_id, *await self.load(dossier_id)) for dossier_id in chosen]
         wanted = decision.model_dump(mode="json")
         # checked for every dossier before any is written: a conflict leaves the proposal as it was
@@ -524,6 +528,7 @@ class Scoring:
                 continue  # decided already by this decision (a repeated approval of the same proposal)
             rulebook = self.rulebook(state.opened.rulebook_id, state.opened.rulebook_version)
             outcome = scoring.decide(state, decision, rulebook)
+            await keep()
             recorded.append(await record(self.rt,
                 scoring_stream(dossier_id), state.version, outcome, actor, cause, dossier_id,
                 event_id=deterministic_id("decision", proposal_id, dossier_id), history=history))

@@ -6,6 +6,7 @@ authority's, whatever name the approver types."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,9 +23,11 @@ from binhchon_kit.testing.memory import FixedClock
 from binhchon_kit.testing.samples import department_round_body, dossier_body
 from intake.main import IntakeSettings
 from intake.main import build as build_intake
+from scoring import service as service_module
 from scoring.decision_leases import DECISION_LEASE, Recording
 from scoring.main import ScoringSettings
 from scoring.main import build as build_scoring
+from scoring.service import Scoring
 
 pytestmark = pytest.mark.integration
 
@@ -287,3 +290,111 @@ async def test_a_decision_a_crash_left_part_way_is_finished_by_scoring_and_a_rep
             r = await scoring.post(path, headers=bac_giang, json={"decision": other})
             assert r.status_code == 409 and "decided already" in r.json()["detail"], r.text
             assert [len(await decisions(d)) for d in got["dossier_ids"]] == [1, 1, 1]
+
+
+class OtherReplica:
+    """Scoring's decision recording, seen between two dossiers' results (after ``record`` of the holder's each):
+    ``between`` runs there, with the other replica (a second ``Scoring`` on the same store and clock) at hand."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, svc: Any,
+                 between: Callable[[int], Awaitable[None]]) -> None:
+        self.other = Scoring(svc.rt, svc.rulebooks, round_wait=0, sealing=svc.sealing)
+        self.written: list[str] = []  # the holder's results, by dossier
+        self.inside_other = False
+        real = service_module.record
+
+        async def watched(*args: Any, **kwargs: Any) -> Any:
+            if self.inside_other:
+                return await real(*args, **kwargs)
+            recorded = await real(*args, **kwargs)
+            self.written.append(recorded.subject)
+            await between(len(self.written))
+            return recorded
+
+        monkeypatch.setattr(service_module, "record", watched)
+
+    async def repair(self) -> int:
+        """The other replica's repair loop, one pass (DECISION_REPAIR_SECONDS)."""
+        self.inside_other = True
+        try:
+            return int(await self.other.finish_left_decisions())
+        finally:
+            self.inside_other = False
+
+
+@pytest.fixture
+async def scoring_on_clock(infra, unique, topic_prefix, dev_keys) -> AsyncIterator[tuple[Any, Any, FixedClock]]:
+    """Intake, and scoring on a clock of the test's, its own repair loop out of the way (the other replica's is run
+    by hand)."""
+    key, clock = str(dev_keys[1]), FixedClock(NOW)
+    config = settings(ScoringSettings, "scoring", infra, unique, topic_prefix, key)
+    config.decision_repair_seconds = 3600
+    async with running(build_intake(settings(IntakeSettings, "intake", infra, unique, topic_prefix, key),
+                                    lambda: NOW), "http://intake") as intake, \
+            running(build_scoring(config, clock=clock), "http://scoring") as scoring:
+        yield intake, scoring, clock
+
+
+def numbered(number: str) -> dict[str, str]:
+    return {"number": number, "date": TODAY.isoformat(), "signer": "Phó Chủ tịch UBND tỉnh"}
+
+
+async def decision_numbers(scoring: Any, dossier_ids: list[str]) -> list[list[str]]:
+    """Each dossier's recorded decisions, by number."""
+    store = scoring.app.state.runtime.store
+    return [[e.data["decision"]["number"] for e in await store.read_stream("scoring-" + d.removeprefix("dossier-"))
+             if "decision" in e.data] for d in dossier_ids]
+
+
+async def test_a_long_decision_renews_its_lease_and_no_other_replica_finishes_it_alongside(
+        scoring_on_clock, unique, auth, monkeypatch):
+    """Issue 14: a decision over many dossiers outlived its lease (30 s), and another replica's repair loop could
+    take it over and finish it alongside its living holder. The holder renews the lease while it records: the other
+    replica, looking between every two results while the decision lasts 1.6 leases (the clock advanced), finds
+    nothing to take over; every dossier decided once, by the holder, and the lease released at the end."""
+    (intake, scoring, clock), decision = scoring_on_clock, numbered("92/QĐ-UBND")
+    bac_giang = auth("ubnd-bg", "approver", authorities=("province:24",))
+    got = await proposed(intake, scoring, auth, f"AR{unique}", dossiers=4)
+    taken_over: list[int] = []
+
+    async def slow(_written: int) -> None:
+        clock.now += DECISION_LEASE * 0.4  # each result takes 12 s of the service's time
+        taken_over.append(await watch.repair())
+
+    watch = OtherReplica(monkeypatch, scoring.app.state.scoring, slow)
+    r = await scoring.post(f"/proposals/{got['proposal_id']}/approval", headers=bac_giang,
+                           json={"decision": decision})
+    assert taken_over == [0, 0, 0, 0], "another replica took over a decision its holder was recording"
+    assert clock.now - NOW > DECISION_LEASE * 1.5  # the decision outlived its first lease
+    assert r.status_code == 201 and len(r.json()) == 4, r.text
+    assert sorted(watch.written) == sorted(got["dossier_ids"])
+    assert await decision_numbers(scoring, got["dossier_ids"]) == [[decision["number"]]] * len(got["dossier_ids"])
+    lease = await claims.newest(scoring.app.state.runtime.db["decision_leases"], got["proposal_id"])
+    assert lease is not None and lease["released"] and claims.generation(lease) >= 1  # renewed, then released
+
+
+async def test_a_holder_stalled_past_its_lease_finds_it_taken_over_and_writes_nothing_more(
+        scoring_on_clock, unique, auth, monkeypatch):
+    """The attacker's (or a frozen VM's) case: the holder stalls after its first result for longer than the lease;
+    the other replica's repair loop takes the lapsed lease over and finishes the decision. The holder, resumed,
+    finds the lease taken over and stops: it writes no second result, and its caller is told to come back (503);
+    asked again, nothing is decided twice."""
+    (intake, scoring, clock), decision = scoring_on_clock, numbered("93/QĐ-UBND")
+    bac_giang = auth("ubnd-bg", "approver", authorities=("province:24",))
+    got = await proposed(intake, scoring, auth, f"AS{unique}", dossiers=3)
+    finished: list[int] = []
+
+    async def stalls(written: int) -> None:
+        if written == 1:
+            clock.now += DECISION_LEASE + timedelta(seconds=1)
+            finished.append(await watch.repair())
+
+    watch = OtherReplica(monkeypatch, scoring.app.state.scoring, stalls)
+    path = f"/proposals/{got['proposal_id']}/approval"
+    r = await scoring.post(path, headers=bac_giang, json={"decision": decision})
+    assert finished == [1], "the other replica did not take the lapsed decision over"
+    assert r.status_code == 503 and r.json()["proposal_id"] == got["proposal_id"], r.text
+    assert watch.written == got["dossier_ids"][:1], "the holder wrote on after its lease was taken over"
+    assert await decision_numbers(scoring, got["dossier_ids"]) == [[decision["number"]]] * len(got["dossier_ids"])
+    r = await scoring.post(path, headers=bac_giang, json={"decision": decision})
+    assert r.status_code == 201 and r.json() == [], r.text  # asked again: nothing decided twice
