@@ -667,6 +667,17 @@ async def cancel_delivery(db: Any, delivery_id: str, now: datetime) -> None:
                                       {"$set": {"status": "cancelled", "finished_at": now}, "$unset": {DUE_KEY: ""}})
 
 
+def only_marks_a_judge(event: RecordedEvent) -> bool:
+    """Whether all notify does with the event is to mark a judge (or a dossier) as not to be reminded, cancelling
+    a reminder already queued: a redelivery sets the same mark and finds the reminder cancelled, so the consumer
+    keeps no inbox entry for it (``idempotent``, ADR 0053's 2026-11-30 amendment: seven per dossier)."""
+    return isinstance(event.model(), _MARKING_TYPES) and not calls_for_telling(event.model()) \
+        and not is_published(event.type)
+
+
+_MARKING_TYPES = (ScoreSubmitted, ScoreAmended, JudgeRecused)
+
+
 class Withdrawn(Exception):
     """The delivery's subscription was paused or deleted after it was queued."""
 
