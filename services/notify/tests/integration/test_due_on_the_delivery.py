@@ -6,17 +6,14 @@ around that write: no mail lost, at most one sent twice, one outcome event, noth
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from pymongo.asynchronous.collection import AsyncCollection
 
-from binhchon_kit.contracts.common import Document, Level, Producer, Product, Programme
-from binhchon_kit.contracts.intake import DossierReceived
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.testing.memory import recorded_at
-from binhchon_kit.testing.samples import dossier_body
 from notify.adapters.channels import DeliveryError
 from notify.main import NotifySettings, build
 from notify.service import Notify, cancel_delivery
@@ -24,41 +21,35 @@ from notify.views import DUE_KEY
 from notify.views import setup as setup_views
 
 from .support import Clock
+from .test_notify_faults import received as dossier_received
 
 pytestmark = pytest.mark.integration
 DOSSIER = "dossier-due-1"
 LEASE = timedelta(minutes=2)
 
 
+async def _nothing() -> None:
+    return None
+
+
 class Mail:
-    """The mail channel, keeping the Message-IDs it was asked to send; ``failures`` sends fail first."""
+    """The mail channel: the Message-IDs (the delivery keys) it sent, after refusing the first ``failures``."""
+
+    close_idle = close = staticmethod(_nothing)
 
     def __init__(self, failures: int = 0) -> None:
-        self.sent: list[str] = []
-        self.failures = failures
+        self.failures, self.sent = failures, []
 
-    async def send(self, to: str, subject: str, text: str, html: str, message_id: str) -> None:
-        await asyncio.sleep(0)
-        if self.failures:
-            self.failures -= 1
+    async def send(self, *mail: str) -> None:
+        await asyncio.sleep(0)  # a real exchange yields, so passes interleave
+        self.failures -= 1
+        if self.failures >= 0:
             raise DeliveryError("421 mail server busy, try again later")
-        self.sent.append(message_id)
-
-    async def close_idle(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
+        self.sent.append(mail[-1])
 
 
-def received(at: datetime) -> RecordedEvent:
-    body = dossier_body()
-    data = DossierReceived(
-        dossier_id=DOSSIER, round_id="round-1", round_code="BG-OCOP-2026-1", programme=Programme.OCOP,
-        level=Level.PROVINCE, receipt_number="BG-OCOP-2026-1-00001", received_at=at, check_due_date=date(2026, 12, 7),
-        producer=Producer.model_validate(body["producer"]), product=Product.model_validate(body["product"]),
-        documents=[Document.model_validate(d) for d in body["documents"]])
-    return recorded_at(at, "intake", DOSSIER, data)
+def received(clock: Clock) -> RecordedEvent:
+    return recorded_at(clock(), "intake", DOSSIER, dossier_received(DOSSIER, "round-1", 1, clock))
 
 
 @pytest.fixture
@@ -109,7 +100,7 @@ async def test_a_message_is_queued_by_one_insert_and_a_failed_insert_is_made_by_
     mail = Mail()
     notify = await start_one(mail)
     refused = failing(monkeypatch, "insert_one", "deliveries")
-    event = received(clock())
+    event = received(clock)
     with pytest.raises(ConnectionError):
         await notify.on_event(event)
     assert refused and await notify.db["deliveries"].count_documents({}) == 0  # nothing half-made
@@ -134,7 +125,7 @@ async def test_a_store_failure_between_the_outcome_event_and_the_deliverys_updat
     clock, start_one = start
     mail = Mail()
     notify = await start_one(mail)
-    await notify.on_event(received(clock()))
+    await notify.on_event(received(clock))
     refused = failing(monkeypatch, "update_one", "deliveries",
                       lambda query, update: DUE_KEY in update.get("$unset", {}))
     with pytest.raises(ConnectionError):
@@ -161,7 +152,7 @@ async def test_a_failed_attempt_is_rescheduled_by_one_update_and_an_attempt_read
     clock, start_one = start
     mail = Mail(failures=1)
     notify = await start_one(mail)
-    await notify.on_event(received(clock()))
+    await notify.on_event(received(clock))
     [before] = await notify.due_entries(clock())
     assert await notify.deliver_due() == 1 and mail.sent == []
     [delivery] = await notify.db["deliveries"].find({}).to_list()
@@ -186,7 +177,7 @@ async def test_a_cancelled_delivery_is_no_longer_due_and_a_cancellation_that_fai
     clock, start_one = start
     mail = Mail()
     notify = await start_one(mail)
-    await notify.on_event(received(clock()))
+    await notify.on_event(received(clock))
     [delivery] = await notify.db["deliveries"].find({}).to_list()
     refused = failing(monkeypatch, "update_one", "deliveries")
     with pytest.raises(ConnectionError):
@@ -204,7 +195,7 @@ async def test_a_delivery_the_former_layout_left_without_its_due_entry_is_made_d
     clock, start_one = start
     mail = Mail()
     notify = await start_one(mail)
-    event = received(clock())
+    event = received(clock)
     await notify.on_event(event)
     [delivery] = await notify.db["deliveries"].find({}).to_list()
     await notify.db["deliveries"].update_one({"_id": delivery["_id"]}, {"$unset": {DUE_KEY: ""}})  # as left then
