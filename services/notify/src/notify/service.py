@@ -75,7 +75,7 @@ from notify.domain.messages import (
 )
 from notify.domain.published import agency_event, is_published, published_types
 from notify.views import DUE_KEY, delivery_key, due_fields, instant, subscription_key
-from notify.waiting import MissingFacts, WaitingRoom, origin_of
+from notify.waiting import WAITING_KEY, MissingFacts, WaitingRoom, origin_of
 
 APPROVERS = "approvers"
 # facts of whom to tell that no event brings (an operator adds the recipient, POST /recipients): an event that waited
@@ -353,10 +353,12 @@ class Notify:
                     "$set": due_fields(key, made.get("due_at") or at)})
 
     async def _no_reminder(self, dossier_id: str, member_id: str | None) -> None:
-        """A judge who scored (or was recused, or whose dossier completed) is not reminded. The mark is kept, so
-        a reminder queued later (its scoring.opened waited for the panel) is cancelled as soon as it is made."""
-        await self.db["reminders_off"].replace_one({"_id": f"{dossier_id}:{member_id or '*'}"},
-                                                   {"at": self.now()}, upsert=True)
+        """A judge who scored (or was recused, or whose dossier completed) is not reminded: the reminders already
+        queued are cancelled, and while one may still be made (``_reminders_may_come``) a mark is kept, so that a
+        reminder queued later (its scoring.opened waited for the panel) is cancelled as soon as it is made."""
+        if await self._reminders_may_come(dossier_id):
+            await self.db["reminders_off"].replace_one({"_id": f"{dossier_id}:{member_id or '*'}"},
+                                                       {"at": self.now()}, upsert=True)
         # by _id (``<dossier>:<member>``), which the store's index answers: a query on dossier_id read every
         # reminder ever made, for each sheet (issue 14)
         if member_id is not None:
@@ -367,6 +369,20 @@ class Notify:
         for reminder in linked:
             if reminder["dossier_id"] == dossier_id:  # not another dossier's whose id goes on past a ":"
                 await self._cancel(reminder["delivery"])
+
+    async def _reminders_may_come(self, dossier_id: str) -> bool:
+        """Whether a reminder of this dossier may be queued from now on: an event that makes them (its
+        ``scoring.opened``, a substitution) waits for its facts. Those events come before any sheet, recusal or
+        completion of the dossier on its partition, which this consumer reads in order; so one not parked now was
+        told already, and its reminders are linked (written before its parked outcome, ADR 0006), for the caller to
+        cancel. No mark is needed then (ADR 0054, 2026-11-30: seven or more writes per dossier). Read first, before
+        the links: one told since is then found linked. More waiting than one page of the walk: assumed so."""
+        waiting = await self.waiting.parked.find(
+            {WAITING_KEY: {"$gte": ""}}, projection={"status": 1, "subject": 1, "type": 1},
+            sort=[(WAITING_KEY, 1)], limit=_WAITING_LOOKED_AT + 1).to_list()
+        return len(waiting) > _WAITING_LOOKED_AT or any(
+            d.get("status") == "waiting" and d.get("subject") == dossier_id and d.get("type") in _MAKE_REMINDERS
+            for d in waiting)
 
     async def _remember_reminder(self, dossier_id: str, message: Message) -> None:
         member_id = message.recipient.id
@@ -676,6 +692,9 @@ def only_marks_a_judge(event: RecordedEvent) -> bool:
 
 
 _MARKING_TYPES = (ScoreSubmitted, ScoreAmended, JudgeRecused)
+# the events whose messages include reminders (messages_for), and how many waiting events a sheet looks through
+_MAKE_REMINDERS = frozenset({type_of(ScoringOpened), type_of(MemberSubstituted)})
+_WAITING_LOOKED_AT = 64
 
 
 class Withdrawn(Exception):
