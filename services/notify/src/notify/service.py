@@ -375,7 +375,7 @@ class Notify:
         ``scoring.opened``, a substitution) waits for its facts. Those events come before any sheet, recusal or
         completion of the dossier on its partition, which this consumer reads in order; so one not parked now was
         told already, and its reminders are linked (written before its parked outcome, ADR 0006), for the caller to
-        cancel. No mark is needed then (ADR 0054, 2026-11-30: seven or more writes per dossier). Read first, before
+        cancel. No mark is needed then (ADR 0006, 2026-11-30: eight writes per dossier). Read first, before
         the links: one told since is then found linked. More waiting than one page of the walk: assumed so."""
         waiting = await self.waiting.parked.find(
             {WAITING_KEY: {"$gte": ""}}, projection={"status": 1, "subject": 1, "type": 1},

@@ -1,7 +1,7 @@
 """Notify's reminders found by their ``_id`` on the real store (issue 14: a query on ``dossier_id`` read every
 reminder ever made, for each sheet): a sheet cancels its judge's reminder only, a completion every reminder of its
 dossier and none of a dossier whose id its own is a prefix of, and a sheet read again cancels nothing more; a mark
-against reminders made later is kept only while one may be (ADR 0054, 2026-11-30)."""
+against reminders made later is kept only while one may be (ADR 0006, 2026-11-30)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ async def test_a_sheet_cancels_its_judges_reminder_a_completion_its_dossiers(mon
 
     await svc._no_reminder("d1", None)  # scoring.completed
     assert await pending(db) == [m for m in everyone if not m.startswith("mail-d1-")]
-    # nothing of d1 waits for its facts: every reminder it will have is linked, so no mark is kept (ADR 0054)
+    # nothing of d1 waits for its facts: every reminder it will have is linked, so no mark is kept (ADR 0006)
     assert await db["reminders_off"].count_documents({}) == 0
 
 
