@@ -23,7 +23,11 @@ FastStream's, not a closure around the handler:
 - a handler registered with ``concerns`` (a test on the event alone, after its trust and its contract are checked)
   is not called for an event the test refuses, and the inbox neither reads nor writes for it: an event that is no
   business of the handler by its own content stays so on every delivery, so it needs no record of having been
-  handled (ADR 0053: most of certification's inbox was notify's mails, all but the ceremonies' ignored).
+  handled (ADR 0053: most of certification's inbox was notify's mails, all but the ceremonies' ignored);
+- a handler registered with ``idempotent`` (a test on the event alone) handles the events the test accepts with
+  no inbox at all, neither read nor written: their effect is the same however often it is made (a mark set, a
+  document replaced by the same one), so a redelivery just makes it again (ADR 0053's 2026-11-30 amendment:
+  notify's seven ``score.submitted`` per dossier each cost an inbox read and insert to guard one upsert).
 
 The inbox (one document per handled event id and handler, keyed so a second insert fails) makes a redelivery
 a no-op; a handler whose effect is itself idempotent (deterministic event ids) stays safe even if the process
@@ -159,6 +163,8 @@ class Subscription:
     # a pure test on the event: never the store's state, which could make a later delivery take what this one
     # passed over, and that one's effect would then rest on the inbox never having heard of the first
     concerns: Concerns | None = None
+    # a pure test on the event, as ``concerns``: the events whose effect the handler may make again, unguarded
+    idempotent: Concerns | None = None
 
     def wants(self, event: RecordedEvent) -> bool:
         return event.type in self.types
@@ -250,7 +256,8 @@ class DeliveryPolicy(BaseMiddleware):
             if more_to_come(msg):
                 passed_over(msg)
             return None
-        if await sub.inbox.seen(sub.handler, event.id):
+        guarded = sub.idempotent is None or not sub.idempotent(event)
+        if guarded and await sub.inbox.seen(sub.handler, event.id):
             sub.counted("duplicate")
             return None
         token = consuming.set(Origin.of(msg.raw_message, sub.topic, sub.handler))
@@ -261,7 +268,8 @@ class DeliveryPolicy(BaseMiddleware):
         if reason is not None:
             await sub.dead_letter(msg, reason, event)
             return None
-        await sub.inbox.record(sub.handler, event)
+        if guarded:
+            await sub.inbox.record(sub.handler, event)
         sub.counted("handled")
         return None
 
@@ -337,16 +345,19 @@ class EventConsumers:
         self._every_replica: list[Any] = []  # the subscribers every replica runs
 
     def handle(self, topic: str, events: Iterable[type[EventData]], name: str, handler: Handler, *,
-               concerns: Concerns | None = None, every_replica: bool = False) -> None:
+               concerns: Concerns | None = None, idempotent: Concerns | None = None,
+               every_replica: bool = False) -> None:
         """Call ``handler`` for the events of these types on ``topic``; with ``concerns``, only for those of them
         it accepts (a test on the event alone: the others are passed over, no inbox entry). ``every_replica``: every
         process of the service handles each event, not one of the group (see ``EveryReplica``); for an effect on
-        the process's own memory, such as dropping an erased key it cached."""
+        the process's own memory, such as dropping an erased key it cached. ``idempotent``: the events it accepts
+        (a test on the event alone) are handled with no inbox read or entry, their effect being the same made
+        twice; a redelivery is handled again."""
         types = {type_of(event) for event in events}  # the handled classes' names, as they come on the wire
         full_topic = self.topic_prefix + topic
         subscription = Subscription(full_topic, f"{self.service}.{name}", types, self.service, self.broker,
                                     EveryReplica() if every_replica else self.inbox, self.retry, self.clock, topic,
-                                    self.trusted, concerns)
+                                    self.trusted, concerns, idempotent)
 
         # the decoder made the RecordedEvent already; FastStream must pass it on, not validate it again
         async def consume(event: Annotated[RecordedEvent, Decoded()]) -> None:

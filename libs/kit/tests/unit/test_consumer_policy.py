@@ -90,12 +90,13 @@ def handler() -> Handler:
 
 
 @contextlib.asynccontextmanager
-async def running(handler: Handler, concerns: Concerns | None = None) -> AsyncIterator[Setup]:
+async def running(handler: Handler, concerns: Concerns | None = None,
+                  idempotent: Concerns | None = None) -> AsyncIterator[Setup]:
     broker = KafkaBroker("127.0.0.1:1")  # never connected: TestKafkaBroker routes in-process
     inbox = MemoryInbox()
     consumers = EventConsumers(broker, inbox, service="scoring", topic_prefix=PREFIX, trusted=TRUSTED,
                                retry=Retry(attempts=3, first_delay=0, max_delay=0), clock=lambda: AT)
-    consumers.handle(TOPIC, HANDLED_TYPES, "rounds", handler, concerns=concerns)
+    consumers.handle(TOPIC, HANDLED_TYPES, "rounds", handler, concerns=concerns, idempotent=idempotent)
     dead: list[KafkaMessage] = []
 
     @broker.subscriber(PREFIX + TOPIC + ".dlq", group_id="test-dlq-reader")
@@ -301,3 +302,16 @@ async def test_an_event_the_handler_is_not_concerned_by_is_still_dead_lettered_w
     await concerned.publish(forged)
     assert concerned.handler.calls == []
     assert [m.headers["dlq-handler"] for m in concerned.dead] == ["scoring.rounds"]
+
+
+async def test_an_event_whose_effect_is_idempotent_is_handled_again_on_redelivery_with_no_inbox(
+        handler: Handler) -> None:
+    """``idempotent`` (a test on the event alone): those events cost no inbox read or entry; a redelivery is
+    handled again (its effect made twice is made once). The others are still kept from a second handling."""
+    async with running(handler, idempotent=lambda e: e.data["code"] == "LN-2026") as setup:
+        for _ in range(2):
+            await setup.publish(published(event("e-1")))
+            await setup.publish(published(event("e-9", data={**ROUND, "code": "LG-2026"})))
+        assert [e.id for e in setup.handler.calls] == ["e-1", "e-9", "e-1"]
+        assert setup.inbox.handled == {"scoring.rounds:e-9"}
+        assert setup.dead == []

@@ -53,7 +53,7 @@ from notify.adapters.channels import Email, Webhook
 from notify.adapters.http import router
 from notify.adapters.targets import Resolver, Targets, networks
 from notify.adapters.templates import Templates
-from notify.service import Notify
+from notify.service import Notify, only_marks_a_judge
 from notify.views import Views
 from notify.views import setup as setup_views
 from notify.waiting import setup as setup_waiting
@@ -132,7 +132,7 @@ def build(settings: NotifySettings | None = None, resolver: Resolver | None = No
         fact_wait=timedelta(hours=settings.notify_fact_wait_hours),
         lease=timedelta(seconds=settings.notify_claim_lease_seconds), **service_kwargs)  # type: ignore[arg-type]
     for topic, types in CONSUMED.items():
-        runtime.consumers.handle(topic, types, topic.split(".")[0], service.on_event)
+        runtime.consumers.handle(topic, types, topic.split(".")[0], service.on_event, idempotent=only_marks_a_judge)
     # the group's handler blanks the mails once; every replica drops the erased keys it cached (ADR 0048)
     service.shown.hear_erasures(runtime, "erased_keys")
 

@@ -1,11 +1,11 @@
 """Notify: turns the other services' events into deliveries, and delivers them durably, each once.
 
 A delivery is a document keyed by (event id, recipient, channel, template): inserting it is the "never twice"
-guarantee — a replay of the topics from offset 0 finds every key taken and sends nothing. Its entry in the
-small ``due`` queue says when to try; each attempt is claimed by inserting ``<delivery>:<attempt>`` with a
-lease, so with several replicas exactly one makes it, and the claim of a worker killed mid-send expires and is
-taken over by one other, which inserts the claim's next generation (ADR 0013; at most one duplicate per lease,
-never a loss). Failures are retried with exponential backoff and jitter; after
+guarantee — a replay of the topics from offset 0 finds every key taken and sends nothing. Its ``due_key``, set
+by that same insert and unset by its outcome, says when to try (ADR 0054); each attempt is claimed by inserting
+``<delivery>:<attempt>`` with a lease, so with several replicas exactly one makes it, and the claim of a worker
+killed mid-send expires and is taken over by one other, which inserts the claim's next generation (ADR 0013; at
+most one duplicate per lease, never a loss). Failures are retried with exponential backoff and jitter; after
 the last allowed attempt the delivery fails with ``notification.failed``.
 
 An event whose facts (the producer's contact, the round's panel or schedule, the approvers, the dossier's
@@ -74,8 +74,8 @@ from notify.domain.messages import (
     messages_for,
 )
 from notify.domain.published import agency_event, is_published, published_types
-from notify.views import DUE_KEY, delivery_key, due_entry, instant, subscription_key
-from notify.waiting import MissingFacts, WaitingRoom, origin_of
+from notify.views import DUE_KEY, delivery_key, due_fields, instant, subscription_key
+from notify.waiting import WAITING_KEY, MissingFacts, WaitingRoom, origin_of
 
 APPROVERS = "approvers"
 # facts of whom to tell that no event brings (an operator adds the recipient, POST /recipients): an event that waited
@@ -335,32 +335,30 @@ class Notify:
                                       "address": sub["url"], "template": event.type, "body": body}, event, None)
 
     async def _enqueue(self, key: str, fields: dict[str, Any], event: RecordedEvent, due: datetime | None) -> None:
+        """One insert: the delivery, due at ``due`` (now if None). A key taken means this message was made before
+        (a redelivery or a replay): never twice."""
         at = due or self.now()
         delivery = {"_id": key, **fields, "status": "pending", "attempts": 0, "subject_id": event.subject,
                     "about_event_id": event.id, "about_event_type": event.type, "about_event_time": event.time,
                     "created_at": self.now(), "due_at": at}
         try:
-            await self.db["deliveries"].insert_one({**delivery, "page_key": delivery_key(delivery)})
+            await self.db["deliveries"].insert_one({**delivery, "page_key": delivery_key(delivery),
+                                                    **due_fields(key, at)})
         except DuplicateKeyError:
-            # this message was made before (a redelivery or a replay): never twice. But the store may have failed
-            # (or the process died) between the two writes: a pending delivery with no due entry would never be
-            # sent, so the redelivery that finds it makes the entry (an entry already there is kept as it is)
-            made = await self.db["deliveries"].find_one({"_id": key}, {"status": 1, "attempts": 1})
-            if made is None or made.get("status") != "pending":
-                return
-            at, attempt = made.get("due_at", at), int(made.get("attempts", 0)) + 1
-        else:
-            attempt = 1
-        try:
-            await self.db["due"].insert_one(due_entry(key, at, attempt))
-        except DuplicateKeyError:
-            pass
+            # a delivery pending with no due_key was made by a version that queued it in a second write and died
+            # before it: the redelivery that finds it makes it due (the first attempt's; nobody has tried it)
+            made = await self.db["deliveries"].find_one({"_id": key}, {"status": 1, DUE_KEY: 1, "due_at": 1})
+            if made is not None and made.get("status") == "pending" and DUE_KEY not in made:
+                await self.db["deliveries"].update_one({"_id": key, "status": "pending", "attempts": 0}, {
+                    "$set": due_fields(key, made.get("due_at") or at)})
 
     async def _no_reminder(self, dossier_id: str, member_id: str | None) -> None:
-        """A judge who scored (or was recused, or whose dossier completed) is not reminded. The mark is kept, so
-        a reminder queued later (its scoring.opened waited for the panel) is cancelled as soon as it is made."""
-        await self.db["reminders_off"].replace_one({"_id": f"{dossier_id}:{member_id or '*'}"},
-                                                   {"at": self.now()}, upsert=True)
+        """A judge who scored (or was recused, or whose dossier completed) is not reminded: the reminders already
+        queued are cancelled, and while one may still be made (``_reminders_may_come``) a mark is kept, so that a
+        reminder queued later (its scoring.opened waited for the panel) is cancelled as soon as it is made."""
+        if await self._reminders_may_come(dossier_id):
+            await self.db["reminders_off"].replace_one({"_id": f"{dossier_id}:{member_id or '*'}"},
+                                                       {"at": self.now()}, upsert=True)
         # by _id (``<dossier>:<member>``), which the store's index answers: a query on dossier_id read every
         # reminder ever made, for each sheet (issue 14)
         if member_id is not None:
@@ -371,6 +369,20 @@ class Notify:
         for reminder in linked:
             if reminder["dossier_id"] == dossier_id:  # not another dossier's whose id goes on past a ":"
                 await self._cancel(reminder["delivery"])
+
+    async def _reminders_may_come(self, dossier_id: str) -> bool:
+        """Whether a reminder of this dossier may be queued from now on: an event that makes them (its
+        ``scoring.opened``, a substitution) waits for its facts. Those events come before any sheet, recusal or
+        completion of the dossier on its partition, which this consumer reads in order; so one not parked now was
+        told already, and its reminders are linked (written before its parked outcome, ADR 0006), for the caller to
+        cancel. No mark is needed then (ADR 0006, 2026-11-30: eight writes per dossier). Read first, before
+        the links: one told since is then found linked. More waiting than one page of the walk: assumed so."""
+        waiting = await self.waiting.parked.find(
+            {WAITING_KEY: {"$gte": ""}}, projection={"status": 1, "subject": 1, "type": 1},
+            sort=[(WAITING_KEY, 1)], limit=_WAITING_LOOKED_AT + 1).to_list()
+        return len(waiting) > _WAITING_LOOKED_AT or any(
+            d.get("status") == "waiting" and d.get("subject") == dossier_id and d.get("type") in _MAKE_REMINDERS
+            for d in waiting)
 
     async def _remember_reminder(self, dossier_id: str, message: Message) -> None:
         member_id = message.recipient.id
@@ -460,36 +472,33 @@ class Notify:
 
         async def one(entry: dict[str, Any]) -> bool:
             async with slots:
-                claim = await self._claim(entry)
-                if claim is None:
+                attempt = int(entry.get("attempts", 0)) + 1
+                if await self._claim(entry, attempt) is None:
                     return False
-                # a takeover: what was read may be stale (the attempt was finished, or failed and rescheduled,
-                # meanwhile). The attempt's first claim needs no such look: nobody worked on the attempt before
-                # (ADR 0054)
-                if claim["gen"] > 0 and await self.db["due"].find_one(
-                        {"_id": entry["_id"], "attempt": entry["attempt"]}) is None:
-                    return False
-                delivery = await self.db["deliveries"].find_one({"_id": entry["_id"], "status": "pending"})
+                # read again once claimed: sent, failed and rescheduled, or cancelled since the walk read it (a
+                # takeover's, or a cancellation, which claims nothing), it is not this attempt's to make
+                delivery = await self.db["deliveries"].find_one(
+                    {"_id": entry["_id"], "status": "pending", "attempts": attempt - 1, DUE_KEY: entry[DUE_KEY]})
                 if delivery is None:
-                    # sent, failed or cancelled meanwhile; an entry left by a crash between its two writes goes
-                    await self.db["due"].delete_one({"_id": entry["_id"], "attempt": entry["attempt"]})
                     return False
-                await self._attempt(delivery, entry["attempt"])
+                await self._attempt(delivery, attempt)
                 return True
 
         try:
-            results = await asyncio.gather(*(one(e) for e in sorted(entries, key=lambda e: _aware(e["at"]))))
+            results = await asyncio.gather(*(one(e) for e in entries))
         finally:
             await self.email.close_idle()  # the mail server's connections kept between passes, not for ever
         return sum(results)
 
     async def due_entries(self, now: datetime) -> list[dict[str, Any]]:
-        """The entries whose ``at`` is ``now`` or before, in that order: a range of their ``due_key`` (when, then
-        which) on its index, so reminders queued days ahead (one per judge and dossier) are not read on every
-        pass. (``{at: {$lte: now}}`` was a scan of every entry: FerretDB does not push a date range down.)"""
-        return await key_range.in_range(self.db["due"], "", f"{instant(now)}}}", field=DUE_KEY)
+        """The pending deliveries due ``now`` or before, in that order (their ``_id``, ``attempts`` and
+        ``due_key``): a range of ``due_key`` (when, then which) on its index, which holds only the deliveries
+        still to try, so neither those sent nor reminders queued days ahead are read on a pass. (``{at: {$lte:
+        now}}`` was a scan of every entry: FerretDB does not push a date range down.)"""
+        return await key_range.in_range(self.db["deliveries"], "", f"{instant(now)}}}", field=DUE_KEY,
+                                        projection={"attempts": 1})
 
-    async def _claim(self, entry: dict[str, Any]) -> dict[str, Any] | None:
+    async def _claim(self, entry: dict[str, Any], attempt: int) -> dict[str, Any] | None:
         """One replica per attempt, for a lease: the claim of a worker that died mid-send expires, and exactly
         one other worker takes it over (by inserting the claim's next generation, ADR 0013: a conditional update
         is no compare-and-set on FerretDB), so the mail goes at most once per lease. The claim held, or None.
@@ -503,11 +512,11 @@ class Notify:
                 return _aware(claim["at"]) <= now - self.lease
             return _aware(claim["until"]) <= now
 
-        taken = await claims.take(self.db["claims"], f"{entry['_id']}:{entry['attempt']}",
+        taken = await claims.take(self.db["claims"], f"{entry['_id']}:{attempt}",
                                   {"at": now, "until": now + self.lease, "owner": self.owner}, free=expired,
                                   likely_new=True)
         if taken is not None and taken["gen"] > 0:
-            log.warning("delivery %s attempt %d: took over an expired claim", entry["_id"], entry["attempt"])
+            log.warning("delivery %s attempt %d: took over an expired claim", entry["_id"], attempt)
         return taken
 
     async def _attempt(self, delivery: dict[str, Any], attempt: int) -> None:
@@ -546,20 +555,27 @@ class Notify:
             await self._finish(delivery, attempt, "failed", str(exc))
             return
         delay = self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
-        await self.db["deliveries"].update_one({"_id": key, "status": "pending"}, {"$set": {
-            "attempts": attempt, "last_error": str(exc)}})
-        # only this attempt's entry moves on (another worker may have finished the delivery meanwhile)
-        await self.db["due"].update_one({"_id": key, "attempt": attempt}, {"$set": due_entry(
-            key, self.now() + timedelta(seconds=delay), attempt + 1, with_id=False)})
+        # one write: the attempt counted and the next one's time (only while this attempt is the pending one:
+        # another worker may have finished the delivery meanwhile)
+        await self.db["deliveries"].update_one({"_id": key, "status": "pending", "attempts": attempt - 1}, {"$set": {
+            "attempts": attempt, "last_error": str(exc), **due_fields(key, self.now() + timedelta(seconds=delay))}})
         log.warning("delivery %s attempt %d failed (%s); again in %.1fs", key, attempt, exc, delay)
 
     async def _finish(self, delivery: dict[str, Any], attempts: int, status: str, reason: str | None) -> None:
         key = delivery["_id"]
-        # a failure is final only if no other worker sent it meanwhile; a send is final always
+        await self._outcome_event(delivery, attempts, status, reason)
+        # then the delivery, in one write (its due_key goes with its status): a crash before it leaves the
+        # delivery pending and due, so it is tried again once the claim's lease is over (at most one duplicate
+        # mail), and that try finds its outcome event recorded. A failure is final only if no other worker sent it
+        # meanwhile; a send is final always
         query = {"_id": key} if status == "sent" else {"_id": key, "status": "pending"}
         await self.db["deliveries"].update_one(query, {"$set": {
-            "status": status, "attempts": attempts, "last_error": reason, "finished_at": self.now()}})
-        await self.db["due"].delete_one({"_id": key})
+            "status": status, "attempts": attempts, "last_error": reason, "finished_at": self.now()},
+            "$unset": {DUE_KEY: ""}})
+
+    async def _outcome_event(self, delivery: dict[str, Any], attempts: int, status: str, reason: str | None) -> None:
+        """``notification.sent`` or ``.failed``, once per delivery and outcome (its id derives from both)."""
+        key = delivery["_id"]
         common = {"delivery_id": key, "about_event_id": delivery["about_event_id"],
                   "about_event_type": delivery["about_event_type"], "recipient": delivery["recipient_id"],
                   "channel": delivery["channel"], "template": delivery["template"], "attempts": attempts}
@@ -662,9 +678,23 @@ async def forget_erased(db: Any, kids: list[str], dossier_ids: list[str], now: d
 
 
 async def cancel_delivery(db: Any, delivery_id: str, now: datetime) -> None:
-    await db["due"].delete_one({"_id": delivery_id})
+    """A pending delivery not sent after all: cancelled and no longer due, in one write."""
     await db["deliveries"].update_one({"_id": delivery_id, "status": "pending"},
-                                      {"$set": {"status": "cancelled", "finished_at": now}})
+                                      {"$set": {"status": "cancelled", "finished_at": now}, "$unset": {DUE_KEY: ""}})
+
+
+def only_marks_a_judge(event: RecordedEvent) -> bool:
+    """Whether all notify does with the event is to mark a judge (or a dossier) as not to be reminded, cancelling
+    a reminder already queued: a redelivery sets the same mark and finds the reminder cancelled, so the consumer
+    keeps no inbox entry for it (``idempotent``, ADR 0053's 2026-11-30 amendment: seven per dossier)."""
+    return isinstance(event.model(), _MARKING_TYPES) and not calls_for_telling(event.model()) \
+        and not is_published(event.type)
+
+
+_MARKING_TYPES = (ScoreSubmitted, ScoreAmended, JudgeRecused)
+# the events whose messages include reminders (messages_for), and how many waiting events a sheet looks through
+_MAKE_REMINDERS = frozenset({type_of(ScoringOpened), type_of(MemberSubstituted)})
+_WAITING_LOOKED_AT = 64
 
 
 class Withdrawn(Exception):

@@ -37,11 +37,12 @@ def delivery_key(delivery: Mapping[str, Any]) -> str:
 DUE_KEY = "due_key"
 
 
-def due_entry(delivery_id: str, at: datetime, attempt: int, with_id: bool = True) -> dict[str, Any]:
-    """A delivery's ``due`` entry: its attempt and when, with ``due_key`` (when, then which: byte order is time
-    order, and every key of an instant up to ``t`` is below ``instant(t) + "}"``)."""
-    entry = {"at": at, "attempt": attempt, DUE_KEY: due_key({"_id": delivery_id, "at": at})}
-    return {"_id": delivery_id, **entry} if with_id else entry
+def due_fields(delivery_id: str, at: datetime) -> dict[str, Any]:
+    """What makes a pending delivery due (ADR 0054, 2026-11-30): ``due_key``, when then which (byte order is time
+    order, and every key of an instant up to ``t`` is below ``instant(t) + "}"``). Set by the delivery's insert and
+    by a failure's reschedule, unset by its outcome or its cancellation: the delivery's own mark, as the events'
+    ``unpublished`` is theirs, so queueing is one insert and the outcome one update."""
+    return {DUE_KEY: due_key({"_id": delivery_id, "at": at})}
 
 
 def due_key(entry: Mapping[str, Any]) -> str:
@@ -87,9 +88,24 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     subscriptions stored before keys existed."""
     for keys in (["page_key"], ["recipient_id", "page_key"], ["subject_id", "page_key"]):
         await db["deliveries"].create_index([(k, ASCENDING) for k in keys])
-    await db["due"].create_index([(DUE_KEY, ASCENDING)])  # the delivery loop walks what is due (ADR 0054)
+    await db["deliveries"].create_index([(DUE_KEY, ASCENDING)])  # the delivery loop walks what is due (ADR 0054)
     await db["subscriptions"].create_index([("page_key", ASCENDING)])
     await db["subscriptions"].create_index([("owner", ASCENDING), ("page_key", ASCENDING)])
     await paging.fill_keys(db, "deliveries", delivery_key)
     await paging.fill_keys(db, "subscriptions", subscription_key)
-    await paging.fill_keys(db, "due", due_key, key=DUE_KEY)  # entries made before the key
+    await due_entries_moved(db)
+
+
+async def due_entries_moved(db: AsyncDatabase[dict[str, Any]]) -> int:
+    """The ``due`` collection's entries, made before a delivery carried its own ``due_key`` (ADR 0054, 2026-11-30),
+    moved onto their deliveries: the key set first, then the entry deleted, so a crash between the two leaves an
+    entry moved again at the next start (the same key). An entry whose delivery is no longer pending is dropped.
+    Run at every start. Answers how many were moved."""
+    moved = 0
+    async for entry in db["due"].find({}):
+        attempt = int(entry.get("attempt", 1))
+        result = await db["deliveries"].update_one({"_id": entry["_id"], "status": "pending"}, {"$set": {
+            "attempts": attempt - 1, **due_fields(entry["_id"], entry["at"])}})
+        moved += result.matched_count
+        await db["due"].delete_one({"_id": entry["_id"]})
+    return moved

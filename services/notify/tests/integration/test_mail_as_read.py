@@ -115,7 +115,7 @@ async def test_a_ceremony_invitation_greets_the_producer_by_name(infra, mongo, u
         confirmation = await db["deliveries"].find_one({"template": "ceremony.confirmation"})
         due = vietnam_time(ceremony.on - timedelta(days=1), 8)
         assert (confirmation["status"], confirmation["attempts"], confirmation["due_at"]) == ("pending", 0, due)
-        assert due > clock() and await db["due"].count_documents({"_id": confirmation["_id"]}) == 1
+        assert due > clock() and "due_key" in confirmation
         assert await app.state.notify.deliver_due() == 0  # nothing is due yet
 
         clock.move_to(due)  # its morning comes

@@ -35,15 +35,15 @@ async def replicas(infra, unique, dev_keys):
 async def test_an_expired_delivery_claim_is_taken_over_by_one_replica(replicas):
     clock, notifies = replicas
     for n in range(ROUNDS):
-        entry = {"_id": f"delivery-{n}", "attempt": 1}
-        assert await notifies[0]._claim(entry)  # the first claimer, which then dies mid-send
-        assert not any(await asyncio.gather(*(x._claim(entry) for x in notifies[1:])))
+        entry = {"_id": f"delivery-{n}"}
+        assert await notifies[0]._claim(entry, 1)  # the first claimer, which then dies mid-send
+        assert not any(await asyncio.gather(*(x._claim(entry, 1) for x in notifies[1:])))
         clock.move_to(clock.now + LEASE + timedelta(seconds=1))
-        won = [c is not None for c in await asyncio.gather(*(x._claim(entry) for x in notifies[1:]))]
+        won = [c is not None for c in await asyncio.gather(*(x._claim(entry, 1) for x in notifies[1:]))]
         assert sum(won) == 1, f"round {n}: {sum(won)} replicas took over one expired claim"
         # the next attempt of the same delivery is a claim of its own
         # (its first generation, one insert each: exactly one wins)
-        second = await asyncio.gather(*(x._claim({**entry, "attempt": 2}) for x in notifies))
+        second = await asyncio.gather(*(x._claim(entry, 2) for x in notifies))
         assert sum(c is not None for c in second) == 1
 
 
@@ -51,17 +51,17 @@ async def test_a_first_claim_made_again_after_a_takeover_pruned_it_loses(replica
     """An attempt's first claim is one insert (ADR 0054); a takeover prunes it, so a replica that read the due entry
     before could insert it again: it checks the chain, finds the takeover, and gives its insert up."""
     clock, notifies = replicas
-    entry = {"_id": "delivery-pruned", "attempt": 1}
-    assert await notifies[0]._claim(entry) is not None
+    entry = {"_id": "delivery-pruned"}
+    assert await notifies[0]._claim(entry, 1) is not None
     clock.move_to(clock.now + LEASE + timedelta(seconds=1))
-    taken = await notifies[1]._claim(entry)
+    taken = await notifies[1]._claim(entry, 1)
     assert taken is not None and taken["gen"] == 1
     assert await notifies[0].db["claims"].find_one({"_id": "delivery-pruned:1"}) is None  # the first one pruned
 
-    assert await notifies[2]._claim(entry) is None  # inserted the first generation again, and lost
+    assert await notifies[2]._claim(entry, 1) is None  # inserted the first generation again, and lost
     again = await notifies[0].db["claims"].find_one({"_id": "delivery-pruned:1"})
     assert again is not None and again["released"] is True
-    assert await asyncio.gather(*(x._claim(entry) for x in notifies[3:])) == [None] * (REPLICAS - 3)
+    assert await asyncio.gather(*(x._claim(entry, 1) for x in notifies[3:])) == [None] * (REPLICAS - 3)
 
 
 def waiting_event(n: int, at: datetime) -> RecordedEvent:

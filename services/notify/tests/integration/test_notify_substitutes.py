@@ -17,6 +17,7 @@ from binhchon_kit.contracts.scoring import (
     ScoreSubmitted,
     ScoringOpened,
 )
+from binhchon_kit.eventstore import EventStore
 from binhchon_kit.testing.apps import running
 from binhchon_kit.testing.fixtures import eventually
 from binhchon_kit.testing.samples import round_body
@@ -69,6 +70,13 @@ async def test_a_substitute_is_told_and_reminded_unless_they_scored(infra, mongo
         parked = await db["parked"].find_one({"type": "panel.member_substituted"})
         assert set(parked["needs"]) == {f"panel:{round_id}", f"round:{round_id}"}
         assert mailbox.messages == []
+        # a recusal and a sheet only mark their judge as not to be reminded: no inbox entry guards that (ADR 0053,
+        # 2026-11-30); the events that tell (or wait to) are in the inbox
+        await eventually(lambda: _count(db["reminders_off"], {}, 3), what="the two recusals and the sheet marked")
+        marks = {d["_id"] async for d in db["reminders_off"].find({})}
+        assert marks == {f"{dossier}:gk-2", f"{dossier}:gk-3", f"{dossier}:gk-6"}
+        assert sorted([d["type"] async for d in db["inbox"].find({})]) == [
+            "panel.member_substituted", "panel.member_substituted", "scoring.opened"]
 
         await publish(mongo, infra, topic_prefix, unique, "intake", [
             (round_id, RoundOpened.model_validate({**body, "round_id": round_id}))])
@@ -84,11 +92,20 @@ async def test_a_substitute_is_told_and_reminded_unless_they_scored(infra, mongo
             "gk-1": ("pending", due), "gk-2": ("cancelled", due), "gk-3": ("cancelled", due),
             "gk-5": ("pending", due), "gk-6": ("cancelled", due)}
 
+        # the sheet delivered again (a redelivery has no inbox entry to stop it): the same mark, the reminder stays
+        # cancelled, nothing queued
+        [again] = [e async for e in EventStore(mongo[f"scoring_{unique}"], source="/binhchon/scoring").read_all()
+                   if e.type == "score.submitted"]
+        await app.state.notify.on_event(again)
+        assert {d["recipient_id"]: d["status"] async for d in db["deliveries"].find({"template": "score.reminder"})
+                } == {k: d["status"] for k, d in reminders.items()}
+
         clock.move_to(due + timedelta(minutes=1))
         app.state.notify.wake.set()
         await eventually(lambda: _mails(mailbox, 7), what="the reminders to gk-1 and the substitute gk-5")
         await eventually(lambda: _count(db["deliveries"], {"status": "pending"}, 0), what="every delivery settled")
-        assert await app.state.notify.deliver_due() == 0 and await db["due"].count_documents({}) == 0
+        assert await app.state.notify.deliver_due() == 0 \
+            and await db["deliveries"].count_documents({"due_key": {"$exists": True}}) == 0
 
     told = [m for m in mailbox.messages if m["Subject"].startswith("Phân công chấm điểm thay thế")]
     assert sorted(m["To"] for m in told) == ["gk5@example.vn", "gk6@example.vn"]

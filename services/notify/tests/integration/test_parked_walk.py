@@ -12,7 +12,7 @@ import pytest
 
 from binhchon_kit import key_range
 from notify.main import NotifySettings, build
-from notify.views import due_entry
+from notify.views import delivery_key, due_fields, due_key
 from notify.views import setup as setup_views
 from notify.waiting import WAITING_KEY, MissingFacts, WaitingRoom, setup
 
@@ -126,28 +126,51 @@ async def test_every_waiting_event_is_found_past_a_page(mongo, unique):
     assert [d["_id"] for d in await waiting.take_due()] == [f"event-{n}" for n in range(key_range.PAGE * 2 + 3)]
 
 
-async def test_the_due_entries_are_those_the_date_query_found_in_time_order_legacy_ones_included(
+def delivery(delivery_id: str, at: datetime, attempts: int = 0, status: str = "pending") -> dict[str, Any]:
+    made = {"_id": delivery_id, "status": status, "attempts": attempts, "due_at": at, "channel": "email",
+            "created_at": NOW - timedelta(days=1)}
+    return {**made, "page_key": delivery_key(made)}
+
+
+async def test_the_due_deliveries_are_those_the_date_query_found_in_time_order_legacy_entries_included(
         mongo, unique, infra, dev_keys):
-    """Notify's ``due`` entries walked by ``due_key`` (when, then which): the entries ``{at: {$lte: now}}`` found,
-    those made before the key included, to the millisecond the store keeps."""
+    """The pending deliveries walked by their ``due_key`` (when, then which): those a date query on when each is
+    due found, the entries of the former ``due`` collection (with the key and without) moved onto their
+    deliveries at start, to the millisecond the store keeps."""
     cfg = NotifySettings(service_name="notify", mongodb_url=infra.mongodb, mongodb_database=f"notify_{unique}",
                          kafka_bootstrap_servers=infra.kafka, auth_public_keys_file=str(dev_keys[1]))
     app = build(cfg, clock=Clock())
     notify, db = app.state.notify, mongo[f"notify_{unique}"]
+    zone = timezone(timedelta(hours=14))
+    when = {"d-old-1": NOW - timedelta(minutes=1), "d-old-later": NOW + timedelta(days=3), "d-old-now": NOW,
+            "d-keyed": NOW - timedelta(seconds=5), "d-new-1": NOW - timedelta(seconds=2),
+            "d-new-ms": NOW + timedelta(milliseconds=1),  # a millisecond too late
+            "d-new-zone": (NOW - timedelta(seconds=30)).astimezone(zone)}
     try:
-        await db["due"].insert_many([  # before the key: its attempt and when only
-            {"_id": "d-old-1", "at": NOW - timedelta(minutes=1), "attempt": 1},
-            {"_id": "d-old-later", "at": NOW + timedelta(days=3), "attempt": 1},
-            {"_id": "d-old-now", "at": NOW, "attempt": 2}])
-        await setup_views(db)
+        # the former layout: a delivery, then its entry in ``due`` (before the key: its attempt and when only)
+        await db["deliveries"].insert_many(
+            [delivery(d, when[d]) for d in ("d-old-1", "d-old-later", "d-keyed")]
+            + [delivery("d-old-now", NOW, attempts=1), delivery("d-sent", NOW, 1, "sent")])
         await db["due"].insert_many([
-            due_entry("d-new-1", NOW - timedelta(seconds=2), 1),
-            due_entry("d-new-ms", NOW + timedelta(milliseconds=1), 1),  # a millisecond too late
-            due_entry("d-new-zone", (NOW - timedelta(seconds=30)).astimezone(timezone(timedelta(hours=14))), 3)])
+            {"_id": "d-old-1", "at": when["d-old-1"], "attempt": 1},
+            {"_id": "d-old-later", "at": when["d-old-later"], "attempt": 1},
+            {"_id": "d-old-now", "at": NOW, "attempt": 2},
+            {"_id": "d-sent", "at": NOW, "attempt": 2},  # its delivery finished: dropped
+            {"_id": "d-keyed", "at": when["d-keyed"], "attempt": 1,
+             "due_key": due_key({"_id": "d-keyed", "at": when["d-keyed"]})}])
+        await setup_views(db)
+        assert await db["due"].count_documents({}) == 0
+        assert (await db["deliveries"].find_one({"_id": "d-old-now"}))["attempts"] == 1
+        assert "due_key" not in await db["deliveries"].find_one({"_id": "d-sent"})
+        await db["deliveries"].insert_many([{**delivery(d, when[d]), **due_fields(d, when[d])}
+                                            for d in ("d-new-1", "d-new-ms", "d-new-zone")])
         for now in (NOW, NOW + timedelta(microseconds=999), NOW + timedelta(days=4)):
-            expected = [d["_id"] for d in await db["due"].find({"at": {"$lte": now}}, sort=[("at", 1)]).to_list()]
+            expected = sorted((d for d in when if when[d] <= now), key=lambda d: (when[d], d))
             assert [d["_id"] for d in await notify.due_entries(now)] == expected
-        assert [d["_id"] for d in await notify.due_entries(NOW)] == ["d-old-1", "d-new-zone", "d-new-1",
+        assert [d["_id"] for d in await notify.due_entries(NOW)] == ["d-old-1", "d-new-zone", "d-keyed", "d-new-1",
+                                                                      "d-old-now"]
+        await setup_views(db)  # again (every start): nothing left to move, nothing changed
+        assert [d["_id"] for d in await notify.due_entries(NOW)] == ["d-old-1", "d-new-zone", "d-keyed", "d-new-1",
                                                                       "d-old-now"]
     finally:
         await notify.rt.mongo.close()

@@ -1,6 +1,7 @@
 """Notify's reminders found by their ``_id`` on the real store (issue 14: a query on ``dossier_id`` read every
 reminder ever made, for each sheet): a sheet cancels its judge's reminder only, a completion every reminder of its
-dossier and none of a dossier whose id its own is a prefix of, and a sheet read again cancels nothing more."""
+dossier and none of a dossier whose id its own is a prefix of, and a sheet read again cancels nothing more; a mark
+against reminders made later is kept only while one may be (ADR 0006, 2026-11-30)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from typing import Any
 
 import pytest
 
+from binhchon_kit.events import Actor, RecordedEvent
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.testing.memory import FixedClock, memory_runtime
 from notify.adapters.channels import Webhook
 from notify.adapters.templates import Templates
+from notify.domain.messages import SCORE_REMINDER, Message, Recipient
 from notify.service import Notify
+from notify.waiting import WAITING_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -49,4 +53,44 @@ async def test_a_sheet_cancels_its_judges_reminder_a_completion_its_dossiers(mon
 
     await svc._no_reminder("d1", None)  # scoring.completed
     assert await pending(db) == [m for m in everyone if not m.startswith("mail-d1-")]
-    assert {d["_id"] async for d in db["reminders_off"].find({})} == {"d1:gk-2", "d1:*"}
+    # nothing of d1 waits for its facts: every reminder it will have is linked, so no mark is kept (ADR 0006)
+    assert await db["reminders_off"].count_documents({}) == 0
+
+
+async def test_a_mark_is_kept_only_while_an_event_that_makes_reminders_waits(mongo, unique):
+    """A sheet (or completion) read while its dossier's ``scoring.opened`` or a substitution is parked keeps the
+    judge's mark, and the reminder made when that event is told is cancelled at once; with nothing of its dossier
+    waiting it keeps none; with more waiting than it looks through, it keeps one."""
+    db = mongo[f"notify_{unique}"]
+    svc = notify_on(db)
+    svc.waiting.db = db
+
+    async def parked(event_id: str, type_: str, subject: str) -> None:
+        await db["parked"].insert_one({"_id": event_id, "status": "waiting", WAITING_KEY: event_id, "type": type_,
+                                       "subject": subject})
+
+    await parked("ev-open-d2", "scoring.opened", "d2")
+    await parked("ev-sub-d3", "panel.member_substituted", "d3")
+    await parked("ev-done-d4", "scoring.completed", "d4")  # tells the chair; makes no reminder
+    for dossier in ("d2", "d3", "d4", "d5"):
+        await svc._no_reminder(dossier, "gk-2")
+    await svc._no_reminder("d2", None)
+    assert {d["_id"] async for d in db["reminders_off"].find({})} == {"d2:gk-2", "d3:gk-2", "d2:*"}
+
+    # d2's scoring.opened told at last: gk-2's reminder is cancelled as soon as it is made
+    reminder = Message(SCORE_REMINDER, Recipient("gk-2", "Lê Văn Bình", "gk2@example.vn"), _event("d2"), {}, NOW)
+    await db["deliveries"].insert_one({"_id": reminder.key, "status": "pending"})
+    await svc._remember_reminder("d2", reminder)
+    assert (await db["deliveries"].find_one({"_id": reminder.key}))["status"] == "cancelled"
+
+    await db["parked"].insert_many([{"_id": f"ev-{n:03d}", "status": "waiting", WAITING_KEY: f"ev-{n:03d}",
+                                     "type": "dossier.accepted", "subject": f"x{n}"} for n in range(70)])
+    await svc._no_reminder("d6", "gk-1")  # too many waiting to look through: kept, to be safe
+    assert await db["reminders_off"].find_one({"_id": "d6:gk-1"}) is not None
+
+
+def _event(dossier: str) -> RecordedEvent:
+    return RecordedEvent(id=f"ev-open-{dossier}", stream=f"scoring-{dossier}", version=1, type="scoring.opened",
+                         schema_version=1, subject=dossier, time=NOW, data={"dossier_id": dossier},
+                         actor=Actor.system("scoring"), correlation_id="c", causation_id="c",
+                         source="/binhchon/scoring", prev_hash="", hash="h")

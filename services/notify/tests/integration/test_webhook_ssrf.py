@@ -154,7 +154,12 @@ async def test_a_name_rebound_to_loopback_is_refused_at_delivery_and_logged_with
             return await stored(events, {"type": "notification.failed"}) or None
 
         [event] = await eventually(failed, what="the delivery refused")
-        log = (await notify.get(f"/dossiers/{round_id}/deliveries", headers=auth("sec", "secretariat"))).json()
+
+        async def recorded() -> dict[str, Any] | None:  # the outcome event first, then the delivery (ADR 0054)
+            got = (await notify.get(f"/dossiers/{round_id}/deliveries", headers=auth("sec", "secretariat"))).json()
+            return got if all(d["status"] == "failed" for d in got["items"]) else None
+
+        log = await eventually(recorded, what="the delivery recorded failed")
     assert receiver.requests == []  # nothing was sent to the rebound address
     reason = "refused: hooks.agency.test does not resolve to a public address"
     assert event["data"]["reason"] == reason

@@ -266,33 +266,31 @@ async def test_a_proposal_told_once_an_approver_is_added_within_its_wait(svc: No
     assert [m["to"] for m in mail.sent] == ["vp@example.vn"]
 
 
-async def test_a_store_failure_between_the_delivery_and_its_due_entry_loses_no_mail(
+async def test_a_store_failure_at_the_deliverys_insert_loses_no_mail(
         svc: Notify, mail: FakeMail, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A delivery stored but not its ``due`` entry (the store failed, or the process died, between _enqueue's two
-    writes) is still sent: the retry or the redelivery finds the delivery pending and makes its due entry (found
-    by the review of stop 24; it failed before)."""
-    due = svc.db["due"]
-    kind = type(due)
+    """Queueing a mail is one insert, the delivery due by its own ``due_key`` (ADR 0054, 2026-11-30): the store
+    failing at it leaves nothing, and the retry (or the redelivery after a crash) queues it; sent once."""
+    kind = type(svc.db["deliveries"])
     real_insert = kind.insert_one
     calls = {"n": 0}
 
     async def failing_once(self: Any, doc: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        if self.name == "due":
+        if self.name == "deliveries":
             calls["n"] += 1
             if calls["n"] == 1:
-                raise ConnectionError("the store went away between the two writes")
+                raise ConnectionError("the store went away at the insert")
         return await real_insert(self, doc, *args, **kwargs)
 
     monkeypatch.setattr(kind, "insert_one", failing_once)
     event = received(NOW)
     with pytest.raises(ConnectionError):
         await svc.on_event(event)
+    assert await deliveries(svc) == []
     await svc.on_event(event)  # the consumer's retry (or the redelivery after a crash)
     await svc.deliver_due()
 
     [delivery] = await deliveries(svc)
-    assert mail.sent, f"never sent: delivery {delivery['status']}, due entries {await due.count_documents({})}"
-    assert len(mail.sent) == 1
+    assert len(mail.sent) == 1 and delivery["status"] == "sent" and "due_key" not in delivery
     await svc.on_event(event)  # a later redelivery of a delivery already sent makes nothing again
     await svc.deliver_due()
-    assert len(mail.sent) == 1 and await due.count_documents({}) == 0
+    assert len(mail.sent) == 1
