@@ -7,6 +7,7 @@ characters beyond the BMP)."""
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import orjson
@@ -14,8 +15,9 @@ import rfc8785
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from binhchon_kit.canonical import HASH_ALG, HASHED_ATTRIBUTES
-from binhchon_tools.audit_chain import read_values
+from binhchon_kit.canonical import HASH_ALG, HASHED_ATTRIBUTES, read_json
+from binhchon_tools.audit_chain import Kept, read_values
+from binhchon_tools.audit_decisions import Log
 
 TRICKY = st.sampled_from([40.0, 7.5, -0.0, 0.0, 1e16, 1e21, 1e-7, 2.5e-6, 1e-5, 2**53 - 1, -(2**53) + 1, "e-5",
                           ":1e+5", ",7.0]", "44f28afb-055e-47c0-404e-ace4", "\U0001f602", "\ufb33", "x-0.0", ""])
@@ -54,3 +56,38 @@ def test_the_hash_check_names_what_rfc8785_says_was_changed(data: dict[str, Any]
     read = read_values([orjson.dumps(tampered)])[0]
     assert read is not None and read[:4] == ("scoring-1", 2, event["id"], claimed)
     assert read[9] is (reference(tampered) == claimed)
+
+
+LONG = st.one_of(st.integers(), st.integers(2**63 - 2, 2**64 + 2), st.integers(-(2**63) - 2, -(2**63) + 2),
+                 st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=4))
+
+
+@settings(max_examples=300)
+@given(st.lists(st.dictionaries(st.text(max_size=4), st.one_of(LONG, st.lists(LONG, max_size=3)), max_size=4),
+                min_size=1, max_size=4),
+       st.sampled_from(["score.submitted", "scoring.completed", "result.approved"]))
+def test_a_raw_read_exact_by_the_workers_is_read_again_to_the_same_value(datas: list[dict[str, Any]],
+                                                                         kind: str) -> None:
+    """The decisions and the ``Log`` read a raw the workers' ``read_json`` answered exact with ``orjson.loads``
+    alone (ADR 0042, 2026-11-30): the values are ``read_json``'s (numbers beyond 64 bits, which orjson reads
+    otherwise, included), and a stream holding any raw not read exact is read as before."""
+    raws = []
+    for version, data in enumerate(datas, start=1):
+        event = {**published(data), "type": kind, "streamversion": version, "hash": "0" * 64}
+        raws.append(json.dumps(event, ensure_ascii=False).encode())
+    reads = read_values(raws)
+    kept = []
+    for raw, read in zip(raws, reads, strict=True):
+        assert read is not None
+        assert read[11] is read_json(raw)[1]
+        kept.append(Kept(read[0], read[1], read[5], raw, read[10], read[11]))
+    log = Log(kept)
+    assert log.streams == {"scoring-1": raws}
+    assert (log.exact == {"scoring-1"}) is all(read_json(raw)[1] for raw in raws)
+    expected = [read_json(raw)[0] for raw in raws]
+    assert Log.events(raws) == expected
+    if log.exact:
+        assert Log.exact_events(raws) == expected
+        assert [type(e["data"]) for e in Log.exact_events(raws)] == [dict] * len(raws)
+    if kind != "score.submitted":  # the types the cross-service checks look up: parsed by the Log itself
+        assert log.of_type[kind] == expected

@@ -54,9 +54,11 @@ def start_method() -> str:
 # What a worker answers for one record: None (not a binhchon CloudEvent), or what the main process keeps of it:
 # (stream, version, event id, claimed hash, previous link, type, source, signature, signature kid, whether the
 # hash it computed is the claimed one, the parsed event when the main process needs it whole: a checkpoint, or in
-# one process a kept event of a type the cross-service checks look up). A worker sends no other parsed event
-# back: pickling a parsed event and unpickling it costs ten times reading its JSON again (measured, ADR 0042).
-Read = tuple[str, int, str, str, str, str, str, Any, Any, bool, "dict[str, Any] | None"]
+# one process a kept event of a type the cross-service checks look up), and whether ``read_json`` read it exact
+# (with orjson: then ``orjson.loads`` of the same bytes is the same value, and whoever reads it again skips
+# ``read_json``'s long-number search, ADR 0042, 2026-11-30). A worker sends no other parsed event back: pickling
+# a parsed event and unpickling it costs ten times reading its JSON again (measured, ADR 0042).
+Read = tuple[str, int, str, str, str, str, str, Any, Any, bool, "dict[str, Any] | None", bool]
 
 
 def read_values(values: list[bytes], whole: frozenset[str] = frozenset()) -> list[Read | None]:
@@ -78,20 +80,22 @@ def read_values(values: list[bytes], whole: frozenset[str] = frozenset()) -> lis
             hash_holds = False
         parsed = event if event_type == CHECKPOINT_TYPE or event_type in whole else None
         out.append((stream, version, event_id, claimed, prev, event_type, str(event.get("source", "")),
-                    event.get(SIGNATURE), event.get(SIGNATURE_KID), hash_holds, parsed))
+                    event.get(SIGNATURE), event.get(SIGNATURE_KID), hash_holds, parsed, exact))
     return out
 
 
 # The records' per-event notes are named tuples: one is made per event read, and a frozen dataclass's __init__
 # (a setattr per field) cost several times a tuple's on 100,000 events (ADR 0042, 2026-11-29).
 class Kept(NamedTuple):
-    """A kept event for the other checks: where it sits in its stream, its raw JSON, parsed if sent back so."""
+    """A kept event for the other checks: where it sits in its stream, its raw JSON, parsed if sent back so, and
+    whether ``read_json`` read that JSON exact (``orjson.loads`` of it is then the same value)."""
 
     stream: str
     version: int
     type: str
     raw: bytes
     parsed: dict[str, Any] | None
+    exact: bool = False
 
 
 class Copy(NamedTuple):
@@ -150,7 +154,8 @@ class ChainCheck:
             if read is None:
                 self.findings.add("unreadable", where, "not a binhchon CloudEvent")
                 continue
-            stream, version, event_id, claimed, prev, event_type, source, signature, kid, hash_holds, parsed = read
+            (stream, version, event_id, claimed, prev, event_type, source, signature, kid, hash_holds, parsed,
+             exact) = read
             self.events += 1
             topic = unprefixed(record.topic, self.prefix)
             self.per_topic[topic] += 1
@@ -167,7 +172,7 @@ class ChainCheck:
                         self.findings.add("type", stream, f"{event_type} belongs on {expected_topic}, found on "
                                                           f"{topic} at {where}", event_id)
             if event_type in self.keep:
-                self.kept.append(Kept(stream, version, event_type, record.value, parsed))
+                self.kept.append(Kept(stream, version, event_type, record.value, parsed, exact))
             self.streams[stream].setdefault(version, []).append(Copy(event_id, claimed, prev, where))
             self.log_order.note(source, record.timestamp, stream, version, event_id, claimed)
             self.signed.append(Signed(source, stream, event_id, claimed, signature, kid, where))
