@@ -11,6 +11,9 @@ import yaml
 from scoring.domain.rulebook import Rulebook
 
 BUNDLED = Path(__file__).resolve().parents[1] / "rulebooks"
+# libyaml's safe loader where PyYAML was built with it (its wheels are): the same documents as the pure-Python
+# SafeLoader, about eight times faster; every scoring start and every audit reads all the rulebooks
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class RulebookError(Exception):
@@ -29,7 +32,7 @@ class Rulebooks:
         current: dict[str, tuple[int, Path]] = {}
         for path in sorted([*directory.glob("*.yaml"), *directory.glob("archive/*.yaml")]):
             try:
-                book = Rulebook.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+                book = Rulebook.model_validate(yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER))
             except Exception as exc:
                 raise RulebookError(f"{path}: {exc}") from exc
             books.append(book)
