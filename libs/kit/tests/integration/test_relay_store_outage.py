@@ -64,12 +64,8 @@ async def test_the_store_down_between_publish_and_mark_publishes_each_event_once
         await asyncio.wait_for(running, 30)
         await client.close()
 
-    async with TopicReader(infra.kafka, f"{topic_prefix}intake.events") as reader:
-        await reader.wait_for(lambda es: len(es) >= len(events) + len(later), what="every event on the topic")
-        await asyncio.sleep(2)  # a second copy, if one were coming, would be here by now
-        await reader.poll()
-        on_topic = Counter(e.id for e in reader.events())
-    assert on_topic == Counter(e.id for e in events + later), "an event missing or published twice"
+    assert await on_topic(infra.kafka, topic_prefix, len(events + later)) == Counter(e.id for e in events + later), \
+        "an event missing or published twice"
 
 
 class Clock:
@@ -136,12 +132,17 @@ async def test_one_relay_whose_lease_lapsed_while_the_store_was_down_publishes_e
 
     assert [t for t in asyncio.all_tasks() if "_keep_lease" in repr(t.get_coro())] == [], "a renewal outlived it"
     assert getattr(relay, "forgotten", []) == [], "one replica forgot what it had published"
-    async with TopicReader(infra.kafka, f"{topic_prefix}intake.events") as reader:
-        await reader.wait_for(lambda es: len(es) >= len(events) + len(later), what="every event on the topic")
-        await asyncio.sleep(2)  # a second copy, if one were coming, would be here by now
+    assert await on_topic(infra.kafka, topic_prefix, len(events + later)) == Counter(e.id for e in events + later), \
+        "an event missing or published twice"
+
+
+async def on_topic(kafka: str, topic_prefix: str, expected: int) -> Counter[str]:
+    """Each event id on intake's topic, counted once ``expected`` are there (and a second copy had time to come)."""
+    async with TopicReader(kafka, f"{topic_prefix}intake.events") as reader:
+        await reader.wait_for(lambda es: len(es) >= expected, what="every event on the topic")
+        await asyncio.sleep(2)
         await reader.poll()
-        on_topic = Counter(e.id for e in reader.events())
-    assert on_topic == Counter(e.id for e in events + later), "an event missing or published twice"
+        return Counter(e.id for e in reader.events())
 
 
 async def _nothing_waiting(store: MongoEventStore) -> bool | None:
