@@ -64,6 +64,21 @@ class Recording:
                    cause=Cause(lease["cause"]["correlation_id"], lease["cause"]["causation_id"]))
 
 
+def taken_by(decision: DecisionReference, now: datetime) -> Callable[[Doc], bool]:
+    """``free`` for ``decision`` asking the proposal's lease: released, or lapsed and carrying the same decision (it
+    finishes it) or none it could finish (a lease written before leases carried it). A lapsed lease of another
+    decision, unreleased, is that decision left part way (its holder stalled or dead): taken by another decision,
+    refused and released, its record of what to finish would be gone and it would stay half recorded; it is
+    finished first, by its holder or the repair loop (ADR 0038, amended 2026-11-30)."""
+    lapsed = claims.lapsed("until", now)
+
+    def free(newest: Doc) -> bool:
+        if newest.get("released"):
+            return True
+        return lapsed(newest) and ("reference" not in newest or same_decision(newest, decision))
+    return free
+
+
 def same_decision(lease: Doc, decision: DecisionReference) -> bool:
     if "reference" in lease:
         return DecisionReference.model_validate(lease["reference"]) == decision
@@ -80,7 +95,7 @@ class DecisionLeases:
         ``Refused`` (409) while it holds for another."""
         for _ in range(TRIES):
             now = self.clock()
-            free = claims.lapsed("until", now)
+            free = taken_by(recording.decision, now)
             lease = await claims.take(self.rows, recording.proposal_id, recording.fields(now + DECISION_LEASE), free)
             if lease is not None:
                 return lease
@@ -92,8 +107,9 @@ class DecisionLeases:
                 raise UnderWay("this decision on this proposal is being recorded (or a crash left it part way, and "
                                "it is finished once its lease is over)", retry_after=math.ceil(left),
                                proposal_id=recording.proposal_id)
-            raise Refused("another decision on this proposal is being recorded; read its dossiers, then decide "
-                          "again if need be", proposal_id=recording.proposal_id)
+            raise Refused("another decision on this proposal is being recorded (or was left part way, and is "
+                          "finished first); read its dossiers, then decide again if need be",
+                          proposal_id=recording.proposal_id)
         raise UnderWay("a decision on this proposal was being recorded a moment ago", retry_after=1,
                        proposal_id=recording.proposal_id)
 

@@ -398,3 +398,64 @@ async def test_a_holder_stalled_past_its_lease_finds_it_taken_over_and_writes_no
     assert await decision_numbers(scoring, got["dossier_ids"]) == [[decision["number"]]] * len(got["dossier_ids"])
     r = await scoring.post(path, headers=bac_giang, json={"decision": decision})
     assert r.status_code == 201 and r.json() == [], r.text  # asked again: nothing decided twice
+
+
+async def test_a_holder_stalled_after_its_last_result_is_taken_over_and_the_decision_is_recorded_once(
+        scoring_on_clock, unique, auth, monkeypatch):
+    """The power cut's edge: every result written, the holder stalls before its release for longer than the lease;
+    the other replica's repair loop takes the lapsed lease over and finds nothing left to write. The decision is
+    neither finished twice nor left half: each dossier decided once, the holder's caller told it is done (201),
+    the lease released, and asked again nothing more is written."""
+    (intake, scoring, clock), decision = scoring_on_clock, numbered("95/QĐ-UBND")
+    bac_giang = auth("ubnd-bg", "approver", authorities=("province:24",))
+    got = await proposed(intake, scoring, auth, f"AT{unique}", dossiers=3)
+    finished: list[int] = []
+
+    async def stalls_at_the_end(written: int) -> None:
+        if written == len(got["dossier_ids"]):
+            clock.now += DECISION_LEASE + timedelta(seconds=1)
+            finished.append(await watch.repair())
+
+    watch = OtherReplica(monkeypatch, scoring.app.state.scoring, stalls_at_the_end)
+    path = f"/proposals/{got['proposal_id']}/approval"
+    r = await scoring.post(path, headers=bac_giang, json={"decision": decision})
+    assert finished == [1], "the other replica did not take the lapsed decision over"
+    assert r.status_code == 201 and len(r.json()) == len(got["dossier_ids"]), r.text
+    assert sorted(watch.written) == sorted(got["dossier_ids"]), "a result written by the other replica too"
+    assert await decision_numbers(scoring, got["dossier_ids"]) == [[decision["number"]]] * len(got["dossier_ids"])
+    lease = await claims.newest(scoring.app.state.runtime.db["decision_leases"], got["proposal_id"])
+    assert lease is not None and lease["released"]
+    assert await watch.repair() == 0, "a finished decision is taken over again"
+    r = await scoring.post(path, headers=bac_giang, json={"decision": decision})
+    assert r.status_code == 201 and r.json() == [], r.text
+
+
+async def test_another_decision_asked_while_a_holder_is_stalled_does_not_leave_the_first_half_recorded(
+        scoring_on_clock, unique, auth, monkeypatch):
+    """The attacker's and the power cut's case together: the holder of decision A stalls after its first result for
+    longer than the lease; meanwhile an approver asks decision B on the same proposal. B is refused (409: A is under
+    way, or left part way, and is finished first) without taking A's lease, so A's record of what to finish stays:
+    the holder, resumed, renews its own lease and records A on every dossier. (B used to take the lapsed lease, be
+    refused and release it: A's record was gone, its holder found the lease taken and stopped, and A was left on
+    one dossier of three with nothing left to finish it.)"""
+    (intake, scoring, clock), first, second = scoring_on_clock, numbered("96/QĐ-UBND"), numbered("97/QĐ-UBND")
+    bac_giang = auth("ubnd-bg", "approver", authorities=("province:24",))
+    got = await proposed(intake, scoring, auth, f"AU{unique}", dossiers=3)
+    path = f"/proposals/{got['proposal_id']}/approval"
+    answered: list[Any] = []
+
+    async def another_asked(written: int) -> None:
+        if written == 1:
+            clock.now += DECISION_LEASE + timedelta(seconds=1)
+            watch.inside_other = True
+            try:
+                answered.append(await scoring.post(path, headers=bac_giang, json={"decision": second}))
+            finally:
+                watch.inside_other = False
+
+    watch = OtherReplica(monkeypatch, scoring.app.state.scoring, another_asked)
+    r = await scoring.post(path, headers=bac_giang, json={"decision": first})
+    assert [a.status_code for a in answered] == [409], [a.text for a in answered]
+    assert r.status_code == 201 and len(r.json()) == len(got["dossier_ids"]), r.text
+    assert await decision_numbers(scoring, got["dossier_ids"]) == [[first["number"]]] * len(got["dossier_ids"])
+    assert await watch.repair() == 0
