@@ -90,10 +90,20 @@ class Lease:
         taken = await claims.take(self.collection, self.name, {"owner": self.owner, "at": now, "until": now + self.ttl},
                                   free=lambda newest: expired(newest) or newest.get("owner") == self.owner)
         if taken is None:
-            self.held_until = None
-            return False  # another replica holds an unexpired lease
-        self.held_until, self.held_id = now + self.ttl, taken["_id"]
+            taken = await self._own_newest(now)
+            if taken is None:
+                self.held_until = None
+                return False  # another replica holds an unexpired lease
+        self.held_until, self.held_id = claims.aware(taken["until"]), taken["_id"]
         return True
+
+    async def _own_newest(self, now: datetime) -> dict[str, Any] | None:
+        """The newest generation if it is this process's own and unexpired: a renewal cancelled with its pass can
+        still land its insert after this process read the chain, and the insert that then lost to it was ours."""
+        latest = await claims.newest(self.collection, self.name)
+        if latest is None or latest.get("owner") != self.owner or latest.get("released"):
+            return None
+        return latest if claims.aware(latest["until"]) > now else None
 
     def holds(self) -> bool:
         """True while the lease this process took (or last renewed) has not run out, by the clock."""
@@ -226,7 +236,7 @@ class Relay:
                 if not await self.lease.acquire():
                     log.warning("the relay's lease was taken over during a pass: it stops publishing")
                     return
-            except PyMongoError as exc:  # tried again; the lease lapses by the clock if the store stays away
+            except Exception as exc:  # tried again; the lease lapses by the clock if the store stays away
                 log.warning("the relay's lease could not be renewed: %s", exc)
 
     def _check_lease(self) -> None:
