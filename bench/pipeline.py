@@ -17,7 +17,8 @@ Two phases on the same system:
 - ``saturated``: all N dossiers at once (``--concurrency`` in flight): dossiers/s end to end, from the first
   submit to the last certificate and the last mail;
 - ``paced``: ``--paced-dossiers`` dossiers arriving at ``--paced-rate`` per second (half the goal's 40/s):
-  submit→certificate p50/p99 at that load.
+  submit→certificate p50/p99 at that load, and ``stages_ms``: that time cut into its stages (STAGES) from the
+  events' own times on the topics and the bench's, p50/p99 each, to show where a dossier waits.
 Then the ceilings: aiokafka produce→consume of records of the pipeline's mean event size on the same broker (the
 services' producer settings), and raw ``insert_one`` on the same store at concurrency 1 and 8
 (bench/intake_submit.py's). Store writes are PostgreSQL's own count of rows inserted, updated and deleted under
@@ -55,6 +56,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,26 @@ class Timings:
     statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     lost: int = 0  # dossiers whose receipt was lost to a cut connection
     opened: dict[str, asyncio.Event] = field(default_factory=dict)  # scoring.opened seen on scoring's topic
+    # per dossier, the wall time (epoch s) of each mark on its way: the events' own times on the topics, the
+    # bench's submit and when it read scoring.opened and certificate.issued (STAGES)
+    marks: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+
+
+# a dossier's way from submit to certificate, as (stage, from mark, to mark): the events' own times (their
+# service's clock) and the bench's; sheets: the first score.submitted to the seventh, the judges one after another
+STAGES = (
+    ("submit", "submit", "dossier.received"),  # the submit call up to its event's time
+    ("accept", "dossier.received", "dossier.accepted"),  # the rest of the submit call, then the accept call
+    ("open", "dossier.accepted", "scoring.opened"),  # intake's relay, scoring's consumer
+    ("told", "scoring.opened", "opened_read"),  # scoring's relay, the bench reading its topic
+    ("first_sheet", "opened_read", "sheet_1"),  # the first judge's call
+    ("sheets", "sheet_1", f"sheet_{JUDGES}"),  # the other six judges, one after another
+    ("complete", f"sheet_{JUDGES}", "scoring.completed"),
+    ("propose", "scoring.completed", "result.proposed"),  # the council's session cadence, its propose call
+    ("approve", "result.proposed", "result.approved"),  # the approve call
+    ("certify", "result.approved", "certificate.issued"),  # scoring's relay, certification's consumer
+    ("certified_read", "certificate.issued", "certified_read"),  # certification's relay, the bench reading it
+)
 
 
 class Pipeline:
@@ -146,7 +168,7 @@ class Pipeline:
                      f"Sản phẩm {i} của {self.flow.run}", "thực phẩm", target)
         body = producer_body(p, (code, name), i, self.flow.run)
         body["producer"]["contact"]["email"] = f"p{i}.{self.flow.run.lower()}@example.vn"
-        started = time.perf_counter()
+        started, submitted_at = time.perf_counter(), time.time()
         receipt = await self.call("submit", "intake", "POST", f"/rounds/{self.flow.rounds[name]}/dossiers",
                                   self.auth(f"producer-{i}", "applicant"), body)
         if receipt is None:
@@ -154,6 +176,7 @@ class Pipeline:
             return
         dossier = receipt["dossier_id"]
         self.t.submitted[dossier] = started
+        self.t.marks[dossier]["submit"] = submitted_at
         await self.call("accept", "intake", "POST", f"/dossiers/{dossier}/accept", self.flow.sec,
                         {"product_group": "thực phẩm", "sample_code": f"OCOP-{i:05d}"})
         # a judge scores once told the dossier is open (scoring.opened): scoring answers 403 to a sheet for a
@@ -185,26 +208,53 @@ class Pipeline:
                             {"decision": decision})
             self.completed[name] -= {row["dossier_id"] for row in proposal["rows"]}
 
+    def mark(self, event: CloudEvent) -> None:
+        """The event's own time as a mark of the dossier(s) it concerns (the first, if it came twice)."""
+        at = datetime.fromisoformat(event.time).timestamp()
+        if event.type == "result.proposed":
+            for row in event.data["rows"]:
+                self.t.marks[str(row["dossier_id"])].setdefault(event.type, at)
+        elif event.type == "score.submitted":
+            marks = self.t.marks[str(event.subject)]
+            marks.setdefault(f"sheet_{sum(k.startswith('sheet_') for k in marks) + 1}", at)
+        else:
+            self.t.marks[str(event.data.get("dossier_id", event.subject))].setdefault(event.type, at)
+
+    def stages(self) -> dict[str, dict[str, float]]:
+        """p50/p99 (ms) of each stage (STAGES) over the dossiers that were followed, and the share of the
+        submit→certificate time each takes at p50."""
+        spans: dict[str, list[float]] = {}
+        for stage, start, end in STAGES:
+            spans[stage] = [(m[end] - m[start]) * 1000 for d in self.t.submitted
+                            if start in (m := self.t.marks[d]) and end in m]
+        return {stage: {"n": len(v), "p50": round(percentile(v, 0.5)), "p99": round(percentile(v, 0.99))}
+                for stage, v in spans.items() if v}
+
     def opened(self, dossier: str) -> asyncio.Event:
         return self.t.opened.setdefault(dossier, asyncio.Event())
 
     async def certificates(self, stop: asyncio.Event) -> None:
         """scoring.opened and certificate.issued read off scoring's and certification's topics as they are
-        published: when each dossier may be scored, and when it was certified."""
-        consumer = AIOKafkaConsumer(f"{self.system.prefix}scoring.events", f"{self.system.prefix}certification.events",
+        published: when each dossier may be scored, and when it was certified; with intake's, every event's own
+        time as a mark of its dossier's way (``stages``)."""
+        topics = [f"{self.system.prefix}{s}.events" for s in ("intake", "scoring", "certification")]
+        consumer = AIOKafkaConsumer(*topics,
                                     group_id=None, auto_offset_reset="earliest",
                                     bootstrap_servers=self.system.bootstrap, **self.system.client())
         await consumer.start()
         try:
             while not stop.is_set():
                 for records in (await consumer.getmany(timeout_ms=100)).values():
-                    now = time.perf_counter()
+                    now, wall = time.perf_counter(), time.time()
                     for record in records:
                         event = CloudEvent.from_bytes(record.value)
                         if event.type == "certificate.issued":
                             self.t.certified.setdefault(str(event.data["dossier_id"]), now)
+                            self.t.marks[str(event.data["dossier_id"])].setdefault("certified_read", wall)
                         elif event.type == "scoring.opened":
                             self.opened(str(event.subject)).set()
+                            self.t.marks[str(event.subject)].setdefault("opened_read", wall)
+                        self.mark(event)
         finally:
             await consumer.stop()
 
@@ -249,6 +299,7 @@ class Pipeline:
                 "submit_to_certificate_ms": {"p50": round(percentile(latencies, 0.5)),
                                              "p99": round(percentile(latencies, 0.99)),
                                              "max": round(max(latencies))},
+                "stages_ms": self.stages(),
                 "http_ms": {e: {"n": len(v), "p50": round(percentile(v, 0.5), 1), "p99": round(percentile(v, 0.99), 1)}
                             for e, v in sorted(self.t.http.items())},
                 "statuses": dict(sorted(self.t.statuses.items()))}  # 0: cut connections
