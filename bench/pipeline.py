@@ -128,6 +128,8 @@ class Pipeline:
                                              limits=httpx.Limits(max_connections=256, max_keepalive_connections=256))
                         for s in SERVICES}
         self.completed: dict[str, set[str]] = {name: set() for _, name in DISTRICTS}
+        # set when a dossier of the district completes: its council sits at once, not on a timer of its own
+        self.ready: dict[str, asyncio.Event] = {name: asyncio.Event() for _, name in DISTRICTS}
         self.decisions = 0
 
     def auth(self, subject: str, *roles: str, authorities: tuple[str, ...] = ()) -> dict[str, str]:
@@ -189,14 +191,18 @@ class Pipeline:
             await self.call("score-sheet", "scoring", "POST", f"/dossiers/{dossier}/score-sheets", headers,
                             {"scores": sheet(self.full, target + (k % 3) - 1)}, until_open=True)
         self.completed[name].add(dossier)
+        self.ready[name].set()
 
     async def council(self, code: str, name: str, stop: asyncio.Event) -> None:
-        """Sessions one after another: propose what has completed, approve it (one decision per proposal)."""
+        """Sessions one after another: propose what has completed, approve it (one decision per proposal); with
+        nothing completed, the council waits for the next dossier to complete (``ready``), not for a timer."""
         chair = self.panels[name][0]
         approver = self.auth(f"ubnd-{chair}", "approver", authorities=(f"district:{code}",))
         while not (stop.is_set() and not self.completed[name]):
             if not self.completed[name]:
-                await asyncio.sleep(0.1)
+                self.ready[name].clear()  # nothing awaited between the check and the clear: no wake-up is lost
+                with contextlib.suppress(TimeoutError):  # the phase's end (stop) looked at twice a second
+                    await asyncio.wait_for(self.ready[name].wait(), 0.5)
                 continue
             proposal = await self.call("propose", "scoring", "POST", f"/rounds/{self.flow.rounds[name]}/proposals",
                                        self.auth(chair, "council_chair"))
