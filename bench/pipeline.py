@@ -239,20 +239,27 @@ class Pipeline:
     def opened(self, dossier: str) -> asyncio.Event:
         return self.t.opened.setdefault(dossier, asyncio.Event())
 
-    async def certificates(self, stop: asyncio.Event) -> None:
+    async def certificates(self, stop: asyncio.Event, ready: asyncio.Event) -> None:
         """scoring.opened and certificate.issued read off scoring's and certification's topics as they are
         published: when each dossier may be scored, and when it was certified; with intake's, every event's own
-        time as a mark of its dossier's way (``stages``)."""
+        time as a mark of its dossier's way (``stages``). What the topics held when the phase began (``ready``, set
+        before its first submit) is passed over undecoded: the earlier phase's thousands of events are no dossier
+        of this one, and decoding them all held the first dossiers' scoring.opened behind them."""
         topics = [f"{self.system.prefix}{s}.events" for s in ("intake", "scoring", "certification")]
         consumer = AIOKafkaConsumer(*topics,
                                     group_id=None, auto_offset_reset="earliest",
                                     bootstrap_servers=self.system.bootstrap, **self.system.client())
         await consumer.start()
         try:
+            parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+            before = await consumer.end_offsets(parts)
+            ready.set()
             while not stop.is_set():
-                for records in (await consumer.getmany(timeout_ms=100)).values():
+                for part, records in (await consumer.getmany(timeout_ms=100)).items():
                     now, wall = time.perf_counter(), time.time()
                     for record in records:
+                        if record.offset < before.get(part, 0):
+                            continue
                         event = CloudEvent.from_bytes(record.value)
                         if event.type == "certificate.issued":
                             self.t.certified.setdefault(str(event.data["dossier_id"]), now)
@@ -269,7 +276,8 @@ class Pipeline:
         every one is certified and the mail catcher has been quiet for 5 s."""
         self.t = Timings()
         stop, done = asyncio.Event(), asyncio.Event()
-        reader = asyncio.create_task(self.certificates(stop))
+        reading = asyncio.Event()
+        reader = asyncio.create_task(self.certificates(stop, reading))
         councils = [asyncio.create_task(self.council(code, name, done)) for code, name in DISTRICTS]
         gate = asyncio.Semaphore(concurrency)
         mails_before = len(self.system.catcher.caught())
@@ -278,6 +286,9 @@ class Pipeline:
             async with gate:
                 await self.dossier(i)
 
+        await asyncio.wait([reader, asyncio.ensure_future(reading.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if reader.done():
+            await reader  # the reader failed to start: its error, not a phase waiting for events it never reads
         began = time.perf_counter()
         tasks = []
         for n, i in enumerate(range(first, first + count)):
