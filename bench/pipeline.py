@@ -17,7 +17,8 @@ Two phases on the same system:
 - ``saturated``: all N dossiers at once (``--concurrency`` in flight): dossiers/s end to end, from the first
   submit to the last certificate and the last mail;
 - ``paced``: ``--paced-dossiers`` dossiers arriving at ``--paced-rate`` per second (half the goal's 40/s):
-  submit→certificate p50/p99 at that load.
+  submit→certificate p50/p99 at that load, and ``stages_ms``: that time cut into its stages (STAGES) from the
+  events' own times on the topics and the bench's, p50/p99 each, to show where a dossier waits.
 Then the ceilings: aiokafka produce→consume of records of the pipeline's mean event size on the same broker (the
 services' producer settings), and raw ``insert_one`` on the same store at concurrency 1 and 8
 (bench/intake_submit.py's). Store writes are PostgreSQL's own count of rows inserted, updated and deleted under
@@ -55,6 +56,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,26 @@ class Timings:
     statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     lost: int = 0  # dossiers whose receipt was lost to a cut connection
     opened: dict[str, asyncio.Event] = field(default_factory=dict)  # scoring.opened seen on scoring's topic
+    # per dossier, the wall time (epoch s) of each mark on its way: the events' own times on the topics, the
+    # bench's submit and when it read scoring.opened and certificate.issued (STAGES)
+    marks: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+
+
+# a dossier's way from submit to certificate, as (stage, from mark, to mark): the events' own times (their
+# service's clock) and the bench's; sheets: the first score.submitted to the seventh, the judges one after another
+STAGES = (
+    ("submit", "submit", "dossier.received"),  # the submit call up to its event's time
+    ("accept", "dossier.received", "dossier.accepted"),  # the rest of the submit call, then the accept call
+    ("open", "dossier.accepted", "scoring.opened"),  # intake's relay, scoring's consumer
+    ("told", "scoring.opened", "opened_read"),  # scoring's relay, the bench reading its topic
+    ("first_sheet", "opened_read", "sheet_1"),  # the first judge's call
+    ("sheets", "sheet_1", f"sheet_{JUDGES}"),  # the other six judges, one after another
+    ("complete", f"sheet_{JUDGES}", "scoring.completed"),
+    ("propose", "scoring.completed", "result.proposed"),  # the council's session cadence, its propose call
+    ("approve", "result.proposed", "result.approved"),  # the approve call
+    ("certify", "result.approved", "certificate.issued"),  # scoring's relay, certification's consumer
+    ("certified_read", "certificate.issued", "certified_read"),  # certification's relay, the bench reading it
+)
 
 
 class Pipeline:
@@ -106,6 +128,8 @@ class Pipeline:
                                              limits=httpx.Limits(max_connections=256, max_keepalive_connections=256))
                         for s in SERVICES}
         self.completed: dict[str, set[str]] = {name: set() for _, name in DISTRICTS}
+        # set when a dossier of the district completes: its council sits at once, not on a timer of its own
+        self.ready: dict[str, asyncio.Event] = {name: asyncio.Event() for _, name in DISTRICTS}
         self.decisions = 0
 
     def auth(self, subject: str, *roles: str, authorities: tuple[str, ...] = ()) -> dict[str, str]:
@@ -146,7 +170,7 @@ class Pipeline:
                      f"Sản phẩm {i} của {self.flow.run}", "thực phẩm", target)
         body = producer_body(p, (code, name), i, self.flow.run)
         body["producer"]["contact"]["email"] = f"p{i}.{self.flow.run.lower()}@example.vn"
-        started = time.perf_counter()
+        started, submitted_at = time.perf_counter(), time.time()
         receipt = await self.call("submit", "intake", "POST", f"/rounds/{self.flow.rounds[name]}/dossiers",
                                   self.auth(f"producer-{i}", "applicant"), body)
         if receipt is None:
@@ -154,6 +178,7 @@ class Pipeline:
             return
         dossier = receipt["dossier_id"]
         self.t.submitted[dossier] = started
+        self.t.marks[dossier]["submit"] = submitted_at
         await self.call("accept", "intake", "POST", f"/dossiers/{dossier}/accept", self.flow.sec,
                         {"product_group": "thực phẩm", "sample_code": f"OCOP-{i:05d}"})
         # a judge scores once told the dossier is open (scoring.opened): scoring answers 403 to a sheet for a
@@ -166,14 +191,18 @@ class Pipeline:
             await self.call("score-sheet", "scoring", "POST", f"/dossiers/{dossier}/score-sheets", headers,
                             {"scores": sheet(self.full, target + (k % 3) - 1)}, until_open=True)
         self.completed[name].add(dossier)
+        self.ready[name].set()
 
     async def council(self, code: str, name: str, stop: asyncio.Event) -> None:
-        """Sessions one after another: propose what has completed, approve it (one decision per proposal)."""
+        """Sessions one after another: propose what has completed, approve it (one decision per proposal); with
+        nothing completed, the council waits for the next dossier to complete (``ready``), not for a timer."""
         chair = self.panels[name][0]
         approver = self.auth(f"ubnd-{chair}", "approver", authorities=(f"district:{code}",))
         while not (stop.is_set() and not self.completed[name]):
             if not self.completed[name]:
-                await asyncio.sleep(0.1)
+                self.ready[name].clear()  # nothing awaited between the check and the clear: no wake-up is lost
+                with contextlib.suppress(TimeoutError):  # the phase's end (stop) looked at twice a second
+                    await asyncio.wait_for(self.ready[name].wait(), 0.5)
                 continue
             proposal = await self.call("propose", "scoring", "POST", f"/rounds/{self.flow.rounds[name]}/proposals",
                                        self.auth(chair, "council_chair"))
@@ -185,26 +214,60 @@ class Pipeline:
                             {"decision": decision})
             self.completed[name] -= {row["dossier_id"] for row in proposal["rows"]}
 
+    def mark(self, event: CloudEvent) -> None:
+        """The event's own time as a mark of the dossier(s) it concerns (the first, if it came twice)."""
+        at = datetime.fromisoformat(event.time).timestamp()
+        if event.type == "result.proposed":
+            for row in event.data["rows"]:
+                self.t.marks[str(row["dossier_id"])].setdefault(event.type, at)
+        elif event.type == "score.submitted":
+            marks = self.t.marks[str(event.subject)]
+            marks.setdefault(f"sheet_{sum(k.startswith('sheet_') for k in marks) + 1}", at)
+        else:
+            self.t.marks[str(event.data.get("dossier_id", event.subject))].setdefault(event.type, at)
+
+    def stages(self) -> dict[str, dict[str, float]]:
+        """p50/p99 (ms) of each stage (STAGES) over the dossiers that were followed, and the share of the
+        submit→certificate time each takes at p50."""
+        spans: dict[str, list[float]] = {}
+        for stage, start, end in STAGES:
+            spans[stage] = [(m[end] - m[start]) * 1000 for d in self.t.submitted
+                            if start in (m := self.t.marks[d]) and end in m]
+        return {stage: {"n": len(v), "p50": round(percentile(v, 0.5)), "p99": round(percentile(v, 0.99))}
+                for stage, v in spans.items() if v}
+
     def opened(self, dossier: str) -> asyncio.Event:
         return self.t.opened.setdefault(dossier, asyncio.Event())
 
-    async def certificates(self, stop: asyncio.Event) -> None:
+    async def certificates(self, stop: asyncio.Event, ready: asyncio.Event) -> None:
         """scoring.opened and certificate.issued read off scoring's and certification's topics as they are
-        published: when each dossier may be scored, and when it was certified."""
-        consumer = AIOKafkaConsumer(f"{self.system.prefix}scoring.events", f"{self.system.prefix}certification.events",
+        published: when each dossier may be scored, and when it was certified; with intake's, every event's own
+        time as a mark of its dossier's way (``stages``). What the topics held when the phase began (``ready``, set
+        before its first submit) is passed over undecoded: the earlier phase's thousands of events are no dossier
+        of this one, and decoding them all held the first dossiers' scoring.opened behind them."""
+        topics = [f"{self.system.prefix}{s}.events" for s in ("intake", "scoring", "certification")]
+        consumer = AIOKafkaConsumer(*topics,
                                     group_id=None, auto_offset_reset="earliest",
                                     bootstrap_servers=self.system.bootstrap, **self.system.client())
         await consumer.start()
         try:
+            parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+            before = await consumer.end_offsets(parts)
+            ready.set()
             while not stop.is_set():
-                for records in (await consumer.getmany(timeout_ms=100)).values():
-                    now = time.perf_counter()
+                for part, records in (await consumer.getmany(timeout_ms=100)).items():
+                    now, wall = time.perf_counter(), time.time()
                     for record in records:
+                        if record.offset < before.get(part, 0):
+                            continue
                         event = CloudEvent.from_bytes(record.value)
                         if event.type == "certificate.issued":
                             self.t.certified.setdefault(str(event.data["dossier_id"]), now)
+                            self.t.marks[str(event.data["dossier_id"])].setdefault("certified_read", wall)
                         elif event.type == "scoring.opened":
                             self.opened(str(event.subject)).set()
+                            self.t.marks[str(event.subject)].setdefault("opened_read", wall)
+                        self.mark(event)
         finally:
             await consumer.stop()
 
@@ -213,7 +276,8 @@ class Pipeline:
         every one is certified and the mail catcher has been quiet for 5 s."""
         self.t = Timings()
         stop, done = asyncio.Event(), asyncio.Event()
-        reader = asyncio.create_task(self.certificates(stop))
+        reading = asyncio.Event()
+        reader = asyncio.create_task(self.certificates(stop, reading))
         councils = [asyncio.create_task(self.council(code, name, done)) for code, name in DISTRICTS]
         gate = asyncio.Semaphore(concurrency)
         mails_before = len(self.system.catcher.caught())
@@ -222,6 +286,9 @@ class Pipeline:
             async with gate:
                 await self.dossier(i)
 
+        await asyncio.wait([reader, asyncio.ensure_future(reading.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if reader.done():
+            await reader  # the reader failed to start: its error, not a phase waiting for events it never reads
         began = time.perf_counter()
         tasks = []
         for n, i in enumerate(range(first, first + count)):
@@ -249,6 +316,7 @@ class Pipeline:
                 "submit_to_certificate_ms": {"p50": round(percentile(latencies, 0.5)),
                                              "p99": round(percentile(latencies, 0.99)),
                                              "max": round(max(latencies))},
+                "stages_ms": self.stages(),
                 "http_ms": {e: {"n": len(v), "p50": round(percentile(v, 0.5), 1), "p99": round(percentile(v, 0.99), 1)}
                             for e, v in sorted(self.t.http.items())},
                 "statuses": dict(sorted(self.t.statuses.items()))}  # 0: cut connections

@@ -333,11 +333,13 @@ class Relay:
                     self.forget_unmarked()
                     await pause(stop, self.lease.ttl.total_seconds() / 3)
                     continue
+                # cleared before the pass reads, never after: an event appended while a pass that found nothing was
+                # reading must still wake the pause, not wait out ``idle_interval`` (a lost wake-up, ADR 0002)
+                self.store.appended.clear()
                 published = await self.publish_pending()
                 backoff = 0.5
                 if published:
                     continue
-                self.store.appended.clear()
                 await pause(stop, self.idle_interval, wake=self.store.appended)
             except asyncio.CancelledError:
                 raise

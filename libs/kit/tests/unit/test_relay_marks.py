@@ -19,6 +19,7 @@ from binhchon_kit.eventstore_memory import MemoryEventStore
 from binhchon_kit.relay import Relay
 from binhchon_kit.signing import Signer
 from binhchon_kit.testing.eventstore_contract import grow
+from binhchon_kit.testing.fixtures import eventually
 
 SIGNER = Signer(Ed25519PrivateKey.generate())
 
@@ -187,3 +188,36 @@ async def test_a_send_failing_part_way_marks_the_sends_queued_before_it_and_publ
     assert await relay.publish_pending() == 2
     assert Counter(broker.delivered) == Counter(e.id for e in events)  # each once, over both producers
     assert await store.unpublished(100) == []
+
+
+# the relay's idle pause ends as soon as an event is appended, even one appended while the pass that found nothing
+# was still reading (2026-11-30, issue 14's latency at low load: the wake was cleared after that pass, so such an
+# event waited out the whole idle interval)
+class StoreAppendedToDuringARead(MemoryEventStore):
+    """The first read that finds nothing has an event appended just after it read (another request's append
+    landing while the relay's pass is in flight)."""
+
+    landed: list[Any] | None = None
+
+    async def unpublished(self, limit: int) -> list[Any]:
+        found = await super().unpublished(limit)
+        if not found and self.landed is None:
+            self.landed = await grow(self, "dossier-late", 1)
+        return found
+
+
+async def test_an_event_appended_during_an_empty_pass_wakes_the_relay_at_once() -> None:
+    store, producer = StoreAppendedToDuringARead("/binhchon/scoring"), RecordingProducer()
+    relay = relay_on(store, producer, idle_interval=3600)  # without the wake, an hour's pause
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    async def sent() -> bool:
+        return store.landed is not None and store.landed[0].id in producer.sent
+
+    try:
+        await eventually(sent, timeout=5, interval=0.01, what="the event appended during the empty pass, sent")
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=5)
+    assert producer.sent == [store.landed[0].id]
+    assert await store.unpublished(10) == []  # published and marked
