@@ -100,7 +100,8 @@ async def test_an_attempt_that_never_recorded_keeps_its_number_and_a_stray_point
 
         issued, lost = "OCOP-UBNDTBG-2026-00001", "OCOP-UBNDTBG-2026-00002"
         assert (await cert.get(f"/certificates/{issued}")).json()["certificate"]["number"] == issued
-        assert await env.db["sequence_claims"].count_documents({"_id": {"$regex": "^OCOP-"}}) == 1  # no second number drawn: no hole
+        # no second number drawn: no hole
+        assert await env.db["sequence_claims"].count_documents({"_id": {"$regex": "^OCOP-"}}) == 1
         page = await cert.get(f"/verify/{lost}")
         assert page.status_code == 404 and issued not in page.text
         assert (await cert.get(f"/certificates/{lost}")).status_code == 404
