@@ -3,9 +3,10 @@ and dead-lettered with the reason when a message cannot be parsed or handled (AD
 
 Each handler is a FastStream subscriber with its own consumer group (``<service>.<handler>``), starting from
 the earliest offset (a new service replays history), one message at a time per partition, committed after it
-returns (``AckPolicy.NACK_ON_ERROR``); a handler whose effect is in the process's own memory runs in every
-replica instead (``every_replica``, ``EveryReplica``: no group, from the latest offset). The delivery policy is
-FastStream's, not a closure around the handler:
+returns (``AckPolicy.NACK_ON_ERROR``); with ``partitions_at_once`` it handles that many partitions at the same
+time, each still in order, through as many consumers of its group (ADR 0058). A handler whose effect is in the
+process's own memory runs in every replica instead (``every_replica``, ``EveryReplica``: no group, from the latest
+offset). The delivery policy is FastStream's, not a closure around the handler:
 
 - ``decode_cloudevent``, the subscriber's decoder, turns the CloudEvent body into the ``RecordedEvent`` the
   handler takes (bytes that are no CloudEvent raise ``Unparseable``);
@@ -346,13 +347,22 @@ class EventConsumers:
 
     def handle(self, topic: str, events: Iterable[type[EventData]], name: str, handler: Handler, *,
                concerns: Concerns | None = None, idempotent: Concerns | None = None,
-               every_replica: bool = False) -> None:
+               every_replica: bool = False, partitions_at_once: int = 1) -> None:
         """Call ``handler`` for the events of these types on ``topic``; with ``concerns``, only for those of them
         it accepts (a test on the event alone: the others are passed over, no inbox entry). ``every_replica``: every
         process of the service handles each event, not one of the group (see ``EveryReplica``); for an effect on
         the process's own memory, such as dropping an erased key it cached. ``idempotent``: the events it accepts
         (a test on the event alone) are handled with no inbox read or entry, their effect being the same made
-        twice; a redelivery is handled again."""
+        twice; a redelivery is handled again. ``partitions_at_once``: how many of the topic's partitions this
+        process handles at the same time, each still one message after the other (ADR 0058): FastStream's
+        ``max_workers`` under a commit-after policy, a consumer of the group per worker, each committing only
+        the partitions it was assigned and handled in order."""
+        if partitions_at_once < 1:
+            raise ValueError(f"partitions_at_once must be at least 1, not {partitions_at_once}")
+        if every_replica and partitions_at_once > 1:
+            # FastStream's only concurrency without a group is a pool fed in arrival order, acknowledged first:
+            # one stream's events would overtake each other
+            raise ValueError("an every-replica handler reads its partitions one message at a time")
         types = {type_of(event) for event in events}  # the handled classes' names, as they come on the wire
         full_topic = self.topic_prefix + topic
         subscription = Subscription(full_topic, f"{self.service}.{name}", types, self.service, self.broker,
@@ -373,6 +383,9 @@ class EventConsumers:
             Topic(full_topic, declare=False), group_id=None if every_replica else subscription.handler,
             auto_offset_reset="latest" if every_replica else "earliest",
             ack_policy=AckPolicy.ACK_FIRST if every_replica else AckPolicy.NACK_ON_ERROR, decoder=decode_cloudevent,
+            # with a commit-after policy, FastStream's workers are consumers of the group (its
+            # ConcurrentBetweenPartitionsSubscriber), never a pool: a partition is one worker's, in order (ADR 0058)
+            max_workers=partitions_at_once,
             title=f"{subscription.handler}:{full_topic}",
             description=f"{self.service} handles {', '.join(sorted(types))}",
         )

@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit.claims import aware
-from binhchon_kit.sequence import claim_id, last_number, next_number
+from binhchon_kit.sequence import claimed_by, last_number, next_number
 
 Holds = Callable[[str, int], Awaitable[bool]]  # whether what ``claimed_for`` names was stored with this number
 
@@ -98,9 +98,4 @@ async def _settle(db: AsyncDatabase[dict[str, Any]], reservation_id: str) -> Non
 async def _claimed_number(db: AsyncDatabase[dict[str, Any]], doc: dict[str, Any]) -> int | None:
     """The number the reservation's holder claimed, probing the claims from where it started (an unbroken run:
     the first id missing ends it)."""
-    claims, number = db["sequence_claims"], int(doc["from"])
-    while (claim := await claims.find_one({"_id": claim_id(doc["scope"], number)})) is not None:
-        if claim.get("for") == doc["_id"]:
-            return number
-        number += 1
-    return None
+    return await claimed_by(db, doc["scope"], doc["_id"], int(doc["from"]))

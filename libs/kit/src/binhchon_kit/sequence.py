@@ -63,3 +63,15 @@ async def next_number(db: AsyncDatabase[dict[str, Any]], scope: str, *, claimed_
                 return candidate
             except DuplicateKeyError:
                 continue  # another replica claimed it first: read the last claim again
+
+
+async def claimed_by(db: AsyncDatabase[dict[str, Any]], scope: str, claimed_for: str, since: int) -> int | None:
+    """The number of ``scope`` claimed for ``claimed_for`` at ``since`` or after, if any: the claims from there on
+    form an unbroken run (each is the one after the last), so the first number missing ends the search. A claimant
+    that notes ``last_number + 1`` before it claims finds its own claim again after a crash."""
+    claims, number = db["sequence_claims"], since
+    while (claim := await claims.find_one({"_id": claim_id(scope, number)})) is not None:
+        if claim.get("for") == claimed_for:
+            return number
+        number += 1
+    return None

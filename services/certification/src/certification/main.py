@@ -45,6 +45,9 @@ class CertificationSettings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8003"
     cert_font_file: str = ""  # a TTF with Vietnamese diacritics; default DejaVu Sans
     expiry_check_seconds: float = 3600
+    # How many of scoring.events' partitions (six) the issuing handler works on at once in this process, each in
+    # order (ADR 0058): a council's approval releases its dossiers together, and one at a time they queued.
+    issuing_partitions_at_once: int = 6
     # Where certification asks intake for a producer's key, to show a household business's name and registration
     # number that the events carry sealed (ADR 0048): on the PDF, the pages, the registry, the ledger. A token
     # carrying the role "service" (a file, read at each use); none: those fields show as erased (a warning).
@@ -73,7 +76,7 @@ def build(settings: CertificationSettings | None = None, service_factory: type[C
     # each display filed under its certificate, for the registry's pages (ADR 0050, amendment)
     runtime.projections.follow("display", ledger.on_display_projected)
     runtime.consumers.handle("scoring.events", {ResultApproved}, "issuing", service.on_result_approved,
-                             concerns=service.recognised)
+                             concerns=service.recognised, partitions_at_once=settings.issuing_partitions_at_once)
     runtime.consumers.handle("notify.events", {NotificationSent, NotificationFailed}, "ceremony-deliveries",
                              ceremonies.on_notification, concerns=ceremonies.concerns)
     runtime.consumers.handle("scoring.events", {ResultApproved, PanelFormed, ScoringCompleted}, "ledger",

@@ -20,7 +20,7 @@ from binhchon_kit.folding import replay
 from binhchon_kit.personal import ERASED
 from binhchon_kit.personal_keys import CopiesOpener
 from binhchon_kit.runtime import Runtime
-from binhchon_kit.sequence import next_number
+from binhchon_kit.sequence import claimed_by, last_number, next_number
 from binhchon_kit.signing import Signer
 from binhchon_kit.vietnam_time import VIETNAM, now_in_vietnam, today_in_vietnam
 from certification.domain import certificates as certs
@@ -99,11 +99,22 @@ class Certification:
         # what the certificate says it replaces, as the product stands now (the atomic step comes after)
         incumbent = await self.rt.db["products"].find_one({"_id": key}) if key else None
         replaces = incumbent if incumbent is not None and _rank_of(incumbent) < rank else None
+        scope, prefix = certs.numbering(result["programme"], result["decision"], decided_on.year)
+        # a number this certificate claimed before its handler died, never recorded: its own again, no hole
+        # left behind it (ADR 0058); the holder notes where its claim will be found before it claims
+        holder = await self.rt.db["holders"].find_one({"_id": stream}, projection={"claims_from": 1})
+        own = (await claimed_by(self.rt.db, scope, stream, int(holder["claims_from"]))
+               if holder is not None and holder.get("claims_from") else None)
+        fields: dict[str, Any] = {"registration_number": result.get("producer_registration_number"),
+                                  "product": key, "rank": rank}
+        if own is None:
+            fields["claims_from"] = await last_number(self.rt.db, scope) + 1
         # the holder's identity before the certificate: whoever reads a recorded certificate (a ceremony's
         # invitees, the staff listing) finds its holder; the number follows once the certificate is recorded
-        await self._keep_holder(stream, {"registration_number": result.get("producer_registration_number"),
-                                         "product": key, "rank": rank})
-        number = await self._next_number(result["programme"], result["decision"], decided_on.year)
+        await self._keep_holder(stream, fields)
+        # numbered per issuing authority in the decision's year, so a replay or a late consumer cannot move a
+        # number to another year
+        number = certs.number_for(prefix, own or await next_number(self.rt.db, scope, claimed_for=stream))
         body = certs.content(result, certificate_id=stream, number=number, issued_on=self.today(),
                              result_event_id=event.id, supersedes=replaces["number"] if replaces else None)
         issued = CertificateIssued.model_validate(
@@ -205,12 +216,6 @@ class Certification:
                          history=events)
         except (AlreadyRecorded, ConcurrencyConflict):
             pass
-
-    async def _next_number(self, programme: str, decision: dict[str, Any], year: int) -> str:
-        """Numbered per issuing authority in the decision's year, so a replay or a late consumer cannot move a
-        number to another year."""
-        sequence_key, prefix = certs.numbering(programme, decision, year)
-        return certs.number_for(prefix, await next_number(self.rt.db, sequence_key))
 
     # ---- look-ups ------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """Issuing under faults: two replicas rating one product at once, a crash between recording a certificate and
-what follows from it, a number drawn for an attempt that never recorded. The handlers are called directly (two
+what follows from it, a number claimed for an attempt that never recorded. The handlers are called directly (two
 service instances on the same database, as two replicas are); what is checked is what a reader meets over HTTP."""
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ async def test_a_crash_after_issuing_is_made_good_by_the_redelivery(env, auth, m
         assert await env.db["events"].count_documents({"type": "certificate.issued"}) == 2
 
 
-async def test_a_number_drawn_for_an_attempt_that_never_recorded_verifies_nothing(env, monkeypatch):
+async def test_an_attempt_that_never_recorded_keeps_its_number_and_a_stray_pointer_verifies_nothing(env, monkeypatch):
     approved = await env.scored(env.result("dossier-1"))
     real_record = service_module.record
 
@@ -96,10 +96,12 @@ async def test_a_number_drawn_for_an_attempt_that_never_recorded_verifies_nothin
         with pytest.raises(ConnectionError):
             await svc.on_result_approved(approved)
         monkeypatch.setattr(service_module, "record", real_record)
-        await svc.on_result_approved(approved)  # redelivered: a second number is drawn and recorded
+        await svc.on_result_approved(approved)  # redelivered: the number it claimed is its own again (ADR 0058)
 
-        lost, issued = "OCOP-UBNDTBG-2026-00001", "OCOP-UBNDTBG-2026-00002"
+        issued, lost = "OCOP-UBNDTBG-2026-00001", "OCOP-UBNDTBG-2026-00002"
         assert (await cert.get(f"/certificates/{issued}")).json()["certificate"]["number"] == issued
+        # no second number drawn: no hole
+        assert await env.db["sequence_claims"].count_documents({"_id": {"$regex": "^OCOP-"}}) == 1
         page = await cert.get(f"/verify/{lost}")
         assert page.status_code == 404 and issued not in page.text
         assert (await cert.get(f"/certificates/{lost}")).status_code == 404

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -154,6 +155,15 @@ async def test_a_redelivered_result_keeps_its_one_certificate_and_number(svc: Ce
 
 async def test_two_replicas_issuing_at_once_record_one_certificate(svc: Certification, scoring: EventStore) -> None:
     event = await approved(scoring, "dossier-3", date(2026, 11, 20))
+    appends = 0
+    append = svc.store.append
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal appends
+        appends += 1
+        return await append(*args, **kwargs)
+
+    svc.store.append = counted  # type: ignore[method-assign]
     interleaved(svc.store, "read_stream", "append")  # both find no certificate before either records one
 
     await asyncio.gather(consume(svc.on_result_approved, event), consume(svc.on_result_approved, event))
@@ -161,8 +171,10 @@ async def test_two_replicas_issuing_at_once_record_one_certificate(svc: Certific
     [doc] = await svc.rt.db["certificates"].find({"dossier_id": "dossier-3"}).to_list()
     state, _ = await svc.load(doc["number"])
     assert state.stream == certs.certificate_id_for(event.id) and state.version == 1
-    # both found no certificate and took a number (the race was real); only the winner's number is pointed to
-    assert len(await number_claims(svc)) == 2
+    # both found no certificate and tried to record one (the race was real); the later found the earlier's claim
+    # through the holder and signed the same number (ADR 0058): no hole, and only that number is pointed to
+    assert appends == 2
+    assert len(await number_claims(svc)) == 1
     assert await svc.rt.db["numbers"].count_documents({}) == 1
 
 

@@ -15,11 +15,14 @@ ROUND = RoundOpened.model_validate({
     "approving_authority": {"id": "province:24", "name": "UBND tỉnh Bắc Giang"}}).model_dump(mode="json")
 
 
-def round_opened(n: int) -> bytes:
+def round_opened(n: int, *, subject: str | None = None, version: int = 1) -> bytes:
     """The CloudEvent bytes of intake's ``round.opened`` ``e-<n>``, hashed and signed with intake's development
-    log key as its relay would (a consumer trusts it, ADR 0026)."""
+    log key as its relay would (a consumer trusts it, ADR 0026); by default the first event of round ``r<n>``,
+    else the ``version``-th of ``subject``'s stream."""
+    subject = subject or f"r{n}"
     recorded = RecordedEvent(
-        id=f"e-{n}", stream=f"round-r{n}", version=1, type="round.opened", schema_version=1, subject=f"r{n}",
+        id=f"e-{n}", stream=f"round-{subject}", version=version, type="round.opened", schema_version=1,
+        subject=subject,
         time=datetime(2026, 11, 22, 23, 26, tzinfo=UTC), data=ROUND, actor=Actor("officer-1", ("officer",)),
         correlation_id="c-1", causation_id="http:c-1", source="/binhchon/intake", prev_hash="0" * 64, hash="",
     ).sealed()
