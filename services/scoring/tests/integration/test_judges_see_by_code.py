@@ -87,7 +87,12 @@ async def test_a_cnnttb_panel_reads_the_selection_code_and_the_product_never_the
             title="Bình chọn sản phẩm CNNT tiêu biểu khu vực phía Nam năm 2024")
         assert re.fullmatch(r"MS-[A-Z2-9]{5}", code)
         judge = auth("cm-2", "judge")
-        [item] = (await scoring.get(f"/rounds/{round_id}/dossiers", headers=judge)).json()["items"]
+
+        async def listed() -> Any:  # the list is the read model, which follows the stream the dossier is read from
+            items = (await scoring.get(f"/rounds/{round_id}/dossiers", headers=judge)).json()["items"]
+            return items or None
+
+        [item] = await eventually(listed, what="the round's list to show the dossier")
         dossier = (await scoring.get(f"/dossiers/{dossier_id}", headers=judge)).json()
         sheets = (await scoring.get(f"/dossiers/{dossier_id}/score-sheets", headers=judge)).json()
         for seen in (item, dossier):
