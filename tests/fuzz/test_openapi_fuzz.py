@@ -70,7 +70,7 @@ def test_no_5xx_and_every_answer_as_declared(service: str, infra: Any, dev_keys:
     async def topics() -> None:
         await ensure_topics(infra.kafka, all_topics(common["kafka_topic_prefix"]), partitions=1)
 
-    with serving(APPS[service](common), before=topics) as base_url:
+    with serving(APPS[service](common), before=topics, ready=True) as base_url:
         run = fuzz(base_url, token, max_examples=MAX_EXAMPLES)
     print(json.dumps(run.line(service)))
     assert run.operations > 3 and run.cases > run.operations

@@ -150,7 +150,9 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": settings.service_name}
 
-    @app.get("/readyz", tags=["operations"], summary="MongoDB and Kafka are reachable", dependencies=[PUBLIC])
+    @app.get("/readyz", tags=["operations"], summary="MongoDB and Kafka are reachable", dependencies=[PUBLIC],
+             responses={503: {"description": "a dependency is down (or the consumers are still joining the "
+                                             "broker): which, and why; `Retry-After` says when to ask again"}})
     async def readyz() -> JSONResponse:
         checks = await dependency_checks(runtime)
         down = sorted(name for name, state in checks.items() if state != "ok")

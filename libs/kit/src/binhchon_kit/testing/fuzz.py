@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
@@ -45,11 +46,19 @@ class FuzzRun:
                 "failing_operations": len(self.failures), "seconds": round(self.seconds, 1)}
 
 
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @contextlib.contextmanager
-def serving(app: FastAPI, before: Any = None, port: int | None = None) -> Iterator[str]:
+def serving(app: FastAPI, before: Any = None, port: int | None = None, *, ready: bool = False) -> Iterator[str]:
     """``app`` under uvicorn in a thread of its own (its own event loop, lifespan and all); its base URL.
     ``before``: a coroutine function run first in that loop (creating the test's topics). ``port``: one chosen
-    before the app was built (an app that must know its own address); default: a free one."""
+    before the app was built (an app that must know its own address); default: a free one. ``ready``: wait for
+    its ``/readyz`` to answer 200, not only for the server to listen."""
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on",
                                            access_log=False))
@@ -73,6 +82,12 @@ def serving(app: FastAPI, before: Any = None, port: int | None = None) -> Iterat
         if failed or not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError(f"the service did not start: {failed}")
         time.sleep(0.05)
+    # ready too: its consumers join the broker after the server starts, and /readyz answers 503 until then (a
+    # service with several consumers per handler takes longer to join); fuzzing one still connecting proves nothing
+    while ready and not _ready(port):
+        if failed or not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the service did not become ready: {failed}")
+        time.sleep(0.1)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
