@@ -10,6 +10,7 @@ from pathlib import Path
 
 from binhchon_kit.testing.infra import LOCAL
 
+QUIET = 11  # seconds: PostgreSQL's idle interval, and one more
 COUNTS = ("seq_scan", "seq_tup_read", "idx_scan", "idx_tup_fetch", "n_tup_ins")
 
 
@@ -35,14 +36,18 @@ def counts(postgres_dir: Path, database: str, table: str) -> dict[str, int]:
     return dict(zip(COUNTS, map(int, row), strict=True))
 
 
-async def settled_counts(postgres_dir: Path, database: str, table: str, timeout: float = 30) -> dict[str, int]:
-    """The counts once every backend has reported (PostgreSQL flushes a backend's counts within a second of it going
-    idle): read until two readings 1.5 s apart agree."""
+async def settled_counts(postgres_dir: Path, database: str, table: str, timeout: float = 60) -> dict[str, int]:
+    """The counts once every backend has reported. A backend reports when it goes idle, but at most once a second:
+    one that reported less than a second before waits for PostgreSQL's idle interval (10 s, PGSTAT_IDLE_INTERVAL
+    in pgstat.c). So: read each second until the counts have not moved for ``QUIET`` seconds."""
     deadline = time.monotonic() + timeout
     last = await asyncio.to_thread(counts, postgres_dir, database, table)
-    while True:
-        await asyncio.sleep(2.5)
+    still = time.monotonic()
+    while time.monotonic() - still < QUIET:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the counts of {database}.{table} still move after {timeout} s")
+        await asyncio.sleep(1)
         now = await asyncio.to_thread(counts, postgres_dir, database, table)
-        if now == last or time.monotonic() > deadline:
-            return now
-        last = now
+        if now != last:
+            last, still = now, time.monotonic()
+    return last
