@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from binhchon_kit.leaf_ids import holder, leaf_id, leaf_index, span
+from binhchon_kit.leaf_ids import holder, leaf_id, leaf_index, page
 
 MOVING = "moving:"
 ROUNDS = 20  # restarts after a race before giving up until the next pass
+SWEEP_PAGE = 1000
 
 
 class HolesRemain(Exception):
@@ -47,11 +47,11 @@ async def close_holes(leaves: Any, since: int) -> int:
 
 
 async def _sweep(leaves: Any, since: int) -> tuple[bool, int]:
-    target, moved = since, 0
-    # the leaves no checkpoint signed: a string range on the _id index, however long the log (leaf_ids)
-    cursor = leaves.find(span(since), sort=[("_id", ASCENDING)])
-    try:
-        async for doc in cursor:
+    target, moved, at = since, 0, since
+    while True:
+        # the leaves no checkpoint signed, in keyset pages of the _id index, however long the log (leaf_ids)
+        docs = await page(leaves, at, None, SWEEP_PAGE)
+        for doc in docs:
             if is_moving(doc):
                 await _settle(leaves, doc)
                 return False, moved  # its index may be free now: look again
@@ -60,9 +60,9 @@ async def _sweep(leaves: Any, since: int) -> tuple[bool, int]:
                     return False, moved
                 moved += 1
             target += 1
-    finally:
-        await cursor.close()
-    return True, moved
+        if len(docs) < SWEEP_PAGE:
+            return True, moved
+        at = leaf_index(docs[-1]["_id"]) + 1  # a leaf moved goes below this page: the next starts after it
 
 
 async def _move(leaves: Any, doc: dict[str, Any], target: int) -> bool:

@@ -213,7 +213,8 @@ async def test_history_changed_after_a_checkpoint_fails_the_next_check_and_is_na
     for event in last:
         with pytest.raises(LogTampered, match=f"event {event.id} .*no longer has the event"):
             verify_inclusion(await _inclusion(client, auth, event.id, 14), second, jwks)
-    await leaves.delete_many({"_id": {"$gte": leaf_id(11), "$lte": LAST}})  # the log cut back to leaf 11 (ten events, checkpoint 1)
+    # the log cut back to leaf 11 (ten events, checkpoint 1)
+    await leaves.delete_many({"_id": {"$gte": leaf_id(11), "$lte": LAST}})
     cut = await _consistency(client, auth, 10, 14)
     assert cut.status_code == 404 and "has 11 events, not 14" in cut.json()["detail"]
     refused = await client.post("/log/checkpoints", headers=auditor)
