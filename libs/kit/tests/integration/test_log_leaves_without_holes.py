@@ -18,7 +18,7 @@ from binhchon_kit.checkpoints import LEAVES, LogDamaged
 from binhchon_kit.eventstore import ConcurrencyConflict, event_key
 from binhchon_kit.eventstore_mongo import MongoEventStore
 from binhchon_kit.leaf_holes import MOVING
-from binhchon_kit.leaf_ids import leaf_id, leaf_index
+from binhchon_kit.leaf_ids import holder, holding, leaf_id, leaf_index
 from binhchon_kit.testing.eventstore_contract import grow
 from binhchon_kit.transparency import event_leaf
 
@@ -140,3 +140,18 @@ async def test_a_recorder_killed_while_moving_a_leaf_loses_and_doubles_nothing(m
     docs = await _leaf_docs(db)
     _assert_whole(docs, events)
     assert [d["event"] for d in docs] == [event_key(e.stream, e.version) for e in events]
+
+
+async def test_an_event_is_found_to_have_its_leaf_when_other_keys_sort_among_its_streams(merkle_log):
+    """"Has this event a leaf" is one range of the event index per stream, limited to its versions: keys of other
+    streams that sort inside that range (a stream named like another's key) take places in the page and the next
+    page finds the rest."""
+    _, db, _ = merkle_log
+    keys = ["s/0000000001", "s/0000000001/0000000001", "s/0000000001x/0000000007", "s/0000000002",
+            "s/0000000002/0000000009", "s/0000000003", "t/0000000002"]
+    await db[LEAVES].insert_many([{"_id": leaf_id(i), "event": k, "event_id": f"e{i}", "hash": "h"}
+                                  for i, k in enumerate(keys)])
+    asked = ["s/0000000001", "s/0000000002", "s/0000000003", "s/0000000004", "t/0000000001", "t/0000000002"]
+    found = await holding(db[LEAVES], asked)
+    assert sorted(found) == ["s/0000000001", "s/0000000002", "s/0000000003", "t/0000000002"]
+    assert await holder(db[LEAVES], "s/0000000002") is not None and await holder(db[LEAVES], "s/0000000004") is None
