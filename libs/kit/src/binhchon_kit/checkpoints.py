@@ -3,12 +3,12 @@
 Append order is publication order: the relay (one at a time, under its lease) adds a leaf for each event Kafka
 acknowledged, before it removes the event's ``unpublished`` mark. Leaf i is one document in ``merkle_leaves``,
 ``_id`` = i in 16 zero-padded digits (``leaf_ids``: every lookup index-served), with the event's key under a unique
-index: an insert at a taken index fails (a stale size: read it
-again), an insert for an event that has a leaf fails (a repeat after a crash between the leaf and the mark: skip
-it). So no event has two leaves, whatever crashes or races. Events that have a leaf are left out of a batch before
-it is inserted, since no server's ``ordered`` is trusted (FerretDB 1.24 goes on after a duplicate): so a relay
-alone leaves no hole. Racing relays may, briefly: the recorder closes the holes above the last checkpoint before
-it signs (``leaf_holes``; ADR 0022, amended 2026-11-30), so a holed log is signed again, never refused for ever.
+index: an insert at a taken index fails (a stale size: read it again), an insert for an event that has a leaf
+fails (a repeat after a crash between the leaf and the mark: skip it). So no event has two leaves, whatever
+crashes or races. Events that have a leaf are left out of a batch before it is inserted, since no server's
+``ordered`` is trusted (FerretDB 1.24 goes on after a duplicate): so a relay alone leaves no hole. Racing relays
+may, briefly: the recorder closes the holes above the last checkpoint before it signs (``leaf_holes``; ADR 0022,
+amended 2026-11-30), so a holed log is signed again, never refused for ever.
 
 A checkpoint re-reads no signed leaf: beside it, in ``merkle_frontiers`` under its tree size, is the tree's compact
 range (the roots of the perfect subtrees covering it, ``merkle.frontier``); the next root is that frontier grown
@@ -49,7 +49,6 @@ log = logging.getLogger("binhchon.checkpoints")
 
 LEAVES = "merkle_leaves"
 FRONTIERS = "merkle_frontiers"
-__all__ = ["FRONTIERS", "LEAVES", "OLD_LEAVES", "Checkpoints", "LogDamaged", "ProofUnavailable"]
 CHECKPOINT_STREAM = "log-checkpoints"  # the stream's name, followed by the service's: one stream per service
 
 

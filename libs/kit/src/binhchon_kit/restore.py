@@ -34,10 +34,11 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from binhchon_kit.checkpoints import LEAVES, OLD_LEAVES, Checkpoints, _leaf
+from binhchon_kit.checkpoints import LEAVES, Checkpoints, _leaf
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore_mongo import UNPROJECTED, UNPUBLISHED, MongoEventStore, _to_document
 from binhchon_kit.leaf_ids import leaf_id
+from binhchon_kit.leaf_upgrade import OLD_LEAVES
 from binhchon_kit.restore_topic import TopicDamaged, chains, publication_order, read_copies, verified
 from binhchon_kit.runtime import Runtime, log_signer, producer_keys
 from binhchon_kit.settings import ServiceSettings

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from binhchon_kit import merkle
-from binhchon_kit.checkpoints import FRONTIERS, LEAVES, OLD_LEAVES
+from binhchon_kit.checkpoints import FRONTIERS, LEAVES
 from binhchon_kit.leaf_ids import leaf_id
+from binhchon_kit.leaf_upgrade import OLD_LEAVES
 from binhchon_kit.testing.eventstore_contract import grow
 from binhchon_kit.transparency import event_leaf
 
