@@ -10,7 +10,7 @@ hand it a broken history and see each violation named (tests/faults/test_checker
   lost, none twice for the same recipient and the same event and kind;
 - receipt numbers gap-free within each round;
 - every dead letter carries its headers, and every consumer group went on past it (no lag left);
-- each service's log (the Merkle tree its signed checkpoints cover, ``log_leaves``) is whole: leaves 0 to n-1
+- each service's log (the Merkle tree its signed checkpoints cover, ``merkle_leaves``) is whole: leaves 0 to n-1
   without a hole, no event twice, each a stored event (a hole stops every later checkpoint being signed).
 
 Records a test put on a topic itself (copies, poison) are named in ``injected`` and left out of the first
@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import MongoClient
 
+from binhchon_kit.checkpoints import LEAVES
 from binhchon_kit.principals import AUDITOR
 
 if TYPE_CHECKING:
@@ -282,7 +283,7 @@ def gather(system: System, injected: set[tuple[str, int, int]] | None = None) ->
                   for s in SERVICES}
         deliveries = list(client[system.databases["notify"]]["deliveries"].find(
             {"channel": "email"}, {"about_event_id": 1, "template": 1, "status": 1, "address": 1}))
-        leaves = {s: [(int(d["_id"]), d["event_id"]) for d in client[system.databases[s]]["log_leaves"].find(
+        leaves = {s: [(int(d["_id"]), d["event_id"]) for d in client[system.databases[s]][LEAVES].find(
             {}, {"event_id": 1})] for s in SERVICES}
     finally:
         client.close()

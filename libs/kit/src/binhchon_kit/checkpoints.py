@@ -1,13 +1,22 @@
 """A service's log as a Merkle tree (RFC 9162), its signed checkpoints, and the proofs auditors ask for (ADR 0022).
 
 Append order is publication order: the relay (one at a time, under its lease) adds a leaf for each event Kafka
-acknowledged, before it removes the event's ``unpublished`` mark. Leaf i is one document in ``log_leaves``,
-``_id`` = i, with the event's key under a unique index: an insert at a taken index fails (a stale size: read it
-again), an insert for an event that has a leaf fails (a repeat after a crash between the leaf and the mark: skip
-it). So no event has two leaves, whatever crashes or races. Events that have a leaf are left out of a batch before
-it is inserted, since no server's ``ordered`` is trusted (FerretDB 1.24 goes on after a duplicate): so a relay
-alone leaves no hole. Racing relays may, briefly: the recorder closes the holes above the last checkpoint before
-it signs (``leaf_holes``; ADR 0022, amended 2026-11-30), so a holed log is signed again, never refused for ever.
+acknowledged, before it removes the event's ``unpublished`` mark. Leaf i is one document in ``merkle_leaves``,
+``_id`` = i in 16 zero-padded digits (``leaf_ids``: every lookup index-served), with the event's key under a unique
+index: an insert at a taken index fails (a stale size: read it again), an insert for an event that has a leaf
+fails (a repeat after a crash between the leaf and the mark: skip it). So no event has two leaves, whatever
+crashes or races. Events that have a leaf are left out of a batch before it is inserted, since no server's
+``ordered`` is trusted (FerretDB 1.24 goes on after a duplicate): so a relay alone leaves no hole. Racing relays
+may, briefly: the recorder closes the holes above the last checkpoint before it signs (``leaf_holes``; ADR 0022,
+amended 2026-11-30), so a holed log is signed again, never refused for ever.
+
+A checkpoint re-reads no signed leaf: beside it, in ``merkle_frontiers`` under its tree size, is the tree's compact
+range (the roots of the perfect subtrees covering it, ``merkle.frontier``); the next root is that frontier grown
+by the leaves added since, once the frontier's root is checked to be the one signed. Every signed leaf is still
+re-read and checked against the last signed root the first time a process records, when the frontier is missing,
+and for a checkpoint an auditor asks for (``full_check``). So a relay pass and a periodic checkpoint cost what
+they add, not the log's size (ADR 0022, amended 2026-11-30). A log of the old format (``log_leaves``, integer
+``_id``) is copied into this one once, at ``setup`` (``leaf_upgrade``).
 
 A checkpoint is a ``log.checkpoint`` event in the stream ``log-checkpoints-<service>``: size, root, time, signed.
 It is an event like any other, so the relay publishes it and gives it a leaf *after* the leaves it covers; a checkpoint
@@ -22,7 +31,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from binhchon_kit import merkle
@@ -31,12 +40,15 @@ from binhchon_kit.envelope import format_time, utc_now
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
 from binhchon_kit.eventstore import EventStorePort, event_key
 from binhchon_kit.leaf_holes import HolesRemain, close_holes, is_moving
+from binhchon_kit.leaf_ids import by_event_id, holder, holding, leaf_id, leaf_index, page
+from binhchon_kit.leaf_upgrade import OLD_LEAVES, upgrade
 from binhchon_kit.signing import Signer
 from binhchon_kit.transparency import event_leaf, signed_body
 
 log = logging.getLogger("binhchon.checkpoints")
 
-LEAVES = "log_leaves"
+LEAVES = "merkle_leaves"
+FRONTIERS = "merkle_frontiers"
 CHECKPOINT_STREAM = "log-checkpoints"  # the stream's name, followed by the service's: one stream per service
 
 
@@ -46,6 +58,7 @@ def checkpoint_stream(origin: str) -> str:
     auditor saw four events claim one place in one chain (found by `binhchon-audit verify` on `make demo`)."""
     return f"{CHECKPOINT_STREAM}-{origin.rsplit('/', 1)[-1]}"
 PAGE = 5000
+NEWS_PAGE = 50  # leaves looked at per page for one that is not a checkpoint
 
 
 class LogDamaged(Exception):
@@ -64,20 +77,27 @@ class Checkpoints:
         self.store = store
         self.origin = store.source
         self.stream = checkpoint_stream(self.origin)
+        self.db = db
         self.leaves = db[LEAVES]
+        self.frontiers = db[FRONTIERS]
         self.signer = signer
         self.clock = clock
+        self.checked = False  # whether this process re-read every signed leaf against the last signed root
 
     async def setup(self) -> None:
         await self.leaves.create_index([("event", ASCENDING)], unique=True)
         await self.leaves.create_index([("event_id", ASCENDING)])
+        copied = await upgrade(self.db, self.leaves)
+        if copied:
+            log.warning("the log of %s upgraded: %d leaves copied from %s into %s", self.origin, copied, OLD_LEAVES,
+                        LEAVES)
 
     # ---- leaves (the relay) ----------------------------------------------------------------------------
 
     async def size(self) -> int:
         """How many leaves the log holds (the highest index plus one)."""
-        last = await self.leaves.find_one({}, projection={"_id": 1}, sort=[("_id", DESCENDING)])
-        return 0 if last is None else int(last["_id"]) + 1
+        last = await page(self.leaves, 0, None, 1, descending=True, projection={"_id": 1})
+        return leaf_index(last[0]["_id"]) + 1 if last else 0
 
     async def add(self, events: Sequence[RecordedEvent]) -> None:
         """Give each of ``events`` (published, in this order) its leaf, unless it has one already.
@@ -90,15 +110,13 @@ class Checkpoints:
         if not events:
             return
         keys = [event_key(e.stream, e.version) for e in events]
-        found = await self.leaves.find({"event": {"$in": keys}}, projection={"event": 1}).to_list()
-        have = {d["event"] for d in found}
-        docs = [_leaf(0, e) for e, key in zip(events, keys, strict=True) if key not in have]
-        if not docs:
+        have = await holding(self.leaves, keys)  # one range of the event index per stream (leaf_ids)
+        events = [e for e, key in zip(events, keys, strict=True) if key not in have]
+        if not events:
             return
         # read every time, never kept: a closer (leaf_holes) may have moved the top leaves down since
         size = await self.size()
-        for i, doc in enumerate(docs):
-            doc["_id"] = size + i
+        docs = [_leaf(size + i, e) for i, e in enumerate(events)]
         try:
             await self.leaves.insert_many(docs, ordered=True)
             return
@@ -111,27 +129,28 @@ class Checkpoints:
         """``doc`` at its own index while that is below the size (a hole the failed batch left), else at the end."""
         own = True
         while True:
-            if await self.leaves.find_one({"event": doc["event"]}, projection={"_id": 1}) is not None:
+            if await holder(self.leaves, doc["event"]) is not None:
                 return  # it has its leaf (it went in with the batch, or another process added it)
             size = await self.size()
-            index = doc["_id"] if own and doc["_id"] < size else size
+            index = leaf_index(doc["_id"]) if own and leaf_index(doc["_id"]) < size else size
             try:
-                await self.leaves.insert_one({**doc, "_id": index})
+                await self.leaves.insert_one({**doc, "_id": leaf_id(index)})
                 return
             except DuplicateKeyError:
                 own = False  # taken meanwhile, by this event (checked above) or another: at the end, read again
 
-    async def leaf_hashes(self, size: int) -> list[bytes]:
-        """The first ``size`` leaves' hashes, in pages by index; a missing leaf is damage, not a smaller tree."""
+    async def leaf_hashes(self, size: int, start: int = 0) -> list[bytes]:
+        """The hashes of leaves ``start`` to ``size`` - 1, in pages by index; a missing leaf is damage, not a
+        smaller tree."""
         hashes: list[bytes] = []
-        while len(hashes) < size:
-            docs = await self.leaves.find({"_id": {"$gte": len(hashes), "$lt": size}}, sort=[("_id", ASCENDING)],
-                                          limit=PAGE).to_list()
+        while start + len(hashes) < size:
+            docs = await page(self.leaves, start + len(hashes), size, PAGE)
             if not docs:
-                raise LogDamaged(f"the log of {self.origin} has no leaf {len(hashes)}")
+                raise LogDamaged(f"the log of {self.origin} has no leaf {start + len(hashes)}")
             for doc in docs:
-                if doc["_id"] != len(hashes) or is_moving(doc):  # a leaf on its way down is no leaf yet
-                    raise LogDamaged(f"the log of {self.origin} has no leaf {len(hashes)}")
+                # a leaf on its way down is no leaf yet
+                if leaf_index(doc["_id"]) != start + len(hashes) or is_moving(doc):
+                    raise LogDamaged(f"the log of {self.origin} has no leaf {start + len(hashes)}")
                 hashes.append(event_leaf(doc["hash"]))
         return hashes
 
@@ -149,31 +168,45 @@ class Checkpoints:
         """Whether the log holds events the checkpoint does not cover, other than checkpoints: a quiet log is not
         checkpointed again and again because each checkpoint adds its own leaf."""
         since = 0 if checkpoint is None else checkpoint.tree_size
-        async for doc in self.leaves.find({"_id": {"$gte": since}}, projection={"event": 1}, sort=[("_id", 1)]):
-            if not str(doc["event"]).startswith(f"{self.stream}/"):
+        while True:
+            docs = await page(self.leaves, since, None, NEWS_PAGE, projection={"event": 1})
+            if any(not str(d["event"]).startswith(f"{self.stream}/") for d in docs):
                 return True
-        return False
+            if len(docs) < NEWS_PAGE:
+                return False
+            since = leaf_index(docs[-1]["_id"]) + 1
 
-    async def record(self, *, only_if_grown: bool = False) -> RecordedEvent | None:
+    async def record(self, *, only_if_grown: bool = False, full_check: bool = False) -> RecordedEvent | None:
         """Sign the log as it is now and record the checkpoint; ``only_if_grown``: unless nothing new came.
 
         Refuses (LogDamaged) when the leaves no longer lead to the last checkpoint's root: a service never signs
-        a log that contradicts its own signature. Two recorders at once: one of them meets ConcurrencyConflict."""
+        a log that contradicts its own signature. The leaves that root signed are re-read for that on the first
+        checkpoint of the process, when its frontier is missing, and with ``full_check`` (an auditor's); else the
+        stored frontier, checked against the signed root, stands for them. Two recorders at once: one of them meets
+        ConcurrencyConflict."""
         version, last = await self.latest()
         if only_if_grown and not await self.grown_since(last):
             return None
         await self.close_holes(last)
         size = await self.size()
-        leaves = await self.leaf_hashes(size)
-        if last is not None:
-            if size < last.tree_size:
-                raise LogDamaged(f"the log of {self.origin} has {size} leaves, fewer than the {last.tree_size} "
-                                 "its last checkpoint signed: it was cut short")
-            if merkle.root(leaves[:last.tree_size]).hex() != last.root_hash:
-                raise LogDamaged(f"the first {last.tree_size} leaves of the log of {self.origin} are not those its "
-                                 "last checkpoint signed: they were altered")
-        body = {"origin": self.origin, "tree_size": size, "root_hash": merkle.root(leaves).hex(),
+        signed = 0 if last is None else last.tree_size
+        base = None if full_check or not self.checked else await self._frontier(last)
+        if base is None:
+            leaves = await self.leaf_hashes(size)
+            if last is not None:
+                self._check_size(size, last)
+                if merkle.root(leaves[:signed]).hex() != last.root_hash:
+                    raise LogDamaged(f"the first {signed} leaves of the log of {self.origin} are not those its "
+                                     "last checkpoint signed: they were altered")
+            tree = merkle.frontier(leaves)
+            self.checked = True
+        else:
+            if last is not None:
+                self._check_size(size, last)
+            tree = merkle.frontier(await self.leaf_hashes(size, signed), base, signed)
+        body = {"origin": self.origin, "tree_size": size, "root_hash": merkle.frontier_root(size, tree).hex(),
                 "time": format_time(self.clock())}
+        await self._keep_frontier(size, tree)  # before the checkpoint: a crash between leaves a spare one, no lack
         data = LogCheckpoint(**body, key_id=self.signer.kid, signature=self.signer.sign(signed_body(body)))
         event = NewEvent(data)
         recorded = await self.store.append(
@@ -181,6 +214,37 @@ class Checkpoints:
             actor=Actor.system(self.origin.rsplit("/", 1)[-1]), cause=Cause(event.id, event.id))
         log.info("checkpoint %d of %s: %d events, root %s", recorded.version, self.origin, size, body["root_hash"])
         return recorded
+
+    def _check_size(self, size: int, last: LogCheckpoint) -> None:
+        if size < last.tree_size:
+            raise LogDamaged(f"the log of {self.origin} has {size} leaves, fewer than the {last.tree_size} "
+                             "its last checkpoint signed: it was cut short")
+
+    async def _frontier(self, last: LogCheckpoint | None) -> list[bytes] | None:
+        """The frontier of the tree ``last`` signed, checked against its root; None when none was kept."""
+        if last is None:
+            return []
+        doc = await self.frontiers.find_one({"_id": leaf_id(last.tree_size)})
+        if doc is None:
+            return None
+        try:
+            tree = [bytes.fromhex(h) for h in doc["frontier"]]
+            good = merkle.frontier_root(last.tree_size, tree).hex() == last.root_hash
+        except (KeyError, TypeError, ValueError):
+            good = False
+        if not good:
+            raise LogDamaged(f"the frontier kept for the checkpoint of {last.tree_size} events of the log of "
+                             f"{self.origin} does not lead to the root it signed: it was altered")
+        return tree
+
+    async def _keep_frontier(self, size: int, tree: list[bytes]) -> None:
+        """The frontier of the tree of ``size`` leaves, under its size (the same for whoever computes it: the
+        first ``size`` leaves, without a hole, no longer move)."""
+        doc = {"_id": leaf_id(size), "tree_size": size, "frontier": [h.hex() for h in tree]}
+        try:
+            await self.frontiers.insert_one(doc)
+        except DuplicateKeyError:
+            await self.frontiers.replace_one({"_id": doc["_id"]}, doc)
 
     async def close_holes(self, last: LogCheckpoint | None) -> None:
         """Close the holes among the leaves ``last`` did not sign (leaf_holes): a log holed by a race, or by the
@@ -208,18 +272,19 @@ class Checkpoints:
     async def inclusion(self, event_id: str, tree_size: int) -> dict[str, Any]:
         """The audit path of the event's leaf in the tree of ``tree_size``, and the event's hash as the store holds
         it now (None when the store no longer has the event)."""
-        leaf = await self.leaves.find_one({"event_id": event_id})
+        leaf = await by_event_id(self.leaves, event_id)
         if leaf is None:
             raise ProofUnavailable(f"event {event_id} is not in the log of {self.origin} (not published yet?)")
-        if leaf["_id"] >= tree_size:
-            raise ProofUnavailable(f"event {event_id} is leaf {leaf['_id']}, after the tree of {tree_size}")
+        index = leaf_index(leaf["_id"])
+        if index >= tree_size:
+            raise ProofUnavailable(f"event {event_id} is leaf {index}, after the tree of {tree_size}")
         tree = await self._tree(tree_size)
         stream, _, version = str(leaf["event"]).rpartition("/")
         stored = await self.store.get(stream, int(version))
         return {
-            "origin": self.origin, "event_id": event_id, "event_key": leaf["event"], "leaf_index": leaf["_id"],
+            "origin": self.origin, "event_id": event_id, "event_key": leaf["event"], "leaf_index": index,
             "tree_size": tree_size, "event_hash": None if stored is None else stored.hash,
-            "audit_path": [h.hex() for h in merkle.inclusion_proof(leaf["_id"], tree)],
+            "audit_path": [h.hex() for h in merkle.inclusion_proof(index, tree)],
         }
 
     async def consistency(self, first: int, second: int) -> dict[str, Any]:
@@ -231,5 +296,5 @@ class Checkpoints:
 
 
 def _leaf(index: int, event: RecordedEvent) -> dict[str, Any]:
-    return {"_id": index, "event": event_key(event.stream, event.version), "event_id": event.id,
+    return {"_id": leaf_id(index), "event": event_key(event.stream, event.version), "event_id": event.id,
             "hash": event.hash}

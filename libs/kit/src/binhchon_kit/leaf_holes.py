@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError, OperationFailure
+
+from binhchon_kit.leaf_ids import holder, leaf_id, leaf_index, page
 
 MOVING = "moving:"
 ROUNDS = 20  # restarts after a race before giving up until the next pass
+SWEEP_PAGE = 1000
 
 
 class HolesRemain(Exception):
@@ -45,21 +47,22 @@ async def close_holes(leaves: Any, since: int) -> int:
 
 
 async def _sweep(leaves: Any, since: int) -> tuple[bool, int]:
-    target, moved = since, 0
-    cursor = leaves.find({"_id": {"$gte": since}}, sort=[("_id", ASCENDING)])
-    try:
-        async for doc in cursor:
+    target, moved, at = since, 0, since
+    while True:
+        # the leaves no checkpoint signed, in keyset pages of the _id index, however long the log (leaf_ids)
+        docs = await page(leaves, at, None, SWEEP_PAGE)
+        for doc in docs:
             if is_moving(doc):
                 await _settle(leaves, doc)
                 return False, moved  # its index may be free now: look again
-            if doc["_id"] != target:
+            if leaf_index(doc["_id"]) != target:
                 if not await _move(leaves, doc, target):
                     return False, moved
                 moved += 1
             target += 1
-    finally:
-        await cursor.close()
-    return True, moved
+        if len(docs) < SWEEP_PAGE:
+            return True, moved
+        at = leaf_index(docs[-1]["_id"]) + 1  # a leaf moved goes below this page: the next starts after it
 
 
 async def _move(leaves: Any, doc: dict[str, Any], target: int) -> bool:
@@ -68,7 +71,7 @@ async def _move(leaves: Any, doc: dict[str, Any], target: int) -> bool:
     if marked.modified_count != 1:
         return False  # another closer moved it meanwhile
     try:
-        await leaves.insert_one({**doc, "_id": target})
+        await leaves.insert_one({**doc, "_id": leaf_id(target)})
     except DuplicateKeyError:  # the index taken (a relay, another closer) or the key given back by another closer
         await _settle(leaves, {**doc, "event": MOVING + key})
         return False
@@ -79,11 +82,11 @@ async def _move(leaves: Any, doc: dict[str, Any], target: int) -> bool:
 async def _settle(leaves: Any, marked: dict[str, Any]) -> None:
     """A leaf marked moving, its mover gone or beaten: deleted once its event has a leaf, else its key back."""
     key = str(marked["event"])[len(MOVING):]
-    if await leaves.find_one({"event": key}, projection={"_id": 1}) is None:
+    if await holder(leaves, key) is None:
         try:
             await leaves.update_one({"_id": marked["_id"], "event": MOVING + key}, {"$set": {"event": key}})
             return
         except OperationFailure:  # FerretDB 1.24 answers an update meeting a unique key InternalError, not 11000
-            if await leaves.find_one({"event": key}, projection={"_id": 1}) is None:
+            if await holder(leaves, key) is None:
                 raise  # not its copy gone in meanwhile: the marked leaf stays for the next pass
     await leaves.delete_one({"_id": marked["_id"], "event": MOVING + key})

@@ -36,18 +36,40 @@ def _split(n: int) -> int:
 
 def root(leaves: Sequence[bytes]) -> bytes:
     """MTH(D[n]) from the leaf hashes, in one pass with a stack of complete subtrees (no recursion)."""
-    if not leaves:
-        return EMPTY_ROOT
-    stack: list[tuple[int, bytes]] = []  # (size, hash) of complete subtrees, sizes strictly decreasing
+    return frontier_root(len(leaves), frontier(leaves))
+
+
+def frontier_sizes(size: int) -> list[int]:
+    """The sizes of the perfect subtrees that cover [0, size), left to right: the bits of ``size``, highest first."""
+    return [1 << b for b in range(size.bit_length() - 1, -1, -1) if size >> b & 1]
+
+
+def frontier(leaves: Sequence[bytes], start: Sequence[bytes] = (), start_size: int = 0) -> list[bytes]:
+    """The compact range (CT's "frontier") of a tree: the roots of the perfect subtrees covering [0, n), left to
+    right, one per bit of n. ``start`` is the frontier of the tree's first ``start_size`` leaves, and ``leaves``
+    the ones after: a tree's frontier grows from its last one by what was added, never from every leaf."""
+    sizes = frontier_sizes(start_size)
+    if len(start) != len(sizes):
+        raise ValueError(f"a tree of {start_size} has {len(sizes)} subtrees in its frontier, not {len(start)}")
+    stack = list(zip(sizes, start, strict=True))  # (size, hash), sizes strictly decreasing
     for leaf in leaves:
         size, digest = 1, leaf
         while stack and stack[-1][0] == size:
             left_size, left = stack.pop()
             size, digest = left_size + size, node_hash(left, digest)
         stack.append((size, digest))
+    return [digest for _, digest in stack]
+
+
+def frontier_root(size: int, hashes: Sequence[bytes]) -> bytes:
+    """MTH of the tree of ``size`` leaves whose frontier is ``hashes``."""
+    if len(hashes) != len(frontier_sizes(size)):
+        raise ValueError(f"a tree of {size} has {len(frontier_sizes(size))} subtrees in its frontier")
+    if not hashes:
+        return EMPTY_ROOT
     # the right edge: fold the incomplete subtrees from the right, as MTH's split does
-    digest = stack[-1][1]
-    for _, left in reversed(stack[:-1]):
+    digest = hashes[-1]
+    for left in reversed(hashes[:-1]):
         digest = node_hash(left, digest)
     return digest
 

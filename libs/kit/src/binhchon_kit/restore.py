@@ -37,6 +37,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from binhchon_kit.checkpoints import LEAVES, Checkpoints, _leaf
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.eventstore_mongo import UNPROJECTED, UNPUBLISHED, MongoEventStore, _to_document
+from binhchon_kit.leaf_ids import leaf_id
+from binhchon_kit.leaf_upgrade import OLD_LEAVES
 from binhchon_kit.restore_topic import TopicDamaged, chains, publication_order, read_copies, verified
 from binhchon_kit.runtime import Runtime, log_signer, producer_keys
 from binhchon_kit.settings import ServiceSettings
@@ -128,7 +130,8 @@ async def restore(runtime: Runtime, *, into_non_empty: bool = False, rewind: boo
     started = time.monotonic()
     service, db = settings.service_name, runtime.db
     done = Restored(service, settings.database_name)
-    held = await db["events"].find_one({}, projection={"_id": 1}) or await db[LEAVES].find_one({})
+    held = (await db["events"].find_one({}, projection={"_id": 1}) or await db[LEAVES].find_one({})
+            or await db[OLD_LEAVES].find_one({}))
     if held is not None and not into_non_empty:
         raise StoreNotEmpty(f"{settings.database_name} holds events or leaves already: not restoring into it "
                             "(--into-non-empty to add only what it lacks)")
@@ -185,7 +188,7 @@ async def _write_leaves(checkpoints: Checkpoints, leaves: Sequence[RecordedEvent
     await checkpoints.setup()
     have = await checkpoints.size()
     for i in range(min(have, len(leaves))):
-        doc = await checkpoints.leaves.find_one({"_id": i})
+        doc = await checkpoints.leaves.find_one({"_id": leaf_id(i)})
         if doc is None or doc["event_id"] != leaves[i].id:
             raise TopicDamaged(f"leaf {i} in the database is not {leaves[i].id}, the topic's")
     docs = [_leaf(i, e) for i, e in enumerate(leaves)][have:]

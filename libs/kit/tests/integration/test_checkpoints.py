@@ -22,6 +22,7 @@ from binhchon_kit.canonical import chain_hash
 from binhchon_kit.checkpoints import LEAVES, checkpoint_stream
 from binhchon_kit.eventstore import event_key, verify_chain
 from binhchon_kit.eventstore_mongo import MongoEventStore, _to_document, from_document
+from binhchon_kit.leaf_ids import LAST, leaf_id
 from binhchon_kit.relay import Relay
 from binhchon_kit.runtime import build_runtime
 from binhchon_kit.settings import ServiceSettings
@@ -212,7 +213,8 @@ async def test_history_changed_after_a_checkpoint_fails_the_next_check_and_is_na
     for event in last:
         with pytest.raises(LogTampered, match=f"event {event.id} .*no longer has the event"):
             verify_inclusion(await _inclusion(client, auth, event.id, 14), second, jwks)
-    await leaves.delete_many({"_id": {"$gte": 11}})  # the log cut back to leaf 11 (ten events, checkpoint 1)
+    # the log cut back to leaf 11 (ten events, checkpoint 1)
+    await leaves.delete_many({"_id": {"$gte": leaf_id(11), "$lte": LAST}})
     cut = await _consistency(client, auth, 10, 14)
     assert cut.status_code == 404 and "has 11 events, not 14" in cut.json()["detail"]
     refused = await client.post("/log/checkpoints", headers=auditor)
@@ -221,7 +223,7 @@ async def test_history_changed_after_a_checkpoint_fails_the_next_check_and_is_na
     assert refused.status_code == 503 and ("cut short" in detail or "has no leaf 11" in detail), detail
     assert refused.json()["reason"] == "log_damaged"
     # a leaf missing below the size: no proof can be made, and the answer names why (503, never a 500)
-    await leaves.delete_one({"_id": 3})
+    await leaves.delete_one({"_id": leaf_id(3)})
     gap = await _consistency(client, auth, 2, 10)
     assert gap.status_code == 503 and gap.json()["reason"] == "log_damaged", gap.text
     assert "has no leaf 3" in gap.json()["detail"]
@@ -256,7 +258,7 @@ async def test_a_relay_crashing_between_the_leaves_and_the_marks_leaves_no_gap_a
     assert await store.unpublished(100) == []
 
     docs = await db[LEAVES].find({}, sort=[("_id", 1)]).to_list()
-    assert [d["_id"] for d in docs] == list(range(10)), "leaves are numbered without a gap"
+    assert [d["_id"] for d in docs] == [leaf_id(i) for i in range(10)], "leaves are numbered without a gap"
     keys = [d["event"] for d in docs]
     assert sorted(keys) == sorted(event_key(e.stream, e.version) for e in events + more), "each event once"
     assert keys[:8] == [event_key(e.stream, e.version) for e in events], "the first pass's order stands"

@@ -18,6 +18,7 @@ from binhchon_kit.checkpoints import LEAVES, LogDamaged
 from binhchon_kit.eventstore import ConcurrencyConflict, event_key
 from binhchon_kit.eventstore_mongo import MongoEventStore
 from binhchon_kit.leaf_holes import MOVING
+from binhchon_kit.leaf_ids import holder, holding, leaf_id, leaf_index
 from binhchon_kit.testing.eventstore_contract import grow
 from binhchon_kit.transparency import event_leaf
 
@@ -35,7 +36,7 @@ async def _leaf_docs(db: Any) -> list[dict[str, Any]]:
 
 
 def _assert_whole(docs: list[dict[str, Any]], events: list[Any]) -> None:
-    assert [d["_id"] for d in docs] == list(range(len(docs))), "leaves are numbered without a hole"
+    assert [leaf_index(d["_id"]) for d in docs] == list(range(len(docs))), "leaves are numbered without a hole"
     keys = [d["event"] for d in docs]
     assert sorted(keys) == sorted(event_key(e.stream, e.version) for e in events), "every event, each once"
 
@@ -81,7 +82,7 @@ async def _holed(store: MongoEventStore, db: Any, process: Any) -> list[Any]:
     assert (await process().record()) is not None  # checkpoint 1: 20 leaves; its own event takes no leaf here
     await process().add(events[20:30])
     for i, event in enumerate(events[30:55]):
-        doc = {"_id": 45 + i, "event": event_key(event.stream, event.version), "event_id": event.id,
+        doc = {"_id": leaf_id(45 + i), "event": event_key(event.stream, event.version), "event_id": event.id,
                "hash": event.hash}
         await db[LEAVES].insert_one(doc)
     return events
@@ -101,7 +102,7 @@ async def test_a_log_holed_before_the_fix_is_closed_by_the_next_checkpoint(merkl
     # the relay goes on after the closed leaves, and the next checkpoint extends this one
     more = await grow(store, "dossier-late", 3)
     await process().add(more)
-    assert [d["_id"] for d in await _leaf_docs(db)] == list(range(58))
+    assert [d["_id"] for d in await _leaf_docs(db)] == [leaf_id(i) for i in range(58)]
     assert (await recorder.record()).data["tree_size"] == 58  # type: ignore[union-attr]
 
 
@@ -110,10 +111,10 @@ async def test_a_hole_below_a_signed_checkpoint_is_damage_and_stays_refused(merk
     store, db, process = merkle_log
     await process().add(await _events(store, 12))
     assert (await process().record()) is not None
-    await db[LEAVES].delete_one({"_id": 4})
+    await db[LEAVES].delete_one({"_id": leaf_id(4)})
     with pytest.raises(LogDamaged, match="has no leaf 4"):
         await process().record()
-    assert await db[LEAVES].find_one({"_id": 4}) is None and await db[LEAVES].count_documents({}) == 11
+    assert await db[LEAVES].find_one({"_id": leaf_id(4)}) is None and await db[LEAVES].count_documents({}) == 11
 
 
 @pytest.mark.parametrize("crash", ["after the mark", "after the copy"])
@@ -123,10 +124,10 @@ async def test_a_recorder_killed_while_moving_a_leaf_loses_and_doubles_nothing(m
     store, db, process = merkle_log
     events = await _holed(store, db, process)
     key = event_key(events[30].stream, events[30].version)
-    await db[LEAVES].update_one({"_id": 45}, {"$set": {"event": MOVING + key}})
+    await db[LEAVES].update_one({"_id": leaf_id(45)}, {"$set": {"event": MOVING + key}})
     if crash == "after the copy":
-        doc = await db[LEAVES].find_one({"_id": 45})
-        await db[LEAVES].insert_one({**doc, "_id": 30, "event": key})
+        doc = await db[LEAVES].find_one({"_id": leaf_id(45)})
+        await db[LEAVES].insert_one({**doc, "_id": leaf_id(30), "event": key})
     with pytest.raises(LogDamaged):
         await process().leaf_hashes(70)  # never signed with a leaf on its way
     # two recorders at once, as two replicas' timers: one checkpoint, the other meets the first's
@@ -139,3 +140,18 @@ async def test_a_recorder_killed_while_moving_a_leaf_loses_and_doubles_nothing(m
     docs = await _leaf_docs(db)
     _assert_whole(docs, events)
     assert [d["event"] for d in docs] == [event_key(e.stream, e.version) for e in events]
+
+
+async def test_an_event_is_found_to_have_its_leaf_when_other_keys_sort_among_its_streams(merkle_log):
+    """"Has this event a leaf" is one range of the event index per stream, limited to its versions: keys of other
+    streams that sort inside that range (a stream named like another's key) take places in the page and the next
+    page finds the rest."""
+    _, db, _ = merkle_log
+    keys = ["s/0000000001", "s/0000000001/0000000001", "s/0000000001x/0000000007", "s/0000000002",
+            "s/0000000002/0000000009", "s/0000000003", "t/0000000002"]
+    await db[LEAVES].insert_many([{"_id": leaf_id(i), "event": k, "event_id": f"e{i}", "hash": "h"}
+                                  for i, k in enumerate(keys)])
+    asked = ["s/0000000001", "s/0000000002", "s/0000000003", "s/0000000004", "t/0000000001", "t/0000000002"]
+    found = await holding(db[LEAVES], asked)
+    assert sorted(found) == ["s/0000000001", "s/0000000002", "s/0000000003", "t/0000000002"]
+    assert await holder(db[LEAVES], "s/0000000002") is not None and await holder(db[LEAVES], "s/0000000004") is None

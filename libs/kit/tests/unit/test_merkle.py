@@ -11,6 +11,8 @@ from binhchon_kit.merkle import (
     EMPTY_ROOT,
     ProofFailed,
     consistency_proof,
+    frontier,
+    frontier_root,
     inclusion_proof,
     leaf_hash,
     node_hash,
@@ -167,3 +169,17 @@ def test_a_changed_leaf_breaks_consistency_with_the_old_root(inputs: list[bytes]
     changed[at] = leaf_hash(b"rewritten" + inputs[at])
     with pytest.raises(ProofFailed):
         verify_consistency(old, len(changed), root(leaves[:old]), root(changed), consistency_proof(old, changed))
+
+
+def test_a_frontier_grown_by_the_leaves_added_gives_the_root_of_every_leaf():
+    """A checkpoint's root from the last checkpoint's frontier and the leaves since (ADR 0022, amended 2026-11-30):
+    the same as from every leaf, for every split of every tree up to 33 leaves."""
+    for size in range(len(LEAVES) + 1):
+        for old in range(size + 1):
+            base = frontier(LEAVES[:old])
+            assert len(base) == bin(old).count("1")
+            grown = frontier(LEAVES[old:size], base, old)
+            assert grown == frontier(LEAVES[:size])
+            assert frontier_root(size, grown) == ROOTS[size], (old, size)
+    with pytest.raises(ValueError, match="subtrees"):
+        frontier(LEAVES[:3], frontier(LEAVES[:3]), 4)
