@@ -74,8 +74,8 @@ from notify.domain.messages import (
     messages_for,
 )
 from notify.domain.published import agency_event, is_published, published_types
-from notify.views import DUE_KEY, delivery_key, due_fields, instant, subscription_key
-from notify.waiting import WAITING_KEY, MissingFacts, WaitingRoom, origin_of
+from notify.views import DUE_KEY, LOG_KEY, delivery_key, due_fields, instant, log_key, subscription_key
+from notify.waiting import MissingFacts, WaitingRoom, origin_of
 
 APPROVERS = "approvers"
 # facts of whom to tell that no event brings (an operator adds the recipient, POST /recipients): an event that waited
@@ -116,11 +116,12 @@ class Notify:
     # ---- what notify keeps from events ---------------------------------------------------------------
 
     async def on_event(self, event: RecordedEvent) -> None:
-        await self._learn(event)
+        contacts = Contacts(self.db)  # this event's: a contact is read once per event, never kept across events
+        await self._learn(event, contacts)
         if not calls_for_telling(event.model()) and not is_published(event.type):
             return  # a judge's sheet and the like: nobody is told, it never waits, so there is nothing to look up
         try:
-            await self._tell(event)
+            await self._tell(event, contacts=contacts)
         except MissingFacts as missing:
             # parked durably, so the consumer may mark it handled and go on; a redelivery parks it once
             if await self.waiting.park(event, missing):
@@ -129,14 +130,15 @@ class Notify:
             await self.waiting.told(event.id)
         self.wake.set()
 
-    async def _learn(self, event: RecordedEvent) -> None:
-        """Keep the facts later events need, and try again what was waiting for them."""
+    async def _learn(self, event: RecordedEvent, contacts: Contacts) -> None:
+        """Keep the facts later events need, and try again what was waiting for them. A contact written here is
+        the one this event's messages are then addressed from (``contacts``), not read back."""
         data = event.data
         arrived: list[str] = []
         told = event.model()
         if isinstance(told, DossierReceived):
             producer = data["producer"]
-            await self.db["contacts"].replace_one({"_id": event.subject}, {
+            contact = {
                 "recipient_id": producer_recipient(producer["registration_number"]),
                 # a household's name sealed (dossier.received v3, ADR 0048): kept as a copy, opened for each mail
                 "name": copy_sealed(producer["name"], event_id=event.id, path="producer.name")
@@ -144,13 +146,15 @@ class Notify:
                 # a sealed address (dossier.received v2) is kept sealed, opened for each mail (ADR 0035)
                 **self._address_of(event), "kids": sorted(sealed_kids(producer)),
                 "receipt_number": data["receipt_number"],
-                "product_name": data["product"]["name"], "province_code": producer["address"]["province_code"]},
-                upsert=True)
+                "product_name": data["product"]["name"], "province_code": producer["address"]["province_code"]}
+            await self.db["contacts"].replace_one({"_id": event.subject}, contact, upsert=True)
+            contacts.known(event.subject, {"_id": event.subject, **contact})
             arrived.append(f"contact:{event.subject}")
         elif isinstance(told, DossierAccepted):
-            await self._verified_identity(event)
+            await self._verified_identity(event, contacts)
         elif isinstance(told, PersonalDataErased):
             await self._forget(told)
+            contacts.clear()
         elif isinstance(told, PanelFormed):
             await self.db["panels"].replace_one({"_id": data["round_id"]}, dict(data), upsert=True)
             arrived.append(f"panel:{data['round_id']}")
@@ -166,27 +170,38 @@ class Notify:
             await self._no_reminder(event.subject, None)
         await self.waiting.facts_arrived(arrived)
 
-    async def _verified_identity(self, event: RecordedEvent) -> None:
+    async def _verified_identity(self, event: RecordedEvent, contacts: Contacts) -> None:
         """An organisation's identity, sealed at filing, is public once the secretariat accepts its dossier
         (ADR 0048, fourth amendment): from then on its mails are its registration number's, and so are those
         already made for this dossier under the key id that sealed the number (the receipt, a request to
         supplement), so that the producer has one inbox. A household's number stays sealed: nothing changes.
         The mails first, then the contact: a crash between the two is mended by the event's redelivery, which
-        does both again (each is idempotent)."""
+        does both again (each is idempotent). The dossier's mails are its log's (``log_key``, its own index's
+        range): a query on ``subject_id`` read every delivery ever made, on each acceptance (issue 14)."""
         number = event.data.get("producer_registration_number")
         if not isinstance(number, str) or not number:
             return
-        contact = await self.db["contacts"].find_one({"_id": event.subject}, projection={"recipient_id": 1})
+        contact = await contacts.get(event.subject)
         public = producer_recipient(number)
         if contact is None or contact["recipient_id"] == public:
             return
         # only the finished ones: FerretDB writes an updated document back whole, so rewriting a delivery still in
         # flight could put back the status its worker had just changed (the fault suite lost two receipts so);
-        # one still pending when the dossier is accepted stays in the key id's inbox
-        await self.db["deliveries"].update_many({"subject_id": event.subject, "recipient_id": contact["recipient_id"],
-                                                 "status": {"$in": ["sent", "failed"]}},
-                                                {"$set": {"recipient_id": public}})
+        # one still pending when the dossier is accepted stays in the key id's inbox. The store checks both again.
+        finished = {"recipient_id": contact["recipient_id"], "status": {"$in": ["sent", "failed"]}}
+        for delivery in await self._deliveries_of(event.subject, {"recipient_id": 1, "status": 1}):
+            if delivery.get("recipient_id") == contact["recipient_id"] and delivery.get("status") in ("sent", "failed"):
+                await self.db["deliveries"].update_one({"_id": delivery["_id"], **finished},
+                                                       {"$set": {"recipient_id": public}})
         await self.db["contacts"].update_one({"_id": event.subject}, {"$set": {"recipient_id": public}})
+        contacts.known(event.subject, {**contact, "recipient_id": public})
+
+    async def _deliveries_of(self, dossier_id: str, projection: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every delivery made for the dossier (its log, ``log_key``), a page at a time on that key's index."""
+        prefix = f"{dossier_id}|"
+        found = await key_range.in_range(self.db["deliveries"], prefix, key_range.after(prefix), field=LOG_KEY,
+                                         projection={**projection, "subject_id": 1})
+        return [d for d in found if d.get("subject_id") == dossier_id]  # not one whose id goes on past a "|"
 
     @staticmethod
     def _address_of(event: RecordedEvent) -> dict[str, Any]:
@@ -228,10 +243,11 @@ class Notify:
     async def _cancel(self, delivery_id: str) -> None:
         await cancel_delivery(self.db, delivery_id, self.now())
 
-    async def _tell(self, event: RecordedEvent, nobody_is_fine: bool = False) -> None:
+    async def _tell(self, event: RecordedEvent, nobody_is_fine: bool = False, contacts: Contacts | None = None) -> None:
         """Queue every message the event calls for, or raise MissingFacts before queueing any. ``nobody_is_fine``:
-        a recipient nobody configured (RECIPIENT_FACTS) is no longer waited for; those messages go to no one."""
-        facts = await self._facts(event, nobody_is_fine)
+        a recipient nobody configured (RECIPIENT_FACTS) is no longer waited for; those messages go to no one.
+        ``contacts``: those this event's handling read or wrote already (a new try reads them afresh)."""
+        facts = await self._facts(event, contacts or Contacts(self.db), nobody_is_fine)
         contact = facts.pop("contact")
         stale = self.now() - event.time > self.max_event_age
         for message in messages_for(event, **facts):
@@ -243,7 +259,7 @@ class Notify:
         if not stale:
             await self._enqueue_webhooks(event, contact)
 
-    async def _facts(self, event: RecordedEvent, nobody_is_fine: bool = False) -> dict[str, Any]:
+    async def _facts(self, event: RecordedEvent, contacts: Contacts, nobody_is_fine: bool = False) -> dict[str, Any]:
         """What ``messages_for`` needs to know about the event, looked up; MissingFacts names what is absent."""
         data = event.data
         told = event.model()
@@ -254,7 +270,7 @@ class Notify:
             needs.append(fact)
             reasons.append(reason)
 
-        contact = await self.db["contacts"].find_one({"_id": event.subject})
+        contact = await contacts.get(event.subject)
         if contact is None and (isinstance(told, _PRODUCER_TYPES) or await self._filtered_by_province(event)):
             missing(f"contact:{event.subject}", f"no dossier.received yet for {event.subject} (the producer's contact)")
         producer = await self._recipient(contact, missing) if contact else None
@@ -278,19 +294,19 @@ class Notify:
             if isinstance(told, ResultProposed) else []
         if not approvers and isinstance(told, ResultProposed) and not nobody_is_fine:
             missing(APPROVERS, "no recipient has the approver role yet")
-        contacts = {}
+        invitees = {}
         if isinstance(told, CeremonyScheduled):
             for invitee in data["invitees"]:
-                c = await self.db["contacts"].find_one({"_id": invitee["dossier_id"]})
+                c = await contacts.get(invitee["dossier_id"])
                 if c is None:
                     missing(f"contact:{invitee['dossier_id']}",
                             f"no dossier.received yet for invitee {invitee['dossier_id']}")
                 else:
-                    contacts[invitee["dossier_id"]] = await self._recipient(c, missing)
+                    invitees[invitee["dossier_id"]] = await self._recipient(c, missing)
         if needs:
             raise MissingFacts(needs, reasons)
         return {"contact": contact, "producer": producer, "panel": panel, "approvers": approvers,
-                "contacts": contacts, "round_": round_, "scoring": scoring}
+                "contacts": invitees, "round_": round_, "scoring": scoring}
 
     async def _filtered_by_province(self, event: RecordedEvent) -> bool:
         """A dossier's event goes to province-filtered webhooks only once its province is known."""
@@ -342,7 +358,9 @@ class Notify:
                     "about_event_id": event.id, "about_event_type": event.type, "about_event_time": event.time,
                     "created_at": self.now(), "due_at": at}
         try:
-            await self.db["deliveries"].insert_one({**delivery, "page_key": delivery_key(delivery),
+            page_key = delivery_key(delivery)
+            await self.db["deliveries"].insert_one({**delivery, "page_key": page_key,
+                                                    LOG_KEY: log_key({**delivery, "page_key": page_key}),
                                                     **due_fields(key, at)})
         except DuplicateKeyError:
             # a delivery pending with no due_key was made by a version that queued it in a second write and died
@@ -376,13 +394,10 @@ class Notify:
         completion of the dossier on its partition, which this consumer reads in order; so one not parked now was
         told already, and its reminders are linked (written before its parked outcome, ADR 0006), for the caller to
         cancel. No mark is needed then (ADR 0006, 2026-11-30: eight writes per dossier). Read first, before
-        the links: one told since is then found linked. More waiting than one page of the walk: assumed so."""
-        waiting = await self.waiting.parked.find(
-            {WAITING_KEY: {"$gte": ""}}, projection={"status": 1, "subject": 1, "type": 1},
-            sort=[(WAITING_KEY, 1)], limit=_WAITING_LOOKED_AT + 1).to_list()
-        return len(waiting) > _WAITING_LOOKED_AT or any(
-            d.get("status") == "waiting" and d.get("subject") == dossier_id and d.get("type") in _MAKE_REMINDERS
-            for d in waiting)
+        the links: one told since is then found linked. The dossier's own parked events are read (``subject_key``,
+        set by the park's insert), not what waits of every dossier (ADR 0006, "what of a dossier waits")."""
+        mine = await self.waiting.of_subject(dossier_id, projection={"status": 1, "type": 1})
+        return any(d.get("status") == "waiting" and d.get("type") in _MAKE_REMINDERS for d in mine)
 
     async def _remember_reminder(self, dossier_id: str, message: Message) -> None:
         member_id = message.recipient.id
@@ -692,9 +707,29 @@ def only_marks_a_judge(event: RecordedEvent) -> bool:
 
 
 _MARKING_TYPES = (ScoreSubmitted, ScoreAmended, JudgeRecused)
-# the events whose messages include reminders (messages_for), and how many waiting events a sheet looks through
+# the events whose messages include reminders (messages_for)
 _MAKE_REMINDERS = frozenset({type_of(ScoringOpened), type_of(MemberSubstituted)})
-_WAITING_LOOKED_AT = 64
+
+
+class Contacts:
+    """The producers' contacts one event's handling reads, each read from the store once (``_id``); what the
+    handling writes to one is put here as written. Made anew for each event (and each try of a parked one), so a
+    contact changed by another event is never served from here."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.read: dict[str, dict[str, Any] | None] = {}
+
+    async def get(self, dossier_id: str) -> dict[str, Any] | None:
+        if dossier_id not in self.read:
+            self.read[dossier_id] = await self.db["contacts"].find_one({"_id": dossier_id})
+        return self.read[dossier_id]
+
+    def known(self, dossier_id: str, contact: dict[str, Any]) -> None:
+        self.read[dossier_id] = contact
+
+    def clear(self) -> None:
+        self.read.clear()
 
 
 class Withdrawn(Exception):

@@ -34,6 +34,17 @@ def delivery_key(delivery: Mapping[str, Any]) -> str:
     return f"{instant(told)}|{instant(delivery['created_at'])}|{delivery['_id']}"
 
 
+def log_key(delivery: Mapping[str, Any]) -> str | None:
+    """A delivery's key in its dossier's log: ``<subject>|<page key>``. The log is a range of this key on its own
+    index, holding that dossier's deliveries only: an equality on ``subject_id`` is no index's on FerretDB (ADR
+    0016), and walked the deliveries of every dossier ever told (issue 14; ADR 0006, "what of a dossier waits")."""
+    subject = delivery.get("subject_id")
+    if not isinstance(subject, str) or not subject:
+        return None
+    return f"{subject}|{delivery.get(paging.PAGE_KEY) or delivery_key(delivery)}"
+
+
+LOG_KEY = "log_key"
 DUE_KEY = "due_key"
 
 
@@ -73,8 +84,10 @@ class Views:
                                  after=paging.cursor_key(after, DELIVERY_KEY), count=total, show=public)
 
     async def deliveries(self, dossier_id: str, after: str | None, limit: int, total: bool = False) -> Page:
+        # walked on the dossier's own keys (``log_key``), listed and cursored by ``page_key`` as before
         return await paging.page(self.db["deliveries"], equals={"subject_id": dossier_id}, limit=limit,
-                                 after=paging.cursor_key(after, DELIVERY_KEY), count=total, show=public)
+                                 after=paging.cursor_key(after, DELIVERY_KEY), count=total, show=public,
+                                 key=LOG_KEY, prefix=f"{dossier_id}|")
 
     async def subscriptions(self, owner: str | None, after: str | None, limit: int, total: bool = False) -> Page:
         """The webhooks of one agency (``owner``; None: every agency's), oldest first, without their secrets."""
@@ -89,9 +102,11 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     for keys in (["page_key"], ["recipient_id", "page_key"], ["subject_id", "page_key"]):
         await db["deliveries"].create_index([(k, ASCENDING) for k in keys])
     await db["deliveries"].create_index([(DUE_KEY, ASCENDING)])  # the delivery loop walks what is due (ADR 0054)
+    await db["deliveries"].create_index([(LOG_KEY, ASCENDING)])  # a dossier's deliveries (ADR 0006, issue 14)
     await db["subscriptions"].create_index([("page_key", ASCENDING)])
     await db["subscriptions"].create_index([("owner", ASCENDING), ("page_key", ASCENDING)])
     await paging.fill_keys(db, "deliveries", delivery_key)
+    await paging.fill_keys(db, "deliveries", log_key, key=LOG_KEY)
     await paging.fill_keys(db, "subscriptions", subscription_key)
     await due_entries_moved(db)
 

@@ -39,6 +39,7 @@ from binhchon_kit.consumer import Origin, consuming
 from binhchon_kit.events import RecordedEvent
 
 WAITING_KEY = "waiting_key"
+SUBJECT_KEY = "subject_key"
 
 
 def waiting_key(doc: dict[str, Any]) -> str | None:
@@ -46,10 +47,18 @@ def waiting_key(doc: dict[str, Any]) -> str | None:
     return doc["_id"] if doc.get("status") == "waiting" else None
 
 
+def subject_key(doc: dict[str, Any]) -> str | None:
+    """A parked event's key among its subject's (its dossier's, or its round's): ``<subject>:<event id>``."""
+    subject = doc.get("subject")
+    return f"{subject}:{doc['_id']}" if isinstance(subject, str) and subject else None
+
+
 async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
-    """The walk's index, and the key of the events parked before it existed (once per deploy of the key)."""
+    """The walks' indexes, and the keys of the events parked before they existed (once per deploy of a key)."""
     await db["parked"].create_index([(WAITING_KEY, ASCENDING)])
+    await db["parked"].create_index([(SUBJECT_KEY, ASCENDING)])
     await paging.fill_keys(db, "parked", waiting_key, key=WAITING_KEY)
+    await paging.fill_keys(db, "parked", subject_key, key=SUBJECT_KEY)
 
 
 class MissingFacts(Exception):
@@ -82,7 +91,7 @@ class WaitingRoom:
         try:
             await self.parked.insert_one({
                 "_id": event.id, "status": "waiting", WAITING_KEY: event.id, "type": event.type,
-                "subject": event.subject,
+                "subject": event.subject, SUBJECT_KEY: subject_key({"_id": event.id, "subject": event.subject}),
                 # the message as received (signed): dead-lettered later, it is what came, unchanged
                 "body": origin.body or event.to_cloudevent().to_bytes(), "topic": origin.topic,
                 "partition": origin.partition, "offset": origin.offset, "key": origin.key, "handler": origin.handler,
@@ -116,6 +125,15 @@ class WaitingRoom:
                 # the store checks again: the event may have finished, or its needs changed, since the walk
                 await self.parked.update_one({"_id": doc["_id"], "status": "waiting", "needs": {"$in": list(facts)}},
                                              {"$set": {"next_try_at": self.now()}, "$inc": {"pokes": 1}})
+
+    async def of_subject(self, subject: str, projection: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every event of ``subject`` ever parked, whatever its status: a range of ``subject_key`` on its index,
+        reading that subject's events only (another subject's whose id goes on past a ``:`` is left out here)."""
+        prefix = f"{subject}:"
+        shown = None if projection is None else {**projection, "subject": 1}
+        found = await key_range.in_range(self.parked, prefix, key_range.after(prefix), field=SUBJECT_KEY,
+                                         projection=shown)
+        return [doc for doc in found if doc.get("subject") == subject]
 
     async def _walk(self, projection: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The events that may still wait (and those finished since the last pass), in ``waiting_key`` order."""

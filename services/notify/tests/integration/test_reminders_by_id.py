@@ -1,7 +1,8 @@
 """Notify's reminders found by their ``_id`` on the real store (issue 14: a query on ``dossier_id`` read every
 reminder ever made, for each sheet): a sheet cancels its judge's reminder only, a completion every reminder of its
 dossier and none of a dossier whose id its own is a prefix of, and a sheet read again cancels nothing more; a mark
-against reminders made later is kept only while one may be (ADR 0006, 2026-11-30)."""
+against reminders made later is kept only while one may be, which the dossier's own parked events tell (ADR 0006,
+2026-11-30 and "what of a dossier waits")."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from notify.adapters.channels import Webhook
 from notify.adapters.templates import Templates
 from notify.domain.messages import SCORE_REMINDER, Message, Recipient
 from notify.service import Notify
-from notify.waiting import WAITING_KEY
+from notify.waiting import SUBJECT_KEY, WAITING_KEY, setup, subject_key
 
 pytestmark = pytest.mark.integration
 
@@ -60,14 +61,15 @@ async def test_a_sheet_cancels_its_judges_reminder_a_completion_its_dossiers(mon
 async def test_a_mark_is_kept_only_while_an_event_that_makes_reminders_waits(mongo, unique):
     """A sheet (or completion) read while its dossier's ``scoring.opened`` or a substitution is parked keeps the
     judge's mark, and the reminder made when that event is told is cancelled at once; with nothing of its dossier
-    waiting it keeps none; with more waiting than it looks through, it keeps one."""
+    waiting it keeps none, however many of other dossiers wait; an event parked before ``subject_key`` existed is
+    found once the start's fill gave it one."""
     db = mongo[f"notify_{unique}"]
     svc = notify_on(db)
     svc.waiting.db = db
 
     async def parked(event_id: str, type_: str, subject: str) -> None:
-        await db["parked"].insert_one({"_id": event_id, "status": "waiting", WAITING_KEY: event_id, "type": type_,
-                                       "subject": subject})
+        doc = {"_id": event_id, "status": "waiting", WAITING_KEY: event_id, "type": type_, "subject": subject}
+        await db["parked"].insert_one({**doc, SUBJECT_KEY: subject_key(doc)})
 
     await parked("ev-open-d2", "scoring.opened", "d2")
     await parked("ev-sub-d3", "panel.member_substituted", "d3")
@@ -83,10 +85,19 @@ async def test_a_mark_is_kept_only_while_an_event_that_makes_reminders_waits(mon
     await svc._remember_reminder("d2", reminder)
     assert (await db["deliveries"].find_one({"_id": reminder.key}))["status"] == "cancelled"
 
-    await db["parked"].insert_many([{"_id": f"ev-{n:03d}", "status": "waiting", WAITING_KEY: f"ev-{n:03d}",
-                                     "type": "dossier.accepted", "subject": f"x{n}"} for n in range(70)])
-    await svc._no_reminder("d6", "gk-1")  # too many waiting to look through: kept, to be safe
-    assert await db["reminders_off"].find_one({"_id": "d6:gk-1"}) is not None
+    for n in range(70):  # other dossiers' events waiting: not d6's, so no mark for d6 (no longer "too many")
+        await parked(f"ev-{n:03d}", "scoring.opened", f"x{n}")
+    await parked("ev-open-d6:x", "scoring.opened", "d6:x")  # a dossier whose id goes on past d6's ":"
+    await svc._no_reminder("d6", "gk-1")
+    assert await db["reminders_off"].find_one({"_id": "d6:gk-1"}) is None
+
+    # parked by a notify before subject_key: found once the fill at start has given it its key
+    await db["parked"].insert_one({"_id": "ev-old-d7", "status": "waiting", WAITING_KEY: "ev-old-d7",
+                                   "type": "scoring.opened", "subject": "d7"})
+    await setup(db)
+    assert (await db["parked"].find_one({"_id": "ev-old-d7"}))[SUBJECT_KEY] == "d7:ev-old-d7"
+    await svc._no_reminder("d7", "gk-1")
+    assert await db["reminders_off"].find_one({"_id": "d7:gk-1"}) is not None
 
 
 def _event(dossier: str) -> RecordedEvent:
