@@ -17,7 +17,8 @@ from binhchon_kit.auth.devtoken import ensure_keys, mint
 from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.principals import AUDITOR, client_options
 from binhchon_kit.store_principals import redacted
-from binhchon_kit.testing.infra import REPO, Infra, provide
+from binhchon_kit.testing import table_reads
+from binhchon_kit.testing.infra import REPO, Infra, NativeFerretDB, provide
 from binhchon_kit.topics import all_topics, ensure_topics
 
 T = TypeVar("T")
@@ -38,6 +39,14 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         pytest.fail(str(exc), pytrace=False)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def counted_store() -> Iterator[NativeFerretDB]:
+    """A store whose PostgreSQL counts what each statement read (binhchon_kit.testing.table_reads), started when a
+    test first asks for it, shared by such tests (each in databases of its own name), never the suite's store."""
+    with table_reads.counted_store(f"counted-{uuid.uuid4().hex[:8]}") as store:
+        yield store
 
 
 @pytest.fixture

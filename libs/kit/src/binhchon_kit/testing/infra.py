@@ -211,18 +211,22 @@ class NativeKafka:
 
 
 class NativePostgres:
-    """A PostgreSQL cluster of our own (FerretDB's storage), which a fault test may stop and start again."""
+    """A PostgreSQL cluster of our own (FerretDB's storage), which a fault test may stop and start again.
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    ``settings``: more lines for its configuration at each start (``BINHCHON_PG_SETTINGS`` of postgres.sh)."""
+
+    def __init__(self, directory: Path, port: int | None = None, settings: str = "") -> None:
         self.dir = directory
         self.port = port or free_port()
+        self.settings = settings
 
     @property
     def data(self) -> Path:
         return self.dir / "data"
 
     def start(self) -> None:
-        _run([str(LOCAL / "postgres.sh"), "start", str(self.dir), str(self.port)])
+        _run([str(LOCAL / "postgres.sh"), "start", str(self.dir), str(self.port)],
+             {"BINHCHON_PG_SETTINGS": self.settings} if self.settings else None)
 
     def stop(self) -> None:
         _run([str(LOCAL / "postgres.sh"), "stop", str(self.dir)])
@@ -278,11 +282,12 @@ class NativeFerretDB:
 
 
 @contextlib.contextmanager
-def private_store(name: str) -> Iterator[NativeFerretDB]:
+def private_store(name: str, pg_settings: str = "") -> Iterator[NativeFerretDB]:
     """A store of a test's own, to stop and start (an outage) without touching the suite's: its PostgreSQL and
-    FerretDB under the checkout's .run (not /tmp/pytest-of-…, which is closed to the server's user), removed after."""
+    FerretDB under the checkout's .run (not /tmp/pytest-of-…, which is closed to the server's user), removed after.
+    ``pg_settings``: more lines for its PostgreSQL's configuration (binhchon_kit.testing.table_reads)."""
     workdir = REPO / ".run" / name
-    store = NativeFerretDB(workdir / "ferretdb", postgres=NativePostgres(workdir / "postgres"))
+    store = NativeFerretDB(workdir / "ferretdb", postgres=NativePostgres(workdir / "postgres", settings=pg_settings))
     store.start()
     try:
         yield store
