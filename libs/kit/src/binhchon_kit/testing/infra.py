@@ -39,6 +39,8 @@ class Infra:
     origin: str
     # the broker's credentials (a <principal>.password each, binhchon_kit.principals); None: a PLAINTEXT broker
     kafka_credentials: Path | None = None
+    # the native store's PostgreSQL (its statistics: binhchon_kit.testing.rows_read); None: another server
+    postgres: Path | None = None
 
     def kafka_client(self, principal: str = "admin") -> dict[str, Any]:
         """aiokafka's sign-in arguments as ``principal`` (admin: the super user a test forges and inspects with)."""
@@ -343,7 +345,7 @@ def provide(workdir: Path) -> Iterator[Infra]:
         raise RuntimeError(f"{HOW_TO}\n\nThe native stack did not start: {exc}") from exc
     try:
         yield Infra(kafka.bootstrap, ferret.url, f"native (infra/local, SASL/SCRAM and ACLs): {why_native}",
-                    kafka.credentials)
+                    kafka.credentials, ferret.postgres.dir)
     finally:
         kafka.stop()
         ferret.stop()
