@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pymongo.errors import DuplicateKeyError
 
+from binhchon_kit import key_range
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.common import Document, Level, Producer, Product
 from binhchon_kit.contracts.intake import (
@@ -390,9 +391,10 @@ class Intake:
         round_ = await self.load_round(state.round_id)
         dossiers.accept(state, round_, product_group=product_group, sample_code=sample_code or "-")  # its state first
         identity = dossiers.product_identity(state)
-        accepted = await self.rt.db["dossiers"].find_one(
-            {"product_identity": identity, "status": dossiers.Status.ACCEPTED.value, "_id": {"$ne": state.id}})
-        if accepted is not None:
+        # the product's dossiers, walked by their key's index (a containment of product_identity read them all)
+        same_product = await key_range.in_range(self.rt.db["dossiers"], f"{identity}|", key_range.after(f"{identity}|"),
+                                                field="identity_key", projection={"status": 1})
+        if any(d["status"] == dossiers.Status.ACCEPTED.value and d["_id"] != state.id for d in same_product):
             raise Refused(f"this producer already has an accepted dossier for this product in round {round_.code}",
                           reason="duplicate")
         if state.id != identity:  # filed by an account not verified for the producer when it filed
@@ -441,10 +443,13 @@ class Intake:
         if binding is not None and binding.status is bindings.Status.REFUSED:
             raise Refused("the account that filed this dossier was refused for the producer", binding_id=binding_id,
                           binding_status=binding.status.value)
-        other = await self.rt.db["bindings"].find_one({  # by number: bindings folded before producer_ref existed
-            "$or": [{"producer_ref": bindings.producer_ref(number)}, {"registration_number": number.strip().upper()}],
-            "status": bindings.Status.VERIFIED.value, "applicant_id": {"$ne": state.producer_id}})
-        if other is not None:
+        # the producer's bindings, walked by their key's index (views.setup gave the ones folded before
+        # producer_ref existed their reference, then their key)
+        ref = f"{bindings.producer_ref(number)}|"
+        of_producer = await key_range.in_range(self.rt.db["bindings"], ref, key_range.after(ref), field="producer_key",
+                                               projection={"status": 1, "applicant_id": 1})
+        if any(b["status"] == bindings.Status.VERIFIED.value and b["applicant_id"] != state.producer_id
+               for b in of_producer):
             raise Refused("another account is already verified for this producer: verify or refuse this "
                           "account's binding first", binding_id=binding_id, binding_status="requested")
         verified = bindings.verify(binding, applicant_id=state.producer_id, registration_number=number,

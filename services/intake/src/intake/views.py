@@ -130,11 +130,11 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
         await rounds.create_index([(k, ASCENDING) for k in keys])
     for keys in (["page_key"], ["round_id", "page_key"], ["round_id", "status", "page_key"],
                  ["applicant_id", "page_key"], ["province_code", "district_code", "page_key"],
-                 ["status", "page_key"], ["check_key"], ["round_id", "check_key"],
+                 ["status", "page_key"], ["check_key"], ["round_id", "check_key"], ["identity_key"],
                  *([key] for key in FILTER_KEYS.values())):
         await stored.create_index([(k, ASCENDING) for k in keys])
     for keys in (["page_key"], ["applicant_page_key"], ["registration_number", "page_key"],
-                 ["producer_ref", "page_key"]):
+                 ["producer_ref", "page_key"], ["producer_key"]):
         await db["bindings"].create_index([(k, ASCENDING) for k in keys])
     async for old in db["bindings"].find({"producer_ref": {"$exists": False}}, {"registration_number": 1}):
         if isinstance(old.get("registration_number"), str):  # folded before producer_ref existed
@@ -143,4 +143,7 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     await paging.fill_keys(db, "rounds", lambda d: str(d["code"]))
     await paging.fill_keys(db, "dossiers", lambda d: str(d["receipt_number"]))
     await paging.fill_keys(db, "dossiers", dossiers.check_key, key="check_key")
+    # the keys the acceptance's checks walk (issue 14): after producer_ref above, which the binding's key is made of
+    await paging.fill_keys(db, "dossiers", dossiers.identity_key, key="identity_key")
+    await paging.fill_keys(db, "bindings", bindings.producer_key, key="producer_key")
     await paging.fill_filter_keys(db, "dossiers", FILTER_KEYS, dossiers.filter_keys)
