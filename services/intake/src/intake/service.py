@@ -13,7 +13,6 @@ from typing import Any, Protocol
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit import key_range
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.common import Document, Level, Producer, Product
 from binhchon_kit.contracts.intake import (
@@ -33,6 +32,7 @@ from binhchon_kit.personal_keys import COLLECTION, SubjectKeys, master_key_from_
 from binhchon_kit.reserved_numbers import Reservation, release, reserve, settle, still_held
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.vietnam_time import day_in_vietnam, now_utc
+from intake import views
 from intake.adapters.documents import Documents
 from intake.domain import bindings, dossiers, rounds
 from intake.domain.errors import Refused
@@ -391,10 +391,7 @@ class Intake:
         round_ = await self.load_round(state.round_id)
         dossiers.accept(state, round_, product_group=product_group, sample_code=sample_code or "-")  # its state first
         identity = dossiers.product_identity(state)
-        # the product's dossiers, walked by their key's index (a containment of product_identity read them all)
-        same_product = await key_range.in_range(self.rt.db["dossiers"], f"{identity}|", key_range.after(f"{identity}|"),
-                                                field="identity_key", projection={"status": 1})
-        if any(d["status"] == dossiers.Status.ACCEPTED.value and d["_id"] != state.id for d in same_product):
+        if await views.accepted_of_product(self.rt.db, identity, besides=state.id):
             raise Refused(f"this producer already has an accepted dossier for this product in round {round_.code}",
                           reason="duplicate")
         if state.id != identity:  # filed by an account not verified for the producer when it filed
@@ -443,13 +440,7 @@ class Intake:
         if binding is not None and binding.status is bindings.Status.REFUSED:
             raise Refused("the account that filed this dossier was refused for the producer", binding_id=binding_id,
                           binding_status=binding.status.value)
-        # the producer's bindings, walked by their key's index (views.setup gave the ones folded before
-        # producer_ref existed their reference, then their key)
-        ref = f"{bindings.producer_ref(number)}|"
-        of_producer = await key_range.in_range(self.rt.db["bindings"], ref, key_range.after(ref), field="producer_key",
-                                               projection={"status": 1, "applicant_id": 1})
-        if any(b["status"] == bindings.Status.VERIFIED.value and b["applicant_id"] != state.producer_id
-               for b in of_producer):
+        if await views.verified_for_producer(self.rt.db, number, besides=state.producer_id):
             raise Refused("another account is already verified for this producer: verify or refuse this "
                           "account's binding first", binding_id=binding_id, binding_status="requested")
         verified = bindings.verify(binding, applicant_id=state.producer_id, registration_number=number,

@@ -12,7 +12,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from binhchon_kit import paging
+from binhchon_kit import key_range, paging
 from binhchon_kit.paging import Page
 from binhchon_kit.personal import KeysLookup, open_copies_with, open_with, sealed_kids
 from intake.domain import bindings, dossiers
@@ -120,6 +120,26 @@ class Views:
         if doc is None:
             raise Refused(f"no dossier with receipt number {receipt_number}", kind="not_found")
         return shown(doc)
+
+
+async def accepted_of_product(db: AsyncDatabase[dict[str, Any]], identity: str, *, besides: str) -> bool:
+    """Whether a dossier of this producer's product other than ``besides`` is accepted (one per product, ADR 0037).
+    The product's dossiers are walked by their ``identity_key`` index: a containment on ``product_identity`` read
+    every dossier ever stored (issue 14)."""
+    prefix = f"{identity}|"
+    same = await key_range.in_range(db["dossiers"], prefix, key_range.after(prefix), field="identity_key",
+                                    projection={"status": 1})
+    return any(d["status"] == dossiers.Status.ACCEPTED.value and d["_id"] != besides for d in same)
+
+
+async def verified_for_producer(db: AsyncDatabase[dict[str, Any]], registration_number: str, *, besides: str) -> bool:
+    """Whether an account other than ``besides`` is verified for the producer of this number (ADR 0037). Its bindings
+    are walked by their ``producer_key`` index (``setup`` gives the ones folded before ``producer_ref`` existed
+    their reference, then their key): a containment on the status read every binding (issue 14)."""
+    prefix = f"{bindings.producer_ref(registration_number)}|"
+    of_producer = await key_range.in_range(db["bindings"], prefix, key_range.after(prefix), field="producer_key",
+                                           projection={"status": 1, "applicant_id": 1})
+    return any(b["status"] == bindings.Status.VERIFIED.value and b["applicant_id"] != besides for b in of_producer)
 
 
 async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
