@@ -83,6 +83,7 @@ REMEMBERED_STREAMS = 10_000
 REMEMBERED_TAILS = 256  # streams whose events since their last page a writer keeps, to write the next page
 REMEMBERED_PAGES = 256  # pages whose decoded events a process keeps (8,192 events), by the bytes they were read from
 PAGES_PER_QUERY = 16  # a stream read's query for pages (32 events each), the next one asked while these decode
+RUN_KEYS = 1_000  # keys per mark update: FerretDB b9 serves an `_id $in` of up to 1,000 strings from the index
 SEGMENTS_PER_QUERY = 4  # a replay's query for segments (each up to a projector's batch, 500 events)
 
 
@@ -596,17 +597,18 @@ class MongoEventStore(QueueNames):
         return settled
 
     async def _unset(self, mark: str, keys: Sequence[str]) -> None:
-        # FerretDB serves `_id` equality and ranges from its index, not `$in`: one update per key, or per run of
-        # consecutive versions of one stream, which is exactly its stream's keys from the first to the last (ten
-        # digits each, so in key order; the stream's equality keeps out a longer stream named `<stream>/…`).
-        # FerretDB then reads the run in one query instead of one per key, and writes each event back as before.
+        # One update per key, or per run of consecutive versions of one stream, asked as its keys, `_id $in` (at
+        # most ``RUN_KEYS``): FerretDB b9 answers that list from the `_id` index, reading the run's rows only, and
+        # writes each event back as before. Not as the range from the first key to the last: FerretDB pushes a
+        # range down as two one-sided conditions (each OR'd with the array arm), and PostgreSQL walked the `_id`
+        # index from one bound to the end of the table (half of it on average, issue 14; ADR 0053, 2026-11-30).
         for stream, first, last in _runs(keys):
             if first == last:
                 await self.events.update_one({"_id": event_key(stream, first)}, {"$unset": {mark: ""}})
-            else:
-                await self.events.update_many(
-                    {"stream": stream, "_id": {"$gte": event_key(stream, first), "$lte": event_key(stream, last)}},
-                    {"$unset": {mark: ""}})
+                continue
+            for low in range(first, last + 1, RUN_KEYS):
+                run = [event_key(stream, v) for v in range(low, min(low + RUN_KEYS, last + 1))]
+                await self.events.update_many({"_id": {"$in": run}}, {"$unset": {mark: ""}})
 
     # ---- the layout before ADR 0014 --------------------------------------------------------------------
 

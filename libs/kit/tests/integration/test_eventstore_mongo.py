@@ -161,9 +161,10 @@ async def test_the_projector_projects_while_kafka_is_down_and_marks_only_after_p
     assert await store.unprojected(10) == []
 
 
-async def test_a_run_of_one_streams_versions_is_marked_by_its_key_range_and_nothing_else(store):
-    """A run of consecutive versions is unset by one update over its keys; the stream's name keeps another stream
-    whose keys sort inside that range (``a/0000000002/…``) out of it, and a gap splits the run."""
+async def test_a_run_of_one_streams_versions_is_marked_by_its_keys_and_nothing_else(store):
+    """A run of consecutive versions is unset by one update of its keys (``$in``, which FerretDB b9 answers from the
+    `_id` index); another stream whose keys sort inside the run's range (``a/0000000002/…``) is not among them, and
+    a gap splits the run."""
     events = await grow(store, "a", 5)
     inside = await grow(store, "a/0000000002", 1)  # its key sorts between a/0000000002 and a/0000000003
     updates: list[dict] = []
@@ -181,7 +182,7 @@ async def test_a_run_of_one_streams_versions_is_marked_by_its_key_range_and_noth
 
     await store.mark_published(keys([events[0], events[1], events[2], events[4]]))  # a/4 is left waiting
 
-    assert updates == [{"stream": "a", "_id": {"$gte": "a/0000000001", "$lte": "a/0000000003"}},
+    assert updates == [{"_id": {"$in": ["a/0000000001", "a/0000000002", "a/0000000003"]}},
                        {"_id": "a/0000000005"}]
     assert [(e.stream, e.version) for e in await store.unpublished(10)] == [("a/0000000002", 1), ("a", 4)]
     await store.mark_published(keys([events[3], *inside]))

@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit import paging
+from binhchon_kit import key_range, paging
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.ledger import AwardPaid, FeePaid, PrizeRate, PrizeScheduleSet, ProductDisplayed
 from binhchon_kit.contracts.registry import EventData
@@ -124,7 +124,7 @@ class Ledger:
         the same members score every dossier of a round: rewriting all seven on each dossier's completion was
         seven rows PostgreSQL wrote for nothing (ADR 0053). One read of the round's sitters instead; a sitter
         inserted by a racing handler meanwhile is the same document (the duplicate key is ignored)."""
-        known = {s["_id"] async for s in self.db["ledger_sitters"].find({"round_id": round_id}, projection={"_id": 1})}
+        known = {s["_id"] for s in await self._sitters(round_id)}
         for member_id in members:
             if (key := f"{round_id}|{member_id}") not in known:
                 try:
@@ -132,6 +132,11 @@ class Ledger:
                                                                 "member_id": member_id})
                 except DuplicateKeyError:
                     pass
+
+    async def _sitters(self, round_id: str) -> list[dict[str, Any]]:
+        """The round's sitters, by their keys (``<round>|<member>``, a round id holds no ``|``) as a range of the
+        `_id` index: an equality on ``round_id`` read every sitter of every round (issue 14)."""
+        return await key_range.with_prefix(self.db["ledger_sitters"], f"{round_id}|")
 
     async def _keep(self, name: str, key: str, doc: dict[str, Any]) -> None:
         try:
@@ -175,7 +180,7 @@ class Ledger:
             return
         async for result in self.db["ledger_results"].find({"round_id": round_id}):
             await self._award(result, schedule, cause)
-        sitters = [s["member_id"] async for s in self.db["ledger_sitters"].find({"round_id": round_id})]
+        sitters = [s["member_id"] for s in await self._sitters(round_id)]
         await self._fees(round_id, sitters, cause, schedule)
 
     async def _award(self, result: dict[str, Any], schedule: dict[str, Any], cause: Cause) -> None:

@@ -32,6 +32,7 @@ from binhchon_kit.personal_keys import COLLECTION, SubjectKeys, master_key_from_
 from binhchon_kit.reserved_numbers import Reservation, release, reserve, settle, still_held
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.vietnam_time import day_in_vietnam, now_utc
+from intake import views
 from intake.adapters.documents import Documents
 from intake.domain import bindings, dossiers, rounds
 from intake.domain.errors import Refused
@@ -390,9 +391,7 @@ class Intake:
         round_ = await self.load_round(state.round_id)
         dossiers.accept(state, round_, product_group=product_group, sample_code=sample_code or "-")  # its state first
         identity = dossiers.product_identity(state)
-        accepted = await self.rt.db["dossiers"].find_one(
-            {"product_identity": identity, "status": dossiers.Status.ACCEPTED.value, "_id": {"$ne": state.id}})
-        if accepted is not None:
+        if await views.accepted_of_product(self.rt.db, identity, besides=state.id):
             raise Refused(f"this producer already has an accepted dossier for this product in round {round_.code}",
                           reason="duplicate")
         if state.id != identity:  # filed by an account not verified for the producer when it filed
@@ -441,10 +440,7 @@ class Intake:
         if binding is not None and binding.status is bindings.Status.REFUSED:
             raise Refused("the account that filed this dossier was refused for the producer", binding_id=binding_id,
                           binding_status=binding.status.value)
-        other = await self.rt.db["bindings"].find_one({  # by number: bindings folded before producer_ref existed
-            "$or": [{"producer_ref": bindings.producer_ref(number)}, {"registration_number": number.strip().upper()}],
-            "status": bindings.Status.VERIFIED.value, "applicant_id": {"$ne": state.producer_id}})
-        if other is not None:
+        if await views.verified_for_producer(self.rt.db, number, besides=state.producer_id):
             raise Refused("another account is already verified for this producer: verify or refuse this "
                           "account's binding first", binding_id=binding_id, binding_status="requested")
         verified = bindings.verify(binding, applicant_id=state.producer_id, registration_number=number,

@@ -12,7 +12,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from binhchon_kit import paging
+from binhchon_kit import key_range, paging
 from binhchon_kit.paging import Page
 from binhchon_kit.personal import KeysLookup, open_copies_with, open_with, sealed_kids
 from intake.domain import bindings, dossiers
@@ -122,6 +122,26 @@ class Views:
         return shown(doc)
 
 
+async def accepted_of_product(db: AsyncDatabase[dict[str, Any]], identity: str, *, besides: str) -> bool:
+    """Whether a dossier of this producer's product other than ``besides`` is accepted (one per product, ADR 0037).
+    The product's dossiers are walked by their ``identity_key`` index: a containment on ``product_identity`` read
+    every dossier ever stored (issue 14)."""
+    prefix = f"{identity}|"
+    same = await key_range.in_range(db["dossiers"], prefix, key_range.after(prefix), field="identity_key",
+                                    projection={"status": 1})
+    return any(d["status"] == dossiers.Status.ACCEPTED.value and d["_id"] != besides for d in same)
+
+
+async def verified_for_producer(db: AsyncDatabase[dict[str, Any]], registration_number: str, *, besides: str) -> bool:
+    """Whether an account other than ``besides`` is verified for the producer of this number (ADR 0037). Its bindings
+    are walked by their ``producer_key`` index (``setup`` gives the ones folded before ``producer_ref`` existed
+    their reference, then their key): a containment on the status read every binding (issue 14)."""
+    prefix = f"{bindings.producer_ref(registration_number)}|"
+    of_producer = await key_range.in_range(db["bindings"], prefix, key_range.after(prefix), field="producer_key",
+                                           projection={"status": 1, "applicant_id": 1})
+    return any(b["status"] == bindings.Status.VERIFIED.value and b["applicant_id"] != besides for b in of_producer)
+
+
 async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     """The lists' indexes (the compound ones serve MongoDB in production, the single-field keys FerretDB), and
     the keys of documents stored before keys existed."""
@@ -130,11 +150,11 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
         await rounds.create_index([(k, ASCENDING) for k in keys])
     for keys in (["page_key"], ["round_id", "page_key"], ["round_id", "status", "page_key"],
                  ["applicant_id", "page_key"], ["province_code", "district_code", "page_key"],
-                 ["status", "page_key"], ["check_key"], ["round_id", "check_key"],
+                 ["status", "page_key"], ["check_key"], ["round_id", "check_key"], ["identity_key"],
                  *([key] for key in FILTER_KEYS.values())):
         await stored.create_index([(k, ASCENDING) for k in keys])
     for keys in (["page_key"], ["applicant_page_key"], ["registration_number", "page_key"],
-                 ["producer_ref", "page_key"]):
+                 ["producer_ref", "page_key"], ["producer_key"]):
         await db["bindings"].create_index([(k, ASCENDING) for k in keys])
     async for old in db["bindings"].find({"producer_ref": {"$exists": False}}, {"registration_number": 1}):
         if isinstance(old.get("registration_number"), str):  # folded before producer_ref existed
@@ -143,4 +163,7 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     await paging.fill_keys(db, "rounds", lambda d: str(d["code"]))
     await paging.fill_keys(db, "dossiers", lambda d: str(d["receipt_number"]))
     await paging.fill_keys(db, "dossiers", dossiers.check_key, key="check_key")
+    # the keys the acceptance's checks walk (issue 14): after producer_ref above, which the binding's key is made of
+    await paging.fill_keys(db, "dossiers", dossiers.identity_key, key="identity_key")
+    await paging.fill_keys(db, "bindings", bindings.producer_key, key="producer_key")
     await paging.fill_filter_keys(db, "dossiers", FILTER_KEYS, dossiers.filter_keys)

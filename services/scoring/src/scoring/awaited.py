@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from binhchon_kit import key_range, paging
@@ -40,6 +41,22 @@ def list_keys(authority_id: str, proposed_at: datetime, proposal_id: str) -> dic
     return {paging.PAGE_KEY: key, AUTHORITY_KEY: f"{authority_id}|{key}"}
 
 
+IDS_PER_QUERY = 1_000  # FerretDB b9 answers an `_id $in` of up to 1,000 strings from the `_id` index
+
+
+async def still_completed(documents: AsyncCollection[dict[str, Any]], dossier_ids: list[str]) -> int:
+    """How many of these dossiers' scoring documents are completed (awaiting a decision). Asked by their ``_id``s
+    (``scoring-<dossier>``), which FerretDB b9 answers from the `_id` index: ``dossier_id $in`` is not pushed down
+    and read every scoring document (issue 14)."""
+    keys = sorted({scoring.scoring_stream(i) for i in dossier_ids})
+    waiting = 0
+    for start in range(0, len(keys), IDS_PER_QUERY):
+        found = await documents.find({"_id": {"$in": keys[start:start + IDS_PER_QUERY]}},
+                                     projection={"status": 1}).to_list()
+        waiting += sum(1 for d in found if d.get("status") == scoring.COMPLETED)
+    return waiting
+
+
 class AwaitedDecisions:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], authority_of: AuthorityOf) -> None:
         self.db = db
@@ -53,7 +70,7 @@ class AwaitedDecisions:
     async def refresh(self, proposal: ResultProposed, proposed_at: datetime) -> dict[str, Any]:
         """Recompute the proposal's document from what scoring holds now; answers it."""
         ids = [row.dossier_id for row in proposal.rows]
-        waiting = await self.db["scoring"].count_documents({"dossier_id": {"$in": ids}, "status": scoring.COMPLETED})
+        waiting = await still_completed(self.db["scoring"], ids)
         round_ = await self.db["rounds"].find_one({"_id": proposal.round_id}) or {}
         try:
             authority: ApprovingAuthority | None = await self.authority_of(proposal.round_id)

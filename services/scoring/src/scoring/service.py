@@ -41,6 +41,7 @@ from scoring.domain import scoring
 from scoring.domain.authority import DecisionInput, authority_decision
 from scoring.domain.errors import Refused
 from scoring.domain.rulebook import Rulebook
+from scoring.domain.scoring import scoring_stream
 from scoring.domain.sealing import DossierKey
 from scoring.recent import RecentStreams
 
@@ -53,10 +54,6 @@ class RulebookVersionMissing(Exception):
 
 def panel_stream(round_id: str) -> str:
     return "panel-" + deterministic_id("panel", round_id)
-
-
-def scoring_stream(dossier_id: str) -> str:
-    return "scoring-" + dossier_id.removeprefix("dossier-")
 
 
 class Scoring:

@@ -33,8 +33,9 @@ from scoring.decision_leases import DECISION_LEASE
 from scoring.domain import scoring
 from scoring.domain.authority import DecisionInput
 from scoring.domain.errors import Refused
+from scoring.domain.scoring import scoring_stream
 from scoring.domain.views import fold_first, fold_scoring
-from scoring.service import Scoring, scoring_stream
+from scoring.service import Scoring
 
 from .scoring_builders import panel, rulebook, rulebooks, scorer_ids, with_total
 

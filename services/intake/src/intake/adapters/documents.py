@@ -8,6 +8,7 @@ loses deletes its own chunks and answers with the winner's entry, so each conten
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 from collections.abc import AsyncIterator
@@ -20,6 +21,8 @@ from gridfs import AsyncGridFSBucket
 from gridfs.errors import FileExists
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+from binhchon_kit import key_range
 
 BUCKET = "documents"
 CHUNK_BYTES = 255 * 1024  # GridFS's default: a chunk well under FerretDB's and MongoDB's 16 MiB document limit
@@ -71,13 +74,18 @@ class Documents:
         await self.chunks.create_index([("files_id", 1), ("n", 1)], unique=True)
 
     async def find(self, sha256: str) -> StoredDocument | None:
-        entry = await self.files.find_one({"filename": sha256})
+        """The entry of this content. Asked as a range of the unique ``filename`` index that holds only it (a
+        SHA-256 is 64 hex digits; the range is a keyset page, which FerretDB walks in that index, ADR 0016): an
+        equality on ``filename`` is a containment that read every entry (issue 14)."""
+        found = await key_range.in_range(self.files, sha256, key_range.after(sha256), page=2, field="filename")
+        entry = next((e for e in found if e["filename"] == sha256), None)
         return _stored(entry) if entry is not None else None
 
     async def find_many(self, sha256s: list[str]) -> dict[str, StoredDocument]:
-        """The stored entries among ``sha256s``, by SHA-256: one query for a dossier's whole list."""
-        return {entry["filename"]: _stored(entry)
-                async for entry in self.files.find({"filename": {"$in": sorted(set(sha256s))}})}
+        """The stored entries among ``sha256s``, by SHA-256: one index lookup each (``$in`` on ``filename`` is not
+        pushed down: it read every entry)."""
+        found = await asyncio.gather(*(self.find(sha256) for sha256 in sorted(set(sha256s))))
+        return {stored.sha256: stored for stored in found if stored is not None}
 
     async def store(self, content: IO[bytes], *, sha256: str, size_bytes: int, media_type: str, file_name: str,
                     uploaded_by: str, uploaded_at: datetime) -> tuple[StoredDocument, bool]:

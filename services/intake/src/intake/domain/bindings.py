@@ -8,7 +8,7 @@ registration number, verified once by the secretariat.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -114,6 +114,13 @@ def refuse(state: Binding, *, reason: str, registration_number: str | None = Non
 
 # ---- read model ------------------------------------------------------------------------------------------
 
+def producer_key(doc: Mapping[str, Any]) -> str | None:
+    """The key a producer's bindings are walked by (ADR 0053, 2026-11-30): its reference, then the binding's id,
+    so that one producer's bindings are one range of its index; none without a reference."""
+    ref = doc.get("producer_ref")
+    return f"{ref}|{doc.get('binding_id') or doc['_id']}" if isinstance(ref, str) else None
+
+
 def fold_binding(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     """The binding as the secretariat's list shows it: state, and who decided it when (the history is the stream)."""
     state = replay(evolve, events)
@@ -128,6 +135,7 @@ def fold_binding(events: Sequence[RecordedEvent]) -> dict[str, Any]:
         "page_key": state.id,  # ASCII and unique: the list's order (ADR 0015)
         "applicant_page_key": f"{state.applicant_id}|{state.id}",
     }
+    doc["producer_key"] = producer_key(doc)
     for event in events:
         data = event.model()
         if isinstance(data, ProducerBindingRequested):

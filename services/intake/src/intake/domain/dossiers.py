@@ -268,6 +268,13 @@ def filter_keys(doc: Mapping[str, Any]) -> dict[str, str]:
             "round_page_key": f"{doc['round_id']}|{doc['receipt_number']}"}
 
 
+def identity_key(doc: Mapping[str, Any]) -> str | None:
+    """The key the duplicate check of an acceptance walks (ADR 0053, 2026-11-30): the producer's product identity,
+    then the receipt number (unique), so that one product's dossiers are one range of its index."""
+    identity = doc.get("product_identity")
+    return f"{identity}|{doc['receipt_number']}" if isinstance(identity, str) else None
+
+
 def fold_dossier(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     """The dossier's read model: current state, the receipt, and the whole history from its events."""
     state = replay(evolve, events)
@@ -290,6 +297,7 @@ def fold_dossier(events: Sequence[RecordedEvent]) -> dict[str, Any]:
         "product_identity": product_identity(state),  # one accepted dossier per producer's product (ADR 0037)
     }
     doc["check_key"] = check_key(doc)
+    doc["identity_key"] = identity_key(doc)
     doc.update(filter_keys(doc))
     for event in events:
         if isinstance(accepted := event.model(), DossierAccepted):

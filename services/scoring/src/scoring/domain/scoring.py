@@ -44,6 +44,11 @@ OPEN, COMPLETED, APPROVED, NOT_RECOGNISED, CANCELLED = "open", "completed", "app
 NOT_OPENED = "not_opened"  # the read model's status of a dossier scoring could not open
 
 
+
+def scoring_stream(dossier_id: str) -> str:
+    """A dossier's scoring stream, and its read model document's ``_id``."""
+    return "scoring-" + dossier_id.removeprefix("dossier-")
+
 @dataclass(frozen=True)
 class SheetOnRecord:
     """A sheet as the fold read it: its marks are None while sealed (ADR 0036) until ``unsealed`` opens them."""
