@@ -39,9 +39,6 @@ class Infra:
     origin: str
     # the broker's credentials (a <principal>.password each, binhchon_kit.principals); None: a PLAINTEXT broker
     kafka_credentials: Path | None = None
-    # the PostgreSQL cluster under the native FerretDB (its directory, for infra/local/postgres.sh psql); None: the
-    # store is not ours to look into (an environment's, a container's)
-    postgres: Path | None = None
 
     def kafka_client(self, principal: str = "admin") -> dict[str, Any]:
         """aiokafka's sign-in arguments as ``principal`` (admin: the super user a test forges and inspects with)."""
@@ -351,7 +348,7 @@ def provide(workdir: Path) -> Iterator[Infra]:
         raise RuntimeError(f"{HOW_TO}\n\nThe native stack did not start: {exc}") from exc
     try:
         yield Infra(kafka.bootstrap, ferret.url, f"native (infra/local, SASL/SCRAM and ACLs): {why_native}",
-                    kafka.credentials, ferret.postgres.dir)
+                    kafka.credentials)
     finally:
         kafka.stop()
         ferret.stop()
