@@ -10,17 +10,14 @@ asked ``settled $ne`` / ``$or``, which FerretDB answers by reading the whole col
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from binhchon_kit import reserved_numbers
 from binhchon_kit.reserved_numbers import FREE_KEY, PENDING, release, reserve, settle, still_held
 from binhchon_kit.sequence import claim_id
-from binhchon_kit.testing.infra import NativeFerretDB
 from binhchon_kit.testing.table_reads import reads, table_pages
 
 pytestmark = pytest.mark.integration
@@ -31,13 +28,6 @@ T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 # taken after its lease) may touch, whatever N: 129 measured, most of them the writes; the code before (each of
 # the five searches read every one of the 2,000 kept reservations) 811
 BOUND = 300
-
-
-@pytest.fixture
-async def client(counted_store: NativeFerretDB) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(counted_store.url, tz_aware=True)
-    yield client
-    await client.close()
 
 
 async def nothing_holds(_: str, __: int) -> bool:
@@ -58,9 +48,9 @@ async def _history(db: Any, scope: str, n: int) -> None:
                                   "until": T0 - timedelta(days=30), "released": True, "number": n + 1})
 
 
-async def test_reservations_read_a_bounded_number_of_pages_however_many_are_kept(counted_store, client, unique):
+async def test_reservations_read_a_bounded_number_of_pages_however_many_are_kept(counted_store, counted_mongo, unique):
     name = f"kit_reserved_{unique}"
-    db = client[name]
+    db = counted_mongo[name]
     scope = "receipt:round-a"
     await _history(db, scope, N)
     await reserved_numbers.setup(db)  # the deploy's fill: the given-back one gets its key, the settled ones none

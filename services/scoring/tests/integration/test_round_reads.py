@@ -9,15 +9,12 @@ theirs, and the round's own are found among them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from binhchon_kit import paging
-from binhchon_kit.testing.infra import NativeFerretDB
 from binhchon_kit.testing.table_reads import reads, table_pages
 from scoring import views
 from scoring.awaited import COLLECTION, AwaitedDecisions
@@ -32,13 +29,6 @@ AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 BOUND = 40
 
 
-@pytest.fixture
-async def client(counted_store: NativeFerretDB) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(counted_store.url, tz_aware=True)
-    yield client
-    await client.close()
-
-
 def document(dossier_id: str, round_id: str, status: str, version: int = 1) -> dict[str, Any]:
     doc = {"_id": scoring.scoring_stream(dossier_id), "dossier_id": dossier_id, "round_id": round_id,
            "status": status, "sample_code": f"MAU-{dossier_id[-3:]}", "rulebook_version": version, "opened_at": AT,
@@ -51,9 +41,9 @@ def proposal(proposal_id: str, round_id: str, listed: bool) -> dict[str, Any]:
     return {**doc, paging.PAGE_KEY: f"2026-11-30T08:00:00.000Z|{proposal_id}"} if listed else doc
 
 
-async def test_a_rounds_documents_and_proposals_read_a_bounded_number_of_pages(counted_store, client, unique):
+async def test_a_rounds_documents_and_proposals_read_a_bounded_number_of_pages(counted_store, counted_mongo, unique):
     name = f"scoring_round_{unique}"
-    db = client[name]
+    db = counted_mongo[name]
     older = [document(f"dossier-old{n:04d}", f"round-old{n // 40}", scoring.COMPLETED) for n in range(OLDER)]
     for start in range(0, OLDER, 500):
         await db["scoring"].insert_many(older[start:start + 500])

@@ -50,6 +50,14 @@ def counted_store() -> Iterator[NativeFerretDB]:
 
 
 @pytest.fixture
+async def counted_mongo(counted_store: NativeFerretDB) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    """A client of the ``counted_store``."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(counted_store.url, tz_aware=True)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
 def unique() -> str:
     """A short unique name for this test's databases, topics and ids."""
     return uuid.uuid4().hex[:10]
