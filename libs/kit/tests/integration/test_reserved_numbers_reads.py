@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from binhchon_kit import reserved_numbers
-from binhchon_kit.reserved_numbers import FREE_KEY, PENDING, release, reserve, settle, still_held
+from binhchon_kit.reserved_numbers import FREE_KEY, PENDING, Reservation, release, reserve, settle, still_held
 from binhchon_kit.sequence import claim_id
 from binhchon_kit.testing.table_reads import reads, table_pages
 
@@ -83,12 +83,18 @@ async def test_reservations_read_a_bounded_number_of_pages_however_many_are_kept
     assert full.pages >= table_pages(counted_store, name, PENDING) > 20, full
 
 
+async def _one_given_back(db: Any, scope: str) -> Reservation:
+    """Number 1 of ``scope``, claimed and given back (its claimant refused as a duplicate)."""
+    await reserved_numbers.setup(db)
+    refused = await reserve(db, scope, claimed_for="d-0", now=T0, lease=LEASE, holds=nothing_holds)
+    await release(db, refused)
+    return refused
+
+
 async def test_a_takeover_whose_settling_was_lost_is_settled_by_the_next_claimant(mongo, unique):
     db = mongo[f"kit_reserved_{unique}"]
     scope = "receipt:round-b"
-    await reserved_numbers.setup(db)
-    refused = await reserve(db, scope, claimed_for="d-a", now=T0, lease=LEASE, holds=nothing_holds)
-    await release(db, refused)
+    refused = await _one_given_back(db, scope)
     # a claimant took it over and died before settling what it took over: the two writes, the second lost
     await db[PENDING].insert_one({"_id": f"after:{refused.id}", "scope": scope, "for": "d-b", "number": 1,
                                   "until": T0 + LEASE,
@@ -102,9 +108,7 @@ async def test_a_takeover_whose_settling_was_lost_is_settled_by_the_next_claiman
 async def test_claimants_racing_for_one_number_given_back_get_distinct_numbers(mongo, unique):
     db = mongo[f"kit_reserved_{unique}"]
     scope = "receipt:round-c"
-    await reserved_numbers.setup(db)
-    refused = await reserve(db, scope, claimed_for="d-0", now=T0, lease=LEASE, holds=nothing_holds)
-    await release(db, refused)
+    await _one_given_back(db, scope)
     got = await asyncio.gather(*(reserve(db, scope, claimed_for=f"d-{i}", now=T0, lease=LEASE, holds=nothing_holds)
                                  for i in range(1, 6)))
     assert sorted(r.number for r in got) == [1, 2, 3, 4, 5]
