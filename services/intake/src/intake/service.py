@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pymongo.errors import DuplicateKeyError
 
+from binhchon_kit import reserved_numbers
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.common import Document, Level, Producer, Product
 from binhchon_kit.contracts.intake import (
@@ -104,6 +105,7 @@ class Intake:
         await db["bindings"].create_index([("producer_ref", 1), ("status", 1)])
         await self.keys.setup()
         await self.documents.setup()
+        await reserved_numbers.setup(db)
         # an upload that died between its chunks and its entry left chunks nothing names; another replica's upload
         # may be writing its own right now, hence the hour's margin
         await self.documents.forget_unfinished(before=self.now() - UNFINISHED_UPLOAD_AGE)

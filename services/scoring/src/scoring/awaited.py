@@ -30,6 +30,7 @@ from scoring.domain.errors import Refused
 
 COLLECTION = "awaited_decisions"
 AUTHORITY_KEY = "authority_key"
+ROUND_KEY = "round_key"  # the round, then the proposal: a listed proposal's round is one range of this key's index
 # a key of the list: the proposal's time (CloudEvents form, milliseconds), then its stream id
 AWAITED_KEY = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\|proposal-[0-9a-f-]{36}$")
 
@@ -39,6 +40,11 @@ AuthorityOf = Callable[[str], Awaitable[ApprovingAuthority]]
 def list_keys(authority_id: str, proposed_at: datetime, proposal_id: str) -> dict[str, str]:
     key = f"{format_time(proposed_at)}|{proposal_id}"
     return {paging.PAGE_KEY: key, AUTHORITY_KEY: f"{authority_id}|{key}"}
+
+
+def round_key(doc: dict[str, Any]) -> str | None:
+    """Set on a proposal's document while it is listed (then its round holds no ``|``); None otherwise."""
+    return f"{doc['round_id']}|{doc['_id']}" if doc.get(paging.PAGE_KEY) and doc.get("round_id") else None
 
 
 IDS_PER_QUERY = 1_000  # FerretDB b9 answers an `_id $in` of up to 1,000 strings from the `_id` index
@@ -64,8 +70,9 @@ class AwaitedDecisions:
         self.authority_of = authority_of  # the round's approving authority (Refused while its round is unknown)
 
     async def setup(self) -> None:
-        for key in (paging.PAGE_KEY, AUTHORITY_KEY, "round_id"):
+        for key in (paging.PAGE_KEY, AUTHORITY_KEY, "round_id", ROUND_KEY):
             await self.rows.create_index([(key, ASCENDING)])
+        await paging.fill_keys(self.db, COLLECTION, round_key, key=ROUND_KEY)
 
     async def refresh(self, proposal: ResultProposed, proposed_at: datetime) -> dict[str, Any]:
         """Recompute the proposal's document from what scoring holds now; answers it."""
@@ -84,12 +91,16 @@ class AwaitedDecisions:
             "dossiers": len(ids), "undecided": waiting, "proposed_at": proposed_at}
         if waiting and authority is not None:
             doc.update(list_keys(authority.id, proposed_at, proposal.proposal_id))
+            doc[ROUND_KEY] = round_key({**doc, "_id": proposal.proposal_id})
         await self.rows.replace_one({"_id": proposal.proposal_id}, doc, upsert=True)
         return doc
 
     async def of_round(self, round_id: str) -> list[dict[str, Any]]:
-        """The round's proposals still listed (a decision may settle dossiers several of them hold)."""
-        return [row async for row in self.rows.find({"round_id": round_id}) if row.get(paging.PAGE_KEY)]
+        """The round's proposals still listed (a decision may settle dossiers several of them hold), walked in the
+        ``round_key`` index: ``{round_id: …}`` read every proposal ever made (issue 14)."""
+        prefix = f"{round_id}|"
+        return [row for row in await key_range.in_range(self.rows, prefix, key_range.after(prefix), field=ROUND_KEY)
+                if row.get("round_id") == round_id and row.get(paging.PAGE_KEY)]
 
     async def listed(self) -> list[dict[str, Any]]:
         """Every proposal still awaited (its ids only), read by the list's key."""

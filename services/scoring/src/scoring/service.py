@@ -32,6 +32,7 @@ from binhchon_kit.eventstore import ConcurrencyConflict
 from binhchon_kit.folding import replay
 from binhchon_kit.personal_keys import CopiesOpener
 from binhchon_kit.runtime import Runtime, log_signer
+from scoring import views
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.adapters.sealing import SealingKeys
 from scoring.awaited import AwaitedDecisions
@@ -134,7 +135,7 @@ class Scoring:
         """The version the round's first opened dossier was scored under, from scoring's read model of the
         round's dossiers (it runs once per round, when the round has no pinned version: one written before pins
         were kept). A document folded before ``opened_at`` was kept counts as earliest."""
-        opened = [d async for d in self.rt.db["scoring"].find({"round_id": round_id})
+        opened = [d for d in await views.of_round(self.rt.db, round_id)
                   if d.get("status") != scoring.NOT_OPENED and d.get("rulebook_version") is not None]
         if not opened:
             return None
@@ -378,7 +379,7 @@ class Scoring:
         panel = await self.panel(round_id)
         if panels.chair(panel).id != actor.id:
             raise Refused("only the council chair proposes the results", kind="forbidden")
-        docs = await self.rt.db["scoring"].find({"round_id": round_id, "status": scoring.COMPLETED}).to_list()
+        docs = [d for d in await views.of_round(self.rt.db, round_id) if d.get("status") == scoring.COMPLETED]
         if not docs:
             raise Refused(f"no dossier of round {round_id} has completed scoring and awaits a decision")
         docs.sort(key=lambda d: (-d["result"]["average_total"], d["product_name"]))

@@ -9,9 +9,9 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from binhchon_kit import paging
+from binhchon_kit import key_range, paging
 from binhchon_kit.paging import Page
-from scoring.domain.views import page_key
+from scoring.domain.views import ROUND_KEY, page_key, round_key
 
 # a scoring document's key: its sample code (empty if scoring never opened it), then its dossier id
 SCORING_KEY = re.compile(r"^[A-Za-z0-9._-]{0,40}\|[A-Za-z0-9._:-]+$")
@@ -25,12 +25,21 @@ class Views:
         """The round's dossiers by sample code; the read model holds who submitted, never a score before
         completion."""
         return await paging.page(self.db["scoring"], equals={"round_id": round_id}, limit=limit, count=total,
-                                 after=paging.cursor_key(after, SCORING_KEY))
+                                 after=paging.cursor_key(after, SCORING_KEY), key=ROUND_KEY, prefix=f"{round_id}|")
+
+
+async def of_round(db: AsyncDatabase[dict[str, Any]], round_id: str) -> list[dict[str, Any]]:
+    """Every scoring document of the round, walked in the ``round_key`` index: ``{round_id: …}`` is a
+    containment FerretDB answers by reading every scoring document of every round (issue 14)."""
+    prefix = f"{round_id}|"
+    return [doc for doc in await key_range.in_range(db["scoring"], prefix, key_range.after(prefix), field=ROUND_KEY)
+            if doc.get("round_id") == round_id]
 
 
 async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     """The list's indexes (the compound one serves MongoDB in production), and the keys of documents stored
     before keys existed."""
-    for keys in (["page_key"], ["round_id", "page_key"], ["round_id", "status"]):
+    for keys in (["page_key"], ["round_id", "page_key"], ["round_id", "status"], [ROUND_KEY]):
         await db["scoring"].create_index([(k, ASCENDING) for k in keys])
     await paging.fill_keys(db, "scoring", page_key)
+    await paging.fill_keys(db, "scoring", round_key, key=ROUND_KEY)

@@ -11,10 +11,18 @@ from binhchon_kit.folding import replay
 from binhchon_kit.personal import as_carried
 from scoring.domain import scoring
 
+ROUND_KEY = "round_key"
+
 
 def page_key(doc: Mapping[str, Any]) -> str:
     """Where a dossier stands in its round's list (ADR 0015): by sample code, then dossier id (unique, ASCII)."""
     return f"{doc.get('sample_code') or ''}|{doc['dossier_id']}"
+
+
+def round_key(doc: Mapping[str, Any]) -> str | None:
+    """The round, then ``page_key``: a round's dossiers are one range of this key's index (issue 14; a round id
+    holds no ``|``). None for a document of no round."""
+    return f"{doc['round_id']}|{page_key(doc)}" if doc.get("round_id") else None
 
 
 def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
@@ -32,7 +40,7 @@ def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
         "submitted": sorted(state.current_sheets()), "recused": sorted(state.recused),
         "result": state.completed, "decision": state.decision, "opened_at": events[0].time,
     }
-    return {**doc, "page_key": page_key(doc)}
+    return {**doc, "page_key": page_key(doc), ROUND_KEY: round_key(doc)}
 
 
 def fold_first(events: Sequence[RecordedEvent]) -> dict[str, Any]:
@@ -46,4 +54,4 @@ def fold_not_opened(data: dict[str, Any]) -> dict[str, Any]:
             "producer_name", "product_group", "sample_code", "reason_code", "reason_params")
     doc: dict[str, Any] = {**{k: data.get(k) for k in keep}, "status": scoring.NOT_OPENED, "scoring_round": None,
            "submitted": [], "recused": [], "result": None, "decision": None}
-    return {**doc, "page_key": page_key(doc)}
+    return {**doc, "page_key": page_key(doc), ROUND_KEY: round_key(doc)}
