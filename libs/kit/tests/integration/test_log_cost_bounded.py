@@ -10,12 +10,10 @@ counts for a checkpoint that re-reads every leaf (an auditor's) show they are co
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pymongo import AsyncMongoClient
 
 from binhchon_kit import merkle
 from binhchon_kit.checkpoints import LEAVES, Checkpoints
@@ -23,7 +21,6 @@ from binhchon_kit.eventstore_mongo import MongoEventStore
 from binhchon_kit.leaf_ids import leaf_id
 from binhchon_kit.signing import Signer
 from binhchon_kit.testing.eventstore_contract import grow
-from binhchon_kit.testing.infra import NativeFerretDB
 from binhchon_kit.testing.table_reads import reads, table_pages
 from binhchon_kit.transparency import event_leaf
 
@@ -34,22 +31,16 @@ N = 2000
 BOUND = 200
 
 
-@pytest.fixture
-async def client(counted_store: NativeFerretDB) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(counted_store.url, tz_aware=True)
-    yield client
-    await client.close()
-
-
 def _history(n: int) -> list[dict[str, Any]]:
     """Leaves of ``n`` events published long ago (their events need not be in the store for a checkpoint)."""
     return [{"_id": leaf_id(i), "event": f"history-{i // 40}/{i % 40 + 1:010d}", "event_id": f"old-{i}",
              "hash": hashlib.sha256(str(i).encode()).hexdigest()} for i in range(n)]
 
 
-async def test_a_relay_pass_and_a_periodic_checkpoint_read_a_bounded_number_of_pages(counted_store, client, unique):
+async def test_a_relay_pass_and_a_periodic_checkpoint_read_a_bounded_number_of_pages(counted_store, counted_mongo,
+                                                                                     unique):
     name = f"kit_cost_{unique}"
-    db = client[name]
+    db = counted_mongo[name]
     store = MongoEventStore(db, source="/binhchon/intake")
     await store.setup()
     log = Checkpoints(store, db, Signer(Ed25519PrivateKey.generate()))
