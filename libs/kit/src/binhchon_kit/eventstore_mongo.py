@@ -47,6 +47,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from binhchon_kit import key_range
 from binhchon_kit.canonical import GENESIS_HASH, HASH_ALG, LEGACY_HASH_ALG
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.envelope import to_milliseconds, utc_now
@@ -226,8 +227,9 @@ class MongoEventStore(QueueNames):
         return recorded
 
     async def _raise_taken(self, stream: str, expected_version: int, event_id: str) -> None:
-        # The rare path: tell a repeated effect (same event id anywhere) from a lost race.
-        if await self.events.find_one({"event_id": event_id}, projection={"_id": 1}) is not None:
+        # The rare path: tell a repeated effect (same event id anywhere) from a lost race. By the event_id index:
+        # an equality would read every event ever stored, on every lost race (issue 14)
+        if await key_range.first_equal(self.events, "event_id", event_id, projection={"_id": 1}) is not None:
             raise AlreadyRecorded(event_id)
         raise ConcurrencyConflict(stream, expected_version, await self.version(stream))
 

@@ -44,6 +44,15 @@ async def in_range(collection: AsyncCollection[Doc], low: str, high: str | None,
         bound = {"$gt": found[-1][field]}
 
 
+async def first_equal(collection: AsyncCollection[Doc], field: str, value: str,
+                      projection: Doc | None = None) -> Doc | None:
+    """The first document whose ``field`` (a top-level string field with an index of its own) equals ``value``: an
+    equality FerretDB would send as a containment, that reads every document, asked as a keyset page instead."""
+    found = await collection.find({field: {"$gte": value, "$lte": value}}, projection=projection,
+                                  sort=[(field, ASCENDING)], limit=1).to_list()
+    return found[0] if found else None
+
+
 async def with_prefix(collection: AsyncCollection[Doc], prefix: str, page: int = PAGE) -> list[Doc]:
     """Every document whose ``_id`` starts with ``prefix`` (not empty), in ``_id`` order."""
     return await in_range(collection, prefix, after(prefix), page)

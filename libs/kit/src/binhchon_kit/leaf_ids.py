@@ -17,6 +17,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from binhchon_kit import key_range
+
 WIDTH = 16
 FIRST, LAST = "0" * WIDTH, "9" * WIDTH
 AT_ONCE = 8  # lookups in flight at once: one per stream of a relay batch
@@ -93,6 +95,4 @@ async def holder(leaves: Any, key: str) -> dict[str, Any] | None:
 
 async def by_event_id(leaves: Any, event_id: str) -> dict[str, Any] | None:
     """The leaf of the event ``event_id``, if any (the ``event_id`` index: not unique, the first is taken)."""
-    docs: list[dict[str, Any]] = await leaves.find({"event_id": {"$gte": event_id, "$lte": event_id}},
-                                                   sort=[("event_id", 1)], limit=1).to_list()
-    return docs[0] if docs else None
+    return await key_range.first_equal(leaves, "event_id", event_id)
