@@ -89,8 +89,7 @@ async def holding(leaves: Any, keys: Iterable[str]) -> dict[str, dict[str, Any]]
 
 async def holder(leaves: Any, key: str) -> dict[str, Any] | None:
     """The leaf that holds the event ``key``, if any."""
-    docs = await _events_between(leaves, key, key, 1)
-    return docs[0] if docs else None
+    return await key_range.first_equal(leaves, "event", key)
 
 
 async def by_event_id(leaves: Any, event_id: str) -> dict[str, Any] | None:
