@@ -138,8 +138,11 @@ class Notify:
         told = event.model()
         if isinstance(told, DossierReceived):
             producer = data["producer"]
+            filed_as = producer_recipient(producer["registration_number"])
             contact = {
-                "recipient_id": producer_recipient(producer["registration_number"]),
+                # keyed_as: the id the producer's messages are keyed by, kept when the acceptance changes its
+                # recipient_id (ADR 0038, 2026-11-30 (late))
+                "recipient_id": filed_as, "keyed_as": filed_as,
                 # a household's name sealed (dossier.received v3, ADR 0048): kept as a copy, opened for each mail
                 "name": copy_sealed(producer["name"], event_id=event.id, path="producer.name")
                 if is_sealed(producer["name"]) else producer["name"],
@@ -231,7 +234,7 @@ class Notify:
         except KeysUnavailable as exc:
             missing(f"key:{contact['_id']}", str(exc))
             name = ERASED
-        return Recipient(contact["recipient_id"], name, email)
+        return Recipient(contact["recipient_id"], name, email, keyed_as=contact.get("keyed_as"))
 
     async def _forget(self, erased: PersonalDataErased) -> None:
         """A producer's personal data was erased (ADR 0035): drop the address notify opened, from its contacts and
@@ -318,6 +321,9 @@ class Notify:
 
     async def _enqueue_email(self, message: Message, contact: dict[str, Any] | None) -> None:
         assert message.recipient.email
+        if message.earlier_keys and await self.db["deliveries"].find_one({"_id": {"$in": message.earlier_keys}},
+                                                                         {"_id": 1}) is not None:
+            return  # made by a version that keyed it by the producer's accepted id: made once already
         # the sealed copies the events carry (a household's name and number, ADR 0048) opened for the mail
         sealed = context_for(message, contact, certification_url=self.certification_url, intake_url=self.intake_url)
         context = await self.shown(sealed)

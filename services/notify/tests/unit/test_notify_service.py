@@ -15,16 +15,19 @@ from typing import Any
 
 import pytest
 
+from binhchon_kit.contracts.certification import CertificateIssued
 from binhchon_kit.contracts.common import Document, Level, Producer, Product, Programme
 from binhchon_kit.contracts.intake import DossierAccepted, DossierReceived
 from binhchon_kit.contracts.scoring import ProposalRow, ResultProposed
 from binhchon_kit.events import RecordedEvent
 from binhchon_kit.metrics import MESSAGES_HANDLED
+from binhchon_kit.personal import seal
 from binhchon_kit.settings import ServiceSettings
 from binhchon_kit.testing.memory import FixedClock, memory_runtime, recorded_at
 from binhchon_kit.testing.samples import dossier_body
 from notify.adapters.channels import DeliveryError, Webhook
 from notify.adapters.templates import Templates
+from notify.domain.messages import Message, Recipient
 from notify.service import Notify
 
 NOW = datetime(2026, 11, 22, 23, 26, tzinfo=UTC)  # 06:26 on 23/11 in Hà Nội
@@ -143,6 +146,77 @@ async def test_the_same_event_again_sends_nothing_more(svc: Notify, mail: FakeMa
 
     assert len(mail.sent) == 1
     assert len(await deliveries(svc)) == 1
+
+
+NUMBER = "2400123456"
+
+
+def filed_sealed(number: str = NUMBER) -> RecordedEvent:
+    """dossier.received v4: an organisation's registration number sealed by its key until it is verified."""
+    body = dossier_body()
+    body["producer"]["registration_number"] = seal(bytes(32), "psk-" + "3" * 32, number, event_id=f"{DOSSIER}-1",
+                                                   path="producer.registration_number")
+    return recorded_at(NOW, "intake", DOSSIER, DossierReceived.model_validate({
+        **body, "dossier_id": DOSSIER, "round_id": "round-1", "round_code": "BG-OCOP-2026-1", "programme": "OCOP",
+        "level": "province", "receipt_number": "BG-OCOP-2026-1-00001", "received_at": NOW,
+        "check_due_date": date(2026, 12, 7)}))
+
+
+def verified(number: str = NUMBER) -> RecordedEvent:
+    return recorded_at(NOW, "intake", DOSSIER, DossierAccepted(
+        round_id="round-1", rulebook_id="ocop-2025", programme=Programme.OCOP, level=Level.PROVINCE,
+        product_group="thực phẩm", sample_code="MAU-001", result_due_date=date(2027, 1, 15),
+        product_name="Mật ong rừng Lục Nam", producer_name="HTX Đông Hưng", producer_registration_number=number),
+        version=2)
+
+
+def certificate_issued() -> RecordedEvent:
+    return recorded_at(NOW, "certification", DOSSIER, CertificateIssued(
+        certificate_id="certificate-1", number="OCOP-UBNDTBG-2026-00001", dossier_id=DOSSIER, round_id="round-1",
+        programme=Programme.OCOP, level=Level.PROVINCE, product_name="Mật ong rừng Lục Nam",
+        holder={"name": "HTX Đông Hưng", "address": "Xã Đông Hưng"}, rating_label="4 sao", stars=4, points=78.5,
+        decision={"number": "123/QĐ-UBND", "date": "2026-12-20", "signer": "Trần Văn Ký",
+                  "authority": "UBND tỉnh Bắc Giang"},
+        issued_on=date(2026, 12, 21), valid_until=date(2029, 12, 21), issuer="UBND tỉnh Bắc Giang",
+        rulebook_id="ocop-2025", result_event_id="r", signature="s", key_id="k"))
+
+
+async def test_an_event_met_before_and_again_after_the_acceptance_is_mailed_once(svc: Notify,
+                                                                                  mail: FakeMail) -> None:
+    """Notify catching up after a kill may handle a certificate.issued (certification's topic) before the
+    dossier's acceptance (intake's), and meet it again after the next kill. The acceptance changes the producer's
+    recipient id (its sealed registration number's key id becomes the number, ADR 0048): the message is still
+    keyed as it was made, so the certificate is mailed once (the fault suite once found it mailed twice)."""
+    issued = certificate_issued()
+    for event in (filed_sealed(), issued, verified(), issued):  # the certificate before the acceptance, and after
+        await svc.on_event(event)
+        await svc.deliver_due()
+
+    certificate_mails = await deliveries(svc, template="certificate.issued")
+    assert [(d["status"], d["recipient_id"]) for d in certificate_mails] == [("sent", f"producer:{NUMBER}")]
+    made = sorted(d["template"] for d in await deliveries(svc))
+    assert made == ["certificate.issued", "dossier.accepted", "dossier.received"]  # each once
+    assert [m["to"] for m in mail.sent] == [PRODUCER_MAIL] * 3
+    assert (await svc.db["contacts"].find_one({"_id": DOSSIER}) or {})["recipient_id"] == f"producer:{NUMBER}"
+
+
+async def test_a_mail_an_earlier_version_keyed_by_the_accepted_id_is_not_made_again(svc: Notify,
+                                                                                   mail: FakeMail) -> None:
+    """A version before ``keyed_as`` keyed a message made after the acceptance by the producer's accepted id: met
+    again (a redelivery, a replay), the event finds that delivery by its old key and makes no second mail."""
+    issued = certificate_issued()
+    for event in (filed_sealed(), verified()):
+        await svc.on_event(event)
+    await svc.deliver_due()
+    before = len(mail.sent)
+    old_key = Message("certificate.issued", Recipient(f"producer:{NUMBER}", "HTX", PRODUCER_MAIL), issued).key
+    await svc.db["deliveries"].insert_one({"_id": old_key, "status": "sent", "template": "certificate.issued",
+                                          "recipient_id": f"producer:{NUMBER}", "subject_id": DOSSIER})
+
+    await svc.on_event(issued)
+    await svc.deliver_due()
+    assert len(mail.sent) == before
+    assert [d["_id"] for d in await deliveries(svc, template="certificate.issued")] == [old_key]
 
 
 async def test_two_replicas_delivering_at_once_send_each_mail_once(runtime: Any, mail: FakeMail,

@@ -55,6 +55,9 @@ class Recipient:
     name: str
     email: str | None
     role_vn: str = ""
+    # the id its messages are keyed by, where that is not ``id``: a producer's at filing (its key id where the
+    # registration number was sealed), which the acceptance does not change as it changes ``id`` (ADR 0038)
+    keyed_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,23 @@ class Message:
 
     @property
     def key(self) -> str:
-        """Event id, recipient, channel and template: the same message is never sent twice."""
-        raw = f"{self.about_event.id}|{self.recipient.id}|email|{self.template}"
-        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+        """Event id, recipient, channel and template: the same message is never sent twice. The recipient as its
+        keys name it (``keyed_as``): a producer's id changes when its dossier is accepted, and an event met before
+        and again after the acceptance (notify catching up across topics, then killed) is still one message."""
+        return _message_key(self.about_event.id, self.recipient.keyed_as or self.recipient.id, self.template)
+
+    @property
+    def earlier_keys(self) -> list[str]:
+        """The key a version before ``keyed_as`` gave this message after the acceptance (by the recipient's
+        ``id``): a delivery made under it is this message, made already."""
+        keyed_as = self.recipient.keyed_as
+        if keyed_as is None or keyed_as == self.recipient.id:
+            return []
+        return [_message_key(self.about_event.id, self.recipient.id, self.template)]
+
+
+def _message_key(event_id: str, recipient: str, template: str) -> str:
+    return hashlib.sha256(f"{event_id}|{recipient}|email|{template}".encode()).hexdigest()[:32]
 
 
 def at_eight(day: date) -> datetime:
