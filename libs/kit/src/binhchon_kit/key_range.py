@@ -68,18 +68,20 @@ async def add_entry(index: AsyncCollection[Doc], entry: Doc) -> None:
 
 
 async def fill_entries(index: AsyncCollection[Doc], source: AsyncCollection[Doc], query: Doc,
-                       entry_of: Callable[[Doc], Doc], version: int = 1) -> int:
+                       entry_of: Callable[[Doc], Doc | list[Doc]], version: int = 1) -> int:
     """The entries of the ``source`` documents stored before ``index`` existed, once per deploy of ``version``
-    (a marker in ``read_model_keys``, as ``paging.fill_keys``); one pass over those matching ``query``. Inserts
-    only: a fill that rewrote the documents could, on FerretDB (which writes back the document it read), undo a
-    write made meanwhile. Returns how many documents it read."""
+    (a marker in ``read_model_keys``, as ``paging.fill_keys``); one pass over those matching ``query``, each giving
+    one entry or a list of them. Inserts only: a fill that rewrote the documents could, on FerretDB (which writes
+    back the document it read), undo a write made meanwhile. Returns how many documents it read."""
     markers = index.database["read_model_keys"]
     marker = f"{index.name}.v{version}"
     if await markers.find_one({"_id": marker}) is not None:
         return 0
     filled = 0
     async for doc in source.find(query):
-        await add_entry(index, entry_of(doc))
+        entries = entry_of(doc)
+        for entry in entries if isinstance(entries, list) else [entries]:
+            await add_entry(index, entry)
         filled += 1
     await add_entry(markers, {"_id": marker, "filled": filled})
     return filled

@@ -15,6 +15,17 @@ document in ``parked_outcomes`` (the first one inserted stands), and a fact that
 ``arrived_facts``. The ``parked`` document itself is what people and passes read; a write lost on it is repaired
 from the outcome by the next pass, or costs at most a try made later.
 
+Who waits for a fact is found by an entry per fact an event waits for, ``<fact>|<event id>`` in ``awaited``,
+inserted before the event is parked (and again with the needs of each try that still lacks them): an arrived fact
+reads its own entries by their ``_id`` prefix, pokes those events and drops the entries it read, instead of walking
+everything that waits (issue 14: with a backlog waiting, each fact-bearing event read all of it). An entry whose
+event has finished, or no longer needs the fact, pokes nothing: the poke's filter checks both again.
+
+A pass walks what waits only when something may be due: this process knows the earliest moment it set or saw
+(``_walk_by``: the parks, retries and pokes it made, the next try of each event its last walk saw), and walks at
+least every ``rewalk`` whatever it knows, for what other replicas parked or poked and for writes lost on FerretDB.
+On a busy notify a pass ran after every event handled, each walking the whole backlog (issue 14).
+
 What may still wait is found by ``waiting_key`` (the event id, set when it is parked), a keyset walk of that
 field's own index: FerretDB answers a query on ``status`` by reading every event ever parked (issue 14). The key
 is dropped by the first pass that sees the event finished, not by ``done``: until then a write lost over its
@@ -26,7 +37,7 @@ it once, at start (``setup``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,6 +51,17 @@ from binhchon_kit.events import RecordedEvent
 
 WAITING_KEY = "waiting_key"
 SUBJECT_KEY = "subject_key"
+AWAITED = "awaited"
+
+
+def awaited_entry(fact: str, event_id: str) -> dict[str, Any]:
+    """The entry saying that the event ``event_id`` waits for ``fact``, found by the prefix ``<fact>|``."""
+    return {"_id": f"{fact}|{event_id}", "fact": fact, "event_id": event_id}
+
+
+def awaited_entries(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A parked event's entries, one per fact it needs."""
+    return [awaited_entry(fact, doc["_id"]) for fact in sorted(_needs(doc)) if isinstance(fact, str)]
 
 
 def waiting_key(doc: dict[str, Any]) -> str | None:
@@ -59,6 +81,7 @@ async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db["parked"].create_index([(SUBJECT_KEY, ASCENDING)])
     await paging.fill_keys(db, "parked", waiting_key, key=WAITING_KEY)
     await paging.fill_keys(db, "parked", subject_key, key=SUBJECT_KEY)
+    await key_range.fill_entries(db[AWAITED], db["parked"], {"status": "waiting"}, awaited_entries)
 
 
 class MissingFacts(Exception):
@@ -79,6 +102,22 @@ class WaitingRoom:
     lease: timedelta = timedelta(minutes=2)
     first_retry: timedelta = timedelta(seconds=5)
     max_retry: timedelta = timedelta(minutes=5)
+    rewalk: timedelta = timedelta(seconds=5)
+    # no pass need walk what waits before this moment, as far as this process knows (None: walk)
+    _walk_by: datetime | None = field(default=None, init=False)
+
+    def _soon(self, at: datetime) -> None:
+        """Something may be due at ``at``: the pass walks then, if not before."""
+        if self._walk_by is not None and _utc(at) < self._walk_by:
+            self._walk_by = _utc(at)
+
+    async def _await(self, event_id: str, needs: Sequence[str]) -> None:
+        for fact in needs:
+            await key_range.add_entry(self.awaited, awaited_entry(fact, event_id))
+
+    @property
+    def awaited(self) -> Any:
+        return self.db[AWAITED]
 
     @property
     def parked(self) -> Any:
@@ -88,6 +127,9 @@ class WaitingRoom:
         """Keep the event until its facts arrive. False: it was parked before (a redelivery or a replay)."""
         origin = consuming.get() or Origin("", -1, -1, event.subject.encode(), "")
         now = self.now()
+        # its entries first: should the park's insert not happen, an entry finds no event and pokes nothing
+        await self._await(event.id, missing.needs)
+        self._soon(now + self.first_retry)
         try:
             await self.parked.insert_one({
                 "_id": event.id, "status": "waiting", WAITING_KEY: event.id, "type": event.type,
@@ -119,12 +161,19 @@ class WaitingRoom:
                 await self.db["arrived_facts"].insert_one({"_id": fact, "at": self.now()})
             except DuplicateKeyError:
                 pass
-        wanted = set(facts)
-        for doc in await self._walk(projection={"status": 1, "needs": 1}):
-            if doc.get("status") == "waiting" and wanted & _needs(doc):
-                # the store checks again: the event may have finished, or its needs changed, since the walk
-                await self.parked.update_one({"_id": doc["_id"], "status": "waiting", "needs": {"$in": list(facts)}},
+        read: list[str] = []
+        for fact in dict.fromkeys(facts):
+            for entry in await key_range.with_prefix(self.awaited, f"{fact}|"):
+                if entry.get("fact") != fact:
+                    continue  # another fact's, whose name goes on past a "|"
+                # the store checks: the event may have finished, or its needs changed, since its entry was made
+                await self.parked.update_one({"_id": entry["event_id"], "status": "waiting",
+                                              "needs": {"$in": list(facts)}},
                                              {"$set": {"next_try_at": self.now()}, "$inc": {"pokes": 1}})
+                read.append(entry["_id"])
+        if read:  # the fact is in arrived_facts now: a try that lacks it again makes its entry again
+            self._soon(self.now())
+            await self.awaited.delete_many({"_id": {"$in": read}})
 
     async def of_subject(self, subject: str, projection: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Every event of ``subject`` ever parked, whatever its status: a range of ``subject_key`` on its index,
@@ -142,6 +191,9 @@ class WaitingRoom:
     async def take_due(self) -> list[dict[str, Any]]:
         """The parked events due for a try, each leased to this replica (a lease left by a dead one expires)."""
         now = self.now()
+        if self._walk_by is not None and _utc(now) < self._walk_by:
+            return []  # nothing this process knows of is due, and it walked less than ``rewalk`` ago
+        walk_by = _utc(now + self.rewalk)
         due = []
         for doc in await self._walk():
             if doc.get("status") != "waiting":  # finished: out of the walk from now on
@@ -149,12 +201,18 @@ class WaitingRoom:
                                              {"$unset": {WAITING_KEY: ""}})
             elif isinstance(at := doc.get("next_try_at"), datetime) and _utc(at) <= _utc(now):
                 due.append(doc)
+            elif isinstance(at, datetime):
+                walk_by = min(walk_by, _utc(at))
+        # the due are tried now, and each try says when it may be due again (``still_waiting``, ``release``); one
+        # whose lease another replica holds is due still, so the next pass walks again
+        self._walk_by = walk_by
         taken = []
         for doc in sorted(due, key=lambda d: _utc(d["next_try_at"])):
             lease = await claims.take(self.leases, doc["_id"], {"owner": self.owner, "at": now,
                                                                 "until": now + self.lease},
                                       free=claims.lapsed("until", now))
             if lease is None:
+                self._walk_by = None
                 continue
             outcome = await self.outcomes.find_one({"_id": doc["_id"]})
             if outcome is not None:  # finished meanwhile, or its "waiting" is a write lost over the outcome
@@ -177,11 +235,14 @@ class WaitingRoom:
         delay = min(self.first_retry * 2 ** tries, self.max_retry)
         now = self.now()
         fields = {"tries": tries, "needs": missing.needs, "reason": missing.reason}
+        await self._await(doc["_id"], missing.needs)  # the entries an arrived fact dropped, or of new needs
         await self.parked.update_one({"_id": doc["_id"], "status": "waiting"},
                                      {"$set": {**fields, "next_try_at": now + delay}})
+        self._soon(now + delay)
         # a fact that arrived during this try (its update may have been overwritten by ours): try again at once
         if await self._any_arrived(missing.needs):
             await self.parked.update_one({"_id": doc["_id"], "status": "waiting"}, {"$set": {"next_try_at": now}})
+            self._soon(now)
         await self._unlease(doc["_id"], doc.get("lease"))
 
     async def _any_arrived(self, facts: Sequence[str]) -> bool:
@@ -201,6 +262,7 @@ class WaitingRoom:
         """Give the event back untouched, to be tried again soon (by any replica)."""
         await self.parked.update_one({"_id": doc["_id"], "status": "waiting"},
                                      {"$set": {"next_try_at": self.now() + self.first_retry}})
+        self._soon(self.now() + self.first_retry)
         await self._unlease(doc["_id"], doc.get("lease"))
 
     async def done(self, doc: dict[str, Any], status: str, reason: str | None = None) -> None:
