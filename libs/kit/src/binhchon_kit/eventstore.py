@@ -16,6 +16,7 @@ skipped.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -115,6 +116,12 @@ class EventStorePort(Protocol):
         """The events of these keys are in the read models (an unknown key is ignored). An event the relay has not
         published yet keeps its mark and is offered again: on FerretDB the relay may be writing its document."""
 
+    def projected(self, stream: str, version: int) -> None:
+        """This process's projection holds ``stream`` up to ``version`` (its read model and what follows it): the
+        relay's ``mark_published`` of those events, in this process, clears their projected mark with the published
+        one, in the same write (ADR 0014, 2026-11-30). Remembered in memory only: forgotten, the projector marks
+        them as before."""
+
     async def pending_events(
         self, queue: str, limit: int, older_than: timedelta | None = None
     ) -> list[RecordedEvent]:
@@ -123,6 +130,25 @@ class EventStorePort(Protocol):
 
     async def done(self, queue: str, keys: Sequence[str]) -> None:
         """Mark these keys done for ``queue``."""
+
+
+class ProjectedHere:
+    """What this process's projections hold, stream by stream (``EventStorePort.projected``): the newest streams
+    only (``limit``), as a writer's events are published within moments of its projection."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._through: OrderedDict[str, int] = OrderedDict()
+
+    def add(self, stream: str, version: int) -> None:
+        if self._through.get(stream, 0) < version:
+            self._through[stream] = version
+        self._through.move_to_end(stream)
+        while len(self._through) > self.limit:
+            self._through.popitem(last=False)
+
+    def holds(self, event: RecordedEvent) -> bool:
+        return self._through.get(event.stream, 0) >= event.version
 
 
 class QueueNames:

@@ -17,7 +17,14 @@ from binhchon_kit.canonical import GENESIS_HASH
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.envelope import to_milliseconds
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
-from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, QueueNames, event_key, in_stream_order
+from binhchon_kit.eventstore import (
+    AlreadyRecorded,
+    ConcurrencyConflict,
+    ProjectedHere,
+    QueueNames,
+    event_key,
+    in_stream_order,
+)
 from binhchon_kit.eventstore_waits import WaitTimes
 from binhchon_kit.vietnam_time import now_utc
 
@@ -36,6 +43,7 @@ class MemoryEventStore(QueueNames):
         self.log: list[RecordedEvent] = []  # every event in the order it was appended: the replay's order
         self.unpublished_keys: set[str] = set()
         self.unprojected_keys: set[str] = set()
+        self.projected_here = ProjectedHere()
 
     async def setup(self) -> None:
         return None
@@ -102,7 +110,14 @@ class MemoryEventStore(QueueNames):
         return self._waiting(self.unpublished_keys, limit)
 
     async def mark_published(self, keys: Sequence[str]) -> None:
+        # as the MongoDB driver: an event this process's projection holds loses both marks at once
+        self.unprojected_keys.difference_update(
+            k for k in keys if k in self.unpublished_keys and (e := self._by_key(k)) is not None
+            and self.projected_here.holds(e))
         self.unpublished_keys.difference_update(keys)
+
+    def projected(self, stream: str, version: int) -> None:
+        self.projected_here.add(stream, version)
 
     async def unprojected(self, limit: int, older_than: timedelta | None = None) -> list[RecordedEvent]:
         return self.waits.waited(self._waiting(self.unprojected_keys, limit), older_than)

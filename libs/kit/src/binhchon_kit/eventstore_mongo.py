@@ -52,7 +52,14 @@ from binhchon_kit.canonical import GENESIS_HASH, HASH_ALG, LEGACY_HASH_ALG
 from binhchon_kit.contracts.registry import event_model
 from binhchon_kit.envelope import to_milliseconds, utc_now
 from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent
-from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict, QueueNames, event_key, in_stream_order
+from binhchon_kit.eventstore import (
+    AlreadyRecorded,
+    ConcurrencyConflict,
+    ProjectedHere,
+    QueueNames,
+    event_key,
+    in_stream_order,
+)
 from binhchon_kit.eventstore_codec import stored_body
 from binhchon_kit.eventstore_pages import (
     PAGE_SIZE,
@@ -159,6 +166,9 @@ class MongoEventStore(QueueNames):
         self._last_hash: OrderedDict[str, tuple[int, str]] = OrderedDict()
         self._seen_unprojected: dict[str, bool] = {}  # key → still unpublished, as the projector last read it
         self._seen_events: dict[str, RecordedEvent] = {}  # the events of those keys: the next segment's content
+        # the relay's last read: the events still unprojected then, by key (the segment of those it settles)
+        self._seen_unpublished: dict[str, RecordedEvent] = {}
+        self.projected_here = ProjectedHere()
         self.segments: AsyncCollection[dict[str, Any]] = db[SEGMENTS]
         self.meta: AsyncCollection[dict[str, Any]] = db[META]
         self._segments_complete = False  # known true once read: a backfill is never undone (but by drop_segments)
@@ -559,10 +569,29 @@ class MongoEventStore(QueueNames):
 
     async def unpublished(self, limit: int) -> list[RecordedEvent]:
         docs = await self.events.find({UNPUBLISHED: WAITING}, sort=[(UNPUBLISHED, ASCENDING)], limit=limit).to_list()
-        return [from_document(d) for d in docs]
+        events = [from_document(d) for d in docs]
+        self._seen_unpublished = {d["_id"]: e for d, e in zip(docs, events, strict=True) if d.get(UNPROJECTED)}
+        return events
 
     async def mark_published(self, keys: Sequence[str]) -> None:
-        await self._unset(UNPUBLISHED, keys)
+        # An event this process's projection already holds (its writer's, ``projected``) loses both marks in one
+        # update: the projector would otherwise come back for it, read it and write it whole again (ADR 0014,
+        # 2026-11-30). Its segment first (ADR 0024: an event without its projected mark is in one); should that
+        # insert fail, those events are only marked published, as before, and the projector settles them. No
+        # projector writes them meanwhile: it leaves an unpublished event's document alone (``_settled``).
+        both = [e for k in keys if (e := self._seen_unpublished.get(k)) is not None and self.projected_here.holds(e)]
+        if both:
+            try:
+                await self._write_segment(both)
+            except PyMongoError:
+                log.warning("a segment of %d published events failed: the projector settles them", len(both))
+                both = []
+        settled = {event_key(e.stream, e.version) for e in both}
+        await self._unset([UNPUBLISHED, UNPROJECTED], [k for k in keys if k in settled])
+        await self._unset([UNPUBLISHED], [k for k in keys if k not in settled])
+
+    def projected(self, stream: str, version: int) -> None:
+        self.projected_here.add(stream, version)
 
     async def unprojected(self, limit: int, older_than: timedelta | None = None) -> list[RecordedEvent]:
         docs = await self.events.find({UNPROJECTED: WAITING}, sort=[(UNPROJECTED, ASCENDING)], limit=limit).to_list()
@@ -581,7 +610,7 @@ class MongoEventStore(QueueNames):
         # into a new segment on every pass while Kafka is down.
         settled = await self._settled(keys)
         await self._write_segment(settled)
-        await self._unset(UNPROJECTED, [event_key(e.stream, e.version) for e in settled])
+        await self._unset([UNPROJECTED], [event_key(e.stream, e.version) for e in settled])
 
     async def _settled(self, keys: Sequence[str]) -> list[RecordedEvent]:
         """The events of these keys that are published and still marked unprojected: as the last
@@ -598,19 +627,20 @@ class MongoEventStore(QueueNames):
                 settled.append(from_document(doc))
         return settled
 
-    async def _unset(self, mark: str, keys: Sequence[str]) -> None:
+    async def _unset(self, marks: Sequence[str], keys: Sequence[str]) -> None:
         # One update per key, or per run of consecutive versions of one stream, asked as its keys, `_id $in` (at
         # most ``RUN_KEYS``): FerretDB b9 answers that list from the `_id` index, reading the run's rows only, and
         # writes each event back as before. Not as the range from the first key to the last: FerretDB pushes a
         # range down as two one-sided conditions (each OR'd with the array arm), and PostgreSQL walked the `_id`
         # index from one bound to the end of the table (half of it on average, issue 14; ADR 0053, 2026-11-30).
+        unset = {"$unset": dict.fromkeys(marks, "")}
         for stream, first, last in _runs(keys):
             if first == last:
-                await self.events.update_one({"_id": event_key(stream, first)}, {"$unset": {mark: ""}})
+                await self.events.update_one({"_id": event_key(stream, first)}, unset)
                 continue
             for low in range(first, last + 1, RUN_KEYS):
                 run = [event_key(stream, v) for v in range(low, min(low + RUN_KEYS, last + 1))]
-                await self.events.update_many({"_id": {"$in": run}}, {"$unset": {mark: ""}})
+                await self.events.update_many({"_id": {"$in": run}}, unset)
 
     # ---- the layout before ADR 0014 --------------------------------------------------------------------
 

@@ -57,10 +57,13 @@ class Projections:
         moved on and, if so, projects again. Whichever order they run in, the last write is the newest state.
         """
         category = stream_category(stream)
-        if category not in self.folds:
+        events = list(events) if events is not None else None
+        if category not in self.folds:  # no read model: held at any version
+            if events:
+                self.store.projected(stream, events[-1].version)
             return
         name, fold = self.folds[category]
-        events = list(events) if events is not None else await self.store.read_stream(stream)
+        events = events if events is not None else await self.store.read_stream(stream)
         if not events:
             return
         while True:
@@ -71,6 +74,7 @@ class Projections:
             events = await self.store.read_stream(stream)
         if category in self.followers:
             await self.followers[category](stream, state)
+        self.store.projected(stream, events[-1].version)  # all done: its mark may go with the published one
 
     @staticmethod
     async def _write(collection: Any, stream: str, version: int, state: dict[str, Any]) -> None:

@@ -268,3 +268,44 @@ async def test_while_kafka_is_down_the_projector_copies_nothing_again_and_again(
     assert keys(await store.unprojected(10)) == keys(written[1:])
     assert len(await segment_ids(store)) == 1
     await assert_exact_replay(store)
+
+
+async def test_events_projected_here_are_settled_by_the_relays_one_write_into_a_segment(store, monkeypatch):
+    """The writer projected its stream (``projected``): the relay's mark, in the same process, clears both marks
+    in one update per run, after copying those events into a segment, so the replay from segments alone still gives
+    them; the projector finds nothing left. A segment that cannot be written leaves them to the projector, marked
+    published only, never unmarked without their segment."""
+    events = await grow(store, "dossier-w", 3)
+    store.projected("dossier-w", 3)
+    updates: list[dict] = []
+    update_many, update_one = store.events.update_many, store.events.update_one
+
+    async def counted_many(query, change, **kw):
+        updates.append(change)
+        return await update_many(query, change, **kw)
+
+    async def counted_one(query, change, **kw):
+        updates.append(change)
+        return await update_one(query, change, **kw)
+
+    monkeypatch.setattr(store.events, "update_many", counted_many)
+    monkeypatch.setattr(store.events, "update_one", counted_one)
+    await store.mark_published(keys(await store.unpublished(10)))
+    assert updates == [{"$unset": {"unpublished": "", "unprojected": ""}}]  # the run of three, one statement
+    assert await store.unprojected(10) == []
+    copies = [e for doc in await store.segments.find({}).to_list() for e in decode_events(doc)]
+    assert keys(copies) == keys(events)
+    reader = handle(store)
+    reader.events = store.db["no_events_here"]
+    assert keys([e async for e in reader.replay()]) == keys(events)
+
+    later = await grow(store, "dossier-w", 2, start=3)
+    store.projected("dossier-w", 5)
+
+    async def refused(_events):
+        raise AutoReconnect("the store went away mid-write")
+
+    monkeypatch.setattr(store, "_write_segment", refused)
+    await store.mark_published(keys(await store.unpublished(10)))
+    assert await store.unpublished(10) == []
+    assert keys(await store.unprojected(10)) == keys(later)  # the projector settles them, as before

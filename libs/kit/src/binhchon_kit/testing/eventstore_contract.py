@@ -263,6 +263,34 @@ class EventStoreContract:
         assert keys(await store.unprojected(10)) == keys(events[1:])
         assert keys(await store.unpublished(10)) == keys(events[1:])
 
+    async def test_events_this_process_projected_leave_both_queues_when_published(self, store: EventStorePort) -> None:
+        """The writer projected its stream up to a version (``projected``): when the relay, in the same process,
+        marks those events published, the projector is not asked for them again; a later version, or one never
+        projected here, is left to the projector as before. Replay still gives every event once."""
+        events = await grow(store, "dossier-p", 3)
+        others = await grow(store, "dossier-q", 1)
+        store.projected("dossier-p", 2)
+        assert keys(await store.unpublished(10)) == keys(events) + keys(others)
+        await store.mark_published(keys(events) + keys(others))
+        assert await store.unpublished(10) == []
+        assert keys(await store.unprojected(10)) == keys(events[2:]) + keys(others)
+        await store.mark_projected(keys(events[2:]) + keys(others))
+        assert await store.unprojected(10) == []
+        replayed = [e async for e in store.replay()]
+        assert sorted(keys(replayed)) == sorted(keys(events) + keys(others))
+
+    async def test_a_projection_remembered_does_not_mark_what_the_relay_has_not_published(
+            self, store: EventStorePort) -> None:
+        """Projected here, but not published: the mark stays until the relay marks it, whatever the projector does."""
+        events = await grow(store, "dossier-r", 2)
+        store.projected("dossier-r", 2)
+        await store.mark_projected(keys(events))
+        assert keys(await store.unprojected(10)) == keys(events)
+        await store.unpublished(10)
+        await store.mark_published(keys(events[:1]))
+        assert keys(await store.unprojected(10)) == keys(events[1:])
+        assert keys(await store.unpublished(10)) == keys(events[1:])
+
     async def test_the_legacy_queue_names_still_answer(self, store: EventStorePort) -> None:
         events = await grow(store, "dossier-l", 1)
         assert keys(await store.pending_events("outbox", 10)) == keys(events)
