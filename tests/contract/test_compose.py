@@ -895,7 +895,12 @@ def ha_mongo() -> dict[str, Any]:
     warnings.warn(ComposeCliMissing("no `docker compose` v2 CLI: ha-mongo.yml merged on docker-compose.yml here"),
                   stacklevel=1)
     overlay = yaml.safe_load(HA_MONGO_FILES[2].read_text())
-    return _unescape(_merge(load_compose(), interpolate_tree(overlay, {})))  # type: ignore[no-any-return]
+    merged = _unescape(_merge(load_compose(), interpolate_tree(overlay, {})))
+    # as compose writes them: a secret's file relative to the project directory (the first file's) made absolute
+    for secret in merged.get("secrets", {}).values():
+        if isinstance(secret, dict) and isinstance(secret.get("file"), str):
+            secret["file"] = os.path.normpath(ROOT / secret["file"])
+    return merged  # type: ignore[no-any-return]
 
 
 def _member_script(command: list[str]) -> tuple[str, list[str]]:

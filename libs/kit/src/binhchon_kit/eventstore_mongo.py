@@ -9,8 +9,9 @@
   A mark is a sparse sortable key: the relay asks ``unpublished >= ""`` in its order with a limit, which an
   index on the mark answers reading only the events still waiting (MongoDB; FerretDB build b4, ADR 0016),
   however long the log. The relay ``$unset``s the first once
-  Kafka has the event, the projector the second once the event is published and in the read model. Only these
-  two fields ever change; the hashed content never does (docs/adr/0014, superseding ADR 0002's intents).
+  Kafka has the event, the projector the second once the event is published and in the read model; both in the
+  relay's one update where this process's projection already holds the event (``projected``, ADR 0014, 2026-11-30).
+  Only these two fields ever change; the hashed content never does (docs/adr/0014, superseding ADR 0002's intents).
 - A stream loads with one query: its ``stream`` and the range of its keys (``<stream>/`` up to ``<stream>0``, the
   character after ``/``), sorted by key; ``version()`` is the same query backwards with a limit of one, and
   ``read_all`` walks the keys in pages. Both servers answer these from the ``_id`` index: MongoDB always,
