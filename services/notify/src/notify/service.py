@@ -27,6 +27,7 @@ import httpx
 from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit import claims, key_range
+from binhchon_kit.commands import record
 from binhchon_kit.consumer import PermanentError, dead_letter_headers
 from binhchon_kit.contracts.certification import CeremonyScheduled
 from binhchon_kit.contracts.intake import DossierAccepted, DossierReceived, PersonalDataErased, RoundOpened
@@ -45,7 +46,7 @@ from binhchon_kit.contracts.scoring import (
 )
 from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.errors import Refused
-from binhchon_kit.events import Actor, Cause, NewEvent, RecordedEvent, deterministic_id
+from binhchon_kit.events import Actor, Cause, RecordedEvent, deterministic_id
 from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.loops import every
 from binhchon_kit.metrics import MESSAGES_HANDLED
@@ -604,10 +605,10 @@ class Notify:
         # one outcome event per delivery and outcome: its id derives from its type name and the delivery
         event_id = deterministic_id(type_of(type(data)), key)
         try:
-            await self.rt.store.append(f"delivery-{key}", 0, NewEvent(data, id=event_id),
-                                       subject=delivery["subject_id"], actor=SYSTEM,
-                                       cause=Cause(correlation_id=delivery["about_event_id"],
-                                                   causation_id=delivery["about_event_id"]))
+            # recorded as every service records (no read model: the relay clears both its marks, ADR 0014)
+            await record(self.rt, f"delivery-{key}", 0, data, SYSTEM,
+                         Cause(correlation_id=delivery["about_event_id"], causation_id=delivery["about_event_id"]),
+                         delivery["subject_id"], event_id=event_id)
         except (AlreadyRecorded, ConcurrencyConflict):
             pass
 
