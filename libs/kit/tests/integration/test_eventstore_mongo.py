@@ -11,7 +11,7 @@ import pytest
 from binhchon_kit.eventstore import event_key
 from binhchon_kit.eventstore_mongo import MongoEventStore
 from binhchon_kit.projection import Projections
-from binhchon_kit.testing.eventstore_contract import EventStoreContract, grow, keys
+from binhchon_kit.testing.eventstore_contract import EventStoreContract, grow, keys, watch_updates
 from binhchon_kit.testing.stored_events import alter_data
 
 pytestmark = pytest.mark.integration
@@ -167,20 +167,10 @@ async def test_a_run_of_one_streams_versions_is_marked_by_its_keys_and_nothing_e
     a gap splits the run."""
     events = await grow(store, "a", 5)
     inside = await grow(store, "a/0000000002", 1)  # its key sorts between a/0000000002 and a/0000000003
-    updates: list[dict] = []
-    update_many, update_one = store.events.update_many, store.events.update_one
-
-    async def many(query, change, **kw):
-        updates.append(query)
-        return await update_many(query, change, **kw)
-
-    async def one(query, change, **kw):
-        updates.append(query)
-        return await update_one(query, change, **kw)
-
-    store.events.update_many, store.events.update_one = many, one
+    sent = watch_updates(store)
 
     await store.mark_published(keys([events[0], events[1], events[2], events[4]]))  # a/4 is left waiting
+    updates = [query for query, _ in sent]
 
     assert updates == [{"_id": {"$in": ["a/0000000001", "a/0000000002", "a/0000000003"]}},
                        {"_id": "a/0000000005"}]

@@ -16,7 +16,7 @@ from binhchon_kit.eventstore import event_key
 from binhchon_kit.eventstore_codec import decode_events, encode_events
 from binhchon_kit.eventstore_mongo import MongoEventStore
 from binhchon_kit.eventstore_segments import SEGMENTS_READY, segment_document
-from binhchon_kit.testing.eventstore_contract import by_stream, grow, keys, settle
+from binhchon_kit.testing.eventstore_contract import by_stream, grow, keys, settle, watch_updates
 
 pytestmark = pytest.mark.integration
 
@@ -277,21 +277,9 @@ async def test_events_projected_here_are_settled_by_the_relays_one_write_into_a_
     published only, never unmarked without their segment."""
     events = await grow(store, "dossier-w", 3)
     store.projected("dossier-w", 3)
-    updates: list[dict] = []
-    update_many, update_one = store.events.update_many, store.events.update_one
-
-    async def counted_many(query, change, **kw):
-        updates.append(change)
-        return await update_many(query, change, **kw)
-
-    async def counted_one(query, change, **kw):
-        updates.append(change)
-        return await update_one(query, change, **kw)
-
-    monkeypatch.setattr(store.events, "update_many", counted_many)
-    monkeypatch.setattr(store.events, "update_one", counted_one)
+    sent = watch_updates(store)
     await store.mark_published(keys(await store.unpublished(10)))
-    assert updates == [{"$unset": {"unpublished": "", "unprojected": ""}}]  # the run of three, one statement
+    assert [change for _, change in sent] == [{"$unset": {"unpublished": "", "unprojected": ""}}]  # one statement
     assert await store.unprojected(10) == []
     copies = [e for doc in await store.segments.find({}).to_list() for e in decode_events(doc)]
     assert keys(copies) == keys(events)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -43,6 +44,24 @@ async def settle(store: EventStorePort, batch: int = 100) -> None:
         await store.mark_published(keys(waiting))
     while waiting := await store.unprojected(batch):
         await store.mark_projected(keys(waiting))
+
+
+def watch_updates(store: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The updates the MongoDB driver ``store`` sends its events from now on, each (query, change), as it sends
+    them (its collection's ``update_one`` and ``update_many`` wrapped, on this handle only)."""
+    sent: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    update_many, update_one = store.events.update_many, store.events.update_one
+
+    async def many(query: dict[str, Any], change: dict[str, Any], **kw: Any) -> Any:
+        sent.append((query, change))
+        return await update_many(query, change, **kw)
+
+    async def one(query: dict[str, Any], change: dict[str, Any], **kw: Any) -> Any:
+        sent.append((query, change))
+        return await update_one(query, change, **kw)
+
+    store.events.update_many, store.events.update_one = many, one
+    return sent
 
 
 def by_stream(events: list[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
