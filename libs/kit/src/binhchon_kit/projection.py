@@ -57,13 +57,12 @@ class Projections:
         moved on and, if so, projects again. Whichever order they run in, the last write is the newest state.
         """
         category = stream_category(stream)
-        events = list(events) if events is not None else None
         if category not in self.folds:  # no read model: held at any version
             if events:
                 self.store.projected(stream, events[-1].version)
             return
         name, fold = self.folds[category]
-        events = events if events is not None else await self.store.read_stream(stream)
+        events = list(events) if events is not None else await self.store.read_stream(stream)
         if not events:
             return
         while True:
