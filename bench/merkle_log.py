@@ -7,8 +7,10 @@ For each log size, in a fresh database: that many leaves of earlier events are w
 collection (``insert_many``, in the format of the kit being run), then one checkpoint is recorded untimed (a
 process's first re-reads every leaf, on any version). Then ``--rounds`` times: 5 new events appended (untimed), the
 relay's ``Checkpoints.add`` of them timed, then the periodic checkpoint (``record_if_grown``) timed. Lines give
-the median ms of each, and ``raw_insert_one``: a bare ``insert_one`` of a two-field document, one at a time, in the
-same run (the store's floor for one write).
+the median ms of each; then the auditor's proofs over the grown log, timed: an inclusion proof of each of ``--rounds``
+leaves spread over it, and the consistency proof from the first checkpoint's size (``inclusion``, ``consistency``;
+a kit before 2026-12-01 reads every leaf for each). And ``raw_insert_one``: a bare ``insert_one`` of a two-field
+document, one at a time, in the same run (the store's floor for one write).
 
 It runs the kit it imports: to measure another version, put that version's ``libs/kit/src`` first on PYTHONPATH
 (``git archive main libs/kit/src | tar -x -C /tmp/main-kit``) and name it with ``--code``. The store: ``MONGODB_URL``
@@ -81,6 +83,18 @@ async def one_size(client: AsyncMongoClient[dict[str, Any]], code: str, size: in
     emit(code=code, log_size=size, op="add", events=PER_ADD, ms=round(statistics.median(adds), 2),
          rounds=rounds)
     emit(code=code, log_size=size, op="record_if_grown", ms=round(statistics.median(records), 2), rounds=rounds)
+    grown = await log.size()
+    proofs = []
+    for r in range(rounds):
+        index = r * (size - 1) // max(1, rounds - 1)
+        t0 = time.perf_counter()
+        answer = await log.inclusion(f"old-{index}", grown)
+        proofs.append((time.perf_counter() - t0) * 1000)
+        assert answer["leaf_index"] == index and answer["audit_path"]
+    emit(code=code, log_size=size, op="inclusion", ms=round(statistics.median(proofs), 2), rounds=rounds)
+    t0 = time.perf_counter()
+    assert (await log.consistency(size, grown))["proof"]
+    emit(code=code, log_size=size, op="consistency", ms=round((time.perf_counter() - t0) * 1000, 2), rounds=1)
     await client.drop_database(db.name)
 
 

@@ -18,6 +18,12 @@ and for a checkpoint an auditor asks for (``full_check``). So a relay pass and a
 they add, not the log's size (ADR 0022, amended 2026-11-30). A log of the old format (``log_leaves``, integer
 ``_id``) is copied into this one once, at ``setup`` (``leaf_upgrade``).
 
+A proof reads no more than it needs either: each perfect subtree of at least ``TILE`` leaves that a checkpoint's
+growth completes has its root kept in ``merkle_nodes`` (as the frontier, before the checkpoint), so an inclusion or
+consistency proof reads O(log n) roots and at most a few tiles of leaves at its edges, whatever the log's size. A
+root that is missing (a log older than them, a crash before they were kept) is made from its halves, down to the
+leaves (ADR 0022, amended 2026-12-01).
+
 A checkpoint is a ``log.checkpoint`` event in the stream ``log-checkpoints-<service>``: size, root, time, signed.
 It is an event like any other, so the relay publishes it and gives it a leaf *after* the leaves it covers; a checkpoint
 covers only leaves that exist before it is recorded, never its own: no loop, and the checkpoints themselves are
@@ -49,6 +55,8 @@ log = logging.getLogger("binhchon.checkpoints")
 
 LEAVES = "merkle_leaves"
 FRONTIERS = "merkle_frontiers"
+NODES = "merkle_nodes"
+TILE = 256  # the smallest subtree whose root is kept: a proof reads at most a few tiles' leaves
 CHECKPOINT_STREAM = "log-checkpoints"  # the stream's name, followed by the service's: one stream per service
 
 
@@ -58,6 +66,8 @@ def checkpoint_stream(origin: str) -> str:
     auditor saw four events claim one place in one chain (found by `binhchon-audit verify` on `make demo`)."""
     return f"{CHECKPOINT_STREAM}-{origin.rsplit('/', 1)[-1]}"
 PAGE = 5000
+NODES_PAGE = 1000  # kept roots looked up or inserted per statement
+DUPLICATE = 11000
 NEWS_PAGE = 50  # leaves looked at per page for one that is not a checkpoint
 
 
@@ -80,6 +90,7 @@ class Checkpoints:
         self.db = db
         self.leaves = db[LEAVES]
         self.frontiers = db[FRONTIERS]
+        self.nodes = db[NODES]
         self.signer = signer
         self.clock = clock
         self.checked = False  # whether this process re-read every signed leaf against the last signed root
@@ -191,6 +202,7 @@ class Checkpoints:
         size = await self.size()
         signed = 0 if last is None else last.tree_size
         base = None if full_check or not self.checked else await self._frontier(last)
+        nodes: list[tuple[int, int, bytes]] = []  # the subtree roots this growth completes, kept for proofs
         if base is None:
             leaves = await self.leaf_hashes(size)
             if last is not None:
@@ -198,15 +210,18 @@ class Checkpoints:
                 if merkle.root(leaves[:signed]).hex() != last.root_hash:
                     raise LogDamaged(f"the first {signed} leaves of the log of {self.origin} are not those its "
                                      "last checkpoint signed: they were altered")
-            tree = merkle.frontier(leaves)
+            tree = merkle.frontier(leaves, completed=nodes, min_size=TILE)  # every one: those missing are kept
             self.checked = True
         else:
             if last is not None:
                 self._check_size(size, last)
-            tree = merkle.frontier(await self.leaf_hashes(size, signed), base, signed)
+            tree = merkle.frontier(await self.leaf_hashes(size, signed), base, signed, completed=nodes,
+                                   min_size=TILE)
         body = {"origin": self.origin, "tree_size": size, "root_hash": merkle.frontier_root(size, tree).hex(),
                 "time": format_time(self.clock())}
-        await self._keep_frontier(size, tree)  # before the checkpoint: a crash between leaves a spare one, no lack
+        # before the checkpoint: a crash between leaves spare ones, no lack
+        await self._keep_nodes(nodes)
+        await self._keep_frontier(size, tree)
         data = LogCheckpoint(**body, key_id=self.signer.kid, signature=self.signer.sign(signed_body(body)))
         event = NewEvent(data)
         recorded = await self.store.append(
@@ -246,6 +261,22 @@ class Checkpoints:
         except DuplicateKeyError:
             await self.frontiers.replace_one({"_id": doc["_id"]}, doc)
 
+    async def _keep_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        """Keep the roots of ``nodes`` (first leaf, size, root) not kept yet: the first ``size`` leaves of a
+        checkpoint no longer move, so a subtree's root is the same for whoever computes it (a racing recorder's
+        duplicate is the same document)."""
+        for at in range(0, len(nodes), NODES_PAGE):
+            batch = {_node_id(lo, n): digest for lo, n, digest in nodes[at:at + NODES_PAGE]}
+            have = {d["_id"] async for d in self.nodes.find({"_id": {"$in": list(batch)}}, projection={"_id": 1})}
+            docs = [{"_id": key, "hash": digest.hex()} for key, digest in batch.items() if key not in have]
+            if not docs:
+                continue
+            try:
+                await self.nodes.insert_many(docs, ordered=False)
+            except BulkWriteError as exc:
+                if any(e.get("code") != DUPLICATE for e in exc.details.get("writeErrors", [])):
+                    raise
+
     async def close_holes(self, last: LogCheckpoint | None) -> None:
         """Close the holes among the leaves ``last`` did not sign (leaf_holes): a log holed by a race, or by the
         relay before 2026-11-30, is signed again instead of refused on every pass for ever."""
@@ -263,11 +294,51 @@ class Checkpoints:
 
     # ---- proofs ----------------------------------------------------------------------------------------
 
-    async def _tree(self, size: int) -> list[bytes]:
+    async def _reached(self, size: int) -> None:
         have = await self.size()
         if not 0 <= size <= have:
             raise ProofUnavailable(f"the log of {self.origin} has {have} events, not {size}")
-        return await self.leaf_hashes(size)
+
+    async def _proof(self, ranges: Sequence[tuple[int, int]]) -> list[str]:
+        """The MTHs of ``ranges`` of the tree: the kept roots of the perfect subtrees that cover them (one read
+        per level of missing ones), the leaves of those smaller than a tile (one page read per run of them)."""
+        pieces = {p for r in ranges for p in merkle.range_pieces(*r)}
+        roots: dict[tuple[int, int], bytes] = {}
+        small = {p for p in pieces if p[1] < TILE}
+        wanted = pieces - small
+        while wanted:
+            found = await self._kept(wanted)
+            roots.update(found)
+            halves = {(lo + at, n // 2) for lo, n in wanted - found.keys() for at in (0, n // 2)}
+            small |= {p for p in halves if p[1] < TILE}
+            wanted = halves - small
+        leaves: dict[int, bytes] = {}
+        for lo, hi in _runs(small):
+            leaves.update(enumerate(await self.leaf_hashes(hi, lo), lo))
+
+        def subtree(lo: int, n: int) -> bytes:
+            if (lo, n) in roots:
+                return roots[(lo, n)]
+            if n >= TILE:  # not kept: from its halves
+                return merkle.node_hash(subtree(lo, n // 2), subtree(lo + n // 2, n // 2))
+            return merkle.root([leaves[i] for i in range(lo, lo + n)])
+
+        return [h.hex() for h in merkle.proof(ranges, subtree)]
+
+    async def _kept(self, pieces: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The kept roots of ``pieces``, by piece; one that does not read as a hash is not kept."""
+        ids = {_node_id(lo, n): (lo, n) for lo, n in pieces}
+        found: dict[tuple[int, int], bytes] = {}
+        keys = list(ids)
+        for at in range(0, len(keys), NODES_PAGE):
+            async for doc in self.nodes.find({"_id": {"$in": keys[at:at + NODES_PAGE]}}):
+                try:
+                    digest = bytes.fromhex(doc["hash"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+                if len(digest) == 32:
+                    found[ids[doc["_id"]]] = digest
+        return found
 
     async def inclusion(self, event_id: str, tree_size: int) -> dict[str, Any]:
         """The audit path of the event's leaf in the tree of ``tree_size``, and the event's hash as the store holds
@@ -278,21 +349,38 @@ class Checkpoints:
         index = leaf_index(leaf["_id"])
         if index >= tree_size:
             raise ProofUnavailable(f"event {event_id} is leaf {index}, after the tree of {tree_size}")
-        tree = await self._tree(tree_size)
+        await self._reached(tree_size)
+        path = await self._proof(merkle.inclusion_ranges(index, tree_size))
         stream, _, version = str(leaf["event"]).rpartition("/")
         stored = await self.store.get(stream, int(version))
         return {
             "origin": self.origin, "event_id": event_id, "event_key": leaf["event"], "leaf_index": index,
-            "tree_size": tree_size, "event_hash": None if stored is None else stored.hash,
-            "audit_path": [h.hex() for h in merkle.inclusion_proof(index, tree)],
+            "tree_size": tree_size, "event_hash": None if stored is None else stored.hash, "audit_path": path,
         }
 
     async def consistency(self, first: int, second: int) -> dict[str, Any]:
         if first > second:
             raise ProofUnavailable(f"a tree of {first} events is no prefix of one of {second}")
-        tree = await self._tree(second)
+        await self._reached(second)
         return {"origin": self.origin, "first": first, "second": second,
-                "proof": [h.hex() for h in merkle.consistency_proof(first, tree)]}
+                "proof": await self._proof(merkle.consistency_ranges(first, second))}
+
+
+def _node_id(lo: int, size: int) -> str:
+    """The ``_id`` of the kept root of the perfect subtree of ``size`` leaves from leaf ``lo``: its height, then its
+    first leaf's id (a string ``_id``, served by the index, ``leaf_ids``)."""
+    return f"{size.bit_length() - 1:02d}:{leaf_id(lo)}"
+
+
+def _runs(pieces: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The ranges [lo, hi) of leaves ``pieces`` cover, adjacent or overlapping ones merged."""
+    runs: list[list[int]] = []
+    for lo, n in sorted(pieces):
+        if runs and lo <= runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], lo + n)
+        else:
+            runs.append([lo, lo + n])
+    return [(lo, hi) for lo, hi in runs]
 
 
 def _leaf(index: int, event: RecordedEvent) -> dict[str, Any]:

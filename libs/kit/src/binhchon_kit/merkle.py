@@ -8,15 +8,17 @@ and 0x01 node prefixes).
 - ``inclusion_proof(m, leaves)`` = PATH(m, D[n]); ``verify_inclusion`` is §2.1.3.2.
 - ``consistency_proof(m, leaves)`` = PROOF(m, D[n]); ``verify_consistency`` is §2.1.4.2.
 
-The proof builders take every leaf hash of the tree (``n`` hashes): a proof reads the whole tree once, which
-is what a log of a service's size (up to millions of events) can afford; a tree of stored subtree hashes
-("tiles") would make it logarithmic if it ever is not.
+A proof is a list of MTHs of ranges of the tree (``inclusion_ranges``, ``consistency_ranges``), and the MTH of
+such a range is the fold of the perfect subtrees that cover it (``range_pieces``, the same shape as a frontier).
+So a proof needs only the roots of O(log n) perfect subtrees: ``proof(ranges, subtree)`` builds it from any source
+of them (a log's stored subtree roots, ADR 0022 amended 2026-12-01); ``inclusion_proof`` and ``consistency_proof``
+build it from every leaf hash of the tree.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -44,19 +46,24 @@ def frontier_sizes(size: int) -> list[int]:
     return [1 << b for b in range(size.bit_length() - 1, -1, -1) if size >> b & 1]
 
 
-def frontier(leaves: Sequence[bytes], start: Sequence[bytes] = (), start_size: int = 0) -> list[bytes]:
+def frontier(leaves: Sequence[bytes], start: Sequence[bytes] = (), start_size: int = 0, *,
+             completed: list[tuple[int, int, bytes]] | None = None, min_size: int = 2) -> list[bytes]:
     """The compact range (CT's "frontier") of a tree: the roots of the perfect subtrees covering [0, n), left to
     right, one per bit of n. ``start`` is the frontier of the tree's first ``start_size`` leaves, and ``leaves``
-    the ones after: a tree's frontier grows from its last one by what was added, never from every leaf."""
+    the ones after: a tree's frontier grows from its last one by what was added, never from every leaf.
+    ``completed`` (when given) receives (first leaf, size, root) of each perfect subtree of at least ``min_size``
+    leaves that the added leaves complete, in the order they complete."""
     sizes = frontier_sizes(start_size)
     if len(start) != len(sizes):
         raise ValueError(f"a tree of {start_size} has {len(sizes)} subtrees in its frontier, not {len(start)}")
     stack = list(zip(sizes, start, strict=True))  # (size, hash), sizes strictly decreasing
-    for leaf in leaves:
+    for end, leaf in enumerate(leaves, start_size + 1):
         size, digest = 1, leaf
         while stack and stack[-1][0] == size:
             left_size, left = stack.pop()
             size, digest = left_size + size, node_hash(left, digest)
+            if completed is not None and size >= min_size:
+                completed.append((end - size, size, digest))
         stack.append((size, digest))
     return [digest for _, digest in stack]
 
@@ -74,41 +81,70 @@ def frontier_root(size: int, hashes: Sequence[bytes]) -> bytes:
     return digest
 
 
-def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
-    """PATH(index, D[n]): the hashes that lead leaf ``index`` (from 0) to the root of ``leaves``."""
-    if not 0 <= index < len(leaves):
-        raise ValueError(f"leaf {index} is not in a tree of {len(leaves)}")
-    lo, hi = 0, len(leaves)
-    siblings: list[bytes] = []
+def range_pieces(lo: int, hi: int) -> list[tuple[int, int]]:
+    """The perfect subtrees (first leaf, size) whose roots, folded from the right, are MTH(D[lo:hi]), left to right.
+    For the ranges a proof names, ``lo`` is a multiple of a power of two at least ``hi - lo``: each piece is a
+    subtree of the whole tree (aligned), as RFC 9162's split makes them."""
+    pieces = []
+    for size in frontier_sizes(hi - lo):
+        pieces.append((lo, size))
+        lo += size
+    return pieces
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The ranges [lo, hi) whose MTHs are PATH(index, D[size]), deepest first."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
+    lo, hi = 0, size
+    siblings: list[tuple[int, int]] = []
     while hi - lo > 1:
         k = _split(hi - lo)
         if index < lo + k:
-            siblings.append(root(leaves[lo + k:hi]))
+            siblings.append((lo + k, hi))
             hi = lo + k
         else:
-            siblings.append(root(leaves[lo:lo + k]))
+            siblings.append((lo, lo + k))
             lo = lo + k
     return siblings[::-1]  # PATH lists the deepest sibling first
 
 
+def consistency_ranges(old_size: int, size: int) -> list[tuple[int, int]]:
+    """The ranges [lo, hi) whose MTHs are PROOF(old_size, D[size]) (RFC 9162 §2.1.4.1's SUBPROOF, unrolled)."""
+    if not 0 <= old_size <= size:
+        raise ValueError(f"no tree of {old_size} leaves is a prefix of a tree of {size}")
+    if old_size in (0, size):
+        return []
+    lo, hi, m, whole = 0, size, old_size, True
+    outer: list[tuple[int, int]] = []  # each level's other side, outermost first
+    while m != hi - lo:
+        k = _split(hi - lo)
+        if m <= k:
+            outer.append((lo + k, hi))
+            hi = lo + k
+        else:
+            outer.append((lo, lo + k))
+            lo, m, whole = lo + k, m - k, False
+    return ([] if whole else [(lo, hi)]) + outer[::-1]
+
+
+def proof(ranges: Sequence[tuple[int, int]], subtree: Callable[[int, int], bytes]) -> list[bytes]:
+    """The MTH of each range, from ``subtree(first leaf, size)``: the root of a perfect subtree of the tree."""
+    return [frontier_root(hi - lo, [subtree(*p) for p in range_pieces(lo, hi)]) for lo, hi in ranges]
+
+
+def _of_leaves(leaves: Sequence[bytes]) -> Callable[[int, int], bytes]:
+    return lambda lo, size: root(leaves[lo:lo + size])
+
+
+def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """PATH(index, D[n]): the hashes that lead leaf ``index`` (from 0) to the root of ``leaves``."""
+    return proof(inclusion_ranges(index, len(leaves)), _of_leaves(leaves))
+
+
 def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PROOF(old_size, D[n]): the hashes that show the tree of ``old_size`` first leaves is a prefix of this one."""
-    n = len(leaves)
-    if not 0 <= old_size <= n:
-        raise ValueError(f"no tree of {old_size} leaves is a prefix of a tree of {n}")
-    if old_size in (0, n):
-        return []
-    return _subproof(old_size, leaves, True)
-
-
-def _subproof(m: int, leaves: Sequence[bytes], whole: bool) -> list[bytes]:
-    n = len(leaves)
-    if m == n:
-        return [] if whole else [root(leaves)]
-    k = _split(n)
-    if m <= k:
-        return [*_subproof(m, leaves[:k], whole), root(leaves[k:])]
-    return [*_subproof(m - k, leaves[k:], False), root(leaves[:k])]
+    return proof(consistency_ranges(old_size, len(leaves)), _of_leaves(leaves))
 
 
 class ProofFailed(ValueError):

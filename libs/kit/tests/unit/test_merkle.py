@@ -11,11 +11,15 @@ from binhchon_kit.merkle import (
     EMPTY_ROOT,
     ProofFailed,
     consistency_proof,
+    consistency_ranges,
     frontier,
     frontier_root,
     inclusion_proof,
+    inclusion_ranges,
     leaf_hash,
     node_hash,
+    proof,
+    range_pieces,
     root,
     verify_consistency,
     verify_inclusion,
@@ -183,3 +187,42 @@ def test_a_frontier_grown_by_the_leaves_added_gives_the_root_of_every_leaf():
             assert frontier_root(size, grown) == ROOTS[size], (old, size)
     with pytest.raises(ValueError, match="subtrees"):
         frontier(LEAVES[:3], frontier(LEAVES[:3]), 4)
+
+
+def test_frontier_growth_reports_every_perfect_subtree_it_completes_with_its_root():
+    """The subtree roots a log keeps (ADR 0022, amended 2026-12-01): whatever the split, each perfect aligned
+    subtree of at least ``min_size`` leaves ending in (old, size] is reported once, with its MTH."""
+    leaves = [leaf_hash(bytes([i])) for i in range(70)]
+    for min_size in (1, 2, 4, 16):
+        for old in range(0, 70, 7):
+            for size in range(old, 71, 9):
+                got: list[tuple[int, int, bytes]] = []
+                frontier(leaves[old:size], frontier(leaves[:old]), old, completed=got, min_size=max(min_size, 2))
+                want = [(lo, n) for n in (1 << b for b in range(1, 8)) if n >= min_size
+                        for lo in range(0, size - n + 1, n) if old < lo + n <= size]
+                assert sorted((lo, n) for lo, n, _ in got) == sorted(want)
+                assert all(h == mth(leaves[lo:lo + n]) for lo, n, h in got)
+
+
+@given(st.integers(1, 600), st.data())
+def test_proofs_from_stored_subtree_roots_are_the_proofs_from_every_leaf(size: int, data: st.DataObject) -> None:
+    """A proof made from whatever subtree roots are at hand (some kept, the rest from leaves) is RFC 9162's: the
+    ranges name only aligned perfect subtrees of the tree, so a kept root stands for its leaves exactly."""
+    leaves = [leaf_hash(i.to_bytes(2, "big")) for i in range(size)]
+    kept: list[tuple[int, int, bytes]] = []
+    frontier(leaves, completed=kept, min_size=data.draw(st.sampled_from([2, 8, 64])))
+    nodes = {(lo, n): h for lo, n, h in kept}
+    asked: list[tuple[int, int]] = []
+
+    def subtree(lo: int, n: int) -> bytes:
+        asked.append((lo, n))
+        assert lo % n == 0 and lo + n <= size  # aligned, inside the tree
+        return nodes.get((lo, n)) or mth(leaves[lo:lo + n])
+
+    index = data.draw(st.integers(0, size - 1))
+    assert proof(inclusion_ranges(index, size), subtree) == inclusion_proof(index, leaves)
+    old = data.draw(st.integers(0, size))
+    assert proof(consistency_ranges(old, size), subtree) == consistency_proof(old, leaves)
+    assert all(n & (n - 1) == 0 for _, n in asked)
+    assert [p for r in inclusion_ranges(index, size) for p in range_pieces(*r)] == asked[:len(asked) - sum(
+        len(range_pieces(*r)) for r in consistency_ranges(old, size))]
