@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from binhchon_kit import key_range
+from binhchon_kit import key_range, reserved_numbers
 from binhchon_kit.auth import Principal
+from binhchon_kit.claims import aware
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.certification import CertificateIssued, CertificateSuperseded
 from binhchon_kit.contracts.registry import type_of
@@ -19,8 +20,9 @@ from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.folding import replay
 from binhchon_kit.personal import ERASED
 from binhchon_kit.personal_keys import CopiesOpener
+from binhchon_kit.reserved_numbers import PENDING, Reservation, release, reserve, settle, still_held
 from binhchon_kit.runtime import Runtime
-from binhchon_kit.sequence import claimed_by, last_number, next_number
+from binhchon_kit.sequence import claimed_by
 from binhchon_kit.signing import Signer
 from binhchon_kit.vietnam_time import VIETNAM, now_in_vietnam, today_in_vietnam
 from certification.domain import certificates as certs
@@ -29,6 +31,9 @@ from certification.vc import status
 
 log = logging.getLogger("binhchon.certification")
 SYSTEM = Actor.system("certification")
+# how long a certificate's number is held for it between its reservation and its record: an attempt that died
+# in between gives its number to a later certificate once this has passed (ADR 0038, 0058 amended 2026-12-01)
+NUMBER_LEASE = timedelta(minutes=2)
 
 
 def _rank_of(product: dict[str, Any]) -> str:
@@ -69,6 +74,7 @@ class Certification:
     # ---- issuing -------------------------------------------------------------------------------------
 
     async def setup(self) -> None:
+        await reserved_numbers.setup(self.rt.db)
         await self.rt.db["holders"].create_index([("product", 1), ("rank", 1)])
         # holders kept before their entries: once per deploy
         await key_range.fill_entries(self.rt.db[HOLDERS_BY_PRODUCT], self.rt.db["holders"],
@@ -100,21 +106,34 @@ class Certification:
         incumbent = await self.rt.db["products"].find_one({"_id": key}) if key else None
         replaces = incumbent if incumbent is not None and _rank_of(incumbent) < rank else None
         scope, prefix = certs.numbering(result["programme"], result["decision"], decided_on.year)
-        # a number this certificate claimed before its handler died, never recorded: its own again, no hole
-        # left behind it (ADR 0058); the holder notes where its claim will be found before it claims
-        holder = await self.rt.db["holders"].find_one({"_id": stream}, projection={"claims_from": 1})
-        own = (await claimed_by(self.rt.db, scope, stream, int(holder["claims_from"]))
-               if holder is not None and holder.get("claims_from") else None)
-        fields: dict[str, Any] = {"registration_number": result.get("producer_registration_number"),
-                                  "product": key, "rank": rank}
-        if own is None:
-            fields["claims_from"] = await last_number(self.rt.db, scope) + 1
+
+        async def holds(claimed_for: str, number: int) -> bool:
+            """Whether the certificate ``claimed_for`` was recorded with ``number`` of this scope."""
+            first = await self.store.get(claimed_for, 1)
+            return first is not None and first.data.get("number") == certs.number_for(prefix, number)
+
+        # the number a reservation of an earlier attempt holds for this certificate (its handler died before the
+        # record, or another replica is issuing it now): its own again, no second number drawn (ADR 0058)
+        holder = await self.rt.db["holders"].find_one({"_id": stream},
+                                                      projection={"reservation": 1, "claims_from": 1})
+        reservation = await self._held_for(holder, scope)
+        made = reservation is None
+        if reservation is None:
+            reservation = await reserve(self.rt.db, scope, claimed_for=stream, now=self.now(), lease=NUMBER_LEASE,
+                                        holds=holds)
+            while not await still_held(self.rt.db, reservation):  # held past its lease, and given to another
+                reservation = await reserve(self.rt.db, scope, claimed_for=stream, now=self.now(),
+                                            lease=NUMBER_LEASE, holds=holds)
         # the holder's identity before the certificate: whoever reads a recorded certificate (a ceremony's
         # invitees, the staff listing) finds its holder; the number follows once the certificate is recorded
+        fields: dict[str, Any] = {"registration_number": result.get("producer_registration_number"),
+                                  "product": key, "rank": rank}
+        if made:
+            fields["reservation"] = reservation.id
         await self._keep_holder(stream, fields)
         # numbered per issuing authority in the decision's year, so a replay or a late consumer cannot move a
         # number to another year
-        number = certs.number_for(prefix, own or await next_number(self.rt.db, scope, claimed_for=stream))
+        number = certs.number_for(prefix, reservation.number)
         body = certs.content(result, certificate_id=stream, number=number, issued_on=self.today(),
                              result_event_id=event.id, supersedes=replaces["number"] if replaces else None)
         issued = CertificateIssued.model_validate(
@@ -123,8 +142,34 @@ class Certification:
             await record(self.rt, stream, 0, issued, SYSTEM, Cause.of(event), event.subject,
                          event_id=deterministic_id("issue", event.id))
         except (AlreadyRecorded, ConcurrencyConflict):
-            pass  # another replica issued it meanwhile; our number stays unused, theirs gets the follow-ups
+            # another replica issued it meanwhile, and its certificate gets the follow-ups; had it another
+            # number, ours goes to the next certificate of the scope: two replicas racing leave no hole
+            if not await holds(stream, reservation.number):
+                await release(self.rt.db, reservation)
+                return await self.store.read_stream(stream)
+        await settle(self.rt.db, reservation)
         return await self.store.read_stream(stream)
+
+    async def _held_for(self, holder: dict[str, Any] | None, scope: str) -> Reservation | None:
+        """The reservation an earlier attempt made for this certificate, while it is still its own with time left
+        on its lease (else ``reserve`` takes it over or draws another); a holder of the code before reservations
+        finds the number it claimed directly."""
+        if holder is None:
+            return None
+        if holder.get("claims_from") and not holder.get("reservation"):
+            number = await claimed_by(self.rt.db, scope, holder["_id"], int(holder["claims_from"]))
+            return None if number is None else Reservation(f"claimed:{holder['_id']}", scope, number)
+        if not isinstance(reservation_id := holder.get("reservation"), str):
+            return None
+        doc = await self.rt.db[PENDING].find_one({"_id": reservation_id})
+        if (doc is None or doc.get("settled") or doc.get("released") or doc.get("scope") != scope
+                or aware(doc["until"]) - self.now() < NUMBER_LEASE / 2):
+            return None
+        number = doc.get("number") or await claimed_by(self.rt.db, scope, reservation_id, int(doc["from"]))
+        if number is None:
+            return None
+        reservation = Reservation(reservation_id, scope, int(number))
+        return reservation if await still_held(self.rt.db, reservation) else None
 
     async def _follow_up(self, event: RecordedEvent, state: certs.Certificate, cause: Cause) -> None:
         """Everything that follows from an issued certificate, each step safe to run again."""

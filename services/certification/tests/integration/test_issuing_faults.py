@@ -5,7 +5,7 @@ service instances on the same database, as two replicas are); what is checked is
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, time
 
 import pytest
 
@@ -111,3 +111,68 @@ async def test_an_attempt_that_never_recorded_keeps_its_number_and_a_stray_point
         await env.db["numbers"].insert_one({"_id": lost, "stream": stream})
         page = await cert.get(f"/verify/{lost}")
         assert page.status_code == 404 and issued not in page.text
+
+
+async def _numbers(cert, auth) -> dict[str, str]:
+    return {d: c["number"] for d, c in (await by_dossier(cert, auth)).items()}
+
+
+async def test_two_replicas_that_both_draw_a_number_for_one_certificate_leave_no_hole(env, auth, monkeypatch):
+    """Both read the certificate's holder before either reserves (ADR 0058's remaining hole): each draws a number,
+    one records, and the other's number goes to the next certificate of the scope instead of being lost."""
+    first = await env.scored(env.result("dossier-1"))
+    second = await env.scored(env.result("dossier-2", product="Chè Shan tuyết", registration="2400000002"))
+    real_reserve = service_module.reserve
+    inside, both_in = 0, asyncio.Event()
+
+    async def together(*args, **kwargs):
+        nonlocal inside
+        inside += 1
+        if inside == 2:
+            both_in.set()
+        await asyncio.wait_for(both_in.wait(), 10)  # neither reserves before both have looked for a reservation
+        return await real_reserve(*args, **kwargs)
+
+    async with env.running() as a, env.running() as b:
+        monkeypatch.setattr(service_module, "reserve", together)
+        await asyncio.gather(a.app.state.certification.on_result_approved(first),
+                             b.app.state.certification.on_result_approved(first))
+        monkeypatch.setattr(service_module, "reserve", real_reserve)
+        assert inside == 2  # the race was real: two numbers drawn for one certificate
+        assert await env.db["events"].count_documents({"type": "certificate.issued"}) == 1
+        await a.app.state.certification.on_result_approved(second)
+
+        numbers = await _numbers(a, auth)
+        assert sorted(numbers.values()) == ["OCOP-UBNDTBG-2026-00001", "OCOP-UBNDTBG-2026-00002"], numbers
+        for number in numbers.values():
+            assert (await b.get(f"/verify/{number}")).status_code == 200
+        # two numbers were ever claimed, both are used, and no reservation is left to be taken
+        assert await env.db["sequence_claims"].count_documents({"_id": {"$regex": "^OCOP-"}}) == 2
+        pending = await env.db["sequence_pending"].find({}).to_list()
+        assert all(p.get("settled") for p in pending), pending
+
+
+async def test_a_number_abandoned_past_its_lease_goes_to_the_next_certificate(env, auth, monkeypatch):
+    """An attempt that died between its reservation and its record, not delivered again within the lease: the
+    next certificate of the scope takes its number; the late redelivery draws the next one. No hole, no number
+    twice."""
+    stalled = await env.scored(env.result("dossier-1"))
+    later = await env.scored(env.result("dossier-2", product="Chè Shan tuyết", registration="2400000002"))
+    real_record = service_module.record
+
+    async def store_unreachable(*args, **kwargs):
+        raise ConnectionError("the event store did not answer")
+
+    async with env.running() as cert:
+        svc = cert.app.state.certification
+        monkeypatch.setattr(service_module, "record", store_unreachable)
+        with pytest.raises(ConnectionError):
+            await svc.on_result_approved(stalled)
+        monkeypatch.setattr(service_module, "record", real_record)
+        env.clock.hour = time(9, 3)  # its lease (two minutes) has passed
+        await svc.on_result_approved(later)
+        await svc.on_result_approved(stalled)  # delivered again, late
+
+        numbers = await _numbers(cert, auth)
+        assert numbers == {"dossier-2": "OCOP-UBNDTBG-2026-00001", "dossier-1": "OCOP-UBNDTBG-2026-00002"}
+        assert await env.db["sequence_claims"].count_documents({"_id": {"$regex": "^OCOP-"}}) == 2
