@@ -16,10 +16,11 @@ document in ``parked_outcomes`` (the first one inserted stands), and a fact that
 from the outcome by the next pass, or costs at most a try made later.
 
 Who waits for a fact is found by an entry per fact an event waits for, ``<fact>|<event id>`` in ``awaited``,
-inserted before the event is parked (and again with the needs of each try that still lacks them): an arrived fact
-reads its own entries by their ``_id`` prefix, pokes those events and drops the entries it read, instead of walking
-everything that waits (issue 14: with a backlog waiting, each fact-bearing event read all of it). An entry whose
-event has finished, or no longer needs the fact, pokes nothing: the poke's filter checks both again.
+inserted before the event is parked (and for a try's new needs, or a need whose fact arrived during the try): an
+arrived fact reads its own entries by their ``_id`` prefix, pokes those events and drops the entries it read,
+instead of walking everything that waits (issue 14: with a backlog waiting, each fact-bearing event read all of
+it). An entry whose event has finished, or no longer needs the fact, pokes nothing: the poke's filter checks both
+again.
 
 A pass walks what waits only when something may be due: this process knows the earliest moment it set or saw
 (``_walk_by``: the parks, retries and pokes it made, the next try of each event its last walk saw), and walks at
@@ -235,23 +236,25 @@ class WaitingRoom:
         delay = min(self.first_retry * 2 ** tries, self.max_retry)
         now = self.now()
         fields = {"tries": tries, "needs": missing.needs, "reason": missing.reason}
-        await self._await(doc["_id"], missing.needs)  # the entries an arrived fact dropped, or of new needs
+        # the entries of new needs; those of needs it had stay until their fact arrives (an arrived fact drops
+        # them, and is found below): one insert each try no more, refused as a duplicate (issue 14)
+        await self._await(doc["_id"], [n for n in missing.needs if n not in _needs(doc)])
         await self.parked.update_one({"_id": doc["_id"], "status": "waiting"},
                                      {"$set": {**fields, "next_try_at": now + delay}})
         self._soon(now + delay)
-        # a fact that arrived during this try (its update may have been overwritten by ours): try again at once
-        if await self._any_arrived(missing.needs):
+        # a fact that arrived during this try (its update may have been overwritten by ours): its entry made
+        # again, and tried again at once
+        if arrived := await self._arrived(missing.needs):
+            await self._await(doc["_id"], arrived)
             await self.parked.update_one({"_id": doc["_id"], "status": "waiting"}, {"$set": {"next_try_at": now}})
             self._soon(now)
         await self._unlease(doc["_id"], doc.get("lease"))
 
-    async def _any_arrived(self, facts: Sequence[str]) -> bool:
-        """One ``_id`` lookup per fact, each answered by the index (an ``$in`` is not pushed down by FerretDB: it
-        read every fact that ever arrived, issue 14)."""
-        for fact in facts:
-            if await self.db["arrived_facts"].find_one({"_id": fact}, projection={"_id": 1}) is not None:
-                return True
-        return False
+    async def _arrived(self, facts: Sequence[str]) -> list[str]:
+        """Those of ``facts`` that arrived: one ``_id`` lookup per fact, each answered by the index (an ``$in`` is
+        not pushed down by FerretDB: it read every fact that ever arrived, issue 14)."""
+        return [fact for fact in facts
+                if await self.db["arrived_facts"].find_one({"_id": fact}, projection={"_id": 1}) is not None]
 
     async def told(self, event_id: str) -> None:
         """The event was handled anyway (redelivered after its facts came): it waits no more."""

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from binhchon_kit import key_range
 from binhchon_kit.testing.infra import NativeFerretDB
 from binhchon_kit.testing.table_reads import Reads, reads, table_pages
 from notify.waiting import AWAITED, MissingFacts, WaitingRoom, setup
@@ -93,3 +94,40 @@ async def test_an_event_parked_by_another_replica_is_found_within_the_rewalk(mon
     assert await mine.take_due() == []  # this one walked at NOW: it does not know yet
     clock.at = NOW + mine.rewalk
     assert [d["_id"] for d in await mine.take_due()] == ["event-1"]
+
+
+async def test_a_try_that_still_lacks_its_fact_makes_no_entry_again_and_the_fact_still_finds_it(
+        mongo: Any, unique: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A retry that lacks the same fact inserts nothing into ``awaited``: each try re-inserted every entry, refused
+    as a duplicate (a row PostgreSQL wrote and threw away per need per try, which no statement count shows: an
+    errored statement is not counted). A new need gets its entry; the arrived fact still pokes the event."""
+    db = mongo[f"notify_{unique}"]
+    clock = Clock()
+    await setup(db)
+    waiting = WaitingRoom(db, now=clock, owner="w1")
+    inserts: list[str] = []
+    add_entry = key_range.add_entry
+
+    async def counted(index: Any, entry: dict[str, Any]) -> None:
+        inserts.append(entry["_id"])
+        await add_entry(index, entry)
+
+    monkeypatch.setattr(key_range, "add_entry", counted)
+    await waiting.park(event(1, NOW), MissingFacts(["panel:r1"], ["no panel of r1"]))
+    assert inserts == ["panel:r1|event-1"]
+    for tries in range(1, 4):
+        clock.at += timedelta(minutes=10)
+        [doc] = await waiting.take_due()
+        await waiting.still_waiting(doc, MissingFacts(["panel:r1"], ["no panel of r1"]))
+        assert (await db["parked"].find_one({"_id": doc["_id"]}))["tries"] == tries
+    assert inserts == ["panel:r1|event-1"]  # three tries, no insert
+    clock.at += timedelta(minutes=10)
+    [doc] = await waiting.take_due()
+    await waiting.still_waiting(doc, MissingFacts(["panel:r1", "contact:p1"], ["no panel", "no contact"]))
+    assert inserts == ["panel:r1|event-1", "contact:p1|event-1"]
+    assert sorted(d["fact"] for d in await db[AWAITED].find({}).to_list()) == ["contact:p1", "panel:r1"]
+
+    clock.at += timedelta(seconds=1)
+    await waiting.facts_arrived(["panel:r1"])
+    [poked] = await waiting.take_due()
+    assert poked["_id"] == "event-1" and poked["pokes"] == 1
