@@ -37,10 +37,9 @@ def _history(n: int) -> list[dict[str, Any]]:
              "hash": hashlib.sha256(str(i).encode()).hexdigest()} for i in range(n)]
 
 
-async def test_a_relay_pass_and_a_periodic_checkpoint_read_a_bounded_number_of_pages(counted_store, counted_mongo,
-                                                                                     unique):
-    name = f"kit_cost_{unique}"
-    db = counted_mongo[name]
+async def _logged_history(db: Any) -> tuple[MongoEventStore, Checkpoints, list[dict[str, Any]], Any]:
+    """A log of ``N`` leaves of earlier events, and its first checkpoint (a process's first: every leaf re-read,
+    once, and the roots of its tiles and above kept)."""
     store = MongoEventStore(db, source="/binhchon/intake")
     await store.setup()
     log = Checkpoints(store, db, Signer(Ed25519PrivateKey.generate()))
@@ -48,8 +47,16 @@ async def test_a_relay_pass_and_a_periodic_checkpoint_read_a_bounded_number_of_p
     history = _history(N)
     for start in range(0, N, 500):
         await db[LEAVES].insert_many(history[start:start + 500])
-    first = await log.record()  # the process's first: every leaf re-read, once
+    first = await log.record()
     assert first is not None and first.data["tree_size"] == N
+    return store, log, history, first
+
+
+async def test_a_relay_pass_and_a_periodic_checkpoint_read_a_bounded_number_of_pages(counted_store, counted_mongo,
+                                                                                     unique):
+    name = f"kit_cost_{unique}"
+    db = counted_mongo[name]
+    store, log, history, first = await _logged_history(db)
 
     events = await grow(store, "dossier-a", 4) + await grow(store, "dossier-b", 3)
     checkpoints = []
@@ -82,15 +89,7 @@ async def test_proofs_read_kept_subtree_roots_not_the_log(counted_store, counted
     leaves, and a kept root that does not read as a hash is made again from its halves."""
     name = f"kit_proofs_{unique}"
     db = counted_mongo[name]
-    store = MongoEventStore(db, source="/binhchon/intake")
-    await store.setup()
-    log = Checkpoints(store, db, Signer(Ed25519PrivateKey.generate()))
-    await log.setup()
-    history = _history(N)
-    for start in range(0, N, 500):
-        await db[LEAVES].insert_many(history[start:start + 500])
-    first = await log.record()  # the process's first: every leaf read, and the roots of its tiles and above kept
-    assert first is not None
+    store, log, history, first = await _logged_history(db)
     events = await grow(store, "dossier-a", 5)
     await log.add(events)
     second = await log.record_if_grown()

@@ -19,6 +19,19 @@ LATER = DecisionReference(number="88/QĐ-UBND", date=date(2026, 11, 20), signer=
                           authority="UBND tỉnh Bắc Giang")
 
 
+async def dies_before_its_record(svc, approved, monkeypatch) -> None:
+    """The result handled once with the event store unreachable at the certificate's record: its number drawn,
+    nothing recorded."""
+    async def store_unreachable(*args, **kwargs):
+        raise ConnectionError("the event store did not answer")
+
+    real_record = service_module.record
+    monkeypatch.setattr(service_module, "record", store_unreachable)
+    with pytest.raises(ConnectionError):
+        await svc.on_result_approved(approved)
+    monkeypatch.setattr(service_module, "record", real_record)
+
+
 async def by_dossier(cert, auth):
     staff = auth("sec", "secretariat")
     items = (await cert.get("/certificates", params={"limit": 200}, headers=staff)).json()["items"]
@@ -85,17 +98,10 @@ async def test_a_crash_after_issuing_is_made_good_by_the_redelivery(env, auth, m
 
 async def test_an_attempt_that_never_recorded_keeps_its_number_and_a_stray_pointer_verifies_nothing(env, monkeypatch):
     approved = await env.scored(env.result("dossier-1"))
-    real_record = service_module.record
-
-    async def store_unreachable(*args, **kwargs):
-        raise ConnectionError("the event store did not answer")
 
     async with env.running() as cert:
         svc = cert.app.state.certification
-        monkeypatch.setattr(service_module, "record", store_unreachable)
-        with pytest.raises(ConnectionError):
-            await svc.on_result_approved(approved)
-        monkeypatch.setattr(service_module, "record", real_record)
+        await dies_before_its_record(svc, approved, monkeypatch)
         await svc.on_result_approved(approved)  # redelivered: the number it claimed is its own again (ADR 0058)
 
         issued, lost = "OCOP-UBNDTBG-2026-00001", "OCOP-UBNDTBG-2026-00002"
@@ -158,17 +164,10 @@ async def test_a_number_abandoned_past_its_lease_goes_to_the_next_certificate(en
     twice."""
     stalled = await env.scored(env.result("dossier-1"))
     later = await env.scored(env.result("dossier-2", product="Chè Shan tuyết", registration="2400000002"))
-    real_record = service_module.record
-
-    async def store_unreachable(*args, **kwargs):
-        raise ConnectionError("the event store did not answer")
 
     async with env.running() as cert:
         svc = cert.app.state.certification
-        monkeypatch.setattr(service_module, "record", store_unreachable)
-        with pytest.raises(ConnectionError):
-            await svc.on_result_approved(stalled)
-        monkeypatch.setattr(service_module, "record", real_record)
+        await dies_before_its_record(svc, stalled, monkeypatch)
         env.clock.hour = time(9, 3)  # its lease (two minutes) has passed
         await svc.on_result_approved(later)
         await svc.on_result_approved(stalled)  # delivered again, late
