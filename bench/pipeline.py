@@ -63,6 +63,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo import AsyncMongoClient
 
 REPO = Path(__file__).resolve().parents[1]
 # the fault suite's package as `faults`, from tests/: under pytest, `tests` is already some service's tests package
@@ -521,6 +522,7 @@ async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
             if args.statements else None
         events, event_size = await events_on_topics(system)
         events -= events_before
+        waits = await notify_waits(system, args.dossiers)
         usage = {s: process_usage(system.processes[(s, 0)].pid) for s in SERVICES}
         paced = await pipeline.phase(args.dossiers, args.paced_dossiers, args.concurrency, args.paced_rate) \
             if args.paced_dossiers else None
@@ -547,9 +549,33 @@ async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
         "saturated": saturated, "paced": paced and {"rate": args.paced_rate, **paced},
         "profile": args.profile and {s: top_frames(args.profile / f"{s}.txt") for s in SERVICES
                                      if (args.profile / f"{s}.txt").exists()},
-        "cpu_s_per_dossier": cpu_per_dossier, "idle_cpu_s_per_s": idle,
+        "cpu_s_per_dossier": cpu_per_dossier, "idle_cpu_s_per_s": idle, "notify_waits": waits,
         "services": usage, "loadavg": [round(x, 2) for x in os.getloadavg()], "cores": os.cpu_count(),
     }
+
+
+async def notify_waits(system: System, dossiers: int) -> dict[str, Any]:
+    """What made notify park events (ADR 0006) in the saturated phase: per event type, how many waited per
+    dossier, for which facts, with how many tries and pokes on average; each park costs its own writes."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(system.mongodb)
+    try:
+        parked = await client[system.databases["notify"]]["parked"].find(
+            {}, projection={"type": 1, "needs": 1, "tries": 1, "pokes": 1}).to_list()
+    finally:
+        await client.close()
+    by_type: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"n": 0, "tries": 0, "pokes": 0, "needs": defaultdict(int)})
+    for doc in parked:
+        kind = by_type[str(doc.get("type"))]
+        kind["n"] += 1
+        kind["tries"] += int(doc.get("tries") or 0)
+        kind["pokes"] += int(doc.get("pokes") or 0)
+        for need in doc.get("needs") or []:
+            kind["needs"][str(need).split(":", 1)[0]] += 1
+    return {"parked_per_dossier": round(len(parked) / dossiers, 2), "by_type": {
+        t: {"per_dossier": round(k["n"] / dossiers, 2), "tries_mean": round(k["tries"] / k["n"], 2),
+            "pokes_mean": round(k["pokes"] / k["n"], 2), "needs": dict(k["needs"])}
+        for t, k in sorted(by_type.items(), key=lambda item: -item[1]["n"])}}
 
 
 def ceilings(best_insert: float, writes_per_dossier: float, cpu_per_dossier: dict[str, float]) -> dict[str, float]:

@@ -160,8 +160,8 @@ class WaitingRoom:
         for fact in facts:  # kept first: a try that lacked the fact and backs off meanwhile finds it here
             try:
                 await self.db["arrived_facts"].insert_one({"_id": fact, "at": self.now()})
-            except DuplicateKeyError:
-                pass
+            except DuplicateKeyError:  # again (an approver configured anew, a replay): when, for the tries now
+                await self.db["arrived_facts"].update_one({"_id": fact}, {"$set": {"at": self.now()}})
         read: list[str] = []
         for fact in dict.fromkeys(facts):
             for entry in await key_range.with_prefix(self.awaited, f"{fact}|"):
@@ -220,7 +220,7 @@ class WaitingRoom:
                 await self.parked.update_one({"_id": doc["_id"]}, {"$set": _fields_of(outcome)})
                 await self._unlease(doc["_id"], lease["_id"])
                 continue
-            taken.append({**doc, "lease": lease["_id"]})
+            taken.append({**doc, "lease": lease["_id"], "taken_at": now})
         return taken
 
     async def _unlease(self, event_id: str, lease: str | None) -> None:
@@ -242,19 +242,26 @@ class WaitingRoom:
         await self.parked.update_one({"_id": doc["_id"], "status": "waiting"},
                                      {"$set": {**fields, "next_try_at": now + delay}})
         self._soon(now + delay)
-        # a fact that arrived during this try (its update may have been overwritten by ours): its entry made
-        # again, and tried again at once
-        if arrived := await self._arrived(missing.needs):
+        # a fact that arrived during this try (its poke may have been overwritten by ours): its entry made
+        # again, and tried again at once. Only during it: one that arrived before and is lacking again (the one
+        # approver configured, then given another role) would otherwise have the event tried on every pass
+        if arrived := await self._arrived(missing.needs, since=doc.get("taken_at")):
             await self._await(doc["_id"], arrived)
             await self.parked.update_one({"_id": doc["_id"], "status": "waiting"}, {"$set": {"next_try_at": now}})
             self._soon(now)
         await self._unlease(doc["_id"], doc.get("lease"))
 
-    async def _arrived(self, facts: Sequence[str]) -> list[str]:
-        """Those of ``facts`` that arrived: one ``_id`` lookup per fact, each answered by the index (an ``$in`` is
-        not pushed down by FerretDB: it read every fact that ever arrived, issue 14)."""
-        return [fact for fact in facts
-                if await self.db["arrived_facts"].find_one({"_id": fact}, projection={"_id": 1}) is not None]
+    async def _arrived(self, facts: Sequence[str], since: datetime | None) -> list[str]:
+        """Those of ``facts`` that arrived (last) at ``since`` or after (None: ever): one ``_id`` lookup per fact,
+        each answered by the index (an ``$in`` is not pushed down by FerretDB: it read every fact that ever
+        arrived, issue 14)."""
+        arrived = []
+        for fact in facts:
+            doc = await self.db["arrived_facts"].find_one({"_id": fact}, projection={"at": 1})
+            at = None if doc is None else doc.get("at")
+            if doc is not None and (since is None or not isinstance(at, datetime) or _utc(at) >= _utc(since)):
+                arrived.append(fact)
+        return arrived
 
     async def told(self, event_id: str) -> None:
         """The event was handled anyway (redelivered after its facts came): it waits no more."""

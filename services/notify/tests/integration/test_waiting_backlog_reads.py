@@ -131,3 +131,34 @@ async def test_a_try_that_still_lacks_its_fact_makes_no_entry_again_and_the_fact
     await waiting.facts_arrived(["panel:r1"])
     [poked] = await waiting.take_due()
     assert poked["_id"] == "event-1" and poked["pokes"] == 1
+
+
+async def test_a_fact_arriving_during_a_try_has_it_tried_again_at_once_one_that_came_before_does_not(
+        mongo: Any, unique: str) -> None:
+    """The try that lacks a fact checks whether it arrived meanwhile (its poke may be overwritten by the try's own
+    backoff): then at once. A fact that arrived before the try and is lacking again (the only approver given
+    another role) is waited for on the backoff: before, the event was tried again on every pass, for a day."""
+    db = mongo[f"notify_{unique}"]
+    clock = Clock()
+    await setup(db)
+    waiting = WaitingRoom(db, now=clock, owner="w1")
+    await waiting.facts_arrived(["approvers"])  # an approver configured long ago, since given another role
+    await waiting.park(event(1, NOW), MissingFacts(["approvers"], ["no recipient has the approver role yet"]))
+    lacking = MissingFacts(["approvers"], ["no recipient has the approver role yet"])
+
+    clock.at = NOW + timedelta(seconds=6)
+    [doc] = await waiting.take_due()
+    await waiting.still_waiting(doc, lacking)
+    stored = await db["parked"].find_one({"_id": "event-1"})
+    assert stored["next_try_at"].replace(tzinfo=UTC) == clock.at + timedelta(seconds=10)  # its backoff
+    clock.at += timedelta(seconds=1)
+    assert await waiting.take_due() == []  # not on the next pass
+
+    clock.at = NOW + timedelta(seconds=20)
+    [doc] = await waiting.take_due()
+    clock.at += timedelta(milliseconds=300)
+    await waiting.facts_arrived(["approvers"])  # configured again while the try ran, its poke then overwritten
+    await waiting.still_waiting(doc, lacking)
+    stored = await db["parked"].find_one({"_id": "event-1"})
+    assert stored["next_try_at"].replace(tzinfo=UTC) == clock.at  # at once
+    assert [d["_id"] for d in await waiting.take_due()] == ["event-1"]
