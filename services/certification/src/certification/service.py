@@ -175,7 +175,10 @@ class Certification:
         """Everything that follows from an issued certificate, each step safe to run again."""
         result, number = event.data, state.issued["number"]
         # the number's pointer only once the certificate is recorded: a pointer never names a missing certificate
-        await self.rt.db["numbers"].replace_one({"_id": number}, {"stream": state.stream}, upsert=True)
+        try:
+            await self.rt.db["numbers"].replace_one({"_id": number}, {"stream": state.stream}, upsert=True)
+        except DuplicateKeyError:
+            pass  # another replica's follow-up of this certificate wrote the same pointer a moment ago
         key = await self._product_key(result)
         rank = certs.rank(certs.decision_date(result), event.time, event.id)
         # the holder's identity stays here, outside the signed certificate (ADR 0010); one document per
