@@ -94,6 +94,32 @@ async def reserve(db: AsyncDatabase[dict[str, Any]], scope: str, *, claimed_for:
     return Reservation(reservation_id, scope, number)
 
 
+async def reserve_held(db: AsyncDatabase[dict[str, Any]], scope: str, *, claimed_for: str,
+                       now: Callable[[], datetime], lease: timedelta, holds: Holds) -> Reservation:
+    """``reserve``, and again while the reservation drawn was already taken over (its holder stalled past its
+    lease between the two): what a claimant stores its number with."""
+    while True:
+        reservation = await reserve(db, scope, claimed_for=claimed_for, now=now(), lease=lease, holds=holds)
+        if await still_held(db, reservation):
+            return reservation
+
+
+async def held(db: AsyncDatabase[dict[str, Any]], reservation_id: str, *, scope: str, now: datetime,
+               left: timedelta) -> Reservation | None:
+    """The reservation ``reservation_id`` of ``scope`` with its number, while it is still its holder's with at least
+    ``left`` of its lease to run: not settled, released nor taken over (a later attempt of the same claimant takes
+    its number again). None otherwise: ``reserve`` then takes it over, or draws another."""
+    doc = await db[PENDING].find_one({"_id": reservation_id})
+    if (doc is None or doc.get("settled") or doc.get("released") or doc.get("scope") != scope
+            or aware(doc["until"]) - now < left):
+        return None
+    number = doc.get("number") or await _claimed_number(db, doc)
+    if number is None:
+        return None
+    reservation = Reservation(reservation_id, scope, int(number))
+    return reservation if await still_held(db, reservation) else None
+
+
 def free_key(scope: str, until: datetime, reservation_id: str) -> str:
     """Where a reservation stands among its scope's free ones: free from its lease's end (a scope holds no ``/``,
     so ``<scope>/`` is no other scope's prefix; the time is fixed-width, so the keys sort by it)."""

@@ -11,7 +11,6 @@ from pymongo.errors import DuplicateKeyError
 
 from binhchon_kit import key_range, reserved_numbers
 from binhchon_kit.auth import Principal
-from binhchon_kit.claims import aware
 from binhchon_kit.commands import record
 from binhchon_kit.contracts.certification import CertificateIssued, CertificateSuperseded
 from binhchon_kit.contracts.registry import type_of
@@ -20,7 +19,7 @@ from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.folding import replay
 from binhchon_kit.personal import ERASED
 from binhchon_kit.personal_keys import CopiesOpener
-from binhchon_kit.reserved_numbers import PENDING, Reservation, release, reserve, settle, still_held
+from binhchon_kit.reserved_numbers import Reservation, held, release, reserve_held, settle
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.sequence import claimed_by
 from binhchon_kit.signing import Signer
@@ -119,11 +118,8 @@ class Certification:
         reservation = await self._held_for(holder, scope)
         made = reservation is None
         if reservation is None:
-            reservation = await reserve(self.rt.db, scope, claimed_for=stream, now=self.now(), lease=NUMBER_LEASE,
-                                        holds=holds)
-            while not await still_held(self.rt.db, reservation):  # held past its lease, and given to another
-                reservation = await reserve(self.rt.db, scope, claimed_for=stream, now=self.now(),
-                                            lease=NUMBER_LEASE, holds=holds)
+            reservation = await reserve_held(self.rt.db, scope, claimed_for=stream, now=self.now,
+                                             lease=NUMBER_LEASE, holds=holds)
         # the holder's identity before the certificate: whoever reads a recorded certificate (a ceremony's
         # invitees, the staff listing) finds its holder; the number follows once the certificate is recorded
         fields: dict[str, Any] = {"registration_number": result.get("producer_registration_number"),
@@ -161,15 +157,7 @@ class Certification:
             return None if number is None else Reservation(f"claimed:{holder['_id']}", scope, number)
         if not isinstance(reservation_id := holder.get("reservation"), str):
             return None
-        doc = await self.rt.db[PENDING].find_one({"_id": reservation_id})
-        if (doc is None or doc.get("settled") or doc.get("released") or doc.get("scope") != scope
-                or aware(doc["until"]) - self.now() < NUMBER_LEASE / 2):
-            return None
-        number = doc.get("number") or await claimed_by(self.rt.db, scope, reservation_id, int(doc["from"]))
-        if number is None:
-            return None
-        reservation = Reservation(reservation_id, scope, int(number))
-        return reservation if await still_held(self.rt.db, reservation) else None
+        return await held(self.rt.db, reservation_id, scope=scope, now=self.now(), left=NUMBER_LEASE / 2)
 
     async def _follow_up(self, event: RecordedEvent, state: certs.Certificate, cause: Cause) -> None:
         """Everything that follows from an issued certificate, each step safe to run again."""

@@ -128,7 +128,7 @@ async def test_two_replicas_that_both_draw_a_number_for_one_certificate_leave_no
     one records, and the other's number goes to the next certificate of the scope instead of being lost."""
     first = await env.scored(env.result("dossier-1"))
     second = await env.scored(env.result("dossier-2", product="Chè Shan tuyết", registration="2400000002"))
-    real_reserve = service_module.reserve
+    real_reserve = service_module.reserve_held
     inside, both_in = 0, asyncio.Event()
 
     async def together(*args, **kwargs):
@@ -140,10 +140,10 @@ async def test_two_replicas_that_both_draw_a_number_for_one_certificate_leave_no
         return await real_reserve(*args, **kwargs)
 
     async with env.running() as a, env.running() as b:
-        monkeypatch.setattr(service_module, "reserve", together)
+        monkeypatch.setattr(service_module, "reserve_held", together)
         await asyncio.gather(a.app.state.certification.on_result_approved(first),
                              b.app.state.certification.on_result_approved(first))
-        monkeypatch.setattr(service_module, "reserve", real_reserve)
+        monkeypatch.setattr(service_module, "reserve_held", real_reserve)
         assert inside == 2  # the race was real: two numbers drawn for one certificate
         assert await env.db["events"].count_documents({"type": "certificate.issued"}) == 1
         await a.app.state.certification.on_result_approved(second)

@@ -30,7 +30,7 @@ from binhchon_kit.eventstore import AlreadyRecorded, ConcurrencyConflict
 from binhchon_kit.folding import replay
 from binhchon_kit.personal import ERASED, fields_to_seal, is_individual, is_sealed, open_fields, seal_fields
 from binhchon_kit.personal_keys import COLLECTION, SubjectKeys, master_key_from_settings
-from binhchon_kit.reserved_numbers import Reservation, release, reserve, settle, still_held
+from binhchon_kit.reserved_numbers import Reservation, release, reserve_held, settle
 from binhchon_kit.runtime import Runtime
 from binhchon_kit.vietnam_time import day_in_vietnam, now_utc
 from intake import views
@@ -161,8 +161,8 @@ class Intake:
             first = await self.store.get(claimed_for, 1)
             return first is not None and first.data.get("receipt_number") == receipt_number(round_, number)
 
-        return await reserve(self.rt.db, f"receipt:{round_.round_id}", claimed_for=dossier_id, now=self.now(),
-                             lease=RECEIPT_LEASE, holds=holds)
+        return await reserve_held(self.rt.db, f"receipt:{round_.round_id}", claimed_for=dossier_id, now=self.now,
+                                  lease=RECEIPT_LEASE, holds=holds)
 
     async def submit(
         self, round_id: str, producer: Producer | dict[str, Any], product: Product, documents: list[Document],
@@ -203,8 +203,6 @@ class Intake:
                          producer=sealed, product=product, documents=documents, escalated_from=escalated_from,
                          product_identity=identity)
         reservation = await self._reserve_receipt_number(round_, dossier_id)
-        while not await still_held(self.rt.db, reservation):  # held past its lease, and given to another
-            reservation = await self._reserve_receipt_number(round_, dossier_id)
         received = dossiers.receive(
             round_, dossier_id=dossier_id, receipt_number=receipt_number(round_, reservation.number),
             received_at=now, today=today, producer=sealed, product=product, documents=documents,
