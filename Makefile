@@ -11,7 +11,9 @@ help:
 
 bootstrap: ## install uv (if missing) and the locked Python dependencies
 	@command -v uv >/dev/null || { echo "[make] installing uv $(UV_VERSION) from PyPI"; python3 -m pip install --user --quiet "uv==$(UV_VERSION)"; }
-	@uv sync --frozen --quiet
+	@if command -v cargo >/dev/null; then uv sync --frozen --quiet; else \
+	  echo "[make] no cargo: libs/audit-core (the auditor's compiled reader) left out, binhchon-audit reads in Python"; \
+	  uv sync --frozen --quiet --no-install-package binhchon-audit-core; fi
 	@echo "[make] Python dependencies in sync with uv.lock"
 
 infra: ## install Apache Kafka and FerretDB into ~/.cache/binhchon, PostgreSQL from Debian (idempotent)

@@ -16,6 +16,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
+from types import ModuleType
 from typing import Any, NamedTuple
 
 from binhchon_kit.contracts.registry import UnknownEventType, event_model
@@ -28,6 +29,12 @@ from binhchon_tools.audit_signatures import Signed
 from binhchon_tools.audit_topics import unprefixed
 
 CHECKPOINT_TYPE = "log.checkpoint"
+
+audit_core: ModuleType | None
+try:  # the compiled reader (ADR 0059); without it every record is read by the kit's Python, as before
+    import binhchon_audit_core as audit_core
+except ImportError:  # pragma: no cover - an install built without the Rust toolchain
+    audit_core = None
 
 
 def hash_values(values: list[bytes]) -> list[str | None]:
@@ -63,25 +70,37 @@ Read = tuple[str, int, str, str, str, str, str, Any, Any, bool, "dict[str, Any] 
 
 def read_values(values: list[bytes], whole: frozenset[str] = frozenset()) -> list[Read | None]:
     """Each raw CloudEvent read once and hashed (in a worker process): what ``ChainCheck`` keeps of it. ``whole``:
-    the types whose parsed event is answered too (besides checkpoints): only when read in the main process."""
-    out: list[Read | None] = []
-    for value in values:
-        try:
-            event, exact = read_event(value)
-            stream, version = str(event["streamid"]), int(event["streamversion"])
-            event_id, claimed, prev = str(event["id"]), str(event["hash"]), previous_link(event)
-            event_type = str(event["type"])
-        except (ValueError, KeyError, TypeError):
-            out.append(None)
-            continue
-        try:
-            hash_holds = event_hash(event, exact) == claimed
-        except Exception:
-            hash_holds = False
-        parsed = event if event_type == CHECKPOINT_TYPE or event_type in whole else None
-        out.append((stream, version, event_id, claimed, prev, event_type, str(event.get("source", "")),
-                    event.get(SIGNATURE), event.get(SIGNATURE_KID), hash_holds, parsed, exact))
-    return out
+    the types whose parsed event is answered too (besides checkpoints): only when read in the main process.
+
+    The compiled reader (``binhchon_audit_core``, ADR 0059) answers every usual record; each record it leaves
+    (``None``: a checkpoint or a ``whole`` type, a legacy hash scheme, anything not strict JSON or of an unusual
+    shape) is read by ``read_value``, the kit's own reading and hash. Wherever both answer, they answer alike
+    (``tools/tests/test_audit_core.py``)."""
+    if audit_core is None:
+        return [read_value(value, whole) for value in values]
+    reads: list[Read | None] = audit_core.read_values(values, [CHECKPOINT_TYPE, *whole])
+    for index, read in enumerate(reads):
+        if read is None:
+            reads[index] = read_value(values[index], whole)
+    return reads
+
+
+def read_value(value: bytes, whole: frozenset[str] = frozenset()) -> Read | None:
+    """One raw CloudEvent read and hashed by the kit (None: not a binhchon CloudEvent)."""
+    try:
+        event, exact = read_event(value)
+        stream, version = str(event["streamid"]), int(event["streamversion"])
+        event_id, claimed, prev = str(event["id"]), str(event["hash"]), previous_link(event)
+        event_type = str(event["type"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    try:
+        hash_holds = event_hash(event, exact) == claimed
+    except Exception:
+        hash_holds = False
+    parsed = event if event_type == CHECKPOINT_TYPE or event_type in whole else None
+    return (stream, version, event_id, claimed, prev, event_type, str(event.get("source", "")),
+            event.get(SIGNATURE), event.get(SIGNATURE_KID), hash_holds, parsed, exact)
 
 
 # The records' per-event notes are named tuples: one is made per event read, and a frozen dataclass's __init__
