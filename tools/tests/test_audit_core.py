@@ -187,3 +187,95 @@ def test_hardly_json_bytes_are_answered_alike_or_left() -> None:
         values.append(bytes(mutated))
     both(values)
     assert any(answer is not None for answer in audit_core.read_values(values, []))
+
+
+# --------------------------------------------------------------------------------------- the chain check ---
+
+TYPES = [("round.opened", "intake.events"), ("dossier.received", "intake.events"),
+         ("score.submitted", "scoring.events"), ("scoring.completed", "scoring.events"),
+         ("certificate.issued", "certification.events")]
+
+
+def forged_log(rng: random.Random) -> list[Any]:
+    """A few streams of linked, hashed events on their topics, then forged: copies identical and conflicting,
+    versions dropped, links and contents changed (rehashed or not), wrong topics, unknown types, checkpoints,
+    attributes of odd types, bytes that are not JSON, all in a shuffled order."""
+    from binhchon_kit.topic_history import Record
+
+    records: list[tuple[str, bytes, int]] = []
+    for s in range(rng.randint(1, 5)):
+        prev = "0" * 64
+        kind, topic = rng.choice(TYPES)
+        source = "/binhchon/" + topic.split(".")[0]
+        for version in range(1, rng.randint(1, 6) + 1):
+            event = event_of({"n": version, "note": rng.choice(["", "ghi chú", "\U0001f602", "1" * 20])},
+                             id=f"e-{s}-{version}", streamid=f"stream-{s}", streamversion=version, prevhash=prev,
+                             type=kind, source=source)
+            event.pop("hash")
+            event["hash"] = cloudevent_hash(event)
+            if rng.random() < 0.3:
+                event["signature"], event["signaturekid"] = rng.choice([("c2ln", "k1"), (["x"], 3), (None, "k")])
+            prev = event["hash"]
+            records.append((topic, orjson.dumps(event), rng.randint(0, 50)))
+    forged = list(records)
+    for _ in range(rng.randint(0, 6)):
+        topic, value, stamp = rng.choice(records)
+        event = json.loads(value)
+        action = rng.randrange(10)
+        if action == 0:
+            forged.append((topic, value, stamp + rng.randint(-5, 5)))  # duplicate delivery
+        elif action == 1:
+            forged.append((topic, orjson.dumps({**event, "id": "other"}), stamp))  # a conflicting copy
+        elif action == 2:
+            forged = [r for r in forged if r[1] != value]  # dropped
+        elif action == 3:
+            event["prevhash"] = "f" * 64
+            if rng.random() < 0.5:
+                event.pop("hash")
+                event["hash"] = cloudevent_hash(event)
+            forged = [(t, orjson.dumps(event) if v == value else v, st) for t, v, st in forged]
+        elif action == 4:
+            forged.append((rng.choice(["scoring.events", "intake.events"]), value, stamp))  # another topic
+        elif action == 5:
+            forged.append((topic, orjson.dumps({**event, "type": "made.up", "id": "u"}), stamp))
+        elif action == 6:
+            cp = {**event, "type": CHECKPOINT_TYPE, "id": "cp", "data": {"origin": event["source"], "tree_size": 1}}
+            forged.append((topic, orjson.dumps(cp), stamp))
+        elif action == 7:
+            odd = rng.choice(["2", 2.0, True, 10**20, -1])  # (beyond 2^127 it is named otherwise: ADR 0059)
+            forged.append((topic, json.dumps({**event, "streamversion": odd}).encode(), stamp))
+        elif action == 8:
+            forged.append((topic, b"not json" + value[:20], stamp))
+        else:
+            forged.append((topic, orjson.dumps({k: v for k, v in event.items() if k != "hashalg"}), stamp))
+    rng.shuffle(forged)
+    return [Record("audit." + topic, rng.randrange(3), offset, value, stamp)
+            for offset, (topic, value, stamp) in enumerate(forged)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(1, 7))
+def test_the_compiled_chain_check_finds_what_the_python_one_finds(rng: random.Random, batch: int) -> None:
+    """Fed the same forged log in the same batches, the compiled bookkeeping answers the same findings in the
+    same order and words, the same counts, and hands the other checks the same kept records, signatures,
+    checkpoints and log order."""
+    import asyncio
+
+    from binhchon_tools.audit_chain import ChainCheck
+    from binhchon_tools.audit_decisions import KEPT_TYPES
+
+    records = forged_log(rng)
+    checks = [ChainCheck("audit.", KEPT_TYPES, native=native) for native in (True, False)]
+    for chain in checks:
+        for at in range(0, len(records), batch):
+            chain.feed(records[at:at + batch])
+    compiled, python = (asyncio.run(chain.finish()) for chain in checks)
+    assert checks[0].native is not None and checks[1].native is None
+    assert compiled.discrepancies == python.discrepancies
+    assert compiled.counts == python.counts
+    assert [tuple(k) for k in checks[0].kept] == [tuple(k) for k in checks[1].kept]
+    assert [tuple(s) for s in checks[0].signed] == [tuple(s) for s in checks[1].signed]
+    assert checks[0].checkpoints == checks[1].checkpoints
+    if python.counts["events"] and checks[1].checkpoints:
+        for origin in checks[1].log_order.by_origin:
+            assert checks[0].log_order.events(origin) == checks[1].log_order.events(origin)

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
+mod chains;
 mod json;
 use json::{Node, Text};
 
@@ -201,7 +202,7 @@ fn long_number(text: &[u8]) -> bool {
 }
 
 /// What the chain check keeps of one record (`audit_chain.Read`, without the parsed event).
-struct Read {
+pub(crate) struct Read {
     stream: String,
     version: i64,
     id: String,
@@ -249,7 +250,7 @@ struct Attributes<'n, 'a> {
 }
 
 /// One record read and hashed, or `None`: the Python path answers for it.
-fn read_one(value: &[u8], leave: &HashSet<String>) -> Option<Read> {
+pub(crate) fn read_one(value: &[u8], leave: &HashSet<String>) -> Option<Read> {
     let event = json::parse(value).ok()?;
     let Node::Object(members) = &event else { return None };
     let mut found = Attributes::default();
@@ -356,5 +357,7 @@ fn canonical_form<'py>(py: Python<'py>, text: &[u8]) -> Option<Bound<'py, PyByte
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(read_values, module)?)?;
     module.add_function(wrap_pyfunction!(canonical_form, module)?)?;
+    module.add_function(wrap_pyfunction!(chains::read_packed, module)?)?;
+    module.add_class::<chains::Chains>()?;
     Ok(())
 }

@@ -19,11 +19,11 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from types import ModuleType
 from typing import Any, NamedTuple
 
-from binhchon_kit.contracts.registry import UnknownEventType, event_model
+from binhchon_kit.contracts.registry import UnknownEventType, event_model, event_types
 from binhchon_kit.topic_history import Record
 from binhchon_kit.trust import SIGNATURE, SIGNATURE_KID
-from binhchon_tools.audit_checkpoints import LogOrder
-from binhchon_tools.audit_findings import Findings
+from binhchon_tools.audit_checkpoints import LogOrder, Published
+from binhchon_tools.audit_findings import Discrepancy, Findings
 from binhchon_tools.audit_hash import GENESIS, event_hash, previous_link, read_event
 from binhchon_tools.audit_signatures import Signed
 from binhchon_tools.audit_topics import unprefixed
@@ -85,6 +85,15 @@ def read_values(values: list[bytes], whole: frozenset[str] = frozenset()) -> lis
     return reads
 
 
+def read_batch(values: list[bytes]) -> tuple[bytes, list[Read | None]]:
+    """A batch read for the compiled bookkeeping (``ChainCheck`` with ``audit_core``), in a worker process or
+    not: the compiled reader's answers packed in one ``bytes``, and ``read_value``'s for the records it left, in
+    their order (a checkpoint, parsed, among them)."""
+    assert audit_core is not None
+    packed, left = audit_core.read_packed(values, [])
+    return packed, [read_value(values[index], frozenset()) for index in left]
+
+
 def read_value(value: bytes, whole: frozenset[str] = frozenset()) -> Read | None:
     """One raw CloudEvent read and hashed by the kit (None: not a binhchon CloudEvent)."""
     try:
@@ -130,7 +139,8 @@ class ChainCheck:
     """Fed the records batch by batch; ``finish`` checks every stream. ``keep`` picks the parsed events the
     other checks need (the rest are dropped as soon as their links are noted)."""
 
-    def __init__(self, prefix: str, keep: Iterable[str], workers: int = 0, whole: Iterable[str] = ()) -> None:
+    def __init__(self, prefix: str, keep: Iterable[str], workers: int = 0, whole: Iterable[str] = (),
+                 native: bool | None = None) -> None:
         self.prefix = prefix
         self.keep = set(keep)
         self.kept: list[Kept] = []  # raw: a parsed event takes several times its JSON's bytes
@@ -142,10 +152,15 @@ class ChainCheck:
         self.findings = Findings()
         self.events = 0
         self.per_topic: dict[str, int] = defaultdict(int)
-        self.pending: list[tuple[asyncio.Future[list[Read | None]], list[Record]]] = []
+        self.pending: list[tuple[asyncio.Future[Any], list[Record]]] = []
         self.pool: Executor | None = None
         if workers > 0:
             self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method()))
+        # the compiled bookkeeping (ADR 0059): the workers answer a batch packed in one ``bytes`` (``read_batch``),
+        # noted without a Python object per record; the same findings as ``_take`` and ``finish`` below
+        self.native: Any = None
+        if audit_core is not None and (native if native is not None else True):
+            self.native = audit_core.Chains(prefix, {r.type: r.topic for r in event_types()}, sorted(self.keep))
 
     async def warm_up(self) -> None:
         """Start the workers before the clock runs (each imports the kit once)."""
@@ -162,12 +177,17 @@ class ChainCheck:
         """Hand a batch to a worker process (or read it here without workers); ``drain`` takes in what it read."""
         values = [record.value for record in records]
         if self.pool is None:
-            self._take(records, read_values(values, self.whole))
+            self._take(records, read_batch(values) if self.native is not None else read_values(values, self.whole))
         else:
-            future = asyncio.get_running_loop().run_in_executor(self.pool, read_values, values)
+            read = read_batch if self.native is not None else read_values
+            future = asyncio.get_running_loop().run_in_executor(self.pool, read, values)
             self.pending.append((future, records))
 
-    def _take(self, records: list[Record], reads: list[Read | None]) -> None:
+    def _take(self, records: list[Record], reads: Any) -> None:
+        if self.native is not None:
+            packed, left = reads
+            self.native.take(records, packed, left)
+            return
         for record, read in zip(records, reads, strict=True):
             where = f"{record.topic}/{record.partition}@{record.offset}"
             if read is None:
@@ -208,6 +228,8 @@ class ChainCheck:
     async def finish(self) -> Findings:
         """Every stream checked once all records are in. The workers stay up for the decisions (``close``)."""
         await self.drain(0)
+        if self.native is not None:
+            return self._finish_native()
         duplicates = 0
         for stream, versions in self.streams.items():
             prev_hash = GENESIS
@@ -229,4 +251,18 @@ class ChainCheck:
                 prev_hash = first.hash
         self.findings.counts.update(events=self.events, streams=len(self.streams), duplicate_deliveries=duplicates,
                                     per_topic=dict(self.per_topic))
+        return self.findings
+
+    def _finish_native(self) -> Findings:
+        found, counts = self.native.finish()
+        self.findings.discrepancies.extend(Discrepancy(*each) for each in found)
+        self.findings.counts.update(counts)
+        # as plain tuples, in the named tuples' field order (those who read them unpack them): a named tuple made
+        # per record in Python cost more than the whole bookkeeping
+        self.kept = self.native.kept()
+        self.signed = self.native.signed()
+        self.checkpoints = self.native.checkpoints()
+        if self.checkpoints:  # the log's order is read only to check checkpoints
+            for origin, copies in self.native.log_order().items():
+                self.log_order.by_origin[origin] = {(p[1], p[2]): Published(*p) for p in copies}
         return self.findings

@@ -73,10 +73,10 @@ def _check(events: list[Signed], jwks: Mapping[str, Mapping[str, Any]]
     keys: dict[str, dict[str, Ed25519PublicKey] | None] = {}
     unchecked: Counter[str] = Counter()
     checked = 0
-    for event in events:
-        service = service_of(event.source)
+    for source, stream, event_id, hash_, signature, kid, where in events:  # (``Signed``'s, or plain tuples)
+        service = service_of(source)
         if service not in keys:
-            given = jwks.get(service) or jwks.get(event.source) or jwks.get(ALL_SERVICES)
+            given = jwks.get(service) or jwks.get(source) or jwks.get(ALL_SERVICES)
             keys[service] = None if given is None else {
                 str(k.get("kid")): public_key_from_jwk(dict(k)) for k in given.get("keys", [])}
         held = keys[service]
@@ -84,12 +84,12 @@ def _check(events: list[Signed], jwks: Mapping[str, Mapping[str, Any]]
             unchecked[service] += 1
             continue
         checked += 1
-        if not isinstance(event.signature, str) or not isinstance(event.kid, str):
-            findings.add("signature", event.stream, f"not signed by its producer ({event.where})", event.event_id)
-        elif event.kid not in held:
-            findings.add("signature", event.stream, f"signed by key {event.kid}, not one of {service}'s log keys "
-                         f"({event.where})", event.event_id)
-        elif not verify_bytes(held[event.kid], event.signature, event.hash.encode("ascii", "replace")):
-            findings.add("signature", event.stream, f"the signature is not {service}'s key {event.kid}'s over "
-                         f"the event's hash ({event.where})", event.event_id)
+        if not isinstance(signature, str) or not isinstance(kid, str):
+            findings.add("signature", stream, f"not signed by its producer ({where})", event_id)
+        elif kid not in held:
+            findings.add("signature", stream, f"signed by key {kid}, not one of {service}'s log keys ({where})",
+                         event_id)
+        elif not verify_bytes(held[kid], signature, hash_.encode("ascii", "replace")):
+            findings.add("signature", stream, f"the signature is not {service}'s key {kid}'s over the event's hash "
+                         f"({where})", event_id)
     return findings.discrepancies, checked, unchecked

@@ -1,6 +1,7 @@
 """The auditor's per-event work compiled (docs/adr/0059): ``read_values`` answers what
-``binhchon_tools.audit_chain.read_values`` answers, or ``None`` for a record the Python path must read."""
+``binhchon_tools.audit_chain.read_values`` answers, or ``None`` for a record the Python path must read;
+``read_packed`` the same for a batch, packed for ``Chains``, which is ``audit_chain.ChainCheck``'s bookkeeping."""
 
-from binhchon_audit_core._core import canonical_form, read_values
+from binhchon_audit_core._core import Chains, canonical_form, read_packed, read_values
 
-__all__ = ["canonical_form", "read_values"]
+__all__ = ["Chains", "canonical_form", "read_packed", "read_values"]
