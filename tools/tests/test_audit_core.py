@@ -31,6 +31,14 @@ VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=
                                                        st.dictionaries(TEXTS, inner, max_size=4)), max_leaves=20)
 
 
+def test_it_holds_the_kits_definitions() -> None:
+    """The scheme's name, the hashed attributes, the genesis link and the checkpoint type, as the kit has them."""
+    from binhchon_kit.canonical import GENESIS_HASH, HASHED_ATTRIBUTES
+
+    assert (audit_core._core.HASH_ALG, tuple(audit_core._core.HASHED_ATTRIBUTES), audit_core._core.GENESIS,
+            audit_core._core.CHECKPOINT_TYPE) == (HASH_ALG, HASHED_ATTRIBUTES, GENESIS_HASH, CHECKPOINT_TYPE)
+
+
 def python_canonical(text: bytes) -> bytes | None:
     try:
         return rfc8785.dumps(json.loads(text))

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::{read_one, Read};
 
-const CHECKPOINT_TYPE: &str = "log.checkpoint";
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const CHECKPOINT_TYPE: &str = "log.checkpoint";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// An attribute the other checks read as the record carried it: absent, a string, or what the Python reader
 /// found there (any JSON value).

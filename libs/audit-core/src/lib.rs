@@ -311,7 +311,8 @@ fn hex(digest: &[u8]) -> String {
     text
 }
 
-/// Each record read and hashed, the GIL released meanwhile: per record the tuple `audit_chain.read_values`
+/// The reader's answers one record at a time, as tuples (the tests hold them to `read_value`'s; the chain check
+/// reads with `read_packed`). Each record read and hashed, the GIL released meanwhile: per record the tuple `audit_chain.read_values`
 /// answers (its parsed event `None`), or `None` where the Python path must answer. `leave`: the event types the
 /// caller wants parsed whole (the Python path reads them).
 #[pyfunction]
@@ -359,5 +360,10 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(canonical_form, module)?)?;
     module.add_function(wrap_pyfunction!(chains::read_packed, module)?)?;
     module.add_class::<chains::Chains>()?;
+    // what it holds of the kit's definitions, for a test to compare with the kit's own
+    module.add("HASH_ALG", HASH_ALG)?;
+    module.add("HASHED_ATTRIBUTES", HASHED_ATTRIBUTES.to_vec())?;
+    module.add("GENESIS", chains::GENESIS)?;
+    module.add("CHECKPOINT_TYPE", chains::CHECKPOINT_TYPE)?;
     Ok(())
 }

@@ -1,11 +1,12 @@
 """The log's own integrity, from the topics alone: every record a CloudEvent of a known type on its topic,
 every stream's versions 1..n with each event linked to the one before, every hash as the kit computes it.
 
-Reading and hashing are the costly part, so each record is read once, in a worker process (``read_values``),
-which sends back only what the main process keeps: per stream what the links need, and checkpoints parsed; the
-main process reads Kafka and parses only the few events the cross-service checks look up. The relay may publish an event
-twice (a crash between publishing and marking): an identical copy is a duplicate delivery, counted and
-accepted; two different events claiming one stream version are a discrepancy.
+Reading and hashing are the costly part, so each record is read once, in a worker process (``read_batch``: the
+compiled reader of ADR 0059, or ``read_values`` without it), which sends back only what the main process keeps:
+per stream what the links need, and checkpoints parsed; the main process reads Kafka and parses only the few
+events the cross-service checks look up. The relay may publish an event twice (a crash between publishing and
+marking): an identical copy is a duplicate delivery, counted and accepted; two different events claiming one
+stream version are a discrepancy.
 """
 
 from __future__ import annotations
@@ -69,20 +70,11 @@ Read = tuple[str, int, str, str, str, str, str, Any, Any, bool, "dict[str, Any] 
 
 
 def read_values(values: list[bytes], whole: frozenset[str] = frozenset()) -> list[Read | None]:
-    """Each raw CloudEvent read once and hashed (in a worker process): what ``ChainCheck`` keeps of it. ``whole``:
-    the types whose parsed event is answered too (besides checkpoints): only when read in the main process.
-
-    The compiled reader (``binhchon_audit_core``, ADR 0059) answers every usual record; each record it leaves
-    (``None``: a checkpoint or a ``whole`` type, a legacy hash scheme, anything not strict JSON or of an unusual
-    shape) is read by ``read_value``, the kit's own reading and hash. Wherever both answer, they answer alike
-    (``tools/tests/test_audit_core.py``)."""
-    if audit_core is None:
-        return [read_value(value, whole) for value in values]
-    reads: list[Read | None] = audit_core.read_values(values, [CHECKPOINT_TYPE, *whole])
-    for index, read in enumerate(reads):
-        if read is None:
-            reads[index] = read_value(values[index], whole)
-    return reads
+    """Each raw CloudEvent read once and hashed by the kit's Python (in a worker process): what ``ChainCheck``
+    keeps of it. ``whole``: the types whose parsed event is answered too (besides checkpoints): only when read in
+    the main process. With the compiled reader (ADR 0059) the chain check reads with ``read_batch`` instead; this
+    is its path without one, and the oracle the compiled one is held to."""
+    return [read_value(value, whole) for value in values]
 
 
 def read_batch(values: list[bytes]) -> tuple[bytes, list[Read | None]]:

@@ -1,6 +1,11 @@
 from collections.abc import Iterable
 from typing import Any
 
+HASH_ALG: str
+HASHED_ATTRIBUTES: list[str]
+GENESIS: str
+CHECKPOINT_TYPE: str
+
 def read_values(values: list[bytes], leave: Iterable[str]) -> list[tuple[Any, ...] | None]: ...
 def canonical_form(text: bytes) -> bytes | None: ...
 def read_packed(values: list[bytes], leave: list[str]) -> tuple[bytes, list[int]]: ...
