@@ -13,7 +13,9 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -34,10 +36,11 @@ from binhchon_tools.audit_recompute import (
     sheet_aad,
 )
 from scoring.adapters.rulebooks import Rulebooks
+from scoring.domain import panel as panels
 from scoring.domain import scoring as rules
 from scoring.domain.aggregation import aggregate
 from scoring.domain.rulebook import Rounding, RoundingMode
-from scoring.domain.sealing import derive, sheet_context, unb64
+from scoring.domain.sealing import DossierKey, b64, derive, sheet_context, unb64
 
 RULEBOOKS = Rulebooks.load()
 CURRENT = RULEBOOKS.all_current()
@@ -198,6 +201,7 @@ ALTERATIONS: list[tuple[str, int, str, Any]] = [
 def findings_of(streams: list[tuple[str, list[dict[str, Any]]]], panels: dict[str, dict[str, Any]],
                 cheap: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], int]:
     monkeypatch.setattr(audit_decisions, "confirm_stream", confirm_stream if cheap else lambda *a: None)
+    monkeypatch.setattr(audit_decisions, "confirm_raws", lambda *a: None)  # (events here are dicts, not raws)
     monkeypatch.setattr(audit_decisions.Log, "events", staticmethod(lambda events: copy.deepcopy(events)))
     findings = Findings()
     checked = _check_streams(streams, panels, RULEBOOKS, findings)  # type: ignore[arg-type]
@@ -333,3 +337,186 @@ def test_the_plain_paths_associated_data_is_scorings(dossier_id: str, sheet_id: 
     except TypeError:
         return
     assert written == canonical_json(sheet_context(dossier_id, "score.submitted", sheet_id, member_id, 1))
+
+
+# ---- the compiled sheet opening (binhchon_audit_core.open_sheets, ADR 0059) -----------------------------------
+
+ODD_TIMES = ["2026-11-20T01:00:00Z", "2026-11-20T01:00:00.5Z", "2026-11-20T01:00:00.123456789Z", "2026-02-29T01:00:00Z",
+             "2024-02-29T01:00:00+07:00", "2026-11-20 01:00:00Z", "2026-11-20T24:00:00Z", "2026-11-20T01:00:60Z",
+             "2026-11-20T01:00:00+24:00", "2026-11-20T01:00:00-23:59", "2026-11-20T01:00Z", "20261120T010000Z",
+             "2026-11-20T01:00:00", "2026-13-01T00:00:00Z", "0000-01-01T00:00:00Z", "2026-11-20T01:00:00.123+0700",
+             "2026-11-20T01:00:00z", " 2026-11-20T01:00:00Z", "2026-11-31T00:00:00Z"]
+ODD_ATTRIBUTES: list[tuple[str, Any]] = [
+    ("streamversion", "2"), ("streamversion", 2.0), ("streamversion", True), ("streamversion", None),
+    ("dataschema", "https://schemas.binhchon.vn/events/score.submitted/v02.json"),
+    ("dataschema", "https://schemas.binhchon.vn/events/score.submitted/v2"),
+    ("dataschema", "https://schemas.binhchon.vn/events/score.submitted/v.json"),
+    ("dataschema", "https://schemas.binhchon.vn/events/score.submitted/v 2.json"), ("dataschema", 2),
+    ("actorroles", ["judge"]), ("actorroles", ""), ("type", "score.amended"), ("subject", None), ("hash", KeyError),
+    ("causationid", KeyError), ("data", None), *(("time", t) for t in ODD_TIMES)]
+ODD_POINTS: list[Any] = [2.5, "3", True, None, 1e1, 2.25, 1e15, -0.0, -1.5, 0, 2**40, 2**40 - 0.5, 1.0e-1, [3], 3.0]
+
+
+def sheets_of(events: list[dict[str, Any]], panel: dict[str, Any]) -> tuple[Any, ...]:
+    opened, completed = events[0]["data"], events[-2]["data"]
+    rulebook = RULEBOOKS.get(completed["rulebook_id"], completed["rulebook_version"])
+    key = DossierKey.from_revealed(completed["sealing_key"])
+    eligible = {m.id for m in panels.scoring_members(rules.PanelFormed.model_validate(panel["data"]))}
+    layout = audit_recompute._layout(rulebook, rulebook.find_sheet(opened["sheet_id"]))
+    return opened["dossier_id"], key, eligible, layout
+
+
+def python_sheets(raws: list[bytes], stream: tuple[Any, ...]) -> Any:
+    """What ``_confirm_plain`` makes of the raw sheets: every one readable and a ``score.submitted``, then opened."""
+    try:
+        events = [read_event(raw)[0] for raw in raws]
+        for event in events:
+            audit_recompute._readable(event)
+        if any(e["type"] != "score.submitted" for e in events):
+            return None
+        return audit_recompute._opened_sheets(events, *stream)
+    except Exception:
+        return "raised"
+
+
+def resealed(event: dict[str, Any], dossier_id: str, key: Any, text: bytes) -> None:
+    """``event``'s sealed marks replaced by ``text``, sealed as scoring seals them."""
+    sheet, nonce = event["data"], bytes(range(12))
+    ciphertext = AESGCM(key.key).encrypt(nonce, text, sheet_aad(dossier_id, sheet["sheet_id"], sheet["member_id"]))
+    sheet["sealed"] = {**sheet["sealed"], "nonce": b64(nonce), "ciphertext": b64(ciphertext)}
+
+
+def marks_text(rng: Any, stream: tuple[Any, ...]) -> tuple[bytes, bool]:
+    """Marks a careless or hostile scorer's client could seal: odd points, codes twice, missing or extra, odd JSON;
+    and whether no name is given twice in an object (the compiled reading leaves those to the Python path)."""
+    layout = stream[3]
+    scores = [{"code": code, "points": rng.choice([0, 1, 1.5, 2, 3])} for code in layout.criteria]
+    change = rng.randrange(10)
+    if change == 0:
+        rng.choice(scores)["points"] = rng.choice(ODD_POINTS)
+    elif change == 1:
+        scores.append({"code": rng.choice(layout.criteria), "points": rng.choice([0, 2.5, 7])})
+    elif change == 2:
+        del scores[rng.randrange(len(scores))]
+    elif change == 3:
+        scores.append({"code": "extra-criterion", "points": rng.choice([1, -1.5, 0.25])})
+    elif change == 4:
+        scores = []
+    elif change == 5:
+        rng.choice(scores)["code"] = rng.choice([1, None, "", "a"])
+    text = orjson.dumps({"scores": scores, "total": rng.choice([None, 3, "x"]), "note": "x"})
+    if change == 6:
+        text = text.replace(b'"note":"x"', rng.choice([b'"scores":[]', b'"total":1']))  # a name twice: the last is read
+    elif change == 9:
+        text = text.replace(b'"total"', b'"totals"')  # no total: scoring's replay cannot read the marks
+    elif change == 7:
+        text = text.replace(b'"points":', b'"points":1,"points":', 1)  # a name twice in a score
+    elif change == 8:
+        text = text.replace(b"1.5", b"1.50e0").replace(b":2,", b": 2 ,")
+    return text, change not in (6, 7)
+
+
+@pytest.mark.skipif(audit_recompute.open_sheets is None, reason="binhchon_audit_core is built by `uv sync` with cargo")
+@settings(max_examples=10, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(rulebook=st.sampled_from(CURRENT), members=st.integers(1, 6), rng=st.randoms(use_true_random=False),
+       data=st.data())
+def test_the_compiled_sheets_open_as_the_python_ones(rulebook, members, rng, data):
+    """``open_sheets`` (Rust, from the raw records) answers what ``_opened_sheets`` (Python, on the events read)
+    answers, or leaves the stream to it, on 150 forgeries per stream: the sheets' data changed as in the test above,
+    their attributes odd (times, versions, schemas, roles, missing ones), names given twice in the record, marks
+    resealed with odd points, codes twice, missing or extra, and odd JSON. It answers the untouched stream and most
+    resealed marks (else it would save nothing)."""
+    level = data.draw(st.sampled_from([rule.level for rule in rulebook.levels]))
+    events, panel = stream_of(rulebook, level, members, rng.random() < 0.5, rng.choice)
+    stream = sheets_of(events, panel)
+    untouched = [orjson.dumps(e) for e in events[1:-2]]
+    assert audit_recompute._compiled_sheets(untouched, *stream) == python_sheets(untouched, stream) is not None
+    answered = opened = 0
+    for k in range(150):
+        sheets = copy.deepcopy(events[1:-2])
+        event = rng.choice(sheets)
+        kind, ordinary = k % 5, True
+        if kind == 0:
+            *parents, last = rng.choice(leaves(event["data"]))
+            target = event["data"]
+            for name in parents:
+                target = target[name]
+            target[last] = rng.choice(with_value(target[last]))
+        elif kind == 1:
+            name, value = rng.choice(ODD_ATTRIBUTES)
+            if value is KeyError:
+                del event[name]
+            else:
+                event[name] = value
+        elif kind in (2, 3):
+            text, ordinary = marks_text(rng, stream)
+            resealed(event, stream[0], stream[1], text)
+        raws = [orjson.dumps(e) for e in sheets]
+        if kind == 4:  # a name twice in the record (json.loads keeps the last)
+            at = rng.randrange(len(raws))
+            raws[at] = raws[at][:-1] + rng.choice([b',"time":"2026-11-20T01:00:00Z"}', b',"type":"score.amended"}',
+                                                   b',"data":{}}', b',"streamversion":"3"}'])
+        if rng.random() < 0.1:
+            rng.shuffle(raws)
+        compiled = audit_recompute._compiled_sheets(raws, *stream)
+        expected = python_sheets(raws, stream)
+        assert compiled is None or compiled == expected, (raws, compiled, expected)
+        if kind in (0, 2, 3) and ordinary and isinstance(expected, audit_recompute.Marks):
+            opened += 1  # (odd attributes and names given twice it leaves on purpose)
+            answered += compiled is not None
+    assert answered == opened > 0
+
+
+@pytest.mark.skipif(audit_recompute.open_sheets is None, reason="binhchon_audit_core is built by `uv sync` with cargo")
+@settings(max_examples=4, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(rulebook=st.sampled_from(CURRENT), members=st.integers(1, 6), rng=st.randoms(use_true_random=False),
+       data=st.data())
+def test_the_verify_of_raw_streams_finds_the_same_with_the_compiled_sheets(rulebook, members, rng, data):
+    """The decisions' check of raw streams (as the verify's workers get them), untouched and altered as above:
+    the same findings with the compiled sheet opening as without it, and the untouched confirmed by it."""
+    level = data.draw(st.sampled_from([rule.level for rule in rulebook.levels]))
+    events, panel = stream_of(rulebook, level, members, rng.random() < 0.5, rng.choice)
+    panels = {events[0]["data"]["round_id"]: panel}
+    streams: list[tuple[str, list[Any]]] = [("untouched", events)]
+    for name, index, path, value in ALTERATIONS:
+        altered = copy.deepcopy(events)
+        if value is flip:
+            value = flip(altered[index]["data"]["sealed"][path.split(".")[-1]])
+        set_in(altered[index], path, value)
+        streams.append((name, altered))
+    stream = sheets_of(events, panel)
+    for k in range(10):
+        resealed_stream = copy.deepcopy(events)
+        resealed(rng.choice(resealed_stream[1:-2]), stream[0], stream[1], marks_text(rng, stream)[0])
+        streams.append((f"resealed {k}", resealed_stream))
+    raw_streams = [(name, [orjson.dumps(e) for e in stream_events]) for name, stream_events in streams]
+
+    def findings(compiled: bool) -> tuple[list[Any], int]:
+        with pytest.MonkeyPatch.context() as patch:
+            if not compiled:
+                patch.setattr(audit_decisions, "confirm_raws", lambda *a: None)
+            found = Findings()
+            checked = _check_streams(raw_streams, panels, RULEBOOKS, found)
+        return [(d.check, d.subject, d.message, d.event_ids) for d in found.discrepancies], checked
+
+    assert audit_recompute.confirm_raws(raw_streams[0][1], True, {events[0]["data"]["round_id"]: rules.PanelFormed
+                                        .model_validate(panel["data"])}.get, RULEBOOKS) == 2
+    with_compiled = findings(True)
+    assert with_compiled == findings(False)
+    assert "untouched" not in {subject for _, subject, _, _ in with_compiled[0]}
+
+
+@pytest.mark.parametrize("marks", [{"scores": [{"code": "A1.1", "points": 1}]}, {"scores": [], "total": 0},
+                                   {"scores": [{"code": "A1.1", "points": [1]}], "total": 1}])
+def test_forged_marks_scoring_never_seals_are_named_not_a_crash(marks: dict[str, Any]) -> None:
+    """Marks sealed with the dossier's key but not as scoring seals them (no total, a criterion missing, points of
+    another type): the verify names the completion, where scoring's own replay used to raise out of it."""
+    rulebook = RULEBOOKS.get("ocop-2025", 2) or CURRENT[0]
+    events, panel = stream_of(rulebook, rulebook.levels[0].level, 3, False, lambda points: points[-1])
+    stream = sheets_of(events, panel)
+    resealed(events[1], stream[0], stream[1], orjson.dumps(marks))
+    found = Findings()
+    _check_streams([("forged", [orjson.dumps(e) for e in events])], {events[0]["data"]["round_id"]: panel}, RULEBOOKS,
+                   found)
+    messages = [d.message for d in found.discrepancies]
+    assert any("not a sheet's marks" in m or "cannot be recomputed" in m for m in messages), messages

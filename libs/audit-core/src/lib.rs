@@ -15,6 +15,7 @@ use std::collections::HashSet;
 
 mod chains;
 mod json;
+mod sheets;
 use json::{Node, Text};
 
 const HASH_ALG: &str = "cloudevent-jcs-sha256";
@@ -139,7 +140,7 @@ fn write_number(text: &str, out: &mut Vec<u8>) -> Result<(), Refused> {
 
 /// A string as RFC 8785 writes it: `"` and `\` escaped, `\b \f \n \r \t`, the other controls as lowercase
 /// `\u00xx`, everything else as UTF-8.
-fn write_string(text: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_string(text: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = text.as_bytes();
@@ -359,6 +360,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(read_values, module)?)?;
     module.add_function(wrap_pyfunction!(canonical_form, module)?)?;
     module.add_function(wrap_pyfunction!(chains::read_packed, module)?)?;
+    module.add_function(wrap_pyfunction!(sheets::open_sheets, module)?)?;
     module.add_class::<chains::Chains>()?;
     // what it holds of the kit's definitions, for a test to compare with the kit's own
     module.add("HASH_ALG", HASH_ALG)?;

@@ -30,7 +30,7 @@ from binhchon_kit.signing import verify_document
 from binhchon_tools.audit_chain import Kept
 from binhchon_tools.audit_findings import Discrepancy, Findings
 from binhchon_tools.audit_hash import read_event, schema_version
-from binhchon_tools.audit_recompute import confirm_stream
+from binhchon_tools.audit_recompute import confirm_raws, confirm_stream
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.errors import Refused
 from scoring.domain.rulebook import Rulebook
@@ -182,8 +182,13 @@ def _check_streams(streams: list[tuple[str, list[bytes]]], panels: dict[str, dic
         return panel
 
     for stream, raws in streams:
+        # the common shape, recomputed cheaply: its sheets opened from the raw records, else the events read
+        confirmed = confirm_raws(raws, stream in exact, panel_of, rulebooks)
+        if confirmed is not None:
+            checked += confirmed
+            continue
         events = Log.exact_events(raws) if stream in exact else Log.events(raws)
-        confirmed = confirm_stream(events, panel_of, rulebooks)  # the common shape, recomputed cheaply
+        confirmed = confirm_stream(events, panel_of, rulebooks)
         if confirmed is not None:
             checked += confirmed
             continue
@@ -247,6 +252,10 @@ def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rule
     except Refused as refused:
         findings.add("scoring", stream, f"completed, but recomputed: {refused.message}", event["id"])
         return
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:  # forged marks scoring never seals
+        findings.add("scoring", stream, f"completed, but its sheets' marks cannot be recomputed: "
+                     f"{type(exc).__name__} {exc}", event["id"], *sheets)
+        return
     if outcome is None or outcome.__class__.__name__ != "ScoringCompleted":
         findings.add("scoring", stream, f"completed, but the sheets call for {type(outcome).__name__}",
                      event["id"], *sheets)
@@ -280,6 +289,8 @@ def _opened(state: DossierScoring, replayed: list[RecordedEvent], revealed: str 
             sealed = SealedMarks.model_validate(event.data["sealed"])
             unseal(key, rescore_context(state.dossier_id, event.data["scoring_round"]), sealed)
         return unsealed(state, key), key
+    except KeyError as exc:  # opened, but not a sheet's marks (scoring reads their scores and total)
+        return f"sealed marks open with the revealed key but hold no {exc}: not a sheet's marks"
     except (Unsealable, ValueError, TypeError) as exc:  # TypeError: a key forged as another JSON type
         return f"the sealing key revealed at completion does not open its sealed marks: {exc}"
 

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from functools import partial
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -51,13 +52,18 @@ from binhchon_kit.contracts.scoring import (
     ScoringOpened,
 )
 from binhchon_tools import audit_plain as plain
-from binhchon_tools.audit_hash import schema_version
+from binhchon_tools.audit_hash import read_event, schema_version
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain import panel as panels
 from scoring.domain.aggregation import Result, rate
 from scoring.domain.rulebook import RoundingMode, Rulebook, Sheet
 from scoring.domain.scoring import COMPLETED, DossierScoring, decide
 from scoring.domain.sealing import DossierKey, sheet_context
+
+try:  # the compiled sheet opening (libs/audit-core, ADR 0059): without it the events are read whole
+    from binhchon_audit_core import open_sheets
+except ImportError:  # pragma: no cover - a machine without cargo
+    open_sheets = None  # type: ignore[assignment]
 
 RESULT_TYPES = ("result.approved", "result.not_recognised")
 _HALF_LIMIT = 2**40  # far inside a double's exact integers: sums of half points stay exact
@@ -97,8 +103,9 @@ class _Layout:
     """What a rulebook's sheet gives every dossier scored on it, worked out once (``_layout``)."""
 
     rulebook: Rulebook
-    parts: list[tuple[Any, list[str]]]  # each part of the rulebook and its criteria's codes on this sheet
-    mandatory: list[tuple[Any, Decimal]]  # each mandatory criterion and its minimum
+    criteria: list[str]  # the codes of the sheet's criteria it reads, in order: ``Marks.columns``' places
+    parts: list[tuple[Any, list[int]]]  # each part of the rulebook and its criteria's places on this sheet
+    mandatory: list[tuple[Any, Decimal, int]]  # each mandatory criterion, its minimum and its place
     outlier_points: Decimal
     quantum: Decimal
     rounding: str  # ``decimal``'s rounding mode of ``rulebook.rounding``
@@ -143,18 +150,23 @@ def _layout(rulebook: Rulebook, sheet: Sheet) -> _Layout:
     found = _layouts.get((id(rulebook), id(sheet)))
     if found is not None and found.rulebook is rulebook:  # (the ids of a rulebook still held)
         return found
-    codes: dict[str, list[str]] = {}
-    for criterion in sheet.criteria:
-        codes.setdefault(criterion.part, []).append(criterion.code)
+    # the criteria the aggregation reads (a part's, a mandatory one): the only ones a sheet must hold
+    part_codes = {part.code for part in rulebook.parts}
+    read = [c for c in sheet.criteria if c.part in part_codes or c.mandatory is not None]
+    places: dict[str, list[int]] = {}
+    for place, criterion in enumerate(read):
+        places.setdefault(criterion.part, []).append(place)
     rounding = rulebook.rounding
-    mandatory = [(c, Decimal(str(c.mandatory.minimum))) for c in sheet.criteria if c.mandatory is not None]
+    mandatory = [(c, Decimal(str(c.mandatory.minimum)), place) for place, c in enumerate(read)
+                 if c.mandatory is not None]
     clean = (plain.code(rulebook.id) and plain.text(rounding.describe())
              and all(plain.code(p.code) and plain.text(p.label) for p in rulebook.parts)
-             and all(plain.code(c.code) and plain.text(c.label) for c, _ in mandatory))
-    minimum_ratios = [_ratio(minimum) for _, minimum in mandatory]
+             and all(plain.code(c.code) and plain.text(c.label) for c, _, _ in mandatory))
+    minimum_ratios = [_ratio(minimum) for _, minimum, _ in mandatory]
     outlier_points = Decimal(str(rulebook.outlier_points))
     layout = _layouts[(id(rulebook), id(sheet))] = _Layout(
-        rulebook=rulebook, parts=[(part, codes.get(part.code, [])) for part in rulebook.parts],
+        rulebook=rulebook, criteria=[c.code for c in read],
+        parts=[(part, places.get(part.code, [])) for part in rulebook.parts],
         mandatory=mandatory, outlier_points=outlier_points, quantum=Decimal(1).scaleb(-rounding.decimals),
         rounding=ROUND_HALF_UP if rounding.mode is RoundingMode.HALF_UP else ROUND_HALF_EVEN, clean=clean,
         scale=10**rounding.decimals if rounding.decimals >= 0 else 0,
@@ -175,58 +187,69 @@ class _Halves(NamedTuple):
     spread: float
 
 
-def _aggregated(rulebook: Rulebook, sheet: Sheet, level: Any, sheets: dict[str, dict[str, Any]]) -> _Halves | None:
-    """``aggregate``'s numbers when every point is a whole or half number (else None, as when a criterion is
-    missing or the level unknown: the slow path says what happens then)."""
-    if not sheets:
-        return None
-    # every sheet's points at once (one check, not one per sheet), each sheet holding some
+class Marks(NamedTuple):
+    """A dossier's opened sheets in integer half points, sorted by member: what the aggregation reads of them."""
+
+    members: list[str]
+    totals: list[int]  # each member's sum of all its points
+    columns: list[int]  # each criterion's points summed over the members (``_Layout.criteria``' order)
+    magnitude: int  # the sum of every point's magnitude
+
+
+def marks_of(sheets: dict[str, dict[str, Any]], layout: _Layout) -> Marks | None:
+    """``sheets`` (each member's points by criterion) as ``Marks``, or None: a sheet holds nothing, or a point
+    that is not a whole or half number (a missing criterion raises KeyError, as scoring's aggregate does)."""
     values = list(chain.from_iterable(points.values() for points in sheets.values()))
-    if not all(sheets.values()) or not _halves_only(values):
+    if not sheets or not all(sheets.values()) or not _halves_only(values):
         return None
-    layout = _layout(rulebook, sheet)
-    n = len(sheets)
-    marks = list(sheets.values())
-    # float(sum(Decimal(str(p)))) of half points is exactly their float sum
-    totals = {member: float(sum(sheets[member].values())) for member in sorted(sheets)}
-    grand = sum(totals.values())
+    members = sorted(sheets)
+    # float(sum(Decimal(str(p)))) of half points is exactly their float sum: twice it an exact int
+    return Marks(members, [int(2 * sum(sheets[m].values())) for m in members],
+                 [int(2 * sum(sheets[m][code] for m in members)) for code in layout.criteria],
+                 int(2 * sum(map(abs, values))))
+
+
+def _aggregated(rulebook: Rulebook, layout: _Layout, level: Any, marks: Marks) -> _Halves | None:
+    """``aggregate``'s numbers from the sheets' half points (None as when the level is unknown: the slow path
+    says what happens then)."""
+    n = len(marks.members)
+    totals = {member: halves / 2 for member, halves in zip(marks.members, marks.totals, strict=True)}
     if (layout.scale and layout.outlier_ratio and layout.minimum_ratios is not None and n < _SMALL
-            and 2 * sum(map(abs, values)) * layout.scale < _INTEGRAL_LIMIT):
-        return _aggregated_halves(rulebook, layout, level, marks, totals, grand)
+            and marks.magnitude * layout.scale < _INTEGRAL_LIMIT):
+        return _aggregated_halves(rulebook, layout, level, marks, totals)
+    grand = sum(marks.totals) / 2
     average = layout.round(_mean_of_sum(grand, n))
-    parts = [layout.round(_mean_of_sum(sum(sum(map(p.__getitem__, codes)) for p in marks), n))
-             for _, codes in layout.parts]
+    columns = marks.columns
+    parts = [layout.round(_mean_of_sum(sum(map(columns.__getitem__, places)) / 2, n)) for _, places in layout.parts]
     mandatory = []
-    for c, minimum in layout.mandatory:
-        code = c.code
-        mean = _mean_of_sum(sum(p[code] for p in marks), n)
-        mandatory.append(_Mandatory(code, c.label, c.mandatory.for_stars, c.mandatory.minimum, layout.round(mean),
-                                    mean >= minimum))
+    for c, minimum, place in layout.mandatory:
+        mean = _mean_of_sum(columns[place] / 2, n)
+        mandatory.append(_Mandatory(c.code, c.label, c.mandatory.for_stars, c.mandatory.minimum,
+                                    layout.round(mean), mean >= minimum))
     outliers = [m for m, t in totals.items() if n > 1
                 and abs(Decimal(t) - _mean_of_sum(grand - t, n - 1)) > layout.outlier_points]
     return _rated(rulebook, layout, level, average, parts, totals, outliers, mandatory)
 
 
-def _aggregated_halves(rulebook: Rulebook, layout: _Layout, level: Any, marks: list[dict[str, Any]],
-                       totals: dict[str, float], grand: float) -> _Halves | None:
+def _aggregated_halves(rulebook: Rulebook, layout: _Layout, level: Any, marks: Marks, totals: dict[str, float]
+                       ) -> _Halves | None:
     """``_aggregated`` in integer half points (every sum of half points below 2^53 is exact as a float, so twice
     it is an exact int): the same numbers, without a Decimal (a property test holds it to scoring's aggregate)."""
-    n = len(marks)
-    halves = int(2 * grand)
+    n = len(marks.members)
+    halves = sum(marks.totals)
     average = layout.round_halves(halves, n)
-    parts = [layout.round_halves(int(2 * sum(sum(map(p.__getitem__, codes)) for p in marks)), n)
-             for _, codes in layout.parts]
+    columns = marks.columns
+    parts = [layout.round_halves(sum(map(columns.__getitem__, places)), n) for _, places in layout.parts]
     mandatory = []
     assert layout.minimum_ratios is not None and layout.outlier_ratio is not None
-    for (c, _), (numerator, denominator) in zip(layout.mandatory, layout.minimum_ratios, strict=True):
-        code = c.code
-        mean = int(2 * sum(p[code] for p in marks))  # twice the sum: the mean is mean / 2n
-        mandatory.append(_Mandatory(code, c.label, c.mandatory.for_stars, c.mandatory.minimum,
+    for (c, _, place), (numerator, denominator) in zip(layout.mandatory, layout.minimum_ratios, strict=True):
+        mean = columns[place]  # twice the sum: the mean is mean / 2n
+        mandatory.append(_Mandatory(c.code, c.label, c.mandatory.for_stars, c.mandatory.minimum,
                                     layout.round_halves(mean, n), mean * denominator >= 2 * n * numerator))
     # |t - (grand - t) / (n - 1)| > P, times 2 (n - 1) and P's denominator
     numerator, denominator = layout.outlier_ratio
-    outliers = [m for m, t in totals.items() if n > 1
-                and abs(int(2 * t) * (n - 1) - (halves - int(2 * t))) * denominator > 2 * (n - 1) * numerator]
+    outliers = [m for m, t in zip(marks.members, marks.totals, strict=True) if n > 1
+                and abs(t * (n - 1) - (halves - t)) * denominator > 2 * (n - 1) * numerator]
     return _rated(rulebook, layout, level, average, parts, totals, outliers, mandatory)
 
 
@@ -245,7 +268,9 @@ def aggregate_halves(rulebook: Rulebook, sheet: Sheet, level: Any, sheets: dict[
                      ) -> Result | None:
     """``scoring.domain.aggregation.aggregate``'s result when every point is a whole or half number (else None,
     as when a criterion is missing or the level unknown: the slow path says what happens then)."""
-    done = _aggregated(rulebook, sheet, level, sheets)
+    layout = _layout(rulebook, sheet)
+    marks = marks_of(sheets, layout)
+    done = None if marks is None else _aggregated(rulebook, layout, level, marks)
     if done is None:
         return None
     rating = done.rating
@@ -298,13 +323,78 @@ def _confirm_plain(events: list[dict[str, Any]], panel_of: Callable[[str], Panel
     dumps, so they read as those models. A property test holds it to ``_confirm`` (test_audit_plain.py)."""
     if len(events) < 4:
         return None
-    first, completed_event, result_event = events[0], events[-2], events[-1]
     sheet_events = events[1:-2]
-    if (first["type"] != "scoring.opened" or completed_event["type"] != "scoring.completed"
-            or result_event["type"] not in RESULT_TYPES or any(e["type"] != "score.submitted" for e in sheet_events)):
+    if any(e["type"] != "score.submitted" for e in sheet_events):
         return None
     for event in events:
         _readable(event)
+    return _confirm_opened(events[0], events[-2], events[-1], len(events), panel_of, rulebooks,
+                           partial(_opened_sheets, sheet_events))
+
+
+def confirm_raws(raws: list[bytes], exact: bool, panel_of: Callable[[str], PanelFormed | None],
+                 rulebooks: Rulebooks) -> int | None:
+    """``_confirm_plain`` of a stream still raw, its sealed sheets read and opened by the compiled module
+    (``binhchon_audit_core.open_sheets``) without a Python object per sheet: 2, or None (another shape, anything
+    the compiled reading leaves, no compiled module): the caller then reads the events and asks
+    ``confirm_stream``. ``exact``: ``read_json`` read every raw exact once already."""
+    if open_sheets is None or len(raws) < 4:
+        return None
+    read = orjson.loads if exact else (lambda raw: read_event(raw)[0])
+    try:
+        first, completed_event, result_event = read(raws[0]), read(raws[-2]), read(raws[-1])
+        for event in (first, completed_event, result_event):
+            _readable(event)
+        return _confirm_opened(first, completed_event, result_event, len(raws), panel_of, rulebooks,
+                               partial(_compiled_sheets, raws[1:-2]))
+    except Exception:  # the events read whole answer for whatever this cannot take
+        return None
+
+
+Opener = Callable[[str, DossierKey, set[str], _Layout], Marks | None]
+
+
+def _opened_sheets(sheet_events: list[dict[str, Any]], dossier_id: str, key: DossierKey, eligible: set[str],
+                   layout: _Layout) -> Marks | None:
+    """The sealed sheets, checked as their model reads them and opened with the dossier's revealed key."""
+    digest, aead = key.digest, AESGCM(key.key)
+    marks: dict[str, dict[str, Any]] = {}
+    for event in sheet_events:
+        sheet = event["data"]
+        if not plain.sealed_sheet(sheet):
+            return None
+        sealed, member = sheet["sealed"], sheet["member_id"]
+        if (sheet["scoring_round"] != 1 or member in marks or member not in eligible
+                or not hmac.compare_digest(digest, sealed["key_digest"])):
+            return None
+        try:  # as _confirm: were the associated data's bytes other than scoring's, the tag would fail
+            text = aead.decrypt(_unb64(sealed["nonce"]), _unb64(sealed["ciphertext"]),
+                                sheet_aad(dossier_id, sheet["sheet_id"], member))
+        except (InvalidTag, ValueError):
+            return None
+        opened = read_json(text)[0]
+        opened["total"]  # as scoring's ``unsealed`` reads the marks (it raises without a total)
+        marks[member] = {s["code"]: s["points"] for s in opened["scores"]}
+    return marks_of(marks, layout) if marks else None
+
+
+def _compiled_sheets(raws: list[bytes], dossier_id: str, key: DossierKey, eligible: set[str], layout: _Layout
+                     ) -> Marks | None:
+    """``_opened_sheets`` of the raw sheets, compiled (held to it by tools/tests/test_audit_core.py)."""
+    assert open_sheets is not None
+    opened = open_sheets(raws, dossier_id, key.key, key.digest, [m for m in eligible if plain.text(m)],
+                         layout.criteria)
+    return None if opened is None else Marks(*opened)
+
+
+def _confirm_opened(first: dict[str, Any], completed_event: dict[str, Any], result_event: dict[str, Any],
+                    length: int, panel_of: Callable[[str], PanelFormed | None], rulebooks: Rulebooks,
+                    open_sheets_with: Opener) -> int | None:
+    """``_confirm_plain`` from its opening, completion and result (all readable), its sheets opened by
+    ``open_sheets_with``."""
+    if (first["type"] != "scoring.opened" or completed_event["type"] != "scoring.completed"
+            or result_event["type"] not in RESULT_TYPES):
+        return None
     opened = first["data"]
     if not plain.opened(opened):
         return None
@@ -321,27 +411,14 @@ def _confirm_plain(events: list[dict[str, Any]], panel_of: Callable[[str], Panel
     if sheet_used is None:
         return None
     key = DossierKey.from_revealed(revealed)
-    digest, aead = key.digest, AESGCM(key.key)
     eligible = {m.id for m in panels.scoring_members(panel)}
     dossier_id = opened["dossier_id"]
-    marks: dict[str, dict[str, Any]] = {}
-    for event in sheet_events:
-        sheet = event["data"]
-        if not plain.sealed_sheet(sheet):
-            return None
-        sealed, member = sheet["sealed"], sheet["member_id"]
-        if (sheet["scoring_round"] != 1 or member in marks or member not in eligible
-                or not hmac.compare_digest(digest, sealed["key_digest"])):
-            return None
-        try:  # as _confirm: were the associated data's bytes other than scoring's, the tag would fail
-            text = aead.decrypt(_unb64(sealed["nonce"]), _unb64(sealed["ciphertext"]),
-                                sheet_aad(dossier_id, sheet["sheet_id"], member))
-        except (InvalidTag, ValueError):
-            return None
-        marks[member] = {s["code"]: s["points"] for s in read_json(text)[0]["scores"]}
-    if set(marks) != eligible or not panels.quorum_met(panel, set(), set(marks)):
+    layout = _layout(rulebook, sheet_used)
+    marks = open_sheets_with(dossier_id, key, eligible, layout)
+    if (marks is None or set(marks.members) != eligible
+            or not panels.quorum_met(panel, set(), set(marks.members))):
         return None
-    done = _aggregated(rulebook, sheet_used, opened["level"], {m: marks[m] for m in sorted(marks)})
+    done = _aggregated(rulebook, layout, opened["level"], marks)
     if done is None or not done.layout.clean or (done.spread > panel.spread_threshold
                                                  and 1 <= panel.max_rescoring_rounds):
         return None
@@ -365,7 +442,7 @@ def _confirm_plain(events: list[dict[str, Any]], panel_of: Callable[[str], Panel
         return None
     opened_model = ScoringOpened.model_construct(**{**opened, "programme": Programme(opened["programme"]),
                                                     "level": Level(opened["level"])})
-    state = DossierScoring(dossier_id=dossier_id, version=len(events) - 1, opened=opened_model, status=COMPLETED,
+    state = DossierScoring(dossier_id=dossier_id, version=length - 1, opened=opened_model, status=COMPLETED,
                            completed=data)
     decided = decide(state, DecisionReference.model_validate(result_event["data"]["decision"]), rulebook)
     decided_type = "result.approved" if decided.__class__.__name__ == "ResultApproved" else "result.not_recognised"
@@ -420,6 +497,7 @@ def _confirm(events: list[dict[str, Any]], panel_of: Callable[[str], PanelFormed
         except (InvalidTag, ValueError):
             return None
         opened_marks = read_json(plain)[0]
+        opened_marks["total"]  # as scoring's ``unsealed`` reads the marks (it raises without a total)
         marks[sheet.member_id] = {s["code"]: s["points"] for s in opened_marks["scores"]}
     # every eligible member scored: the quorum holds whatever it is, and closing changes nothing
     if set(marks) != eligible or not panels.quorum_met(panel, set(), set(marks)):
