@@ -361,7 +361,7 @@ def sheets_of(events: list[dict[str, Any]], panel: dict[str, Any]) -> tuple[Any,
     opened, completed = events[0]["data"], events[-2]["data"]
     rulebook = RULEBOOKS.get(completed["rulebook_id"], completed["rulebook_version"])
     key = DossierKey.from_revealed(completed["sealing_key"])
-    eligible = {m.id for m in panels.scoring_members(rules.PanelFormed.model_validate(panel["data"]))}
+    eligible = frozenset(m.id for m in panels.scoring_members(rules.PanelFormed.model_validate(panel["data"])))
     layout = audit_recompute._layout(rulebook, rulebook.find_sheet(opened["sheet_id"]))
     return opened["dossier_id"], key, eligible, layout
 

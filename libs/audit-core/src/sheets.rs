@@ -64,15 +64,14 @@ fn code(value: &str) -> bool {
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-fn b64url_alphabet(value: &str) -> bool {
-    value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
-}
+const INVALID: u8 = 0xff;
 
-/// base64url without padding, as scoring's `unb64` reads text of its alphabet (a length of 4k + 1 is refused;
-/// bits left over in the last character are ignored, as `a2b_base64` ignores them).
+/// base64url without padding, as scoring's `unb64` reads text of its alphabet (`None` for another character,
+/// and for a length of 4k + 1, which it refuses; bits left over in the last character are ignored, as
+/// `a2b_base64` ignores them).
 fn unb64(value: &str) -> Option<Vec<u8>> {
     const SEXTETS: [u8; 256] = {
-        let mut table = [0u8; 256];
+        let mut table = [INVALID; 256];
         let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut k = 0;
         while k < 64 {
@@ -85,10 +84,23 @@ fn unb64(value: &str) -> Option<Vec<u8>> {
     if bytes.len() % 4 == 1 {
         return None;
     }
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let word = chunk.iter().enumerate().fold(0u32, |w, (k, &b)| w | (SEXTETS[b as usize] as u32) << (18 - 6 * k));
-        out.extend_from_slice(&[(word >> 16) as u8, (word >> 8) as u8, word as u8][..chunk.len() - 1]);
+    if bytes.iter().any(|&b| SEXTETS[b as usize] == INVALID) {
+        return None; // not the alphabet (the model's pattern)
+    }
+    let sextet = |b: u8| SEXTETS[b as usize] as u32;
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3 + 2);
+    let mut quads = bytes.chunks_exact(4);
+    for q in &mut quads {
+        let word = sextet(q[0]) << 18 | sextet(q[1]) << 12 | sextet(q[2]) << 6 | sextet(q[3]);
+        out.extend_from_slice(&[(word >> 16) as u8, (word >> 8) as u8, word as u8]);
+    }
+    match *quads.remainder() {
+        [a, b] => out.push(((sextet(a) << 18 | sextet(b) << 12) >> 16) as u8),
+        [a, b, c] => {
+            let word = sextet(a) << 18 | sextet(b) << 12 | sextet(c) << 6;
+            out.extend_from_slice(&[(word >> 16) as u8, (word >> 8) as u8]);
+        }
+        _ => {}
     }
     Some(out)
 }
@@ -162,6 +174,24 @@ fn halves(node: &Node) -> Option<i64> {
     (twice.fract() == 0.0 && -HALF_LIMIT < value && value < HALF_LIMIT).then_some(twice as i64)
 }
 
+/// A score's code and points (in half points), read without a map: each name once, other names ignored.
+fn score_of<'n>(score: &'n Node) -> Option<(&'n str, i64)> {
+    let Node::Object(members) = score else { return None };
+    let (mut code, mut points) = (None, None);
+    for (at, (name, item)) in members.iter().enumerate() {
+        let name = name.as_str();
+        if members[..at].iter().any(|(earlier, _)| earlier.as_str() == name) {
+            return None; // a name given twice: the Python path reads the last
+        }
+        match name {
+            "code" => code = Some(item.as_str()?),
+            "points" => points = Some(halves(item)?),
+            _ => {}
+        }
+    }
+    Some((code?, points?))
+}
+
 /// `sheet_aad`: the RFC 8785 (and orjson) bytes of a first-round sheet's context.
 fn sheet_aad(dossier_id: &str, sheet_id: &str, member_id: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + dossier_id.len() + sheet_id.len() + member_id.len());
@@ -229,8 +259,7 @@ impl Stream<'_> {
         let (nonce, ciphertext) = (text(sealed.get("nonce"))?, text(sealed.get("ciphertext"))?);
         if sealed.len() != 4 + usize::from(sealed.has("alg")) || !alg_ok || !code(kid)
             || digest != self.digest
-            || nonce.len() != 16 || !b64url_alphabet(nonce)
-            || !(1..=20000).contains(&ciphertext.len()) || !b64url_alphabet(ciphertext)
+            || nonce.len() != 16 || !(1..=20000).contains(&ciphertext.len())
         {
             return None;
         }
@@ -247,8 +276,7 @@ impl Stream<'_> {
         // each criterion's points (the last given for a code, as a dict keeps it)
         let mut points: Vec<(&str, i64)> = Vec::with_capacity(scores.len());
         for score in scores {
-            let score = fields(score)?;
-            let (code, value) = (text(score.get("code"))?, halves(score.get("points")?)?);
+            let (code, value) = score_of(score)?;
             match points.iter_mut().find(|(known, _)| *known == code) {
                 Some(place) => place.1 = value,
                 None => points.push((code, value)),

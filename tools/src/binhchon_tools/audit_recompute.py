@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
-from functools import partial
+from functools import lru_cache, partial
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -351,10 +351,10 @@ def confirm_raws(raws: list[bytes], exact: bool, panel_of: Callable[[str], Panel
         return None
 
 
-Opener = Callable[[str, DossierKey, set[str], _Layout], Marks | None]
+Opener = Callable[[str, DossierKey, frozenset[str], _Layout], Marks | None]
 
 
-def _opened_sheets(sheet_events: list[dict[str, Any]], dossier_id: str, key: DossierKey, eligible: set[str],
+def _opened_sheets(sheet_events: list[dict[str, Any]], dossier_id: str, key: DossierKey, eligible: frozenset[str],
                    layout: _Layout) -> Marks | None:
     """The sealed sheets, checked as their model reads them and opened with the dossier's revealed key."""
     digest, aead = key.digest, AESGCM(key.key)
@@ -378,12 +378,29 @@ def _opened_sheets(sheet_events: list[dict[str, Any]], dossier_id: str, key: Dos
     return marks_of(marks, layout) if marks else None
 
 
-def _compiled_sheets(raws: list[bytes], dossier_id: str, key: DossierKey, eligible: set[str], layout: _Layout
+_scorers_of: dict[int, tuple[PanelFormed, frozenset[str], bool]] = {}
+
+
+def _scorers(panel: PanelFormed) -> tuple[frozenset[str], bool]:
+    """A panel's scoring members, and whether all of them make a quorum (worked out once per panel)."""
+    found = _scorers_of.get(id(panel))
+    if found is None or found[0] is not panel:
+        eligible = frozenset(m.id for m in panels.scoring_members(panel))
+        found = _scorers_of[id(panel)] = (panel, eligible, panels.quorum_met(panel, set(), set(eligible)))
+    return found[1], found[2]
+
+
+@lru_cache(maxsize=256)
+def _readable_members(eligible: frozenset[str]) -> list[str]:
+    """The members a sheet may name as the plain check reads them (a text validation leaves as it is)."""
+    return [m for m in eligible if plain.text(m)]
+
+
+def _compiled_sheets(raws: list[bytes], dossier_id: str, key: DossierKey, eligible: frozenset[str], layout: _Layout
                      ) -> Marks | None:
     """``_opened_sheets`` of the raw sheets, compiled (held to it by tools/tests/test_audit_core.py)."""
     assert open_sheets is not None
-    opened = open_sheets(raws, dossier_id, key.key, key.digest, [m for m in eligible if plain.text(m)],
-                         layout.criteria)
+    opened = open_sheets(raws, dossier_id, key.key, key.digest, _readable_members(eligible), layout.criteria)
     return None if opened is None else Marks(*opened)
 
 
@@ -411,12 +428,12 @@ def _confirm_opened(first: dict[str, Any], completed_event: dict[str, Any], resu
     if sheet_used is None:
         return None
     key = DossierKey.from_revealed(revealed)
-    eligible = {m.id for m in panels.scoring_members(panel)}
+    eligible, all_make_quorum = _scorers(panel)
     dossier_id = opened["dossier_id"]
     layout = _layout(rulebook, sheet_used)
     marks = open_sheets_with(dossier_id, key, eligible, layout)
-    if (marks is None or set(marks.members) != eligible
-            or not panels.quorum_met(panel, set(), set(marks.members))):
+    # every eligible member scored: the quorum holds if it does with all of them, and closing changes nothing
+    if marks is None or set(marks.members) != eligible or not all_make_quorum:
         return None
     done = _aggregated(rulebook, layout, opened["level"], marks)
     if done is None or not done.layout.clean or (done.spread > panel.spread_threshold
