@@ -6,7 +6,7 @@
 //! same numbers: anything else (a field of another type or form, a duplicate name in an object, a number that is
 //! not a plain literal, a time or schema it does not read as surely as Python does, a tag that fails) is `None`,
 //! and the Python path reads the stream. A property test holds the two to each other
-//! (tools/tests/test_audit_core.py).
+//! (tools/tests/test_audit_recompute.py).
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};

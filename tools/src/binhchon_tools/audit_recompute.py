@@ -398,7 +398,7 @@ def _readable_members(eligible: frozenset[str]) -> list[str]:
 
 def _compiled_sheets(raws: list[bytes], dossier_id: str, key: DossierKey, eligible: frozenset[str], layout: _Layout
                      ) -> Marks | None:
-    """``_opened_sheets`` of the raw sheets, compiled (held to it by tools/tests/test_audit_core.py)."""
+    """``_opened_sheets`` of the raw sheets, compiled (held to it by tools/tests/test_audit_recompute.py)."""
     assert open_sheets is not None
     opened = open_sheets(raws, dossier_id, key.key, key.digest, _readable_members(eligible), layout.criteria)
     return None if opened is None else Marks(*opened)
