@@ -264,6 +264,9 @@ impl Stream<'_> {
             return None;
         }
         let nonce = unb64(nonce)?;
+        if nonce.len() != 12 {
+            return None; // (16 characters are 12 bytes: never a panic in `Nonce::from_slice`)
+        }
         let aad = sheet_aad(self.dossier_id, sheet_id, member);
         let marks = self
             .aead

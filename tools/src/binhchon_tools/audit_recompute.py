@@ -385,6 +385,8 @@ def _scorers(panel: PanelFormed) -> tuple[frozenset[str], bool]:
     """A panel's scoring members, and whether all of them make a quorum (worked out once per panel)."""
     found = _scorers_of.get(id(panel))
     if found is None or found[0] is not panel:
+        if len(_scorers_of) >= 1024:  # (each task of the workers reads its panels anew: hold a bounded few)
+            _scorers_of.clear()
         eligible = frozenset(m.id for m in panels.scoring_members(panel))
         found = _scorers_of[id(panel)] = (panel, eligible, panels.quorum_met(panel, set(), set(eligible)))
     return found[1], found[2]
