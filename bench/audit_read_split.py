@@ -1,6 +1,6 @@
 """A prototype's measure for ADR 0059's next step: the verify's read phase if each worker read its own partitions.
 
-    uv run --no-sync python bench/audit_read_split.py
+    uv run --no-sync python bench/audit_read_split.py [--events 100000]
 
 Two processes, each an aiokafka consumer over half the partitions of the bench's 100,000 events, the compiled
 reader (``read_batch``) on each batch, and what the main process would still need sent over a pipe: the packed
@@ -10,6 +10,7 @@ the scoring streams), and the verify as it is (its ``read_seconds``). JSON lines
 Not the verify: nothing here checks a chain or a decision."""
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import multiprocessing as mp
@@ -100,12 +101,15 @@ def split(kafka: str, topics: list[str], send_raws: bool, of: int = 2) -> dict[s
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000, help="events produced, then read")
+    args = parser.parse_args()
     with provide(Path(REPO / ".run" / f"proto-{uuid.uuid4().hex[:8]}")) as infra:
         if infra.kafka_credentials is not None:
             os.environ["KAFKA_CREDENTIALS_DIR"] = str(infra.kafka_credentials)
         prefix = f"proto{uuid.uuid4().hex[:8]}."
         asyncio.run(ensure_topics(infra.kafka, all_topics(prefix), partitions=6))
-        asyncio.run(ar.produce(infra.kafka, prefix, 100_000))
+        asyncio.run(ar.produce(infra.kafka, prefix, args.events))
         ar.compile_bytecode()
         topics = service_topics(prefix)
         print(json.dumps({"raw_one_consumer": ar.measure("raw", infra.kafka, prefix, 2)}), flush=True)
