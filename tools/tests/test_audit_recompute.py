@@ -36,7 +36,6 @@ from binhchon_tools.audit_recompute import (
     sheet_aad,
 )
 from scoring.adapters.rulebooks import Rulebooks
-from scoring.domain import panel as panels
 from scoring.domain import scoring as rules
 from scoring.domain.aggregation import aggregate
 from scoring.domain.rulebook import Rounding, RoundingMode
@@ -361,9 +360,9 @@ def sheets_of(events: list[dict[str, Any]], panel: dict[str, Any]) -> tuple[Any,
     opened, completed = events[0]["data"], events[-2]["data"]
     rulebook = RULEBOOKS.get(completed["rulebook_id"], completed["rulebook_version"])
     key = DossierKey.from_revealed(completed["sealing_key"])
-    eligible = frozenset(m.id for m in panels.scoring_members(rules.PanelFormed.model_validate(panel["data"])))
+    scorers = audit_recompute._scorers(rules.PanelFormed.model_validate(panel["data"]))
     layout = audit_recompute._layout(rulebook, rulebook.find_sheet(opened["sheet_id"]))
-    return opened["dossier_id"], key, eligible, layout
+    return opened["dossier_id"], key, scorers, layout
 
 
 def python_sheets(raws: list[bytes], stream: tuple[Any, ...]) -> Any:

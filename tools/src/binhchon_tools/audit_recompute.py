@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
-from functools import lru_cache, partial
+from functools import partial
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -351,13 +351,22 @@ def confirm_raws(raws: list[bytes], exact: bool, panel_of: Callable[[str], Panel
         return None
 
 
-Opener = Callable[[str, DossierKey, frozenset[str], _Layout], Marks | None]
+class Scorers(NamedTuple):
+    """What a panel gives every dossier it scores, worked out once per panel (``_scorers``)."""
+
+    panel: PanelFormed
+    eligible: frozenset[str]  # its scoring members
+    quorate: bool  # whether all of them make its quorum
+    readable: list[str]  # those a sheet may name as the plain check reads a member (for the compiled opening)
 
 
-def _opened_sheets(sheet_events: list[dict[str, Any]], dossier_id: str, key: DossierKey, eligible: frozenset[str],
+Opener = Callable[[str, DossierKey, Scorers, _Layout], Marks | None]
+
+
+def _opened_sheets(sheet_events: list[dict[str, Any]], dossier_id: str, key: DossierKey, scorers: Scorers,
                    layout: _Layout) -> Marks | None:
     """The sealed sheets, checked as their model reads them and opened with the dossier's revealed key."""
-    digest, aead = key.digest, AESGCM(key.key)
+    digest, aead, eligible = key.digest, AESGCM(key.key), scorers.eligible
     marks: dict[str, dict[str, Any]] = {}
     for event in sheet_events:
         sheet = event["data"]
@@ -378,31 +387,25 @@ def _opened_sheets(sheet_events: list[dict[str, Any]], dossier_id: str, key: Dos
     return marks_of(marks, layout) if marks else None
 
 
-_scorers_of: dict[int, tuple[PanelFormed, frozenset[str], bool]] = {}
+_scorers_of: dict[int, Scorers] = {}
 
 
-def _scorers(panel: PanelFormed) -> tuple[frozenset[str], bool]:
-    """A panel's scoring members, and whether all of them make a quorum (worked out once per panel)."""
+def _scorers(panel: PanelFormed) -> Scorers:
     found = _scorers_of.get(id(panel))
-    if found is None or found[0] is not panel:
+    if found is None or found.panel is not panel:
         if len(_scorers_of) >= 1024:  # (each task of the workers reads its panels anew: hold a bounded few)
             _scorers_of.clear()
         eligible = frozenset(m.id for m in panels.scoring_members(panel))
-        found = _scorers_of[id(panel)] = (panel, eligible, panels.quorum_met(panel, set(), set(eligible)))
-    return found[1], found[2]
+        found = _scorers_of[id(panel)] = Scorers(panel, eligible, panels.quorum_met(panel, set(), set(eligible)),
+                                                 [m for m in eligible if plain.text(m)])
+    return found
 
 
-@lru_cache(maxsize=256)
-def _readable_members(eligible: frozenset[str]) -> list[str]:
-    """The members a sheet may name as the plain check reads them (a text validation leaves as it is)."""
-    return [m for m in eligible if plain.text(m)]
-
-
-def _compiled_sheets(raws: list[bytes], dossier_id: str, key: DossierKey, eligible: frozenset[str], layout: _Layout
+def _compiled_sheets(raws: list[bytes], dossier_id: str, key: DossierKey, scorers: Scorers, layout: _Layout
                      ) -> Marks | None:
     """``_opened_sheets`` of the raw sheets, compiled (held to it by tools/tests/test_audit_recompute.py)."""
     assert open_sheets is not None
-    opened = open_sheets(raws, dossier_id, key.key, key.digest, _readable_members(eligible), layout.criteria)
+    opened = open_sheets(raws, dossier_id, key.key, key.digest, scorers.readable, layout.criteria)
     return None if opened is None else Marks(*opened)
 
 
@@ -430,12 +433,12 @@ def _confirm_opened(first: dict[str, Any], completed_event: dict[str, Any], resu
     if sheet_used is None:
         return None
     key = DossierKey.from_revealed(revealed)
-    eligible, all_make_quorum = _scorers(panel)
+    scorers = _scorers(panel)
     dossier_id = opened["dossier_id"]
     layout = _layout(rulebook, sheet_used)
-    marks = open_sheets_with(dossier_id, key, eligible, layout)
+    marks = open_sheets_with(dossier_id, key, scorers, layout)
     # every eligible member scored: the quorum holds if it does with all of them, and closing changes nothing
-    if marks is None or set(marks.members) != eligible or not all_make_quorum:
+    if marks is None or set(marks.members) != scorers.eligible or not scorers.quorate:
         return None
     done = _aggregated(rulebook, layout, opened["level"], marks)
     if done is None or not done.layout.clean or (done.spread > panel.spread_threshold
