@@ -124,3 +124,33 @@ def test_an_escalated_copy_above_is_no_direct_filing_of_the_household():
     direct = ("dossier.received-dossier-direct", "result.approved-elsewhere")
     assert "escalated from no approved result" in named[direct]
     assert "escalations_filed_directly" not in findings.counts
+
+
+def test_looked_up_events_the_checks_cannot_read_are_named_and_left_out_not_a_crash() -> None:
+    """Forged events, hashed and linked as any (whoever can write to a topic can), whose data lacks what the
+    cross-service checks read: each named with its event id, and the checks run on without them."""
+    from binhchon_tools.audit_awards import check_awards
+    from binhchon_tools.audit_decisions import check_certificates
+
+    raws = [
+        event("round.opened", "r-1", {"title": "no round id"}),
+        event("panel.formed", "p-1", {"round_id": DISTRICT, "members": ["cm-1"], "sessions": []}),
+        event("result.approved", "s-1", {"dossier_id": "d-1", "round_id": DISTRICT, "goes_up_a_level": True,
+                                         "rating": {"stars": 5}}, 9),
+        event("dossier.received", "d-2", {"dossier_id": "d-2", "round_id": PROVINCE, "escalated_from": "s-1"}),
+        event("scoring.completed", "s-2", {"round_id": DISTRICT, "totals": [1, 2]}, 8),
+        event("prize_schedule.set", "c-1", {"round_id": DISTRICT}),
+        event("certificate.issued", "c-2", ["not", "an", "object"]),
+    ]
+    forged = Log(raws)
+    assert [(stream, event_id) for stream, event_id, _ in forged.malformed] == [
+        ("r-1", "round.opened-r-1"), ("p-1", "panel.formed-p-1"), ("s-1", "result.approved-s-1"),
+        ("d-2", "dossier.received-d-2"), ("s-2", "scoring.completed-s-2"), ("c-1", "prize_schedule.set-c-1"),
+        ("c-2", "certificate.issued-c-2")]
+    assert "data.round_id missing or not a str" in forged.malformed[0][2]
+    assert "data.rating.recognised" in forged.malformed[2][2]
+    findings = Findings()
+    check_certificates(forged, findings, None)
+    check_awards(forged, findings)
+    check_escalations(forged, findings)
+    assert findings.discrepancies == []

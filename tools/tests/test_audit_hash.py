@@ -73,6 +73,8 @@ def test_a_raw_read_exact_by_the_workers_is_read_again_to_the_same_value(datas: 
     otherwise, included), and a stream holding any raw not read exact is read as before."""
     raws = []
     for version, data in enumerate(datas, start=1):
+        if kind == "result.approved":  # what the cross-service checks read of a result (the keys drawn are shorter)
+            data = {"dossier_id": "d-1", "round_id": "r-1", "rating": {"recognised": True}, **data}
         event = {**published(data), "type": kind, "streamversion": version, "hash": "0" * 64}
         raws.append(json.dumps(event, ensure_ascii=False).encode())
     reads = read_values(raws)

@@ -56,7 +56,7 @@ def check_fees(log: Log, findings: Findings, schedules: dict[str, dict[str, Any]
     counted: dict[str, dict[str, str]] = defaultdict(dict)  # round → member → a completion that counted them
     for completed in log.of_type["scoring.completed"]:
         for member_id in completed["data"].get("totals", {}):
-            counted[completed["data"]["round_id"]].setdefault(member_id, completed["id"])
+            counted[completed["data"].get("round_id", "")].setdefault(member_id, completed["id"])
     owed: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for fee in log.of_type["fee.owed"]:
         data = fee["data"]

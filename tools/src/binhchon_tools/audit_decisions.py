@@ -54,6 +54,42 @@ INDEXED = {*RESULT_TYPES, "panel.formed", "round.opened", "certificate.issued", 
 WHOLE = frozenset({*INDEXED, "dossier.received"})  # the kept types the checks read parsed (the rest stay raw)
 
 
+# What the cross-service checks read of each looked-up type's data without a default: a forged event (hashed and
+# linked as any, by whoever can write to the topic) lacking one is named and left out of the lookups, rather than
+# ending the verify with a KeyError (``shape_fault``). ``object``: present, of any type.
+SHAPES: dict[str, dict[str, type]] = {
+    "round.opened": {"round_id": str}, "panel.formed": {"round_id": str, "members": list, "sessions": list},
+    "result.approved": {"dossier_id": str, "round_id": str, "rating": dict},
+    "result.not_recognised": {"dossier_id": str, "round_id": str},
+    "dossier.received": {"dossier_id": str, "round_id": str},
+    "prize_schedule.set": {"round_id": str, "prizes": object, "fee_per_session": object},
+    "award.granted": {"dossier_id": str},
+}
+
+
+def shape_fault(kind: str, event: dict[str, Any]) -> str | None:
+    """Why a looked-up event cannot be read as the checks read its type (None: it can)."""
+    data = event.get("data")
+    if not isinstance(event.get("id"), str) or not isinstance(data, dict):
+        return "no id, or data that is not an object"
+    for name, wanted in SHAPES.get(kind, {}).items():
+        if name not in data or not isinstance(data[name], wanted):
+            return f"data.{name} missing or not a {wanted.__name__}"
+    if kind == "result.approved" and not isinstance(data["rating"].get("recognised"), bool):
+        return "data.rating.recognised missing or not a bool"
+    if kind == "panel.formed" and not all(isinstance(m, dict) and isinstance(m.get("id"), str)
+                                          and isinstance(m.get("role", ""), str) for m in data["members"]):
+        return "a member of data.members without an id"
+    origin = data.get("escalated_from")
+    if kind == "dossier.received" and origin and not (
+            isinstance(origin, dict) and all(isinstance(origin.get(k), str)
+                                             for k in ("result_event_id", "dossier_id", "round_id"))):
+        return "data.escalated_from without its result, dossier and round"
+    if kind == "scoring.completed" and not isinstance(data.get("totals", {}), dict):
+        return "data.totals not an object"
+    return None
+
+
 def recorded(event: dict[str, Any]) -> RecordedEvent:
     """A received CloudEvent as the domain's folds take it (``RecordedEvent.from_cloudevent`` without validating
     the envelope again: the chain check has read it)."""
@@ -86,6 +122,7 @@ class Log:
         self.of_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.received: dict[str, dict[str, Any]] = {}  # every dossier's receipt (data), by dossier id
         self.decided: set[str] = set()  # the streams holding a decision to recompute
+        self.malformed: list[tuple[str, str, str]] = []  # (stream, event id, why) of events left out of the lookups
         inexact: set[str] = set()  # the streams holding a raw not known to be read exact
         for item in raws:
             if isinstance(item, bytes):
@@ -108,6 +145,10 @@ class Log:
             if event is None:
                 event = orjson.loads(raw) if exact else read_event(raw)[0]
                 assert event is not None
+            if (fault := shape_fault(kind, event)) is not None:
+                self.malformed.append((stream, str(event.get("id", "")), f"a {kind} not read as its contract says: "
+                                       f"{fault}; left out of the cross-service checks"))
+                continue
             if kind == "dossier.received":
                 self.received.setdefault(event["data"]["dossier_id"], event["data"])
             if kind in INDEXED or (kind == "dossier.received" and event["data"].get("escalated_from")):
@@ -353,9 +394,9 @@ def check_certificates(log: Log, findings: Findings, jwks: dict[str, Any] | None
                          event["id"], result["id"])
         said = {"dossier_id": cert.get("dossier_id"), "rating_label": cert.get("rating_label"),
                 "stars": cert.get("stars"), "points": cert.get("points"), "decision": cert.get("decision")}
-        meant = {"dossier_id": result["data"]["dossier_id"], "rating_label": rating["label"],
-                 "stars": rating.get("stars"), "points": result["data"]["points"],
-                 "decision": result["data"]["decision"]}
+        meant = {"dossier_id": result["data"]["dossier_id"], "rating_label": rating.get("label"),
+                 "stars": rating.get("stars"), "points": result["data"].get("points"),
+                 "decision": result["data"].get("decision")}
         if diff := differences(meant, said):
             findings.add("certificate", number, "says other than its result: " + "; ".join(diff),
                          event["id"], result["id"])
@@ -379,7 +420,7 @@ def check_escalations(log: Log, findings: Findings) -> None:
         escalated[origin["result_event_id"]].append(event)
         result = log.by_id.get(origin["result_event_id"])
         dossier = event["data"]["dossier_id"]
-        if result is None or result["type"] != "result.approved" or not result["data"]["goes_up_a_level"]:
+        if result is None or result["type"] != "result.approved" or not result["data"].get("goes_up_a_level"):
             findings.add("escalation", dossier, "escalated from no approved result going up a level", event["id"],
                          origin["result_event_id"])
             continue
@@ -393,7 +434,7 @@ def check_escalations(log: Log, findings: Findings) -> None:
     direct = 0
     for result in log.of_type["result.approved"]:
         data = result["data"]
-        if not data["goes_up_a_level"]:
+        if not data.get("goes_up_a_level"):
             continue
         round_ = log.rounds.get(data["round_id"])
         if round_ is None:

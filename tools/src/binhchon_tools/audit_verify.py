@@ -123,6 +123,8 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
     for topic in missing:
         findings.add("topic", topic, "no such topic: its events cannot be checked")
     log = Log(chain.kept)
+    for stream, event_id, why in log.malformed:
+        findings.add("data", stream, why, event_id)
     check_decisions(log, findings, rulebooks, pool)
     if findings.counts["per_topic"].get("certification.events", 0) == 0:
         findings.notes.append("no event on certification.events: certificates not checked")
