@@ -252,6 +252,7 @@ def verified(kafka: str, topics: list[str], prefix: str, workers: int, profile: 
     cpu = {"main": round(sum(after[0][:2]) - sum(before[0][:2]), 2),
            "workers": round(sum(after[1][:2]) - sum(before[1][:2]), 2)}
     return {"events": counts["events"], "seconds": counts["seconds"], "read_seconds": counts.get("read_seconds"),
+            "reader": counts.get("reader", "aiokafka"), "phase_seconds": counts.get("phase_seconds"),
             "events_per_second": counts["events_per_second"], "discrepancies": len(findings.discrepancies),
             "decisions_recomputed": counts.get("decisions_recomputed", 0),
             "certificates": counts.get("certificates", 0), "cpu_seconds": cpu}

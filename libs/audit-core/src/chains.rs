@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use crate::fetch::Fetched;
 use crate::{read_one, Read};
 
 pub(crate) const CHECKPOINT_TYPE: &str = "log.checkpoint";
@@ -113,6 +114,13 @@ struct Noted<'a> {
     exact: bool,
 }
 
+/// A record's value: the very `bytes` Kafka gave the Python reader, or one fetched here (made a `bytes` only if
+/// kept).
+enum Raw<'a, 'py> {
+    Python(&'a Bound<'py, PyBytes>),
+    Fetched(&'a [u8]),
+}
+
 /// What a read event leaves in the check: enough to name it, link it, sign it.
 struct Event {
     stream: u32,
@@ -188,7 +196,7 @@ impl Chains {
         self.findings.push(Finding { check, subject: subject.to_owned(), message, event_ids });
     }
 
-    fn note(&mut self, py: Python<'_>, raw: &Bound<'_, PyBytes>, topic: &str, place: String, timestamp: i64,
+    fn note(&mut self, py: Python<'_>, raw: Raw<'_, '_>, topic: &str, place: String, timestamp: i64,
             read: Noted<'_>) -> PyResult<()> {
         let short = topic.strip_prefix(self.prefix.as_str()).unwrap_or(topic);
         let (topic_number, new) = self.per_topic.number(short);
@@ -219,7 +227,11 @@ impl Chains {
         }
         if self.keep.contains(read.event_type) {
             let (event_type, _) = self.types.number(read.event_type);
-            self.kept.push(Kept { event: number, version: read.version, event_type, raw: raw.clone().unbind(),
+            let raw = match raw {
+                Raw::Python(value) => value.clone().unbind(),
+                Raw::Fetched(value) => PyBytes::new(py, value).unbind(),
+            };
+            self.kept.push(Kept { event: number, version: read.version, event_type, raw,
                                   parsed: read.parsed.as_ref().map(|p| p.clone_ref(py)), exact: read.exact });
         }
         self.versions[stream as usize].entry(read.version).or_default().push(number);
@@ -241,7 +253,7 @@ impl Chains {
         Ok(())
     }
 
-    fn note_python(&mut self, py: Python<'_>, raw: &Bound<'_, PyBytes>, topic: &str, place: String,
+    fn note_python(&mut self, py: Python<'_>, raw: Raw<'_, '_>, topic: &str, place: String,
                    timestamp: i64, answer: &Bound<'_, PyAny>) -> PyResult<()> {
         if answer.is_none() {
             self.finding("unreadable", &place, "not a binhchon CloudEvent".to_owned(), vec![]);
@@ -332,7 +344,7 @@ impl Chains {
             if unpacker.take(1)?[0] == 1 {
                 let answer = left.next()
                     .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("fewer answers than records left"))?;
-                self.note_python(py, raw, topic, place, timestamp, &answer)?;
+                self.note_python(py, Raw::Python(raw), topic, place, timestamp, &answer)?;
                 continue;
             }
             let (stream, event_id, hash, prev) =
@@ -344,10 +356,37 @@ impl Chains {
             let flags = unpacker.take(2)?;
             let noted = Noted { stream, version, event_id, hash, prev, event_type, source, signature, kid,
                                 holds: flags[0] == 1, parsed: None, exact: flags[1] == 1 };
-            self.note(py, raw, topic, place, timestamp, noted)?;
+            self.note(py, Raw::Python(raw), topic, place, timestamp, noted)?;
         }
         if unpacker.at != packed.len() || left.next().is_some() {
             return Err(pyo3::exceptions::PyValueError::new_err("a packed batch longer than its records"));
+        }
+        Ok(())
+    }
+
+    /// A partition's fetch (`TopicReader`) noted in order, from its reader's answers and the Python reader's
+    /// (`read_value`'s tuples) for the records it left, in their order (`Fetched.left`).
+    fn take_fetched(&mut self, py: Python<'_>, fetched: PyRef<'_, Fetched>, left: Vec<Bound<'_, PyAny>>)
+                    -> PyResult<()> {
+        let mut left = left.into_iter();
+        let topic = fetched.topic.as_str();
+        for ((offset, timestamp, value), read) in fetched.records.iter().zip(&fetched.reads) {
+            let place = format!("{topic}/{}@{offset}", fetched.partition);
+            let Some(r) = read else {
+                let answer = left.next()
+                    .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("fewer answers than records left"))?;
+                self.note_python(py, Raw::Fetched(value), topic, place, *timestamp, &answer)?;
+                continue;
+            };
+            let carried = |text: &Option<String>| text.as_deref().map_or(Carried::Absent, |t| Carried::Text(t.into()));
+            let noted = Noted { stream: &r.stream, version: r.version as i128, event_id: &r.id, hash: &r.hash,
+                                prev: &r.prev, event_type: &r.event_type, source: &r.source,
+                                signature: carried(&r.signature), kid: carried(&r.kid), holds: r.holds, parsed: None,
+                                exact: r.exact };
+            self.note(py, Raw::Fetched(value), topic, place, *timestamp, noted)?;
+        }
+        if left.next().is_some() {
+            return Err(pyo3::exceptions::PyValueError::new_err("more answers than records left"));
         }
         Ok(())
     }

@@ -152,7 +152,7 @@ class ChainCheck:
         # noted without a Python object per record; the same findings as ``_take`` and ``finish`` below
         self.native: Any = None
         if audit_core is not None and (native if native is not None else True):
-            self.native = audit_core.Chains(prefix, {r.type: r.topic for r in event_types()}, sorted(self.keep))
+            self.native = self._compiled()
 
     async def warm_up(self) -> None:
         """Start the workers before the clock runs (each imports the kit once)."""
@@ -174,6 +174,21 @@ class ChainCheck:
             read = read_batch if self.native is not None else read_values
             future = asyncio.get_running_loop().run_in_executor(self.pool, read, values)
             self.pending.append((future, records))
+
+    def take_fetched(self, fetched: Any) -> None:
+        """A partition's fetch read by the compiled reader (``audit_topics.compiled_reader``), its records read
+        and hashed already on its threads but for those it left to the Python reader."""
+        assert self.native is not None
+        self.native.take_fetched(fetched, [read_value(value, frozenset()) for _, value in fetched.left()])
+
+    def restart(self) -> None:
+        """What was noted forgotten, to read the topics again from their start (the compiled read gave up)."""
+        assert not self.pending
+        self.native = self._compiled()
+
+    def _compiled(self) -> Any:
+        assert audit_core is not None
+        return audit_core.Chains(self.prefix, {r.type: r.topic for r in event_types()}, sorted(self.keep))
 
     def _take(self, records: list[Record], reads: Any) -> None:
         if self.native is not None:

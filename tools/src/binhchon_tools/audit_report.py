@@ -27,6 +27,7 @@ class Progress:
 
     def start(self, total: int) -> None:
         self.total = total
+        self.done, self.shown = 0, -1.0  # a read begun again from the start counts again
         self.started = time.perf_counter()
         print(f"[audit] {self.what}: {total:,} record(s) to read", file=self.out)
 

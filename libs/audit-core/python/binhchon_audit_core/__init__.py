@@ -1,8 +1,18 @@
 """The auditor's per-event work compiled (docs/adr/0059): ``read_values`` answers what
 ``binhchon_tools.audit_chain.read_values`` answers, or ``None`` for a record the Python path must read;
 ``read_packed`` the same for a batch, packed for ``Chains``, which is ``audit_chain.ChainCheck``'s bookkeeping;
-``open_sheets`` opens a common scoring stream's sealed sheets as ``audit_recompute._opened_sheets`` does."""
+``open_sheets`` opens a common scoring stream's sealed sheets as ``audit_recompute._opened_sheets`` does;
+``TopicReader`` reads the topics from Kafka as ``binhchon_kit.topic_history.read_records`` does, each partition's
+fetch (``Fetched``) read and hashed on its own threads, for ``Chains.take_fetched``."""
 
-from binhchon_audit_core._core import Chains, canonical_form, open_sheets, read_packed, read_values
+from binhchon_audit_core._core import (
+    Chains,
+    Fetched,
+    TopicReader,
+    canonical_form,
+    open_sheets,
+    read_packed,
+    read_values,
+)
 
-__all__ = ["Chains", "canonical_form", "open_sheets", "read_packed", "read_values"]
+__all__ = ["Chains", "Fetched", "TopicReader", "canonical_form", "open_sheets", "read_packed", "read_values"]

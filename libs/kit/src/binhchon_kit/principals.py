@@ -166,13 +166,20 @@ def principal_of(name: str) -> str:
     return next((s for s in SERVICES if name.startswith(f"{s}-")), name)
 
 
-def client_options(principal: str = "", *, username: str = "", password: str = "", password_file: str = "",
-                   credentials_dir: str = "", ca_file: str = "", env: Mapping[str, str] | None = None
-                   ) -> dict[str, Any]:
-    """aiokafka's keyword arguments to sign in: an explicit user first, else ``principal`` from the credentials
-    directory; the environment's KAFKA_SASL_* / KAFKA_SSL_CA_FILE / KAFKA_CREDENTIALS_DIR fill what is not given.
-    TLS (SASL_SSL) whenever a CA is known: ``ca_file``, else the credentials directory's ``ca.crt`` if there.
-    {} for PLAINTEXT (no user, no CA)."""
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """Who a client signs in as and which CA it trusts: SCRAM-SHA-512 when ``username``, TLS when ``ca_file``."""
+
+    username: str = ""
+    password: str = ""
+    ca_file: str = ""
+
+
+def sign_in(principal: str = "", *, username: str = "", password: str = "", password_file: str = "",
+            credentials_dir: str = "", ca_file: str = "", env: Mapping[str, str] | None = None) -> SignIn:
+    """An explicit user first, else ``principal`` from the credentials directory; the environment's
+    KAFKA_SASL_* / KAFKA_SSL_CA_FILE / KAFKA_CREDENTIALS_DIR fill what is not given. The CA: ``ca_file``, else
+    the credentials directory's ``ca.crt`` if there. No user and no CA: PLAINTEXT."""
     env = os.environ if env is None else env
     username = username or env.get("KAFKA_SASL_USERNAME", "")
     password = password or env.get("KAFKA_SASL_PASSWORD", "")
@@ -181,18 +188,28 @@ def client_options(principal: str = "", *, username: str = "", password: str = "
     ca_file = ca_file or env.get("KAFKA_SSL_CA_FILE", "")
     if not ca_file and credentials_dir and (Path(credentials_dir) / broker_tls.CA_FILE).is_file():
         ca_file = str(Path(credentials_dir) / broker_tls.CA_FILE)
-    tls: dict[str, Any] = {"ssl_context": broker_tls.context(ca_file)} if ca_file else {}
     if not username and credentials_dir and principal:
         principal = principal_of(principal)
         username, password_file = principal, str(Path(credentials_dir) / f"{principal}.password")
-    if not username:
-        return {"security_protocol": "SSL", **tls} if tls else {}
-    if not password:
+    if username and not password:
         if not password_file:
             raise ValueError(f"Kafka user {username!r} has no password (KAFKA_SASL_PASSWORD or _FILE)")
         password = Path(password_file).read_text().strip()
+    return SignIn(username, password if username else "", ca_file)
+
+
+def client_options(principal: str = "", *, username: str = "", password: str = "", password_file: str = "",
+                   credentials_dir: str = "", ca_file: str = "", env: Mapping[str, str] | None = None
+                   ) -> dict[str, Any]:
+    """aiokafka's keyword arguments to sign in as ``sign_in`` says: SASL_SSL whenever a CA is known, {} for
+    PLAINTEXT (no user, no CA)."""
+    given = sign_in(principal, username=username, password=password, password_file=password_file,
+                    credentials_dir=credentials_dir, ca_file=ca_file, env=env)
+    tls: dict[str, Any] = {"ssl_context": broker_tls.context(given.ca_file)} if given.ca_file else {}
+    if not given.username:
+        return {"security_protocol": "SSL", **tls} if tls else {}
     return {"security_protocol": "SASL_SSL" if tls else "SASL_PLAINTEXT", **tls, "sasl_mechanism": MECHANISM,
-            "sasl_plain_username": username, "sasl_plain_password": password}
+            "sasl_plain_username": given.username, "sasl_plain_password": given.password}
 
 
 def scram(options: Mapping[str, Any]) -> BaseSecurity | None:

@@ -1,0 +1,257 @@
+//! The topics read from Kafka and their records read and hashed here, on threads of our own, the GIL released:
+//! what `binhchon_kit.topic_history.read_records` reads with aiokafka (every record of every partition from the
+//! earliest offset up to where the partition ended when the read began, no consumer group), handed to the main
+//! process a partition's fetch at a time with `read_one`'s answers beside each record (docs/adr/0059,
+//! 2026-12-01 evening).
+//!
+//! It reads only where its read is aiokafka's. Anything it cannot read as aiokafka would (a record batch
+//! compressed, a transaction's markers, a broker that refuses or stops answering) ends the read with an error,
+//! and the caller reads the topics again with aiokafka from the start.
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
+use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
+use rskafka::BackoffConfig;
+use std::collections::HashSet;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::chains::CHECKPOINT_TYPE;
+use crate::{read_one, Read};
+
+/// The largest fetch asked of the broker for one partition, as aiokafka's `max_partition_fetch_bytes` there.
+const FETCH_BYTES: i32 = 16 * 1024 * 1024;
+/// How long a request is retried before the read gives up and aiokafka reads instead: short, as aiokafka then
+/// retries as it always has (a wrong password is retried too: ~1.5 s lost).
+const GIVE_UP: Duration = Duration::from_secs(1);
+
+/// One partition's fetch: each record where it sits, its value, and what `read_one` answered for it.
+#[pyclass(module = "binhchon_audit_core")]
+pub struct Fetched {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) records: Vec<(i64, i64, Vec<u8>)>, // offset, timestamp (ms), value
+    pub(crate) reads: Vec<Option<Read>>,
+}
+
+#[pymethods]
+impl Fetched {
+    fn __len__(&self) -> usize {
+        self.records.len()
+    }
+
+    #[getter]
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    #[getter]
+    fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// Its records as aiokafka's read gives them: (offset, timestamp in ms, value) each, in order.
+    fn records<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        for (offset, timestamp, value) in &self.records {
+            out.append((*offset, *timestamp, PyBytes::new(py, value)))?;
+        }
+        Ok(out)
+    }
+
+    /// The records its reader left to the Python one: (their index, their value).
+    fn left<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        for (index, read) in self.reads.iter().enumerate() {
+            if read.is_none() {
+                out.append((index, PyBytes::new(py, &self.records[index].2)))?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+enum Message {
+    Started(u64, Vec<String>),
+    Batch(Fetched),
+    Failed(String),
+    Done,
+}
+
+/// The sign-in aiokafka is given (`binhchon_kit.principals.client_options`): SCRAM-SHA-512 when a user is named,
+/// TLS trusting `ca_pem` alone when given, host names checked.
+#[pyclass(module = "binhchon_audit_core")]
+pub struct TopicReader {
+    receiver: Mutex<Receiver<Message>>,
+}
+
+#[pymethods]
+impl TopicReader {
+    #[new]
+    #[pyo3(signature = (bootstrap, topics, username=None, password=None, ca_pem=None, leave=Vec::new()))]
+    fn new(bootstrap: Vec<String>, topics: Vec<String>, username: Option<String>, password: Option<String>,
+           ca_pem: Option<Vec<u8>>, leave: Vec<String>) -> PyResult<Self> {
+        let tls = match ca_pem {
+            None => None,
+            Some(pem) => Some(tls_config(&pem).map_err(PyRuntimeError::new_err)?),
+        };
+        let sasl = match (username, password) {
+            (Some(username), Some(password)) => Some(SaslConfig::ScramSha512(Credentials::new(username, password))),
+            (None, None) => None,
+            _ => return Err(PyRuntimeError::new_err("a user without a password, or a password without a user")),
+        };
+        let mut leave: HashSet<String> = leave.into_iter().collect();
+        leave.insert(CHECKPOINT_TYPE.to_owned());
+        let (sender, receiver) = channel();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("audit-read")
+            .enable_all()
+            .build()
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        std::thread::spawn(move || {
+            let failed = sender.clone();
+            let outcome = runtime.block_on(read(bootstrap, topics, tls, sasl, Arc::new(leave), sender));
+            if let Err(error) = outcome {
+                let _ = failed.send(Message::Failed(error));
+            }
+            runtime.shutdown_background();
+        });
+        Ok(TopicReader { receiver: Mutex::new(receiver) })
+    }
+
+    /// How many records the read will give, and the topics that do not exist (read as empty).
+    fn start(&self, py: Python<'_>) -> PyResult<(u64, Vec<String>)> {
+        match self.next_message(py)? {
+            Message::Started(total, missing) => Ok((total, missing)),
+            _ => Err(PyRuntimeError::new_err("the read did not start")),
+        }
+    }
+
+    /// The next partition's fetch, or `None` once every partition is read to its end. Raises where the read
+    /// cannot go on as aiokafka's would.
+    fn next(&self, py: Python<'_>) -> PyResult<Option<Fetched>> {
+        match self.next_message(py)? {
+            Message::Batch(fetched) => Ok(Some(fetched)),
+            Message::Done => Ok(None),
+            _ => Err(PyRuntimeError::new_err("the read started twice")),
+        }
+    }
+}
+
+impl TopicReader {
+    fn next_message(&self, py: Python<'_>) -> PyResult<Message> {
+        let received = py.detach(|| match self.receiver.lock() {
+            Ok(receiver) => receiver.recv().ok(),
+            Err(_) => None,
+        });
+        match received {
+            Some(Message::Failed(error)) => Err(PyRuntimeError::new_err(error)),
+            Some(message) => Ok(message),
+            None => Err(PyRuntimeError::new_err("the read ended early")),
+        }
+    }
+}
+
+fn tls_config(pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(pem) {
+        roots.add(certificate.map_err(|e| format!("the CA file: {e}"))?).map_err(|e| format!("the CA: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("the CA file holds no certificate".to_owned());
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustls::ClientConfig>>,
+              sasl: Option<SaslConfig>, leave: Arc<HashSet<String>>, sender: Sender<Message>) -> Result<(), String> {
+    let backoff = BackoffConfig { deadline: Some(GIVE_UP), ..BackoffConfig::default() };
+    let mut builder = ClientBuilder::new(bootstrap).client_id("binhchon-audit").backoff_config(backoff);
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls);
+    }
+    if let Some(sasl) = sasl {
+        builder = builder.sasl_config(sasl);
+    }
+    let client = Arc::new(builder.build().await.map_err(|e| format!("Kafka: {e}"))?);
+    let cluster = client.list_topics().await.map_err(|e| format!("Kafka's topics: {e}"))?;
+    let mut partitions = Vec::new();
+    let mut missing = Vec::new();
+    for topic in &topics {
+        match cluster.iter().find(|t| &t.name == topic) {
+            None => missing.push(topic.clone()),
+            Some(found) => partitions.extend(found.partitions.iter().map(|&p| (topic.clone(), p))),
+        }
+    }
+    // each partition's range first, as aiokafka's end offsets: the end fixed before any record is read (the
+    // partitions asked at once: one after the other, their round trips were half a second of a verify)
+    let mut asked = Vec::new();
+    for (topic, partition) in partitions {
+        let client = Arc::clone(&client);
+        asked.push(tokio::spawn(async move {
+            let named = |e: rskafka::client::error::Error| format!("{topic}/{partition}: {e}");
+            let part = client.partition_client(topic.as_str(), partition, UnknownTopicHandling::Error).await
+                .map_err(named)?;
+            let start = part.get_offset(OffsetAt::Earliest).await.map_err(named)?;
+            let end = part.get_offset(OffsetAt::Latest).await.map_err(named)?;
+            Ok::<_, String>((part, start, end))
+        }));
+    }
+    let mut ranges = Vec::new();
+    for task in asked {
+        ranges.push(task.await.map_err(|e| e.to_string())??);
+    }
+    let total = ranges.iter().map(|(_, start, end)| (end - start).max(0) as u64).sum();
+    sender.send(Message::Started(total, missing)).map_err(|_| "the reader was dropped".to_owned())?;
+    let mut tasks = Vec::new();
+    for (part, start, end) in ranges {
+        let (sender, leave) = (sender.clone(), Arc::clone(&leave));
+        tasks.push(tokio::spawn(async move { read_partition(part, start, end, &leave, &sender).await }));
+    }
+    for task in tasks {
+        task.await.map_err(|e| e.to_string())??;
+    }
+    sender.send(Message::Done).map_err(|_| "the reader was dropped".to_owned())?;
+    Ok(())
+}
+
+async fn read_partition(part: rskafka::client::partition::PartitionClient, start: i64, end: i64,
+                        leave: &HashSet<String>, sender: &Sender<Message>) -> Result<(), String> {
+    let (topic, partition) = (part.topic().to_owned(), part.partition());
+    let mut offset = start;
+    while offset < end {
+        let (records, _) = part.fetch_records(offset, 1..FETCH_BYTES, 1_000).await
+            .map_err(|e| format!("{topic}/{partition}@{offset}: {e}"))?;
+        let mut kept = Vec::with_capacity(records.len());
+        for r in records {
+            if r.offset >= end {
+                break;
+            }
+            if r.offset < offset {
+                continue;
+            }
+            offset = r.offset + 1;
+            kept.push((r.offset, r.record.timestamp.timestamp_millis(), r.record.value.unwrap_or_default()));
+        }
+        if kept.is_empty() {
+            // no record before the end: a transaction's markers, or records this client may not read
+            return Err(format!("{topic}/{partition}@{offset}: no record where {end} was expected"));
+        }
+        let reads = kept.iter().map(|(_, _, value)| read_one(value, leave)).collect();
+        let fetched = Fetched { topic: topic.clone(), partition, records: kept, reads };
+        sender.send(Message::Batch(fetched)).map_err(|_| "the reader was dropped".to_owned())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,153 @@
+"""The compiled topic reader (``binhchon_audit_core.TopicReader``, docs/adr/0059, 2026-12-01 evening) on the real
+broker, signed in as the auditor over TLS: it reads what aiokafka reads and the chain check notes the same from
+it. Forged logs (``test_audit_core.forged_log``: copies, drops, relinks, wrong topics, unknown types, checkpoints,
+odd attributes, bytes that are not JSON) and an empty value are published to topics of their own; the chain
+check fed by each reader finds the same, keeps the same and counts the same (the order of the partitions read
+differs, so findings are compared as a multiset). Where it cannot read as aiokafka does (a compressed batch) the
+verify reads again with aiokafka from the start, and finds what aiokafka alone finds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import io
+import json
+import random
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from binhchon_kit.topic_history import Record
+from binhchon_kit.topics import all_topics, ensure_topics
+from binhchon_tools.audit_chain import ChainCheck
+from binhchon_tools.audit_decisions import KEPT_TYPES
+from binhchon_tools.audit_report import Progress
+from binhchon_tools.audit_topics import READER_SETTING, compiled_reader, read_records, service_topics
+from binhchon_tools.audit_verify import verify
+
+pytestmark = pytest.mark.integration
+
+core = pytest.importorskip("binhchon_audit_core", reason="the compiled reader is built with cargo (make bootstrap)")
+
+
+def _forged_log() -> Callable[[random.Random], list[Record]]:
+    """``test_audit_core.forged_log``, the forgeries the compiled chain check is held to (tests import by path)."""
+    spec = importlib.util.spec_from_file_location("audit_core_tests", Path(__file__).with_name("test_audit_core.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.forged_log  # type: ignore[no-any-return]
+
+
+forged_log = _forged_log()
+
+
+async def publish(infra: Any, records: list[Record], compression: str | None = None) -> str:
+    """``records`` (topics named ``audit.<service>.events``) on a topic set of their own, each on its partition
+    with its timestamp, written as the broker's super user; answers the set's prefix."""
+    prefix = f"reader{uuid.uuid4().hex[:8]}."
+    await ensure_topics(infra.kafka, all_topics(prefix), partitions=3)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, compression_type=compression,
+                                **infra.kafka_client("admin"))
+    await producer.start()
+    try:
+        sends = [await producer.send(prefix + r.topic.removeprefix("audit."), r.value, partition=r.partition,
+                                     timestamp_ms=max(r.timestamp, 0)) for r in records]
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+    return prefix
+
+
+def noted(chain: ChainCheck, found: Any) -> dict[str, Any]:
+    """What a chain check found and hands on to the other checks."""
+    return {"findings": found.discrepancies, "counts": found.counts, "kept": [tuple(k) for k in chain.kept],
+            "signed": [tuple(s) for s in chain.signed], "checkpoints": chain.checkpoints,
+            "log_order": chain.log_order.by_origin if chain.checkpoints else None}  # read only to check them
+
+
+async def fetched_by_compiled_reader(infra: Any, topics: list[str]) -> tuple[list[Any], int, list[str]]:
+    """Every partition's fetches, in partition order (the reader hands them on as they come)."""
+    reader = compiled_reader(infra.kafka, topics)
+    assert reader is not None
+    total, missing = await asyncio.to_thread(reader.start)
+    fetches = []
+    while (fetched := await asyncio.to_thread(reader.next)) is not None:
+        fetches.append(fetched)
+    fetches.sort(key=lambda f: (f.topic, f.partition, f.records()[0][0]))
+    return fetches, total, missing
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+async def test_it_reads_what_aiokafka_reads_and_the_chain_check_notes_the_same(infra, seed):
+    """The same records (place, timestamp, value) as aiokafka's read; noted in the same order, the same findings
+    in the same words, counts, kept records, signatures, checkpoints and log order as the chain check fed by
+    aiokafka. (Which copy of a version is first depends on the order the partitions are read in, by either
+    reader: both are fed partition by partition here.)"""
+    rng = random.Random(seed)
+    records = [r for _ in range(3) for r in forged_log(rng)]
+    records.append(Record("audit.intake.events", 1, 0, b"", 7))  # a record with no value: not a CloudEvent
+    prefix = await publish(infra, records)
+    topics = service_topics(prefix)
+    fetches, total, missing = await fetched_by_compiled_reader(infra, [*topics, f"{prefix}no.such.topic"])
+    assert (total, missing) == (len(records), [f"{prefix}no.such.topic"])
+    read = sorted([r async for batch in read_records(infra.kafka, topics) for r in batch],
+                  key=lambda r: (r.topic, r.partition, r.offset))
+    assert [Record(f.topic, f.partition, offset, value, timestamp)
+            for f in fetches for offset, timestamp, value in f.records()] == read
+
+    compiled, python = ChainCheck(prefix, KEPT_TYPES), ChainCheck(prefix, KEPT_TYPES, native=False)
+    for fetched in fetches:
+        compiled.take_fetched(fetched)
+    python.feed(read)
+    assert noted(compiled, await compiled.finish()) == noted(python, await python.finish())
+    found = python.findings
+    assert found.counts["events"] > 0 and {"unreadable", "chain"} <= {d.check for d in found.discrepancies}
+    assert any(d.subject.startswith(f"{prefix}intake.events/1@") for d in found.discrepancies
+               if d.check == "unreadable")
+
+
+async def verified(infra: Any, prefix: str) -> dict[str, Any]:
+    found = await verify(infra.kafka, service_topics(prefix), prefix, progress=Progress("test", io.StringIO()))
+    return {"findings": Counter((d.check, d.subject, d.message, tuple(d.event_ids)) for d in found.discrepancies),
+            "events": found.counts["events"], "per_topic": found.counts["per_topic"],
+            "reader": found.counts["reader"]}
+
+
+def one_copy_each(records: list[Record]) -> list[Record]:
+    """One record per stream version (the findings then do not depend on the order partitions are read in)."""
+    seen: set[Any] = set()
+    out = []
+    for record in records:
+        try:
+            event = json.loads(record.value)
+            key = (event["streamid"], event["streamversion"])
+        except (ValueError, KeyError, TypeError):
+            key = record.value
+        if repr(key) not in seen:
+            seen.add(repr(key))
+            out.append(record)
+    return out
+
+
+async def test_a_compressed_batch_is_read_again_by_aiokafka_with_the_same_findings(infra, monkeypatch, capsys):
+    records = one_copy_each(forged_log(random.Random(9)) + forged_log(random.Random(10)))
+    prefix = await publish(infra, records, compression="gzip")
+    with_fallback = await verified(infra, prefix)
+    assert with_fallback["reader"] == "aiokafka"
+    assert "the compiled read stopped" in capsys.readouterr().err
+    monkeypatch.setenv(READER_SETTING, "aiokafka")
+    assert await verified(infra, prefix) == with_fallback
+    assert with_fallback["events"] > 0
+
+
+async def test_the_verify_reads_with_the_compiled_reader_where_it_can(infra):
+    prefix = await publish(infra, forged_log(random.Random(11)))
+    found = await verified(infra, prefix)
+    assert found["reader"] == "compiled"
