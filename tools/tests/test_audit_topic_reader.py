@@ -113,8 +113,9 @@ async def test_it_reads_what_aiokafka_reads_and_the_chain_check_notes_the_same(i
                if d.check == "unreadable")
 
 
-async def verified(infra: Any, prefix: str) -> dict[str, Any]:
-    found = await verify(infra.kafka, service_topics(prefix), prefix, progress=Progress("test", io.StringIO()))
+async def verified(infra: Any, prefix: str, workers: int = 2) -> dict[str, Any]:
+    found = await verify(infra.kafka, service_topics(prefix), prefix, workers=workers,
+                         progress=Progress("test", io.StringIO()))
     return {"findings": Counter((d.check, d.subject, d.message, tuple(d.event_ids)) for d in found.discrepancies),
             "events": found.counts["events"], "per_topic": found.counts["per_topic"],
             "reader": found.counts["reader"]}
@@ -147,7 +148,15 @@ async def test_a_compressed_batch_is_read_again_by_aiokafka_with_the_same_findin
     assert with_fallback["events"] > 0
 
 
-async def test_the_verify_reads_with_the_compiled_reader_where_it_can(infra):
-    prefix = await publish(infra, forged_log(random.Random(11)))
+async def test_the_verify_reads_with_the_compiled_reader_where_it_can_and_finds_what_aiokafkas_read_finds(
+        infra, monkeypatch):
+    """Read by the compiled reader, the decisions are recomputed by worker processes forked after the read (they
+    inherit the streams): the same findings as in one process, and as read by aiokafka with pre-forked workers."""
+    records = one_copy_each([r for seed in (11, 12, 13) for r in forged_log(random.Random(seed))])
+    prefix = await publish(infra, [*records, Record("audit.intake.events", 0, 0, b"not json", 5)])
     found = await verified(infra, prefix)
-    assert found["reader"] == "compiled"
+    assert found["reader"] == "compiled" and found["events"] > 0
+    assert {check for check, *_ in found["findings"]} >= {"data", "scoring", "certificate", "unreadable"}
+    assert await verified(infra, prefix, workers=0) == found
+    monkeypatch.setenv(READER_SETTING, "aiokafka")
+    assert await verified(infra, prefix) == {**found, "reader": "aiokafka"}

@@ -86,6 +86,8 @@ enum Message {
 #[pyclass(module = "binhchon_audit_core")]
 pub struct TopicReader {
     receiver: Mutex<Receiver<Message>>,
+    // joined once the read has ended: no thread of ours is left when the caller forks its worker processes
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 #[pymethods]
@@ -112,15 +114,16 @@ impl TopicReader {
             .enable_all()
             .build()
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        std::thread::spawn(move || {
+        let thread = std::thread::spawn(move || {
             let failed = sender.clone();
-            let outcome = runtime.block_on(read(bootstrap, topics, tls, sasl, Arc::new(leave), sender));
-            if let Err(error) = outcome {
-                let _ = failed.send(Message::Failed(error));
-            }
-            runtime.shutdown_background();
+            let outcome = runtime.block_on(read(bootstrap, topics, tls, sasl, Arc::new(leave), sender.clone()));
+            runtime.shutdown_timeout(Duration::from_secs(5)); // its threads ended before the read is said over
+            let _ = match outcome {
+                Ok(()) => sender.send(Message::Done),
+                Err(error) => failed.send(Message::Failed(error)),
+            };
         });
-        Ok(TopicReader { receiver: Mutex::new(receiver) })
+        Ok(TopicReader { receiver: Mutex::new(receiver), thread: Mutex::new(Some(thread)) })
     }
 
     /// How many records the read will give, and the topics that do not exist (read as empty).
@@ -148,6 +151,12 @@ impl TopicReader {
             Ok(receiver) => receiver.recv().ok(),
             Err(_) => None,
         });
+        if matches!(received, Some(Message::Done) | Some(Message::Failed(_)) | None) {
+            let thread = self.thread.lock().ok().and_then(|mut held| held.take());
+            if let Some(thread) = thread {
+                py.detach(|| { let _ = thread.join(); });
+            }
+        }
         match received {
             Some(Message::Failed(error)) => Err(PyRuntimeError::new_err(error)),
             Some(message) => Ok(message),
@@ -223,7 +232,6 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
     for task in tasks {
         task.await.map_err(|e| e.to_string())??;
     }
-    sender.send(Message::Done).map_err(|_| "the reader was dropped".to_owned())?;
     Ok(())
 }
 

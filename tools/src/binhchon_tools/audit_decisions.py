@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Set
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from datetime import datetime
 from typing import Any
 
@@ -117,12 +117,15 @@ class Log:
     same bytes take the same branch of ``read_json`` and give the same value, without its long-number search
     (a quarter of the read's time). ``exact``: the streams whose every kept raw is so."""
 
-    def __init__(self, raws: Iterable[bytes | Kept]) -> None:
+    def __init__(self, raws: Iterable[bytes | Kept], *, index: bool = True) -> None:
+        """``index=False``: only the streams, their panels and what the decisions need (``index`` does the rest,
+        e.g. while worker processes recompute the decisions)."""
         by_stream: dict[str, dict[int, bytes]] = defaultdict(dict)
         self.of_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.received: dict[str, dict[str, Any]] = {}  # every dossier's receipt (data), by dossier id
         self.decided: set[str] = set()  # the streams holding a decision to recompute
         self.malformed: list[tuple[str, str, str]] = []  # (stream, event id, why) of events left out of the lookups
+        self._looked_up: list[tuple[str, str, bytes, dict[str, Any] | None, bool]] = []  # indexed by ``index``
         inexact: set[str] = set()  # the streams holding a raw not known to be read exact
         for item in raws:
             if isinstance(item, bytes):
@@ -140,24 +143,36 @@ class Log:
                 inexact.add(stream)
             if kind in DECISION_TYPES:
                 self.decided.add(stream)
-            if kind not in WHOLE:
-                continue
-            if event is None:
-                event = orjson.loads(raw) if exact else read_event(raw)[0]
-                assert event is not None
-            if (fault := shape_fault(kind, event)) is not None:
-                self.malformed.append((stream, str(event.get("id", "")), f"a {kind} not read as its contract says: "
-                                       f"{fault}; left out of the cross-service checks"))
-                continue
-            if kind == "dossier.received":
-                self.received.setdefault(event["data"]["dossier_id"], event["data"])
-            if kind in INDEXED or (kind == "dossier.received" and event["data"].get("escalated_from")):
-                self.of_type[kind].append(event)
+            if kind == "panel.formed":  # the decisions need them: read now
+                self._look_up(stream, kind, raw, event, exact)
+            elif kind in WHOLE:
+                self._looked_up.append((stream, kind, raw, event, exact))
         self.streams = {s: [v[k] for k in sorted(v)] for s, v in by_stream.items()}
         self.exact = self.streams.keys() - inexact
-        self.by_id = {e["id"]: e for kind in RESULT_TYPES for e in self.of_type[kind]}
         self.panels = {e["data"]["round_id"]: e for e in self.of_type["panel.formed"]}
+        if index:
+            self.index()
+
+    def index(self) -> None:
+        """The looked-up events read and indexed: results by id, rounds, certificates, receipts, ..."""
+        for looked_up in self._looked_up:
+            self._look_up(*looked_up)
+        self._looked_up = []
+        self.by_id = {e["id"]: e for kind in RESULT_TYPES for e in self.of_type[kind]}
         self.rounds = {e["data"]["round_id"]: e["data"] for e in self.of_type["round.opened"]}
+
+    def _look_up(self, stream: str, kind: str, raw: bytes, event: dict[str, Any] | None, exact: bool) -> None:
+        if event is None:
+            event = orjson.loads(raw) if exact else read_event(raw)[0]
+            assert event is not None
+        if (fault := shape_fault(kind, event)) is not None:
+            self.malformed.append((stream, str(event.get("id", "")), f"a {kind} not read as its contract says: "
+                                   f"{fault}; left out of the cross-service checks"))
+            return
+        if kind == "dossier.received":
+            self.received.setdefault(event["data"]["dossier_id"], event["data"])
+        if kind in INDEXED or (kind == "dossier.received" and event["data"].get("escalated_from")):
+            self.of_type[kind].append(event)
 
     @staticmethod
     def events(raws: list[bytes]) -> list[dict[str, Any]]:
@@ -176,18 +191,54 @@ def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks, pool: Ex
     Streams are independent (each needs only its own events and its round's panel), so with ``pool`` (the
     audit's worker processes, each loading the rulebooks once) they are checked in parallel, in tasks of
     ``STREAMS_PER_TASK``; the discrepancies come back in the streams' order either way."""
-    streams = [(s, raws) for s, raws in log.streams.items() if s in log.decided]
     if pool is None:
-        checked = _check_streams(streams, log.panels, rulebooks, findings, log.exact)
+        streams = [(s, raws) for s, raws in log.streams.items() if s in log.decided]
+        findings.counts["decisions_recomputed"] = _check_streams(streams, log.panels, rulebooks, findings, log.exact)
     else:
-        tasks = [pool.submit(check_streams_in_worker, part, log.panels, {s for s, _ in part if s in log.exact})
-                 for part in (streams[i:i + STREAMS_PER_TASK] for i in range(0, len(streams), STREAMS_PER_TASK))]
-        checked = 0
-        for task in tasks:
-            found, count = task.result()
-            findings.discrepancies.extend(found)
-            checked += count
+        finish_decisions(start_decisions(log, pool), findings)
+
+
+# The streams whose decisions worker processes forked after the read check (``start_decisions(inherited=True)``):
+# they inherit them with the process's memory rather than receiving them pickled.
+_inherited: tuple[list[tuple[str, list[bytes]]], dict[str, dict[str, Any]], Set[str]] | None = None
+
+
+def start_decisions(log: Log, pool: Executor, *, inherited: bool = False) -> list[Future[tuple[list[Discrepancy],
+                                                                                              int]]]:
+    """``check_decisions``' tasks submitted, to be finished (``finish_decisions``) once the main process has done
+    what it does meanwhile. ``inherited``: the pool has not started its processes yet; they fork at the first
+    task, after the streams are set aside here, and are sent only which streams to check (the streams, ~130 MB
+    per 100,000 events, were pickled to the workers and read back there: ADR 0059, 2026-12-01 evening)."""
+    global _inherited
+    streams = [(s, raws) for s, raws in log.streams.items() if s in log.decided]
+    parts = [(i, min(i + STREAMS_PER_TASK, len(streams))) for i in range(0, len(streams), STREAMS_PER_TASK)]
+    if inherited:
+        _inherited = (streams, log.panels, log.exact)
+        return [pool.submit(check_inherited_streams, first, last) for first, last in parts]
+    return [pool.submit(check_streams_in_worker, streams[first:last], log.panels,
+                        {s for s, _ in streams[first:last] if s in log.exact}) for first, last in parts]
+
+
+def finish_decisions(tasks: list[Future[tuple[list[Discrepancy], int]]], findings: Findings,
+                     at: int | None = None) -> None:
+    """The tasks' discrepancies added in the streams' order (at ``at`` among the findings, where the decisions'
+    come), and how many decisions were recomputed."""
+    found: list[Discrepancy] = []
+    checked = 0
+    for task in tasks:
+        discrepancies, count = task.result()
+        found.extend(discrepancies)
+        checked += count
+    place = len(findings.discrepancies) if at is None else at
+    findings.discrepancies[place:place] = found
     findings.counts["decisions_recomputed"] = checked
+
+
+def check_inherited_streams(first: int, last: int) -> tuple[list[Discrepancy], int]:
+    """``check_streams_in_worker`` over the inherited streams ``first`` to ``last``."""
+    assert _inherited is not None, "a worker started before the streams were set aside"
+    streams, panels, exact = _inherited
+    return check_streams_in_worker(streams[first:last], panels, {s for s, _ in streams[first:last] if s in exact})
 
 
 _worker_rulebooks: Rulebooks | None = None

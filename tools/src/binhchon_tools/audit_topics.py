@@ -32,18 +32,25 @@ def read_records(bootstrap: str, topics: list[str], *, batch_records: int = 5000
                                 on_start=on_start, on_missing=on_missing)
 
 
+TopicReader: Any
+try:  # the compiled reader (ADR 0059); without it aiokafka reads, as before
+    from binhchon_audit_core import TopicReader
+except ImportError:  # pragma: no cover - an install built without the Rust toolchain
+    TopicReader = None
+
 # BINHCHON_AUDIT_READER=aiokafka: the topics read by aiokafka even where the compiled reader is built
 READER_SETTING = "BINHCHON_AUDIT_READER"
+
+
+def compiled_reading() -> bool:
+    """Whether ``compiled_reader`` reads: the compiled module is built, and aiokafka was not asked for."""
+    return TopicReader is not None and os.environ.get(READER_SETTING, "") != "aiokafka"
 
 
 def compiled_reader(bootstrap: str, topics: list[str]) -> Any:
     """The compiled reader of the same records, signed in the same way (``binhchon_audit_core.TopicReader``,
     docs/adr/0059, 2026-12-01 evening), or None: not built, or aiokafka asked for."""
-    try:
-        from binhchon_audit_core import TopicReader
-    except ImportError:  # pragma: no cover - an install built without the Rust toolchain
-        return None
-    if os.environ.get(READER_SETTING, "") == "aiokafka":
+    if not compiled_reading():
         return None
     given = sign_in(AUDITOR)
     return TopicReader([b.strip() for b in bootstrap.split(",") if b.strip()], topics,

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from binhchon_tools.audit_awards import check_awards
-from binhchon_tools.audit_chain import ChainCheck
+from binhchon_tools.audit_chain import ChainCheck, start_method
 from binhchon_tools.audit_checkpoints import ALL_SERVICES, check_checkpoints
 from binhchon_tools.audit_decisions import (
     KEPT_TYPES,
@@ -27,12 +27,14 @@ from binhchon_tools.audit_decisions import (
     check_decisions,
     check_escalations,
     check_streams_in_worker,
+    finish_decisions,
+    start_decisions,
     worker_rulebooks,
 )
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_report import Progress
 from binhchon_tools.audit_signatures import check_signatures
-from binhchon_tools.audit_topics import compiled_reader, read_records
+from binhchon_tools.audit_topics import compiled_reader, compiled_reading, read_records
 from scoring.adapters.rulebooks import Rulebooks
 
 
@@ -100,14 +102,18 @@ async def _verify(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks:
     # rather than on the clock, and before the workers fork: they inherit these and the rulebooks
     import certification.service  # noqa: F401
     import intake.domain.dossiers  # noqa: F401
-    await chain.warm_up()  # the worker processes started before the clock runs
     pool = chain.pool if pool_decides else None
-    if pool is not None:  # spawned workers import the scoring domain and load its rulebooks now
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(pool, check_streams_in_worker, [], {}) for _ in range(4)))
+    # read by the compiled reader, the worker processes are needed only for the decisions: they fork once the
+    # read is done, inheriting the streams they check rather than being sent them (``start_decisions``)
+    inherit = chain.native is not None and compiled_reading() and start_method() == "fork"
+    if not inherit:
+        await chain.warm_up()  # the worker processes started before the clock runs
+        if pool is not None:  # spawned workers import the scoring domain and load its rulebooks now
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(pool, check_streams_in_worker, [], {}) for _ in range(4)))
     with collector_paused():
         return await _verified(chain, bootstrap, topics, jwks=jwks, log_jwks=log_jwks, progress=progress,
-                               rulebooks=rulebooks, pool=pool)
+                               rulebooks=rulebooks, pool=pool, inherit=inherit)
 
 
 async def _read(chain: ChainCheck, bootstrap: str, topics: list[str], progress: Progress
@@ -137,7 +143,7 @@ async def _read(chain: ChainCheck, bootstrap: str, topics: list[str], progress: 
 
 async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks: dict[str, Any] | None,
                     log_jwks: dict[str, dict[str, Any]] | None, progress: Progress, rulebooks: Rulebooks,
-                    pool: Executor | None) -> Findings:
+                    pool: Executor | None, inherit: bool = False) -> Findings:
     started = time.perf_counter()
     missing, reader = await _read(chain, bootstrap, topics, progress)
     findings = await chain.finish()
@@ -146,12 +152,16 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
         findings.add("topic", topic, "no such topic: its events cannot be checked")
     phases = {"read": round(seconds, 2)}
     lap = time.perf_counter()
-    log = Log(chain.kept)
+    log = Log(chain.kept, index=False)
+    # the decisions recomputed by the worker processes while this one indexes the log and checks the rest
+    tasks = start_decisions(log, pool, inherited=inherit and reader == "compiled") if pool is not None else None
+    log.index()
     for stream, event_id, why in log.malformed:
         findings.add("data", stream, why, event_id)
     phases["log"], lap = round(time.perf_counter() - lap, 2), time.perf_counter()
-    check_decisions(log, findings, rulebooks, pool)
-    phases["decisions"], lap = round(time.perf_counter() - lap, 2), time.perf_counter()
+    decided_at = len(findings.discrepancies)  # where the decisions' findings go, as when checked in order
+    if tasks is None:
+        check_decisions(log, findings, rulebooks)
     if findings.counts["per_topic"].get("certification.events", 0) == 0:
         findings.notes.append("no event on certification.events: certificates not checked")
     else:
@@ -162,7 +172,10 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
     check_escalations(log, findings)
     check_checkpoints(chain.log_order, chain.checkpoints, findings, log_jwks)
     check_signatures(chain.signed, findings, log_jwks, chain.pool)
-    phases["other_checks"] = round(time.perf_counter() - lap, 2)
+    phases["other_checks"], lap = round(time.perf_counter() - lap, 2), time.perf_counter()
+    if tasks is not None:
+        finish_decisions(tasks, findings, decided_at)
+    phases["decisions_after"] = round(time.perf_counter() - lap, 2)
     # the rate covers the whole verify: reading, hashing, and every decision and certificate checked
     total = time.perf_counter() - started
     findings.counts["read_seconds"] = round(seconds, 2)
