@@ -139,3 +139,17 @@ def test_payments_of_nothing_owed_of_a_wrong_amount_and_twice_are_named():
         ("fee-gk-1-dossier", "pays what is not owed: member_id 'gk-2' (owed 'gk-1')",
          ("fee.paid-fee-gk-1-dossier-2", "fee.owed-fee-gk-1-dossier")),
     }, got
+
+
+def test_a_payment_or_line_whose_id_is_a_list_or_an_object_is_named_not_a_crash():
+    """Forged ids of another type than a string (found by forged logs fed through the checks: they ended the
+    verify with 'unhashable type')."""
+    forged = [paid("award", ["award-a"], 5_000_000, stream="award-list"),  # type: ignore[arg-type]
+              paid("fee", {"id": "fee-gk-1-dossier"}, 1_500_000, stream="fee-object"),  # type: ignore[arg-type]
+              event("fee.owed", "fee-forged", {"fee_id": ["x"], "round_id": ROUND, "member_id": "gk-1",
+                                               "session": "dossier", "amount": 1_500_000})]
+    findings = Findings()
+    check_awards(Log(the_fees(*forged)), findings)
+    got = {(d.subject, d.message) for d in findings.discrepancies}
+    assert ("['award-a']", "a payment of no award owed") in got
+    assert ("{'id': 'fee-gk-1-dossier'}", "a payment of no fee owed") in got

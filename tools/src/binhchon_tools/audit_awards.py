@@ -92,15 +92,21 @@ def check_fees(log: Log, findings: Findings, schedules: dict[str, dict[str, Any]
     findings.counts["fees"] = len(log.of_type["fee.owed"])
 
 
+def line_id(value: Any) -> Any:
+    """An award's or fee's id as payments name it; a forged one that is a list or an object, by its repr (it then
+    matches only the same forgery, and cannot end the check as an unhashable key)."""
+    return repr(value) if isinstance(value, (list, dict)) else value
+
+
 def check_payments(log: Log, findings: Findings) -> None:
     """Each payment pays a line owed in its round, for the line's amount, and each line is paid at most once."""
-    lines = {**{("award", e["data"].get("award_id")): e for e in log.of_type["award.granted"]},
-             **{("fee", e["data"].get("fee_id")): e for e in log.of_type["fee.owed"]}}
+    lines = {**{("award", line_id(e["data"].get("award_id"))): e for e in log.of_type["award.granted"]},
+             **{("fee", line_id(e["data"].get("fee_id"))): e for e in log.of_type["fee.owed"]}}
     paid: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
     for kind, paid_type in (("award", "award.paid"), ("fee", "fee.paid")):
         for payment in log.of_type[paid_type]:
             data = payment["data"]
-            key = (kind, data.get(f"{kind}_id"))
+            key = (kind, line_id(data.get(f"{kind}_id")))
             line = lines.get(key)
             if line is None:
                 findings.add("payment", str(key[1]), f"a payment of no {kind} owed", payment["id"])
