@@ -160,6 +160,7 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
         findings.add("data", stream, why, event_id)
     phases["log"], lap = round(time.perf_counter() - lap, 2), time.perf_counter()
     decided_at = len(findings.discrepancies)  # where the decisions' findings go, as when checked in order
+    findings.counts["decisions_recomputed"] = 0  # (counted when they are in; the summary keeps its order)
     if tasks is None:
         check_decisions(log, findings, rulebooks)
     if findings.counts["per_topic"].get("certification.events", 0) == 0:
