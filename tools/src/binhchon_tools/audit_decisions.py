@@ -223,12 +223,14 @@ def finish_decisions(tasks: list[Future[tuple[list[Discrepancy], int]]], finding
                      at: int | None = None) -> None:
     """The tasks' discrepancies added in the streams' order (at ``at`` among the findings, where the decisions'
     come), and how many decisions were recomputed."""
+    global _inherited
     found: list[Discrepancy] = []
     checked = 0
     for task in tasks:
         discrepancies, count = task.result()
         found.extend(discrepancies)
         checked += count
+    _inherited = None  # the workers have theirs; this process need not keep the streams alive for them
     place = len(findings.discrepancies) if at is None else at
     findings.discrepancies[place:place] = found
     findings.counts["decisions_recomputed"] = checked
