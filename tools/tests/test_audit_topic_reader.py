@@ -160,3 +160,50 @@ async def test_the_verify_reads_with_the_compiled_reader_where_it_can_and_finds_
     assert await verified(infra, prefix, workers=0) == found
     monkeypatch.setenv(READER_SETTING, "aiokafka")
     assert await verified(infra, prefix) == {**found, "reader": "aiokafka"}
+
+
+async def test_an_open_transaction_is_read_again_by_aiokafka_not_cut_short(infra):
+    """Records of a transaction not yet committed, and any after them: aiokafka reads them (read uncommitted, up to
+    the high watermark); the compiled reader reads committed records only, so it stops short, and the verify reads
+    again with aiokafka rather than skipping them (found by review: its end was the last stable offset)."""
+    records = one_copy_each(forged_log(random.Random(21)))
+    prefix = await publish(infra, records)
+    topic = f"{prefix}intake.events"
+    open_transaction = AIOKafkaProducer(bootstrap_servers=infra.kafka, transactional_id=f"tx-{prefix}",
+                                        **infra.kafka_client("admin"))
+    await open_transaction.start()
+    try:
+        await open_transaction.begin_transaction()
+        await (await open_transaction.send(topic, b"in an open transaction", partition=0))
+        await publish_to(infra, topic, b"after it, not transactional")
+        found = await verified(infra, prefix)
+        assert found["reader"] == "aiokafka"
+        assert found["events"] + sum(n for (check, *_), n in found["findings"].items() if check == "unreadable") \
+            == len(records) + 2
+    finally:
+        await open_transaction.abort_transaction()
+        await open_transaction.stop()
+
+
+async def publish_to(infra: Any, topic: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, **infra.kafka_client("admin"))
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, partition=0)
+    finally:
+        await producer.stop()
+
+
+async def test_a_peer_that_never_answers_ends_the_read_with_an_error_not_a_hang():
+    """rskafka sets no limit on a request; the reader does (30 s, aiokafka's is 40): a socket that accepts and never
+    answers ends the read with an error within it (here 1 s), and the verify then reads with aiokafka."""
+    from binhchon_audit_core import TopicReader
+
+    silent = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        reader = TopicReader([f"127.0.0.1:{port}"], ["any.events"], timeout=1.0)
+        with pytest.raises(RuntimeError, match="no answer in 1 s"):
+            await asyncio.wait_for(asyncio.to_thread(reader.start), timeout=20)
+    finally:
+        silent.close()

@@ -27,6 +27,8 @@ const FETCH_BYTES: i32 = 16 * 1024 * 1024;
 /// How long a request is retried before the read gives up and aiokafka reads instead: short, as aiokafka then
 /// retries as it always has (a wrong password is retried too: ~1.5 s lost).
 const GIVE_UP: Duration = Duration::from_secs(1);
+/// How long one request may go unanswered (rskafka sets no limit of its own; aiokafka's is 40 s).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One partition's fetch: each record where it sits, its value, and what `read_one` answered for it.
 #[pyclass(module = "binhchon_audit_core")]
@@ -93,9 +95,12 @@ pub struct TopicReader {
 #[pymethods]
 impl TopicReader {
     #[new]
-    #[pyo3(signature = (bootstrap, topics, username=None, password=None, ca_pem=None, leave=Vec::new()))]
+    #[pyo3(signature = (bootstrap, topics, username=None, password=None, ca_pem=None, leave=Vec::new(),
+                        timeout=REQUEST_TIMEOUT.as_secs_f64()))]
     fn new(bootstrap: Vec<String>, topics: Vec<String>, username: Option<String>, password: Option<String>,
-           ca_pem: Option<Vec<u8>>, leave: Vec<String>) -> PyResult<Self> {
+           ca_pem: Option<Vec<u8>>, leave: Vec<String>, timeout: f64) -> PyResult<Self> {
+        let timeout = Duration::try_from_secs_f64(timeout)
+            .map_err(|_| PyRuntimeError::new_err("a request's timeout must be a positive number of seconds"))?;
         let tls = match ca_pem {
             None => None,
             Some(pem) => Some(tls_config(&pem).map_err(PyRuntimeError::new_err)?),
@@ -116,7 +121,8 @@ impl TopicReader {
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         let thread = std::thread::spawn(move || {
             let failed = sender.clone();
-            let outcome = runtime.block_on(read(bootstrap, topics, tls, sasl, Arc::new(leave), sender.clone()));
+            let outcome = runtime.block_on(read(bootstrap, topics, tls, sasl, Arc::new(leave), timeout,
+                                                sender.clone()));
             runtime.shutdown_timeout(Duration::from_secs(5)); // its threads ended before the read is said over
             let _ = match outcome {
                 Ok(()) => sender.send(Message::Done),
@@ -184,8 +190,20 @@ fn tls_config(pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
     Ok(Arc::new(config))
 }
 
+/// `request` answered within `timeout`, its error named after `what`.
+async fn within<T, E: std::fmt::Display>(what: &str, timeout: Duration,
+                                         request: impl std::future::Future<Output = Result<T, E>>)
+                                         -> Result<T, String> {
+    match tokio::time::timeout(timeout, request).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(error)) => Err(format!("{what}: {error}")),
+        Err(_) => Err(format!("{what}: no answer in {:.0} s", timeout.as_secs_f64())),
+    }
+}
+
 async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustls::ClientConfig>>,
-              sasl: Option<SaslConfig>, leave: Arc<HashSet<String>>, sender: Sender<Message>) -> Result<(), String> {
+              sasl: Option<SaslConfig>, leave: Arc<HashSet<String>>, timeout: Duration, sender: Sender<Message>)
+              -> Result<(), String> {
     let backoff = BackoffConfig { deadline: Some(GIVE_UP), ..BackoffConfig::default() };
     let mut builder = ClientBuilder::new(bootstrap).client_id("binhchon-audit").backoff_config(backoff);
     if let Some(tls) = tls {
@@ -194,8 +212,8 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
     if let Some(sasl) = sasl {
         builder = builder.sasl_config(sasl);
     }
-    let client = Arc::new(builder.build().await.map_err(|e| format!("Kafka: {e}"))?);
-    let cluster = client.list_topics().await.map_err(|e| format!("Kafka's topics: {e}"))?;
+    let client = Arc::new(within("Kafka", timeout, builder.build()).await?);
+    let cluster = within("Kafka's topics", timeout, client.list_topics()).await?;
     let mut partitions = Vec::new();
     let mut missing = Vec::new();
     for topic in &topics {
@@ -205,16 +223,19 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
         }
     }
     // each partition's range first, as aiokafka's end offsets: the end fixed before any record is read (the
-    // partitions asked at once: one after the other, their round trips were half a second of a verify)
+    // partitions asked at once: one after the other, their round trips were half a second of a verify). The end
+    // is the high watermark a fetch reports, as aiokafka's read-uncommitted end offset, not rskafka's "latest"
+    // (the last stable offset, short of an open transaction's records): reading committed records only, the
+    // read then stops short of that end, and aiokafka reads instead
     let mut asked = Vec::new();
     for (topic, partition) in partitions {
         let client = Arc::clone(&client);
         asked.push(tokio::spawn(async move {
-            let named = |e: rskafka::client::error::Error| format!("{topic}/{partition}: {e}");
-            let part = client.partition_client(topic.as_str(), partition, UnknownTopicHandling::Error).await
-                .map_err(named)?;
-            let start = part.get_offset(OffsetAt::Earliest).await.map_err(named)?;
-            let end = part.get_offset(OffsetAt::Latest).await.map_err(named)?;
+            let what = format!("{topic}/{partition}");
+            let part = within(&what, timeout,
+                              client.partition_client(topic.as_str(), partition, UnknownTopicHandling::Error)).await?;
+            let start = within(&what, timeout, part.get_offset(OffsetAt::Earliest)).await?;
+            let (_, end) = within(&what, timeout, part.fetch_records(start, 1..2, 0)).await?;
             Ok::<_, String>((part, start, end))
         }));
     }
@@ -227,7 +248,7 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
     let mut tasks = Vec::new();
     for (part, start, end) in ranges {
         let (sender, leave) = (sender.clone(), Arc::clone(&leave));
-        tasks.push(tokio::spawn(async move { read_partition(part, start, end, &leave, &sender).await }));
+        tasks.push(tokio::spawn(async move { read_partition(part, start, end, &leave, timeout, &sender).await }));
     }
     for task in tasks {
         task.await.map_err(|e| e.to_string())??;
@@ -236,12 +257,12 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
 }
 
 async fn read_partition(part: rskafka::client::partition::PartitionClient, start: i64, end: i64,
-                        leave: &HashSet<String>, sender: &Sender<Message>) -> Result<(), String> {
+                        leave: &HashSet<String>, timeout: Duration, sender: &Sender<Message>) -> Result<(), String> {
     let (topic, partition) = (part.topic().to_owned(), part.partition());
     let mut offset = start;
     while offset < end {
-        let (records, _) = part.fetch_records(offset, 1..FETCH_BYTES, 1_000).await
-            .map_err(|e| format!("{topic}/{partition}@{offset}: {e}"))?;
+        let what = format!("{topic}/{partition}@{offset}");
+        let (records, _) = within(&what, timeout, part.fetch_records(offset, 1..FETCH_BYTES, 1_000)).await?;
         let mut kept = Vec::with_capacity(records.len());
         for r in records {
             if r.offset >= end {
@@ -254,7 +275,7 @@ async fn read_partition(part: rskafka::client::partition::PartitionClient, start
             kept.push((r.offset, r.record.timestamp.timestamp_millis(), r.record.value.unwrap_or_default()));
         }
         if kept.is_empty() {
-            // no record before the end: a transaction's markers, or records this client may not read
+            // no record before the end: a transaction's markers or its records not yet committed
             return Err(format!("{topic}/{partition}@{offset}: no record where {end} was expected"));
         }
         let reads = kept.iter().map(|(_, _, value)| read_one(value, leave)).collect();
