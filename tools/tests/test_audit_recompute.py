@@ -201,6 +201,7 @@ def findings_of(streams: list[tuple[str, list[dict[str, Any]]]], panels: dict[st
                 cheap: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], int]:
     monkeypatch.setattr(audit_decisions, "confirm_stream", confirm_stream if cheap else lambda *a: None)
     monkeypatch.setattr(audit_decisions, "confirm_raws", lambda *a: None)  # (events here are dicts, not raws)
+    monkeypatch.setattr(audit_decisions, "compiled_decider", lambda *a: None)
     monkeypatch.setattr(audit_decisions.Log, "events", staticmethod(lambda events: copy.deepcopy(events)))
     findings = Findings()
     checked = _check_streams(streams, panels, RULEBOOKS, findings)  # type: ignore[arg-type]
@@ -472,7 +473,8 @@ def test_the_compiled_sheets_open_as_the_python_ones(rulebook, members, rng, dat
        data=st.data())
 def test_the_verify_of_raw_streams_finds_the_same_with_the_compiled_sheets(rulebook, members, rng, data):
     """The decisions' check of raw streams (as the verify's workers get them), untouched and altered as above:
-    the same findings with the compiled sheet opening as without it, and the untouched confirmed by it."""
+    the same findings with the compiled decider and sheet opening as with scoring's replay alone, and the untouched
+    confirmed."""
     level = data.draw(st.sampled_from([rule.level for rule in rulebook.levels]))
     events, panel = stream_of(rulebook, level, members, rng.random() < 0.5, rng.choice)
     panels = {events[0]["data"]["round_id"]: panel}
@@ -494,6 +496,7 @@ def test_the_verify_of_raw_streams_finds_the_same_with_the_compiled_sheets(ruleb
         with pytest.MonkeyPatch.context() as patch:
             if not compiled:
                 patch.setattr(audit_decisions, "confirm_raws", lambda *a: None)
+                patch.setattr(audit_decisions, "compiled_decider", lambda *a: None)
             found = Findings()
             checked = _check_streams(raw_streams, panels, RULEBOOKS, found)
         return [(d.check, d.subject, d.message, d.event_ids) for d in found.discrepancies], checked

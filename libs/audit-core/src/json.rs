@@ -54,6 +54,23 @@ pub fn parse(text: &[u8]) -> Result<Node<'_>, Malformed> {
     Ok(node)
 }
 
+/// Where the run of bytes from `at` that need no attention in a string ends: eight bytes at a time while none of
+/// them is `"`, `\\` or a control character (the byte loops after it find which one it is, or the end).
+fn plain_run(text: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = text.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let zero_in = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+        let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+        if zero_in(word ^ (ONES * b'"' as u64)) | zero_in(word ^ (ONES * b'\\' as u64)) | below_space != 0 {
+            break;
+        }
+        at += 8;
+    }
+    at
+}
+
 struct Parser<'a> {
     text: &'a [u8],
     source: &'a str,
@@ -165,6 +182,7 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Result<Text<'a>, Malformed> {
         self.at += 1; // the opening quote
         let start = self.at;
+        self.at = plain_run(self.text, self.at);
         loop {
             match self.peek().ok_or(Malformed)? {
                 b'"' => {
@@ -225,6 +243,7 @@ impl<'a> Parser<'a> {
                 _ => {
                     // a run of plain bytes (whole UTF-8 characters: it ends at an ASCII byte)
                     let run = self.at;
+                    self.at = plain_run(self.text, self.at);
                     while let Some(next) = self.peek() {
                         if next == b'"' || next == b'\\' || next < 0x20 {
                             break;

@@ -14,6 +14,7 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 
 mod chains;
+mod decide;
 mod fetch;
 mod json;
 mod sheets;
@@ -363,6 +364,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(chains::read_packed, module)?)?;
     module.add_function(wrap_pyfunction!(sheets::open_sheets, module)?)?;
     module.add_class::<chains::Chains>()?;
+    module.add_class::<decide::Decider>()?;
     module.add_class::<fetch::TopicReader>()?;
     module.add_class::<fetch::Fetched>()?;
     // what it holds of the kit's definitions, for a test to compare with the kit's own

@@ -21,23 +21,23 @@ const HALF_LIMIT: f64 = (1u64 << 40) as f64;
 
 /// An object's members by name (looked up in order: a handful each), or `None` where a name is given twice (the
 /// Python path keeps the last).
-struct Fields<'n, 'a>(Vec<(&'n str, &'n Node<'a>)>);
+pub(crate) struct Fields<'n, 'a>(pub(crate) Vec<(&'n str, &'n Node<'a>)>);
 
 impl<'n, 'a> Fields<'n, 'a> {
-    fn get(&self, name: &str) -> Option<&'n Node<'a>> {
+    pub(crate) fn get(&self, name: &str) -> Option<&'n Node<'a>> {
         self.0.iter().find(|(key, _)| *key == name).map(|(_, node)| *node)
     }
 
-    fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
 }
 
-fn fields<'n, 'a>(node: &'n Node<'a>) -> Option<Fields<'n, 'a>> {
+pub(crate) fn fields<'n, 'a>(node: &'n Node<'a>) -> Option<Fields<'n, 'a>> {
     let Node::Object(members) = node else { return None };
     let mut found: Vec<(&'n str, &'n Node<'a>)> = Vec::with_capacity(members.len());
     for (name, item) in members {
@@ -50,16 +50,16 @@ fn fields<'n, 'a>(node: &'n Node<'a>) -> Option<Fields<'n, 'a>> {
     Some(Fields(found))
 }
 
-fn text<'n>(node: Option<&'n Node>) -> Option<&'n str> {
+pub(crate) fn text<'n>(node: Option<&'n Node>) -> Option<&'n str> {
     node?.as_str()
 }
 
-fn is_integer(node: Option<&Node>) -> bool {
+pub(crate) fn is_integer(node: Option<&Node>) -> bool {
     matches!(node, Some(Node::Number(text)) if !text.contains(['.', 'e', 'E']))
 }
 
 /// `audit_plain.code`: `[A-Za-z0-9._-]{1,40}`.
-fn code(value: &str) -> bool {
+pub(crate) fn code(value: &str) -> bool {
     (1..=40).contains(&value.len())
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
@@ -69,7 +69,7 @@ const INVALID: u8 = 0xff;
 /// base64url without padding, as scoring's `unb64` reads text of its alphabet (`None` for another character,
 /// and for a length of 4k + 1, which it refuses; bits left over in the last character are ignored, as
 /// `a2b_base64` ignores them).
-fn unb64(value: &str) -> Option<Vec<u8>> {
+pub(crate) fn unb64(value: &str) -> Option<Vec<u8>> {
     const SEXTETS: [u8; 256] = {
         let mut table = [INVALID; 256];
         let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -153,7 +153,7 @@ fn schema_version(value: &str) -> bool {
 }
 
 /// What `audit_recompute._readable` asks of an event: every attribute there, those it reads readable.
-fn readable(event: &Fields) -> bool {
+pub(crate) fn readable(event: &Fields) -> bool {
     const PRESENT: [&str; 10] = ["id", "streamid", "subject", "data", "actorid", "correlationid", "causationid",
                                  "source", "prevhash", "hash"];
     PRESENT.iter().all(|name| event.has(name))
@@ -206,7 +206,7 @@ fn sheet_aad(dossier_id: &str, sheet_id: &str, member_id: &str) -> Vec<u8> {
 }
 
 /// A stream's opened sheets as `audit_recompute.Marks`: members, totals, columns, magnitude.
-type Marks = (Vec<String>, Vec<i64>, Vec<i64>, i64);
+pub(crate) type Marks = (Vec<String>, Vec<i64>, Vec<i64>, i64);
 
 /// One member's opened sheet: the member, the sum of all its points, its points on each of the sheet's
 /// criteria (in the order asked), and the sum of their magnitudes, all in half points.
@@ -276,19 +276,20 @@ impl Stream<'_> {
         let marks = fields(&parsed)?;
         marks.get("total")?; // as scoring's `unsealed` reads the marks (it raises without a total)
         let Node::Array(scores) = marks.get("scores")? else { return None };
-        // each criterion's points (the last given for a code, as a dict keeps it)
-        let mut points: Vec<(&str, i64)> = Vec::with_capacity(scores.len());
-        for score in scores {
-            let (code, value) = score_of(score)?;
-            match points.iter_mut().find(|(known, _)| *known == code) {
-                Some(place) => place.1 = value,
-                None => points.push((code, value)),
-            }
-        }
+        // each criterion's points (the last given for a code, as a dict keeps it), sorted by code (a sheet lists
+        // them sorted already: then nothing is moved) to be found by halving
+        let mut points: Vec<(&str, i64)> = scores.iter().map(score_of).collect::<Option<_>>()?;
         if points.is_empty() {
             return None;
         }
-        let on = |criterion: &String| points.iter().find(|(code, _)| code == criterion).map(|(_, value)| *value);
+        if !points.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+            points.reverse(); // the last given for a code first among its equals once stably sorted
+            points.sort_by(|a, b| a.0.cmp(b.0));
+            points.dedup_by(|later, kept| later.0 == kept.0);
+        }
+        let on = |criterion: &String| {
+            points.binary_search_by(|(code, _)| (*code).cmp(criterion.as_str())).ok().map(|at| points[at].1)
+        };
         let on_criteria = self.criteria.iter().map(on).collect::<Option<Vec<_>>>()?;
         let total = points.iter().map(|(_, value)| value).sum();
         let magnitude = points.iter().map(|(_, value)| value.abs()).sum();
@@ -301,29 +302,38 @@ impl Stream<'_> {
 /// members sorted, each one's total, the sums over all members of each criterion asked (`criteria`, in its
 /// order) and of every point's magnitude, all in half points (`audit_recompute.Marks`). `eligible`: the panel's
 /// scoring members (as the plain check reads them).
+/// `open_sheets` without Python: the stream's sealed sheets opened, or `None`.
+pub(crate) fn open_marks(raws: &[&[u8]], dossier_id: &str, key: &[u8], digest: &str, eligible: &[String],
+                         criteria: &[String]) -> Option<Marks> {
+    let aead = Aes256Gcm::new_from_slice(key).ok()?;
+    let stream = Stream { dossier_id, digest, aead, eligible, criteria };
+    let mut opened: Vec<Opened> = Vec::with_capacity(raws.len());
+    for raw in raws {
+        let sheet = stream.open(raw, &opened)?;
+        opened.push(sheet);
+    }
+    if opened.is_empty() {
+        return None;
+    }
+    opened.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut columns = vec![0i64; criteria.len()];
+    for (_, _, points, _) in &opened {
+        columns.iter_mut().zip(points).for_each(|(column, point)| *column += point);
+    }
+    let magnitude = opened.iter().map(|sheet| sheet.3).sum();
+    let totals = opened.iter().map(|sheet| sheet.1).collect();
+    Some((opened.into_iter().map(|sheet| sheet.0).collect(), totals, columns, magnitude))
+}
+
+/// A common scoring stream's sealed sheets (the raw `score.submitted` records between its opening and its
+/// completion) opened with the dossier's revealed key, or `None` where the Python path must read them: the
+/// members sorted, each one's total, the sums over all members of each criterion asked (`criteria`, in its
+/// order) and of every point's magnitude, all in half points (`audit_recompute.Marks`). `eligible`: the panel's
+/// scoring members (as the plain check reads them).
 #[pyfunction]
 pub fn open_sheets<'py>(py: Python<'py>, raws: Vec<Bound<'py, PyBytes>>, dossier_id: &str, key: &[u8],
                         digest: &str, eligible: Vec<String>, criteria: Vec<String>)
                         -> Option<Marks> {
-    let aead = Aes256Gcm::new_from_slice(key).ok()?;
-    let stream = Stream { dossier_id, digest, aead, eligible: &eligible, criteria: &criteria };
     let raws: Vec<&[u8]> = raws.iter().map(|raw| raw.as_bytes()).collect();
-    py.detach(|| {
-        let mut opened: Vec<Opened> = Vec::with_capacity(raws.len());
-        for raw in &raws {
-            let sheet = stream.open(raw, &opened)?;
-            opened.push(sheet);
-        }
-        if opened.is_empty() {
-            return None;
-        }
-        opened.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut columns = vec![0i64; criteria.len()];
-        for (_, _, points, _) in &opened {
-            columns.iter_mut().zip(points).for_each(|(column, point)| *column += point);
-        }
-        let magnitude = opened.iter().map(|sheet| sheet.3).sum();
-        let totals = opened.iter().map(|sheet| sheet.1).collect();
-        Some((opened.into_iter().map(|sheet| sheet.0).collect(), totals, columns, magnitude))
-    })
+    py.detach(|| open_marks(&raws, dossier_id, key, digest, &eligible, &criteria))
 }

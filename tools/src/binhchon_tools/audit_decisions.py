@@ -16,10 +16,10 @@ open each of them; the audit recomputes from the sheets so opened. It holds no k
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Set
-from concurrent.futures import Executor, Future
+from collections.abc import Callable, Iterable, Set
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -30,7 +30,7 @@ from binhchon_kit.signing import verify_document
 from binhchon_tools.audit_chain import Kept
 from binhchon_tools.audit_findings import Discrepancy, Findings
 from binhchon_tools.audit_hash import read_event, schema_version
-from binhchon_tools.audit_recompute import confirm_raws, confirm_stream
+from binhchon_tools.audit_recompute import compiled_decider, confirm_raws, confirm_stream
 from scoring.adapters.rulebooks import Rulebooks
 from scoring.domain.errors import Refused
 from scoring.domain.rulebook import Rulebook
@@ -188,14 +188,11 @@ def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks, pool: Ex
     """Every ``scoring.completed`` and ``result.*`` of every scoring stream, checked against the state the
     stream's earlier events fold to (folded once, event by event).
 
-    Streams are independent (each needs only its own events and its round's panel), so with ``pool`` (the
-    audit's worker processes, each loading the rulebooks once) they are checked in parallel, in tasks of
-    ``STREAMS_PER_TASK``; the discrepancies come back in the streams' order either way."""
-    if pool is None:
-        streams = [(s, raws) for s, raws in log.streams.items() if s in log.decided]
-        findings.counts["decisions_recomputed"] = _check_streams(streams, log.panels, rulebooks, findings, log.exact)
-    else:
-        finish_decisions(start_decisions(log, pool), findings)
+    Streams are independent (each needs only its own events and its round's panel): the compiled decider
+    confirms those of the common shape on a thread of its own, and the rest are checked by ``pool`` (the audit's
+    worker processes, each loading the rulebooks once) in tasks of ``STREAMS_PER_TASK``, or here; the
+    discrepancies come back in the streams' order either way."""
+    finish_decisions(start_decisions(log, pool, rulebooks), findings)
 
 
 # The streams whose decisions worker processes forked after the read check (``start_decisions(inherited=True)``):
@@ -203,29 +200,72 @@ def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks, pool: Ex
 _inherited: tuple[list[tuple[str, list[bytes]]], dict[str, dict[str, Any]], Set[str]] | None = None
 
 
-def start_decisions(log: Log, pool: Executor, *, inherited: bool = False) -> list[Future[tuple[list[Discrepancy],
-                                                                                              int]]]:
-    """``check_decisions``' tasks submitted, to be finished (``finish_decisions``) once the main process has done
-    what it does meanwhile. ``inherited``: the pool has not started its processes yet; they fork at the first
-    task, after the streams are set aside here, and are sent only which streams to check (the streams, ~130 MB
-    per 100,000 events, were pickled to the workers and read back there: ADR 0059, 2026-12-01 evening)."""
+class PendingDecisions(NamedTuple):
+    """``check_decisions`` under way (``start_decisions``): the streams, the compiled decider's answer to come
+    (None without the compiled module), the worker processes' tasks (when no decider answers), and what the
+    streams it leaves are checked with."""
+
+    streams: list[tuple[str, list[bytes]]]
+    confirming: Future[list[bool]] | None
+    tasks: list[Future[tuple[list[Discrepancy], int]]]
+    log: Log
+    pool: Executor | None
+    rulebooks: Rulebooks
+
+
+def start_decisions(log: Log, pool: Executor | None, rulebooks: Rulebooks, *, inherited: bool = False
+                    ) -> PendingDecisions:
+    """``check_decisions`` started, to be finished (``finish_decisions``) once the main process has done what it
+    does meanwhile. With the compiled module, a thread of this process confirms the common streams (its work
+    holds no lock Python needs: the main thread goes on). Without it, the worker processes check them all:
+    ``inherited``, the pool has not started its processes yet; they fork at the first task, after the streams
+    are set aside here, and are sent only which streams to check (the streams, ~130 MB per 100,000 events, were
+    pickled to the workers and read back there: ADR 0059, 2026-12-01 evening)."""
     global _inherited
     streams = [(s, raws) for s, raws in log.streams.items() if s in log.decided]
+    decider = compiled_decider(_panel_models(log.panels), log.panels, rulebooks)
+    if decider is not None:
+        thread = ThreadPoolExecutor(1, thread_name_prefix="audit-decider")
+        confirming = thread.submit(decider.confirm_streams, [raws for _, raws in streams])
+        thread.shutdown(wait=False)  # (the thread ends with its one task)
+        return PendingDecisions(streams, confirming, [], log, pool, rulebooks)
+    if pool is None:
+        return PendingDecisions(streams, None, [], log, pool, rulebooks)
     parts = [(i, min(i + STREAMS_PER_TASK, len(streams))) for i in range(0, len(streams), STREAMS_PER_TASK)]
     if inherited:
         _inherited = (streams, log.panels, log.exact)
-        return [pool.submit(check_inherited_streams, first, last) for first, last in parts]
-    return [pool.submit(check_streams_in_worker, streams[first:last], log.panels,
-                        {s for s, _ in streams[first:last] if s in log.exact}) for first, last in parts]
+        tasks = [pool.submit(check_inherited_streams, first, last) for first, last in parts]
+    else:
+        tasks = [pool.submit(check_streams_in_worker, streams[first:last], log.panels,
+                             {s for s, _ in streams[first:last] if s in log.exact}) for first, last in parts]
+    return PendingDecisions(streams, None, tasks, log, pool, rulebooks)
 
 
-def finish_decisions(tasks: list[Future[tuple[list[Discrepancy], int]]], findings: Findings,
-                     at: int | None = None) -> None:
-    """The tasks' discrepancies added in the streams' order (at ``at`` among the findings, where the decisions'
-    come), and how many decisions were recomputed."""
+def finish_decisions(pending: PendingDecisions, findings: Findings, at: int | None = None) -> None:
+    """The decisions' discrepancies added in the streams' order (at ``at`` among the findings, where the
+    decisions' come), and how many decisions were recomputed: those the compiled decider confirmed (two each),
+    the rest checked by the worker processes or here."""
     global _inherited
     found: list[Discrepancy] = []
     checked = 0
+    tasks = pending.tasks
+    if pending.confirming is not None:
+        confirmed = pending.confirming.result()
+        checked += 2 * sum(confirmed)
+        rest = [stream for stream, done in zip(pending.streams, confirmed, strict=True) if not done]
+        log = pending.log
+        if pending.pool is not None and len(rest) > STREAMS_PER_TASK:
+            tasks = [pending.pool.submit(check_streams_in_worker, rest[i:i + STREAMS_PER_TASK], log.panels,
+                                         {s for s, _ in rest[i:i + STREAMS_PER_TASK] if s in log.exact})
+                     for i in range(0, len(rest), STREAMS_PER_TASK)]
+        else:
+            here = Findings()
+            checked += _check_streams(rest, log.panels, pending.rulebooks, here, log.exact, compiled=False)
+            found.extend(here.discrepancies)
+    elif not tasks:
+        here = Findings()
+        checked += _check_streams(pending.streams, pending.log.panels, pending.rulebooks, here, pending.log.exact)
+        found.extend(here.discrepancies)
     for task in tasks:
         discrepancies, count = task.result()
         found.extend(discrepancies)
@@ -234,6 +274,18 @@ def finish_decisions(tasks: list[Future[tuple[list[Discrepancy], int]]], finding
     place = len(findings.discrepancies) if at is None else at
     findings.discrepancies[place:place] = found
     findings.counts["decisions_recomputed"] = checked
+
+
+def _panel_models(panels: dict[str, dict[str, Any]]) -> Callable[[str], PanelFormed | None]:
+    """Each round's panel read once, when first asked for (None for a round without one)."""
+    models: dict[str, PanelFormed] = {}
+
+    def panel_of(round_id: str) -> PanelFormed | None:
+        panel = models.get(round_id)
+        if panel is None and round_id in panels:
+            panel = models[round_id] = PanelFormed.model_validate(panels[round_id]["data"])
+        return panel
+    return panel_of
 
 
 def check_inherited_streams(first: int, last: int) -> tuple[list[Discrepancy], int]:
@@ -264,19 +316,21 @@ def check_streams_in_worker(streams: list[tuple[str, list[bytes]]], panels: dict
 
 
 def _check_streams(streams: list[tuple[str, list[bytes]]], panels: dict[str, dict[str, Any]],
-                   rulebooks: Rulebooks, findings: Findings, exact: Set[str] = frozenset()) -> int:
-    """``exact``: the streams whose raws ``read_json`` has read exact already (``Log.exact``)."""
+                   rulebooks: Rulebooks, findings: Findings, exact: Set[str] = frozenset(), *,
+                   compiled: bool = True) -> int:
+    """``exact``: the streams whose raws ``read_json`` has read exact already (``Log.exact``). ``compiled``: the
+    compiled decider has not been asked about these streams yet."""
     checked = 0
-    panel_models: dict[str, PanelFormed] = {}  # each round's panel read once, not once per dossier
-
-    def panel_of(round_id: str) -> PanelFormed | None:
-        panel = panel_models.get(round_id)
-        if panel is None and round_id in panels:
-            panel = panel_models[round_id] = PanelFormed.model_validate(panels[round_id]["data"])
-        return panel
-
-    for stream, raws in streams:
-        # the common shape, recomputed cheaply: its sheets opened from the raw records, else the events read
+    panel_of = _panel_models(panels)  # each round's panel read once, not once per dossier
+    # the common shape confirmed by the compiled decider, all of it without a Python object per stream (ADR 0059);
+    # what it leaves, recomputed cheaply in Python: its sheets opened from the raw records, else the events read
+    decider = compiled_decider(panel_of, panels, rulebooks) if compiled else None
+    confirmed_by = decider.confirm_streams([raws for _, raws in streams]) if decider is not None else None
+    compiled_answers = confirmed_by or [False] * len(streams)
+    for (stream, raws), confirmed_compiled in zip(streams, compiled_answers, strict=True):
+        if confirmed_compiled:
+            checked += 2
+            continue
         confirmed = confirm_raws(raws, stream in exact, panel_of, rulebooks)
         if confirmed is not None:
             checked += confirmed
@@ -292,7 +346,7 @@ def _check_streams(streams: list[tuple[str, list[bytes]]], panels: dict[str, dic
         for event in events:
             if event["type"] == "scoring.completed":
                 _check_completed(panels, findings, rulebooks, stream, None if broken else state, replayed, event,
-                                 panel_models)
+                                 panel_of)
                 checked += 1
             elif event["type"] in RESULT_TYPES:
                 _check_result(findings, rulebooks, stream, None if broken else state, replayed, event)
@@ -308,8 +362,8 @@ def _check_streams(streams: list[tuple[str, list[bytes]]], panels: dict[str, dic
 
 def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rulebooks: Rulebooks, stream: str,
                      state: DossierScoring | None,
-                     replayed: list[RecordedEvent], event: dict[str, Any], panel_models: dict[str, PanelFormed]
-                     ) -> None:
+                     replayed: list[RecordedEvent], event: dict[str, Any],
+                     panel_of: Callable[[str], PanelFormed | None]) -> None:
     data = event["data"]
     if state is None:
         findings.add("scoring", stream, "scoring.completed on a stream that was never opened", event["id"])
@@ -332,9 +386,8 @@ def _check_completed(panels: dict[str, dict[str, Any]], findings: Findings, rule
     if panel_event is None:
         findings.add("scoring", stream, f"no panel.formed for round {state.opened.round_id}", event["id"])
         return
-    panel = panel_models.get(state.opened.round_id)
-    if panel is None:
-        panel = panel_models[state.opened.round_id] = PanelFormed.model_validate(panel_event["data"])
+    panel = panel_of(state.opened.round_id)
+    assert panel is not None
     sheets = [e.id for e in replayed if e.type in ("score.submitted", "score.amended")]
     opened = _opened(state, replayed, data.get("sealing_key"))
     if isinstance(opened, str):

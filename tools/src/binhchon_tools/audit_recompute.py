@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import binascii
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
@@ -58,12 +58,13 @@ from scoring.domain import panel as panels
 from scoring.domain.aggregation import Result, rate
 from scoring.domain.rulebook import RoundingMode, Rulebook, Sheet
 from scoring.domain.scoring import COMPLETED, DossierScoring, decide
-from scoring.domain.sealing import DossierKey, sheet_context
+from scoring.domain.sealing import DIGEST_PREFIX, DossierKey, sheet_context
 
 try:  # the compiled sheet opening (libs/audit-core, ADR 0059): without it the events are read whole
-    from binhchon_audit_core import open_sheets
+    from binhchon_audit_core import Decider, open_sheets
 except ImportError:  # pragma: no cover - a machine without cargo
     open_sheets = None  # type: ignore[assignment]
+    Decider = None  # type: ignore[assignment,misc]
 
 RESULT_TYPES = ("result.approved", "result.not_recognised")
 _HALF_LIMIT = 2**40  # far inside a double's exact integers: sums of half points stay exact
@@ -567,3 +568,51 @@ def _unb64(text: str) -> bytes:
     a lenient ``a2b_base64``): a tenth of the cheap path's CPU went to them. Were it ever to answer otherwise, the
     AEAD tag would fail and scoring's replay would check the stream."""
     return binascii.a2b_base64((text + "=" * (-len(text) % 4)).encode("ascii").translate(_URLSAFE))
+
+
+def _layout_spec(rulebook: Rulebook, sheet: Sheet) -> tuple[Any, ...] | None:
+    """A sheet's ``_Layout`` for the compiled decider, where the half points answer and it is clean (else None:
+    Python reads its streams, as ``_aggregated`` and ``_confirm_opened`` would read them otherwise)."""
+    layout = _layout(rulebook, sheet)
+    if not layout.clean or not layout.scale or layout.outlier_ratio is None or layout.minimum_ratios is None:
+        return None
+    return (layout.criteria,
+            [(part.code, part.label, float(part.maximum), places) for part, places in layout.parts],
+            [(c.code, c.label, c.mandatory.for_stars, float(c.mandatory.minimum), place, numerator, denominator)
+             for (c, _, place), (numerator, denominator) in zip(layout.mandatory, layout.minimum_ratios, strict=True)],
+            layout.outlier_ratio, layout.scale, layout.half_even)
+
+
+def _book_spec(rulebook: Rulebook) -> tuple[Any, ...]:
+    return (rulebook.id, rulebook.version, rulebook.certificate_validity_months, rulebook.rounding.describe(),
+            [(float(band.minimum), band.stars) for band in rulebook.star_bands],
+            {rule.level.value: (list(rule.recognises), list(rule.forwards),
+                                None if rule.next_level is None else rule.next_level.value,
+                                None if rule.pass_mark is None else float(rule.pass_mark), rule.forwards_passed)
+             for rule in reversed(rulebook.levels)},  # (the first rule of a level is the one ``level_rule`` finds)
+            {sheet.id: _layout_spec(rulebook, sheet) for sheet in reversed(rulebook.sheets)})
+
+
+_books: dict[int, tuple[Rulebooks, list[tuple[Any, ...]]]] = {}
+
+
+def compiled_decider(panel_of: Callable[[str], PanelFormed | None], round_ids: Iterable[str],
+                     rulebooks: Rulebooks) -> Any:
+    """The compiled confirmation of common streams (``binhchon_audit_core.Decider``) for the rounds ``round_ids``
+    (their panels by ``panel_of``) under ``rulebooks``, or None without the compiled module."""
+    if Decider is None:
+        return None
+    held = _books.get(id(rulebooks))
+    if held is None or held[0] is not rulebooks:
+        held = _books[id(rulebooks)] = (rulebooks, [_book_spec(b) for b in rulebooks.every_version()])
+    panels_spec = {}
+    for round_id in round_ids:
+        try:
+            panel = panel_of(round_id)
+        except ValueError:  # a forged panel its model refuses: its streams are left to Python, which names it
+            continue
+        if panel is not None:
+            scorers = _scorers(panel)
+            panels_spec[round_id] = (len(scorers.eligible), scorers.readable, scorers.quorate,
+                                     float(panel.spread_threshold), panel.max_rescoring_rounds)
+    return Decider(panels_spec, held[1], DIGEST_PREFIX)

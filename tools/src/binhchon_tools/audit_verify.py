@@ -24,7 +24,6 @@ from binhchon_tools.audit_decisions import (
     WHOLE,
     Log,
     check_certificates,
-    check_decisions,
     check_escalations,
     check_streams_in_worker,
     finish_decisions,
@@ -103,8 +102,9 @@ async def _verify(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks:
     import certification.service  # noqa: F401
     import intake.domain.dossiers  # noqa: F401
     pool = chain.pool if pool_decides else None
-    # read by the compiled reader, the worker processes are needed only for the decisions: they fork once the
-    # read is done, inheriting the streams they check rather than being sent them (``start_decisions``)
+    # read by the compiled reader, the worker processes are needed only for the decisions the compiled decider
+    # leaves (or all of them, without it): they fork when first needed, after the read, inheriting what they
+    # check rather than being sent it (``start_decisions``)
     inherit = chain.native is not None and compiled_reading() and start_method() == "fork"
     if not inherit:
         await chain.warm_up()  # the worker processes started before the clock runs
@@ -153,16 +153,15 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
     phases = {"read": round(seconds, 2)}
     lap = time.perf_counter()
     log = Log(chain.kept, index=False)
-    # the decisions recomputed by the worker processes while this one indexes the log and checks the rest
-    tasks = start_decisions(log, pool, inherited=inherit and reader == "compiled") if pool is not None else None
+    # the decisions confirmed by the compiled decider's thread (or recomputed by the worker processes) while this
+    # thread indexes the log and checks the rest
+    pending = start_decisions(log, pool, rulebooks, inherited=inherit and reader == "compiled")
     log.index()
     for stream, event_id, why in log.malformed:
         findings.add("data", stream, why, event_id)
     phases["log"], lap = round(time.perf_counter() - lap, 2), time.perf_counter()
     decided_at = len(findings.discrepancies)  # where the decisions' findings go, as when checked in order
     findings.counts["decisions_recomputed"] = 0  # (counted when they are in; the summary keeps its order)
-    if tasks is None:
-        check_decisions(log, findings, rulebooks)
     if findings.counts["per_topic"].get("certification.events", 0) == 0:
         findings.notes.append("no event on certification.events: certificates not checked")
     else:
@@ -174,8 +173,7 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
     check_checkpoints(chain.log_order, chain.checkpoints, findings, log_jwks)
     check_signatures(chain.signed, findings, log_jwks, chain.pool)
     phases["other_checks"], lap = round(time.perf_counter() - lap, 2), time.perf_counter()
-    if tasks is not None:
-        finish_decisions(tasks, findings, decided_at)
+    finish_decisions(pending, findings, decided_at)
     phases["decisions_after"] = round(time.perf_counter() - lap, 2)
     # the rate covers the whole verify: reading, hashing, and every decision and certificate checked
     total = time.perf_counter() - started

@@ -56,6 +56,10 @@ class Rulebooks:
         """Every version of a rulebook that loads: old ones stay, so what was scored under them replays the same."""
         return sorted(v for i, v in self._by_key if i == rulebook_id)
 
+    def every_version(self) -> list[Rulebook]:
+        """Every rulebook of every version (the audit's compiled decider is given them all)."""
+        return list(self._by_key.values())
+
     def all_current(self) -> list[Rulebook]:
         ids = sorted({i for i, _ in self._by_key})
         return [b for i in ids if (b := self.current(i)) is not None]
