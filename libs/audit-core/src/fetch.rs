@@ -222,15 +222,20 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
             Some(found) => partitions.extend(found.partitions.iter().map(|&p| (topic.clone(), p))),
         }
     }
-    // each partition's range first, as aiokafka's end offsets: the end fixed before any record is read (the
-    // partitions asked at once: one after the other, their round trips were half a second of a verify). The end
-    // is the high watermark a fetch reports, as aiokafka's read-uncommitted end offset, not rskafka's "latest"
-    // (the last stable offset, short of an open transaction's records): reading committed records only, the
-    // read then stops short of that end, and aiokafka reads instead
-    let mut asked = Vec::new();
+    // each partition's range first, as aiokafka's end offsets, and then its records: every partition on its own,
+    // at once (one after the other, their round trips were half a second of a verify; all ranges before any
+    // read, the reading waited for the slowest partition's sign-in). The end is the high watermark a fetch
+    // reports, as aiokafka's read-uncommitted end offset, not rskafka's "latest" (the last stable offset, short of
+    // an open transaction's records): reading committed records only, the read then stops short of that end, and
+    // aiokafka reads instead. The fetches wait here until every range is known and the total said.
+    let (ranges, mut ranged) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let (fetches, mut fetched) = tokio::sync::mpsc::unbounded_channel::<Fetched>();
+    let count = partitions.len();
+    let mut tasks = Vec::with_capacity(count);
     for (topic, partition) in partitions {
-        let client = Arc::clone(&client);
-        asked.push(tokio::spawn(async move {
+        let (client, ranges, fetches, leave) = (Arc::clone(&client), ranges.clone(), fetches.clone(),
+                                                Arc::clone(&leave));
+        tasks.push(tokio::spawn(async move {
             let what = format!("{topic}/{partition}");
             let part = within(&what, timeout,
                               client.partition_client(topic.as_str(), partition, UnknownTopicHandling::Error)).await?;
@@ -238,28 +243,34 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
             // asked at the last stable offset, a fetch answers at once and with little, and says the watermark
             let stable = within(&what, timeout, part.get_offset(OffsetAt::Latest)).await?;
             let (_, end) = within(&what, timeout, part.fetch_records(stable, 1..2, 0)).await?;
-            Ok::<_, String>((part, start, end))
+            let _ = ranges.send((end - start).max(0) as u64);
+            drop(ranges);
+            read_partition(part, start, end, &leave, timeout, &fetches).await
         }));
     }
-    let mut ranges = Vec::new();
-    for task in asked {
-        ranges.push(task.await.map_err(|e| e.to_string())??);
+    drop((ranges, fetches));
+    let mut total = 0;
+    for _ in 0..count {
+        match ranged.recv().await {
+            Some(records) => total += records,
+            None => break, // a partition failed before its range: its task says why below
+        }
     }
-    let total = ranges.iter().map(|(_, start, end)| (end - start).max(0) as u64).sum();
-    sender.send(Message::Started(total, missing)).map_err(|_| "the reader was dropped".to_owned())?;
-    let mut tasks = Vec::new();
-    for (part, start, end) in ranges {
-        let (sender, leave) = (sender.clone(), Arc::clone(&leave));
-        tasks.push(tokio::spawn(async move { read_partition(part, start, end, &leave, timeout, &sender).await }));
+    let said = sender.send(Message::Started(total, missing));
+    while let Some(batch) = fetched.recv().await {
+        if said.is_ok() {
+            sender.send(Message::Batch(batch)).map_err(|_| "the reader was dropped".to_owned())?;
+        }
     }
     for task in tasks {
         task.await.map_err(|e| e.to_string())??;
     }
-    Ok(())
+    said.map_err(|_| "the reader was dropped".to_owned())
 }
 
 async fn read_partition(part: rskafka::client::partition::PartitionClient, start: i64, end: i64,
-                        leave: &HashSet<String>, timeout: Duration, sender: &Sender<Message>) -> Result<(), String> {
+                        leave: &HashSet<String>, timeout: Duration,
+                        sender: &tokio::sync::mpsc::UnboundedSender<Fetched>) -> Result<(), String> {
     let (topic, partition) = (part.topic().to_owned(), part.partition());
     let mut offset = start;
     while offset < end {
@@ -282,7 +293,7 @@ async fn read_partition(part: rskafka::client::partition::PartitionClient, start
         }
         let reads = kept.iter().map(|(_, _, value)| read_one(value, leave)).collect();
         let fetched = Fetched { topic: topic.clone(), partition, records: kept, reads };
-        sender.send(Message::Batch(fetched)).map_err(|_| "the reader was dropped".to_owned())?;
+        sender.send(fetched).map_err(|_| "the read was given up".to_owned())?;
     }
     Ok(())
 }

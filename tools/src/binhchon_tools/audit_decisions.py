@@ -48,6 +48,7 @@ KEPT_TYPES = SCORING_STREAM_TYPES | {"panel.formed", "certificate.issued", "doss
 RESULT_TYPES = ("result.approved", "result.not_recognised")
 DECISION_TYPES = {"scoring.completed", *RESULT_TYPES}
 STREAMS_PER_TASK = 400  # scoring streams a worker process checks per task
+DECIDER_THREADS = 2  # the compiled decider's threads (its work holds no lock Python needs)
 # (scoring.completed too: the members whose sheets counted are owed fees, one per dossier: a small share)
 INDEXED = {*RESULT_TYPES, "panel.formed", "round.opened", "certificate.issued", "award.granted",
            "prize_schedule.set", "award.paid", "fee.owed", "fee.paid", "scoring.completed"}
@@ -206,7 +207,7 @@ class PendingDecisions(NamedTuple):
     streams it leaves are checked with."""
 
     streams: list[tuple[str, list[bytes]]]
-    confirming: Future[list[bool]] | None
+    confirming: list[Future[list[bool]]] | None
     tasks: list[Future[tuple[list[Discrepancy], int]]]
     log: Log
     pool: Executor | None
@@ -225,9 +226,12 @@ def start_decisions(log: Log, pool: Executor | None, rulebooks: Rulebooks, *, in
     streams = [(s, raws) for s, raws in log.streams.items() if s in log.decided]
     decider = compiled_decider(_panel_models(log.panels), log.panels, rulebooks)
     if decider is not None:
-        thread = ThreadPoolExecutor(1, thread_name_prefix="audit-decider")
-        confirming = thread.submit(decider.confirm_streams, [raws for _, raws in streams])
-        thread.shutdown(wait=False)  # (the thread ends with its one task)
+        # on two threads: the main thread has its own work at first, then none (it waits for theirs)
+        threads = ThreadPoolExecutor(DECIDER_THREADS, thread_name_prefix="audit-decider")
+        share = -(-len(streams) // DECIDER_THREADS)
+        confirming = [threads.submit(decider.confirm_streams, [raws for _, raws in streams[at:at + share]])
+                      for at in range(0, len(streams), share or 1)]
+        threads.shutdown(wait=False)  # (its threads end with their one task each)
         return PendingDecisions(streams, confirming, [], log, pool, rulebooks)
     if pool is None:
         return PendingDecisions(streams, None, [], log, pool, rulebooks)
@@ -250,7 +254,7 @@ def finish_decisions(pending: PendingDecisions, findings: Findings, at: int | No
     checked = 0
     tasks = pending.tasks
     if pending.confirming is not None:
-        confirmed = pending.confirming.result()
+        confirmed = [answer for part in pending.confirming for answer in part.result()]
         checked += 2 * sum(confirmed)
         rest = [stream for stream, done in zip(pending.streams, confirmed, strict=True) if not done]
         log = pending.log
