@@ -10,7 +10,8 @@ scoring.completed and the authority's result, and a signed certificate.issued fo
 The raw read and the verify each run in a process of their own, so each peak memory (``ru_maxrss``) is its own.
 Both are timed from signing in to the broker to the last record read (``share_of_raw``); the raw read's rate
 without its sign-in and its partitions' ends asked, as this bench took it until 2026-12-01, is given beside
-(``share_of_raw_read_only``). Goal (issue 12): ≥ 20,000 events/s on 2 cores and ≥ 50 % of the raw rate. Printed, never asserted.
+(``share_of_raw_read_only``). Goal (issue 12): ≥ 20,000 events/s on 2 cores and ≥ 50 % of the raw rate. Printed,
+never asserted.
 """
 
 from __future__ import annotations
