@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 
 from binhchon_kit.topic_history import Record
 from binhchon_kit.topics import all_topics, ensure_topics
+from binhchon_tools import audit_decisions
 from binhchon_tools.audit_chain import ChainCheck
 from binhchon_tools.audit_decisions import KEPT_TYPES
 from binhchon_tools.audit_report import Progress
@@ -150,14 +151,19 @@ async def test_a_compressed_batch_is_read_again_by_aiokafka_with_the_same_findin
 
 async def test_the_verify_reads_with_the_compiled_reader_where_it_can_and_finds_what_aiokafkas_read_finds(
         infra, monkeypatch):
-    """Read by the compiled reader, the decisions are recomputed by worker processes forked after the read (they
-    inherit the streams): the same findings as in one process, and as read by aiokafka with pre-forked workers."""
+    """Read by the compiled reader, the decisions are confirmed by the compiled decider on the chain check's own
+    records (no ``bytes`` made of them), the rest recomputed in Python: the same findings as in one process, as
+    with no compiled decider (scoring's replay and the Python confirmation alone, in worker processes), and as
+    read by aiokafka (the decider then given the records aiokafka read)."""
     records = one_copy_each([r for seed in (11, 12, 13) for r in forged_log(random.Random(seed))])
     prefix = await publish(infra, [*records, Record("audit.intake.events", 0, 0, b"not json", 5)])
     found = await verified(infra, prefix)
     assert found["reader"] == "compiled" and found["events"] > 0
     assert {check for check, *_ in found["findings"]} >= {"data", "scoring", "certificate", "unreadable"}
     assert await verified(infra, prefix, workers=0) == found
+    with monkeypatch.context() as without:
+        without.setattr(audit_decisions, "compiled_decider", lambda *a: None)
+        assert await verified(infra, prefix) == found
     monkeypatch.setenv(READER_SETTING, "aiokafka")
     assert await verified(infra, prefix) == {**found, "reader": "aiokafka"}
 

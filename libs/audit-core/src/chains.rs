@@ -8,7 +8,9 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
+use crate::decide::{Confirming, Decided, Decider};
 use crate::fetch::Fetched;
 use crate::{read_one, Read};
 
@@ -114,11 +116,34 @@ struct Noted<'a> {
     exact: bool,
 }
 
-/// A record's value: the very `bytes` Kafka gave the Python reader, or one fetched here (made a `bytes` only if
-/// kept).
+/// A record's value: the very `bytes` Kafka gave the Python reader, or one fetched here (kept as it came, made a
+/// `bytes` only when Python asks for it).
 enum Raw<'a, 'py> {
     Python(&'a Bound<'py, PyBytes>),
-    Fetched(&'a [u8]),
+    Fetched(Vec<u8>),
+}
+
+/// A kept record's value, as `Raw` gave it.
+enum KeptRaw {
+    Python(Py<PyBytes>),
+    Fetched(Arc<Vec<u8>>),
+}
+
+impl KeptRaw {
+    fn to_object(&self, py: Python<'_>) -> Py<PyBytes> {
+        match self {
+            KeptRaw::Python(value) => value.clone_ref(py),
+            KeptRaw::Fetched(value) => PyBytes::new(py, value).unbind(),
+        }
+    }
+
+    /// The value for a thread of our own (a copy only of what the Python reader gave: the aiokafka read).
+    fn shared(&self, py: Python<'_>) -> Arc<Vec<u8>> {
+        match self {
+            KeptRaw::Python(value) => Arc::new(value.as_bytes(py).to_vec()),
+            KeptRaw::Fetched(value) => Arc::clone(value),
+        }
+    }
 }
 
 /// What a read event leaves in the check: enough to name it, link it, sign it.
@@ -137,7 +162,7 @@ struct Kept {
     event: u32,
     version: i128,
     event_type: u32,
-    raw: Py<PyBytes>,
+    raw: KeptRaw,
     parsed: Option<Py<PyAny>>,
     exact: bool,
 }
@@ -228,8 +253,8 @@ impl Chains {
         if self.keep.contains(read.event_type) {
             let (event_type, _) = self.types.number(read.event_type);
             let raw = match raw {
-                Raw::Python(value) => value.clone().unbind(),
-                Raw::Fetched(value) => PyBytes::new(py, value).unbind(),
+                Raw::Python(value) => KeptRaw::Python(value.clone().unbind()),
+                Raw::Fetched(value) => KeptRaw::Fetched(Arc::new(value)),
             };
             self.kept.push(Kept { event: number, version: read.version, event_type, raw,
                                   parsed: read.parsed.as_ref().map(|p| p.clone_ref(py)), exact: read.exact });
@@ -366,16 +391,18 @@ impl Chains {
 
     /// A partition's fetch (`TopicReader`) noted in order, from its reader's answers and the Python reader's
     /// (`read_value`'s tuples) for the records it left, in their order (`Fetched.left`).
-    fn take_fetched(&mut self, py: Python<'_>, fetched: PyRef<'_, Fetched>, left: Vec<Bound<'_, PyAny>>)
+    /// Its records' values are taken from it (those kept stay here as they came, without a copy).
+    fn take_fetched(&mut self, py: Python<'_>, mut fetched: PyRefMut<'_, Fetched>, left: Vec<Bound<'_, PyAny>>)
                     -> PyResult<()> {
         let mut left = left.into_iter();
+        let records = std::mem::take(&mut fetched.records);
         let topic = fetched.topic.as_str();
-        for ((offset, timestamp, value), read) in fetched.records.iter().zip(&fetched.reads) {
+        for ((offset, timestamp, value), read) in records.into_iter().zip(&fetched.reads) {
             let place = format!("{topic}/{}@{offset}", fetched.partition);
             let Some(r) = read else {
                 let answer = left.next()
                     .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("fewer answers than records left"))?;
-                self.note_python(py, Raw::Fetched(value), topic, place, *timestamp, &answer)?;
+                self.note_python(py, Raw::Fetched(value), topic, place, timestamp, &answer)?;
                 continue;
             };
             let carried = |text: &Option<String>| text.as_deref().map_or(Carried::Absent, |t| Carried::Text(t.into()));
@@ -383,7 +410,7 @@ impl Chains {
                                 prev: &r.prev, event_type: &r.event_type, source: &r.source,
                                 signature: carried(&r.signature), kid: carried(&r.kid), holds: r.holds, parsed: None,
                                 exact: r.exact };
-            self.note(py, Raw::Fetched(value), topic, place, *timestamp, noted)?;
+            self.note(py, Raw::Fetched(value), topic, place, timestamp, noted)?;
         }
         if left.next().is_some() {
             return Err(pyo3::exceptions::PyValueError::new_err("more answers than records left"));
@@ -449,16 +476,50 @@ impl Chains {
     }
 
     /// The kept records: (stream, version, type, raw, parsed, exact) each, in the order read.
-    fn kept<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    /// The kept records (of the types `of`, when given) as `audit_chain.Kept` tuples, in the order read.
+    #[pyo3(signature = (of=None))]
+    fn kept<'py>(&self, py: Python<'py>, of: Option<HashSet<String>>) -> PyResult<Bound<'py, PyList>> {
         let streams: Vec<Bound<'py, PyString>> = self.streams.names.iter().map(|s| PyString::new(py, s)).collect();
         let types: Vec<Bound<'py, PyString>> = self.types.names.iter().map(|s| PyString::new(py, s)).collect();
+        let wanted: Vec<bool> = self.types.names.iter().map(|t| of.as_ref().is_none_or(|of| of.contains(&**t))).collect();
         let out = PyList::empty(py);
-        for k in &self.kept {
+        for k in self.kept.iter().filter(|k| wanted[k.event_type as usize]) {
             let parsed = k.parsed.as_ref().map_or_else(|| py.None(), |p| p.clone_ref(py));
             let stream = &streams[self.events[k.event as usize].stream as usize];
-            out.append((stream, k.version, &types[k.event_type as usize], k.raw.clone_ref(py), parsed, k.exact))?;
+            out.append((stream, k.version, &types[k.event_type as usize], k.raw.to_object(py), parsed, k.exact))?;
         }
         Ok(out)
+    }
+
+    /// The streams holding a decision (a kept record of a type in `decisions`), each as `audit_decisions.Log`
+    /// makes it (its kept records, the first copy of each version, in version order; the streams in the order
+    /// first read), confirmed by `decider` on `threads` threads of their own while the caller goes on.
+    fn confirm_decisions(&self, py: Python<'_>, decider: PyRef<'_, Decider>, decisions: HashSet<String>,
+                         threads: usize) -> Confirming {
+        let mut order: Vec<u32> = Vec::new();
+        let mut by_stream: HashMap<u32, BTreeMap<i128, usize>> = HashMap::new();
+        for (at, k) in self.kept.iter().enumerate() {
+            let stream = self.events[k.event as usize].stream;
+            let versions = by_stream.entry(stream).or_insert_with(|| {
+                order.push(stream);
+                BTreeMap::new()
+            });
+            versions.entry(k.version).or_insert(at);
+        }
+        let decided: Vec<bool> = self.types.names.iter().map(|t| decisions.contains(&**t)).collect();
+        let mut work: Vec<Decided> = Vec::new();
+        for stream in order {
+            let versions = &by_stream[&stream];
+            if !versions.values().any(|&at| decided[self.kept[at].event_type as usize]) {
+                continue;
+            }
+            work.push(Decided {
+                name: self.streams.name(stream).to_owned(),
+                raws: versions.values().map(|&at| self.kept[at].raw.shared(py)).collect(),
+                exact: versions.values().all(|&at| self.kept[at].exact),
+            });
+        }
+        Confirming::start(Arc::clone(&decider.core), work, threads.max(1))
     }
 
     /// The checkpoints read (their parsed events), in the order read.

@@ -9,9 +9,11 @@
 //! A property test holds every `true` to `confirm_raws` (tools/tests/test_audit_decider.py).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList};
 use sha2::{Digest, Sha256};
 use unicode_normalization::is_nfc;
 
@@ -264,9 +266,13 @@ fn b64(raw: &[u8]) -> String {
     out
 }
 
-/// The rulebooks and panels a worker confirms with (built once per task by `audit_recompute.compiled_decider`).
+/// The rulebooks and panels the decisions are confirmed with (built by `audit_recompute.compiled_decider`).
 #[pyclass(module = "binhchon_audit_core")]
 pub struct Decider {
+    pub(crate) core: Arc<DeciderCore>,
+}
+
+pub(crate) struct DeciderCore {
     panels: HashMap<String, PanelSpec>,
     books: HashMap<(String, i64), BookSpec>,
     digest_prefix: Vec<u8>,
@@ -279,7 +285,7 @@ struct Opening<'n, 'a> {
     level: &'n str,
 }
 
-impl Decider {
+impl DeciderCore {
     fn confirm(&self, raws: &[&[u8]]) -> bool {
         self.confirmed(raws).unwrap_or(false)
     }
@@ -516,13 +522,81 @@ impl Decider {
     #[new]
     fn new(panels: HashMap<String, PanelSpec>, books: Vec<BookSpec>, digest_prefix: Vec<u8>) -> Self {
         let books = books.into_iter().map(|book| ((book.0.clone(), book.1), book)).collect();
-        Decider { panels, books, digest_prefix }
+        Decider { core: Arc::new(DeciderCore { panels, books, digest_prefix }) }
     }
 
     /// Each stream (its raw records in order) confirmed or not: `True` only where `confirm_raws` answers 2.
     fn confirm_streams<'py>(&self, py: Python<'py>, streams: Vec<Vec<Bound<'py, PyBytes>>>) -> Vec<bool> {
         let raws: Vec<Vec<&[u8]>> =
             streams.iter().map(|stream| stream.iter().map(|raw| raw.as_bytes()).collect()).collect();
-        py.detach(|| raws.iter().map(|stream| self.confirm(stream)).collect())
+        py.detach(|| raws.iter().map(|stream| self.core.confirm(stream)).collect())
+    }
+}
+
+/// A stream holding a decision, as `Chains.confirm_decisions` hands it to the decider: its name, its kept
+/// records' values in version order, whether `read_json` read each of them exact.
+pub(crate) struct Decided {
+    pub(crate) name: String,
+    pub(crate) raws: Vec<Arc<Vec<u8>>>,
+    pub(crate) exact: bool,
+}
+
+/// The decider at work on threads of its own (`Chains.confirm_decisions`), until `wait`.
+#[pyclass(module = "binhchon_audit_core")]
+pub struct Confirming {
+    work: Arc<Vec<Decided>>,
+    threads: Mutex<Vec<JoinHandle<Vec<bool>>>>,
+}
+
+impl Confirming {
+    pub(crate) fn start(core: Arc<DeciderCore>, work: Vec<Decided>, threads: usize) -> Self {
+        let work = Arc::new(work);
+        let share = work.len().div_ceil(threads).max(1);
+        let handles = (0..work.len()).step_by(share)
+            .map(|first| {
+                let (core, work) = (Arc::clone(&core), Arc::clone(&work));
+                std::thread::Builder::new()
+                    .name("audit-decider".to_owned())
+                    .spawn(move || {
+                        work[first..(first + share).min(work.len())].iter()
+                            .map(|stream| {
+                                let raws: Vec<&[u8]> = stream.raws.iter().map(|raw| raw.as_slice()).collect();
+                                core.confirm(&raws)
+                            })
+                            .collect()
+                    })
+                    .expect("a thread for the decider")
+            })
+            .collect();
+        Confirming { work, threads: Mutex::new(handles) }
+    }
+}
+
+#[pymethods]
+impl Confirming {
+    /// Once the decider is done: how many streams it confirmed, and those it left (name, the kept records'
+    /// values in version order, whether all were read exact), for Python to check, in the streams' order.
+    fn wait<'py>(&self, py: Python<'py>) -> PyResult<(usize, Bound<'py, PyList>)> {
+        let handles: Vec<JoinHandle<Vec<bool>>> = match self.threads.lock() {
+            Ok(mut held) => std::mem::take(&mut *held),
+            Err(_) => Vec::new(),
+        };
+        let joined: Vec<std::thread::Result<Vec<bool>>> =
+            py.detach(|| handles.into_iter().map(|handle| handle.join()).collect());
+        let mut answers = Vec::with_capacity(self.work.len());
+        for answer in joined {
+            answers.extend(answer.map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("the decider failed"))?);
+        }
+        if answers.len() != self.work.len() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err("the decider was waited for twice"));
+        }
+        let left = PyList::empty(py);
+        for (stream, confirmed) in self.work.iter().zip(&answers) {
+            if !confirmed {
+                let raws = PyList::new(py, stream.raws.iter().map(|raw| PyBytes::new(py, raw)))?;
+                left.append((&stream.name, raws, stream.exact))?;
+            }
+        }
+        Ok((answers.iter().filter(|&&confirmed| confirmed).count(), left))
     }
 }

@@ -365,6 +365,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(sheets::open_sheets, module)?)?;
     module.add_class::<chains::Chains>()?;
     module.add_class::<decide::Decider>()?;
+    module.add_class::<decide::Confirming>()?;
     module.add_class::<fetch::TopicReader>()?;
     module.add_class::<fetch::Fetched>()?;
     // what it holds of the kit's definitions, for a test to compare with the kit's own

@@ -15,7 +15,7 @@ import asyncio
 import multiprocessing
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from concurrent.futures import Executor, ProcessPoolExecutor
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -135,7 +135,7 @@ class ChainCheck:
                  native: bool | None = None) -> None:
         self.prefix = prefix
         self.keep = set(keep)
-        self.kept: list[Kept] = []  # raw: a parsed event takes several times its JSON's bytes
+        self._kept: list[Kept] = []  # raw: a parsed event takes several times its JSON's bytes
         self.whole = frozenset(whole)  # kept types answered parsed when read here (the workers answer them raw)
         self.checkpoints: list[dict[str, Any]] = []
         self.log_order = LogOrder()  # each service's events in publication order, for its checkpoints
@@ -153,6 +153,21 @@ class ChainCheck:
         self.native: Any = None
         if audit_core is not None and (native if native is not None else True):
             self.native = self._compiled()
+
+    @property
+    def kept(self) -> list[Kept]:
+        """Every kept record, in the order read (from the compiled check: made Python objects when asked)."""
+        return self.kept_of(None)
+
+    def kept_of(self, types: Set[str] | None) -> list[Kept]:
+        """The kept records of ``types`` (None: all), in the order read. From the compiled check, as plain tuples
+        in the named tuples' field order (those who read them unpack them: a named tuple made per record in
+        Python cost more than the whole bookkeeping), made when asked: the verify asks only for the types it
+        reads whole, and the scoring streams' records (most of the log) stay with the compiled check for its
+        decider (``Chains.confirm_decisions``), which hands back as ``bytes`` only the streams it leaves."""
+        if self.native is not None:
+            return self.native.kept(None if types is None else set(types))  # type: ignore[no-any-return]
+        return self._kept if types is None else [k for k in self._kept if k.type in types]
 
     async def warm_up(self) -> None:
         """Start the workers before the clock runs (each imports the kit once)."""
@@ -218,7 +233,7 @@ class ChainCheck:
                         self.findings.add("type", stream, f"{event_type} belongs on {expected_topic}, found on "
                                                           f"{topic} at {where}", event_id)
             if event_type in self.keep:
-                self.kept.append(Kept(stream, version, event_type, record.value, parsed, exact))
+                self._kept.append(Kept(stream, version, event_type, record.value, parsed, exact))
             self.streams[stream].setdefault(version, []).append(Copy(event_id, claimed, prev, where))
             self.log_order.note(source, record.timestamp, stream, version, event_id, claimed)
             self.signed.append(Signed(source, stream, event_id, claimed, signature, kid, where))
@@ -264,9 +279,6 @@ class ChainCheck:
         found, counts = self.native.finish()
         self.findings.discrepancies.extend(Discrepancy(*each) for each in found)
         self.findings.counts.update(counts)
-        # as plain tuples, in the named tuples' field order (those who read them unpack them): a named tuple made
-        # per record in Python cost more than the whole bookkeeping
-        self.kept = self.native.kept()
         self.signed = self.native.signed()
         self.checkpoints = self.native.checkpoints()
         if self.checkpoints:  # the log's order is read only to check checkpoints

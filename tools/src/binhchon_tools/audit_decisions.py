@@ -116,7 +116,11 @@ class Log:
 
     A raw the chain check's ``read_json`` read exact (``Kept.exact``) is read again by ``orjson.loads`` alone: the
     same bytes take the same branch of ``read_json`` and give the same value, without its long-number search
-    (a quarter of the read's time). ``exact``: the streams whose every kept raw is so."""
+    (a quarter of the read's time). ``exact``: the streams whose every kept raw is so.
+
+    Built from the compiled chain check's records, it holds only the types the checks read whole (``WHOLE``):
+    the streams holding decisions are then the compiled check's own (``start_decisions``), and ``streams``,
+    ``decided`` and ``exact`` are not theirs."""
 
     def __init__(self, raws: Iterable[bytes | Kept], *, index: bool = True) -> None:
         """``index=False``: only the streams, their panels and what the decisions need (``index`` does the rest,
@@ -196,17 +200,13 @@ def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks, pool: Ex
     finish_decisions(start_decisions(log, pool, rulebooks), findings)
 
 
-# The streams whose decisions worker processes forked after the read check (``start_decisions(inherited=True)``):
-# they inherit them with the process's memory rather than receiving them pickled.
-_inherited: tuple[list[tuple[str, list[bytes]]], dict[str, dict[str, Any]], Set[str]] | None = None
-
-
 class PendingDecisions(NamedTuple):
-    """``check_decisions`` under way (``start_decisions``): the streams, the compiled decider's answer to come
-    (None without the compiled module), the worker processes' tasks (when no decider answers), and what the
-    streams it leaves are checked with."""
+    """``check_decisions`` under way (``start_decisions``): the compiled decider at work on the chain check's
+    own records (``native``: ``binhchon_audit_core.Confirming``), or on the log's streams on threads of this
+    process (``confirming``), or the worker processes' tasks; and what the streams it leaves are checked with."""
 
     streams: list[tuple[str, list[bytes]]]
+    native: Any
     confirming: list[Future[list[bool]]] | None
     tasks: list[Future[tuple[list[Discrepancy], int]]]
     log: Log
@@ -214,17 +214,18 @@ class PendingDecisions(NamedTuple):
     rulebooks: Rulebooks
 
 
-def start_decisions(log: Log, pool: Executor | None, rulebooks: Rulebooks, *, inherited: bool = False
+def start_decisions(log: Log, pool: Executor | None, rulebooks: Rulebooks, *, chains: Any = None
                     ) -> PendingDecisions:
     """``check_decisions`` started, to be finished (``finish_decisions``) once the main process has done what it
-    does meanwhile. With the compiled module, a thread of this process confirms the common streams (its work
-    holds no lock Python needs: the main thread goes on). Without it, the worker processes check them all:
-    ``inherited``, the pool has not started its processes yet; they fork at the first task, after the streams
-    are set aside here, and are sent only which streams to check (the streams, ~130 MB per 100,000 events, were
-    pickled to the workers and read back there: ADR 0059, 2026-12-01 evening)."""
-    global _inherited
-    streams = [(s, raws) for s, raws in log.streams.items() if s in log.decided]
+    does meanwhile. With the compiled module, the compiled decider confirms the common streams on threads of
+    its own (its work holds no lock Python needs: the main thread goes on): those the compiled chain check
+    (``chains``, ``binhchon_audit_core.Chains``) kept, read where they lie, without a Python object per record
+    (ADR 0059, 2026-12-01 night), else the log's. Without it, the worker processes (``pool``) check them all."""
     decider = compiled_decider(_panel_models(log.panels), log.panels, rulebooks)
+    if decider is not None and chains is not None:
+        native = chains.confirm_decisions(decider, DECISION_TYPES, DECIDER_THREADS)
+        return PendingDecisions([], native, None, [], log, pool, rulebooks)
+    streams = [(s, raws) for s, raws in log.streams.items() if s in log.decided]
     if decider is not None:
         # on two threads: the main thread has its own work at first, then none (it waits for theirs)
         threads = ThreadPoolExecutor(DECIDER_THREADS, thread_name_prefix="audit-decider")
@@ -232,49 +233,52 @@ def start_decisions(log: Log, pool: Executor | None, rulebooks: Rulebooks, *, in
         confirming = [threads.submit(decider.confirm_streams, [raws for _, raws in streams[at:at + share]])
                       for at in range(0, len(streams), share or 1)]
         threads.shutdown(wait=False)  # (its threads end with their one task each)
-        return PendingDecisions(streams, confirming, [], log, pool, rulebooks)
-    if pool is None:
-        return PendingDecisions(streams, None, [], log, pool, rulebooks)
-    parts = [(i, min(i + STREAMS_PER_TASK, len(streams))) for i in range(0, len(streams), STREAMS_PER_TASK)]
-    if inherited:
-        _inherited = (streams, log.panels, log.exact)
-        tasks = [pool.submit(check_inherited_streams, first, last) for first, last in parts]
-    else:
-        tasks = [pool.submit(check_streams_in_worker, streams[first:last], log.panels,
-                             {s for s, _ in streams[first:last] if s in log.exact}) for first, last in parts]
-    return PendingDecisions(streams, None, tasks, log, pool, rulebooks)
+        return PendingDecisions(streams, None, confirming, [], log, pool, rulebooks)
+    tasks = [] if pool is None else _submitted(pool, streams, log)
+    return PendingDecisions(streams, None, None, tasks, log, pool, rulebooks)
+
+
+def _submitted(pool: Executor, streams: list[tuple[str, list[bytes]]], log: Log,
+               exact: Set[str] | None = None) -> list[Future[tuple[list[Discrepancy], int]]]:
+    """``streams`` checked by the worker processes, ``STREAMS_PER_TASK`` a task."""
+    exact = log.exact if exact is None else exact
+    return [pool.submit(check_streams_in_worker, streams[i:i + STREAMS_PER_TASK], log.panels,
+                        {s for s, _ in streams[i:i + STREAMS_PER_TASK] if s in exact})
+            for i in range(0, len(streams), STREAMS_PER_TASK)]
 
 
 def finish_decisions(pending: PendingDecisions, findings: Findings, at: int | None = None) -> None:
     """The decisions' discrepancies added in the streams' order (at ``at`` among the findings, where the
     decisions' come), and how many decisions were recomputed: those the compiled decider confirmed (two each),
     the rest checked by the worker processes or here."""
-    global _inherited
     found: list[Discrepancy] = []
     checked = 0
     tasks = pending.tasks
-    if pending.confirming is not None:
-        confirmed = [answer for part in pending.confirming for answer in part.result()]
-        checked += 2 * sum(confirmed)
-        rest = [stream for stream, done in zip(pending.streams, confirmed, strict=True) if not done]
-        log = pending.log
+    log = pending.log
+    rest: list[tuple[str, list[bytes]]] | None = None
+    exact: Set[str] = log.exact
+    if pending.native is not None:
+        confirmed, left = pending.native.wait()
+        checked += 2 * confirmed
+        rest = [(stream, raws) for stream, raws, _ in left]
+        exact = {stream for stream, _, read_exact in left if read_exact}
+    elif pending.confirming is not None:
+        answers = [answer for part in pending.confirming for answer in part.result()]
+        checked += 2 * sum(answers)
+        rest = [stream for stream, done in zip(pending.streams, answers, strict=True) if not done]
+    elif not tasks:
+        rest = pending.streams
+    if rest is not None:
         if pending.pool is not None and len(rest) > STREAMS_PER_TASK:
-            tasks = [pending.pool.submit(check_streams_in_worker, rest[i:i + STREAMS_PER_TASK], log.panels,
-                                         {s for s, _ in rest[i:i + STREAMS_PER_TASK] if s in log.exact})
-                     for i in range(0, len(rest), STREAMS_PER_TASK)]
+            tasks = _submitted(pending.pool, rest, log, exact)
         else:
             here = Findings()
-            checked += _check_streams(rest, log.panels, pending.rulebooks, here, log.exact, compiled=False)
+            checked += _check_streams(rest, log.panels, pending.rulebooks, here, exact, compiled=False)
             found.extend(here.discrepancies)
-    elif not tasks:
-        here = Findings()
-        checked += _check_streams(pending.streams, pending.log.panels, pending.rulebooks, here, pending.log.exact)
-        found.extend(here.discrepancies)
     for task in tasks:
         discrepancies, count = task.result()
         found.extend(discrepancies)
         checked += count
-    _inherited = None  # the workers have theirs; this process need not keep the streams alive for them
     place = len(findings.discrepancies) if at is None else at
     findings.discrepancies[place:place] = found
     findings.counts["decisions_recomputed"] = checked
@@ -290,13 +294,6 @@ def _panel_models(panels: dict[str, dict[str, Any]]) -> Callable[[str], PanelFor
             panel = models[round_id] = PanelFormed.model_validate(panels[round_id]["data"])
         return panel
     return panel_of
-
-
-def check_inherited_streams(first: int, last: int) -> tuple[list[Discrepancy], int]:
-    """``check_streams_in_worker`` over the inherited streams ``first`` to ``last``."""
-    assert _inherited is not None, "a worker started before the streams were set aside"
-    streams, panels, exact = _inherited
-    return check_streams_in_worker(streams[first:last], panels, {s for s, _ in streams[first:last] if s in exact})
 
 
 _worker_rulebooks: Rulebooks | None = None

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from binhchon_tools.audit_awards import check_awards
-from binhchon_tools.audit_chain import ChainCheck, start_method
+from binhchon_tools.audit_chain import ChainCheck
 from binhchon_tools.audit_checkpoints import ALL_SERVICES, check_checkpoints
 from binhchon_tools.audit_decisions import (
     KEPT_TYPES,
@@ -102,18 +102,17 @@ async def _verify(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks:
     import certification.service  # noqa: F401
     import intake.domain.dossiers  # noqa: F401
     pool = chain.pool if pool_decides else None
-    # read by the compiled reader, the worker processes are needed only for the decisions the compiled decider
-    # leaves (or all of them, without it): they fork when first needed, after the read, inheriting what they
-    # check rather than being sent it (``start_decisions``)
-    inherit = chain.native is not None and compiled_reading() and start_method() == "fork"
-    if not inherit:
+    # read by the compiled reader, the worker processes are needed only for the few streams the compiled decider
+    # leaves: they start when first needed, if ever (``start_decisions``)
+    lazy_workers = chain.native is not None and compiled_reading()
+    if not lazy_workers:
         await chain.warm_up()  # the worker processes started before the clock runs
         if pool is not None:  # spawned workers import the scoring domain and load its rulebooks now
             loop = asyncio.get_running_loop()
             await asyncio.gather(*(loop.run_in_executor(pool, check_streams_in_worker, [], {}) for _ in range(4)))
     with collector_paused():
         return await _verified(chain, bootstrap, topics, jwks=jwks, log_jwks=log_jwks, progress=progress,
-                               rulebooks=rulebooks, pool=pool, inherit=inherit)
+                               rulebooks=rulebooks, pool=pool)
 
 
 async def _read(chain: ChainCheck, bootstrap: str, topics: list[str], progress: Progress
@@ -143,7 +142,7 @@ async def _read(chain: ChainCheck, bootstrap: str, topics: list[str], progress: 
 
 async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwks: dict[str, Any] | None,
                     log_jwks: dict[str, dict[str, Any]] | None, progress: Progress, rulebooks: Rulebooks,
-                    pool: Executor | None, inherit: bool = False) -> Findings:
+                    pool: Executor | None) -> Findings:
     started = time.perf_counter()
     missing, reader = await _read(chain, bootstrap, topics, progress)
     findings = await chain.finish()
@@ -152,10 +151,10 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
         findings.add("topic", topic, "no such topic: its events cannot be checked")
     phases = {"read": round(seconds, 2)}
     lap = time.perf_counter()
-    log = Log(chain.kept, index=False)
-    # the decisions confirmed by the compiled decider's thread (or recomputed by the worker processes) while this
-    # thread indexes the log and checks the rest
-    pending = start_decisions(log, pool, rulebooks, inherited=inherit and reader == "compiled")
+    log = Log(chain.kept_of(WHOLE if chain.native is not None else None), index=False)
+    # the decisions confirmed by the compiled decider's threads (or recomputed by the worker processes) while
+    # this thread indexes the log and checks the rest
+    pending = start_decisions(log, pool, rulebooks, chains=chain.native)
     log.index()
     for stream, event_id, why in log.malformed:
         findings.add("data", stream, why, event_id)
