@@ -283,6 +283,7 @@ def test_the_compiled_chain_check_finds_what_the_python_one_finds(rng: random.Ra
     assert compiled.counts == python.counts
     assert [tuple(k) for k in checks[0].kept] == [tuple(k) for k in checks[1].kept]
     assert [tuple(s) for s in checks[0].signed] == [tuple(s) for s in checks[1].signed]
+    assert checks[0].sources() == checks[1].sources()
     assert checks[0].checkpoints == checks[1].checkpoints
     if python.counts["events"] and checks[1].checkpoints:
         for origin in checks[1].log_order.by_origin:

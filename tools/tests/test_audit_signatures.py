@@ -46,3 +46,18 @@ def test_signatures_checked_in_workers_are_those_checked_in_one_process(monkeypa
         shared = Findings()
         check_signatures(events, shared, jwks, pool)
     assert shared == alone
+
+
+@pytest.mark.parametrize("log_jwks", [None, {}])
+def test_with_no_log_key_the_counts_per_source_note_what_checking_every_event_notes(log_jwks) -> None:
+    """The verify without ``--log-jwks`` counts each service's events from the chain check's count per source
+    rather than a tuple per event: the same notes and counts as ``check_signatures`` over every event."""
+    from collections import Counter
+
+    events, _ = signed_log()
+    events.append(Signed("/binhchon/certification", "certificate-1", "event-x", "0" * 64, None, None, "t/1@0"))
+    every, counted = Findings(), Findings()
+    check_signatures(events, every, log_jwks)
+    audit_signatures.note_unchecked(Counter(e.source for e in events), counted)
+    assert (counted.notes, counted.counts, counted.discrepancies) == (every.notes, every.counts, every.discrepancies)
+    assert len(counted.notes) == 3 and counted.counts["signatures_checked"] == 0

@@ -543,6 +543,19 @@ impl Chains {
     }
 
     /// What the signature check reads of each event: (source, stream, id, hash, signature, kid, where).
+    /// How many events each source published (the signatures' count when no log key is given).
+    fn sources<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let mut counts = vec![0u64; self.sources.names.len()];
+        for e in &self.events {
+            counts[e.source as usize] += 1;
+        }
+        let out = PyDict::new(py);
+        for (name, count) in self.sources.names.iter().zip(counts) {
+            out.set_item(&**name, count)?;
+        }
+        Ok(out)
+    }
+
     fn signed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let streams: Vec<Bound<'py, PyString>> = self.streams.names.iter().map(|s| PyString::new(py, s)).collect();
         let sources: Vec<Bound<'py, PyString>> = self.sources.names.iter().map(|s| PyString::new(py, s)).collect();

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Set
 from concurrent.futures import Executor, ProcessPoolExecutor
 from types import ModuleType
@@ -139,7 +139,7 @@ class ChainCheck:
         self.whole = frozenset(whole)  # kept types answered parsed when read here (the workers answer them raw)
         self.checkpoints: list[dict[str, Any]] = []
         self.log_order = LogOrder()  # each service's events in publication order, for its checkpoints
-        self.signed: list[Signed] = []  # each event's producer signature, checked once the log keys are known
+        self._signed: list[Signed] = []  # each event's producer signature, checked once the log keys are known
         self.streams: dict[str, dict[int, list[Copy]]] = defaultdict(dict)
         self.findings = Findings()
         self.events = 0
@@ -158,6 +158,17 @@ class ChainCheck:
     def kept(self) -> list[Kept]:
         """Every kept record, in the order read (from the compiled check: made Python objects when asked)."""
         return self.kept_of(None)
+
+    @property
+    def signed(self) -> list[Signed]:
+        """Each event's producer signature, in the order read (from the compiled check: made when asked)."""
+        return self.native.signed() if self.native is not None else self._signed
+
+    def sources(self) -> dict[str, int]:
+        """How many events each source published (what the signature check counts when no log key is given)."""
+        if self.native is not None:
+            return self.native.sources()  # type: ignore[no-any-return]
+        return dict(Counter(s.source for s in self._signed))
 
     def kept_of(self, types: Set[str] | None) -> list[Kept]:
         """The kept records of ``types`` (None: all), in the order read. From the compiled check, as plain tuples
@@ -236,7 +247,7 @@ class ChainCheck:
                 self._kept.append(Kept(stream, version, event_type, record.value, parsed, exact))
             self.streams[stream].setdefault(version, []).append(Copy(event_id, claimed, prev, where))
             self.log_order.note(source, record.timestamp, stream, version, event_id, claimed)
-            self.signed.append(Signed(source, stream, event_id, claimed, signature, kid, where))
+            self._signed.append(Signed(source, stream, event_id, claimed, signature, kid, where))
             if not hash_holds:
                 self.findings.add("hash", stream, f"content does not match its hash at {where}", event_id)
 
@@ -279,7 +290,6 @@ class ChainCheck:
         found, counts = self.native.finish()
         self.findings.discrepancies.extend(Discrepancy(*each) for each in found)
         self.findings.counts.update(counts)
-        self.signed = self.native.signed()
         self.checkpoints = self.native.checkpoints()
         if self.checkpoints:  # the log's order is read only to check checkpoints
             for origin, copies in self.native.log_order().items():

@@ -59,6 +59,19 @@ def check_signatures(events: list[Signed], findings: Findings, log_jwks: Mapping
         findings.discrepancies.extend(found)
         checked += count
         unchecked.update(missing)
+    _counted(findings, checked, unchecked)
+
+
+def note_unchecked(sources: Mapping[str, int], findings: Findings) -> None:
+    """``check_signatures`` where no log key is given at all: nothing to verify, so each service's events are
+    counted from how many each source published (``ChainCheck.sources``), without a tuple per event."""
+    unchecked: Counter[str] = Counter()
+    for source, count in sources.items():
+        unchecked[service_of(source)] += count
+    _counted(findings, 0, unchecked)
+
+
+def _counted(findings: Findings, checked: int, unchecked: Counter[str]) -> None:
     findings.counts["signatures_checked"] = checked
     for service, count in sorted(unchecked.items()):
         findings.notes.append(f"{count} event(s) of {service}: producer signatures not checked (no --log-jwks for "

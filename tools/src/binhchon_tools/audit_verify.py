@@ -32,7 +32,7 @@ from binhchon_tools.audit_decisions import (
 )
 from binhchon_tools.audit_findings import Findings
 from binhchon_tools.audit_report import Progress
-from binhchon_tools.audit_signatures import check_signatures
+from binhchon_tools.audit_signatures import check_signatures, note_unchecked
 from binhchon_tools.audit_topics import compiled_reader, compiled_reading, read_records
 from scoring.adapters.rulebooks import Rulebooks
 
@@ -170,7 +170,10 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
         check_awards(log, findings)
     check_escalations(log, findings)
     check_checkpoints(chain.log_order, chain.checkpoints, findings, log_jwks)
-    check_signatures(chain.signed, findings, log_jwks, chain.pool)
+    if log_jwks:
+        check_signatures(chain.signed, findings, log_jwks, chain.pool)
+    else:
+        note_unchecked(chain.sources(), findings)
     phases["other_checks"], lap = round(time.perf_counter() - lap, 2), time.perf_counter()
     finish_decisions(pending, findings, decided_at)
     phases["decisions_after"] = round(time.perf_counter() - lap, 2)
