@@ -20,12 +20,20 @@ use crate::write_string;
 const HALF_LIMIT: f64 = (1u64 << 40) as f64;
 
 /// An object's members by name (looked up in order: a handful each), or `None` where a name is given twice (the
-/// Python path keeps the last).
-pub(crate) struct Fields<'n, 'a>(pub(crate) Vec<(&'n str, &'n Node<'a>)>);
+/// Python path keeps the last). Each name's `mark` is compared before its bytes: most names differ in it.
+pub(crate) struct Fields<'n, 'a>(pub(crate) Vec<(&'n str, &'n Node<'a>)>, Vec<u64>);
+
+/// A name's length and its first and last bytes, in one word: equal for equal names, rarely for others.
+fn mark(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
+    (b.len() as u64) << 16 | (first as u64) << 8 | last as u64
+}
 
 impl<'n, 'a> Fields<'n, 'a> {
     pub(crate) fn get(&self, name: &str) -> Option<&'n Node<'a>> {
-        self.0.iter().find(|(key, _)| *key == name).map(|(_, node)| *node)
+        let wanted = mark(name);
+        self.1.iter().zip(&self.0).find(|(m, (key, _))| **m == wanted && *key == name).map(|(_, (_, node))| *node)
     }
 
     pub(crate) fn has(&self, name: &str) -> bool {
@@ -40,14 +48,17 @@ impl<'n, 'a> Fields<'n, 'a> {
 pub(crate) fn fields<'n, 'a>(node: &'n Node<'a>) -> Option<Fields<'n, 'a>> {
     let Node::Object(members) = node else { return None };
     let mut found: Vec<(&'n str, &'n Node<'a>)> = Vec::with_capacity(members.len());
+    let mut marks: Vec<u64> = Vec::with_capacity(members.len());
     for (name, item) in members {
         let name = name.as_str();
-        if found.iter().any(|(key, _)| *key == name) {
+        let marked = mark(name);
+        if marks.iter().zip(&found).any(|(m, (key, _))| *m == marked && *key == name) {
             return None;
         }
         found.push((name, item));
+        marks.push(marked);
     }
-    Some(Fields(found))
+    Some(Fields(found, marks))
 }
 
 pub(crate) fn text<'n>(node: Option<&'n Node>) -> Option<&'n str> {
