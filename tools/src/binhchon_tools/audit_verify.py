@@ -145,11 +145,13 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
                     pool: Executor | None) -> Findings:
     started = time.perf_counter()
     missing, reader = await _read(chain, bootstrap, topics, progress)
+    seconds = progress.finish()  # from the first record's range known (signed in, the partitions' ends asked)
+    lap = time.perf_counter()
     findings = await chain.finish()
-    seconds = progress.finish()
     for topic in missing:
         findings.add("topic", topic, "no such topic: its events cannot be checked")
-    phases = {"read": round(seconds, 2)}
+    phases = {"start": round(lap - started - seconds, 2), "read": round(seconds, 2),
+              "chains": round(time.perf_counter() - lap, 2)}
     lap = time.perf_counter()
     log = Log(chain.kept_of(WHOLE if chain.native is not None else None), index=False)
     # the decisions confirmed by the compiled decider's threads (or recomputed by the worker processes) while
