@@ -7,10 +7,8 @@ id is a list each ended the verify with an exception (ADR 0059, 2026-12-01 eveni
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +26,7 @@ from binhchon_tools.audit_decisions import (
     worker_rulebooks,
 )
 from binhchon_tools.audit_signatures import check_signatures
+from tools.tests.test_audit_core import forged_log  # the forgeries the compiled chain check is held to
 
 ODD_DATA: list[Any] = [
     None, [], "x", 1, {"round_id": 5}, {"totals": []},
@@ -40,17 +39,6 @@ ODD_DATA: list[Any] = [
     {"round_id": "r", "prizes": None, "fee_per_session": "x"}, {"members": [1], "round_id": "r", "sessions": "s"},
     {"round_id": "r", "members": [{"id": "a"}], "sessions": []},
 ]
-
-
-def _forged_log() -> Any:
-    spec = importlib.util.spec_from_file_location("audit_core_tests", Path(__file__).with_name("test_audit_core.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.forged_log
-
-
-forged_log = _forged_log()
 
 
 def reshaped(rng: random.Random, records: list[Record]) -> list[Record]:

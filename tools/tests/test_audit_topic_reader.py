@@ -10,14 +10,11 @@ verify reads again with aiokafka from the start, and finds what aiokafka alone f
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import io
 import json
 import random
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,22 +28,11 @@ from binhchon_tools.audit_decisions import KEPT_TYPES
 from binhchon_tools.audit_report import Progress
 from binhchon_tools.audit_topics import READER_SETTING, compiled_reader, read_records, service_topics
 from binhchon_tools.audit_verify import verify
+from tools.tests.test_audit_core import forged_log  # the forgeries the compiled chain check is held to
 
 pytestmark = pytest.mark.integration
 
 core = pytest.importorskip("binhchon_audit_core", reason="the compiled reader is built with cargo (make bootstrap)")
-
-
-def _forged_log() -> Callable[[random.Random], list[Record]]:
-    """``test_audit_core.forged_log``, the forgeries the compiled chain check is held to (tests import by path)."""
-    spec = importlib.util.spec_from_file_location("audit_core_tests", Path(__file__).with_name("test_audit_core.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.forged_log  # type: ignore[no-any-return]
-
-
-forged_log = _forged_log()
 
 
 async def publish(infra: Any, records: list[Record], compression: str | None = None) -> str:

@@ -120,14 +120,13 @@ impl TopicReader {
             .build()
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         let thread = std::thread::spawn(move || {
-            let failed = sender.clone();
             let outcome = runtime.block_on(read(bootstrap, topics, tls, sasl, Arc::new(leave), timeout,
                                                 sender.clone()));
             runtime.shutdown_timeout(Duration::from_secs(5)); // its threads ended before the read is said over
-            let _ = match outcome {
-                Ok(()) => sender.send(Message::Done),
-                Err(error) => failed.send(Message::Failed(error)),
-            };
+            let _ = sender.send(match outcome {
+                Ok(()) => Message::Done,
+                Err(error) => Message::Failed(error),
+            });
         });
         Ok(TopicReader { receiver: Mutex::new(receiver), thread: Mutex::new(Some(thread)) })
     }
