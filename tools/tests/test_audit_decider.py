@@ -27,13 +27,12 @@ from tools.tests.test_audit_recompute import (
     ODD_ATTRIBUTES,
     RULEBOOKS,
     flip,
-    leaves,
     marks_text,
+    near_forgery,
     resealed,
     set_in,
     sheets_of,
     stream_of,
-    with_value,
 )
 
 pytestmark = pytest.mark.skipif(audit_recompute.Decider is None,
@@ -76,16 +75,7 @@ def forgeries(rng: Any, events: list[dict[str, Any]], panel: dict[str, Any]) -> 
             value = flip(altered[index]["data"]["sealed"][path.split(".")[-1]])
         set_in(altered[index], path, value)
         found.append(altered)
-    for _ in range(60):
-        forged = copy.deepcopy(events)
-        for _ in range(rng.choice([1, 1, 2])):
-            event = rng.choice(forged)
-            *parents, last = rng.choice(leaves(event["data"]))
-            target = event["data"]
-            for name in parents:
-                target = target[name]
-            target[last] = rng.choice(with_value(target[last]))
-        found.append(forged)
+    found += [near_forgery(rng, events) for _ in range(60)]
     for _ in range(20):
         forged = copy.deepcopy(events)
         name, value = rng.choice(ODD_ATTRIBUTES)

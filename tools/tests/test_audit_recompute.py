@@ -287,6 +287,19 @@ def with_value(value: Any) -> list[Any]:
     return near
 
 
+def near_forgery(rng: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A copy of the stream with one or two places in its events' data, nested ones included, given a near value."""
+    forged = copy.deepcopy(events)
+    for _ in range(rng.choice([1, 1, 2])):
+        event = rng.choice(forged)
+        *parents, last = rng.choice(leaves(event["data"]))
+        target = event["data"]
+        for name in parents:
+            target = target[name]
+        target[last] = rng.choice(with_value(target[last]))
+    return forged
+
+
 def answer(confirm: Any, events: list[dict[str, Any]], panel_models: dict[str, Any]) -> int | None:
     """A cheap path's answer as ``confirm_stream`` takes it (an exception: None)."""
     try:
@@ -311,14 +324,7 @@ def test_the_plain_path_confirms_only_what_the_model_path_confirms(monkeypatch, 
     assert _confirm_plain(events, panel_models.get, RULEBOOKS) == 2 == _confirm(events, panel_models.get, RULEBOOKS)
     streams = [("untouched", events)]
     for k in range(40):
-        forged = copy.deepcopy(events)
-        for _ in range(rng.choice([1, 1, 2])):
-            event = rng.choice(forged)
-            *parents, last = rng.choice(leaves(event["data"]))
-            target = event["data"]
-            for name in parents:
-                target = target[name]
-            target[last] = rng.choice(with_value(target[last]))
+        forged = near_forgery(rng, events)
         plain_answer = answer(_confirm_plain, forged, panel_models)
         assert plain_answer in (None, answer(_confirm, forged, panel_models)), forged
         streams.append((f"forged {k}", forged))
