@@ -13,6 +13,7 @@ import asyncio
 import io
 import json
 import random
+import re
 import uuid
 from collections import Counter
 from typing import Any
@@ -101,8 +102,11 @@ async def test_it_reads_what_aiokafka_reads_and_the_chain_check_notes_the_same(i
 
 
 async def verified(infra: Any, prefix: str, workers: int = 2) -> dict[str, Any]:
-    found = await verify(infra.kafka, service_topics(prefix), prefix, workers=workers,
-                         progress=Progress("test", io.StringIO()))
+    shown = io.StringIO()
+    found = await verify(infra.kafka, service_topics(prefix), prefix, workers=workers, progress=Progress("test", shown))
+    # the progress line reaches every record read (taking a fetch moves its values out: counted before)
+    last = shown.getvalue().rstrip().splitlines()[-1]
+    assert re.fullmatch(r"\[audit\] ([0-9,]+)/\1 \(100%\)", last), shown.getvalue()
     return {"findings": Counter((d.check, d.subject, d.message, tuple(d.event_ids)) for d in found.discrepancies),
             "events": found.counts["events"], "per_topic": found.counts["per_topic"],
             "reader": found.counts["reader"]}

@@ -126,8 +126,9 @@ async def _read(chain: ChainCheck, bootstrap: str, topics: list[str], progress: 
             total, missing = await asyncio.to_thread(reader.start)
             progress.start(total)
             while (fetched := await asyncio.to_thread(reader.next)) is not None:
+                records = len(fetched)  # (taking them moves their values out of it)
                 chain.take_fetched(fetched)
-                progress.advance(len(fetched))
+                progress.advance(records)
             return list(missing), "compiled"
         except RuntimeError as error:
             print(f"[audit] the compiled read stopped ({error}): reading again with aiokafka", file=sys.stderr)
