@@ -152,6 +152,28 @@ def test_an_untouched_event_is_answered_by_it_and_holds_its_hash() -> None:
     assert answer is not None and answer[9] is False and answer == read_value(tampered)
 
 
+@pytest.mark.parametrize("digits", [4300, 4301, 5000])
+@pytest.mark.parametrize("where", ["data", "traceparent", "streamversion"])
+def test_an_integer_python_cannot_read_from_text_is_left_to_it(digits: int, where: str) -> None:
+    """Python reads at most ``sys.get_int_max_str_digits()`` digits of an integer from text (4,300): ``json.loads``
+    refuses a longer literal, so the compiled reader must leave the record (found by review: the decider
+    confirmed a stream whose opening carried one, which the Python path cannot read at all)."""
+    import sys
+
+    number = "7" * digits
+    event = event_of({"n": 1})
+    value = orjson.dumps(event).replace(b'"n":1', f'"n":{number}'.encode()) if where == "data" else \
+        orjson.dumps({**event, where: 0}).replace(f'"{where}":0'.encode(), f'"{where}":{number}'.encode())
+    (answer,) = audit_core.read_values([value], [CHECKPOINT_TYPE])
+    if digits <= sys.get_int_max_str_digits():
+        both([value])  # (answered where the number is outside what is hashed, else left: RFC 8785 refuses it)
+        assert (answer is not None) is (where == "traceparent")
+    else:
+        assert answer is None  # the Python reader answers for it (``read_value``: what it makes of it)
+        with pytest.raises(ValueError):
+            json.loads(value)
+
+
 def test_it_leaves_checkpoints_legacy_events_and_the_types_asked_whole() -> None:
     checkpoint = orjson.dumps(event_of({}, type=CHECKPOINT_TYPE))
     legacy = orjson.dumps({k: v for k, v in event_of({}).items() if k != "hashalg"})

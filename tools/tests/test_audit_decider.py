@@ -120,6 +120,21 @@ def test_it_confirms_only_what_python_confirms(rulebook, members, rng, data):
             assert python_answer(raws, models) == 2, [orjson.loads(raw) for raw in raws]
 
 
+@pytest.mark.parametrize("at", [0, -2, -1])
+def test_a_record_with_an_integer_python_cannot_read_is_left_to_python(at: int) -> None:
+    """An attribute holding an integer of more digits than Python reads from text (4,300): ``confirm_raws`` cannot
+    read the record, so the decider must not confirm the stream (found by review: it did)."""
+    rulebook = CURRENT[0]
+    events, panel = stream_of(rulebook, rulebook.levels[0].level, 3, False, max)
+    decider, models = decider_for({events[0]["data"]["round_id"]: panel})
+    raws = [orjson.dumps(e) for e in events]
+    for digits, readable in ((4300, True), (4301, False)):
+        forged = list(raws)
+        forged[at] = forged[at][:-1] + b',"traceparent":' + b"7" * digits + b"}"
+        assert decider.confirm_streams([forged]) == [readable]
+        assert (python_answer(forged, models) == 2) is readable
+
+
 def test_a_stream_without_its_panel_or_rulebook_is_left_to_python() -> None:
     rulebook = CURRENT[0]
     events, panel = stream_of(rulebook, rulebook.levels[0].level, 3, False, max)

@@ -3,7 +3,15 @@
 //! reads the record): NaN and infinities, lone surrogates, control characters in strings, invalid UTF-8, nesting
 //! deeper than `MAX_DEPTH`, a float that overflows.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 pub const MAX_DEPTH: usize = 128;
+
+/// Python's limit on the digits of an integer read from text (`sys.get_int_max_str_digits()`, 4,300 unless set
+/// otherwise; 0: none), set by the package when it is imported (`set_int_max_str_digits`): an integer literal
+/// with more digits is refused here as `json.loads` refuses it (found by review: the decider confirmed a stream
+/// whose opening carried one, which the Python path cannot read at all).
+pub static INT_MAX_STR_DIGITS: AtomicUsize = AtomicUsize::new(4300);
 
 pub struct Malformed;
 
@@ -279,13 +287,14 @@ impl<'a> Parser<'a> {
         if self.peek() == Some(b'-') {
             self.at += 1;
         }
-        match self.peek() {
-            Some(b'0') => self.at += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
+        let integral = match self.peek() {
+            Some(b'0') => {
+                self.at += 1;
+                1
             }
+            Some(b'1'..=b'9') => self.digits(),
             _ => return Err(Malformed),
-        }
+        };
         let mut float = false;
         if self.peek() == Some(b'.') {
             self.at += 1;
@@ -307,6 +316,10 @@ impl<'a> Parser<'a> {
         let text = &self.source[start..self.at];
         if float && !text.parse::<f64>().is_ok_and(f64::is_finite) {
             return Err(Malformed); // Python reads infinity; orjson refuses it
+        }
+        let limit = INT_MAX_STR_DIGITS.load(Ordering::Relaxed);
+        if !float && limit > 0 && integral > limit {
+            return Err(Malformed); // beyond Python's int/str conversion limit: json.loads refuses it
         }
         Ok(Node::Number(text))
     }

@@ -357,9 +357,17 @@ fn canonical_form<'py>(py: Python<'py>, text: &[u8]) -> Option<Bound<'py, PyByte
     Some(PyBytes::new(py, &out))
 }
 
+/// Python's limit on an integer's digits read from text (`sys.get_int_max_str_digits()`; 0: none): the JSON
+/// reader refuses integer literals beyond it, as `json.loads` does.
+#[pyfunction]
+fn set_int_max_str_digits(digits: usize) {
+    json::INT_MAX_STR_DIGITS.store(digits, std::sync::atomic::Ordering::Relaxed);
+}
+
 #[pymodule]
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(read_values, module)?)?;
+    module.add_function(wrap_pyfunction!(set_int_max_str_digits, module)?)?;
     module.add_function(wrap_pyfunction!(canonical_form, module)?)?;
     module.add_function(wrap_pyfunction!(chains::read_packed, module)?)?;
     module.add_function(wrap_pyfunction!(sheets::open_sheets, module)?)?;

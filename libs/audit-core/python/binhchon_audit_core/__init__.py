@@ -6,6 +6,8 @@
 ``TopicReader`` reads the topics from Kafka as ``binhchon_kit.topic_history.read_records`` does, each partition's
 fetch (``Fetched``) read and hashed on its own threads, for ``Chains.take_fetched``."""
 
+import sys
+
 from binhchon_audit_core._core import (
     Chains,
     Decider,
@@ -15,6 +17,10 @@ from binhchon_audit_core._core import (
     open_sheets,
     read_packed,
     read_values,
+    set_int_max_str_digits,
 )
 
 __all__ = ["Chains", "Decider", "Fetched", "TopicReader", "canonical_form", "open_sheets", "read_packed", "read_values"]
+
+# an integer literal with more digits than Python reads from text is refused, as ``json.loads`` refuses it
+set_int_max_str_digits(sys.get_int_max_str_digits())
