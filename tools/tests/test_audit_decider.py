@@ -147,9 +147,19 @@ def test_a_stream_without_its_panel_or_rulebook_is_left_to_python() -> None:
     assert decider.confirm_streams([[orjson.dumps(e) for e in completed], raws]) == [False, True]
 
 
-def test_the_verify_counts_what_the_decider_confirmed_and_checks_the_rest() -> None:
-    """``check_decisions``' two halves: the decider's thread confirms, Python names what it leaves."""
+def test_the_verify_counts_what_the_decider_confirmed_and_checks_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``check_decisions``' two halves on a log of Python's own: the decider confirms, Python names what it
+    leaves."""
+    from binhchon_tools import audit_decisions
     from binhchon_tools.audit_decisions import finish_decisions, start_decisions
+
+    made: list[Any] = []
+
+    def spied(*args: Any) -> Any:
+        made.append(audit_recompute.compiled_decider(*args))
+        return made[-1]
+
+    monkeypatch.setattr(audit_decisions, "compiled_decider", spied)
 
     rulebook = CURRENT[0]
     events, panel = stream_of(rulebook, rulebook.levels[0].level, 3, False, max)
@@ -160,9 +170,8 @@ def test_the_verify_counts_what_the_decider_confirmed_and_checks_the_rest() -> N
                                    "forged": [orjson.dumps(e) for e in forged]},
                           decided={"good", "forged"}, panels={events[0]["data"]["round_id"]: panel}, exact=set())
     findings = Findings()
-    pending = start_decisions(log, None, RULEBOOKS)  # type: ignore[arg-type]
-    assert pending.confirming is not None
-    finish_decisions(pending, findings)
+    finish_decisions(start_decisions(log, None, RULEBOOKS), findings)  # type: ignore[arg-type]
+    assert made and made[0] is not None  # the decider was asked
     assert findings.counts["decisions_recomputed"] == 4
     assert {d.subject for d in findings.discrepancies} == {"forged"}
     assert forged[-2]["id"] in {d.event_ids[0] for d in findings.discrepancies}

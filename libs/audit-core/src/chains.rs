@@ -475,7 +475,6 @@ impl Chains {
         Ok((findings, counts))
     }
 
-    /// The kept records: (stream, version, type, raw, parsed, exact) each, in the order read.
     /// The kept records (of the types `of`, when given) as `audit_chain.Kept` tuples, in the order read.
     #[pyo3(signature = (of=None))]
     fn kept<'py>(&self, py: Python<'py>, of: Option<HashSet<String>>) -> PyResult<Bound<'py, PyList>> {
@@ -542,7 +541,6 @@ impl Chains {
         Ok(out)
     }
 
-    /// What the signature check reads of each event: (source, stream, id, hash, signature, kid, where).
     /// How many events each source published (the signatures' count when no log key is given).
     fn sources<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let mut counts = vec![0u64; self.sources.names.len()];
@@ -556,6 +554,7 @@ impl Chains {
         Ok(out)
     }
 
+    /// What the signature check reads of each event: (source, stream, id, hash, signature, kid, where).
     fn signed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let streams: Vec<Bound<'py, PyString>> = self.streams.names.iter().map(|s| PyString::new(py, s)).collect();
         let sources: Vec<Bound<'py, PyString>> = self.sources.names.iter().map(|s| PyString::new(py, s)).collect();

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Set
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -193,21 +193,20 @@ def check_decisions(log: Log, findings: Findings, rulebooks: Rulebooks, pool: Ex
     """Every ``scoring.completed`` and ``result.*`` of every scoring stream, checked against the state the
     stream's earlier events fold to (folded once, event by event).
 
-    Streams are independent (each needs only its own events and its round's panel): the compiled decider
-    confirms those of the common shape on a thread of its own, and the rest are checked by ``pool`` (the audit's
-    worker processes, each loading the rulebooks once) in tasks of ``STREAMS_PER_TASK``, or here; the
-    discrepancies come back in the streams' order either way."""
+    Streams are independent (each needs only its own events and its round's panel): they are checked by ``pool``
+    (the audit's worker processes, each loading the rulebooks once) in tasks of ``STREAMS_PER_TASK``, or here,
+    the compiled decider confirming those of the common shape first (``_check_streams``); the discrepancies come
+    back in the streams' order either way."""
     finish_decisions(start_decisions(log, pool, rulebooks), findings)
 
 
 class PendingDecisions(NamedTuple):
     """``check_decisions`` under way (``start_decisions``): the compiled decider at work on the chain check's
-    own records (``native``: ``binhchon_audit_core.Confirming``), or on the log's streams on threads of this
-    process (``confirming``), or the worker processes' tasks; and what the streams it leaves are checked with."""
+    own records (``native``: ``binhchon_audit_core.Confirming``), or the worker processes' tasks on the log's
+    streams; and what the streams left are checked with."""
 
     streams: list[tuple[str, list[bytes]]]
     native: Any
-    confirming: list[Future[list[bool]]] | None
     tasks: list[Future[tuple[list[Discrepancy], int]]]
     log: Log
     pool: Executor | None
@@ -217,25 +216,18 @@ class PendingDecisions(NamedTuple):
 def start_decisions(log: Log, pool: Executor | None, rulebooks: Rulebooks, *, chains: Any = None
                     ) -> PendingDecisions:
     """``check_decisions`` started, to be finished (``finish_decisions``) once the main process has done what it
-    does meanwhile. With the compiled module, the compiled decider confirms the common streams on threads of
-    its own (its work holds no lock Python needs: the main thread goes on): those the compiled chain check
-    (``chains``, ``binhchon_audit_core.Chains``) kept, read where they lie, without a Python object per record
-    (ADR 0059, 2026-12-01 night), else the log's. Without it, the worker processes (``pool``) check them all."""
-    decider = compiled_decider(_panel_models(log.panels), log.panels, rulebooks)
-    if decider is not None and chains is not None:
-        native = chains.confirm_decisions(decider, DECISION_TYPES, DECIDER_THREADS)
-        return PendingDecisions([], native, None, [], log, pool, rulebooks)
+    does meanwhile. Given the compiled chain check (``chains``, ``binhchon_audit_core.Chains``), the compiled
+    decider confirms the common streams it kept, read where they lie (no Python object per record), on threads
+    of its own (its work holds no lock Python needs: the main thread goes on; ADR 0059, 2026-12-01 night).
+    Otherwise the log's streams are checked by the worker processes (``pool``) or, when finished, here."""
+    if chains is not None:
+        decider = compiled_decider(_panel_models(log.panels), log.panels, rulebooks)
+        if decider is not None:
+            native = chains.confirm_decisions(decider, DECISION_TYPES, DECIDER_THREADS)
+            return PendingDecisions([], native, [], log, pool, rulebooks)
     streams = [(s, raws) for s, raws in log.streams.items() if s in log.decided]
-    if decider is not None:
-        # on two threads: the main thread has its own work at first, then none (it waits for theirs)
-        threads = ThreadPoolExecutor(DECIDER_THREADS, thread_name_prefix="audit-decider")
-        share = -(-len(streams) // DECIDER_THREADS)
-        confirming = [threads.submit(decider.confirm_streams, [raws for _, raws in streams[at:at + share]])
-                      for at in range(0, len(streams), share or 1)]
-        threads.shutdown(wait=False)  # (its threads end with their one task each)
-        return PendingDecisions(streams, None, confirming, [], log, pool, rulebooks)
     tasks = [] if pool is None else _submitted(pool, streams, log)
-    return PendingDecisions(streams, None, None, tasks, log, pool, rulebooks)
+    return PendingDecisions(streams, None, tasks, log, pool, rulebooks)
 
 
 def _submitted(pool: Executor, streams: list[tuple[str, list[bytes]]], log: Log,
@@ -262,10 +254,6 @@ def finish_decisions(pending: PendingDecisions, findings: Findings, at: int | No
         checked += 2 * confirmed
         rest = [(stream, raws) for stream, raws, _ in left]
         exact = {stream for stream, _, read_exact in left if read_exact}
-    elif pending.confirming is not None:
-        answers = [answer for part in pending.confirming for answer in part.result()]
-        checked += 2 * sum(answers)
-        rest = [stream for stream, done in zip(pending.streams, answers, strict=True) if not done]
     elif not tasks:
         rest = pending.streams
     if rest is not None:
@@ -273,7 +261,8 @@ def finish_decisions(pending: PendingDecisions, findings: Findings, at: int | No
             tasks = _submitted(pending.pool, rest, log, exact)
         else:
             here = Findings()
-            checked += _check_streams(rest, log.panels, pending.rulebooks, here, exact, compiled=False)
+            checked += _check_streams(rest, log.panels, pending.rulebooks, here, exact,
+                                      compiled=pending.native is None)  # (what it left, it would leave again)
             found.extend(here.discrepancies)
     for task in tasks:
         discrepancies, count = task.result()
