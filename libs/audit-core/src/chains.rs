@@ -7,6 +7,7 @@
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -100,13 +101,14 @@ impl<'a> Unpacker<'a> {
 
 // ------------------------------------------------------------------------------------------------ noting ---
 
-/// One record as read, by the compiled reader (from a packed batch) or by the Python one (its tuple).
+/// One record as read, by the compiled reader (from a packed batch, or its own read, whose texts are moved here
+/// rather than copied) or by the Python one (its tuple).
 struct Noted<'a> {
     stream: &'a str,
     version: i128,
-    event_id: &'a str,
-    hash: &'a str,
-    prev: &'a str,
+    event_id: Cow<'a, str>,
+    hash: Cow<'a, str>,
+    prev: Cow<'a, str>,
     event_type: &'a str,
     source: &'a str,
     signature: Carried,
@@ -146,13 +148,29 @@ impl KeptRaw {
     }
 }
 
+/// Where a record was read: its topic (a number of `Chains::topic_names`), partition and offset, written out as
+/// `topic/partition@offset` only where a finding or the signature check names it (formatting it for every record
+/// was a tenth of the main thread's time in the read).
+#[derive(Clone, Copy)]
+struct Place {
+    topic: u32,
+    partition: i64,
+    offset: i64,
+}
+
+/// What the check needs of an event type, looked up once per type rather than once per record.
+struct TypeFacts {
+    keep: bool,
+    topic: Option<Box<str>>, // the registry's topic for the type (short name); None: an unknown type
+}
+
 /// What a read event leaves in the check: enough to name it, link it, sign it.
 struct Event {
     stream: u32,
     event_id: Box<str>,
     hash: Box<str>,
     prev: Box<str>,
-    place: Box<str>,
+    place: Place,
     source: u32,
     signature: Carried,
     kid: Carried,
@@ -206,7 +224,9 @@ pub struct Chains {
     streams: Names,
     versions: Vec<BTreeMap<i128, Vec<u32>>>, // per stream number: version -> its copies (event numbers)
     sources: Names,
-    types: Names,
+    types: Names, // every event type met, numbered; what the check needs of each in `type_facts`
+    type_facts: Vec<TypeFacts>,
+    topic_names: Names, // the topics read, by their full names (`Place`)
     per_topic: Names,
     per_topic_counts: Vec<u64>,
     log_order: Vec<HashMap<(u32, i128), (i64, u32)>>, // per source number: (stream, version) -> first copy
@@ -221,28 +241,54 @@ impl Chains {
         self.findings.push(Finding { check, subject: subject.to_owned(), message, event_ids });
     }
 
-    fn note(&mut self, py: Python<'_>, raw: Raw<'_, '_>, topic: &str, place: String, timestamp: i64,
-            read: Noted<'_>) -> PyResult<()> {
+    /// The numbers of a topic read: of its full name (`Place`) and of its short one (the counts per topic).
+    fn topic_numbers(&mut self, topic: &str) -> (u32, u32) {
+        let (full, _) = self.topic_names.number(topic);
         let short = topic.strip_prefix(self.prefix.as_str()).unwrap_or(topic);
-        let (topic_number, new) = self.per_topic.number(short);
+        let (short, new) = self.per_topic.number(short);
         if new {
             self.per_topic_counts.push(0);
         }
-        self.per_topic_counts[topic_number as usize] += 1;
+        (full, short)
+    }
+
+    fn place_text(&self, place: Place) -> String {
+        format!("{}/{}@{}", self.topic_names.name(place.topic), place.partition, place.offset)
+    }
+
+    /// The number of an event type, and what the check needs of it.
+    fn event_type(&mut self, event_type: &str) -> (u32, &TypeFacts) {
+        let (number, new) = self.types.number(event_type);
+        if new {
+            self.type_facts.push(TypeFacts { keep: self.keep.contains(event_type),
+                                             topic: self.topics.get(event_type).map(|t| t.as_str().into()) });
+        }
+        (number, &self.type_facts[number as usize])
+    }
+
+    fn note(&mut self, py: Python<'_>, raw: Raw<'_, '_>, short: u32, place: Place, timestamp: i64,
+            read: Noted<'_>) -> PyResult<()> {
+        self.per_topic_counts[short as usize] += 1;
+        let (event_type, facts) = self.event_type(read.event_type);
+        let keep = facts.keep;
         if read.event_type == CHECKPOINT_TYPE {
             self.checkpoints.push(read.parsed.as_ref().map_or_else(|| py.None(), |p| p.clone_ref(py)));
         } else {
-            match self.topics.get(read.event_type) {
+            let expected = facts.topic.clone();
+            let short = self.per_topic.name(short);
+            let message = match expected {
                 None => {
                     let named = PyString::new(py, read.event_type).repr()?.to_str()?.to_owned();
-                    let message = format!("unknown event type {named} at {place}");
-                    self.finding("type", read.stream, message, vec![read.event_id.to_owned()]);
+                    Some(format!("unknown event type {named} at {}", self.place_text(place)))
                 }
-                Some(expected) if expected != short => {
-                    let message = format!("{} belongs on {expected}, found on {short} at {place}", read.event_type);
-                    self.finding("type", read.stream, message, vec![read.event_id.to_owned()]);
+                Some(expected) if &*expected != short => {
+                    Some(format!("{} belongs on {expected}, found on {short} at {}", read.event_type,
+                                 self.place_text(place)))
                 }
-                Some(_) => {}
+                Some(_) => None,
+            };
+            if let Some(message) = message {
+                self.finding("type", read.stream, message, vec![read.event_id.to_string()]);
             }
         }
         let number = self.events.len() as u32;
@@ -250,8 +296,7 @@ impl Chains {
         if new {
             self.versions.push(BTreeMap::new());
         }
-        if self.keep.contains(read.event_type) {
-            let (event_type, _) = self.types.number(read.event_type);
+        if keep {
             let raw = match raw {
                 Raw::Python(value) => KeptRaw::Python(value.clone().unbind()),
                 Raw::Fetched(value) => KeptRaw::Fetched(Arc::new(value)),
@@ -269,19 +314,18 @@ impl Chains {
             *first = (timestamp, number);
         }
         if !read.holds {
-            self.finding("hash", read.stream, format!("content does not match its hash at {place}"),
-                         vec![read.event_id.to_owned()]);
+            let message = format!("content does not match its hash at {}", self.place_text(place));
+            self.finding("hash", read.stream, message, vec![read.event_id.to_string()]);
         }
         self.events.push(Event { stream, event_id: read.event_id.into(), hash: read.hash.into(),
-                                 prev: read.prev.into(), place: place.into(), source, signature: read.signature,
-                                 kid: read.kid });
+                                 prev: read.prev.into(), place, source, signature: read.signature, kid: read.kid });
         Ok(())
     }
 
-    fn note_python(&mut self, py: Python<'_>, raw: Raw<'_, '_>, topic: &str, place: String,
+    fn note_python(&mut self, py: Python<'_>, raw: Raw<'_, '_>, short: u32, place: Place,
                    timestamp: i64, answer: &Bound<'_, PyAny>) -> PyResult<()> {
         if answer.is_none() {
-            self.finding("unreadable", &place, "not a binhchon CloudEvent".to_owned(), vec![]);
+            self.finding("unreadable", &self.place_text(place), "not a binhchon CloudEvent".to_owned(), vec![]);
             return Ok(());
         }
         let carried = |value: Bound<'_, PyAny>| -> PyResult<Carried> {
@@ -299,7 +343,8 @@ impl Chains {
             Ok(version) => version,
             Err(error) if error.is_instance_of::<pyo3::exceptions::PyOverflowError>(py) => {
                 // a version beyond 2^127 (a forged event): named here rather than among the stream's gaps
-                let message = format!("version {} is beyond any stream's ({place})", answer.get_item(1)?);
+                let message = format!("version {} is beyond any stream's ({})", answer.get_item(1)?,
+                                      self.place_text(place));
                 self.finding("chain", &stream, message, vec![event_id]);
                 return Ok(());
             }
@@ -312,9 +357,9 @@ impl Chains {
         let noted = Noted {
             stream: &stream,
             version,
-            event_id: &event_id,
-            hash: &hash,
-            prev: &prev,
+            event_id: Cow::Owned(event_id),
+            hash: Cow::Owned(hash),
+            prev: Cow::Owned(prev),
             event_type: &event_type,
             source: &source,
             signature: carried(answer.get_item(7)?)?,
@@ -323,7 +368,7 @@ impl Chains {
             parsed: if parsed.is_none() { None } else { Some(parsed.unbind()) },
             exact: answer.get_item(11)?.extract()?,
         };
-        self.note(py, raw, topic, place, timestamp, noted)
+        self.note(py, raw, short, place, timestamp, noted)
     }
 }
 
@@ -342,6 +387,8 @@ impl Chains {
             versions: Vec::new(),
             sources: Names::default(),
             types: Names::default(),
+            type_facts: Vec::new(),
+            topic_names: Names::default(),
             per_topic: Names::default(),
             per_topic_counts: Vec::new(),
             log_order: Vec::new(),
@@ -365,11 +412,12 @@ impl Chains {
             let timestamp: i64 = record.getattr(intern!(py, "timestamp"))?.extract()?;
             let value = record.getattr(intern!(py, "value"))?;
             let raw = value.cast::<PyBytes>()?;
-            let place = format!("{topic}/{partition}@{offset}");
+            let (full, short) = self.topic_numbers(topic);
+            let place = Place { topic: full, partition, offset };
             if unpacker.take(1)?[0] == 1 {
                 let answer = left.next()
                     .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("fewer answers than records left"))?;
-                self.note_python(py, Raw::Python(raw), topic, place, timestamp, &answer)?;
+                self.note_python(py, Raw::Python(raw), short, place, timestamp, &answer)?;
                 continue;
             }
             let (stream, event_id, hash, prev) =
@@ -379,9 +427,10 @@ impl Chains {
             let (signature, kid) = (carried(unpacker.text()?), carried(unpacker.text()?));
             let version = i64::from_le_bytes(unpacker.take(8)?.try_into().unwrap()) as i128;
             let flags = unpacker.take(2)?;
-            let noted = Noted { stream, version, event_id, hash, prev, event_type, source, signature, kid,
-                                holds: flags[0] == 1, parsed: None, exact: flags[1] == 1 };
-            self.note(py, Raw::Python(raw), topic, place, timestamp, noted)?;
+            let noted = Noted { stream, version, event_id: event_id.into(), hash: hash.into(), prev: prev.into(),
+                                event_type, source, signature, kid, holds: flags[0] == 1, parsed: None,
+                                exact: flags[1] == 1 };
+            self.note(py, Raw::Python(raw), short, place, timestamp, noted)?;
         }
         if unpacker.at != packed.len() || left.next().is_some() {
             return Err(pyo3::exceptions::PyValueError::new_err("a packed batch longer than its records"));
@@ -396,21 +445,23 @@ impl Chains {
                     -> PyResult<()> {
         let mut left = left.into_iter();
         let records = std::mem::take(&mut fetched.records);
-        let topic = fetched.topic.as_str();
-        for ((offset, timestamp, value), read) in records.into_iter().zip(&fetched.reads) {
-            let place = format!("{topic}/{}@{offset}", fetched.partition);
+        let reads = std::mem::take(&mut fetched.reads);
+        let (full, short) = self.topic_numbers(&fetched.topic);
+        let partition = fetched.partition as i64;
+        for ((offset, timestamp, value), read) in records.into_iter().zip(reads) {
+            let place = Place { topic: full, partition, offset };
             let Some(r) = read else {
                 let answer = left.next()
                     .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("fewer answers than records left"))?;
-                self.note_python(py, Raw::Fetched(value), topic, place, timestamp, &answer)?;
+                self.note_python(py, Raw::Fetched(value), short, place, timestamp, &answer)?;
                 continue;
             };
-            let carried = |text: &Option<String>| text.as_deref().map_or(Carried::Absent, |t| Carried::Text(t.into()));
-            let noted = Noted { stream: &r.stream, version: r.version as i128, event_id: &r.id, hash: &r.hash,
-                                prev: &r.prev, event_type: &r.event_type, source: &r.source,
-                                signature: carried(&r.signature), kid: carried(&r.kid), holds: r.holds, parsed: None,
-                                exact: r.exact };
-            self.note(py, Raw::Fetched(value), topic, place, timestamp, noted)?;
+            let carried = |text: Option<String>| text.map_or(Carried::Absent, |t| Carried::Text(t.into()));
+            let noted = Noted { stream: &r.stream, version: r.version as i128, event_id: Cow::Owned(r.id),
+                                hash: Cow::Owned(r.hash), prev: Cow::Owned(r.prev), event_type: &r.event_type,
+                                source: &r.source, signature: carried(r.signature), kid: carried(r.kid),
+                                holds: r.holds, parsed: None, exact: r.exact };
+            self.note(py, Raw::Fetched(value), short, place, timestamp, noted)?;
         }
         if left.next().is_some() {
             return Err(pyo3::exceptions::PyValueError::new_err("more answers than records left"));
@@ -436,7 +487,7 @@ impl Chains {
                 };
                 duplicates += copies.len() - distinct;
                 if distinct > 1 {
-                    let places: Vec<&str> = copies.iter().map(|c| &*c.place).collect();
+                    let places: Vec<String> = copies.iter().map(|c| self.place_text(c.place)).collect();
                     let ids: BTreeSet<&str> = copies.iter().map(|c| &*c.event_id).collect();
                     found.push(("chain", stream.to_owned(),
                                 format!("{distinct} different events claim version {version} ({})", places.join(", ")),
@@ -450,7 +501,8 @@ impl Chains {
                 }
                 if *first.prev != *prev_hash {
                     found.push(("chain", stream.to_owned(),
-                                format!("v{version} does not link to the event before it ({})", first.place),
+                                format!("v{version} does not link to the event before it ({})",
+                                        self.place_text(first.place)),
                                 vec![first.event_id.to_string()]));
                 }
                 prev_hash = &first.hash;
@@ -468,7 +520,8 @@ impl Chains {
         counts.set_item("streams", self.versions.len())?;
         counts.set_item("duplicate_deliveries", duplicates)?;
         let per_topic = PyDict::new(py);
-        for (number, count) in self.per_topic_counts.iter().enumerate() {
+        // (a topic read whose records were all unreadable has a number and no count, as in the Python check)
+        for (number, &count) in self.per_topic_counts.iter().enumerate().filter(|(_, &count)| count > 0) {
             per_topic.set_item(self.per_topic.name(number as u32), count)?;
         }
         counts.set_item("per_topic", per_topic)?;
@@ -561,7 +614,7 @@ impl Chains {
         let out = PyList::empty(py);
         for e in &self.events {
             out.append((&sources[e.source as usize], &streams[e.stream as usize], &*e.event_id, &*e.hash,
-                        e.signature.to_object(py), e.kid.to_object(py), &*e.place))?;
+                        e.signature.to_object(py), e.kid.to_object(py), self.place_text(e.place)))?;
         }
         Ok(out)
     }
