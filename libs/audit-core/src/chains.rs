@@ -256,32 +256,33 @@ impl Chains {
         format!("{}/{}@{}", self.topic_names.name(place.topic), place.partition, place.offset)
     }
 
-    /// The number of an event type, and what the check needs of it.
-    fn event_type(&mut self, event_type: &str) -> (u32, &TypeFacts) {
+    /// The number of an event type; what the check needs of it is `type_facts` at that number.
+    fn event_type(&mut self, event_type: &str) -> u32 {
         let (number, new) = self.types.number(event_type);
         if new {
             self.type_facts.push(TypeFacts { keep: self.keep.contains(event_type),
                                              topic: self.topics.get(event_type).map(|t| t.as_str().into()) });
         }
-        (number, &self.type_facts[number as usize])
+        number
     }
 
     fn note(&mut self, py: Python<'_>, raw: Raw<'_, '_>, short: u32, place: Place, timestamp: i64,
             read: Noted<'_>) -> PyResult<()> {
         self.per_topic_counts[short as usize] += 1;
-        let (event_type, facts) = self.event_type(read.event_type);
+        let event_type = self.event_type(read.event_type);
+        let facts = &self.type_facts[event_type as usize];
         let keep = facts.keep;
         if read.event_type == CHECKPOINT_TYPE {
             self.checkpoints.push(read.parsed.as_ref().map_or_else(|| py.None(), |p| p.clone_ref(py)));
         } else {
-            let expected = facts.topic.clone();
+            // compared where it is kept (a copy of the expected topic per record was an allocation per record)
             let short = self.per_topic.name(short);
-            let message = match expected {
+            let message = match facts.topic.as_deref() {
                 None => {
                     let named = PyString::new(py, read.event_type).repr()?.to_str()?.to_owned();
                     Some(format!("unknown event type {named} at {}", self.place_text(place)))
                 }
-                Some(expected) if &*expected != short => {
+                Some(expected) if expected != short => {
                     Some(format!("{} belongs on {expected}, found on {short} at {}", read.event_type,
                                  self.place_text(place)))
                 }
