@@ -51,7 +51,7 @@ impl<'a> Node<'a> {
 }
 
 pub fn parse(text: &[u8]) -> Result<Node<'_>, Malformed> {
-    let text = std::str::from_utf8(text).map_err(|_| Malformed)?;
+    let text = simdutf8::basic::from_utf8(text).map_err(|_| Malformed)?;
     let mut parser = Parser { text: text.as_bytes(), source: text, at: 0 };
     parser.skip_space();
     let node = parser.value(0)?;

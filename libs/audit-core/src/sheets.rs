@@ -8,8 +8,7 @@
 //! and the Python path reads the stream. A property test holds the two to each other
 //! (tools/tests/test_audit_recompute.py).
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -95,16 +94,21 @@ pub(crate) fn unb64(value: &str) -> Option<Vec<u8>> {
     if bytes.len() % 4 == 1 {
         return None;
     }
-    if bytes.iter().any(|&b| SEXTETS[b as usize] == INVALID) {
-        return None; // not the alphabet (the model's pattern)
-    }
-    let sextet = |b: u8| SEXTETS[b as usize] as u32;
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3 + 2);
+    // one pass: a character outside the alphabet leaves its sextet's high bit in `seen` (checked at the end)
+    let mut seen = 0u8;
+    let mut sextet = |b: u8| {
+        let found = SEXTETS[b as usize];
+        seen |= found;
+        (found & 0x3f) as u32
+    };
+    let whole = bytes.len() / 4 * 3;
+    let mut out = vec![0u8; whole + (bytes.len() % 4).saturating_sub(1)];
     let mut quads = bytes.chunks_exact(4);
-    for q in &mut quads {
+    for (q, three) in (&mut quads).zip(out[..whole].chunks_exact_mut(3)) {
         let word = sextet(q[0]) << 18 | sextet(q[1]) << 12 | sextet(q[2]) << 6 | sextet(q[3]);
-        out.extend_from_slice(&[(word >> 16) as u8, (word >> 8) as u8, word as u8]);
+        three.copy_from_slice(&[(word >> 16) as u8, (word >> 8) as u8, word as u8]);
     }
+    out.truncate(whole);
     match *quads.remainder() {
         [a, b] => out.push(((sextet(a) << 18 | sextet(b) << 12) >> 16) as u8),
         [a, b, c] => {
@@ -112,6 +116,9 @@ pub(crate) fn unb64(value: &str) -> Option<Vec<u8>> {
             out.extend_from_slice(&[(word >> 16) as u8, (word >> 8) as u8]);
         }
         _ => {}
+    }
+    if seen & 0x80 != 0 {
+        return None; // not the alphabet (the model's pattern)
     }
     Some(out)
 }
@@ -226,7 +233,7 @@ type Opened = (String, i64, Vec<i64>, i64);
 struct Stream<'k> {
     dossier_id: &'k str,
     digest: &'k str,
-    aead: Aes256Gcm,
+    aead: LessSafeKey,
     eligible: &'k [String],
     criteria: &'k [String],
 }
@@ -274,16 +281,11 @@ impl Stream<'_> {
         {
             return None;
         }
-        let nonce = unb64(nonce)?;
-        if nonce.len() != 12 {
-            return None; // (16 characters are 12 bytes: never a panic in `Nonce::from_slice`)
-        }
+        let nonce = Nonce::try_assume_unique_for_key(&unb64(nonce)?).ok()?; // (12 bytes, else `None`)
         let aad = sheet_aad(self.dossier_id, sheet_id, member);
-        let marks = self
-            .aead
-            .decrypt(Nonce::from_slice(&nonce), Payload { msg: &unb64(ciphertext)?, aad: &aad })
-            .ok()?;
-        let parsed = json::parse(&marks).ok()?;
+        let mut sealed = unb64(ciphertext)?;
+        let marks = self.aead.open_in_place(nonce, Aad::from(&aad), &mut sealed).ok()?;
+        let parsed = json::parse(marks).ok()?;
         let marks = fields(&parsed)?;
         marks.get("total")?; // as scoring's `unsealed` reads the marks (it raises without a total)
         let Node::Array(scores) = marks.get("scores")? else { return None };
@@ -316,7 +318,7 @@ impl Stream<'_> {
 /// `open_sheets` without Python: the stream's sealed sheets opened, or `None`.
 pub(crate) fn open_marks(raws: &[&[u8]], dossier_id: &str, key: &[u8], digest: &str, eligible: &[String],
                          criteria: &[String]) -> Option<Marks> {
-    let aead = Aes256Gcm::new_from_slice(key).ok()?;
+    let aead = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).ok()?);
     let stream = Stream { dossier_id, digest, aead, eligible, criteria };
     let mut opened: Vec<Opened> = Vec::with_capacity(raws.len());
     for raw in raws {
