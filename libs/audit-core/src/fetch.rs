@@ -12,6 +12,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
+use rskafka::record::RecordAndOffset;
 use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
 use rskafka::BackoffConfig;
 use std::collections::HashSet;
@@ -242,12 +243,12 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
             let part = within(&what, timeout,
                               client.partition_client(topic.as_str(), partition, UnknownTopicHandling::Error)).await?;
             let start = within(&what, timeout, part.get_offset(OffsetAt::Earliest)).await?;
-            // asked at the last stable offset, a fetch answers at once and with little, and says the watermark
-            let stable = within(&what, timeout, part.get_offset(OffsetAt::Latest)).await?;
-            let (_, end) = within(&what, timeout, part.fetch_records(stable, 1..2, 0)).await?;
+            // the first fetch, not waiting for records, says the watermark beside its records (two requests
+            // fewer per partition than asking the last stable offset and then the watermark there)
+            let (first, end) = within(&what, timeout, part.fetch_records(start, 1..FETCH_BYTES, 0)).await?;
             let _ = ranges.send((end - start).max(0) as u64);
             drop(ranges);
-            read_partition(part, start, end, &leave, timeout, &fetches).await
+            read_partition(part, start, end, first, &leave, timeout, &fetches).await
         }));
     }
     drop((ranges, fetches));
@@ -270,14 +271,21 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
     said.map_err(|_| "the reader was dropped".to_owned())
 }
 
+/// A partition's records from `start` to `end`, the first fetch's (`first`, asked at `start`) given.
 async fn read_partition(part: rskafka::client::partition::PartitionClient, start: i64, end: i64,
-                        leave: &HashSet<String>, timeout: Duration,
+                        first: Vec<RecordAndOffset>, leave: &HashSet<String>, timeout: Duration,
                         sender: &tokio::sync::mpsc::UnboundedSender<Fetched>) -> Result<(), String> {
     let (topic, partition) = (part.topic().to_owned(), part.partition());
     let mut offset = start;
+    let mut first = Some(first);
     while offset < end {
-        let what = format!("{topic}/{partition}@{offset}");
-        let (records, _) = within(&what, timeout, part.fetch_records(offset, 1..FETCH_BYTES, 1_000)).await?;
+        let records = match first.take() {
+            Some(records) => records,
+            None => {
+                let what = format!("{topic}/{partition}@{offset}");
+                within(&what, timeout, part.fetch_records(offset, 1..FETCH_BYTES, 1_000)).await?.0
+            }
+        };
         let mut kept = Vec::with_capacity(records.len());
         for r in records {
             if r.offset >= end {
