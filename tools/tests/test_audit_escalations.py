@@ -155,3 +155,48 @@ def test_looked_up_events_the_checks_cannot_read_are_named_and_left_out_not_a_cr
     check_awards(forged, findings)
     check_escalations(forged, findings)
     assert findings.discrepancies == []
+
+
+def test_receipts_not_escalated_are_read_only_when_asked_and_give_the_same_answers() -> None:
+    """The compiled chain check hands the log its receipts unread: those whose bytes show no escalation are read
+    only when a check asks for every receipt (``Log.received``), with the same answers as read up front, and
+    those unreadable as their contract says are named then."""
+    from binhchon_tools.audit_chain import Kept
+    from binhchon_tools.audit_decisions import not_escalated
+
+    def compact(kind: str, stream: str, data: Any, version: int = 1) -> bytes:
+        return json.dumps({"id": f"{kind}-{stream}", "type": kind, "streamid": stream, "streamversion": version,
+                           "data": data}, ensure_ascii=False, separators=(",", ":")).encode()
+
+    direct = dossier_id_for(PROVINCE, BODY["producer"]["registration_number"], BODY["product"]["name"])
+    origin = {"result_event_id": "result.approved-elsewhere", "dossier_id": "dossier-x", "round_id": DISTRICT}
+    raws = [
+        compact("round.opened", DISTRICT, {"round_id": DISTRICT, "parent_round_id": PROVINCE}),
+        compact("round.opened", PROVINCE, {"round_id": PROVINCE, "parent_round_id": None}),
+        compact("dossier.received", "dossier-d", {"dossier_id": "dossier-d", "round_id": DISTRICT, **BODY,
+                                                  "escalated_from": None}),
+        compact("dossier.received", "no-id", {"round_id": DISTRICT, "escalated_from": None}),  # unreadable
+        compact("dossier.received", "dossier-e", {"dossier_id": "dossier-e", "round_id": PROVINCE, **BODY,
+                                                  "escalated_from": origin}),
+        compact("dossier.received", direct, {"dossier_id": direct, "round_id": PROVINCE, **BODY,
+                                             "escalated_from": None}),
+        compact("result.approved", "scoring-d", {"dossier_id": "dossier-d", "round_id": DISTRICT,
+                                                 "goes_up_a_level": True, "rating": {"recognised": True}}, 9),
+    ]
+    kept = [Kept(json.loads(raw)["streamid"], json.loads(raw)["streamversion"], json.loads(raw)["type"], raw, None,
+                 True) for raw in raws]
+    lazy, eager = Log(kept), Log(raws)
+    assert [s for s, _, _ in lazy.malformed] == []  # nothing read yet but the escalated receipt
+    assert [e["id"] for e in lazy.of_type["dossier.received"]] == ["dossier.received-dossier-e"]
+    assert lazy.received == eager.received and set(lazy.received) == {"dossier-d", "dossier-e", direct}
+    assert lazy.malformed == eager.malformed and [s for s, _, _ in lazy.malformed] == ["no-id"]
+    findings, expected = Findings(), Findings()
+    check_escalations(Log(kept), findings)
+    check_escalations(eager, expected)
+    assert findings == expected and findings.counts["escalations_filed_directly"] == 1
+    # what the bytes must show for a receipt to wait: one `escalated_from`, null, and no escape
+    assert not_escalated(b'{"data":{"escalated_from":null}}')
+    assert not not_escalated(b'{"data":{"escalated_from": null}}')  # written otherwise: read
+    assert not not_escalated(b'{"data":{"escalated_from":{"dossier_id":"d"}}}')
+    assert not not_escalated(b'{"data":{"x":{"escalated_from":null},"escalated\\u005ffrom":{"a":1}}}')
+    assert not not_escalated(b'{"data":{"escalated_from":null,"escalated_from":{"a":1}}}')

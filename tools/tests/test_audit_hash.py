@@ -91,5 +91,9 @@ def test_a_raw_read_exact_by_the_workers_is_read_again_to_the_same_value(datas: 
     if log.exact:
         assert Log.exact_events(raws) == expected
         assert [type(e["data"]) for e in Log.exact_events(raws)] == [dict] * len(raws)
+    if kind == "scoring.completed":  # read only in a log holding fees or prize schedules (``Log.index``)
+        assert log.of_type[kind] == []
+        schedule = orjson.dumps({**published({"round_id": "r-1"}), "type": "prize_schedule.set", "streamid": "c-1"})
+        log = Log([*kept, Kept("c-1", 1, "prize_schedule.set", schedule, None, False)])
     if kind != "score.submitted":  # the types the cross-service checks look up: parsed by the Log itself
         assert log.of_type[kind] == expected

@@ -335,7 +335,7 @@ impl DeciderCore {
             return None;
         }
         let digest = Sha256::new().chain_update(&self.digest_prefix).chain_update(&key).finalize();
-        let digest: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let digest = crate::hex(&digest);
         let (members, totals, columns, magnitude) =
             open_marks(&raws[1..raws.len() - 2], opening.dossier_id, &key, &digest, &panel.1, &layout.0)?;
         // every eligible member scored (the members opened are readable eligible ones, each once)

@@ -312,7 +312,7 @@ pub(crate) fn read_one(value: &[u8], leave: &HashSet<String>) -> Option<Read> {
     Some(Read { holds, ..read })
 }
 
-fn hex(digest: &[u8]) -> String {
+pub(crate) fn hex(digest: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(digest.len() * 2);
     for byte in digest {

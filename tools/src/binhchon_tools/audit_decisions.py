@@ -91,6 +91,14 @@ def shape_fault(kind: str, event: dict[str, Any]) -> str | None:
     return None
 
 
+def not_escalated(raw: bytes) -> bool:
+    """Whether a ``dossier.received``'s bytes show it escalated from nothing, without reading it: the only
+    ``escalated_from`` they hold is a name given ``null`` (at whatever depth: where it is not ``data``'s own,
+    ``data`` has none), and no backslash could spell that name otherwise or hide a quote. Escalated, unsure or
+    written otherwise (spaces), it is read."""
+    return raw.count(b"escalated_from") == 1 and b'"escalated_from":null' in raw and b"\\" not in raw
+
+
 def recorded(event: dict[str, Any]) -> RecordedEvent:
     """A received CloudEvent as the domain's folds take it (``RecordedEvent.from_cloudevent`` without validating
     the envelope again: the chain check has read it)."""
@@ -100,6 +108,9 @@ def recorded(event: dict[str, Any]) -> RecordedEvent:
         data=event["data"], actor=Actor(event["actorid"], tuple(r for r in event["actorroles"].split(",") if r)),
         correlation_id=event["correlationid"], causation_id=event["causationid"], source=event["source"],
         prev_hash=event["prevhash"], hash=event["hash"])
+
+
+LookedUp = tuple[str, str, bytes, dict[str, Any] | None, bool]  # stream, type, raw, parsed or None, read exact
 
 
 def differences(expected: dict[str, Any], found: dict[str, Any]) -> list[str]:
@@ -127,10 +138,12 @@ class Log:
         e.g. while worker processes recompute the decisions)."""
         by_stream: dict[str, dict[int, bytes]] = defaultdict(dict)
         self.of_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.received: dict[str, dict[str, Any]] = {}  # every dossier's receipt (data), by dossier id
+        # every dossier's receipt in the log's order: parsed, or its looked-up entry, read when ``received`` is asked
+        self._receipts: list[tuple[LookedUp | None, dict[str, Any] | None]] = []
+        self._received: dict[str, dict[str, Any]] | None = None
         self.decided: set[str] = set()  # the streams holding a decision to recompute
         self.malformed: list[tuple[str, str, str]] = []  # (stream, event id, why) of events left out of the lookups
-        self._looked_up: list[tuple[str, str, bytes, dict[str, Any] | None, bool]] = []  # indexed by ``index``
+        self._looked_up: list[LookedUp] = []  # indexed by ``index``
         inexact: set[str] = set()  # the streams holding a raw not known to be read exact
         for item in raws:
             if isinstance(item, bytes):
@@ -163,14 +176,20 @@ class Log:
 
         The ``scoring.completed`` are read only when the log holds fees or prize schedules: they serve the fees'
         check alone (``check_fees``), which has nothing to match them with otherwise, and the decisions' check
-        recomputes each from its own stream. A third of the index's time in a log of unpaid rounds."""
-        completions: list[tuple[str, str, bytes, dict[str, Any] | None, bool]] = []
+        recomputes each from its own stream. A third of the index's time in a log of unpaid rounds. The receipts
+        shown by their bytes not to be escalations are read only if ``received`` is asked: another third."""
+        completions: list[LookedUp] = []
+        paid = False  # whether the log holds fees or prize schedules (readable or not)
         for looked_up in self._looked_up:
             if looked_up[1] == "scoring.completed":
                 completions.append(looked_up)
+                continue
+            paid = paid or looked_up[1] in ("fee.owed", "prize_schedule.set")
+            if looked_up[1] == "dossier.received" and looked_up[3] is None and not_escalated(looked_up[2]):
+                self._receipts.append((looked_up, None))  # read if ``received`` is asked (rarely)
             else:
                 self._look_up(*looked_up)
-        if self.of_type["fee.owed"] or self.of_type["prize_schedule.set"]:
+        if paid:
             for looked_up in completions:
                 self._look_up(*looked_up)
         self._looked_up = []
@@ -182,13 +201,38 @@ class Log:
             event = orjson.loads(raw) if exact else read_event(raw)[0]
             assert event is not None
         if (fault := shape_fault(kind, event)) is not None:
-            self.malformed.append((stream, str(event.get("id", "")), f"a {kind} not read as its contract says: "
-                                   f"{fault}; left out of the cross-service checks"))
+            self._malformed(stream, kind, event, fault)
             return
         if kind == "dossier.received":
-            self.received.setdefault(event["data"]["dossier_id"], event["data"])
+            self._receipts.append((None, event))
         if kind in INDEXED or (kind == "dossier.received" and event["data"].get("escalated_from")):
             self.of_type[kind].append(event)
+
+    @property
+    def received(self) -> dict[str, dict[str, Any]]:
+        """Every dossier's receipt (its data) by dossier id, the first in the log's order. The receipts whose
+        bytes show them escalated from nothing (``not_escalated``: nearly all) are read only when a check first
+        asks for this (``_filed_directly``, for a result going up a level with no dossier opened above): read
+        before, they were a third of the log's index. Those of them not readable as their contract says are
+        named then (``malformed``), not before."""
+        if self._received is None:
+            received: dict[str, dict[str, Any]] = {}
+            for looked_up, event in self._receipts:
+                if event is None:
+                    assert looked_up is not None
+                    stream, kind, raw, _, exact = looked_up
+                    event = orjson.loads(raw) if exact else read_event(raw)[0]
+                    assert event is not None
+                    if (fault := shape_fault(kind, event)) is not None:
+                        self._malformed(stream, kind, event, fault)
+                        continue
+                received.setdefault(event["data"]["dossier_id"], event["data"])
+            self._received = received
+        return self._received
+
+    def _malformed(self, stream: str, kind: str, event: dict[str, Any], fault: str) -> None:
+        self.malformed.append((stream, str(event.get("id", "")), f"a {kind} not read as its contract says: "
+                               f"{fault}; left out of the cross-service checks"))
 
     @staticmethod
     def events(raws: list[bytes]) -> list[dict[str, Any]]:

@@ -159,6 +159,7 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
     # this thread indexes the log and checks the rest
     pending = start_decisions(log, pool, rulebooks, chains=chain.native)
     log.index()
+    malformed_at, named = len(findings.discrepancies), len(log.malformed)
     for stream, event_id, why in log.malformed:
         findings.add("data", stream, why, event_id)
     phases["log"], lap = round(time.perf_counter() - lap, 2), time.perf_counter()
@@ -177,6 +178,13 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
         check_signatures(chain.signed, findings, log_jwks, chain.pool)
     else:
         note_unchecked(chain.sources(), findings)
+    if late := log.malformed[named:]:  # receipts read only when a check asked for them (``Log.received``)
+        late_findings = Findings()
+        for stream, event_id, why in late:
+            late_findings.add("data", stream, why, event_id)
+        at = malformed_at + named
+        findings.discrepancies[at:at] = late_findings.discrepancies
+        decided_at += len(late)
     phases["other_checks"], lap = round(time.perf_counter() - lap, 2), time.perf_counter()
     finish_decisions(pending, findings, decided_at)
     phases["decisions_after"] = round(time.perf_counter() - lap, 2)
