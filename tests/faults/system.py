@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,10 +222,14 @@ class System:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(30)
 
-    def kill_and_restart(self, service: str, replica: int = 0) -> float:
-        """Kill, start again at once; seconds from the kill to ready."""
+    def kill_and_restart(self, service: str, replica: int = 0, *, when_killed: Callable[[], None] | None = None
+                         ) -> float:
+        """Kill, start again at once; seconds from the kill to ready. ``when_killed``: called once the process is
+        dead, before it starts again (what it cut short is then still to be seen)."""
         killed = time.monotonic()
         self.kill(service, replica)
+        if when_killed is not None:
+            when_killed()
         self.start_service(service, replica, wait=False)
         self.wait_ready(service, replica)
         seconds = time.monotonic() - killed
