@@ -122,8 +122,6 @@ def test_a_mail_lost_stuck_sent_twice_or_never_made():
     ev.mails.append(("s2@x.vn", "d-s2"))
     only(check(ev), "received 2 times")
     assert check(ev, duplicate_mails_allowed=1) == []
-    ev.mails.append(("s2@x.vn", "d-s2"))  # a third copy: more than the one duplicate a cut send may cause
-    only(check(ev, duplicate_mails_allowed=5), "received 3 times")
     ev = sound()
     ev.deliveries = [d for d in ev.deliveries if d["about_event_id"] != "s2"]
     ev.mails.remove(("s2@x.vn", "d-s2"))
