@@ -197,11 +197,7 @@ class Log:
         self.rounds = {e["data"]["round_id"]: e["data"] for e in self.of_type["round.opened"]}
 
     def _look_up(self, stream: str, kind: str, raw: bytes, event: dict[str, Any] | None, exact: bool) -> None:
-        if event is None:
-            event = orjson.loads(raw) if exact else read_event(raw)[0]
-            assert event is not None
-        if (fault := shape_fault(kind, event)) is not None:
-            self._malformed(stream, kind, event, fault)
+        if (event := self._readable(stream, kind, raw, event, exact)) is None:
             return
         if kind == "dossier.received":
             self._receipts.append((None, event))
@@ -220,19 +216,24 @@ class Log:
             for looked_up, event in self._receipts:
                 if event is None:
                     assert looked_up is not None
-                    stream, kind, raw, _, exact = looked_up
-                    event = orjson.loads(raw) if exact else read_event(raw)[0]
-                    assert event is not None
-                    if (fault := shape_fault(kind, event)) is not None:
-                        self._malformed(stream, kind, event, fault)
+                    if (event := self._readable(*looked_up)) is None:
                         continue
                 received.setdefault(event["data"]["dossier_id"], event["data"])
             self._received = received
         return self._received
 
-    def _malformed(self, stream: str, kind: str, event: dict[str, Any], fault: str) -> None:
-        self.malformed.append((stream, str(event.get("id", "")), f"a {kind} not read as its contract says: "
-                               f"{fault}; left out of the cross-service checks"))
+    def _readable(self, stream: str, kind: str, raw: bytes, event: dict[str, Any] | None, exact: bool
+                  ) -> dict[str, Any] | None:
+        """A looked-up event read (unless it was), or None where the checks cannot read it as its type (then named
+        in ``malformed``)."""
+        if event is None:
+            event = orjson.loads(raw) if exact else read_event(raw)[0]
+            assert event is not None
+        if (fault := shape_fault(kind, event)) is not None:
+            self.malformed.append((stream, str(event.get("id", "")), f"a {kind} not read as its contract says: "
+                                   f"{fault}; left out of the cross-service checks"))
+            return None
+        return event
 
     @staticmethod
     def events(raws: list[bytes]) -> list[dict[str, Any]]:

@@ -159,9 +159,7 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
     # this thread indexes the log and checks the rest
     pending = start_decisions(log, pool, rulebooks, chains=chain.native)
     log.index()
-    malformed_at, named = len(findings.discrepancies), len(log.malformed)
-    for stream, event_id, why in log.malformed:
-        findings.add("data", stream, why, event_id)
+    malformed_at = len(findings.discrepancies)  # where the unreadable looked-up events are named (below)
     phases["log"], lap = round(time.perf_counter() - lap, 2), time.perf_counter()
     decided_at = len(findings.discrepancies)  # where the decisions' findings go, as when checked in order
     findings.counts["decisions_recomputed"] = 0  # (counted when they are in; the summary keeps its order)
@@ -178,13 +176,12 @@ async def _verified(chain: ChainCheck, bootstrap: str, topics: list[str], *, jwk
         check_signatures(chain.signed, findings, log_jwks, chain.pool)
     else:
         note_unchecked(chain.sources(), findings)
-    if late := log.malformed[named:]:  # receipts read only when a check asked for them (``Log.received``)
-        late_findings = Findings()
-        for stream, event_id, why in late:
-            late_findings.add("data", stream, why, event_id)
-        at = malformed_at + named
-        findings.discrepancies[at:at] = late_findings.discrepancies
-        decided_at += len(late)
+    # named once the checks are done: a receipt is read, and found unreadable, only when one asks (``Log.received``)
+    unreadable = Findings()
+    for stream, event_id, why in log.malformed:
+        unreadable.add("data", stream, why, event_id)
+    findings.discrepancies[malformed_at:malformed_at] = unreadable.discrepancies
+    decided_at += len(unreadable.discrepancies)
     phases["other_checks"], lap = round(time.perf_counter() - lap, 2), time.perf_counter()
     finish_decisions(pending, findings, decided_at)
     phases["decisions_after"] = round(time.perf_counter() - lap, 2)
