@@ -128,6 +128,39 @@ def one_copy_each(records: list[Record]) -> list[Record]:
     return out
 
 
+async def test_on_a_topic_stamped_by_the_broker_it_gives_the_broker_s_time_as_aiokafka_does(infra):
+    """A topic with ``message.timestamp.type=LogAppendTime``: aiokafka gives each record its batch's time of
+    append, not the producer's; so does the compiled reader (it reads the batch's timestamp type since it speaks
+    the protocol itself, ADR 0059, 2026-12-02 morning; before, it gave the producer's time)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    prefix = f"reader{uuid.uuid4().hex[:8]}."
+    topic = f"{prefix}intake.events"
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka, **infra.kafka_client("admin"))
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 2, 1, topic_configs={"message.timestamp.type": "LogAppendTime"})])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, linger_ms=20, **infra.kafka_client("admin"))
+    await producer.start()
+    try:
+        for round_ in range(3):  # several batches per partition, each stamped when appended
+            sends = [await producer.send(topic, f"{round_}-{i}".encode(), partition=i % 2, timestamp_ms=1_000 + i)
+                     for i in range(40)]
+            await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+    fetches, total, missing = await fetched_by_compiled_reader(infra, [topic])
+    assert (total, missing) == (120, [])
+    read = sorted([r async for batch in read_records(infra.kafka, [topic]) for r in batch],
+                  key=lambda r: (r.topic, r.partition, r.offset))
+    compiled = [Record(f.topic, f.partition, offset, value, timestamp)
+                for f in fetches for offset, timestamp, value in f.records()]
+    assert compiled == read
+    assert all(r.timestamp > 1_000_000 for r in compiled)  # the broker's clock, not the 1,000 ms the producer gave
+
+
 async def test_a_compressed_batch_is_read_again_by_aiokafka_with_the_same_findings(infra, monkeypatch, capsys):
     records = one_copy_each(forged_log(random.Random(9)) + forged_log(random.Random(10)))
     prefix = await publish(infra, records, compression="gzip")

@@ -2,7 +2,9 @@
 //! what `binhchon_kit.topic_history.read_records` reads with aiokafka (every record of every partition from the
 //! earliest offset up to where the partition ended when the read began, no consumer group), handed to the main
 //! process a partition's fetch at a time with `read_one`'s answers beside each record (docs/adr/0059,
-//! 2026-12-01 evening).
+//! 2026-12-01 evening). It speaks Kafka's protocol through rskafka's messenger and messages (public under its
+//! `unstable-fuzzing` feature, the version pinned): one signed-in connection per broker, each fetch asking for
+//! every partition the broker leads, as aiokafka's consumer does (2026-12-02 morning).
 //!
 //! It reads only where its read is aiokafka's. Anything it cannot read as aiokafka would (a record batch
 //! compressed, a transaction's markers, a broker that refuses or stops answering) ends the read with an error,
@@ -11,27 +13,41 @@
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
-use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
-use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
-use rskafka::record::RecordAndOffset;
-use rskafka::BackoffConfig;
-use std::collections::HashSet;
+use rskafka::client::{Credentials, SaslConfig};
+use rskafka::messenger::Messenger;
+use rskafka::protocol::messages::{FetchRequest, FetchRequestPartition, FetchRequestTopic, IsolationLevel,
+                                  ListOffsetsRequest, ListOffsetsRequestPartition, ListOffsetsRequestTopic,
+                                  MetadataRequest};
+use rskafka::protocol::primitives::{Int32, Int64, String_};
+use rskafka::protocol::record::{ControlBatchOrRecords, RecordBatchTimestampType};
+use rustls::pki_types::ServerName;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
 
 use crate::chains::CHECKPOINT_TYPE;
 use crate::{read_one, Read};
 
-/// The largest fetch asked of the broker for one partition: aiokafka's default `max_partition_fetch_bytes` (the
-/// Python reader asks 16 MiB). Each answer is one buffer; at 16 MiB the 31 partitions' buffers were fresh memory
-/// on every fetch (a fifth of the reading threads' time in page faults and zeroing); at 1 MiB they are reused. A
-/// record batch larger than this still comes whole (the broker always answers with the first batch).
+/// The largest part of a fetch's answer for one partition: aiokafka's default `max_partition_fetch_bytes` (the
+/// Python reader asks 16 MiB). Each partition's records are copied out of the answer into one buffer; at 16 MiB
+/// those were fresh memory on every fetch (a fifth of the reading threads' time in page faults and zeroing); at
+/// 1 MiB they are reused. A record batch larger than this still comes whole (the broker always answers with the
+/// first batch).
 const FETCH_BYTES: i32 = 1024 * 1024;
-/// How long a request is retried before the read gives up and aiokafka reads instead: short, as aiokafka then
-/// retries as it always has (a wrong password is retried too: ~1.5 s lost).
-const GIVE_UP: Duration = Duration::from_secs(1);
-/// How long one request may go unanswered (rskafka sets no limit of its own; aiokafka's is 40 s).
+/// The most a broker answers to one fetch (its `max_bytes`, KIP-74), each partition's records in it read on the
+/// runtime's threads while the next fetch is asked. At 4 MiB the broker's CPU for the requests was twice what it
+/// is at 16; 32 and 64 MiB read no faster and kept more memory (ADR 0059, 2026-12-02 morning).
+const RESPONSE_BYTES: i32 = 16 * FETCH_BYTES;
+/// The largest answer taken from a broker (rskafka's client's default).
+const MAX_MESSAGE: usize = 100 * 1024 * 1024;
+/// How long one request may go unanswered (rskafka sets no limit of its own; aiokafka's is 40 s). A request that
+/// fails is not retried: the read ends and aiokafka reads instead, retrying as it always has.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One partition's fetch: each record where it sits, its value, and what `read_one` answered for it.
@@ -204,63 +220,124 @@ async fn within<T, E: std::fmt::Display>(what: &str, timeout: Duration,
     }
 }
 
+/// A connection's byte stream: TCP, or TLS over it.
+trait Wire: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Wire for T {}
+
+/// One signed-in connection to one broker, its requests answered by correlation id (rskafka's messenger).
+type Connection = Messenger<Box<dyn Wire>>;
+
+/// A connection to `broker` ("host:port"): TCP, TLS when configured (the host's name checked), the API versions
+/// agreed, signed in when configured: what rskafka's client does for each connection it opens.
+async fn connect(broker: &str, tls: &Option<Arc<rustls::ClientConfig>>, sasl: &Option<SaslConfig>)
+                 -> Result<Connection, String> {
+    let tcp = TcpStream::connect(broker).await.map_err(|e| e.to_string())?;
+    let _ = tcp.set_nodelay(true);
+    let wire: Box<dyn Wire> = match tls {
+        None => Box::new(tcp),
+        Some(config) => {
+            let host = broker.rsplit_once(':').map_or(broker, |(host, _)| host);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let name = ServerName::try_from(host.to_owned()).map_err(|e| format!("{host}: {e}"))?;
+            let tls = TlsConnector::from(Arc::clone(config)).connect(name, tcp).await.map_err(|e| e.to_string())?;
+            Box::new(tls)
+        }
+    };
+    let mut connection = Messenger::new(wire, MAX_MESSAGE, Arc::from("binhchon-audit"));
+    connection.sync_versions().await.map_err(|e| e.to_string())?;
+    if let Some(sasl) = sasl {
+        connection.do_sasl(sasl.clone()).await.map_err(|e| e.to_string())?;
+    }
+    Ok(connection)
+}
+
+/// One partition being read: where it started, where it is, where it ends (the high watermark, once known).
+struct Partition {
+    topic: String,
+    partition: i32,
+    start: i64,
+    offset: i64,
+    end: i64, // -1 until the first fetch says it
+}
+
 async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustls::ClientConfig>>,
               sasl: Option<SaslConfig>, leave: Arc<HashSet<String>>, timeout: Duration, sender: Sender<Message>)
               -> Result<(), String> {
-    let backoff = BackoffConfig { deadline: Some(GIVE_UP), ..BackoffConfig::default() };
-    let mut builder = ClientBuilder::new(bootstrap).client_id("binhchon-audit").backoff_config(backoff);
-    if let Some(tls) = tls {
-        builder = builder.tls_config(tls);
-    }
-    if let Some(sasl) = sasl {
-        builder = builder.sasl_config(sasl);
-    }
-    let client = Arc::new(within("Kafka", timeout, builder.build()).await?);
-    let cluster = within("Kafka's topics", timeout, client.list_topics()).await?;
-    let mut partitions = Vec::new();
-    let mut missing = Vec::new();
-    for topic in &topics {
-        match cluster.iter().find(|t| &t.name == topic) {
-            None => missing.push(topic.clone()),
-            Some(found) => partitions.extend(found.partitions.iter().map(|&p| (topic.clone(), p))),
+    // signed in once per broker, as aiokafka is: one connection to the first bootstrap address that answers, and
+    // one to each other broker leading a partition (rskafka's client opened one per partition, each with its own
+    // TLS handshake and SCRAM sign-in: a third of the broker's CPU in a verify, ADR 0059, 2026-12-02 morning)
+    let mut first: Option<(String, Connection)> = None;
+    let mut refused = Vec::new();
+    for address in &bootstrap {
+        match within(address, timeout, connect(address, &tls, &sasl)).await {
+            Ok(connection) => {
+                first = Some((address.clone(), connection));
+                break;
+            }
+            Err(error) => refused.push(error),
         }
     }
-    // each partition's range first, as aiokafka's end offsets, and then its records: every partition on its own,
-    // at once (one after the other, their round trips were half a second of a verify; all ranges before any
-    // read, the reading waited for the slowest partition's sign-in). The end is the high watermark a fetch
-    // reports, as aiokafka's read-uncommitted end offset, not rskafka's "latest" (the last stable offset, short of
-    // an open transaction's records): reading committed records only, the read then stops short of that end, and
-    // aiokafka reads instead. The fetches wait here until every range is known and the total said.
+    let (first_address, first) = first.ok_or_else(|| format!("Kafka: {}", refused.join("; ")))?;
+    let metadata = within("Kafka's topics", timeout,
+                          first.request(MetadataRequest { topics: None, allow_auto_topic_creation: None })).await?;
+    let brokers: HashMap<i32, String> = metadata.brokers.iter()
+        .map(|b| (b.node_id.0, format!("{}:{}", b.host.0, b.port.0))).collect();
+    let mut by_leader: BTreeMap<i32, Vec<Partition>> = BTreeMap::new();
+    let mut missing = Vec::new();
+    for topic in &topics {
+        let Some(found) = metadata.topics.iter().find(|t| &t.name.0 == topic) else {
+            missing.push(topic.clone());
+            continue;
+        };
+        if let Some(error) = &found.error {
+            return Err(format!("{topic}: {error}"));
+        }
+        let mut partitions: Vec<_> = found.partitions.iter().collect();
+        partitions.sort_by_key(|p| p.partition_index.0);
+        for p in partitions {
+            if let Some(error) = &p.error {
+                return Err(format!("{topic}/{}: {error}", p.partition_index.0));
+            }
+            by_leader.entry(p.leader_id.0).or_default().push(Partition {
+                topic: topic.clone(), partition: p.partition_index.0, start: 0, offset: 0, end: 0,
+            });
+        }
+    }
+    // each leader's partitions read on its own connection: their ranges first (earliest offsets, then a first
+    // fetch that says each end), the total said once every range is known, then their records
     let (ranges, mut ranged) = tokio::sync::mpsc::unbounded_channel::<u64>();
-    let (fetches, mut fetched) = tokio::sync::mpsc::unbounded_channel::<Fetched>();
-    let count = partitions.len();
-    let mut tasks = Vec::with_capacity(count);
-    for (topic, partition) in partitions {
-        let (client, ranges, fetches, leave) = (Arc::clone(&client), ranges.clone(), fetches.clone(),
-                                                Arc::clone(&leave));
+    let (fetches, mut fetched) = tokio::sync::mpsc::unbounded_channel::<JoinHandle<Fetched>>();
+    let leaders = by_leader.len();
+    let mut first = Some(first);
+    let mut tasks = Vec::with_capacity(leaders);
+    for (leader, partitions) in by_leader {
+        let address = brokers.get(&leader).cloned()
+            .ok_or_else(|| format!("the leader {leader} of {}/{} is not among the brokers",
+                                   partitions[0].topic, partitions[0].partition))?;
+        let reused = if address == first_address { first.take() } else { None };
+        let (tls, sasl, ranges, fetches, leave) = (tls.clone(), sasl.clone(), ranges.clone(), fetches.clone(),
+                                                   Arc::clone(&leave));
         tasks.push(tokio::spawn(async move {
-            let what = format!("{topic}/{partition}");
-            let part = within(&what, timeout,
-                              client.partition_client(topic.as_str(), partition, UnknownTopicHandling::Error)).await?;
-            let start = within(&what, timeout, part.get_offset(OffsetAt::Earliest)).await?;
-            // the first fetch, not waiting for records, says the watermark beside its records (two requests
-            // fewer per partition than asking the last stable offset and then the watermark there)
-            let (first, end) = within(&what, timeout, part.fetch_records(start, 1..FETCH_BYTES, 0)).await?;
-            let _ = ranges.send((end - start).max(0) as u64);
-            drop(ranges);
-            read_partition(part, start, end, first, &leave, timeout, &fetches).await
+            let connection = match reused {
+                Some(connection) => connection,
+                None => within(&address, timeout, connect(&address, &tls, &sasl)).await?,
+            };
+            read_leader(connection, partitions, leave, timeout, ranges, fetches).await
         }));
     }
-    drop((ranges, fetches));
+    drop((first, ranges, fetches));
     let mut total = 0;
-    for _ in 0..count {
+    for _ in 0..leaders {
         match ranged.recv().await {
             Some(records) => total += records,
-            None => break, // a partition failed before its range: its task says why below
+            None => break, // a leader's read failed before its ranges: its task says why below
         }
     }
     let said = sender.send(Message::Started(total, missing));
-    while let Some(batch) = fetched.recv().await {
+    // handed on in the order fetched: a partition's records in their order (each fetch's reading runs on the
+    // runtime's threads while the next fetch is asked)
+    while let Some(reading) = fetched.recv().await {
+        let batch = reading.await.map_err(|e| e.to_string())?;
         if said.is_ok() {
             sender.send(Message::Batch(batch)).map_err(|_| "the reader was dropped".to_owned())?;
         }
@@ -271,39 +348,141 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
     said.map_err(|_| "the reader was dropped".to_owned())
 }
 
-/// A partition's records from `start` to `end`, the first fetch's (`first`, asked at `start`) given.
-async fn read_partition(part: rskafka::client::partition::PartitionClient, start: i64, end: i64,
-                        first: Vec<RecordAndOffset>, leave: &HashSet<String>, timeout: Duration,
-                        sender: &tokio::sync::mpsc::UnboundedSender<Fetched>) -> Result<(), String> {
-    let (topic, partition) = (part.topic().to_owned(), part.partition());
-    let mut offset = start;
-    let mut first = Some(first);
-    while offset < end {
-        let records = match first.take() {
-            Some(records) => records,
-            None => {
-                let what = format!("{topic}/{partition}@{offset}");
-                within(&what, timeout, part.fetch_records(offset, 1..FETCH_BYTES, 1_000)).await?.0
-            }
+/// A fetch of `partitions` from their offsets (`wait_ms`: how long the broker may wait for records).
+fn fetch_request(partitions: &[&Partition], wait_ms: i32) -> FetchRequest {
+    let mut topics: Vec<FetchRequestTopic> = Vec::new();
+    for p in partitions {
+        let asked = FetchRequestPartition {
+            partition: Int32(p.partition), fetch_offset: Int64(p.offset), partition_max_bytes: Int32(FETCH_BYTES),
         };
-        let mut kept = Vec::with_capacity(records.len());
-        for r in records {
-            if r.offset >= end {
-                break;
-            }
-            if r.offset < offset {
-                continue;
-            }
-            offset = r.offset + 1;
-            kept.push((r.offset, r.record.timestamp.timestamp_millis(), r.record.value.unwrap_or_default()));
+        match topics.last_mut() {
+            Some(topic) if topic.topic.0 == p.topic => topic.partitions.push(asked),
+            _ => topics.push(FetchRequestTopic { topic: String_(p.topic.clone()), partitions: vec![asked] }),
         }
-        if kept.is_empty() {
-            // no record before the end: a transaction's markers or its records not yet committed
-            return Err(format!("{topic}/{partition}@{offset}: no record where {end} was expected"));
+    }
+    FetchRequest {
+        replica_id: Int32(-1),
+        max_wait_ms: Int32(wait_ms),
+        min_bytes: Int32(1),
+        max_bytes: Some(Int32(RESPONSE_BYTES)),
+        isolation_level: Some(IsolationLevel::ReadCommitted),
+        topics,
+    }
+}
+
+/// The partitions one broker leads, read on one connection: a fetch asks for every partition not yet read to
+/// its end (as aiokafka's does), and the broker answers up to `RESPONSE_BYTES` of records.
+async fn read_leader(connection: Connection, mut partitions: Vec<Partition>, leave: Arc<HashSet<String>>,
+                     timeout: Duration, ranges: UnboundedSender<u64>,
+                     fetches: UnboundedSender<JoinHandle<Fetched>>) -> Result<(), String> {
+    let mut asked: Vec<ListOffsetsRequestTopic> = Vec::new();
+    for p in &partitions {
+        let at = ListOffsetsRequestPartition {
+            partition_index: Int32(p.partition), timestamp: Int64(-2), max_num_offsets: Some(Int32(1)),
+        };
+        match asked.last_mut() {
+            Some(topic) if topic.name.0 == p.topic => topic.partitions.push(at),
+            _ => asked.push(ListOffsetsRequestTopic { name: String_(p.topic.clone()), partitions: vec![at] }),
         }
-        let reads = kept.iter().map(|(_, _, value)| read_one(value, leave)).collect();
-        let fetched = Fetched { topic: topic.clone(), partition, records: kept, reads };
-        sender.send(fetched).map_err(|_| "the read was given up".to_owned())?;
+    }
+    let request = ListOffsetsRequest {
+        replica_id: Int32(-1), isolation_level: Some(IsolationLevel::ReadCommitted), topics: asked,
+    };
+    let earliest = within("the partitions' earliest offsets", timeout, connection.request(request)).await?;
+    for topic in earliest.topics {
+        for answer in topic.partitions {
+            let p = partitions.iter_mut()
+                .find(|p| p.topic == topic.name.0 && p.partition == answer.partition_index.0)
+                .ok_or_else(|| format!("{}/{}: not asked", topic.name.0, answer.partition_index.0))?;
+            if let Some(error) = answer.error_code {
+                return Err(format!("{}/{}: {error}", p.topic, p.partition));
+            }
+            let offset = answer.offset.map(|o| o.0)
+                .or_else(|| answer.old_style_offsets.and_then(|o| o.0).and_then(|o| o.first().map(|o| o.0)));
+            p.offset = offset.ok_or_else(|| format!("{}/{}: no earliest offset", p.topic, p.partition))?;
+            p.start = p.offset;
+            p.end = -1;
+        }
+    }
+    if let Some(p) = partitions.iter().find(|p| p.end != -1) {
+        return Err(format!("{}/{}: no earliest offset", p.topic, p.partition));
+    }
+    // the first fetch, not waiting for records, says every partition's end (the high watermark) beside its
+    // records: aiokafka's read-uncommitted end offset. Committed records only are read (rskafka's protocol has no
+    // transaction's markers to skip): a partition whose last stable offset falls short of that end, or that holds
+    // an aborted transaction or a marker, ends the read, and aiokafka reads instead.
+    let mut ranges = Some(ranges);
+    let mut wait_ms = 0;
+    loop {
+        let open: Vec<&Partition> = partitions.iter().filter(|p| p.end == -1 || p.offset < p.end).collect();
+        if open.is_empty() {
+            break;
+        }
+        let request = fetch_request(&open, wait_ms);
+        let what = format!("a fetch of {} partitions", open.len());
+        let answer = within(&what, timeout, connection.request(request)).await?;
+        wait_ms = 1_000;
+        let mut progressed = false;
+        for topic in answer.responses {
+            for answered in topic.partitions {
+                let p = partitions.iter_mut()
+                    .find(|p| p.topic == topic.topic.0 && p.partition == answered.partition_index.0)
+                    .ok_or_else(|| format!("{}/{}: not asked", topic.topic.0, answered.partition_index.0))?;
+                if let Some(error) = answered.error_code {
+                    return Err(format!("{}/{}@{}: {error}", p.topic, p.partition, p.offset));
+                }
+                if p.end == -1 {
+                    p.end = answered.high_watermark.0.max(p.offset);
+                }
+                let stable = answered.last_stable_offset.map_or(i64::MAX, |o| o.0);
+                if stable < p.end || !answered.aborted_transactions.is_empty() {
+                    return Err(format!("{}/{}: a transaction not committed before {}", p.topic, p.partition, p.end));
+                }
+                let mut kept = Vec::new();
+                for batch in answered.records.0 {
+                    let ControlBatchOrRecords::Records(records) = batch.records else {
+                        return Err(format!("{}/{}@{}: a transaction's marker", p.topic, p.partition,
+                                           batch.base_offset));
+                    };
+                    for record in records {
+                        let offset = batch.base_offset + i64::from(record.offset_delta);
+                        if offset < p.offset || offset >= p.end {
+                            continue;
+                        }
+                        // as aiokafka gives it: on a topic stamped by the broker (LogAppendTime), the batch's
+                        let timestamp = match batch.timestamp_type {
+                            RecordBatchTimestampType::LogAppendTime => batch.max_timestamp,
+                            RecordBatchTimestampType::CreateTime => batch.first_timestamp
+                                .checked_add(record.timestamp_delta)
+                                .ok_or_else(|| format!("{}/{}@{offset}: no timestamp", p.topic, p.partition))?,
+                        };
+                        p.offset = offset + 1;
+                        kept.push((offset, timestamp, record.value.unwrap_or_default()));
+                    }
+                }
+                if kept.is_empty() {
+                    continue;
+                }
+                progressed = true;
+                let (topic, partition, leave) = (p.topic.clone(), p.partition, Arc::clone(&leave));
+                let reading = tokio::spawn(async move {
+                    let reads = kept.iter().map(|(_, _, value)| read_one(value, &leave)).collect();
+                    Fetched { topic, partition, records: kept, reads }
+                });
+                fetches.send(reading).map_err(|_| "the read was given up".to_owned())?;
+            }
+        }
+        if let Some(ranges) = ranges.take() {
+            if let Some(p) = partitions.iter().find(|p| p.end == -1) {
+                return Err(format!("{}/{}: not answered", p.topic, p.partition));
+            }
+            let _ = ranges.send(partitions.iter().map(|p| (p.end - p.start).max(0) as u64).sum());
+        } else if !progressed {
+            // every open partition answered without a record before its end: not what a read of committed,
+            // uncompressed records up to the high watermark meets
+            let p = partitions.iter().find(|p| p.offset < p.end).expect("an open partition");
+            return Err(format!("{}/{}@{}: no record where {} was expected", p.topic, p.partition, p.offset, p.end));
+        }
     }
     Ok(())
 }
