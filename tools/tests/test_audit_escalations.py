@@ -157,17 +157,15 @@ def test_looked_up_events_the_checks_cannot_read_are_named_and_left_out_not_a_cr
     assert findings.discrepancies == []
 
 
-def test_receipts_not_escalated_are_read_only_when_asked_and_give_the_same_answers() -> None:
-    """The compiled chain check hands the log its receipts unread: those whose bytes show no escalation are read
-    only when a check asks for every receipt (``Log.received``), with the same answers as read up front, and
-    those unreadable as their contract says are named then."""
-    from binhchon_tools.audit_chain import Kept
-    from binhchon_tools.audit_decisions import not_escalated
+def compact(kind: str, stream: str, data: Any, version: int = 1) -> bytes:
+    """An event as the services write it (compact JSON), with only what the log's index reads."""
+    return json.dumps({"id": f"{kind}-{stream}", "type": kind, "streamid": stream, "streamversion": version,
+                       "data": data}, ensure_ascii=False, separators=(",", ":")).encode()
 
-    def compact(kind: str, stream: str, data: Any, version: int = 1) -> bytes:
-        return json.dumps({"id": f"{kind}-{stream}", "type": kind, "streamid": stream, "streamversion": version,
-                           "data": data}, ensure_ascii=False, separators=(",", ":")).encode()
 
+def receipts_and_a_result() -> tuple[list[bytes], str]:
+    """Two rounds, receipts (one escalated, one unreadable, one filed directly above) and a result going up:
+    the raws, and the dossier filed directly."""
     direct = dossier_id_for(PROVINCE, BODY["producer"]["registration_number"], BODY["product"]["name"])
     origin = {"result_event_id": "result.approved-elsewhere", "dossier_id": "dossier-x", "round_id": DISTRICT}
     raws = [
@@ -183,8 +181,25 @@ def test_receipts_not_escalated_are_read_only_when_asked_and_give_the_same_answe
         compact("result.approved", "scoring-d", {"dossier_id": "dossier-d", "round_id": DISTRICT,
                                                  "goes_up_a_level": True, "rating": {"recognised": True}}, 9),
     ]
-    kept = [Kept(json.loads(raw)["streamid"], json.loads(raw)["streamversion"], json.loads(raw)["type"], raw, None,
+    return raws, direct
+
+
+def kept_exact(raws: list[bytes]) -> list[Any]:
+    """The raws as the compiled chain check hands them to the log: unread, read exact."""
+    from binhchon_tools.audit_chain import Kept
+
+    return [Kept(json.loads(raw)["streamid"], json.loads(raw)["streamversion"], json.loads(raw)["type"], raw, None,
                  True) for raw in raws]
+
+
+def test_receipts_not_escalated_are_read_only_when_asked_and_give_the_same_answers() -> None:
+    """The compiled chain check hands the log its receipts unread: those whose bytes show no escalation are read
+    only when a check asks for every receipt (``Log.received``), with the same answers as read up front, and
+    those unreadable as their contract says are named then."""
+    from binhchon_tools.audit_decisions import not_escalated
+
+    raws, direct = receipts_and_a_result()
+    kept = kept_exact(raws)
     lazy, eager = Log(kept), Log(raws)
     assert [s for s, _, _ in lazy.malformed] == []  # nothing read yet but the escalated receipt
     assert [e["id"] for e in lazy.of_type["dossier.received"]] == ["dossier.received-dossier-e"]
@@ -200,3 +215,22 @@ def test_receipts_not_escalated_are_read_only_when_asked_and_give_the_same_answe
     assert not not_escalated(b'{"data":{"escalated_from":{"dossier_id":"d"}}}')
     assert not not_escalated(b'{"data":{"x":{"escalated_from":null},"escalated\\u005ffrom":{"a":1}}}')
     assert not not_escalated(b'{"data":{"escalated_from":null,"escalated_from":{"a":1}}}')
+
+
+def test_the_log_takes_the_events_the_verify_parsed_while_reading_each_once_with_the_same_answers() -> None:
+    """The verify parses the looked-up types it always reads (``READ_AS_FETCHED``) as the compiled reader hands
+    them on; the log takes those parsed events instead of reading the same bytes again, each once, and answers as
+    if it had read them itself."""
+    import orjson
+
+    from binhchon_tools.audit_decisions import READ_AS_FETCHED
+
+    raws, _ = receipts_and_a_result()
+    parsed = {raw: orjson.loads(raw) for raw in raws if json.loads(raw)["type"] in READ_AS_FETCHED}
+    given = dict(parsed)
+    taking, reading = Log(kept_exact(raws), parsed=parsed), Log(kept_exact(raws))
+    assert parsed == {}  # each taken, none left behind
+    assert all(any(e is event for e in taking.of_type[event["type"]]) for event in given.values())
+    assert (taking.of_type, taking.by_id, taking.rounds, taking.received, taking.malformed) == \
+        (reading.of_type, reading.by_id, reading.rounds, reading.received, reading.malformed)
+    assert sorted(e["type"] for e in given.values()) == ["result.approved", "round.opened", "round.opened"]

@@ -84,6 +84,20 @@ impl Fetched {
         Ok(out)
     }
 
+    /// The values of its records of `types` that its reader read exact (`orjson.loads` of them gives the value
+    /// `read_json` gives): what the log's index will read, parsed by the main thread while the read goes on.
+    fn exact_values_of<'py>(&self, py: Python<'py>, types: HashSet<String>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        for ((_, _, value), read) in self.records.iter().zip(&self.reads) {
+            if let Some(read) = read {
+                if read.exact && types.contains(&read.event_type) {
+                    out.append(PyBytes::new(py, value))?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The records its reader left to the Python one: (their index, their value).
     fn left<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);

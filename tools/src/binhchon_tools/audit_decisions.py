@@ -53,6 +53,9 @@ DECIDER_THREADS = 2  # the compiled decider's threads (its work holds no lock Py
 INDEXED = {*RESULT_TYPES, "panel.formed", "round.opened", "certificate.issued", "award.granted",
            "prize_schedule.set", "award.paid", "fee.owed", "fee.paid", "scoring.completed"}
 WHOLE = frozenset({*INDEXED, "dossier.received"})  # the kept types the checks read parsed (the rest stay raw)
+# the looked-up types the log's index always reads: the verify parses them as the compiled reader hands them on,
+# while it reads on (``Log(parsed=...)``); the completions and receipts it reads only when asked are not among them
+READ_AS_FETCHED = frozenset(INDEXED - {"scoring.completed"})
 
 
 # What the cross-service checks read of each looked-up type's data without a default: a forged event (hashed and
@@ -133,9 +136,13 @@ class Log:
     the streams holding decisions are then the compiled check's own (``start_decisions``), and ``streams``,
     ``decided`` and ``exact`` are not theirs."""
 
-    def __init__(self, raws: Iterable[bytes | Kept], *, index: bool = True) -> None:
+    def __init__(self, raws: Iterable[bytes | Kept], *, index: bool = True,
+                 parsed: dict[bytes, dict[str, Any]] | None = None) -> None:
         """``index=False``: only the streams, their panels and what the decisions need (``index`` does the rest,
-        e.g. while worker processes recompute the decisions)."""
+        e.g. while worker processes recompute the decisions). ``parsed``: raws read exact, already read by
+        ``orjson.loads`` (by the verify while it read the topics, ``READ_AS_FETCHED``): each taken instead of
+        reading the same bytes again, once."""
+        self._parsed = parsed if parsed is not None else {}
         by_stream: dict[str, dict[int, bytes]] = defaultdict(dict)
         self.of_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
         # every dossier's receipt in the log's order: parsed, or its looked-up entry, read when ``received`` is asked
@@ -227,7 +234,7 @@ class Log:
         """A looked-up event read (unless it was), or None where the checks cannot read it as its type (then named
         in ``malformed``)."""
         if event is None:
-            event = orjson.loads(raw) if exact else read_event(raw)[0]
+            event = (self._parsed.pop(raw, None) or orjson.loads(raw)) if exact else read_event(raw)[0]
             assert event is not None
         if (fault := shape_fault(kind, event)) is not None:
             self.malformed.append((stream, str(event.get("id", "")), f"a {kind} not read as its contract says: "
