@@ -320,7 +320,9 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
     // each leader's partitions read on its own connection: their ranges first (earliest offsets, then a first
     // fetch that says each end), the total said once every range is known, then their records
     let (ranges, mut ranged) = tokio::sync::mpsc::unbounded_channel::<u64>();
-    let (fetches, mut fetched) = tokio::sync::mpsc::unbounded_channel::<JoinHandle<Fetched>>();
+    // a leader's fetches in order, or its failure: the read ends at the first, not after every other leader's
+    // read (found by review)
+    let (fetches, mut fetched) = tokio::sync::mpsc::unbounded_channel::<Result<JoinHandle<Fetched>, String>>();
     let leaders = by_leader.len();
     let mut first = Some(first);
     let mut tasks = Vec::with_capacity(leaders);
@@ -332,11 +334,18 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
         let (tls, sasl, ranges, fetches, leave) = (tls.clone(), sasl.clone(), ranges.clone(), fetches.clone(),
                                                    Arc::clone(&leave));
         tasks.push(tokio::spawn(async move {
-            let connection = match reused {
-                Some(connection) => connection,
-                None => within(&address, timeout, connect(&address, &tls, &sasl)).await?,
-            };
-            read_leader(connection, partitions, leave, timeout, ranges, fetches).await
+            let failed = fetches.clone();
+            let outcome = async {
+                let connection = match reused {
+                    Some(connection) => connection,
+                    None => within(&address, timeout, connect(&address, &tls, &sasl)).await?,
+                };
+                read_leader(connection, partitions, leave, timeout, ranges, fetches).await
+            }.await;
+            if let Err(error) = &outcome {
+                let _ = failed.send(Err(error.clone()));
+            }
+            outcome
         }));
     }
     drop((first, ranges, fetches));
@@ -351,7 +360,7 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
     // handed on in the order fetched: a partition's records in their order (each fetch's reading runs on the
     // runtime's threads while the next fetch is asked)
     while let Some(reading) = fetched.recv().await {
-        let batch = reading.await.map_err(|e| e.to_string())?;
+        let batch = reading?.await.map_err(|e| e.to_string())?;
         if said.is_ok() {
             sender.send(Message::Batch(batch)).map_err(|_| "the reader was dropped".to_owned())?;
         }
@@ -388,7 +397,7 @@ fn fetch_request(partitions: &[&Partition], wait_ms: i32) -> FetchRequest {
 /// its end (as aiokafka's does), and the broker answers up to `RESPONSE_BYTES` of records.
 async fn read_leader(connection: Connection, mut partitions: Vec<Partition>, leave: Arc<HashSet<String>>,
                      timeout: Duration, ranges: UnboundedSender<u64>,
-                     fetches: UnboundedSender<JoinHandle<Fetched>>) -> Result<(), String> {
+                     fetches: UnboundedSender<Result<JoinHandle<Fetched>, String>>) -> Result<(), String> {
     let mut asked: Vec<ListOffsetsRequestTopic> = Vec::new();
     for p in &partitions {
         let at = ListOffsetsRequestPartition {
@@ -483,7 +492,7 @@ async fn read_leader(connection: Connection, mut partitions: Vec<Partition>, lea
                     let reads = kept.iter().map(|(_, _, value)| read_one(value, &leave)).collect();
                     Fetched { topic, partition, records: kept, reads }
                 });
-                fetches.send(reading).map_err(|_| "the read was given up".to_owned())?;
+                fetches.send(Ok(reading)).map_err(|_| "the read was given up".to_owned())?;
             }
         }
         if let Some(ranges) = ranges.take() {

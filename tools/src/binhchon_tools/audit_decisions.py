@@ -200,6 +200,7 @@ class Log:
             for looked_up in completions:
                 self._look_up(*looked_up)
         self._looked_up = []
+        self._parsed = {}  # what no looked-up event took (a second copy, one not kept) is not held on
         self.by_id = {e["id"]: e for kind in RESULT_TYPES for e in self.of_type[kind]}
         self.rounds = {e["data"]["round_id"]: e["data"] for e in self.of_type["round.opened"]}
 
@@ -234,7 +235,8 @@ class Log:
         """A looked-up event read (unless it was), or None where the checks cannot read it as its type (then named
         in ``malformed``)."""
         if event is None:
-            event = (self._parsed.pop(raw, None) or orjson.loads(raw)) if exact else read_event(raw)[0]
+            taken = self._parsed.pop(raw, None) if exact else None
+            event = taken if taken is not None else orjson.loads(raw) if exact else read_event(raw)[0]
             assert event is not None
         if (fault := shape_fault(kind, event)) is not None:
             self.malformed.append((stream, str(event.get("id", "")), f"a {kind} not read as its contract says: "
