@@ -371,6 +371,12 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
     said.map_err(|_| "the reader was dropped".to_owned())
 }
 
+/// The partition an answer names, among those asked for.
+fn asked_for<'a>(partitions: &'a mut [Partition], topic: &str, partition: i32) -> Result<&'a mut Partition, String> {
+    partitions.iter_mut().find(|p| p.topic == topic && p.partition == partition)
+        .ok_or_else(|| format!("{topic}/{partition}: answered, not asked"))
+}
+
 /// A fetch of `partitions` from their offsets (`wait_ms`: how long the broker may wait for records).
 fn fetch_request(partitions: &[&Partition], wait_ms: i32) -> FetchRequest {
     let mut topics: Vec<FetchRequestTopic> = Vec::new();
@@ -414,9 +420,7 @@ async fn read_leader(connection: Connection, mut partitions: Vec<Partition>, lea
     let earliest = within("the partitions' earliest offsets", timeout, connection.request(request)).await?;
     for topic in earliest.topics {
         for answer in topic.partitions {
-            let p = partitions.iter_mut()
-                .find(|p| p.topic == topic.name.0 && p.partition == answer.partition_index.0)
-                .ok_or_else(|| format!("{}/{}: not asked", topic.name.0, answer.partition_index.0))?;
+            let p = asked_for(&mut partitions, &topic.name.0, answer.partition_index.0)?;
             if let Some(error) = answer.error_code {
                 return Err(format!("{}/{}: {error}", p.topic, p.partition));
             }
@@ -448,9 +452,7 @@ async fn read_leader(connection: Connection, mut partitions: Vec<Partition>, lea
         let mut progressed = false;
         for topic in answer.responses {
             for answered in topic.partitions {
-                let p = partitions.iter_mut()
-                    .find(|p| p.topic == topic.topic.0 && p.partition == answered.partition_index.0)
-                    .ok_or_else(|| format!("{}/{}: not asked", topic.topic.0, answered.partition_index.0))?;
+                let p = asked_for(&mut partitions, &topic.topic.0, answered.partition_index.0)?;
                 if let Some(error) = answered.error_code {
                     return Err(format!("{}/{}@{}: {error}", p.topic, p.partition, p.offset));
                 }
