@@ -265,13 +265,21 @@ async fn connect(broker: &str, tls: &Option<Arc<rustls::ClientConfig>>, sasl: &O
     Ok(connection)
 }
 
-/// One partition being read: where it started, where it is, where it ends (the high watermark, once known).
+/// One partition being read: where it started and where it is (once its earliest offset is known), where it
+/// ends (the high watermark, once the first fetch says it).
 struct Partition {
     topic: String,
     partition: i32,
-    start: i64,
+    start: Option<i64>,
     offset: i64,
-    end: i64, // -1 until the first fetch says it
+    end: Option<i64>,
+}
+
+impl Partition {
+    /// Whether records are still to be read: its end not yet known, or not reached.
+    fn open(&self) -> bool {
+        self.end.is_none_or(|end| self.offset < end)
+    }
 }
 
 async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustls::ClientConfig>>,
@@ -313,7 +321,7 @@ async fn read(bootstrap: Vec<String>, topics: Vec<String>, tls: Option<Arc<rustl
                 return Err(format!("{topic}/{}: {error}", p.partition_index.0));
             }
             by_leader.entry(p.leader_id.0).or_default().push(Partition {
-                topic: topic.clone(), partition: p.partition_index.0, start: 0, offset: 0, end: 0,
+                topic: topic.clone(), partition: p.partition_index.0, start: None, offset: 0, end: None,
             });
         }
     }
@@ -427,11 +435,10 @@ async fn read_leader(connection: Connection, mut partitions: Vec<Partition>, lea
             let offset = answer.offset.map(|o| o.0)
                 .or_else(|| answer.old_style_offsets.and_then(|o| o.0).and_then(|o| o.first().map(|o| o.0)));
             p.offset = offset.ok_or_else(|| format!("{}/{}: no earliest offset", p.topic, p.partition))?;
-            p.start = p.offset;
-            p.end = -1;
+            p.start = Some(p.offset);
         }
     }
-    if let Some(p) = partitions.iter().find(|p| p.end != -1) {
+    if let Some(p) = partitions.iter().find(|p| p.start.is_none()) {
         return Err(format!("{}/{}: no earliest offset", p.topic, p.partition));
     }
     // the first fetch, not waiting for records, says every partition's end (the high watermark) beside its
@@ -441,7 +448,7 @@ async fn read_leader(connection: Connection, mut partitions: Vec<Partition>, lea
     let mut ranges = Some(ranges);
     let mut wait_ms = 0;
     loop {
-        let open: Vec<&Partition> = partitions.iter().filter(|p| p.end == -1 || p.offset < p.end).collect();
+        let open: Vec<&Partition> = partitions.iter().filter(|p| p.open()).collect();
         if open.is_empty() {
             break;
         }
@@ -456,12 +463,10 @@ async fn read_leader(connection: Connection, mut partitions: Vec<Partition>, lea
                 if let Some(error) = answered.error_code {
                     return Err(format!("{}/{}@{}: {error}", p.topic, p.partition, p.offset));
                 }
-                if p.end == -1 {
-                    p.end = answered.high_watermark.0.max(p.offset);
-                }
+                let end = *p.end.get_or_insert(answered.high_watermark.0.max(p.offset));
                 let stable = answered.last_stable_offset.map_or(i64::MAX, |o| o.0);
-                if stable < p.end || !answered.aborted_transactions.is_empty() {
-                    return Err(format!("{}/{}: a transaction not committed before {}", p.topic, p.partition, p.end));
+                if stable < end || !answered.aborted_transactions.is_empty() {
+                    return Err(format!("{}/{}: a transaction not committed before {end}", p.topic, p.partition));
                 }
                 let mut kept = Vec::new();
                 for batch in answered.records.0 {
@@ -471,7 +476,7 @@ async fn read_leader(connection: Connection, mut partitions: Vec<Partition>, lea
                     };
                     for record in records {
                         let offset = batch.base_offset + i64::from(record.offset_delta);
-                        if offset < p.offset || offset >= p.end {
+                        if offset < p.offset || offset >= end {
                             continue;
                         }
                         // as aiokafka gives it: on a topic stamped by the broker (LogAppendTime), the batch's
@@ -498,15 +503,17 @@ async fn read_leader(connection: Connection, mut partitions: Vec<Partition>, lea
             }
         }
         if let Some(ranges) = ranges.take() {
-            if let Some(p) = partitions.iter().find(|p| p.end == -1) {
+            if let Some(p) = partitions.iter().find(|p| p.end.is_none()) {
                 return Err(format!("{}/{}: not answered", p.topic, p.partition));
             }
-            let _ = ranges.send(partitions.iter().map(|p| (p.end - p.start).max(0) as u64).sum());
+            let _ = ranges.send(partitions.iter()
+                .map(|p| (p.end.unwrap_or_default() - p.start.unwrap_or_default()).max(0) as u64).sum());
         } else if !progressed {
             // every open partition answered without a record before its end: not what a read of committed,
             // uncompressed records up to the high watermark meets
-            let p = partitions.iter().find(|p| p.offset < p.end).expect("an open partition");
-            return Err(format!("{}/{}@{}: no record where {} was expected", p.topic, p.partition, p.offset, p.end));
+            let p = partitions.iter().find(|p| p.open()).expect("an open partition");
+            return Err(format!("{}/{}@{}: no record where {} was expected", p.topic, p.partition, p.offset,
+                               p.end.unwrap_or_default()));
         }
     }
     Ok(())
