@@ -3,8 +3,9 @@ and dead-lettered with the reason when a message cannot be parsed or handled (AD
 
 Each handler is a FastStream subscriber with its own consumer group (``<service>.<handler>``), starting from
 the earliest offset (a new service replays history), one message at a time per partition, committed after it
-returns (``AckPolicy.NACK_ON_ERROR``); with ``partitions_at_once`` it handles that many partitions at the same
-time, each still in order, through as many consumers of its group (ADR 0058). A handler whose effect is in the
+returns (``AckPolicy.NACK_ON_ERROR``), by its own commit or a later record's; with ``partitions_at_once`` it
+handles that many partitions at the same time, each still in order, through as many consumers of its group
+(ADR 0058). A handler whose effect is in the
 process's own memory runs in every replica instead (``every_replica``, ``EveryReplica``: no group, from the latest
 offset). The delivery policy is FastStream's, not a closure around the handler:
 
@@ -18,9 +19,9 @@ offset). The delivery policy is FastStream's, not a closure around the handler:
   the handler cannot handle goes to ``<topic>.dlq`` with the ``dlq-*`` headers (at once: only a handler's
   failure is retried, a bounded number of times, and a store that does not answer is no fault of the event: the
   message is then not committed but sought back to and delivered again until the store answers); an event of a
-  known type the handler does not take, or already in the inbox, is acknowledged untouched (one the handler does
-  not take, with a later record of its partition known, without a commit of its own: the next commit covers it,
-  see ``passed_over``); the inbox records the event once the handler has returned;
+  known type the handler does not take, or already in the inbox, is acknowledged untouched; the inbox records the
+  event once the handler has returned. None of these commits on its own while a later record of its partition is
+  known and its consumer committed less than a second ago: a later commit covers it (``leave_commit``, ADR 0060);
 - a handler registered with ``concerns`` (a test on the event alone, after its trust and its contract are checked)
   is not called for an event the test refuses, and the inbox neither reads nor writes for it: an event that is no
   business of the handler by its own content stays so on every delivery, so it needs no record of having been
@@ -40,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
@@ -166,6 +168,8 @@ class Subscription:
     concerns: Concerns | None = None
     # a pure test on the event, as ``concerns``: the events whose effect the handler may make again, unguarded
     idempotent: Concerns | None = None
+    # when each of its consumers (by id) last committed, on the monotonic clock: see ``leave_commit``
+    committed_at: dict[int, float] = field(default_factory=dict)
 
     def wants(self, event: RecordedEvent) -> bool:
         return event.type in self.types
@@ -210,13 +214,32 @@ def more_to_come(msg: StreamMessage[Any]) -> bool:
     return highwater is not None and raw.offset + 1 < highwater
 
 
+COMMIT_EVERY = 1.0  # seconds: how long a consumer's handled records may wait for a later record's commit
+
+
+def leave_commit(msg: StreamMessage[Any], committed_at: dict[int, float], now: float | None = None) -> None:
+    """Leave ``msg``'s commit to a later record of its partition (``passed_over``) when one is known and its consumer
+    committed less than COMMIT_EVERY ago; else let FastStream's ack commit it, covering those left before it. Under a
+    steady flow a consumer commits about once a second instead of once per record; a crash or a reassignment
+    redelivers at most that second's records, and a long catch-up never leaves the group's offset far behind."""
+    now = time.monotonic() if now is None else now
+    key = id(getattr(msg, "consumer", None))
+    if more_to_come(msg) and now - committed_at.setdefault(key, now) < COMMIT_EVERY:
+        passed_over(msg)
+    else:
+        committed_at[key] = now
+
+
 def passed_over(msg: StreamMessage[Any]) -> None:
-    """Acknowledged without committing its offset now: an event of a type the handler does not take, with a later
-    record in its partition. Most of a topic's events are someone else's (a score sheet's, to certification's
-    issuing), and a commit each was a round trip to the broker per event, per group. The next commit (the
-    consumer's positions, all its partitions at once) covers it: the next record of the partition commits if it
-    is the last known, or is handled, or is passed over in turn until the last known one commits. If the
-    partition is reassigned first, its new owner reads the event again and passes over it again: no effect."""
+    """Acknowledged without committing its offset now: an event with a later record known in its partition, which
+    the handler does not take, or has handled (its effect stored, then its inbox entry) or had handled before.
+    Most of a topic's events are someone else's (a score sheet's, to certification's issuing), and a commit each
+    was a round trip to the broker per event, per group; under load a commit per handled event was the largest
+    part of the services' Kafka work (ADR 0060). The next commit (the consumer's positions, all its partitions at
+    once) covers it: the last known record of the partition commits, or the first one after ``COMMIT_EVERY``
+    (``leave_commit``). If the process dies or the partition is reassigned first, the event comes again to the
+    group: passed over again, or found in the inbox, or made again by a handler whose effect is the same however
+    often it is made (``idempotent``): no new effect, as with any redelivery."""
     msg.committed = AckStatus.ACKED  # FastStream's ack then skips the commit (KafkaAckableMessage.ack)
 
 
@@ -238,8 +261,8 @@ class DeliveryPolicy(BaseMiddleware):
         if not sub.wants(event):
             if (misplaced := out_of_contract(event.type, sub.owned_topic)) is not None:
                 await sub.dead_letter(msg, misplaced, event)
-            elif more_to_come(msg):
-                passed_over(msg)
+            else:
+                leave_commit(msg, sub.committed_at)
             return None
         # before the inbox: an altered copy of an event already handled is a forgery to report, not a duplicate
         if (distrust := sub.distrust(msg.body)) is not None:
@@ -254,12 +277,12 @@ class DeliveryPolicy(BaseMiddleware):
             return None
         if sub.concerns is not None and not sub.concerns(event):
             sub.counted("not_concerned")
-            if more_to_come(msg):
-                passed_over(msg)
+            leave_commit(msg, sub.committed_at)
             return None
         guarded = sub.idempotent is None or not sub.idempotent(event)
         if guarded and await sub.inbox.seen(sub.handler, event.id):
             sub.counted("duplicate")
+            leave_commit(msg, sub.committed_at)
             return None
         token = consuming.set(Origin.of(msg.raw_message, sub.topic, sub.handler))
         try:
@@ -272,6 +295,7 @@ class DeliveryPolicy(BaseMiddleware):
         if guarded:
             await sub.inbox.record(sub.handler, event)
         sub.counted("handled")
+        leave_commit(msg, sub.committed_at)  # its effect is stored and guarded: a redelivery changes nothing
         return None
 
     async def _handle(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> str | None:

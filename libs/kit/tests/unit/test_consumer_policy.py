@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import anyio.to_thread
@@ -19,9 +20,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import AckStatus
 from pymongo.errors import ServerSelectionTimeoutError
 
-from binhchon_kit.consumer import Concerns, EventConsumers, Origin, PermanentError, Retry, consuming
+from binhchon_kit import consumer as delivery
+from binhchon_kit.consumer import COMMIT_EVERY, Concerns, EventConsumers, Origin, PermanentError, Retry, consuming
 from binhchon_kit.contracts.intake import RoundOpened
 from binhchon_kit.envelope import CloudEvent
 from binhchon_kit.events import Actor, RecordedEvent
@@ -315,3 +318,24 @@ async def test_an_event_whose_effect_is_idempotent_is_handled_again_on_redeliver
         assert [e.id for e in setup.handler.calls] == ["e-1", "e-9", "e-1"]
         assert setup.inbox.handled == {"scoring.rounds:e-9"}
         assert setup.dead == []
+
+
+
+def test_a_consumer_with_records_to_come_commits_about_once_a_second_not_once_per_record(monkeypatch) -> None:
+    more = {"known": True}
+    monkeypatch.setattr(delivery, "more_to_come", lambda msg: more["known"])
+    first, second = object(), object()
+    committed_at: dict[int, float] = {}
+
+    def left(consumer: object, now: float) -> bool:
+        msg = SimpleNamespace(consumer=consumer, committed=None)
+        delivery.leave_commit(msg, committed_at, now=now)  # type: ignore[arg-type]
+        return msg.committed is AckStatus.ACKED  # left to a later record; else FastStream's ack commits it
+
+    assert [left(first, t) for t in (100.0, 100.4, 100.99)] == [True, True, True]
+    assert not left(first, 100.0 + COMMIT_EVERY), "a second after its consumer's first record, one commits"
+    assert left(first, 101.5)
+    assert not left(first, 101.0 + COMMIT_EVERY)
+    assert left(second, 102.5), "each consumer of the group keeps its own time"
+    more["known"] = False
+    assert not left(first, 102.6), "the last known record of its partition always commits"
