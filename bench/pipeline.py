@@ -56,7 +56,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]
 
 import _store_statements as store_statements  # noqa: E402
+from faults.checker import consumer_lag  # noqa: E402
 from faults.flow import DISTRICTS, Flow  # noqa: E402
 from faults.system import SERVICES, System  # noqa: E402
 from intake_submit import percentile, raw_inserts  # noqa: E402
@@ -79,6 +80,7 @@ from binhchon_kit.relay import make_producer  # noqa: E402
 from binhchon_kit.topics import all_topics  # noqa: E402
 from binhchon_kit.vietnam_time import today_in_vietnam  # noqa: E402
 from binhchon_tools.scenario import Producer, producer_body, sheet  # noqa: E402
+from notify.views import DUE_KEY, instant  # noqa: E402
 
 # council means cycled: every one recognised with 3 stars by its district, so each dossier earns a certificate
 TARGETS = (66, 64, 61, 57, 55, 53, 52)
@@ -240,6 +242,21 @@ class Pipeline:
     def opened(self, dossier: str) -> asyncio.Event:
         return self.t.opened.setdefault(dossier, asyncio.Event())
 
+    async def mails_to_come(self) -> bool:
+        """Whether notify still has a mail to send: an email delivery due now (its ``due_key`` index, ADR 0054) or an
+        event of a topic it reads not yet committed by its group."""
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.system.mongodb)
+        try:
+            due = await client[self.system.databases["notify"]]["deliveries"].find(
+                {DUE_KEY: {"$lt": f"{instant(datetime.now(UTC))}}}"}, "channel": "email"}, projection={"_id": 1},
+                limit=1).to_list()
+        finally:
+            await client.close()
+        if due:
+            return True
+        lag = await consumer_lag(self.system)
+        return any(n > 0 for where, n in lag.items() if where.startswith("notify."))
+
     async def certificates(self, stop: asyncio.Event, ready: asyncio.Event) -> None:
         """scoring.opened and certificate.issued read off scoring's and certification's topics as they are
         published: when each dossier may be scored, and when it was certified; with intake's, every event's own
@@ -302,7 +319,8 @@ class Pipeline:
             await asyncio.sleep(0.05)
         certified = max(self.t.certified[d] for d in self.t.submitted)
         last_mail, seen = time.perf_counter(), len(self.system.catcher.caught())
-        while time.perf_counter() - last_mail < 5:
+        # the last mail: none for 5 s, and none left to send (a pass of notify's can outlast 5 s under a backlog)
+        while time.perf_counter() - last_mail < 5 or await self.mails_to_come():
             await asyncio.sleep(0.1)
             if (now := len(self.system.catcher.caught())) != seen:
                 last_mail, seen = time.perf_counter(), now
