@@ -24,6 +24,26 @@ from binhchon_kit.web import create_app
 
 pytestmark = pytest.mark.integration
 
+
+async def at_the_ends(infra: Any, group: str, topic: str) -> None:
+    """Wait until ``group`` has committed the ends of partitions 0 (20 records) and 2 (10) of ``topic``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka, **infra.kafka_client())
+    await admin.start()
+    try:
+        async def caught_up() -> Any:
+            try:
+                offsets = await admin.list_consumer_group_offsets(group)
+            except KafkaError:  # the group's coordinator not elected yet: ask again
+                return None
+            committed = [offsets[TopicPartition(topic, p)].offset if TopicPartition(topic, p) in offsets
+                         else None for p in (0, 2)]
+            return committed if committed == [20, 10] else None
+
+        await eventually(caught_up, timeout=120, what="the group's offsets at the end of partitions 0 and 2")
+    finally:
+        await admin.close()
+
+
 @pytest.mark.timeout(240)
 async def test_events_of_other_types_are_passed_over_without_a_commit_each_and_no_lag_is_left(
         infra, unique, topic_prefix, dev_keys, monkeypatch):
@@ -54,22 +74,8 @@ async def test_events_of_other_types_are_passed_over_without_a_commit_each_and_n
             await producer.send_and_wait(topic, round_opened(n), key=f"r{n}".encode(), partition=0 if n < 20 else 2)
     finally:
         await producer.stop()
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka, **infra.kafka_client())
     async with running(create_app(runtime, title="pass"), "http://scoring"):
-        await admin.start()
-        try:
-            async def caught_up() -> Any:
-                try:
-                    offsets = await admin.list_consumer_group_offsets("scoring.accepted")
-                except KafkaError:  # the group's coordinator not elected yet: ask again
-                    return None
-                committed = [offsets[TopicPartition(topic, p)].offset if TopicPartition(topic, p) in offsets
-                             else None for p in (0, 2)]
-                return committed if committed == [20, 10] else None
-
-            await eventually(caught_up, timeout=120, what="the group's offsets at the end of partitions 0 and 2")
-        finally:
-            await admin.close()
+        await at_the_ends(infra, "scoring.accepted", topic)
     assert handled == []
     assert 2 <= len(commits) < 10, f"{len(commits)} commits for 30 events passed over"
 
@@ -119,20 +125,6 @@ async def test_handled_events_leave_their_commit_to_a_later_record_and_one_never
 
     # the group has no offset: a new member reads all 30 again, finds each in the inbox, and commits to the end
     reached["broker"] = True
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka, **infra.kafka_client())
     async with running(app(), "http://scoring"):
-        await admin.start()
-        try:
-            async def caught_up() -> Any:
-                try:
-                    offsets = await admin.list_consumer_group_offsets("scoring.opened")
-                except KafkaError:
-                    return None
-                committed = [offsets[TopicPartition(topic, p)].offset if TopicPartition(topic, p) in offsets
-                             else None for p in (0, 2)]
-                return committed if committed == [20, 10] else None
-
-            await eventually(caught_up, timeout=120, what="the group's offsets at the end of partitions 0 and 2")
-        finally:
-            await admin.close()
+        await at_the_ends(infra, "scoring.opened", topic)
     assert len(handled) == 30, f"{len(handled) - 30} events handled a second time"
