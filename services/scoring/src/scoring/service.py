@@ -379,7 +379,7 @@ class Scoring:
         panel = await self.panel(round_id)
         if panels.chair(panel).id != actor.id:
             raise Refused("only the council chair proposes the results", kind="forbidden")
-        docs = [d for d in await views.of_round(self.rt.db, round_id) if d.get("status") == scoring.COMPLETED]
+        docs = await views.awaiting_decision(self.rt.db, round_id)
         if not docs:
             raise Refused(f"no dossier of round {round_id} has completed scoring and awaits a decision")
         docs.sort(key=lambda d: (-d["result"]["average_total"], d["product_name"]))

@@ -11,7 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from binhchon_kit import key_range, paging
 from binhchon_kit.paging import Page
-from scoring.domain.views import ROUND_KEY, page_key, round_key
+from scoring.domain import scoring
+from scoring.domain.views import AWAITING_KEY, ROUND_KEY, awaiting_key, page_key, round_key
 
 # a scoring document's key: its sample code (empty if scoring never opened it), then its dossier id
 SCORING_KEY = re.compile(r"^[A-Za-z0-9._-]{0,40}\|[A-Za-z0-9._:-]+$")
@@ -36,10 +37,19 @@ async def of_round(db: AsyncDatabase[dict[str, Any]], round_id: str) -> list[dic
             if doc.get("round_id") == round_id]
 
 
+async def awaiting_decision(db: AsyncDatabase[dict[str, Any]], round_id: str) -> list[dict[str, Any]]:
+    """The round's dossiers whose scoring has completed and awaits a decision, walked in the ``awaiting_key``
+    index: those alone, however many dossiers the round has had."""
+    prefix = f"{round_id}|"
+    return [doc for doc in await key_range.in_range(db["scoring"], prefix, key_range.after(prefix), field=AWAITING_KEY)
+            if doc.get("round_id") == round_id and doc.get("status") == scoring.COMPLETED]
+
+
 async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:
     """The list's indexes (the compound one serves MongoDB in production), and the keys of documents stored
     before keys existed."""
-    for keys in (["page_key"], ["round_id", "page_key"], ["round_id", "status"], [ROUND_KEY]):
+    for keys in (["page_key"], ["round_id", "page_key"], ["round_id", "status"], [ROUND_KEY], [AWAITING_KEY]):
         await db["scoring"].create_index([(k, ASCENDING) for k in keys])
     await paging.fill_keys(db, "scoring", page_key)
     await paging.fill_keys(db, "scoring", round_key, key=ROUND_KEY)
+    await paging.fill_keys(db, "scoring", awaiting_key, key=AWAITING_KEY)

@@ -12,6 +12,7 @@ from binhchon_kit.personal import as_carried
 from scoring.domain import scoring
 
 ROUND_KEY = "round_key"
+AWAITING_KEY = "awaiting_key"
 
 
 def page_key(doc: Mapping[str, Any]) -> str:
@@ -23,6 +24,18 @@ def round_key(doc: Mapping[str, Any]) -> str | None:
     """The round, then ``page_key``: a round's dossiers are one range of this key's index (issue 14; a round id
     holds no ``|``). None for a document of no round."""
     return f"{doc['round_id']}|{page_key(doc)}" if doc.get("round_id") else None
+
+
+def awaiting_key(doc: Mapping[str, Any]) -> str | None:
+    """``round_key`` while the dossier's scoring has completed and awaits its council's decision, else None: a
+    proposal reads the round's awaiting dossiers as one range of this key's index, not every dossier the round ever
+    had (issue 14: at ~170 dossiers a round, a proposal read them all, 1.3 s at p50)."""
+    return round_key(doc) if doc.get("status") == scoring.COMPLETED else None
+
+
+def keyed(doc: dict[str, Any]) -> dict[str, Any]:
+    """A scoring document with the keys its indexes walk."""
+    return {**doc, "page_key": page_key(doc), ROUND_KEY: round_key(doc), AWAITING_KEY: awaiting_key(doc)}
 
 
 def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
@@ -40,7 +53,7 @@ def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
         "submitted": sorted(state.current_sheets()), "recused": sorted(state.recused),
         "result": state.completed, "decision": state.decision, "opened_at": events[0].time,
     }
-    return {**doc, "page_key": page_key(doc), ROUND_KEY: round_key(doc)}
+    return keyed(doc)
 
 
 def fold_first(events: Sequence[RecordedEvent]) -> dict[str, Any]:
@@ -54,4 +67,4 @@ def fold_not_opened(data: dict[str, Any]) -> dict[str, Any]:
             "producer_name", "product_group", "sample_code", "reason_code", "reason_params")
     doc: dict[str, Any] = {**{k: data.get(k) for k in keep}, "status": scoring.NOT_OPENED, "scoring_round": None,
            "submitted": [], "recused": [], "result": None, "decision": None}
-    return {**doc, "page_key": page_key(doc), ROUND_KEY: round_key(doc)}
+    return keyed(doc)
