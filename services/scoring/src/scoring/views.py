@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from binhchon_kit import key_range, paging
 from binhchon_kit.paging import Page
 from scoring.domain import scoring
-from scoring.domain.views import AWAITING_KEY, ROUND_KEY, awaiting_key, page_key, round_key
+from scoring.domain.views import AWAITING_KEY, ROUND_KEY, awaiting_key, page_key, round_key, unkeyed
 
 # a scoring document's key: its sample code (empty if scoring never opened it), then its dossier id
 SCORING_KEY = re.compile(r"^[A-Za-z0-9._-]{0,40}\|[A-Za-z0-9._:-]+$")
@@ -26,7 +26,8 @@ class Views:
         """The round's dossiers by sample code; the read model holds who submitted, never a score before
         completion."""
         return await paging.page(self.db["scoring"], equals={"round_id": round_id}, limit=limit, count=total,
-                                 after=paging.cursor_key(after, SCORING_KEY), key=ROUND_KEY, prefix=f"{round_id}|")
+                                 after=paging.cursor_key(after, SCORING_KEY), key=ROUND_KEY, prefix=f"{round_id}|",
+                                 show=unkeyed)
 
 
 async def of_round(db: AsyncDatabase[dict[str, Any]], round_id: str) -> list[dict[str, Any]]:

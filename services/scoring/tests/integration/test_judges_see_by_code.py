@@ -100,6 +100,7 @@ async def test_a_cnnttb_panel_reads_the_selection_code_and_the_product_never_the
                 code, "Nước mắm Phú Quốc", 3)
             assert seen["evaluated_by_code"] is True and "producer_name" not in seen
             assert PRODUCER not in str(seen)
+            assert not {"_id", "page_key", "round_key", "awaiting_key"} & seen.keys(), "the store's keys shown"
         assert (sheets["sample_code"], sheets["product_name"]) == (code, "Nước mắm Phú Quốc")
         assert PRODUCER not in str(sheets)
         chair = (await scoring.get(f"/dossiers/{dossier_id}", headers=auth("cm-1", "council_chair"))).json()

@@ -22,7 +22,7 @@ from scoring.domain.authority import DecisionInput, require_acting_for
 from scoring.domain.by_code import as_judges_see
 from scoring.domain.errors import Refused
 from scoring.domain.scoring import scoring_stream
-from scoring.domain.views import fold_scoring
+from scoring.domain.views import fold_scoring, unkeyed
 from scoring.service import Scoring
 from scoring.views import Views
 
@@ -278,7 +278,7 @@ async def dossier(dossier_id: str, svc: Service, who: DossierReader) -> dict[str
     events = await svc.store.read_stream(scoring_stream(dossier_id))
     if not events:
         raise Refused(f"dossier {dossier_id} is not open for scoring", kind="not_found")
-    return {**await svc.shown(_as_seen_by(who, svc, fold_scoring(events))), "history": [
+    return {**await svc.shown(_as_seen_by(who, svc, unkeyed(fold_scoring(events)))), "history": [
         {"type": e.type, "version": e.version, "time": e.time, "actor": e.actor.id} for e in events]}
 
 
