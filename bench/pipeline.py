@@ -319,8 +319,14 @@ class Pipeline:
             await asyncio.sleep(0.05)
         certified = max(self.t.certified[d] for d in self.t.submitted)
         last_mail, seen = time.perf_counter(), len(self.system.catcher.caught())
-        # the last mail: none for 5 s, and none left to send (a pass of notify's can outlast 5 s under a backlog)
-        while time.perf_counter() - last_mail < 5 or await self.mails_to_come():
+        # the last mail: none for 5 s, and none left to send (a pass of notify's can outlast 5 s under a backlog),
+        # notify's store and groups asked at most once a second, not on every look at the catcher
+        asked = 0.0
+        while True:
+            if time.perf_counter() - last_mail >= 5 and time.perf_counter() - asked >= 1:
+                asked = time.perf_counter()
+                if not await self.mails_to_come():
+                    break
             await asyncio.sleep(0.1)
             if (now := len(self.system.catcher.caught())) != seen:
                 last_mail, seen = time.perf_counter(), now

@@ -5,9 +5,9 @@ Each handler is a FastStream subscriber with its own consumer group (``<service>
 the earliest offset (a new service replays history), one message at a time per partition, committed after it
 returns (``AckPolicy.NACK_ON_ERROR``), by its own commit or a later record's; with ``partitions_at_once`` it
 handles that many partitions at the same time, each still in order, through as many consumers of its group
-(ADR 0058). A handler whose effect is in the
-process's own memory runs in every replica instead (``every_replica``, ``EveryReplica``: no group, from the latest
-offset). The delivery policy is FastStream's, not a closure around the handler:
+(ADR 0058). A handler whose effect is in the process's own memory runs in every replica instead
+(``every_replica``, ``EveryReplica``: no group, from the latest offset). The delivery policy is FastStream's, not
+a closure around the handler:
 
 - ``decode_cloudevent``, the subscriber's decoder, turns the CloudEvent body into the ``RecordedEvent`` the
   handler takes (bytes that are no CloudEvent raise ``Unparseable``);

@@ -12,10 +12,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from binhchon_kit import key_range, paging
 from binhchon_kit.paging import Page
 from scoring.domain import scoring
-from scoring.domain.views import AWAITING_KEY, ROUND_KEY, awaiting_key, page_key, round_key, unkeyed
+from scoring.domain.views import AWAITING_KEY, ROUND_KEY, awaiting_key, page_key, round_key
 
 # a scoring document's key: its sample code (empty if scoring never opened it), then its dossier id
 SCORING_KEY = re.compile(r"^[A-Za-z0-9._-]{0,40}\|[A-Za-z0-9._:-]+$")
+
+
+def unkeyed(doc: dict[str, Any]) -> dict[str, Any]:
+    """A scoring document as the API shows it: without the keys its indexes walk (storage, not the dossier)."""
+    return paging.strip(doc, ROUND_KEY, AWAITING_KEY)
 
 
 class Views:
@@ -30,20 +35,23 @@ class Views:
                                  show=unkeyed)
 
 
+async def _in_round(db: AsyncDatabase[dict[str, Any]], round_id: str, key: str) -> list[dict[str, Any]]:
+    """The round's scoring documents that ``key`` (a round key, ``<round>|…``) holds, walked in its index."""
+    prefix = f"{round_id}|"
+    return [doc for doc in await key_range.in_range(db["scoring"], prefix, key_range.after(prefix), field=key)
+            if doc.get("round_id") == round_id]
+
+
 async def of_round(db: AsyncDatabase[dict[str, Any]], round_id: str) -> list[dict[str, Any]]:
     """Every scoring document of the round, walked in the ``round_key`` index: ``{round_id: …}`` is a
     containment FerretDB answers by reading every scoring document of every round (issue 14)."""
-    prefix = f"{round_id}|"
-    return [doc for doc in await key_range.in_range(db["scoring"], prefix, key_range.after(prefix), field=ROUND_KEY)
-            if doc.get("round_id") == round_id]
+    return await _in_round(db, round_id, ROUND_KEY)
 
 
 async def awaiting_decision(db: AsyncDatabase[dict[str, Any]], round_id: str) -> list[dict[str, Any]]:
     """The round's dossiers whose scoring has completed and awaits a decision, walked in the ``awaiting_key``
     index: those alone, however many dossiers the round has had."""
-    prefix = f"{round_id}|"
-    return [doc for doc in await key_range.in_range(db["scoring"], prefix, key_range.after(prefix), field=AWAITING_KEY)
-            if doc.get("round_id") == round_id and doc.get("status") == scoring.COMPLETED]
+    return [doc for doc in await _in_round(db, round_id, AWAITING_KEY) if doc.get("status") == scoring.COMPLETED]
 
 
 async def setup(db: AsyncDatabase[dict[str, Any]]) -> None:

@@ -22,9 +22,9 @@ from scoring.domain.authority import DecisionInput, require_acting_for
 from scoring.domain.by_code import as_judges_see
 from scoring.domain.errors import Refused
 from scoring.domain.scoring import scoring_stream
-from scoring.domain.views import fold_scoring, unkeyed
+from scoring.domain.views import fold_scoring
 from scoring.service import Scoring
-from scoring.views import Views
+from scoring.views import Views, unkeyed
 
 router = APIRouter()
 

@@ -38,11 +38,6 @@ def keyed(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "page_key": page_key(doc), ROUND_KEY: round_key(doc), AWAITING_KEY: awaiting_key(doc)}
 
 
-def unkeyed(doc: dict[str, Any]) -> dict[str, Any]:
-    """A scoring document as the API shows it: without the keys its indexes walk (storage, not the dossier)."""
-    return {k: v for k, v in doc.items() if k not in ("_id", "page_key", ROUND_KEY, AWAITING_KEY)}
-
-
 def fold_scoring(events: Sequence[RecordedEvent]) -> dict[str, Any]:
     if isinstance(events[0].model(), ScoringNotOpened):
         return fold_not_opened(events[0].data)
